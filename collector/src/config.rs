@@ -1,0 +1,171 @@
+//! Collector configuration: a TOML file with every key optional and unknown keys refused,
+//! validated once into typed settings; command-line flags override it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where `serve` looks for a config file when none is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/firstline/collector.toml";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/firstline-collector";
+/// The commented example shipped with the collector; a test keeps it parseable.
+pub const EXAMPLE_CONFIG: &str = include_str!("../collector.example.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ConfigFile {
+    data_dir: PathBuf,
+    grpc_listen: SocketAddr,
+    http_listen: SocketAddr,
+    server_names: Vec<String>,
+    heartbeat_interval_secs: u32,
+    #[serde(with = "humantime_serde_compat")]
+    token_ttl: Duration,
+}
+
+impl Default for ConfigFile {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            grpc_listen: SocketAddr::from(([0, 0, 0, 0], 7443)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 7080)),
+            server_names: Vec::new(),
+            heartbeat_interval_secs: 30,
+            token_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Validated settings the collector runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub grpc_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub server_names: Vec<String>,
+    pub heartbeat_interval: Duration,
+    pub token_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_file(ConfigFile::default(), Path::new("<defaults>"))
+            .unwrap_or_else(|_| unreachable!("the defaults are valid"))
+    }
+}
+
+impl Settings {
+    /// Loads `path`; when `path` is None the default location is used if it exists.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (path, required) = match path {
+            Some(path) => (path.to_owned(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Parses config text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Self::from_file(file, path)
+    }
+
+    fn from_file(file: ConfigFile, path: &Path) -> Result<Self, ConfigError> {
+        let error = |message: String| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        };
+        if !(5..=3600).contains(&file.heartbeat_interval_secs) {
+            return Err(error(format!(
+                "heartbeat_interval_secs = {} must be between 5 and 3600",
+                file.heartbeat_interval_secs
+            )));
+        }
+        if file.token_ttl.is_zero() {
+            return Err(error("token_ttl must be longer than zero".to_owned()));
+        }
+        for name in &file.server_names {
+            if name.is_empty() || name.len() > 253 || name.contains(char::is_whitespace) {
+                return Err(error(format!(
+                    "server_names: {name:?} is not a DNS name or IP address"
+                )));
+            }
+        }
+        Ok(Settings {
+            data_dir: file.data_dir,
+            grpc_listen: file.grpc_listen,
+            http_listen: file.http_listen,
+            server_names: file.server_names,
+            heartbeat_interval: Duration::from_secs(u64::from(file.heartbeat_interval_secs)),
+            token_ttl: file.token_ttl,
+        })
+    }
+}
+
+/// `"24h"`-style durations in TOML, via humantime.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is not a duration like \"24h\": {e}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_parses_to_the_defaults() {
+        let parsed = Settings::parse(EXAMPLE_CONFIG, Path::new("collector.example.toml"))
+            .expect("example parses");
+        assert_eq!(parsed, Settings::default());
+    }
+
+    #[test]
+    fn bad_configs_are_refused_naming_the_file_and_the_key() {
+        let cases = [
+            ("grpc_listn = \"0.0.0.0:1\"", "unknown field `grpc_listn`"),
+            ("heartbeat_interval_secs = 1", "heartbeat_interval_secs = 1"),
+            ("token_ttl = \"soon\"", "\"soon\" is not a duration"),
+            ("grpc_listen = \"nowhere\"", "grpc_listen"),
+            ("server_names = [\"a b\"]", "server_names"),
+        ];
+        for (text, expected) in cases {
+            let error = Settings::parse(text, Path::new("/etc/firstline/collector.toml"))
+                .expect_err(text)
+                .to_string();
+            assert!(
+                error.starts_with("reading config /etc/firstline/collector.toml: "),
+                "{error}"
+            );
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+}

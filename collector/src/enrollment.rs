@@ -1,0 +1,136 @@
+//! Enrollment: one-time, expiring tokens (stored hashed) exchanged for a device certificate
+//! signed from the agent's own CSR. The private key never leaves the device.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use firstline_proto::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::model::{now_ms, system_time_ms};
+use crate::pki::CertificateAuthority;
+use crate::random;
+use crate::store::{EnrollError, NewDevice, Store, StoreError};
+
+/// Every token starts with this, so a pasted secret is recognisable in logs and chat.
+pub const TOKEN_PREFIX: &str = "flt_";
+const TOKEN_SECRET_BYTES: usize = 32;
+
+/// A token as shown once to the administrator.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: SystemTime,
+}
+
+/// Creates a one-time token that expires after `ttl`.
+pub async fn create_token(store: &Store, ttl: Duration) -> Result<IssuedToken, StoreError> {
+    create_token_expiring_at(store, SystemTime::now() + ttl).await
+}
+
+/// Creates a one-time token that expires at `expires_at` (which may be in the past, for tests
+/// and for invalidating a batch).
+pub async fn create_token_expiring_at(
+    store: &Store,
+    expires_at: SystemTime,
+) -> Result<IssuedToken, StoreError> {
+    let token = format!("{TOKEN_PREFIX}{}", random::token_text(TOKEN_SECRET_BYTES));
+    store
+        .insert_token(
+            &random::sha256(&token),
+            now_ms(),
+            system_time_ms(expires_at),
+        )
+        .await?;
+    Ok(IssuedToken { token, expires_at })
+}
+
+/// The `firstline.v1.Enrollment` service.
+#[derive(Debug, Clone)]
+pub struct EnrollmentService {
+    store: Store,
+    authority: Arc<CertificateAuthority>,
+}
+
+impl EnrollmentService {
+    pub fn new(store: Store, authority: Arc<CertificateAuthority>) -> Self {
+        Self { store, authority }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::enrollment_server::Enrollment for EnrollmentService {
+    async fn enroll(
+        &self,
+        request: Request<pb::EnrollRequest>,
+    ) -> Result<Response<pb::EnrollResponse>, Status> {
+        let peer = request.remote_addr();
+        let request = request.into_inner();
+        let token = request.token.trim();
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            tracing::warn!(peer = ?peer, "enrollment refused: malformed token");
+            return Err(Status::unauthenticated(
+                "enrollment refused: the token is malformed (expected the flt_… text printed by `firstline-collector token create`)",
+            ));
+        }
+        let hostname: String = request
+            .hostname
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(255)
+            .collect();
+        let agent_version: String = request
+            .agent_version
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
+
+        // Check the CSR before spending the token: a broken agent must not burn it.
+        let device_id = uuid::Uuid::new_v4().to_string();
+        let issued = self
+            .authority
+            .sign_device_csr(&request.csr_der, &device_id)
+            .map_err(|e| {
+                tracing::warn!(peer = ?peer, error = %e, "enrollment refused");
+                Status::invalid_argument(format!("enrollment refused: {e}"))
+            })?;
+
+        let device = NewDevice {
+            id: device_id.clone(),
+            hostname: if hostname.is_empty() {
+                "unknown".to_owned()
+            } else {
+                hostname
+            },
+            agent_version,
+            certificate_serial: issued.serial_hex.clone(),
+            certificate_not_after_ms: system_time_ms(issued.not_after),
+        };
+        match self
+            .store
+            .enroll_device(&random::sha256(token), now_ms(), &device)
+            .await
+        {
+            Ok(()) => {}
+            Err(EnrollError::Refused(refusal)) => {
+                tracing::warn!(peer = ?peer, reason = %refusal, "enrollment refused");
+                return Err(Status::unauthenticated(format!(
+                    "enrollment refused: {refusal}; create a new one with `firstline-collector token create`"
+                )));
+            }
+            Err(EnrollError::Store(e)) => {
+                tracing::error!(error = %e, "enrollment failed in the store");
+                return Err(Status::unavailable(
+                    "enrollment failed: the collector's store is unavailable; try again",
+                ));
+            }
+        }
+        tracing::info!(device = %device_id, hostname = %device.hostname, serial = %issued.serial_hex, "device enrolled");
+        Ok(Response::new(pb::EnrollResponse {
+            device_id,
+            certificate_pem: issued.certificate_pem,
+            ca_chain_pem: self.authority.ca_pem().to_owned(),
+        }))
+    }
+}

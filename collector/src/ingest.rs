@@ -1,0 +1,308 @@
+//! Ingest: the `Telemetry.Connect` stream. The device is whoever the client certificate says;
+//! findings are committed to the store before they are acked.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use firstline_proto::v1 as pb;
+use pb::agent_message::Body;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::model::{Finding, Inventory, now_ms};
+use crate::pki;
+use crate::store::Store;
+use crate::wire;
+
+/// Streams silent for this many heartbeat intervals are closed as dead.
+const SILENT_INTERVALS_BEFORE_CLOSE: u32 = 3;
+
+/// Who is connected right now: one live session per device. A second connection from the
+/// same device (say, after a network cut the old one has not noticed) replaces the first.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    next_id: AtomicU64,
+    live: Mutex<HashMap<String, (u64, oneshot::Sender<()>)>>,
+}
+
+impl Sessions {
+    fn open(&self, device_id: &str) -> (u64, oneshot::Receiver<()>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (close, closed) = oneshot::channel();
+        let previous = self.lock().insert(device_id.to_owned(), (id, close));
+        if let Some((_, close_previous)) = previous {
+            let _ = close_previous.send(());
+        }
+        (id, closed)
+    }
+
+    fn close(&self, device_id: &str, session_id: u64) {
+        let mut live = self.lock();
+        if live.get(device_id).is_some_and(|(id, _)| *id == session_id) {
+            live.remove(device_id);
+        }
+    }
+
+    /// Number of devices with a live stream.
+    pub fn connected(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_connected(&self, device_id: &str) -> bool {
+        self.lock().contains_key(device_id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, oneshot::Sender<()>)>> {
+        // A panic while holding this lock cannot leave the map inconsistent (single inserts
+        // and removes), so a poisoned lock is still usable.
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The `firstline.v1.Telemetry` service.
+#[derive(Debug, Clone)]
+pub struct TelemetryService {
+    store: Store,
+    sessions: Arc<Sessions>,
+    heartbeat_interval: Duration,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl TelemetryService {
+    pub fn new(
+        store: Store,
+        sessions: Arc<Sessions>,
+        heartbeat_interval: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            store,
+            sessions,
+            heartbeat_interval,
+            shutdown,
+        }
+    }
+}
+
+type ConnectStream = Pin<Box<dyn Stream<Item = Result<pb::CollectorMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::telemetry_server::Telemetry for TelemetryService {
+    type ConnectStream = ConnectStream;
+
+    async fn connect(
+        &self,
+        request: Request<Streaming<pb::AgentMessage>>,
+    ) -> Result<Response<Self::ConnectStream>, Status> {
+        let peer = request.remote_addr();
+        let device_id = authenticate(&request).inspect_err(|status| {
+            tracing::warn!(peer = ?peer, reason = status.message(), "stream refused");
+        })?;
+        let device = self.store.device(&device_id).await.map_err(|e| {
+            tracing::error!(device = %device_id, error = %e, "looking up device");
+            Status::unavailable("the collector's store is unavailable; try again")
+        })?;
+        let refusal = match device {
+            None => Some(format!(
+                "device {device_id} is not enrolled at this collector"
+            )),
+            Some(device) if device.revoked_at_ms.is_some() => Some(format!(
+                "the certificate of device {device_id} was revoked; enroll again"
+            )),
+            Some(_) => None,
+        };
+        if let Some(reason) = refusal {
+            tracing::warn!(peer = ?peer, device = %device_id, %reason, "stream refused");
+            return Err(Status::permission_denied(reason));
+        }
+
+        let (outbound, outbound_stream) = mpsc::channel(16);
+        let (session_id, superseded) = self.sessions.open(&device_id);
+        tracing::info!(device = %device_id, peer = ?peer, "agent connected");
+        let session = Session {
+            device_id: device_id.clone(),
+            store: self.store.clone(),
+            outbound: outbound.clone(),
+            idle_timeout: self.heartbeat_interval * SILENT_INTERVALS_BEFORE_CLOSE,
+            heartbeat_interval: self.heartbeat_interval,
+        };
+        let sessions = self.sessions.clone();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let outcome = session
+                .run(request.into_inner(), superseded, shutdown)
+                .await;
+            sessions.close(&device_id, session_id);
+            match outcome {
+                Ok(()) => tracing::info!(device = %device_id, "agent disconnected"),
+                Err(status) => {
+                    tracing::warn!(device = %device_id, code = ?status.code(), reason = status.message(), "stream closed");
+                    let _ = outbound.send(Err(status)).await;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(
+            outbound_stream,
+        ))))
+    }
+}
+
+/// The device id from the verified client certificate, or a refusal.
+fn authenticate<T>(request: &Request<T>) -> Result<String, Status> {
+    let certificates = request.peer_certs().unwrap_or_default();
+    let Some(leaf) = certificates.first() else {
+        return Err(Status::unauthenticated(
+            "a client certificate is required on this stream; enroll the agent first (`firstline-agent enroll`)",
+        ));
+    };
+    pki::device_id_from_certificate(leaf.as_ref())
+        .map_err(|e| Status::unauthenticated(format!("client certificate refused: {e}")))
+}
+
+struct Session {
+    device_id: String,
+    store: Store,
+    outbound: mpsc::Sender<Result<pb::CollectorMessage, Status>>,
+    idle_timeout: Duration,
+    heartbeat_interval: Duration,
+}
+
+impl Session {
+    async fn run(
+        &self,
+        mut inbound: Streaming<pb::AgentMessage>,
+        mut superseded: oneshot::Receiver<()>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), Status> {
+        let mut next = async || -> Result<Option<Body>, Status> {
+            tokio::select! {
+                message = tokio::time::timeout(self.idle_timeout, inbound.message()) => match message {
+                    Err(_) => Err(Status::deadline_exceeded(format!(
+                        "no message for {}s; closing the stream", self.idle_timeout.as_secs()
+                    ))),
+                    Ok(Err(status)) => Err(status),
+                    Ok(Ok(None)) => Ok(None),
+                    Ok(Ok(Some(pb::AgentMessage { body: None }))) => {
+                        Err(Status::invalid_argument("received a message with no body"))
+                    }
+                    Ok(Ok(Some(pb::AgentMessage { body: Some(body) }))) => Ok(Some(body)),
+                },
+                _ = &mut superseded => Err(Status::aborted("superseded by a newer connection from the same device")),
+                _ = shutdown.wait_for(|stop| *stop) => Err(Status::unavailable("the collector is shutting down")),
+            }
+        };
+
+        match next().await? {
+            Some(Body::Hello(hello)) => {
+                if hello.protocol_version != firstline_proto::PROTOCOL_VERSION {
+                    return Err(Status::failed_precondition(format!(
+                        "the agent speaks protocol version {}; this collector speaks {}",
+                        hello.protocol_version,
+                        firstline_proto::PROTOCOL_VERSION
+                    )));
+                }
+                tracing::debug!(device = %self.device_id, agent_version = %hello.agent_version, "hello");
+            }
+            None => return Ok(()),
+            Some(_) => {
+                return Err(Status::failed_precondition(
+                    "the first message on the stream must be a Hello",
+                ));
+            }
+        }
+        let committed = self
+            .store
+            .device(&self.device_id)
+            .await
+            .map_err(store_unavailable)?
+            .map(|device| device.committed_sequence)
+            .unwrap_or(0);
+        let heartbeat_secs = u32::try_from(self.heartbeat_interval.as_secs()).unwrap_or(u32::MAX);
+        self.send(wire::welcome(&self.device_id, committed, heartbeat_secs))
+            .await?;
+
+        while let Some(body) = next().await? {
+            match body {
+                Body::Hello(_) => {
+                    return Err(Status::failed_precondition(
+                        "Hello was sent twice on one stream",
+                    ));
+                }
+                Body::Inventory(inventory) => {
+                    let inventory = Inventory::try_from(inventory)
+                        .map_err(|e| Status::invalid_argument(format!("inventory refused: {e}")))?;
+                    self.store
+                        .store_inventory(&self.device_id, &inventory, now_ms())
+                        .await
+                        .map_err(store_unavailable)?;
+                    tracing::debug!(device = %self.device_id, hostname = %inventory.hostname, "inventory stored");
+                }
+                Body::Findings(batch) => self.ingest_findings(batch).await?,
+                Body::Heartbeat(_) => {
+                    self.store
+                        .touch_device(&self.device_id, now_ms())
+                        .await
+                        .map_err(store_unavailable)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn ingest_findings(&self, batch: pb::FindingBatch) -> Result<(), Status> {
+        if batch.findings.len() > wire::MAX_FINDINGS_PER_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "a batch of {} findings exceeds the limit of {}",
+                batch.findings.len(),
+                wire::MAX_FINDINGS_PER_BATCH
+            )));
+        }
+        let mut accepted: Vec<Finding> = Vec::with_capacity(batch.findings.len());
+        let mut refused = Vec::new();
+        let mut highest = 0;
+        for finding in batch.findings {
+            let sequence = finding.sequence;
+            match Finding::try_from(finding) {
+                Ok(finding) => accepted.push(finding),
+                // A finding with an unusable sequence cannot even be acknowledged.
+                Err(e) if e.field == "sequence" => {
+                    return Err(Status::invalid_argument(format!("finding refused: {e}")));
+                }
+                Err(e) => {
+                    tracing::warn!(device = %self.device_id, sequence, error = %e, "finding refused");
+                    refused.push((sequence, e.to_string()));
+                }
+            }
+            highest = highest.max(sequence);
+        }
+        if highest == 0 {
+            return Ok(());
+        }
+        let committed = self
+            .store
+            .store_findings(&self.device_id, &accepted, highest, now_ms())
+            .await
+            .map_err(store_unavailable)?;
+        // Only now, after the commit, may the agent forget these findings.
+        self.send(wire::ack(committed, refused)).await
+    }
+
+    async fn send(&self, message: pb::CollectorMessage) -> Result<(), Status> {
+        self.outbound
+            .send(Ok(message))
+            .await
+            .map_err(|_| Status::cancelled("the agent went away"))
+    }
+}
+
+fn store_unavailable(error: crate::store::StoreError) -> Status {
+    tracing::error!(error = %error, "store error on the telemetry stream");
+    Status::unavailable("the collector's store is unavailable; reconnect and resend")
+}

@@ -1,0 +1,16 @@
+//! The Firstline collector: enrolls agents from its own CA, ingests their findings over a
+//! mutual-TLS gRPC stream into SQLite, and serves people over HTTP.
+//!
+//! `main.rs` only parses flags; everything here is callable in-process, which is how the
+//! end-to-end tests drive it.
+
+pub mod config;
+pub mod enrollment;
+pub mod http;
+pub mod ingest;
+pub mod model;
+pub mod pki;
+pub mod random;
+pub mod server;
+pub mod store;
+pub mod wire;

@@ -1,0 +1,150 @@
+//! The collector's domain types: what an agent reported, once validated. Wire types are
+//! converted into these in `wire.rs` and nowhere else.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Ok => "ok",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "ok" => Severity::Ok,
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// One observation of one check on one resource of one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub sequence: u64,
+    pub check: String,
+    pub resource: String,
+    pub severity: Severity,
+    pub summary: String,
+    /// A JSON object, validated on ingest.
+    pub evidence_json: String,
+    pub observed_at_ms: i64,
+}
+
+/// What a device told us about itself on connect.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub hostname: String,
+    pub os_name: String,
+    pub os_version: String,
+    pub kernel_version: String,
+    pub architecture: String,
+    pub cpu_model: String,
+    pub cpu_logical_cores: u32,
+    pub cpu_physical_cores: u32,
+    pub memory_total_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub disks: Vec<Disk>,
+    pub interfaces: Vec<NetworkInterface>,
+    pub uptime_secs: u64,
+    pub agent_version: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Disk {
+    pub mount_point: String,
+    pub device: String,
+    pub file_system: String,
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+    pub removable: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkInterface {
+    pub name: String,
+    pub mac_address: String,
+    pub addresses: Vec<String>,
+}
+
+/// A device as the store knows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Device {
+    pub id: String,
+    pub hostname: String,
+    pub agent_version: String,
+    pub enrolled_at_ms: i64,
+    pub certificate_serial: String,
+    pub certificate_not_after_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub os_name: Option<String>,
+    pub os_version: Option<String>,
+    pub inventory: Option<Inventory>,
+    pub inventory_at_ms: Option<i64>,
+    pub last_seen_at_ms: Option<i64>,
+    pub committed_sequence: u64,
+}
+
+/// A finding as stored, with the device it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredFinding {
+    pub device_id: String,
+    pub received_at_ms: i64,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+/// Staff roles, from least to most privileged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Technician,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Technician => "technician",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "technician" => Role::Technician,
+            "supervisor" => Role::Supervisor,
+            "admin" => Role::Admin,
+            _ => return None,
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch, the one time format of the store and the wire.
+pub fn now_ms() -> i64 {
+    system_time_ms(std::time::SystemTime::now())
+}
+
+pub fn system_time_ms(time: std::time::SystemTime) -> i64 {
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}

@@ -1,0 +1,346 @@
+//! The collector's own certificate authority: created on first start, it issues the server
+//! certificate and signs device CSRs; a device's id lives only in its certificate.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
+    DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    SerialNumber,
+};
+use time::OffsetDateTime;
+
+/// File names inside the data dir.
+pub const CA_CERT_FILE: &str = "ca.pem";
+const CA_KEY_FILE: &str = "ca-key.pem";
+
+const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+const SERVER_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Device certificates live a year; renewal arrives with a later protocol revision.
+pub const DEVICE_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Tolerate agents whose clocks run a little behind.
+const BACKDATE: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} exists but {missing} is missing; restore it from backup or move both away to create a new CA (every agent must then re-enroll)"
+    )]
+    HalfCa { path: PathBuf, missing: PathBuf },
+    #[error("parsing {path}: {source}")]
+    ParseCa { path: PathBuf, source: rcgen::Error },
+    #[error("malformed certificate signing request: {0}")]
+    MalformedCsr(String),
+    #[error("signing certificate: {0}")]
+    Sign(rcgen::Error),
+    #[error("certificate does not name a device: {0}")]
+    NoDeviceId(String),
+}
+
+/// A certificate signed for a device.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    pub certificate_pem: String,
+    pub serial_hex: String,
+    pub not_after: SystemTime,
+}
+
+/// The collector's CA: its certificate (public, pinned by agents) and signing key (0600 on disk).
+pub struct CertificateAuthority {
+    ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for CertificateAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateAuthority")
+            .finish_non_exhaustive()
+    }
+}
+
+impl CertificateAuthority {
+    /// Loads the CA from `data_dir`, or creates one there on first start.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, PkiError> {
+        let cert_path = data_dir.join(CA_CERT_FILE);
+        let key_path = data_dir.join(CA_KEY_FILE);
+        match (cert_path.exists(), key_path.exists()) {
+            (true, true) => Self::load(&cert_path, &key_path),
+            (false, false) => {
+                let ca = Self::generate()?;
+                // The key goes first: a crash in between leaves a key without a certificate,
+                // which the next start reports instead of silently minting a second CA.
+                write_private(&key_path, ca.issuer.key().serialize_pem().as_bytes())?;
+                write_atomically(&cert_path, ca.ca_pem.as_bytes())?;
+                tracing::info!(path = %cert_path.display(), "created collector certificate authority");
+                Ok(ca)
+            }
+            (true, false) => Err(PkiError::HalfCa {
+                path: cert_path,
+                missing: key_path,
+            }),
+            (false, true) => Err(PkiError::HalfCa {
+                path: key_path,
+                missing: cert_path,
+            }),
+        }
+    }
+
+    fn load(cert_path: &Path, key_path: &Path) -> Result<Self, PkiError> {
+        let ca_pem = fs::read_to_string(cert_path).map_err(|source| PkiError::Read {
+            path: cert_path.to_owned(),
+            source,
+        })?;
+        let key_pem = fs::read_to_string(key_path).map_err(|source| PkiError::Read {
+            path: key_path.to_owned(),
+            source,
+        })?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|source| PkiError::ParseCa {
+            path: key_path.to_owned(),
+            source,
+        })?;
+        let issuer =
+            Issuer::from_ca_cert_pem(&ca_pem, key).map_err(|source| PkiError::ParseCa {
+                path: cert_path.to_owned(),
+                source,
+            })?;
+        Ok(Self { ca_pem, issuer })
+    }
+
+    fn generate() -> Result<Self, PkiError> {
+        let key = KeyPair::generate().map_err(PkiError::Sign)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = distinguished_name("Firstline collector CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.serial_number = Some(random_serial());
+        set_validity(&mut params, CA_VALIDITY);
+        let certificate = params.self_signed(&key).map_err(PkiError::Sign)?;
+        Ok(Self {
+            ca_pem: certificate.pem(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// PEM of the CA certificate, which agents pin.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A fresh server certificate and key (PEM) for the gRPC port, valid for `names`
+    /// (DNS names or IP addresses) plus the loopback names.
+    pub fn issue_server_certificate(&self, names: &[String]) -> Result<(String, String), PkiError> {
+        let mut all_names: Vec<String> = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        for name in names {
+            if !all_names.contains(name) {
+                all_names.push(name.clone());
+            }
+        }
+        let mut params = CertificateParams::new(all_names).map_err(PkiError::Sign)?;
+        params.distinguished_name = distinguished_name("Firstline collector");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.serial_number = Some(random_serial());
+        params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, SERVER_VALIDITY);
+        let key = KeyPair::generate().map_err(PkiError::Sign)?;
+        let certificate = params
+            .signed_by(&key, &self.issuer)
+            .map_err(PkiError::Sign)?;
+        Ok((certificate.pem(), key.serialize_pem()))
+    }
+
+    /// Parses and verifies a DER CSR (its self-signature proves possession of the key) and
+    /// signs a client certificate for `device_id`. Whatever names the CSR asks for are ignored:
+    /// the collector alone decides the identity.
+    pub fn sign_device_csr(
+        &self,
+        csr_der: &[u8],
+        device_id: &str,
+    ) -> Result<IssuedCertificate, PkiError> {
+        if csr_der.is_empty() {
+            return Err(PkiError::MalformedCsr("the CSR is empty".to_owned()));
+        }
+        let request = CertificateSigningRequestParams::from_der(&csr_der.into())
+            .map_err(|e| PkiError::MalformedCsr(e.to_string()))?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = distinguished_name(device_id);
+        params.subject_alt_names = vec![SanType::URI(
+            format!("urn:firstline:device:{device_id}")
+                .try_into()
+                .map_err(PkiError::Sign)?,
+        )];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let serial = random_serial();
+        let serial_hex = serial
+            .to_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        params.serial_number = Some(serial);
+        params.use_authority_key_identifier_extension = true;
+        let not_after = set_validity(&mut params, DEVICE_VALIDITY);
+        let certificate = params
+            .signed_by(&request.public_key, &self.issuer)
+            .map_err(PkiError::Sign)?;
+        Ok(IssuedCertificate {
+            certificate_pem: certificate.pem(),
+            serial_hex,
+            not_after,
+        })
+    }
+}
+
+/// The device id carried in a client certificate's subject common name. The TLS layer has
+/// already verified the chain against our CA; this only reads the name.
+pub fn device_id_from_certificate(der: &[u8]) -> Result<String, PkiError> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| PkiError::NoDeviceId(e.to_string()))?;
+    let common_name = certificate
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .ok_or_else(|| PkiError::NoDeviceId("no subject common name".to_owned()))?;
+    uuid::Uuid::parse_str(common_name)
+        .map(|id| id.to_string())
+        .map_err(|_| {
+            PkiError::NoDeviceId(format!("common name {common_name:?} is not a device id"))
+        })
+}
+
+fn distinguished_name(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(
+        DnType::OrganizationName,
+        DnValue::Utf8String("Firstline".to_owned()),
+    );
+    name.push(
+        DnType::CommonName,
+        DnValue::Utf8String(common_name.to_owned()),
+    );
+    name
+}
+
+/// Sets not-before slightly in the past and returns not-after.
+fn set_validity(params: &mut CertificateParams, validity: Duration) -> SystemTime {
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - BACKDATE;
+    params.not_after = now + validity;
+    SystemTime::now() + validity
+}
+
+fn random_serial() -> SerialNumber {
+    let mut bytes = [0u8; 16];
+    crate::random::fill(&mut bytes);
+    // A positive INTEGER with no leading zero byte.
+    bytes[0] = (bytes[0] & 0x7f) | 0x40;
+    SerialNumber::from_slice(&bytes)
+}
+
+/// Writes `contents` to `path` via a temporary file and a rename, so readers never see half.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
+    write_with_mode(path, contents, 0o644)
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
+    write_with_mode(path, contents, 0o600)
+}
+
+fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
+    let error = |source| PkiError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let temporary = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&temporary).map_err(error)?;
+    file.write_all(contents).map_err(error)?;
+    file.sync_all().map_err(error)?;
+    drop(file);
+    fs::rename(&temporary, path).map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_survives_restart_and_signs_csrs_for_the_given_device() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = CertificateAuthority::load_or_create(dir.path()).expect("create CA");
+        let second = CertificateAuthority::load_or_create(dir.path()).expect("load CA");
+        assert_eq!(first.ca_pem(), second.ca_pem());
+
+        let device_key = KeyPair::generate().expect("key");
+        let mut request = CertificateParams::default();
+        // A hostile CSR asking for another identity gets the collector's choice anyway.
+        request.distinguished_name = distinguished_name("someone-else");
+        let csr = request.serialize_request(&device_key).expect("csr");
+        let device_id = uuid::Uuid::new_v4().to_string();
+        let issued = second.sign_device_csr(csr.der(), &device_id).expect("sign");
+        let der = pem_to_der(&issued.certificate_pem);
+        assert_eq!(
+            device_id_from_certificate(&der).expect("device id"),
+            device_id
+        );
+    }
+
+    #[test]
+    fn garbage_csr_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = CertificateAuthority::load_or_create(dir.path()).expect("create CA");
+        for csr in [&b""[..], b"not a csr", &[0x30, 0x82, 0x01]] {
+            let error = ca.sign_device_csr(csr, "x").expect_err("must refuse");
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("malformed certificate signing request"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_half_present_ca_is_reported_not_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        CertificateAuthority::load_or_create(dir.path()).expect("create CA");
+        fs::remove_file(dir.path().join(CA_KEY_FILE)).expect("remove key");
+        let error = CertificateAuthority::load_or_create(dir.path()).expect_err("must refuse");
+        assert!(matches!(error, PkiError::HalfCa { .. }), "{error}");
+    }
+
+    fn pem_to_der(pem: &str) -> Vec<u8> {
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("pem");
+        parsed.contents
+    }
+}

@@ -1,0 +1,240 @@
+//! `serve`: opens the data dir (CA, database), binds the gRPC and HTTP listeners and runs both
+//! until asked to stop. Tests start it in-process on `127.0.0.1:0`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use firstline_proto::v1 as pb;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::config::Settings;
+use crate::enrollment::EnrollmentService;
+use crate::http::{self, HttpState};
+use crate::ingest::{Sessions, TelemetryService};
+use crate::pki::{self, CertificateAuthority, PkiError};
+use crate::store::{Store, StoreError};
+
+/// Largest message an agent may send; findings are far smaller, this bounds hostile input.
+const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// How long a graceful stop waits for in-flight requests before dropping connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("creating data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("listening for {what} on {address}: {source}")]
+    Bind {
+        what: &'static str,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("configuring TLS: {0}")]
+    Tls(tonic::transport::Error),
+    #[error("gRPC server: {0}")]
+    Grpc(tonic::transport::Error),
+    #[error("HTTP server: {0}")]
+    Http(std::io::Error),
+}
+
+/// Opens the data dir: creates it, the CA and the database as needed.
+pub async fn open_data_dir(
+    data_dir: &std::path::Path,
+) -> Result<(Store, CertificateAuthority), ServeError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    let authority = CertificateAuthority::load_or_create(data_dir)?;
+    let store = Store::open(data_dir).await?;
+    Ok((store, authority))
+}
+
+/// A collector started in this process.
+#[derive(Debug)]
+pub struct RunningCollector {
+    pub grpc_address: SocketAddr,
+    pub http_address: SocketAddr,
+    pub data_dir: PathBuf,
+    pub ca_pem: String,
+    pub store: Store,
+    pub sessions: Arc<Sessions>,
+    stop: watch::Sender<bool>,
+    grpc_task: JoinHandle<Result<(), ServeError>>,
+    http_task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl RunningCollector {
+    /// Asks both servers to stop, waits for them a short while, then drops what is left.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        let mut grpc_task = self.grpc_task;
+        let mut http_task = self.http_task;
+        let both = async {
+            (
+                Self::join(&mut grpc_task).await,
+                Self::join(&mut http_task).await,
+            )
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, both).await {
+            Ok((grpc, http)) => grpc.and(http),
+            Err(_) => {
+                tracing::warn!("connections still open after the grace period; closing them");
+                grpc_task.abort();
+                http_task.abort();
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops abruptly, like a killed process: no grace, connections dropped mid-flight.
+    pub fn kill(self) {
+        self.grpc_task.abort();
+        self.http_task.abort();
+    }
+
+    /// Runs until either server fails or `stop_signal` resolves.
+    pub async fn run_until(
+        self,
+        stop_signal: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let mut grpc_task = self.grpc_task;
+        let mut http_task = self.http_task;
+        let stop = self.stop;
+        tokio::select! {
+            () = stop_signal => {
+                tracing::info!("stopping");
+                let rebuilt = RunningCollector { grpc_task, http_task, stop, ..self };
+                rebuilt.stop().await
+            }
+            outcome = Self::join(&mut grpc_task) => { http_task.abort(); outcome }
+            outcome = Self::join(&mut http_task) => { grpc_task.abort(); outcome }
+        }
+    }
+
+    async fn join(task: &mut JoinHandle<Result<(), ServeError>>) -> Result<(), ServeError> {
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_cancelled() => Ok(()),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+/// Starts the collector described by `settings` and returns once both listeners are bound.
+pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> {
+    let (store, authority) = open_data_dir(&settings.data_dir).await?;
+    let ca_pem = authority.ca_pem().to_owned();
+    let (server_cert_pem, server_key_pem) =
+        authority.issue_server_certificate(&settings.server_names)?;
+    let authority = Arc::new(authority);
+
+    let grpc_listener = TcpListener::bind(settings.grpc_listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what: "gRPC",
+            address: settings.grpc_listen,
+            source,
+        })?;
+    let http_listener = TcpListener::bind(settings.http_listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what: "HTTP",
+            address: settings.http_listen,
+            source,
+        })?;
+    let local = |listener: &TcpListener, what, address| {
+        listener.local_addr().map_err(|source| ServeError::Bind {
+            what,
+            address,
+            source,
+        })
+    };
+    let grpc_address = local(&grpc_listener, "gRPC", settings.grpc_listen)?;
+    let http_address = local(&http_listener, "HTTP", settings.http_listen)?;
+
+    let (stop, stop_watch) = watch::channel(false);
+    let sessions = Arc::new(Sessions::default());
+
+    // One TLS port: enrollment needs only server authentication (the agent has no certificate
+    // yet), the telemetry stream requires a client certificate from our CA and refuses without.
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(server_cert_pem, server_key_pem))
+        .client_ca_root(Certificate::from_pem(&ca_pem))
+        .client_auth_optional(true)
+        .timeout(Duration::from_secs(10));
+    let enrollment = pb::enrollment_server::EnrollmentServer::new(EnrollmentService::new(
+        store.clone(),
+        authority.clone(),
+    ))
+    .max_decoding_message_size(64 * 1024);
+    let telemetry = pb::telemetry_server::TelemetryServer::new(TelemetryService::new(
+        store.clone(),
+        sessions.clone(),
+        settings.heartbeat_interval,
+        stop_watch.clone(),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let grpc = Server::builder()
+        .tls_config(tls)
+        .map_err(ServeError::Tls)?
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_nodelay(true)
+        .add_service(enrollment)
+        .add_service(telemetry);
+    let mut grpc_stop = stop_watch.clone();
+    let grpc_task = tokio::spawn(async move {
+        grpc.serve_with_incoming_shutdown(TcpIncoming::from(grpc_listener), async move {
+            let _ = grpc_stop.wait_for(|stop| *stop).await;
+        })
+        .await
+        .map_err(ServeError::Grpc)
+    });
+
+    let app = http::router(HttpState {
+        store: store.clone(),
+        sessions: sessions.clone(),
+    });
+    let mut http_stop = stop_watch;
+    let http_task = tokio::spawn(async move {
+        axum::serve(http_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+            .map_err(ServeError::Http)
+    });
+
+    tracing::info!(
+        grpc = %grpc_address,
+        http = %http_address,
+        data_dir = %settings.data_dir.display(),
+        ca = %settings.data_dir.join(pki::CA_CERT_FILE).display(),
+        "collector listening"
+    );
+    Ok(RunningCollector {
+        grpc_address,
+        http_address,
+        data_dir: settings.data_dir.clone(),
+        ca_pem,
+        store,
+        sessions,
+        stop,
+        grpc_task,
+        http_task,
+    })
+}

@@ -1,0 +1,346 @@
+//! The one place where generated `firstline.v1` types meet the collector's domain types.
+//! Everything an agent sends is validated here: bounded, well-formed, or refused with a reason.
+
+use firstline_proto::v1 as pb;
+
+use crate::model::{Disk, Finding, Inventory, NetworkInterface, Severity};
+
+pub const MAX_CHECK_NAME_BYTES: usize = 64;
+pub const MAX_RESOURCE_BYTES: usize = 512;
+pub const MAX_SUMMARY_BYTES: usize = 1024;
+pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
+pub const MAX_INVENTORY_TEXT_BYTES: usize = 256;
+pub const MAX_INVENTORY_ITEMS: usize = 256;
+pub const MAX_FINDINGS_PER_BATCH: usize = 1000;
+
+/// A field of an agent's message that cannot be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {reason}")]
+pub struct InvalidField {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidField {
+    InvalidField {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl TryFrom<pb::Finding> for Finding {
+    type Error = InvalidField;
+
+    fn try_from(finding: pb::Finding) -> Result<Self, Self::Error> {
+        if finding.sequence == 0 || finding.sequence > i64::MAX as u64 {
+            return Err(invalid(
+                "sequence",
+                format!("{} is outside 1..=2^63-1", finding.sequence),
+            ));
+        }
+        let check = finding.check;
+        if check.is_empty()
+            || check.len() > MAX_CHECK_NAME_BYTES
+            || !check
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        {
+            return Err(invalid(
+                "check",
+                format!(
+                    "{check:.80?} must be 1-{MAX_CHECK_NAME_BYTES} characters of a-z, 0-9, '.', '_' or '-'"
+                ),
+            ));
+        }
+        let resource = bounded_text("resource", finding.resource, MAX_RESOURCE_BYTES)?;
+        let summary = bounded_text("summary", finding.summary, MAX_SUMMARY_BYTES)?;
+        if summary.trim().is_empty() {
+            return Err(invalid("summary", "must not be empty"));
+        }
+        let severity = match pb::Severity::try_from(finding.severity) {
+            Ok(pb::Severity::Ok) => Severity::Ok,
+            Ok(pb::Severity::Info) => Severity::Info,
+            Ok(pb::Severity::Warning) => Severity::Warning,
+            Ok(pb::Severity::Critical) => Severity::Critical,
+            Ok(pb::Severity::Unspecified) | Err(_) => {
+                return Err(invalid(
+                    "severity",
+                    format!("{} is not a known severity", finding.severity),
+                ));
+            }
+        };
+        let evidence_json = if finding.evidence_json.is_empty() {
+            "{}".to_owned()
+        } else {
+            finding.evidence_json
+        };
+        if evidence_json.len() > MAX_EVIDENCE_BYTES {
+            return Err(invalid(
+                "evidence_json",
+                format!(
+                    "{} bytes exceeds the limit of {MAX_EVIDENCE_BYTES}",
+                    evidence_json.len()
+                ),
+            ));
+        }
+        match serde_json::from_str::<serde_json::Value>(&evidence_json) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => return Err(invalid("evidence_json", "must be a JSON object")),
+            Err(e) => return Err(invalid("evidence_json", format!("is not JSON: {e}"))),
+        }
+        Ok(Finding {
+            sequence: finding.sequence,
+            check,
+            resource,
+            severity,
+            summary,
+            evidence_json,
+            observed_at_ms: finding.observed_at_unix_ms,
+        })
+    }
+}
+
+impl TryFrom<pb::Inventory> for Inventory {
+    type Error = InvalidField;
+
+    fn try_from(inventory: pb::Inventory) -> Result<Self, Self::Error> {
+        let text = |field, value| bounded_text(field, value, MAX_INVENTORY_TEXT_BYTES);
+        let hostname = text("hostname", inventory.hostname)?;
+        if hostname.is_empty() {
+            return Err(invalid("hostname", "must not be empty"));
+        }
+        bounded_count("disks", inventory.disks.len())?;
+        bounded_count("interfaces", inventory.interfaces.len())?;
+        let disks = inventory
+            .disks
+            .into_iter()
+            .map(|disk| {
+                Ok(Disk {
+                    mount_point: text("disks.mount_point", disk.mount_point)?,
+                    device: text("disks.device", disk.device)?,
+                    file_system: text("disks.file_system", disk.file_system)?,
+                    total_bytes: disk.total_bytes,
+                    available_bytes: disk.available_bytes,
+                    removable: disk.removable,
+                })
+            })
+            .collect::<Result<Vec<_>, InvalidField>>()?;
+        let interfaces = inventory
+            .interfaces
+            .into_iter()
+            .map(|interface| {
+                bounded_count("interfaces.addresses", interface.addresses.len())?;
+                Ok(NetworkInterface {
+                    name: text("interfaces.name", interface.name)?,
+                    mac_address: text("interfaces.mac_address", interface.mac_address)?,
+                    addresses: interface
+                        .addresses
+                        .into_iter()
+                        .map(|address| text("interfaces.addresses", address))
+                        .collect::<Result<_, _>>()?,
+                })
+            })
+            .collect::<Result<Vec<_>, InvalidField>>()?;
+        Ok(Inventory {
+            hostname,
+            os_name: text("os_name", inventory.os_name)?,
+            os_version: text("os_version", inventory.os_version)?,
+            kernel_version: text("kernel_version", inventory.kernel_version)?,
+            architecture: text("architecture", inventory.architecture)?,
+            cpu_model: text("cpu_model", inventory.cpu_model)?,
+            cpu_logical_cores: inventory.cpu_logical_cores,
+            cpu_physical_cores: inventory.cpu_physical_cores,
+            memory_total_bytes: inventory.memory_total_bytes,
+            swap_total_bytes: inventory.swap_total_bytes,
+            disks,
+            interfaces,
+            uptime_secs: inventory.uptime_secs,
+            agent_version: text("agent_version", inventory.agent_version)?,
+        })
+    }
+}
+
+/// Text that is bounded in size and free of control characters (other than tab), so that it
+/// can be shown in a log line or a page without surprises.
+fn bounded_text(
+    field: &'static str,
+    value: String,
+    max_bytes: usize,
+) -> Result<String, InvalidField> {
+    if value.len() > max_bytes {
+        return Err(invalid(
+            field,
+            format!("{} bytes exceeds the limit of {max_bytes}", value.len()),
+        ));
+    }
+    if let Some(control) = value.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(invalid(
+            field,
+            format!("contains the control character {control:?}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn bounded_count(field: &'static str, count: usize) -> Result<(), InvalidField> {
+    if count > MAX_INVENTORY_ITEMS {
+        return Err(invalid(
+            field,
+            format!("{count} entries exceeds the limit of {MAX_INVENTORY_ITEMS}"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn welcome(
+    device_id: &str,
+    committed_sequence: u64,
+    heartbeat_interval_secs: u32,
+) -> pb::CollectorMessage {
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::Welcome(pb::Welcome {
+            protocol_version: firstline_proto::PROTOCOL_VERSION,
+            device_id: device_id.to_owned(),
+            committed_sequence,
+            server_time_unix_ms: crate::model::now_ms(),
+            heartbeat_interval_secs,
+        })),
+    }
+}
+
+pub fn ack(sequence: u64, refused: Vec<(u64, String)>) -> pb::CollectorMessage {
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::Ack(pb::Ack {
+            sequence,
+            refused: refused
+                .into_iter()
+                .map(|(sequence, reason)| pb::Refusal { sequence, reason })
+                .collect(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> pb::Finding {
+        pb::Finding {
+            sequence: 7,
+            check: "disk.free_low".to_owned(),
+            resource: "/".to_owned(),
+            severity: pb::Severity::Warning as i32,
+            summary: "Disk / is 97% full".to_owned(),
+            evidence_json: r#"{"free_bytes": 3}"#.to_owned(),
+            observed_at_unix_ms: 1,
+        }
+    }
+
+    #[test]
+    fn findings_are_validated_field_by_field() {
+        type Mutation = Box<dyn Fn(&mut pb::Finding)>;
+        let cases: Vec<(&str, Mutation, Option<&str>)> = vec![
+            ("valid", Box::new(|_| {}), None),
+            (
+                "empty evidence means {}",
+                Box::new(|f| f.evidence_json.clear()),
+                None,
+            ),
+            (
+                "zero sequence",
+                Box::new(|f| f.sequence = 0),
+                Some("sequence"),
+            ),
+            (
+                "huge sequence",
+                Box::new(|f| f.sequence = u64::MAX),
+                Some("sequence"),
+            ),
+            ("empty check", Box::new(|f| f.check.clear()), Some("check")),
+            (
+                "uppercase check",
+                Box::new(|f| f.check = "Disk".to_owned()),
+                Some("check"),
+            ),
+            (
+                "markup in check",
+                Box::new(|f| f.check = "<script>".to_owned()),
+                Some("check"),
+            ),
+            (
+                "long resource",
+                Box::new(|f| f.resource = "x".repeat(513)),
+                Some("resource"),
+            ),
+            (
+                "control char",
+                Box::new(|f| f.summary = "a\u{1b}[31m".to_owned()),
+                Some("summary"),
+            ),
+            (
+                "blank summary",
+                Box::new(|f| f.summary = "  ".to_owned()),
+                Some("summary"),
+            ),
+            (
+                "unknown severity",
+                Box::new(|f| f.severity = 99),
+                Some("severity"),
+            ),
+            (
+                "unspecified severity",
+                Box::new(|f| f.severity = 0),
+                Some("severity"),
+            ),
+            (
+                "evidence not json",
+                Box::new(|f| f.evidence_json = "{".to_owned()),
+                Some("evidence_json"),
+            ),
+            (
+                "evidence array",
+                Box::new(|f| f.evidence_json = "[1]".to_owned()),
+                Some("evidence_json"),
+            ),
+            (
+                "evidence too big",
+                Box::new(|f| {
+                    f.evidence_json = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_EVIDENCE_BYTES))
+                }),
+                Some("evidence_json"),
+            ),
+        ];
+        for (name, mutate, refused_field) in cases {
+            let mut finding = good();
+            mutate(&mut finding);
+            let outcome = Finding::try_from(finding);
+            match (refused_field, outcome) {
+                (None, Ok(_)) => {}
+                (Some(field), Err(error)) => assert_eq!(error.field, field, "{name}: {error}"),
+                (expected, outcome) => {
+                    panic!("{name}: expected refusal of {expected:?}, got {outcome:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn inventory_needs_a_hostname_and_bounded_lists() {
+        let empty = pb::Inventory::default();
+        assert_eq!(
+            Inventory::try_from(empty).expect_err("no hostname").field,
+            "hostname"
+        );
+        let crowded = pb::Inventory {
+            hostname: "pc".to_owned(),
+            disks: vec![pb::Disk::default(); MAX_INVENTORY_ITEMS + 1],
+            ..Default::default()
+        };
+        assert_eq!(
+            Inventory::try_from(crowded)
+                .expect_err("too many disks")
+                .field,
+            "disks"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The `firstline.v1` wire protocol between agents and collectors.
+//!
+//! Generated code only: each side converts these types into its own domain types in exactly one
+//! module (`agent::wire`, `collector::wire`); nothing else touches them.
+
+#![allow(clippy::doc_markdown, clippy::large_enum_variant, missing_docs)]
+
+pub mod v1 {
+    tonic::include_proto!("firstline.v1");
+}
+
+/// Version of the stream protocol this build speaks; sent in `Hello` and `Welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
