@@ -1,0 +1,159 @@
+//! Agent configuration: a TOML file with every key optional and unknown keys refused,
+//! validated once into typed settings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::uplink::UplinkSettings;
+
+/// The commented example shipped with the agent; a test keeps it parseable.
+pub const EXAMPLE_CONFIG: &str = include_str!("../agent.example.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("reading config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ConfigFile {
+    state_dir: Option<PathBuf>,
+    collector_url: Option<String>,
+    uplink: UplinkFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct UplinkFile {
+    #[serde(deserialize_with = "duration")]
+    reconnect_min: Duration,
+    #[serde(deserialize_with = "duration")]
+    reconnect_max: Duration,
+    #[serde(deserialize_with = "duration")]
+    inventory_interval: Duration,
+}
+
+impl Default for UplinkFile {
+    fn default() -> Self {
+        let defaults = UplinkSettings::default();
+        Self {
+            reconnect_min: defaults.reconnect_min,
+            reconnect_max: defaults.reconnect_max,
+            inventory_interval: defaults.inventory_interval,
+        }
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text)
+        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration like \"30s\": {e}")))
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub state_dir: PathBuf,
+    pub collector_url: Option<String>,
+    pub uplink: UplinkSettings,
+}
+
+impl Settings {
+    /// Loads `path`; when None, the platform's default path is used if it exists.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (path, required) = match path {
+            Some(path) => (path.to_owned(), true),
+            None => (default_config_path(), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Self::parse("", &path),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let error = |message: String| ConfigError::Parse { path: path.to_owned(), message };
+        let file: ConfigFile = toml::from_str(text).map_err(|e| error(e.to_string()))?;
+        let uplink = UplinkSettings {
+            reconnect_min: file.uplink.reconnect_min,
+            reconnect_max: file.uplink.reconnect_max,
+            inventory_interval: file.uplink.inventory_interval,
+        };
+        if uplink.reconnect_min < Duration::from_millis(100) || uplink.reconnect_min > uplink.reconnect_max {
+            return Err(error(format!(
+                "uplink.reconnect_min ({:?}) must be at least 100ms and at most uplink.reconnect_max ({:?})",
+                uplink.reconnect_min, uplink.reconnect_max
+            )));
+        }
+        if uplink.inventory_interval < Duration::from_secs(60) {
+            return Err(error("uplink.inventory_interval must be at least 1m".to_owned()));
+        }
+        let collector_url = match file.collector_url {
+            Some(url) => Some(
+                crate::uplink::channel::normalize_collector_url(&url)
+                    .map_err(|e| error(format!("collector_url: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Settings { state_dir: file.state_dir.unwrap_or_else(default_state_dir), collector_url, uplink })
+    }
+}
+
+pub fn default_config_path() -> PathBuf {
+    if cfg!(windows) {
+        program_data().join("Firstline").join("agent.toml")
+    } else {
+        PathBuf::from("/etc/firstline/agent.toml")
+    }
+}
+
+pub fn default_state_dir() -> PathBuf {
+    if cfg!(windows) {
+        program_data().join("Firstline").join("state")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Firstline")
+    } else {
+        PathBuf::from("/var/lib/firstline-agent")
+    }
+}
+
+fn program_data() -> PathBuf {
+    std::env::var_os("ProgramData").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_parses_to_the_defaults() {
+        let settings = Settings::parse(EXAMPLE_CONFIG, Path::new("agent.example.toml")).expect("parses");
+        let defaults = UplinkSettings::default();
+        assert_eq!(settings.uplink.reconnect_min, defaults.reconnect_min);
+        assert_eq!(settings.uplink.reconnect_max, defaults.reconnect_max);
+        assert_eq!(settings.uplink.inventory_interval, defaults.inventory_interval);
+        assert_eq!(settings.state_dir, default_state_dir());
+        assert_eq!(settings.collector_url, None);
+    }
+
+    #[test]
+    fn bad_configs_are_refused_naming_the_file_and_the_key() {
+        let cases = [
+            ("intervall = 4", "unknown field `intervall`"),
+            ("[uplink]\nreconnect_min = \"soon\"", "\"soon\" is not a duration"),
+            ("[uplink]\nreconnect_min = \"2m\"\nreconnect_max = \"1m\"", "reconnect_min"),
+            ("collector_url = \"http://x\"", "only speaks TLS"),
+        ];
+        for (text, expected) in cases {
+            let error = Settings::parse(text, Path::new("/etc/firstline/agent.toml")).expect_err(text).to_string();
+            assert!(error.starts_with("reading config /etc/firstline/agent.toml: "), "{error}");
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The one place where generated `firstline.v1` types meet the agent's domain types.
+
+use firstline_proto::v1 as pb;
+
+use crate::inventory::Inventory;
+
+impl From<Inventory> for pb::Inventory {
+    fn from(inventory: Inventory) -> Self {
+        pb::Inventory {
+            hostname: inventory.hostname,
+            os_name: inventory.os_name,
+            os_version: inventory.os_version,
+            kernel_version: inventory.kernel_version,
+            cpu_model: inventory.cpu_model,
+            cpu_logical_cores: inventory.cpu_logical_cores,
+            cpu_physical_cores: inventory.cpu_physical_cores,
+            memory_total_bytes: inventory.memory_total_bytes,
+            swap_total_bytes: inventory.swap_total_bytes,
+            disks: inventory
+                .disks
+                .into_iter()
+                .map(|disk| pb::Disk {
+                    mount_point: disk.mount_point,
+                    device: disk.device,
+                    file_system: disk.file_system,
+                    total_bytes: disk.total_bytes,
+                    available_bytes: disk.available_bytes,
+                    removable: disk.removable,
+                })
+                .collect(),
+            interfaces: inventory
+                .interfaces
+                .into_iter()
+                .map(|interface| pb::NetworkInterface {
+                    name: interface.name,
+                    mac_address: interface.mac_address,
+                    addresses: interface.addresses,
+                })
+                .collect(),
+            uptime_secs: inventory.uptime_secs,
+            agent_version: inventory.agent_version,
+            architecture: inventory.architecture,
+        }
+    }
+}
+
+pub fn hello(last_sequence: u64) -> pb::AgentMessage {
+    message(pb::agent_message::Body::Hello(pb::Hello {
+        protocol_version: firstline_proto::PROTOCOL_VERSION,
+        agent_version: crate::AGENT_VERSION.to_owned(),
+        last_sequence,
+    }))
+}
+
+pub fn inventory(inventory: Inventory) -> pb::AgentMessage {
+    message(pb::agent_message::Body::Inventory(inventory.into()))
+}
+
+pub fn heartbeat() -> pb::AgentMessage {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    message(pb::agent_message::Body::Heartbeat(pb::Heartbeat { sent_at_unix_ms: now_ms }))
+}
+
+fn message(body: pb::agent_message::Body) -> pb::AgentMessage {
+    pb::AgentMessage { body: Some(body) }
+}
+
+/// What the collector said, in the agent's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FromCollector {
+    Welcome { device_id: String, committed_sequence: u64, server_time_unix_ms: i64, heartbeat_interval_secs: u32 },
+    Ack { sequence: u64, refused: Vec<(u64, String)> },
+    /// A request this agent version does not act on yet; named for the log.
+    Unsupported(&'static str),
+}
+
+impl TryFrom<pb::CollectorMessage> for FromCollector {
+    type Error = &'static str;
+
+    fn try_from(message: pb::CollectorMessage) -> Result<Self, Self::Error> {
+        use pb::collector_message::Body;
+        Ok(match message.body.ok_or("a collector message with no body")? {
+            Body::Welcome(welcome) => FromCollector::Welcome {
+                device_id: welcome.device_id,
+                committed_sequence: welcome.committed_sequence,
+                server_time_unix_ms: welcome.server_time_unix_ms,
+                heartbeat_interval_secs: welcome.heartbeat_interval_secs,
+            },
+            Body::Ack(ack) => FromCollector::Ack {
+                sequence: ack.sequence,
+                refused: ack.refused.into_iter().map(|r| (r.sequence, r.reason)).collect(),
+            },
+            Body::Reproduce(_) => FromCollector::Unsupported("reproduce request"),
+            Body::Config(_) => FromCollector::Unsupported("config push"),
+        })
+    }
+}
