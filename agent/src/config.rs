@@ -14,7 +14,10 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../agent.example.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("reading config {path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -51,8 +54,9 @@ impl Default for UplinkFile {
 
 fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text)
-        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration like \"30s\": {e}")))
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!("{text:?} is not a duration like \"30s\": {e}"))
+    })
 }
 
 /// Validated settings.
@@ -72,27 +76,36 @@ impl Settings {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse(&text, &path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Self::parse("", &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                Self::parse("", &path)
+            }
             Err(source) => Err(ConfigError::Read { path, source }),
         }
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let error = |message: String| ConfigError::Parse { path: path.to_owned(), message };
+        let error = |message: String| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        };
         let file: ConfigFile = toml::from_str(text).map_err(|e| error(e.to_string()))?;
         let uplink = UplinkSettings {
             reconnect_min: file.uplink.reconnect_min,
             reconnect_max: file.uplink.reconnect_max,
             inventory_interval: file.uplink.inventory_interval,
         };
-        if uplink.reconnect_min < Duration::from_millis(100) || uplink.reconnect_min > uplink.reconnect_max {
+        if uplink.reconnect_min < Duration::from_millis(100)
+            || uplink.reconnect_min > uplink.reconnect_max
+        {
             return Err(error(format!(
                 "uplink.reconnect_min ({:?}) must be at least 100ms and at most uplink.reconnect_max ({:?})",
                 uplink.reconnect_min, uplink.reconnect_max
             )));
         }
         if uplink.inventory_interval < Duration::from_secs(60) {
-            return Err(error("uplink.inventory_interval must be at least 1m".to_owned()));
+            return Err(error(
+                "uplink.inventory_interval must be at least 1m".to_owned(),
+            ));
         }
         let collector_url = match file.collector_url {
             Some(url) => Some(
@@ -101,7 +114,11 @@ impl Settings {
             ),
             None => None,
         };
-        Ok(Settings { state_dir: file.state_dir.unwrap_or_else(default_state_dir), collector_url, uplink })
+        Ok(Settings {
+            state_dir: file.state_dir.unwrap_or_else(default_state_dir),
+            collector_url,
+            uplink,
+        })
     }
 }
 
@@ -124,7 +141,9 @@ pub fn default_state_dir() -> PathBuf {
 }
 
 fn program_data() -> PathBuf {
-    std::env::var_os("ProgramData").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+    std::env::var_os("ProgramData")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
 }
 
 #[cfg(test)]
@@ -133,11 +152,15 @@ mod tests {
 
     #[test]
     fn the_shipped_example_parses_to_the_defaults() {
-        let settings = Settings::parse(EXAMPLE_CONFIG, Path::new("agent.example.toml")).expect("parses");
+        let settings =
+            Settings::parse(EXAMPLE_CONFIG, Path::new("agent.example.toml")).expect("parses");
         let defaults = UplinkSettings::default();
         assert_eq!(settings.uplink.reconnect_min, defaults.reconnect_min);
         assert_eq!(settings.uplink.reconnect_max, defaults.reconnect_max);
-        assert_eq!(settings.uplink.inventory_interval, defaults.inventory_interval);
+        assert_eq!(
+            settings.uplink.inventory_interval,
+            defaults.inventory_interval
+        );
         assert_eq!(settings.state_dir, default_state_dir());
         assert_eq!(settings.collector_url, None);
     }
@@ -146,13 +169,24 @@ mod tests {
     fn bad_configs_are_refused_naming_the_file_and_the_key() {
         let cases = [
             ("intervall = 4", "unknown field `intervall`"),
-            ("[uplink]\nreconnect_min = \"soon\"", "\"soon\" is not a duration"),
-            ("[uplink]\nreconnect_min = \"2m\"\nreconnect_max = \"1m\"", "reconnect_min"),
+            (
+                "[uplink]\nreconnect_min = \"soon\"",
+                "\"soon\" is not a duration",
+            ),
+            (
+                "[uplink]\nreconnect_min = \"2m\"\nreconnect_max = \"1m\"",
+                "reconnect_min",
+            ),
             ("collector_url = \"http://x\"", "only speaks TLS"),
         ];
         for (text, expected) in cases {
-            let error = Settings::parse(text, Path::new("/etc/firstline/agent.toml")).expect_err(text).to_string();
-            assert!(error.starts_with("reading config /etc/firstline/agent.toml: "), "{error}");
+            let error = Settings::parse(text, Path::new("/etc/firstline/agent.toml"))
+                .expect_err(text)
+                .to_string();
+            assert!(
+                error.starts_with("reading config /etc/firstline/agent.toml: "),
+                "{error}"
+            );
             assert!(error.contains(expected), "{text}: {error}");
         }
     }

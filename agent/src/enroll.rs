@@ -29,7 +29,11 @@ pub enum EnrollError {
     #[error(
         "already enrolled as device {device_id} with {collector_url} (state dir {state_dir}); pass --force to replace this identity (the collector will see a new device)"
     )]
-    AlreadyEnrolled { device_id: String, collector_url: String, state_dir: PathBuf },
+    AlreadyEnrolled {
+        device_id: String,
+        collector_url: String,
+        state_dir: PathBuf,
+    },
     #[error(
         "no CA to trust: pass --ca-file with the collector's CA certificate (the collector writes it to DATA_DIR/ca.pem), or place it at {path}"
     )]
@@ -40,7 +44,8 @@ pub enum EnrollError {
     EmptyToken,
     #[error(transparent)]
     Channel(#[from] ChannelError),
-    #[error("the collector refused the enrollment: {0}")]
+    /// The collector's own words, e.g. "enrollment refused: the enrollment token expired; …".
+    #[error("{0}")]
     Refused(String),
     #[error("the collector did not answer within {}s", ENROLL_TIMEOUT.as_secs())]
     Timeout,
@@ -75,7 +80,9 @@ pub async fn enroll(options: &EnrollOptions) -> Result<Identity, EnrollError> {
     let hostname = inventory::hostname();
     let mut request = CertificateParams::default();
     request.distinguished_name = DistinguishedName::new();
-    request.distinguished_name.push(DnType::CommonName, hostname.clone());
+    request
+        .distinguished_name
+        .push(DnType::CommonName, hostname.clone());
     let csr = request.serialize_request(&key).map_err(EnrollError::Key)?;
 
     let channel = channel::connect(&collector_url, &ca_pem, None).await?;
@@ -92,7 +99,11 @@ pub async fn enroll(options: &EnrollOptions) -> Result<Identity, EnrollError> {
             return Err(EnrollError::Refused(status.message().to_owned()));
         }
         Ok(Err(status)) => {
-            return Err(ChannelError::Connect { url: collector_url, detail: channel::describe_status(&status) }.into());
+            return Err(ChannelError::Connect {
+                url: collector_url,
+                detail: channel::describe_status(&status),
+            }
+            .into());
         }
         Ok(Ok(response)) => response.into_inner(),
     };
@@ -103,7 +114,8 @@ pub async fn enroll(options: &EnrollOptions) -> Result<Identity, EnrollError> {
         enrollment: Enrollment {
             device_id: response.device_id,
             collector_url,
-            enrolled_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            enrolled_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string(),
         },
         key_pem: key.serialize_pem(),
         certificate_pem: response.certificate_pem,
@@ -133,11 +145,16 @@ fn read_ca(ca_file: Option<&Path>, state_dir: &Path) -> Result<String, EnrollErr
             path
         }
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| EnrollError::CaFile { path: path.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(&path).map_err(|e| EnrollError::CaFile {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
     match x509_parser::pem::parse_x509_pem(text.as_bytes()) {
         Ok((_, pem)) if pem.label == "CERTIFICATE" && pem.parse_x509().is_ok() => Ok(text),
-        _ => Err(EnrollError::CaFile { path, reason: "it is not a PEM certificate".to_owned() }),
+        _ => Err(EnrollError::CaFile {
+            path,
+            reason: "it is not a PEM certificate".to_owned(),
+        }),
     }
 }
 
@@ -146,13 +163,21 @@ fn check_certificate(response: &pb::EnrollResponse, key: &KeyPair) -> Result<(),
     let bad = |reason: &str| EnrollError::BadAnswer(reason.to_owned());
     let (_, pem) = x509_parser::pem::parse_x509_pem(response.certificate_pem.as_bytes())
         .map_err(|_| bad("the certificate is not PEM"))?;
-    let certificate = pem.parse_x509().map_err(|_| bad("the certificate does not parse"))?;
+    let certificate = pem
+        .parse_x509()
+        .map_err(|_| bad("the certificate does not parse"))?;
     if certificate.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
         return Err(bad("the certificate is not for this device's key"));
     }
-    let common_name = certificate.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok());
+    let common_name = certificate
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok());
     if common_name != Some(response.device_id.as_str()) || response.device_id.is_empty() {
-        return Err(bad("the certificate does not name the device id it came with"));
+        return Err(bad(
+            "the certificate does not name the device id it came with",
+        ));
     }
     Ok(())
 }

@@ -20,9 +20,15 @@ pub enum IdentityError {
     )]
     NotEnrolled { path: PathBuf },
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is corrupt: {detail}")]
     Corrupt { path: PathBuf, detail: String },
 }
@@ -67,13 +73,22 @@ impl Identity {
         let enrollment_text = match fs::read_to_string(&enrollment_path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(IdentityError::NotEnrolled { path: enrollment_path });
+                return Err(IdentityError::NotEnrolled {
+                    path: enrollment_path,
+                });
             }
-            Err(source) => return Err(IdentityError::Read { path: enrollment_path, source }),
+            Err(source) => {
+                return Err(IdentityError::Read {
+                    path: enrollment_path,
+                    source,
+                });
+            }
         };
-        let enrollment: Enrollment = toml::from_str(&enrollment_text).map_err(|e| {
-            IdentityError::Corrupt { path: enrollment_path.clone(), detail: e.to_string() }
-        })?;
+        let enrollment: Enrollment =
+            toml::from_str(&enrollment_text).map_err(|e| IdentityError::Corrupt {
+                path: enrollment_path.clone(),
+                detail: e.to_string(),
+            })?;
         let read = |name: &str| {
             let path = state_dir.join(name);
             fs::read_to_string(&path).map_err(|source| IdentityError::Read { path, source })
@@ -91,7 +106,10 @@ impl Identity {
     /// midway leaves an agent that is plainly "not enrolled" rather than half-enrolled.
     pub fn save(&self) -> Result<(), IdentityError> {
         let dir = &self.state_dir;
-        fs::create_dir_all(dir).map_err(|source| IdentityError::Write { path: dir.clone(), source })?;
+        fs::create_dir_all(dir).map_err(|source| IdentityError::Write {
+            path: dir.clone(),
+            source,
+        })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -102,10 +120,19 @@ impl Identity {
         match fs::remove_file(&marker) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(IdentityError::Write { path: marker, source }),
+            Err(source) => {
+                return Err(IdentityError::Write {
+                    path: marker,
+                    source,
+                });
+            }
         }
         write_file(&dir.join(KEY_FILE), self.key_pem.as_bytes(), 0o600)?;
-        write_file(&dir.join(CERTIFICATE_FILE), self.certificate_pem.as_bytes(), 0o644)?;
+        write_file(
+            &dir.join(CERTIFICATE_FILE),
+            self.certificate_pem.as_bytes(),
+            0o644,
+        )?;
         write_file(&dir.join(CA_FILE), self.ca_pem.as_bytes(), 0o644)?;
         let enrollment = toml::to_string(&self.enrollment).map_err(|e| IdentityError::Corrupt {
             path: marker.clone(),
@@ -117,7 +144,10 @@ impl Identity {
 
 /// Writes via a temporary file and a rename, so a reader never sees half a file.
 pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), IdentityError> {
-    let error = |source| IdentityError::Write { path: path.to_owned(), source };
+    let error = |source| IdentityError::Write {
+        path: path.to_owned(),
+        source,
+    };
     let temporary = path.with_extension("tmp");
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -143,7 +173,10 @@ mod tests {
     fn identity_round_trips_and_keeps_the_key_private() {
         let dir = tempfile::tempdir().expect("temp dir");
         let state_dir = dir.path().join("state");
-        assert!(matches!(Identity::load(&state_dir), Err(IdentityError::NotEnrolled { .. })));
+        assert!(matches!(
+            Identity::load(&state_dir),
+            Err(IdentityError::NotEnrolled { .. })
+        ));
         let identity = Identity {
             state_dir: state_dir.clone(),
             enrollment: Enrollment {
@@ -162,7 +195,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(state_dir.join(KEY_FILE)).expect("stat").permissions().mode();
+            let mode = fs::metadata(state_dir.join(KEY_FILE))
+                .expect("stat")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
             assert!(!format!("{loaded:?}").contains("KEY"));
         }

@@ -55,7 +55,11 @@ pub fn gather() -> Inventory {
         .ok();
     let (cpu_model, cpu_logical_cores, memory_total_bytes, swap_total_bytes) = match &system {
         Some(system) => (
-            system.cpus().first().map(|cpu| cpu.brand().trim().to_owned()).unwrap_or_default(),
+            system
+                .cpus()
+                .first()
+                .map(|cpu| cpu.brand().trim().to_owned())
+                .unwrap_or_default(),
             u32::try_from(system.cpus().len()).unwrap_or(u32::MAX),
             system.total_memory(),
             system.total_swap(),
@@ -85,7 +89,11 @@ pub fn gather() -> Inventory {
             .map(|(name, data)| NetworkInterface {
                 name: name.to_string_lossy().into_owned(),
                 mac_address: data.mac_address().to_string(),
-                addresses: data.ip_networks().iter().map(|n| format!("{}/{}", n.addr, n.prefix)).collect(),
+                addresses: data
+                    .ip_networks()
+                    .iter()
+                    .map(|n| format!("{}/{}", n.addr, n.prefix))
+                    .collect(),
             })
             .collect(),
         Err(e) => {
@@ -125,8 +133,17 @@ mod tests {
         assert!(!inventory.hostname.is_empty());
         assert!(inventory.cpu_logical_cores >= 1, "{inventory:?}");
         assert!(inventory.memory_total_bytes > 0, "{inventory:?}");
-        assert!(inventory.disks.iter().any(|d| d.total_bytes > 0), "{inventory:?}");
-        assert!(inventory.interfaces.iter().any(|i| i.name == "lo" || !i.addresses.is_empty()), "{inventory:?}");
+        assert!(
+            inventory.disks.iter().any(|d| d.total_bytes > 0),
+            "{inventory:?}"
+        );
+        assert!(
+            inventory
+                .interfaces
+                .iter()
+                .any(|i| i.name == "lo" || !i.addresses.is_empty()),
+            "{inventory:?}"
+        );
         assert_eq!(inventory.agent_version, crate::AGENT_VERSION);
     }
 }

@@ -10,7 +10,11 @@ use firstline_agent::uplink::{self, UplinkState};
 use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
-#[command(name = "firstline-agent", version, about = "Firstline agent: workstation health, streamed to the collector")]
+#[command(
+    name = "firstline-agent",
+    version,
+    about = "Firstline agent: workstation health, streamed to the collector"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,7 +28,12 @@ enum Command {
         #[arg(long, value_name = "URL")]
         collector: String,
         /// One-time token from `firstline-collector token create`.
-        #[arg(long, value_name = "TOKEN", env = "FIRSTLINE_ENROLL_TOKEN", hide_env_values = true)]
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "FIRSTLINE_ENROLL_TOKEN",
+            hide_env_values = true
+        )]
         token: String,
         /// The collector's CA certificate (its DATA_DIR/ca.pem) to trust.
         #[arg(long, value_name = "PEM")]
@@ -58,6 +67,7 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -70,7 +80,14 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Enroll { collector, token, ca_file, config, state_dir, force } => {
+        Command::Enroll {
+            collector,
+            token,
+            ca_file,
+            config,
+            state_dir,
+            force,
+        } => {
             let settings = Settings::load(config.as_deref())?;
             let options = EnrollOptions {
                 collector_url: collector,

@@ -61,7 +61,9 @@ pub fn heartbeat() -> pb::AgentMessage {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    message(pb::agent_message::Body::Heartbeat(pb::Heartbeat { sent_at_unix_ms: now_ms }))
+    message(pb::agent_message::Body::Heartbeat(pb::Heartbeat {
+        sent_at_unix_ms: now_ms,
+    }))
 }
 
 fn message(body: pb::agent_message::Body) -> pb::AgentMessage {
@@ -71,8 +73,16 @@ fn message(body: pb::agent_message::Body) -> pb::AgentMessage {
 /// What the collector said, in the agent's terms.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FromCollector {
-    Welcome { device_id: String, committed_sequence: u64, server_time_unix_ms: i64, heartbeat_interval_secs: u32 },
-    Ack { sequence: u64, refused: Vec<(u64, String)> },
+    Welcome {
+        device_id: String,
+        committed_sequence: u64,
+        server_time_unix_ms: i64,
+        heartbeat_interval_secs: u32,
+    },
+    Ack {
+        sequence: u64,
+        refused: Vec<(u64, String)>,
+    },
     /// A request this agent version does not act on yet; named for the log.
     Unsupported(&'static str),
 }
@@ -82,19 +92,25 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
 
     fn try_from(message: pb::CollectorMessage) -> Result<Self, Self::Error> {
         use pb::collector_message::Body;
-        Ok(match message.body.ok_or("a collector message with no body")? {
-            Body::Welcome(welcome) => FromCollector::Welcome {
-                device_id: welcome.device_id,
-                committed_sequence: welcome.committed_sequence,
-                server_time_unix_ms: welcome.server_time_unix_ms,
-                heartbeat_interval_secs: welcome.heartbeat_interval_secs,
+        Ok(
+            match message.body.ok_or("a collector message with no body")? {
+                Body::Welcome(welcome) => FromCollector::Welcome {
+                    device_id: welcome.device_id,
+                    committed_sequence: welcome.committed_sequence,
+                    server_time_unix_ms: welcome.server_time_unix_ms,
+                    heartbeat_interval_secs: welcome.heartbeat_interval_secs,
+                },
+                Body::Ack(ack) => FromCollector::Ack {
+                    sequence: ack.sequence,
+                    refused: ack
+                        .refused
+                        .into_iter()
+                        .map(|r| (r.sequence, r.reason))
+                        .collect(),
+                },
+                Body::Reproduce(_) => FromCollector::Unsupported("reproduce request"),
+                Body::Config(_) => FromCollector::Unsupported("config push"),
             },
-            Body::Ack(ack) => FromCollector::Ack {
-                sequence: ack.sequence,
-                refused: ack.refused.into_iter().map(|r| (r.sequence, r.reason)).collect(),
-            },
-            Body::Reproduce(_) => FromCollector::Unsupported("reproduce request"),
-            Body::Config(_) => FromCollector::Unsupported("config push"),
-        })
+        )
     }
 }

@@ -122,7 +122,12 @@ impl CertificateAuthority {
     fn generate() -> Result<Self, PkiError> {
         let key = KeyPair::generate().map_err(PkiError::Sign)?;
         let mut params = CertificateParams::default();
-        params.distinguished_name = distinguished_name("Firstline collector CA");
+        // A unique name per CA: verifiers look issuers up by name, and two CAs sharing one would
+        // turn "not our CA" into a confusing signature failure.
+        params.distinguished_name = distinguished_name(&format!(
+            "Firstline collector CA {}",
+            crate::random::token_text(4)
+        ));
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,

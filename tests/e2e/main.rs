@@ -1,1 +1,6 @@
+//! End-to-end tests: collectors and agents in this process, talking over real TCP sockets on
+//! 127.0.0.1 with real TLS and real SQLite files in temporary directories.
 
+mod enrollment;
+mod support;
+mod telemetry;

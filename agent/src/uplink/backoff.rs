@@ -12,17 +12,28 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(min: Duration, max: Duration) -> Self {
-        Self { min, max: max.max(min), attempt: 0 }
+        Self {
+            min,
+            max: max.max(min),
+            attempt: 0,
+        }
     }
 
     /// The next delay: a random point in the upper half of `min * 2^attempt`, capped at `max`.
     pub fn next_delay(&mut self) -> Duration {
-        let ceiling = self.min.saturating_mul(1u32 << self.attempt.min(20)).min(self.max);
+        let ceiling = self
+            .min
+            .saturating_mul(1u32 << self.attempt.min(20))
+            .min(self.max);
         self.attempt = self.attempt.saturating_add(1);
         let half = ceiling / 2;
         let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
         let random = random_u64();
-        half + Duration::from_nanos(if jitter_nanos == 0 { 0 } else { random % (jitter_nanos + 1) })
+        half + Duration::from_nanos(if jitter_nanos == 0 {
+            0
+        } else {
+            random % (jitter_nanos + 1)
+        })
     }
 
     /// After a healthy connection, start again from the shortest delay.
@@ -49,13 +60,20 @@ mod tests {
         for ceiling in expected_ceilings {
             let ceiling = Duration::from_secs(ceiling);
             let delay = backoff.next_delay();
-            assert!(delay >= ceiling / 2 && delay <= ceiling, "{delay:?} not within half of {ceiling:?}");
+            assert!(
+                delay >= ceiling / 2 && delay <= ceiling,
+                "{delay:?} not within half of {ceiling:?}"
+            );
         }
         backoff.reset();
         assert!(backoff.next_delay() <= min);
 
-        let delays: std::collections::HashSet<Duration> =
-            (0..20).map(|_| Backoff::new(min, max).next_delay()).collect();
-        assert!(delays.len() > 1, "twenty agents must not all pick the same delay");
+        let delays: std::collections::HashSet<Duration> = (0..20)
+            .map(|_| Backoff::new(min, max).next_delay())
+            .collect();
+        assert!(
+            delays.len() > 1,
+            "twenty agents must not all pick the same delay"
+        );
     }
 }

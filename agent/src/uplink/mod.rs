@@ -44,8 +44,13 @@ impl Default for UplinkSettings {
 pub enum UplinkState {
     #[default]
     Starting,
-    Connected { committed_sequence: u64 },
-    Disconnected { error: String, retry_in: Duration },
+    Connected {
+        committed_sequence: u64,
+    },
+    Disconnected {
+        error: String,
+        retry_in: Duration,
+    },
     Stopped,
 }
 
@@ -127,11 +132,18 @@ async fn session(
 
     let welcome = tokio::time::timeout(WELCOME_TIMEOUT, inbound.message())
         .await
-        .map_err(|_| SessionError::Protocol(format!("no Welcome within {}s", WELCOME_TIMEOUT.as_secs())))?
+        .map_err(|_| {
+            SessionError::Protocol(format!("no Welcome within {}s", WELCOME_TIMEOUT.as_secs()))
+        })?
         .map_err(|status| SessionError::Status(channel::describe_status(&status)))?
         .ok_or_else(|| SessionError::Protocol("the stream ended before the Welcome".to_owned()))?;
     let (committed_sequence, heartbeat_interval) = match FromCollector::try_from(welcome) {
-        Ok(FromCollector::Welcome { device_id, committed_sequence, server_time_unix_ms, heartbeat_interval_secs }) => {
+        Ok(FromCollector::Welcome {
+            device_id,
+            committed_sequence,
+            server_time_unix_ms,
+            heartbeat_interval_secs,
+        }) => {
             if device_id != identity.device_id() {
                 return Err(SessionError::Protocol(format!(
                     "the collector greeted device {device_id}, but this is {}",
@@ -139,9 +151,16 @@ async fn session(
                 )));
             }
             tracing::info!(device = %device_id, committed_sequence, server_time_unix_ms, "connected to collector");
-            (committed_sequence, Duration::from_secs(u64::from(heartbeat_interval_secs.clamp(5, 3600))))
+            (
+                committed_sequence,
+                Duration::from_secs(u64::from(heartbeat_interval_secs.clamp(5, 3600))),
+            )
         }
-        Ok(other) => return Err(SessionError::Protocol(format!("expected a Welcome, got {other:?}"))),
+        Ok(other) => {
+            return Err(SessionError::Protocol(format!(
+                "expected a Welcome, got {other:?}"
+            )));
+        }
         Err(e) => return Err(SessionError::Protocol(e.to_owned())),
     };
     state.send_replace(UplinkState::Connected { committed_sequence });

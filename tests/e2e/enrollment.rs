@@ -1,0 +1,287 @@
+//! Enrollment: a token and a locally made key become a device certificate, once.
+
+use std::time::{Duration, SystemTime};
+
+use firstline_agent::enroll::EnrollError;
+use firstline_agent::identity::{self, Identity};
+use firstline_collector::enrollment::create_token_expiring_at;
+use firstline_proto::v1 as pb;
+
+use crate::support::{TestAgent, TestCollector, channel, enroll_with, wait_for};
+
+#[tokio::test]
+async fn agent_enrolls_connects_with_inventory_and_is_the_same_device_after_restart() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_dir = dir.path().join("agent");
+    let token = collector.token().await;
+
+    let identity = enroll_with(&collector, &token, &state_dir)
+        .await
+        .expect("enrolls");
+    let device_id = identity.device_id().to_owned();
+    let key_before = std::fs::read_to_string(state_dir.join(identity::KEY_FILE)).expect("key");
+
+    let mut agent = TestAgent::start(identity);
+    agent.wait_connected().await;
+    let store = collector.running().store.clone();
+    let device = wait_for("the inventory to be stored", || async {
+        store
+            .device(&device_id)
+            .await
+            .expect("store")
+            .filter(|d| d.inventory.is_some())
+    })
+    .await;
+    let inventory = device.inventory.expect("inventory");
+    let local = firstline_agent::inventory::gather();
+    assert_eq!(inventory.hostname, local.hostname);
+    assert_eq!(inventory.os_name, local.os_name);
+    assert_eq!(inventory.kernel_version, local.kernel_version);
+    assert_eq!(inventory.cpu_logical_cores, local.cpu_logical_cores);
+    assert_eq!(inventory.memory_total_bytes, local.memory_total_bytes);
+    assert!(
+        !inventory.disks.is_empty() && !inventory.interfaces.is_empty(),
+        "{inventory:?}"
+    );
+    assert_eq!(inventory.agent_version, firstline_agent::AGENT_VERSION);
+    assert!(collector.running().sessions.is_connected(&device_id));
+    let first_seen = device.last_seen_at_ms.expect("last seen");
+    agent.stop().await;
+    wait_for("the collector to notice the agent left", || async {
+        (!collector.running().sessions.is_connected(&device_id)).then_some(())
+    })
+    .await;
+
+    // A restart loads the same identity from disk: same device, same key, no re-enrollment.
+    let reloaded = Identity::load(&state_dir).expect("identity on disk");
+    assert_eq!(reloaded.device_id(), device_id);
+    let mut agent = TestAgent::start(reloaded);
+    agent.wait_connected().await;
+    assert!(collector.running().sessions.is_connected(&device_id));
+    let devices = store.devices().await.expect("devices");
+    assert_eq!(
+        devices.len(),
+        1,
+        "a restart must not create a second device: {devices:?}"
+    );
+    assert_eq!(devices[0].id, device_id);
+    let key_after = std::fs::read_to_string(state_dir.join(identity::KEY_FILE)).expect("key");
+    assert_eq!(key_before, key_after);
+    let seen_again = wait_for("last_seen to move", || async {
+        let device = store.device(&device_id).await.expect("store")?;
+        device.last_seen_at_ms.filter(|seen| *seen >= first_seen)
+    })
+    .await;
+    assert!(seen_again >= first_seen);
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn a_reused_token_is_refused() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = collector.token().await;
+    enroll_with(&collector, &token, &dir.path().join("first"))
+        .await
+        .expect("first use enrolls");
+
+    let error = enroll_with(&collector, &token, &dir.path().join("second"))
+        .await
+        .expect_err("second use refused");
+    let message = error.to_string();
+    assert!(matches!(error, EnrollError::Refused(_)), "{message}");
+    assert!(message.contains("already used"), "{message}");
+    assert!(
+        !dir.path()
+            .join("second")
+            .join(identity::ENROLLMENT_FILE)
+            .exists()
+    );
+    assert_eq!(
+        collector
+            .running()
+            .store
+            .devices()
+            .await
+            .expect("devices")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let expired = create_token_expiring_at(
+        &collector.running().store,
+        SystemTime::now() - Duration::from_secs(1),
+    )
+    .await
+    .expect("token");
+    let error = enroll_with(&collector, &expired.token, dir.path())
+        .await
+        .expect_err("refused");
+    let message = error.to_string();
+    assert!(matches!(error, EnrollError::Refused(_)), "{message}");
+    assert!(message.contains("expired"), "{message}");
+    assert!(
+        collector
+            .running()
+            .store
+            .devices()
+            .await
+            .expect("devices")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_or_malformed_token_is_refused() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            "flt_0000000000000000000000000000000000000000000000000000000000000000",
+            "not known",
+        ),
+        ("hello", "malformed"),
+    ];
+    for (token, expected) in cases {
+        let error = enroll_with(&collector, token, dir.path())
+            .await
+            .expect_err("refused");
+        assert!(error.to_string().contains(expected), "{token}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_csr_is_refused_and_does_not_spend_the_token() {
+    let collector = TestCollector::start().await;
+    let token = collector.token().await;
+    let channel = channel(&collector.url(), &collector.ca_pem(), None)
+        .await
+        .expect("channel");
+    let mut client = pb::enrollment_client::EnrollmentClient::new(channel);
+
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut tampered = rcgen::CertificateParams::default()
+        .serialize_request(&key)
+        .expect("csr")
+        .der()
+        .to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0xff; // break the signature: proof of possession fails
+    for csr in [Vec::new(), b"definitely not DER".to_vec(), tampered] {
+        let status = client
+            .enroll(pb::EnrollRequest {
+                token: token.clone(),
+                csr_der: csr,
+                hostname: "pc".to_owned(),
+                agent_version: "x".to_owned(),
+            })
+            .await
+            .expect_err("refused");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(
+            status
+                .message()
+                .contains("malformed certificate signing request"),
+            "{status:?}"
+        );
+    }
+    assert!(
+        collector
+            .running()
+            .store
+            .devices()
+            .await
+            .expect("devices")
+            .is_empty()
+    );
+
+    // The token survived the bad attempts and still enrolls a well-behaved agent.
+    let dir = tempfile::tempdir().expect("temp dir");
+    enroll_with(&collector, &token, dir.path())
+        .await
+        .expect("token still valid");
+}
+
+#[tokio::test]
+async fn an_agent_refuses_a_collector_that_its_pinned_ca_did_not_sign() {
+    let collector = TestCollector::start().await;
+    let impostor = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = impostor.token().await;
+    // Pin the real collector's CA but dial the impostor.
+    let error = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
+        collector_url: impostor.url(),
+        token,
+        ca_file: Some(collector.ca_path()),
+        state_dir: dir.path().to_owned(),
+        force: false,
+    })
+    .await
+    .expect_err("must not talk to the impostor");
+    let message = error.to_string();
+    assert!(message.contains("certificate"), "{message}");
+    assert!(
+        impostor
+            .running()
+            .store
+            .devices()
+            .await
+            .expect("devices")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn enrolling_twice_needs_force_and_force_makes_a_new_device() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = enroll_with(&collector, &collector.token().await, dir.path())
+        .await
+        .expect("enrolls");
+    let error = enroll_with(&collector, &collector.token().await, dir.path())
+        .await
+        .expect_err("needs --force");
+    assert!(error.to_string().contains("--force"), "{error}");
+    assert_eq!(
+        Identity::load(dir.path()).expect("kept").device_id(),
+        first.device_id()
+    );
+
+    let second = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
+        collector_url: collector.url(),
+        token: collector.token().await,
+        ca_file: Some(collector.ca_path()),
+        state_dir: dir.path().to_owned(),
+        force: true,
+    })
+    .await
+    .expect("forced re-enrollment");
+    assert_ne!(second.device_id(), first.device_id());
+}
+
+#[tokio::test]
+async fn a_ca_file_that_is_not_a_certificate_is_named_in_the_error() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bogus = dir.path().join("not-a-ca.pem");
+    std::fs::write(&bogus, "hello").expect("write");
+    let error = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
+        collector_url: collector.url(),
+        token: collector.token().await,
+        ca_file: Some(bogus.clone()),
+        state_dir: dir.path().join("state"),
+        force: false,
+    })
+    .await
+    .expect_err("refused");
+    assert!(
+        error.to_string().contains(&bogus.display().to_string()),
+        "{error}"
+    );
+}
