@@ -1,1 +1,379 @@
-fn main() {}
+//! Developer tasks, run as `cargo xtask <task>`: `demo` (a collector and a local agent, real
+//! processes, ready to look at). Never a runtime dependency of the product.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+
+const USAGE: &str =
+    "usage: cargo xtask demo [--check] [--grpc-port PORT] [--http-port PORT] [--fresh]
+
+  demo   build, start a collector on embedded SQLite in target/demo, enrol and start a local
+         agent, and print what to open. Ctrl-C stops both.
+         --check       stop once the agent's inventory has arrived (for CI and smoke tests)
+         --fresh       delete target/demo first (new CA, new database, new device)
+         --grpc-port   gRPC port for agents (default 7443)
+         --http-port   HTTP port for the API and /healthz (default 7080)";
+
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match arguments.first().map(String::as_str) {
+        Some("demo") => Demo::parse(&arguments[1..]).and_then(|demo| demo.run()),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+struct Demo {
+    check: bool,
+    fresh: bool,
+    grpc_port: u16,
+    http_port: u16,
+}
+
+/// Child processes are stopped when this is dropped, whatever way the demo ends.
+struct Children(Vec<(&'static str, Child)>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (_, child) in self.0.iter_mut().rev() {
+            stop_child(child);
+        }
+    }
+}
+
+fn stop_child(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    // SIGTERM first so both processes shut down the way a service manager stops them.
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Demo {
+    fn parse(arguments: &[String]) -> anyhow::Result<Self> {
+        let mut demo = Demo {
+            check: false,
+            fresh: false,
+            grpc_port: 7443,
+            http_port: 7080,
+        };
+        let mut arguments = arguments.iter();
+        while let Some(argument) = arguments.next() {
+            let mut port = |name: &str| -> anyhow::Result<u16> {
+                let value = arguments
+                    .next()
+                    .with_context(|| format!("{name} needs a value"))?;
+                value
+                    .parse()
+                    .with_context(|| format!("{name} {value:?} is not a port number"))
+            };
+            match argument.as_str() {
+                "--check" => demo.check = true,
+                "--fresh" => demo.fresh = true,
+                "--grpc-port" => demo.grpc_port = port("--grpc-port")?,
+                "--http-port" => demo.http_port = port("--http-port")?,
+                other => bail!("unknown argument {other:?}\n{USAGE}"),
+            }
+        }
+        Ok(demo)
+    }
+
+    fn run(&self) -> anyhow::Result<()> {
+        let root = workspace_root();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        eprintln!("building firstline-collector and firstline-agent …");
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "firstline-collector",
+                "-p",
+                "firstline-agent",
+            ])
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build failed");
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let collector_bin = target.join("debug").join(exe("firstline-collector"));
+        let agent_bin = target.join("debug").join(exe("firstline-agent"));
+        let demo_dir = target.join("demo");
+        if self.fresh && demo_dir.exists() {
+            std::fs::remove_dir_all(&demo_dir)
+                .with_context(|| format!("removing {}", demo_dir.display()))?;
+        }
+        let data_dir = demo_dir.join("collector");
+        let state_dir = demo_dir.join("agent");
+        std::fs::create_dir_all(&demo_dir)
+            .with_context(|| format!("creating {}", demo_dir.display()))?;
+
+        let grpc = format!("127.0.0.1:{}", self.grpc_port);
+        let http = format!("127.0.0.1:{}", self.http_port);
+        let mut children = Children(Vec::new());
+        let collector_log = demo_dir.join("collector.log");
+        let collector = Command::new(&collector_bin)
+            .args(["serve", "--data-dir"])
+            .arg(&data_dir)
+            .args(["--grpc", &grpc, "--http", &http])
+            .stdin(Stdio::null())
+            .stdout(log_file(&collector_log)?)
+            .stderr(log_file(&collector_log)?)
+            .spawn()
+            .with_context(|| format!("starting {}", collector_bin.display()))?;
+        children.0.push(("collector", collector));
+        wait_until(
+            Duration::from_secs(30),
+            &mut children,
+            &collector_log,
+            || http_get(&http, "/healthz", None).is_ok_and(|(status, _)| status == 200),
+        )
+        .context("waiting for the collector's /healthz")?;
+
+        let suffix = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let api_key = capture(
+            Command::new(&collector_bin)
+                .args([
+                    "apikey",
+                    "create",
+                    &format!("demo-{suffix}"),
+                    "--role",
+                    "admin",
+                    "--data-dir",
+                ])
+                .arg(&data_dir),
+        )?;
+        let enrolled = state_dir.join("enrollment.toml").exists();
+        if !enrolled {
+            let token = capture(
+                Command::new(&collector_bin)
+                    .args(["token", "create", "--ttl", "10m", "--data-dir"])
+                    .arg(&data_dir),
+            )?;
+            let output = capture(
+                Command::new(&agent_bin)
+                    .args([
+                        "enroll",
+                        "--collector",
+                        &format!("https://{grpc}"),
+                        "--token",
+                        &token,
+                        "--ca-file",
+                    ])
+                    .arg(data_dir.join("ca.pem"))
+                    .arg("--state-dir")
+                    .arg(&state_dir),
+            )?;
+            eprintln!("{output}");
+        }
+        let agent_log = demo_dir.join("agent.log");
+        let agent = Command::new(&agent_bin)
+            .args(["run", "--state-dir"])
+            .arg(&state_dir)
+            .stdin(Stdio::null())
+            .stdout(log_file(&agent_log)?)
+            .stderr(log_file(&agent_log)?)
+            .spawn()
+            .with_context(|| format!("starting {}", agent_bin.display()))?;
+        children.0.push(("agent", agent));
+
+        let mut hostname = String::new();
+        wait_until(Duration::from_secs(30), &mut children, &agent_log, || {
+            let Ok((200, body)) = http_get(&http, "/api/v1/devices", Some(&api_key)) else {
+                return false;
+            };
+            let Ok(serde_json::Value::Array(devices)) = serde_json::from_str(&body) else {
+                return false;
+            };
+            let connected = devices.iter().find(|device| {
+                device["connected"] == serde_json::Value::Bool(true)
+                    && !device["inventory"].is_null()
+            });
+            if let Some(device) = connected {
+                hostname = device["hostname"].as_str().unwrap_or_default().to_owned();
+            }
+            connected.is_some()
+        })
+        .context("waiting for the agent's inventory to reach the collector")?;
+
+        println!();
+        println!(
+            "Firstline demo is running (state in {}).",
+            demo_dir.display()
+        );
+        println!("  Agent on this machine ({hostname}) is enrolled and connected over mutual TLS.");
+        println!();
+        println!("  Open:     http://{http}/api/v1/devices");
+        println!("  Login:    API key (admin) {api_key}, sent as a bearer token:");
+        println!(
+            "            curl -H 'Authorization: Bearer {api_key}' http://{http}/api/v1/devices"
+        );
+        println!("  Health:   http://{http}/healthz (no login)");
+        println!(
+            "  Agents:   https://{grpc} (CA: {})",
+            data_dir.join("ca.pem").display()
+        );
+        println!(
+            "  Logs:     {} and {}",
+            collector_log.display(),
+            agent_log.display()
+        );
+        println!();
+        if self.check {
+            println!("demo check passed; stopping.");
+            return Ok(());
+        }
+        println!("Press Ctrl-C to stop.");
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            for (name, child) in &mut children.0 {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = if *name == "collector" {
+                        &collector_log
+                    } else {
+                        &agent_log
+                    };
+                    bail!(
+                        "the {name} exited ({status}); last lines of {}:\n{}",
+                        log.display(),
+                        tail(log)
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
+fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening log {}", path.display()))
+}
+
+/// Runs a command and returns its trimmed stdout, or fails with its stderr.
+fn capture(command: &mut Command) -> anyhow::Result<String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Polls `ready` every 200 ms; fails if a child dies or the deadline passes.
+fn wait_until(
+    deadline: Duration,
+    children: &mut Children,
+    log: &Path,
+    mut ready: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        for (name, child) in &mut children.0 {
+            if let Ok(Some(status)) = child.try_wait() {
+                bail!(
+                    "the {name} exited ({status}); last lines of {}:\n{}",
+                    log.display(),
+                    tail(log)
+                );
+            }
+        }
+        if started.elapsed() > deadline {
+            bail!(
+                "not ready after {deadline:?}; last lines of {}:\n{}",
+                log.display(),
+                tail(log)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// A minimal HTTP/1.1 GET over loopback, so xtask needs no HTTP client dependency.
+fn http_get(address: &str, path: &str, bearer: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let authorization = bearer
+        .map(|key| format!("Authorization: Bearer {key}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no HTTP status line"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
