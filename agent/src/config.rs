@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::checks::ChecksFile;
 use crate::uplink::UplinkSettings;
 
 /// The commented example shipped with the agent; a test keeps it parseable.
@@ -28,6 +29,21 @@ struct ConfigFile {
     state_dir: Option<PathBuf>,
     collector_url: Option<String>,
     uplink: UplinkFile,
+    outbox: OutboxFile,
+    checks: ChecksFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct OutboxFile {
+    max_bytes: u64,
+    replay_per_second: u32,
+}
+
+impl Default for OutboxFile {
+    fn default() -> Self {
+        Self { max_bytes: 64 * 1024 * 1024, replay_per_second: 500 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +81,9 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub collector_url: Option<String>,
     pub uplink: UplinkSettings,
+    /// The outbox holds at most this many bytes of findings.
+    pub outbox_max_bytes: u64,
+    pub checks: ChecksFile,
 }
 
 impl Settings {
@@ -93,7 +112,15 @@ impl Settings {
             reconnect_min: file.uplink.reconnect_min,
             reconnect_max: file.uplink.reconnect_max,
             inventory_interval: file.uplink.inventory_interval,
+            replay_per_second: file.outbox.replay_per_second,
         };
+        if !(1..=100_000).contains(&uplink.replay_per_second) {
+            return Err(error(format!("outbox.replay_per_second = {} must be between 1 and 100000", uplink.replay_per_second)));
+        }
+        if file.outbox.max_bytes < 64 * 1024 {
+            return Err(error(format!("outbox.max_bytes = {} must be at least 65536", file.outbox.max_bytes)));
+        }
+        file.checks.validate().map_err(error)?;
         if uplink.reconnect_min < Duration::from_millis(100)
             || uplink.reconnect_min > uplink.reconnect_max
         {
@@ -118,6 +145,8 @@ impl Settings {
             state_dir: file.state_dir.unwrap_or_else(default_state_dir),
             collector_url,
             uplink,
+            outbox_max_bytes: file.outbox.max_bytes,
+            checks: file.checks,
         })
     }
 }
@@ -178,6 +207,12 @@ mod tests {
                 "reconnect_min",
             ),
             ("collector_url = \"http://x\"", "only speaks TLS"),
+            ("[checks.disk]\nused_pct = { raise = 50.0, clear = 60.0 }", "checks.disk: used_pct: clear (60) must not be above raise (50)"),
+            ("[checks.dns]\nnames = [\"a\"]\nservers = [\"resolver\"]", "checks.dns: servers"),
+            ("[checks.tcp]\nendpoints = [\"nohost\"]", "checks.tcp: endpoints"),
+            ("[checks.cpu]\nintervall = \"1s\"", "unknown field `intervall`"),
+            ("[[checks.watch]]\nname = \"x\"\npath = \"/tmp\"\nlines = \"(\"", "checks.watch[0] (x): lines"),
+            ("[outbox]\nmax_bytes = 10", "outbox.max_bytes"),
         ];
         for (text, expected) in cases {
             let error = Settings::parse(text, Path::new("/etc/firstline/agent.toml"))

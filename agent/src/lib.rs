@@ -1,13 +1,20 @@
-//! The Firstline agent: gathers what a first-line technician would look at on this machine and
-//! streams it to the collector over mutual TLS.
+//! The Firstline agent: looks at this machine the way a first-line technician would, turns what
+//! it sees into findings, keeps them in a durable outbox and streams them to the collector over
+//! mutual TLS.
 //!
-//! `main.rs` only parses flags; everything here is callable in-process, which is how the
+//! `main.rs` only calls [`cli::main`]; everything is callable in-process, which is how the
 //! end-to-end tests drive it.
 
+pub mod checks;
+pub mod cli;
 pub mod config;
 pub mod enroll;
+pub mod finding;
 pub mod identity;
 pub mod inventory;
+pub mod outbox;
+pub mod probes;
+pub mod runtime;
 pub mod uplink;
 pub mod wire;
 

@@ -2,7 +2,13 @@
 
 use firstline_proto::v1 as pb;
 
+use crate::finding::{Finding, Severity};
 use crate::inventory::Inventory;
+
+/// The collector's limits (see its `wire.rs`); the agent trims to them rather than be refused.
+const MAX_SUMMARY_BYTES: usize = 1024;
+const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
+const MAX_RESOURCE_BYTES: usize = 512;
 
 impl From<Inventory> for pb::Inventory {
     fn from(inventory: Inventory) -> Self {
@@ -42,6 +48,47 @@ impl From<Inventory> for pb::Inventory {
             architecture: inventory.architecture,
         }
     }
+}
+
+/// A queued finding with its sequence number, as the collector expects it.
+pub fn finding(sequence: u64, finding: &Finding) -> pb::Finding {
+    let mut evidence = serde_json::to_string(&finding.evidence).unwrap_or_else(|_| "{}".to_owned());
+    if evidence.len() > MAX_EVIDENCE_BYTES {
+        evidence = serde_json::json!({"truncated": true, "original_bytes": evidence.len()}).to_string();
+    }
+    pb::Finding {
+        sequence,
+        check: finding.check.clone(),
+        resource: clean_text(&finding.resource, MAX_RESOURCE_BYTES),
+        severity: match finding.severity {
+            Severity::Ok => pb::Severity::Ok,
+            Severity::Info => pb::Severity::Info,
+            Severity::Warning => pb::Severity::Warning,
+            Severity::Critical => pb::Severity::Critical,
+        } as i32,
+        summary: clean_text(&finding.summary, MAX_SUMMARY_BYTES),
+        evidence_json: evidence,
+        observed_at_unix_ms: finding.observed_at_ms,
+    }
+}
+
+pub fn findings(batch: &[(u64, Finding)]) -> pb::AgentMessage {
+    message(pb::agent_message::Body::Findings(pb::FindingBatch {
+        findings: batch.iter().map(|(sequence, f)| finding(*sequence, f)).collect(),
+    }))
+}
+
+/// Control characters out (file names and log lines carry them), cut at a char boundary.
+fn clean_text(text: &str, max_bytes: usize) -> String {
+    let mut clean = String::with_capacity(text.len().min(max_bytes));
+    for c in text.chars() {
+        let c = if c.is_control() && c != '\t' { ' ' } else { c };
+        if clean.len() + c.len_utf8() > max_bytes {
+            break;
+        }
+        clean.push(c);
+    }
+    clean
 }
 
 pub fn hello(last_sequence: u64) -> pb::AgentMessage {
@@ -112,5 +159,28 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                 Body::Config(_) => FromCollector::Unsupported("config push"),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_are_trimmed_to_what_the_collector_accepts() {
+        let mut evidence = crate::finding::Evidence::new();
+        evidence.insert("blob".to_owned(), "x".repeat(MAX_EVIDENCE_BYTES).into());
+        let long = Finding {
+            check: "log.match".to_owned(),
+            resource: "syslog".to_owned(),
+            severity: Severity::Warning,
+            summary: format!("line\u{1b}[31m {}", "é".repeat(2000)),
+            evidence,
+            observed_at_ms: 1,
+        };
+        let wire = finding(9, &long);
+        assert!(wire.summary.len() <= MAX_SUMMARY_BYTES && !wire.summary.contains('\u{1b}'));
+        assert!(wire.evidence_json.contains("truncated"));
+        assert_eq!(wire.sequence, 9);
     }
 }

@@ -4,13 +4,16 @@
 pub mod backoff;
 pub mod channel;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use firstline_proto::v1 as pb;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::checks::Shared;
 use crate::identity::Identity;
+use crate::outbox::{Outbox, OutboxError};
 use crate::inventory;
 use crate::wire::{self, FromCollector};
 use backoff::Backoff;
@@ -27,6 +30,9 @@ pub struct UplinkSettings {
     pub reconnect_max: Duration,
     /// Inventory is sent on connect and again this often.
     pub inventory_interval: Duration,
+    /// A backlog is replayed at most this fast, so a thousand agents coming back at once do
+    /// not flatten the collector.
+    pub replay_per_second: u32,
 }
 
 impl Default for UplinkSettings {
@@ -35,9 +41,24 @@ impl Default for UplinkSettings {
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             inventory_interval: Duration::from_secs(3600),
+            replay_per_second: 500,
         }
     }
 }
+
+/// What the uplink shares with the rest of the agent.
+#[derive(Debug, Clone)]
+pub struct UplinkContext {
+    pub outbox: Arc<Outbox>,
+    /// Signalled whenever findings are queued.
+    pub queued: Arc<Notify>,
+    pub shared: Arc<Shared>,
+}
+
+/// Findings per message.
+const BATCH: usize = 100;
+/// Findings sent but not yet acknowledged, at most.
+const IN_FLIGHT: u64 = 2000;
 
 /// What the uplink is doing, for `service status`, logs and tests.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -62,6 +83,8 @@ enum SessionError {
     Status(String),
     #[error("protocol error: {0}")]
     Protocol(String),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
 enum SessionEnd {
@@ -75,6 +98,7 @@ enum SessionEnd {
 pub async fn run(
     identity: Identity,
     settings: UplinkSettings,
+    context: UplinkContext,
     mut stop: watch::Receiver<bool>,
     state: watch::Sender<UplinkState>,
 ) {
@@ -84,7 +108,7 @@ pub async fn run(
             break;
         }
         let started = Instant::now();
-        let outcome = session(&identity, &settings, &mut stop, &state).await;
+        let outcome = session(&identity, &settings, &context, &mut stop, &state).await;
         if started.elapsed() >= HEALTHY_SESSION {
             backoff.reset();
         }
@@ -107,6 +131,7 @@ pub async fn run(
 async fn session(
     identity: &Identity,
     settings: &UplinkSettings,
+    context: &UplinkContext,
     stop: &mut watch::Receiver<bool>,
     state: &watch::Sender<UplinkState>,
 ) -> Result<SessionEnd, SessionError> {
@@ -118,10 +143,9 @@ async fn session(
     .await?;
     let mut client = pb::telemetry_client::TelemetryClient::new(channel);
     let (outbound, outbound_stream) = mpsc::channel::<pb::AgentMessage>(64);
-    // Hello is queued before the call so the collector finds it first on the stream. The
-    // agent has no findings of its own yet, so it has assigned no sequence numbers.
+    // Hello is queued before the call so the collector finds it first on the stream.
     outbound
-        .send(wire::hello(0))
+        .send(wire::hello(context.outbox.last_sequence()?))
         .await
         .map_err(|_| SessionError::Protocol("outbound queue closed".to_owned()))?;
     let response = client
@@ -150,7 +174,9 @@ async fn session(
                     identity.device_id()
                 )));
             }
-            tracing::info!(device = %device_id, committed_sequence, server_time_unix_ms, "connected to collector");
+            let skew_ms = server_time_unix_ms - crate::finding::now_ms();
+            context.shared.update(|facts| facts.clock_skew_ms = Some(skew_ms));
+            tracing::info!(device = %device_id, committed_sequence, skew_ms, "connected to collector");
             (
                 committed_sequence,
                 Duration::from_secs(u64::from(heartbeat_interval_secs.clamp(5, 3600))),
@@ -163,7 +189,17 @@ async fn session(
         }
         Err(e) => return Err(SessionError::Protocol(e.to_owned())),
     };
+    // What the collector has committed is ours to forget; a counter behind it means our state
+    // was lost and what is queued must be renumbered to follow it.
+    context.outbox.rebase(committed_sequence)?;
+    context.outbox.acknowledge_through(committed_sequence)?;
     state.send_replace(UplinkState::Connected { committed_sequence });
+
+    let outbox = &context.outbox;
+    let mut acknowledged = committed_sequence;
+    let mut sent_through = committed_sequence;
+    let mut pump = true;
+    let mut bucket = TokenBucket::new(settings.replay_per_second);
 
     let mut heartbeat = tokio::time::interval(heartbeat_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -172,7 +208,23 @@ async fn session(
     inventory_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let closed = || SessionError::Protocol("the stream closed while sending".to_owned());
     loop {
+        let window_open = sent_through.saturating_sub(acknowledged) < IN_FLIGHT;
+        let send_at = (pump && window_open).then(|| bucket.ready_at());
         tokio::select! {
+            () = sleep_until_some(send_at) => {
+                let room = usize::try_from(IN_FLIGHT - sent_through.saturating_sub(acknowledged)).unwrap_or(BATCH);
+                let allowed = bucket.take(BATCH.min(room));
+                let batch = outbox.pending_after(sent_through, allowed)?;
+                bucket.refund(allowed - batch.len());
+                if batch.len() < allowed {
+                    pump = false;
+                }
+                if let Some((last, _)) = batch.last() {
+                    sent_through = *last;
+                    outbound.send(wire::findings(&batch)).await.map_err(|_| closed())?;
+                }
+            }
+            () = context.queued.notified() => pump = true,
             _ = inventory_timer.tick() => {
                 let gathered = tokio::task::spawn_blocking(inventory::gather)
                     .await
@@ -188,6 +240,10 @@ async fn session(
                         for (refused_sequence, reason) in refused {
                             tracing::warn!(sequence = refused_sequence, %reason, "collector refused a finding");
                         }
+                        // Committed on the collector: only now may the outbox forget them.
+                        outbox.acknowledge_through(sequence)?;
+                        acknowledged = acknowledged.max(sequence);
+                        pump = true;
                         state.send_replace(UplinkState::Connected { committed_sequence: sequence });
                     }
                     Ok(FromCollector::Unsupported(what)) => {
@@ -210,4 +266,73 @@ async fn session(
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is dropped here, before the caller's next await.
     let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Replay pacing: `rate` findings per second, with at most one second's worth in a burst.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    refilled: tokio::time::Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self { rate, tokens: rate, refilled: tokio::time::Instant::now() }
+    }
+
+    fn refill(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.tokens = (self.tokens + (now - self.refilled).as_secs_f64() * self.rate).min(self.rate);
+        self.refilled = now;
+    }
+
+    /// When at least one token will be there.
+    fn ready_at(&mut self) -> tokio::time::Instant {
+        self.refill();
+        if self.tokens >= 1.0 {
+            tokio::time::Instant::now()
+        } else {
+            tokio::time::Instant::now() + Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+        }
+    }
+
+    /// Takes up to `wanted` whole tokens (at least one, since `ready_at` said so).
+    fn take(&mut self, wanted: usize) -> usize {
+        self.refill();
+        let granted = (self.tokens.floor() as usize).clamp(1, wanted.max(1));
+        self.tokens -= granted as f64;
+        granted
+    }
+
+    fn refund(&mut self, unused: usize) {
+        self.tokens = (self.tokens + unused as f64).min(self.rate);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn replay_is_paced_to_the_configured_rate() {
+        let mut bucket = TokenBucket::new(200);
+        let started = tokio::time::Instant::now();
+        let mut sent = 0;
+        while sent < 1000 {
+            tokio::time::sleep_until(bucket.ready_at()).await;
+            sent += bucket.take(100);
+        }
+        // 200 in the first burst, then 200 per second: 800 more take four seconds.
+        let elapsed = started.elapsed().as_secs_f64();
+        assert!((3.9..=4.1).contains(&elapsed), "{elapsed}");
+    }
 }

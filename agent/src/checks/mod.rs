@@ -1,0 +1,157 @@
+//! Checks: each turns what a probe saw into observations for `(check, resource)` pairs, which
+//! the [`rule::Tracker`] turns into findings when a condition changes. One file per check; a
+//! new check is one new file plus one line in [`ChecksFile`] and one in [`build_all`].
+
+pub mod battery;
+pub mod clock;
+pub mod cpu;
+pub mod disk;
+pub mod dns;
+pub mod https;
+pub mod memory;
+pub mod network;
+pub mod reboot;
+pub mod rule;
+pub mod self_health;
+pub mod services;
+pub mod smart;
+pub mod tcp;
+pub mod thermal;
+pub mod threshold;
+pub mod watch;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use rule::{Observation, Rule, Tracker};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What checks may know beyond their own probes: facts the uplink learns.
+#[derive(Debug, Default)]
+pub struct Shared {
+    inner: Mutex<SharedFacts>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SharedFacts {
+    /// `https://host:port` of the collector, when enrolled.
+    pub collector_url: Option<String>,
+    /// Collector clock minus ours, measured at the last Welcome, in milliseconds.
+    pub clock_skew_ms: Option<i64>,
+    /// Outbox evictions so far, and the config reload error, if the last reload failed.
+    pub outbox_evicted_total: u64,
+    pub config_error: Option<String>,
+}
+
+impl Shared {
+    pub fn facts(&self) -> SharedFacts {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub fn update(&self, change: impl FnOnce(&mut SharedFacts)) {
+        change(&mut self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+}
+
+/// A check ready to run: configured, with whatever state it keeps between cycles.
+pub trait Check: Send {
+    /// The check names its observations use, e.g. `["disk.used_pct", "disk.inodes_used_pct"]`.
+    fn names(&self) -> &'static [&'static str];
+    fn interval(&self) -> Duration;
+    /// One cycle. An error means the probe could not look (nothing is concluded from it).
+    fn run<'a>(&'a mut self, shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>>;
+    /// Resolves when the check wants to run before its next interval (a watched file appeared).
+    fn wake(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// `[checks]` in the agent's TOML.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksFile {
+    pub disk: disk::DiskConfig,
+    pub memory: memory::MemoryConfig,
+    pub cpu: cpu::CpuConfig,
+    pub thermal: thermal::ThermalConfig,
+    pub battery: battery::BatteryConfig,
+    pub smart: smart::SmartConfig,
+    pub network: network::NetworkConfig,
+    pub dns: dns::DnsConfig,
+    pub tcp: tcp::TcpConfig,
+    pub https: https::HttpsConfig,
+    pub clock: clock::ClockConfig,
+    pub services: services::ServicesConfig,
+    pub reboot: reboot::RebootConfig,
+    /// File watches; when absent, the platform's crash-report folder is watched.
+    pub watch: Option<Vec<watch::WatchConfig>>,
+}
+
+impl ChecksFile {
+    /// Validates every section; the error names the section.
+    pub fn validate(&self) -> Result<(), String> {
+        // Building does all the validation and has no side effects beyond file watches, which
+        // are dropped right away.
+        build_all(self).map(drop)
+    }
+}
+
+/// Every enabled check, configured. Fails on the first invalid section.
+pub fn build_all(config: &ChecksFile) -> Result<Vec<Box<dyn Check>>, String> {
+    let mut checks: Vec<Box<dyn Check>> = Vec::new();
+    let mut add = |section: &str, built: Result<Option<Box<dyn Check>>, String>| match built {
+        Ok(Some(check)) => {
+            checks.push(check);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("checks.{section}: {e}")),
+    };
+    add("disk", disk::build(&config.disk))?;
+    add("memory", memory::build(&config.memory))?;
+    add("cpu", cpu::build(&config.cpu))?;
+    add("thermal", thermal::build(&config.thermal))?;
+    add("battery", battery::build(&config.battery))?;
+    add("smart", smart::build(&config.smart))?;
+    add("network", network::build(&config.network))?;
+    add("dns", dns::build(&config.dns))?;
+    add("tcp", tcp::build(&config.tcp))?;
+    add("https", https::build(&config.https))?;
+    add("clock", clock::build(&config.clock))?;
+    add("services", services::build(&config.services))?;
+    add("reboot", reboot::build(&config.reboot))?;
+    let watches = config.watch.clone().unwrap_or_else(watch::default_watches);
+    for (index, watch) in watches.iter().enumerate() {
+        add(&format!("watch[{index}] ({})", watch.name), watch::build(watch))?;
+    }
+    add("self", self_health::build())?;
+    Ok(checks)
+}
+
+/// Deserialises an interval and refuses ones too short to be sane.
+pub fn interval_at_least(interval: Duration, minimum: Duration) -> Result<Duration, String> {
+    if interval < minimum {
+        return Err(format!("interval {interval:?} is shorter than the minimum {minimum:?}"));
+    }
+    Ok(interval)
+}
+
+/// Shared shorthand for building evidence objects.
+#[macro_export]
+macro_rules! evidence {
+    ($($key:literal => $value:expr),* $(,)?) => {{
+        let mut evidence = $crate::finding::Evidence::new();
+        $( evidence.insert($key.to_owned(), serde_json::json!($value)); )*
+        evidence
+    }};
+}
+
+/// A handle for tests and the `check` command: shared facts with nothing learned yet.
+pub fn empty_shared() -> Arc<Shared> {
+    Arc::new(Shared::default())
+}

@@ -1,0 +1,176 @@
+//! The network as a user meets it: is there a default gateway, does it answer, and can the
+//! collector be reached. `network.gateway_missing`, `network.gateway_loss_pct`,
+//! `network.collector_unreachable`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::rule::{Direction, Observation, Rule};
+use super::threshold::{ThresholdFile, duration};
+use super::{BoxFuture, Check, Shared, interval_at_least};
+use crate::evidence;
+use crate::finding::Severity;
+use crate::probes::gateway::{self, DefaultRoute};
+use crate::probes::ping::{self, PingResult};
+use crate::probes::tcp::{self, ConnectResult};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    pub enabled: bool,
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// How many echo requests per cycle to the gateway.
+    pub pings: u32,
+    pub gateway_loss_pct: ThresholdFile,
+    /// How long the gateway may be missing / the collector unreachable before it fires.
+    #[serde(rename = "for", deserialize_with = "duration")]
+    pub fire_after: Duration,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(3),
+            pings: 3,
+            gateway_loss_pct: ThresholdFile::default(),
+            fire_after: Duration::from_secs(60),
+        }
+    }
+}
+
+pub const GATEWAY_MISSING: &str = "network.gateway_missing";
+pub const GATEWAY_LOSS: &str = "network.gateway_loss_pct";
+pub const COLLECTOR_UNREACHABLE: &str = "network.collector_unreachable";
+
+fn loss_default() -> Rule {
+    Rule {
+        direction: Direction::Above,
+        raise: 50.0,
+        clear: 10.0,
+        critical: Some(100.0),
+        severity: Severity::Warning,
+        fire_after: Duration::from_secs(120),
+        clear_after: Duration::from_secs(60),
+    }
+}
+
+struct NetworkCheck {
+    interval: Duration,
+    timeout: Duration,
+    pings: u32,
+    loss: Rule,
+    presence: Rule,
+}
+
+pub fn build(config: &NetworkConfig) -> Result<Option<Box<dyn Check>>, String> {
+    if !config.enabled {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(NetworkCheck {
+        interval: interval_at_least(config.interval, Duration::from_millis(100))?,
+        timeout: config.timeout.clamp(Duration::from_millis(100), Duration::from_secs(30)),
+        pings: config.pings.clamp(1, 10),
+        loss: config.gateway_loss_pct.resolve(loss_default()).map_err(|e| format!("gateway_loss_pct: {e}"))?,
+        presence: Rule::boolean(Severity::Warning, config.fire_after, Duration::ZERO),
+    })))
+}
+
+impl Check for NetworkCheck {
+    fn names(&self) -> &'static [&'static str] {
+        &[GATEWAY_MISSING, GATEWAY_LOSS, COLLECTOR_UNREACHABLE]
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn run<'a>(&'a mut self, shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+        Box::pin(async move {
+            let routes = gateway::default_routes()?;
+            let ping = match routes.first() {
+                Some(route) => {
+                    let (target, count, timeout) = (IpAddr::V4(route.gateway), self.pings, self.timeout);
+                    match tokio::task::spawn_blocking(move || ping::ping(target, count, timeout)).await {
+                        Ok(Ok(result)) => Some(result),
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "cannot ping the gateway; skipping loss");
+                            None
+                        }
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                None => None,
+            };
+            let collector = match shared.facts().collector_url {
+                Some(url) => {
+                    let endpoint = url.trim_start_matches("https://").trim_end_matches('/').to_owned();
+                    Some(tcp::connect(&endpoint, self.timeout).await.0)
+                }
+                None => None,
+            };
+            Ok(evaluate(&routes, ping.as_ref(), collector.as_ref(), self))
+        })
+    }
+}
+
+fn evaluate(routes: &[DefaultRoute], ping: Option<&PingResult>, collector: Option<&ConnectResult>, check: &NetworkCheck) -> Vec<Observation> {
+    let mut observations = vec![Observation {
+        check: GATEWAY_MISSING,
+        resource: "ipv4".to_owned(),
+        value: if routes.is_empty() { 1.0 } else { 0.0 },
+        rule: check.presence,
+        summary: match routes.first() {
+            None => "No default gateway: this computer has no route to other networks".to_owned(),
+            Some(route) => format!("Default gateway {} via {}", route.gateway, route.interface),
+        },
+        evidence: evidence! {
+            "default_routes" => routes.iter().map(|r| serde_json::json!({"gateway": r.gateway.to_string(), "interface": r.interface})).collect::<Vec<_>>(),
+        },
+    }];
+    if let Some(ping) = ping {
+        let average = ping.average_rtt_ms().map(|ms| format!(", average {ms:.1} ms")).unwrap_or_default();
+        observations.push(Observation {
+            check: GATEWAY_LOSS,
+            resource: ping.target.to_string(),
+            value: ping.loss_pct(),
+            rule: check.loss,
+            summary: format!("Gateway {}: {:.0}% packet loss ({} of {} answered{average})", ping.target, ping.loss_pct(), ping.received, ping.sent),
+            evidence: evidence! {
+                "gateway" => ping.target.to_string(),
+                "sent" => ping.sent,
+                "received" => ping.received,
+                "loss_pct" => ping.loss_pct(),
+                "rtt_ms" => ping.rtt_ms,
+            },
+        });
+    }
+    if let Some(collector) = collector {
+        let reachable = collector.connected.is_some();
+        observations.push(Observation {
+            check: COLLECTOR_UNREACHABLE,
+            resource: collector.endpoint.clone(),
+            value: if reachable { 0.0 } else { 1.0 },
+            rule: check.presence,
+            summary: match (&collector.connect_ms, &collector.error) {
+                (Some(ms), _) => format!("Collector {} reachable in {ms:.0} ms", collector.endpoint),
+                (None, Some(error)) => format!("Collector {} unreachable: {error}", collector.endpoint),
+                (None, None) => format!("Collector {} unreachable", collector.endpoint),
+            },
+            evidence: evidence! {
+                "endpoint" => collector.endpoint,
+                "addresses" => collector.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "connect_ms" => collector.connect_ms,
+                "failed_stage" => collector.failed_stage,
+                "error" => collector.error,
+            },
+        });
+    }
+    observations
+}

@@ -1,0 +1,360 @@
+//! File watchers: new crash dumps in a directory (`crash.new_file`, one condition per crashing
+//! application) or lines matching a pattern appended to a log (`log.match`). Event-driven via
+//! `notify`; a condition clears once its window passes without new events.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use serde::Deserialize;
+use tokio::sync::{Notify, mpsc};
+
+use super::rule::{Observation, Rule};
+use super::threshold::duration;
+use super::{BoxFuture, Check, Shared};
+use crate::evidence;
+use crate::finding::{Severity, now_ms};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Names the watch in findings, e.g. "app-crashes".
+    pub name: String,
+    /// A directory (for new files) or a log file (with `lines`).
+    pub path: PathBuf,
+    /// File-name glob for new files, e.g. "*.crash" or "*.dmp". Default "*".
+    pub pattern: Option<String>,
+    /// A regex: report appended lines that match, e.g. "Out of memory|segfault".
+    pub lines: Option<String>,
+    /// A condition stays open this long after its last event.
+    #[serde(default = "default_window", deserialize_with = "duration")]
+    pub window: Duration,
+    #[serde(default = "default_severity")]
+    pub severity: Severity,
+}
+
+fn default_window() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn default_severity() -> Severity {
+    Severity::Warning
+}
+
+/// The crash-report folders of the platform, used when the config lists no watches.
+pub fn default_watches() -> Vec<WatchConfig> {
+    let crash_dir = |name: &str, path: PathBuf, pattern: &str| WatchConfig {
+        name: name.to_owned(),
+        path,
+        pattern: Some(pattern.to_owned()),
+        lines: None,
+        window: default_window(),
+        severity: default_severity(),
+    };
+    if cfg!(windows) {
+        let local = std::env::var_os("LOCALAPPDATA").map(PathBuf::from).unwrap_or_default();
+        vec![crash_dir("app-crashes", local.join("CrashDumps"), "*.dmp")]
+    } else if cfg!(target_os = "macos") {
+        vec![crash_dir("app-crashes", PathBuf::from("/Library/Logs/DiagnosticReports"), "*.crash")]
+    } else {
+        vec![crash_dir("app-crashes", PathBuf::from("/var/crash"), "*.crash")]
+    }
+}
+
+pub const NEW_FILE: &str = "crash.new_file";
+pub const LOG_MATCH: &str = "log.match";
+
+#[derive(Debug, Clone)]
+struct Event {
+    at_ms: i64,
+    resource: String,
+    detail: String,
+}
+
+enum Mode {
+    NewFiles { pattern: glob::Pattern },
+    Lines { regex: regex::Regex, offsets: HashMap<PathBuf, u64> },
+}
+
+struct WatchCheck {
+    name: String,
+    path: PathBuf,
+    mode: Mode,
+    window: Duration,
+    rule: Rule,
+    watcher: Option<notify::RecommendedWatcher>,
+    changes: mpsc::UnboundedReceiver<notify::Event>,
+    sender: mpsc::UnboundedSender<notify::Event>,
+    nudge: Arc<Notify>,
+    recent: VecDeque<Event>,
+    counted: HashSet<PathBuf>,
+    open: HashSet<String>,
+}
+
+pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
+    if config.name.trim().is_empty() {
+        return Err("name must not be empty".to_owned());
+    }
+    let mode = match &config.lines {
+        Some(lines) => Mode::Lines {
+            regex: regex::Regex::new(lines).map_err(|e| format!("lines: {e}"))?,
+            offsets: HashMap::new(),
+        },
+        None => Mode::NewFiles {
+            pattern: glob::Pattern::new(config.pattern.as_deref().unwrap_or("*"))
+                .map_err(|e| format!("pattern: {e}"))?,
+        },
+    };
+    let (sender, changes) = mpsc::unbounded_channel();
+    let mut check = WatchCheck {
+        name: config.name.clone(),
+        path: config.path.clone(),
+        mode,
+        window: config.window.max(Duration::from_secs(1)),
+        rule: Rule::boolean(config.severity, Duration::ZERO, Duration::ZERO),
+        watcher: None,
+        changes,
+        sender,
+        nudge: Arc::new(Notify::new()),
+        recent: VecDeque::new(),
+        counted: HashSet::new(),
+        open: HashSet::new(),
+    };
+    check.start_watching();
+    Ok(Some(Box::new(check)))
+}
+
+impl WatchCheck {
+    /// Starts the OS watch if the path exists; retried every cycle until it does.
+    fn start_watching(&mut self) {
+        if self.watcher.is_some() || !self.path.exists() {
+            return;
+        }
+        let sender = self.sender.clone();
+        let nudge = self.nudge.clone();
+        let handler = move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event {
+                let _ = sender.send(event);
+                nudge.notify_one();
+            }
+        };
+        let watched = notify::recommended_watcher(handler).and_then(|mut watcher| {
+            watcher.watch(&self.path, RecursiveMode::NonRecursive)?;
+            Ok(watcher)
+        });
+        match watched {
+            Ok(watcher) => {
+                if let Mode::Lines { offsets, .. } = &mut self.mode {
+                    // Only lines written from now on count.
+                    for file in log_files(&self.path) {
+                        let length = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                        offsets.insert(file, length);
+                    }
+                }
+                self.watcher = Some(watcher);
+                tracing::debug!(watch = %self.name, path = %self.path.display(), "watching");
+            }
+            Err(e) => tracing::warn!(watch = %self.name, path = %self.path.display(), error = %e, "cannot watch"),
+        }
+    }
+
+    fn drain(&mut self) {
+        let now = now_ms();
+        while let Ok(event) = self.changes.try_recv() {
+            let created = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_)));
+            let written = matches!(event.kind, EventKind::Modify(_));
+            for path in event.paths {
+                match &mut self.mode {
+                    Mode::NewFiles { pattern } if created => {
+                        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        if pattern.matches(&name) && path.is_file() && self.counted.insert(path.clone()) {
+                            self.recent.push_back(Event {
+                                at_ms: now,
+                                resource: application_from_file_name(&name),
+                                detail: path.display().to_string(),
+                            });
+                        }
+                    }
+                    Mode::Lines { regex, offsets } if written || created => {
+                        for line in read_new_lines(&path, offsets) {
+                            if regex.is_match(&line) {
+                                let detail: String = line.chars().take(500).collect();
+                                self.recent.push_back(Event { at_ms: now, resource: self.name.clone(), detail });
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
+        while self.recent.front().is_some_and(|event| now - event.at_ms > window_ms) {
+            self.recent.pop_front();
+        }
+        // Remember counted files only as long as they can matter.
+        if self.counted.len() > 10_000 {
+            self.counted.clear();
+        }
+    }
+
+    fn evaluate(&mut self) -> Vec<Observation> {
+        let check = match self.mode {
+            Mode::NewFiles { .. } => NEW_FILE,
+            Mode::Lines { .. } => LOG_MATCH,
+        };
+        let mut by_resource: HashMap<&str, Vec<&Event>> = HashMap::new();
+        for event in &self.recent {
+            by_resource.entry(event.resource.as_str()).or_default().push(event);
+        }
+        let mut resources: Vec<String> = self.open.iter().cloned().collect();
+        for resource in by_resource.keys() {
+            if !self.open.contains(*resource) {
+                resources.push((*resource).to_owned());
+            }
+        }
+        let window = humantime::format_duration(self.window).to_string();
+        let mut observations = Vec::new();
+        let mut still_open = HashSet::new();
+        for resource in resources {
+            let events = by_resource.get(resource.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let latest: Vec<&str> = events.iter().rev().take(5).map(|e| e.detail.as_str()).collect();
+            let summary = match (check, events.len()) {
+                (_, 0) => format!("No new events for {resource} in the last {window}"),
+                (NEW_FILE, count) => format!("{count} new crash report(s) from {resource} in the last {window} (latest: {})", latest[0]),
+                (_, count) => format!("{count} log line(s) matching watch {resource} in the last {window} (latest: {})", latest[0]),
+            };
+            if !events.is_empty() {
+                still_open.insert(resource.clone());
+            }
+            observations.push(Observation {
+                check,
+                resource: resource.clone(),
+                value: if events.is_empty() { 0.0 } else { 1.0 },
+                rule: self.rule,
+                summary,
+                evidence: evidence! {
+                    "watch" => self.name,
+                    "path" => self.path.display().to_string(),
+                    "count" => events.len(),
+                    "latest" => latest,
+                },
+            });
+        }
+        self.open = still_open;
+        observations
+    }
+}
+
+impl Check for WatchCheck {
+    fn names(&self) -> &'static [&'static str] {
+        match self.mode {
+            Mode::NewFiles { .. } => &[NEW_FILE],
+            Mode::Lines { .. } => &[LOG_MATCH],
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+        Box::pin(async move {
+            self.start_watching();
+            self.drain();
+            Ok(self.evaluate())
+        })
+    }
+
+    fn wake(&mut self) -> BoxFuture<'_, ()> {
+        let nudge = self.nudge.clone();
+        Box::pin(async move { nudge.notified().await })
+    }
+}
+
+/// The files a lines-watch reads: the path itself, or the files directly inside it.
+fn log_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_owned()];
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .unwrap_or_default()
+}
+
+/// Lines appended to `path` since the last read; a file that shrank was rotated: start over.
+fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<String> {
+    let Ok(mut file) = std::fs::File::open(path) else { return Vec::new() };
+    let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut offset = offsets.get(path).copied().unwrap_or(0);
+    if length < offset {
+        offset = 0;
+    }
+    // Read at most 1 MiB per event so a runaway log cannot balloon the agent.
+    let to_read = (length - offset).min(1024 * 1024);
+    let mut buffer = vec![0u8; usize::try_from(to_read).unwrap_or(0)];
+    if file.seek(SeekFrom::Start(offset)).is_err() || file.read_exact(&mut buffer).is_err() {
+        return Vec::new();
+    }
+    // Keep a trailing partial line for next time.
+    let complete = buffer.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+    offsets.insert(path.to_owned(), offset + complete as u64);
+    String::from_utf8_lossy(&buffer[..complete]).lines().map(str::to_owned).collect()
+}
+
+/// "outlook.exe.1234.dmp" → "outlook.exe"; "_usr_bin_gedit.1000.crash" → "_usr_bin_gedit";
+/// "Safari-2026-11-22-101010.ips" → "Safari".
+pub fn application_from_file_name(name: &str) -> String {
+    let mut parts: Vec<&str> = name.split('.').collect();
+    if parts.len() > 1
+        && parts.last().is_some_and(|ext| ["crash", "dmp", "mdmp", "ips", "core", "hang", "log"].contains(&ext.to_ascii_lowercase().as_str()))
+    {
+        parts.pop();
+    }
+    while parts.len() > 1 && parts.last().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        parts.pop();
+    }
+    let joined = parts.join(".");
+    let cut = joined
+        .char_indices()
+        .find(|(i, c)| *c == '-' && joined[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(i, _)| i);
+    let application = match cut {
+        Some(i) if i > 0 => &joined[..i],
+        _ => joined.as_str(),
+    };
+    if application.is_empty() { name.to_owned() } else { application.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_files_are_grouped_by_application() {
+        for (file, application) in [
+            ("outlook.exe.1234.dmp", "outlook.exe"),
+            ("_usr_bin_gedit.1000.crash", "_usr_bin_gedit"),
+            ("Safari-2026-11-22-101010.ips", "Safari"),
+            ("core", "core"),
+            ("weird", "weird"),
+        ] {
+            assert_eq!(application_from_file_name(file), application, "{file}");
+        }
+    }
+
+    #[test]
+    fn appended_lines_are_read_once_and_rotation_starts_over() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "old line\n").expect("write");
+        let mut offsets = HashMap::from([(log.clone(), 9)]);
+        std::fs::write(&log, "old line\nnew line\npartial").expect("write");
+        assert_eq!(read_new_lines(&log, &mut offsets), ["new line"]);
+        assert!(read_new_lines(&log, &mut offsets).is_empty());
+        std::fs::write(&log, "rotated\n").expect("write");
+        assert_eq!(read_new_lines(&log, &mut offsets), ["rotated"]);
+    }
+}

@@ -1,0 +1,212 @@
+//! The `firstline-agent` command line: flags, logging, and a call into the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use crate::checks::Observation;
+use crate::config::{Settings, default_config_path};
+use crate::runtime;
+use crate::enroll::{self, EnrollOptions};
+use crate::identity::Identity;
+use crate::uplink::UplinkState;
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "firstline-agent",
+    version,
+    about = "Firstline agent: workstation health, streamed to the collector"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Get a device certificate from the collector with a one-time token (the key is made here).
+    Enroll {
+        /// The collector's gRPC address, e.g. https://collector.example.com:7443.
+        #[arg(long, value_name = "URL")]
+        collector: String,
+        /// One-time token from `firstline-collector token create`.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "FIRSTLINE_ENROLL_TOKEN",
+            hide_env_values = true
+        )]
+        token: String,
+        /// The collector's CA certificate (its DATA_DIR/ca.pem) to trust.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where to keep the identity; overrides the config file.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Replace an existing identity (the collector will see a new device).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run every check once and print what it sees; needs no collector.
+    Check {
+        /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the agent in the foreground (what the service runs).
+    Run {
+        /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where the identity is kept; overrides the config file.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+}
+
+/// Entry point shared by the `firstline-agent` binary and the end-to-end tests' copy of it.
+pub fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("firstline-agent: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async_main())
+}
+
+async fn async_main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("firstline-agent: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Enroll {
+            collector,
+            token,
+            ca_file,
+            config,
+            state_dir,
+            force,
+        } => {
+            let settings = Settings::load(config.as_deref())?;
+            let options = EnrollOptions {
+                collector_url: collector,
+                token,
+                ca_file,
+                state_dir: state_dir.unwrap_or(settings.state_dir),
+                force,
+            };
+            let identity = enroll::enroll(&options).await?;
+            println!(
+                "enrolled as device {} with {} (state in {})",
+                identity.device_id(),
+                identity.enrollment.collector_url,
+                identity.state_dir.display()
+            );
+        }
+        Command::Run { config, state_dir } => {
+            let settings = Settings::load(config.as_deref())?;
+            let state_dir = state_dir.unwrap_or(settings.state_dir.clone());
+            let mut identity = Identity::load(&state_dir)?;
+            if let Some(url) = settings.collector_url.clone() {
+                identity.enrollment.collector_url = url;
+            }
+            tracing::info!(
+                device = %identity.device_id(),
+                collector = %identity.enrollment.collector_url,
+                version = crate::AGENT_VERSION,
+                "agent starting"
+            );
+            // Edits to the config file are picked up while running.
+            let watched = config.or_else(|| Some(default_config_path()).filter(|path| path.exists()));
+            let (stop, stop_watch) = watch::channel(false);
+            let (state, _) = watch::channel(UplinkState::Starting);
+            let mut agent = tokio::spawn(runtime::run(watched, settings, identity, stop_watch, state));
+            tokio::select! {
+                () = shutdown_signal() => {
+                    tracing::info!("stopping");
+                    let _ = stop.send(true);
+                    agent.await??;
+                }
+                // The agent only stops by itself on an error it cannot work around.
+                outcome = &mut agent => outcome??,
+            }
+        }
+        Command::Check { config, json } => {
+            let settings = Settings::load(config.as_deref())?;
+            let (observations, errors) = runtime::check_once(&settings.checks).await.map_err(anyhow::Error::msg)?;
+            print_check(&observations, &errors, json)?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what systemd sends).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `check` output: one line per observation, worst first, or JSON for scripts.
+fn print_check(observations: &[Observation], errors: &[String], json: bool) -> anyhow::Result<()> {
+    let mut rows: Vec<(crate::finding::Severity, &Observation)> =
+        observations.iter().map(|o| (o.rule.classify(o.value), o)).collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.check.cmp(b.1.check)).then_with(|| a.1.resource.cmp(&b.1.resource)));
+    if json {
+        let value = serde_json::json!({
+            "observations": rows.iter().map(|(severity, o)| serde_json::json!({
+                "check": o.check, "resource": o.resource, "severity": severity, "value": o.value,
+                "summary": o.summary, "evidence": o.evidence,
+            })).collect::<Vec<_>>(),
+            "errors": errors,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    for (severity, observation) in &rows {
+        println!("{:<8} {:<28} {}", severity.as_str().to_uppercase(), observation.check, observation.summary);
+    }
+    for error in errors {
+        println!("{:<8} {}", "ERROR", error);
+    }
+    Ok(())
+}

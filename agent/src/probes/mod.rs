@@ -1,0 +1,16 @@
+//! Probes: read-only looks at the machine and the network, returning plain snapshots. They do
+//! the I/O; the checks in `crate::checks` decide what it means. Playbooks reuse them.
+
+pub mod battery;
+pub mod cpu;
+pub mod disk;
+pub mod dns;
+pub mod gateway;
+pub mod https;
+pub mod memory;
+pub mod ping;
+pub mod reboot;
+pub mod services;
+pub mod smart;
+pub mod tcp;
+pub mod thermal;
