@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
 use crate::checks::Observation;
 use crate::config::{Settings, default_config_path};
-use crate::runtime;
 use crate::enroll::{self, EnrollOptions};
 use crate::identity::Identity;
+use crate::runtime;
 use crate::uplink::UplinkState;
+use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
@@ -72,7 +72,10 @@ enum Command {
 
 /// Entry point shared by the `firstline-agent` binary and the end-to-end tests' copy of it.
 pub fn main() -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("firstline-agent: starting the async runtime: {e}");
@@ -140,10 +143,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "agent starting"
             );
             // Edits to the config file are picked up while running.
-            let watched = config.or_else(|| Some(default_config_path()).filter(|path| path.exists()));
+            let watched =
+                config.or_else(|| Some(default_config_path()).filter(|path| path.exists()));
             let (stop, stop_watch) = watch::channel(false);
             let (state, _) = watch::channel(UplinkState::Starting);
-            let mut agent = tokio::spawn(runtime::run(watched, settings, identity, stop_watch, state));
+            let mut agent =
+                tokio::spawn(runtime::run(watched, settings, identity, stop_watch, state));
             tokio::select! {
                 () = shutdown_signal() => {
                     tracing::info!("stopping");
@@ -156,7 +161,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check { config, json } => {
             let settings = Settings::load(config.as_deref())?;
-            let (observations, errors) = runtime::check_once(&settings.checks).await.map_err(anyhow::Error::msg)?;
+            let (observations, errors) = runtime::check_once(&settings.checks)
+                .await
+                .map_err(anyhow::Error::msg)?;
             print_check(&observations, &errors, json)?;
         }
     }
@@ -188,9 +195,15 @@ async fn shutdown_signal() {
 
 /// `check` output: one line per observation, worst first, or JSON for scripts.
 fn print_check(observations: &[Observation], errors: &[String], json: bool) -> anyhow::Result<()> {
-    let mut rows: Vec<(crate::finding::Severity, &Observation)> =
-        observations.iter().map(|o| (o.rule.classify(o.value), o)).collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.check.cmp(b.1.check)).then_with(|| a.1.resource.cmp(&b.1.resource)));
+    let mut rows: Vec<(crate::finding::Severity, &Observation)> = observations
+        .iter()
+        .map(|o| (o.rule.classify(o.value), o))
+        .collect();
+    rows.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| a.1.check.cmp(b.1.check))
+            .then_with(|| a.1.resource.cmp(&b.1.resource))
+    });
     if json {
         let value = serde_json::json!({
             "observations": rows.iter().map(|(severity, o)| serde_json::json!({
@@ -203,7 +216,12 @@ fn print_check(observations: &[Observation], errors: &[String], json: bool) -> a
         return Ok(());
     }
     for (severity, observation) in &rows {
-        println!("{:<8} {:<28} {}", severity.as_str().to_uppercase(), observation.check, observation.summary);
+        println!(
+            "{:<8} {:<28} {}",
+            severity.as_str().to_uppercase(),
+            observation.check,
+            observation.summary
+        );
     }
     for error in errors {
         println!("{:<8} {}", "ERROR", error);

@@ -42,7 +42,10 @@ struct OutboxFile {
 
 impl Default for OutboxFile {
     fn default() -> Self {
-        Self { max_bytes: 64 * 1024 * 1024, replay_per_second: 500 }
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            replay_per_second: 500,
+        }
     }
 }
 
@@ -115,10 +118,16 @@ impl Settings {
             replay_per_second: file.outbox.replay_per_second,
         };
         if !(1..=100_000).contains(&uplink.replay_per_second) {
-            return Err(error(format!("outbox.replay_per_second = {} must be between 1 and 100000", uplink.replay_per_second)));
+            return Err(error(format!(
+                "outbox.replay_per_second = {} must be between 1 and 100000",
+                uplink.replay_per_second
+            )));
         }
         if file.outbox.max_bytes < 64 * 1024 {
-            return Err(error(format!("outbox.max_bytes = {} must be at least 65536", file.outbox.max_bytes)));
+            return Err(error(format!(
+                "outbox.max_bytes = {} must be at least 65536",
+                file.outbox.max_bytes
+            )));
         }
         file.checks.validate().map_err(error)?;
         if uplink.reconnect_min < Duration::from_millis(100)
@@ -192,6 +201,24 @@ mod tests {
         );
         assert_eq!(settings.state_dir, default_state_dir());
         assert_eq!(settings.collector_url, None);
+        assert_eq!(settings.outbox_max_bytes, OutboxFile::default().max_bytes);
+        // Every threshold and interval the example spells out is the check's built-in default.
+        let defaults = Settings::parse("", Path::new("<defaults>")).expect("defaults");
+        let describe = |checks: &ChecksFile| -> Vec<String> {
+            crate::checks::build_all(checks)
+                .expect("valid")
+                .iter()
+                .map(|check| {
+                    format!(
+                        "{:?} every {:?}: {:?}",
+                        check.names(),
+                        check.interval(),
+                        check.rules()
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(describe(&settings.checks), describe(&defaults.checks));
     }
 
     #[test]
@@ -207,11 +234,26 @@ mod tests {
                 "reconnect_min",
             ),
             ("collector_url = \"http://x\"", "only speaks TLS"),
-            ("[checks.disk]\nused_pct = { raise = 50.0, clear = 60.0 }", "checks.disk: used_pct: clear (60) must not be above raise (50)"),
-            ("[checks.dns]\nnames = [\"a\"]\nservers = [\"resolver\"]", "checks.dns: servers"),
-            ("[checks.tcp]\nendpoints = [\"nohost\"]", "checks.tcp: endpoints"),
-            ("[checks.cpu]\nintervall = \"1s\"", "unknown field `intervall`"),
-            ("[[checks.watch]]\nname = \"x\"\npath = \"/tmp\"\nlines = \"(\"", "checks.watch[0] (x): lines"),
+            (
+                "[checks.disk]\nused_pct = { raise = 50.0, clear = 60.0 }",
+                "checks.disk: used_pct: clear (60) must not be above raise (50)",
+            ),
+            (
+                "[checks.dns]\nnames = [\"a\"]\nservers = [\"resolver\"]",
+                "checks.dns: servers",
+            ),
+            (
+                "[checks.tcp]\nendpoints = [\"nohost\"]",
+                "checks.tcp: endpoints",
+            ),
+            (
+                "[checks.cpu]\nintervall = \"1s\"",
+                "unknown field `intervall`",
+            ),
+            (
+                "[[checks.watch]]\nname = \"x\"\npath = \"/tmp\"\nlines = \"(\"",
+                "checks.watch[0] (x): lines",
+            ),
             ("[outbox]\nmax_bytes = 10", "outbox.max_bytes"),
         ];
         for (text, expected) in cases {

@@ -86,7 +86,12 @@ mod tests {
 
     #[test]
     fn bytes_read_like_a_file_manager() {
-        for (bytes, text) in [(900, "900 B"), (3_100_000_000, "3.1 GB"), (100_000_000_000, "100 GB"), (1_500, "1.5 kB")] {
+        for (bytes, text) in [
+            (900, "900 B"),
+            (3_100_000_000, "3.1 GB"),
+            (100_000_000_000, "100 GB"),
+            (1_500, "1.5 kB"),
+        ] {
             assert_eq!(human_bytes(bytes), text);
         }
     }

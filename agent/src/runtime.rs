@@ -42,7 +42,10 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     state: watch::Sender<UplinkState>,
 ) -> Result<(), RunError> {
-    let outbox = Arc::new(Outbox::open(&identity.state_dir.join(OUTBOX_FILE), settings.outbox_max_bytes)?);
+    let outbox = Arc::new(Outbox::open(
+        &identity.state_dir.join(OUTBOX_FILE),
+        settings.outbox_max_bytes,
+    )?);
     let shared = Arc::new(Shared::default());
     let evicted_before = outbox.stats()?.evicted_total;
     shared.update(|facts| {
@@ -52,13 +55,30 @@ pub async fn run(
     let queued = Arc::new(Notify::new());
     let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?);
 
-    let uplink_context = UplinkContext { outbox: outbox.clone(), queued: queued.clone(), shared: shared.clone() };
-    let uplink = tokio::spawn(uplink::run(identity, settings.uplink.clone(), uplink_context, stop.clone(), state));
+    let uplink_context = UplinkContext {
+        outbox: outbox.clone(),
+        queued: queued.clone(),
+        shared: shared.clone(),
+    };
+    let uplink = tokio::spawn(uplink::run(
+        identity,
+        settings.uplink.clone(),
+        uplink_context,
+        stop.clone(),
+        state,
+    ));
 
     let (runs, mut results) = mpsc::channel::<CheckRun>(64);
     let mut scheduled = schedule(&settings.checks, &runs, &shared).map_err(RunError::Checks)?;
     let (config_changes, mut config_changed) = mpsc::unbounded_channel::<()>();
-    let _config_watch = config_path.as_deref().and_then(|path| watch_config(path, config_changes));
+    let _config_watch = config_path
+        .as_deref()
+        .and_then(|path| watch_config(path, config_changes.clone()));
+    // File notifications do not reach every file system (network shares, some containers):
+    // also look at the file's size and time now and then.
+    let mut config_stamp = config_path.as_deref().and_then(file_stamp);
+    let mut config_poll = tokio::time::interval(CONFIG_POLL);
+    config_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         tokio::select! {
@@ -76,11 +96,18 @@ pub async fn run(
                     queued.notify_one();
                 }
             }
+            _ = config_poll.tick() => {
+                let stamp = config_path.as_deref().and_then(file_stamp);
+                if stamp != config_stamp {
+                    let _ = config_changes.send(());
+                }
+            }
             Some(()) = config_changed.recv() => {
                 // Editors write in several steps; let them finish.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 while config_changed.try_recv().is_ok() {}
                 let Some(path) = config_path.as_deref() else { continue };
+                config_stamp = file_stamp(path);
                 match Settings::load(Some(path)) {
                     Ok(new_settings) => {
                         scheduled.abort_all();
@@ -103,7 +130,11 @@ pub async fn run(
 }
 
 /// Starts one task per check, each on its own interval (and early when the check asks).
-fn schedule(config: &ChecksFile, runs: &mpsc::Sender<CheckRun>, shared: &Arc<Shared>) -> Result<JoinSet<()>, String> {
+fn schedule(
+    config: &ChecksFile,
+    runs: &mpsc::Sender<CheckRun>,
+    shared: &Arc<Shared>,
+) -> Result<JoinSet<()>, String> {
     let mut tasks = JoinSet::new();
     for mut check in checks::build_all(config)? {
         let runs = runs.clone();
@@ -117,7 +148,14 @@ fn schedule(config: &ChecksFile, runs: &mpsc::Sender<CheckRun>, shared: &Arc<Sha
                     () = check.wake() => {}
                 }
                 let outcome = check.run(&shared).await;
-                if runs.send(CheckRun { names: check.names(), outcome }).await.is_err() {
+                if runs
+                    .send(CheckRun {
+                        names: check.names(),
+                        outcome,
+                    })
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -127,7 +165,11 @@ fn schedule(config: &ChecksFile, runs: &mpsc::Sender<CheckRun>, shared: &Arc<Sha
 }
 
 /// Feeds one run through the tracker, persisting conditions that opened or closed.
-fn track(tracker: &mut Tracker, run: CheckRun, outbox: &Outbox) -> Result<Vec<Finding>, OutboxError> {
+fn track(
+    tracker: &mut Tracker,
+    run: CheckRun,
+    outbox: &Outbox,
+) -> Result<Vec<Finding>, OutboxError> {
     let observations = match run.outcome {
         Ok(observations) => observations,
         Err(error) => {
@@ -138,10 +180,16 @@ fn track(tracker: &mut Tracker, run: CheckRun, outbox: &Outbox) -> Result<Vec<Fi
     };
     let before: HashMap<ConditionKey, Phase> = open_for(tracker, run.names);
     let now = now_ms();
-    let mut seen: HashMap<&str, HashSet<String>> = run.names.iter().map(|name| (*name, HashSet::new())).collect();
+    let mut seen: HashMap<&str, HashSet<String>> = run
+        .names
+        .iter()
+        .map(|name| (*name, HashSet::new()))
+        .collect();
     let mut findings = Vec::new();
     for observation in observations {
-        seen.entry(observation.check).or_default().insert(observation.resource.clone());
+        seen.entry(observation.check)
+            .or_default()
+            .insert(observation.resource.clone());
         findings.extend(tracker.observe(observation, now));
     }
     for (check, resources) in &seen {
@@ -161,7 +209,11 @@ fn track(tracker: &mut Tracker, run: CheckRun, outbox: &Outbox) -> Result<Vec<Fi
 }
 
 fn open_for(tracker: &Tracker, names: &[&str]) -> HashMap<ConditionKey, Phase> {
-    tracker.open_conditions().filter(|((check, _), _)| names.contains(&check.as_str())).map(|(k, p)| (k.clone(), *p)).collect()
+    tracker
+        .open_conditions()
+        .filter(|((check, _), _)| names.contains(&check.as_str()))
+        .map(|(k, p)| (k.clone(), *p))
+        .collect()
 }
 
 fn condition_key((check, resource): &ConditionKey) -> String {
@@ -180,19 +232,41 @@ fn load_conditions(outbox: &Outbox) -> Result<Vec<(ConditionKey, Phase)>, Outbox
         .collect())
 }
 
+/// How often the config file is looked at when no notification came.
+const CONFIG_POLL: Duration = Duration::from_secs(10);
+
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
 /// Watches the config file's directory (editors replace files rather than write them).
-fn watch_config(path: &Path, changes: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
-    let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
+fn watch_config(
+    path: &Path,
+    changes: mpsc::UnboundedSender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    let directory = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
     let file_name = path.file_name()?.to_owned();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
-            && event.paths.iter().any(|p| p.file_name() == Some(&file_name))
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(&file_name))
             && !event.kind.is_access()
         {
             let _ = changes.send(());
         }
     });
-    match watcher.and_then(|mut watcher| watcher.watch(&directory, notify::RecursiveMode::NonRecursive).map(|()| watcher)) {
+    match watcher.and_then(|mut watcher| {
+        watcher
+            .watch(&directory, notify::RecursiveMode::NonRecursive)
+            .map(|()| watcher)
+    }) {
         Ok(watcher) => Some(watcher),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "cannot watch the config for edits");
@@ -222,7 +296,9 @@ pub async fn check_once(config: &ChecksFile) -> Result<(Vec<Observation>, Vec<St
 }
 
 /// Polls futures concurrently without pulling in the futures crate.
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
     let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
     std::future::poll_fn(|context| {
@@ -235,7 +311,11 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
                 }
             }
         }
-        if all_done { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
     })
     .await;
     outputs.into_iter().flatten().collect()

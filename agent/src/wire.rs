@@ -54,7 +54,8 @@ impl From<Inventory> for pb::Inventory {
 pub fn finding(sequence: u64, finding: &Finding) -> pb::Finding {
     let mut evidence = serde_json::to_string(&finding.evidence).unwrap_or_else(|_| "{}".to_owned());
     if evidence.len() > MAX_EVIDENCE_BYTES {
-        evidence = serde_json::json!({"truncated": true, "original_bytes": evidence.len()}).to_string();
+        evidence =
+            serde_json::json!({"truncated": true, "original_bytes": evidence.len()}).to_string();
     }
     pb::Finding {
         sequence,
@@ -74,7 +75,10 @@ pub fn finding(sequence: u64, finding: &Finding) -> pb::Finding {
 
 pub fn findings(batch: &[(u64, Finding)]) -> pb::AgentMessage {
     message(pb::agent_message::Body::Findings(pb::FindingBatch {
-        findings: batch.iter().map(|(sequence, f)| finding(*sequence, f)).collect(),
+        findings: batch
+            .iter()
+            .map(|(sequence, f)| finding(*sequence, f))
+            .collect(),
     }))
 }
 

@@ -60,11 +60,17 @@ pub struct TestCollector {
 
 impl TestCollector {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1", &[]).await
+    }
+
+    /// A collector listening for agents on `ip`, with `names` in its server certificate.
+    pub async fn start_on(ip: &str, names: &[String]) -> Self {
         init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
         let settings = Settings {
             data_dir: dir.path().join("collector"),
-            grpc_listen: "127.0.0.1:0".parse().expect("address"),
+            grpc_listen: format!("{ip}:0").parse().expect("address"),
+            server_names: names.to_vec(),
             http_listen: "127.0.0.1:0".parse().expect("address"),
             heartbeat_interval: Duration::from_secs(5),
             ..Settings::default()
@@ -89,6 +95,35 @@ impl TestCollector {
 
     pub fn url(&self) -> String {
         format!("https://{}", self.settings.grpc_listen)
+    }
+
+    /// Every finding the collector has stored for `device_id`, oldest first.
+    pub async fn findings(
+        &self,
+        device_id: &str,
+    ) -> Vec<firstline_collector::model::StoredFinding> {
+        self.running()
+            .store
+            .recent_findings(device_id, 100_000)
+            .await
+            .expect("findings")
+    }
+
+    /// Waits until a stored finding of `check` on `resource` satisfies `matches`.
+    pub async fn wait_for_finding(
+        &self,
+        device_id: &str,
+        check: &str,
+        resource: &str,
+        matches: impl Fn(&firstline_collector::model::StoredFinding) -> bool,
+    ) -> firstline_collector::model::StoredFinding {
+        wait_for(&format!("a {check} finding on {resource}"), || async {
+            self.findings(device_id)
+                .await
+                .into_iter()
+                .find(|f| f.finding.check == check && f.finding.resource == resource && matches(f))
+        })
+        .await
     }
 
     pub fn ca_path(&self) -> PathBuf {
@@ -157,7 +192,48 @@ impl TestAgent {
             reconnect_max: Duration::from_millis(500),
             ..UplinkSettings::default()
         };
-        let task = tokio::spawn(uplink::run(identity, settings, stop_watch, state_sender));
+        let context = uplink::UplinkContext {
+            outbox: std::sync::Arc::new(
+                firstline_agent::outbox::Outbox::open(
+                    &identity
+                        .state_dir
+                        .join(firstline_agent::outbox::OUTBOX_FILE),
+                    1 << 24,
+                )
+                .expect("outbox"),
+            ),
+            queued: std::sync::Arc::new(tokio::sync::Notify::new()),
+            shared: std::sync::Arc::new(firstline_agent::checks::Shared::default()),
+        };
+        let task = tokio::spawn(uplink::run(
+            identity,
+            settings,
+            context,
+            stop_watch,
+            state_sender,
+        ));
+        Self { stop, state, task }
+    }
+
+    /// The whole agent (checks, tracker, outbox, uplink) as `firstline-agent run` runs it,
+    /// with its config read from (and watched at) `config_path`.
+    pub fn start_full(identity: Identity, config_path: &Path) -> Self {
+        let settings =
+            firstline_agent::config::Settings::load(Some(config_path)).expect("agent config");
+        let (stop, stop_watch) = watch::channel(false);
+        let (state_sender, state) = watch::channel(UplinkState::Starting);
+        let config_path = config_path.to_owned();
+        let task = tokio::spawn(async move {
+            firstline_agent::runtime::run(
+                Some(config_path),
+                settings,
+                identity,
+                stop_watch,
+                state_sender,
+            )
+            .await
+            .expect("agent runs");
+        });
         Self { stop, state, task }
     }
 
@@ -266,4 +342,49 @@ pub fn finding(sequence: u64, summary: &str) -> pb::Finding {
         evidence_json: r#"{"free_bytes": 3100000000}"#.to_owned(),
         observed_at_unix_ms: 1_700_000_000_000,
     }
+}
+
+/// An agent config with every check off except the sections given, fast reconnects, and a
+/// watch list that is empty unless a section adds one.
+pub fn agent_config(sections: &[(&str, &str)]) -> String {
+    let mut text = String::from(
+        "[uplink]\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n\n[outbox]\nreplay_per_second = 5000\n\n",
+    );
+    let off = [
+        "disk", "memory", "cpu", "thermal", "battery", "smart", "network", "clock", "reboot",
+    ];
+    for check in off {
+        let name = format!("checks.{check}");
+        match sections.iter().find(|(section, _)| *section == name) {
+            Some((_, body)) => text.push_str(&format!("[{name}]\n{body}\n\n")),
+            None => text.push_str(&format!("[{name}]\nenabled = false\n\n")),
+        }
+    }
+    for (section, body) in sections {
+        if !off
+            .iter()
+            .any(|check| *section == format!("checks.{check}"))
+        {
+            if section.starts_with("[[") {
+                text.push_str(&format!("{section}\n{body}\n\n"));
+            } else {
+                text.push_str(&format!("[{section}]\n{body}\n\n"));
+            }
+        }
+    }
+    if !sections
+        .iter()
+        .any(|(section, _)| section.contains("checks.watch"))
+    {
+        // No default crash folder: tests watch only what they create.
+        text = text.replacen("[uplink]", "[checks]\nwatch = []\n\n[uplink]", 1);
+    }
+    text
+}
+
+/// Writes `config` where a running agent will notice it (atomically, as editors do).
+pub fn write_config(path: &Path, config: &str) {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, config).expect("write config");
+    std::fs::rename(&temporary, path).expect("replace config");
 }

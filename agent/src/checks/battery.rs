@@ -23,7 +23,11 @@ pub struct BatteryConfig {
 
 impl Default for BatteryConfig {
     fn default() -> Self {
-        Self { enabled: true, interval: Duration::from_secs(3600), health_pct: ThresholdFile::default() }
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(3600),
+            health_pct: ThresholdFile::default(),
+        }
     }
 }
 
@@ -52,11 +56,18 @@ pub fn build(config: &BatteryConfig) -> Result<Option<Box<dyn Check>>, String> {
     }
     Ok(Some(Box::new(BatteryCheck {
         interval: interval_at_least(config.interval, Duration::from_secs(1))?,
-        rule: config.health_pct.resolve(health_default()).map_err(|e| format!("health_pct: {e}"))?,
+        rule: config
+            .health_pct
+            .resolve(health_default())
+            .map_err(|e| format!("health_pct: {e}"))?,
     })))
 }
 
 impl Check for BatteryCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(HEALTH, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[HEALTH]
     }
@@ -65,7 +76,10 @@ impl Check for BatteryCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move { Ok(evaluate(&battery::batteries(), self.rule)) })
     }
 }
@@ -75,13 +89,19 @@ fn evaluate(batteries: &[Battery], rule: Rule) -> Vec<Observation> {
         .iter()
         .filter_map(|battery| {
             let health = battery.health_pct?;
-            let cycles = battery.cycle_count.map(|c| format!(", {c} charge cycles")).unwrap_or_default();
+            let cycles = battery
+                .cycle_count
+                .map(|c| format!(", {c} charge cycles"))
+                .unwrap_or_default();
             Some(Observation {
                 check: HEALTH,
                 resource: battery.name.clone(),
                 value: health,
                 rule,
-                summary: format!("Battery {} holds {:.0}% of its design capacity{cycles}", battery.name, health),
+                summary: format!(
+                    "Battery {} holds {:.0}% of its design capacity{cycles}",
+                    battery.name, health
+                ),
                 evidence: evidence! {
                     "battery" => battery.name,
                     "health_pct" => (health * 10.0).round() / 10.0,
@@ -100,9 +120,18 @@ mod tests {
 
     #[test]
     fn a_worn_battery_is_reported_with_its_cycles() {
-        let battery = Battery { name: "BAT0".to_owned(), health_pct: Some(55.0), cycle_count: Some(812), charge_pct: Some(77.0), status: "Discharging".to_owned() };
+        let battery = Battery {
+            name: "BAT0".to_owned(),
+            health_pct: Some(55.0),
+            cycle_count: Some(812),
+            charge_pct: Some(77.0),
+            status: "Discharging".to_owned(),
+        };
         let observations = evaluate(&[battery], health_default());
-        assert_eq!(observations[0].summary, "Battery BAT0 holds 55% of its design capacity, 812 charge cycles");
+        assert_eq!(
+            observations[0].summary,
+            "Battery BAT0 holds 55% of its design capacity, 812 charge cycles"
+        );
         assert_eq!(observations[0].rule.classify(55.0), Severity::Info);
     }
 }

@@ -22,7 +22,11 @@ pub struct ClockConfig {
 
 impl Default for ClockConfig {
     fn default() -> Self {
-        Self { enabled: true, interval: Duration::from_secs(60), skew_secs: ThresholdFile::default() }
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(60),
+            skew_secs: ThresholdFile::default(),
+        }
     }
 }
 
@@ -51,11 +55,18 @@ pub fn build(config: &ClockConfig) -> Result<Option<Box<dyn Check>>, String> {
     }
     Ok(Some(Box::new(ClockCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
-        rule: config.skew_secs.resolve(skew_default()).map_err(|e| format!("skew_secs: {e}"))?,
+        rule: config
+            .skew_secs
+            .resolve(skew_default())
+            .map_err(|e| format!("skew_secs: {e}"))?,
     })))
 }
 
 impl Check for ClockCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(SKEW, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[SKEW]
     }
@@ -64,10 +75,15 @@ impl Check for ClockCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             // Unknown until the collector has greeted us once; no conclusion without it.
-            let Some(skew_ms) = shared.facts().clock_skew_ms else { return Ok(Vec::new()) };
+            let Some(skew_ms) = shared.facts().clock_skew_ms else {
+                return Ok(Vec::new());
+            };
             Ok(vec![evaluate(skew_ms, self.rule)])
         })
     }
@@ -81,7 +97,10 @@ fn evaluate(skew_ms: i64, rule: Rule) -> Observation {
         resource: "collector".to_owned(),
         value: skew_secs.abs(),
         rule,
-        summary: format!("This computer's clock is {:.0} s {direction} the collector's", skew_secs.abs()),
+        summary: format!(
+            "This computer's clock is {:.0} s {direction} the collector's",
+            skew_secs.abs()
+        ),
         evidence: evidence! { "skew_ms" => skew_ms, "reference" => "collector" },
     }
 }
@@ -92,8 +111,17 @@ mod tests {
 
     #[test]
     fn skew_in_either_direction_counts() {
-        assert_eq!(evaluate(-400_000, skew_default()).rule.classify(400.0), Severity::Critical);
-        assert_eq!(evaluate(-400_000, skew_default()).summary, "This computer's clock is 400 s ahead of the collector's");
-        assert_eq!(evaluate(90_000, skew_default()).summary, "This computer's clock is 90 s behind the collector's");
+        assert_eq!(
+            evaluate(-400_000, skew_default()).rule.classify(400.0),
+            Severity::Critical
+        );
+        assert_eq!(
+            evaluate(-400_000, skew_default()).summary,
+            "This computer's clock is 400 s ahead of the collector's"
+        );
+        assert_eq!(
+            evaluate(90_000, skew_default()).summary,
+            "This computer's clock is 90 s behind the collector's"
+        );
     }
 }

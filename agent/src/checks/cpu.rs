@@ -24,7 +24,12 @@ pub struct CpuConfig {
 
 impl Default for CpuConfig {
     fn default() -> Self {
-        Self { enabled: true, interval: Duration::from_secs(30), usage_pct: ThresholdFile::default(), top_processes: 5 }
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(30),
+            usage_pct: ThresholdFile::default(),
+            top_processes: 5,
+        }
     }
 }
 
@@ -58,13 +63,20 @@ pub fn build(config: &CpuConfig) -> Result<Option<Box<dyn Check>>, String> {
     }
     Ok(Some(Box::new(CpuCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(200))?,
-        rule: config.usage_pct.resolve(usage_default()).map_err(|e| format!("usage_pct: {e}"))?,
+        rule: config
+            .usage_pct
+            .resolve(usage_default())
+            .map_err(|e| format!("usage_pct: {e}"))?,
         top: config.top_processes.clamp(1, 20),
         probe: None,
     })))
 }
 
 impl Check for CpuCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(USAGE, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[USAGE]
     }
@@ -73,7 +85,10 @@ impl Check for CpuCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let probe = match self.probe.take() {
                 Some(probe) => probe,
@@ -93,8 +108,11 @@ impl Check for CpuCheck {
                 let total = probe.total_usage_pct();
                 // Only explain load that is near the threshold; listing processes costs CPU too.
                 let explain = f64::from(total) >= rule.clear.min(rule.raise);
-                let (by_cpu, by_memory) =
-                    if explain { probe.top_processes(PROCESS_SAMPLE, top) } else { (Vec::new(), Vec::new()) };
+                let (by_cpu, by_memory) = if explain {
+                    probe.top_processes(PROCESS_SAMPLE, top)
+                } else {
+                    (Vec::new(), Vec::new())
+                };
                 let cores = probe.logical_cores();
                 (probe, evaluate(total, cores, &by_cpu, &by_memory, rule))
             })
@@ -106,13 +124,25 @@ impl Check for CpuCheck {
     }
 }
 
-fn evaluate(total_pct: f32, cores: usize, by_cpu: &[ProcessUsage], by_memory: &[ProcessUsage], rule: Rule) -> Observation {
-    let named: Vec<String> =
-        by_cpu.iter().filter(|p| p.cpu_pct >= 1.0).map(|p| format!("{} ({:.0}%)", p.name, p.cpu_pct)).collect();
+fn evaluate(
+    total_pct: f32,
+    cores: usize,
+    by_cpu: &[ProcessUsage],
+    by_memory: &[ProcessUsage],
+    rule: Rule,
+) -> Observation {
+    let named: Vec<String> = by_cpu
+        .iter()
+        .filter(|p| p.cpu_pct >= 1.0)
+        .map(|p| format!("{} ({:.0}%)", p.name, p.cpu_pct))
+        .collect();
     let summary = if named.is_empty() {
         format!("CPU at {total_pct:.0}% of {cores} cores")
     } else {
-        format!("CPU at {total_pct:.0}% of {cores} cores; busiest: {}", named.join(", "))
+        format!(
+            "CPU at {total_pct:.0}% of {cores} cores; busiest: {}",
+            named.join(", ")
+        )
     };
     let describe = |p: &ProcessUsage| {
         serde_json::json!({"pid": p.pid, "name": p.name, "cpu_pct": (p.cpu_pct * 10.0).round() / 10.0,
@@ -139,9 +169,23 @@ mod tests {
 
     #[test]
     fn the_summary_names_the_busiest_processes() {
-        let busy = |name: &str, cpu_pct| ProcessUsage { pid: 1, name: name.to_owned(), cpu_pct, memory_bytes: 1_000_000 };
-        let observation = evaluate(97.0, 2, &[busy("yes", 99.6), busy("idle", 0.2)], &[], usage_default());
-        assert_eq!(observation.summary, "CPU at 97% of 2 cores; busiest: yes (100%)");
+        let busy = |name: &str, cpu_pct| ProcessUsage {
+            pid: 1,
+            name: name.to_owned(),
+            cpu_pct,
+            memory_bytes: 1_000_000,
+        };
+        let observation = evaluate(
+            97.0,
+            2,
+            &[busy("yes", 99.6), busy("idle", 0.2)],
+            &[],
+            usage_default(),
+        );
+        assert_eq!(
+            observation.summary,
+            "CPU at 97% of 2 cores; busiest: yes (100%)"
+        );
         assert_eq!(observation.evidence["top_by_cpu"][0]["name"], "yes");
     }
 }

@@ -32,9 +32,11 @@ impl Default for DiskConfig {
             enabled: true,
             interval: Duration::from_secs(60),
             ignore_mounts: vec!["/snap/*".to_owned(), "/boot/efi".to_owned()],
-            ignore_file_systems: ["tmpfs", "devtmpfs", "squashfs", "iso9660", "ramfs", "efivarfs"]
-                .map(str::to_owned)
-                .to_vec(),
+            ignore_file_systems: [
+                "tmpfs", "devtmpfs", "squashfs", "iso9660", "ramfs", "efivarfs",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             used_pct: ThresholdFile::default(),
             inodes_used_pct: ThresholdFile::default(),
         }
@@ -75,18 +77,30 @@ fn compile(config: &DiskConfig) -> Result<DiskCheck, String> {
     let ignore_mounts = config
         .ignore_mounts
         .iter()
-        .map(|pattern| glob::Pattern::new(pattern).map_err(|e| format!("ignore_mounts: {pattern:?}: {e}")))
+        .map(|pattern| {
+            glob::Pattern::new(pattern).map_err(|e| format!("ignore_mounts: {pattern:?}: {e}"))
+        })
         .collect::<Result<_, _>>()?;
     Ok(DiskCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
         ignore_mounts,
         ignore_file_systems: config.ignore_file_systems.clone(),
-        used: config.used_pct.resolve(default_rule()).map_err(|e| format!("used_pct: {e}"))?,
-        inodes: config.inodes_used_pct.resolve(default_rule()).map_err(|e| format!("inodes_used_pct: {e}"))?,
+        used: config
+            .used_pct
+            .resolve(default_rule())
+            .map_err(|e| format!("used_pct: {e}"))?,
+        inodes: config
+            .inodes_used_pct
+            .resolve(default_rule())
+            .map_err(|e| format!("inodes_used_pct: {e}"))?,
     })
 }
 
 impl Check for DiskCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(USED, self.used), (INODES, self.inodes)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[USED, INODES]
     }
@@ -95,9 +109,14 @@ impl Check for DiskCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
-            let mounts = tokio::task::spawn_blocking(disk::mounts).await.map_err(|e| e.to_string())??;
+            let mounts = tokio::task::spawn_blocking(disk::mounts)
+                .await
+                .map_err(|e| e.to_string())??;
             Ok(evaluate(&mounts, self))
         })
     }
@@ -108,8 +127,14 @@ fn evaluate(mounts: &[MountUsage], check: &DiskCheck) -> Vec<Observation> {
     let mut seen = std::collections::HashSet::new();
     for mount in mounts {
         let skipped = mount.total_bytes == 0
-            || check.ignore_file_systems.iter().any(|fs| fs == &mount.file_system)
-            || check.ignore_mounts.iter().any(|pattern| pattern.matches(&mount.mount_point))
+            || check
+                .ignore_file_systems
+                .iter()
+                .any(|fs| fs == &mount.file_system)
+            || check
+                .ignore_mounts
+                .iter()
+                .any(|pattern| pattern.matches(&mount.mount_point))
             || !seen.insert(mount.mount_point.clone());
         if skipped {
             continue;
@@ -139,7 +164,10 @@ fn evaluate(mounts: &[MountUsage], check: &DiskCheck) -> Vec<Observation> {
             },
         });
         if mount.inodes_total > 0 {
-            let inodes_pct = percent(mount.inodes_total.saturating_sub(mount.inodes_free), mount.inodes_total);
+            let inodes_pct = percent(
+                mount.inodes_total.saturating_sub(mount.inodes_free),
+                mount.inodes_total,
+            );
             observations.push(Observation {
                 check: INODES,
                 resource: mount.mount_point.clone(),
@@ -163,7 +191,11 @@ fn evaluate(mounts: &[MountUsage], check: &DiskCheck) -> Vec<Observation> {
 }
 
 pub fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
 }
 
 pub fn round1(value: f64) -> f64 {
@@ -197,10 +229,23 @@ mod tests {
             mount("/", "ext4", 100_000_000_000, 3_100_000_000),
         ];
         let observations = evaluate(&mounts, &check);
-        let pairs: Vec<_> = observations.iter().map(|o| (o.check, o.resource.as_str())).collect();
-        assert_eq!(pairs, [(USED, "/"), (INODES, "/")], "tmpfs, ignored mounts and duplicates are skipped");
-        assert_eq!(observations[0].summary, "Disk / is 97% full (3.1 GB free of 100 GB)");
-        assert_eq!(observations[0].rule.classify(observations[0].value), Severity::Critical);
+        let pairs: Vec<_> = observations
+            .iter()
+            .map(|o| (o.check, o.resource.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [(USED, "/"), (INODES, "/")],
+            "tmpfs, ignored mounts and duplicates are skipped"
+        );
+        assert_eq!(
+            observations[0].summary,
+            "Disk / is 97% full (3.1 GB free of 100 GB)"
+        );
+        assert_eq!(
+            observations[0].rule.classify(observations[0].value),
+            Severity::Critical
+        );
         assert_eq!(observations[1].value, 99.0);
     }
 }

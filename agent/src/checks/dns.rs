@@ -59,22 +59,35 @@ pub fn build(config: &DnsConfig) -> Result<Option<Box<dyn Check>>, String> {
     let servers = config
         .servers
         .iter()
-        .map(|server| parse_server(server).ok_or_else(|| format!("servers: {server:?} is not an IP address or IP:port")))
+        .map(|server| {
+            parse_server(server)
+                .ok_or_else(|| format!("servers: {server:?} is not an IP address or IP:port"))
+        })
         .collect::<Result<_, _>>()?;
     Ok(Some(Box::new(DnsCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
         names: config.names.clone(),
         servers,
-        timeout: config.timeout.clamp(Duration::from_millis(50), Duration::from_secs(30)),
+        timeout: config
+            .timeout
+            .clamp(Duration::from_millis(50), Duration::from_secs(30)),
         rule: Rule::boolean(Severity::Warning, config.fire_after, config.clear_after),
     })))
 }
 
 fn parse_server(text: &str) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
 }
 
 impl Check for DnsCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(RESOLVE, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[RESOLVE]
     }
@@ -83,9 +96,16 @@ impl Check for DnsCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
-            let servers = if self.servers.is_empty() { dns::system_servers() } else { self.servers.clone() };
+            let servers = if self.servers.is_empty() {
+                dns::system_servers()
+            } else {
+                self.servers.clone()
+            };
             let mut observations = Vec::new();
             for name in &self.names {
                 let resolution = dns::resolve(name, &servers, self.timeout).await;
@@ -102,7 +122,12 @@ fn evaluate(resolution: &Resolution, rule: Rule) -> Observation {
         (None, Some(server)) => format!(
             "{} resolves to {} (answered by {server} in {:.0} ms)",
             resolution.name,
-            resolution.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            resolution
+                .addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
             resolution.duration_ms
         ),
         (None, None) => format!("{} resolves", resolution.name),
@@ -141,9 +166,25 @@ mod tests {
         let rule = Rule::boolean(Severity::Warning, Duration::ZERO, Duration::ZERO);
         let observation = evaluate(&nxdomain, rule);
         assert_eq!(observation.value, 1.0);
-        assert_eq!(observation.summary, "intranet.example.com does not resolve: 192.0.2.53:53 says the name does not exist (NXDOMAIN)");
-        let silent = Resolution { server: None, response_code: None, errors: vec!["192.0.2.53:53: no answer within 2s".to_owned()], ..nxdomain };
-        assert!(evaluate(&silent, rule).summary.contains("no DNS server answered (192.0.2.53:53: no answer within 2s)"));
-        assert!(parse_server("192.0.2.1").is_some() && parse_server("[::1]:5353").is_some() && parse_server("dns").is_none());
+        assert_eq!(
+            observation.summary,
+            "intranet.example.com does not resolve: 192.0.2.53:53 says the name does not exist (NXDOMAIN)"
+        );
+        let silent = Resolution {
+            server: None,
+            response_code: None,
+            errors: vec!["192.0.2.53:53: no answer within 2s".to_owned()],
+            ..nxdomain
+        };
+        assert!(
+            evaluate(&silent, rule)
+                .summary
+                .contains("no DNS server answered (192.0.2.53:53: no answer within 2s)")
+        );
+        assert!(
+            parse_server("192.0.2.1").is_some()
+                && parse_server("[::1]:5353").is_some()
+                && parse_server("dns").is_none()
+        );
     }
 }

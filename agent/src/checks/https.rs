@@ -79,7 +79,10 @@ pub fn build(config: &HttpsConfig) -> Result<Option<Box<dyn Check>>, String> {
         https::split_url(url).map_err(|e| format!("urls: {e}"))?;
     }
     let extra = match &config.ca_file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?),
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("ca_file {}: {e}", path.display()))?,
+        ),
         None => None,
     };
     let roots = https::roots(extra.as_deref()).map_err(|e| match &config.ca_file {
@@ -90,13 +93,22 @@ pub fn build(config: &HttpsConfig) -> Result<Option<Box<dyn Check>>, String> {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
         urls: config.urls.clone(),
         roots,
-        timeout: config.timeout.clamp(Duration::from_millis(100), Duration::from_secs(60)),
+        timeout: config
+            .timeout
+            .clamp(Duration::from_millis(100), Duration::from_secs(60)),
         reachable: Rule::boolean(Severity::Warning, config.fire_after, config.clear_after),
-        expiry: config.cert_expiry_days.resolve(expiry_default()).map_err(|e| format!("cert_expiry_days: {e}"))?,
+        expiry: config
+            .cert_expiry_days
+            .resolve(expiry_default())
+            .map_err(|e| format!("cert_expiry_days: {e}"))?,
     })))
 }
 
 impl Check for HttpsCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(REACHABLE, self.reachable), (CERT_EXPIRY, self.expiry)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[REACHABLE, CERT_EXPIRY]
     }
@@ -105,7 +117,10 @@ impl Check for HttpsCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let mut observations = Vec::new();
             for url in &self.urls {
@@ -119,8 +134,15 @@ impl Check for HttpsCheck {
 
 fn evaluate(result: &HttpsResult, reachable: Rule, expiry: Rule) -> Vec<Observation> {
     let summary = match (&result.error, result.http_status) {
-        (Some(error), _) => format!("{} fails at {}: {error}", result.url, result.failed_stage.unwrap_or("?")),
-        (None, Some(status)) => format!("{} answers HTTP {status} in {:.0} ms", result.url, result.total_ms),
+        (Some(error), _) => format!(
+            "{} fails at {}: {error}",
+            result.url,
+            result.failed_stage.unwrap_or("?")
+        ),
+        (None, Some(status)) => format!(
+            "{} answers HTTP {status} in {:.0} ms",
+            result.url, result.total_ms
+        ),
         (None, None) => format!("{} answers", result.url),
     };
     let certificate = result.certificate.as_ref().map(|c| {
@@ -147,9 +169,15 @@ fn evaluate(result: &HttpsResult, reachable: Rule, expiry: Rule) -> Vec<Observat
     }];
     if let Some(certificate) = &result.certificate {
         let summary = if certificate.days_left < 0.0 {
-            format!("The certificate of {} expired {:.0} days ago", result.url, -certificate.days_left)
+            format!(
+                "The certificate of {} expired {:.0} days ago",
+                result.url, -certificate.days_left
+            )
         } else {
-            format!("The certificate of {} expires in {:.0} days", result.url, certificate.days_left)
+            format!(
+                "The certificate of {} expires in {:.0} days",
+                result.url, certificate.days_left
+            )
         };
         observations.push(Observation {
             check: CERT_EXPIRY,

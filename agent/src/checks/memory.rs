@@ -72,12 +72,22 @@ pub fn build(config: &MemoryConfig) -> Result<Option<Box<dyn Check>>, String> {
     }
     Ok(Some(Box::new(MemoryCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
-        available: config.available_pct.resolve(available_default()).map_err(|e| format!("available_pct: {e}"))?,
-        swap: config.swap_used_pct.resolve(swap_default()).map_err(|e| format!("swap_used_pct: {e}"))?,
+        available: config
+            .available_pct
+            .resolve(available_default())
+            .map_err(|e| format!("available_pct: {e}"))?,
+        swap: config
+            .swap_used_pct
+            .resolve(swap_default())
+            .map_err(|e| format!("swap_used_pct: {e}"))?,
     })))
 }
 
 impl Check for MemoryCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(AVAILABLE, self.available), (SWAP, self.swap)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[AVAILABLE, SWAP]
     }
@@ -86,7 +96,10 @@ impl Check for MemoryCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move { Ok(evaluate(&memory::usage()?, self.available, self.swap)) })
     }
 }
@@ -143,10 +156,21 @@ mod tests {
 
     #[test]
     fn low_memory_is_bad_and_no_swap_means_no_swap_finding() {
-        let usage = MemoryUsage { total_bytes: 8_000_000_000, available_bytes: 320_000_000, swap_total_bytes: 0, swap_used_bytes: 0 };
+        let usage = MemoryUsage {
+            total_bytes: 8_000_000_000,
+            available_bytes: 320_000_000,
+            swap_total_bytes: 0,
+            swap_used_bytes: 0,
+        };
         let observations = evaluate(&usage, available_default(), swap_default());
         assert_eq!(observations.len(), 1);
-        assert_eq!(observations[0].summary, "Memory: 4% available (320 MB of 8.0 GB)");
-        assert_eq!(observations[0].rule.classify(observations[0].value), Severity::Critical);
+        assert_eq!(
+            observations[0].summary,
+            "Memory: 4% available (320 MB of 8.0 GB)"
+        );
+        assert_eq!(
+            observations[0].rule.classify(observations[0].value),
+            Severity::Critical
+        );
     }
 }

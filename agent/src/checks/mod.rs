@@ -50,11 +50,19 @@ pub struct SharedFacts {
 
 impl Shared {
     pub fn facts(&self) -> SharedFacts {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn update(&self, change: impl FnOnce(&mut SharedFacts)) {
-        change(&mut self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        change(
+            &mut self
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
     }
 }
 
@@ -64,7 +72,12 @@ pub trait Check: Send {
     fn names(&self) -> &'static [&'static str];
     fn interval(&self) -> Duration;
     /// One cycle. An error means the probe could not look (nothing is concluded from it).
-    fn run<'a>(&'a mut self, shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>>;
+    fn run<'a>(&'a mut self, shared: &'a Shared)
+    -> BoxFuture<'a, Result<Vec<Observation>, String>>;
+    /// The thresholds in force, per check name (for `check --json` and the config tests).
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        Vec::new()
+    }
     /// Resolves when the check wants to run before its next interval (a watched file appeared).
     fn wake(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::pending())
@@ -127,7 +140,10 @@ pub fn build_all(config: &ChecksFile) -> Result<Vec<Box<dyn Check>>, String> {
     add("reboot", reboot::build(&config.reboot))?;
     let watches = config.watch.clone().unwrap_or_else(watch::default_watches);
     for (index, watch) in watches.iter().enumerate() {
-        add(&format!("watch[{index}] ({})", watch.name), watch::build(watch))?;
+        add(
+            &format!("watch[{index}] ({})", watch.name),
+            watch::build(watch),
+        )?;
     }
     add("self", self_health::build())?;
     Ok(checks)
@@ -136,7 +152,9 @@ pub fn build_all(config: &ChecksFile) -> Result<Vec<Box<dyn Check>>, String> {
 /// Deserialises an interval and refuses ones too short to be sane.
 pub fn interval_at_least(interval: Duration, minimum: Duration) -> Result<Duration, String> {
     if interval < minimum {
-        return Err(format!("interval {interval:?} is shorter than the minimum {minimum:?}"));
+        return Err(format!(
+            "interval {interval:?} is shorter than the minimum {minimum:?}"
+        ));
     }
     Ok(interval)
 }

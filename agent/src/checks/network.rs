@@ -75,14 +75,27 @@ pub fn build(config: &NetworkConfig) -> Result<Option<Box<dyn Check>>, String> {
     }
     Ok(Some(Box::new(NetworkCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
-        timeout: config.timeout.clamp(Duration::from_millis(100), Duration::from_secs(30)),
+        timeout: config
+            .timeout
+            .clamp(Duration::from_millis(100), Duration::from_secs(30)),
         pings: config.pings.clamp(1, 10),
-        loss: config.gateway_loss_pct.resolve(loss_default()).map_err(|e| format!("gateway_loss_pct: {e}"))?,
+        loss: config
+            .gateway_loss_pct
+            .resolve(loss_default())
+            .map_err(|e| format!("gateway_loss_pct: {e}"))?,
         presence: Rule::boolean(Severity::Warning, config.fire_after, Duration::ZERO),
     })))
 }
 
 impl Check for NetworkCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![
+            (GATEWAY_MISSING, self.presence),
+            (GATEWAY_LOSS, self.loss),
+            (COLLECTOR_UNREACHABLE, self.presence),
+        ]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[GATEWAY_MISSING, GATEWAY_LOSS, COLLECTOR_UNREACHABLE]
     }
@@ -91,13 +104,19 @@ impl Check for NetworkCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let routes = gateway::default_routes()?;
             let ping = match routes.first() {
                 Some(route) => {
-                    let (target, count, timeout) = (IpAddr::V4(route.gateway), self.pings, self.timeout);
-                    match tokio::task::spawn_blocking(move || ping::ping(target, count, timeout)).await {
+                    let (target, count, timeout) =
+                        (IpAddr::V4(route.gateway), self.pings, self.timeout);
+                    match tokio::task::spawn_blocking(move || ping::ping(target, count, timeout))
+                        .await
+                    {
                         Ok(Ok(result)) => Some(result),
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, "cannot ping the gateway; skipping loss");
@@ -110,7 +129,10 @@ impl Check for NetworkCheck {
             };
             let collector = match shared.facts().collector_url {
                 Some(url) => {
-                    let endpoint = url.trim_start_matches("https://").trim_end_matches('/').to_owned();
+                    let endpoint = url
+                        .trim_start_matches("https://")
+                        .trim_end_matches('/')
+                        .to_owned();
                     Some(tcp::connect(&endpoint, self.timeout).await.0)
                 }
                 None => None,
@@ -120,7 +142,12 @@ impl Check for NetworkCheck {
     }
 }
 
-fn evaluate(routes: &[DefaultRoute], ping: Option<&PingResult>, collector: Option<&ConnectResult>, check: &NetworkCheck) -> Vec<Observation> {
+fn evaluate(
+    routes: &[DefaultRoute],
+    ping: Option<&PingResult>,
+    collector: Option<&ConnectResult>,
+    check: &NetworkCheck,
+) -> Vec<Observation> {
     let mut observations = vec![Observation {
         check: GATEWAY_MISSING,
         resource: "ipv4".to_owned(),
@@ -135,13 +162,22 @@ fn evaluate(routes: &[DefaultRoute], ping: Option<&PingResult>, collector: Optio
         },
     }];
     if let Some(ping) = ping {
-        let average = ping.average_rtt_ms().map(|ms| format!(", average {ms:.1} ms")).unwrap_or_default();
+        let average = ping
+            .average_rtt_ms()
+            .map(|ms| format!(", average {ms:.1} ms"))
+            .unwrap_or_default();
         observations.push(Observation {
             check: GATEWAY_LOSS,
             resource: ping.target.to_string(),
             value: ping.loss_pct(),
             rule: check.loss,
-            summary: format!("Gateway {}: {:.0}% packet loss ({} of {} answered{average})", ping.target, ping.loss_pct(), ping.received, ping.sent),
+            summary: format!(
+                "Gateway {}: {:.0}% packet loss ({} of {} answered{average})",
+                ping.target,
+                ping.loss_pct(),
+                ping.received,
+                ping.sent
+            ),
             evidence: evidence! {
                 "gateway" => ping.target.to_string(),
                 "sent" => ping.sent,

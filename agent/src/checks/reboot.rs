@@ -24,7 +24,11 @@ pub struct RebootConfig {
 
 impl Default for RebootConfig {
     fn default() -> Self {
-        Self { enabled: true, interval: Duration::from_secs(600), fire_after: Duration::from_secs(3 * 24 * 3600) }
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(600),
+            fire_after: Duration::from_secs(3 * 24 * 3600),
+        }
     }
 }
 
@@ -46,6 +50,10 @@ pub fn build(config: &RebootConfig) -> Result<Option<Box<dyn Check>>, String> {
 }
 
 impl Check for RebootCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(PENDING, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[PENDING]
     }
@@ -54,7 +62,10 @@ impl Check for RebootCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let state = reboot::state();
             let summary = if state.pending {

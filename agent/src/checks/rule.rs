@@ -38,7 +38,15 @@ pub struct Rule {
 impl Rule {
     /// A yes/no condition: value 1 is bad, 0 is good.
     pub fn boolean(severity: Severity, fire_after: Duration, clear_after: Duration) -> Self {
-        Rule { direction: Direction::Above, raise: 1.0, clear: 0.5, critical: None, severity, fire_after, clear_after }
+        Rule {
+            direction: Direction::Above,
+            raise: 1.0,
+            clear: 0.5,
+            critical: None,
+            severity,
+            fire_after,
+            clear_after,
+        }
     }
 
     fn beyond(&self, value: f64, threshold: f64) -> bool {
@@ -63,7 +71,10 @@ impl Rule {
     pub fn classify(&self, value: f64) -> Severity {
         if !self.breached(value) {
             Severity::Ok
-        } else if self.critical.is_some_and(|critical| self.beyond(value, critical)) {
+        } else if self
+            .critical
+            .is_some_and(|critical| self.beyond(value, critical))
+        {
             Severity::Critical
         } else {
             self.severity
@@ -91,7 +102,9 @@ impl Rule {
                 Direction::Below => critical > raise,
             };
             if wrong_side || !critical.is_finite() {
-                return Err(format!("critical ({critical}) must be past raise ({raise})"));
+                return Err(format!(
+                    "critical ({critical}) must be past raise ({raise})"
+                ));
             }
         }
         Ok(())
@@ -137,11 +150,19 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn with_open_conditions(open: impl IntoIterator<Item = (ConditionKey, Phase)>) -> Self {
-        Self { phases: open.into_iter().filter(|(_, phase)| phase.is_open()).collect() }
+        Self {
+            phases: open
+                .into_iter()
+                .filter(|(_, phase)| phase.is_open())
+                .collect(),
+        }
     }
 
     pub fn phase(&self, check: &str, resource: &str) -> Phase {
-        self.phases.get(&(check.to_owned(), resource.to_owned())).copied().unwrap_or(Phase::Ok)
+        self.phases
+            .get(&(check.to_owned(), resource.to_owned()))
+            .copied()
+            .unwrap_or(Phase::Ok)
     }
 
     /// Feeds one observation; returns the finding to send if the condition changed.
@@ -152,30 +173,55 @@ impl Tracker {
         let bad = rule.breached(observation.value);
         let good = rule.recovered(observation.value);
         let severity_now = rule.classify(observation.value);
-        let elapsed = |since_ms: i64| Duration::from_millis(u64::try_from(now_ms - since_ms).unwrap_or(0));
+        let elapsed =
+            |since_ms: i64| Duration::from_millis(u64::try_from(now_ms - since_ms).unwrap_or(0));
 
         let (next, emit) = match phase {
-            Phase::Ok if bad && rule.fire_after.is_zero() => (Phase::Firing { severity: severity_now }, Some(severity_now)),
+            Phase::Ok if bad && rule.fire_after.is_zero() => (
+                Phase::Firing {
+                    severity: severity_now,
+                },
+                Some(severity_now),
+            ),
             Phase::Ok if bad => (Phase::Pending { since_ms: now_ms }, None),
             Phase::Ok => (Phase::Ok, None),
-            Phase::Pending { since_ms } if bad && elapsed(since_ms) >= rule.fire_after => {
-                (Phase::Firing { severity: severity_now }, Some(severity_now))
-            }
+            Phase::Pending { since_ms } if bad && elapsed(since_ms) >= rule.fire_after => (
+                Phase::Firing {
+                    severity: severity_now,
+                },
+                Some(severity_now),
+            ),
             Phase::Pending { since_ms } if bad => (Phase::Pending { since_ms }, None),
             Phase::Pending { .. } => (Phase::Ok, None),
-            Phase::Firing { .. } if good && rule.clear_after.is_zero() => (Phase::Ok, Some(Severity::Ok)),
-            Phase::Firing { severity } if good => (Phase::Clearing { severity, since_ms: now_ms }, None),
-            Phase::Firing { severity } if bad && severity_now != severity => {
-                (Phase::Firing { severity: severity_now }, Some(severity_now))
+            Phase::Firing { .. } if good && rule.clear_after.is_zero() => {
+                (Phase::Ok, Some(Severity::Ok))
             }
+            Phase::Firing { severity } if good => (
+                Phase::Clearing {
+                    severity,
+                    since_ms: now_ms,
+                },
+                None,
+            ),
+            Phase::Firing { severity } if bad && severity_now != severity => (
+                Phase::Firing {
+                    severity: severity_now,
+                },
+                Some(severity_now),
+            ),
             Phase::Firing { severity } => (Phase::Firing { severity }, None),
             Phase::Clearing { since_ms, .. } if good && elapsed(since_ms) >= rule.clear_after => {
                 (Phase::Ok, Some(Severity::Ok))
             }
-            Phase::Clearing { severity, since_ms } if good => (Phase::Clearing { severity, since_ms }, None),
-            Phase::Clearing { severity, .. } if bad && severity_now != severity => {
-                (Phase::Firing { severity: severity_now }, Some(severity_now))
+            Phase::Clearing { severity, since_ms } if good => {
+                (Phase::Clearing { severity, since_ms }, None)
             }
+            Phase::Clearing { severity, .. } if bad && severity_now != severity => (
+                Phase::Firing {
+                    severity: severity_now,
+                },
+                Some(severity_now),
+            ),
             Phase::Clearing { severity, .. } => (Phase::Firing { severity }, None),
         };
         if next == Phase::Ok {
@@ -202,9 +248,18 @@ impl Tracker {
 
     /// After a successful run of `check`: conditions it no longer reports (an endpoint removed
     /// from the config, a disk unplugged) are cleared rather than left open forever.
-    pub fn retire_unseen(&mut self, check: &str, seen: &HashSet<String>, now_ms: i64) -> Vec<Finding> {
-        let gone: Vec<ConditionKey> =
-            self.phases.keys().filter(|(c, resource)| c == check && !seen.contains(resource)).cloned().collect();
+    pub fn retire_unseen(
+        &mut self,
+        check: &str,
+        seen: &HashSet<String>,
+        now_ms: i64,
+    ) -> Vec<Finding> {
+        let gone: Vec<ConditionKey> = self
+            .phases
+            .keys()
+            .filter(|(c, resource)| c == check && !seen.contains(resource))
+            .cloned()
+            .collect();
         let mut findings = Vec::new();
         for key in gone {
             let phase = self.phases.remove(&key);
@@ -277,7 +332,11 @@ mod tests {
         let mut tracker = Tracker::default();
         for (second, value, expected, phase_name) in steps {
             let finding = tracker.observe(seen(*value), second * 1000);
-            assert_eq!(finding.as_ref().map(|f| f.severity), *expected, "at {second}s value {value}");
+            assert_eq!(
+                finding.as_ref().map(|f| f.severity),
+                *expected,
+                "at {second}s value {value}"
+            );
             let phase = match tracker.phase("disk.used_pct", "/") {
                 Phase::Ok => "ok",
                 Phase::Pending { .. } => "pending",
@@ -303,13 +362,25 @@ mod tests {
             clear_after: Duration::ZERO,
         };
         let observe = |tracker: &mut Tracker, value| {
-            tracker.observe(Observation { rule, ..seen(value) }, 0).map(|f| f.severity)
+            tracker
+                .observe(
+                    Observation {
+                        rule,
+                        ..seen(value)
+                    },
+                    0,
+                )
+                .map(|f| f.severity)
         };
         let mut tracker = Tracker::default();
         assert_eq!(observe(&mut tracker, 20.0), None);
         assert_eq!(observe(&mut tracker, 4.0), Some(Severity::Critical));
         assert_eq!(observe(&mut tracker, 8.0), Some(Severity::Warning));
-        assert_eq!(observe(&mut tracker, 12.0), None, "inside the band nothing changes");
+        assert_eq!(
+            observe(&mut tracker, 12.0),
+            None,
+            "inside the band nothing changes"
+        );
         assert_eq!(observe(&mut tracker, 16.0), Some(Severity::Ok));
     }
 
@@ -328,20 +399,47 @@ mod tests {
         assert!(tracker.observe(down("a:1"), 0).is_some());
         assert!(tracker.observe(down("b:1"), 0).is_some());
         // After a restart the open conditions come back: the same fault is not raised twice.
-        let saved: Vec<(ConditionKey, Phase)> = tracker.open_conditions().map(|(k, p)| (k.clone(), *p)).collect();
+        let saved: Vec<(ConditionKey, Phase)> = tracker
+            .open_conditions()
+            .map(|(k, p)| (k.clone(), *p))
+            .collect();
         let mut tracker = Tracker::with_open_conditions(saved);
         assert!(tracker.observe(down("a:1"), 1).is_none());
         let cleared = tracker.retire_unseen("tcp.connect", &HashSet::from(["a:1".to_owned()]), 2);
         assert_eq!(cleared.len(), 1);
-        assert_eq!((cleared[0].resource.as_str(), cleared[0].severity), ("b:1", Severity::Ok));
+        assert_eq!(
+            (cleared[0].resource.as_str(), cleared[0].severity),
+            ("b:1", Severity::Ok)
+        );
     }
 
     #[test]
     fn rules_with_thresholds_on_the_wrong_side_are_refused() {
         let cases = [
-            (Rule { clear: 95.0, ..rule() }, Some("clear (95) must not be above raise (90)")),
-            (Rule { critical: Some(50.0), ..rule() }, Some("critical (50) must be past raise (90)")),
-            (Rule { direction: Direction::Below, raise: 10.0, clear: 5.0, critical: None, ..rule() }, Some("must not be below")),
+            (
+                Rule {
+                    clear: 95.0,
+                    ..rule()
+                },
+                Some("clear (95) must not be above raise (90)"),
+            ),
+            (
+                Rule {
+                    critical: Some(50.0),
+                    ..rule()
+                },
+                Some("critical (50) must be past raise (90)"),
+            ),
+            (
+                Rule {
+                    direction: Direction::Below,
+                    raise: 10.0,
+                    clear: 5.0,
+                    critical: None,
+                    ..rule()
+                },
+                Some("must not be below"),
+            ),
             (rule(), None),
         ];
         for (rule, expected) in cases {

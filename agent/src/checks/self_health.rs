@@ -16,7 +16,9 @@ struct SelfHealth {
 }
 
 pub fn build() -> Result<Option<Box<dyn Check>>, String> {
-    Ok(Some(Box::new(SelfHealth { reported_evictions: None })))
+    Ok(Some(Box::new(SelfHealth {
+        reported_evictions: None,
+    })))
 }
 
 impl Check for SelfHealth {
@@ -28,13 +30,19 @@ impl Check for SelfHealth {
         Duration::from_secs(5)
     }
 
-    fn run<'a>(&'a mut self, shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let facts = shared.facts();
             let rule = Rule::boolean(Severity::Warning, Duration::ZERO, Duration::ZERO);
             // An eviction stays news for an hour after the last one.
-            let eviction_rule = Rule::boolean(Severity::Warning, Duration::ZERO, Duration::from_secs(3600));
-            let previous = self.reported_evictions.unwrap_or(facts.outbox_evicted_total);
+            let eviction_rule =
+                Rule::boolean(Severity::Warning, Duration::ZERO, Duration::from_secs(3600));
+            let previous = self
+                .reported_evictions
+                .unwrap_or(facts.outbox_evicted_total);
             let new_evictions = facts.outbox_evicted_total.saturating_sub(previous);
             self.reported_evictions = Some(facts.outbox_evicted_total);
             let mut observations = Vec::new();

@@ -24,7 +24,11 @@ pub struct ServicesConfig {
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        Self { interval: Duration::from_secs(60), names: Vec::new(), fire_after: Duration::from_secs(60) }
+        Self {
+            interval: Duration::from_secs(60),
+            names: Vec::new(),
+            fire_after: Duration::from_secs(60),
+        }
     }
 }
 
@@ -53,6 +57,10 @@ pub fn build(config: &ServicesConfig) -> Result<Option<Box<dyn Check>>, String> 
 }
 
 impl Check for ServicesCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(NOT_RUNNING, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[NOT_RUNNING]
     }
@@ -61,7 +69,10 @@ impl Check for ServicesCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let mut observations = Vec::new();
             for name in &self.names {
@@ -77,7 +88,10 @@ fn evaluate(state: &ServiceState, rule: Rule) -> Observation {
     let summary = match (state.load_state.as_str(), state.running()) {
         ("not-found", _) => format!("Service {} is not installed", state.name),
         (_, true) => format!("Service {} is running", state.name),
-        _ => format!("Service {} is not running ({}/{})", state.name, state.active_state, state.sub_state),
+        _ => format!(
+            "Service {} is not running ({}/{})",
+            state.name, state.active_state, state.sub_state
+        ),
     };
     Observation {
         check: NOT_RUNNING,

@@ -21,7 +21,10 @@ pub struct SmartConfig {
 
 impl Default for SmartConfig {
     fn default() -> Self {
-        Self { enabled: true, interval: Duration::from_secs(3600) }
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -35,7 +38,9 @@ pub fn build(config: &SmartConfig) -> Result<Option<Box<dyn Check>>, String> {
     if !config.enabled {
         return Ok(None);
     }
-    Ok(Some(Box::new(SmartCheck { interval: interval_at_least(config.interval, Duration::from_secs(60))? })))
+    Ok(Some(Box::new(SmartCheck {
+        interval: interval_at_least(config.interval, Duration::from_secs(60))?,
+    })))
 }
 
 impl Check for SmartCheck {
@@ -47,7 +52,10 @@ impl Check for SmartCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move { Ok(evaluate(&smart::health().await?)) })
     }
 }
@@ -62,9 +70,15 @@ fn evaluate(disks: &[SmartHealth]) -> Vec<Observation> {
             value: if disk.passed { 0.0 } else { 1.0 },
             rule,
             summary: if disk.passed {
-                format!("Disk {} ({}) passes its SMART self-assessment", disk.device, disk.model)
+                format!(
+                    "Disk {} ({}) passes its SMART self-assessment",
+                    disk.device, disk.model
+                )
             } else {
-                format!("Disk {} ({}) FAILS its SMART self-assessment: back up and replace it", disk.device, disk.model)
+                format!(
+                    "Disk {} ({}) FAILS its SMART self-assessment: back up and replace it",
+                    disk.device, disk.model
+                )
             },
             evidence: evidence! {
                 "device" => disk.device,

@@ -51,7 +51,9 @@ pub fn build(config: &TcpConfig) -> Result<Option<Box<dyn Check>>, String> {
         return Ok(None);
     }
     for endpoint in &config.endpoints {
-        let valid = endpoint.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        let valid = endpoint
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
         if !valid {
             return Err(format!("endpoints: {endpoint:?} is not HOST:PORT"));
         }
@@ -59,12 +61,18 @@ pub fn build(config: &TcpConfig) -> Result<Option<Box<dyn Check>>, String> {
     Ok(Some(Box::new(TcpCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
         endpoints: config.endpoints.clone(),
-        timeout: config.timeout.clamp(Duration::from_millis(50), Duration::from_secs(30)),
+        timeout: config
+            .timeout
+            .clamp(Duration::from_millis(50), Duration::from_secs(30)),
         rule: Rule::boolean(Severity::Warning, config.fire_after, config.clear_after),
     })))
 }
 
 impl Check for TcpCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(CONNECT, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[CONNECT]
     }
@@ -73,7 +81,10 @@ impl Check for TcpCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let mut observations = Vec::new();
             for endpoint in &self.endpoints {
@@ -87,7 +98,11 @@ impl Check for TcpCheck {
 
 pub fn evaluate(result: &ConnectResult, rule: Rule) -> Observation {
     let summary = match (&result.connected, &result.error) {
-        (Some(address), _) => format!("{} accepts connections ({address}, {:.0} ms)", result.endpoint, result.connect_ms.unwrap_or_default()),
+        (Some(address), _) => format!(
+            "{} accepts connections ({address}, {:.0} ms)",
+            result.endpoint,
+            result.connect_ms.unwrap_or_default()
+        ),
         (None, Some(error)) => format!("{} is unreachable: {error}", result.endpoint),
         (None, None) => format!("{} is unreachable", result.endpoint),
     };

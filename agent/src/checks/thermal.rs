@@ -22,7 +22,11 @@ pub struct ThermalConfig {
 
 impl Default for ThermalConfig {
     fn default() -> Self {
-        Self { enabled: true, interval: Duration::from_secs(60), temperature_c: ThresholdFile::default() }
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(60),
+            temperature_c: ThresholdFile::default(),
+        }
     }
 }
 
@@ -51,11 +55,18 @@ pub fn build(config: &ThermalConfig) -> Result<Option<Box<dyn Check>>, String> {
     }
     Ok(Some(Box::new(ThermalCheck {
         interval: interval_at_least(config.interval, Duration::from_secs(1))?,
-        rule: config.temperature_c.resolve(temperature_default()).map_err(|e| format!("temperature_c: {e}"))?,
+        rule: config
+            .temperature_c
+            .resolve(temperature_default())
+            .map_err(|e| format!("temperature_c: {e}"))?,
     })))
 }
 
 impl Check for ThermalCheck {
+    fn rules(&self) -> Vec<(&'static str, Rule)> {
+        vec![(TEMPERATURE, self.rule)]
+    }
+
     fn names(&self) -> &'static [&'static str] {
         &[TEMPERATURE]
     }
@@ -64,9 +75,14 @@ impl Check for ThermalCheck {
         self.interval
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
-            let sensors = tokio::task::spawn_blocking(thermal::sensors).await.map_err(|e| e.to_string())?;
+            let sensors = tokio::task::spawn_blocking(thermal::sensors)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(evaluate(&sensors, self.rule))
         })
     }
@@ -82,7 +98,12 @@ fn evaluate(sensors: &[Sensor], rule: Rule) -> Vec<Observation> {
                 Some(critical) => {
                     let critical = f64::from(critical);
                     let raise = (critical - 5.0).min(rule.raise);
-                    Rule { raise, clear: rule.clear.min(raise - 5.0), critical: Some(critical), ..rule }
+                    Rule {
+                        raise,
+                        clear: rule.clear.min(raise - 5.0),
+                        critical: Some(critical),
+                        ..rule
+                    }
                 }
                 None => rule,
             };
@@ -109,10 +130,18 @@ mod tests {
 
     #[test]
     fn a_sensor_near_its_own_critical_point_fires() {
-        let sensor = Sensor { label: "Package id 0".to_owned(), temperature_c: 82.0, max_c: None, critical_c: Some(85.0) };
+        let sensor = Sensor {
+            label: "Package id 0".to_owned(),
+            temperature_c: 82.0,
+            max_c: None,
+            critical_c: Some(85.0),
+        };
         let observations = evaluate(&[sensor], temperature_default());
         assert_eq!(observations[0].rule.raise, 80.0);
-        assert_eq!(observations[0].rule.classify(observations[0].value), Severity::Warning);
+        assert_eq!(
+            observations[0].rule.classify(observations[0].value),
+            Severity::Warning
+        );
         assert_eq!(observations[0].summary, "Package id 0 is at 82 °C");
     }
 }

@@ -38,11 +38,14 @@ impl ThresholdFile {
 /// `"30s"`-style durations.
 pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text)
-        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration like \"30s\": {e}")))
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!("{text:?} is not a duration like \"30s\": {e}"))
+    })
 }
 
-fn optional_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+fn optional_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     duration(deserializer).map(Some)
 }
 
@@ -63,10 +66,17 @@ mod tests {
             fire_after: Duration::from_secs(120),
             clear_after: Duration::from_secs(120),
         };
-        let file: ThresholdFile = toml::from_str("raise = 80.0\nclear = 70.0\nfor = \"0s\"").expect("parses");
+        let file: ThresholdFile =
+            toml::from_str("raise = 80.0\nclear = 70.0\nfor = \"0s\"").expect("parses");
         let rule = file.resolve(defaults).expect("valid");
-        assert_eq!((rule.raise, rule.clear, rule.critical), (80.0, 70.0, Some(95.0)));
-        assert_eq!((rule.fire_after, rule.clear_after), (Duration::ZERO, Duration::from_secs(120)));
+        assert_eq!(
+            (rule.raise, rule.clear, rule.critical),
+            (80.0, 70.0, Some(95.0))
+        );
+        assert_eq!(
+            (rule.fire_after, rule.clear_after),
+            (Duration::ZERO, Duration::from_secs(120))
+        );
         let bad: ThresholdFile = toml::from_str("clear = 99.0").expect("parses");
         assert!(bad.resolve(defaults).is_err());
         assert!(toml::from_str::<ThresholdFile>("rise = 1.0").is_err());

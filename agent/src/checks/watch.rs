@@ -55,12 +55,22 @@ pub fn default_watches() -> Vec<WatchConfig> {
         severity: default_severity(),
     };
     if cfg!(windows) {
-        let local = std::env::var_os("LOCALAPPDATA").map(PathBuf::from).unwrap_or_default();
+        let local = std::env::var_os("LOCALAPPDATA")
+            .map(PathBuf::from)
+            .unwrap_or_default();
         vec![crash_dir("app-crashes", local.join("CrashDumps"), "*.dmp")]
     } else if cfg!(target_os = "macos") {
-        vec![crash_dir("app-crashes", PathBuf::from("/Library/Logs/DiagnosticReports"), "*.crash")]
+        vec![crash_dir(
+            "app-crashes",
+            PathBuf::from("/Library/Logs/DiagnosticReports"),
+            "*.crash",
+        )]
     } else {
-        vec![crash_dir("app-crashes", PathBuf::from("/var/crash"), "*.crash")]
+        vec![crash_dir(
+            "app-crashes",
+            PathBuf::from("/var/crash"),
+            "*.crash",
+        )]
     }
 }
 
@@ -75,8 +85,13 @@ struct Event {
 }
 
 enum Mode {
-    NewFiles { pattern: glob::Pattern },
-    Lines { regex: regex::Regex, offsets: HashMap<PathBuf, u64> },
+    NewFiles {
+        pattern: glob::Pattern,
+    },
+    Lines {
+        regex: regex::Regex,
+        offsets: HashMap<PathBuf, u64>,
+    },
 }
 
 struct WatchCheck {
@@ -157,20 +172,31 @@ impl WatchCheck {
                 self.watcher = Some(watcher);
                 tracing::debug!(watch = %self.name, path = %self.path.display(), "watching");
             }
-            Err(e) => tracing::warn!(watch = %self.name, path = %self.path.display(), error = %e, "cannot watch"),
+            Err(e) => {
+                tracing::warn!(watch = %self.name, path = %self.path.display(), error = %e, "cannot watch")
+            }
         }
     }
 
     fn drain(&mut self) {
         let now = now_ms();
         while let Ok(event) = self.changes.try_recv() {
-            let created = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_)));
+            let created = matches!(
+                event.kind,
+                EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_))
+            );
             let written = matches!(event.kind, EventKind::Modify(_));
             for path in event.paths {
                 match &mut self.mode {
                     Mode::NewFiles { pattern } if created => {
-                        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                        if pattern.matches(&name) && path.is_file() && self.counted.insert(path.clone()) {
+                        let name = path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        if pattern.matches(&name)
+                            && path.is_file()
+                            && self.counted.insert(path.clone())
+                        {
                             self.recent.push_back(Event {
                                 at_ms: now,
                                 resource: application_from_file_name(&name),
@@ -182,7 +208,11 @@ impl WatchCheck {
                         for line in read_new_lines(&path, offsets) {
                             if regex.is_match(&line) {
                                 let detail: String = line.chars().take(500).collect();
-                                self.recent.push_back(Event { at_ms: now, resource: self.name.clone(), detail });
+                                self.recent.push_back(Event {
+                                    at_ms: now,
+                                    resource: self.name.clone(),
+                                    detail,
+                                });
                             }
                         }
                     }
@@ -191,7 +221,11 @@ impl WatchCheck {
             }
         }
         let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
-        while self.recent.front().is_some_and(|event| now - event.at_ms > window_ms) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|event| now - event.at_ms > window_ms)
+        {
             self.recent.pop_front();
         }
         // Remember counted files only as long as they can matter.
@@ -207,7 +241,10 @@ impl WatchCheck {
         };
         let mut by_resource: HashMap<&str, Vec<&Event>> = HashMap::new();
         for event in &self.recent {
-            by_resource.entry(event.resource.as_str()).or_default().push(event);
+            by_resource
+                .entry(event.resource.as_str())
+                .or_default()
+                .push(event);
         }
         let mut resources: Vec<String> = self.open.iter().cloned().collect();
         for resource in by_resource.keys() {
@@ -219,12 +256,26 @@ impl WatchCheck {
         let mut observations = Vec::new();
         let mut still_open = HashSet::new();
         for resource in resources {
-            let events = by_resource.get(resource.as_str()).map(Vec::as_slice).unwrap_or_default();
-            let latest: Vec<&str> = events.iter().rev().take(5).map(|e| e.detail.as_str()).collect();
+            let events = by_resource
+                .get(resource.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let latest: Vec<&str> = events
+                .iter()
+                .rev()
+                .take(5)
+                .map(|e| e.detail.as_str())
+                .collect();
             let summary = match (check, events.len()) {
                 (_, 0) => format!("No new events for {resource} in the last {window}"),
-                (NEW_FILE, count) => format!("{count} new crash report(s) from {resource} in the last {window} (latest: {})", latest[0]),
-                (_, count) => format!("{count} log line(s) matching watch {resource} in the last {window} (latest: {})", latest[0]),
+                (NEW_FILE, count) => format!(
+                    "{count} new crash report(s) from {resource} in the last {window} (latest: {})",
+                    latest[0]
+                ),
+                (_, count) => format!(
+                    "{count} log line(s) matching watch {resource} in the last {window} (latest: {})",
+                    latest[0]
+                ),
             };
             if !events.is_empty() {
                 still_open.insert(resource.clone());
@@ -260,7 +311,10 @@ impl Check for WatchCheck {
         Duration::from_secs(60)
     }
 
-    fn run<'a>(&'a mut self, _shared: &'a Shared) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
+    fn run<'a>(
+        &'a mut self,
+        _shared: &'a Shared,
+    ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             self.start_watching();
             self.drain();
@@ -280,13 +334,21 @@ fn log_files(path: &Path) -> Vec<PathBuf> {
         return vec![path.to_owned()];
     }
     std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Lines appended to `path` since the last read; a file that shrank was rotated: start over.
 fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<String> {
-    let Ok(mut file) = std::fs::File::open(path) else { return Vec::new() };
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
     let length = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut offset = offsets.get(path).copied().unwrap_or(0);
     if length < offset {
@@ -299,9 +361,16 @@ fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<Strin
         return Vec::new();
     }
     // Keep a trailing partial line for next time.
-    let complete = buffer.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let complete = buffer
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
     offsets.insert(path.to_owned(), offset + complete as u64);
-    String::from_utf8_lossy(&buffer[..complete]).lines().map(str::to_owned).collect()
+    String::from_utf8_lossy(&buffer[..complete])
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// "outlook.exe.1234.dmp" → "outlook.exe"; "_usr_bin_gedit.1000.crash" → "_usr_bin_gedit";
@@ -309,11 +378,18 @@ fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<Strin
 pub fn application_from_file_name(name: &str) -> String {
     let mut parts: Vec<&str> = name.split('.').collect();
     if parts.len() > 1
-        && parts.last().is_some_and(|ext| ["crash", "dmp", "mdmp", "ips", "core", "hang", "log"].contains(&ext.to_ascii_lowercase().as_str()))
+        && parts.last().is_some_and(|ext| {
+            ["crash", "dmp", "mdmp", "ips", "core", "hang", "log"]
+                .contains(&ext.to_ascii_lowercase().as_str())
+        })
     {
         parts.pop();
     }
-    while parts.len() > 1 && parts.last().is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+    while parts.len() > 1
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
         parts.pop();
     }
     let joined = parts.join(".");
@@ -325,7 +401,11 @@ pub fn application_from_file_name(name: &str) -> String {
         Some(i) if i > 0 => &joined[..i],
         _ => joined.as_str(),
     };
-    if application.is_empty() { name.to_owned() } else { application.to_owned() }
+    if application.is_empty() {
+        name.to_owned()
+    } else {
+        application.to_owned()
+    }
 }
 
 #[cfg(test)]

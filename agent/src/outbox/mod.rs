@@ -50,26 +50,42 @@ pub struct Outbox {
 impl Outbox {
     /// Opens (creating if needed) the outbox at `path`, holding at most `max_bytes` of findings.
     pub fn open(path: &Path, max_bytes: u64) -> Result<Self, OutboxError> {
-        let error = |source: redb::Error| OutboxError::Storage { path: path.to_owned(), source };
+        let error = |source: redb::Error| OutboxError::Storage {
+            path: path.to_owned(),
+            source,
+        };
         let database = Database::builder()
             // The outbox is mostly written and rarely read: a small cache keeps the agent small.
             .set_cache_size(256 * 1024)
             .create(path)
             .map_err(|e| error(e.into()))?;
-        let outbox = Outbox { path: path.to_owned(), database, max_bytes };
+        let outbox = Outbox {
+            path: path.to_owned(),
+            database,
+            max_bytes,
+        };
         let transaction = outbox.database.begin_write().map_err(|e| error(e.into()))?;
         {
-            transaction.open_table(FINDINGS).map_err(|e| error(e.into()))?;
-            transaction.open_table(BY_SEVERITY).map_err(|e| error(e.into()))?;
+            transaction
+                .open_table(FINDINGS)
+                .map_err(|e| error(e.into()))?;
+            transaction
+                .open_table(BY_SEVERITY)
+                .map_err(|e| error(e.into()))?;
             transaction.open_table(META).map_err(|e| error(e.into()))?;
-            transaction.open_table(CONDITIONS).map_err(|e| error(e.into()))?;
+            transaction
+                .open_table(CONDITIONS)
+                .map_err(|e| error(e.into()))?;
         }
         transaction.commit().map_err(|e| error(e.into()))?;
         Ok(outbox)
     }
 
     fn storage(&self, source: impl Into<redb::Error>) -> OutboxError {
-        OutboxError::Storage { path: self.path.clone(), source: source.into() }
+        OutboxError::Storage {
+            path: self.path.clone(),
+            source: source.into(),
+        }
     }
 
     /// Queues findings in one transaction and returns the sequence numbers given to those kept.
@@ -79,28 +95,45 @@ impl Outbox {
         let mut sequences = Vec::with_capacity(findings.len());
         let mut evicted = 0;
         {
-            let mut table = transaction.open_table(FINDINGS).map_err(|e| self.storage(e))?;
-            let mut index = transaction.open_table(BY_SEVERITY).map_err(|e| self.storage(e))?;
+            let mut table = transaction
+                .open_table(FINDINGS)
+                .map_err(|e| self.storage(e))?;
+            let mut index = transaction
+                .open_table(BY_SEVERITY)
+                .map_err(|e| self.storage(e))?;
             let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
             let read = |meta: &redb::Table<&str, u64>, key| -> Result<u64, OutboxError> {
-                Ok(meta.get(key).map_err(|e| self.storage(e))?.map(|v| v.value()).unwrap_or(0))
+                Ok(meta
+                    .get(key)
+                    .map_err(|e| self.storage(e))?
+                    .map(|v| v.value())
+                    .unwrap_or(0))
             };
             let mut next = read(&meta, NEXT_SEQUENCE)?.max(1);
             let mut bytes = read(&meta, PENDING_BYTES)?;
             for finding in findings {
-                let encoded = serde_json::to_vec(finding)
-                    .map_err(|e| OutboxError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
+                let encoded = serde_json::to_vec(finding).map_err(|e| OutboxError::Corrupt {
+                    path: self.path.clone(),
+                    detail: e.to_string(),
+                })?;
                 let size = encoded.len() as u64;
                 let rank = finding.severity.rank();
                 let mut keep = size <= self.max_bytes;
                 while keep && bytes + size > self.max_bytes {
-                    let oldest_lowest = index.first().map_err(|e| self.storage(e))?.map(|(key, _)| key.value());
+                    let oldest_lowest = index
+                        .first()
+                        .map_err(|e| self.storage(e))?
+                        .map(|(key, _)| key.value());
                     match oldest_lowest {
                         // Everything queued matters more than this one: drop the newcomer.
                         Some((lowest_rank, _)) if lowest_rank > rank => keep = false,
                         Some((lowest_rank, sequence)) => {
-                            index.remove((lowest_rank, sequence)).map_err(|e| self.storage(e))?;
-                            if let Some(old) = table.remove(sequence).map_err(|e| self.storage(e))? {
+                            index
+                                .remove((lowest_rank, sequence))
+                                .map_err(|e| self.storage(e))?;
+                            if let Some(old) =
+                                table.remove(sequence).map_err(|e| self.storage(e))?
+                            {
                                 bytes = bytes.saturating_sub(old.value().len() as u64);
                             }
                             evicted += 1;
@@ -112,17 +145,24 @@ impl Outbox {
                     evicted += 1;
                     continue;
                 }
-                table.insert(next, encoded.as_slice()).map_err(|e| self.storage(e))?;
-                index.insert((rank, next), ()).map_err(|e| self.storage(e))?;
+                table
+                    .insert(next, encoded.as_slice())
+                    .map_err(|e| self.storage(e))?;
+                index
+                    .insert((rank, next), ())
+                    .map_err(|e| self.storage(e))?;
                 bytes += size;
                 sequences.push(next);
                 next += 1;
             }
-            meta.insert(NEXT_SEQUENCE, next).map_err(|e| self.storage(e))?;
-            meta.insert(PENDING_BYTES, bytes).map_err(|e| self.storage(e))?;
+            meta.insert(NEXT_SEQUENCE, next)
+                .map_err(|e| self.storage(e))?;
+            meta.insert(PENDING_BYTES, bytes)
+                .map_err(|e| self.storage(e))?;
             if evicted > 0 {
                 let total = read(&meta, EVICTED_TOTAL)? + evicted;
-                meta.insert(EVICTED_TOTAL, total).map_err(|e| self.storage(e))?;
+                meta.insert(EVICTED_TOTAL, total)
+                    .map_err(|e| self.storage(e))?;
             }
         }
         transaction.commit().map_err(|e| self.storage(e))?;
@@ -130,14 +170,27 @@ impl Outbox {
     }
 
     /// Up to `limit` queued findings with a sequence above `after`, in order.
-    pub fn pending_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Finding)>, OutboxError> {
+    pub fn pending_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Finding)>, OutboxError> {
         let transaction = self.database.begin_read().map_err(|e| self.storage(e))?;
-        let table = transaction.open_table(FINDINGS).map_err(|e| self.storage(e))?;
+        let table = transaction
+            .open_table(FINDINGS)
+            .map_err(|e| self.storage(e))?;
         let mut pending = Vec::new();
-        for entry in table.range(after.saturating_add(1)..).map_err(|e| self.storage(e))?.take(limit) {
+        for entry in table
+            .range(after.saturating_add(1)..)
+            .map_err(|e| self.storage(e))?
+            .take(limit)
+        {
             let (sequence, encoded) = entry.map_err(|e| self.storage(e))?;
-            let finding: Finding = serde_json::from_slice(encoded.value())
-                .map_err(|e| OutboxError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
+            let finding: Finding =
+                serde_json::from_slice(encoded.value()).map_err(|e| OutboxError::Corrupt {
+                    path: self.path.clone(),
+                    detail: e.to_string(),
+                })?;
             pending.push((sequence.value(), finding));
         }
         Ok(pending)
@@ -148,12 +201,19 @@ impl Outbox {
         let transaction = self.database.begin_write().map_err(|e| self.storage(e))?;
         let removed;
         {
-            let mut table = transaction.open_table(FINDINGS).map_err(|e| self.storage(e))?;
-            let mut index = transaction.open_table(BY_SEVERITY).map_err(|e| self.storage(e))?;
+            let mut table = transaction
+                .open_table(FINDINGS)
+                .map_err(|e| self.storage(e))?;
+            let mut index = transaction
+                .open_table(BY_SEVERITY)
+                .map_err(|e| self.storage(e))?;
             let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
             let mut freed = 0u64;
             let mut gone = Vec::new();
-            for entry in table.extract_from_if(..=sequence, |_, _| true).map_err(|e| self.storage(e))? {
+            for entry in table
+                .extract_from_if(..=sequence, |_, _| true)
+                .map_err(|e| self.storage(e))?
+            {
                 let (key, value) = entry.map_err(|e| self.storage(e))?;
                 let finding: Option<Finding> = serde_json::from_slice(value.value()).ok();
                 freed += value.value().len() as u64;
@@ -162,7 +222,9 @@ impl Outbox {
             for (key, severity) in &gone {
                 match severity {
                     Some(severity) => {
-                        index.remove((severity.rank(), *key)).map_err(|e| self.storage(e))?;
+                        index
+                            .remove((severity.rank(), *key))
+                            .map_err(|e| self.storage(e))?;
                     }
                     None => {
                         // Unknown severity: look through every rank.
@@ -173,8 +235,13 @@ impl Outbox {
                 }
             }
             removed = gone.len() as u64;
-            let bytes = meta.get(PENDING_BYTES).map_err(|e| self.storage(e))?.map(|v| v.value()).unwrap_or(0);
-            meta.insert(PENDING_BYTES, bytes.saturating_sub(freed)).map_err(|e| self.storage(e))?;
+            let bytes = meta
+                .get(PENDING_BYTES)
+                .map_err(|e| self.storage(e))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            meta.insert(PENDING_BYTES, bytes.saturating_sub(freed))
+                .map_err(|e| self.storage(e))?;
         }
         transaction.commit().map_err(|e| self.storage(e))?;
         Ok(removed)
@@ -191,32 +258,53 @@ impl Outbox {
         let pending = self.pending_after(0, usize::MAX)?;
         let transaction = self.database.begin_write().map_err(|e| self.storage(e))?;
         {
-            let mut table = transaction.open_table(FINDINGS).map_err(|e| self.storage(e))?;
-            let mut index = transaction.open_table(BY_SEVERITY).map_err(|e| self.storage(e))?;
+            let mut table = transaction
+                .open_table(FINDINGS)
+                .map_err(|e| self.storage(e))?;
+            let mut index = transaction
+                .open_table(BY_SEVERITY)
+                .map_err(|e| self.storage(e))?;
             let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
             table.retain(|_, _| false).map_err(|e| self.storage(e))?;
             index.retain(|_, _| false).map_err(|e| self.storage(e))?;
             let mut next = committed + 1;
             for (_, finding) in &pending {
-                let encoded = serde_json::to_vec(finding)
-                    .map_err(|e| OutboxError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
-                table.insert(next, encoded.as_slice()).map_err(|e| self.storage(e))?;
-                index.insert((finding.severity.rank(), next), ()).map_err(|e| self.storage(e))?;
+                let encoded = serde_json::to_vec(finding).map_err(|e| OutboxError::Corrupt {
+                    path: self.path.clone(),
+                    detail: e.to_string(),
+                })?;
+                table
+                    .insert(next, encoded.as_slice())
+                    .map_err(|e| self.storage(e))?;
+                index
+                    .insert((finding.severity.rank(), next), ())
+                    .map_err(|e| self.storage(e))?;
                 next += 1;
             }
-            meta.insert(NEXT_SEQUENCE, next).map_err(|e| self.storage(e))?;
+            meta.insert(NEXT_SEQUENCE, next)
+                .map_err(|e| self.storage(e))?;
         }
         transaction.commit().map_err(|e| self.storage(e))?;
-        tracing::warn!(committed, renumbered = pending.len(), "outbox was behind the collector; renumbered");
+        tracing::warn!(
+            committed,
+            renumbered = pending.len(),
+            "outbox was behind the collector; renumbered"
+        );
         Ok(true)
     }
 
     pub fn stats(&self) -> Result<OutboxStats, OutboxError> {
         let transaction = self.database.begin_read().map_err(|e| self.storage(e))?;
-        let table = transaction.open_table(FINDINGS).map_err(|e| self.storage(e))?;
+        let table = transaction
+            .open_table(FINDINGS)
+            .map_err(|e| self.storage(e))?;
         let meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
         let read = |key| -> Result<u64, OutboxError> {
-            Ok(meta.get(key).map_err(|e| self.storage(e))?.map(|v| v.value()).unwrap_or(0))
+            Ok(meta
+                .get(key)
+                .map_err(|e| self.storage(e))?
+                .map(|v| v.value())
+                .unwrap_or(0))
         };
         Ok(OutboxStats {
             pending: table.len().map_err(|e| self.storage(e))?,
@@ -235,7 +323,9 @@ impl Outbox {
     pub fn save_condition(&self, key: &str, state: Option<&[u8]>) -> Result<(), OutboxError> {
         let transaction = self.database.begin_write().map_err(|e| self.storage(e))?;
         {
-            let mut table = transaction.open_table(CONDITIONS).map_err(|e| self.storage(e))?;
+            let mut table = transaction
+                .open_table(CONDITIONS)
+                .map_err(|e| self.storage(e))?;
             match state {
                 Some(state) => {
                     table.insert(key, state).map_err(|e| self.storage(e))?;
@@ -250,7 +340,9 @@ impl Outbox {
 
     pub fn conditions(&self) -> Result<Vec<(String, Vec<u8>)>, OutboxError> {
         let transaction = self.database.begin_read().map_err(|e| self.storage(e))?;
-        let table = transaction.open_table(CONDITIONS).map_err(|e| self.storage(e))?;
+        let table = transaction
+            .open_table(CONDITIONS)
+            .map_err(|e| self.storage(e))?;
         let mut conditions = Vec::new();
         for entry in table.iter().map_err(|e| self.storage(e))? {
             let (key, value) = entry.map_err(|e| self.storage(e))?;
@@ -284,13 +376,23 @@ mod tests {
         {
             let outbox = Outbox::open(&path, 1 << 20).expect("open");
             let (sequences, evicted) = outbox
-                .push(&[finding(Severity::Warning, "a"), finding(Severity::Ok, "b"), finding(Severity::Critical, "c")])
+                .push(&[
+                    finding(Severity::Warning, "a"),
+                    finding(Severity::Ok, "b"),
+                    finding(Severity::Critical, "c"),
+                ])
                 .expect("push");
             assert_eq!((sequences, evicted), (vec![1, 2, 3], 0));
         }
         let outbox = Outbox::open(&path, 1 << 20).expect("reopen");
         let pending = outbox.pending_after(0, 10).expect("pending");
-        assert_eq!(pending.iter().map(|(s, f)| (*s, f.summary.trim())).collect::<Vec<_>>(), [(1, "a"), (2, "b"), (3, "c")]);
+        assert_eq!(
+            pending
+                .iter()
+                .map(|(s, f)| (*s, f.summary.trim()))
+                .collect::<Vec<_>>(),
+            [(1, "a"), (2, "b"), (3, "c")]
+        );
         assert_eq!(outbox.acknowledge_through(2).expect("ack"), 2);
         let pending = outbox.pending_after(0, 10).expect("pending");
         assert_eq!(pending.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [3]);
@@ -302,25 +404,49 @@ mod tests {
     #[test]
     fn when_full_the_oldest_lowest_severity_goes_first_and_is_counted() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let one = serde_json::to_vec(&finding(Severity::Ok, "x")).expect("encode").len() as u64;
+        let one = serde_json::to_vec(&finding(Severity::Ok, "x"))
+            .expect("encode")
+            .len() as u64;
         // Room for exactly three findings of this size.
         let outbox = Outbox::open(&dir.path().join(OUTBOX_FILE), one * 3).expect("open");
         outbox
-            .push(&[finding(Severity::Critical, "x"), finding(Severity::Ok, "x"), finding(Severity::Warning, "x")])
+            .push(&[
+                finding(Severity::Critical, "x"),
+                finding(Severity::Ok, "x"),
+                finding(Severity::Warning, "x"),
+            ])
             .expect("push");
         // A fourth evicts the OK finding (lowest severity), not the older critical one.
-        let (_, evicted) = outbox.push(&[finding(Severity::Warning, "x")]).expect("push");
+        let (_, evicted) = outbox
+            .push(&[finding(Severity::Warning, "x")])
+            .expect("push");
         assert_eq!(evicted, 1);
-        let kept: Vec<u64> = outbox.pending_after(0, 10).expect("pending").iter().map(|(s, _)| *s).collect();
+        let kept: Vec<u64> = outbox
+            .pending_after(0, 10)
+            .expect("pending")
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
         assert_eq!(kept, [1, 3, 4]);
         // An OK finding when only more important ones are queued is itself dropped.
         let (sequences, evicted) = outbox.push(&[finding(Severity::Ok, "x")]).expect("push");
         assert!(sequences.is_empty());
         assert_eq!(evicted, 1);
         // Among equals, the oldest goes.
-        outbox.push(&[finding(Severity::Critical, "x")]).expect("push");
-        let kept: Vec<u64> = outbox.pending_after(0, 10).expect("pending").iter().map(|(s, _)| *s).collect();
-        assert_eq!(kept, [1, 4, 5], "a dropped newcomer never took a sequence number");
+        outbox
+            .push(&[finding(Severity::Critical, "x")])
+            .expect("push");
+        let kept: Vec<u64> = outbox
+            .pending_after(0, 10)
+            .expect("pending")
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(
+            kept,
+            [1, 4, 5],
+            "a dropped newcomer never took a sequence number"
+        );
         let stats = outbox.stats().expect("stats");
         assert_eq!(stats.evicted_total, 3);
         assert_eq!(stats.pending_bytes, one * 3);
@@ -330,21 +456,42 @@ mod tests {
     fn a_lost_outbox_renumbers_after_what_the_collector_committed() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox = Outbox::open(&dir.path().join(OUTBOX_FILE), 1 << 20).expect("open");
-        outbox.push(&[finding(Severity::Warning, "a"), finding(Severity::Warning, "b")]).expect("push");
-        assert!(!outbox.rebase(1).expect("rebase"), "a counter ahead of the collector is kept");
+        outbox
+            .push(&[
+                finding(Severity::Warning, "a"),
+                finding(Severity::Warning, "b"),
+            ])
+            .expect("push");
+        assert!(
+            !outbox.rebase(1).expect("rebase"),
+            "a counter ahead of the collector is kept"
+        );
         assert!(outbox.rebase(40).expect("rebase"));
-        let kept: Vec<u64> = outbox.pending_after(0, 10).expect("pending").iter().map(|(s, _)| *s).collect();
+        let kept: Vec<u64> = outbox
+            .pending_after(0, 10)
+            .expect("pending")
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
         assert_eq!(kept, [41, 42]);
-        assert_eq!(outbox.push(&[finding(Severity::Ok, "c")]).expect("push").0, [43]);
+        assert_eq!(
+            outbox.push(&[finding(Severity::Ok, "c")]).expect("push").0,
+            [43]
+        );
     }
 
     #[test]
     fn condition_state_round_trips() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox = Outbox::open(&dir.path().join(OUTBOX_FILE), 1 << 20).expect("open");
-        outbox.save_condition("disk.used_pct\u{0}/", Some(b"firing")).expect("save");
+        outbox
+            .save_condition("disk.used_pct\u{0}/", Some(b"firing"))
+            .expect("save");
         outbox.save_condition("gone", Some(b"x")).expect("save");
         outbox.save_condition("gone", None).expect("forget");
-        assert_eq!(outbox.conditions().expect("load"), [("disk.used_pct\u{0}/".to_owned(), b"firing".to_vec())]);
+        assert_eq!(
+            outbox.conditions().expect("load"),
+            [("disk.used_pct\u{0}/".to_owned(), b"firing".to_vec())]
+        );
     }
 }

@@ -20,12 +20,18 @@ pub fn batteries() -> Vec<Battery> {
 }
 
 pub fn batteries_in(root: &Path) -> Vec<Battery> {
-    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
     let mut batteries: Vec<Battery> = entries
         .flatten()
         .filter_map(|entry| {
             let dir = entry.path();
-            let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok().map(|s| s.trim().to_owned());
+            let read = |name: &str| {
+                std::fs::read_to_string(dir.join(name))
+                    .ok()
+                    .map(|s| s.trim().to_owned())
+            };
             let number = |name: &str| read(name).and_then(|s| s.parse::<f64>().ok());
             if read("type").as_deref() != Some("Battery") {
                 return None;
@@ -33,7 +39,9 @@ pub fn batteries_in(root: &Path) -> Vec<Battery> {
             let full = number("energy_full").or_else(|| number("charge_full"));
             let design = number("energy_full_design").or_else(|| number("charge_full_design"));
             let health_pct = match (full, design) {
-                (Some(full), Some(design)) if design > 0.0 => Some((full * 100.0 / design).min(100.0)),
+                (Some(full), Some(design)) if design > 0.0 => {
+                    Some((full * 100.0 / design).min(100.0))
+                }
                 _ => None,
             };
             Some(Battery {
@@ -58,7 +66,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let bat = dir.path().join("BAT0");
         std::fs::create_dir(&bat).expect("mkdir");
-        for (file, value) in [("type", "Battery\n"), ("energy_full", "30000000\n"), ("energy_full_design", "50000000\n"), ("cycle_count", "812\n"), ("capacity", "77\n"), ("status", "Discharging\n")] {
+        for (file, value) in [
+            ("type", "Battery\n"),
+            ("energy_full", "30000000\n"),
+            ("energy_full_design", "50000000\n"),
+            ("cycle_count", "812\n"),
+            ("capacity", "77\n"),
+            ("status", "Discharging\n"),
+        ] {
             std::fs::write(bat.join(file), value).expect("write");
         }
         let ac = dir.path().join("AC");

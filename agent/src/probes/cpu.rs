@@ -28,8 +28,10 @@ impl std::fmt::Debug for CpuProbe {
 
 impl CpuProbe {
     pub fn new() -> Result<Self, String> {
-        let system = System::new_with_specifics(RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_usage()))
-            .map_err(|e| format!("reading CPU: {e}"))?;
+        let system = System::new_with_specifics(
+            RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_usage()),
+        )
+        .map_err(|e| format!("reading CPU: {e}"))?;
         Ok(Self { system })
     }
 
@@ -44,11 +46,17 @@ impl CpuProbe {
     }
 
     /// The busiest processes over `window`, and the largest by memory.
-    pub fn top_processes(&mut self, window: Duration, count: usize) -> (Vec<ProcessUsage>, Vec<ProcessUsage>) {
+    pub fn top_processes(
+        &mut self,
+        window: Duration,
+        count: usize,
+    ) -> (Vec<ProcessUsage>, Vec<ProcessUsage>) {
         let refresh = ProcessRefreshKind::nothing().with_cpu().with_memory();
-        self.system.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh);
+        self.system
+            .refresh_processes_specifics(ProcessesToUpdate::All, true, refresh);
         std::thread::sleep(window);
-        self.system.refresh_processes_specifics(ProcessesToUpdate::All, true, refresh);
+        self.system
+            .refresh_processes_specifics(ProcessesToUpdate::All, true, refresh);
         let mut all: Vec<ProcessUsage> = self
             .system
             .processes()
@@ -65,7 +73,11 @@ impl CpuProbe {
         all.sort_by_key(|p| std::cmp::Reverse(p.memory_bytes));
         let by_memory = all.into_iter().take(count).collect();
         // The process table is only needed for this answer; give the memory back.
-        self.system.refresh_processes_specifics(ProcessesToUpdate::Some(&[]), true, ProcessRefreshKind::nothing());
+        self.system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[]),
+            true,
+            ProcessRefreshKind::nothing(),
+        );
         (by_cpu, by_memory)
     }
 }

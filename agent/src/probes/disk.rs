@@ -16,7 +16,8 @@ pub struct MountUsage {
 
 /// Every mounted disk sysinfo knows, with inode counts where the OS has them.
 pub fn mounts() -> Result<Vec<MountUsage>, String> {
-    let disks = sysinfo::Disks::new_with_refreshed_list().map_err(|e| format!("listing mounts: {e}"))?;
+    let disks =
+        sysinfo::Disks::new_with_refreshed_list().map_err(|e| format!("listing mounts: {e}"))?;
     Ok(disks
         .iter()
         .map(|disk| {

@@ -34,7 +34,9 @@ impl Resolution {
             return None;
         }
         Some(match (&self.server, self.response_code.as_deref()) {
-            (Some(server), Some("NXDOMAIN")) => format!("{server} says the name does not exist (NXDOMAIN)"),
+            (Some(server), Some("NXDOMAIN")) => {
+                format!("{server} says the name does not exist (NXDOMAIN)")
+            }
             (Some(server), Some(code)) => format!("{server} answered {code} with no address"),
             _ if self.errors.is_empty() => "no DNS server is configured".to_owned(),
             _ => format!("no DNS server answered ({})", self.errors.join("; ")),
@@ -44,13 +46,22 @@ impl Resolution {
 
 /// Nameservers from a resolv.conf, port 53.
 pub fn system_servers() -> Vec<SocketAddr> {
-    std::fs::read_to_string(Path::new("/etc/resolv.conf")).map(|text| parse_resolv_conf(&text)).unwrap_or_default()
+    std::fs::read_to_string(Path::new("/etc/resolv.conf"))
+        .map(|text| parse_resolv_conf(&text))
+        .unwrap_or_default()
 }
 
 pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
     text.lines()
         .filter_map(|line| line.trim().strip_prefix("nameserver"))
-        .filter_map(|rest| rest.split_whitespace().next()?.split('%').next()?.parse::<IpAddr>().ok())
+        .filter_map(|rest| {
+            rest.split_whitespace()
+                .next()?
+                .split('%')
+                .next()?
+                .parse::<IpAddr>()
+                .ok()
+        })
         .map(|ip| SocketAddr::new(ip, 53))
         .collect()
 }
@@ -72,7 +83,9 @@ pub async fn resolve(name: &str, servers: &[SocketAddr], timeout: Duration) -> R
             query_name
         }
         Err(e) => {
-            resolution.errors.push(format!("{name:?} is not a DNS name: {e}"));
+            resolution
+                .errors
+                .push(format!("{name:?} is not a DNS name: {e}"));
             return resolution;
         }
     };
@@ -103,22 +116,37 @@ pub async fn resolve(name: &str, servers: &[SocketAddr], timeout: Duration) -> R
     resolution
 }
 
-async fn ask(server: SocketAddr, name: &Name, record_type: RecordType, timeout: Duration) -> Result<(ResponseCode, Vec<IpAddr>), String> {
+async fn ask(
+    server: SocketAddr,
+    name: &Name,
+    record_type: RecordType,
+    timeout: Duration,
+) -> Result<(ResponseCode, Vec<IpAddr>), String> {
     let id = getrandom::u32().map(|n| n as u16).unwrap_or(0x4f4c);
     let mut message = Message::new(id, MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
     message.add_query(Query::query(name.clone(), record_type));
-    let request = message.to_vec().map_err(|e| format!("encoding the query: {e}"))?;
-    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }
-        .map_err(|e: std::net::AddrParseError| e.to_string())?;
-    let socket = UdpSocket::bind(bind).await.map_err(|e| format!("opening a socket: {e}"))?;
+    let request = message
+        .to_vec()
+        .map_err(|e| format!("encoding the query: {e}"))?;
+    let bind: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse()
+    } else {
+        "[::]:0".parse()
+    }
+    .map_err(|e: std::net::AddrParseError| e.to_string())?;
+    let socket = UdpSocket::bind(bind)
+        .await
+        .map_err(|e| format!("opening a socket: {e}"))?;
     socket.connect(server).await.map_err(|e| format!("{e}"))?;
     let exchange = async {
         socket.send(&request).await.map_err(|e| e.to_string())?;
         let mut buffer = [0u8; 4096];
         loop {
             let length = socket.recv(&mut buffer).await.map_err(|e| e.to_string())?;
-            let Ok(response) = Message::from_vec(&buffer[..length]) else { continue };
+            let Ok(response) = Message::from_vec(&buffer[..length]) else {
+                continue;
+            };
             if response.metadata.id != id {
                 continue;
             }
@@ -134,7 +162,9 @@ async fn ask(server: SocketAddr, name: &Name, record_type: RecordType, timeout: 
             return Ok((response.metadata.response_code, addresses));
         }
     };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| format!("no answer within {timeout:?}"))?
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
 }
 
 #[cfg(test)]
@@ -145,6 +175,12 @@ mod tests {
     fn reads_nameservers_from_resolv_conf() {
         let text = "# generated\nsearch corp.example\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\nnameserver bogus\noptions ndots:1\n";
         let servers = parse_resolv_conf(text);
-        assert_eq!(servers, ["192.0.2.53:53".parse().expect("addr"), "[fe80::1]:53".parse().expect("addr")]);
+        assert_eq!(
+            servers,
+            [
+                "192.0.2.53:53".parse().expect("addr"),
+                "[fe80::1]:53".parse().expect("addr")
+            ]
+        );
     }
 }

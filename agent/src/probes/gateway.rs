@@ -27,7 +27,18 @@ pub fn parse_route_table(text: &str) -> Vec<DefaultRoute> {
         .skip(1)
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [interface, destination, gateway, flags, _, _, metric, mask, ..] = fields.as_slice() else {
+            let [
+                interface,
+                destination,
+                gateway,
+                flags,
+                _,
+                _,
+                metric,
+                mask,
+                ..,
+            ] = fields.as_slice()
+            else {
                 return None;
             };
             let hex = |text: &str| u32::from_str_radix(text, 16).ok();
@@ -36,7 +47,13 @@ pub fn parse_route_table(text: &str) -> Vec<DefaultRoute> {
                 return None;
             }
             let gateway = Ipv4Addr::from(hex(gateway)?.to_le_bytes());
-            Some((metric.parse().unwrap_or(0), DefaultRoute { interface: (*interface).to_owned(), gateway }))
+            Some((
+                metric.parse().unwrap_or(0),
+                DefaultRoute {
+                    interface: (*interface).to_owned(),
+                    gateway,
+                },
+            ))
         })
         .collect();
     routes.sort_by_key(|(metric, _)| *metric);
@@ -55,7 +72,13 @@ mod tests {
             wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n";
         let routes = parse_route_table(table);
         assert_eq!(routes.len(), 2);
-        assert_eq!(routes[0], DefaultRoute { interface: "eth0".to_owned(), gateway: Ipv4Addr::new(10, 0, 2, 1) });
+        assert_eq!(
+            routes[0],
+            DefaultRoute {
+                interface: "eth0".to_owned(),
+                gateway: Ipv4Addr::new(10, 0, 2, 1)
+            }
+        );
         assert!(parse_route_table("Iface\tDestination\n").is_empty());
     }
 }

@@ -9,9 +9,13 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
-use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_rustls::rustls::{
+    self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use super::tcp;
 
@@ -55,7 +59,9 @@ pub fn roots(extra_ca_pem: Option<&str>) -> Result<Arc<RootCertStore>, String> {
     if let Some(pem) = extra_ca_pem {
         let mut added = 0;
         for block in pem_blocks(pem) {
-            store.add(CertificateDer::from(block)).map_err(|e| format!("CA certificate: {e}"))?;
+            store
+                .add(CertificateDer::from(block))
+                .map_err(|e| format!("CA certificate: {e}"))?;
             added += 1;
         }
         if added == 0 {
@@ -113,27 +119,69 @@ pub async fn check(url: &str, roots: Arc<RootCertStore>, timeout: Duration) -> H
     let stage = connect.failed_stage;
     let error = connect.error.clone();
     result.connect = Some(connect);
-    let Some(stream) = stream else { return finish(result, stage, error) };
+    let Some(stream) = stream else {
+        return finish(result, stage, error);
+    };
 
     let seen = Arc::new(Mutex::new(None));
     let verifier = match WebPkiServerVerifier::builder(roots).build() {
-        Ok(inner) => Arc::new(RecordingVerifier { inner, seen: seen.clone() }),
-        Err(e) => return finish(result, Some("tls"), Some(format!("no usable trust anchors: {e}"))),
+        Ok(inner) => Arc::new(RecordingVerifier {
+            inner,
+            seen: seen.clone(),
+        }),
+        Err(e) => {
+            return finish(
+                result,
+                Some("tls"),
+                Some(format!("no usable trust anchors: {e}")),
+            );
+        }
     };
-    let config = ClientConfig::builder().dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth();
+    let config = ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     let server_name = match ServerName::try_from(host.clone()) {
         Ok(name) => name,
-        Err(e) => return finish(result, Some("url"), Some(format!("{host:?} is not a host name: {e}"))),
+        Err(e) => {
+            return finish(
+                result,
+                Some("url"),
+                Some(format!("{host:?} is not a host name: {e}")),
+            );
+        }
     };
     let tls_started = Instant::now();
-    let handshake = tokio::time::timeout(timeout, TlsConnector::from(Arc::new(config)).connect(server_name, stream)).await;
-    if let Some(der) = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+    let handshake = tokio::time::timeout(
+        timeout,
+        TlsConnector::from(Arc::new(config)).connect(server_name, stream),
+    )
+    .await;
+    if let Some(der) = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+    {
         result.certificate = describe_certificate(&der);
     }
     let mut tls = match handshake {
         Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => return finish(result, Some("tls"), Some(format!("TLS handshake with {host}:{port} failed: {e}"))),
-        Err(_) => return finish(result, Some("tls"), Some(format!("TLS handshake with {host}:{port} timed out after {timeout:?}"))),
+        Ok(Err(e)) => {
+            return finish(
+                result,
+                Some("tls"),
+                Some(format!("TLS handshake with {host}:{port} failed: {e}")),
+            );
+        }
+        Err(_) => {
+            return finish(
+                result,
+                Some("tls"),
+                Some(format!(
+                    "TLS handshake with {host}:{port} timed out after {timeout:?}"
+                )),
+            );
+        }
     };
     result.tls_ms = Some(tls_started.elapsed().as_secs_f64() * 1000.0);
 
@@ -165,27 +213,50 @@ pub async fn check(url: &str, roots: Arc<RootCertStore>, timeout: Duration) -> H
                 }
                 finish(result, None, None)
             }
-            None => finish(result, Some("http"), Some(format!("{url} did not answer with an HTTP status line"))),
+            None => finish(
+                result,
+                Some("http"),
+                Some(format!("{url} did not answer with an HTTP status line")),
+            ),
         },
-        Ok(Err(e)) => finish(result, Some("http"), Some(format!("HTTP request to {url} failed: {e}"))),
-        Err(_) => finish(result, Some("http"), Some(format!("HTTP request to {url} timed out after {timeout:?}"))),
+        Ok(Err(e)) => finish(
+            result,
+            Some("http"),
+            Some(format!("HTTP request to {url} failed: {e}")),
+        ),
+        Err(_) => finish(
+            result,
+            Some("http"),
+            Some(format!("HTTP request to {url} timed out after {timeout:?}")),
+        ),
     }
 }
 
 /// `https://host[:port][/path]` → (host, port, path).
 pub fn split_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url.strip_prefix("https://").ok_or_else(|| format!("{url:?} is not an https:// URL"))?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| format!("{url:?} is not an https:// URL"))?;
     let (authority, path) = match rest.find('/') {
         Some(index) => (&rest[..index], rest[index..].to_owned()),
         None => (rest, "/".to_owned()),
     };
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or_else(|| format!("{url:?}: unclosed '['"))?;
-        let port = after.strip_prefix(':').map(str::parse).transpose().map_err(|_| format!("{url:?}: bad port"))?;
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| format!("{url:?}: unclosed '['"))?;
+        let port = after
+            .strip_prefix(':')
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| format!("{url:?}: bad port"))?;
         (host.to_owned(), port.unwrap_or(443))
     } else {
         match authority.rsplit_once(':') {
-            Some((host, port)) => (host.to_owned(), port.parse().map_err(|_| format!("{url:?}: bad port"))?),
+            Some((host, port)) => (
+                host.to_owned(),
+                port.parse().map_err(|_| format!("{url:?}: bad port"))?,
+            ),
             None => (authority.to_owned(), 443),
         }
     };
@@ -199,19 +270,30 @@ fn parse_status(head: &[u8]) -> Option<u16> {
     let line = head.split(|b| *b == b'\n').next()?;
     let text = std::str::from_utf8(line).ok()?;
     let mut parts = text.split_whitespace();
-    parts.next().filter(|version| version.starts_with("HTTP/"))?;
+    parts
+        .next()
+        .filter(|version| version.starts_with("HTTP/"))?;
     parts.next()?.parse().ok()
 }
 
 fn describe_certificate(der: &[u8]) -> Option<CertificateInfo> {
     let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
     let not_after_unix = certificate.validity().not_after.timestamp();
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let names = certificate
         .subject_alternative_name()
         .ok()
         .flatten()
-        .map(|san| san.value.general_names.iter().map(|name| name.to_string()).collect())
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .map(|name| name.to_string())
+                .collect()
+        })
         .unwrap_or_default();
     Some(CertificateInfo {
         subject: certificate.subject().to_string(),
@@ -238,8 +320,13 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(end_entity.as_ref().to_vec());
-        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(end_entity.as_ref().to_vec());
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -272,20 +359,31 @@ mod tests {
     #[test]
     fn urls_split_into_host_port_and_path() {
         let cases = [
-            ("https://intranet.example.com", Ok(("intranet.example.com", 443, "/"))),
-            ("https://intranet.example.com:8443/status?x=1", Ok(("intranet.example.com", 8443, "/status?x=1"))),
+            (
+                "https://intranet.example.com",
+                Ok(("intranet.example.com", 443, "/")),
+            ),
+            (
+                "https://intranet.example.com:8443/status?x=1",
+                Ok(("intranet.example.com", 8443, "/status?x=1")),
+            ),
             ("https://[::1]:9443/", Ok(("::1", 9443, "/"))),
             ("http://intranet.example.com", Err("not an https")),
             ("https://:443/", Err("no usable host")),
         ];
         for (url, expected) in cases {
             match (split_url(url), expected) {
-                (Ok((host, port, path)), Ok((h, p, pa))) => assert_eq!((host.as_str(), port, path.as_str()), (h, p, pa)),
+                (Ok((host, port, path)), Ok((h, p, pa))) => {
+                    assert_eq!((host.as_str(), port, path.as_str()), (h, p, pa))
+                }
                 (Err(error), Err(fragment)) => assert!(error.contains(fragment), "{url}: {error}"),
                 (outcome, expected) => panic!("{url}: {outcome:?} vs {expected:?}"),
             }
         }
-        assert_eq!(parse_status(b"HTTP/1.1 503 Service Unavailable\r\n"), Some(503));
+        assert_eq!(
+            parse_status(b"HTTP/1.1 503 Service Unavailable\r\n"),
+            Some(503)
+        );
         assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n"), None);
     }
 }

@@ -12,8 +12,10 @@ pub struct MemoryUsage {
 }
 
 pub fn usage() -> Result<MemoryUsage, String> {
-    let system = System::new_with_specifics(RefreshKind::nothing().with_memory(MemoryRefreshKind::everything()))
-        .map_err(|e| format!("reading memory: {e}"))?;
+    let system = System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::everything()),
+    )
+    .map_err(|e| format!("reading memory: {e}"))?;
     Ok(MemoryUsage {
         total_bytes: system.total_memory(),
         available_bytes: system.available_memory(),

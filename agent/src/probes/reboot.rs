@@ -20,7 +20,14 @@ pub fn state_in(run_dir: &Path) -> RebootState {
     let pending = run_dir.join("reboot-required").exists();
     let reasons = if pending {
         std::fs::read_to_string(run_dir.join("reboot-required.pkgs"))
-            .map(|text| text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).take(50).collect())
+            .map(|text| {
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .take(50)
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         Vec::new()

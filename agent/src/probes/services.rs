@@ -25,7 +25,12 @@ impl ServiceState {
 pub async fn state(name: &str) -> Result<ServiceState, String> {
     let mut command = Command::new("systemctl");
     command
-        .args(["show", "--property=LoadState,ActiveState,SubState", "--", name])
+        .args([
+            "show",
+            "--property=LoadState,ActiveState,SubState",
+            "--",
+            name,
+        ])
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(10), command.output())
@@ -33,14 +38,21 @@ pub async fn state(name: &str) -> Result<ServiceState, String> {
         .map_err(|_| "systemctl timed out".to_owned())?
         .map_err(|e| format!("running systemctl: {e}"))?;
     if !output.status.success() {
-        return Err(format!("systemctl show {name}: {}", String::from_utf8_lossy(&output.stderr).trim()));
+        return Err(format!(
+            "systemctl show {name}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
     }
     Ok(parse(name, &String::from_utf8_lossy(&output.stdout)))
 }
 
 pub fn parse(name: &str, text: &str) -> ServiceState {
     let field = |key: &str| {
-        text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('=')).unwrap_or_default().trim().to_owned()
+        text.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
     };
     ServiceState {
         name: name.to_owned(),
@@ -56,7 +68,10 @@ mod tests {
 
     #[test]
     fn parses_systemctl_show() {
-        let state = parse("cups.service", "LoadState=loaded\nActiveState=failed\nSubState=failed\n");
+        let state = parse(
+            "cups.service",
+            "LoadState=loaded\nActiveState=failed\nSubState=failed\n",
+        );
         assert!(!state.running());
         assert_eq!(state.active_state, "failed");
     }

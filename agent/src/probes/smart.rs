@@ -21,7 +21,10 @@ const SMARTCTL_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn smartctl(arguments: &[&str]) -> Result<Option<serde_json::Value>, String> {
     let mut command = Command::new("smartctl");
-    command.args(arguments).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    command
+        .args(arguments)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
     let output = match tokio::time::timeout(SMARTCTL_TIMEOUT, command.output()).await {
         Err(_) => return Err(format!("smartctl {} timed out", arguments.join(" "))),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -37,11 +40,21 @@ async fn smartctl(arguments: &[&str]) -> Result<Option<serde_json::Value>, Strin
 
 /// SMART health of every disk `smartctl --scan` finds.
 pub async fn health() -> Result<Vec<SmartHealth>, String> {
-    let Some(scan) = smartctl(&["--json", "--scan"]).await? else { return Ok(Vec::new()) };
+    let Some(scan) = smartctl(&["--json", "--scan"]).await? else {
+        return Ok(Vec::new());
+    };
     let mut results = Vec::new();
-    for device in scan["devices"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let (Some(name), Some(kind)) = (device["name"].as_str(), device["type"].as_str()) else { continue };
-        let Some(report) = smartctl(&["--json", "-H", "-A", "-i", "-d", kind, name]).await? else { continue };
+    for device in scan["devices"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let (Some(name), Some(kind)) = (device["name"].as_str(), device["type"].as_str()) else {
+            continue;
+        };
+        let Some(report) = smartctl(&["--json", "-H", "-A", "-i", "-d", kind, name]).await? else {
+            continue;
+        };
         if let Some(health) = parse(name, &report) {
             results.push(health);
         }
@@ -59,7 +72,10 @@ pub fn parse(device: &str, report: &serde_json::Value) -> Option<SmartHealth> {
     Some(SmartHealth {
         device: device.to_owned(),
         model: report["model_name"].as_str().unwrap_or_default().to_owned(),
-        serial: report["serial_number"].as_str().unwrap_or_default().to_owned(),
+        serial: report["serial_number"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         passed,
         temperature_c: report["temperature"]["current"].as_i64(),
         reallocated_sectors: reallocated,
@@ -81,6 +97,12 @@ mod tests {
         let health = parse("/dev/sda", &report).expect("has SMART");
         assert!(!health.passed);
         assert_eq!(health.reallocated_sectors, Some(128));
-        assert!(parse("/dev/vda", &serde_json::json!({"smartctl": {"exit_status": 4}})).is_none());
+        assert!(
+            parse(
+                "/dev/vda",
+                &serde_json::json!({"smartctl": {"exit_status": 4}})
+            )
+            .is_none()
+        );
     }
 }

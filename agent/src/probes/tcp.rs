@@ -55,7 +55,11 @@ pub async fn connect(endpoint: &str, timeout: Duration) -> (ConnectResult, Optio
             Err(_) => errors.push(format!("{address}: timed out after {timeout:?}")),
         }
     }
-    result.error = Some(if errors.is_empty() { format!("{endpoint} resolved to no address") } else { errors.join("; ") });
+    result.error = Some(if errors.is_empty() {
+        format!("{endpoint} resolved to no address")
+    } else {
+        errors.join("; ")
+    });
     result.failed_stage = Some("connect");
     (result, None)
 }

@@ -13,8 +13,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::checks::Shared;
 use crate::identity::Identity;
-use crate::outbox::{Outbox, OutboxError};
 use crate::inventory;
+use crate::outbox::{Outbox, OutboxError};
 use crate::wire::{self, FromCollector};
 use backoff::Backoff;
 use channel::ChannelError;
@@ -175,7 +175,9 @@ async fn session(
                 )));
             }
             let skew_ms = server_time_unix_ms - crate::finding::now_ms();
-            context.shared.update(|facts| facts.clock_skew_ms = Some(skew_ms));
+            context
+                .shared
+                .update(|facts| facts.clock_skew_ms = Some(skew_ms));
             tracing::info!(device = %device_id, committed_sequence, skew_ms, "connected to collector");
             (
                 committed_sequence,
@@ -286,12 +288,17 @@ struct TokenBucket {
 impl TokenBucket {
     fn new(rate: u32) -> Self {
         let rate = f64::from(rate.max(1));
-        Self { rate, tokens: rate, refilled: tokio::time::Instant::now() }
+        Self {
+            rate,
+            tokens: rate,
+            refilled: tokio::time::Instant::now(),
+        }
     }
 
     fn refill(&mut self) {
         let now = tokio::time::Instant::now();
-        self.tokens = (self.tokens + (now - self.refilled).as_secs_f64() * self.rate).min(self.rate);
+        self.tokens =
+            (self.tokens + (now - self.refilled).as_secs_f64() * self.rate).min(self.rate);
         self.refilled = now;
     }
 

@@ -1,0 +1,211 @@
+//! The `firstline-collector` command line: flags, logging, and a call into the library.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::model::Role;
+use crate::{enrollment, http, server, store::Store};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "firstline-collector",
+    version,
+    about = "Firstline collector: enrollment, ingest, tickets, web UI"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the state lives; shared by every subcommand.
+#[derive(Debug, clap::Args)]
+struct Location {
+    /// Config file (TOML); default /etc/firstline/collector.toml if it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, CA); overrides the config file.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl Location {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::load(self.config.as_deref())?;
+        if let Some(data_dir) = &self.data_dir {
+            settings.data_dir.clone_from(data_dir);
+        }
+        Ok(settings)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the collector: gRPC for agents, HTTP for people.
+    Serve {
+        #[command(flatten)]
+        location: Location,
+        /// Address for agents (gRPC over TLS), e.g. 0.0.0.0:7443.
+        #[arg(long, value_name = "ADDR")]
+        grpc: Option<SocketAddr>,
+        /// Address for the web UI, REST API, /healthz, e.g. 127.0.0.1:7080.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<SocketAddr>,
+    },
+    /// Enrollment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// API keys for scripts.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print one one-time enrollment token on stdout.
+    Create {
+        #[command(flatten)]
+        location: Location,
+        /// How long the token stays valid, e.g. 30m, 24h, 7d (default from the config: 24h).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        ttl: Option<Duration>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Print a new API key on stdout (it is stored hashed and cannot be shown again).
+    Create {
+        /// A unique name saying who or what uses the key.
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        location: Location,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a role (technician, supervisor or admin)"))
+}
+
+/// Entry point shared by the `firstline-collector` binary and the end-to-end tests' copy.
+pub fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("firstline-collector: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async_main())
+}
+
+async fn async_main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("firstline-collector: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            location,
+            grpc,
+            http,
+        } => {
+            let mut settings = location.settings()?;
+            if let Some(grpc) = grpc {
+                settings.grpc_listen = grpc;
+            }
+            if let Some(http) = http {
+                settings.http_listen = http;
+            }
+            let collector = server::start(&settings).await?;
+            collector.run_until(shutdown_signal()).await?;
+        }
+        Command::Token {
+            command: TokenCommand::Create { location, ttl },
+        } => {
+            let settings = location.settings()?;
+            let store = open_store(&settings.data_dir).await?;
+            let issued =
+                enrollment::create_token(&store, ttl.unwrap_or(settings.token_ttl)).await?;
+            eprintln!(
+                "one-time enrollment token, valid until {}:",
+                humantime::format_rfc3339_seconds(issued.expires_at)
+            );
+            println!("{}", issued.token);
+        }
+        Command::Apikey {
+            command:
+                ApikeyCommand::Create {
+                    name,
+                    role,
+                    location,
+                },
+        } => {
+            let settings = location.settings()?;
+            let store = open_store(&settings.data_dir).await?;
+            let key = http::create_api_key(&store, &name, role).await?;
+            eprintln!(
+                "API key {name:?} ({}); send it as `Authorization: Bearer <key>`:",
+                role.as_str()
+            );
+            println!("{key}");
+        }
+    }
+    Ok(())
+}
+
+async fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    Ok(Store::open(data_dir).await?)
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what systemd sends).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

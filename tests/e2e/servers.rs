@@ -1,0 +1,201 @@
+//! Small real servers the tests control: a DNS resolver, a TCP listener, an HTTPS site.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType, rdata::A};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+use tokio_rustls::rustls;
+
+/// A DNS server that answers every A query with `answer`.
+pub struct DnsServer {
+    pub address: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl DnsServer {
+    pub async fn start(answer: Ipv4Addr) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind DNS");
+        let address = socket.local_addr().expect("address");
+        let task = tokio::spawn(async move {
+            let mut buffer = [0u8; 4096];
+            loop {
+                let Ok((length, peer)) = socket.recv_from(&mut buffer).await else {
+                    return;
+                };
+                let Ok(query) = Message::from_vec(&buffer[..length]) else {
+                    continue;
+                };
+                let mut response = Message::new(
+                    query.metadata.id,
+                    MessageType::Response,
+                    query.metadata.op_code,
+                );
+                response.metadata.recursion_desired = query.metadata.recursion_desired;
+                response.metadata.recursion_available = true;
+                response.metadata.response_code = ResponseCode::NoError;
+                for question in &query.queries {
+                    response.add_query(question.clone());
+                    if question.query_type() == RecordType::A {
+                        response.add_answer(Record::from_rdata(
+                            question.name().clone(),
+                            60,
+                            RData::A(A(answer)),
+                        ));
+                    }
+                }
+                if let Ok(bytes) = response.to_vec() {
+                    let _ = socket.send_to(&bytes, peer).await;
+                }
+            }
+        });
+        Self { address, task }
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A UDP socket that swallows queries: a resolver that does not answer.
+pub struct SilentResolver {
+    pub address: SocketAddr,
+    _socket: UdpSocket,
+}
+
+impl SilentResolver {
+    pub async fn start() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        Self {
+            address: socket.local_addr().expect("address"),
+            _socket: socket,
+        }
+    }
+}
+
+/// A TCP or HTTPS endpoint that can be stopped and started again on the same port.
+pub struct Endpoint {
+    pub address: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A CA and a server certificate for "localhost" signed by it.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+impl TestPki {
+    pub fn new() -> Self {
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Intranet test CA");
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let server_key = rcgen::KeyPair::generate().expect("key");
+        let server_params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("params");
+        let server_cert = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("server cert");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+        )
+        .expect("server config");
+        Self {
+            ca_pem: ca_cert.pem(),
+            server: Arc::new(config),
+        }
+    }
+}
+
+impl Endpoint {
+    pub async fn tcp() -> Self {
+        Self::start(None, "127.0.0.1:0".parse().expect("address")).await
+    }
+
+    pub async fn https(pki: &TestPki) -> Self {
+        Self::start(
+            Some(pki.server.clone()),
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .await
+    }
+
+    async fn start(tls: Option<Arc<rustls::ServerConfig>>, address: SocketAddr) -> Self {
+        let mut endpoint = Self {
+            address,
+            tls,
+            task: None,
+        };
+        endpoint.up().await;
+        endpoint
+    }
+
+    /// Starts serving (again) on the same address.
+    pub async fn up(&mut self) {
+        let listener = TcpListener::bind(self.address)
+            .await
+            .expect("bind endpoint");
+        self.address = listener.local_addr().expect("address");
+        let tls = self.tls.clone();
+        self.task = Some(tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        None => drop(stream),
+                        Some(config) => {
+                            let Ok(mut stream) =
+                                tokio_rustls::TlsAcceptor::from(config).accept(stream).await
+                            else {
+                                return;
+                            };
+                            let mut request = [0u8; 2048];
+                            let _ = stream.read(&mut request).await;
+                            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+                            let _ = stream.shutdown().await;
+                        }
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Stops serving: connections are refused until `up`.
+    pub fn down(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
