@@ -30,6 +30,7 @@ pub enum RunError {
 /// One run of one check.
 struct CheckRun {
     names: &'static [&'static str],
+    reports_every_resource: bool,
     outcome: Result<Vec<Observation>, String>,
 }
 
@@ -69,7 +70,8 @@ pub async fn run(
     ));
 
     let (runs, mut results) = mpsc::channel::<CheckRun>(64);
-    let mut scheduled = schedule(&settings.checks, &runs, &shared).map_err(RunError::Checks)?;
+    let mut scheduled =
+        schedule(&settings.checks, &runs, &shared, &tracker).map_err(RunError::Checks)?;
     let (config_changes, mut config_changed) = mpsc::unbounded_channel::<()>();
     let _config_watch = config_path
         .as_deref()
@@ -111,7 +113,32 @@ pub async fn run(
                 match Settings::load(Some(path)) {
                     Ok(new_settings) => {
                         scheduled.abort_all();
-                        scheduled = schedule(&new_settings.checks, &runs, &shared).map_err(RunError::Checks)?;
+                        scheduled = schedule(&new_settings.checks, &runs, &shared, &tracker).map_err(RunError::Checks)?;
+                        // Checks that are gone from the config take their open conditions along.
+                        let names: HashSet<&str> = checks::build_all(&new_settings.checks)
+                            .map_err(RunError::Checks)?
+                            .iter()
+                            .flat_map(|check| check.names().iter().copied())
+                            .collect();
+                        let gone: Vec<String> = tracker
+                            .open_conditions()
+                            .map(|((check, _), _)| check.clone())
+                            .filter(|check| !names.contains(check.as_str()))
+                            .collect::<HashSet<_>>()
+                            .into_iter()
+                            .collect();
+                        let mut findings = Vec::new();
+                        for check in gone {
+                            let before: Vec<ConditionKey> = tracker.open_conditions().map(|(k, _)| k.clone()).filter(|(c, _)| *c == check).collect();
+                            findings.extend(tracker.retire_unseen(&check, &HashSet::new(), now_ms()));
+                            for key in before {
+                                outbox.save_condition(&condition_key(&key), None)?;
+                            }
+                        }
+                        if !findings.is_empty() {
+                            outbox.push(&findings)?;
+                            queued.notify_one();
+                        }
                         shared.update(|facts| facts.config_error = None);
                         tracing::info!(path = %path.display(), "config reloaded");
                     }
@@ -134,9 +161,18 @@ fn schedule(
     config: &ChecksFile,
     runs: &mpsc::Sender<CheckRun>,
     shared: &Arc<Shared>,
+    tracker: &Tracker,
 ) -> Result<JoinSet<()>, String> {
     let mut tasks = JoinSet::new();
     for mut check in checks::build_all(config)? {
+        let open: Vec<String> = tracker
+            .open_conditions()
+            .filter(|((name, _), _)| check.names().contains(&name.as_str()))
+            .map(|((_, resource), _)| resource.clone())
+            .collect();
+        if !open.is_empty() {
+            check.adopt(&open);
+        }
         let runs = runs.clone();
         let shared = shared.clone();
         tasks.spawn(async move {
@@ -151,6 +187,7 @@ fn schedule(
                 if runs
                     .send(CheckRun {
                         names: check.names(),
+                        reports_every_resource: check.reports_every_resource(),
                         outcome,
                     })
                     .await
@@ -192,8 +229,10 @@ fn track(
             .insert(observation.resource.clone());
         findings.extend(tracker.observe(observation, now));
     }
-    for (check, resources) in &seen {
-        findings.extend(tracker.retire_unseen(check, resources, now));
+    if run.reports_every_resource {
+        for (check, resources) in &seen {
+            findings.extend(tracker.retire_unseen(check, resources, now));
+        }
     }
     let after = open_for(tracker, run.names);
     for (key, phase) in &after {

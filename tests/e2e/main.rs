@@ -2,7 +2,9 @@
 //! 127.0.0.1 with real TLS and real SQLite files in temporary directories.
 
 mod checks;
+mod delivery;
 mod enrollment;
+mod isolation;
 mod servers;
 mod support;
 mod telemetry;

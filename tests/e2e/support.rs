@@ -97,6 +97,11 @@ impl TestCollector {
         format!("https://{}", self.settings.grpc_listen)
     }
 
+    /// The gRPC URL at `ip` (for a collector listening on all addresses).
+    pub fn url_at(&self, ip: &str) -> String {
+        format!("https://{ip}:{}", self.settings.grpc_listen.port())
+    }
+
     /// Every finding the collector has stored for `device_id`, oldest first.
     pub async fn findings(
         &self,
@@ -166,8 +171,18 @@ pub async fn enroll_with(
     token: &str,
     state_dir: &Path,
 ) -> Result<Identity, EnrollError> {
+    enroll_at(collector, &collector.url(), token, state_dir).await
+}
+
+/// Enrolls against `url`, which must reach `collector`.
+pub async fn enroll_at(
+    collector: &TestCollector,
+    url: &str,
+    token: &str,
+    state_dir: &Path,
+) -> Result<Identity, EnrollError> {
     enroll::enroll(&EnrollOptions {
-        collector_url: collector.url(),
+        collector_url: url.to_owned(),
         token: token.to_owned(),
         ca_file: Some(collector.ca_path()),
         state_dir: state_dir.to_owned(),
@@ -347,8 +362,13 @@ pub fn finding(sequence: u64, summary: &str) -> pb::Finding {
 /// An agent config with every check off except the sections given, fast reconnects, and a
 /// watch list that is empty unless a section adds one.
 pub fn agent_config(sections: &[(&str, &str)]) -> String {
-    let mut text = String::from(
-        "[uplink]\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n\n[outbox]\nreplay_per_second = 5000\n\n",
+    let outbox = sections
+        .iter()
+        .find(|(section, _)| *section == "outbox")
+        .map(|(_, body)| *body);
+    let mut text = format!(
+        "[uplink]\nreconnect_min = \"100ms\"\nreconnect_max = \"1s\"\n\n[outbox]\n{}\n\n",
+        outbox.unwrap_or("replay_per_second = 5000")
     );
     let off = [
         "disk", "memory", "cpu", "thermal", "battery", "smart", "network", "clock", "reboot",
@@ -361,10 +381,10 @@ pub fn agent_config(sections: &[(&str, &str)]) -> String {
         }
     }
     for (section, body) in sections {
-        if !off
+        let is_check = off
             .iter()
-            .any(|check| *section == format!("checks.{check}"))
-        {
+            .any(|check| *section == format!("checks.{check}"));
+        if *section != "outbox" && !is_check {
             if section.starts_with("[[") {
                 text.push_str(&format!("{section}\n{body}\n\n"));
             } else {
@@ -387,4 +407,89 @@ pub fn write_config(path: &Path, config: &str) {
     let temporary = path.with_extension("tmp");
     std::fs::write(&temporary, config).expect("write config");
     std::fs::rename(&temporary, path).expect("replace config");
+}
+
+/// `firstline-agent run` as a real process, its log lines collected as they are written.
+pub struct AgentProcess {
+    child: std::process::Child,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl AgentProcess {
+    /// Runs `prefix… e2e-agent run --config CONFIG --state-dir STATE` (the prefix enters a
+    /// network namespace, say).
+    pub fn start(prefix: &[&str], config: &Path, state_dir: &Path) -> Self {
+        let agent = env!("CARGO_BIN_EXE_e2e-agent");
+        let mut command = match prefix.split_first() {
+            Some((program, arguments)) => {
+                let mut command = std::process::Command::new(program);
+                command.args(arguments).arg(agent);
+                command
+            }
+            None => std::process::Command::new(agent),
+        };
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .arg("--state-dir")
+            .arg(state_dir)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("start the agent process");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().expect("log").push(line);
+            }
+        });
+        Self { child, log }
+    }
+
+    /// How many log lines so far contain every one of `needles`.
+    pub fn count(&self, needles: &[&str]) -> usize {
+        self.log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|line| needles.iter().all(|n| line.contains(n)))
+            .count()
+    }
+
+    /// Waits until at least `count` log lines contain all of `needles`; fails showing the log.
+    pub async fn wait_log(&self, needles: &[&str], count: usize) {
+        let started = Instant::now();
+        while self.count(needles) < count {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "timed out waiting for {count} log lines with {needles:?}; the agent said:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log").join("\n")
+    }
+
+    /// SIGKILL: no shutdown, no flushing, as when the power goes.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

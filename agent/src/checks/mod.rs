@@ -78,6 +78,13 @@ pub trait Check: Send {
     fn rules(&self) -> Vec<(&'static str, Rule)> {
         Vec::new()
     }
+    /// Whether a run that does not mention an open condition means it is gone (true for checks
+    /// that look at everything each time; false for event-driven ones that report only news).
+    fn reports_every_resource(&self) -> bool {
+        true
+    }
+    /// Conditions of this check that were open before a restart or reload.
+    fn adopt(&mut self, _open_resources: &[String]) {}
     /// Resolves when the check wants to run before its next interval (a watched file appeared).
     fn wake(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::pending())

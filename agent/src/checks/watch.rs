@@ -322,6 +322,25 @@ impl Check for WatchCheck {
         })
     }
 
+    fn reports_every_resource(&self) -> bool {
+        false
+    }
+
+    /// Conditions open before a restart stay open for one more window from now: the events
+    /// behind them were in memory, and silence is not recovery.
+    fn adopt(&mut self, open_resources: &[String]) {
+        let now = now_ms();
+        for resource in open_resources {
+            if self.open.insert(resource.clone()) {
+                self.recent.push_back(Event {
+                    at_ms: now,
+                    resource: resource.clone(),
+                    detail: "(before the agent restarted)".to_owned(),
+                });
+            }
+        }
+    }
+
     fn wake(&mut self) -> BoxFuture<'_, ()> {
         let nudge = self.nudge.clone();
         Box::pin(async move { nudge.notified().await })
