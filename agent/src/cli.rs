@@ -10,6 +10,8 @@ use crate::runtime;
 use crate::uplink::UplinkState;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,7 +74,11 @@ enum Command {
 
 /// Entry point shared by the `firstline-agent` binary and the end-to-end tests' copy of it.
 pub fn main() -> std::process::ExitCode {
+    // One thread for the agent's own work; a few kept-alive helpers for blocking probes, so
+    // that a probe every minute does not create and destroy a thread every minute.
     let runtime = match tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(4)
+        .thread_keep_alive(std::time::Duration::from_secs(600))
         .enable_all()
         .build()
     {
@@ -86,13 +92,20 @@ pub fn main() -> std::process::ExitCode {
 }
 
 async fn async_main() -> std::process::ExitCode {
+    // `Targets` takes RUST_LOG's "target=level,level" form without a regex engine, which
+    // keeps the agent small.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|text| text.parse::<tracing_subscriber::filter::Targets>().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+        });
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+        .with(filter)
         .init();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>`: `demo` (a collector and a local agent, real
-//! processes, ready to look at). Never a runtime dependency of the product.
+//! processes, ready to look at) and `bench`. Never a runtime dependency of the product.
+
+mod bench;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,12 +19,21 @@ const USAGE: &str =
          --check       stop once the agent's inventory has arrived (for CI and smoke tests)
          --fresh       delete target/demo first (new CA, new database, new device)
          --grpc-port   gRPC port for agents (default 7443)
-         --http-port   HTTP port for the API and /healthz (default 7080)";
+         --http-port   HTTP port for the API and /healthz (default 7080)
+
+       cargo xtask bench agent [--secs N]
+
+  bench agent   the agent's memory (PSS) and CPU at default intervals, side by side with
+                node_exporter and zabbix_agentd when installed, over an N-second window
+                (default 120)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match arguments.first().map(String::as_str) {
         Some("demo") => Demo::parse(&arguments[1..]).and_then(|demo| demo.run()),
+        Some("bench") if arguments.get(1).map(String::as_str) == Some("agent") => {
+            bench::AgentBench::parse(&arguments[2..]).and_then(|bench| bench.run())
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -37,7 +48,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -89,7 +89,7 @@ enum Mode {
         pattern: glob::Pattern,
     },
     Lines {
-        regex: regex::Regex,
+        regex: regex_lite::Regex,
         offsets: HashMap<PathBuf, u64>,
     },
 }
@@ -115,7 +115,7 @@ pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
     }
     let mode = match &config.lines {
         Some(lines) => Mode::Lines {
-            regex: regex::Regex::new(lines).map_err(|e| format!("lines: {e}"))?,
+            regex: regex_lite::Regex::new(lines).map_err(|e| format!("lines: {e}"))?,
             offsets: HashMap::new(),
         },
         None => Mode::NewFiles {
