@@ -198,7 +198,13 @@ impl Demo {
                 ])
                 .arg(&data_dir),
         )?;
-        let enrolled = state_dir.join("enrollment.toml").exists();
+        // Enrolled with this very collector (same CA)? Otherwise (first run, or the collector's
+        // data was wiped) enroll afresh.
+        let pinned_ca = std::fs::read_to_string(state_dir.join("ca.pem")).ok();
+        let collector_ca = std::fs::read_to_string(data_dir.join("ca.pem")).ok();
+        let enrolled = state_dir.join("enrollment.toml").exists()
+            && pinned_ca.is_some()
+            && pinned_ca == collector_ca;
         if !enrolled {
             let token = capture(
                 Command::new(&collector_bin)
@@ -217,13 +223,31 @@ impl Demo {
                     ])
                     .arg(data_dir.join("ca.pem"))
                     .arg("--state-dir")
-                    .arg(&state_dir),
+                    .arg(&state_dir)
+                    .arg("--force"),
             )?;
             eprintln!("{output}");
         }
         let agent_log = demo_dir.join("agent.log");
+        // The shipped defaults, plus a folder to drop pretend crash reports into.
+        let crashes = demo_dir.join("crashes");
+        std::fs::create_dir_all(&crashes)
+            .with_context(|| format!("creating {}", crashes.display()))?;
+        let agent_config = demo_dir.join("agent.toml");
+        std::fs::write(
+            &agent_config,
+            format!(
+                "# Demo agent config: the defaults, plus a watched folder. Edit me while the demo runs.\n\
+                 collector_url = \"https://{grpc}\"\n\n\
+                 [[checks.watch]]\nname = \"demo-crashes\"\npath = \"{}\"\npattern = \"*.crash\"\n",
+                crashes.display()
+            ),
+        )
+        .with_context(|| format!("writing {}", agent_config.display()))?;
         let agent = Command::new(&agent_bin)
-            .args(["run", "--state-dir"])
+            .args(["run", "--config"])
+            .arg(&agent_config)
+            .arg("--state-dir")
             .arg(&state_dir)
             .stdin(Stdio::null())
             .stdout(log_file(&agent_log)?)
@@ -272,6 +296,18 @@ impl Demo {
             "  Logs:     {} and {}",
             collector_log.display(),
             agent_log.display()
+        );
+        println!();
+        println!(
+            "  Try it:   touch {}/outlook.exe.1234.crash",
+            crashes.display()
+        );
+        println!(
+            "            then GET /api/v1/devices/<id> (same key): the crash is among its findings."
+        );
+        println!(
+            "            The agent's config is {}; edits apply while it runs.",
+            agent_config.display()
         );
         println!();
         if self.check {
