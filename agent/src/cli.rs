@@ -208,8 +208,10 @@ async fn shutdown_signal() {
 
 /// `check` output: one line per observation, worst first, or JSON for scripts.
 fn print_check(observations: &[Observation], errors: &[String], json: bool) -> anyhow::Result<()> {
+    // NaN marks "looked but could not measure": nothing to show.
     let mut rows: Vec<(crate::finding::Severity, &Observation)> = observations
         .iter()
+        .filter(|o| !o.value.is_nan())
         .map(|o| (o.rule.classify(o.value), o))
         .collect();
     rows.sort_by(|a, b| {

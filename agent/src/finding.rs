@@ -21,13 +21,14 @@ impl Severity {
         }
     }
 
-    /// Rank for the outbox's eviction order: lower goes first.
+    /// Rank for the outbox's eviction order: lower goes first. An OK finding is a condition
+    /// clearing, which matters as much as the warning it ends (silence never resolves a
+    /// ticket), so it ranks with warnings; informational findings go first.
     pub fn rank(self) -> u8 {
         match self {
-            Severity::Ok => 0,
-            Severity::Info => 1,
-            Severity::Warning => 2,
-            Severity::Critical => 3,
+            Severity::Info => 0,
+            Severity::Ok | Severity::Warning => 1,
+            Severity::Critical => 2,
         }
     }
 }

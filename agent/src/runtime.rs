@@ -27,11 +27,26 @@ pub enum RunError {
     Checks(String),
 }
 
-/// One run of one check.
+/// One run of one check, from one generation of the config.
 struct CheckRun {
+    generation: u64,
     names: &'static [&'static str],
     reports_every_resource: bool,
     outcome: Result<Vec<Observation>, String>,
+}
+
+/// What the tracker decided: findings to queue and condition states to remember, written
+/// to the outbox together.
+#[derive(Default)]
+struct Decisions {
+    findings: Vec<Finding>,
+    conditions: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Decisions {
+    fn is_empty(&self) -> bool {
+        self.findings.is_empty() && self.conditions.is_empty()
+    }
 }
 
 /// Runs the agent until `stop` turns true. `config_path` is watched for edits; a valid edit
@@ -61,7 +76,7 @@ pub async fn run(
         queued: queued.clone(),
         shared: shared.clone(),
     };
-    let uplink = tokio::spawn(uplink::run(
+    let mut uplink = tokio::spawn(uplink::run(
         identity,
         settings.uplink.clone(),
         uplink_context,
@@ -70,8 +85,12 @@ pub async fn run(
     ));
 
     let (runs, mut results) = mpsc::channel::<CheckRun>(64);
-    let mut scheduled =
-        schedule(&settings.checks, &runs, &shared, &tracker).map_err(RunError::Checks)?;
+    let mut generation = 0;
+    let checks = checks::build_all(&settings.checks).map_err(RunError::Checks)?;
+    // Checks switched off while the agent was down take their open conditions along.
+    let retired = retire_removed(&mut tracker, &checks);
+    commit(&outbox, &shared, &queued, retired)?;
+    let mut scheduled = schedule(checks, generation, &runs, &shared, &tracker);
     let (config_changes, mut config_changed) = mpsc::unbounded_channel::<()>();
     let _config_watch = config_path
         .as_deref()
@@ -85,18 +104,24 @@ pub async fn run(
     loop {
         tokio::select! {
             Some(run) = results.recv() => {
-                let findings = track(&mut tracker, run, &outbox)?;
-                if !findings.is_empty() {
-                    let (_, evicted) = outbox.push(&findings)?;
-                    if evicted > 0 {
-                        tracing::warn!(evicted, "outbox full: dropped the oldest, least severe findings");
-                        shared.update(|facts| facts.outbox_evicted_total += evicted);
-                    }
-                    for finding in &findings {
-                        tracing::info!(check = %finding.check, resource = %finding.resource, severity = %finding.severity, summary = %finding.summary, "finding");
-                    }
-                    queued.notify_one();
+                // Results of checks replaced by a reload describe a config that is gone.
+                if run.generation != generation {
+                    continue;
                 }
+                let decisions = track(&mut tracker, run);
+                commit(&outbox, &shared, &queued, decisions)?;
+            }
+            Some(ended) = scheduled.join_next() => {
+                // Check tasks loop forever; one that ends has panicked.
+                if let Err(e) = ended
+                    && e.is_panic()
+                {
+                    tracing::error!(error = %e, "a check task panicked; it stays stopped until the next config reload");
+                }
+            }
+            ended = &mut uplink => {
+                tracing::error!(outcome = ?ended.err(), "the uplink stopped unexpectedly");
+                return Err(RunError::Checks("the uplink task ended".to_owned()));
             }
             _ = config_poll.tick() => {
                 let stamp = config_path.as_deref().and_then(file_stamp);
@@ -110,41 +135,24 @@ pub async fn run(
                 while config_changed.try_recv().is_ok() {}
                 let Some(path) = config_path.as_deref() else { continue };
                 config_stamp = file_stamp(path);
-                match Settings::load(Some(path)) {
-                    Ok(new_settings) => {
+                // Build the new checks before stopping the old ones: if anything about the new
+                // config fails, the old checks keep running.
+                let rebuilt = Settings::load(Some(path))
+                    .map_err(|e| e.to_string())
+                    .and_then(|new| checks::build_all(&new.checks).map_err(|e| format!("reading config {}: {e}", path.display())));
+                match rebuilt {
+                    Ok(checks) => {
                         scheduled.abort_all();
-                        scheduled = schedule(&new_settings.checks, &runs, &shared, &tracker).map_err(RunError::Checks)?;
-                        // Checks that are gone from the config take their open conditions along.
-                        let names: HashSet<&str> = checks::build_all(&new_settings.checks)
-                            .map_err(RunError::Checks)?
-                            .iter()
-                            .flat_map(|check| check.names().iter().copied())
-                            .collect();
-                        let gone: Vec<String> = tracker
-                            .open_conditions()
-                            .map(|((check, _), _)| check.clone())
-                            .filter(|check| !names.contains(check.as_str()))
-                            .collect::<HashSet<_>>()
-                            .into_iter()
-                            .collect();
-                        let mut findings = Vec::new();
-                        for check in gone {
-                            let before: Vec<ConditionKey> = tracker.open_conditions().map(|(k, _)| k.clone()).filter(|(c, _)| *c == check).collect();
-                            findings.extend(tracker.retire_unseen(&check, &HashSet::new(), now_ms()));
-                            for key in before {
-                                outbox.save_condition(&condition_key(&key), None)?;
-                            }
-                        }
-                        if !findings.is_empty() {
-                            outbox.push(&findings)?;
-                            queued.notify_one();
-                        }
+                        generation += 1;
+                        let retired = retire_removed(&mut tracker, &checks);
+                        commit(&outbox, &shared, &queued, retired)?;
+                        scheduled = schedule(checks, generation, &runs, &shared, &tracker);
                         shared.update(|facts| facts.config_error = None);
                         tracing::info!(path = %path.display(), "config reloaded");
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "config edit refused; keeping the previous config");
-                        shared.update(|facts| facts.config_error = Some(e.to_string()));
+                        shared.update(|facts| facts.config_error = Some(e));
                     }
                 }
             }
@@ -156,15 +164,71 @@ pub async fn run(
     Ok(())
 }
 
+/// Writes the tracker's decisions to the outbox in one transaction and wakes the uplink.
+fn commit(
+    outbox: &Outbox,
+    shared: &Shared,
+    queued: &Notify,
+    decisions: Decisions,
+) -> Result<(), OutboxError> {
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    let (_, evicted) = outbox.push_with_conditions(&decisions.findings, &decisions.conditions)?;
+    if evicted > 0 {
+        tracing::warn!(
+            evicted,
+            "outbox full: dropped the oldest, least severe findings"
+        );
+        shared.update(|facts| facts.outbox_evicted_total += evicted);
+    }
+    for finding in &decisions.findings {
+        tracing::info!(check = %finding.check, resource = %finding.resource, severity = %finding.severity, summary = %finding.summary, "finding");
+    }
+    if !decisions.findings.is_empty() {
+        queued.notify_one();
+    }
+    Ok(())
+}
+
+/// Open conditions of checks that no longer exist are cleared ("no longer checked").
+fn retire_removed(tracker: &mut Tracker, checks: &[Box<dyn Check>]) -> Decisions {
+    let names: HashSet<&str> = checks
+        .iter()
+        .flat_map(|check| check.names().iter().copied())
+        .collect();
+    let gone: HashSet<String> = tracker
+        .open_conditions()
+        .map(|((check, _), _)| check.clone())
+        .filter(|check| !names.contains(check.as_str()))
+        .collect();
+    let mut decisions = Decisions::default();
+    for check in gone {
+        for key in tracker
+            .open_conditions()
+            .map(|(key, _)| key.clone())
+            .filter(|(c, _)| *c == check)
+            .collect::<Vec<_>>()
+        {
+            decisions.conditions.push((condition_key(&key), None));
+        }
+        decisions
+            .findings
+            .extend(tracker.retire_unseen(&check, &HashSet::new(), now_ms()));
+    }
+    decisions
+}
+
 /// Starts one task per check, each on its own interval (and early when the check asks).
 fn schedule(
-    config: &ChecksFile,
+    checks: Vec<Box<dyn Check>>,
+    generation: u64,
     runs: &mpsc::Sender<CheckRun>,
     shared: &Arc<Shared>,
     tracker: &Tracker,
-) -> Result<JoinSet<()>, String> {
+) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
-    for mut check in checks::build_all(config)? {
+    for mut check in checks {
         let open: Vec<String> = tracker
             .open_conditions()
             .filter(|((name, _), _)| check.names().contains(&name.as_str()))
@@ -184,35 +248,29 @@ fn schedule(
                     () = check.wake() => {}
                 }
                 let outcome = check.run(&shared).await;
-                if runs
-                    .send(CheckRun {
-                        names: check.names(),
-                        reports_every_resource: check.reports_every_resource(),
-                        outcome,
-                    })
-                    .await
-                    .is_err()
-                {
+                let run = CheckRun {
+                    generation,
+                    names: check.names(),
+                    reports_every_resource: check.reports_every_resource(),
+                    outcome,
+                };
+                if runs.send(run).await.is_err() {
                     break;
                 }
             }
         });
     }
-    Ok(tasks)
+    tasks
 }
 
-/// Feeds one run through the tracker, persisting conditions that opened or closed.
-fn track(
-    tracker: &mut Tracker,
-    run: CheckRun,
-    outbox: &Outbox,
-) -> Result<Vec<Finding>, OutboxError> {
+/// Feeds one run through the tracker; returns the findings and the condition changes.
+fn track(tracker: &mut Tracker, run: CheckRun) -> Decisions {
     let observations = match run.outcome {
         Ok(observations) => observations,
         Err(error) => {
             // A probe that could not look concludes nothing: no finding, no clearing.
             tracing::warn!(checks = ?run.names, %error, "probe failed; the cycle goes on");
-            return Ok(Vec::new());
+            return Decisions::default();
         }
     };
     let before: HashMap<ConditionKey, Phase> = open_for(tracker, run.names);
@@ -222,29 +280,33 @@ fn track(
         .iter()
         .map(|name| (*name, HashSet::new()))
         .collect();
-    let mut findings = Vec::new();
+    let mut decisions = Decisions::default();
     for observation in observations {
         seen.entry(observation.check)
             .or_default()
             .insert(observation.resource.clone());
-        findings.extend(tracker.observe(observation, now));
+        decisions.findings.extend(tracker.observe(observation, now));
     }
     if run.reports_every_resource {
         for (check, resources) in &seen {
-            findings.extend(tracker.retire_unseen(check, resources, now));
+            decisions
+                .findings
+                .extend(tracker.retire_unseen(check, resources, now));
         }
     }
     let after = open_for(tracker, run.names);
     for (key, phase) in &after {
         if before.get(key) != Some(phase) {
-            let encoded = serde_json::to_vec(phase).unwrap_or_default();
-            outbox.save_condition(&condition_key(key), Some(&encoded))?;
+            decisions.conditions.push((
+                condition_key(key),
+                Some(serde_json::to_vec(phase).unwrap_or_default()),
+            ));
         }
     }
     for key in before.keys().filter(|key| !after.contains_key(*key)) {
-        outbox.save_condition(&condition_key(key), None)?;
+        decisions.conditions.push((condition_key(key), None));
     }
-    Ok(findings)
+    decisions
 }
 
 fn open_for(tracker: &Tracker, names: &[&str]) -> HashMap<ConditionKey, Phase> {
@@ -264,8 +326,11 @@ fn load_conditions(outbox: &Outbox) -> Result<Vec<(ConditionKey, Phase)>, Outbox
         .conditions()?
         .into_iter()
         .filter_map(|(key, value)| {
-            let (check, resource) = key.split_once('\u{0}')?;
-            let phase = serde_json::from_slice(&value).ok()?;
+            let parsed = key.split_once('\u{0}').zip(serde_json::from_slice::<Phase>(&value).ok());
+            if parsed.is_none() {
+                tracing::warn!(key = %key.replace('\u{0}', " on "), "ignoring an unreadable remembered condition");
+            }
+            let ((check, resource), phase) = parsed?;
             Some(((check.to_owned(), resource.to_owned()), phase))
         })
         .collect())

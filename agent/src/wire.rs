@@ -73,6 +73,19 @@ pub fn finding(sequence: u64, finding: &Finding) -> pb::Finding {
     }
 }
 
+/// About how many bytes a finding takes on the wire (an upper bound is what matters).
+pub fn approximate_size(finding: &Finding) -> usize {
+    let evidence = serde_json::to_string(&finding.evidence)
+        .map(|e| e.len())
+        .unwrap_or(0)
+        .min(MAX_EVIDENCE_BYTES + 64);
+    finding.check.len()
+        + finding.resource.len().min(MAX_RESOURCE_BYTES)
+        + finding.summary.len().min(MAX_SUMMARY_BYTES)
+        + evidence
+        + 64
+}
+
 pub fn findings(batch: &[(u64, Finding)]) -> pb::AgentMessage {
     message(pb::agent_message::Body::Findings(pb::FindingBatch {
         findings: batch

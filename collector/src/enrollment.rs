@@ -25,7 +25,16 @@ pub struct IssuedToken {
 
 /// Creates a one-time token that expires after `ttl`.
 pub async fn create_token(store: &Store, ttl: Duration) -> Result<IssuedToken, StoreError> {
-    create_token_expiring_at(store, SystemTime::now() + ttl).await
+    let expires_at = SystemTime::now()
+        .checked_add(ttl)
+        .ok_or_else(|| StoreError::Invalid {
+            what: "token TTL",
+            detail: format!(
+                "{} is too far in the future",
+                humantime::format_duration(ttl)
+            ),
+        })?;
+    create_token_expiring_at(store, expires_at).await
 }
 
 /// Creates a one-time token that expires at `expires_at` (which may be in the past, for tests
@@ -67,11 +76,36 @@ impl pb::enrollment_server::Enrollment for EnrollmentService {
         let peer = request.remote_addr();
         let request = request.into_inner();
         let token = request.token.trim();
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
-            tracing::warn!(peer = ?peer, "enrollment refused: malformed token");
-            return Err(Status::unauthenticated(
-                "enrollment refused: the token is malformed (expected the flt_… text printed by `firstline-collector token create`)",
-            ));
+        let malformed = if !token.starts_with(TOKEN_PREFIX) {
+            Some("it does not start with flt_")
+        } else if token.len() > 128 {
+            Some("it is longer than any token this collector prints")
+        } else {
+            None
+        };
+        if let Some(reason) = malformed {
+            tracing::warn!(peer = ?peer, reason, "enrollment refused: malformed token");
+            return Err(Status::unauthenticated(format!(
+                "enrollment refused: the token is malformed ({reason}); use the text printed by `firstline-collector token create`"
+            )));
+        }
+        // A cheap look at the token first, so strangers cannot make us sign for nothing.
+        let token_hash = random::sha256(token);
+        if let Err(refusal) = self
+            .store
+            .check_token(&token_hash, now_ms())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "enrollment failed in the store");
+                Status::unavailable(
+                    "enrollment failed: the collector's store is unavailable; try again",
+                )
+            })?
+        {
+            tracing::warn!(peer = ?peer, reason = %refusal, "enrollment refused");
+            return Err(Status::unauthenticated(format!(
+                "enrollment refused: {refusal}; create a new one with `firstline-collector token create`"
+            )));
         }
         let hostname: String = request
             .hostname

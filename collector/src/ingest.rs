@@ -21,29 +21,68 @@ use crate::wire;
 
 /// Streams silent for this many heartbeat intervals are closed as dead.
 const SILENT_INTERVALS_BEFORE_CLOSE: u32 = 3;
+/// How long a new stream waits for the one it replaces to finish its last commit.
+const PREDECESSOR_GRACE: Duration = Duration::from_secs(15);
+/// An agent that does not read what we send for this long is gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Who is connected right now: one live session per device. A second connection from the
 /// same device (say, after a network cut the old one has not noticed) replaces the first.
 #[derive(Debug, Default)]
 pub struct Sessions {
     next_id: AtomicU64,
-    live: Mutex<HashMap<String, (u64, oneshot::Sender<()>)>>,
+    live: Mutex<HashMap<String, LiveSession>>,
+}
+
+#[derive(Debug)]
+struct LiveSession {
+    id: u64,
+    /// Tells the session to end.
+    close: oneshot::Sender<()>,
+    /// Resolves (with an error) once the session has ended and dropped its sender.
+    finished: watch::Receiver<()>,
+}
+
+/// What a newly opened session holds: its id, the signal that it was superseded, its own
+/// "finished" flag, and the predecessor it must outlive.
+struct Opened {
+    id: u64,
+    superseded: oneshot::Receiver<()>,
+    finished: watch::Sender<()>,
+    predecessor: Option<watch::Receiver<()>>,
 }
 
 impl Sessions {
-    fn open(&self, device_id: &str) -> (u64, oneshot::Receiver<()>) {
+    fn open(&self, device_id: &str) -> Opened {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (close, closed) = oneshot::channel();
-        let previous = self.lock().insert(device_id.to_owned(), (id, close));
-        if let Some((_, close_previous)) = previous {
-            let _ = close_previous.send(());
+        let (close, superseded) = oneshot::channel();
+        let (finished, finished_watch) = watch::channel(());
+        let previous = self.lock().insert(
+            device_id.to_owned(),
+            LiveSession {
+                id,
+                close,
+                finished: finished_watch,
+            },
+        );
+        let predecessor = previous.map(|previous| {
+            let _ = previous.close.send(());
+            previous.finished
+        });
+        Opened {
+            id,
+            superseded,
+            finished,
+            predecessor,
         }
-        (id, closed)
     }
 
     fn close(&self, device_id: &str, session_id: u64) {
         let mut live = self.lock();
-        if live.get(device_id).is_some_and(|(id, _)| *id == session_id) {
+        if live
+            .get(device_id)
+            .is_some_and(|session| session.id == session_id)
+        {
             live.remove(device_id);
         }
     }
@@ -57,7 +96,7 @@ impl Sessions {
         self.lock().contains_key(device_id)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, oneshot::Sender<()>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveSession>> {
         // A panic while holding this lock cannot leave the map inconsistent (single inserts
         // and removes), so a poisoned lock is still usable.
         self.live
@@ -124,7 +163,8 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         }
 
         let (outbound, outbound_stream) = mpsc::channel(16);
-        let (session_id, superseded) = self.sessions.open(&device_id);
+        let opened = self.sessions.open(&device_id);
+        let session_id = opened.id;
         tracing::info!(device = %device_id, peer = ?peer, "agent connected");
         let session = Session {
             device_id: device_id.clone(),
@@ -136,10 +176,22 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         let sessions = self.sessions.clone();
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
+            let Opened {
+                superseded,
+                finished,
+                predecessor,
+                ..
+            } = opened;
+            // The previous stream of this device may still be committing: let it finish before
+            // this one reads the committed sequence, or the two could interleave.
+            if let Some(mut predecessor) = predecessor {
+                let _ = tokio::time::timeout(PREDECESSOR_GRACE, predecessor.changed()).await;
+            }
             let outcome = session
                 .run(request.into_inner(), superseded, shutdown)
                 .await;
             sessions.close(&device_id, session_id);
+            drop(finished);
             match outcome {
                 Ok(()) => tracing::info!(device = %device_id, "agent disconnected"),
                 Err(status) => {
@@ -221,7 +273,7 @@ impl Session {
             .store
             .device(&self.device_id)
             .await
-            .map_err(store_unavailable)?
+            .map_err(|e| store_unavailable(&self.device_id, e))?
             .map(|device| device.committed_sequence)
             .unwrap_or(0);
         let heartbeat_secs = u32::try_from(self.heartbeat_interval.as_secs()).unwrap_or(u32::MAX);
@@ -241,7 +293,7 @@ impl Session {
                     self.store
                         .store_inventory(&self.device_id, &inventory, now_ms())
                         .await
-                        .map_err(store_unavailable)?;
+                        .map_err(|e| store_unavailable(&self.device_id, e))?;
                     tracing::debug!(device = %self.device_id, hostname = %inventory.hostname, "inventory stored");
                 }
                 Body::Findings(batch) => self.ingest_findings(batch).await?,
@@ -249,7 +301,7 @@ impl Session {
                     self.store
                         .touch_device(&self.device_id, now_ms())
                         .await
-                        .map_err(store_unavailable)?;
+                        .map_err(|e| store_unavailable(&self.device_id, e))?;
                 }
             }
         }
@@ -289,20 +341,23 @@ impl Session {
             .store
             .store_findings(&self.device_id, &accepted, highest, now_ms())
             .await
-            .map_err(store_unavailable)?;
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
     }
 
     async fn send(&self, message: pb::CollectorMessage) -> Result<(), Status> {
-        self.outbound
-            .send(Ok(message))
-            .await
-            .map_err(|_| Status::cancelled("the agent went away"))
+        match tokio::time::timeout(SEND_TIMEOUT, self.outbound.send(Ok(message))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Status::cancelled("the agent went away")),
+            Err(_) => Err(Status::deadline_exceeded(
+                "the agent stopped reading the stream",
+            )),
+        }
     }
 }
 
-fn store_unavailable(error: crate::store::StoreError) -> Status {
-    tracing::error!(error = %error, "store error on the telemetry stream");
+fn store_unavailable(device_id: &str, error: crate::store::StoreError) -> Status {
+    tracing::error!(device = %device_id, error = %error, "store error on the telemetry stream");
     Status::unavailable("the collector's store is unavailable; reconnect and resend")
 }

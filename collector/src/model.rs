@@ -46,8 +46,10 @@ pub struct Finding {
     pub observed_at_ms: i64,
 }
 
-/// What a device told us about itself on connect.
+/// What a device told us about itself on connect. Stored as JSON: fields added later default,
+/// so rows written by older versions still read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Inventory {
     pub hostname: String,
     pub os_name: String,
@@ -66,6 +68,7 @@ pub struct Inventory {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Disk {
     pub mount_point: String,
     pub device: String,
@@ -76,6 +79,7 @@ pub struct Disk {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NetworkInterface {
     pub name: String,
     pub mac_address: String,

@@ -279,8 +279,19 @@ fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiErr
         source,
     };
     let temporary = path.with_extension("tmp");
+    // A leftover from a crash may carry other permissions: start from a new file.
+    match fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(PkiError::Write {
+                path: temporary,
+                source,
+            });
+        }
+    }
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

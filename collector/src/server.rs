@@ -21,7 +21,8 @@ use crate::pki::{self, CertificateAuthority, PkiError};
 use crate::store::{Store, StoreError};
 
 /// Largest message an agent may send; findings are far smaller, this bounds hostile input.
-const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Agents keep their batches well under this (they aim for 512 KiB).
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How long a graceful stop waits for in-flight requests before dropping connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -92,18 +93,12 @@ impl RunningCollector {
         match tokio::time::timeout(SHUTDOWN_GRACE, both).await {
             Ok((grpc, http)) => grpc.and(http),
             Err(_) => {
-                tracing::warn!("connections still open after the grace period; closing them");
+                tracing::warn!("connections still open after the grace period; abandoning them");
                 grpc_task.abort();
                 http_task.abort();
                 Ok(())
             }
         }
-    }
-
-    /// Stops abruptly, like a killed process: no grace, connections dropped mid-flight.
-    pub fn kill(self) {
-        self.grpc_task.abort();
-        self.http_task.abort();
     }
 
     /// Runs until either server fails or `stop_signal` resolves.
@@ -194,6 +189,9 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_nodelay(true)
+        // One agent needs one stream; a handful leaves room for enrollment retries.
+        .concurrency_limit_per_connection(8)
+        .http2_max_pending_accept_reset_streams(Some(16))
         .add_service(enrollment)
         .add_service(telemetry);
     let mut grpc_stop = stop_watch.clone();
@@ -219,6 +217,12 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
             .map_err(ServeError::Http)
     });
 
+    if !http_address.ip().is_loopback() {
+        tracing::warn!(
+            http = %http_address,
+            "HTTP listens beyond loopback without TLS: API keys cross the network in the clear; put a TLS proxy in front"
+        );
+    }
     tracing::info!(
         grpc = %grpc_address,
         http = %http_address,

@@ -167,6 +167,17 @@ fn evaluate(result: &HttpsResult, reachable: Rule, expiry: Rule) -> Vec<Observat
             "certificate" => certificate,
         },
     }];
+    if result.certificate.is_none() {
+        // No certificate seen (the connection failed first): its expiry is unknown, not fine.
+        observations.push(Observation {
+            check: CERT_EXPIRY,
+            resource: result.url.clone(),
+            value: f64::NAN,
+            rule: expiry,
+            summary: format!("The certificate of {} could not be read", result.url),
+            evidence: evidence! { "url" => result.url },
+        });
+    }
     if let Some(certificate) = &result.certificate {
         let summary = if certificate.days_left < 0.0 {
             format!(

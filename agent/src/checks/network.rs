@@ -109,8 +109,16 @@ impl Check for NetworkCheck {
         shared: &'a Shared,
     ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
-            let routes = gateway::default_routes()?;
-            let ping = match routes.first() {
+            // Where the routing table cannot be read (not Linux), say nothing about gateways but
+            // still check the collector.
+            let routes = match gateway::default_routes() {
+                Ok(routes) => Some(routes),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no routing table; skipping gateway checks");
+                    None
+                }
+            };
+            let ping = match routes.as_deref().and_then(<[DefaultRoute]>::first) {
                 Some(route) => {
                     let (target, count, timeout) =
                         (IpAddr::V4(route.gateway), self.pings, self.timeout);
@@ -137,30 +145,49 @@ impl Check for NetworkCheck {
                 }
                 None => None,
             };
-            Ok(evaluate(&routes, ping.as_ref(), collector.as_ref(), self))
+            Ok(evaluate(
+                routes.as_deref(),
+                ping.as_ref(),
+                collector.as_ref(),
+                self,
+            ))
         })
     }
 }
 
 fn evaluate(
-    routes: &[DefaultRoute],
+    routes: Option<&[DefaultRoute]>,
     ping: Option<&PingResult>,
     collector: Option<&ConnectResult>,
     check: &NetworkCheck,
 ) -> Vec<Observation> {
-    let mut observations = vec![Observation {
-        check: GATEWAY_MISSING,
-        resource: "ipv4".to_owned(),
-        value: if routes.is_empty() { 1.0 } else { 0.0 },
-        rule: check.presence,
-        summary: match routes.first() {
-            None => "No default gateway: this computer has no route to other networks".to_owned(),
-            Some(route) => format!("Default gateway {} via {}", route.gateway, route.interface),
-        },
-        evidence: evidence! {
-            "default_routes" => routes.iter().map(|r| serde_json::json!({"gateway": r.gateway.to_string(), "interface": r.interface})).collect::<Vec<_>>(),
-        },
-    }];
+    let mut observations = Vec::new();
+    if let Some(routes) = routes {
+        observations.push(Observation {
+            check: GATEWAY_MISSING,
+            resource: "ipv4".to_owned(),
+            value: if routes.is_empty() { 1.0 } else { 0.0 },
+            rule: check.presence,
+            summary: match routes.first() {
+                None => "No default gateway: this computer has no route to other networks".to_owned(),
+                Some(route) => format!("Default gateway {} via {}", route.gateway, route.interface),
+            },
+            evidence: evidence! {
+                "default_routes" => routes.iter().map(|r| serde_json::json!({"gateway": r.gateway.to_string(), "interface": r.interface})).collect::<Vec<_>>(),
+            },
+        });
+    }
+    if let (None, Some(route)) = (ping, routes.and_then(<[DefaultRoute]>::first)) {
+        // The gateway could not be pinged at all (no permission): loss unknown, not zero.
+        observations.push(Observation {
+            check: GATEWAY_LOSS,
+            resource: route.gateway.to_string(),
+            value: f64::NAN,
+            rule: check.loss,
+            summary: format!("Gateway {}: packet loss not measured", route.gateway),
+            evidence: evidence! { "gateway" => route.gateway.to_string() },
+        });
+    }
     if let Some(ping) = ping {
         let average = ping
             .average_rtt_ms()

@@ -116,7 +116,8 @@ impl Rule {
 pub struct Observation {
     pub check: &'static str,
     pub resource: String,
-    /// The measured value, in the unit the rule's thresholds use.
+    /// The measured value, in the unit the rule's thresholds use; NaN when it could not be
+    /// measured this time (which neither raises nor clears, and is not "gone" either).
     pub value: f64,
     pub rule: Rule,
     /// One human sentence describing what was seen.
@@ -165,8 +166,13 @@ impl Tracker {
             .unwrap_or(Phase::Ok)
     }
 
-    /// Feeds one observation; returns the finding to send if the condition changed.
+    /// Feeds one observation; returns the finding to send if the condition changed. A NaN
+    /// value means "looked, could not measure" (a certificate behind a failed connection): the
+    /// condition keeps its phase.
     pub fn observe(&mut self, observation: Observation, now_ms: i64) -> Option<Finding> {
+        if observation.value.is_nan() {
+            return None;
+        }
         let key = (observation.check.to_owned(), observation.resource.clone());
         let phase = self.phases.get(&key).copied().unwrap_or(Phase::Ok);
         let rule = &observation.rule;
@@ -405,6 +411,18 @@ mod tests {
             .collect();
         let mut tracker = Tracker::with_open_conditions(saved);
         assert!(tracker.observe(down("a:1"), 1).is_none());
+        // Unmeasurable this time: no change, and (being seen) not retired below.
+        assert!(
+            tracker
+                .observe(
+                    Observation {
+                        value: f64::NAN,
+                        ..down("a:1")
+                    },
+                    1
+                )
+                .is_none()
+        );
         let cleared = tracker.retire_unseen("tcp.connect", &HashSet::from(["a:1".to_owned()]), 2);
         assert_eq!(cleared.len(), 1);
         assert_eq!(

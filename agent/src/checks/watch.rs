@@ -74,6 +74,12 @@ pub fn default_watches() -> Vec<WatchConfig> {
     }
 }
 
+/// Events remembered per watch (per window), and characters kept of a matching line.
+const MAX_EVENTS: usize = 2_000;
+const MAX_DETAIL_CHARS: usize = 200;
+/// Bytes of a log read per change.
+const MAX_READ_BYTES: u64 = 256 * 1024;
+
 pub const NEW_FILE: &str = "crash.new_file";
 pub const LOG_MATCH: &str = "log.match";
 
@@ -97,6 +103,8 @@ enum Mode {
 struct WatchCheck {
     name: String,
     path: PathBuf,
+    /// For a watch on one log file: that file (the folder holding it is what is watched).
+    only_file: Option<PathBuf>,
     mode: Mode,
     window: Duration,
     rule: Rule,
@@ -127,6 +135,7 @@ pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
     let mut check = WatchCheck {
         name: config.name.clone(),
         path: config.path.clone(),
+        only_file: None,
         mode,
         window: config.window.max(Duration::from_secs(1)),
         rule: Rule::boolean(config.severity, Duration::ZERO, Duration::ZERO),
@@ -156,8 +165,20 @@ impl WatchCheck {
                 nudge.notify_one();
             }
         };
+        // A single log file is watched through its folder, so that rotation (rename, new file)
+        // does not leave us watching the old inode.
+        let target = if self.path.is_file() {
+            self.only_file = Some(self.path.clone());
+            self.path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned()
+        } else {
+            self.path.clone()
+        };
         let watched = notify::recommended_watcher(handler).and_then(|mut watcher| {
-            watcher.watch(&self.path, RecursiveMode::NonRecursive)?;
+            watcher.watch(&target, RecursiveMode::NonRecursive)?;
             Ok(watcher)
         });
         match watched {
@@ -179,16 +200,36 @@ impl WatchCheck {
     }
 
     fn drain(&mut self) {
+        use notify::event::{ModifyKind, RenameMode};
         let now = now_ms();
         while let Ok(event) = self.changes.try_recv() {
-            let created = matches!(
+            let appeared = matches!(
                 event.kind,
-                EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                EventKind::Create(_)
+                    | EventKind::Modify(ModifyKind::Name(
+                        RenameMode::To | RenameMode::Both | RenameMode::Any
+                    ))
             );
-            let written = matches!(event.kind, EventKind::Modify(_));
+            let written = matches!(
+                event.kind,
+                EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
+            );
+            let vanished = matches!(
+                event.kind,
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+            );
             for path in event.paths {
+                // A single-file watch listens to the whole folder (to survive rotation).
+                if self.only_file.as_ref().is_some_and(|file| *file != path) {
+                    continue;
+                }
                 match &mut self.mode {
-                    Mode::NewFiles { pattern } if created => {
+                    // A crash file removed (reported, cleaned up) may come back under the same
+                    // name with the next crash: forget it.
+                    Mode::NewFiles { .. } if vanished => {
+                        self.counted.remove(&path);
+                    }
+                    Mode::NewFiles { pattern } if appeared => {
                         let name = path
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
@@ -204,10 +245,17 @@ impl WatchCheck {
                             });
                         }
                     }
-                    Mode::Lines { regex, offsets } if written || created => {
+                    Mode::Lines { offsets, .. } if vanished => {
+                        offsets.remove(&path);
+                    }
+                    // Renamed-in files (a rotated log.1) are old lines: only writes and new
+                    // files count.
+                    Mode::Lines { regex, offsets }
+                        if written || matches!(event.kind, EventKind::Create(_)) =>
+                    {
                         for line in read_new_lines(&path, offsets) {
                             if regex.is_match(&line) {
-                                let detail: String = line.chars().take(500).collect();
+                                let detail: String = line.chars().take(MAX_DETAIL_CHARS).collect();
                                 self.recent.push_back(Event {
                                     at_ms: now,
                                     resource: self.name.clone(),
@@ -228,9 +276,18 @@ impl WatchCheck {
         {
             self.recent.pop_front();
         }
+        // A chatty pattern must not grow the agent without bound: keep the newest events.
+        while self.recent.len() > MAX_EVENTS {
+            self.recent.pop_front();
+        }
         // Remember counted files only as long as they can matter.
         if self.counted.len() > 10_000 {
             self.counted.clear();
+        }
+        if let Mode::Lines { offsets, .. } = &mut self.mode
+            && offsets.len() > 10_000
+        {
+            offsets.retain(|path, _| path.exists());
         }
     }
 
@@ -373,8 +430,8 @@ fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<Strin
     if length < offset {
         offset = 0;
     }
-    // Read at most 1 MiB per event so a runaway log cannot balloon the agent.
-    let to_read = (length - offset).min(1024 * 1024);
+    // Read a bounded amount per change so a runaway log cannot balloon the agent.
+    let to_read = (length - offset).min(MAX_READ_BYTES);
     let mut buffer = vec![0u8; usize::try_from(to_read).unwrap_or(0)];
     if file.seek(SeekFrom::Start(offset)).is_err() || file.read_exact(&mut buffer).is_err() {
         return Vec::new();
@@ -430,6 +487,7 @@ pub fn application_from_file_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Shared;
 
     #[test]
     fn crash_files_are_grouped_by_application() {
@@ -442,6 +500,73 @@ mod tests {
         ] {
             assert_eq!(application_from_file_name(file), application, "{file}");
         }
+    }
+
+    /// Runs the check until an observation of `resource` reports `count` events.
+    async fn wait_for_count(
+        check: &mut Box<dyn Check>,
+        resource: &str,
+        count: usize,
+    ) -> Observation {
+        let shared = Shared::default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let observations = check.run(&shared).await.expect("runs");
+            if let Some(observation) = observations
+                .into_iter()
+                .find(|o| o.resource == resource && o.evidence["count"] == count)
+            {
+                return observation;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no observation of {resource} with {count} events"
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(100), check.wake()).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watched_log_keeps_being_read_after_rotation_and_old_lines_do_not_count_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "boot\nOut of memory: old news\n").expect("write");
+        let config = WatchConfig {
+            name: "oom".to_owned(),
+            path: log.clone(),
+            pattern: None,
+            lines: Some("Out of memory".to_owned()),
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        let mut check = build(&config).expect("valid").expect("built");
+        let append = |text: &str| {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&log)
+                .expect("open");
+            file.write_all(text.as_bytes()).expect("append");
+        };
+        append("Out of memory: killed process 42\n");
+        let first = wait_for_count(&mut check, "oom", 1).await;
+        assert!(
+            first.evidence["latest"][0]
+                .as_str()
+                .unwrap_or_default()
+                .contains("process 42")
+        );
+        // Rotate: the old file moves aside, a new one takes its name.
+        std::fs::rename(&log, dir.path().join("app.log.1")).expect("rotate");
+        append("Out of memory: killed process 43\n");
+        let second = wait_for_count(&mut check, "oom", 2).await;
+        assert!(
+            second.evidence["latest"][0]
+                .as_str()
+                .unwrap_or_default()
+                .contains("process 43")
+        );
     }
 
     #[test]

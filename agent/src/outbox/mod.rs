@@ -91,7 +91,35 @@ impl Outbox {
     /// Queues findings in one transaction and returns the sequence numbers given to those kept.
     /// Returns how many findings (new or old) were evicted to make room.
     pub fn push(&self, findings: &[Finding]) -> Result<(Vec<u64>, u64), OutboxError> {
+        self.push_with_conditions(findings, &[])
+    }
+
+    /// Queues findings and records condition changes (key → state, or None to forget) in one
+    /// transaction: a crash can never leave a condition open whose finding was not queued,
+    /// nor a clear remembered but not sent.
+    pub fn push_with_conditions(
+        &self,
+        findings: &[Finding],
+        conditions: &[(String, Option<Vec<u8>>)],
+    ) -> Result<(Vec<u64>, u64), OutboxError> {
         let transaction = self.database.begin_write().map_err(|e| self.storage(e))?;
+        {
+            let mut table = transaction
+                .open_table(CONDITIONS)
+                .map_err(|e| self.storage(e))?;
+            for (key, state) in conditions {
+                match state {
+                    Some(state) => {
+                        table
+                            .insert(key.as_str(), state.as_slice())
+                            .map_err(|e| self.storage(e))?;
+                    }
+                    None => {
+                        table.remove(key.as_str()).map_err(|e| self.storage(e))?;
+                    }
+                }
+            }
+        }
         let mut sequences = Vec::with_capacity(findings.len());
         let mut evicted = 0;
         {
@@ -180,20 +208,58 @@ impl Outbox {
             .open_table(FINDINGS)
             .map_err(|e| self.storage(e))?;
         let mut pending = Vec::new();
+        let mut unreadable = Vec::new();
         for entry in table
             .range(after.saturating_add(1)..)
             .map_err(|e| self.storage(e))?
             .take(limit)
         {
             let (sequence, encoded) = entry.map_err(|e| self.storage(e))?;
-            let finding: Finding =
-                serde_json::from_slice(encoded.value()).map_err(|e| OutboxError::Corrupt {
-                    path: self.path.clone(),
-                    detail: e.to_string(),
-                })?;
-            pending.push((sequence.value(), finding));
+            match serde_json::from_slice::<Finding>(encoded.value()) {
+                Ok(finding) => pending.push((sequence.value(), finding)),
+                Err(e) => unreadable.push((sequence.value(), e.to_string())),
+            }
+        }
+        drop(table);
+        drop(transaction);
+        // A record this version cannot read (written by another version, damaged on disk) must
+        // not block everything behind it: say which, and set it aside.
+        for (sequence, error) in &unreadable {
+            tracing::error!(path = %self.path.display(), sequence, %error, "dropping an unreadable finding from the outbox");
+        }
+        if !unreadable.is_empty() {
+            self.remove_sequences(
+                &unreadable
+                    .iter()
+                    .map(|(sequence, _)| *sequence)
+                    .collect::<Vec<_>>(),
+            )?;
+            if pending.is_empty() {
+                return self.pending_after(after, limit);
+            }
         }
         Ok(pending)
+    }
+
+    fn remove_sequences(&self, sequences: &[u64]) -> Result<(), OutboxError> {
+        let transaction = self.database.begin_write().map_err(|e| self.storage(e))?;
+        {
+            let mut table = transaction
+                .open_table(FINDINGS)
+                .map_err(|e| self.storage(e))?;
+            let mut index = transaction
+                .open_table(BY_SEVERITY)
+                .map_err(|e| self.storage(e))?;
+            for sequence in sequences {
+                table.remove(*sequence).map_err(|e| self.storage(e))?;
+                for rank in 0..=Severity::Critical.rank() {
+                    index
+                        .remove((rank, *sequence))
+                        .map_err(|e| self.storage(e))?;
+                }
+            }
+        }
+        transaction.commit().map_err(|e| self.storage(e))
     }
 
     /// Forgets every finding up to and including `sequence`: the collector committed them.
@@ -267,7 +333,7 @@ impl Outbox {
             let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
             table.retain(|_, _| false).map_err(|e| self.storage(e))?;
             index.retain(|_, _| false).map_err(|e| self.storage(e))?;
-            let mut next = committed + 1;
+            let mut next = committed.saturating_add(1);
             for (_, finding) in &pending {
                 let encoded = serde_json::to_vec(finding).map_err(|e| OutboxError::Corrupt {
                     path: self.path.clone(),
@@ -404,7 +470,7 @@ mod tests {
     #[test]
     fn when_full_the_oldest_lowest_severity_goes_first_and_is_counted() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let one = serde_json::to_vec(&finding(Severity::Ok, "x"))
+        let one = serde_json::to_vec(&finding(Severity::Info, "x"))
             .expect("encode")
             .len() as u64;
         // Room for exactly three findings of this size.
@@ -412,11 +478,11 @@ mod tests {
         outbox
             .push(&[
                 finding(Severity::Critical, "x"),
-                finding(Severity::Ok, "x"),
+                finding(Severity::Info, "x"),
                 finding(Severity::Warning, "x"),
             ])
             .expect("push");
-        // A fourth evicts the OK finding (lowest severity), not the older critical one.
+        // A fourth evicts the informational finding (lowest severity), not the older critical one.
         let (_, evicted) = outbox
             .push(&[finding(Severity::Warning, "x")])
             .expect("push");
@@ -428,8 +494,8 @@ mod tests {
             .map(|(s, _)| *s)
             .collect();
         assert_eq!(kept, [1, 3, 4]);
-        // An OK finding when only more important ones are queued is itself dropped.
-        let (sequences, evicted) = outbox.push(&[finding(Severity::Ok, "x")]).expect("push");
+        // An informational finding when only more important ones are queued is itself dropped.
+        let (sequences, evicted) = outbox.push(&[finding(Severity::Info, "x")]).expect("push");
         assert!(sequences.is_empty());
         assert_eq!(evicted, 1);
         // Among equals, the oldest goes.
@@ -446,6 +512,11 @@ mod tests {
             kept,
             [1, 4, 5],
             "a dropped newcomer never took a sequence number"
+        );
+        // A clear (OK) is worth as much as the warning it ends: it outranks information.
+        assert!(
+            Severity::Ok.rank() > Severity::Info.rank()
+                && Severity::Ok.rank() == Severity::Warning.rank()
         );
         let stats = outbox.stats().expect("stats");
         assert_eq!(stats.evicted_total, 3);
@@ -478,6 +549,29 @@ mod tests {
             outbox.push(&[finding(Severity::Ok, "c")]).expect("push").0,
             [43]
         );
+    }
+
+    #[test]
+    fn an_unreadable_record_is_set_aside_instead_of_blocking_the_queue() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outbox = Outbox::open(&dir.path().join(OUTBOX_FILE), 1 << 20).expect("open");
+        outbox
+            .push(&[
+                finding(Severity::Warning, "a"),
+                finding(Severity::Warning, "b"),
+            ])
+            .expect("push");
+        let transaction = outbox.database.begin_write().expect("write");
+        {
+            let mut table = transaction.open_table(FINDINGS).expect("table");
+            table
+                .insert(1u64, b"{not a finding".as_slice())
+                .expect("corrupt");
+        }
+        transaction.commit().expect("commit");
+        let pending = outbox.pending_after(0, 10).expect("pending");
+        assert_eq!(pending.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [2]);
+        assert_eq!(outbox.stats().expect("stats").pending, 1);
     }
 
     #[test]

@@ -35,8 +35,8 @@ pub async fn state(name: &str) -> Result<ServiceState, String> {
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(10), command.output())
         .await
-        .map_err(|_| "systemctl timed out".to_owned())?
-        .map_err(|e| format!("running systemctl: {e}"))?;
+        .map_err(|_| format!("systemctl show {name} timed out"))?
+        .map_err(|e| format!("running systemctl show {name}: {e}"))?;
     if !output.status.success() {
         return Err(format!(
             "systemctl show {name}: {}",

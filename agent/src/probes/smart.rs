@@ -28,7 +28,7 @@ async fn smartctl(arguments: &[&str]) -> Result<Option<serde_json::Value>, Strin
     let output = match tokio::time::timeout(SMARTCTL_TIMEOUT, command.output()).await {
         Err(_) => return Err(format!("smartctl {} timed out", arguments.join(" "))),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Ok(Err(e)) => return Err(format!("running smartctl: {e}")),
+        Ok(Err(e)) => return Err(format!("running smartctl {}: {e}", arguments.join(" "))),
         Ok(Ok(output)) => output,
     };
     // smartctl's exit status is a bit mask; its JSON is still the answer when it printed some.

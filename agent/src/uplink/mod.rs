@@ -57,6 +57,8 @@ pub struct UplinkContext {
 
 /// Findings per message.
 const BATCH: usize = 100;
+/// A findings message stays under this many bytes (the collector accepts 4 MiB).
+const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Findings sent but not yet acknowledged, at most.
 const IN_FLIGHT: u64 = 2000;
 
@@ -108,7 +110,13 @@ pub async fn run(
             break;
         }
         let started = Instant::now();
-        let outcome = session(&identity, &settings, &context, &mut stop, &state).await;
+        // The session watches `stop` itself once connected; this also covers the moments it
+        // cannot (connecting, waiting for a Welcome, a send that does not go through).
+        let mut session_stop = stop.clone();
+        let outcome = tokio::select! {
+            outcome = session(&identity, &settings, &context, &mut session_stop, &state) => outcome,
+            () = stopped(&mut stop) => Ok(SessionEnd::Stopped),
+        };
         if started.elapsed() >= HEALTHY_SESSION {
             backoff.reset();
         }
@@ -148,10 +156,18 @@ async fn session(
         .send(wire::hello(context.outbox.last_sequence()?))
         .await
         .map_err(|_| SessionError::Protocol("outbound queue closed".to_owned()))?;
-    let response = client
-        .connect(ReceiverStream::new(outbound_stream))
-        .await
-        .map_err(|status| SessionError::Status(channel::describe_status(&status)))?;
+    let response = tokio::time::timeout(
+        WELCOME_TIMEOUT,
+        client.connect(ReceiverStream::new(outbound_stream)),
+    )
+    .await
+    .map_err(|_| {
+        SessionError::Protocol(format!(
+            "the collector did not open the stream within {}s",
+            WELCOME_TIMEOUT.as_secs()
+        ))
+    })?
+    .map_err(|status| SessionError::Status(channel::describe_status(&status)))?;
     let mut inbound = response.into_inner();
 
     let welcome = tokio::time::timeout(WELCOME_TIMEOUT, inbound.message())
@@ -174,7 +190,7 @@ async fn session(
                     identity.device_id()
                 )));
             }
-            let skew_ms = server_time_unix_ms - crate::finding::now_ms();
+            let skew_ms = server_time_unix_ms.saturating_sub(crate::finding::now_ms());
             context
                 .shared
                 .update(|facts| facts.clock_skew_ms = Some(skew_ms));
@@ -216,9 +232,22 @@ async fn session(
             () = sleep_until_some(send_at) => {
                 let room = usize::try_from(IN_FLIGHT - sent_through.saturating_sub(acknowledged)).unwrap_or(BATCH);
                 let allowed = bucket.take(BATCH.min(room));
-                let batch = outbox.pending_after(sent_through, allowed)?;
+                let mut batch = outbox.pending_after(sent_through, allowed)?;
+                let fetched = batch.len();
+                // Keep each message far below the collector's size limit, whatever the evidence.
+                let mut bytes = 0;
+                let fits = batch
+                    .iter()
+                    .take_while(|(_, finding)| {
+                        bytes += wire::approximate_size(finding);
+                        bytes <= MAX_BATCH_BYTES
+                    })
+                    .count()
+                    .max(1);
+                batch.truncate(fits);
                 bucket.refund(allowed - batch.len());
-                if batch.len() < allowed {
+                // Nothing more is queued only if the read came back short and all of it went.
+                if fetched < allowed && batch.len() == fetched {
                     pump = false;
                 }
                 if let Some((last, _)) = batch.last() {
