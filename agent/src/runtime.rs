@@ -25,6 +25,8 @@ pub enum RunError {
     Outbox(#[from] OutboxError),
     #[error("{0}")]
     Checks(String),
+    #[error("the uplink to the collector stopped unexpectedly")]
+    Uplink,
 }
 
 /// One run of one check, from one generation of the config.
@@ -76,6 +78,7 @@ pub async fn run(
         queued: queued.clone(),
         shared: shared.clone(),
     };
+    let mut uplink_done = false;
     let mut uplink = tokio::spawn(uplink::run(
         identity,
         settings.uplink.clone(),
@@ -119,9 +122,14 @@ pub async fn run(
                     tracing::error!(error = %e, "a check task panicked; it stays stopped until the next config reload");
                 }
             }
-            ended = &mut uplink => {
+            ended = &mut uplink, if !uplink_done => {
+                uplink_done = true;
+                // The uplink ends by itself only when asked to stop; anything else is a bug.
+                if *stop.borrow() {
+                    break;
+                }
                 tracing::error!(outcome = ?ended.err(), "the uplink stopped unexpectedly");
-                return Err(RunError::Checks("the uplink task ended".to_owned()));
+                return Err(RunError::Uplink);
             }
             _ = config_poll.tick() => {
                 let stamp = config_path.as_deref().and_then(file_stamp);
@@ -160,7 +168,9 @@ pub async fn run(
         }
     }
     scheduled.abort_all();
-    let _ = uplink.await;
+    if !uplink_done {
+        let _ = uplink.await;
+    }
     Ok(())
 }
 
