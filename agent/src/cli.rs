@@ -39,7 +39,8 @@ enum Command {
             hide_env_values = true
         )]
         token: String,
-        /// The collector's CA certificate (its DATA_DIR/ca.pem) to trust.
+        /// The collector's CA certificate (its DATA_DIR/ca.pem) to trust; without it, the CA
+        /// the token pins is fetched and checked.
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
         /// Config file (TOML); default /etc/firstline/agent.toml if it exists.

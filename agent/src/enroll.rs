@@ -35,7 +35,7 @@ pub enum EnrollError {
         state_dir: PathBuf,
     },
     #[error(
-        "no CA to trust: pass --ca-file with the collector's CA certificate (the collector writes it to DATA_DIR/ca.pem), or place it at {path}"
+        "no CA to trust: the token carries no CA pin; pass --ca-file with the collector's CA certificate (the collector writes it to DATA_DIR/ca.pem), or place it at {path}"
     )]
     NoCa { path: PathBuf },
     #[error("reading CA file {path}: {reason}")]
@@ -74,7 +74,17 @@ pub async fn enroll(options: &EnrollOptions) -> Result<Identity, EnrollError> {
         return Err(EnrollError::EmptyToken);
     }
     let collector_url = channel::normalize_collector_url(&options.collector_url)?;
-    let ca_pem = read_ca(options.ca_file.as_deref(), &options.state_dir)?;
+    // Which CA to trust: the file given, else the one the token's pin names (`flt_SECRET.PIN`),
+    // else one an installer left in the state dir.
+    let pin = token
+        .rsplit_once('.')
+        .map(|(_, pin)| pin)
+        .filter(|pin| pin.len() >= 16 && pin.bytes().all(|b| b.is_ascii_hexdigit()));
+    let ca_pem = match (&options.ca_file, pin) {
+        (Some(path), _) => read_ca(Some(path), &options.state_dir)?,
+        (None, Some(pin)) => channel::fetch_pinned_ca(&collector_url, pin).await?,
+        (None, None) => read_ca(None, &options.state_dir)?,
+    };
 
     let key = KeyPair::generate().map_err(EnrollError::Key)?;
     let hostname = inventory::hostname();

@@ -151,9 +151,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: TokenCommand::Create { location, ttl },
         } => {
             let settings = location.settings()?;
-            let store = open_store(&settings.data_dir).await?;
-            let issued =
-                enrollment::create_token(&store, ttl.unwrap_or(settings.token_ttl)).await?;
+            // The CA is made here if `serve` has not run yet: the token carries its pin.
+            let (store, authority) = server::open_data_dir(&settings.data_dir).await?;
+            let issued = enrollment::create_token(
+                &store,
+                authority.ca_pem(),
+                ttl.unwrap_or(settings.token_ttl),
+            )
+            .await?;
             eprintln!(
                 "one-time enrollment token, valid until {}:",
                 humantime::format_rfc3339_seconds(issued.expires_at)

@@ -23,8 +23,14 @@ pub struct IssuedToken {
     pub expires_at: SystemTime,
 }
 
-/// Creates a one-time token that expires after `ttl`.
-pub async fn create_token(store: &Store, ttl: Duration) -> Result<IssuedToken, StoreError> {
+/// Creates a one-time token that expires after `ttl`. The token ends with the pin of the CA
+/// in `ca_pem` (`flt_SECRET.PIN`), so an agent given only the token can tell our collector
+/// from an impostor without a CA file.
+pub async fn create_token(
+    store: &Store,
+    ca_pem: &str,
+    ttl: Duration,
+) -> Result<IssuedToken, StoreError> {
     let expires_at = SystemTime::now()
         .checked_add(ttl)
         .ok_or_else(|| StoreError::Invalid {
@@ -34,16 +40,24 @@ pub async fn create_token(store: &Store, ttl: Duration) -> Result<IssuedToken, S
                 humantime::format_duration(ttl)
             ),
         })?;
-    create_token_expiring_at(store, expires_at).await
+    create_token_expiring_at(store, ca_pem, expires_at).await
 }
 
 /// Creates a one-time token that expires at `expires_at` (which may be in the past, for tests
 /// and for invalidating a batch).
 pub async fn create_token_expiring_at(
     store: &Store,
+    ca_pem: &str,
     expires_at: SystemTime,
 ) -> Result<IssuedToken, StoreError> {
-    let token = format!("{TOKEN_PREFIX}{}", random::token_text(TOKEN_SECRET_BYTES));
+    let pin = crate::pki::ca_pin(ca_pem).ok_or_else(|| StoreError::Invalid {
+        what: "CA certificate",
+        detail: "it does not parse".to_owned(),
+    })?;
+    let token = format!(
+        "{TOKEN_PREFIX}{}.{pin}",
+        random::token_text(TOKEN_SECRET_BYTES)
+    );
     store
         .insert_token(
             &random::sha256(&token),
@@ -78,7 +92,7 @@ impl pb::enrollment_server::Enrollment for EnrollmentService {
         let token = request.token.trim();
         let malformed = if !token.starts_with(TOKEN_PREFIX) {
             Some("it does not start with flt_")
-        } else if token.len() > 128 {
+        } else if token.len() > 256 {
             Some("it is longer than any token this collector prints")
         } else {
             None

@@ -217,6 +217,18 @@ impl CertificateAuthority {
     }
 }
 
+/// Hex characters of the CA pin: the start of the SHA-256 of the CA certificate (DER). 128
+/// bits are far beyond any second-preimage search.
+pub const PIN_HEX_CHARS: usize = 32;
+
+/// The pin agents check the CA against when they were given only a token.
+pub fn ca_pin(ca_pem: &str) -> Option<String> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(ca_pem.as_bytes()).ok()?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &pem.contents);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    Some(hex[..PIN_HEX_CHARS].to_owned())
+}
+
 /// The device id carried in a client certificate's subject common name. The TLS layer has
 /// already verified the chain against our CA; this only reads the name.
 pub fn device_id_from_certificate(der: &[u8]) -> Result<String, PkiError> {

@@ -164,10 +164,14 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     let (stop, stop_watch) = watch::channel(false);
     let sessions = Arc::new(Sessions::default());
 
+    // The chain includes the CA: an agent holding only a token checks it against the pin.
     // One TLS port: enrollment needs only server authentication (the agent has no certificate
     // yet), the telemetry stream requires a client certificate from our CA and refuses without.
     let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(server_cert_pem, server_key_pem))
+        .identity(Identity::from_pem(
+            format!("{server_cert_pem}{ca_pem}"),
+            server_key_pem,
+        ))
         .client_ca_root(Certificate::from_pem(&ca_pem))
         .client_auth_optional(true)
         .timeout(Duration::from_secs(10));

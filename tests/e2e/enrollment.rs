@@ -116,6 +116,7 @@ async fn an_expired_token_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let expired = create_token_expiring_at(
         &collector.running().store,
+        &collector.running().ca_pem,
         SystemTime::now() - Duration::from_secs(1),
     )
     .await
@@ -284,4 +285,66 @@ async fn a_ca_file_that_is_not_a_certificate_is_named_in_the_error() {
         error.to_string().contains(&bogus.display().to_string()),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn the_token_alone_is_enough_its_ca_pin_finds_and_checks_the_collectors_ca() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = collector.token().await;
+    let (_, pin) = token.rsplit_once('.').expect("the token carries a CA pin");
+    assert_eq!(pin.len(), 32, "{token}");
+    let identity = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
+        collector_url: collector.url(),
+        token,
+        ca_file: None,
+        state_dir: dir.path().to_owned(),
+        force: false,
+    })
+    .await
+    .expect("enrolls with the token alone");
+    assert_eq!(
+        identity.ca_pem.trim(),
+        collector.ca_pem().trim(),
+        "the pinned CA is kept for later"
+    );
+    let mut agent = TestAgent::start(identity);
+    agent.wait_connected().await;
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_taken_to_another_collector_is_not_sent_there() {
+    let collector = TestCollector::start().await;
+    let impostor = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = collector.token().await;
+    let error = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
+        collector_url: impostor.url(),
+        token: token.clone(),
+        ca_file: None,
+        state_dir: dir.path().to_owned(),
+        force: false,
+    })
+    .await
+    .expect_err("the impostor's CA does not match the pin");
+    assert!(
+        error
+            .to_string()
+            .contains("does not present the CA the token names"),
+        "{error}"
+    );
+    assert!(
+        impostor
+            .running()
+            .store
+            .devices()
+            .await
+            .expect("devices")
+            .is_empty()
+    );
+    // The token never left the agent, so it still works where it belongs.
+    enroll_with(&collector, &token, &dir.path().join("real"))
+        .await
+        .expect("still valid");
 }

@@ -142,6 +142,7 @@ impl TestCollector {
     pub async fn token(&self) -> String {
         firstline_collector::enrollment::create_token(
             &self.running().store,
+            &self.running().ca_pem,
             Duration::from_secs(600),
         )
         .await

@@ -219,9 +219,8 @@ impl Demo {
                         &format!("https://{grpc}"),
                         "--token",
                         &token,
-                        "--ca-file",
                     ])
-                    .arg(data_dir.join("ca.pem"))
+                    // No --ca-file: the token's CA pin is enough, as for a real rollout.
                     .arg("--state-dir")
                     .arg(&state_dir)
                     .arg("--force"),

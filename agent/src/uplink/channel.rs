@@ -15,6 +15,10 @@ pub enum ChannelError {
     InvalidUrl { url: String, reason: String },
     #[error("connecting to {url}: {detail}")]
     Connect { url: String, detail: String },
+    #[error(
+        "{url} does not present the CA the token names (pin {pin}): this is not the collector that made the token, or the token was mistyped"
+    )]
+    PinMismatch { url: String, pin: String },
 }
 
 /// Accepts `host`, `host:port` or `https://host:port` and returns `https://host:port`.
@@ -81,6 +85,132 @@ pub async fn connect(
         }
         connect_error(detail)
     })
+}
+
+/// Fetches the collector's CA certificate (PEM) from the chain it presents, accepting it only
+/// if its pin (the start of its SHA-256, as the enrollment token carries) matches. The server
+/// itself is verified afterwards, against this CA, by the ordinary connection.
+pub async fn fetch_pinned_ca(url: &str, pin: &str) -> Result<String, ChannelError> {
+    use std::sync::Arc;
+    use tokio_rustls::rustls::{self, ClientConfig, pki_types::ServerName};
+
+    let url = normalize_collector_url(url)?;
+    let connect_error = |detail: String| ChannelError::Connect {
+        url: url.clone(),
+        detail,
+    };
+    let authority = url.trim_start_matches("https://");
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| connect_error("no port".to_owned()))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port: u16 = port
+        .parse()
+        .map_err(|_| connect_error(format!("bad port {port:?}")))?;
+    let stream = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| connect_error(format!("timed out after {CONNECT_TIMEOUT:?}")))?
+    .map_err(|e| connect_error(e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| connect_error(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainCollector { provider }))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let server_name =
+        ServerName::try_from(host.clone()).map_err(|e| connect_error(e.to_string()))?;
+    let tls = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(server_name, stream),
+    )
+    .await
+    .map_err(|_| connect_error(format!("TLS handshake timed out after {CONNECT_TIMEOUT:?}")))?
+    .map_err(|e| connect_error(format!("TLS handshake: {e}")))?;
+    let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
+    for certificate in chain.iter().skip(1) {
+        let digest = ring::digest::digest(&ring::digest::SHA256, certificate.as_ref());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        if !pin.is_empty() && hex.starts_with(&pin.to_ascii_lowercase()) {
+            let block = pem::Pem::new("CERTIFICATE", certificate.as_ref().to_vec());
+            return Ok(pem::encode_config(
+                &block,
+                pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+            ));
+        }
+    }
+    Err(ChannelError::PinMismatch {
+        url,
+        pin: pin.to_owned(),
+    })
+}
+
+/// Accepts whatever chain the server shows so that it can be inspected; nothing is trusted
+/// through it (the CA is checked against the pin, the server again on the real connection).
+#[derive(Debug)]
+struct ChainCollector {
+    provider: std::sync::Arc<tokio_rustls::rustls::crypto::CryptoProvider>,
+}
+
+impl tokio_rustls::rustls::client::danger::ServerCertVerifier for ChainCollector {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &tokio_rustls::rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[tokio_rustls::rustls::pki_types::CertificateDer<'_>],
+        _server_name: &tokio_rustls::rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: tokio_rustls::rustls::pki_types::UnixTime,
+    ) -> Result<tokio_rustls::rustls::client::danger::ServerCertVerified, tokio_rustls::rustls::Error>
+    {
+        Ok(tokio_rustls::rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &tokio_rustls::rustls::pki_types::CertificateDer<'_>,
+        dss: &tokio_rustls::rustls::DigitallySignedStruct,
+    ) -> Result<
+        tokio_rustls::rustls::client::danger::HandshakeSignatureValid,
+        tokio_rustls::rustls::Error,
+    > {
+        tokio_rustls::rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &tokio_rustls::rustls::pki_types::CertificateDer<'_>,
+        dss: &tokio_rustls::rustls::DigitallySignedStruct,
+    ) -> Result<
+        tokio_rustls::rustls::client::danger::HandshakeSignatureValid,
+        tokio_rustls::rustls::Error,
+    > {
+        tokio_rustls::rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<tokio_rustls::rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// An error with all its causes, "outer: inner: innermost", so that a TLS alert buried three
