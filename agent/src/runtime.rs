@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::checks::rule::{ConditionKey, Phase};
 use crate::checks::{self, Check, ChecksFile, Observation, Shared, Tracker};
 use crate::config::Settings;
-use crate::finding::{Finding, now_ms};
+use crate::finding::Finding;
 use crate::identity::Identity;
 use crate::outbox::{OUTBOX_FILE, Outbox, OutboxError};
 use crate::uplink::{self, UplinkContext, UplinkState, stopped};
@@ -71,7 +71,7 @@ pub async fn run(
         facts.outbox_evicted_total = evicted_before;
     });
     let queued = Arc::new(Notify::new());
-    let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?);
+    let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?, monotonic_ms());
 
     let uplink_context = UplinkContext {
         outbox: outbox.clone(),
@@ -224,7 +224,7 @@ fn retire_removed(tracker: &mut Tracker, checks: &[Box<dyn Check>]) -> Decisions
         }
         decisions
             .findings
-            .extend(tracker.retire_unseen(&check, &HashSet::new(), now_ms()));
+            .extend(tracker.retire_unseen(&check, &HashSet::new()));
     }
     decisions
 }
@@ -284,7 +284,7 @@ fn track(tracker: &mut Tracker, run: CheckRun) -> Decisions {
         }
     };
     let before: HashMap<ConditionKey, Phase> = open_for(tracker, run.names);
-    let now = now_ms();
+    let now = monotonic_ms();
     let mut seen: HashMap<&str, HashSet<String>> = run
         .names
         .iter()
@@ -301,7 +301,7 @@ fn track(tracker: &mut Tracker, run: CheckRun) -> Decisions {
         for (check, resources) in &seen {
             decisions
                 .findings
-                .extend(tracker.retire_unseen(check, resources, now));
+                .extend(tracker.retire_unseen(check, resources));
         }
     }
     let after = open_for(tracker, run.names);
@@ -344,6 +344,14 @@ fn load_conditions(outbox: &Outbox) -> Result<Vec<(ConditionKey, Phase)>, Outbox
             Some(((check.to_owned(), resource.to_owned()), phase))
         })
         .collect())
+}
+
+/// Milliseconds on a clock that only moves forward (not the wall clock, which NTP may step):
+/// what condition durations are measured with.
+pub fn monotonic_ms() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// How often the config file is looked at when no notification came.

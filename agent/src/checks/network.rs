@@ -27,6 +27,10 @@ pub struct NetworkConfig {
     /// How many echo requests per cycle to the gateway.
     pub pings: u32,
     pub gateway_loss_pct: ThresholdFile,
+    /// Average round trip to the gateway, in milliseconds.
+    pub gateway_rtt_ms: ThresholdFile,
+    /// TCP connect time to the collector, in milliseconds.
+    pub collector_latency_ms: ThresholdFile,
     /// How long the gateway may be missing / the collector unreachable before it fires.
     #[serde(rename = "for", deserialize_with = "duration")]
     pub fire_after: Duration,
@@ -40,6 +44,8 @@ impl Default for NetworkConfig {
             timeout: Duration::from_secs(3),
             pings: 3,
             gateway_loss_pct: ThresholdFile::default(),
+            gateway_rtt_ms: ThresholdFile::default(),
+            collector_latency_ms: ThresholdFile::default(),
             fire_after: Duration::from_secs(60),
         }
     }
@@ -48,6 +54,34 @@ impl Default for NetworkConfig {
 pub const GATEWAY_MISSING: &str = "network.gateway_missing";
 pub const GATEWAY_LOSS: &str = "network.gateway_loss_pct";
 pub const COLLECTOR_UNREACHABLE: &str = "network.collector_unreachable";
+pub const GATEWAY_RTT: &str = "network.gateway_rtt_ms";
+pub const COLLECTOR_LATENCY: &str = "network.collector_latency_ms";
+
+/// A wired or Wi-Fi gateway answers in a few milliseconds; a hundred means trouble.
+fn rtt_default() -> Rule {
+    Rule {
+        direction: Direction::Above,
+        raise: 100.0,
+        clear: 50.0,
+        critical: Some(500.0),
+        severity: Severity::Warning,
+        fire_after: Duration::from_secs(180),
+        clear_after: Duration::from_secs(60),
+    }
+}
+
+/// The collector may be across a WAN: half a second to connect is slow.
+fn latency_default() -> Rule {
+    Rule {
+        direction: Direction::Above,
+        raise: 500.0,
+        clear: 250.0,
+        critical: Some(2000.0),
+        severity: Severity::Warning,
+        fire_after: Duration::from_secs(180),
+        clear_after: Duration::from_secs(60),
+    }
+}
 
 fn loss_default() -> Rule {
     Rule {
@@ -66,6 +100,8 @@ struct NetworkCheck {
     timeout: Duration,
     pings: u32,
     loss: Rule,
+    rtt: Rule,
+    latency: Rule,
     presence: Rule,
 }
 
@@ -83,6 +119,14 @@ pub fn build(config: &NetworkConfig) -> Result<Option<Box<dyn Check>>, String> {
             .gateway_loss_pct
             .resolve(loss_default())
             .map_err(|e| format!("gateway_loss_pct: {e}"))?,
+        rtt: config
+            .gateway_rtt_ms
+            .resolve(rtt_default())
+            .map_err(|e| format!("gateway_rtt_ms: {e}"))?,
+        latency: config
+            .collector_latency_ms
+            .resolve(latency_default())
+            .map_err(|e| format!("collector_latency_ms: {e}"))?,
         presence: Rule::boolean(Severity::Warning, config.fire_after, Duration::ZERO),
     })))
 }
@@ -93,11 +137,19 @@ impl Check for NetworkCheck {
             (GATEWAY_MISSING, self.presence),
             (GATEWAY_LOSS, self.loss),
             (COLLECTOR_UNREACHABLE, self.presence),
+            (GATEWAY_RTT, self.rtt),
+            (COLLECTOR_LATENCY, self.latency),
         ]
     }
 
     fn names(&self) -> &'static [&'static str] {
-        &[GATEWAY_MISSING, GATEWAY_LOSS, COLLECTOR_UNREACHABLE]
+        &[
+            GATEWAY_MISSING,
+            GATEWAY_LOSS,
+            COLLECTOR_UNREACHABLE,
+            GATEWAY_RTT,
+            COLLECTOR_LATENCY,
+        ]
     }
 
     fn interval(&self) -> Duration {
@@ -213,6 +265,20 @@ fn evaluate(
                 "rtt_ms" => ping.rtt_ms,
             },
         });
+        // No answer, no round trip: unknown rather than fine.
+        let average = ping.average_rtt_ms();
+        observations.push(Observation {
+            check: GATEWAY_RTT,
+            resource: ping.target.to_string(),
+            value: average.unwrap_or(f64::NAN),
+            rule: check.rtt,
+            summary: format!(
+                "Gateway {} answers in {:.1} ms on average",
+                ping.target,
+                average.unwrap_or_default()
+            ),
+            evidence: evidence! { "gateway" => ping.target.to_string(), "rtt_ms" => ping.rtt_ms },
+        });
     }
     if let Some(collector) = collector {
         let reachable = collector.connected.is_some();
@@ -233,6 +299,18 @@ fn evaluate(
                 "failed_stage" => collector.failed_stage,
                 "error" => collector.error,
             },
+        });
+        observations.push(Observation {
+            check: COLLECTOR_LATENCY,
+            resource: collector.endpoint.clone(),
+            value: collector.connect_ms.unwrap_or(f64::NAN),
+            rule: check.latency,
+            summary: format!(
+                "Connecting to the collector {} takes {:.0} ms",
+                collector.endpoint,
+                collector.connect_ms.unwrap_or_default()
+            ),
+            evidence: evidence! { "endpoint" => collector.endpoint, "connect_ms" => collector.connect_ms },
         });
     }
     observations

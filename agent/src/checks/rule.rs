@@ -150,13 +150,27 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn with_open_conditions(open: impl IntoIterator<Item = (ConditionKey, Phase)>) -> Self {
-        Self {
-            phases: open
-                .into_iter()
-                .filter(|(_, phase)| phase.is_open())
-                .collect(),
-        }
+    /// Restores conditions remembered from before a restart. Clearing restarts its wait from
+    /// `now_ms`: the clock the wait began on died with the previous process.
+    pub fn with_open_conditions(
+        open: impl IntoIterator<Item = (ConditionKey, Phase)>,
+        now_ms: i64,
+    ) -> Self {
+        let phases = open
+            .into_iter()
+            .filter(|(_, phase)| phase.is_open())
+            .map(|(key, phase)| match phase {
+                Phase::Clearing { severity, .. } => (
+                    key,
+                    Phase::Clearing {
+                        severity,
+                        since_ms: now_ms,
+                    },
+                ),
+                other => (key, other),
+            })
+            .collect();
+        Self { phases }
     }
 
     pub fn phase(&self, check: &str, resource: &str) -> Phase {
@@ -166,7 +180,9 @@ impl Tracker {
             .unwrap_or(Phase::Ok)
     }
 
-    /// Feeds one observation; returns the finding to send if the condition changed. A NaN
+    /// Feeds one observation; returns the finding to send if the condition changed. `now_ms`
+    /// is for durations and should come from a monotonic clock (see `runtime::monotonic_ms`),
+    /// so that a clock step does not fire or clear anything; findings carry wall time. A NaN
     /// value means "looked, could not measure" (a certificate behind a failed connection): the
     /// condition keeps its phase.
     pub fn observe(&mut self, observation: Observation, now_ms: i64) -> Option<Finding> {
@@ -247,19 +263,14 @@ impl Tracker {
                 severity,
                 summary,
                 evidence: observation.evidence,
-                observed_at_ms: now_ms,
+                observed_at_ms: crate::finding::now_ms(),
             }
         })
     }
 
     /// After a successful run of `check`: conditions it no longer reports (an endpoint removed
     /// from the config, a disk unplugged) are cleared rather than left open forever.
-    pub fn retire_unseen(
-        &mut self,
-        check: &str,
-        seen: &HashSet<String>,
-        now_ms: i64,
-    ) -> Vec<Finding> {
+    pub fn retire_unseen(&mut self, check: &str, seen: &HashSet<String>) -> Vec<Finding> {
         let gone: Vec<ConditionKey> = self
             .phases
             .keys()
@@ -278,7 +289,7 @@ impl Tracker {
                     resource: key.1,
                     severity: Severity::Ok,
                     evidence,
-                    observed_at_ms: now_ms,
+                    observed_at_ms: crate::finding::now_ms(),
                 });
             }
         }
@@ -409,7 +420,7 @@ mod tests {
             .open_conditions()
             .map(|(k, p)| (k.clone(), *p))
             .collect();
-        let mut tracker = Tracker::with_open_conditions(saved);
+        let mut tracker = Tracker::with_open_conditions(saved, 1);
         assert!(tracker.observe(down("a:1"), 1).is_none());
         // Unmeasurable this time: no change, and (being seen) not retired below.
         assert!(
@@ -423,7 +434,7 @@ mod tests {
                 )
                 .is_none()
         );
-        let cleared = tracker.retire_unseen("tcp.connect", &HashSet::from(["a:1".to_owned()]), 2);
+        let cleared = tracker.retire_unseen("tcp.connect", &HashSet::from(["a:1".to_owned()]));
         assert_eq!(cleared.len(), 1);
         assert_eq!(
             (cleared[0].resource.as_str(), cleared[0].severity),
