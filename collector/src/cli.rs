@@ -1,13 +1,12 @@
 //! The `firstline-collector` command line: flags, logging, and a call into the library.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Settings;
 use crate::model::Role;
-use crate::{enrollment, http, server, store::Store};
-use anyhow::Context;
+use crate::{enrollment, http, server};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -152,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = location.settings()?;
             // The CA is made here if `serve` has not run yet: the token carries its pin.
-            let (store, authority) = server::open_data_dir(&settings.data_dir).await?;
+            let (store, authority) = server::open_data_dir(&settings).await?;
             let issued = enrollment::create_token(
                 &store,
                 authority.ca_pem(),
@@ -174,7 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let settings = location.settings()?;
-            let store = open_store(&settings.data_dir).await?;
+            let store = server::open_store(&settings).await?;
             let key = http::create_api_key(&store, &name, role).await?;
             eprintln!(
                 "API key {name:?} ({}); send it as `Authorization: Bearer <key>`:",
@@ -184,12 +183,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-async fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    Ok(Store::open(data_dir).await?)
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what systemd sends).

@@ -35,6 +35,7 @@ struct ConfigFile {
     heartbeat_interval_secs: u32,
     #[serde(with = "humantime_serde_compat")]
     token_ttl: Duration,
+    database_url: Option<String>,
 }
 
 impl Default for ConfigFile {
@@ -46,6 +47,7 @@ impl Default for ConfigFile {
             server_names: Vec::new(),
             heartbeat_interval_secs: 30,
             token_ttl: Duration::from_secs(24 * 3600),
+            database_url: None,
         }
     }
 }
@@ -59,6 +61,8 @@ pub struct Settings {
     pub server_names: Vec<String>,
     pub heartbeat_interval: Duration,
     pub token_ttl: Duration,
+    /// PostgreSQL instead of the embedded SQLite, e.g. for several collectors.
+    pub database_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -112,8 +116,17 @@ impl Settings {
                 )));
             }
         }
+        if let Some(url) = &file.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(error(format!(
+                "database_url {:?} must be a postgres:// URL (leave it out for the embedded SQLite)",
+                crate::store::redact(url)
+            )));
+        }
         Ok(Settings {
             data_dir: file.data_dir,
+            database_url: file.database_url,
             grpc_listen: file.grpc_listen,
             http_listen: file.http_listen,
             server_names: file.server_names,
@@ -156,6 +169,10 @@ mod tests {
             ("token_ttl = \"soon\"", "\"soon\" is not a duration"),
             ("grpc_listen = \"nowhere\"", "grpc_listen"),
             ("server_names = [\"a b\"]", "server_names"),
+            (
+                "database_url = \"mysql://u:pw@db/x\"",
+                "must be a postgres:// URL",
+            ),
         ];
         for (text, expected) in cases {
             let error = Settings::parse(text, Path::new("/etc/firstline/collector.toml"))

@@ -51,17 +51,41 @@ pub enum ServeError {
     Http(std::io::Error),
 }
 
-/// Opens the data dir: creates it, the CA and the database as needed.
+/// Opens the data dir (created 0700: the CA key lives there) with its CA, and the store:
+/// PostgreSQL when `database_url` is set, otherwise SQLite in the data dir.
 pub async fn open_data_dir(
-    data_dir: &std::path::Path,
+    settings: &Settings,
 ) -> Result<(Store, CertificateAuthority), ServeError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
+    let data_dir = &settings.data_dir;
+    let error = |source| ServeError::DataDir {
         path: data_dir.to_owned(),
         source,
-    })?;
+    };
+    std::fs::create_dir_all(data_dir).map_err(error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(error)?;
+    }
     let authority = CertificateAuthority::load_or_create(data_dir)?;
-    let store = Store::open(data_dir).await?;
+    let store = open_store(settings).await?;
     Ok((store, authority))
+}
+
+/// The store the settings name: PostgreSQL when `database_url` is set, else SQLite in the
+/// data dir (which is created if needed).
+pub async fn open_store(settings: &Settings) -> Result<Store, ServeError> {
+    match &settings.database_url {
+        Some(url) => Ok(Store::connect_postgres(url).await?),
+        None => {
+            std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServeError::DataDir {
+                path: settings.data_dir.clone(),
+                source,
+            })?;
+            Ok(Store::open(&settings.data_dir).await?)
+        }
+    }
 }
 
 /// A collector started in this process.
@@ -131,7 +155,7 @@ impl RunningCollector {
 
 /// Starts the collector described by `settings` and returns once both listeners are bound.
 pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> {
-    let (store, authority) = open_data_dir(&settings.data_dir).await?;
+    let (store, authority) = open_data_dir(settings).await?;
     let ca_pem = authority.ca_pem().to_owned();
     let (server_cert_pem, server_key_pem) =
         authority.issue_server_certificate(&settings.server_names)?;
@@ -231,6 +255,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         grpc = %grpc_address,
         http = %http_address,
         data_dir = %settings.data_dir.display(),
+        store = store.backend_name(),
         ca = %settings.data_dir.join(pki::CA_CERT_FILE).display(),
         "collector listening"
     );

@@ -1,11 +1,13 @@
-//! The collector's durable state in SQLite (WAL): devices, enrollment tokens, findings, API keys.
-//! Every write that an agent is acked for has committed before the method returns.
+//! The collector's durable state: devices, enrollment tokens, findings, API keys, in SQLite
+//! (WAL, one collector) or PostgreSQL (several collectors). Every write an agent is acked for
+//! has committed before the method returns.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -16,15 +18,19 @@ use crate::model::{Device, Finding, Inventory, Role, Severity, StoredFinding};
 /// The database file inside the data dir.
 pub const DATABASE_FILE: &str = "firstline.db";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("opening database {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
-    #[error("migrating database {path}: {source}")]
+    #[error("opening database {location}: {source}")]
+    Open {
+        location: String,
+        source: sqlx::Error,
+    },
+    #[error("migrating database {location}: {source}")]
     Migrate {
-        path: PathBuf,
+        location: String,
         source: sqlx::migrate::MigrateError,
     },
     #[error("database: {0}")]
@@ -79,20 +85,50 @@ pub struct DeviceStanding {
     pub committed_sequence: u64,
 }
 
+/// Which database, and how to talk to it.
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Backend {
+    /// SQLite: take the write lock at once, so that two writers racing on one row serialise
+    /// instead of both reading it stale. PostgreSQL locks rows with `FOR UPDATE` instead.
+    fn begin_statement(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "BEGIN IMMEDIATE",
+            Backend::Postgres(_) => "BEGIN",
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has; the body is compiled once
+/// per backend, so the SQL in it must suit both (placeholders are `$1`, `$2`, … everywhere).
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Backend,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir` and applies migrations.
+    /// Opens (creating if needed) the SQLite database in `data_dir` and applies migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join(DATABASE_FILE);
+        let open_error = |source| StoreError::Open {
+            location: path.display().to_string(),
+            source,
+        };
         let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?
+            .map_err(open_error)?
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -105,20 +141,84 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await
+            .map_err(open_error)?;
+        let store = Store {
+            backend: Backend::Sqlite(pool),
+        };
+        store.migrate(&path.display().to_string()).await?;
+        Ok(store)
+    }
+
+    /// Connects to PostgreSQL at `url` (postgres://…) and applies migrations. Several
+    /// collectors may share one database: correctness comes from its constraints and
+    /// transactions, not from anything held in memory.
+    pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        let location = redact(url);
+        let options = PgConnectOptions::from_str(url).map_err(|source| StoreError::Open {
+            location: location.clone(),
+            source,
+        })?;
+        Self::connect_postgres_with(options, &location).await
+    }
+
+    /// As [`Store::connect_postgres`], with options already built (a schema to work in, say).
+    pub async fn connect_postgres_with(
+        options: PgConnectOptions,
+        location: &str,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
             .map_err(|source| StoreError::Open {
-                path: path.clone(),
+                location: location.to_owned(),
                 source,
             })?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { path, source })?;
-        Ok(Self { pool })
+        let store = Store {
+            backend: Backend::Postgres(pool),
+        };
+        store.migrate(location).await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self, location: &str) -> Result<(), StoreError> {
+        // SQLite's migrator takes no lock: two processes migrating a fresh file at once (a
+        // provisioning script running `token create` beside `serve`) can collide. The loser
+        // tries again and finds the work done. (PostgreSQL's migrator takes an advisory lock.)
+        let mut attempt = 0;
+        loop {
+            let outcome = match &self.backend {
+                Backend::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await,
+                Backend::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await,
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(_) if attempt < 3 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(source) => {
+                    return Err(StoreError::Migrate {
+                        location: location.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// "sqlite" or "postgres", for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Cheap liveness probe for `/healthz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
         Ok(())
     }
 
@@ -128,14 +228,14 @@ impl Store {
         created_at_ms: i64,
         expires_at_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO enrollment_tokens (token_hash, created_at_ms, expires_at_ms) VALUES (?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(created_at_ms)
-        .bind(expires_at_ms)
-        .execute(&self.pool)
-        .await?;
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO enrollment_tokens (token_hash, created_at_ms, expires_at_ms) VALUES ($1, $2, $3)")
+                .bind(token_hash)
+                .bind(created_at_ms)
+                .bind(expires_at_ms)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -145,24 +245,17 @@ impl Store {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<Result<(), TokenRefusal>, StoreError> {
-        let row = sqlx::query(
-            "SELECT expires_at_ms, used_at_ms FROM enrollment_tokens WHERE token_hash = ?",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Err(TokenRefusal::Unknown));
-        };
-        let expires_at_ms: i64 = row.try_get("expires_at_ms")?;
-        let used_at_ms: Option<i64> = row.try_get("used_at_ms")?;
-        Ok(if used_at_ms.is_some() {
-            Err(TokenRefusal::AlreadyUsed)
-        } else if expires_at_ms <= now_ms {
-            Err(TokenRefusal::Expired)
-        } else {
-            Ok(())
-        })
+        let state = with_pool!(self, pool => {
+            let row = sqlx::query("SELECT expires_at_ms, used_at_ms FROM enrollment_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(row) => Some((row.try_get::<i64, _>("expires_at_ms")?, row.try_get::<Option<i64>, _>("used_at_ms")?)),
+                None => None,
+            }
+        });
+        Ok(token_verdict(state, now_ms))
     }
 
     /// What a new stream needs to know about its device: whether it may connect, and the
@@ -171,84 +264,82 @@ impl Store {
         &self,
         device_id: &str,
     ) -> Result<Option<DeviceStanding>, StoreError> {
-        let row = sqlx::query("SELECT revoked_at_ms, committed_sequence FROM devices WHERE id = ?")
-            .bind(device_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(DeviceStanding {
-                revoked: row.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some(),
-                committed_sequence: sequence_from_sql(row.try_get("committed_sequence")?),
-            })
-        })
-        .transpose()
+        Ok(with_pool!(self, pool => {
+            let row = sqlx::query("SELECT revoked_at_ms, committed_sequence FROM devices WHERE id = $1")
+                .bind(device_id)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(row) => Some(DeviceStanding {
+                    revoked: row.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some(),
+                    committed_sequence: sequence_from_sql(row.try_get("committed_sequence")?),
+                }),
+                None => None,
+            }
+        }))
     }
 
     /// Redeems a token and creates the device in one transaction: either both happen or
-    /// neither does, so a token is never spent on a device that does not exist.
+    /// neither does, so a token is never spent on a device that does not exist, and two agents
+    /// racing with one token cannot both win.
     pub async fn enroll_device(
         &self,
         token_hash: &[u8],
         now_ms: i64,
         device: &NewDevice,
     ) -> Result<(), EnrollError> {
-        // IMMEDIATE takes the write lock up front, so two agents racing with one token
-        // serialise here instead of both reading "unused".
-        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "SELECT expires_at_ms, used_at_ms FROM enrollment_tokens WHERE token_hash = ?",
-        )
-        .bind(token_hash)
-        .fetch_optional(&mut *transaction)
-        .await?;
-        let Some(row) = row else {
-            return Err(TokenRefusal::Unknown.into());
+        let lock = match self.backend {
+            Backend::Sqlite(_) => {
+                "SELECT expires_at_ms, used_at_ms FROM enrollment_tokens WHERE token_hash = $1"
+            }
+            Backend::Postgres(_) => {
+                "SELECT expires_at_ms, used_at_ms FROM enrollment_tokens WHERE token_hash = $1 FOR UPDATE"
+            }
         };
-        let expires_at_ms: i64 = row.try_get("expires_at_ms")?;
-        let used_at_ms: Option<i64> = row.try_get("used_at_ms")?;
-        if used_at_ms.is_some() {
-            return Err(TokenRefusal::AlreadyUsed.into());
-        }
-        if expires_at_ms <= now_ms {
-            return Err(TokenRefusal::Expired.into());
-        }
-        sqlx::query(
-            "UPDATE enrollment_tokens SET used_at_ms = ?, used_by_device = ? WHERE token_hash = ?",
-        )
-        .bind(now_ms)
-        .bind(&device.id)
-        .bind(token_hash)
-        .execute(&mut *transaction)
-        .await?;
-        sqlx::query(
-            "INSERT INTO devices (id, hostname, agent_version, enrolled_at_ms, certificate_serial, \
-             certificate_not_after_ms) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&device.id)
-        .bind(&device.hostname)
-        .bind(&device.agent_version)
-        .bind(now_ms)
-        .bind(&device.certificate_serial)
-        .bind(device.certificate_not_after_ms)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let row = sqlx::query(lock).bind(token_hash).fetch_optional(&mut *transaction).await?;
+            let state = match row {
+                Some(row) => Some((row.try_get::<i64, _>("expires_at_ms")?, row.try_get::<Option<i64>, _>("used_at_ms")?)),
+                None => None,
+            };
+            token_verdict(state, now_ms)?;
+            sqlx::query("UPDATE enrollment_tokens SET used_at_ms = $1, used_by_device = $2 WHERE token_hash = $3")
+                .bind(now_ms)
+                .bind(&device.id)
+                .bind(token_hash)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query(
+                "INSERT INTO devices (id, hostname, agent_version, enrolled_at_ms, certificate_serial, \
+                 certificate_not_after_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&device.id)
+            .bind(&device.hostname)
+            .bind(&device.agent_version)
+            .bind(now_ms)
+            .bind(&device.certificate_serial)
+            .bind(device.certificate_not_after_ms)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+        });
         Ok(())
     }
 
     pub async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError> {
-        let row = sqlx::query("SELECT * FROM devices WHERE id = ?")
-            .bind(device_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| device_from_row(&row)).transpose()
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT * FROM devices WHERE id = $1").bind(device_id).fetch_optional(pool).await?;
+            row.as_ref().map(StoreRow::device).transpose()
+        })
     }
 
     pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM devices ORDER BY hostname, id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(device_from_row).collect()
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT * FROM devices ORDER BY hostname, id").fetch_all(pool).await?;
+            rows.iter().map(StoreRow::device).collect()
+        })
     }
 
     pub async fn store_inventory(
@@ -261,29 +352,33 @@ impl Store {
             what: "inventory",
             detail: e.to_string(),
         })?;
-        sqlx::query(
-            "UPDATE devices SET hostname = ?, agent_version = ?, os_name = ?, os_version = ?, \
-             inventory_json = ?, inventory_at_ms = ?, last_seen_at_ms = ? WHERE id = ?",
-        )
-        .bind(&inventory.hostname)
-        .bind(&inventory.agent_version)
-        .bind(&inventory.os_name)
-        .bind(&inventory.os_version)
-        .bind(inventory_json)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(device_id)
-        .execute(&self.pool)
-        .await?;
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE devices SET hostname = $1, agent_version = $2, os_name = $3, os_version = $4, \
+                 inventory_json = $5, inventory_at_ms = $6, last_seen_at_ms = $7 WHERE id = $8",
+            )
+            .bind(&inventory.hostname)
+            .bind(&inventory.agent_version)
+            .bind(&inventory.os_name)
+            .bind(&inventory.os_version)
+            .bind(&inventory_json)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(device_id)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
     pub async fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE devices SET last_seen_at_ms = ? WHERE id = ?")
-            .bind(now_ms)
-            .bind(device_id)
-            .execute(&self.pool)
-            .await?;
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE devices SET last_seen_at_ms = $1 WHERE id = $2")
+                .bind(now_ms)
+                .bind(device_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -296,40 +391,48 @@ impl Store {
         acknowledged_through: u64,
         received_at_ms: i64,
     ) -> Result<u64, StoreError> {
-        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for finding in findings {
-            sqlx::query(
-                "INSERT INTO findings (device_id, sequence, check_name, resource, severity, summary, \
-                 evidence_json, observed_at_ms, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (device_id, sequence) DO NOTHING",
-            )
-            .bind(device_id)
-            .bind(sequence_to_sql(finding.sequence)?)
-            .bind(&finding.check)
-            .bind(&finding.resource)
-            .bind(finding.severity.as_str())
-            .bind(&finding.summary)
-            .bind(&finding.evidence_json)
-            .bind(finding.observed_at_ms)
-            .bind(received_at_ms)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE devices SET committed_sequence = MAX(committed_sequence, ?), last_seen_at_ms = ? \
-             WHERE id = ?",
-        )
-        .bind(sequence_to_sql(acknowledged_through)?)
-        .bind(received_at_ms)
-        .bind(device_id)
-        .execute(&mut *transaction)
-        .await?;
-        let committed: i64 = sqlx::query("SELECT committed_sequence FROM devices WHERE id = ?")
-            .bind(device_id)
-            .fetch_one(&mut *transaction)
-            .await?
-            .try_get("committed_sequence")?;
-        transaction.commit().await?;
+        let advance = match self.backend {
+            Backend::Sqlite(_) => {
+                "UPDATE devices SET committed_sequence = MAX(committed_sequence, $1), last_seen_at_ms = $2 \
+                 WHERE id = $3 RETURNING committed_sequence"
+            }
+            Backend::Postgres(_) => {
+                "UPDATE devices SET committed_sequence = GREATEST(committed_sequence, $1), last_seen_at_ms = $2 \
+                 WHERE id = $3 RETURNING committed_sequence"
+            }
+        };
+        let begin = self.backend.begin_statement();
+        let acknowledged_through = sequence_to_sql(acknowledged_through)?;
+        let committed: i64 = with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            for finding in findings {
+                sqlx::query(
+                    "INSERT INTO findings (device_id, sequence, check_name, resource, severity, summary, \
+                     evidence_json, observed_at_ms, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (device_id, sequence) DO NOTHING",
+                )
+                .bind(device_id)
+                .bind(sequence_to_sql(finding.sequence)?)
+                .bind(&finding.check)
+                .bind(&finding.resource)
+                .bind(finding.severity.as_str())
+                .bind(&finding.summary)
+                .bind(&finding.evidence_json)
+                .bind(finding.observed_at_ms)
+                .bind(received_at_ms)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            let committed: i64 = sqlx::query(advance)
+                .bind(acknowledged_through)
+                .bind(received_at_ms)
+                .bind(device_id)
+                .fetch_one(&mut *transaction)
+                .await?
+                .try_get("committed_sequence")?;
+            transaction.commit().await?;
+            committed
+        });
         Ok(sequence_from_sql(committed))
     }
 
@@ -339,15 +442,17 @@ impl Store {
         device_id: &str,
         limit: u32,
     ) -> Result<Vec<StoredFinding>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM (SELECT * FROM findings WHERE device_id = ? ORDER BY sequence DESC LIMIT ?) \
-             ORDER BY sequence",
-        )
-        .bind(device_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(finding_from_row).collect()
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM (SELECT * FROM findings WHERE device_id = $1 ORDER BY sequence DESC LIMIT $2) AS recent \
+                 ORDER BY sequence",
+            )
+            .bind(device_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(StoreRow::finding).collect()
+        })
     }
 
     pub async fn insert_api_key(
@@ -357,17 +462,18 @@ impl Store {
         key_hash: &[u8],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO api_keys (key_hash, name, role, created_at_ms) VALUES (?, ?, ?, ?)",
-        )
-        .bind(key_hash)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await;
+        let result = with_pool!(self, pool => {
+            sqlx::query("INSERT INTO api_keys (key_hash, name, role, created_at_ms) VALUES ($1, $2, $3, $4)")
+                .bind(key_hash)
+                .bind(name)
+                .bind(role.as_str())
+                .bind(now_ms)
+                .execute(pool)
+                .await
+                .map(drop)
+        });
         match result {
-            Ok(_) => Ok(()),
+            Ok(()) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StoreError::DuplicateName(name.to_owned()))
             }
@@ -377,20 +483,46 @@ impl Store {
 
     /// The name and role of a live API key, if `key_hash` belongs to one.
     pub async fn api_key(&self, key_hash: &[u8]) -> Result<Option<(String, Role)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT name, role FROM api_keys WHERE key_hash = ? AND revoked_at_ms IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let name: String = row.try_get("name")?;
-        let role: String = row.try_get("role")?;
+        let found: Option<(String, String)> = with_pool!(self, pool => {
+            let row = sqlx::query("SELECT name, role FROM api_keys WHERE key_hash = $1 AND revoked_at_ms IS NULL")
+                .bind(key_hash)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(row) => Some((row.try_get("name")?, row.try_get("role")?)),
+                None => None,
+            }
+        });
+        let Some((name, role)) = found else {
+            return Ok(None);
+        };
         let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
             what: "api key role",
             detail: role.clone(),
         })?;
         Ok(Some((name, role)))
+    }
+}
+
+/// Whether a token in the given state (expiry, use) may be redeemed at `now_ms`.
+fn token_verdict(state: Option<(i64, Option<i64>)>, now_ms: i64) -> Result<(), TokenRefusal> {
+    match state {
+        None => Err(TokenRefusal::Unknown),
+        Some((_, Some(_))) => Err(TokenRefusal::AlreadyUsed),
+        Some((expires_at_ms, None)) if expires_at_ms <= now_ms => Err(TokenRefusal::Expired),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A database URL fit for logs: no password.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}@{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -407,55 +539,157 @@ fn sequence_from_sql(sequence: i64) -> u64 {
     u64::try_from(sequence).unwrap_or(0)
 }
 
-fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
-    let inventory_json: Option<String> = row.try_get("inventory_json")?;
-    let inventory = inventory_json
-        .map(|json| serde_json::from_str::<Inventory>(&json))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt {
-            what: "device inventory",
-            detail: e.to_string(),
-        })?;
-    Ok(Device {
-        id: row.try_get("id")?,
-        hostname: row.try_get("hostname")?,
-        agent_version: row.try_get("agent_version")?,
-        enrolled_at_ms: row.try_get("enrolled_at_ms")?,
-        certificate_serial: row.try_get("certificate_serial")?,
-        certificate_not_after_ms: row.try_get("certificate_not_after_ms")?,
-        revoked_at_ms: row.try_get("revoked_at_ms")?,
-        os_name: row.try_get("os_name")?,
-        os_version: row.try_get("os_version")?,
-        inventory,
-        inventory_at_ms: row.try_get("inventory_at_ms")?,
-        last_seen_at_ms: row.try_get("last_seen_at_ms")?,
-        committed_sequence: sequence_from_sql(row.try_get("committed_sequence")?),
-    })
+/// Reading domain types out of either backend's rows.
+trait StoreRow {
+    fn device(&self) -> Result<Device, StoreError>;
+    fn finding(&self) -> Result<StoredFinding, StoreError>;
 }
 
-fn finding_from_row(row: &SqliteRow) -> Result<StoredFinding, StoreError> {
-    let severity: String = row.try_get("severity")?;
-    Ok(StoredFinding {
-        device_id: row.try_get("device_id")?,
-        received_at_ms: row.try_get("received_at_ms")?,
-        finding: Finding {
-            sequence: sequence_from_sql(row.try_get("sequence")?),
-            check: row.try_get("check_name")?,
-            resource: row.try_get("resource")?,
-            severity: Severity::parse(&severity).ok_or_else(|| StoreError::Corrupt {
-                what: "finding severity",
-                detail: severity.clone(),
-            })?,
-            summary: row.try_get("summary")?,
-            evidence_json: row.try_get("evidence_json")?,
-            observed_at_ms: row.try_get("observed_at_ms")?,
-        },
-    })
+macro_rules! store_row {
+    ($row:ty) => {
+        impl StoreRow for $row {
+            fn device(&self) -> Result<Device, StoreError> {
+                // A stored inventory that no longer reads is shown as missing rather than
+                // allowed to hide the device (its next connect stores a fresh one).
+                let inventory_json: Option<String> = self.try_get("inventory_json")?;
+                let inventory = inventory_json.and_then(|json| match serde_json::from_str::<Inventory>(&json) {
+                    Ok(inventory) => Some(inventory),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a stored inventory does not read; ignoring it");
+                        None
+                    }
+                });
+                Ok(Device {
+                    id: self.try_get("id")?,
+                    hostname: self.try_get("hostname")?,
+                    agent_version: self.try_get("agent_version")?,
+                    enrolled_at_ms: self.try_get("enrolled_at_ms")?,
+                    certificate_serial: self.try_get("certificate_serial")?,
+                    certificate_not_after_ms: self.try_get("certificate_not_after_ms")?,
+                    revoked_at_ms: self.try_get("revoked_at_ms")?,
+                    os_name: self.try_get("os_name")?,
+                    os_version: self.try_get("os_version")?,
+                    inventory,
+                    inventory_at_ms: self.try_get("inventory_at_ms")?,
+                    last_seen_at_ms: self.try_get("last_seen_at_ms")?,
+                    committed_sequence: sequence_from_sql(self.try_get("committed_sequence")?),
+                })
+            }
+
+            fn finding(&self) -> Result<StoredFinding, StoreError> {
+                let severity: String = self.try_get("severity")?;
+                Ok(StoredFinding {
+                    device_id: self.try_get("device_id")?,
+                    received_at_ms: self.try_get("received_at_ms")?,
+                    finding: Finding {
+                        sequence: sequence_from_sql(self.try_get("sequence")?),
+                        check: self.try_get("check_name")?,
+                        resource: self.try_get("resource")?,
+                        severity: Severity::parse(&severity)
+                            .ok_or_else(|| StoreError::Corrupt { what: "finding severity", detail: severity.clone() })?,
+                        summary: self.try_get("summary")?,
+                        evidence_json: self.try_get("evidence_json")?,
+                        observed_at_ms: self.try_get("observed_at_ms")?,
+                    },
+                })
+            }
+        }
+    };
 }
+
+store_row!(SqliteRow);
+store_row!(PgRow);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same suite runs on every backend: SQLite always; PostgreSQL when
+    /// FIRSTLINE_TEST_POSTGRES_URL is set (CI sets it, and then an unreachable server fails
+    /// the test rather than skipping it). Each PostgreSQL run gets a schema of its own.
+    pub(crate) struct TestStore {
+        pub store: Store,
+        _dir: Option<tempfile::TempDir>,
+        cleanup: Option<(PgConnectOptions, String)>,
+    }
+
+    impl Drop for TestStore {
+        fn drop(&mut self) {
+            if let Some((options, schema)) = self.cleanup.take() {
+                // Best effort, on a runtime and connection of its own: the test's runtime is
+                // the one being torn down.
+                std::thread::spawn(move || {
+                    use sqlx::Connection;
+                    if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        runtime.block_on(async move {
+                            if let Ok(mut connection) =
+                                sqlx::PgConnection::connect_with(&options).await
+                            {
+                                let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                                let _ = sqlx::query(sqlx::AssertSqlSafe(drop_schema))
+                                    .execute(&mut connection)
+                                    .await;
+                            }
+                        });
+                    }
+                })
+                .join()
+                .ok();
+            }
+        }
+    }
+
+    pub(crate) async fn backends() -> Vec<TestStore> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sqlite = Store::open(dir.path()).await.expect("open SQLite");
+        let mut stores = vec![TestStore {
+            store: sqlite,
+            _dir: Some(dir),
+            cleanup: None,
+        }];
+        match std::env::var("FIRSTLINE_TEST_POSTGRES_URL") {
+            Ok(url) => stores.push(postgres(&url).await),
+            Err(_) => eprintln!("FIRSTLINE_TEST_POSTGRES_URL is not set: testing SQLite only"),
+        }
+        stores
+    }
+
+    async fn postgres(url: &str) -> TestStore {
+        let options = PgConnectOptions::from_str(url).expect("FIRSTLINE_TEST_POSTGRES_URL parses");
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {} is unreachable: {e}", redact(url)));
+        let mut suffix = [0u8; 6];
+        crate::random::fill(&mut suffix);
+        let schema = format!(
+            "fl_test_{}",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let store = Store::connect_postgres_with(
+            options.clone().options([("search_path", schema.as_str())]),
+            &redact(url),
+        )
+        .await
+        .expect("connect PostgreSQL");
+        TestStore {
+            store,
+            _dir: None,
+            cleanup: Some((options, schema)),
+        }
+    }
 
     fn new_device(id: &str) -> NewDevice {
         NewDevice {
@@ -467,48 +701,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn tokens_are_one_time_and_expire() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).await.expect("open");
-        store
-            .insert_token(b"fresh", 0, 1_000)
-            .await
-            .expect("insert");
-        store.insert_token(b"stale", 0, 500).await.expect("insert");
-
-        type Case<'a> = (&'a [u8], i64, &'a str, Result<(), TokenRefusal>);
-        let cases: [Case; 4] = [
-            (b"fresh", 600, "a", Ok(())),
-            (b"fresh", 601, "b", Err(TokenRefusal::AlreadyUsed)),
-            (b"stale", 600, "c", Err(TokenRefusal::Expired)),
-            (b"never", 600, "d", Err(TokenRefusal::Unknown)),
-        ];
-        for (token, now, device, expected) in cases {
-            let outcome = match store.enroll_device(token, now, &new_device(device)).await {
-                Ok(()) => Ok(()),
-                Err(EnrollError::Refused(refusal)) => Err(refusal),
-                Err(other) => panic!("unexpected store error: {other}"),
-            };
-            assert_eq!(outcome, expected, "token {token:?} at {now}");
-        }
-        let devices = store.devices().await.expect("devices");
-        assert_eq!(
-            devices.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
-            ["a"]
-        );
-    }
-
-    #[tokio::test]
-    async fn redelivered_findings_are_stored_once() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).await.expect("open");
-        store.insert_token(b"t", 0, i64::MAX).await.expect("insert");
-        store
-            .enroll_device(b"t", 1, &new_device("d"))
-            .await
-            .expect("enroll");
-        let finding = |sequence, summary: &str| Finding {
+    fn finding(sequence: u64, summary: &str) -> Finding {
+        Finding {
             sequence,
             check: "disk.free_low".to_owned(),
             resource: "/".to_owned(),
@@ -516,25 +710,204 @@ mod tests {
             summary: summary.to_owned(),
             evidence_json: "{}".to_owned(),
             observed_at_ms: 5,
-        };
-        let first = [finding(1, "first"), finding(2, "second")];
-        assert_eq!(
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_one_time_and_expire() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
             store
-                .store_findings("d", &first, 2, 10)
+                .insert_token(b"fresh", 0, 1_000)
                 .await
-                .expect("store"),
-            2
-        );
-        let again = [finding(2, "changed"), finding(3, "third")];
-        assert_eq!(
+                .expect("insert");
+            store.insert_token(b"stale", 0, 500).await.expect("insert");
+            type Case<'a> = (&'a [u8], i64, &'a str, Result<(), TokenRefusal>);
+            let cases: [Case; 4] = [
+                (b"fresh", 600, "a", Ok(())),
+                (b"fresh", 601, "b", Err(TokenRefusal::AlreadyUsed)),
+                (b"stale", 600, "c", Err(TokenRefusal::Expired)),
+                (b"never", 600, "d", Err(TokenRefusal::Unknown)),
+            ];
+            for (token, now, device, expected) in cases {
+                assert_eq!(
+                    store.check_token(token, now).await.expect("check").is_ok(),
+                    expected.is_ok() && device == "a"
+                );
+                let outcome = match store.enroll_device(token, now, &new_device(device)).await {
+                    Ok(()) => Ok(()),
+                    Err(EnrollError::Refused(refusal)) => Err(refusal),
+                    Err(other) => panic!("{backend}: unexpected store error: {other}"),
+                };
+                assert_eq!(outcome, expected, "{backend}: token {token:?} at {now}");
+            }
+            let devices = store.devices().await.expect("devices");
+            assert_eq!(
+                devices.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+                ["a"],
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn one_token_raced_by_many_enrolls_exactly_one_device() {
+        for TestStore { store, .. } in &backends().await {
             store
-                .store_findings("d", &again, 3, 11)
+                .insert_token(b"shared", 0, i64::MAX)
                 .await
-                .expect("store"),
-            3
+                .expect("insert");
+            let attempts = (0..8).map(|index| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .enroll_device(b"shared", 1, &new_device(&format!("racer-{index}")))
+                        .await
+                })
+            });
+            let mut winners = 0;
+            for attempt in attempts {
+                match attempt.await.expect("task") {
+                    Ok(()) => winners += 1,
+                    Err(EnrollError::Refused(TokenRefusal::AlreadyUsed)) => {}
+                    Err(other) => panic!("{}: {other}", store.backend_name()),
+                }
+            }
+            assert_eq!(winners, 1, "{}", store.backend_name());
+            assert_eq!(
+                store.devices().await.expect("devices").len(),
+                1,
+                "{}",
+                store.backend_name()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn redelivered_findings_are_stored_once_and_the_committed_sequence_only_grows() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            store.insert_token(b"t", 0, i64::MAX).await.expect("insert");
+            store
+                .enroll_device(b"t", 1, &new_device("d"))
+                .await
+                .expect("enroll");
+            let first = [finding(1, "first"), finding(2, "second")];
+            assert_eq!(
+                store
+                    .store_findings("d", &first, 2, 10)
+                    .await
+                    .expect("store"),
+                2,
+                "{backend}"
+            );
+            let again = [finding(2, "changed"), finding(3, "third")];
+            assert_eq!(
+                store
+                    .store_findings("d", &again, 3, 11)
+                    .await
+                    .expect("store"),
+                3,
+                "{backend}"
+            );
+            // A late, older batch never moves the committed sequence back.
+            assert_eq!(
+                store
+                    .store_findings("d", &[finding(1, "late")], 1, 12)
+                    .await
+                    .expect("store"),
+                3,
+                "{backend}"
+            );
+            let stored = store.recent_findings("d", 10).await.expect("findings");
+            let summaries: Vec<_> = stored.iter().map(|f| f.finding.summary.as_str()).collect();
+            assert_eq!(summaries, ["first", "second", "third"], "{backend}");
+            assert_eq!(
+                store.recent_findings("d", 2).await.expect("findings").len(),
+                2,
+                "{backend}"
+            );
+            let standing = store
+                .device_standing("d")
+                .await
+                .expect("standing")
+                .expect("device");
+            assert_eq!(
+                standing,
+                DeviceStanding {
+                    revoked: false,
+                    committed_sequence: 3
+                },
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn inventories_api_keys_and_devices_round_trip() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            store.insert_token(b"t", 0, i64::MAX).await.expect("insert");
+            store
+                .enroll_device(b"t", 1, &new_device("d"))
+                .await
+                .expect("enroll");
+            let inventory = Inventory {
+                hostname: "pc-7".to_owned(),
+                os_name: "Debian".to_owned(),
+                cpu_logical_cores: 8,
+                ..Inventory::default()
+            };
+            store
+                .store_inventory("d", &inventory, 42)
+                .await
+                .expect("inventory");
+            let device = store.device("d").await.expect("device").expect("exists");
+            assert_eq!(
+                (
+                    device.hostname.as_str(),
+                    device.inventory.as_ref(),
+                    device.last_seen_at_ms
+                ),
+                ("pc-7", Some(&inventory), Some(42)),
+                "{backend}"
+            );
+            store
+                .insert_api_key("script", Role::Technician, b"hash", 1)
+                .await
+                .expect("key");
+            assert!(
+                matches!(
+                    store
+                        .insert_api_key("script", Role::Admin, b"other", 1)
+                        .await,
+                    Err(StoreError::DuplicateName(_))
+                ),
+                "{backend}"
+            );
+            assert_eq!(
+                store.api_key(b"hash").await.expect("key"),
+                Some(("script".to_owned(), Role::Technician)),
+                "{backend}"
+            );
+            assert_eq!(
+                store.api_key(b"nope").await.expect("key"),
+                None,
+                "{backend}"
+            );
+            store.ping().await.expect("ping");
+        }
+    }
+
+    #[test]
+    fn database_urls_lose_their_password_in_logs() {
+        assert_eq!(
+            redact("postgres://fl:secret@db.example.com:5432/fl"),
+            "postgres://fl@db.example.com:5432/fl"
         );
-        let stored = store.recent_findings("d", 10).await.expect("findings");
-        let summaries: Vec<_> = stored.iter().map(|f| f.finding.summary.as_str()).collect();
-        assert_eq!(summaries, ["first", "second", "third"]);
+        assert_eq!(
+            redact("postgres://db.example.com/fl"),
+            "postgres://db.example.com/fl"
+        );
     }
 }

@@ -5,6 +5,7 @@ mod checks;
 mod delivery;
 mod enrollment;
 mod isolation;
+mod postgres;
 mod servers;
 mod support;
 mod telemetry;

@@ -65,16 +65,41 @@ impl TestCollector {
 
     /// A collector listening for agents on `ip`, with `names` in its server certificate.
     pub async fn start_on(ip: &str, names: &[String]) -> Self {
+        Self::start_with(|settings| {
+            settings.grpc_listen = format!("{ip}:0").parse().expect("address");
+            settings.server_names = names.to_vec();
+        })
+        .await
+    }
+
+    /// A collector on PostgreSQL at `database_url`, sharing the CA in `ca_from` (another
+    /// collector's data dir) if given, as collectors behind one load balancer do.
+    pub async fn start_postgres(database_url: &str, ca_from: Option<&Path>) -> Self {
+        Self::start_with(|settings| {
+            settings.database_url = Some(database_url.to_owned());
+            if let Some(source) = ca_from {
+                std::fs::create_dir_all(&settings.data_dir).expect("data dir");
+                for file in ["ca.pem", "ca-key.pem"] {
+                    std::fs::copy(source.join(file), settings.data_dir.join(file))
+                        .expect("copy the shared CA");
+                }
+            }
+        })
+        .await
+    }
+
+    /// A collector on ephemeral loopback ports with `adjust` applied to its settings.
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
-        let settings = Settings {
+        let mut settings = Settings {
             data_dir: dir.path().join("collector"),
-            grpc_listen: format!("{ip}:0").parse().expect("address"),
-            server_names: names.to_vec(),
+            grpc_listen: "127.0.0.1:0".parse().expect("address"),
             http_listen: "127.0.0.1:0".parse().expect("address"),
             heartbeat_interval: Duration::from_secs(5),
             ..Settings::default()
         };
+        adjust(&mut settings);
         let running = server::start(&settings).await.expect("collector starts");
         // Later restarts reuse the ports the first start was given.
         let settings = Settings {
