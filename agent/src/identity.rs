@@ -149,8 +149,19 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), Identit
         source,
     };
     let temporary = path.with_extension("tmp");
+    // A leftover from a crash may carry other permissions (the key must be 0600): start anew.
+    match fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(IdentityError::Write {
+                path: temporary,
+                source,
+            });
+        }
+    }
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

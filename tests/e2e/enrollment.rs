@@ -7,7 +7,7 @@ use firstline_agent::identity::{self, Identity};
 use firstline_collector::enrollment::create_token_expiring_at;
 use firstline_proto::v1 as pb;
 
-use crate::support::{TestAgent, TestCollector, channel, enroll_with, wait_for};
+use crate::support::{TestAgent, TestCollector, channel, enroll_to, enroll_with, wait_for};
 
 #[tokio::test]
 async fn agent_enrolls_connects_with_inventory_and_is_the_same_device_after_restart() {
@@ -216,13 +216,13 @@ async fn an_agent_refuses_a_collector_that_its_pinned_ca_did_not_sign() {
     let dir = tempfile::tempdir().expect("temp dir");
     let token = impostor.token().await;
     // Pin the real collector's CA but dial the impostor.
-    let error = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
-        collector_url: impostor.url(),
+    let error = enroll_to(
+        impostor.url(),
         token,
-        ca_file: Some(collector.ca_path()),
-        state_dir: dir.path().to_owned(),
-        force: false,
-    })
+        Some(collector.ca_path()),
+        dir.path().to_owned(),
+        false,
+    )
     .await
     .expect_err("must not talk to the impostor");
     let message = error.to_string();
@@ -254,13 +254,13 @@ async fn enrolling_twice_needs_force_and_force_makes_a_new_device() {
         first.device_id()
     );
 
-    let second = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
-        collector_url: collector.url(),
-        token: collector.token().await,
-        ca_file: Some(collector.ca_path()),
-        state_dir: dir.path().to_owned(),
-        force: true,
-    })
+    let second = enroll_to(
+        collector.url(),
+        collector.token().await,
+        Some(collector.ca_path()),
+        dir.path().to_owned(),
+        true,
+    )
     .await
     .expect("forced re-enrollment");
     assert_ne!(second.device_id(), first.device_id());
@@ -272,13 +272,13 @@ async fn a_ca_file_that_is_not_a_certificate_is_named_in_the_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bogus = dir.path().join("not-a-ca.pem");
     std::fs::write(&bogus, "hello").expect("write");
-    let error = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
-        collector_url: collector.url(),
-        token: collector.token().await,
-        ca_file: Some(bogus.clone()),
-        state_dir: dir.path().join("state"),
-        force: false,
-    })
+    let error = enroll_to(
+        collector.url(),
+        collector.token().await,
+        Some(bogus.clone()),
+        dir.path().join("state"),
+        false,
+    )
     .await
     .expect_err("refused");
     assert!(
@@ -294,15 +294,9 @@ async fn the_token_alone_is_enough_its_ca_pin_finds_and_checks_the_collectors_ca
     let token = collector.token().await;
     let (_, pin) = token.rsplit_once('.').expect("the token carries a CA pin");
     assert_eq!(pin.len(), 32, "{token}");
-    let identity = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
-        collector_url: collector.url(),
-        token,
-        ca_file: None,
-        state_dir: dir.path().to_owned(),
-        force: false,
-    })
-    .await
-    .expect("enrolls with the token alone");
+    let identity = enroll_to(collector.url(), token, None, dir.path().to_owned(), false)
+        .await
+        .expect("enrolls with the token alone");
     assert_eq!(
         identity.ca_pem.trim(),
         collector.ca_pem().trim(),
@@ -319,13 +313,13 @@ async fn a_token_taken_to_another_collector_is_not_sent_there() {
     let impostor = TestCollector::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let token = collector.token().await;
-    let error = firstline_agent::enroll::enroll(&firstline_agent::enroll::EnrollOptions {
-        collector_url: impostor.url(),
-        token: token.clone(),
-        ca_file: None,
-        state_dir: dir.path().to_owned(),
-        force: false,
-    })
+    let error = enroll_to(
+        impostor.url(),
+        token.clone(),
+        None,
+        dir.path().to_owned(),
+        false,
+    )
     .await
     .expect_err("the impostor's CA does not match the pin");
     assert!(

@@ -200,6 +200,24 @@ pub async fn enroll_with(
     enroll_at(collector, &collector.url(), token, state_dir).await
 }
 
+/// `firstline-agent enroll` with every option spelled out.
+pub async fn enroll_to(
+    url: String,
+    token: impl Into<String>,
+    ca_file: Option<PathBuf>,
+    state_dir: impl AsRef<Path>,
+    force: bool,
+) -> Result<Identity, EnrollError> {
+    enroll::enroll(&EnrollOptions {
+        collector_url: url,
+        token: token.into(),
+        ca_file,
+        state_dir: state_dir.as_ref().to_owned(),
+        force,
+    })
+    .await
+}
+
 /// Enrolls against `url`, which must reach `collector`.
 pub async fn enroll_at(
     collector: &TestCollector,
