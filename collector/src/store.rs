@@ -304,7 +304,12 @@ impl Store {
                 Some(row) => Some((row.try_get::<i64, _>("expires_at_ms")?, row.try_get::<Option<i64>, _>("used_at_ms")?)),
                 None => None,
             };
-            token_verdict(state, now_ms)?;
+            if let Err(refusal) = token_verdict(state, now_ms) {
+                // Roll back now: a dropped transaction is only rolled back when its connection
+                // is next used, and until then PostgreSQL keeps the token row locked.
+                transaction.rollback().await?;
+                return Err(refusal.into());
+            }
             sqlx::query("UPDATE enrollment_tokens SET used_at_ms = $1, used_by_device = $2 WHERE token_hash = $3")
                 .bind(now_ms)
                 .bind(&device.id)
@@ -628,6 +633,11 @@ mod tests {
                             if let Ok(mut connection) =
                                 sqlx::PgConnection::connect_with(&options).await
                             {
+                                // Never wait forever on a lock a test left behind: a
+                                // leftover schema is harmless, a hung test run is not.
+                                let _ = sqlx::query("SET lock_timeout = '5s'")
+                                    .execute(&mut connection)
+                                    .await;
                                 let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
                                 let _ = sqlx::query(sqlx::AssertSqlSafe(drop_schema))
                                     .execute(&mut connection)

@@ -64,6 +64,7 @@ impl Drop for Schema {
             {
                 runtime.block_on(async move {
                     let admin = sqlx_admin(&url).await;
+                    let _ = sqlx::query("SET lock_timeout = '5s'").execute(&admin).await;
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DROP SCHEMA IF EXISTS {name} CASCADE"
                     )))
