@@ -111,7 +111,10 @@ async fn async_main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("firstline-agent: {}", describe(&error));
+            eprintln!(
+                "firstline-agent: {}",
+                crate::uplink::channel::error_chain(error.as_ref())
+            );
             std::process::ExitCode::FAILURE
         }
     }
@@ -243,20 +246,4 @@ fn print_check(observations: &[Observation], errors: &[String], json: bool) -> a
         println!("{:<8} {}", "ERROR", error);
     }
     Ok(())
-}
-
-/// An error and its causes, each said once: our messages already quote their cause, so the
-/// chain is only extended by causes not yet in the text.
-fn describe(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&cause);
-        }
-    }
-    text
 }

@@ -22,7 +22,7 @@ pub mod watch;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -174,9 +174,4 @@ macro_rules! evidence {
         $( evidence.insert($key.to_owned(), serde_json::json!($value)); )*
         evidence
     }};
-}
-
-/// A handle for tests and the `check` command: shared facts with nothing learned yet.
-pub fn empty_shared() -> Arc<Shared> {
-    Arc::new(Shared::default())
 }

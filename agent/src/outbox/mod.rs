@@ -385,25 +385,6 @@ impl Outbox {
         Ok(self.stats()?.next_sequence - 1)
     }
 
-    /// Saves (or with None, forgets) the remembered state of one condition.
-    pub fn save_condition(&self, key: &str, state: Option<&[u8]>) -> Result<(), OutboxError> {
-        let transaction = self.database.begin_write().map_err(|e| self.storage(e))?;
-        {
-            let mut table = transaction
-                .open_table(CONDITIONS)
-                .map_err(|e| self.storage(e))?;
-            match state {
-                Some(state) => {
-                    table.insert(key, state).map_err(|e| self.storage(e))?;
-                }
-                None => {
-                    table.remove(key).map_err(|e| self.storage(e))?;
-                }
-            }
-        }
-        transaction.commit().map_err(|e| self.storage(e))
-    }
-
     pub fn conditions(&self) -> Result<Vec<(String, Vec<u8>)>, OutboxError> {
         let transaction = self.database.begin_read().map_err(|e| self.storage(e))?;
         let table = transaction
@@ -578,11 +559,14 @@ mod tests {
     fn condition_state_round_trips() {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox = Outbox::open(&dir.path().join(OUTBOX_FILE), 1 << 20).expect("open");
-        outbox
-            .save_condition("disk.used_pct\u{0}/", Some(b"firing"))
-            .expect("save");
-        outbox.save_condition("gone", Some(b"x")).expect("save");
-        outbox.save_condition("gone", None).expect("forget");
+        let remember = |key: &str, state: Option<&[u8]>| {
+            outbox
+                .push_with_conditions(&[], &[(key.to_owned(), state.map(<[u8]>::to_vec))])
+                .expect("save")
+        };
+        remember("disk.used_pct\u{0}/", Some(b"firing"));
+        remember("gone", Some(b"x"));
+        remember("gone", None);
         assert_eq!(
             outbox.conditions().expect("load"),
             [("disk.used_pct\u{0}/".to_owned(), b"firing".to_vec())]

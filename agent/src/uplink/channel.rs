@@ -213,14 +213,15 @@ impl tokio_rustls::rustls::client::danger::ServerCertVerifier for ChainCollector
     }
 }
 
-/// An error with all its causes, "outer: inner: innermost", so that a TLS alert buried three
-/// levels down reaches the log line and the terminal.
+/// An error with all its causes, "outer: inner: innermost", each said once (our messages
+/// often quote their cause already), so that a TLS alert buried three levels down reaches the
+/// log line and the terminal.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
+        if !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);
         }
