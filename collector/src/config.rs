@@ -137,7 +137,7 @@ impl Settings {
 }
 
 /// `"24h"`-style durations in TOML, via humantime.
-mod humantime_serde_compat {
+pub(crate) mod humantime_serde_compat {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};

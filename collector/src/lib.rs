@@ -14,4 +14,5 @@ pub mod pki;
 pub mod random;
 pub mod server;
 pub mod store;
+pub mod tickets;
 pub mod wire;

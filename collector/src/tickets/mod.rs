@@ -1,0 +1,186 @@
+//! Tickets: turning findings into a short, honest queue. `engine` decides (pure: an event and
+//! the state it touches in, actions out), `policy` holds the rules' numbers, and the store
+//! (`store/tickets.rs`) loads state and applies the actions inside one transaction.
+
+pub mod engine;
+pub mod policy;
+
+use serde::Serialize;
+
+pub use engine::{Action, Event, Refusal, decide};
+pub use policy::{Level, Policy, Priority};
+
+/// A ticket's place in its life. Open states are new, assigned, in progress and pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    New,
+    Assigned,
+    InProgress,
+    Pending,
+    Resolved,
+    Closed,
+    Cancelled,
+}
+
+impl TicketState {
+    pub const ALL: [TicketState; 7] = [
+        TicketState::New,
+        TicketState::Assigned,
+        TicketState::InProgress,
+        TicketState::Pending,
+        TicketState::Resolved,
+        TicketState::Closed,
+        TicketState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::New => "new",
+            TicketState::Assigned => "assigned",
+            TicketState::InProgress => "in_progress",
+            TicketState::Pending => "pending",
+            TicketState::Resolved => "resolved",
+            TicketState::Closed => "closed",
+            TicketState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            TicketState::New
+                | TicketState::Assigned
+                | TicketState::InProgress
+                | TicketState::Pending
+        )
+    }
+}
+
+/// A device ticket is about one condition of one device; an incident is about one check
+/// failing on many devices of one scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketKind {
+    Device,
+    Incident,
+}
+
+impl TicketKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketKind::Device => "device",
+            TicketKind::Incident => "incident",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "device" => Some(TicketKind::Device),
+            "incident" => Some(TicketKind::Incident),
+            _ => None,
+        }
+    }
+}
+
+/// What the collector knows of a condition `(device, check, resource)`. Pending and clearing
+/// happen on the agent (its minimum durations), so the collector sees the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionState {
+    Firing,
+    Resolved,
+    /// The device went silent while the condition was firing: not resolved, not confirmed.
+    Stale,
+    /// Changing state too often; the ticket is held open until it settles.
+    Flapping,
+}
+
+impl ConditionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionState::Firing => "firing",
+            ConditionState::Resolved => "resolved",
+            ConditionState::Stale => "stale",
+            ConditionState::Flapping => "flapping",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "firing" => Some(ConditionState::Firing),
+            "resolved" => Some(ConditionState::Resolved),
+            "stale" => Some(ConditionState::Stale),
+            "flapping" => Some(ConditionState::Flapping),
+            _ => None,
+        }
+    }
+}
+
+/// Kinds of timeline entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    Opened,
+    State,
+    Evidence,
+    Device,
+    Priority,
+    Escalation,
+    Sla,
+    Comment,
+    Assignment,
+    Flapping,
+    Stale,
+    KnownFix,
+    Problem,
+    Merge,
+}
+
+impl NoteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::Opened => "opened",
+            NoteKind::State => "state",
+            NoteKind::Evidence => "evidence",
+            NoteKind::Device => "device",
+            NoteKind::Priority => "priority",
+            NoteKind::Escalation => "escalation",
+            NoteKind::Sla => "sla",
+            NoteKind::Comment => "comment",
+            NoteKind::Assignment => "assignment",
+            NoteKind::Flapping => "flapping",
+            NoteKind::Stale => "stale",
+            NoteKind::KnownFix => "known_fix",
+            NoteKind::Problem => "problem",
+            NoteKind::Merge => "merge",
+        }
+    }
+}
+
+/// The fingerprint a problem is recognised by across devices and time: the check and the
+/// resource, without the device. `disk.free_low` on `/` is one problem wherever it happens.
+pub fn fingerprint(check: &str, resource: &str) -> String {
+    format!("{check}:{}", resource.trim().to_lowercase())
+}
+
+/// The key of a device ticket: one open ticket per condition.
+pub fn device_ticket_key(device_id: &str, check: &str, resource: &str) -> String {
+    format!("device:{device_id}:{check}:{resource}")
+}
+
+/// The key of an incident: one open incident per check and scope.
+pub fn incident_key(check: &str, scope: &str) -> String {
+    format!("incident:{check}:{scope}")
+}
+
+/// A known fix for a fingerprint, with how often it worked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownFix {
+    pub solution: String,
+    pub worked_count: u32,
+}
