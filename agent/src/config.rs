@@ -28,6 +28,7 @@ pub enum ConfigError {
 struct ConfigFile {
     state_dir: Option<PathBuf>,
     collector_url: Option<String>,
+    site: String,
     uplink: UplinkFile,
     outbox: OutboxFile,
     checks: ChecksFile,
@@ -116,7 +117,14 @@ impl Settings {
             reconnect_max: file.uplink.reconnect_max,
             inventory_interval: file.uplink.inventory_interval,
             replay_per_second: file.outbox.replay_per_second,
+            site: file.site.trim().to_owned(),
         };
+        if uplink.site.len() > 128 || uplink.site.chars().any(char::is_control) {
+            return Err(error(format!(
+                "site = {:?} must be at most 128 characters, without control characters",
+                uplink.site
+            )));
+        }
         if !(1..=100_000).contains(&uplink.replay_per_second) {
             return Err(error(format!(
                 "outbox.replay_per_second = {} must be between 1 and 100000",

@@ -20,6 +20,10 @@ pub struct Inventory {
     pub interfaces: Vec<NetworkInterface>,
     pub uptime_secs: u64,
     pub agent_version: String,
+    /// From the agent config; the collector groups devices of one site.
+    pub site: String,
+    pub gateways: Vec<String>,
+    pub dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -120,6 +124,16 @@ pub fn gather() -> Inventory {
         interfaces,
         uptime_secs: System::uptime().unwrap_or(0),
         agent_version: crate::AGENT_VERSION.to_owned(),
+        site: String::new(),
+        gateways: crate::probes::gateway::default_routes()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|route| route.gateway.to_string())
+            .collect(),
+        dns_servers: crate::probes::dns::system_servers()
+            .into_iter()
+            .map(|server| server.ip().to_string())
+            .collect(),
     }
 }
 

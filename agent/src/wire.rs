@@ -46,6 +46,9 @@ impl From<Inventory> for pb::Inventory {
             uptime_secs: inventory.uptime_secs,
             agent_version: inventory.agent_version,
             architecture: inventory.architecture,
+            site: inventory.site,
+            gateways: inventory.gateways,
+            dns_servers: inventory.dns_servers,
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct Inventory {
     pub interfaces: Vec<NetworkInterface>,
     pub uptime_secs: u64,
     pub agent_version: String,
+    pub site: String,
+    pub gateways: Vec<String>,
+    pub dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

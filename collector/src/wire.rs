@@ -156,6 +156,23 @@ impl TryFrom<pb::Inventory> for Inventory {
             interfaces,
             uptime_secs: inventory.uptime_secs,
             agent_version: text("agent_version", inventory.agent_version)?,
+            site: text("site", inventory.site)?,
+            gateways: {
+                bounded_count("gateways", inventory.gateways.len())?;
+                inventory
+                    .gateways
+                    .into_iter()
+                    .map(|gateway| text("gateways", gateway))
+                    .collect::<Result<_, _>>()?
+            },
+            dns_servers: {
+                bounded_count("dns_servers", inventory.dns_servers.len())?;
+                inventory
+                    .dns_servers
+                    .into_iter()
+                    .map(|server| text("dns_servers", server))
+                    .collect::<Result<_, _>>()?
+            },
         })
     }
 }

@@ -33,6 +33,8 @@ pub struct UplinkSettings {
     /// A backlog is replayed at most this fast, so a thousand agents coming back at once do
     /// not flatten the collector.
     pub replay_per_second: u32,
+    /// Where this device is (config `site`), sent with the inventory.
+    pub site: String,
 }
 
 impl Default for UplinkSettings {
@@ -42,6 +44,7 @@ impl Default for UplinkSettings {
             reconnect_max: Duration::from_secs(60),
             inventory_interval: Duration::from_secs(3600),
             replay_per_second: 500,
+            site: String::new(),
         }
     }
 }
@@ -257,9 +260,10 @@ async fn session(
             }
             () = context.queued.notified() => pump = true,
             _ = inventory_timer.tick() => {
-                let gathered = tokio::task::spawn_blocking(inventory::gather)
+                let mut gathered = tokio::task::spawn_blocking(inventory::gather)
                     .await
                     .map_err(|e| SessionError::Protocol(format!("gathering inventory: {e}")))?;
+                gathered.site.clone_from(&settings.site);
                 outbound.send(wire::inventory(gathered)).await.map_err(|_| closed())?;
             }
             _ = heartbeat.tick() => {

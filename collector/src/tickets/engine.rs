@@ -748,7 +748,8 @@ fn open_incident(
     let urgency = policy.urgency(&finding.check, finding.severity);
     let priority = Priority::from_matrix(impact, urgency);
     let target = policy.sla_target(priority);
-    let fingerprint = fingerprint(&finding.check, &scope.scope);
+    // The same fingerprint as each device's own ticket: a fix learnt on one serves both.
+    let fingerprint = fingerprint(&finding.check, &finding.resource);
     let mut devices: Vec<String> = scope
         .recent_firing
         .iter()

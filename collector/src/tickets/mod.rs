@@ -63,7 +63,7 @@ impl TicketState {
 
 /// A device ticket is about one condition of one device; an incident is about one check
 /// failing on many devices of one scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketKind {
     Device,
@@ -183,4 +183,81 @@ pub fn incident_key(check: &str, scope: &str) -> String {
 pub struct KnownFix {
     pub solution: String,
     pub worked_count: u32,
+}
+
+/// The scopes a device belongs to, from what it reported: its site ("default" when none is
+/// configured), its default gateways and its DNS resolvers.
+pub fn device_scopes(site: &str, gateways: &[String], dns_servers: &[String]) -> Vec<String> {
+    let site = if site.trim().is_empty() {
+        "default"
+    } else {
+        site.trim()
+    };
+    let mut scopes = vec![format!("site={site}")];
+    scopes.extend(gateways.iter().map(|gateway| format!("gateway={gateway}")));
+    scopes.extend(dns_servers.iter().map(|server| format!("dns={server}")));
+    scopes.dedup();
+    scopes
+}
+
+/// The device's scopes in the order that best explains a failure of `check`: a resolver for
+/// DNS trouble, a gateway for network trouble, then the site. Scopes that cannot explain the
+/// check (a resolver for a full disk) are left out.
+pub fn scopes_for_check(check: &str, scopes: &[String]) -> Vec<String> {
+    let preference: &[&str] = if check.starts_with("dns.") {
+        &["dns=", "gateway=", "site="]
+    } else if check.starts_with("network.") {
+        &["gateway=", "site="]
+    } else if check.starts_with("https.") || check.starts_with("tcp.") {
+        &["dns=", "gateway=", "site="]
+    } else {
+        &["site="]
+    };
+    preference
+        .iter()
+        .flat_map(|kind| scopes.iter().filter(move |scope| scope.starts_with(kind)))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_ordered_by_what_explains_the_check() {
+        let scopes = device_scopes(
+            "",
+            &["192.0.2.1".to_owned()],
+            &["192.0.2.53".to_owned(), "192.0.2.54".to_owned()],
+        );
+        assert_eq!(
+            scopes,
+            [
+                "site=default",
+                "gateway=192.0.2.1",
+                "dns=192.0.2.53",
+                "dns=192.0.2.54"
+            ]
+        );
+        let cases: [(&str, &[&str]); 3] = [
+            (
+                "dns.resolve",
+                &[
+                    "dns=192.0.2.53",
+                    "dns=192.0.2.54",
+                    "gateway=192.0.2.1",
+                    "site=default",
+                ],
+            ),
+            (
+                "network.gateway_loss_pct",
+                &["gateway=192.0.2.1", "site=default"],
+            ),
+            ("disk.free_low", &["site=default"]),
+        ];
+        for (check, expected) in cases {
+            assert_eq!(scopes_for_check(check, &scopes), expected, "{check}");
+        }
+    }
 }

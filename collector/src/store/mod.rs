@@ -114,9 +114,15 @@ macro_rules! with_pool {
     };
 }
 
+mod tickets;
+
+pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};
+
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    /// The rules findings become tickets by; set once at start.
+    policy: std::sync::Arc<crate::tickets::Policy>,
 }
 
 impl Store {
@@ -144,6 +150,7 @@ impl Store {
             .map_err(open_error)?;
         let store = Store {
             backend: Backend::Sqlite(pool),
+            policy: Default::default(),
         };
         store.migrate(&path.display().to_string()).await?;
         Ok(store)
@@ -177,6 +184,7 @@ impl Store {
             })?;
         let store = Store {
             backend: Backend::Postgres(pool),
+            policy: Default::default(),
         };
         store.migrate(location).await?;
         Ok(store)
@@ -206,6 +214,16 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Sets the ticket rules (from the config's `[tickets]`).
+    pub fn with_policy(mut self, policy: crate::tickets::Policy) -> Self {
+        self.policy = std::sync::Arc::new(policy);
+        self
+    }
+
+    pub fn policy(&self) -> &crate::tickets::Policy {
+        &self.policy
     }
 
     /// "sqlite" or "postgres", for logs.
@@ -373,7 +391,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
-        Ok(())
+        self.store_scopes(device_id, inventory).await
     }
 
     pub async fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StoreError> {
@@ -410,8 +428,12 @@ impl Store {
         let acknowledged_through = sequence_to_sql(acknowledged_through)?;
         let committed: i64 = with_pool!(self, pool => {
             let mut transaction = pool.begin_with(begin).await?;
+            if let Backend::Postgres(_) = self.backend {
+                tickets::lock_checks(&mut transaction, findings).await?;
+            }
+            let mut facts = None;
             for finding in findings {
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO findings (device_id, sequence, check_name, resource, severity, summary, \
                      evidence_json, observed_at_ms, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (device_id, sequence) DO NOTHING",
@@ -426,7 +448,17 @@ impl Store {
                 .bind(finding.observed_at_ms)
                 .bind(received_at_ms)
                 .execute(&mut *transaction)
-                .await?;
+                .await?
+                .rows_affected();
+                // A redelivered finding was decided on when it first arrived.
+                if inserted == 1 {
+                    if facts.is_none() {
+                        facts = Some(tickets::device_facts(&mut transaction, device_id).await?);
+                    }
+                    if let Some(Some(device)) = &facts {
+                        tickets::observe(&mut transaction, &self.policy, device, finding, received_at_ms).await?;
+                    }
+                }
             }
             let committed: i64 = sqlx::query(advance)
                 .bind(acknowledged_through)

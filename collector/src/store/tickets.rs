@@ -1,0 +1,1627 @@
+//! Tickets in the store: the thin shell around the pure engine. Each event runs in one
+//! transaction: load the state it touches (locked), `decide`, apply the actions. On
+//! PostgreSQL, transactions deciding one check lock that check's row in `check_locks` first, so
+//! collectors sharing the database take turns; the unique `open_key` makes a duplicate open
+//! ticket impossible even if that were bypassed.
+
+use std::future::Future;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Backend, Store, StoreError};
+use crate::model::{Finding, Severity};
+use crate::tickets::engine::{
+    Action, AttachedIncident, ConditionView, DeviceFacts, Event, NewTicket, Peer, ScopeView,
+    StaffAction, State, TicketRef, TicketView,
+};
+use crate::tickets::{
+    ConditionState, KnownFix, Level, Policy, Priority, Refusal, TicketKind, TicketState, decide,
+    device_ticket_key, fingerprint, incident_key, scopes_for_check,
+};
+
+/// A ticket as stored, for the REST API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketRecord {
+    pub id: i64,
+    pub kind: TicketKind,
+    pub state: TicketState,
+    pub title: String,
+    pub description: String,
+    pub check: String,
+    pub resource: String,
+    pub device_id: Option<String>,
+    pub scope: Option<String>,
+    pub fingerprint: String,
+    pub severity: Severity,
+    pub impact: Level,
+    pub urgency: Level,
+    pub priority: Priority,
+    pub tier: u8,
+    pub assignee: Option<String>,
+    pub staff_owned: bool,
+    pub vip: bool,
+    pub device_count: u32,
+    pub opened_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+    pub closed_at_ms: Option<i64>,
+    pub first_response_at_ms: Option<i64>,
+    pub response_due_ms: i64,
+    pub resolution_due_ms: i64,
+    pub pending_since_ms: Option<i64>,
+    pub response_breached: bool,
+    pub resolution_breached: bool,
+    pub reopen_count: u32,
+    pub incident_id: Option<i64>,
+    pub resolution: Option<String>,
+}
+
+impl TicketRecord {
+    fn view(&self) -> TicketView {
+        TicketView {
+            id: self.id,
+            kind: self.kind,
+            state: self.state,
+            staff_owned: self.staff_owned,
+            assignee: self.assignee.clone(),
+            check: self.check.clone(),
+            fingerprint: self.fingerprint.clone(),
+            impact: self.impact,
+            urgency: self.urgency,
+            priority: self.priority,
+            tier: self.tier,
+            opened_at_ms: self.opened_at_ms,
+            resolved_at_ms: self.resolved_at_ms,
+            response_due_ms: self.response_due_ms,
+            resolution_due_ms: self.resolution_due_ms,
+            first_response_at_ms: self.first_response_at_ms,
+            pending_since_ms: self.pending_since_ms,
+            response_breached: self.response_breached,
+            resolution_breached: self.resolution_breached,
+            device_count: self.device_count,
+            vip: self.vip,
+        }
+    }
+}
+
+/// One entry of a ticket's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub at_ms: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub text: String,
+    /// Evidence attached to the entry (the agent's JSON), when there is some.
+    pub data: Option<serde_json::Value>,
+}
+
+/// A device listed on a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketDevice {
+    pub device_id: String,
+    pub hostname: String,
+    pub added_at_ms: i64,
+    pub recovered_at_ms: Option<i64>,
+}
+
+/// A ticket with everything staff need to work it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketRecord,
+    pub devices: Vec<TicketDevice>,
+    pub timeline: Vec<TimelineEntry>,
+    /// Fixes that worked for this fingerprint before, most often first.
+    pub suggested_fixes: Vec<KnownFix>,
+    pub problem_candidate: bool,
+}
+
+/// Which tickets to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    /// A state, or "open" for every open state.
+    pub state: Option<String>,
+    pub priority: Option<u8>,
+    pub tier: Option<u8>,
+    pub device_id: Option<String>,
+    pub kind: Option<TicketKind>,
+    pub limit: Option<u32>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub devices_stale: u32,
+    pub devices_back: u32,
+    pub conditions_settled: u32,
+    pub sla_breaches: u32,
+}
+
+/// Why a staff action did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for StaffError {
+    fn from(error: sqlx::Error) -> Self {
+        StaffError::Store(StoreError::Database(error))
+    }
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The SQL of the ticket shell, implemented once per backend's transaction type.
+pub(super) trait TicketSql: Send {
+    fn lock_check_names(&mut self, checks: &[String]) -> impl Future<Output = Result<()>> + Send;
+    fn device_row(
+        &mut self,
+        device_id: &str,
+    ) -> impl Future<Output = Result<Option<(String, bool)>>> + Send;
+    fn scopes_of(&mut self, device_id: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn condition(
+        &mut self,
+        device_id: &str,
+        check: &str,
+        resource: &str,
+    ) -> impl Future<Output = Result<Option<ConditionView>>> + Send;
+    fn device_conditions(
+        &mut self,
+        device_id: &str,
+    ) -> impl Future<Output = Result<Vec<ConditionView>>> + Send;
+    fn ticket(&mut self, id: i64) -> impl Future<Output = Result<Option<TicketRecord>>> + Send;
+    fn latest_ticket(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<TicketRecord>>> + Send;
+    fn open_ticket(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<TicketRecord>>> + Send;
+    fn scope_size(&mut self, scope: &str) -> impl Future<Output = Result<u32>> + Send;
+    fn recent_firing(
+        &mut self,
+        check: &str,
+        scope: &str,
+        except_device: &str,
+        since_ms: i64,
+        min_severity: Severity,
+    ) -> impl Future<Output = Result<Vec<(Peer, Option<i64>)>>> + Send;
+    fn still_firing(
+        &mut self,
+        ticket_id: i64,
+        except_device: &str,
+    ) -> impl Future<Output = Result<Vec<Peer>>> + Send;
+    fn known_fixes(
+        &mut self,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Vec<KnownFix>>> + Send;
+    fn fingerprint_history(
+        &mut self,
+        fingerprint: &str,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<(u32, bool)>> + Send;
+    fn apply_one(
+        &mut self,
+        action: &Action,
+        opened: &[i64],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<i64>>> + Send;
+}
+
+/// Locks the rows of the checks in `findings`, in name order so two transactions never wait
+/// on each other crosswise.
+pub(super) async fn lock_checks<T: TicketSql>(tx: &mut T, findings: &[Finding]) -> Result<()> {
+    let mut checks: Vec<String> = findings.iter().map(|f| f.check.clone()).collect();
+    checks.sort();
+    checks.dedup();
+    tx.lock_check_names(&checks).await
+}
+
+/// What the engine needs of a device (its scopes in stored order).
+pub(super) async fn device_facts<T: TicketSql>(
+    tx: &mut T,
+    device_id: &str,
+) -> Result<Option<DeviceFacts>> {
+    let Some((hostname, vip)) = tx.device_row(device_id).await? else {
+        return Ok(None);
+    };
+    let mut scopes = tx.scopes_of(device_id).await?;
+    if scopes.is_empty() {
+        // No inventory yet: the device is still somewhere.
+        scopes.push("site=default".to_owned());
+    }
+    Ok(Some(DeviceFacts {
+        id: device_id.to_owned(),
+        hostname,
+        vip,
+        scopes,
+    }))
+}
+
+/// Decides and applies what one newly stored finding means for conditions and tickets.
+pub(super) async fn observe<T: TicketSql>(
+    tx: &mut T,
+    policy: &Policy,
+    device: &DeviceFacts,
+    finding: &Finding,
+    now_ms: i64,
+) -> Result<()> {
+    let condition = tx
+        .condition(&device.id, &finding.check, &finding.resource)
+        .await?;
+    let key = device_ticket_key(&device.id, &finding.check, &finding.resource);
+    let ticket = tx.latest_ticket(&key).await?;
+    let firing = finding.severity != Severity::Ok;
+    let mut state = State {
+        condition,
+        ticket: ticket.as_ref().map(TicketRecord::view),
+        ..State::default()
+    };
+    let fed = state.condition.as_ref().and_then(|c| c.ticket_id);
+    if let Some(id) = fed
+        && ticket.as_ref().map(|t| t.id) != Some(id)
+        && let Some(incident) = tx.ticket(id).await?
+        && incident.kind == TicketKind::Incident
+    {
+        let still_firing = if firing || !incident.state.is_open() {
+            Vec::new()
+        } else {
+            tx.still_firing(id, &device.id).await?
+        };
+        state.attached_incident = Some(AttachedIncident {
+            ticket: incident.view(),
+            scope: incident.scope.clone().unwrap_or_default(),
+            still_firing,
+        });
+    }
+    let feeds_open_ticket = state
+        .attached_incident
+        .as_ref()
+        .is_some_and(|i| i.ticket.state.is_open())
+        || state
+            .ticket
+            .as_ref()
+            .is_some_and(|t| Some(t.id) == fed && t.state.is_open());
+    if firing && finding.severity >= policy.min_severity && !feeds_open_ticket {
+        let scopes = scopes_for_check(&finding.check, &device.scopes);
+        for scope in scopes {
+            let open_incident = tx
+                .open_ticket(&incident_key(&finding.check, &scope))
+                .await?;
+            state.scopes.push(ScopeView {
+                scope,
+                devices_in_scope: 0,
+                open_incident: open_incident.as_ref().map(TicketRecord::view),
+                recent_firing: Vec::new(),
+            });
+        }
+        // Only when no incident is open already does the engine weigh forming one.
+        if state.scopes.iter().all(|s| s.open_incident.is_none()) {
+            let since_ms = now_ms - duration_ms(policy.correlation.window);
+            for scope in &mut state.scopes {
+                scope.devices_in_scope = tx.scope_size(&scope.scope).await?;
+                let peers = tx
+                    .recent_firing(
+                        &finding.check,
+                        &scope.scope,
+                        &device.id,
+                        since_ms,
+                        policy.min_severity,
+                    )
+                    .await?;
+                let affected = u32::try_from(peers.len()).unwrap_or(u32::MAX) + 1;
+                let qualifies = affected >= policy.correlation.min_devices;
+                for (mut peer, ticket_id) in peers {
+                    // Their own tickets matter only if an incident is about to absorb them.
+                    if qualifies && let Some(id) = ticket_id {
+                        peer.ticket = tx
+                            .ticket(id)
+                            .await?
+                            .filter(|t| t.kind == TicketKind::Device)
+                            .map(|t| t.view());
+                    }
+                    scope.recent_firing.push(peer);
+                }
+            }
+        }
+        let fingerprint = fingerprint(&finding.check, &finding.resource);
+        state.known_fixes = tx.known_fixes(&fingerprint).await?;
+        let since_ms = now_ms - duration_ms(policy.problem_window);
+        (state.fingerprint_tickets, state.problem_flagged) =
+            tx.fingerprint_history(&fingerprint, since_ms).await?;
+    }
+    let event = Event::Observed {
+        device,
+        finding,
+        at_ms: now_ms,
+    };
+    let actions = decide(&event, &state, policy).map_err(|refusal| StoreError::Invalid {
+        what: "ticket decision",
+        detail: refusal.to_string(),
+    })?;
+    apply(tx, &actions, now_ms).await
+}
+
+async fn apply<T: TicketSql>(tx: &mut T, actions: &[Action], now_ms: i64) -> Result<()> {
+    let mut opened = Vec::new();
+    for action in actions {
+        if let Some(id) = tx.apply_one(action, &opened, now_ms).await? {
+            opened.push(id);
+        }
+    }
+    Ok(())
+}
+
+fn resolve(reference: TicketRef, opened: &[i64]) -> Result<i64> {
+    match reference {
+        TicketRef::Existing(id) => Ok(id),
+        TicketRef::New(index) => opened.get(index).copied().ok_or(StoreError::Invalid {
+            what: "ticket decision",
+            detail: format!("action refers to new ticket {index}, which was not opened"),
+        }),
+    }
+}
+
+fn duration_ms(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn flag(value: i64) -> bool {
+    value != 0
+}
+
+fn count(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(0)
+}
+
+fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.into(),
+    }
+}
+
+/// Severities at or above `min`, as stored.
+fn severities_from(min: Severity) -> [&'static str; 3] {
+    let all = [Severity::Info, Severity::Warning, Severity::Critical];
+    let mut listed = ["critical"; 3];
+    for (slot, severity) in listed.iter_mut().zip(all.iter().filter(|s| **s >= min)) {
+        *slot = severity.as_str();
+    }
+    listed
+}
+
+macro_rules! ticket_record {
+    ($row:expr) => {{
+        let row = $row;
+        let text = |column: &str| -> Result<String> { Ok(row.try_get::<String, _>(column)?) };
+        let parse_state = text("state")?;
+        let parse_kind = text("kind")?;
+        let parse_severity = text("severity")?;
+        let parse_impact = text("impact")?;
+        let parse_urgency = text("urgency")?;
+        let priority: i64 = row.try_get("priority")?;
+        TicketRecord {
+            id: row.try_get("id")?,
+            kind: TicketKind::parse(&parse_kind)
+                .ok_or_else(|| corrupt("ticket kind", parse_kind.clone()))?,
+            state: TicketState::parse(&parse_state)
+                .ok_or_else(|| corrupt("ticket state", parse_state.clone()))?,
+            title: text("title")?,
+            description: text("description")?,
+            check: text("check_name")?,
+            resource: text("resource")?,
+            device_id: row.try_get("device_id")?,
+            scope: row.try_get("scope")?,
+            fingerprint: text("fingerprint")?,
+            severity: Severity::parse(&parse_severity)
+                .ok_or_else(|| corrupt("ticket severity", parse_severity.clone()))?,
+            impact: Level::parse(&parse_impact)
+                .ok_or_else(|| corrupt("ticket impact", parse_impact.clone()))?,
+            urgency: Level::parse(&parse_urgency)
+                .ok_or_else(|| corrupt("ticket urgency", parse_urgency.clone()))?,
+            priority: u8::try_from(priority)
+                .ok()
+                .and_then(Priority::from_number)
+                .ok_or_else(|| corrupt("ticket priority", priority.to_string()))?,
+            tier: u8::try_from(row.try_get::<i64, _>("tier")?.clamp(1, 3)).unwrap_or(1),
+            assignee: row.try_get("assignee")?,
+            staff_owned: flag(row.try_get("staff_owned")?),
+            vip: flag(row.try_get("vip")?),
+            device_count: count(row.try_get("device_count")?),
+            opened_at_ms: row.try_get("opened_at_ms")?,
+            updated_at_ms: row.try_get("updated_at_ms")?,
+            resolved_at_ms: row.try_get("resolved_at_ms")?,
+            closed_at_ms: row.try_get("closed_at_ms")?,
+            first_response_at_ms: row.try_get("first_response_at_ms")?,
+            response_due_ms: row.try_get("response_due_ms")?,
+            resolution_due_ms: row.try_get("resolution_due_ms")?,
+            pending_since_ms: row.try_get("pending_since_ms")?,
+            response_breached: flag(row.try_get("response_breached")?),
+            resolution_breached: flag(row.try_get("resolution_breached")?),
+            reopen_count: count(row.try_get("reopen_count")?),
+            incident_id: row.try_get("incident_id")?,
+            resolution: row.try_get("resolution")?,
+        }
+    }};
+}
+
+macro_rules! condition_view {
+    ($row:expr) => {{
+        let row = $row;
+        let state: String = row.try_get("state")?;
+        let severity: String = row.try_get("severity")?;
+        let changes_json: String = row.try_get("changes_json")?;
+        ConditionView {
+            device_id: row.try_get("device_id")?,
+            check: row.try_get("check_name")?,
+            resource: row.try_get("resource")?,
+            state: ConditionState::parse(&state)
+                .ok_or_else(|| corrupt("condition state", state.clone()))?,
+            observed_firing: flag(row.try_get("observed_firing")?),
+            severity: Severity::parse(&severity)
+                .ok_or_else(|| corrupt("condition severity", severity.clone()))?,
+            since_ms: row.try_get("since_ms")?,
+            // A history that does not read only costs flap detection its memory.
+            changes_ms: serde_json::from_str(&changes_json).unwrap_or_default(),
+            ticket_id: row.try_get("ticket_id")?,
+        }
+    }};
+}
+
+macro_rules! ticket_sql {
+    ($database:ty, $for_update:expr) => {
+        impl TicketSql for sqlx::Transaction<'_, $database> {
+            async fn lock_check_names(&mut self, checks: &[String]) -> Result<()> {
+                for check in checks {
+                    sqlx::query("INSERT INTO check_locks (check_name) VALUES ($1) ON CONFLICT (check_name) DO NOTHING")
+                        .bind(check)
+                        .execute(&mut **self)
+                        .await?;
+                    let lock = concat!("SELECT check_name FROM check_locks WHERE check_name = $1", $for_update);
+                    sqlx::query(lock).bind(check).fetch_one(&mut **self).await?;
+                }
+                Ok(())
+            }
+
+            async fn device_row(&mut self, device_id: &str) -> Result<Option<(String, bool)>> {
+                let row = sqlx::query("SELECT hostname, vip FROM devices WHERE id = $1")
+                    .bind(device_id)
+                    .fetch_optional(&mut **self)
+                    .await?;
+                Ok(match row {
+                    Some(row) => Some((row.try_get("hostname")?, flag(row.try_get("vip")?))),
+                    None => None,
+                })
+            }
+
+            async fn scopes_of(&mut self, device_id: &str) -> Result<Vec<String>> {
+                let rows = sqlx::query("SELECT scope FROM device_scopes WHERE device_id = $1 ORDER BY scope")
+                    .bind(device_id)
+                    .fetch_all(&mut **self)
+                    .await?;
+                rows.iter().map(|row| Ok(row.try_get("scope")?)).collect()
+            }
+
+            async fn condition(&mut self, device_id: &str, check: &str, resource: &str) -> Result<Option<ConditionView>> {
+                let sql = concat!("SELECT * FROM conditions WHERE device_id = $1 AND check_name = $2 AND resource = $3", $for_update);
+                let row = sqlx::query(sql)
+                    .bind(device_id)
+                    .bind(check)
+                    .bind(resource)
+                    .fetch_optional(&mut **self)
+                    .await?;
+                Ok(match row {
+                    Some(row) => Some(condition_view!(&row)),
+                    None => None,
+                })
+            }
+
+            async fn device_conditions(&mut self, device_id: &str) -> Result<Vec<ConditionView>> {
+                let sql = concat!("SELECT * FROM conditions WHERE device_id = $1 ORDER BY check_name, resource", $for_update);
+                let rows = sqlx::query(sql).bind(device_id).fetch_all(&mut **self).await?;
+                let mut conditions = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    conditions.push(condition_view!(row));
+                }
+                Ok(conditions)
+            }
+
+            async fn ticket(&mut self, id: i64) -> Result<Option<TicketRecord>> {
+                let sql = concat!("SELECT * FROM tickets WHERE id = $1", $for_update);
+                let row = sqlx::query(sql).bind(id).fetch_optional(&mut **self).await?;
+                Ok(match row {
+                    Some(row) => Some(ticket_record!(&row)),
+                    None => None,
+                })
+            }
+
+            async fn latest_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
+                let sql = concat!("SELECT * FROM tickets WHERE ticket_key = $1 ORDER BY id DESC LIMIT 1", $for_update);
+                let row = sqlx::query(sql).bind(key).fetch_optional(&mut **self).await?;
+                Ok(match row {
+                    Some(row) => Some(ticket_record!(&row)),
+                    None => None,
+                })
+            }
+
+            async fn open_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
+                let sql = concat!("SELECT * FROM tickets WHERE open_key = $1", $for_update);
+                let row = sqlx::query(sql).bind(key).fetch_optional(&mut **self).await?;
+                Ok(match row {
+                    Some(row) => Some(ticket_record!(&row)),
+                    None => None,
+                })
+            }
+
+            async fn scope_size(&mut self, scope: &str) -> Result<u32> {
+                let size: i64 = sqlx::query("SELECT COUNT(*) AS size FROM device_scopes WHERE scope = $1")
+                    .bind(scope)
+                    .fetch_one(&mut **self)
+                    .await?
+                    .try_get("size")?;
+                Ok(count(size))
+            }
+
+            async fn recent_firing(
+                &mut self,
+                check: &str,
+                scope: &str,
+                except_device: &str,
+                since_ms: i64,
+                min_severity: Severity,
+            ) -> Result<Vec<(Peer, Option<i64>)>> {
+                let [first, second, third] = severities_from(min_severity);
+                let rows = sqlx::query(
+                    "SELECT c.device_id, c.resource, c.ticket_id, d.hostname, d.vip FROM conditions c \
+                     JOIN device_scopes s ON s.device_id = c.device_id AND s.scope = $1 \
+                     JOIN devices d ON d.id = c.device_id \
+                     LEFT JOIN tickets t ON t.id = c.ticket_id \
+                     WHERE c.check_name = $2 AND c.device_id <> $3 AND c.observed_firing = 1 \
+                     AND c.state <> 'resolved' AND c.since_ms >= $4 AND c.severity IN ($5, $6, $7) \
+                     AND NOT (COALESCE(t.kind, '') = 'incident' AND t.open_key IS NOT NULL) \
+                     ORDER BY c.since_ms, c.device_id LIMIT 100000",
+                )
+                .bind(scope)
+                .bind(check)
+                .bind(except_device)
+                .bind(since_ms)
+                .bind(first)
+                .bind(second)
+                .bind(third)
+                .fetch_all(&mut **self)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            Peer {
+                                device_id: row.try_get("device_id")?,
+                                hostname: row.try_get("hostname")?,
+                                resource: row.try_get("resource")?,
+                                vip: flag(row.try_get("vip")?),
+                                ticket: None,
+                            },
+                            row.try_get("ticket_id")?,
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn still_firing(&mut self, ticket_id: i64, except_device: &str) -> Result<Vec<Peer>> {
+                let rows = sqlx::query(
+                    "SELECT c.device_id, c.resource, d.hostname, d.vip FROM conditions c \
+                     JOIN devices d ON d.id = c.device_id \
+                     WHERE c.ticket_id = $1 AND c.device_id <> $2 AND c.observed_firing = 1 \
+                     ORDER BY c.device_id, c.resource",
+                )
+                .bind(ticket_id)
+                .bind(except_device)
+                .fetch_all(&mut **self)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Peer {
+                            device_id: row.try_get("device_id")?,
+                            hostname: row.try_get("hostname")?,
+                            resource: row.try_get("resource")?,
+                            vip: flag(row.try_get("vip")?),
+                            ticket: None,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn known_fixes(&mut self, fingerprint: &str) -> Result<Vec<KnownFix>> {
+                let rows = sqlx::query(
+                    "SELECT solution, worked_count FROM solutions WHERE fingerprint = $1 \
+                     ORDER BY worked_count DESC, last_at_ms DESC LIMIT 5",
+                )
+                .bind(fingerprint)
+                .fetch_all(&mut **self)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(KnownFix {
+                            solution: row.try_get("solution")?,
+                            worked_count: count(row.try_get("worked_count")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn fingerprint_history(&mut self, fingerprint: &str, since_ms: i64) -> Result<(u32, bool)> {
+                let tickets: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS tickets FROM tickets WHERE fingerprint = $1 AND opened_at_ms >= $2",
+                )
+                .bind(fingerprint)
+                .bind(since_ms)
+                .fetch_one(&mut **self)
+                .await?
+                .try_get("tickets")?;
+                let flagged = sqlx::query("SELECT fingerprint FROM problems WHERE fingerprint = $1")
+                    .bind(fingerprint)
+                    .fetch_optional(&mut **self)
+                    .await?
+                    .is_some();
+                Ok((count(tickets), flagged))
+            }
+
+            async fn apply_one(&mut self, action: &Action, opened: &[i64], now_ms: i64) -> Result<Option<i64>> {
+                match action {
+                    Action::SaveCondition { condition, ticket, summary, evidence_json } => {
+                        let ticket_id = match ticket {
+                            Some(reference) => Some(resolve(*reference, opened)?),
+                            None => None,
+                        };
+                        let changes = serde_json::to_string(&condition.changes_ms).unwrap_or_else(|_| "[]".to_owned());
+                        sqlx::query(
+                            "INSERT INTO conditions (device_id, check_name, resource, state, observed_firing, severity, \
+                             summary, evidence_json, since_ms, updated_at_ms, changes_json, ticket_id) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                             ON CONFLICT (device_id, check_name, resource) DO UPDATE SET state = excluded.state, \
+                             observed_firing = excluded.observed_firing, severity = excluded.severity, \
+                             summary = excluded.summary, evidence_json = excluded.evidence_json, \
+                             since_ms = excluded.since_ms, updated_at_ms = excluded.updated_at_ms, \
+                             changes_json = excluded.changes_json, ticket_id = excluded.ticket_id",
+                        )
+                        .bind(&condition.device_id)
+                        .bind(&condition.check)
+                        .bind(&condition.resource)
+                        .bind(condition.state.as_str())
+                        .bind(i64::from(condition.observed_firing))
+                        .bind(condition.severity.as_str())
+                        .bind(summary)
+                        .bind(evidence_json)
+                        .bind(condition.since_ms)
+                        .bind(now_ms)
+                        .bind(changes)
+                        .bind(ticket_id)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::SetConditionState { device_id, check, resource, state, at_ms } => {
+                        sqlx::query(
+                            "UPDATE conditions SET state = $1, updated_at_ms = $2 \
+                             WHERE device_id = $3 AND check_name = $4 AND resource = $5",
+                        )
+                        .bind(state.as_str())
+                        .bind(at_ms)
+                        .bind(device_id)
+                        .bind(check)
+                        .bind(resource)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::AttachCondition { device_id, check, resource, ticket } => {
+                        sqlx::query(
+                            "UPDATE conditions SET ticket_id = $1 WHERE device_id = $2 AND check_name = $3 AND resource = $4",
+                        )
+                        .bind(resolve(*ticket, opened)?)
+                        .bind(device_id)
+                        .bind(check)
+                        .bind(resource)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::OpenTicket(new) => {
+                        let id = insert_ticket!(self, new);
+                        for device_id in &new.devices {
+                            sqlx::query(
+                                "INSERT INTO ticket_devices (ticket_id, device_id, added_at_ms) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (ticket_id, device_id) DO NOTHING",
+                            )
+                            .bind(id)
+                            .bind(device_id)
+                            .bind(new.opened_at_ms)
+                            .execute(&mut **self)
+                            .await?;
+                        }
+                        return Ok(Some(id));
+                    }
+                    Action::SetState { ticket, state, resolution, at_ms } => {
+                        let open = i64::from(state.is_open());
+                        sqlx::query(
+                            "UPDATE tickets SET \
+                             reopen_count = reopen_count + (CASE WHEN $1 = 1 AND state = 'resolved' THEN 1 ELSE 0 END), \
+                             state = $2, \
+                             open_key = CASE WHEN $1 = 1 THEN ticket_key ELSE NULL END, \
+                             resolved_at_ms = CASE WHEN $2 = 'resolved' THEN $3 WHEN $1 = 1 THEN NULL ELSE resolved_at_ms END, \
+                             closed_at_ms = CASE WHEN $2 IN ('closed', 'cancelled') THEN $3 ELSE closed_at_ms END, \
+                             resolution = CASE WHEN $1 = 1 THEN NULL ELSE COALESCE($4, resolution) END, \
+                             updated_at_ms = $3 WHERE id = $5",
+                        )
+                        .bind(open)
+                        .bind(state.as_str())
+                        .bind(at_ms)
+                        .bind(resolution)
+                        .bind(resolve(*ticket, opened)?)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::Note { ticket, kind, actor, text, data_json, at_ms } => {
+                        let id = resolve(*ticket, opened)?;
+                        sqlx::query(
+                            "INSERT INTO ticket_events (ticket_id, at_ms, kind, actor, text, data_json) VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(id)
+                        .bind(at_ms)
+                        .bind(kind.as_str())
+                        .bind(actor)
+                        .bind(text)
+                        .bind(data_json)
+                        .execute(&mut **self)
+                        .await?;
+                        sqlx::query("UPDATE tickets SET updated_at_ms = $1 WHERE id = $2")
+                            .bind(at_ms)
+                            .bind(id)
+                            .execute(&mut **self)
+                            .await?;
+                    }
+                    Action::AddDevice { ticket, device_id, at_ms } => {
+                        let id = resolve(*ticket, opened)?;
+                        let added = sqlx::query(
+                            "INSERT INTO ticket_devices (ticket_id, device_id, added_at_ms) VALUES ($1, $2, $3) \
+                             ON CONFLICT (ticket_id, device_id) DO UPDATE SET recovered_at_ms = NULL \
+                             WHERE ticket_devices.recovered_at_ms IS NOT NULL",
+                        )
+                        .bind(id)
+                        .bind(device_id)
+                        .bind(at_ms)
+                        .execute(&mut **self)
+                        .await?
+                        .rows_affected();
+                        if added > 0 {
+                            sqlx::query(
+                                "UPDATE tickets SET device_count = (SELECT COUNT(*) FROM ticket_devices WHERE ticket_id = $1), \
+                                 updated_at_ms = $2 WHERE id = $1",
+                            )
+                            .bind(id)
+                            .bind(at_ms)
+                            .execute(&mut **self)
+                            .await?;
+                        }
+                    }
+                    Action::DeviceRecovered { ticket, device_id, at_ms } => {
+                        sqlx::query("UPDATE ticket_devices SET recovered_at_ms = $1 WHERE ticket_id = $2 AND device_id = $3")
+                            .bind(at_ms)
+                            .bind(resolve(*ticket, opened)?)
+                            .bind(device_id)
+                            .execute(&mut **self)
+                            .await?;
+                    }
+                    Action::SetPriority { ticket, impact, urgency, priority, response_due_ms, resolution_due_ms } => {
+                        sqlx::query(
+                            "UPDATE tickets SET impact = $1, urgency = $2, priority = $3, response_due_ms = $4, \
+                             resolution_due_ms = $5 WHERE id = $6",
+                        )
+                        .bind(impact.as_str())
+                        .bind(urgency.as_str())
+                        .bind(i64::from(priority.number()))
+                        .bind(response_due_ms)
+                        .bind(resolution_due_ms)
+                        .bind(resolve(*ticket, opened)?)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::SetTier { ticket, tier } => {
+                        sqlx::query("UPDATE tickets SET tier = $1 WHERE id = $2")
+                            .bind(i64::from(*tier))
+                            .bind(resolve(*ticket, opened)?)
+                            .execute(&mut **self)
+                            .await?;
+                    }
+                    Action::Assign { ticket, assignee } => {
+                        sqlx::query("UPDATE tickets SET assignee = $1 WHERE id = $2")
+                            .bind(assignee)
+                            .bind(resolve(*ticket, opened)?)
+                            .execute(&mut **self)
+                            .await?;
+                    }
+                    Action::Touch { ticket, at_ms, take_over } => {
+                        sqlx::query(
+                            "UPDATE tickets SET first_response_at_ms = COALESCE(first_response_at_ms, $1), \
+                             staff_owned = CASE WHEN $2 = 1 THEN 1 ELSE staff_owned END WHERE id = $3",
+                        )
+                        .bind(at_ms)
+                        .bind(i64::from(*take_over))
+                        .bind(resolve(*ticket, opened)?)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::SlaBreached { ticket, response } => {
+                        let sql = if *response {
+                            "UPDATE tickets SET response_breached = 1 WHERE id = $1"
+                        } else {
+                            "UPDATE tickets SET resolution_breached = 1 WHERE id = $1"
+                        };
+                        sqlx::query(sql).bind(resolve(*ticket, opened)?).execute(&mut **self).await?;
+                    }
+                    Action::Pending { ticket, since_ms, shift_ms } => {
+                        sqlx::query(
+                            "UPDATE tickets SET pending_since_ms = $1, response_due_ms = response_due_ms + $2, \
+                             resolution_due_ms = resolution_due_ms + $2 WHERE id = $3",
+                        )
+                        .bind(since_ms)
+                        .bind(shift_ms)
+                        .bind(resolve(*ticket, opened)?)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::LinkIncident { ticket, incident } => {
+                        sqlx::query("UPDATE tickets SET incident_id = $1 WHERE id = $2")
+                            .bind(resolve(*incident, opened)?)
+                            .bind(resolve(*ticket, opened)?)
+                            .execute(&mut **self)
+                            .await?;
+                    }
+                    Action::RecordSolution { check, fingerprint, solution, at_ms, .. } => {
+                        sqlx::query(
+                            "INSERT INTO solutions (fingerprint, solution, check_name, worked_count, first_at_ms, last_at_ms) \
+                             VALUES ($1, $2, $3, 1, $4, $4) ON CONFLICT (fingerprint, solution) DO UPDATE SET \
+                             worked_count = solutions.worked_count + 1, last_at_ms = excluded.last_at_ms",
+                        )
+                        .bind(fingerprint)
+                        .bind(solution)
+                        .bind(check)
+                        .bind(at_ms)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                    Action::FlagProblem { check, fingerprint, at_ms } => {
+                        sqlx::query(
+                            "INSERT INTO problems (fingerprint, check_name, flagged_at_ms) VALUES ($1, $2, $3) \
+                             ON CONFLICT (fingerprint) DO NOTHING",
+                        )
+                        .bind(fingerprint)
+                        .bind(check)
+                        .bind(at_ms)
+                        .execute(&mut **self)
+                        .await?;
+                    }
+                }
+                Ok(None)
+            }
+        }
+    };
+}
+
+macro_rules! insert_ticket {
+    ($tx:expr, $new:expr) => {{
+        let new: &NewTicket = $new;
+        let id: i64 = sqlx::query(
+            "INSERT INTO tickets (kind, ticket_key, open_key, state, title, description, check_name, resource, \
+             device_id, scope, fingerprint, severity, impact, urgency, priority, tier, vip, device_count, \
+             opened_at_ms, updated_at_ms, response_due_ms, resolution_due_ms) \
+             VALUES ($1, $2, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $16, $17, $18) \
+             RETURNING id",
+        )
+        .bind(new.kind.as_str())
+        .bind(&new.key)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(&new.check)
+        .bind(&new.resource)
+        .bind(&new.device_id)
+        .bind(&new.scope)
+        .bind(&new.fingerprint)
+        .bind(new.severity.as_str())
+        .bind(new.impact.as_str())
+        .bind(new.urgency.as_str())
+        .bind(i64::from(new.priority.number()))
+        .bind(i64::from(new.vip))
+        .bind(i64::try_from(new.devices.len()).unwrap_or(i64::MAX))
+        .bind(new.opened_at_ms)
+        .bind(new.response_due_ms)
+        .bind(new.resolution_due_ms)
+        .fetch_one(&mut **$tx)
+        .await?
+        .try_get("id")?;
+        id
+    }};
+}
+
+ticket_sql!(sqlx::Sqlite, "");
+ticket_sql!(sqlx::Postgres, " FOR UPDATE");
+
+impl Store {
+    /// Replaces the device's site and scopes from a fresh inventory.
+    pub(super) async fn store_scopes(
+        &self,
+        device_id: &str,
+        inventory: &crate::model::Inventory,
+    ) -> Result<()> {
+        let scopes = crate::tickets::device_scopes(
+            &inventory.site,
+            &inventory.gateways,
+            &inventory.dns_servers,
+        );
+        let site = scopes
+            .first()
+            .and_then(|scope| scope.strip_prefix("site="))
+            .unwrap_or("default")
+            .to_owned();
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            sqlx::query("UPDATE devices SET site = $1 WHERE id = $2")
+                .bind(&site)
+                .bind(device_id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM device_scopes WHERE device_id = $1")
+                .bind(device_id)
+                .execute(&mut *transaction)
+                .await?;
+            for scope in &scopes {
+                sqlx::query("INSERT INTO device_scopes (device_id, scope) VALUES ($1, $2) ON CONFLICT (device_id, scope) DO NOTHING")
+                    .bind(device_id)
+                    .bind(scope)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Marks a device as a VIP's (or not): its tickets get higher impact.
+    pub async fn set_device_vip(&self, device_id: &str, vip: bool) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query("UPDATE devices SET vip = $1 WHERE id = $2")
+                .bind(i64::from(vip))
+                .bind(device_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed == 1)
+    }
+
+    /// Tickets matching `filter`: open ones first, by priority and then by how soon they fall
+    /// due.
+    pub async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketRecord>> {
+        let limit = i64::from(filter.limit.unwrap_or(500).clamp(1, 5000));
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM tickets WHERE \
+                 ($1 IS NULL OR state = $1 OR ($1 = 'open' AND open_key IS NOT NULL)) \
+                 AND ($2 IS NULL OR priority = $2) AND ($3 IS NULL OR tier = $3) \
+                 AND ($4 IS NULL OR device_id = $4 OR id IN (SELECT ticket_id FROM ticket_devices WHERE device_id = $4)) \
+                 AND ($5 IS NULL OR kind = $5) \
+                 ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, priority, resolution_due_ms, id LIMIT $6",
+            )
+            .bind(filter.state.as_deref())
+            .bind(filter.priority.map(i64::from))
+            .bind(filter.tier.map(i64::from))
+            .bind(filter.device_id.as_deref())
+            .bind(filter.kind.map(TicketKind::as_str))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let mut tickets = Vec::with_capacity(rows.len());
+            for row in &rows {
+                tickets.push(ticket_record!(row));
+            }
+            Ok(tickets)
+        })
+    }
+
+    /// A ticket with its devices, timeline and known fixes.
+    pub async fn ticket_detail(&self, id: i64) -> Result<Option<TicketDetail>> {
+        with_pool!(self, pool => {
+            let Some(row) = sqlx::query("SELECT * FROM tickets WHERE id = $1").bind(id).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let ticket = ticket_record!(&row);
+            let device_rows = sqlx::query(
+                "SELECT td.device_id, d.hostname, td.added_at_ms, td.recovered_at_ms FROM ticket_devices td \
+                 JOIN devices d ON d.id = td.device_id WHERE td.ticket_id = $1 ORDER BY td.added_at_ms, td.device_id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let mut devices = Vec::with_capacity(device_rows.len());
+            for row in &device_rows {
+                devices.push(TicketDevice {
+                    device_id: row.try_get("device_id")?,
+                    hostname: row.try_get("hostname")?,
+                    added_at_ms: row.try_get("added_at_ms")?,
+                    recovered_at_ms: row.try_get("recovered_at_ms")?,
+                });
+            }
+            let event_rows = sqlx::query("SELECT * FROM ticket_events WHERE ticket_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+            let mut timeline = Vec::with_capacity(event_rows.len());
+            for row in &event_rows {
+                let data_json: Option<String> = row.try_get("data_json")?;
+                timeline.push(TimelineEntry {
+                    at_ms: row.try_get("at_ms")?,
+                    kind: row.try_get("kind")?,
+                    actor: row.try_get("actor")?,
+                    text: row.try_get("text")?,
+                    data: data_json.map(|json| {
+                        serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json))
+                    }),
+                });
+            }
+            let fix_rows = sqlx::query(
+                "SELECT solution, worked_count FROM solutions WHERE fingerprint = $1 ORDER BY worked_count DESC, last_at_ms DESC LIMIT 10",
+            )
+            .bind(&ticket.fingerprint)
+            .fetch_all(pool)
+            .await?;
+            let mut suggested_fixes = Vec::with_capacity(fix_rows.len());
+            for row in &fix_rows {
+                suggested_fixes.push(KnownFix {
+                    solution: row.try_get("solution")?,
+                    worked_count: count(row.try_get("worked_count")?),
+                });
+            }
+            let problem_candidate = sqlx::query("SELECT fingerprint FROM problems WHERE fingerprint = $1")
+                .bind(&ticket.fingerprint)
+                .fetch_optional(pool)
+                .await?
+                .is_some();
+            Ok(Some(TicketDetail { ticket, devices, timeline, suggested_fixes, problem_candidate }))
+        })
+    }
+
+    /// A person acts on a ticket: decided by the engine, applied in one transaction.
+    pub async fn staff_action(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        action: &StaffAction,
+        now_ms: i64,
+    ) -> std::result::Result<(), StaffError> {
+        let begin = self.backend.begin_statement();
+        let policy = self.policy.clone();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let ticket = transaction.ticket(ticket_id).await?;
+            let state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
+            let event = Event::Staff { actor, action, at_ms: now_ms };
+            let actions = match decide(&event, &state, &policy) {
+                Ok(actions) => actions,
+                Err(refusal) => {
+                    transaction.rollback().await?;
+                    return Err(refusal.into());
+                }
+            };
+            apply(&mut transaction, &actions, now_ms).await?;
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The periodic pass: devices gone silent (stale) or back, flapping conditions that
+    /// settled, and SLA targets that fell due. Each item is decided in its own transaction
+    /// under the same locks as ingest, so several collectors may sweep at once.
+    pub async fn sweep(&self, now_ms: i64) -> Result<SweepReport> {
+        let policy = self.policy.clone();
+        let mut report = SweepReport::default();
+        let stale_before = now_ms - duration_ms(policy.stale_after);
+        let quiet_before = now_ms - duration_ms(policy.flap_window);
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            // Devices gone silent with firing conditions, and stale devices reporting again.
+            let rows = sqlx::query(
+                "SELECT id, hostname, last_seen_at_ms, stale_since_ms FROM devices WHERE \
+                 (stale_since_ms IS NULL AND last_seen_at_ms < $1 AND EXISTS \
+                   (SELECT 1 FROM conditions c WHERE c.device_id = devices.id AND c.state = 'firing')) \
+                 OR (stale_since_ms IS NOT NULL AND last_seen_at_ms > stale_since_ms) LIMIT 1000",
+            )
+            .bind(stale_before)
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                let device_id: String = row.try_get("id")?;
+                let hostname: String = row.try_get("hostname")?;
+                let last_seen_ms: Option<i64> = row.try_get("last_seen_at_ms")?;
+                let stale_since: Option<i64> = row.try_get("stale_since_ms")?;
+                let mut transaction = pool.begin_with(begin).await?;
+                // Check locks first, then rows: the order ingest takes them in.
+                let check_rows = sqlx::query("SELECT DISTINCT check_name FROM conditions WHERE device_id = $1 ORDER BY check_name")
+                    .bind(&device_id)
+                    .fetch_all(&mut *transaction)
+                    .await?;
+                let mut checks = Vec::with_capacity(check_rows.len());
+                for row in &check_rows {
+                    checks.push(row.try_get::<String, _>("check_name")?);
+                }
+                if let Backend::Postgres(_) = self.backend {
+                    transaction.lock_check_names(&checks).await?;
+                }
+                let conditions = transaction.device_conditions(&device_id).await?;
+                let lock = match self.backend {
+                    Backend::Sqlite(_) => "SELECT stale_since_ms FROM devices WHERE id = $1",
+                    Backend::Postgres(_) => "SELECT stale_since_ms FROM devices WHERE id = $1 FOR UPDATE",
+                };
+                let current = sqlx::query(lock).bind(&device_id).fetch_one(&mut *transaction).await?;
+                let current_stale: Option<i64> = current.try_get("stale_since_ms")?;
+                if current_stale != stale_since {
+                    // Another collector got here first.
+                    transaction.rollback().await?;
+                    continue;
+                }
+                let mut device_conditions = Vec::with_capacity(conditions.len());
+                for condition in conditions {
+                    let ticket = match condition.ticket_id {
+                        Some(id) => transaction.ticket(id).await?.map(|t| t.view()),
+                        None => None,
+                    };
+                    device_conditions.push((condition, ticket));
+                }
+                let state = State { device_conditions, ..State::default() };
+                let (event, new_stale) = if stale_since.is_none() {
+                    report.devices_stale += 1;
+                    (Event::DeviceSilent { hostname: &hostname, last_seen_ms: last_seen_ms.unwrap_or(now_ms), at_ms: now_ms }, Some(now_ms))
+                } else {
+                    report.devices_back += 1;
+                    (Event::DeviceBack { hostname: &hostname, at_ms: now_ms }, None)
+                };
+                let actions = decide(&event, &state, &policy).unwrap_or_default();
+                apply(&mut transaction, &actions, now_ms).await?;
+                sqlx::query("UPDATE devices SET stale_since_ms = $1 WHERE id = $2")
+                    .bind(new_stale)
+                    .bind(&device_id)
+                    .execute(&mut *transaction)
+                    .await?;
+                transaction.commit().await?;
+            }
+
+            // Flapping conditions quiet for a whole flap window settle.
+            let rows = sqlx::query(
+                "SELECT c.device_id, c.check_name, c.resource, d.hostname FROM conditions c JOIN devices d ON d.id = c.device_id \
+                 WHERE c.state = 'flapping' AND c.updated_at_ms < $1 LIMIT 1000",
+            )
+            .bind(quiet_before)
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                let device_id: String = row.try_get("device_id")?;
+                let check: String = row.try_get("check_name")?;
+                let resource: String = row.try_get("resource")?;
+                let hostname: String = row.try_get("hostname")?;
+                let mut transaction = pool.begin_with(begin).await?;
+                if let Backend::Postgres(_) = self.backend {
+                    transaction.lock_check_names(std::slice::from_ref(&check)).await?;
+                }
+                let condition = transaction.condition(&device_id, &check, &resource).await?;
+                let Some(condition) = condition.filter(|c| c.state == ConditionState::Flapping) else {
+                    transaction.rollback().await?;
+                    continue;
+                };
+                let mut state = State::default();
+                if let Some(id) = condition.ticket_id
+                    && let Some(ticket) = transaction.ticket(id).await?
+                {
+                    if ticket.kind == TicketKind::Incident {
+                        let still_firing = transaction.still_firing(id, &device_id).await?;
+                        state.attached_incident = Some(AttachedIncident {
+                            scope: ticket.scope.clone().unwrap_or_default(),
+                            ticket: ticket.view(),
+                            still_firing,
+                        });
+                    } else {
+                        state.ticket = Some(ticket.view());
+                    }
+                }
+                state.condition = Some(condition);
+                let actions = decide(&Event::FlapQuiet { hostname: &hostname, at_ms: now_ms }, &state, &policy).unwrap_or_default();
+                apply(&mut transaction, &actions, now_ms).await?;
+                transaction.commit().await?;
+                report.conditions_settled += 1;
+            }
+
+            // SLA targets that fell due.
+            let rows = sqlx::query(
+                "SELECT id FROM tickets WHERE open_key IS NOT NULL AND state <> 'pending' AND \
+                 ((first_response_at_ms IS NULL AND response_breached = 0 AND response_due_ms < $1) \
+                  OR (resolution_breached = 0 AND resolution_due_ms < $1)) ORDER BY id LIMIT 1000",
+            )
+            .bind(now_ms)
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                let mut transaction = pool.begin_with(begin).await?;
+                let ticket = transaction.ticket(id).await?;
+                let state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
+                let actions = decide(&Event::SlaTick { at_ms: now_ms }, &state, &policy).unwrap_or_default();
+                report.sla_breaches += u32::try_from(actions.iter().filter(|a| matches!(a, Action::SlaBreached { .. })).count()).unwrap_or(0);
+                apply(&mut transaction, &actions, now_ms).await?;
+                transaction.commit().await?;
+            }
+        });
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{TestStore, backends};
+    use super::*;
+    use crate::model::Inventory;
+    use crate::store::NewDevice;
+
+    const MINUTE: i64 = 60_000;
+    const T0: i64 = 1_800_000_000_000;
+
+    async fn enroll(store: &Store, id: &str, site: &str) {
+        store
+            .insert_token(id.as_bytes(), 0, i64::MAX)
+            .await
+            .expect("token");
+        store
+            .enroll_device(
+                id.as_bytes(),
+                1,
+                &NewDevice {
+                    id: id.to_owned(),
+                    hostname: format!("pc-{id}"),
+                    agent_version: "0.1.0".to_owned(),
+                    certificate_serial: "01".to_owned(),
+                    certificate_not_after_ms: i64::MAX,
+                },
+            )
+            .await
+            .expect("enroll");
+        let inventory = Inventory {
+            hostname: format!("pc-{id}"),
+            site: site.to_owned(),
+            dns_servers: vec!["192.0.2.53".to_owned()],
+            ..Inventory::default()
+        };
+        store
+            .store_inventory(id, &inventory, T0)
+            .await
+            .expect("inventory");
+    }
+
+    fn finding(sequence: u64, check: &str, severity: Severity) -> Finding {
+        Finding {
+            sequence,
+            check: check.to_owned(),
+            resource: "/".to_owned(),
+            severity,
+            summary: format!("{check} {}", severity.as_str()),
+            evidence_json: "{\"used_pct\":97}".to_owned(),
+            observed_at_ms: T0,
+        }
+    }
+
+    async fn store_one(store: &Store, device: &str, finding: Finding, at_ms: i64) {
+        let sequence = finding.sequence;
+        store
+            .store_findings(device, &[finding], sequence, at_ms)
+            .await
+            .expect("store findings");
+    }
+
+    fn open_filter() -> TicketFilter {
+        TicketFilter {
+            state: Some("open".to_owned()),
+            ..TicketFilter::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_condition_opens_resolves_and_reopens_one_ticket_and_redelivery_changes_nothing() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            // Redelivered: stored once, decided once.
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 1,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(open.len(), 1, "{backend}");
+            let id = open[0].id;
+            assert_eq!(
+                (open[0].kind, open[0].state, open[0].priority.number()),
+                (TicketKind::Device, TicketState::New, 4),
+                "{backend}"
+            );
+
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + MINUTE,
+            )
+            .await;
+            let detail = store
+                .ticket_detail(id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.state, TicketState::Resolved, "{backend}");
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.text.starts_with("Auto-resolved")),
+                "{backend}: {:?}",
+                detail.timeline
+            );
+            assert_eq!(
+                detail.timeline[0].data,
+                Some(serde_json::json!({"used_pct": 97})),
+                "{backend}: evidence is kept as JSON"
+            );
+
+            store_one(
+                store,
+                "a",
+                finding(3, "disk.free_low", Severity::Critical),
+                T0 + 2 * MINUTE,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(
+                open.iter().map(|t| t.id).collect::<Vec<_>>(),
+                [id],
+                "{backend}: reopened, not new"
+            );
+            assert_eq!(open[0].reopen_count, 1, "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn devices_racing_in_one_scope_form_exactly_one_incident() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            let store = store.clone().with_policy(policy);
+            let ids: Vec<String> = (0..12).map(|n| format!("d{n:02}")).collect();
+            for id in &ids {
+                enroll(&store, id, "hq").await;
+            }
+            let tasks: Vec<_> = ids
+                .iter()
+                .map(|id| {
+                    let (store, id) = (store.clone(), id.clone());
+                    tokio::spawn(async move {
+                        store_one(
+                            &store,
+                            &id,
+                            finding(1, "dns.resolve", Severity::Warning),
+                            T0,
+                        )
+                        .await;
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("task");
+            }
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            let incidents: Vec<_> = open
+                .iter()
+                .filter(|t| t.kind == TicketKind::Incident)
+                .collect();
+            assert_eq!(incidents.len(), 1, "{backend}: {open:?}");
+            assert_eq!(
+                open.len(),
+                1,
+                "{backend}: device tickets merged into the incident"
+            );
+            assert_eq!(incidents[0].device_count, 12, "{backend}");
+            assert_eq!(
+                incidents[0].scope.as_deref(),
+                Some("dns=192.0.2.53"),
+                "{backend}"
+            );
+
+            // All but two recover: the incident resolves and the two get tickets of their own.
+            for (n, id) in ids.iter().enumerate().skip(2) {
+                store_one(
+                    &store,
+                    id,
+                    finding(2, "dns.resolve", Severity::Ok),
+                    T0 + MINUTE + n as i64,
+                )
+                .await;
+            }
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            let mut devices: Vec<_> = open.iter().map(|t| (t.kind, t.device_id.clone())).collect();
+            devices.sort();
+            assert_eq!(
+                devices,
+                [
+                    (TicketKind::Device, Some("d00".to_owned())),
+                    (TicketKind::Device, Some("d01".to_owned()))
+                ],
+                "{backend}"
+            );
+            let incident = store
+                .ticket_detail(incidents[0].id)
+                .await
+                .expect("detail")
+                .expect("incident");
+            assert_eq!(incident.ticket.state, TicketState::Resolved, "{backend}");
+            assert_eq!(incident.devices.len(), 12, "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_solution_is_suggested_on_the_next_ticket_with_the_same_fingerprint() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            enroll(store, "b", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            let first = store.tickets(&open_filter()).await.expect("tickets")[0].id;
+            let resolve = StaffAction::Resolve {
+                solution: "Emptied the recycle bin".to_owned(),
+            };
+            store
+                .staff_action(first, "alice", &resolve, T0 + MINUTE)
+                .await
+                .expect("resolve");
+            assert!(
+                matches!(
+                    store
+                        .staff_action(first, "alice", &resolve, T0 + MINUTE)
+                        .await,
+                    Err(StaffError::Refused(Refusal::NotOpen { .. }))
+                ),
+                "{backend}"
+            );
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 2 * MINUTE,
+            )
+            .await;
+            let second = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(second.len(), 1, "{backend}");
+            let detail = store
+                .ticket_detail(second[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(
+                detail.suggested_fixes,
+                [KnownFix {
+                    solution: "Emptied the recycle bin".to_owned(),
+                    worked_count: 1
+                }],
+                "{backend}"
+            );
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.kind == "known_fix" && e.text.contains("Emptied the recycle bin")),
+                "{backend}"
+            );
+            // A staff-owned ticket is not auto-resolved when the condition clears.
+            store
+                .staff_action(
+                    second[0].id,
+                    "bob",
+                    &StaffAction::Assign {
+                        to: "bob".to_owned(),
+                    },
+                    T0 + 3 * MINUTE,
+                )
+                .await
+                .expect("assign");
+            store_one(
+                store,
+                "b",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 4 * MINUTE,
+            )
+            .await;
+            let detail = store
+                .ticket_detail(second[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.state, TicketState::Assigned, "{backend}");
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.text.starts_with("Auto-resolve held")),
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_marks_silent_devices_stale_and_escalates_breached_tickets() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            store_one(store, "a", finding(1, "dns.resolve", Severity::Warning), T0).await;
+            let ticket = store.tickets(&open_filter()).await.expect("tickets")[0].clone();
+            // P3 (low impact, high urgency): response due in 2 h.
+            assert_eq!(ticket.priority.number(), 3, "{backend}");
+            let later = T0 + 3 * 60 * MINUTE;
+            let report = store.sweep(later).await.expect("sweep");
+            assert_eq!(
+                (report.devices_stale, report.sla_breaches),
+                (1, 1),
+                "{backend}"
+            );
+            let detail = store
+                .ticket_detail(ticket.id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(
+                (detail.ticket.state, detail.ticket.tier),
+                (TicketState::New, 2),
+                "{backend}: stale is not resolved"
+            );
+            assert!(
+                detail.timeline.iter().any(|e| e.kind == "stale"),
+                "{backend}"
+            );
+            assert!(
+                detail.timeline.iter().any(|e| e.kind == "escalation"),
+                "{backend}"
+            );
+            // A second sweep finds nothing new to do.
+            assert_eq!(
+                store.sweep(later).await.expect("sweep"),
+                SweepReport::default(),
+                "{backend}"
+            );
+            // The device reports again.
+            store.touch_device("a", later + 1).await.expect("touch");
+            let report = store.sweep(later + 2).await.expect("sweep");
+            assert_eq!(report.devices_back, 1, "{backend}");
+        }
+    }
+}
