@@ -36,6 +36,7 @@ struct ConfigFile {
     #[serde(with = "humantime_serde_compat")]
     token_ttl: Duration,
     database_url: Option<String>,
+    tickets: crate::tickets::policy::TicketsFile,
 }
 
 impl Default for ConfigFile {
@@ -48,6 +49,7 @@ impl Default for ConfigFile {
             heartbeat_interval_secs: 30,
             token_ttl: Duration::from_secs(24 * 3600),
             database_url: None,
+            tickets: Default::default(),
         }
     }
 }
@@ -63,6 +65,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// PostgreSQL instead of the embedded SQLite, e.g. for several collectors.
     pub database_url: Option<String>,
+    /// How findings become tickets (`[tickets]`).
+    pub tickets: crate::tickets::Policy,
 }
 
 impl Default for Settings {
@@ -124,7 +128,9 @@ impl Settings {
                 crate::store::redact(url)
             )));
         }
+        let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
         Ok(Settings {
+            tickets,
             data_dir: file.data_dir,
             database_url: file.database_url,
             grpc_listen: file.grpc_listen,
@@ -172,6 +178,14 @@ mod tests {
             (
                 "database_url = \"mysql://u:pw@db/x\"",
                 "must be a postgres:// URL",
+            ),
+            (
+                "[tickets]\nreopen_windw = \"1h\"",
+                "unknown field `reopen_windw`",
+            ),
+            (
+                "[tickets.correlation]\nmin_devices = 1",
+                "tickets.correlation.min_devices",
             ),
         ];
         for (text, expected) in cases {

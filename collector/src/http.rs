@@ -1,21 +1,25 @@
 //! HTTP for people and monitoring: `/healthz`, and the REST API under `/api/v1` for holders of
-//! an API key (`Authorization: Bearer flk_…`). The web UI and sign-in arrive with later issues.
+//! an API key (`Authorization: Bearer flk_…`): devices, tickets and actions on tickets. The web
+//! UI and sign-in arrive with later issues.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde::Serialize;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
 
 use crate::ingest::Sessions;
 use crate::model::{Device, Role, StoredFinding};
 use crate::random;
-use crate::store::Store;
+use crate::store::tickets::StaffError;
+use crate::store::{Store, TicketFilter};
+use crate::tickets::TicketKind;
+use crate::tickets::engine::StaffAction;
 
 /// Every API key starts with this.
 pub const API_KEY_PREFIX: &str = "flk_";
@@ -30,6 +34,9 @@ pub fn router(state: HttpState) -> Router {
     let api = Router::new()
         .route("/devices", get(list_devices))
         .route("/devices/{id}", get(show_device))
+        .route("/tickets", get(list_tickets))
+        .route("/tickets/{id}", get(show_ticket))
+        .route("/tickets/{id}/actions", post(act_on_ticket))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
@@ -191,6 +198,174 @@ async fn show_device(State(state): State<HttpState>, Path(id): Path<String>) -> 
         findings,
     })
     .into_response()
+}
+
+fn store_unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{what}");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the collector's store is unavailable",
+    )
+}
+
+/// `GET /api/v1/tickets` query: every filter optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketQuery {
+    /// A state (new, assigned, in_progress, pending, resolved, closed, cancelled) or "open".
+    state: Option<String>,
+    priority: Option<u8>,
+    tier: Option<u8>,
+    device: Option<String>,
+    kind: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_tickets(
+    State(state): State<HttpState>,
+    query: Result<Query<TicketQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    if let Some(wanted) = &query.state
+        && wanted != "open"
+        && crate::tickets::TicketState::parse(wanted).is_none()
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "state {wanted:?} is not open, new, assigned, in_progress, pending, resolved, closed or cancelled"
+            ),
+        );
+    }
+    let kind = match query.kind.as_deref().map(TicketKind::parse) {
+        None => None,
+        Some(Some(kind)) => Some(kind),
+        Some(None) => return error(StatusCode::BAD_REQUEST, "kind must be device or incident"),
+    };
+    let filter = TicketFilter {
+        state: query.state,
+        priority: query.priority,
+        tier: query.tier,
+        device_id: query.device,
+        kind,
+        limit: query.limit,
+    };
+    match state.store.tickets(&filter).await {
+        Ok(tickets) => Json(tickets).into_response(),
+        Err(e) => store_unavailable("listing tickets", &e),
+    }
+}
+
+async fn show_ticket(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error(StatusCode::NOT_FOUND, format!("no ticket with id {id:?}"));
+    };
+    match state.store.ticket_detail(id).await {
+        Ok(Some(detail)) => Json(detail).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no ticket with id {id}")),
+        Err(e) => store_unavailable("showing ticket", &e),
+    }
+}
+
+/// `POST /api/v1/tickets/{id}/actions` body, e.g. `{"action": "resolve", "solution": "…"}`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+enum ActionRequest {
+    Assign {
+        to: String,
+    },
+    Comment {
+        text: String,
+    },
+    Start,
+    Pending {
+        reason: String,
+    },
+    Escalate {
+        reason: String,
+    },
+    Resolve {
+        #[serde(default)]
+        solution: String,
+    },
+    Reopen,
+    Close,
+    Cancel,
+}
+
+impl From<ActionRequest> for StaffAction {
+    fn from(request: ActionRequest) -> Self {
+        match request {
+            ActionRequest::Assign { to } => StaffAction::Assign { to },
+            ActionRequest::Comment { text } => StaffAction::Comment { text },
+            ActionRequest::Start => StaffAction::StartWork,
+            ActionRequest::Pending { reason } => StaffAction::Pending { reason },
+            ActionRequest::Escalate { reason } => StaffAction::Escalate { reason },
+            ActionRequest::Resolve { solution } => StaffAction::Resolve { solution },
+            ActionRequest::Reopen => StaffAction::Reopen,
+            ActionRequest::Close => StaffAction::Close,
+            ActionRequest::Cancel => StaffAction::Cancel,
+        }
+    }
+}
+
+/// Longest comment, reason or solution accepted.
+const MAX_ACTION_TEXT_BYTES: usize = 16 * 1024;
+
+async fn act_on_ticket(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<ActionRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error(StatusCode::NOT_FOUND, format!("no ticket with id {id:?}"));
+    };
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{} (expected e.g. {{\"action\": \"resolve\", \"solution\": \"…\"}})",
+                    rejection.body_text()
+                ),
+            );
+        }
+    };
+    let action = StaffAction::from(request);
+    let text_len = match &action {
+        StaffAction::Assign { to } => to.len(),
+        StaffAction::Comment { text } => text.len(),
+        StaffAction::Pending { reason } | StaffAction::Escalate { reason } => reason.len(),
+        StaffAction::Resolve { solution } => solution.len(),
+        _ => 0,
+    };
+    if text_len > MAX_ACTION_TEXT_BYTES {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{text_len} bytes of text exceeds the limit of {MAX_ACTION_TEXT_BYTES}"),
+        );
+    }
+    match state
+        .store
+        .staff_action(id, &caller.name, &action, crate::model::now_ms())
+        .await
+    {
+        Ok(()) => match state.store.ticket_detail(id).await {
+            Ok(Some(detail)) => Json(detail).into_response(),
+            Ok(None) => error(StatusCode::NOT_FOUND, format!("no ticket with id {id}")),
+            Err(e) => store_unavailable("showing ticket", &e),
+        },
+        Err(StaffError::Refused(crate::tickets::Refusal::NoTicket)) => {
+            error(StatusCode::NOT_FOUND, format!("no ticket with id {id}"))
+        }
+        Err(StaffError::Refused(refusal)) => error(StatusCode::CONFLICT, refusal.to_string()),
+        Err(StaffError::Store(e)) => store_unavailable("acting on ticket", &e),
+    }
 }
 
 async fn not_found() -> Response {

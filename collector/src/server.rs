@@ -23,6 +23,8 @@ use crate::store::{Store, StoreError};
 /// Largest message an agent may send; findings are far smaller, this bounds hostile input.
 /// Agents keep their batches well under this (they aim for 512 KiB).
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// How often the ticket sweep runs (stale devices, settled flapping, SLA breaches).
+const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a graceful stop waits for in-flight requests before dropping connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -77,13 +79,17 @@ pub async fn open_data_dir(
 /// data dir (which is created if needed).
 pub async fn open_store(settings: &Settings) -> Result<Store, ServeError> {
     match &settings.database_url {
-        Some(url) => Ok(Store::connect_postgres(url).await?),
+        Some(url) => Ok(Store::connect_postgres(url)
+            .await?
+            .with_policy(settings.tickets.clone())),
         None => {
             std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServeError::DataDir {
                 path: settings.data_dir.clone(),
                 source,
             })?;
-            Ok(Store::open(&settings.data_dir).await?)
+            Ok(Store::open(&settings.data_dir)
+                .await?
+                .with_policy(settings.tickets.clone()))
         }
     }
 }
@@ -235,6 +241,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         store: store.clone(),
         sessions: sessions.clone(),
     });
+    tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
     let mut http_stop = stop_watch;
     let http_task = tokio::spawn(async move {
         axum::serve(http_listener, app)
@@ -270,4 +277,31 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         grpc_task,
         http_task,
     })
+}
+
+/// Runs the ticket sweep every `SWEEP_INTERVAL` until the collector stops. A failed sweep is
+/// logged and tried again next time: nothing it does is lost by waiting.
+async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match store.sweep(crate::model::now_ms()).await {
+            Ok(report) if report != crate::store::SweepReport::default() => {
+                tracing::info!(
+                    released = report.holds_released,
+                    stale = report.devices_stale,
+                    back = report.devices_back,
+                    settled = report.conditions_settled,
+                    sla_breaches = report.sla_breaches,
+                    "ticket sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "ticket sweep failed; retrying next interval"),
+        }
+    }
 }

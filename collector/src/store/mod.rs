@@ -114,7 +114,7 @@ macro_rules! with_pool {
     };
 }
 
-mod tickets;
+pub mod tickets;
 
 pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};
 
@@ -456,7 +456,7 @@ impl Store {
                         facts = Some(tickets::device_facts(&mut transaction, device_id).await?);
                     }
                     if let Some(Some(device)) = &facts {
-                        tickets::observe(&mut transaction, &self.policy, device, finding, received_at_ms).await?;
+                        tickets::observe(&mut transaction, &self.policy, device, finding, received_at_ms, true).await?;
                     }
                 }
             }

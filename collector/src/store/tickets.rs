@@ -132,6 +132,8 @@ pub struct TicketFilter {
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
+    /// Held conditions whose hold passed without an incident forming: they got tickets.
+    pub holds_released: u32,
     pub devices_stale: u32,
     pub devices_back: u32,
     pub conditions_settled: u32,
@@ -250,6 +252,7 @@ pub(super) async fn observe<T: TicketSql>(
     device: &DeviceFacts,
     finding: &Finding,
     now_ms: i64,
+    hold: bool,
 ) -> Result<()> {
     let condition = tx
         .condition(&device.id, &finding.check, &finding.resource)
@@ -339,6 +342,7 @@ pub(super) async fn observe<T: TicketSql>(
         device,
         finding,
         at_ms: now_ms,
+        hold,
     };
     let actions = decide(&event, &state, policy).map_err(|refusal| StoreError::Invalid {
         what: "ticket decision",
@@ -1129,6 +1133,7 @@ impl Store {
         let mut report = SweepReport::default();
         let stale_before = now_ms - duration_ms(policy.stale_after);
         let quiet_before = now_ms - duration_ms(policy.flap_window);
+        let held_before = now_ms - duration_ms(policy.correlation.hold);
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
             // Devices gone silent with firing conditions, and stale devices reporting again.
@@ -1195,6 +1200,55 @@ impl Store {
                     .execute(&mut *transaction)
                     .await?;
                 transaction.commit().await?;
+            }
+
+            // Conditions held for an incident that did not form get tickets of their own.
+            let [first, second, third] = severities_from(policy.min_severity);
+            let rows = sqlx::query(
+                "SELECT device_id, check_name, resource FROM conditions WHERE state = 'firing' AND ticket_id IS NULL \
+                 AND observed_firing = 1 AND severity IN ($1, $2, $3) AND since_ms < $4 ORDER BY since_ms LIMIT 1000",
+            )
+            .bind(first)
+            .bind(second)
+            .bind(third)
+            .bind(held_before)
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                let device_id: String = row.try_get("device_id")?;
+                let check: String = row.try_get("check_name")?;
+                let resource: String = row.try_get("resource")?;
+                let mut transaction = pool.begin_with(begin).await?;
+                if let Backend::Postgres(_) = self.backend {
+                    transaction.lock_check_names(std::slice::from_ref(&check)).await?;
+                }
+                let held = sqlx::query(
+                    "SELECT severity, summary, evidence_json FROM conditions WHERE device_id = $1 AND check_name = $2 \
+                     AND resource = $3 AND state = 'firing' AND ticket_id IS NULL",
+                )
+                .bind(&device_id)
+                .bind(&check)
+                .bind(&resource)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                let (Some(held), Some(device)) = (held, device_facts(&mut transaction, &device_id).await?) else {
+                    // Attached to an incident or cleared meanwhile.
+                    transaction.rollback().await?;
+                    continue;
+                };
+                let severity: String = held.try_get("severity")?;
+                let finding = Finding {
+                    sequence: 0,
+                    check,
+                    resource,
+                    severity: Severity::parse(&severity).ok_or_else(|| corrupt("condition severity", severity.clone()))?,
+                    summary: held.try_get("summary")?,
+                    evidence_json: held.try_get("evidence_json")?,
+                    observed_at_ms: now_ms,
+                };
+                observe(&mut transaction, &policy, &device, &finding, now_ms, false).await?;
+                transaction.commit().await?;
+                report.holds_released += 1;
             }
 
             // Flapping conditions quiet for a whole flap window settle.
@@ -1514,6 +1568,14 @@ mod tests {
                 ),
                 "{backend}"
             );
+            // The fix worked: a's disk recovers.
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 90_000,
+            )
+            .await;
             store_one(
                 store,
                 "b",
@@ -1622,6 +1684,54 @@ mod tests {
             store.touch_device("a", later + 1).await.expect("touch");
             let report = store.sweep(later + 2).await.expect("sweep");
             assert_eq!(report.devices_back, 1, "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_condition_gets_its_own_ticket_when_no_incident_forms() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            enroll(store, "b", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 1,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(
+                open.iter()
+                    .map(|t| t.device_id.as_deref())
+                    .collect::<Vec<_>>(),
+                [Some("a")],
+                "{backend}: b waits for an incident that may form"
+            );
+            let report = store.sweep(T0 + 30_000).await.expect("sweep");
+            assert_eq!(report.holds_released, 0, "{backend}: still within the hold");
+            let report = store.sweep(T0 + 2 * MINUTE).await.expect("sweep");
+            assert_eq!(report.holds_released, 1, "{backend}");
+            let mut devices: Vec<_> = store
+                .tickets(&open_filter())
+                .await
+                .expect("tickets")
+                .into_iter()
+                .map(|t| t.device_id)
+                .collect();
+            devices.sort();
+            assert_eq!(
+                devices,
+                [Some("a".to_owned()), Some("b".to_owned())],
+                "{backend}"
+            );
         }
     }
 }

@@ -128,11 +128,15 @@ pub struct State {
 /// What happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
-    /// A finding from a device: a condition fired, changed severity, or cleared.
+    /// A finding from a device: a condition fired, changed severity, or cleared. With `hold`,
+    /// a firing condition whose scope has other devices failing the same way waits (the
+    /// correlation hold) for an incident to form rather than opening a ticket of its own; the
+    /// sweep replays it without `hold` once the hold has passed.
     Observed {
         device: &'a DeviceFacts,
         finding: &'a Finding,
         at_ms: i64,
+        hold: bool,
     },
     /// The device has sent nothing since `last_seen_ms`.
     DeviceSilent {
@@ -325,7 +329,8 @@ pub fn decide(event: &Event, state: &State, policy: &Policy) -> Result<Vec<Actio
             device,
             finding,
             at_ms,
-        } => observed(&mut plan, device, finding, *at_ms, state, policy),
+            hold,
+        } => observed(&mut plan, device, finding, *at_ms, *hold, state, policy),
         Event::DeviceSilent {
             hostname,
             last_seen_ms,
@@ -397,6 +402,7 @@ fn observed(
     device: &DeviceFacts,
     finding: &Finding,
     now: i64,
+    hold: bool,
     state: &State,
     policy: &Policy,
 ) {
@@ -450,7 +456,7 @@ fn observed(
         let open_ticket = match current {
             Some((current, _)) => Some(TicketRef::Existing(current.id)),
             None if firing && finding.severity >= policy.min_severity => {
-                firing_path(plan, device, finding, now, state, policy)
+                firing_path(plan, device, finding, now, hold, state, policy)
             }
             None => None,
         };
@@ -479,7 +485,7 @@ fn observed(
                 join(plan, device, finding, now, ticket, kind, previous, policy);
             }
             None if finding.severity >= policy.min_severity => {
-                ticket = firing_path(plan, device, finding, now, state, policy).or(ticket);
+                ticket = firing_path(plan, device, finding, now, hold, state, policy).or(ticket);
             }
             None => {}
         }
@@ -586,6 +592,7 @@ fn firing_path(
     device: &DeviceFacts,
     finding: &Finding,
     now: i64,
+    hold: bool,
     state: &State,
     policy: &Policy,
 ) -> Option<TicketRef> {
@@ -633,6 +640,18 @@ fn firing_path(
         return Some(open_incident(
             plan, device, finding, now, scope, affected, state, policy,
         ));
+    }
+    // Others in a scope already fail the same way: an incident may be forming. Wait for it
+    // (the sweep opens a ticket of its own if none forms within the hold) instead of opening
+    // a ticket that would be merged away moments later.
+    if hold
+        && !policy.correlation.hold.is_zero()
+        && state
+            .scopes
+            .iter()
+            .any(|scope| !scope.recent_firing.is_empty())
+    {
+        return None;
     }
     // A device ticket: reopen the last one if it resolved recently, else a new one.
     let key = device_ticket_key(&device.id, &finding.check, &finding.resource);
@@ -1684,6 +1703,7 @@ mod tests {
 
     struct Case {
         name: &'static str,
+        hold: bool,
         finding: Finding,
         device: DeviceFacts,
         state: State,
@@ -1708,6 +1728,7 @@ mod tests {
         vec![
             Case {
                 name: "open: a first firing opens a device ticket",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State::default(),
@@ -1719,6 +1740,7 @@ mod tests {
             },
             Case {
                 name: "open: a VIP raises impact, critical raises urgency",
+                hold: false,
                 finding: critical.clone(),
                 device: DeviceFacts {
                     vip: true,
@@ -1733,6 +1755,7 @@ mod tests {
             },
             Case {
                 name: "info findings update the condition but open nothing",
+                hold: false,
                 finding: finding("reboot.pending", Severity::Info),
                 device: a.clone(),
                 state: State::default(),
@@ -1740,6 +1763,7 @@ mod tests {
             },
             Case {
                 name: "join: a severity change on an open ticket is a note and a new priority",
+                hold: false,
                 finding: critical.clone(),
                 device: a.clone(),
                 state: State {
@@ -1756,6 +1780,7 @@ mod tests {
             },
             Case {
                 name: "join: firing again while staff still hold the ticket open",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1767,6 +1792,7 @@ mod tests {
             },
             Case {
                 name: "reopen: firing within the reopen window reopens the resolved ticket",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1778,6 +1804,7 @@ mod tests {
             },
             Case {
                 name: "reopen window passed: a new ticket",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1796,6 +1823,7 @@ mod tests {
             },
             Case {
                 name: "closed tickets are never reopened",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1811,6 +1839,7 @@ mod tests {
             },
             Case {
                 name: "auto-resolve: a clear resolves an untouched ticket with the recovery evidence",
+                hold: false,
                 finding: clear.clone(),
                 device: a.clone(),
                 state: State {
@@ -1827,6 +1856,7 @@ mod tests {
             },
             Case {
                 name: "staff-owned: a clear only adds a note",
+                hold: false,
                 finding: clear.clone(),
                 device: a.clone(),
                 state: State {
@@ -1838,6 +1868,7 @@ mod tests {
             },
             Case {
                 name: "flap: the change that tips it over notes once and resolves nothing",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1854,6 +1885,7 @@ mod tests {
             },
             Case {
                 name: "flap: while flapping, a clear leaves the ticket alone",
+                hold: false,
                 finding: clear.clone(),
                 device: a.clone(),
                 state: State {
@@ -1868,6 +1900,7 @@ mod tests {
             },
             Case {
                 name: "fleet: enough devices of one scope in the window form one incident",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1903,6 +1936,7 @@ mod tests {
             },
             Case {
                 name: "fleet: too small a share of the scope stays per device",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1922,6 +1956,7 @@ mod tests {
             },
             Case {
                 name: "fleet: an open incident grows and its impact with it",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -1943,6 +1978,7 @@ mod tests {
             },
             Case {
                 name: "fleet: when the incident clears, devices still failing get their own",
+                hold: false,
                 finding: clear.clone(),
                 device: a.clone(),
                 state: State {
@@ -1972,6 +2008,7 @@ mod tests {
             },
             Case {
                 name: "fleet: one device recovering from a large incident is a note",
+                hold: false,
                 finding: clear.clone(),
                 device: a.clone(),
                 state: State {
@@ -1991,6 +2028,7 @@ mod tests {
             },
             Case {
                 name: "known fixes are listed on a new ticket, recurring fingerprints flagged",
+                hold: false,
                 finding: warning.clone(),
                 device: a.clone(),
                 state: State {
@@ -2016,6 +2054,55 @@ mod tests {
                     "condition firing new0",
                 ],
             },
+            Case {
+                name: "hold: others of the scope fail the same way, so it waits for an incident",
+                hold: true,
+                finding: warning.clone(),
+                device: a.clone(),
+                state: State {
+                    scopes: vec![ScopeView {
+                        scope: "site=hq".to_owned(),
+                        devices_in_scope: 100,
+                        open_incident: None,
+                        recent_firing: vec![peer("b", None)],
+                    }],
+                    ..State::default()
+                },
+                expected: &["condition firing -"],
+            },
+            Case {
+                name: "hold passed (the sweep replays it): a ticket of its own",
+                hold: false,
+                finding: warning.clone(),
+                device: a.clone(),
+                state: State {
+                    condition: Some(condition("a", true, None)),
+                    scopes: vec![ScopeView {
+                        scope: "site=hq".to_owned(),
+                        devices_in_scope: 100,
+                        open_incident: None,
+                        recent_firing: vec![peer("b", None)],
+                    }],
+                    ..State::default()
+                },
+                expected: &[
+                    "open device P4 device:a:disk.free_low:/ devices=1",
+                    "note new0 opened",
+                    "condition firing new0",
+                ],
+            },
+            Case {
+                name: "hold: a lone failing device opens its ticket at once",
+                hold: true,
+                finding: warning.clone(),
+                device: a.clone(),
+                state: State::default(),
+                expected: &[
+                    "open device P4 device:a:disk.free_low:/ devices=1",
+                    "note new0 opened",
+                    "condition firing new0",
+                ],
+            },
         ]
     }
 
@@ -2027,6 +2114,7 @@ mod tests {
                 device: &case.device,
                 finding: &case.finding,
                 at_ms: NOW,
+                hold: case.hold,
             };
             let actions = decide(&event, &case.state, &policy).expect("observations never fail");
             assert_eq!(summarise(&actions), case.expected, "{}", case.name);
@@ -2053,6 +2141,7 @@ mod tests {
             device: &a,
             finding: &warning,
             at_ms: NOW,
+            hold: true,
         };
         let actions = decide(&event, &state, &policy()).expect("decides");
         let text = actions

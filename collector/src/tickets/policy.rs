@@ -138,11 +138,14 @@ pub struct Correlation {
     pub min_share_pct: f64,
     /// Devices count towards a new incident when their condition fired within this window.
     pub window: Duration,
+    /// How long a firing condition waits for an incident to form when others in its scope
+    /// already fail the same way, before it opens a ticket of its own (zero: never waits).
+    pub hold: Duration,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy::from_file(TicketsFile::default(), "<defaults>")
+        Policy::from_file(TicketsFile::default())
             .unwrap_or_else(|_| unreachable!("the defaults are valid"))
     }
 }
@@ -255,6 +258,8 @@ struct CorrelationFile {
     min_share_pct: f64,
     #[serde(with = "crate::config::humantime_serde_compat")]
     window: Duration,
+    #[serde(with = "crate::config::humantime_serde_compat")]
+    hold: Duration,
 }
 
 impl Default for CorrelationFile {
@@ -263,6 +268,7 @@ impl Default for CorrelationFile {
             min_devices: 5,
             min_share_pct: 10.0,
             window: Duration::from_secs(15 * 60),
+            hold: Duration::from_secs(60),
         }
     }
 }
@@ -343,7 +349,7 @@ impl Default for TicketsFile {
 
 impl Policy {
     /// Validates `[tickets]`; errors name the key (the caller names the file).
-    pub fn from_file(file: TicketsFile, _source: &str) -> Result<Self, String> {
+    pub fn from_file(file: TicketsFile) -> Result<Self, String> {
         if file.flap_changes < 2 {
             return Err(format!(
                 "tickets.flap_changes = {} must be at least 2",
@@ -417,6 +423,7 @@ impl Policy {
                 min_devices: correlation.min_devices,
                 min_share_pct: correlation.min_share_pct,
                 window: correlation.window,
+                hold: correlation.hold,
             },
             impact_high_devices: file.impact_high_devices.max(1),
             urgency,
@@ -492,7 +499,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Policy, String> {
         let file: TicketsFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        Policy::from_file(file, "test")
+        Policy::from_file(file)
     }
 
     #[test]
