@@ -9,3 +9,4 @@ mod postgres;
 mod servers;
 mod support;
 mod telemetry;
+mod tickets;

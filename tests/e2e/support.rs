@@ -537,3 +537,148 @@ impl Drop for AgentProcess {
         self.kill();
     }
 }
+
+/// A device simulated over the real protocol: its own key and certificate from a real
+/// enrollment, its own mTLS connection, speaking `Telemetry.Connect` message by message.
+pub struct SimulatedDevice {
+    pub identity: Identity,
+    pub stream: RawStream,
+    next_sequence: u64,
+}
+
+impl SimulatedDevice {
+    /// Enrolls with `token` (CA pinned by the token) under `state_dir`.
+    pub async fn enroll(url: &str, token: String, state_dir: &Path) -> Identity {
+        enroll_to(url.to_owned(), token, None, state_dir, false)
+            .await
+            .expect("simulated device enrolls")
+    }
+
+    /// Connects to `url`, says hello, and sends an inventory placing it in `site` with
+    /// `dns_server` as its resolver.
+    pub async fn connect(url: &str, identity: Identity, site: &str, dns_server: &str) -> Self {
+        let channel = channel(
+            url,
+            &identity.ca_pem,
+            Some((&identity.certificate_pem, &identity.key_pem)),
+        )
+        .await
+        .expect("channel");
+        let mut stream = RawStream::open(channel, vec![hello()])
+            .await
+            .expect("stream");
+        let pb::collector_message::Body::Welcome(welcome) = stream.next().await.expect("welcome")
+        else {
+            panic!("expected a Welcome")
+        };
+        stream
+            .send(pb::agent_message::Body::Inventory(pb::Inventory {
+                hostname: format!("pc-{}", &identity.device_id()[..8]),
+                os_name: "Debian GNU/Linux".to_owned(),
+                agent_version: "test".to_owned(),
+                site: site.to_owned(),
+                dns_servers: vec![dns_server.to_owned()],
+                ..pb::Inventory::default()
+            }))
+            .await;
+        Self {
+            identity,
+            stream,
+            next_sequence: welcome.committed_sequence + 1,
+        }
+    }
+
+    /// Sends one finding and waits for its ack.
+    pub async fn report(&mut self, check: &str, resource: &str, severity: pb::Severity) {
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        let finding = pb::Finding {
+            sequence,
+            check: check.to_owned(),
+            resource: resource.to_owned(),
+            severity: severity as i32,
+            summary: format!("{check} on {resource}: {}", severity.as_str_name()),
+            evidence_json: format!(r#"{{"resource": "{resource}", "sequence": {sequence}}}"#),
+            observed_at_unix_ms: firstline_collector::model::now_ms(),
+        };
+        self.stream
+            .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+                findings: vec![finding],
+            }))
+            .await;
+        match self.stream.next().await {
+            Ok(pb::collector_message::Body::Ack(ack)) => {
+                assert_eq!(ack.sequence, sequence, "acked through the finding");
+                assert!(ack.refused.is_empty(), "refused: {:?}", ack.refused);
+            }
+            other => panic!("expected an Ack, got {other:?}"),
+        }
+    }
+}
+
+/// One HTTP/1.1 request with a JSON body (or none) and a bearer key; returns the status and
+/// the JSON the collector answered with.
+pub async fn http_json(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect HTTP");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(key) = key {
+        request.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send HTTP");
+    let mut response = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut response))
+        .await
+        .expect("HTTP answer in time")
+        .expect("read HTTP");
+    let text = String::from_utf8_lossy(&response);
+    let (head, payload) = text.split_once("\r\n\r\n").expect("HTTP head and body");
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("HTTP status");
+    let payload = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(payload)
+    } else {
+        payload.to_owned()
+    };
+    let json = serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
+    (status, json)
+}
+
+fn dechunk(mut text: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        text = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}

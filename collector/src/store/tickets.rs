@@ -721,6 +721,18 @@ macro_rules! ticket_sql {
                         .execute(&mut **self)
                         .await?;
                     }
+                    Action::ReleaseCondition { device_id, check, resource, at_ms } => {
+                        sqlx::query(
+                            "UPDATE conditions SET ticket_id = NULL, updated_at_ms = $1 \
+                             WHERE device_id = $2 AND check_name = $3 AND resource = $4",
+                        )
+                        .bind(at_ms)
+                        .bind(device_id)
+                        .bind(check)
+                        .bind(resource)
+                        .execute(&mut **self)
+                        .await?;
+                    }
                     Action::AttachCondition { device_id, check, resource, ticket } => {
                         sqlx::query(
                             "UPDATE conditions SET ticket_id = $1 WHERE device_id = $2 AND check_name = $3 AND resource = $4",
@@ -1206,7 +1218,8 @@ impl Store {
             let [first, second, third] = severities_from(policy.min_severity);
             let rows = sqlx::query(
                 "SELECT device_id, check_name, resource FROM conditions WHERE state = 'firing' AND ticket_id IS NULL \
-                 AND observed_firing = 1 AND severity IN ($1, $2, $3) AND since_ms < $4 ORDER BY since_ms LIMIT 1000",
+                 AND observed_firing = 1 AND severity IN ($1, $2, $3) AND since_ms < $4 AND updated_at_ms < $4 \
+                 ORDER BY since_ms LIMIT 1000",
             )
             .bind(first)
             .bind(second)
@@ -1507,7 +1520,8 @@ mod tests {
                 "{backend}"
             );
 
-            // All but two recover: the incident resolves and the two get tickets of their own.
+            // All but two recover: the incident resolves, and the two get tickets of their own
+            // once the hold has passed without their recovering.
             for (n, id) in ids.iter().enumerate().skip(2) {
                 store_one(
                     &store,
@@ -1517,6 +1531,16 @@ mod tests {
                 )
                 .await;
             }
+            assert!(
+                store
+                    .tickets(&open_filter())
+                    .await
+                    .expect("tickets")
+                    .is_empty(),
+                "{backend}"
+            );
+            let report = store.sweep(T0 + 3 * MINUTE).await.expect("sweep");
+            assert_eq!(report.holds_released, 2, "{backend}");
             let open = store.tickets(&open_filter()).await.expect("tickets");
             let mut devices: Vec<_> = open.iter().map(|t| (t.kind, t.device_id.clone())).collect();
             devices.sort();

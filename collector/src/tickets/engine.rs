@@ -213,6 +213,14 @@ pub enum Action {
         state: ConditionState,
         at_ms: i64,
     },
+    /// Detach a condition from its ticket; the hold starts again from `at_ms` (the sweep
+    /// gives it a ticket of its own if it is still firing when the hold has passed).
+    ReleaseCondition {
+        device_id: String,
+        check: String,
+        resource: String,
+        at_ms: i64,
+    },
     /// Make a stored condition feed another ticket.
     AttachCondition {
         device_id: String,
@@ -977,6 +985,28 @@ fn cleared(
                 );
                 return;
             }
+            if still > 0 && !policy.correlation.hold.is_zero() {
+                // Stragglers of a fleet-wide recovery are usually seconds behind: they get a
+                // ticket of their own only if still failing once the hold has passed.
+                resolve_or_leave(
+                    plan,
+                    ticket,
+                    now,
+                    &format!(
+                        "the incident cleared; {still} device(s) still failing get tickets of their own unless they recover within {}",
+                        humantime::format_duration(policy.correlation.hold)
+                    ),
+                );
+                for peer in &attached.still_firing {
+                    plan.push(Action::ReleaseCondition {
+                        device_id: peer.device_id.clone(),
+                        check: ticket.check.clone(),
+                        resource: peer.resource.clone(),
+                        at_ms: now,
+                    });
+                }
+                return;
+            }
             resolve_or_leave(
                 plan,
                 ticket,
@@ -1651,6 +1681,7 @@ mod tests {
                 Action::AttachCondition {
                     device_id, ticket, ..
                 } => format!("attach {device_id} {}", reference(ticket)),
+                Action::ReleaseCondition { device_id, .. } => format!("release {device_id}"),
                 Action::OpenTicket(new) => format!(
                     "open {} {} {} devices={}",
                     new.kind.as_str(),
@@ -1977,7 +2008,7 @@ mod tests {
                 ],
             },
             Case {
-                name: "fleet: when the incident clears, devices still failing get their own",
+                name: "fleet: when the incident clears, devices still failing are released to the hold",
                 hold: false,
                 finding: clear.clone(),
                 device: a.clone(),
@@ -1996,14 +2027,8 @@ mod tests {
                     "recovered a #9",
                     "state #9 resolved",
                     "note #9 state",
-                    "open device P4 device:b:disk.free_low:/ devices=1",
-                    "attach b new0",
-                    "link new0 #9",
-                    "note new0 opened",
-                    "open device P4 device:c:disk.free_low:/ devices=1",
-                    "attach c new1",
-                    "link new1 #9",
-                    "note new1 opened",
+                    "release b",
+                    "release c",
                 ],
             },
             Case {
@@ -2119,6 +2144,47 @@ mod tests {
             let actions = decide(&event, &case.state, &policy).expect("observations never fail");
             assert_eq!(summarise(&actions), case.expected, "{}", case.name);
         }
+    }
+
+    #[test]
+    fn without_a_hold_devices_still_failing_after_an_incident_get_tickets_at_once() {
+        let mut policy = policy();
+        policy.correlation.hold = std::time::Duration::ZERO;
+        let (a, clear) = (device("a"), finding("disk.free_low", Severity::Ok));
+        let state = State {
+            condition: Some(condition("a", true, Some(9))),
+            attached_incident: Some(AttachedIncident {
+                ticket: incident(9, 10),
+                scope: "site=hq".to_owned(),
+                still_firing: vec![peer("b", None), peer("c", None)],
+            }),
+            ..State::default()
+        };
+        let event = Event::Observed {
+            device: &a,
+            finding: &clear,
+            at_ms: NOW,
+            hold: true,
+        };
+        let actions = decide(&event, &state, &policy).expect("decides");
+        assert_eq!(
+            summarise(&actions),
+            [
+                "condition resolved #9",
+                "note #9 evidence",
+                "recovered a #9",
+                "state #9 resolved",
+                "note #9 state",
+                "open device P4 device:b:disk.free_low:/ devices=1",
+                "attach b new0",
+                "link new0 #9",
+                "note new0 opened",
+                "open device P4 device:c:disk.free_low:/ devices=1",
+                "attach c new1",
+                "link new1 #9",
+                "note new1 opened",
+            ]
+        );
     }
 
     #[test]
