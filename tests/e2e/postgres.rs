@@ -6,7 +6,16 @@ use firstline_proto::v1 as pb;
 use pb::agent_message::Body as AgentBody;
 use pb::collector_message::Body as CollectorBody;
 
-use crate::support::{RawStream, TestCollector, channel, enroll_with, finding, hello};
+use std::time::Duration;
+
+use firstline_collector::model::Role;
+use firstline_collector::store::{Store, TicketFilter};
+use firstline_collector::tickets::TicketKind;
+
+use crate::support::{
+    RawStream, SimulatedDevice, TestCollector, channel, enroll_with, finding, hello, http_json,
+    wait_for,
+};
 
 /// A schema of its own inside the test database, dropped afterwards; the URL points at it.
 struct Schema {
@@ -22,7 +31,13 @@ impl Schema {
             );
             return None;
         };
-        let name = format!("fl_e2e_{}", std::process::id());
+        // Tests run in parallel in one process: the process id alone is not unique.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "fl_e2e_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let admin = sqlx_admin(&url).await;
         run(&admin, &format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
         run(&admin, &format!("CREATE SCHEMA {name}")).await;
@@ -162,4 +177,186 @@ async fn two_collectors_on_one_postgresql_see_one_device_and_store_each_finding_
             1
         );
     }
+}
+
+/// A `firstline-collector serve` process on PostgreSQL, killed when dropped.
+struct CollectorProcess {
+    child: std::process::Child,
+    grpc: std::net::SocketAddr,
+    http: std::net::SocketAddr,
+    data_dir: std::path::PathBuf,
+}
+
+impl CollectorProcess {
+    async fn start(
+        dir: &std::path::Path,
+        name: &str,
+        database_url: &str,
+        ca_from: Option<&std::path::Path>,
+    ) -> Self {
+        let data_dir = dir.join(name);
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        if let Some(source) = ca_from {
+            for file in ["ca.pem", "ca-key.pem"] {
+                std::fs::copy(source.join(file), data_dir.join(file)).expect("copy the shared CA");
+            }
+        }
+        let (grpc, http) = (free_port(), free_port());
+        let config = format!(
+            "data_dir = {data_dir:?}\ngrpc_listen = \"{grpc}\"\nhttp_listen = \"{http}\"\nheartbeat_interval_secs = 5\n\
+             database_url = {database_url:?}\n\n[tickets.correlation]\nmin_devices = 3\n",
+            data_dir = data_dir.display().to_string(),
+        );
+        let config_path = dir.join(format!("{name}.toml"));
+        std::fs::write(&config_path, config).expect("write config");
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-collector"))
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start e2e-collector");
+        let process = Self {
+            child,
+            grpc,
+            http,
+            data_dir,
+        };
+        wait_for(&format!("collector {name} to answer /healthz"), || async {
+            let connected = tokio::net::TcpStream::connect(process.http).await.is_ok();
+            if connected
+                && http_json(process.http, "GET", "/healthz", None, None)
+                    .await
+                    .0
+                    == 200
+            {
+                Some(())
+            } else {
+                None
+            }
+        })
+        .await;
+        process
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}", self.grpc)
+    }
+}
+
+impl Drop for CollectorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_collector_processes_on_one_postgresql_open_one_incident_per_fault() {
+    const DEVICES: usize = 12;
+    const ROUNDS: usize = 3;
+    let Some((_schema, url)) = Schema::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = CollectorProcess::start(dir.path(), "first", &url, None).await;
+    let second = CollectorProcess::start(dir.path(), "second", &url, Some(&first.data_dir)).await;
+    // Tokens and an API key straight into the shared database, as an admin's script would.
+    let store = Store::connect_postgres(&url).await.expect("shared store");
+    let ca_pem = std::fs::read_to_string(first.data_dir.join("ca.pem")).expect("ca.pem");
+    let key = firstline_collector::http::create_api_key(&store, "e2e", Role::Technician)
+        .await
+        .expect("api key");
+
+    // Agents are split between the two collectors, as a load balancer would split them.
+    let mut devices = Vec::new();
+    for n in 0..DEVICES {
+        let collector = if n % 2 == 0 { &first } else { &second };
+        let token = firstline_collector::enrollment::create_token(
+            &store,
+            &ca_pem,
+            Duration::from_secs(600),
+        )
+        .await
+        .expect("token")
+        .token;
+        let identity = SimulatedDevice::enroll(
+            &collector.url(),
+            token,
+            &dir.path().join(format!("device-{n}")),
+        )
+        .await;
+        devices.push(
+            SimulatedDevice::connect(&collector.url(), identity, "head-office", "192.0.2.53").await,
+        );
+    }
+
+    for round in 1..=ROUNDS {
+        // The same fault, raised on every device through both collectors at the same moment.
+        devices = report_all(devices, pb::Severity::Critical).await;
+        for collector in [&first, &second] {
+            let (status, open) = http_json(
+                collector.http,
+                "GET",
+                "/api/v1/tickets?state=open",
+                Some(&key),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{open}");
+            let open = open.as_array().cloned().expect("tickets");
+            assert_eq!(open.len(), 1, "round {round}: one open ticket: {open:#?}");
+            assert_eq!(open[0]["kind"], "incident", "round {round}");
+            assert_eq!(open[0]["device_count"], DEVICES, "round {round}");
+        }
+        devices = report_all(devices, pb::Severity::Ok).await;
+        let open = store
+            .tickets(&TicketFilter {
+                state: Some("open".to_owned()),
+                ..TicketFilter::default()
+            })
+            .await
+            .expect("tickets");
+        assert!(
+            open.is_empty(),
+            "round {round}: the recovery resolved everything: {open:#?}"
+        );
+    }
+    let incidents = store
+        .tickets(&TicketFilter {
+            kind: Some(TicketKind::Incident),
+            ..TicketFilter::default()
+        })
+        .await
+        .expect("tickets");
+    assert_eq!(
+        incidents.len(),
+        ROUNDS,
+        "one incident per round, never two: {incidents:#?}"
+    );
+}
+
+async fn report_all(devices: Vec<SimulatedDevice>, severity: pb::Severity) -> Vec<SimulatedDevice> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(devices.len()));
+    let mut reporting = tokio::task::JoinSet::new();
+    for (n, mut device) in devices.into_iter().enumerate() {
+        let barrier = barrier.clone();
+        reporting.spawn(async move {
+            barrier.wait().await;
+            device
+                .report("dns.resolve", "intranet.example.com", severity)
+                .await;
+            (n, device)
+        });
+    }
+    let mut devices = reporting.join_all().await;
+    devices.sort_by_key(|(n, _)| *n);
+    devices.into_iter().map(|(_, device)| device).collect()
 }
