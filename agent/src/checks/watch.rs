@@ -88,6 +88,8 @@ struct Event {
     at_ms: i64,
     resource: String,
     detail: String,
+    /// The crashed application's version, when its crash report says.
+    version: Option<String>,
 }
 
 enum Mode {
@@ -242,6 +244,7 @@ impl WatchCheck {
                                 at_ms: now,
                                 resource: application_from_file_name(&name),
                                 detail: path.display().to_string(),
+                                version: crash_report_version(&path),
                             });
                         }
                     }
@@ -260,6 +263,7 @@ impl WatchCheck {
                                     at_ms: now,
                                     resource: self.name.clone(),
                                     detail,
+                                    version: None,
                                 });
                             }
                         }
@@ -337,18 +341,23 @@ impl WatchCheck {
             if !events.is_empty() {
                 still_open.insert(resource.clone());
             }
+            let mut evidence = evidence! {
+                "watch" => self.name,
+                "path" => self.path.display().to_string(),
+                "count" => events.len(),
+                "latest" => latest,
+            };
+            // The collector groups crashes of one application version across devices.
+            if let Some(version) = events.iter().rev().find_map(|e| e.version.as_deref()) {
+                evidence.insert("app_version".to_owned(), serde_json::json!(version));
+            }
             observations.push(Observation {
                 check,
                 resource: resource.clone(),
                 value: if events.is_empty() { 0.0 } else { 1.0 },
                 rule: self.rule,
                 summary,
-                evidence: evidence! {
-                    "watch" => self.name,
-                    "path" => self.path.display().to_string(),
-                    "count" => events.len(),
-                    "latest" => latest,
-                },
+                evidence,
             });
         }
         self.open = still_open;
@@ -393,6 +402,7 @@ impl Check for WatchCheck {
                     at_ms: now,
                     resource: resource.clone(),
                     detail: "(before the agent restarted)".to_owned(),
+                    version: None,
                 });
             }
         }
@@ -449,6 +459,51 @@ fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<Strin
         .collect()
 }
 
+/// Crash reports worth opening are small text headers; dumps are binary and skipped.
+const MAX_REPORT_HEADER_BYTES: u64 = 64 * 1024;
+
+/// The application version a crash report names: apport's `Package: gedit 3.38.1-1`, Windows
+/// Error Reporting's `AppVersion=16.0.1`, or the `"app_version"` of a macOS `.ips` header.
+fn crash_report_version(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut header = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_REPORT_HEADER_BYTES)
+        .read_to_end(&mut header)
+        .ok()?;
+    parse_crash_version(&String::from_utf8_lossy(&header))
+}
+
+fn parse_crash_version(text: &str) -> Option<String> {
+    let clean = |version: &str| {
+        let version: String = version
+            .trim()
+            .trim_matches('"')
+            .chars()
+            .take(64)
+            .filter(|c| !c.is_control())
+            .collect();
+        (!version.is_empty()).then_some(version)
+    };
+    for line in text.lines().take(400) {
+        let line = line.trim_start_matches('\u{feff}').trim();
+        if let Some(package) = line.strip_prefix("Package:") {
+            // "gedit 3.38.1-1 [origin: Debian]": the second word.
+            return package.split_whitespace().nth(1).and_then(clean);
+        }
+        if let Some(version) = line.strip_prefix("AppVersion=") {
+            return clean(version);
+        }
+        if let Some(rest) = line.find("\"app_version\"").map(|at| &line[at + 13..]) {
+            let value = rest.trim_start().strip_prefix(':')?.trim_start();
+            let value = value.strip_prefix('"')?;
+            return value.split('"').next().and_then(clean);
+        }
+    }
+    None
+}
+
 /// "outlook.exe.1234.dmp" → "outlook.exe"; "_usr_bin_gedit.1000.crash" → "_usr_bin_gedit";
 /// "Safari-2026-11-22-101010.ips" → "Safari".
 pub fn application_from_file_name(name: &str) -> String {
@@ -488,6 +543,29 @@ pub fn application_from_file_name(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::checks::Shared;
+
+    #[test]
+    fn crash_reports_name_the_application_version() {
+        let cases = [
+            (
+                "ProblemType: Crash\nPackage: gedit 3.38.1-1 [origin: Debian]\nExecutablePath: /usr/bin/gedit\n",
+                Some("3.38.1-1"),
+            ),
+            (
+                "\u{feff}Version=1\nEventType=APPCRASH\nAppName=OUTLOOK.EXE\nAppVersion=16.0.17928.20114\n",
+                Some("16.0.17928.20114"),
+            ),
+            (
+                r#"{"app_name":"Safari","app_version":"18.1","bug_type":"309"}"#,
+                Some("18.1"),
+            ),
+            ("Package: gedit\n", None),
+            ("\u{0}\u{1}binary dump", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_crash_version(text).as_deref(), expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn crash_files_are_grouped_by_application() {

@@ -93,10 +93,13 @@ CREATE TABLE conditions (
     -- Recent changes between firing and clear (JSON array of ms), for flap detection.
     changes_json     TEXT NOT NULL,
     ticket_id        BIGINT REFERENCES tickets (id),
+    -- "app=NAME@VERSION" when the evidence names the application's version: a scope of its own.
+    app_scope        TEXT,
     PRIMARY KEY (device_id, check_name, resource)
 );
 CREATE INDEX conditions_by_check ON conditions (check_name, state, since_ms);
 CREATE INDEX conditions_by_ticket ON conditions (ticket_id);
+CREATE INDEX conditions_by_app_scope ON conditions (app_scope, check_name);
 
 -- Problems and solutions: what fixed a fingerprint, and how often.
 CREATE TABLE solutions (

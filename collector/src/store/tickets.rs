@@ -291,7 +291,10 @@ pub(super) async fn observe<T: TicketSql>(
             .as_ref()
             .is_some_and(|t| Some(t.id) == fed && t.state.is_open());
     if firing && finding.severity >= policy.min_severity && !feeds_open_ticket {
-        let scopes = scopes_for_check(&finding.check, &device.scopes);
+        // An application version explains a failure best of all; then the device's scopes.
+        let scopes = crate::tickets::app_scope(&finding.resource, &finding.evidence_json)
+            .into_iter()
+            .chain(scopes_for_check(&finding.check, &device.scopes));
         for scope in scopes {
             let open_incident = tx
                 .open_ticket(&incident_key(&finding.check, &scope))
@@ -564,7 +567,13 @@ macro_rules! ticket_sql {
             }
 
             async fn scope_size(&mut self, scope: &str) -> Result<u32> {
-                let size: i64 = sqlx::query("SELECT COUNT(*) AS size FROM device_scopes WHERE scope = $1")
+                // An application version's devices are those known to run it.
+                let sql = if scope.starts_with("app=") {
+                    "SELECT COUNT(DISTINCT device_id) AS size FROM conditions WHERE app_scope = $1"
+                } else {
+                    "SELECT COUNT(*) AS size FROM device_scopes WHERE scope = $1"
+                };
+                let size: i64 = sqlx::query(sql)
                     .bind(scope)
                     .fetch_one(&mut **self)
                     .await?
@@ -581,16 +590,24 @@ macro_rules! ticket_sql {
                 min_severity: Severity,
             ) -> Result<Vec<(Peer, Option<i64>)>> {
                 let [first, second, third] = severities_from(min_severity);
-                let rows = sqlx::query(
+                let in_scope = if scope.starts_with("app=") {
+                    "SELECT c.device_id, c.resource, c.ticket_id, d.hostname, d.vip FROM conditions c \
+                     JOIN devices d ON d.id = c.device_id \
+                     LEFT JOIN tickets t ON t.id = c.ticket_id \
+                     WHERE c.app_scope = $1 AND "
+                } else {
                     "SELECT c.device_id, c.resource, c.ticket_id, d.hostname, d.vip FROM conditions c \
                      JOIN device_scopes s ON s.device_id = c.device_id AND s.scope = $1 \
                      JOIN devices d ON d.id = c.device_id \
-                     LEFT JOIN tickets t ON t.id = c.ticket_id \
-                     WHERE c.check_name = $2 AND c.device_id <> $3 AND c.observed_firing = 1 \
+                     LEFT JOIN tickets t ON t.id = c.ticket_id WHERE "
+                };
+                let sql = format!(
+                    "{in_scope}c.check_name = $2 AND c.device_id <> $3 AND c.observed_firing = 1 \
                      AND c.state <> 'resolved' AND c.since_ms >= $4 AND c.severity IN ($5, $6, $7) \
                      AND NOT (COALESCE(t.kind, '') = 'incident' AND t.open_key IS NOT NULL) \
-                     ORDER BY c.since_ms, c.device_id LIMIT 100000",
-                )
+                     ORDER BY c.since_ms, c.device_id LIMIT 100000"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(scope)
                 .bind(check)
                 .bind(except_device)
@@ -677,7 +694,7 @@ macro_rules! ticket_sql {
 
             async fn apply_one(&mut self, action: &Action, opened: &[i64], now_ms: i64) -> Result<Option<i64>> {
                 match action {
-                    Action::SaveCondition { condition, ticket, summary, evidence_json } => {
+                    Action::SaveCondition { condition, ticket, app_scope, summary, evidence_json } => {
                         let ticket_id = match ticket {
                             Some(reference) => Some(resolve(*reference, opened)?),
                             None => None,
@@ -685,13 +702,14 @@ macro_rules! ticket_sql {
                         let changes = serde_json::to_string(&condition.changes_ms).unwrap_or_else(|_| "[]".to_owned());
                         sqlx::query(
                             "INSERT INTO conditions (device_id, check_name, resource, state, observed_firing, severity, \
-                             summary, evidence_json, since_ms, updated_at_ms, changes_json, ticket_id) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                             summary, evidence_json, since_ms, updated_at_ms, changes_json, ticket_id, app_scope) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                              ON CONFLICT (device_id, check_name, resource) DO UPDATE SET state = excluded.state, \
                              observed_firing = excluded.observed_firing, severity = excluded.severity, \
                              summary = excluded.summary, evidence_json = excluded.evidence_json, \
                              since_ms = excluded.since_ms, updated_at_ms = excluded.updated_at_ms, \
-                             changes_json = excluded.changes_json, ticket_id = excluded.ticket_id",
+                             changes_json = excluded.changes_json, ticket_id = excluded.ticket_id, \
+                             app_scope = excluded.app_scope",
                         )
                         .bind(&condition.device_id)
                         .bind(&condition.check)
@@ -705,6 +723,7 @@ macro_rules! ticket_sql {
                         .bind(now_ms)
                         .bind(changes)
                         .bind(ticket_id)
+                        .bind(app_scope)
                         .execute(&mut **self)
                         .await?;
                     }
@@ -1754,6 +1773,34 @@ mod tests {
             assert_eq!(
                 devices,
                 [Some("a".to_owned()), Some("b".to_owned())],
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn crashes_of_one_app_version_across_sites_are_one_incident() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            let store = store.clone().with_policy(policy);
+            for (n, site) in ["berlin", "warsaw", "athens"].iter().enumerate() {
+                let id = format!("d{n}");
+                enroll(&store, &id, site).await;
+                let crash = Finding {
+                    check: "crash.new_file".to_owned(),
+                    resource: "outlook.exe".to_owned(),
+                    evidence_json: r#"{"count": 1, "app_version": "16.0.17928"}"#.to_owned(),
+                    ..finding(1, "crash.new_file", Severity::Warning)
+                };
+                store_one(&store, &id, crash, T0 + n as i64).await;
+            }
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(open.len(), 1, "{backend}: {open:#?}");
+            assert_eq!(
+                (open[0].kind, open[0].scope.as_deref(), open[0].device_count),
+                (TicketKind::Incident, Some("app=outlook.exe@16.0.17928"), 3),
                 "{backend}"
             );
         }

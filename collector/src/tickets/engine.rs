@@ -202,6 +202,8 @@ pub enum Action {
         condition: ConditionView,
         /// The ticket it feeds (overrides `condition.ticket_id`).
         ticket: Option<TicketRef>,
+        /// Its application-version scope, from the evidence.
+        app_scope: Option<String>,
         summary: String,
         evidence_json: String,
     },
@@ -519,6 +521,7 @@ fn observed(
 
 fn save(plan: &mut Plan, condition: ConditionView, ticket: Option<TicketRef>, finding: &Finding) {
     plan.push(Action::SaveCondition {
+        app_scope: super::app_scope(&finding.resource, &finding.evidence_json),
         condition,
         ticket,
         summary: finding.summary.clone(),

@@ -200,6 +200,14 @@ pub fn device_scopes(site: &str, gateways: &[String], dns_servers: &[String]) ->
     scopes
 }
 
+/// The application-version scope of a finding whose evidence names one (`"app_version"`):
+/// `app=outlook.exe@16.0.1`. Crashes of one version across devices are one problem.
+pub fn app_scope(resource: &str, evidence_json: &str) -> Option<String> {
+    let evidence: serde_json::Value = serde_json::from_str(evidence_json).ok()?;
+    let version = evidence.get("app_version")?.as_str()?.trim();
+    (!version.is_empty() && !resource.is_empty()).then(|| format!("app={resource}@{version}"))
+}
+
 /// The device's scopes in the order that best explains a failure of `check`: a resolver for
 /// DNS trouble, a gateway for network trouble, then the site. Scopes that cannot explain the
 /// check (a resolver for a full disk) are left out.
@@ -223,6 +231,27 @@ pub fn scopes_for_check(check: &str, scopes: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_naming_an_app_version_gives_an_app_scope() {
+        let cases = [
+            (
+                r#"{"app_version": "16.0.1", "count": 2}"#,
+                Some("app=outlook.exe@16.0.1"),
+            ),
+            (r#"{"app_version": ""}"#, None),
+            (r#"{"app_version": 16}"#, None),
+            (r#"{"count": 2}"#, None),
+            ("not json", None),
+        ];
+        for (evidence, expected) in cases {
+            assert_eq!(
+                app_scope("outlook.exe", evidence).as_deref(),
+                expected,
+                "{evidence}"
+            );
+        }
+    }
 
     #[test]
     fn scopes_are_ordered_by_what_explains_the_check() {
