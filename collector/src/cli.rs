@@ -64,6 +64,24 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
+    /// Devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Mark a device as a VIP's (its tickets get higher impact), or unmark it with --off.
+    Vip {
+        /// The device id (see /api/v1/devices).
+        device_id: String,
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +198,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 role.as_str()
             );
             println!("{key}");
+        }
+        Command::Device {
+            command:
+                DeviceCommand::Vip {
+                    device_id,
+                    off,
+                    location,
+                },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            if !store.set_device_vip(&device_id, !off).await? {
+                anyhow::bail!("no device with id {device_id:?} is enrolled at this collector");
+            }
+            eprintln!(
+                "device {device_id} is {}a VIP's device; new tickets use the new impact",
+                if off { "no longer " } else { "" }
+            );
         }
     }
     Ok(())

@@ -282,9 +282,11 @@ enum ActionRequest {
     },
     Start,
     Pending {
+        #[serde(default)]
         reason: String,
     },
     Escalate {
+        #[serde(default)]
         reason: String,
     },
     Resolve {

@@ -173,3 +173,106 @@ async fn tickets(http: std::net::SocketAddr, key: &str, query: &str) -> Vec<Valu
     assert_eq!(status, 200, "{body}");
     body.as_array().cloned().expect("a list of tickets")
 }
+
+#[tokio::test]
+async fn a_solution_given_over_rest_is_suggested_on_the_next_ticket_with_that_fingerprint() {
+    let collector = TestCollector::start().await;
+    let key = firstline_collector::http::create_api_key(
+        &collector.running().store,
+        "helpdesk",
+        Role::Technician,
+    )
+    .await
+    .expect("api key");
+    let (http, url) = (collector.running().http_address, collector.url());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut devices = Vec::new();
+    for (n, site) in ["berlin", "warsaw"].iter().enumerate() {
+        let identity = SimulatedDevice::enroll(
+            &url,
+            collector.token().await,
+            &dir.path().join(format!("d{n}")),
+        )
+        .await;
+        devices.push(SimulatedDevice::connect(&url, identity, site, &format!("192.0.2.{n}")).await);
+    }
+
+    devices[0]
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
+    let first = tickets(http, &key, "state=open").await;
+    let first_id = first[0]["id"].as_i64().expect("id");
+    let act = |id: i64, body: serde_json::Value| {
+        let key = key.clone();
+        async move {
+            http_json(
+                http,
+                "POST",
+                &format!("/api/v1/tickets/{id}/actions"),
+                Some(&key),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let (status, ticket) = act(
+        first_id,
+        serde_json::json!({"action": "assign", "to": "alice"}),
+    )
+    .await;
+    assert_eq!(
+        (status, ticket["state"].as_str()),
+        (200, Some("assigned")),
+        "{ticket}"
+    );
+    let (status, ticket) = act(
+        first_id,
+        serde_json::json!({"action": "resolve", "solution": "Emptied the recycle bin"}),
+    )
+    .await;
+    assert_eq!(
+        (status, ticket["state"].as_str()),
+        (200, Some("resolved")),
+        "{ticket}"
+    );
+    let (status, refusal) = act(
+        first_id,
+        serde_json::json!({"action": "resolve", "solution": "again"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{refusal}");
+    let (status, refusal) = act(first_id, serde_json::json!({"action": "teleport"})).await;
+    assert_eq!(status, 400, "{refusal}");
+    let (status, _) = http_json(
+        http,
+        "POST",
+        &format!("/api/v1/tickets/{first_id}/actions"),
+        None,
+        Some(&serde_json::json!({"action": "close"})),
+    )
+    .await;
+    assert_eq!(status, 401, "no key, no action");
+    devices[0]
+        .report("disk.free_low", "/", pb::Severity::Ok)
+        .await;
+
+    // Another device, another site, the same problem: the fix that worked is suggested.
+    devices[1]
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
+    let second = tickets(http, &key, "state=open").await;
+    assert_eq!(second.len(), 1, "{second:#?}");
+    let (_, detail) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{}", second[0]["id"]),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        detail["suggested_fixes"][0]["solution"], "Emptied the recycle bin",
+        "{detail:#}"
+    );
+    assert_eq!(detail["suggested_fixes"][0]["worked_count"], 1);
+}

@@ -281,11 +281,12 @@ impl Demo {
         );
         println!("  Agent on this machine ({hostname}) is enrolled and connected over mutual TLS.");
         println!();
-        println!("  Open:     http://{http}/api/v1/devices");
+        println!("  Open:     http://{http}/api/v1/tickets?state=open");
         println!("  Login:    API key (admin) {api_key}, sent as a bearer token:");
         println!(
-            "            curl -H 'Authorization: Bearer {api_key}' http://{http}/api/v1/devices"
+            "            curl -H 'Authorization: Bearer {api_key}' 'http://{http}/api/v1/tickets?state=open'"
         );
+        println!("            (also /api/v1/devices, /api/v1/tickets/<id>)");
         println!("  Health:   http://{http}/healthz (no login)");
         println!(
             "  Agents:   https://{grpc} (CA: {})",
@@ -302,15 +303,32 @@ impl Demo {
             crashes.display()
         );
         println!(
-            "            then GET /api/v1/devices/<id> (same key): the crash is among its findings."
+            "            then GET /api/v1/tickets?state=open (same key): a ticket for outlook.exe, with"
         );
+        println!(
+            "            the crash as evidence in GET /api/v1/tickets/<id>; it resolves itself once the"
+        );
+        println!("            watch window passes without another crash.");
         println!(
             "            The agent's config is {}; edits apply while it runs.",
             agent_config.display()
         );
         println!();
         if self.check {
-            println!("demo check passed; stopping.");
+            // The whole path once: a crash file → finding → condition → ticket over REST.
+            let crash = crashes.join(format!("demo-check.{}.crash", std::process::id()));
+            std::fs::write(&crash, b"ProblemType: Crash\nPackage: demo-check 1.0\n")
+                .with_context(|| format!("writing {}", crash.display()))?;
+            wait_until(Duration::from_secs(30), &mut children, &agent_log, || {
+                let Ok((200, body)) = http_get(&http, "/api/v1/tickets?state=open", Some(&api_key))
+                else {
+                    return false;
+                };
+                body.contains("demo-check")
+            })
+            .context("waiting for a crash file to open a ticket")?;
+            let _ = std::fs::remove_file(&crash);
+            println!("demo check passed (a crash file opened a ticket); stopping.");
             return Ok(());
         }
         println!("Press Ctrl-C to stop.");

@@ -1445,7 +1445,7 @@ fn staff(
             note(
                 plan,
                 NoteKind::State,
-                format!("Pending ({}); SLA clocks paused", reason.trim()),
+                format!("Pending{}; SLA clocks paused", because(reason)),
             );
         }
         StaffAction::Escalate { reason } => {
@@ -1466,10 +1466,10 @@ fn staff(
                 plan,
                 NoteKind::Escalation,
                 format!(
-                    "Escalated L{} → L{} by {actor}: {}",
+                    "Escalated L{} → L{} by {actor}{}",
                     ticket.tier,
                     ticket.tier + 1,
-                    reason.trim()
+                    because(reason)
                 ),
             );
         }
@@ -1551,6 +1551,14 @@ fn staff(
         }
     }
     Ok(())
+}
+
+/// ": the reason", or nothing when none was given.
+fn because(reason: &str) -> String {
+    match reason.trim() {
+        "" => String::new(),
+        reason => format!(": {reason}"),
+    }
 }
 
 fn duration_ms(duration: std::time::Duration) -> i64 {
