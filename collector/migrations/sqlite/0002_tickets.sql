@@ -89,8 +89,10 @@ CREATE TABLE conditions (
     evidence_json    TEXT NOT NULL,
     since_ms         BIGINT NOT NULL,
     updated_at_ms    BIGINT NOT NULL,
-    -- Recent changes between firing and clear (JSON array of ms), for flap detection.
+    -- Recent changes between firing and clear (JSON array of ms), for flap detection, and the
+    -- last of them: a flapping condition settles a whole flap window after it.
     changes_json     TEXT NOT NULL,
+    changed_at_ms    BIGINT NOT NULL,
     ticket_id        BIGINT REFERENCES tickets (id),
     -- "app=NAME@VERSION" when the evidence names the application's version: a scope of its own.
     app_scope        TEXT,

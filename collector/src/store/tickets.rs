@@ -138,6 +138,8 @@ pub struct SweepReport {
     pub devices_back: u32,
     pub conditions_settled: u32,
     pub sla_breaches: u32,
+    /// Items that failed (logged); the next sweep tries them again.
+    pub failed: u32,
 }
 
 /// Why a staff action did not happen.
@@ -549,7 +551,7 @@ macro_rules! ticket_sql {
             }
 
             async fn latest_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
-                let sql = concat!("SELECT * FROM tickets WHERE ticket_key = $1 ORDER BY id DESC LIMIT 1", $for_update);
+                let sql = concat!("SELECT * FROM tickets WHERE ticket_key = $1 ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, id DESC LIMIT 1", $for_update);
                 let row = sqlx::query(sql).bind(key).fetch_optional(&mut **self).await?;
                 Ok(match row {
                     Some(row) => Some(ticket_record!(&row)),
@@ -702,14 +704,14 @@ macro_rules! ticket_sql {
                         let changes = serde_json::to_string(&condition.changes_ms).unwrap_or_else(|_| "[]".to_owned());
                         sqlx::query(
                             "INSERT INTO conditions (device_id, check_name, resource, state, observed_firing, severity, \
-                             summary, evidence_json, since_ms, updated_at_ms, changes_json, ticket_id, app_scope) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                             summary, evidence_json, since_ms, updated_at_ms, changes_json, ticket_id, app_scope, changed_at_ms) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
                              ON CONFLICT (device_id, check_name, resource) DO UPDATE SET state = excluded.state, \
                              observed_firing = excluded.observed_firing, severity = excluded.severity, \
                              summary = excluded.summary, evidence_json = excluded.evidence_json, \
                              since_ms = excluded.since_ms, updated_at_ms = excluded.updated_at_ms, \
                              changes_json = excluded.changes_json, ticket_id = excluded.ticket_id, \
-                             app_scope = excluded.app_scope",
+                             app_scope = excluded.app_scope, changed_at_ms = excluded.changed_at_ms",
                         )
                         .bind(&condition.device_id)
                         .bind(&condition.check)
@@ -724,6 +726,7 @@ macro_rules! ticket_sql {
                         .bind(changes)
                         .bind(ticket_id)
                         .bind(app_scope)
+                        .bind(condition.changes_ms.last().copied().unwrap_or(condition.since_ms))
                         .execute(&mut **self)
                         .await?;
                     }
@@ -783,6 +786,9 @@ macro_rules! ticket_sql {
                         sqlx::query(
                             "UPDATE tickets SET \
                              reopen_count = reopen_count + (CASE WHEN $1 = 1 AND state = 'resolved' THEN 1 ELSE 0 END), \
+                             staff_owned = CASE WHEN $1 = 1 AND state = 'resolved' AND assignee IS NULL THEN 0 ELSE staff_owned END, \
+                             response_breached = CASE WHEN $1 = 1 AND state = 'resolved' THEN 0 ELSE response_breached END, \
+                             resolution_breached = CASE WHEN $1 = 1 AND state = 'resolved' THEN 0 ELSE resolution_breached END, \
                              state = $2, \
                              open_key = CASE WHEN $1 = 1 THEN ticket_key ELSE NULL END, \
                              resolved_at_ms = CASE WHEN $2 = 'resolved' THEN $3 WHEN $1 = 1 THEN NULL ELSE resolved_at_ms END, \
@@ -948,12 +954,12 @@ macro_rules! ticket_sql {
 macro_rules! insert_ticket {
     ($tx:expr, $new:expr) => {{
         let new: &NewTicket = $new;
-        let id: i64 = sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO tickets (kind, ticket_key, open_key, state, title, description, check_name, resource, \
              device_id, scope, fingerprint, severity, impact, urgency, priority, tier, vip, device_count, \
              opened_at_ms, updated_at_ms, response_due_ms, resolution_due_ms) \
              VALUES ($1, $2, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $16, $17, $18) \
-             RETURNING id",
+             ON CONFLICT (open_key) DO NOTHING RETURNING id",
         )
         .bind(new.kind.as_str())
         .bind(&new.key)
@@ -973,10 +979,21 @@ macro_rules! insert_ticket {
         .bind(new.opened_at_ms)
         .bind(new.response_due_ms)
         .bind(new.resolution_due_ms)
-        .fetch_one(&mut **$tx)
-        .await?
-        .try_get("id")?;
-        id
+        .fetch_optional(&mut **$tx)
+        .await?;
+        match inserted {
+            Some(row) => row.try_get::<i64, _>("id")?,
+            // A ticket for this key is open already (the unique open_key says so): what was
+            // meant for a new ticket goes to that one instead of failing the transaction.
+            None => {
+                tracing::warn!(key = %new.key, "a ticket for this key is open already; using it");
+                sqlx::query("SELECT id FROM tickets WHERE open_key = $1")
+                    .bind(&new.key)
+                    .fetch_one(&mut **$tx)
+                    .await?
+                    .try_get::<i64, _>("id")?
+            }
+        }
     }};
 }
 
@@ -1141,7 +1158,30 @@ impl Store {
         with_pool!(self, pool => {
             let mut transaction = pool.begin_with(begin).await?;
             let ticket = transaction.ticket(ticket_id).await?;
-            let state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
+            if matches!(action, StaffAction::Reopen) {
+                // One open ticket per key: a newer one may have opened since this resolved.
+                let open = sqlx::query(
+                    "SELECT id FROM tickets WHERE open_key = (SELECT ticket_key FROM tickets WHERE id = $1) AND id <> $1",
+                )
+                .bind(ticket_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                if let Some(row) = open {
+                    let open: i64 = row.try_get("id")?;
+                    transaction.rollback().await?;
+                    return Err(Refusal::AlreadyOpen { id: ticket_id, open }.into());
+                }
+            }
+            let mut state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
+            // Resolving or cancelling an incident by hand releases its devices still failing.
+            if let Some(incident) = ticket.as_ref().filter(|t| t.kind == TicketKind::Incident && t.state.is_open()) {
+                let still_firing = transaction.still_firing(incident.id, "").await?;
+                state.attached_incident = Some(AttachedIncident {
+                    ticket: incident.view(),
+                    scope: incident.scope.clone().unwrap_or_default(),
+                    still_firing,
+                });
+            }
             let event = Event::Staff { actor, action, at_ms: now_ms };
             let actions = match decide(&event, &state, &policy) {
                 Ok(actions) => actions,
@@ -1156,9 +1196,10 @@ impl Store {
         Ok(())
     }
 
-    /// The periodic pass: devices gone silent (stale) or back, flapping conditions that
-    /// settled, and SLA targets that fell due. Each item is decided in its own transaction
-    /// under the same locks as ingest, so several collectors may sweep at once.
+    /// The periodic pass: devices gone silent (stale) or back, holds that passed, flapping
+    /// conditions that settled, and SLA targets that fell due. Each item is decided in its own
+    /// transaction under the same locks as ingest, so several collectors may sweep at once; an
+    /// item that fails is logged and skipped, and the others go on.
     pub async fn sweep(&self, now_ms: i64) -> Result<SweepReport> {
         let policy = self.policy.clone();
         let mut report = SweepReport::default();
@@ -1166,10 +1207,17 @@ impl Store {
         let quiet_before = now_ms - duration_ms(policy.flap_window);
         let held_before = now_ms - duration_ms(policy.correlation.hold);
         let begin = self.backend.begin_statement();
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let device_lock = if postgres {
+            "SELECT stale_since_ms, last_seen_at_ms FROM devices WHERE id = $1 FOR UPDATE"
+        } else {
+            "SELECT stale_since_ms, last_seen_at_ms FROM devices WHERE id = $1"
+        };
+        let [first, second, third] = severities_from(policy.min_severity);
         with_pool!(self, pool => {
             // Devices gone silent with firing conditions, and stale devices reporting again.
             let rows = sqlx::query(
-                "SELECT id, hostname, last_seen_at_ms, stale_since_ms FROM devices WHERE \
+                "SELECT id, hostname, stale_since_ms FROM devices WHERE \
                  (stale_since_ms IS NULL AND last_seen_at_ms < $1 AND EXISTS \
                    (SELECT 1 FROM conditions c WHERE c.device_id = devices.id AND c.state = 'firing')) \
                  OR (stale_since_ms IS NOT NULL AND last_seen_at_ms > stale_since_ms) LIMIT 1000",
@@ -1180,61 +1228,71 @@ impl Store {
             for row in &rows {
                 let device_id: String = row.try_get("id")?;
                 let hostname: String = row.try_get("hostname")?;
-                let last_seen_ms: Option<i64> = row.try_get("last_seen_at_ms")?;
                 let stale_since: Option<i64> = row.try_get("stale_since_ms")?;
-                let mut transaction = pool.begin_with(begin).await?;
-                // Check locks first, then rows: the order ingest takes them in.
-                let check_rows = sqlx::query("SELECT DISTINCT check_name FROM conditions WHERE device_id = $1 ORDER BY check_name")
-                    .bind(&device_id)
-                    .fetch_all(&mut *transaction)
-                    .await?;
-                let mut checks = Vec::with_capacity(check_rows.len());
-                for row in &check_rows {
-                    checks.push(row.try_get::<String, _>("check_name")?);
-                }
-                if let Backend::Postgres(_) = self.backend {
-                    transaction.lock_check_names(&checks).await?;
-                }
-                let conditions = transaction.device_conditions(&device_id).await?;
-                let lock = match self.backend {
-                    Backend::Sqlite(_) => "SELECT stale_since_ms FROM devices WHERE id = $1",
-                    Backend::Postgres(_) => "SELECT stale_since_ms FROM devices WHERE id = $1 FOR UPDATE",
-                };
-                let current = sqlx::query(lock).bind(&device_id).fetch_one(&mut *transaction).await?;
-                let current_stale: Option<i64> = current.try_get("stale_since_ms")?;
-                if current_stale != stale_since {
-                    // Another collector got here first.
-                    transaction.rollback().await?;
-                    continue;
-                }
-                let mut device_conditions = Vec::with_capacity(conditions.len());
-                for condition in conditions {
-                    let ticket = match condition.ticket_id {
-                        Some(id) => transaction.ticket(id).await?.map(|t| t.view()),
-                        None => None,
+                let outcome: Result<Option<bool>> = async {
+                    let mut transaction = pool.begin_with(begin).await?;
+                    // Check locks first, then rows: the order ingest takes them in.
+                    let check_rows = sqlx::query("SELECT DISTINCT check_name FROM conditions WHERE device_id = $1")
+                        .bind(&device_id)
+                        .fetch_all(&mut *transaction)
+                        .await?;
+                    let mut checks = Vec::with_capacity(check_rows.len());
+                    for row in &check_rows {
+                        checks.push(row.try_get::<String, _>("check_name")?);
+                    }
+                    // Byte order, as ingest sorts them (the database's collation may differ).
+                    checks.sort();
+                    if postgres {
+                        transaction.lock_check_names(&checks).await?;
+                    }
+                    let current = sqlx::query(device_lock).bind(&device_id).fetch_one(&mut *transaction).await?;
+                    let current_stale: Option<i64> = current.try_get("stale_since_ms")?;
+                    let last_seen_ms: Option<i64> = current.try_get("last_seen_at_ms")?;
+                    let silent = last_seen_ms.is_none_or(|seen| seen < stale_before);
+                    // Another collector got here first, or the device spoke meanwhile.
+                    if current_stale != stale_since || (stale_since.is_none() && !silent) {
+                        transaction.rollback().await?;
+                        return Ok(None);
+                    }
+                    let conditions = transaction.device_conditions(&device_id).await?;
+                    let mut device_conditions = Vec::with_capacity(conditions.len());
+                    for condition in conditions {
+                        let ticket = match condition.ticket_id {
+                            Some(id) => transaction.ticket(id).await?.map(|t| t.view()),
+                            None => None,
+                        };
+                        device_conditions.push((condition, ticket));
+                    }
+                    let state = State { device_conditions, ..State::default() };
+                    let (event, new_stale) = if stale_since.is_none() {
+                        let last_seen_ms = last_seen_ms.unwrap_or(now_ms);
+                        (Event::DeviceSilent { hostname: &hostname, last_seen_ms, at_ms: now_ms }, Some(now_ms))
+                    } else {
+                        (Event::DeviceBack { hostname: &hostname, at_ms: now_ms }, None)
                     };
-                    device_conditions.push((condition, ticket));
+                    let actions = decide(&event, &state, &policy).unwrap_or_default();
+                    apply(&mut transaction, &actions, now_ms).await?;
+                    sqlx::query("UPDATE devices SET stale_since_ms = $1 WHERE id = $2")
+                        .bind(new_stale)
+                        .bind(&device_id)
+                        .execute(&mut *transaction)
+                        .await?;
+                    transaction.commit().await?;
+                    Ok(Some(stale_since.is_none()))
                 }
-                let state = State { device_conditions, ..State::default() };
-                let (event, new_stale) = if stale_since.is_none() {
-                    report.devices_stale += 1;
-                    (Event::DeviceSilent { hostname: &hostname, last_seen_ms: last_seen_ms.unwrap_or(now_ms), at_ms: now_ms }, Some(now_ms))
-                } else {
-                    report.devices_back += 1;
-                    (Event::DeviceBack { hostname: &hostname, at_ms: now_ms }, None)
-                };
-                let actions = decide(&event, &state, &policy).unwrap_or_default();
-                apply(&mut transaction, &actions, now_ms).await?;
-                sqlx::query("UPDATE devices SET stale_since_ms = $1 WHERE id = $2")
-                    .bind(new_stale)
-                    .bind(&device_id)
-                    .execute(&mut *transaction)
-                    .await?;
-                transaction.commit().await?;
+                .await;
+                match outcome {
+                    Ok(Some(true)) => report.devices_stale += 1,
+                    Ok(Some(false)) => report.devices_back += 1,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(device = %device_id, error = %e, "sweep: marking a device stale or back failed; skipped");
+                        report.failed += 1;
+                    }
+                }
             }
 
             // Conditions held for an incident that did not form get tickets of their own.
-            let [first, second, third] = severities_from(policy.min_severity);
             let rows = sqlx::query(
                 "SELECT device_id, check_name, resource FROM conditions WHERE state = 'firing' AND ticket_id IS NULL \
                  AND observed_firing = 1 AND severity IN ($1, $2, $3) AND since_ms < $4 AND updated_at_ms < $4 \
@@ -1250,43 +1308,53 @@ impl Store {
                 let device_id: String = row.try_get("device_id")?;
                 let check: String = row.try_get("check_name")?;
                 let resource: String = row.try_get("resource")?;
-                let mut transaction = pool.begin_with(begin).await?;
-                if let Backend::Postgres(_) = self.backend {
-                    transaction.lock_check_names(std::slice::from_ref(&check)).await?;
+                let outcome: Result<bool> = async {
+                    let mut transaction = pool.begin_with(begin).await?;
+                    if postgres {
+                        transaction.lock_check_names(std::slice::from_ref(&check)).await?;
+                    }
+                    let held = sqlx::query(
+                        "SELECT severity, summary, evidence_json FROM conditions WHERE device_id = $1 AND check_name = $2 \
+                         AND resource = $3 AND state = 'firing' AND ticket_id IS NULL",
+                    )
+                    .bind(&device_id)
+                    .bind(&check)
+                    .bind(&resource)
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+                    let (Some(held), Some(device)) = (held, device_facts(&mut transaction, &device_id).await?) else {
+                        // Attached to an incident or cleared meanwhile.
+                        transaction.rollback().await?;
+                        return Ok(false);
+                    };
+                    let severity: String = held.try_get("severity")?;
+                    let finding = Finding {
+                        sequence: 0,
+                        check: check.clone(),
+                        resource: resource.clone(),
+                        severity: Severity::parse(&severity).ok_or_else(|| corrupt("condition severity", severity.clone()))?,
+                        summary: held.try_get("summary")?,
+                        evidence_json: held.try_get("evidence_json")?,
+                        observed_at_ms: now_ms,
+                    };
+                    observe(&mut transaction, &policy, &device, &finding, now_ms, false).await?;
+                    transaction.commit().await?;
+                    Ok(true)
                 }
-                let held = sqlx::query(
-                    "SELECT severity, summary, evidence_json FROM conditions WHERE device_id = $1 AND check_name = $2 \
-                     AND resource = $3 AND state = 'firing' AND ticket_id IS NULL",
-                )
-                .bind(&device_id)
-                .bind(&check)
-                .bind(&resource)
-                .fetch_optional(&mut *transaction)
-                .await?;
-                let (Some(held), Some(device)) = (held, device_facts(&mut transaction, &device_id).await?) else {
-                    // Attached to an incident or cleared meanwhile.
-                    transaction.rollback().await?;
-                    continue;
-                };
-                let severity: String = held.try_get("severity")?;
-                let finding = Finding {
-                    sequence: 0,
-                    check,
-                    resource,
-                    severity: Severity::parse(&severity).ok_or_else(|| corrupt("condition severity", severity.clone()))?,
-                    summary: held.try_get("summary")?,
-                    evidence_json: held.try_get("evidence_json")?,
-                    observed_at_ms: now_ms,
-                };
-                observe(&mut transaction, &policy, &device, &finding, now_ms, false).await?;
-                transaction.commit().await?;
-                report.holds_released += 1;
+                .await;
+                match outcome {
+                    Ok(released) => report.holds_released += u32::from(released),
+                    Err(e) => {
+                        tracing::warn!(device = %device_id, check = %check, error = %e, "sweep: releasing a held condition failed; skipped");
+                        report.failed += 1;
+                    }
+                }
             }
 
             // Flapping conditions quiet for a whole flap window settle.
             let rows = sqlx::query(
                 "SELECT c.device_id, c.check_name, c.resource, d.hostname FROM conditions c JOIN devices d ON d.id = c.device_id \
-                 WHERE c.state = 'flapping' AND c.updated_at_ms < $1 LIMIT 1000",
+                 WHERE c.state = 'flapping' AND c.changed_at_ms < $1 LIMIT 1000",
             )
             .bind(quiet_before)
             .fetch_all(pool)
@@ -1296,35 +1364,45 @@ impl Store {
                 let check: String = row.try_get("check_name")?;
                 let resource: String = row.try_get("resource")?;
                 let hostname: String = row.try_get("hostname")?;
-                let mut transaction = pool.begin_with(begin).await?;
-                if let Backend::Postgres(_) = self.backend {
-                    transaction.lock_check_names(std::slice::from_ref(&check)).await?;
+                let outcome: Result<bool> = async {
+                    let mut transaction = pool.begin_with(begin).await?;
+                    if postgres {
+                        transaction.lock_check_names(std::slice::from_ref(&check)).await?;
+                    }
+                    let condition = transaction.condition(&device_id, &check, &resource).await?;
+                    let Some(condition) = condition.filter(|c| c.state == ConditionState::Flapping) else {
+                        transaction.rollback().await?;
+                        return Ok(false);
+                    };
+                    let mut state = State::default();
+                    if let Some(id) = condition.ticket_id
+                        && let Some(ticket) = transaction.ticket(id).await?
+                    {
+                        if ticket.kind == TicketKind::Incident {
+                            let still_firing = transaction.still_firing(id, &device_id).await?;
+                            state.attached_incident = Some(AttachedIncident {
+                                scope: ticket.scope.clone().unwrap_or_default(),
+                                ticket: ticket.view(),
+                                still_firing,
+                            });
+                        } else {
+                            state.ticket = Some(ticket.view());
+                        }
+                    }
+                    state.condition = Some(condition);
+                    let actions = decide(&Event::FlapQuiet { hostname: &hostname, at_ms: now_ms }, &state, &policy).unwrap_or_default();
+                    apply(&mut transaction, &actions, now_ms).await?;
+                    transaction.commit().await?;
+                    Ok(true)
                 }
-                let condition = transaction.condition(&device_id, &check, &resource).await?;
-                let Some(condition) = condition.filter(|c| c.state == ConditionState::Flapping) else {
-                    transaction.rollback().await?;
-                    continue;
-                };
-                let mut state = State::default();
-                if let Some(id) = condition.ticket_id
-                    && let Some(ticket) = transaction.ticket(id).await?
-                {
-                    if ticket.kind == TicketKind::Incident {
-                        let still_firing = transaction.still_firing(id, &device_id).await?;
-                        state.attached_incident = Some(AttachedIncident {
-                            scope: ticket.scope.clone().unwrap_or_default(),
-                            ticket: ticket.view(),
-                            still_firing,
-                        });
-                    } else {
-                        state.ticket = Some(ticket.view());
+                .await;
+                match outcome {
+                    Ok(settled) => report.conditions_settled += u32::from(settled),
+                    Err(e) => {
+                        tracing::warn!(device = %device_id, check = %check, error = %e, "sweep: settling a flapping condition failed; skipped");
+                        report.failed += 1;
                     }
                 }
-                state.condition = Some(condition);
-                let actions = decide(&Event::FlapQuiet { hostname: &hostname, at_ms: now_ms }, &state, &policy).unwrap_or_default();
-                apply(&mut transaction, &actions, now_ms).await?;
-                transaction.commit().await?;
-                report.conditions_settled += 1;
             }
 
             // SLA targets that fell due.
@@ -1338,13 +1416,24 @@ impl Store {
             .await?;
             for row in &rows {
                 let id: i64 = row.try_get("id")?;
-                let mut transaction = pool.begin_with(begin).await?;
-                let ticket = transaction.ticket(id).await?;
-                let state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
-                let actions = decide(&Event::SlaTick { at_ms: now_ms }, &state, &policy).unwrap_or_default();
-                report.sla_breaches += u32::try_from(actions.iter().filter(|a| matches!(a, Action::SlaBreached { .. })).count()).unwrap_or(0);
-                apply(&mut transaction, &actions, now_ms).await?;
-                transaction.commit().await?;
+                let outcome: Result<u32> = async {
+                    let mut transaction = pool.begin_with(begin).await?;
+                    let ticket = transaction.ticket(id).await?;
+                    let state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
+                    let actions = decide(&Event::SlaTick { at_ms: now_ms }, &state, &policy).unwrap_or_default();
+                    apply(&mut transaction, &actions, now_ms).await?;
+                    transaction.commit().await?;
+                    let breaches = actions.iter().filter(|a| matches!(a, Action::SlaBreached { .. })).count();
+                    Ok(u32::try_from(breaches).unwrap_or(0))
+                }
+                .await;
+                match outcome {
+                    Ok(breaches) => report.sla_breaches += breaches,
+                    Err(e) => {
+                        tracing::warn!(ticket = id, error = %e, "sweep: checking a ticket's SLA failed; skipped");
+                        report.failed += 1;
+                    }
+                }
             }
         });
         Ok(report)
@@ -1802,6 +1891,106 @@ mod tests {
                 (open[0].kind, open[0].scope.as_deref(), open[0].device_count),
                 (TicketKind::Incident, Some("app=outlook.exe@16.0.17928"), 3),
                 "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_condition_that_fired_before_is_held_and_then_reopens_its_own_ticket() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            enroll(store, "b", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            let first = store.tickets(&open_filter()).await.expect("tickets")[0].id;
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 1,
+            )
+            .await;
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 2,
+            )
+            .await;
+            // a fails again while b fails: held, although it had a ticket before.
+            store_one(
+                store,
+                "a",
+                finding(3, "disk.free_low", Severity::Warning),
+                T0 + 3,
+            )
+            .await;
+            let open: Vec<_> = store
+                .tickets(&open_filter())
+                .await
+                .expect("tickets")
+                .into_iter()
+                .map(|t| t.device_id)
+                .collect();
+            assert_eq!(open, [Some("b".to_owned())], "{backend}");
+            let report = store.sweep(T0 + 2 * MINUTE).await.expect("sweep");
+            assert_eq!(report.holds_released, 1, "{backend}");
+            let reopened = store
+                .ticket_detail(first)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(
+                (reopened.ticket.state, reopened.ticket.reopen_count),
+                (TicketState::New, 1),
+                "{backend}"
+            );
+
+            // Staff cannot reopen an older ticket while one for the same key is open.
+            store_one(
+                store,
+                "a",
+                finding(4, "disk.free_low", Severity::Ok),
+                T0 + 3 * MINUTE,
+            )
+            .await;
+            store_one(
+                store,
+                "a",
+                finding(5, "disk.free_low", Severity::Warning),
+                T0 + 3 * 24 * 60 * MINUTE,
+            )
+            .await;
+            let newer = store
+                .tickets(&TicketFilter {
+                    state: Some("open".to_owned()),
+                    device_id: Some("a".to_owned()),
+                    ..TicketFilter::default()
+                })
+                .await
+                .expect("tickets");
+            assert_eq!(newer.len(), 1, "{backend}");
+            assert_ne!(
+                newer[0].id, first,
+                "{backend}: past the reopen window, a new ticket"
+            );
+            let refused = store
+                .staff_action(
+                    first,
+                    "alice",
+                    &StaffAction::Reopen,
+                    T0 + 3 * 24 * 60 * MINUTE + 1,
+                )
+                .await;
+            assert!(
+                matches!(refused, Err(StaffError::Refused(Refusal::AlreadyOpen { open, .. })) if open == newer[0].id),
+                "{backend}: {refused:?}"
             );
         }
     }

@@ -325,6 +325,8 @@ pub enum Refusal {
         state: &'static str,
         action: &'static str,
     },
+    #[error("ticket {id} cannot be reopened: ticket {open} is open for the same problem")]
+    AlreadyOpen { id: i64, open: i64 },
     #[error("ticket {0} is already at L3, the last tier")]
     TopTier(i64),
     #[error("{0} must not be empty")]
@@ -470,7 +472,11 @@ fn observed(
             }
             None => None,
         };
-        ticket = open_ticket.or(ticket);
+        // A firing condition feeds the ticket it now has, or none while it is held (so the
+        // sweep can find it); a clear keeps its link for the record.
+        if firing {
+            ticket = open_ticket;
+        }
         if let Some(ticket) = open_ticket {
             plan.note(
                 ticket,
@@ -495,7 +501,7 @@ fn observed(
                 join(plan, device, finding, now, ticket, kind, previous, policy);
             }
             None if finding.severity >= policy.min_severity => {
-                ticket = firing_path(plan, device, finding, now, hold, state, policy).or(ticket);
+                ticket = firing_path(plan, device, finding, now, hold, state, policy);
             }
             None => {}
         }
@@ -639,9 +645,9 @@ fn firing_path(
     }
     // Enough devices of one scope failing the same way within the window: one incident.
     for scope in &state.scopes {
-        let affected = u32::try_from(scope.recent_firing.len())
-            .unwrap_or(u32::MAX)
-            .saturating_add(1);
+        // Devices, not conditions: one device failing on two mounts is one device.
+        let affected = u32::try_from(distinct_devices(&scope.recent_firing, &device.id).len())
+            .unwrap_or(u32::MAX);
         let known = scope.devices_in_scope.max(affected);
         let share_pct = f64::from(affected) * 100.0 / f64::from(known);
         if affected < policy.correlation.min_devices || share_pct < policy.correlation.min_share_pct
@@ -685,6 +691,7 @@ fn firing_path(
                     resolution: None,
                     at_ms: now,
                 });
+                restart_sla(plan, reference, ticket, now, policy);
                 let after = ticket.resolved_at_ms.map_or(0, |at| now - at);
                 plan.note_with_data(
                     reference,
@@ -780,12 +787,10 @@ fn open_incident(
     let target = policy.sla_target(priority);
     // The same fingerprint as each device's own ticket: a fix learnt on one serves both.
     let fingerprint = fingerprint(&finding.check, &finding.resource);
-    let mut devices: Vec<String> = scope
-        .recent_firing
-        .iter()
-        .map(|peer| peer.device_id.clone())
+    let devices: Vec<String> = distinct_devices(&scope.recent_firing, &device.id)
+        .into_iter()
+        .map(str::to_owned)
         .collect();
-    devices.push(device.id.clone());
     let reference = plan.open(NewTicket {
         kind: TicketKind::Incident,
         key: incident_key(&finding.check, &scope.scope),
@@ -812,12 +817,25 @@ fn open_incident(
         devices,
         vip,
     });
-    let hostnames: Vec<&str> = scope
+    let mut hostnames: Vec<&str> = scope
         .recent_firing
         .iter()
         .map(|peer| peer.hostname.as_str())
         .chain([device.hostname.as_str()])
         .collect();
+    hostnames.sort_unstable();
+    hostnames.dedup();
+    // The ticket's device list has them all; the note names enough to recognise the spread.
+    const NAMED: usize = 20;
+    let named = if hostnames.len() > NAMED {
+        format!(
+            "{} and {} more",
+            hostnames[..NAMED].join(", "),
+            hostnames.len() - NAMED
+        )
+    } else {
+        hostnames.join(", ")
+    };
     plan.note_with_data(
         reference,
         NoteKind::Opened,
@@ -827,7 +845,7 @@ fn open_incident(
             scope.scope,
             impact.as_str(),
             urgency.as_str(),
-            hostnames.join(", ")
+            named
         ),
         &finding.evidence_json,
         now,
@@ -885,6 +903,17 @@ fn open_incident(
         policy,
     );
     reference
+}
+
+/// The peers' device ids and `this_device`, each once, in first-seen order.
+fn distinct_devices<'a>(peers: &'a [Peer], this_device: &'a str) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::with_capacity(peers.len() + 1);
+    peers
+        .iter()
+        .map(|peer| peer.device_id.as_str())
+        .chain([this_device])
+        .filter(|device| seen.insert(*device))
+        .collect()
 }
 
 /// Known fixes and problem candidates for a newly opened ticket.
@@ -973,102 +1002,36 @@ fn cleared(
             let Some(attached) = &state.attached_incident else {
                 return;
             };
-            let still = u32::try_from(attached.still_firing.len()).unwrap_or(u32::MAX);
+            // Devices, not conditions: one device may fail on several resources.
+            let mut stragglers: Vec<&str> = attached
+                .still_firing
+                .iter()
+                .map(|peer| peer.device_id.as_str())
+                .collect();
+            stragglers.sort_unstable();
+            stragglers.dedup();
+            let still = u32::try_from(stragglers.len()).unwrap_or(u32::MAX);
             if still >= policy.correlation.min_devices {
                 return;
             }
-            if ticket.staff_owned {
-                plan.note(
-                    reference,
-                    NoteKind::State,
-                    format!(
-                        "Only {still} device(s) still failing; the incident is left to its owner"
-                    ),
-                    now,
-                );
-                return;
-            }
-            if still > 0 && !policy.correlation.hold.is_zero() {
-                // Stragglers of a fleet-wide recovery are usually seconds behind: they get a
-                // ticket of their own only if still failing once the hold has passed.
-                resolve_or_leave(
-                    plan,
-                    ticket,
-                    now,
-                    &format!(
-                        "the incident cleared; {still} device(s) still failing get tickets of their own unless they recover within {}",
-                        humantime::format_duration(policy.correlation.hold)
-                    ),
-                );
-                for peer in &attached.still_firing {
-                    plan.push(Action::ReleaseCondition {
-                        device_id: peer.device_id.clone(),
-                        check: ticket.check.clone(),
-                        resource: peer.resource.clone(),
-                        at_ms: now,
-                    });
-                }
-                return;
-            }
-            resolve_or_leave(
-                plan,
-                ticket,
-                now,
-                &format!(
-                    "the incident cleared: {still} device(s) still failing get tickets of their own"
-                ),
-            );
-            // The devices still failing are now individual problems.
+            let why = if still == 0 {
+                "every device recovered".to_owned()
+            } else {
+                format!(
+                    "the incident cleared; {still} device(s) still failing get tickets of their own unless they recover within {}",
+                    humantime::format_duration(policy.correlation.hold)
+                )
+            };
+            resolve_or_leave(plan, ticket, now, &why);
+            // Stragglers of a fleet-wide recovery are usually seconds behind: back to the
+            // hold, and the sweep gives those still failing afterwards tickets of their own.
             for peer in &attached.still_firing {
-                let impact = policy.impact(false, 1, peer.vip);
-                let urgency = ticket.urgency;
-                let priority = Priority::from_matrix(impact, urgency);
-                let target = policy.sla_target(priority);
-                let own = plan.open(NewTicket {
-                    kind: TicketKind::Device,
-                    key: device_ticket_key(&peer.device_id, &ticket.check, &peer.resource),
-                    title: format!(
-                        "{}: {} still failing after the incident cleared",
-                        peer.hostname, ticket.check
-                    ),
-                    description: format!(
-                        "{} was part of an incident ({}) that cleared; it still fails",
-                        peer.hostname, attached.scope
-                    ),
-                    check: ticket.check.clone(),
-                    resource: peer.resource.clone(),
-                    device_id: Some(peer.device_id.clone()),
-                    scope: None,
-                    fingerprint: fingerprint(&ticket.check, &peer.resource),
-                    severity: Severity::Warning,
-                    impact,
-                    urgency,
-                    priority,
-                    opened_at_ms: now,
-                    response_due_ms: policy.due_ms(priority, now, target.response),
-                    resolution_due_ms: policy.due_ms(priority, now, target.resolution),
-                    devices: vec![peer.device_id.clone()],
-                    vip: peer.vip,
-                });
-                plan.push(Action::AttachCondition {
+                plan.push(Action::ReleaseCondition {
                     device_id: peer.device_id.clone(),
                     check: ticket.check.clone(),
                     resource: peer.resource.clone(),
-                    ticket: own,
+                    at_ms: now,
                 });
-                plan.push(Action::LinkIncident {
-                    ticket: own,
-                    incident: reference,
-                });
-                plan.note(
-                    own,
-                    NoteKind::Opened,
-                    format!(
-                        "Split from incident #{} ({}): this device still fails after the others recovered",
-                        ticket.id, attached.scope
-                    ),
-                    now,
-                );
             }
         }
     }
@@ -1099,6 +1062,45 @@ fn resolve_or_leave(plan: &mut Plan, ticket: &TicketView, now: i64, why: &str) {
             now,
         );
     }
+}
+
+/// An incident closed by hand lets go of its devices still failing: back to the hold, so each
+/// gets a ticket of its own if it keeps failing.
+fn release_incident_devices(plan: &mut Plan, ticket: &TicketView, state: &State, now: i64) {
+    let Some(incident) = state
+        .attached_incident
+        .as_ref()
+        .filter(|incident| incident.ticket.id == ticket.id)
+    else {
+        return;
+    };
+    for peer in &incident.still_firing {
+        plan.push(Action::ReleaseCondition {
+            device_id: peer.device_id.clone(),
+            check: ticket.check.clone(),
+            resource: peer.resource.clone(),
+            at_ms: now,
+        });
+    }
+}
+
+/// A reopened ticket's SLA clocks start again from now.
+fn restart_sla(
+    plan: &mut Plan,
+    reference: TicketRef,
+    ticket: &TicketView,
+    now: i64,
+    policy: &Policy,
+) {
+    let target = policy.sla_target(ticket.priority);
+    plan.push(Action::SetPriority {
+        ticket: reference,
+        impact: ticket.impact,
+        urgency: ticket.urgency,
+        priority: ticket.priority,
+        response_due_ms: policy.due_ms(ticket.priority, now, target.response),
+        resolution_due_ms: policy.due_ms(ticket.priority, now, target.resolution),
+    });
 }
 
 fn reprioritise(
@@ -1477,10 +1479,12 @@ fn staff(
             open("resolving")?;
             let solution = solution.trim();
             resume(plan);
+            // Resolving answers the ticket but does not own it: if it comes back, it may
+            // resolve itself again.
             plan.push(Action::Touch {
                 ticket: reference,
                 at_ms: now,
-                take_over: true,
+                take_over: false,
             });
             set_state(
                 plan,
@@ -1491,6 +1495,7 @@ fn staff(
                     solution.to_owned()
                 }),
             );
+            release_incident_devices(plan, ticket, state, now);
             if !solution.is_empty() {
                 plan.push(Action::RecordSolution {
                     check: ticket.check.clone(),
@@ -1516,7 +1521,6 @@ fn staff(
                     action: "reopened",
                 });
             }
-            let _ = policy;
             set_state(
                 plan,
                 if ticket.assignee.is_some() {
@@ -1526,6 +1530,7 @@ fn staff(
                 },
                 None,
             );
+            restart_sla(plan, reference, ticket, now, policy);
             note(plan, NoteKind::State, format!("Reopened by {actor}"));
         }
         StaffAction::Close => {
@@ -1547,6 +1552,7 @@ fn staff(
                 TicketState::Cancelled,
                 Some(format!("cancelled by {actor}")),
             );
+            release_incident_devices(plan, ticket, state, now);
             note(plan, NoteKind::State, format!("Cancelled by {actor}"));
         }
     }
@@ -1842,7 +1848,12 @@ mod tests {
                     ticket: Some(ticket(7, TicketState::Resolved)),
                     ..State::default()
                 },
-                expected: &["state #7 new", "note #7 state", "condition firing #7"],
+                expected: &[
+                    "state #7 new",
+                    "priority #7 P4",
+                    "note #7 state",
+                    "condition firing #7",
+                ],
             },
             Case {
                 name: "reopen window passed: a new ticket",
@@ -1920,6 +1931,7 @@ mod tests {
                 },
                 expected: &[
                     "state #7 new",
+                    "priority #7 P4",
                     "note #7 state",
                     "note #7 flapping",
                     "condition flapping #7",
@@ -2158,47 +2170,6 @@ mod tests {
     }
 
     #[test]
-    fn without_a_hold_devices_still_failing_after_an_incident_get_tickets_at_once() {
-        let mut policy = policy();
-        policy.correlation.hold = std::time::Duration::ZERO;
-        let (a, clear) = (device("a"), finding("disk.free_low", Severity::Ok));
-        let state = State {
-            condition: Some(condition("a", true, Some(9))),
-            attached_incident: Some(AttachedIncident {
-                ticket: incident(9, 10),
-                scope: "site=hq".to_owned(),
-                still_firing: vec![peer("b", None), peer("c", None)],
-            }),
-            ..State::default()
-        };
-        let event = Event::Observed {
-            device: &a,
-            finding: &clear,
-            at_ms: NOW,
-            hold: true,
-        };
-        let actions = decide(&event, &state, &policy).expect("decides");
-        assert_eq!(
-            summarise(&actions),
-            [
-                "condition resolved #9",
-                "note #9 evidence",
-                "recovered a #9",
-                "state #9 resolved",
-                "note #9 state",
-                "open device P4 device:b:disk.free_low:/ devices=1",
-                "attach b new0",
-                "link new0 #9",
-                "note new0 opened",
-                "open device P4 device:c:disk.free_low:/ devices=1",
-                "attach c new1",
-                "link new1 #9",
-                "note new1 opened",
-            ]
-        );
-    }
-
-    #[test]
     fn known_fixes_are_listed_in_the_order_given_with_their_counts() {
         let state = State {
             known_fixes: vec![
@@ -2428,7 +2399,7 @@ mod tests {
                 },
                 ticket(7, TicketState::InProgress),
                 Ok(&[
-                    "touch #7 true",
+                    "touch #7 false",
                     "state #7 resolved",
                     "solution disk.free_low:/ Emptied the recycle bin",
                     "note #7 state",

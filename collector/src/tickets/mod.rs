@@ -204,7 +204,14 @@ pub fn device_scopes(site: &str, gateways: &[String], dns_servers: &[String]) ->
 /// `app=outlook.exe@16.0.1`. Crashes of one version across devices are one problem.
 pub fn app_scope(resource: &str, evidence_json: &str) -> Option<String> {
     let evidence: serde_json::Value = serde_json::from_str(evidence_json).ok()?;
-    let version = evidence.get("app_version")?.as_str()?.trim();
+    // Bounded: the scope is part of indexed keys.
+    let version: String = evidence
+        .get("app_version")?
+        .as_str()?
+        .trim()
+        .chars()
+        .take(64)
+        .collect();
     (!version.is_empty() && !resource.is_empty()).then(|| format!("app={resource}@{version}"))
 }
 
