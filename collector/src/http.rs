@@ -144,6 +144,8 @@ struct DeviceView {
 struct DeviceDetail {
     #[serde(flatten)]
     device: DeviceView,
+    /// Its conditions that are not resolved: firing, stale or flapping.
+    conditions: Vec<crate::store::tickets::ConditionRecord>,
     /// The most recent findings, oldest first.
     findings: Vec<StoredFinding>,
 }
@@ -192,9 +194,14 @@ async fn show_device(State(state): State<HttpState>, Path(id): Path<String>) -> 
             );
         }
     };
+    let conditions = match state.store.open_conditions(&id).await {
+        Ok(conditions) => conditions,
+        Err(e) => return store_unavailable("listing conditions", &e),
+    };
     let connected = state.sessions.is_connected(&device.id);
     Json(DeviceDetail {
         device: DeviceView { device, connected },
+        conditions,
         findings,
     })
     .into_response()

@@ -53,6 +53,7 @@ async fn a_fault_on_200_devices_is_one_incident_and_a_fault_on_one_is_one_ticket
     let fleet: Vec<SimulatedDevice> = devices.into_iter().map(|(_, device)| device).collect();
 
     // The intranet stops resolving for the whole head office at once.
+    let started = std::time::Instant::now();
     let fleet = report_all(
         fleet,
         "dns.resolve",
@@ -60,6 +61,10 @@ async fn a_fault_on_200_devices_is_one_incident_and_a_fault_on_one_is_one_ticket
         pb::Severity::Warning,
     )
     .await;
+    eprintln!(
+        "{FLEET} devices reported at once; every finding stored, decided and acked within {:?}",
+        started.elapsed()
+    );
     let open = tickets(http, &key, "state=open").await;
     assert_eq!(open.len(), 1, "one ticket for the outage: {open:#?}");
     let incident = &open[0];
@@ -91,6 +96,19 @@ async fn a_fault_on_200_devices_is_one_incident_and_a_fault_on_one_is_one_ticket
         (Some("device"), Some("new"))
     );
     let own_id = own[0]["id"].as_i64().expect("id");
+    let (_, device) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/devices/{lone_id}"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        device["conditions"][0]["check"], "disk.free_low",
+        "{device:#}"
+    );
+    assert_eq!(device["conditions"][0]["ticket_id"], own_id);
     // It recovers: the ticket resolves itself, with the recovery evidence in its timeline.
     lone.report("disk.free_low", "/", pb::Severity::Ok).await;
     let (_, detail) = http_json(

@@ -117,6 +117,20 @@ pub struct TicketDetail {
     pub problem_candidate: bool,
 }
 
+/// A condition as the REST API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConditionRecord {
+    pub check: String,
+    pub resource: String,
+    pub state: ConditionState,
+    pub severity: Severity,
+    pub summary: String,
+    pub since_ms: i64,
+    pub updated_at_ms: i64,
+    /// The ticket it feeds, if any.
+    pub ticket_id: Option<i64>,
+}
+
 /// Which tickets to list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketFilter {
@@ -1039,6 +1053,36 @@ impl Store {
             transaction.commit().await?;
         });
         Ok(())
+    }
+
+    /// The device's conditions that are not resolved, worst first.
+    pub async fn open_conditions(&self, device_id: &str) -> Result<Vec<ConditionRecord>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT check_name, resource, state, severity, summary, since_ms, updated_at_ms, ticket_id \
+                 FROM conditions WHERE device_id = $1 AND state <> 'resolved' ORDER BY check_name, resource",
+            )
+            .bind(device_id)
+            .fetch_all(pool)
+            .await?;
+            let mut conditions = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let state: String = row.try_get("state")?;
+                let severity: String = row.try_get("severity")?;
+                conditions.push(ConditionRecord {
+                    check: row.try_get("check_name")?,
+                    resource: row.try_get("resource")?,
+                    state: ConditionState::parse(&state).ok_or_else(|| corrupt("condition state", state.clone()))?,
+                    severity: Severity::parse(&severity).ok_or_else(|| corrupt("condition severity", severity.clone()))?,
+                    summary: row.try_get("summary")?,
+                    since_ms: row.try_get("since_ms")?,
+                    updated_at_ms: row.try_get("updated_at_ms")?,
+                    ticket_id: row.try_get("ticket_id")?,
+                });
+            }
+            conditions.sort_by(|a, b| b.severity.cmp(&a.severity));
+            Ok(conditions)
+        })
     }
 
     /// Marks a device as a VIP's (or not): its tickets get higher impact.
