@@ -1080,7 +1080,7 @@ impl Store {
                     ticket_id: row.try_get("ticket_id")?,
                 });
             }
-            conditions.sort_by(|a, b| b.severity.cmp(&a.severity));
+            conditions.sort_by_key(|condition| std::cmp::Reverse(condition.severity));
             Ok(conditions)
         })
     }
