@@ -390,6 +390,18 @@ fn resolve(reference: TicketRef, opened: &[i64]) -> Result<i64> {
     }
 }
 
+/// One sweep item's outcome: its value, or (logged and counted as failed) nothing.
+fn tally<T>(outcome: Result<T>, report: &mut SweepReport, what: &str, item: &str) -> Option<T> {
+    match outcome {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::warn!(item, error = %e, "sweep: {what} failed; skipped, the next sweep tries again");
+            report.failed += 1;
+            None
+        }
+    }
+}
+
 fn duration_ms(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
@@ -1325,14 +1337,10 @@ impl Store {
                     Ok(Some(stale_since.is_none()))
                 }
                 .await;
-                match outcome {
-                    Ok(Some(true)) => report.devices_stale += 1,
-                    Ok(Some(false)) => report.devices_back += 1,
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(device = %device_id, error = %e, "sweep: marking a device stale or back failed; skipped");
-                        report.failed += 1;
-                    }
+                match tally(outcome, &mut report, "marking a device stale or back", &device_id) {
+                    Some(Some(true)) => report.devices_stale += 1,
+                    Some(Some(false)) => report.devices_back += 1,
+                    _ => {}
                 }
             }
 
@@ -1386,12 +1394,8 @@ impl Store {
                     Ok(true)
                 }
                 .await;
-                match outcome {
-                    Ok(released) => report.holds_released += u32::from(released),
-                    Err(e) => {
-                        tracing::warn!(device = %device_id, check = %check, error = %e, "sweep: releasing a held condition failed; skipped");
-                        report.failed += 1;
-                    }
+                if let Some(released) = tally(outcome, &mut report, "releasing a held condition", &device_id) {
+                    report.holds_released += u32::from(released);
                 }
             }
 
@@ -1440,12 +1444,8 @@ impl Store {
                     Ok(true)
                 }
                 .await;
-                match outcome {
-                    Ok(settled) => report.conditions_settled += u32::from(settled),
-                    Err(e) => {
-                        tracing::warn!(device = %device_id, check = %check, error = %e, "sweep: settling a flapping condition failed; skipped");
-                        report.failed += 1;
-                    }
+                if let Some(settled) = tally(outcome, &mut report, "settling a flapping condition", &device_id) {
+                    report.conditions_settled += u32::from(settled);
                 }
             }
 
@@ -1471,12 +1471,8 @@ impl Store {
                     Ok(u32::try_from(breaches).unwrap_or(0))
                 }
                 .await;
-                match outcome {
-                    Ok(breaches) => report.sla_breaches += breaches,
-                    Err(e) => {
-                        tracing::warn!(ticket = id, error = %e, "sweep: checking a ticket's SLA failed; skipped");
-                        report.failed += 1;
-                    }
+                if let Some(breaches) = tally(outcome, &mut report, "checking a ticket's SLA", &id.to_string()) {
+                    report.sla_breaches += breaches;
                 }
             }
         });

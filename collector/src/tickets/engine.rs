@@ -1155,47 +1155,53 @@ fn reprioritise(
 }
 
 fn device_silent(plan: &mut Plan, hostname: &str, last_seen_ms: i64, now: i64, state: &State) {
-    let mut noted = Vec::new();
-    for (condition, ticket) in &state.device_conditions {
-        if condition.state != ConditionState::Firing {
-            continue;
-        }
-        plan.push(Action::SetConditionState {
-            device_id: condition.device_id.clone(),
-            check: condition.check.clone(),
-            resource: condition.resource.clone(),
-            state: ConditionState::Stale,
-            at_ms: now,
-        });
-        if let Some(ticket) = ticket.as_ref().filter(|t| t.state.is_open())
-            && !noted.contains(&ticket.id)
-        {
-            noted.push(ticket.id);
-            let silent_secs = u64::try_from((now - last_seen_ms) / 1000).unwrap_or(0);
-            plan.note(
-                TicketRef::Existing(ticket.id),
-                NoteKind::Stale,
-                format!(
-                    "{hostname} has been silent for {}: its conditions are stale, not resolved",
-                    humantime::format_duration(std::time::Duration::from_secs(silent_secs))
-                ),
-                now,
-            );
-        }
-    }
+    let silent_secs = u64::try_from((now - last_seen_ms) / 1000).unwrap_or(0);
+    let note = format!(
+        "{hostname} has been silent for {}: its conditions are stale, not resolved",
+        humantime::format_duration(std::time::Duration::from_secs(silent_secs))
+    );
+    move_device_conditions(
+        plan,
+        state,
+        ConditionState::Firing,
+        ConditionState::Stale,
+        &note,
+        now,
+    );
 }
 
 fn device_back(plan: &mut Plan, hostname: &str, now: i64, state: &State) {
+    let note = format!("{hostname} is reporting again; its conditions are current");
+    move_device_conditions(
+        plan,
+        state,
+        ConditionState::Stale,
+        ConditionState::Firing,
+        &note,
+        now,
+    );
+}
+
+/// Moves a device's conditions in state `from` to `to`, with one note on each open ticket
+/// they feed.
+fn move_device_conditions(
+    plan: &mut Plan,
+    state: &State,
+    from: ConditionState,
+    to: ConditionState,
+    note: &str,
+    now: i64,
+) {
     let mut noted = Vec::new();
     for (condition, ticket) in &state.device_conditions {
-        if condition.state != ConditionState::Stale {
+        if condition.state != from {
             continue;
         }
         plan.push(Action::SetConditionState {
             device_id: condition.device_id.clone(),
             check: condition.check.clone(),
             resource: condition.resource.clone(),
-            state: ConditionState::Firing,
+            state: to,
             at_ms: now,
         });
         if let Some(ticket) = ticket.as_ref().filter(|t| t.state.is_open())
@@ -1205,7 +1211,7 @@ fn device_back(plan: &mut Plan, hostname: &str, now: i64, state: &State) {
             plan.note(
                 TicketRef::Existing(ticket.id),
                 NoteKind::Stale,
-                format!("{hostname} is reporting again; its conditions are current"),
+                note.to_owned(),
                 now,
             );
         }
