@@ -2034,4 +2034,72 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    async fn a_flapping_condition_holds_its_ticket_open_until_it_settles() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            // Fire, clear, fire, … a minute apart: six changes within the flap window.
+            for step in 0..8u64 {
+                let severity = if step % 2 == 0 {
+                    Severity::Warning
+                } else {
+                    Severity::Ok
+                };
+                store_one(
+                    store,
+                    "a",
+                    finding(step + 1, "disk.free_low", severity),
+                    T0 + step as i64 * MINUTE,
+                )
+                .await;
+            }
+            let all = store
+                .tickets(&TicketFilter::default())
+                .await
+                .expect("tickets");
+            assert_eq!(all.len(), 1, "{backend}: one ticket for the whole episode");
+            let detail = store
+                .ticket_detail(all[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert!(
+                detail.ticket.state.is_open(),
+                "{backend}: held open while flapping"
+            );
+            let flapping_notes = detail
+                .timeline
+                .iter()
+                .filter(|e| e.kind == "flapping")
+                .count();
+            assert_eq!(flapping_notes, 1, "{backend}: said once");
+            assert_eq!(
+                store.open_conditions("a").await.expect("conditions")[0].state,
+                ConditionState::Flapping,
+                "{backend}"
+            );
+            // The last finding was a clear; an hour of quiet settles it and resolves the ticket.
+            let report = store
+                .sweep(T0 + 7 * MINUTE + 61 * MINUTE)
+                .await
+                .expect("sweep");
+            assert_eq!(report.conditions_settled, 1, "{backend}");
+            let detail = store
+                .ticket_detail(all[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.state, TicketState::Resolved, "{backend}");
+            assert!(
+                store
+                    .open_conditions("a")
+                    .await
+                    .expect("conditions")
+                    .is_empty(),
+                "{backend}"
+            );
+        }
+    }
 }
