@@ -6,8 +6,8 @@ use crate::checks::Observation;
 use crate::config::{Settings, default_config_path};
 use crate::enroll::{self, EnrollOptions};
 use crate::identity::Identity;
-use crate::runtime;
 use crate::uplink::UplinkState;
+use crate::{report, runtime};
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -61,6 +61,21 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Report a problem in your own words: the matching diagnosis runs now, and the result goes
+    /// to support as a ticket with the evidence (e.g. report "I can't open the intranet").
+    Report {
+        /// What is wrong, in any words (English, 中文, polski, ελληνικά, …).
+        text: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The agent's state dir (where its report socket is); overrides the config file.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Run the agent in the foreground (what the service runs).
     Run {
@@ -147,8 +162,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Run { config, state_dir } => {
-            let settings = Settings::load(config.as_deref())?;
+            let mut settings = Settings::load(config.as_deref())?;
             let state_dir = state_dir.unwrap_or(settings.state_dir.clone());
+            settings.state_dir.clone_from(&state_dir);
             let mut identity = Identity::load(&state_dir)?;
             if let Some(url) = settings.collector_url.clone() {
                 identity.enrollment.collector_url = url;
@@ -174,6 +190,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 // The agent only stops by itself on an error it cannot work around.
                 outcome = &mut agent => outcome??,
+            }
+        }
+        Command::Report {
+            text,
+            json,
+            config,
+            state_dir,
+        } => {
+            let mut settings = Settings::load(config.as_deref())?;
+            if let Some(state_dir) = state_dir {
+                settings.state_dir = state_dir;
+            }
+            if text.trim().is_empty() {
+                anyhow::bail!(
+                    "say what is wrong, e.g. firstline-agent report \"I can't open the intranet\""
+                );
+            }
+            let socket = settings.report_socket();
+            let outcome = match report::submit(&socket, &text).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    eprintln!(
+                        "firstline-agent: the Firstline agent service is not reachable ({}: {e}); diagnosing here without sending",
+                        socket.display()
+                    );
+                    let mut outcome = report::diagnose_locally(&text, &settings).await?;
+                    outcome.note = Some(
+                        "not sent: the Firstline agent service is not running; tell your support desk".to_owned(),
+                    );
+                    outcome
+                }
+            };
+            print_report(&outcome, json)?;
+            if !outcome.queued {
+                anyhow::bail!(
+                    "{}",
+                    outcome.note.as_deref().unwrap_or("the report was not sent")
+                );
             }
         }
         Command::Check { config, json } => {
@@ -208,6 +262,60 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `report` output: what was checked and what it means, in plain words.
+fn print_report(outcome: &report::ReportOutcome, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(outcome)?);
+        return Ok(());
+    }
+    if let Some(playbooks) = outcome.results.as_array() {
+        for playbook in playbooks {
+            let name = playbook["playbook"].as_str().unwrap_or_default();
+            let target = playbook["target"]
+                .as_str()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default();
+            println!(
+                "Checked: {name}{}",
+                if name == "crash" {
+                    String::new()
+                } else {
+                    target
+                }
+            );
+            for step in playbook["steps"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let mark = match step["outcome"].as_str() {
+                    Some("pass") => "ok  ",
+                    Some("fail") => "FAIL",
+                    Some("warn") => "warn",
+                    _ => "skip",
+                };
+                println!(
+                    "  {mark} {:<8} {}",
+                    step["layer"].as_str().unwrap_or_default(),
+                    step["detail"].as_str().unwrap_or_default()
+                );
+            }
+            println!(
+                "  => {}",
+                playbook["conclusion"].as_str().unwrap_or_default()
+            );
+            println!();
+        }
+    }
+    if outcome.queued {
+        println!(
+            "Sent to your support desk (reference {}). They see these results; you need not repeat them.",
+            outcome.report_id
+        );
+    }
+    Ok(())
 }
 
 /// `check` output: one line per observation, worst first, or JSON for scripts.

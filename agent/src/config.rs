@@ -30,8 +30,48 @@ struct ConfigFile {
     collector_url: Option<String>,
     site: String,
     uplink: UplinkFile,
+    playbooks: PlaybooksFile,
     outbox: OutboxFile,
     checks: ChecksFile,
+}
+
+/// `[playbooks]`: what reproducing a reported fault may use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct PlaybooksFile {
+    #[serde(deserialize_with = "duration")]
+    timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    slow_window: Duration,
+    printers: Vec<String>,
+    mail: Vec<String>,
+    report_socket: Option<PathBuf>,
+}
+
+impl Default for PlaybooksFile {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            slow_window: Duration::from_secs(20),
+            printers: Vec::new(),
+            mail: Vec::new(),
+            report_socket: None,
+        }
+    }
+}
+
+/// Validated `[playbooks]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaybookSettings {
+    /// Per network operation.
+    pub timeout: Duration,
+    /// How long "slow computer" samples.
+    pub slow_window: Duration,
+    pub printers: Vec<String>,
+    pub mail: Vec<String>,
+    /// Where `firstline-agent report` reaches the running agent; default
+    /// `STATE_DIR/report.sock` (see [`Settings::report_socket`]).
+    pub report_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +128,7 @@ pub struct Settings {
     /// The outbox holds at most this many bytes of findings.
     pub outbox_max_bytes: u64,
     pub checks: ChecksFile,
+    pub playbooks: PlaybookSettings,
 }
 
 impl Settings {
@@ -158,13 +199,55 @@ impl Settings {
             ),
             None => None,
         };
+        let playbooks = file.playbooks;
+        if playbooks.timeout < Duration::from_millis(100)
+            || playbooks.timeout > Duration::from_secs(60)
+        {
+            return Err(error(format!(
+                "playbooks.timeout ({:?}) must be between 100ms and 60s",
+                playbooks.timeout
+            )));
+        }
+        if playbooks.slow_window < Duration::from_secs(1)
+            || playbooks.slow_window > Duration::from_secs(120)
+        {
+            return Err(error(format!(
+                "playbooks.slow_window ({:?}) must be between 1s and 2m",
+                playbooks.slow_window
+            )));
+        }
+        for endpoint in playbooks.printers.iter().chain(&playbooks.mail) {
+            let bare = endpoint.strip_prefix("ipp://").unwrap_or(endpoint);
+            if bare.is_empty() || bare.contains(char::is_whitespace) {
+                return Err(error(format!("playbooks: {endpoint:?} is not host:port")));
+            }
+        }
+        let state_dir = file.state_dir.unwrap_or_else(default_state_dir);
+        let report_socket = playbooks.report_socket;
         Ok(Settings {
-            state_dir: file.state_dir.unwrap_or_else(default_state_dir),
+            playbooks: PlaybookSettings {
+                timeout: playbooks.timeout,
+                slow_window: playbooks.slow_window,
+                printers: playbooks.printers,
+                mail: playbooks.mail,
+                report_socket,
+            },
+            state_dir,
             collector_url,
             uplink,
             outbox_max_bytes: file.outbox.max_bytes,
             checks: file.checks,
         })
+    }
+}
+
+impl Settings {
+    /// Where the running agent listens for `firstline-agent report`.
+    pub fn report_socket(&self) -> PathBuf {
+        self.playbooks
+            .report_socket
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("report.sock"))
     }
 }
 

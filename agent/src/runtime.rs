@@ -73,6 +73,16 @@ pub async fn run(
     let queued = Arc::new(Notify::new());
     let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?, monotonic_ms());
 
+    // `firstline-agent report` reaches this agent over a local socket.
+    let reports = tokio::spawn(
+        crate::report::Listener {
+            settings: settings.clone(),
+            shared: shared.clone(),
+            outbox: outbox.clone(),
+            queued: queued.clone(),
+        }
+        .serve(stop.clone()),
+    );
     let uplink_context = UplinkContext {
         outbox: outbox.clone(),
         queued: queued.clone(),
@@ -168,6 +178,7 @@ pub async fn run(
         }
     }
     scheduled.abort_all();
+    reports.abort();
     if !uplink_done {
         let _ = uplink.await;
     }

@@ -250,7 +250,12 @@ async fn list_tickets(
     let kind = match query.kind.as_deref().map(TicketKind::parse) {
         None => None,
         Some(Some(kind)) => Some(kind),
-        Some(None) => return error(StatusCode::BAD_REQUEST, "kind must be device or incident"),
+        Some(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "kind must be device, incident or report",
+            );
+        }
     };
     let filter = TicketFilter {
         state: query.state,

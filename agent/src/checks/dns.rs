@@ -75,6 +75,19 @@ pub fn build(config: &DnsConfig) -> Result<Option<Box<dyn Check>>, String> {
     })))
 }
 
+impl DnsConfig {
+    /// The configured servers as addresses (port 53 unless given); empty means the system's.
+    pub fn server_addresses(&self) -> Result<Vec<SocketAddr>, String> {
+        self.servers
+            .iter()
+            .map(|server| {
+                parse_server(server)
+                    .ok_or_else(|| format!("servers: {server:?} is not an IP address or IP:port"))
+            })
+            .collect()
+    }
+}
+
 fn parse_server(text: &str) -> Option<SocketAddr> {
     text.parse::<SocketAddr>().ok().or_else(|| {
         text.parse::<std::net::IpAddr>()

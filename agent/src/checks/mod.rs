@@ -113,6 +113,11 @@ pub struct ChecksFile {
 }
 
 impl ChecksFile {
+    /// The file watches in effect: the configured ones, or the platform's crash folder.
+    pub fn watch_configs(&self) -> Vec<watch::WatchConfig> {
+        self.watch.clone().unwrap_or_else(watch::default_watches)
+    }
+
     /// Validates every section; the error names the section.
     pub fn validate(&self) -> Result<(), String> {
         // Building does all the validation and has no side effects beyond file watches, which

@@ -464,7 +464,7 @@ const MAX_REPORT_HEADER_BYTES: u64 = 64 * 1024;
 
 /// The application version a crash report names: apport's `Package: gedit 3.38.1-1`, Windows
 /// Error Reporting's `AppVersion=16.0.1`, or the `"app_version"` of a macOS `.ips` header.
-fn crash_report_version(path: &std::path::Path) -> Option<String> {
+pub(crate) fn crash_report_version(path: &std::path::Path) -> Option<String> {
     use std::io::Read;
     let mut header = Vec::new();
     std::fs::File::open(path)

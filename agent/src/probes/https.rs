@@ -89,6 +89,17 @@ pub fn pem_blocks(pem: &str) -> Vec<Vec<u8>> {
 
 /// Checks `url` (https://host[:port][/path]) within `timeout` per layer.
 pub async fn check(url: &str, roots: Arc<RootCertStore>, timeout: Duration) -> HttpsResult {
+    check_via(url, None, roots, timeout).await
+}
+
+/// As [`check`], connecting to `address` when given (resolved by the caller, e.g. through a
+/// particular DNS server) while the URL's host still names the server for TLS and HTTP.
+pub async fn check_via(
+    url: &str,
+    address: Option<std::net::SocketAddr>,
+    roots: Arc<RootCertStore>,
+    timeout: Duration,
+) -> HttpsResult {
     let started = Instant::now();
     let mut result = HttpsResult {
         url: url.to_owned(),
@@ -115,7 +126,11 @@ pub async fn check(url: &str, roots: Arc<RootCertStore>, timeout: Duration) -> H
     result.host.clone_from(&host);
     result.port = port;
 
-    let (connect, stream) = tcp::connect(&format!("{host}:{port}"), timeout).await;
+    let endpoint = match address {
+        Some(address) => std::net::SocketAddr::new(address.ip(), port).to_string(),
+        None => format!("{host}:{port}"),
+    };
+    let (connect, stream) = tcp::connect(&endpoint, timeout).await;
     let stage = connect.failed_stage;
     let error = connect.error.clone();
     result.connect = Some(connect);

@@ -17,7 +17,7 @@ CREATE INDEX device_scopes_by_scope ON device_scopes (scope, device_id);
 
 CREATE TABLE tickets (
     id                    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind                  TEXT NOT NULL CHECK (kind IN ('device', 'incident')),
+    kind                  TEXT NOT NULL CHECK (kind IN ('device', 'incident', 'report')),
     ticket_key            TEXT NOT NULL,
     -- The key while the ticket is open, NULL otherwise: at most one open ticket per key, across
     -- every collector sharing the database.
@@ -65,6 +65,13 @@ CREATE TABLE ticket_devices (
     added_at_ms      BIGINT NOT NULL,
     recovered_at_ms  BIGINT,
     PRIMARY KEY (ticket_id, device_id)
+);
+
+-- Tickets about the same trouble: a user's report and the device's open condition tickets.
+CREATE TABLE ticket_links (
+    ticket_id  BIGINT NOT NULL REFERENCES tickets (id),
+    linked_id  BIGINT NOT NULL REFERENCES tickets (id),
+    PRIMARY KEY (ticket_id, linked_id)
 );
 
 -- The timeline: every state change, note, piece of evidence and escalation.

@@ -115,6 +115,8 @@ pub struct TicketDetail {
     /// Fixes that worked for this fingerprint before, most often first.
     pub suggested_fixes: Vec<KnownFix>,
     pub problem_candidate: bool,
+    /// Tickets about the same trouble (a user's report and the device's tickets).
+    pub linked_tickets: Vec<i64>,
 }
 
 /// A condition as the REST API shows it.
@@ -201,6 +203,10 @@ pub(super) trait TicketSql: Send {
         key: &str,
     ) -> impl Future<Output = Result<Option<TicketRecord>>> + Send;
     fn scope_size(&mut self, scope: &str) -> impl Future<Output = Result<u32>> + Send;
+    fn open_tickets_of(
+        &mut self,
+        device_id: &str,
+    ) -> impl Future<Output = Result<Vec<TicketRecord>>> + Send;
     fn recent_firing(
         &mut self,
         check: &str,
@@ -270,6 +276,9 @@ pub(super) async fn observe<T: TicketSql>(
     now_ms: i64,
     hold: bool,
 ) -> Result<()> {
+    if finding.check == crate::tickets::USER_REPORT {
+        return user_report(tx, policy, device, finding, now_ms).await;
+    }
     let condition = tx
         .condition(&device.id, &finding.check, &finding.resource)
         .await?;
@@ -362,6 +371,36 @@ pub(super) async fn observe<T: TicketSql>(
         finding,
         at_ms: now_ms,
         hold,
+    };
+    let actions = decide(&event, &state, policy).map_err(|refusal| StoreError::Invalid {
+        what: "ticket decision",
+        detail: refusal.to_string(),
+    })?;
+    apply(tx, &actions, now_ms).await
+}
+
+/// A user's report: a ticket of its own, linked to the device's open tickets.
+async fn user_report<T: TicketSql>(
+    tx: &mut T,
+    policy: &Policy,
+    device: &DeviceFacts,
+    finding: &Finding,
+    now_ms: i64,
+) -> Result<()> {
+    let related = tx.open_tickets_of(&device.id).await?;
+    let fingerprint = crate::tickets::user_report_fingerprint(&finding.evidence_json);
+    let mut state = State {
+        related: related.iter().map(TicketRecord::view).collect(),
+        known_fixes: tx.known_fixes(&fingerprint).await?,
+        ..State::default()
+    };
+    let since_ms = now_ms - duration_ms(policy.problem_window);
+    (state.fingerprint_tickets, state.problem_flagged) =
+        tx.fingerprint_history(&fingerprint, since_ms).await?;
+    let event = Event::UserReport {
+        device,
+        finding,
+        at_ms: now_ms,
     };
     let actions = decide(&event, &state, policy).map_err(|refusal| StoreError::Invalid {
         what: "ticket decision",
@@ -592,6 +631,22 @@ macro_rules! ticket_sql {
                     Some(row) => Some(ticket_record!(&row)),
                     None => None,
                 })
+            }
+
+            async fn open_tickets_of(&mut self, device_id: &str) -> Result<Vec<TicketRecord>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM tickets WHERE open_key IS NOT NULL AND kind <> 'report' AND (device_id = $1 OR id IN \
+                     (SELECT ticket_id FROM ticket_devices WHERE device_id = $1 AND recovered_at_ms IS NULL)) \
+                     ORDER BY id LIMIT 20",
+                )
+                .bind(device_id)
+                .fetch_all(&mut **self)
+                .await?;
+                let mut tickets = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    tickets.push(ticket_record!(row));
+                }
+                Ok(tickets)
             }
 
             async fn scope_size(&mut self, scope: &str) -> Result<u32> {
@@ -939,6 +994,19 @@ macro_rules! ticket_sql {
                         .execute(&mut **self)
                         .await?;
                     }
+                    Action::Link { ticket, linked } => {
+                        let (ticket, linked) = (resolve(*ticket, opened)?, resolve(*linked, opened)?);
+                        for (from, to) in [(ticket, linked), (linked, ticket)] {
+                            sqlx::query(
+                                "INSERT INTO ticket_links (ticket_id, linked_id) VALUES ($1, $2) \
+                                 ON CONFLICT (ticket_id, linked_id) DO NOTHING",
+                            )
+                            .bind(from)
+                            .bind(to)
+                            .execute(&mut **self)
+                            .await?;
+                        }
+                    }
                     Action::LinkIncident { ticket, incident } => {
                         sqlx::query("UPDATE tickets SET incident_id = $1 WHERE id = $2")
                             .bind(resolve(*incident, opened)?)
@@ -1197,7 +1265,15 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
                 .is_some();
-            Ok(Some(TicketDetail { ticket, devices, timeline, suggested_fixes, problem_candidate }))
+            let link_rows = sqlx::query("SELECT linked_id FROM ticket_links WHERE ticket_id = $1 ORDER BY linked_id")
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+            let mut linked_tickets = Vec::with_capacity(link_rows.len());
+            for row in &link_rows {
+                linked_tickets.push(row.try_get::<i64, _>("linked_id")?);
+            }
+            Ok(Some(TicketDetail { ticket, devices, timeline, suggested_fixes, problem_candidate, linked_tickets }))
         })
     }
 

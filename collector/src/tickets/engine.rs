@@ -123,6 +123,8 @@ pub struct State {
     /// Tickets with the finding's fingerprint opened within the problem window.
     pub fingerprint_tickets: u32,
     pub problem_flagged: bool,
+    /// UserReport: the device's open tickets, to link the report to.
+    pub related: Vec<TicketView>,
 }
 
 /// What happened.
@@ -148,6 +150,13 @@ pub enum Event<'a> {
     DeviceBack { hostname: &'a str, at_ms: i64 },
     /// A flapping condition has not changed for a whole flap window.
     FlapQuiet { hostname: &'a str, at_ms: i64 },
+    /// A user reported a problem in their own words, with the agent's diagnosis
+    /// (a `user.report` finding).
+    UserReport {
+        device: &'a DeviceFacts,
+        finding: &'a Finding,
+        at_ms: i64,
+    },
     /// Time passes: SLA targets may fall due.
     SlaTick { at_ms: i64 },
     /// A person acted on a ticket.
@@ -289,6 +298,11 @@ pub enum Action {
         since_ms: Option<i64>,
         shift_ms: i64,
     },
+    /// Two tickets are about the same trouble (both directions are recorded).
+    Link {
+        ticket: TicketRef,
+        linked: TicketRef,
+    },
     /// A device ticket became part of an incident.
     LinkIncident {
         ticket: TicketRef,
@@ -353,6 +367,11 @@ pub fn decide(event: &Event, state: &State, policy: &Policy) -> Result<Vec<Actio
             flap_quiet(&mut plan, hostname, *at_ms, state, policy)
         }
         Event::SlaTick { at_ms } => sla_tick(&mut plan, *at_ms, state),
+        Event::UserReport {
+            device,
+            finding,
+            at_ms,
+        } => user_report(&mut plan, device, finding, *at_ms, state, policy),
         Event::Staff {
             actor,
             action,
@@ -992,7 +1011,9 @@ fn cleared(
         None => plan.note(reference, NoteKind::Evidence, recovery, now),
     }
     match kind {
-        TicketKind::Device => resolve_or_leave(plan, ticket, now, "the condition cleared"),
+        TicketKind::Device | TicketKind::Report => {
+            resolve_or_leave(plan, ticket, now, "the condition cleared")
+        }
         TicketKind::Incident => {
             plan.push(Action::DeviceRecovered {
                 ticket: reference,
@@ -1062,6 +1083,124 @@ fn resolve_or_leave(plan: &mut Plan, ticket: &TicketView, now: i64, why: &str) {
             now,
         );
     }
+}
+
+/// A user's report opens a ticket of its own: their words as the description, the agent's
+/// diagnosis as evidence, linked to the device's open tickets. It never resolves itself: a
+/// person answers the person who asked.
+fn user_report(
+    plan: &mut Plan,
+    device: &DeviceFacts,
+    finding: &Finding,
+    now: i64,
+    state: &State,
+    policy: &Policy,
+) {
+    let evidence: serde_json::Value =
+        serde_json::from_str(&finding.evidence_json).unwrap_or_default();
+    let text = evidence["text"]
+        .as_str()
+        .filter(|text| !text.trim().is_empty())
+        .unwrap_or(&finding.summary)
+        .to_owned();
+    let failed_layer = evidence["failed_layer"].as_str().map(str::to_owned);
+    let playbook = evidence["playbooks"][0]["playbook"]
+        .as_str()
+        .unwrap_or("health")
+        .to_owned();
+    let conclusion = evidence["conclusion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // What failed decides how urgent it is, as for the same failure found by a check.
+    let like_check = match failed_layer.as_deref() {
+        Some("link" | "address" | "gateway") => "network.",
+        Some("dns") => "dns.",
+        Some("tcp" | "tls" | "http") => "https.",
+        Some("space" | "write") => "disk.",
+        Some("cpu" | "memory" | "thermal") => "cpu.",
+        Some("clock") => "clock.",
+        _ => "user.report",
+    };
+    let impact = policy.impact(false, 1, device.vip);
+    let urgency = policy.urgency(like_check, Severity::Warning);
+    let priority = Priority::from_matrix(impact, urgency);
+    let target = policy.sla_target(priority);
+    let fingerprint = super::user_report_fingerprint(&finding.evidence_json);
+    let short: String = text.chars().take(80).collect();
+    let reference = plan.open(NewTicket {
+        kind: TicketKind::Report,
+        key: format!("report:{}:{}", device.id, finding.resource),
+        title: format!(
+            "{}: \"{short}{}\"",
+            device.hostname,
+            if short.len() < text.len() { "…" } else { "" }
+        ),
+        description: text.clone(),
+        check: finding.check.clone(),
+        resource: finding.resource.clone(),
+        device_id: Some(device.id.clone()),
+        scope: None,
+        fingerprint: fingerprint.clone(),
+        severity: finding.severity,
+        impact,
+        urgency,
+        priority,
+        opened_at_ms: now,
+        response_due_ms: policy.due_ms(priority, now, target.response),
+        resolution_due_ms: policy.due_ms(priority, now, target.resolution),
+        devices: vec![device.id.clone()],
+        vip: device.vip,
+    });
+    plan.note(
+        reference,
+        NoteKind::Opened,
+        format!("{} reported: {text}", device.hostname),
+        now,
+    );
+    plan.note_with_data(
+        reference,
+        NoteKind::Evidence,
+        match &failed_layer {
+            Some(layer) => {
+                format!("Diagnosis ({playbook}): first failing layer {layer}: {conclusion}")
+            }
+            None => format!("Diagnosis ({playbook}): {conclusion}"),
+        },
+        &finding.evidence_json,
+        now,
+    );
+    for related in state.related.iter().filter(|t| t.state.is_open()) {
+        let other = TicketRef::Existing(related.id);
+        plan.push(Action::Link {
+            ticket: reference,
+            linked: other,
+        });
+        plan.note(
+            reference,
+            NoteKind::Related,
+            format!(
+                "Related: ticket #{} ({}) is open for this device",
+                related.id, related.check
+            ),
+            now,
+        );
+        plan.note(
+            other,
+            NoteKind::Related,
+            format!("The user of {} reported: {text}", device.hostname),
+            now,
+        );
+    }
+    knowledge(
+        plan,
+        reference,
+        &finding.check,
+        &fingerprint,
+        now,
+        state,
+        policy,
+    );
 }
 
 /// An incident closed by hand lets go of its devices still failing: back to the hold, so each
@@ -1744,6 +1883,9 @@ mod tests {
                 } => format!("pending {} {}", reference(ticket), since_ms.is_some()),
                 Action::LinkIncident { ticket, incident } => {
                     format!("link {} {}", reference(ticket), reference(incident))
+                }
+                Action::Link { ticket, linked } => {
+                    format!("related {} {}", reference(ticket), reference(linked))
                 }
                 Action::RecordSolution {
                     fingerprint,

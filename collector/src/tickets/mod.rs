@@ -68,6 +68,8 @@ impl TicketState {
 pub enum TicketKind {
     Device,
     Incident,
+    /// A user's own report (`firstline-agent report`), with the diagnosis the agent ran.
+    Report,
 }
 
 impl TicketKind {
@@ -75,6 +77,7 @@ impl TicketKind {
         match self {
             TicketKind::Device => "device",
             TicketKind::Incident => "incident",
+            TicketKind::Report => "report",
         }
     }
 
@@ -82,6 +85,7 @@ impl TicketKind {
         match text {
             "device" => Some(TicketKind::Device),
             "incident" => Some(TicketKind::Incident),
+            "report" => Some(TicketKind::Report),
             _ => None,
         }
     }
@@ -139,6 +143,8 @@ pub enum NoteKind {
     KnownFix,
     Problem,
     Merge,
+    /// A link to a related ticket (a user's report and the device's open tickets).
+    Related,
 }
 
 impl NoteKind {
@@ -158,6 +164,7 @@ impl NoteKind {
             NoteKind::KnownFix => "known_fix",
             NoteKind::Problem => "problem",
             NoteKind::Merge => "merge",
+            NoteKind::Related => "related",
         }
     }
 }
@@ -171,6 +178,25 @@ pub fn fingerprint(check: &str, resource: &str) -> String {
 /// The key of a device ticket: one open ticket per condition.
 pub fn device_ticket_key(device_id: &str, check: &str, resource: &str) -> String {
     format!("device:{device_id}:{check}:{resource}")
+}
+
+/// The check name user reports arrive under.
+pub const USER_REPORT: &str = "user.report";
+
+/// A user report's fingerprint: what was diagnosed and where it failed
+/// (`user.report:web:dns`), so fixes for one "intranet unreachable: DNS" serve the next.
+pub fn user_report_fingerprint(evidence_json: &str) -> String {
+    let evidence: serde_json::Value = serde_json::from_str(evidence_json).unwrap_or_default();
+    fingerprint(
+        USER_REPORT,
+        &format!(
+            "{}:{}",
+            evidence["playbooks"][0]["playbook"]
+                .as_str()
+                .unwrap_or("health"),
+            evidence["failed_layer"].as_str().unwrap_or("none")
+        ),
+    )
 }
 
 /// The key of an incident: one open incident per check and scope.

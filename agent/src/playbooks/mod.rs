@@ -1,0 +1,280 @@
+//! Playbooks: reproduce a reported fault the way a first-line technician would, one layer at
+//! a time, recording what was tried, how long it took, whether it passed and the evidence, and
+//! ending with the first failing layer and the likely cause in plain words. One file each;
+//! `symptoms.rs` picks them from the user's own words.
+
+pub mod clock;
+pub mod crash;
+pub mod disk;
+pub mod email;
+pub mod health;
+pub mod printing;
+pub mod slow;
+pub mod symptoms;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_rustls::rustls::RootCertStore;
+
+use crate::checks::ChecksFile;
+
+/// The playbooks there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Playbook {
+    /// A site, intranet or application server cannot be reached.
+    Web,
+    /// "My computer is slow".
+    Slow,
+    /// Disk full, cannot save.
+    Disk,
+    /// An application keeps crashing.
+    Crash,
+    Printing,
+    Email,
+    /// Clock skew: sign-in and certificate trouble.
+    Clock,
+    /// Nothing more specific matched: every health check once.
+    Health,
+}
+
+impl Playbook {
+    pub const ALL: [Playbook; 8] = [
+        Playbook::Web,
+        Playbook::Slow,
+        Playbook::Disk,
+        Playbook::Crash,
+        Playbook::Printing,
+        Playbook::Email,
+        Playbook::Clock,
+        Playbook::Health,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Playbook::Web => "web",
+            Playbook::Slow => "slow",
+            Playbook::Disk => "disk",
+            Playbook::Crash => "crash",
+            Playbook::Printing => "printing",
+            Playbook::Email => "email",
+            Playbook::Clock => "clock",
+            Playbook::Health => "health",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|playbook| playbook.name() == name)
+    }
+}
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Something is off but did not stop what was asked (e.g. no gateway for a local site).
+    Warn,
+    /// Not applicable here.
+    Skip,
+}
+
+/// One thing a playbook tried.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// The layer or aspect: "link", "address", "gateway", "dns", "tcp", "tls", "http", "cpu", …
+    pub layer: &'static str,
+    /// What was tried, e.g. "resolve intranet.example.com with 192.0.2.53".
+    pub tried: String,
+    pub outcome: Outcome,
+    pub took_ms: f64,
+    /// What was seen, in one sentence.
+    pub detail: String,
+    pub evidence: serde_json::Value,
+}
+
+/// A playbook's run: its steps and what they mean.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaybookResult {
+    pub playbook: Playbook,
+    pub target: Option<String>,
+    pub steps: Vec<Step>,
+    /// The first layer that failed, if one did.
+    pub failed_layer: Option<&'static str>,
+    /// The likely cause, or that all is well, in plain words.
+    pub conclusion: String,
+    pub took_ms: f64,
+}
+
+/// What playbooks may use: the agent's own config and what the uplink learnt.
+#[derive(Clone)]
+pub struct Context {
+    /// DNS servers to ask (the `[checks.dns]` servers, else the system's).
+    pub dns_servers: Vec<SocketAddr>,
+    /// Trust anchors for TLS (the system's plus `[checks.https] ca_file`).
+    pub roots: Arc<RootCertStore>,
+    /// Per network operation.
+    pub timeout: Duration,
+    /// How long "slow computer" samples.
+    pub slow_window: Duration,
+    /// Printers to reach: "host:port" or "ipp://host[:port]".
+    pub printers: Vec<String>,
+    /// Mail endpoints: "host:port".
+    pub mail: Vec<String>,
+    /// Folders with crash reports.
+    pub crash_dirs: Vec<PathBuf>,
+    /// Collector clock minus ours, when connected.
+    pub clock_skew_ms: Option<i64>,
+    /// Every health check, for the general playbook.
+    pub checks: ChecksFile,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("dns_servers", &self.dns_servers)
+            .field("timeout", &self.timeout)
+            .field("slow_window", &self.slow_window)
+            .field("printers", &self.printers)
+            .field("mail", &self.mail)
+            .field("crash_dirs", &self.crash_dirs)
+            .field("clock_skew_ms", &self.clock_skew_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// The context the agent's settings describe.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        clock_skew_ms: Option<i64>,
+    ) -> Result<Self, String> {
+        let checks = &settings.checks;
+        let dns_servers = match checks.dns.server_addresses() {
+            Ok(servers) if !servers.is_empty() => servers,
+            Ok(_) => crate::probes::dns::system_servers(),
+            Err(e) => return Err(format!("checks.dns: {e}")),
+        };
+        let extra_ca = match &checks.https.ca_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("checks.https.ca_file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let roots = crate::probes::https::roots(extra_ca.as_deref())?;
+        let crash_dirs = checks
+            .watch_configs()
+            .into_iter()
+            .filter(|watch| watch.lines.is_none())
+            .map(|watch| watch.path)
+            .collect();
+        Ok(Context {
+            dns_servers,
+            roots,
+            timeout: settings.playbooks.timeout,
+            slow_window: settings.playbooks.slow_window,
+            printers: settings.playbooks.printers.clone(),
+            mail: settings.playbooks.mail.clone(),
+            crash_dirs,
+            clock_skew_ms,
+            checks: checks.clone(),
+        })
+    }
+}
+
+/// Runs `playbook` on `target` (a URL, host, application name; playbooks that need none
+/// ignore it).
+pub async fn run(playbook: Playbook, target: Option<&str>, context: &Context) -> PlaybookResult {
+    let started = Instant::now();
+    let (steps, conclusion) = match playbook {
+        Playbook::Web => web::run(target, context).await,
+        Playbook::Slow => slow::run(context).await,
+        Playbook::Disk => disk::run(context).await,
+        Playbook::Crash => crash::run(target, context).await,
+        Playbook::Printing => printing::run(context).await,
+        Playbook::Email => email::run(context).await,
+        Playbook::Clock => clock::run(context).await,
+        Playbook::Health => health::run(context).await,
+    };
+    let failed_layer = steps
+        .iter()
+        .find(|step| step.outcome == Outcome::Fail)
+        .map(|step| step.layer);
+    PlaybookResult {
+        playbook,
+        target: target.map(str::to_owned),
+        steps,
+        failed_layer,
+        conclusion,
+        took_ms: elapsed_ms(started),
+    }
+}
+
+pub(crate) fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0
+}
+
+/// Records steps as a playbook goes.
+#[derive(Debug, Default)]
+pub(crate) struct Steps {
+    pub steps: Vec<Step>,
+}
+
+impl Steps {
+    pub fn push(
+        &mut self,
+        layer: &'static str,
+        tried: impl Into<String>,
+        started: Instant,
+        outcome: Outcome,
+        detail: impl Into<String>,
+        evidence: serde_json::Value,
+    ) {
+        self.steps.push(Step {
+            layer,
+            tried: tried.into(),
+            outcome,
+            took_ms: elapsed_ms(started),
+            detail: detail.into(),
+            evidence,
+        });
+    }
+}
+
+/// Endpoint reachability for printers and mail: TCP connect, timed.
+pub(crate) async fn reach(
+    steps: &mut Steps,
+    layer: &'static str,
+    endpoint: &str,
+    timeout: Duration,
+) -> bool {
+    let started = Instant::now();
+    let (result, stream) = crate::probes::tcp::connect(endpoint, timeout).await;
+    let ok = stream.is_some();
+    let detail = match (&result.connected, &result.error) {
+        (Some(address), _) => format!(
+            "{endpoint} accepted a connection ({address}, {:.0} ms)",
+            result.connect_ms.unwrap_or_default()
+        ),
+        (None, Some(error)) => error.clone(),
+        (None, None) => format!("{endpoint} did not accept a connection"),
+    };
+    steps.push(
+        layer,
+        format!("connect to {endpoint}"),
+        started,
+        if ok { Outcome::Pass } else { Outcome::Fail },
+        detail,
+        serde_json::to_value(&result).unwrap_or_default(),
+    );
+    ok
+}

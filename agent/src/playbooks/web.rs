@@ -1,0 +1,571 @@
+//! "I can't open the intranet": link up → address → gateway → DNS (which server, what answer)
+//! → TCP → TLS (certificate, expiry, name) → HTTP status and time. The first layer that fails
+//! is the likely cause; layers a reached site did not need (a gateway for a local server) are
+//! only warnings.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{Context, Outcome, Step, Steps};
+use crate::probes::{dns, gateway, https, ping, tcp};
+
+pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String) {
+    let mut steps = Steps::default();
+    let Some(target) = target.map(str::trim).filter(|t| !t.is_empty()) else {
+        let started = Instant::now();
+        steps.push(
+            "url",
+            "find the address to test",
+            started,
+            Outcome::Fail,
+            "no web address was given (say which site, e.g. https://intranet.example.com)",
+            json!({}),
+        );
+        return (
+            steps.steps,
+            "Which site? Give its address, e.g. https://intranet.example.com".to_owned(),
+        );
+    };
+    let url = if target.starts_with("https://") || target.starts_with("http://") {
+        target.to_owned()
+    } else {
+        format!("https://{target}/")
+    };
+    let plain = url.starts_with("http://");
+    let parsed = if plain {
+        https::split_url(&url.replacen("http://", "https://", 1)).map(|(host, port, path)| {
+            let port = if url[7..].split('/').next().is_some_and(|a| a.contains(':')) {
+                port
+            } else {
+                80
+            };
+            (host, port, path)
+        })
+    } else {
+        https::split_url(&url)
+    };
+    let (host, port, path) = match parsed {
+        Ok(parts) => parts,
+        Err(e) => {
+            let started = Instant::now();
+            steps.push(
+                "url",
+                format!("read {url}"),
+                started,
+                Outcome::Fail,
+                e.clone(),
+                json!({}),
+            );
+            return (
+                steps.steps,
+                format!("{url} is not a web address I can test: {e}"),
+            );
+        }
+    };
+
+    link(&mut steps);
+    address(&mut steps);
+    let gateway = gateway_step(&mut steps, context).await;
+    let Some(ip) = resolve(&mut steps, &host, context).await else {
+        return finish(steps, &url, &host, port);
+    };
+    if plain {
+        http_plain(&mut steps, &host, SocketAddr::new(ip, port), &path, context).await;
+    } else {
+        secure(&mut steps, &url, SocketAddr::new(ip, port), context).await;
+    }
+    // A site that answered did not need what failed before it (a gateway for a local server).
+    let reached = steps
+        .steps
+        .iter()
+        .any(|step| step.layer == "http" && step.outcome == Outcome::Pass);
+    let local = ip.is_loopback() || is_private(ip);
+    for step in &mut steps.steps {
+        let optional = matches!(step.layer, "link" | "address" | "gateway");
+        if optional
+            && step.outcome == Outcome::Fail
+            && (reached || (local && step.layer == "gateway"))
+        {
+            step.outcome = Outcome::Warn;
+        }
+    }
+    let _ = gateway;
+    finish(steps, &url, &host, port)
+}
+
+/// The conclusion: the first failing layer in plain words, or that the site works.
+fn finish(steps: Steps, url: &str, host: &str, port: u16) -> (Vec<Step>, String) {
+    let failed = steps
+        .steps
+        .iter()
+        .find(|step| step.outcome == Outcome::Fail);
+    let conclusion = match failed {
+        None => {
+            let http = steps.steps.iter().find(|step| step.layer == "http");
+            match http {
+                Some(step) => format!("{url} works from this computer: {}", step.detail),
+                None => format!("{url} works from this computer"),
+            }
+        }
+        Some(step) => match step.layer {
+            "link" => "This computer has no working network connection: no network adapter is up. Check the cable or the Wi-Fi.".to_owned(),
+            "address" => "The network adapter has no IP address: the network (DHCP) did not give it one.".to_owned(),
+            "gateway" => format!("The local network's router does not answer: {}", step.detail),
+            "dns" => format!("The name {host} cannot be looked up: {}", step.detail),
+            "tcp" => format!(
+                "{host} was found but nothing accepts connections on port {port}: the service is down or a firewall blocks it ({})",
+                step.detail
+            ),
+            "tls" => format!("The secure connection to {host} fails: {}", step.detail),
+            "http" => format!("{host} answers, but with an error: {}", step.detail),
+            _ => step.detail.clone(),
+        },
+    };
+    (steps.steps, conclusion)
+}
+
+fn link(steps: &mut Steps) {
+    let started = Instant::now();
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        steps.push(
+            "link",
+            "look at the network adapters",
+            started,
+            Outcome::Skip,
+            "this system does not list adapters in /sys/class/net",
+            json!({}),
+        );
+        return;
+    };
+    let mut adapters = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "lo" {
+            continue;
+        }
+        let state = std::fs::read_to_string(entry.path().join("operstate"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        adapters.push((name, state));
+    }
+    adapters.sort();
+    let up: Vec<&str> = adapters
+        .iter()
+        .filter(|(_, state)| state == "up" || state == "unknown")
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let outcome = if up.is_empty() {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    };
+    let detail = if up.is_empty() {
+        format!("no adapter is up ({} found)", adapters.len())
+    } else {
+        format!("up: {}", up.join(", "))
+    };
+    steps.push(
+        "link",
+        "look at the network adapters",
+        started,
+        outcome,
+        detail,
+        json!({ "adapters": adapters }),
+    );
+}
+
+fn address(steps: &mut Steps) {
+    let started = Instant::now();
+    let mut addresses = Vec::new();
+    let networks = match sysinfo::Networks::new_with_refreshed_list() {
+        Ok(networks) => networks,
+        Err(e) => {
+            steps.push(
+                "address",
+                "look for an IP address",
+                started,
+                Outcome::Skip,
+                e.to_string(),
+                json!({}),
+            );
+            return;
+        }
+    };
+    for (name, data) in networks.iter() {
+        for network in data.ip_networks() {
+            if !network.addr.is_loopback() && !is_link_local(network.addr) {
+                addresses.push(format!(
+                    "{} {}/{}",
+                    name.to_string_lossy(),
+                    network.addr,
+                    network.prefix
+                ));
+            }
+        }
+    }
+    addresses.sort();
+    let outcome = if addresses.is_empty() {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    };
+    let detail = if addresses.is_empty() {
+        "no adapter has an IP address".to_owned()
+    } else {
+        addresses.join(", ")
+    };
+    steps.push(
+        "address",
+        "look for an IP address",
+        started,
+        outcome,
+        detail,
+        json!({ "addresses": addresses }),
+    );
+}
+
+async fn gateway_step(steps: &mut Steps, context: &Context) -> Option<IpAddr> {
+    let started = Instant::now();
+    let routes = match gateway::default_routes() {
+        Ok(routes) => routes,
+        Err(e) => {
+            steps.push(
+                "gateway",
+                "find the default gateway",
+                started,
+                Outcome::Skip,
+                e,
+                json!({}),
+            );
+            return None;
+        }
+    };
+    let Some(route) = routes.first() else {
+        steps.push(
+            "gateway",
+            "find the default gateway",
+            started,
+            Outcome::Fail,
+            "there is no default route",
+            json!({}),
+        );
+        return None;
+    };
+    let target = IpAddr::V4(route.gateway);
+    let timeout = context.timeout.min(std::time::Duration::from_secs(2));
+    let pinged = tokio::task::spawn_blocking(move || ping::ping(target, 2, timeout)).await;
+    match pinged {
+        Ok(Ok(result)) if result.loss_pct() < 100.0 => steps.push(
+            "gateway",
+            format!("ping the gateway {target}"),
+            started,
+            Outcome::Pass,
+            format!(
+                "{target} answered ({:.0}% loss, {:.1} ms)",
+                result.loss_pct(),
+                result.average_rtt_ms().unwrap_or_default()
+            ),
+            serde_json::to_value(&result).unwrap_or_default(),
+        ),
+        Ok(Ok(result)) => steps.push(
+            "gateway",
+            format!("ping the gateway {target}"),
+            started,
+            Outcome::Fail,
+            format!("{target} did not answer any ping"),
+            serde_json::to_value(&result).unwrap_or_default(),
+        ),
+        // No permission to ping is not a network fault.
+        Ok(Err(e)) => steps.push(
+            "gateway",
+            format!("ping the gateway {target}"),
+            started,
+            Outcome::Skip,
+            e,
+            json!({ "gateway": target }),
+        ),
+        Err(e) => steps.push(
+            "gateway",
+            format!("ping the gateway {target}"),
+            started,
+            Outcome::Skip,
+            e.to_string(),
+            json!({}),
+        ),
+    }
+    Some(target)
+}
+
+/// The address to connect to: an IP literal as is, else the configured DNS servers, else the
+/// system's resolver (hosts file included).
+async fn resolve(steps: &mut Steps, host: &str, context: &Context) -> Option<IpAddr> {
+    let started = Instant::now();
+    if let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        steps.push(
+            "dns",
+            format!("look up {host}"),
+            started,
+            Outcome::Skip,
+            "an IP address needs no lookup",
+            json!({ "address": ip }),
+        );
+        return Some(ip);
+    }
+    let servers: Vec<String> = context
+        .dns_servers
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let resolution = dns::resolve(host, &context.dns_servers, context.timeout).await;
+    let evidence = serde_json::to_value(&resolution).unwrap_or_default();
+    if let Some(ip) = resolution.addresses.first().copied() {
+        let answered: Vec<String> = resolution
+            .addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        steps.push(
+            "dns",
+            format!("look up {host} with {}", servers.join(", ")),
+            started,
+            Outcome::Pass,
+            format!(
+                "{host} is {} (answered by {})",
+                answered.join(", "),
+                resolution
+                    .server
+                    .map_or_else(|| "?".to_owned(), |server| server.to_string())
+            ),
+            evidence,
+        );
+        return Some(ip);
+    }
+    // The hosts file and the system's own resolver may know names DNS does not.
+    if let Ok(Ok(mut addresses)) =
+        tokio::time::timeout(context.timeout, tokio::net::lookup_host((host, 0))).await
+        && let Some(address) = addresses.next()
+    {
+        steps.push(
+            "dns",
+            format!(
+                "look up {host} with {} and the system resolver",
+                servers.join(", ")
+            ),
+            started,
+            Outcome::Pass,
+            format!("{host} is {} (system resolver)", address.ip()),
+            evidence,
+        );
+        return Some(address.ip());
+    }
+    let why = resolution
+        .failure()
+        .unwrap_or_else(|| "no server gave an address".to_owned());
+    steps.push(
+        "dns",
+        format!("look up {host} with {}", servers.join(", ")),
+        started,
+        Outcome::Fail,
+        why,
+        evidence,
+    );
+    None
+}
+
+/// TCP, TLS and HTTP over TLS, from one probe run, as three steps.
+async fn secure(steps: &mut Steps, url: &str, address: SocketAddr, context: &Context) {
+    let started = Instant::now();
+    let result = https::check_via(url, Some(address), context.roots.clone(), context.timeout).await;
+    let connect = result.connect.clone();
+    let tcp_ok = connect.as_ref().is_some_and(|c| c.connected.is_some());
+    steps.push(
+        "tcp",
+        format!("connect to {address}"),
+        started,
+        if tcp_ok { Outcome::Pass } else { Outcome::Fail },
+        match &connect {
+            Some(c) if c.connected.is_some() => {
+                format!("connected in {:.1} ms", c.connect_ms.unwrap_or_default())
+            }
+            Some(c) => c
+                .error
+                .clone()
+                .unwrap_or_else(|| "no connection".to_owned()),
+            None => result.error.clone().unwrap_or_default(),
+        },
+        serde_json::to_value(&connect).unwrap_or_default(),
+    );
+    if !tcp_ok {
+        return;
+    }
+    let certificate = serde_json::to_value(&result.certificate).unwrap_or_default();
+    let tls_failed = result.failed_stage == Some("tls");
+    let tls_detail = if tls_failed {
+        describe_tls_failure(&result)
+    } else {
+        match &result.certificate {
+            Some(cert) => format!(
+                "certificate for {} valid for {:.0} more days (issued by {})",
+                cert.names.join(", "),
+                cert.days_left,
+                cert.issuer
+            ),
+            None => "handshake completed".to_owned(),
+        }
+    };
+    steps.push(
+        "tls",
+        format!("TLS handshake with {}", result.host),
+        started,
+        if tls_failed {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        },
+        tls_detail,
+        json!({ "certificate": certificate, "tls_ms": result.tls_ms, "error": result.error }),
+    );
+    if tls_failed {
+        return;
+    }
+    let http_ok = result.ok();
+    let detail = match (result.http_status, &result.error) {
+        (Some(status), _) => format!("HTTP {status} in {:.0} ms", result.total_ms),
+        (None, Some(error)) => error.clone(),
+        (None, None) => "no HTTP answer".to_owned(),
+    };
+    steps.push(
+        "http",
+        format!("GET {url}"),
+        started,
+        if http_ok {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        detail,
+        json!({ "status": result.http_status, "total_ms": result.total_ms }),
+    );
+}
+
+/// Why TLS failed, in words a technician would use.
+fn describe_tls_failure(result: &https::HttpsResult) -> String {
+    let error = result.error.clone().unwrap_or_default();
+    let lower = error.to_lowercase();
+    match &result.certificate {
+        Some(cert) if cert.days_left < 0.0 => format!(
+            "the server's certificate expired {:.0} day(s) ago ({})",
+            -cert.days_left, cert.subject
+        ),
+        Some(cert) if lower.contains("notvalidforname") || lower.contains("not valid for name") => {
+            format!(
+                "the server's certificate is for {}, not for {}",
+                cert.names.join(", "),
+                result.host
+            )
+        }
+        Some(cert) if lower.contains("unknownissuer") || lower.contains("unknown issuer") => {
+            format!(
+                "the server's certificate was issued by {}, which this computer does not trust",
+                cert.issuer
+            )
+        }
+        _ => error,
+    }
+}
+
+/// Plain HTTP: TCP, then the status line.
+async fn http_plain(
+    steps: &mut Steps,
+    host: &str,
+    address: SocketAddr,
+    path: &str,
+    context: &Context,
+) {
+    let started = Instant::now();
+    let (connect, stream) = tcp::connect(&address.to_string(), context.timeout).await;
+    let detail = match (&connect.connect_ms, &connect.error) {
+        (Some(ms), _) => format!("connected in {ms:.1} ms"),
+        (None, Some(error)) => error.clone(),
+        (None, None) => "no connection".to_owned(),
+    };
+    steps.push(
+        "tcp",
+        format!("connect to {address}"),
+        started,
+        if stream.is_some() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        detail,
+        serde_json::to_value(&connect).unwrap_or_default(),
+    );
+    let Some(mut stream) = stream else {
+        return;
+    };
+    steps.push(
+        "tls",
+        "TLS",
+        Instant::now(),
+        Outcome::Skip,
+        "plain http:// has no TLS",
+        json!({}),
+    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let exchange = async {
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = vec![0u8; 1024];
+        let read = stream.read(&mut head).await?;
+        head.truncate(read);
+        Ok::<_, std::io::Error>(head)
+    };
+    let (outcome, detail, status) = match tokio::time::timeout(context.timeout, exchange).await {
+        Ok(Ok(head)) => {
+            let status = String::from_utf8_lossy(&head)
+                .split_whitespace()
+                .nth(1)
+                .and_then(|code| code.parse::<u16>().ok());
+            match status {
+                Some(code) if code < 500 => (Outcome::Pass, format!("HTTP {code}"), Some(code)),
+                Some(code) => (Outcome::Fail, format!("HTTP {code}"), Some(code)),
+                None => (Outcome::Fail, "no HTTP status line".to_owned(), None),
+            }
+        }
+        Ok(Err(e)) => (Outcome::Fail, e.to_string(), None),
+        Err(_) => (
+            Outcome::Fail,
+            format!("no answer within {:?}", context.timeout),
+            None,
+        ),
+    };
+    steps.push(
+        "http",
+        format!("GET http://{host}{path}"),
+        started,
+        outcome,
+        detail,
+        json!({ "status": status }),
+    );
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
