@@ -6,6 +6,7 @@ mod delivery;
 mod enrollment;
 mod isolation;
 mod postgres;
+mod report;
 mod servers;
 mod support;
 mod telemetry;

@@ -10,7 +10,8 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls;
 
-/// A DNS server that answers every A query with `answer`.
+/// A DNS server that answers every A query with `answer` (or, with `start_names`, the names
+/// it knows and NXDOMAIN for the rest).
 pub struct DnsServer {
     pub address: SocketAddr,
     task: JoinHandle<()>,
@@ -18,6 +19,25 @@ pub struct DnsServer {
 
 impl DnsServer {
     pub async fn start(answer: Ipv4Addr) -> Self {
+        Self::serve(move |_| Some(answer)).await
+    }
+
+    /// Knows only `names`; every other name does not exist.
+    pub async fn start_names(names: &[(&str, Ipv4Addr)]) -> Self {
+        let names: Vec<(String, Ipv4Addr)> = names
+            .iter()
+            .map(|(name, address)| (format!("{}.", name.trim_end_matches('.')), *address))
+            .collect();
+        Self::serve(move |asked| {
+            names
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(asked))
+                .map(|(_, address)| *address)
+        })
+        .await
+    }
+
+    async fn serve(answer: impl Fn(&str) -> Option<Ipv4Addr> + Send + 'static) -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind DNS");
         let address = socket.local_addr().expect("address");
         let task = tokio::spawn(async move {
@@ -39,12 +59,16 @@ impl DnsServer {
                 response.metadata.response_code = ResponseCode::NoError;
                 for question in &query.queries {
                     response.add_query(question.clone());
-                    if question.query_type() == RecordType::A {
-                        response.add_answer(Record::from_rdata(
-                            question.name().clone(),
-                            60,
-                            RData::A(A(answer)),
-                        ));
+                    match answer(&question.name().to_ascii()) {
+                        Some(address) if question.query_type() == RecordType::A => {
+                            response.add_answer(Record::from_rdata(
+                                question.name().clone(),
+                                60,
+                                RData::A(A(address)),
+                            ));
+                        }
+                        Some(_) => {}
+                        None => response.metadata.response_code = ResponseCode::NXDomain,
                     }
                 }
                 if let Ok(bytes) = response.to_vec() {
@@ -82,6 +106,8 @@ impl SilentResolver {
 pub struct Endpoint {
     pub address: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The HTTP status an HTTPS endpoint answers with.
+    status: u16,
     task: Option<JoinHandle<()>>,
 }
 
@@ -89,6 +115,7 @@ pub struct Endpoint {
 pub struct TestPki {
     pub ca_pem: String,
     pub server: Arc<rustls::ServerConfig>,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
 impl TestPki {
@@ -105,12 +132,37 @@ impl TestPki {
         ];
         let ca_cert = ca_params.self_signed(&ca_key).expect("CA");
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let server = Self::server_config(&issuer, &["localhost", "127.0.0.1"], false);
+        Self {
+            ca_pem: ca_cert.pem(),
+            server,
+            issuer,
+        }
+    }
+
+    /// A server config with a certificate for `names` from this CA; `expired` makes one that
+    /// ran out two days ago.
+    pub fn site(&self, names: &[&str], expired: bool) -> Arc<rustls::ServerConfig> {
+        Self::server_config(&self.issuer, names, expired)
+    }
+
+    fn server_config(
+        issuer: &rcgen::Issuer<'static, rcgen::KeyPair>,
+        names: &[&str],
+        expired: bool,
+    ) -> Arc<rustls::ServerConfig> {
         let server_key = rcgen::KeyPair::generate().expect("key");
-        let server_params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .expect("params");
+        let mut server_params = rcgen::CertificateParams::new(
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        )
+        .expect("params");
+        if expired {
+            let now = time::OffsetDateTime::now_utc();
+            server_params.not_before = now - time::Duration::days(30);
+            server_params.not_after = now - time::Duration::days(2);
+        }
         let server_cert = server_params
-            .signed_by(&server_key, &issuer)
+            .signed_by(&server_key, issuer)
             .expect("server cert");
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -123,10 +175,7 @@ impl TestPki {
             rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
         )
         .expect("server config");
-        Self {
-            ca_pem: ca_cert.pem(),
-            server: Arc::new(config),
-        }
+        Arc::new(config)
     }
 }
 
@@ -143,10 +192,23 @@ impl Endpoint {
         .await
     }
 
+    /// An HTTPS site with its own certificate, answering every request with `status`.
+    pub async fn https_site(config: Arc<rustls::ServerConfig>, status: u16) -> Self {
+        let mut endpoint = Self {
+            address: "127.0.0.1:0".parse().expect("address"),
+            tls: Some(config),
+            status,
+            task: None,
+        };
+        endpoint.up().await;
+        endpoint
+    }
+
     async fn start(tls: Option<Arc<rustls::ServerConfig>>, address: SocketAddr) -> Self {
         let mut endpoint = Self {
             address,
             tls,
+            status: 200,
             task: None,
         };
         endpoint.up().await;
@@ -160,6 +222,7 @@ impl Endpoint {
             .expect("bind endpoint");
         self.address = listener.local_addr().expect("address");
         let tls = self.tls.clone();
+        let status = self.status;
         self.task = Some(tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -177,7 +240,10 @@ impl Endpoint {
                             };
                             let mut request = [0u8; 2048];
                             let _ = stream.read(&mut request).await;
-                            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+                            let answer = format!(
+                                "HTTP/1.1 {status} Status\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                            );
+                            let _ = stream.write_all(answer.as_bytes()).await;
                             let _ = stream.shutdown().await;
                         }
                     }

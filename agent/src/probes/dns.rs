@@ -34,7 +34,7 @@ impl Resolution {
             return None;
         }
         Some(match (&self.server, self.response_code.as_deref()) {
-            (Some(server), Some("NXDOMAIN")) => {
+            (Some(server), Some("NXDOMAIN" | "Non-Existent Domain")) => {
                 format!("{server} says the name does not exist (NXDOMAIN)")
             }
             (Some(server), Some(code)) => format!("{server} answered {code} with no address"),
