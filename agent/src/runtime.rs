@@ -55,11 +55,13 @@ impl Decisions {
 /// replaces the checks, an invalid one is reported and the previous checks keep running.
 pub async fn run(
     config_path: Option<PathBuf>,
-    settings: Settings,
+    mut settings: Settings,
     identity: Identity,
     mut stop: watch::Receiver<bool>,
     state: watch::Sender<UplinkState>,
 ) -> Result<(), RunError> {
+    // The identity's folder is where this agent lives (its report socket too).
+    settings.state_dir.clone_from(&identity.state_dir);
     let outbox = Arc::new(Outbox::open(
         &identity.state_dir.join(OUTBOX_FILE),
         settings.outbox_max_bytes,
@@ -87,6 +89,10 @@ pub async fn run(
         outbox: outbox.clone(),
         queued: queued.clone(),
         shared: shared.clone(),
+        reproducer: Some(Arc::new(crate::uplink::reproduce::Reproducer::new(
+            settings.clone(),
+            shared.clone(),
+        ))),
     };
     let mut uplink_done = false;
     let mut uplink = tokio::spawn(uplink::run(

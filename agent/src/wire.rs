@@ -150,8 +150,27 @@ pub enum FromCollector {
         sequence: u64,
         refused: Vec<(u64, String)>,
     },
+    /// Run a playbook now and answer with its result.
+    Reproduce {
+        request_id: String,
+        playbook: String,
+        target: Option<String>,
+    },
     /// A request this agent version does not act on yet; named for the log.
     Unsupported(&'static str),
+}
+
+/// The answer to a reproduce request: a result (JSON) or an error.
+pub fn reproduce_result(request_id: &str, result_json: String, error: String) -> pb::AgentMessage {
+    pb::AgentMessage {
+        body: Some(pb::agent_message::Body::ReproduceResult(
+            pb::ReproduceResult {
+                request_id: request_id.to_owned(),
+                result_json,
+                error: clean_text(&error, MAX_SUMMARY_BYTES),
+            },
+        )),
+    }
 }
 
 impl TryFrom<pb::CollectorMessage> for FromCollector {
@@ -175,7 +194,11 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                         .map(|r| (r.sequence, r.reason))
                         .collect(),
                 },
-                Body::Reproduce(_) => FromCollector::Unsupported("reproduce request"),
+                Body::Reproduce(mut request) => FromCollector::Reproduce {
+                    request_id: request.request_id,
+                    playbook: request.playbook,
+                    target: request.parameters.remove("target"),
+                },
                 Body::Config(_) => FromCollector::Unsupported("config push"),
             },
         )

@@ -37,6 +37,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/tickets", get(list_tickets))
         .route("/tickets/{id}", get(show_ticket))
         .route("/tickets/{id}/actions", post(act_on_ticket))
+        .route("/devices/{id}/reproduce", post(reproduce_on_device))
+        .route("/reproduce/{id}", get(show_reproduce))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
@@ -308,11 +310,26 @@ enum ActionRequest {
     Reopen,
     Close,
     Cancel,
+    /// Run a playbook on the ticket's device now; the result lands on the timeline.
+    Reproduce(ReproduceBody),
 }
 
-impl From<ActionRequest> for StaffAction {
-    fn from(request: ActionRequest) -> Self {
-        match request {
+/// What to reproduce, and how long the request may wait for an offline device.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReproduceBody {
+    playbook: String,
+    #[serde(default)]
+    target: Option<String>,
+    /// Default 10 minutes, at most a day.
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+}
+
+impl ActionRequest {
+    /// The staff action this asks the ticket engine for, or the reproduction it asks for.
+    fn into_staff_action(self) -> Result<StaffAction, ReproduceBody> {
+        Ok(match self {
             ActionRequest::Assign { to } => StaffAction::Assign { to },
             ActionRequest::Comment { text } => StaffAction::Comment { text },
             ActionRequest::Start => StaffAction::StartWork,
@@ -322,7 +339,8 @@ impl From<ActionRequest> for StaffAction {
             ActionRequest::Reopen => StaffAction::Reopen,
             ActionRequest::Close => StaffAction::Close,
             ActionRequest::Cancel => StaffAction::Cancel,
-        }
+            ActionRequest::Reproduce(body) => return Err(body),
+        })
     }
 }
 
@@ -350,7 +368,10 @@ async fn act_on_ticket(
             );
         }
     };
-    let action = StaffAction::from(request);
+    let action = match request.into_staff_action() {
+        Ok(action) => action,
+        Err(reproduction) => return reproduce(&state, &caller, Some(id), None, reproduction).await,
+    };
     let text_len = match &action {
         StaffAction::Assign { to } => to.len(),
         StaffAction::Comment { text } => text.len(),
@@ -379,6 +400,94 @@ async fn act_on_ticket(
         }
         Err(StaffError::Refused(refusal)) => error(StatusCode::CONFLICT, refusal.to_string()),
         Err(StaffError::Store(e)) => store_unavailable("acting on ticket", &e),
+    }
+}
+
+/// Default and longest wait of a reproduce request for its device.
+const REPRODUCE_TTL_SECS: u64 = 600;
+const MAX_REPRODUCE_TTL_SECS: u64 = 24 * 3600;
+
+async fn reproduce(
+    state: &HttpState,
+    caller: &Caller,
+    ticket_id: Option<i64>,
+    device_id: Option<&str>,
+    body: ReproduceBody,
+) -> Response {
+    use crate::store::reproduce::{NewReproduce, ReproduceError};
+    let ttl_secs = body.ttl_secs.unwrap_or(REPRODUCE_TTL_SECS);
+    if !(1..=MAX_REPRODUCE_TTL_SECS).contains(&ttl_secs) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("ttl_secs must be between 1 and {MAX_REPRODUCE_TTL_SECS}"),
+        );
+    }
+    if body
+        .target
+        .as_ref()
+        .is_some_and(|t| t.len() > 2048 || t.chars().any(char::is_control))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "target must be at most 2048 characters, without control characters",
+        );
+    }
+    let request = NewReproduce {
+        ticket_id,
+        device_id,
+        playbook: body.playbook.trim(),
+        target: body
+            .target
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty()),
+        requested_by: &caller.name,
+        ttl_ms: i64::try_from(ttl_secs * 1000).unwrap_or(i64::MAX),
+    };
+    match state
+        .store
+        .request_reproduce(&request, crate::model::now_ms())
+        .await
+    {
+        Ok(created) => {
+            state.sessions.nudge(&created.device_id);
+            (StatusCode::ACCEPTED, Json(created)).into_response()
+        }
+        Err(ReproduceError::NoTicket) => error(StatusCode::NOT_FOUND, "no such ticket"),
+        Err(ReproduceError::NoDevice) => error(StatusCode::NOT_FOUND, "no such device"),
+        Err(e @ (ReproduceError::NotOneDevice(_) | ReproduceError::UnknownPlaybook(_))) => {
+            error(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Err(ReproduceError::Store(e)) => store_unavailable("requesting a reproduction", &e),
+    }
+}
+
+async fn reproduce_on_device(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<ReproduceBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(body)) => reproduce(&state, &caller, None, Some(&id), body).await,
+        Err(rejection) => error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} (expected e.g. {{\"playbook\": \"web\", \"target\": \"https://intranet.example.com\"}})",
+                rejection.body_text()
+            ),
+        ),
+    }
+}
+
+async fn show_reproduce(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
+    match state.store.reproduce_request(&id).await {
+        Ok(Some(request)) => Json(request).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no reproduce request {id:?}"),
+        ),
+        Err(e) => store_unavailable("showing a reproduce request", &e),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Sessions {
 #[derive(Debug)]
 struct LiveSession {
     id: u64,
+    /// Wakes the session to deliver reproduce requests.
+    nudge: Arc<tokio::sync::Notify>,
     /// Tells the session to end.
     close: oneshot::Sender<()>,
     /// Resolves (with an error) once the session has ended and dropped its sender.
@@ -47,6 +49,7 @@ struct LiveSession {
 /// "finished" flag, and the predecessor it must outlive.
 struct Opened {
     id: u64,
+    nudge: Arc<tokio::sync::Notify>,
     superseded: oneshot::Receiver<()>,
     finished: watch::Sender<()>,
     predecessor: Option<watch::Receiver<()>>,
@@ -57,10 +60,12 @@ impl Sessions {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (close, superseded) = oneshot::channel();
         let (finished, finished_watch) = watch::channel(());
+        let nudge = Arc::new(tokio::sync::Notify::new());
         let previous = self.lock().insert(
             device_id.to_owned(),
             LiveSession {
                 id,
+                nudge: nudge.clone(),
                 close,
                 finished: finished_watch,
             },
@@ -71,6 +76,7 @@ impl Sessions {
         });
         Opened {
             id,
+            nudge,
             superseded,
             finished,
             predecessor,
@@ -94,6 +100,13 @@ impl Sessions {
 
     pub fn is_connected(&self, device_id: &str) -> bool {
         self.lock().contains_key(device_id)
+    }
+
+    /// Tells the device's session (if it is connected here) that requests wait for it.
+    pub fn nudge(&self, device_id: &str) {
+        if let Some(session) = self.lock().get(device_id) {
+            session.nudge.notify_one();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveSession>> {
@@ -167,6 +180,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         let session_id = opened.id;
         tracing::info!(device = %device_id, peer = ?peer, "agent connected");
         let session = Session {
+            nudge: opened.nudge.clone(),
             device_id: device_id.clone(),
             store: self.store.clone(),
             outbound: outbound.clone(),
@@ -218,7 +232,14 @@ fn authenticate<T>(request: &Request<T>) -> Result<String, Status> {
         .map_err(|e| Status::unauthenticated(format!("client certificate refused: {e}")))
 }
 
+/// What the session loop wakes for: a message from the agent, or requests to deliver.
+enum Incoming {
+    Message(Box<Body>),
+    Nudge,
+}
+
 struct Session {
+    nudge: Arc<tokio::sync::Notify>,
     device_id: String,
     store: Store,
     outbound: mpsc::Sender<Result<pb::CollectorMessage, Status>>,
@@ -233,7 +254,7 @@ impl Session {
         mut superseded: oneshot::Receiver<()>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), Status> {
-        let mut next = async || -> Result<Option<Body>, Status> {
+        let mut next = async || -> Result<Option<Incoming>, Status> {
             tokio::select! {
                 message = tokio::time::timeout(self.idle_timeout, inbound.message()) => match message {
                     Err(_) => Err(Status::deadline_exceeded(format!(
@@ -244,14 +265,23 @@ impl Session {
                     Ok(Ok(Some(pb::AgentMessage { body: None }))) => {
                         Err(Status::invalid_argument("received a message with no body"))
                     }
-                    Ok(Ok(Some(pb::AgentMessage { body: Some(body) }))) => Ok(Some(body)),
+                    Ok(Ok(Some(pb::AgentMessage { body: Some(body) }))) => Ok(Some(Incoming::Message(Box::new(body)))),
                 },
+                () = self.nudge.notified() => Ok(Some(Incoming::Nudge)),
                 _ = &mut superseded => Err(Status::aborted("superseded by a newer connection from the same device")),
                 _ = shutdown.wait_for(|stop| *stop) => Err(Status::unavailable("the collector is shutting down")),
             }
         };
 
-        match next().await? {
+        let first = loop {
+            match next().await? {
+                // Nothing to deliver before the Welcome.
+                Some(Incoming::Nudge) => continue,
+                Some(Incoming::Message(body)) => break Some(*body),
+                None => break None,
+            }
+        };
+        match first {
             Some(Body::Hello(hello)) => {
                 if hello.protocol_version != firstline_proto::PROTOCOL_VERSION {
                     return Err(Status::failed_precondition(format!(
@@ -279,8 +309,18 @@ impl Session {
         let heartbeat_secs = u32::try_from(self.heartbeat_interval.as_secs()).unwrap_or(u32::MAX);
         self.send(wire::welcome(&self.device_id, committed, heartbeat_secs))
             .await?;
+        // Requests that waited while the device was away, or were sent on a stream that broke
+        // before the answer came.
+        self.deliver_reproduce(true).await?;
 
-        while let Some(body) = next().await? {
+        while let Some(incoming) = next().await? {
+            let body = match incoming {
+                Incoming::Nudge => {
+                    self.deliver_reproduce(false).await?;
+                    continue;
+                }
+                Incoming::Message(body) => *body,
+            };
             match body {
                 Body::Hello(_) => {
                     return Err(Status::failed_precondition(
@@ -302,8 +342,46 @@ impl Session {
                         .touch_device(&self.device_id, now_ms())
                         .await
                         .map_err(|e| store_unavailable(&self.device_id, e))?;
+                    // Another collector may have queued a request for this device.
+                    self.deliver_reproduce(false).await?;
+                }
+                Body::ReproduceResult(result) => {
+                    let result = wire::ReproduceAnswer::try_from(result).map_err(|e| {
+                        Status::invalid_argument(format!("reproduce result refused: {e}"))
+                    })?;
+                    let recorded = self
+                        .store
+                        .complete_reproduce(
+                            &self.device_id,
+                            &result.request_id,
+                            result.result_json.as_deref(),
+                            result.error.as_deref(),
+                            now_ms(),
+                        )
+                        .await
+                        .map_err(|e| store_unavailable(&self.device_id, e))?;
+                    if recorded {
+                        tracing::info!(device = %self.device_id, request = %result.request_id, "reproduce result recorded");
+                    } else {
+                        tracing::warn!(device = %self.device_id, request = %result.request_id, "reproduce result for no open request of this device; ignored");
+                    }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Sends the device its waiting reproduce requests (`resend`: also those sent on an
+    /// earlier stream without an answer).
+    async fn deliver_reproduce(&self, resend: bool) -> Result<(), Status> {
+        let requests = self
+            .store
+            .take_reproduce(&self.device_id, resend, now_ms())
+            .await
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
+        for request in requests {
+            tracing::info!(device = %self.device_id, request = %request.id, playbook = %request.playbook, "sending a reproduce request");
+            self.send(wire::reproduce(&request)).await?;
         }
         Ok(())
     }

@@ -297,6 +297,7 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
                     back = report.devices_back,
                     settled = report.conditions_settled,
                     sla_breaches = report.sla_breaches,
+                    reproduce_expired = report.reproduce_expired,
                     failed = report.failed,
                     "ticket sweep"
                 );

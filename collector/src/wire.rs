@@ -177,6 +177,68 @@ impl TryFrom<pb::Inventory> for Inventory {
     }
 }
 
+/// A reproduce request as the agent receives it.
+pub fn reproduce(request: &crate::store::reproduce::ReproduceRequest) -> pb::CollectorMessage {
+    let mut parameters = std::collections::HashMap::new();
+    if let Some(target) = &request.target {
+        parameters.insert("target".to_owned(), target.clone());
+    }
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::Reproduce(
+            pb::ReproduceRequest {
+                request_id: request.id.clone(),
+                playbook: request.playbook.clone(),
+                parameters,
+            },
+        )),
+    }
+}
+
+/// A validated `ReproduceResult`: a JSON object as the result, or an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReproduceAnswer {
+    pub request_id: String,
+    pub result_json: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TryFrom<pb::ReproduceResult> for ReproduceAnswer {
+    type Error = InvalidField;
+
+    fn try_from(result: pb::ReproduceResult) -> Result<Self, Self::Error> {
+        let request_id = bounded_text("request_id", result.request_id, 64)?;
+        if request_id.is_empty() {
+            return Err(invalid("request_id", "must not be empty"));
+        }
+        let error = bounded_text("error", result.error, MAX_SUMMARY_BYTES)?;
+        let result_json = if result.result_json.is_empty() {
+            None
+        } else {
+            if result.result_json.len() > MAX_EVIDENCE_BYTES {
+                return Err(invalid(
+                    "result_json",
+                    format!(
+                        "{} bytes exceeds the limit of {MAX_EVIDENCE_BYTES}",
+                        result.result_json.len()
+                    ),
+                ));
+            }
+            match serde_json::from_str::<serde_json::Value>(&result.result_json) {
+                Ok(serde_json::Value::Object(_)) => Some(result.result_json),
+                _ => return Err(invalid("result_json", "must be a JSON object")),
+            }
+        };
+        if result_json.is_none() && error.is_empty() {
+            return Err(invalid("result_json", "a result or an error is required"));
+        }
+        Ok(ReproduceAnswer {
+            request_id,
+            result_json,
+            error: (!error.is_empty()).then_some(error),
+        })
+    }
+}
+
 /// Text that is bounded in size and free of control characters (other than tab), so that it
 /// can be shown in a log line or a page without surprises.
 fn bounded_text(

@@ -202,3 +202,196 @@ async fn a_user_report_names_the_first_failing_layer_in_the_ticket() {
         "{tls:#}"
     );
 }
+
+/// The reproduce request's state, as the REST API shows it.
+async fn reproduce_state(http: std::net::SocketAddr, key: &str, id: &str) -> Value {
+    let (status, request) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/reproduce/{id}"),
+        Some(key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{request}");
+    request
+}
+
+/// The reproduce entries of a ticket's timeline.
+async fn reproduce_notes(http: std::net::SocketAddr, key: &str, ticket: i64) -> Vec<Value> {
+    let (_, detail) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{ticket}"),
+        Some(key),
+        None,
+    )
+    .await;
+    detail["timeline"]
+        .as_array()
+        .map(|timeline| {
+            timeline
+                .iter()
+                .filter(|e| e["kind"] == "reproduce")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_reproduces_on_the_users_machine_online_offline_and_too_late() {
+    let collector = TestCollector::start().await;
+    let key = firstline_collector::http::create_api_key(
+        &collector.running().store,
+        "alice",
+        Role::Technician,
+    )
+    .await
+    .expect("api key");
+    let http = collector.running().http_address;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = TestPki::new();
+    let site = Endpoint::https_site(pki.site(&["ok.intranet.test"], false), 200).await;
+    let mut closed = Endpoint::tcp().await;
+    closed.down();
+    let dns =
+        DnsServer::start_names(&[("ok.intranet.test", LOCAL), ("closed.intranet.test", LOCAL)])
+            .await;
+    let ca_file = dir.path().join("intranet-ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).expect("write CA");
+    let crashes = dir.path().join("crashes");
+    std::fs::create_dir_all(&crashes).expect("crash dir");
+    let state_dir = dir.path().join("agent");
+    let identity =
+        SimulatedDevice::enroll(&collector.url(), collector.token().await, &state_dir).await;
+    let config = dir.path().join("agent.toml");
+    write_config(
+        &config,
+        &agent_config(&[
+            ("checks.dns", &format!("servers = [\"{}\"]", dns.address)),
+            (
+                "checks.https",
+                &format!("ca_file = {:?}", ca_file.display().to_string()),
+            ),
+            ("playbooks", "timeout = \"2s\""),
+            (
+                "[[checks.watch]]",
+                &format!(
+                    "name = \"app-crashes\"\npath = {:?}\npattern = \"*.crash\"",
+                    crashes.display().to_string()
+                ),
+            ),
+        ]),
+    );
+    let mut agent = crate::support::TestAgent::start_full(identity.clone(), &config);
+    agent.wait_connected().await;
+
+    // A ticket on the device: a crash.
+    std::fs::write(
+        crashes.join("erp-client.4711.crash"),
+        "ProblemType: Crash\n",
+    )
+    .expect("crash");
+    let ticket = wait_for("a crash ticket", || async {
+        let (_, tickets) =
+            http_json(http, "GET", "/api/v1/tickets?state=open", Some(&key), None).await;
+        tickets
+            .as_array()
+            .and_then(|t| t.first())
+            .and_then(|t| t["id"].as_i64())
+    })
+    .await;
+    let ask = |body: Value| {
+        let key = key.clone();
+        async move {
+            http_json(
+                http,
+                "POST",
+                &format!("/api/v1/tickets/{ticket}/actions"),
+                Some(&key),
+                Some(&body),
+            )
+            .await
+        }
+    };
+
+    // Connected: two requests at once both come back onto the timeline within seconds.
+    let started = std::time::Instant::now();
+    let ok_url = format!("https://ok.intranet.test:{}/", site.address.port());
+    let closed_url = format!("https://closed.intranet.test:{}/", closed.address.port());
+    let (first, second) = tokio::join!(
+        ask(serde_json::json!({"action": "reproduce", "playbook": "web", "target": ok_url})),
+        ask(serde_json::json!({"action": "reproduce", "playbook": "web", "target": closed_url})),
+    );
+    assert_eq!((first.0, second.0), (202, 202), "{first:?} {second:?}");
+    for (request, expected) in [(&first.1, None), (&second.1, Some("tcp"))] {
+        let id = request["id"].as_str().expect("request id").to_owned();
+        let done = wait_for("the reproduce result", || async {
+            let state = reproduce_state(http, &key, &id).await;
+            (state["state"] == "done").then_some(state)
+        })
+        .await;
+        assert_eq!(
+            done["result"]["failed_layer"].as_str(),
+            expected,
+            "{done:#}"
+        );
+    }
+    eprintln!(
+        "two reproductions requested and answered in {:?}",
+        started.elapsed()
+    );
+    let notes = reproduce_notes(http, &key, ticket).await;
+    assert!(
+        notes.iter().any(|n| n["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("first failing layer tcp"))
+            && n["data"]["steps"].is_array()),
+        "{notes:#?}"
+    );
+
+    // Offline: the request waits, and is delivered when the agent reconnects.
+    agent.stop().await;
+    let (status, waiting) =
+        ask(serde_json::json!({"action": "reproduce", "playbook": "disk"})).await;
+    assert_eq!(status, 202, "{waiting}");
+    let id = waiting["id"].as_str().expect("id").to_owned();
+    assert_eq!(reproduce_state(http, &key, &id).await["state"], "queued");
+    let mut agent = crate::support::TestAgent::start_full(identity.clone(), &config);
+    agent.wait_connected().await;
+    let done = wait_for(
+        "the queued request to be answered after the reconnect",
+        || async {
+            let state = reproduce_state(http, &key, &id).await;
+            (state["state"] == "done").then_some(state)
+        },
+    )
+    .await;
+    assert_eq!(done["result"]["playbook"], "disk");
+
+    // Too late: an offline device and a short wait end in a visible expiry.
+    agent.stop().await;
+    let (_, late) =
+        ask(serde_json::json!({"action": "reproduce", "playbook": "clock", "ttl_secs": 1})).await;
+    let id = late["id"].as_str().expect("id").to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    collector
+        .running()
+        .store
+        .sweep(firstline_collector::model::now_ms())
+        .await
+        .expect("sweep");
+    assert_eq!(reproduce_state(http, &key, &id).await["state"], "expired");
+    let notes = reproduce_notes(http, &key, ticket).await;
+    assert!(
+        notes.iter().any(|n| n["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("expired") && t.contains("offline"))),
+        "{notes:#?}"
+    );
+    // Unknown playbooks are refused up front.
+    let (status, refusal) =
+        ask(serde_json::json!({"action": "reproduce", "playbook": "teleport"})).await;
+    assert_eq!(status, 400, "{refusal}");
+}

@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod channel;
+pub mod reproduce;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +57,8 @@ pub struct UplinkContext {
     /// Signalled whenever findings are queued.
     pub queued: Arc<Notify>,
     pub shared: Arc<Shared>,
+    /// Runs playbooks the collector asks for; without one, such requests are declined.
+    pub reproducer: Option<Arc<reproduce::Reproducer>>,
 }
 
 /// Findings per message.
@@ -228,6 +231,8 @@ async fn session(
     let mut inventory_timer = tokio::time::interval(settings.inventory_interval);
     inventory_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let closed = || SessionError::Protocol("the stream closed while sending".to_owned());
+    // Reproduce answers come back here from their tasks, to go out on this stream.
+    let (answers, mut answered) = tokio::sync::mpsc::channel::<pb::AgentMessage>(8);
     loop {
         let window_open = sent_through.saturating_sub(acknowledged) < IN_FLIGHT;
         let send_at = (pump && window_open).then(|| bucket.ready_at());
@@ -281,6 +286,21 @@ async fn session(
                         pump = true;
                         state.send_replace(UplinkState::Connected { committed_sequence: sequence });
                     }
+                    Ok(FromCollector::Reproduce { request_id, playbook, target }) => {
+                        let answers = answers.clone();
+                        match context.reproducer.clone() {
+                            Some(reproducer) => {
+                                tokio::spawn(async move {
+                                    let answer = reproducer.answer(&request_id, &playbook, target.as_deref()).await;
+                                    // The stream may have closed meanwhile; the collector asks again.
+                                    let _ = answers.send(answer).await;
+                                });
+                            }
+                            None => {
+                                let _ = answers.send(wire::reproduce_result(&request_id, String::new(), "this agent does not run playbooks".to_owned())).await;
+                            }
+                        }
+                    }
                     Ok(FromCollector::Unsupported(what)) => {
                         tracing::warn!(request = what, "the collector asked for something this agent version does not do");
                     }
@@ -292,6 +312,9 @@ async fn session(
                 Ok(None) => return Ok(SessionEnd::Closed),
                 Err(status) => return Err(SessionError::Status(channel::describe_status(&status))),
             },
+            Some(answer) = answered.recv() => {
+                outbound.send(answer).await.map_err(|_| closed())?;
+            }
             () = stopped(stop) => return Ok(SessionEnd::Stopped),
         }
     }

@@ -131,3 +131,22 @@ CREATE TABLE problems (
 CREATE TABLE check_locks (
     check_name  TEXT PRIMARY KEY
 );
+
+-- Technician-triggered reproduction: waits for the device, is sent down its stream, and its
+-- result lands on the ticket's timeline; requests nobody answers expire visibly.
+CREATE TABLE reproduce_requests (
+    id             TEXT PRIMARY KEY,
+    ticket_id      BIGINT REFERENCES tickets (id),
+    device_id      TEXT NOT NULL REFERENCES devices (id),
+    playbook       TEXT NOT NULL,
+    target         TEXT,
+    state          TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'done', 'failed', 'expired')),
+    requested_by   TEXT NOT NULL,
+    created_at_ms  BIGINT NOT NULL,
+    expires_at_ms  BIGINT NOT NULL,
+    sent_at_ms     BIGINT,
+    done_at_ms     BIGINT,
+    result_json    TEXT,
+    error          TEXT
+);
+CREATE INDEX reproduce_requests_by_device ON reproduce_requests (device_id, state);

@@ -114,6 +114,7 @@ macro_rules! with_pool {
     };
 }
 
+pub mod reproduce;
 pub mod tickets;
 
 pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};

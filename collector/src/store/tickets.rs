@@ -154,6 +154,8 @@ pub struct SweepReport {
     pub devices_back: u32,
     pub conditions_settled: u32,
     pub sla_breaches: u32,
+    /// Reproduce requests nobody answered in time.
+    pub reproduce_expired: u32,
     /// Items that failed (logged); the next sweep tries them again.
     pub failed: u32,
 }
@@ -1552,6 +1554,13 @@ impl Store {
                 }
             }
         });
+        match self.expire_reproduce(now_ms).await {
+            Ok(expired) => report.reproduce_expired = expired,
+            Err(e) => {
+                tracing::warn!(error = %e, "sweep: expiring reproduce requests failed; the next sweep tries again");
+                report.failed += 1;
+            }
+        }
         Ok(report)
     }
 }

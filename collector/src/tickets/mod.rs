@@ -145,6 +145,8 @@ pub enum NoteKind {
     Merge,
     /// A link to a related ticket (a user's report and the device's open tickets).
     Related,
+    /// A technician-triggered reproduction: asked, answered, failed or expired.
+    Reproduce,
 }
 
 impl NoteKind {
@@ -165,6 +167,7 @@ impl NoteKind {
             NoteKind::Problem => "problem",
             NoteKind::Merge => "merge",
             NoteKind::Related => "related",
+            NoteKind::Reproduce => "reproduce",
         }
     }
 }
