@@ -293,6 +293,8 @@ mod tests {
         assert_eq!(settings.state_dir, default_state_dir());
         assert_eq!(settings.collector_url, None);
         assert_eq!(settings.outbox_max_bytes, OutboxFile::default().max_bytes);
+        let bare = Settings::parse("", Path::new("<defaults>")).expect("defaults");
+        assert_eq!(settings.playbooks, bare.playbooks);
         // Every threshold and interval the example spells out is the check's built-in default.
         let defaults = Settings::parse("", Path::new("<defaults>")).expect("defaults");
         let describe = |checks: &ChecksFile| -> Vec<String> {
@@ -325,6 +327,12 @@ mod tests {
                 "reconnect_min",
             ),
             ("collector_url = \"http://x\"", "only speaks TLS"),
+            ("[playbooks]\ntimeout = \"1ms\"", "playbooks.timeout"),
+            (
+                "[playbooks]\nprinters = [\"two words\"]",
+                "is not host:port",
+            ),
+            ("[playbooks]\nslow_window = \"1h\"", "playbooks.slow_window"),
             (
                 "[checks.disk]\nused_pct = { raise = 50.0, clear = 60.0 }",
                 "checks.disk: used_pct: clear (60) must not be above raise (50)",

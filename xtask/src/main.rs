@@ -310,6 +310,12 @@ impl Demo {
         );
         println!("            watch window passes without another crash.");
         println!(
+            "            {} report \"I can't open https://example.com\" --state-dir {}",
+            agent_bin.display(),
+            state_dir.display()
+        );
+        println!("            runs the diagnosis a user's words ask for and files it as a ticket.");
+        println!(
             "            The agent's config is {}; edits apply while it runs.",
             agent_config.display()
         );
