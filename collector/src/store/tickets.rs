@@ -374,11 +374,7 @@ pub(super) async fn observe<T: TicketSql>(
         at_ms: now_ms,
         hold,
     };
-    let actions = decide(&event, &state, policy).map_err(|refusal| StoreError::Invalid {
-        what: "ticket decision",
-        detail: refusal.to_string(),
-    })?;
-    apply(tx, &actions, now_ms).await
+    decide_and_apply(tx, &event, &state, policy, now_ms).await
 }
 
 /// A user's report: a ticket of its own, linked to the device's open tickets.
@@ -404,7 +400,18 @@ async fn user_report<T: TicketSql>(
         finding,
         at_ms: now_ms,
     };
-    let actions = decide(&event, &state, policy).map_err(|refusal| StoreError::Invalid {
+    decide_and_apply(tx, &event, &state, policy, now_ms).await
+}
+
+/// Runs the engine on an event that cannot be refused and applies what it decided.
+async fn decide_and_apply<T: TicketSql>(
+    tx: &mut T,
+    event: &Event<'_>,
+    state: &State,
+    policy: &Policy,
+    now_ms: i64,
+) -> Result<()> {
+    let actions = decide(event, state, policy).map_err(|refusal| StoreError::Invalid {
         what: "ticket decision",
         detail: refusal.to_string(),
     })?;

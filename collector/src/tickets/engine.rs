@@ -740,28 +740,19 @@ fn firing_path(
     let impact = policy.impact(false, 1, device.vip);
     let urgency = policy.urgency(&finding.check, finding.severity);
     let priority = Priority::from_matrix(impact, urgency);
-    let target = policy.sla_target(priority);
     let fingerprint = fingerprint(&finding.check, &finding.resource);
-    let reference = plan.open(NewTicket {
-        kind: TicketKind::Device,
+    let reference = plan.open(one_device_ticket(
+        TicketKind::Device,
         key,
-        title: format!("{}: {}", device.hostname, finding.summary),
-        description: finding.summary.clone(),
-        check: finding.check.clone(),
-        resource: finding.resource.clone(),
-        device_id: Some(device.id.clone()),
-        scope: None,
-        fingerprint: fingerprint.clone(),
-        severity: finding.severity,
-        impact,
-        urgency,
-        priority,
-        opened_at_ms: now,
-        response_due_ms: policy.due_ms(priority, now, target.response),
-        resolution_due_ms: policy.due_ms(priority, now, target.resolution),
-        devices: vec![device.id.clone()],
-        vip: device.vip,
-    });
+        format!("{}: {}", device.hostname, finding.summary),
+        finding.summary.clone(),
+        device,
+        finding,
+        fingerprint.clone(),
+        (impact, urgency),
+        now,
+        policy,
+    ));
     plan.note_with_data(
         reference,
         NoteKind::Opened,
@@ -933,6 +924,44 @@ fn distinct_devices<'a>(peers: &'a [Peer], this_device: &'a str) -> Vec<&'a str>
         .chain([this_device])
         .filter(|device| seen.insert(*device))
         .collect()
+}
+
+/// A ticket about one device, its priority and SLA from `impact` and `urgency`.
+#[allow(clippy::too_many_arguments)]
+fn one_device_ticket(
+    kind: TicketKind,
+    key: String,
+    title: String,
+    description: String,
+    device: &DeviceFacts,
+    finding: &Finding,
+    fingerprint: String,
+    (impact, urgency): (Level, Level),
+    now: i64,
+    policy: &Policy,
+) -> NewTicket {
+    let priority = Priority::from_matrix(impact, urgency);
+    let target = policy.sla_target(priority);
+    NewTicket {
+        kind,
+        key,
+        title,
+        description,
+        check: finding.check.clone(),
+        resource: finding.resource.clone(),
+        device_id: Some(device.id.clone()),
+        scope: None,
+        fingerprint,
+        severity: finding.severity,
+        impact,
+        urgency,
+        priority,
+        opened_at_ms: now,
+        response_due_ms: policy.due_ms(priority, now, target.response),
+        resolution_due_ms: policy.due_ms(priority, now, target.resolution),
+        devices: vec![device.id.clone()],
+        vip: device.vip,
+    }
 }
 
 /// Known fixes and problem candidates for a newly opened ticket.
@@ -1124,34 +1153,24 @@ fn user_report(
     };
     let impact = policy.impact(false, 1, device.vip);
     let urgency = policy.urgency(like_check, Severity::Warning);
-    let priority = Priority::from_matrix(impact, urgency);
-    let target = policy.sla_target(priority);
     let fingerprint = super::user_report_fingerprint(&finding.evidence_json);
     let short: String = text.chars().take(80).collect();
-    let reference = plan.open(NewTicket {
-        kind: TicketKind::Report,
-        key: format!("report:{}:{}", device.id, finding.resource),
-        title: format!(
+    let reference = plan.open(one_device_ticket(
+        TicketKind::Report,
+        format!("report:{}:{}", device.id, finding.resource),
+        format!(
             "{}: \"{short}{}\"",
             device.hostname,
             if short.len() < text.len() { "…" } else { "" }
         ),
-        description: text.clone(),
-        check: finding.check.clone(),
-        resource: finding.resource.clone(),
-        device_id: Some(device.id.clone()),
-        scope: None,
-        fingerprint: fingerprint.clone(),
-        severity: finding.severity,
-        impact,
-        urgency,
-        priority,
-        opened_at_ms: now,
-        response_due_ms: policy.due_ms(priority, now, target.response),
-        resolution_due_ms: policy.due_ms(priority, now, target.resolution),
-        devices: vec![device.id.clone()],
-        vip: device.vip,
-    });
+        text.clone(),
+        device,
+        finding,
+        fingerprint.clone(),
+        (impact, urgency),
+        now,
+        policy,
+    ));
     plan.note(
         reference,
         NoteKind::Opened,
