@@ -278,3 +278,71 @@ pub(crate) async fn reach(
     );
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context with no network beyond loopback: printers and mail on ports the test
+    /// controls, a clock two minutes off.
+    fn context(printer: &str, mail: &str) -> Context {
+        Context {
+            dns_servers: Vec::new(),
+            roots: crate::probes::https::roots(None).expect("roots"),
+            timeout: Duration::from_secs(1),
+            slow_window: Duration::from_secs(1),
+            printers: vec![printer.to_owned()],
+            mail: vec![mail.to_owned()],
+            crash_dirs: Vec::new(),
+            clock_skew_ms: Some(120_000),
+            checks: ChecksFile::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_playbook_runs_its_steps_and_names_what_failed() {
+        // A mail server that greets, and a printer port nobody listens on.
+        let mail = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mail_address = mail.local_addr().expect("address");
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while let Ok((mut stream, _)) = mail.accept().await {
+                let _ = stream.write_all(b"220 mail.example.com ESMTP\r\n").await;
+            }
+        });
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let printer = closed.local_addr().expect("address").to_string();
+        drop(closed);
+        let context = context(&printer, &mail_address.to_string());
+        let cases: [(Playbook, Option<&str>, Option<&str>); 5] = [
+            (Playbook::Email, None, None),
+            (Playbook::Clock, None, Some("clock")),
+            (Playbook::Web, None, Some("url")),
+            (Playbook::Disk, None, None),
+            (Playbook::Slow, None, None),
+        ];
+        for (playbook, target, expected) in cases {
+            let result = run(playbook, target, &context).await;
+            assert!(!result.steps.is_empty(), "{playbook:?}: {result:#?}");
+            assert!(!result.conclusion.is_empty(), "{playbook:?}");
+            if playbook != Playbook::Disk && playbook != Playbook::Slow {
+                assert_eq!(result.failed_layer, expected, "{playbook:?}: {result:#?}");
+            }
+        }
+        let printing = run(Playbook::Printing, None, &context).await;
+        let printer_step = printing
+            .steps
+            .iter()
+            .find(|step| step.layer == "printer")
+            .expect("the printer was tried");
+        assert_eq!(printer_step.outcome, Outcome::Fail, "{printing:#?}");
+        // The print service's own state comes first where systemd can tell it.
+        assert!(
+            printing.conclusion.contains(&printer) || printing.conclusion.contains("cups"),
+            "{}",
+            printing.conclusion
+        );
+    }
+}

@@ -2337,6 +2337,62 @@ mod tests {
     }
 
     #[test]
+    fn a_user_report_opens_its_own_ticket_linked_to_the_devices_open_tickets() {
+        let report = Finding {
+            check: crate::tickets::USER_REPORT.to_owned(),
+            resource: "r1".to_owned(),
+            severity: Severity::Warning,
+            summary: "I can't open the intranet".to_owned(),
+            evidence_json: r#"{"text": "I can't open the intranet", "failed_layer": "dns",
+                "conclusion": "The name cannot be looked up", "playbooks": [{"playbook": "web"}]}"#
+                .to_owned(),
+            ..finding("user.report", Severity::Warning)
+        };
+        let cases: [(&str, Vec<TicketView>, &[&str]); 2] = [
+            (
+                "alone",
+                Vec::new(),
+                &[
+                    "open report P3 report:a:r1 devices=1",
+                    "note new0 opened",
+                    "note new0 evidence",
+                ],
+            ),
+            (
+                "beside an open ticket",
+                vec![ticket(7, TicketState::New)],
+                &[
+                    "open report P3 report:a:r1 devices=1",
+                    "note new0 opened",
+                    "note new0 evidence",
+                    "related new0 #7",
+                    "note new0 related",
+                    "note #7 related",
+                ],
+            ),
+        ];
+        for (name, related, expected) in cases {
+            let state = State {
+                related,
+                ..State::default()
+            };
+            let a = device("a");
+            let event = Event::UserReport {
+                device: &a,
+                finding: &report,
+                at_ms: NOW,
+            };
+            let actions = decide(&event, &state, &policy()).expect("decides");
+            assert_eq!(summarise(&actions), expected, "{name}");
+            let Some(Action::OpenTicket(opened)) = actions.first() else {
+                panic!("{name}: opens a ticket first")
+            };
+            assert_eq!(opened.description, "I can't open the intranet", "{name}");
+            assert_eq!(opened.fingerprint, "user.report:web:dns", "{name}");
+        }
+    }
+
+    #[test]
     fn known_fixes_are_listed_in_the_order_given_with_their_counts() {
         let state = State {
             known_fixes: vec![
