@@ -64,10 +64,27 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
+    /// Staff who sign in to the web UI and API.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Devices.
     Device {
         #[command(subcommand)]
         command: DeviceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from stdin (typed without echo on a terminal).
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        location: Location,
     },
 }
 
@@ -199,6 +216,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             println!("{key}");
         }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    location,
+                },
+        } => {
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "._-@".contains(c))
+            {
+                anyhow::bail!(
+                    "user name {name:?} must be 1-64 letters, digits, '.', '_', '-' or '@'"
+                );
+            }
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            let password = read_password(&name)?;
+            let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+                .await??;
+            store
+                .insert_user(&name, role, &hash, crate::model::now_ms())
+                .await?;
+            eprintln!(
+                "user {name:?} added ({}); they sign in at /login",
+                role.as_str()
+            );
+        }
         Command::Device {
             command:
                 DeviceCommand::Vip {
@@ -219,6 +267,70 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A password from stdin: typed without echo on a terminal, or piped by a script.
+fn read_password(name: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    if interactive {
+        eprint!(
+            "Password for {name} (at least {} characters): ",
+            crate::auth::MIN_PASSWORD_CHARS
+        );
+    }
+    let echo = interactive.then(EchoOff::new).flatten();
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    drop(echo);
+    if interactive {
+        eprintln!();
+    }
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.chars().count() < crate::auth::MIN_PASSWORD_CHARS {
+        anyhow::bail!(
+            "the password must be at least {} characters",
+            crate::auth::MIN_PASSWORD_CHARS
+        );
+    }
+    Ok(password)
+}
+
+/// Turns terminal echo off until dropped.
+struct EchoOff {
+    #[cfg(unix)]
+    saved: rustix::termios::Termios,
+}
+
+impl EchoOff {
+    #[cfg(unix)]
+    fn new() -> Option<Self> {
+        let stdin = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&stdin).ok()?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet).ok()?;
+        Some(Self { saved })
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> Option<Self> {
+        None
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                &self.saved,
+            );
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what systemd sends).

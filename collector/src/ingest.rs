@@ -102,6 +102,13 @@ impl Sessions {
         self.lock().contains_key(device_id)
     }
 
+    /// Ends the device's live stream (if it is connected here), e.g. once it is revoked.
+    pub fn disconnect(&self, device_id: &str) {
+        if let Some(session) = self.lock().remove(device_id) {
+            let _ = session.close.send(());
+        }
+    }
+
     /// Tells the device's session (if it is connected here) that requests wait for it.
     pub fn nudge(&self, device_id: &str) {
         if let Some(session) = self.lock().get(device_id) {

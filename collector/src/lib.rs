@@ -4,6 +4,7 @@
 //! `main.rs` only parses flags; everything here is callable in-process, which is how the
 //! end-to-end tests drive it.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod enrollment;

@@ -240,16 +240,20 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     let app = http::router(HttpState {
         store: store.clone(),
         sessions: sessions.clone(),
+        ca_pem: ca_pem.clone(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
     let mut http_stop = stop_watch;
     let http_task = tokio::spawn(async move {
-        axum::serve(http_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-            .map_err(ServeError::Http)
+        axum::serve(
+            http_listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|stop| *stop).await;
+        })
+        .await
+        .map_err(ServeError::Http)
     });
 
     if !http_address.ip().is_loopback() {

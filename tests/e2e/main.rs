@@ -1,6 +1,7 @@
 //! End-to-end tests: collectors and agents in this process, talking over real TCP sockets on
 //! 127.0.0.1 with real TLS and real SQLite files in temporary directories.
 
+mod access;
 mod checks;
 mod delivery;
 mod enrollment;

@@ -626,6 +626,24 @@ pub async fn http_json(
     key: Option<&str>,
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
+    let bearer = key.map(|key| format!("Bearer {key}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|value| vec![("Authorization", value)])
+        .unwrap_or_default();
+    let (status, _, json) = http_call(address, method, path, &headers, body).await;
+    (status, json)
+}
+
+/// One HTTP/1.1 request with any headers; returns the status, the response head (for
+/// Set-Cookie) and the JSON body.
+pub async fn http_call(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> (u16, String, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
@@ -638,8 +656,8 @@ pub async fn http_json(
     if !body.is_empty() {
         request.push_str("Content-Type: application/json\r\n");
     }
-    if let Some(key) = key {
-        request.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
     request.push_str(&body);
@@ -668,7 +686,7 @@ pub async fn http_json(
         payload.to_owned()
     };
     let json = serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
-    (status, json)
+    (status, head.to_owned(), json)
 }
 
 fn dechunk(mut text: &str) -> String {

@@ -37,8 +37,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
-    #[error("an API key named {0:?} already exists")]
-    DuplicateName(String),
+    #[error("{what} named {name:?} already exists")]
+    DuplicateName { what: &'static str, name: String },
     #[error("{what}: {detail}")]
     Invalid { what: &'static str, detail: String },
 }
@@ -115,6 +115,7 @@ macro_rules! with_pool {
 }
 
 pub mod reproduce;
+pub mod staff;
 pub mod tickets;
 
 pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};
@@ -513,7 +514,10 @@ impl Store {
         match result {
             Ok(()) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::DuplicateName(name.to_owned()))
+                Err(StoreError::DuplicateName {
+                    what: "an API key",
+                    name: name.to_owned(),
+                })
             }
             Err(e) => Err(e.into()),
         }
@@ -924,7 +928,7 @@ mod tests {
                     store
                         .insert_api_key("script", Role::Admin, b"other", 1)
                         .await,
-                    Err(StoreError::DuplicateName(_))
+                    Err(StoreError::DuplicateName { .. })
                 ),
                 "{backend}"
             );

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Extension, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -24,14 +24,22 @@ use crate::tickets::engine::StaffAction;
 /// Every API key starts with this.
 pub const API_KEY_PREFIX: &str = "flk_";
 
+pub mod access;
+
+pub use access::Caller;
+
 #[derive(Debug, Clone)]
 pub struct HttpState {
     pub store: Store,
     pub sessions: Arc<Sessions>,
+    /// The CA certificate enrollment tokens pin.
+    pub ca_pem: String,
 }
 
 pub fn router(state: HttpState) -> Router {
-    let api = Router::new()
+    // Route groups by the least role that may use them; every group needs a caller.
+    let technician = Router::new()
+        .route("/me", get(access::me))
         .route("/devices", get(list_devices))
         .route("/devices/{id}", get(show_device))
         .route("/tickets", get(list_tickets))
@@ -39,12 +47,26 @@ pub fn router(state: HttpState) -> Router {
         .route("/tickets/{id}/actions", post(act_on_ticket))
         .route("/devices/{id}/reproduce", post(reproduce_on_device))
         .route("/reproduce/{id}", get(show_reproduce))
+        .route_layer(middleware::from_fn(|request, next| {
+            access::require(Role::Technician, request, next)
+        }));
+    let admin = Router::new()
+        .route("/devices/{id}/revoke", post(revoke_device))
+        .route("/devices/{id}/vip", post(set_vip))
+        .route("/tokens", post(create_token))
+        .route_layer(middleware::from_fn(|request, next| {
+            access::require(Role::Admin, request, next)
+        }));
+    let api = technician
+        .merge(admin)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            require_api_key,
+            access::authenticate,
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/login", post(access::login))
+        .route("/logout", post(access::logout))
         .nest("/api/v1", api)
         .fallback(not_found)
         .with_state(state)
@@ -69,7 +91,7 @@ struct ApiError {
     error: String,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         Json(ApiError {
@@ -77,52 +99,6 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
         }),
     )
         .into_response()
-}
-
-/// The caller behind a request, once its key is verified.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub name: String,
-    pub role: Role,
-}
-
-async fn require_api_key(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(key) = key.filter(|key| key.starts_with(API_KEY_PREFIX)) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "an API key is required: send `Authorization: Bearer flk_…` (create one with `firstline-collector apikey create`)",
-        );
-    };
-    match state.store.api_key(&random::sha256(key)).await {
-        Ok(Some((name, role))) => {
-            request.extensions_mut().insert(Caller { name, role });
-            next.run(request).await
-        }
-        Ok(None) => {
-            tracing::warn!("API request with an unknown or revoked key");
-            error(
-                StatusCode::UNAUTHORIZED,
-                "the API key is unknown or revoked",
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "checking API key");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the collector's store is unavailable",
-            )
-        }
-    }
 }
 
 async fn healthz(State(state): State<HttpState>) -> Response {
@@ -209,7 +185,7 @@ async fn show_device(State(state): State<HttpState>, Path(id): Path<String>) -> 
     .into_response()
 }
 
-fn store_unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
+pub(crate) fn store_unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "{what}");
     error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -372,6 +348,29 @@ async fn act_on_ticket(
         Ok(action) => action,
         Err(reproduction) => return reproduce(&state, &caller, Some(id), None, reproduction).await,
     };
+    // Taking or handing out an unassigned ticket is anyone's; moving it from someone to
+    // someone else is a supervisor's.
+    if let StaffAction::Assign { to } = &action
+        && caller.role < Role::Supervisor
+    {
+        match state.store.ticket_detail(id).await {
+            Ok(Some(detail)) => {
+                if detail
+                    .ticket
+                    .assignee
+                    .as_deref()
+                    .is_some_and(|current| current != to.trim())
+                {
+                    return error(
+                        StatusCode::FORBIDDEN,
+                        "reassigning a ticket needs the supervisor role",
+                    );
+                }
+            }
+            Ok(None) => return error(StatusCode::NOT_FOUND, format!("no ticket with id {id}")),
+            Err(e) => return store_unavailable("reading a ticket", &e),
+        }
+    }
     let text_len = match &action {
         StaffAction::Assign { to } => to.len(),
         StaffAction::Comment { text } => text.len(),
@@ -488,6 +487,97 @@ async fn show_reproduce(State(state): State<HttpState>, Path(id): Path<String>) 
             format!("no reproduce request {id:?}"),
         ),
         Err(e) => store_unavailable("showing a reproduce request", &e),
+    }
+}
+
+/// `POST /api/v1/devices/{id}/revoke` (admin): the device's certificate is refused from now
+/// on, and its live stream is closed.
+async fn revoke_device(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    match state.store.revoke_device(&id, crate::model::now_ms()).await {
+        Ok(true) => {
+            state.sessions.disconnect(&id);
+            tracing::warn!(device = %id, by = %caller.name, "device revoked");
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({ "device_id": id, "revoked": true })),
+            )
+                .into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no device with id {id:?}")),
+        Err(e) => store_unavailable("revoking a device", &e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VipBody {
+    vip: bool,
+}
+
+/// `POST /api/v1/devices/{id}/vip` (admin): `{"vip": true}` raises its tickets' impact.
+async fn set_vip(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    body: Result<Json<VipBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(VipBody { vip })) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "send {\"vip\": true} or {\"vip\": false}",
+        );
+    };
+    match state.store.set_device_vip(&id, vip).await {
+        Ok(true) => Json(serde_json::json!({ "device_id": id, "vip": vip })).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no device with id {id:?}")),
+        Err(e) => store_unavailable("marking a VIP device", &e),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+}
+
+/// `POST /api/v1/tokens` (admin): one one-time enrollment token.
+async fn create_token(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    body: Option<Json<TokenBody>>,
+) -> Response {
+    let ttl_secs = body
+        .and_then(|Json(body)| body.ttl_secs)
+        .unwrap_or(24 * 3600);
+    if !(60..=30 * 24 * 3600).contains(&ttl_secs) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ttl_secs must be between 60 and 2592000",
+        );
+    }
+    match crate::enrollment::create_token(
+        &state.store,
+        &state.ca_pem,
+        std::time::Duration::from_secs(ttl_secs),
+    )
+    .await
+    {
+        Ok(issued) => {
+            tracing::info!(by = %caller.name, "enrollment token created");
+            (
+                StatusCode::CREATED,
+                Json(serde_json::json!({
+                    "token": issued.token,
+                    "expires_at": humantime::format_rfc3339_seconds(issued.expires_at).to_string(),
+                })),
+            )
+                .into_response()
+        }
+        Err(e) => store_unavailable("creating a token", &e),
     }
 }
 

@@ -1,0 +1,98 @@
+//! Staff authentication: argon2 password hashes, session tokens (random, stored hashed) with
+//! a CSRF token each, and the rules for failed sign-ins.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+use crate::random;
+
+/// Sign-ins refused for a user name after this many failures within `FAILURE_WINDOW_MS`.
+pub const MAX_FAILURES: u32 = 5;
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// A session lasts a working day.
+pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "firstline_session";
+/// Shortest password accepted by `user add`.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password must be at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("hashing the password: {0}")]
+    Hash(String),
+}
+
+/// An argon2id hash (PHC string) of `password` with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    let mut salt = [0u8; 16];
+    random::fill(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches the stored hash. A hash that does not parse never matches.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Hashing a password for an unknown user too keeps sign-in time from telling which names
+/// exist.
+pub fn burn_time(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default());
+    let _ = verify_password(password, dummy);
+}
+
+/// A new session: the cookie's token (shown once) and its CSRF token.
+pub fn new_session_tokens() -> (String, String) {
+    (random::token_text(32), random::token_text(24))
+}
+
+/// Equal without telling, by its timing, how much of it matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse battery").expect("hash");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("correct horse batterx", &hash));
+        assert!(!verify_password("anything", "not a hash"));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort)
+        ));
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery").expect("hash"),
+            "salted"
+        );
+    }
+
+    #[test]
+    fn tokens_compare_in_constant_time() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}
