@@ -25,6 +25,8 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Role::Technician,
         ),
         ("GET", "/api/v1/reproduce/none", None, Role::Technician),
+        ("GET", "/api/v1/knowledge?q=disk", None, Role::Technician),
+        ("GET", "/api/v1/stats?days=7", None, Role::Supervisor),
         (
             "POST",
             "/api/v1/tokens",

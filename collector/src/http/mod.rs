@@ -47,8 +47,14 @@ pub fn router(state: HttpState) -> Router {
         .route("/tickets/{id}/actions", post(act_on_ticket))
         .route("/devices/{id}/reproduce", post(reproduce_on_device))
         .route("/reproduce/{id}", get(show_reproduce))
+        .route("/knowledge", get(knowledge))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Technician, request, next)
+        }));
+    let supervisor = Router::new()
+        .route("/stats", get(stats))
+        .route_layer(middleware::from_fn(|request, next| {
+            access::require(Role::Supervisor, request, next)
         }));
     let admin = Router::new()
         .route("/devices/{id}/revoke", post(revoke_device))
@@ -57,12 +63,14 @@ pub fn router(state: HttpState) -> Router {
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));
-    let api = technician
-        .merge(admin)
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            access::authenticate,
-        ));
+    let api =
+        technician
+            .merge(supervisor)
+            .merge(admin)
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                access::authenticate,
+            ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/login", post(access::login))
@@ -578,6 +586,53 @@ async fn create_token(
                 .into_response()
         }
         Err(e) => store_unavailable("creating a token", &e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KnowledgeQuery {
+    q: Option<String>,
+}
+
+/// `GET /api/v1/knowledge?q=…`: problems and the solutions that worked, searchable.
+async fn knowledge(
+    State(state): State<HttpState>,
+    query: Result<Query<KnowledgeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return error(StatusCode::BAD_REQUEST, "the only filter is q=TEXT");
+    };
+    match state.store.knowledge(query.q.as_deref()).await {
+        Ok(entries) => Json(entries).into_response(),
+        Err(e) => store_unavailable("reading the knowledge base", &e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsQuery {
+    /// The window: tickets opened in the last this many days (default 30).
+    days: Option<u32>,
+}
+
+/// `GET /api/v1/stats?days=30` (supervisor).
+async fn stats(
+    State(state): State<HttpState>,
+    query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let days = match query {
+        Ok(Query(query)) => query.days.unwrap_or(30),
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    if !(1..=366).contains(&days) {
+        return error(StatusCode::BAD_REQUEST, "days must be between 1 and 366");
+    }
+    let until = crate::model::now_ms();
+    let since = until - i64::from(days) * 86_400_000;
+    match state.store.stats(since, until).await {
+        Ok(stats) => Json(stats).into_response(),
+        Err(e) => store_unavailable("computing stats", &e),
     }
 }
 

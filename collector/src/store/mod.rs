@@ -116,6 +116,7 @@ macro_rules! with_pool {
 
 pub mod reproduce;
 pub mod staff;
+pub mod stats;
 pub mod tickets;
 
 pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};

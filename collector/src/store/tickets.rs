@@ -2194,4 +2194,104 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    async fn stats_and_the_knowledge_base_reflect_the_tickets() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "berlin").await;
+            enroll(store, "b", "warsaw").await;
+            // a: fires, cleared by itself after 10 minutes.
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 10 * MINUTE,
+            )
+            .await;
+            // b: assigned after 5 minutes, resolved by hand with a solution after 60.
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 3 * 24 * 60 * MINUTE,
+            )
+            .await;
+            let id = store.tickets(&open_filter()).await.expect("tickets")[0].id;
+            let at = T0 + 3 * 24 * 60 * MINUTE;
+            store
+                .staff_action(
+                    id,
+                    "sam",
+                    &StaffAction::Assign {
+                        to: "tina".to_owned(),
+                    },
+                    at + 5 * MINUTE,
+                )
+                .await
+                .expect("assign");
+            store
+                .staff_action(
+                    id,
+                    "tina",
+                    &StaffAction::Resolve {
+                        solution: "Cleared the Teams cache".to_owned(),
+                    },
+                    at + 60 * MINUTE,
+                )
+                .await
+                .expect("resolve");
+            let stats = store
+                .stats(T0 - MINUTE, T0 + 30 * 24 * 60 * MINUTE)
+                .await
+                .expect("stats");
+            assert_eq!(
+                (
+                    stats.tickets_opened,
+                    stats.findings_received,
+                    stats.resolved
+                ),
+                (2, 3, 2),
+                "{backend}"
+            );
+            assert_eq!(stats.noise_compression, Some(1.5), "{backend}");
+            assert_eq!(stats.auto_resolved_share, Some(0.5), "{backend}");
+            assert_eq!(stats.by_category.get("disk"), Some(&2), "{backend}");
+            assert_eq!(stats.by_site.get("warsaw"), Some(&1), "{backend}");
+            assert_eq!(stats.by_technician.get("tina"), Some(&1), "{backend}");
+            let p4 = &stats.by_priority[0];
+            assert_eq!((p4.priority, p4.opened), (4, 2), "{backend}");
+            assert_eq!(p4.mtta_median_secs, Some(300.0), "{backend}");
+            assert_eq!(p4.mttr_median_secs, Some(600.0), "{backend}");
+            assert_eq!(p4.mttr_p90_secs, Some(3600.0), "{backend}");
+            assert_eq!(p4.resolution_sla_met, Some(1.0), "{backend}");
+            assert_eq!(
+                stats.top_recurring[0].fingerprint, "disk.free_low:/",
+                "{backend}"
+            );
+
+            let found = store.knowledge(Some("teams")).await.expect("knowledge");
+            assert_eq!(found.len(), 1, "{backend}");
+            assert_eq!(found[0].fingerprint, "disk.free_low:/", "{backend}");
+            assert_eq!(
+                found[0].solutions[0].solution, "Cleared the Teams cache",
+                "{backend}"
+            );
+            assert!(
+                store
+                    .knowledge(Some("printer"))
+                    .await
+                    .expect("knowledge")
+                    .is_empty(),
+                "{backend}"
+            );
+        }
+    }
 }
