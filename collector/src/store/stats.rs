@@ -166,11 +166,14 @@ impl Store {
             }
             if row.open {
                 let age_ms = until_ms - row.opened;
-                let bucket = match age_ms {
-                    ..3_600_000 => "under_1h",
-                    ..86_400_000 => "under_1d",
-                    ..604_800_000 => "under_1w",
-                    _ => "older",
+                let bucket = if age_ms < 3_600_000 {
+                    "under_1h"
+                } else if age_ms < 86_400_000 {
+                    "under_1d"
+                } else if age_ms < 604_800_000 {
+                    "under_1w"
+                } else {
+                    "older"
                 };
                 *backlog_ageing.entry(bucket).or_default() += 1;
             }
