@@ -37,6 +37,7 @@ struct ConfigFile {
     token_ttl: Duration,
     database_url: Option<String>,
     tickets: crate::tickets::policy::TicketsFile,
+    channels: Vec<crate::channels::ChannelFile>,
 }
 
 impl Default for ConfigFile {
@@ -50,6 +51,7 @@ impl Default for ConfigFile {
             token_ttl: Duration::from_secs(24 * 3600),
             database_url: None,
             tickets: Default::default(),
+            channels: Vec::new(),
         }
     }
 }
@@ -67,6 +69,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// How findings become tickets (`[tickets]`).
     pub tickets: crate::tickets::Policy,
+    /// Where ticket news goes (`[[channels]]`).
+    pub channels: Vec<crate::channels::Channel>,
 }
 
 impl Default for Settings {
@@ -129,8 +133,10 @@ impl Settings {
             )));
         }
         let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
+        let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
         Ok(Settings {
             tickets,
+            channels,
             data_dir: file.data_dir,
             database_url: file.database_url,
             grpc_listen: file.grpc_listen,

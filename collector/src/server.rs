@@ -243,6 +243,11 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         ca_pem: ca_pem.clone(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
+    tokio::spawn(crate::channels::dispatch(
+        store.clone(),
+        settings.channels.clone(),
+        stop_watch.clone(),
+    ));
     let mut http_stop = stop_watch;
     let http_task = tokio::spawn(async move {
         axum::serve(

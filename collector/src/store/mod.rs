@@ -114,6 +114,7 @@ macro_rules! with_pool {
     };
 }
 
+pub mod channels;
 pub mod reproduce;
 pub mod staff;
 pub mod stats;

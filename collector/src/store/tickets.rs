@@ -1036,6 +1036,14 @@ macro_rules! ticket_sql {
                         .execute(&mut **self)
                         .await?;
                     }
+                    Action::Notify { ticket, event } => {
+                        sqlx::query("INSERT INTO notifications (ticket_id, event, at_ms) VALUES ($1, $2, $3)")
+                            .bind(resolve(*ticket, opened)?)
+                            .bind(event.as_str())
+                            .bind(now_ms)
+                            .execute(&mut **self)
+                            .await?;
+                    }
                     Action::FlagProblem { check, fingerprint, at_ms } => {
                         sqlx::query(
                             "INSERT INTO problems (fingerprint, check_name, flagged_at_ms) VALUES ($1, $2, $3) \

@@ -320,6 +320,39 @@ pub enum Action {
         fingerprint: String,
         at_ms: i64,
     },
+    /// Tell the notification channels (webhook, email) about the ticket.
+    Notify {
+        ticket: TicketRef,
+        event: NotifyEvent,
+    },
+}
+
+/// What channels are told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    Opened,
+    /// Escalated or (re)assigned.
+    Updated,
+    Resolved,
+    Reopened,
+}
+
+impl NotifyEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Opened => "opened",
+            NotifyEvent::Updated => "updated",
+            NotifyEvent::Resolved => "resolved",
+            NotifyEvent::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Opened, Self::Updated, Self::Resolved, Self::Reopened]
+            .into_iter()
+            .find(|event| event.as_str() == text)
+    }
 }
 
 /// Why a staff action was refused.
@@ -388,14 +421,36 @@ struct Plan {
 }
 
 impl Plan {
+    /// Adds an action, and the notification it calls for: resolving, escalating and
+    /// assigning are news to the channels.
     fn push(&mut self, action: Action) {
+        let news = match &action {
+            Action::SetState {
+                ticket,
+                state: TicketState::Resolved,
+                ..
+            } => Some((*ticket, NotifyEvent::Resolved)),
+            Action::SetTier { ticket, .. } | Action::Assign { ticket, .. } => {
+                Some((*ticket, NotifyEvent::Updated))
+            }
+            _ => None,
+        };
         self.actions.push(action);
+        if let Some((ticket, event)) = news {
+            self.notify(ticket, event);
+        }
+    }
+
+    fn notify(&mut self, ticket: TicketRef, event: NotifyEvent) {
+        self.actions.push(Action::Notify { ticket, event });
     }
 
     fn open(&mut self, ticket: NewTicket) -> TicketRef {
         self.actions.push(Action::OpenTicket(Box::new(ticket)));
         self.opened += 1;
-        TicketRef::New(self.opened - 1)
+        let reference = TicketRef::New(self.opened - 1);
+        self.notify(reference, NotifyEvent::Opened);
+        reference
     }
 
     fn note(&mut self, ticket: TicketRef, kind: NoteKind, text: String, at_ms: i64) {
@@ -1250,6 +1305,7 @@ fn restart_sla(
     now: i64,
     policy: &Policy,
 ) {
+    plan.notify(reference, NotifyEvent::Reopened);
     let target = policy.sla_target(ticket.priority);
     plan.push(Action::SetPriority {
         ticket: reference,
@@ -1848,6 +1904,7 @@ mod tests {
         };
         actions
             .iter()
+            .filter(|action| !matches!(action, Action::Notify { .. }))
             .map(|action| match action {
                 Action::SaveCondition {
                     condition, ticket, ..
@@ -1912,6 +1969,7 @@ mod tests {
                     ..
                 } => format!("solution {fingerprint} {solution}"),
                 Action::FlagProblem { fingerprint, .. } => format!("problem {fingerprint}"),
+                Action::Notify { .. } => unreachable!("filtered out above"),
             })
             .collect()
     }

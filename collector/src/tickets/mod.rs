@@ -147,6 +147,8 @@ pub enum NoteKind {
     Related,
     /// A technician-triggered reproduction: asked, answered, failed or expired.
     Reproduce,
+    /// A channel (webhook, email) was told, or gave up.
+    Notification,
 }
 
 impl NoteKind {
@@ -168,6 +170,7 @@ impl NoteKind {
             NoteKind::Merge => "merge",
             NoteKind::Related => "related",
             NoteKind::Reproduce => "reproduce",
+            NoteKind::Notification => "notification",
         }
     }
 }

@@ -1,0 +1,305 @@
+//! Notification channels: tell other systems when tickets open, change, resolve or reopen.
+//! Every change writes a notification in its own transaction; the dispatcher here expands
+//! notifications into one durable delivery per channel that routes them (by priority and
+//! event) and sends each until it is delivered or retried out, with backoff. One file per
+//! channel kind.
+
+pub mod webhook;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::model::now_ms;
+use crate::store::Store;
+use crate::store::channels::{Delivery, Route};
+
+/// How long a claimed delivery is someone's before another dispatcher may try it.
+const LEASE: Duration = Duration::from_secs(60);
+/// How often the dispatcher looks for work.
+const TICK: Duration = Duration::from_millis(250);
+
+/// `[[channels]]` as written in the config file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelFile {
+    name: String,
+    kind: String,
+    url: Option<String>,
+    secret: Option<String>,
+    #[serde(default)]
+    priorities: Option<Vec<String>>,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default, with = "optional_duration")]
+    retry_initial: Option<Duration>,
+    #[serde(default, with = "optional_duration")]
+    retry_max: Option<Duration>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+}
+
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = Option::<String>::deserialize(deserializer)?;
+        text.map(|text| {
+            humantime::parse_duration(&text).map_err(|e| {
+                serde::de::Error::custom(format!("{text:?} is not a duration like \"10s\": {e}"))
+            })
+        })
+        .transpose()
+    }
+}
+
+/// A validated channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    pub route: Route,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelKind {
+    /// JSON POSTed to `url`, signed with HMAC-SHA256 over "timestamp.body" with `secret`.
+    Webhook { url: String, secret: String },
+}
+
+const EVENTS: [&str; 4] = ["opened", "updated", "resolved", "reopened"];
+
+impl Channel {
+    /// Validates `[[channels]]`; errors name the channel and the key.
+    pub fn from_files(files: Vec<ChannelFile>) -> Result<Vec<Channel>, String> {
+        let mut channels: Vec<Channel> = Vec::new();
+        for file in files {
+            let name = file.name.trim().to_owned();
+            let at = |key: &str| format!("channels[{name:?}].{key}");
+            if name.is_empty() || channels.iter().any(|c| c.name == name) {
+                return Err(format!(
+                    "channels: every channel needs a unique name ({name:?})"
+                ));
+            }
+            let kind = match file.kind.as_str() {
+                "webhook" => {
+                    let url = file
+                        .url
+                        .clone()
+                        .ok_or_else(|| format!("{} is required for a webhook", at("url")))?;
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(format!(
+                            "{}: {url:?} must be an http:// or https:// URL",
+                            at("url")
+                        ));
+                    }
+                    let secret = file.secret.clone().unwrap_or_default();
+                    if secret.len() < 16 {
+                        return Err(format!(
+                            "{} must be at least 16 characters (receivers verify the signature with it)",
+                            at("secret")
+                        ));
+                    }
+                    ChannelKind::Webhook { url, secret }
+                }
+                other => {
+                    return Err(format!(
+                        "{}: {other:?} is not a channel kind (webhook)",
+                        at("kind")
+                    ));
+                }
+            };
+            let priorities = match &file.priorities {
+                None => vec![1, 2, 3, 4, 5],
+                Some(names) => names
+                    .iter()
+                    .map(|p| {
+                        p.strip_prefix('p')
+                            .and_then(|n| n.parse::<u8>().ok())
+                            .filter(|n| (1..=5).contains(n))
+                            .ok_or_else(|| format!("{}: {p:?} is not p1 to p5", at("priorities")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            let events = match &file.events {
+                None => EVENTS.iter().map(|e| (*e).to_owned()).collect(),
+                Some(events) => {
+                    for event in events {
+                        if !EVENTS.contains(&event.as_str()) {
+                            return Err(format!(
+                                "{}: {event:?} is not one of {EVENTS:?}",
+                                at("events")
+                            ));
+                        }
+                    }
+                    events.clone()
+                }
+            };
+            let retry_initial = file.retry_initial.unwrap_or(Duration::from_secs(10));
+            let retry_max = file.retry_max.unwrap_or(Duration::from_secs(3600));
+            if retry_initial.is_zero() || retry_max < retry_initial {
+                return Err(format!(
+                    "{}: retry_initial must be above zero and at most retry_max",
+                    at("retry_initial")
+                ));
+            }
+            channels.push(Channel {
+                route: Route {
+                    channel: name.clone(),
+                    priorities,
+                    events,
+                },
+                name,
+                kind,
+                retry_initial,
+                retry_max,
+                max_attempts: file.max_attempts.unwrap_or(12).clamp(1, 100),
+            });
+        }
+        Ok(channels)
+    }
+
+    /// The wait before attempt `attempt + 1` (exponential, capped).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(20));
+        self.retry_initial
+            .saturating_mul(factor)
+            .min(self.retry_max)
+    }
+}
+
+/// Expands notifications and sends deliveries until `stop`.
+pub async fn dispatch(store: Store, channels: Vec<Channel>, mut stop: watch::Receiver<bool>) {
+    let routes: Vec<Route> = channels.iter().map(|c| c.route.clone()).collect();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = store.expand_notifications(&routes, now_ms(), 200).await {
+            tracing::warn!(error = %e, "expanding notifications; retrying");
+            continue;
+        }
+        if channels.is_empty() {
+            continue;
+        }
+        let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let due = match store.claim_deliveries(now_ms(), lease_ms, 20).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming deliveries; retrying");
+                continue;
+            }
+        };
+        for delivery in due {
+            let Some(channel) = channels.iter().find(|c| c.name == delivery.channel) else {
+                // A channel removed from the config: its deliveries end here.
+                let _ = store
+                    .record_delivery(
+                        &delivery,
+                        Err("the channel is no longer configured"),
+                        None,
+                        now_ms(),
+                    )
+                    .await;
+                continue;
+            };
+            let outcome = send(channel, &delivery).await;
+            let retry_at = (delivery.attempts + 1 < channel.max_attempts).then(|| {
+                now_ms()
+                    + i64::try_from(channel.backoff(delivery.attempts).as_millis())
+                        .unwrap_or(i64::MAX)
+            });
+            match &outcome {
+                Ok(()) => {
+                    tracing::info!(channel = %channel.name, delivery = %delivery.id, event = %delivery.event, "notification delivered")
+                }
+                Err(e) => {
+                    tracing::warn!(channel = %channel.name, delivery = %delivery.id, attempt = delivery.attempts + 1, error = %e, "notification not delivered")
+                }
+            }
+            if let Err(e) = store
+                .record_delivery(
+                    &delivery,
+                    outcome.as_ref().map(|_| ()).map_err(String::as_str),
+                    retry_at,
+                    now_ms(),
+                )
+                .await
+            {
+                tracing::error!(error = %e, "recording a delivery; it will be tried again when its lease ends");
+            }
+        }
+    }
+}
+
+async fn send(channel: &Channel, delivery: &Delivery) -> Result<(), String> {
+    match &channel.kind {
+        ChannelKind::Webhook { url, secret } => webhook::post(url, secret, delivery).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Channel>, String> {
+        #[derive(Deserialize)]
+        struct File {
+            channels: Vec<ChannelFile>,
+        }
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        Channel::from_files(file.channels)
+    }
+
+    #[test]
+    fn channels_route_by_priority_and_event_and_back_off_exponentially() {
+        let channels = parse(
+            "[[channels]]\nname = \"oncall\"\nkind = \"webhook\"\nurl = \"https://hooks.example.com/x\"\nsecret = \"0123456789abcdef\"\npriorities = [\"p1\", \"p2\"]\nevents = [\"opened\"]\nretry_initial = \"1s\"\nretry_max = \"5s\"\n",
+        )
+        .expect("parses");
+        assert_eq!(channels[0].route.priorities, [1, 2]);
+        assert_eq!(channels[0].route.events, ["opened"]);
+        let waits: Vec<u64> = (0..5).map(|n| channels[0].backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 5, 5]);
+    }
+
+    #[test]
+    fn bad_channels_name_the_channel_and_key() {
+        let base = "[[channels]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example.com\"\nsecret = \"0123456789abcdef\"\n";
+        let cases = [
+            (base.replace("webhook", "pager"), "channels[\"hook\"].kind"),
+            (
+                base.replace("https://h.example.com", "ftp://h"),
+                "channels[\"hook\"].url",
+            ),
+            (
+                base.replace("0123456789abcdef", "short"),
+                "channels[\"hook\"].secret",
+            ),
+            (
+                format!("{base}priorities = [\"p9\"]\n"),
+                "channels[\"hook\"].priorities",
+            ),
+            (
+                format!("{base}events = [\"deleted\"]\n"),
+                "channels[\"hook\"].events",
+            ),
+            (format!("{base}{base}"), "unique name"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(&text).expect_err(&text);
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+}

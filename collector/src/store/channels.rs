@@ -1,0 +1,223 @@
+//! Notification channels in the store: notifications become one delivery per channel that
+//! wants them (by priority and event), deliveries are claimed when due, and their outcome is
+//! recorded (and noted on the ticket). Claims are optimistic updates, so several collectors
+//! may dispatch from one database without sending a delivery twice at once.
+
+use sqlx::Row;
+
+use super::{Backend, Store, StoreError};
+use crate::tickets::NoteKind;
+
+/// What a channel wants to hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub channel: String,
+    /// Priorities 1..=5 it takes.
+    pub priorities: Vec<u8>,
+    /// Events it takes ("opened", "updated", "resolved", "reopened").
+    pub events: Vec<String>,
+}
+
+/// A delivery to make now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Also the idempotency key receivers de-duplicate on.
+    pub id: String,
+    pub channel: String,
+    pub ticket_id: i64,
+    pub event: String,
+    pub payload_json: String,
+    pub attempts: u32,
+}
+
+impl Store {
+    /// Expands up to `limit` new notifications into deliveries for the channels that want
+    /// them. Returns how many notifications were expanded.
+    pub async fn expand_notifications(
+        &self,
+        routes: &[Route],
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<u32, StoreError> {
+        let claim = match self.backend {
+            Backend::Sqlite(_) => {
+                "SELECT id, ticket_id, event FROM notifications WHERE expanded_at_ms IS NULL ORDER BY id LIMIT $1"
+            }
+            Backend::Postgres(_) => {
+                "SELECT id, ticket_id, event FROM notifications WHERE expanded_at_ms IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+            }
+        };
+        let mut pending = Vec::new();
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let rows = sqlx::query(claim).bind(i64::from(limit)).fetch_all(&mut *transaction).await?;
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                let ticket_id: i64 = row.try_get("ticket_id")?;
+                let event: String = row.try_get("event")?;
+                pending.push((id, ticket_id, event));
+                sqlx::query("UPDATE notifications SET expanded_at_ms = $1 WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+        });
+        for (notification, ticket_id, event) in &pending {
+            let Some(detail) = self.ticket_detail(*ticket_id).await? else {
+                continue;
+            };
+            let ticket = &detail.ticket;
+            for route in routes {
+                if !route.priorities.contains(&ticket.priority.number())
+                    || !route.events.iter().any(|e| e == event)
+                {
+                    continue;
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                let payload = serde_json::json!({
+                    "event": event,
+                    "idempotency_key": id,
+                    "ticket": ticket,
+                    "devices": detail.devices,
+                    "suggested_fixes": detail.suggested_fixes,
+                });
+                with_pool!(self, pool => {
+                    sqlx::query(
+                        "INSERT INTO deliveries (id, channel, notification_id, ticket_id, event, payload_json, state, next_attempt_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (channel, notification_id) DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(&route.channel)
+                    .bind(notification)
+                    .bind(ticket_id)
+                    .bind(event)
+                    .bind(payload.to_string())
+                    .bind(now_ms)
+                    .execute(pool)
+                    .await?;
+                });
+            }
+        }
+        Ok(u32::try_from(pending.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Claims up to `limit` deliveries that are due, pushing their next attempt `lease_ms`
+    /// away so no one else sends them meanwhile.
+    pub async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut claimed = Vec::new();
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, channel, ticket_id, event, payload_json, attempts, next_attempt_at_ms FROM deliveries \
+                 WHERE state = 'pending' AND next_attempt_at_ms <= $1 ORDER BY next_attempt_at_ms LIMIT $2",
+            )
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                let id: String = row.try_get("id")?;
+                let due: i64 = row.try_get("next_attempt_at_ms")?;
+                let won = sqlx::query(
+                    "UPDATE deliveries SET next_attempt_at_ms = $1 WHERE id = $2 AND state = 'pending' AND next_attempt_at_ms = $3",
+                )
+                .bind(now_ms + lease_ms)
+                .bind(&id)
+                .bind(due)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                if won == 1 {
+                    claimed.push(Delivery {
+                        id,
+                        channel: row.try_get("channel")?,
+                        ticket_id: row.try_get("ticket_id")?,
+                        event: row.try_get("event")?,
+                        payload_json: row.try_get("payload_json")?,
+                        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                    });
+                }
+            }
+        });
+        Ok(claimed)
+    }
+
+    /// Records an attempt: delivered, failed with a retry at `retry_at_ms`, or (no retry)
+    /// given up. The ticket's timeline says what happened.
+    pub async fn record_delivery(
+        &self,
+        delivery: &Delivery,
+        outcome: Result<(), &str>,
+        retry_at_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let note = match (outcome, retry_at_ms) {
+                (Ok(()), _) => {
+                    sqlx::query("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at_ms = $1, last_error = NULL WHERE id = $2")
+                        .bind(now_ms)
+                        .bind(&delivery.id)
+                        .execute(&mut *transaction)
+                        .await?;
+                    Some(format!("Sent to {} ({})", delivery.channel, delivery.event))
+                }
+                (Err(error), Some(retry_at)) => {
+                    sqlx::query("UPDATE deliveries SET attempts = attempts + 1, next_attempt_at_ms = $1, last_error = $2 WHERE id = $3")
+                        .bind(retry_at)
+                        .bind(error)
+                        .bind(&delivery.id)
+                        .execute(&mut *transaction)
+                        .await?;
+                    None
+                }
+                (Err(error), None) => {
+                    sqlx::query("UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = $1 WHERE id = $2")
+                        .bind(error)
+                        .bind(&delivery.id)
+                        .execute(&mut *transaction)
+                        .await?;
+                    Some(format!(
+                        "Could not notify {} ({}) after {} attempts: {error}",
+                        delivery.channel,
+                        delivery.event,
+                        delivery.attempts + 1
+                    ))
+                }
+            };
+            if let Some(text) = note {
+                sqlx::query("INSERT INTO ticket_events (ticket_id, at_ms, kind, text) VALUES ($1, $2, $3, $4)")
+                    .bind(delivery.ticket_id)
+                    .bind(now_ms)
+                    .bind(NoteKind::Notification.as_str())
+                    .bind(&text)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Deliveries not yet delivered, per channel: the channel backlog.
+    pub async fn delivery_backlog(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT channel, COUNT(*) AS pending FROM deliveries WHERE state = 'pending' GROUP BY channel ORDER BY channel")
+                .fetch_all(pool)
+                .await?;
+            let mut backlog = Vec::with_capacity(rows.len());
+            for row in &rows {
+                backlog.push((row.try_get("channel")?, u64::try_from(row.try_get::<i64, _>("pending")?).unwrap_or(0)));
+            }
+            Ok(backlog)
+        })
+    }
+}

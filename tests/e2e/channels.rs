@@ -1,0 +1,241 @@
+//! Notification channels end to end: a webhook receiver the test runs checks every request's
+//! HMAC signature, fails the first two attempts and still gets each event once it recovers,
+//! with one idempotency key per event across retries; deliveries wait out a collector restart.
+
+use std::sync::{Arc, Mutex};
+
+use firstline_collector::config::Settings;
+use firstline_proto::v1 as pb;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{SimulatedDevice, TestCollector, wait_for};
+
+const SECRET: &str = "webhook-secret-0123456789";
+
+#[derive(Debug, Clone)]
+struct Received {
+    event: String,
+    idempotency_key: String,
+    signature_ok: bool,
+    answered: u16,
+    body: serde_json::Value,
+}
+
+/// A webhook receiver that answers 500 while `failures_left` lasts (or always, when
+/// `down`), then 200.
+#[derive(Clone, Default)]
+struct Receiver {
+    log: Arc<Mutex<Vec<Received>>>,
+    failures_left: Arc<Mutex<u32>>,
+    down: Arc<Mutex<bool>>,
+}
+
+impl Receiver {
+    async fn start(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let this = self.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let this = this.clone();
+                tokio::spawn(async move {
+                    let mut data = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    let (head, body) = loop {
+                        let Ok(read) = stream.read(&mut buffer).await else {
+                            return;
+                        };
+                        if read == 0 {
+                            return;
+                        }
+                        data.extend_from_slice(&buffer[..read]);
+                        let text = String::from_utf8_lossy(&data).into_owned();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let length: usize = head
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().to_owned())
+                                })
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(0);
+                            if body.len() >= length {
+                                break (head.to_owned(), body[..length].to_owned());
+                            }
+                        }
+                    };
+                    let header = |name: &str| {
+                        head.lines()
+                            .find_map(|l| {
+                                let (key, value) = l.split_once(':')?;
+                                key.eq_ignore_ascii_case(name)
+                                    .then(|| value.trim().to_owned())
+                            })
+                            .unwrap_or_default()
+                    };
+                    // Verify "t=…,v1=…" independently with ring.
+                    let signature = header("X-Firstline-Signature");
+                    let timestamp = signature
+                        .split(',')
+                        .find_map(|p| p.strip_prefix("t="))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let presented = signature
+                        .split(',')
+                        .find_map(|p| p.strip_prefix("v1="))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
+                    let expected: String =
+                        ring::hmac::sign(&key, format!("{timestamp}.{body}").as_bytes())
+                            .as_ref()
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect();
+                    let answered = {
+                        let mut failures = this.failures_left.lock().expect("lock");
+                        if *this.down.lock().expect("lock") {
+                            503
+                        } else if *failures > 0 {
+                            *failures -= 1;
+                            500
+                        } else {
+                            200
+                        }
+                    };
+                    this.log.lock().expect("lock").push(Received {
+                        event: header("X-Firstline-Event"),
+                        idempotency_key: header("Idempotency-Key"),
+                        signature_ok: !presented.is_empty() && presented == expected,
+                        answered,
+                        body: serde_json::from_str(&body).unwrap_or_default(),
+                    });
+                    let reply = format!(
+                        "HTTP/1.1 {answered} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        address
+    }
+
+    fn log(&self) -> Vec<Received> {
+        self.log.lock().expect("lock").clone()
+    }
+
+    fn delivered(&self, event: &str) -> Vec<Received> {
+        self.log()
+            .into_iter()
+            .filter(|r| r.event == event && r.answered == 200)
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webhook_survives_failures_and_a_restart() {
+    let receiver = Receiver::default();
+    *receiver.failures_left.lock().expect("lock") = 2;
+    let address = receiver.start().await;
+    let channels = Settings::parse(
+        &format!(
+            "[[channels]]\nname = \"helpdesk\"\nkind = \"webhook\"\nurl = \"http://{address}/hooks/firstline\"\nsecret = \"{SECRET}\"\nretry_initial = \"100ms\"\nretry_max = \"400ms\"\n"
+        ),
+        std::path::Path::new("channels.toml"),
+    )
+    .expect("channel config")
+    .channels;
+    let mut collector = TestCollector::start_with(|settings| settings.channels = channels).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity =
+        SimulatedDevice::enroll(&collector.url(), collector.token().await, dir.path()).await;
+    let mut device =
+        SimulatedDevice::connect(&collector.url(), identity.clone(), "hq", "192.0.2.53").await;
+
+    device
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
+    let opened = wait_for("the opened event, after two failed attempts", || async {
+        receiver.delivered("opened").first().cloned()
+    })
+    .await;
+    let attempts: Vec<Received> = receiver
+        .log()
+        .into_iter()
+        .filter(|r| r.event == "opened")
+        .collect();
+    assert_eq!(
+        attempts.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [500, 500, 200]
+    );
+    assert!(
+        attempts.iter().all(|r| r.signature_ok),
+        "every attempt is signed: {attempts:#?}"
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|r| r.idempotency_key == opened.idempotency_key),
+        "one idempotency key across retries"
+    );
+    assert_eq!(opened.body["ticket"]["check"], "disk.free_low");
+    assert_eq!(
+        opened.body["idempotency_key"],
+        opened.idempotency_key.as_str()
+    );
+
+    device.report("disk.free_low", "/", pb::Severity::Ok).await;
+    wait_for("the resolved event", || async {
+        receiver.delivered("resolved").first().cloned()
+    })
+    .await;
+    let ticket = opened.body["ticket"]["id"].as_i64().expect("ticket id");
+    let detail = collector
+        .running()
+        .store
+        .ticket_detail(ticket)
+        .await
+        .expect("detail")
+        .expect("ticket");
+    assert!(
+        detail
+            .timeline
+            .iter()
+            .any(|e| e.kind == "notification" && e.text == "Sent to helpdesk (opened)"),
+        "{:#?}",
+        detail.timeline
+    );
+
+    // The receiver goes down; the collector restarts meanwhile; the event still arrives.
+    *receiver.down.lock().expect("lock") = true;
+    device
+        .report("memory.available_low", "ram", pb::Severity::Warning)
+        .await;
+    wait_for("an attempt at the new event", || async {
+        receiver
+            .log()
+            .iter()
+            .any(|r| r.event == "opened" && r.answered == 503)
+            .then_some(())
+    })
+    .await;
+    drop(device);
+    collector.restart().await;
+    *receiver.down.lock().expect("lock") = false;
+    wait_for("the event held over the restart", || async {
+        receiver
+            .delivered("opened")
+            .into_iter()
+            .find(|r| r.body["ticket"]["check"] == "memory.available_low")
+    })
+    .await;
+    let opened_events = receiver.delivered("opened");
+    let keys: std::collections::HashSet<_> = opened_events
+        .iter()
+        .map(|r| r.idempotency_key.clone())
+        .collect();
+    assert_eq!(keys.len(), opened_events.len(), "each event delivered once");
+}
