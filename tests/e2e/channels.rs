@@ -239,3 +239,151 @@ async fn a_signed_webhook_survives_failures_and_a_restart() {
         .collect();
     assert_eq!(keys.len(), opened_events.len(), "each event delivered once");
 }
+
+/// A real SMTP server: Debian's aiosmtpd, writing each mail it receives into a maildir.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl SmtpServer {
+    /// None when aiosmtpd is missing outside CI (`.ci/run` installs python3-aiosmtpd; there a
+    /// missing server fails the test).
+    async fn start(dir: &std::path::Path) -> Option<Self> {
+        let python = "/usr/bin/python3";
+        let available = std::process::Command::new(python)
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !available {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "python3-aiosmtpd is required in CI (.ci/run installs it)"
+            );
+            eprintln!("python3-aiosmtpd is not installed: skipping the SMTP test");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let maildir = dir.join("maildir");
+        let child = std::process::Command::new(python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let server = Self {
+            child,
+            port,
+            maildir,
+        };
+        wait_for("the SMTP server to listen", || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+                .await
+                .ok()
+                .map(drop)
+        })
+        .await;
+        Some(server)
+    }
+
+    /// The headers of every mail received so far, oldest first.
+    fn mails(&self) -> Vec<std::collections::HashMap<String, String>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        let mut mails: Vec<(
+            std::time::SystemTime,
+            std::collections::HashMap<String, String>,
+        )> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let text = std::fs::read_to_string(entry.path()).ok()?;
+                let modified = entry.metadata().and_then(|m| m.modified()).ok()?;
+                let head = text.split("\n\n").next().unwrap_or_default().to_owned();
+                let headers = head
+                    .lines()
+                    .filter_map(|line| line.split_once(": "))
+                    .map(|(key, value)| (key.to_ascii_lowercase(), value.trim().to_owned()))
+                    .collect();
+                Some((modified, headers))
+            })
+            .collect();
+        mails.sort_by_key(|(modified, _)| *modified);
+        mails.into_iter().map(|(_, headers)| headers).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_and_resolve_mails_of_a_ticket_reach_a_real_smtp_server_in_one_thread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(smtp) = SmtpServer::start(dir.path()).await else {
+        return;
+    };
+    let channels = Settings::parse(
+        &format!(
+            "[[channels]]\nname = \"helpdesk-mail\"\nkind = \"email\"\nsmtp = \"127.0.0.1:{}\"\nsecurity = \"none\"\nfrom = \"Firstline <firstline@example.com>\"\nto = [\"helpdesk@example.com\"]\nretry_initial = \"100ms\"\n",
+            smtp.port
+        ),
+        std::path::Path::new("channels.toml"),
+    )
+    .expect("channel config")
+    .channels;
+    let collector = TestCollector::start_with(|settings| settings.channels = channels).await;
+    let identity = SimulatedDevice::enroll(
+        &collector.url(),
+        collector.token().await,
+        &dir.path().join("agent"),
+    )
+    .await;
+    let mut device = SimulatedDevice::connect(&collector.url(), identity, "hq", "192.0.2.53").await;
+    device
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
+    wait_for("the opened mail", || async {
+        (smtp.mails().len() == 1).then_some(())
+    })
+    .await;
+    device.report("disk.free_low", "/", pb::Severity::Ok).await;
+    let mails = wait_for("the resolved mail", || async {
+        let mails = smtp.mails();
+        (mails.len() == 2).then_some(mails)
+    })
+    .await;
+    let (opened, resolved) = (&mails[0], &mails[1]);
+    assert!(
+        opened["subject"].starts_with("[Firstline #1] P4 opened"),
+        "{opened:#?}"
+    );
+    assert!(
+        resolved["subject"].starts_with("[Firstline #1] P4 resolved"),
+        "{resolved:#?}"
+    );
+    assert_eq!(opened["message-id"], "<firstline-ticket-1@example.com>");
+    assert_eq!(
+        resolved["in-reply-to"], opened["message-id"],
+        "threaded: {resolved:#?}"
+    );
+    assert_eq!(resolved["references"], opened["message-id"]);
+    assert_ne!(resolved["message-id"], opened["message-id"]);
+    assert_eq!(opened["to"], "helpdesk@example.com");
+}

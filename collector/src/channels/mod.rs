@@ -4,6 +4,7 @@
 //! event) and sends each until it is delivered or retried out, with backoff. One file per
 //! channel kind.
 
+pub mod email;
 pub mod webhook;
 
 use std::time::Duration;
@@ -38,6 +39,15 @@ pub struct ChannelFile {
     retry_max: Option<Duration>,
     #[serde(default)]
     max_attempts: Option<u32>,
+    /// Email: the SMTP server ("host:port"), its security, an optional login, sender and
+    /// recipients.
+    smtp: Option<String>,
+    security: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    from: Option<String>,
+    #[serde(default)]
+    to: Vec<String>,
 }
 
 mod optional_duration {
@@ -73,6 +83,8 @@ pub struct Channel {
 pub enum ChannelKind {
     /// JSON POSTed to `url`, signed with HMAC-SHA256 over "timestamp.body" with `secret`.
     Webhook { url: String, secret: String },
+    /// A mail per event, threaded per ticket.
+    Email(Box<email::EmailChannel>),
 }
 
 const EVENTS: [&str; 4] = ["opened", "updated", "resolved", "reopened"];
@@ -110,9 +122,62 @@ impl Channel {
                     }
                     ChannelKind::Webhook { url, secret }
                 }
+                "email" => {
+                    let smtp = file
+                        .smtp
+                        .clone()
+                        .ok_or_else(|| format!("{} is required for email", at("smtp")))?;
+                    let (host, port) = smtp
+                        .rsplit_once(':')
+                        .and_then(|(host, port)| Some((host.to_owned(), port.parse::<u16>().ok()?)))
+                        .filter(|(host, _)| !host.is_empty())
+                        .ok_or_else(|| format!("{}: {smtp:?} is not host:port", at("smtp")))?;
+                    let security = match file.security.as_deref() {
+                        None => email::SmtpSecurity::StartTls,
+                        Some(text) => email::SmtpSecurity::parse(text).ok_or_else(|| {
+                            format!("{}: {text:?} is not starttls, tls or none", at("security"))
+                        })?,
+                    };
+                    let from = file
+                        .from
+                        .as_deref()
+                        .ok_or_else(|| format!("{} is required for email", at("from")))?
+                        .parse()
+                        .map_err(|e| format!("{}: {e}", at("from")))?;
+                    if file.to.is_empty() {
+                        return Err(format!("{} needs at least one address", at("to")));
+                    }
+                    let to = file
+                        .to
+                        .iter()
+                        .map(|address| {
+                            address
+                                .parse()
+                                .map_err(|e| format!("{}: {address:?}: {e}", at("to")))
+                        })
+                        .collect::<Result<_, _>>()?;
+                    let credentials = match (&file.username, &file.password) {
+                        (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+                        (None, None) => None,
+                        _ => {
+                            return Err(format!(
+                                "{}: give both username and password, or neither",
+                                at("username")
+                            ));
+                        }
+                    };
+                    ChannelKind::Email(Box::new(email::EmailChannel {
+                        host,
+                        port,
+                        security,
+                        credentials,
+                        from,
+                        to,
+                    }))
+                }
                 other => {
                     return Err(format!(
-                        "{}: {other:?} is not a channel kind (webhook)",
+                        "{}: {other:?} is not a channel kind (webhook, email)",
                         at("kind")
                     ));
                 }
@@ -246,6 +311,7 @@ pub async fn dispatch(store: Store, channels: Vec<Channel>, mut stop: watch::Rec
 async fn send(channel: &Channel, delivery: &Delivery) -> Result<(), String> {
     match &channel.kind {
         ChannelKind::Webhook { url, secret } => webhook::post(url, secret, delivery).await,
+        ChannelKind::Email(channel) => email::send(channel, delivery).await,
     }
 }
 

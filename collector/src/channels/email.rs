@@ -1,0 +1,155 @@
+//! The email channel: one mail per event over SMTP (STARTTLS, TLS or, for a local relay,
+//! plain), threaded per ticket: the "opened" mail's Message-ID is stable
+//! (`<firstline-ticket-ID@DOMAIN>`) and every later mail about the ticket refers to it
+//! (In-Reply-To, References), so mail clients show one conversation per ticket.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::store::channels::Delivery;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    StartTls,
+    Tls,
+    /// Plain SMTP, for a relay on the same host or network.
+    None,
+}
+
+impl SmtpSecurity {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "starttls" => Some(SmtpSecurity::StartTls),
+            "tls" => Some(SmtpSecurity::Tls),
+            "none" => Some(SmtpSecurity::None),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailChannel {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub credentials: Option<(String, String)>,
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+}
+
+/// The thread root every mail about ticket `id` refers to.
+pub fn thread_root(ticket_id: i64, domain: &str) -> String {
+    format!("<firstline-ticket-{ticket_id}@{domain}>")
+}
+
+/// The mail for one delivery.
+pub fn message(channel: &EmailChannel, delivery: &Delivery) -> Result<Message, String> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&delivery.payload_json).map_err(|e| e.to_string())?;
+    let ticket = &payload["ticket"];
+    let domain = channel.from.email.domain().to_owned();
+    let root = thread_root(delivery.ticket_id, &domain);
+    let title = ticket["title"].as_str().unwrap_or_default();
+    let subject = format!(
+        "[Firstline #{}] P{} {}: {title}",
+        delivery.ticket_id,
+        ticket["priority"].as_u64().unwrap_or(0),
+        delivery.event
+    );
+    let mut builder = Message::builder()
+        .from(channel.from.clone())
+        .subject(subject);
+    for to in &channel.to {
+        builder = builder.to(to.clone());
+    }
+    builder = if delivery.event == "opened" {
+        builder.message_id(Some(root))
+    } else {
+        builder
+            .message_id(Some(format!(
+                "<firstline-ticket-{}-{}@{domain}>",
+                delivery.ticket_id, delivery.id
+            )))
+            .in_reply_to(root.clone())
+            .references(root)
+    };
+    let mut body = format!(
+        "Ticket #{} {}: {title}\n\nState: {}\nPriority: P{} (impact {}, urgency {})\nTier: L{}\nCheck: {} on {}\n",
+        delivery.ticket_id,
+        delivery.event,
+        ticket["state"].as_str().unwrap_or_default(),
+        ticket["priority"].as_u64().unwrap_or(0),
+        ticket["impact"].as_str().unwrap_or_default(),
+        ticket["urgency"].as_str().unwrap_or_default(),
+        ticket["tier"].as_u64().unwrap_or(1),
+        ticket["check"].as_str().unwrap_or_default(),
+        ticket["resource"].as_str().unwrap_or_default(),
+    );
+    if let Some(description) = ticket["description"].as_str() {
+        body.push_str(&format!("\n{description}\n"));
+    }
+    if let Some(devices) = payload["devices"].as_array().filter(|d| !d.is_empty()) {
+        let names: Vec<&str> = devices
+            .iter()
+            .filter_map(|d| d["hostname"].as_str())
+            .take(50)
+            .collect();
+        body.push_str(&format!(
+            "\nDevices ({}): {}\n",
+            devices.len(),
+            names.join(", ")
+        ));
+    }
+    if let Some(fixes) = payload["suggested_fixes"]
+        .as_array()
+        .filter(|f| !f.is_empty())
+    {
+        body.push_str("\nKnown fixes:\n");
+        for fix in fixes {
+            body.push_str(&format!(
+                "- {} (worked {} times)\n",
+                fix["solution"].as_str().unwrap_or_default(),
+                fix["worked_count"]
+            ));
+        }
+    }
+    if let Some(resolution) = ticket["resolution"].as_str() {
+        body.push_str(&format!("\nResolution: {resolution}\n"));
+    }
+    builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| format!("building the mail: {e}"))
+}
+
+/// Sends the delivery's mail.
+pub async fn send(channel: &EmailChannel, delivery: &Delivery) -> Result<(), String> {
+    let message = message(channel, delivery)?;
+    let builder = match channel.security {
+        SmtpSecurity::StartTls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&channel.host)
+                .map_err(|e| format!("SMTP {}: {e}", channel.host))?
+        }
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&channel.host)
+            .map_err(|e| format!("SMTP {}: {e}", channel.host))?,
+        SmtpSecurity::None => {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&channel.host)
+        }
+    };
+    let mut builder = builder.port(channel.port).timeout(Some(TIMEOUT));
+    if let Some((user, password)) = &channel.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    builder
+        .build()
+        .send(message)
+        .await
+        .map(drop)
+        .map_err(|e| format!("SMTP {}:{}: {e}", channel.host, channel.port))
+}
