@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Ok,
@@ -34,7 +36,7 @@ impl Severity {
 }
 
 /// One observation of one check on one resource of one device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub sequence: u64,
     pub check: String,
@@ -48,7 +50,7 @@ pub struct Finding {
 
 /// What a device told us about itself on connect. Stored as JSON: fields added later default,
 /// so rows written by older versions still read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Inventory {
     pub hostname: String,
@@ -70,7 +72,7 @@ pub struct Inventory {
     pub dns_servers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Disk {
     pub mount_point: String,
@@ -81,7 +83,7 @@ pub struct Disk {
     pub removable: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NetworkInterface {
     pub name: String,
@@ -90,7 +92,7 @@ pub struct NetworkInterface {
 }
 
 /// A device as the store knows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: String,
     pub hostname: String,
@@ -108,7 +110,7 @@ pub struct Device {
 }
 
 /// A finding as stored, with the device it came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredFinding {
     pub device_id: String,
     pub received_at_ms: i64,
@@ -117,7 +119,9 @@ pub struct StoredFinding {
 }
 
 /// Staff roles, from least to most privileged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Technician,

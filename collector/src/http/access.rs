@@ -260,6 +260,9 @@ pub async fn logout(State(state): State<HttpState>, headers: HeaderMap) -> Respo
 }
 
 /// `GET /api/v1/me`: who the caller is.
+#[utoipa::path(get, path = "/me", tag = "access",
+    responses((status = 200, description = "The caller's name and role"), (status = 401, body = super::ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 pub async fn me(axum::extract::Extension(caller): axum::extract::Extension<Caller>) -> Response {
     Json(serde_json::json!({ "name": caller.name, "role": caller.role })).into_response()
 }

@@ -36,45 +36,101 @@ pub struct HttpState {
     pub ca_pem: String,
 }
 
-pub fn router(state: HttpState) -> Router {
+/// The OpenAPI document's frame; the paths come from the routes themselves.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Firstline collector API",
+        description = "Tickets, devices, reproduction and knowledge for support staff and scripts. Authenticate with an API key (`Authorization: Bearer flk_…`) or a signed-in session (cookie from `POST /login`, plus the `X-CSRF-Token` header on changes)."
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&SecuritySchemes),
+    components(schemas(ApiError))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("flk_…")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// The REST API's routes, with the OpenAPI document they describe.
+pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
     // Route groups by the least role that may use them; every group needs a caller.
-    let technician = Router::new()
-        .route("/me", get(access::me))
-        .route("/devices", get(list_devices))
-        .route("/devices/{id}", get(show_device))
-        .route("/tickets", get(list_tickets))
-        .route("/tickets/{id}", get(show_ticket))
-        .route("/tickets/{id}/actions", post(act_on_ticket))
-        .route("/devices/{id}/reproduce", post(reproduce_on_device))
-        .route("/reproduce/{id}", get(show_reproduce))
-        .route("/knowledge", get(knowledge))
+    let technician = OpenApiRouter::new()
+        .routes(routes!(access::me))
+        .routes(routes!(list_devices))
+        .routes(routes!(show_device))
+        .routes(routes!(list_tickets))
+        .routes(routes!(show_ticket))
+        .routes(routes!(act_on_ticket))
+        .routes(routes!(reproduce_on_device))
+        .routes(routes!(show_reproduce))
+        .routes(routes!(knowledge))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Technician, request, next)
         }));
-    let supervisor = Router::new()
-        .route("/stats", get(stats))
+    let supervisor = OpenApiRouter::new()
+        .routes(routes!(stats))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Supervisor, request, next)
         }));
-    let admin = Router::new()
-        .route("/devices/{id}/revoke", post(revoke_device))
-        .route("/devices/{id}/vip", post(set_vip))
-        .route("/tokens", post(create_token))
+    let admin = OpenApiRouter::new()
+        .routes(routes!(revoke_device))
+        .routes(routes!(set_vip))
+        .routes(routes!(create_token))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));
-    let api =
-        technician
-            .merge(supervisor)
-            .merge(admin)
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                access::authenticate,
-            ));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(technician)
+        .merge(supervisor)
+        .merge(admin)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authenticate,
+        ))
+        .split_for_parts()
+}
+
+pub fn router(state: HttpState) -> Router {
+    let (api, openapi) = api(&state);
+    let document = Arc::new(openapi);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/login", post(access::login))
         .route("/logout", post(access::logout))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { Json(document.as_ref().clone()) }
+            }),
+        )
         .nest("/api/v1", api)
         .fallback(not_found)
         .with_state(state)
@@ -94,7 +150,7 @@ pub async fn create_api_key(
 }
 
 /// JSON error body: `{"error": "..."}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ApiError {
     error: String,
 }
@@ -119,14 +175,14 @@ async fn healthz(State(state): State<HttpState>) -> Response {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct DeviceView {
     #[serde(flatten)]
     device: Device,
     connected: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct DeviceDetail {
     #[serde(flatten)]
     device: DeviceView,
@@ -136,6 +192,9 @@ struct DeviceDetail {
     findings: Vec<StoredFinding>,
 }
 
+#[utoipa::path(get, path = "/devices", tag = "devices",
+    responses((status = 200, description = "Every device", body = [DeviceView]), (status = 401, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn list_devices(State(state): State<HttpState>) -> Response {
     match state.store.devices().await {
         Ok(devices) => {
@@ -158,6 +217,10 @@ async fn list_devices(State(state): State<HttpState>) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/devices/{id}", tag = "devices",
+    params(("id" = String, Path, description = "Device id")),
+    responses((status = 200, body = DeviceDetail), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn show_device(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
     let device = match state.store.device(&id).await {
         Ok(Some(device)) => device,
@@ -202,8 +265,9 @@ pub(crate) fn store_unavailable(what: &str, e: &dyn std::fmt::Display) -> Respon
 }
 
 /// `GET /api/v1/tickets` query: every filter optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct TicketQuery {
     /// A state (new, assigned, in_progress, pending, resolved, closed, cancelled) or "open".
     state: Option<String>,
@@ -214,6 +278,9 @@ struct TicketQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/tickets", tag = "tickets", params(TicketQuery),
+    responses((status = 200, description = "Open tickets first, by priority and due time", body = [crate::store::TicketRecord]), (status = 400, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn list_tickets(
     State(state): State<HttpState>,
     query: Result<Query<TicketQuery>, axum::extract::rejection::QueryRejection>,
@@ -257,6 +324,10 @@ async fn list_tickets(
     }
 }
 
+#[utoipa::path(get, path = "/tickets/{id}", tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses((status = 200, body = crate::store::TicketDetail), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn show_ticket(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<i64>() else {
         return error(StatusCode::NOT_FOUND, format!("no ticket with id {id:?}"));
@@ -269,7 +340,7 @@ async fn show_ticket(State(state): State<HttpState>, Path(id): Path<String>) -> 
 }
 
 /// `POST /api/v1/tickets/{id}/actions` body, e.g. `{"action": "resolve", "solution": "…"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 enum ActionRequest {
     Assign {
@@ -299,7 +370,7 @@ enum ActionRequest {
 }
 
 /// What to reproduce, and how long the request may wait for an offline device.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReproduceBody {
     playbook: String,
@@ -331,6 +402,13 @@ impl ActionRequest {
 /// Longest comment, reason or solution accepted.
 const MAX_ACTION_TEXT_BYTES: usize = 16 * 1024;
 
+#[utoipa::path(post, path = "/tickets/{id}/actions", tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = ActionRequest,
+    responses((status = 200, description = "The ticket after the action", body = crate::store::TicketDetail),
+        (status = 202, description = "A reproduce request, queued", body = crate::store::reproduce::ReproduceRequest),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, description = "The action does not fit the ticket's state", body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn act_on_ticket(
     State(state): State<HttpState>,
     Extension(caller): Extension<Caller>,
@@ -469,6 +547,11 @@ async fn reproduce(
     }
 }
 
+#[utoipa::path(post, path = "/devices/{id}/reproduce", tag = "reproduce",
+    params(("id" = String, Path, description = "Device id")),
+    request_body = ReproduceBody,
+    responses((status = 202, body = crate::store::reproduce::ReproduceRequest), (status = 400, body = ApiError), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn reproduce_on_device(
     State(state): State<HttpState>,
     Extension(caller): Extension<Caller>,
@@ -487,6 +570,10 @@ async fn reproduce_on_device(
     }
 }
 
+#[utoipa::path(get, path = "/reproduce/{id}", tag = "reproduce",
+    params(("id" = String, Path, description = "Reproduce request id")),
+    responses((status = 200, body = crate::store::reproduce::ReproduceRequest), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn show_reproduce(State(state): State<HttpState>, Path(id): Path<String>) -> Response {
     match state.store.reproduce_request(&id).await {
         Ok(Some(request)) => Json(request).into_response(),
@@ -500,6 +587,10 @@ async fn show_reproduce(State(state): State<HttpState>, Path(id): Path<String>) 
 
 /// `POST /api/v1/devices/{id}/revoke` (admin): the device's certificate is refused from now
 /// on, and its live stream is closed.
+#[utoipa::path(post, path = "/devices/{id}/revoke", tag = "admin",
+    params(("id" = String, Path, description = "Device id")),
+    responses((status = 200, description = "Revoked"), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn revoke_device(
     State(state): State<HttpState>,
     Extension(caller): Extension<Caller>,
@@ -520,13 +611,18 @@ async fn revoke_device(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VipBody {
     vip: bool,
 }
 
 /// `POST /api/v1/devices/{id}/vip` (admin): `{"vip": true}` raises its tickets' impact.
+#[utoipa::path(post, path = "/devices/{id}/vip", tag = "admin",
+    params(("id" = String, Path, description = "Device id")),
+    request_body = VipBody,
+    responses((status = 200, description = "Updated"), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn set_vip(
     State(state): State<HttpState>,
     Path(id): Path<String>,
@@ -545,7 +641,7 @@ async fn set_vip(
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     #[serde(default)]
@@ -553,6 +649,10 @@ struct TokenBody {
 }
 
 /// `POST /api/v1/tokens` (admin): one one-time enrollment token.
+#[utoipa::path(post, path = "/tokens", tag = "admin",
+    request_body = TokenBody,
+    responses((status = 201, description = "A one-time enrollment token"), (status = 403, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn create_token(
     State(state): State<HttpState>,
     Extension(caller): Extension<Caller>,
@@ -589,13 +689,17 @@ async fn create_token(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct KnowledgeQuery {
     q: Option<String>,
 }
 
 /// `GET /api/v1/knowledge?q=…`: problems and the solutions that worked, searchable.
+#[utoipa::path(get, path = "/knowledge", tag = "knowledge", params(KnowledgeQuery),
+    responses((status = 200, body = [crate::store::stats::KnowledgeEntry])),
+    security(("api_key" = []), ("session" = [])))]
 async fn knowledge(
     State(state): State<HttpState>,
     query: Result<Query<KnowledgeQuery>, axum::extract::rejection::QueryRejection>,
@@ -609,14 +713,18 @@ async fn knowledge(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
     /// The window: tickets opened in the last this many days (default 30).
     days: Option<u32>,
 }
 
 /// `GET /api/v1/stats?days=30` (supervisor).
+#[utoipa::path(get, path = "/stats", tag = "stats", params(StatsQuery),
+    responses((status = 200, body = crate::store::stats::Stats), (status = 403, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
 async fn stats(
     State(state): State<HttpState>,
     query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,

@@ -13,7 +13,7 @@ pub const PLAYBOOKS: [&str; 8] = [
     "web", "slow", "disk", "crash", "printing", "email", "clock", "health",
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReproduceRequest {
     pub id: String,
     pub ticket_id: Option<i64>,

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::{Backend, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub since_ms: i64,
     pub until_ms: i64,
@@ -29,7 +29,7 @@ pub struct Stats {
     pub top_recurring: Vec<Recurring>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PriorityStats {
     pub priority: u8,
     pub opened: u64,
@@ -43,7 +43,7 @@ pub struct PriorityStats {
     pub resolution_sla_met: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Recurring {
     pub fingerprint: String,
     pub tickets: u64,
@@ -51,7 +51,7 @@ pub struct Recurring {
 }
 
 /// One fingerprint in the knowledge base.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KnowledgeEntry {
     pub fingerprint: String,
     pub check: String,

@@ -21,7 +21,7 @@ use crate::tickets::{
 };
 
 /// A ticket as stored, for the REST API.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TicketRecord {
     pub id: i64,
     pub kind: TicketKind,
@@ -86,7 +86,7 @@ impl TicketRecord {
 }
 
 /// One entry of a ticket's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     pub at_ms: i64,
     pub kind: String,
@@ -97,7 +97,7 @@ pub struct TimelineEntry {
 }
 
 /// A device listed on a ticket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TicketDevice {
     pub device_id: String,
     pub hostname: String,
@@ -106,7 +106,7 @@ pub struct TicketDevice {
 }
 
 /// A ticket with everything staff need to work it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: TicketRecord,
@@ -120,7 +120,7 @@ pub struct TicketDetail {
 }
 
 /// A condition as the REST API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConditionRecord {
     pub check: String,
     pub resource: String,

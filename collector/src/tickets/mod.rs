@@ -11,7 +11,7 @@ pub use engine::{Action, Event, Refusal, decide};
 pub use policy::{Level, Policy, Priority};
 
 /// A ticket's place in its life. Open states are new, assigned, in progress and pending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketState {
     New,
@@ -63,7 +63,7 @@ impl TicketState {
 
 /// A device ticket is about one condition of one device; an incident is about one check
 /// failing on many devices of one scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketKind {
     Device,
@@ -93,7 +93,7 @@ impl TicketKind {
 
 /// What the collector knows of a condition `(device, check, resource)`. Pending and clearing
 /// happen on the agent (its minimum durations), so the collector sees the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConditionState {
     Firing,
@@ -211,7 +211,7 @@ pub fn incident_key(check: &str, scope: &str) -> String {
 }
 
 /// A known fix for a fingerprint, with how often it worked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct KnownFix {
     pub solution: String,
     pub worked_count: u32,

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::Severity;
 
 /// High, medium or low: the scale of both impact and urgency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     High,
@@ -60,7 +62,7 @@ impl Level {
 }
 
 /// P1 (most urgent) to P5: the ITIL 3×3 matrix, priority = impact rank + urgency rank − 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct Priority(u8);
 
 impl Priority {
