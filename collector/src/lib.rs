@@ -17,4 +17,5 @@ pub mod random;
 pub mod server;
 pub mod store;
 pub mod tickets;
+pub mod web;
 pub mod wire;

@@ -107,6 +107,10 @@ pub struct Device {
     pub inventory_at_ms: Option<i64>,
     pub last_seen_at_ms: Option<i64>,
     pub committed_sequence: u64,
+    /// Where it is (agent config `site`, "default" when unset).
+    pub site: String,
+    /// A VIP's device: its tickets get higher impact.
+    pub vip: bool,
 }
 
 /// A finding as stored, with the device it came from.

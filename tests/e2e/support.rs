@@ -591,6 +591,19 @@ impl SimulatedDevice {
 
     /// Sends one finding and waits for its ack.
     pub async fn report(&mut self, check: &str, resource: &str, severity: pb::Severity) {
+        let summary = format!("{check} on {resource}: {}", severity.as_str_name());
+        self.report_saying(check, resource, severity, &summary)
+            .await;
+    }
+
+    /// As `report`, with the finding's summary given.
+    pub async fn report_saying(
+        &mut self,
+        check: &str,
+        resource: &str,
+        severity: pb::Severity,
+        summary: &str,
+    ) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         let finding = pb::Finding {
@@ -598,7 +611,7 @@ impl SimulatedDevice {
             check: check.to_owned(),
             resource: resource.to_owned(),
             severity: severity as i32,
-            summary: format!("{check} on {resource}: {}", severity.as_str_name()),
+            summary: summary.to_owned(),
             evidence_json: format!(r#"{{"resource": "{resource}", "sequence": {sequence}}}"#),
             observed_at_unix_ms: firstline_collector::model::now_ms(),
         };
@@ -665,8 +678,39 @@ pub async fn http_call(
         .write_all(request.as_bytes())
         .await
         .expect("send HTTP");
-    let mut response = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut response))
+    // Read until the answer is complete: servers that keep the connection open (chromedriver)
+    // never send end-of-file.
+    let read_answer = async {
+        let mut response = Vec::new();
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            let read = stream.read(&mut buffer).await?;
+            if read == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&response);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let head = head.to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                let complete = match length {
+                    Some(length) => body.len() >= length,
+                    None if head.contains("transfer-encoding: chunked") => {
+                        body.ends_with("0\r\n\r\n")
+                    }
+                    None => false,
+                };
+                if complete {
+                    break;
+                }
+            }
+        }
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(DEADLINE, read_answer)
         .await
         .expect("HTTP answer in time")
         .expect("read HTTP");

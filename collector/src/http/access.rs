@@ -131,11 +131,11 @@ pub struct SignIn {
 }
 
 #[derive(Debug, Serialize)]
-struct SignedIn {
-    name: String,
-    role: Role,
+pub(crate) struct SignedIn {
+    pub(crate) name: String,
+    pub(crate) role: Role,
     /// Send this as `X-CSRF-Token` on every request that changes something.
-    csrf_token: String,
+    pub(crate) csrf_token: String,
 }
 
 /// `POST /login`: a session cookie for a right name and password; repeated failures for one
@@ -151,6 +151,24 @@ pub async fn login(
             "send {\"name\": \"…\", \"password\": \"…\"}",
         );
     };
+    match sign_in(&state, name, password, peer).await {
+        Ok((cookie, signed_in)) => {
+            let mut response = Json(signed_in).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// Checks a name and password and starts a session: the cookie to set and who signed in.
+/// Shared by the JSON sign-in and the web UI's form.
+pub(crate) async fn sign_in(
+    state: &HttpState,
+    name: String,
+    password: String,
+    peer: SocketAddr,
+) -> Result<(HeaderValue, SignedIn), Response> {
     let now = now_ms();
     let peer_text = peer.ip().to_string();
     match state
@@ -160,17 +178,17 @@ pub async fn login(
     {
         Ok(failures) if failures >= auth::MAX_FAILURES => {
             tracing::warn!(user = %name, peer = %peer_text, failures, "sign-in refused: too many failures");
-            return error(
+            return Err(error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many failed sign-ins for this name; try again in 15 minutes",
-            );
+            ));
         }
         Ok(_) => {}
-        Err(e) => return super::store_unavailable("counting sign-in failures", &e),
+        Err(e) => return Err(super::store_unavailable("counting sign-in failures", &e)),
     }
     let credentials = match state.store.user_credentials(&name).await {
         Ok(credentials) => credentials,
-        Err(e) => return super::store_unavailable("reading a user", &e),
+        Err(e) => return Err(super::store_unavailable("reading a user", &e)),
     };
     // Hashing runs on a blocking thread: argon2 is deliberately slow.
     let checked = tokio::task::spawn_blocking(move || match credentials {
@@ -192,7 +210,7 @@ pub async fn login(
         {
             tracing::error!(error = %e, "recording a failed sign-in");
         }
-        return error(StatusCode::UNAUTHORIZED, "wrong name or password");
+        return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
     };
     let (token, csrf_token) = auth::new_session_tokens();
     if let Err(e) = state
@@ -206,7 +224,7 @@ pub async fn login(
         )
         .await
     {
-        return super::store_unavailable("starting a session", &e);
+        return Err(super::store_unavailable("starting a session", &e));
     }
     tracing::info!(user = %name, peer = %peer_text, "signed in");
     let cookie = format!(
@@ -214,16 +232,37 @@ pub async fn login(
         auth::SESSION_COOKIE,
         auth::SESSION_TTL_MS / 1000
     );
-    let mut response = Json(SignedIn {
-        name,
-        role,
-        csrf_token,
-    })
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
+    let cookie = HeaderValue::from_str(&cookie).map_err(|_| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "could not set the session cookie",
+        )
+    })?;
+    Ok((
+        cookie,
+        SignedIn {
+            name,
+            role,
+            csrf_token,
+        },
+    ))
+}
+
+/// The signed-in session behind a browser request, if any (no CSRF check: reads only).
+pub(crate) async fn session_of(state: &HttpState, headers: &HeaderMap) -> Option<(Caller, String)> {
+    let token = session_cookie(headers)?;
+    let session = state
+        .store
+        .session(&random::sha256(&token), now_ms())
+        .await
+        .ok()??;
+    Some((
+        Caller {
+            name: session.user_name,
+            role: session.role,
+        },
+        session.csrf_token,
+    ))
 }
 
 /// `POST /logout`: ends the session (CSRF token required like any change).

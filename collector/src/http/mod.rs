@@ -132,6 +132,7 @@ pub fn router(state: HttpState) -> Router {
             }),
         )
         .nest("/api/v1", api)
+        .merge(crate::web::router())
         .fallback(not_found)
         .with_state(state)
 }
@@ -342,7 +343,7 @@ async fn show_ticket(State(state): State<HttpState>, Path(id): Path<String>) -> 
 /// `POST /api/v1/tickets/{id}/actions` body, e.g. `{"action": "resolve", "solution": "…"}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-enum ActionRequest {
+pub(crate) enum ActionRequest {
     Assign {
         to: String,
     },
@@ -372,13 +373,13 @@ enum ActionRequest {
 /// What to reproduce, and how long the request may wait for an offline device.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReproduceBody {
-    playbook: String,
+pub(crate) struct ReproduceBody {
+    pub(crate) playbook: String,
     #[serde(default)]
-    target: Option<String>,
+    pub(crate) target: Option<String>,
     /// Default 10 minutes, at most a day.
     #[serde(default)]
-    ttl_secs: Option<u64>,
+    pub(crate) ttl_secs: Option<u64>,
 }
 
 impl ActionRequest {
@@ -430,9 +431,19 @@ async fn act_on_ticket(
             );
         }
     };
+    perform(&state, &caller, id, request).await
+}
+
+/// Carries out an action on ticket `id` for `caller`; shared by the REST API and the web UI.
+pub(crate) async fn perform(
+    state: &HttpState,
+    caller: &Caller,
+    id: i64,
+    request: ActionRequest,
+) -> Response {
     let action = match request.into_staff_action() {
         Ok(action) => action,
-        Err(reproduction) => return reproduce(&state, &caller, Some(id), None, reproduction).await,
+        Err(reproduction) => return reproduce(state, caller, Some(id), None, reproduction).await,
     };
     // Taking or handing out an unassigned ticket is anyone's; moving it from someone to
     // someone else is a supervisor's.

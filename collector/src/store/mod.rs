@@ -616,6 +616,8 @@ macro_rules! store_row {
                     inventory,
                     inventory_at_ms: self.try_get("inventory_at_ms")?,
                     last_seen_at_ms: self.try_get("last_seen_at_ms")?,
+                    site: self.try_get("site")?,
+                    vip: self.try_get::<i64, _>("vip")? != 0,
                     committed_sequence: sequence_from_sql(self.try_get("committed_sequence")?),
                 })
             }

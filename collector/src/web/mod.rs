@@ -1,0 +1,902 @@
+//! The web UI for support staff, rendered on the server: sign-in, the queue, a ticket (with
+//! its evidence, timeline, known fixes and actions), a device, the knowledge base and the
+//! supervisors' stats. Forms carry the session's CSRF token; every page is sent with a
+//! Content-Security-Policy that allows nothing but the collector itself.
+
+pub mod html;
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::http::access::{Caller, session_of, sign_in};
+use crate::http::{ActionRequest, HttpState, ReproduceBody, perform};
+use crate::model::{Role, now_ms};
+use crate::store::TicketFilter;
+use html::{bars, esc, page, span, when};
+
+pub fn router() -> Router<HttpState> {
+    Router::new()
+        .route("/", get(queue))
+        .route("/static/firstline.css", get(stylesheet))
+        .route("/login", get(login_page))
+        .route("/login/form", post(login_form))
+        .route("/logout/form", post(logout_form))
+        .route("/tickets/{id}", get(ticket_page))
+        .route("/tickets/{id}/act", post(act))
+        .route("/devices/{id}", get(device_page))
+        .route("/knowledge", get(knowledge_page))
+        .route("/stats", get(stats_page))
+}
+
+/// An HTML page with the headers that keep it to itself.
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn problem(caller: Option<&Caller>, status: StatusCode, message: &str) -> Response {
+    let who = caller.map(|c| (c.name.as_str(), c.role.as_str()));
+    html(
+        status,
+        page(
+            "Problem",
+            who,
+            None,
+            &format!("<p class=\"error\">{}</p>", esc(message)),
+            None,
+        ),
+    )
+}
+
+/// The signed-in person, or a redirect to the sign-in page.
+async fn signed_in(state: &HttpState, headers: &HeaderMap) -> Result<(Caller, String), Response> {
+    session_of(state, headers)
+        .await
+        .ok_or_else(|| Redirect::to("/login").into_response())
+}
+
+fn csrf_field(csrf: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
+        esc(csrf)
+    )
+}
+
+async fn stylesheet() -> Response {
+    let mut response = html::CSS.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    response
+}
+
+async fn login_page() -> Response {
+    html(
+        StatusCode::OK,
+        page(
+            "Sign in",
+            None,
+            None,
+            "<h1>Sign in</h1><form class=\"card\" method=\"post\" action=\"/login/form\">\
+             <p><label>Name<br><input name=\"name\" autocomplete=\"username\" required autofocus></label></p>\
+             <p><label>Password<br><input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+             <button type=\"submit\">Sign in</button></form>",
+            None,
+        ),
+    )
+}
+
+async fn login_form(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let name = form.get("name").cloned().unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    match sign_in(&state, name, password, peer).await {
+        Ok((cookie, _)) => {
+            let mut response = Redirect::to("/").into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(refusal) => {
+            let status = refusal.status();
+            let message = if status == StatusCode::TOO_MANY_REQUESTS {
+                "Too many failed sign-ins for this name; try again in 15 minutes."
+            } else {
+                "Wrong name or password."
+            };
+            html(
+                status,
+                page(
+                    "Sign in",
+                    None,
+                    None,
+                    &format!(
+                        "<p class=\"error\">{message}</p><p><a href=\"/login\">Try again</a></p>"
+                    ),
+                    None,
+                ),
+            )
+        }
+    }
+}
+
+async fn logout_form(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some((_, csrf)) = session_of(&state, &headers).await {
+        let presented = form
+            .get("csrf_token")
+            .map(String::as_str)
+            .unwrap_or_default();
+        if crate::auth::constant_time_eq(presented.as_bytes(), csrf.as_bytes()) {
+            let mut forwarded = headers.clone();
+            forwarded.insert(
+                "x-csrf-token",
+                HeaderValue::from_str(&csrf).unwrap_or(HeaderValue::from_static("")),
+            );
+            let _ = crate::http::access::logout(State(state), forwarded).await;
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let expired = format!(
+        "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+        crate::auth::SESSION_COOKIE
+    );
+    if let Ok(value) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn priority_class(priority: u8) -> &'static str {
+    match priority {
+        1 => "p1",
+        2 => "p2",
+        3 => "p3",
+        _ => "",
+    }
+}
+
+/// `/`: open tickets, the riskiest (soonest due) first, with filters and counts.
+async fn queue(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    let wanted = |key: &str| {
+        query
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let filter = TicketFilter {
+        state: Some(wanted("state").unwrap_or_else(|| "open".to_owned())),
+        priority: wanted("priority").and_then(|p| p.trim_start_matches(['p', 'P']).parse().ok()),
+        tier: wanted("tier").and_then(|t| t.trim_start_matches(['l', 'L']).parse().ok()),
+        limit: Some(1000),
+        ..TicketFilter::default()
+    };
+    let mut tickets = match state.store.tickets(&filter).await {
+        Ok(tickets) => tickets,
+        Err(e) => {
+            tracing::error!(error = %e, "queue");
+            return problem(
+                Some(&caller),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The collector's store is unavailable.",
+            );
+        }
+    };
+    let devices: HashMap<String, (String, String)> = state
+        .store
+        .devices()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d.id.clone(), (d.hostname, d.site)))
+        .collect();
+    let site_of = |t: &crate::store::TicketRecord| -> String {
+        match (&t.device_id, &t.scope) {
+            (Some(device), _) => devices
+                .get(device)
+                .map(|(_, site)| site.clone())
+                .unwrap_or_default(),
+            (None, Some(scope)) => scope.strip_prefix("site=").unwrap_or(scope).to_owned(),
+            _ => String::new(),
+        }
+    };
+    if let Some(assignee) = wanted("assignee") {
+        tickets.retain(|t| t.assignee.as_deref() == Some(assignee.as_str()));
+    }
+    if let Some(check) = wanted("check") {
+        tickets.retain(|t| t.check.starts_with(&check));
+    }
+    if let Some(site) = wanted("site") {
+        tickets.retain(|t| site_of(t) == site);
+    }
+    let now = now_ms();
+    let due = |t: &crate::store::TicketRecord| {
+        if t.first_response_at_ms.is_none() {
+            t.response_due_ms.min(t.resolution_due_ms)
+        } else {
+            t.resolution_due_ms
+        }
+    };
+    tickets.sort_by_key(|t| (!t.state.is_open(), due(t), t.priority.number()));
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>Queue</h1><form class=\"filters\" method=\"get\" action=\"/\">"
+    );
+    for (key, label, placeholder) in [
+        ("state", "State", "open"),
+        ("priority", "Priority", "p1…p5"),
+        ("tier", "Tier", "l1…l3"),
+        ("assignee", "Assignee", "name"),
+        ("site", "Site", "site"),
+        ("check", "Check", "dns."),
+    ] {
+        let _ = write!(
+            body,
+            "<label>{label}<br><input name=\"{key}\" size=\"10\" placeholder=\"{placeholder}\" value=\"{}\"></label>",
+            esc(query.get(key).map(String::as_str).unwrap_or_default())
+        );
+    }
+    body.push_str("<button type=\"submit\">Filter</button></form>");
+    let mut counts = [0usize; 5];
+    for ticket in &tickets {
+        counts[usize::from(ticket.priority.number().clamp(1, 5)) - 1] += 1;
+    }
+    let _ = write!(
+        body,
+        "<p class=\"counts\"><span><strong>{}</strong> tickets</span>",
+        tickets.len()
+    );
+    for (index, count) in counts.iter().enumerate() {
+        let _ = write!(
+            body,
+            "<span class=\"{}\">P{}: {count}</span>",
+            priority_class(index as u8 + 1),
+            index + 1
+        );
+    }
+    body.push_str("</p><table id=\"queue\"><thead><tr><th>#</th><th>Priority</th><th>Ticket</th><th>State</th><th>Tier</th><th>Assignee</th><th>Devices</th><th>Site</th><th>Due</th></tr></thead><tbody>");
+    for ticket in &tickets {
+        let left = due(ticket) - now;
+        let due_text = if !ticket.state.is_open() {
+            "—".to_owned()
+        } else if left < 0 {
+            format!(
+                "<span class=\"late\">{} late</span>",
+                span(-left as f64 / 1000.0)
+            )
+        } else {
+            format!("in {}", span(left as f64 / 1000.0))
+        };
+        let _ = write!(
+            body,
+            "<tr><td>{id}</td><td class=\"{class}\">P{priority}</td><td><a href=\"/tickets/{id}\">{title}</a><br><span class=\"muted\">{check}</span></td><td>{state}</td><td>L{tier}</td><td>{assignee}</td><td>{devices}</td><td>{site}</td><td>{due_text}</td></tr>",
+            id = ticket.id,
+            class = priority_class(ticket.priority.number()),
+            priority = ticket.priority.number(),
+            title = esc(&ticket.title),
+            check = esc(&ticket.check),
+            state = esc(ticket.state.as_str()),
+            tier = ticket.tier,
+            assignee = esc(ticket.assignee.as_deref().unwrap_or("—")),
+            devices = ticket.device_count,
+            site = esc(&site_of(ticket)),
+        );
+    }
+    body.push_str("</tbody></table>");
+    let _ = write!(
+        body,
+        "<form class=\"inline\" method=\"post\" action=\"/logout/form\">{}<button type=\"submit\">Sign out</button></form>",
+        csrf_field(&csrf)
+    );
+    html(
+        StatusCode::OK,
+        page(
+            "Queue",
+            Some((&caller.name, caller.role.as_str())),
+            Some(&csrf),
+            &body,
+            Some(30),
+        ),
+    )
+}
+
+/// Evidence as a person reads it: the top-level values, with the raw JSON a click away.
+fn evidence(data: &serde_json::Value) -> String {
+    let mut out = String::from("<dl class=\"kv\">");
+    if let Some(object) = data.as_object() {
+        for (key, value) in object.iter().take(12) {
+            let shown = match value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Array(items) => format!("{} item(s)", items.len()),
+                serde_json::Value::Object(_) => "…".to_owned(),
+                other => other.to_string(),
+            };
+            let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(key), esc(&shown));
+        }
+    }
+    let raw = serde_json::to_string_pretty(data).unwrap_or_default();
+    let _ = write!(
+        out,
+        "</dl><details><summary>Raw data</summary><pre>{}</pre></details>",
+        esc(&raw)
+    );
+    out
+}
+
+/// `/tickets/{id}`: everything about one ticket, and what can be done with it.
+async fn ticket_page(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return problem(Some(&caller), StatusCode::NOT_FOUND, "No such ticket.");
+    };
+    let detail = match state.store.ticket_detail(id).await {
+        Ok(Some(detail)) => detail,
+        Ok(None) => return problem(Some(&caller), StatusCode::NOT_FOUND, "No such ticket."),
+        Err(e) => {
+            tracing::error!(error = %e, "ticket page");
+            return problem(
+                Some(&caller),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The collector's store is unavailable.",
+            );
+        }
+    };
+    let t = &detail.ticket;
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>#{} {}</h1><div class=\"card\"><dl class=\"kv\" id=\"summary\">\
+         <dt>State</dt><dd id=\"state\">{}</dd><dt>Kind</dt><dd>{}</dd>\
+         <dt>Priority</dt><dd class=\"{}\">P{} (impact {}, urgency {})</dd><dt>Tier</dt><dd>L{}</dd>\
+         <dt>Assignee</dt><dd>{}</dd><dt>Check</dt><dd>{} on {}</dd><dt>Opened</dt><dd>{}</dd>\
+         <dt>Response due</dt><dd>{}</dd><dt>Resolution due</dt><dd>{}</dd>",
+        t.id,
+        esc(&t.title),
+        esc(t.state.as_str()),
+        esc(t.kind.as_str()),
+        priority_class(t.priority.number()),
+        t.priority.number(),
+        t.impact.as_str(),
+        t.urgency.as_str(),
+        t.tier,
+        esc(t.assignee.as_deref().unwrap_or("—")),
+        esc(&t.check),
+        esc(&t.resource),
+        when(t.opened_at_ms),
+        when(t.response_due_ms),
+        when(t.resolution_due_ms),
+    );
+    if let Some(resolution) = &t.resolution {
+        let _ = write!(body, "<dt>Resolution</dt><dd>{}</dd>", esc(resolution));
+    }
+    let _ = write!(
+        body,
+        "</dl><p id=\"description\">{}</p></div>",
+        esc(&t.description)
+    );
+    if detail.problem_candidate {
+        body.push_str("<p class=\"badge\">Recurring: a problem candidate</p>");
+    }
+    body.push_str("<h2>Known fixes</h2>");
+    if detail.suggested_fixes.is_empty() {
+        body.push_str("<p class=\"muted\" id=\"known-fixes\">None yet: the solution you give when resolving will be suggested next time.</p>");
+    } else {
+        body.push_str("<ol id=\"known-fixes\">");
+        for fix in &detail.suggested_fixes {
+            let _ = write!(
+                body,
+                "<li>{} <span class=\"muted\">(worked {} time(s))</span></li>",
+                esc(&fix.solution),
+                fix.worked_count
+            );
+        }
+        body.push_str("</ol>");
+    }
+    let _ = write!(
+        body,
+        "<h2>Devices ({})</h2><table><tr><th>Device</th><th>Added</th><th>Recovered</th></tr>",
+        detail.devices.len()
+    );
+    for device in detail.devices.iter().take(500) {
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"/devices/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            esc(&device.device_id),
+            esc(&device.hostname),
+            when(device.added_at_ms),
+            device
+                .recovered_at_ms
+                .map(when)
+                .unwrap_or_else(|| "—".to_owned())
+        );
+    }
+    body.push_str("</table><h2>Actions</h2><div class=\"actions\">");
+    let form = |action: &str, fields: &str, button: &str| {
+        format!(
+            "<form method=\"post\" action=\"/tickets/{}/act\">{}<input type=\"hidden\" name=\"action\" value=\"{action}\">{fields}<button type=\"submit\">{button}</button></form>",
+            t.id,
+            csrf_field(&csrf)
+        )
+    };
+    body.push_str(&form(
+        "assign",
+        &format!(
+            "<label>Assign to<br><input name=\"to\" value=\"{}\"></label> ",
+            esc(&caller.name)
+        ),
+        "Assign",
+    ));
+    body.push_str(&form(
+        "comment",
+        "<label>Comment<br><textarea name=\"text\"></textarea></label>",
+        "Comment",
+    ));
+    body.push_str(&form("resolve", "<label>Solution (what fixed it)<br><textarea name=\"solution\" id=\"solution\"></textarea></label>", "Resolve"));
+    body.push_str(&form(
+        "escalate",
+        "<label>Why escalate<br><input name=\"reason\"></label> ",
+        "Escalate",
+    ));
+    body.push_str(&form(
+        "pending",
+        "<label>Waiting for<br><input name=\"reason\"></label> ",
+        "Set pending",
+    ));
+    body.push_str(&form(
+        "reproduce",
+        "<label>Playbook<br><select name=\"playbook\"><option>web</option><option>slow</option><option>disk</option><option>crash</option><option>printing</option><option>email</option><option>clock</option><option>health</option></select></label> <label>Target<br><input name=\"target\" placeholder=\"https://…\"></label> ",
+        "Reproduce now",
+    ));
+    body.push_str("</div><h2>Timeline</h2><table id=\"timeline\"><tr><th>When</th><th>What</th><th>Details</th></tr>");
+    for entry in &detail.timeline {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td><span class=\"badge\">{}</span>{}</td><td>{}{}</td></tr>",
+            when(entry.at_ms),
+            esc(&entry.kind),
+            entry
+                .actor
+                .as_deref()
+                .map(|a| format!("<br><span class=\"muted\">{}</span>", esc(a)))
+                .unwrap_or_default(),
+            esc(&entry.text),
+            entry.data.as_ref().map(evidence).unwrap_or_default()
+        );
+    }
+    body.push_str("</table>");
+    html(
+        StatusCode::OK,
+        page(
+            &format!("#{} {}", t.id, t.title),
+            Some((&caller.name, caller.role.as_str())),
+            Some(&csrf),
+            &body,
+            None,
+        ),
+    )
+}
+
+/// `POST /tickets/{id}/act`: a form's action, through the same rules as the REST API.
+async fn act(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    let presented = form
+        .get("csrf_token")
+        .map(String::as_str)
+        .unwrap_or_default();
+    if !crate::auth::constant_time_eq(presented.as_bytes(), csrf.as_bytes()) {
+        tracing::warn!(user = %caller.name, "form without a valid CSRF token refused");
+        return problem(
+            Some(&caller),
+            StatusCode::FORBIDDEN,
+            "The form's security token is missing or wrong; reload the page and try again.",
+        );
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return problem(Some(&caller), StatusCode::NOT_FOUND, "No such ticket.");
+    };
+    let field = |key: &str| form.get(key).cloned().unwrap_or_default();
+    let request = match form.get("action").map(String::as_str) {
+        Some("assign") => ActionRequest::Assign { to: field("to") },
+        Some("comment") => ActionRequest::Comment {
+            text: field("text"),
+        },
+        Some("start") => ActionRequest::Start,
+        Some("pending") => ActionRequest::Pending {
+            reason: field("reason"),
+        },
+        Some("escalate") => ActionRequest::Escalate {
+            reason: field("reason"),
+        },
+        Some("resolve") => ActionRequest::Resolve {
+            solution: field("solution"),
+        },
+        Some("reopen") => ActionRequest::Reopen,
+        Some("close") => ActionRequest::Close,
+        Some("cancel") => ActionRequest::Cancel,
+        Some("reproduce") => ActionRequest::Reproduce(ReproduceBody {
+            playbook: field("playbook"),
+            target: form.get("target").cloned().filter(|t| !t.trim().is_empty()),
+            ttl_secs: None,
+        }),
+        _ => return problem(Some(&caller), StatusCode::BAD_REQUEST, "Unknown action."),
+    };
+    let outcome = perform(&state, &caller, id, request).await;
+    if outcome.status().is_success() {
+        return Redirect::to(&format!("/tickets/{id}")).into_response();
+    }
+    let status = outcome.status();
+    let message = axum::body::to_bytes(outcome.into_body(), 64 * 1024)
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|json| json["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "The action failed.".to_owned());
+    problem(Some(&caller), status, &message)
+}
+
+/// `/devices/{id}`: inventory, current conditions, health history and tickets.
+async fn device_page(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    let device = match state.store.device(&id).await {
+        Ok(Some(device)) => device,
+        Ok(None) => return problem(Some(&caller), StatusCode::NOT_FOUND, "No such device."),
+        Err(_) => {
+            return problem(
+                Some(&caller),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The collector's store is unavailable.",
+            );
+        }
+    };
+    let conditions = state.store.open_conditions(&id).await.unwrap_or_default();
+    let findings = state
+        .store
+        .recent_findings(&id, 500)
+        .await
+        .unwrap_or_default();
+    let tickets = state
+        .store
+        .tickets(&TicketFilter {
+            device_id: Some(id.clone()),
+            limit: Some(100),
+            ..TicketFilter::default()
+        })
+        .await
+        .unwrap_or_default();
+    let mut body = String::new();
+    let inventory = device.inventory.clone().unwrap_or_default();
+    let _ = write!(
+        body,
+        "<h1>{}</h1><div class=\"card\"><dl class=\"kv\"><dt>Site</dt><dd>{}</dd><dt>OS</dt><dd>{} {}</dd><dt>CPU</dt><dd>{} ({} cores)</dd>\
+         <dt>Memory</dt><dd>{:.1} GB</dd><dt>Agent</dt><dd>{}</dd><dt>Last seen</dt><dd>{}</dd><dt>Connected</dt><dd>{}</dd><dt>VIP</dt><dd>{}</dd></dl></div>",
+        esc(&device.hostname),
+        esc(&device.site),
+        esc(&inventory.os_name),
+        esc(&inventory.os_version),
+        esc(&inventory.cpu_model),
+        inventory.cpu_logical_cores,
+        inventory.memory_total_bytes as f64 / 1e9,
+        esc(&device.agent_version),
+        device
+            .last_seen_at_ms
+            .map(when)
+            .unwrap_or_else(|| "never".to_owned()),
+        if state.sessions.is_connected(&device.id) {
+            "yes"
+        } else {
+            "no"
+        },
+        if device.vip { "yes" } else { "no" },
+    );
+    body.push_str("<h2>Current conditions</h2><table><tr><th>Check</th><th>Resource</th><th>State</th><th>Since</th><th>Summary</th></tr>");
+    for condition in &conditions {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+            esc(&condition.check),
+            esc(&condition.resource),
+            condition.state.as_str(),
+            condition.severity.as_str(),
+            when(condition.since_ms),
+            esc(&condition.summary)
+        );
+    }
+    body.push_str("</table><h2>Health history</h2>");
+    let mut per_check: HashMap<String, f64> = HashMap::new();
+    for finding in &findings {
+        if finding.finding.severity >= crate::model::Severity::Warning {
+            *per_check.entry(finding.finding.check.clone()).or_default() += 1.0;
+        }
+    }
+    let mut rows: Vec<(String, f64)> = per_check.into_iter().collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    body.push_str(&bars(
+        "Problems raised per check (last 500 findings)",
+        &rows,
+        "",
+    ));
+    body.push_str("<table><tr><th>When</th><th>Severity</th><th>Finding</th></tr>");
+    for finding in findings.iter().rev().take(20) {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            when(finding.received_at_ms),
+            finding.finding.severity.as_str(),
+            esc(&finding.finding.summary)
+        );
+    }
+    body.push_str(
+        "</table><h2>Tickets</h2><table><tr><th>#</th><th>Ticket</th><th>State</th></tr>",
+    );
+    for ticket in &tickets {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td><a href=\"/tickets/{}\">{}</a></td><td>{}</td></tr>",
+            ticket.id,
+            ticket.id,
+            esc(&ticket.title),
+            ticket.state.as_str()
+        );
+    }
+    body.push_str("</table>");
+    html(
+        StatusCode::OK,
+        page(
+            &device.hostname,
+            Some((&caller.name, caller.role.as_str())),
+            Some(&csrf),
+            &body,
+            None,
+        ),
+    )
+}
+
+/// `/knowledge?q=…`: what fixed what, searchable.
+async fn knowledge_page(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    let q = query.get("q").cloned().unwrap_or_default();
+    let entries = state.store.knowledge(Some(&q)).await.unwrap_or_default();
+    let mut body = format!(
+        "<h1>Knowledge base</h1><form class=\"filters\" method=\"get\" action=\"/knowledge\"><input name=\"q\" value=\"{}\" placeholder=\"disk, dns, outlook…\"><button type=\"submit\">Search</button></form>",
+        esc(&q)
+    );
+    if entries.is_empty() {
+        body.push_str("<p class=\"muted\">Nothing found. Solutions appear here when tickets are resolved with one.</p>");
+    }
+    for entry in &entries {
+        let _ = write!(
+            body,
+            "<div class=\"card\"><strong>{}</strong>{}<ol>",
+            esc(&entry.fingerprint),
+            if entry.problem_candidate {
+                " <span class=\"badge\">problem candidate</span>"
+            } else {
+                ""
+            }
+        );
+        for fix in &entry.solutions {
+            let _ = write!(
+                body,
+                "<li>{} <span class=\"muted\">(worked {} time(s))</span></li>",
+                esc(&fix.solution),
+                fix.worked_count
+            );
+        }
+        body.push_str("</ol></div>");
+    }
+    html(
+        StatusCode::OK,
+        page(
+            "Knowledge",
+            Some((&caller.name, caller.role.as_str())),
+            Some(&csrf),
+            &body,
+            None,
+        ),
+    )
+}
+
+/// `/stats`: the supervisors' view.
+async fn stats_page(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    if caller.role < Role::Supervisor {
+        return problem(
+            Some(&caller),
+            StatusCode::FORBIDDEN,
+            "Stats are for supervisors.",
+        );
+    }
+    let days: i64 = query
+        .get("days")
+        .and_then(|d| d.parse().ok())
+        .filter(|d| (1..=366).contains(d))
+        .unwrap_or(30);
+    let until = now_ms();
+    let stats = match state.store.stats(until - days * 86_400_000, until).await {
+        Ok(stats) => stats,
+        Err(_) => {
+            return problem(
+                Some(&caller),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The collector's store is unavailable.",
+            );
+        }
+    };
+    let percent = |share: Option<f64>| {
+        share
+            .map(|s| format!("{:.0}%", s * 100.0))
+            .unwrap_or_else(|| "—".to_owned())
+    };
+    let mut body = format!(
+        "<h1>Stats, last {days} days</h1><div class=\"card\"><dl class=\"kv\"><dt>Tickets opened</dt><dd>{}</dd><dt>Findings received</dt><dd>{}</dd>\
+         <dt>Noise compression</dt><dd>{} findings per ticket</dd><dt>Resolved</dt><dd>{}</dd><dt>Resolved by themselves</dt><dd>{}</dd></dl></div>",
+        stats.tickets_opened,
+        stats.findings_received,
+        stats
+            .noise_compression
+            .map(|n| format!("{n:.1}"))
+            .unwrap_or_else(|| "—".to_owned()),
+        stats.resolved,
+        percent(stats.auto_resolved_share),
+    );
+    let to_rows = |map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, f64)> {
+        let mut rows: Vec<(String, f64)> =
+            map.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();
+        rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+        rows.truncate(15);
+        rows
+    };
+    body.push_str(&bars(
+        "Tickets per category",
+        &to_rows(&stats.by_category),
+        "",
+    ));
+    body.push_str(&bars("Tickets per site", &to_rows(&stats.by_site), ""));
+    body.push_str(&bars(
+        "Tickets per technician",
+        &to_rows(&stats.by_technician),
+        "",
+    ));
+    let ageing: Vec<(String, f64)> = ["under_1h", "under_1d", "under_1w", "older"]
+        .iter()
+        .map(|bucket| {
+            let count = stats.backlog_ageing.get(bucket).copied().unwrap_or(0);
+            (bucket.replace('_', " "), count as f64)
+        })
+        .collect();
+    body.push_str(&bars("Open tickets by age", &ageing, ""));
+    body.push_str("<h2>Response and repair times</h2><table><tr><th>Priority</th><th>Opened</th><th>MTTA median</th><th>MTTA p90</th><th>MTTR median</th><th>MTTR p90</th><th>Response SLA met</th><th>Resolution SLA met</th></tr>");
+    let time = |secs: Option<f64>| secs.map(span).unwrap_or_else(|| "—".to_owned());
+    for row in &stats.by_priority {
+        let _ = write!(
+            body,
+            "<tr><td class=\"{}\">P{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            priority_class(row.priority),
+            row.priority,
+            row.opened,
+            time(row.mtta_median_secs),
+            time(row.mtta_p90_secs),
+            time(row.mttr_median_secs),
+            time(row.mttr_p90_secs),
+            percent(row.response_sla_met),
+            percent(row.resolution_sla_met)
+        );
+    }
+    body.push_str("</table><h2>Top recurring problems</h2><table><tr><th>Fingerprint</th><th>Tickets</th><th></th></tr>");
+    for recurring in &stats.top_recurring {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&recurring.fingerprint),
+            recurring.tickets,
+            if recurring.problem_candidate {
+                "problem candidate"
+            } else {
+                ""
+            }
+        );
+    }
+    body.push_str("</table>");
+    html(
+        StatusCode::OK,
+        page(
+            "Stats",
+            Some((&caller.name, caller.role.as_str())),
+            Some(&csrf),
+            &body,
+            Some(60),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_shows_values_escaped_with_the_raw_json_behind_a_click() {
+        let shown =
+            evidence(&serde_json::json!({"summary": "<script>alert(1)</script>", "count": 2}));
+        assert!(
+            shown.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{shown}"
+        );
+        assert!(!shown.contains("<script>"), "{shown}");
+        assert!(shown.contains("<details><summary>Raw data</summary>"));
+    }
+}

@@ -1,0 +1,366 @@
+//! The web UI in a real browser: Debian's headless Chromium driven over WebDriver
+//! (chromedriver). A technician signs in, sees an auto-opened ticket in the queue, opens it,
+//! reads the evidence, resolves it with a solution, and sees that solution suggested on the
+//! next ticket with the same fingerprint. An agent's `<script>` shows as text. Screenshots of
+//! the queue, a ticket and the stats page are written to target/screenshots/.
+
+use std::path::PathBuf;
+
+use firstline_collector::model::Role;
+use firstline_proto::v1 as pb;
+use serde_json::{Value, json};
+
+use crate::support::{SimulatedDevice, TestCollector, http_call, wait_for};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A chromedriver process and one browser session in it.
+struct Browser {
+    driver: std::process::Child,
+    address: std::net::SocketAddr,
+    session: String,
+}
+
+impl Browser {
+    /// None when Chromium is missing outside CI (`.ci/run` installs chromium and
+    /// chromium-driver; there a missing browser fails the test).
+    async fn start() -> Option<Self> {
+        let present = ["/usr/bin/chromedriver", "/usr/bin/chromium"]
+            .iter()
+            .all(|p| std::path::Path::new(p).exists());
+        if !present {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "chromium and chromium-driver are required in CI (.ci/run installs them)"
+            );
+            eprintln!("chromium/chromedriver are not installed: skipping the browser test");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let driver = std::process::Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let address: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        wait_for("chromedriver to be ready", || async {
+            if tokio::net::TcpStream::connect(address).await.is_err() {
+                return None;
+            }
+            let (status, _, body) = http_call(address, "GET", "/status", &[], None).await;
+            (status == 200 && body["value"]["ready"] == true).then_some(())
+        })
+        .await;
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"]
+            }
+        }}});
+        let (status, _, created) =
+            http_call(address, "POST", "/session", &[], Some(&capabilities)).await;
+        assert_eq!(status, 200, "new browser session: {created}");
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_owned();
+        Some(Self {
+            driver,
+            address,
+            session,
+        })
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let body = body.or_else(|| (method == "POST").then(|| json!({})));
+        let (status, _, answer) = http_call(
+            self.address,
+            method,
+            &format!("/session/{}{path}", self.session),
+            &[],
+            body.as_ref(),
+        )
+        .await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answer["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let css = css.to_owned();
+        wait_for(&format!("an element {css}"), || {
+            let css = css.clone();
+            async move {
+                let (status, _, answer) = http_call(
+                    self.address,
+                    "POST",
+                    &format!("/session/{}/element", self.session),
+                    &[],
+                    Some(&json!({"using": "css selector", "value": css})),
+                )
+                .await;
+                (status == 200).then(|| {
+                    answer["value"][ELEMENT]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+            }
+        })
+        .await
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.call("POST", &format!("/element/{element}/click"), None)
+            .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        self.call("GET", &format!("/element/{element}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn title(&self) -> String {
+        self.call("GET", "/title", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let encoded = self.call("GET", "/screenshot", None).await;
+        let bytes = base64_decode(encoded.as_str().unwrap_or_default());
+        let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("target")
+            .join("screenshots");
+        std::fs::create_dir_all(&folder).expect("screenshot folder");
+        let path = folder.join(format!("{name}.png"));
+        std::fs::write(&path, &bytes).expect("write screenshot");
+        assert!(bytes.starts_with(b"\x89PNG"), "a PNG screenshot");
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let digits: Vec<u8> = text.bytes().filter_map(value).collect();
+    digits
+        .chunks(4)
+        .flat_map(|chunk| {
+            let n = chunk.iter().fold(0u32, |acc, d| (acc << 6) | u32::from(*d))
+                << (6 * (4 - chunk.len()));
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            bytes.into_iter().take(chunk.len().saturating_sub(1))
+        })
+        .collect()
+}
+
+async fn add_user(collector: &TestCollector, name: &str, role: Role, password: &str) {
+    let hash = firstline_collector::auth::hash_password(password).expect("hash");
+    collector
+        .running()
+        .store
+        .insert_user(name, role, &hash, 1)
+        .await
+        .expect("user");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_next_time() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let collector = TestCollector::start().await;
+    let base = format!("http://{}", collector.running().http_address);
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    add_user(&collector, "sam", Role::Supervisor, "sam-password-12").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut devices = Vec::new();
+    for (n, site) in ["berlin", "warsaw"].iter().enumerate() {
+        let identity = SimulatedDevice::enroll(
+            &collector.url(),
+            collector.token().await,
+            &dir.path().join(format!("d{n}")),
+        )
+        .await;
+        devices.push(
+            SimulatedDevice::connect(&collector.url(), identity, site, &format!("192.0.2.{n}"))
+                .await,
+        );
+    }
+    // An agent's words are data: a script in a summary must show as text.
+    let hostile = "Disk / is 97% full <script>document.title='pwned'</script>";
+    devices[0]
+        .report_saying("disk.free_low", "/", pb::Severity::Warning, hostile)
+        .await;
+
+    browser.goto(&format!("{base}/")).await;
+    browser.type_into("input[name=name]", "tina").await;
+    browser
+        .type_into("input[name=password]", "tina-password-1")
+        .await;
+    browser.click("button[type=submit]").await;
+    let queue = browser.text("#queue").await;
+    assert!(
+        queue.contains("disk.free_low"),
+        "the auto-opened ticket is in the queue: {queue}"
+    );
+    browser.screenshot("queue").await;
+
+    browser.click("#queue a").await;
+    let description = browser.text("#description").await;
+    assert!(
+        description.contains("<script>"),
+        "shown as text: {description}"
+    );
+    // Had the script run, the title would be just "pwned"; it shows the words instead.
+    let title = browser.title().await;
+    assert!(
+        title.contains("<script>") && title != "pwned",
+        "never run: {title}"
+    );
+    let timeline = browser.text("#timeline").await;
+    assert!(
+        timeline.contains("resource"),
+        "the evidence is readable: {timeline}"
+    );
+    browser.screenshot("ticket").await;
+
+    browser
+        .type_into("#solution", "Emptied the recycle bin")
+        .await;
+    browser.click("form:has(#solution) button").await;
+    wait_for("the ticket to show resolved", || async {
+        (browser.text("#state").await == "resolved").then_some(())
+    })
+    .await;
+
+    // The same problem on another device: the fix is suggested.
+    devices[1]
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
+    browser.goto(&format!("{base}/")).await;
+    browser.click("#queue a").await;
+    let fixes = browser.text("#known-fixes").await;
+    assert!(fixes.contains("Emptied the recycle bin"), "{fixes}");
+
+    // A supervisor's view.
+    browser.click("form[action='/logout/form'] button").await;
+    browser.type_into("input[name=name]", "sam").await;
+    browser
+        .type_into("input[name=password]", "sam-password-12")
+        .await;
+    browser.click("button[type=submit]").await;
+    browser.find("#queue").await;
+    browser.goto(&format!("{base}/stats")).await;
+    let stats = browser.text("main").await;
+    assert!(stats.contains("Tickets opened"), "{stats}");
+    let shot = browser.screenshot("stats").await;
+    eprintln!(
+        "screenshots in {}",
+        shot.parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    let (status, head, _) = http_call(
+        http,
+        "POST",
+        "/login",
+        &[],
+        Some(&json!({"name": "tina", "password": "tina-password-1"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let cookie = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| line[11..].trim().to_owned())
+        })
+        .and_then(|value| value.split(';').next().map(str::to_owned))
+        .expect("cookie");
+    // A form post (urlencoded) with no token, as a forged cross-site form would send.
+    let (status, _, _) = raw_form(http, "/tickets/1/act", &cookie, "action=comment&text=hi").await;
+    assert_eq!(status, 403);
+    let (status, _, _) = raw_form(
+        http,
+        "/tickets/1/act",
+        &cookie,
+        "action=comment&text=hi&csrf_token=forged",
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+async fn raw_form(
+    address: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+    body: &str,
+) -> (u16, String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text, Value::Null)
+}
