@@ -47,6 +47,12 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Role::Admin,
         ),
         ("POST", "/api/v1/devices/none/revoke", None, Role::Admin),
+        (
+            "POST",
+            "/api/v1/users",
+            Some(json!({"name": "new-tech", "role": "technician", "password": "long-enough-pw"})),
+            Role::Admin,
+        ),
     ]
 }
 

@@ -198,6 +198,34 @@ impl Demo {
                 ])
                 .arg(&data_dir),
         )?;
+        // A person to sign in to the web UI as; the password comes from the key's randomness.
+        let user = format!("demo-{suffix}");
+        let password = api_key
+            .trim_start_matches("flk_")
+            .chars()
+            .take(20)
+            .collect::<String>();
+        {
+            use std::io::Write;
+            let mut add = Command::new(&collector_bin)
+                .args(["user", "add", &user, "--role", "admin", "--data-dir"])
+                .arg(&data_dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("running firstline-collector user add")?;
+            if let Some(mut stdin) = add.stdin.take() {
+                writeln!(stdin, "{password}").context("passing the demo password")?;
+            }
+            let added = add.wait_with_output().context("waiting for user add")?;
+            if !added.status.success() {
+                bail!(
+                    "firstline-collector user add failed: {}",
+                    String::from_utf8_lossy(&added.stderr)
+                );
+            }
+        }
         // Enrolled with this very collector (same CA)? Otherwise (first run, or the collector's
         // data was wiped) enroll afresh.
         let pinned_ca = std::fs::read_to_string(state_dir.join("ca.pem")).ok();
@@ -281,8 +309,9 @@ impl Demo {
         );
         println!("  Agent on this machine ({hostname}) is enrolled and connected over mutual TLS.");
         println!();
-        println!("  Open:     http://{http}/api/v1/tickets?state=open");
-        println!("  Login:    API key (admin) {api_key}, sent as a bearer token:");
+        println!("  Open:     http://{http}/");
+        println!("  Login:    {user} / {password}  (web UI, admin)");
+        println!("  API:      key (admin) {api_key}, sent as a bearer token:");
         println!(
             "            curl -H 'Authorization: Bearer {api_key}' 'http://{http}/api/v1/tickets?state=open'"
         );
@@ -303,12 +332,11 @@ impl Demo {
             crashes.display()
         );
         println!(
-            "            then GET /api/v1/tickets?state=open (same key): a ticket for outlook.exe, with"
+            "            then the queue at http://{http}/ shows a ticket for outlook.exe with the crash"
         );
         println!(
-            "            the crash as evidence in GET /api/v1/tickets/<id>; it resolves itself once the"
+            "            as evidence; it resolves itself once the watch window passes without another."
         );
-        println!("            watch window passes without another crash.");
         println!(
             "            {} report \"I can't open https://example.com\" --state-dir {}",
             agent_bin.display(),
@@ -334,7 +362,21 @@ impl Demo {
             })
             .context("waiting for a crash file to open a ticket")?;
             let _ = std::fs::remove_file(&crash);
-            println!("demo check passed (a crash file opened a ticket); stopping.");
+            // And a person can sign in to the web UI with the login printed above.
+            let login = serde_json::json!({ "name": user, "password": password }).to_string();
+            match http_post_json(&http, "/login", &login) {
+                Ok((200, response))
+                    if response
+                        .to_ascii_lowercase()
+                        .contains("set-cookie: firstline_session=") => {}
+                Ok((status, response)) => {
+                    bail!("signing in to the web UI failed ({status}): {response}")
+                }
+                Err(e) => bail!("signing in to the web UI: {e}"),
+            }
+            println!(
+                "demo check passed (a crash file opened a ticket; the printed login signs in); stopping."
+            );
             return Ok(());
         }
         println!("Press Ctrl-C to stop.");
@@ -424,6 +466,25 @@ fn tail(path: &Path) -> String {
 }
 
 /// A minimal HTTP/1.1 GET over loopback, so xtask needs no HTTP client dependency.
+/// POSTs a JSON body; returns the status and the response head and body.
+fn http_post_json(address: &str, path: &str, json: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no HTTP status line"))?;
+    Ok((status, response))
+}
+
 fn http_get(address: &str, path: &str, bearer: Option<&str>) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;

@@ -103,6 +103,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(revoke_device))
         .routes(routes!(set_vip))
         .routes(routes!(create_token))
+        .routes(routes!(add_user))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));
@@ -752,6 +753,78 @@ async fn stats(
     match state.store.stats(since, until).await {
         Ok(stats) => Json(stats).into_response(),
         Err(e) => store_unavailable("computing stats", &e),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    role: Role,
+    password: String,
+}
+
+/// `POST /api/v1/users` (admin): adds a person who signs in to the web UI.
+#[utoipa::path(post, path = "/users", tag = "admin",
+    request_body = NewUser,
+    responses((status = 201, description = "Added"), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+async fn add_user(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(NewUser {
+        name,
+        role,
+        password,
+    })) = body
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "send {\"name\": \"…\", \"role\": \"technician\", \"password\": \"…\"}",
+        );
+    };
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-@".contains(c))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "name must be 1-64 letters, digits, '.', '_', '-' or '@'",
+        );
+    }
+    let hashed =
+        match tokio::task::spawn_blocking(move || crate::auth::hash_password(&password)).await {
+            Ok(Ok(hash)) => hash,
+            Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+            Err(_) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "hashing the password failed",
+                );
+            }
+        };
+    match state
+        .store
+        .insert_user(&name, role, &hashed, crate::model::now_ms())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(user = %name, role = role.as_str(), by = %caller.name, "user added");
+            (
+                StatusCode::CREATED,
+                Json(serde_json::json!({ "name": name, "role": role })),
+            )
+                .into_response()
+        }
+        Err(crate::store::StoreError::DuplicateName { .. }) => error(
+            StatusCode::CONFLICT,
+            format!("a user named {name:?} already exists"),
+        ),
+        Err(e) => store_unavailable("adding a user", &e),
     }
 }
 
