@@ -364,3 +364,39 @@ async fn raw_form(
         .unwrap_or(0);
     (status, text, Value::Null)
 }
+
+#[tokio::test]
+async fn web_pages_need_a_session_and_stats_need_a_supervisor() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    for page in ["/", "/tickets/1", "/devices/x", "/knowledge", "/stats"] {
+        let (status, head, _) = http_call(http, "GET", page, &[], None).await;
+        assert_eq!(status, 303, "{page} without a session");
+        assert!(
+            head.to_ascii_lowercase().contains("location: /login"),
+            "{page}: {head}"
+        );
+    }
+    let (_, head, _) = http_call(
+        http,
+        "POST",
+        "/login",
+        &[],
+        Some(&json!({"name": "tina", "password": "tina-password-1"})),
+    )
+    .await;
+    let cookie = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| line[11..].trim().to_owned())
+        })
+        .and_then(|value| value.split(';').next().map(str::to_owned))
+        .expect("cookie");
+    let (status, _, _) = http_call(http, "GET", "/", &[("Cookie", &cookie)], None).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = http_call(http, "GET", "/stats", &[("Cookie", &cookie)], None).await;
+    assert_eq!(status, 403, "stats are for supervisors");
+}
