@@ -6,8 +6,16 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use crate::random;
 
-/// Sign-ins refused for a user name after this many failures within `FAILURE_WINDOW_MS`.
+/// Sign-ins refused for a user name from one address after this many failures within
+/// `FAILURE_WINDOW_MS` (per address, so nobody can lock another person out from elsewhere)…
 pub const MAX_FAILURES: u32 = 5;
+/// …and from one address for any names after this many (password spraying).
+pub const MAX_FAILURES_FROM_PEER: u32 = 30;
+/// Longest name and password looked at; longer ones are refused before any hashing.
+pub const MAX_NAME_CHARS: usize = 64;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Password checks at once: argon2 takes memory and time on purpose.
+pub const CONCURRENT_CHECKS: usize = 4;
 pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// A session lasts a working day.
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;

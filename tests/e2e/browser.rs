@@ -337,6 +337,32 @@ async fn forms_without_the_csrf_token_are_refused() {
     )
     .await;
     assert_eq!(status, 403);
+    // The sign-in form itself refuses posts from other sites (login CSRF), and takes its own.
+    let credentials = "name=tina&password=tina-password-1";
+    let (status, _, _) = raw_form_with(
+        http,
+        "/login/form",
+        "Sec-Fetch-Site: cross-site\r\n",
+        credentials,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = raw_form_with(
+        http,
+        "/login/form",
+        "Origin: https://evil.example.com\r\n",
+        credentials,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, response, _) = raw_form_with(
+        http,
+        "/login/form",
+        "Sec-Fetch-Site: same-origin\r\n",
+        credentials,
+    )
+    .await;
+    assert_eq!(status, 303, "{response}");
 }
 
 async fn raw_form(
@@ -345,12 +371,22 @@ async fn raw_form(
     cookie: &str,
     body: &str,
 ) -> (u16, String, Value) {
+    raw_form_with(address, path, &format!("Cookie: {cookie}\r\n"), body).await
+}
+
+/// A urlencoded form POST with extra header lines (each ending in CRLF).
+async fn raw_form_with(
+    address: std::net::SocketAddr,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> (u16, String, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("connect");
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("send");

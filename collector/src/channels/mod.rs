@@ -16,8 +16,13 @@ use crate::model::now_ms;
 use crate::store::Store;
 use crate::store::channels::{Delivery, Route};
 
-/// How long a claimed delivery is someone's before another dispatcher may try it.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a claimed delivery is someone's before another dispatcher may try it: longer
+/// than a whole claimed batch can take (`BATCH` sends of at most `SEND_LIMIT` each).
+const LEASE: Duration = Duration::from_secs(600);
+/// Deliveries claimed at once.
+const BATCH: u32 = 10;
+/// One send may take this long before it counts as failed.
+const SEND_LIMIT: Duration = Duration::from_secs(30);
 /// How often the dispatcher looks for work.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -107,12 +112,7 @@ impl Channel {
                         .url
                         .clone()
                         .ok_or_else(|| format!("{} is required for a webhook", at("url")))?;
-                    if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err(format!(
-                            "{}: {url:?} must be an http:// or https:// URL",
-                            at("url")
-                        ));
-                    }
+                    webhook::parse_url(&url).map_err(|e| format!("{}: {e}", at("url")))?;
                     let secret = file.secret.clone().unwrap_or_default();
                     if secret.len() < 16 {
                         return Err(format!(
@@ -259,7 +259,7 @@ pub async fn dispatch(store: Store, channels: Vec<Channel>, mut stop: watch::Rec
             continue;
         }
         let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        let due = match store.claim_deliveries(now_ms(), lease_ms, 20).await {
+        let due = match store.claim_deliveries(now_ms(), lease_ms, BATCH).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming deliveries; retrying");
@@ -309,6 +309,12 @@ pub async fn dispatch(store: Store, channels: Vec<Channel>, mut stop: watch::Rec
 }
 
 async fn send(channel: &Channel, delivery: &Delivery) -> Result<(), String> {
+    tokio::time::timeout(SEND_LIMIT, send_now(channel, delivery))
+        .await
+        .map_err(|_| format!("no answer within {SEND_LIMIT:?}"))?
+}
+
+async fn send_now(channel: &Channel, delivery: &Delivery) -> Result<(), String> {
     match &channel.kind {
         ChannelKind::Webhook { url, secret } => webhook::post(url, secret, delivery).await,
         ChannelKind::Email(channel) => email::send(channel, delivery).await,

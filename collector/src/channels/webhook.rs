@@ -22,27 +22,82 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("t={timestamp},v1={hex}")
 }
 
-/// POSTs the delivery; any 2xx answer is success.
-pub async fn post(url: &str, secret: &str, delivery: &Delivery) -> Result<(), String> {
+/// Where a webhook goes, read once from its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// host[:port] as written, for the Host header.
+    pub authority: String,
+    /// Path and query, at least "/".
+    pub path: String,
+}
+
+/// Reads `http(s)://host[:port][/path][?query]`; user info in the URL is refused (it would
+/// travel in the clear in a header).
+pub fn parse_url(url: &str) -> Result<Target, String> {
     let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (true, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
         (false, rest)
     } else {
-        return Err(format!("{url:?} is not an http(s) URL"));
+        return Err(format!("{url:?} is not an http:// or https:// URL"));
     };
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => (&rest[..slash], &rest[slash..]),
-        None => (rest, "/"),
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(split);
+    let path = match tail.split('#').next().unwrap_or_default() {
+        "" => "/".to_owned(),
+        query if query.starts_with('?') => format!("/{query}"),
+        path => path.to_owned(),
     };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => (
-            host.trim_start_matches('[').trim_end_matches(']'),
-            port.parse::<u16>()
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        return Err(format!(
+            "{url:?} needs a host (and no user name or password in it)"
+        ));
+    }
+    let default_port = if tls { 443 } else { 80 };
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| format!("{url:?}: an IPv6 address needs its closing ']'"))?;
+        let port = match after.strip_prefix(':') {
+            Some(port) => port
+                .parse()
                 .map_err(|_| format!("{url:?} has a bad port"))?,
-        ),
-        _ => (authority, if tls { 443 } else { 80 }),
+            None if after.is_empty() => default_port,
+            None => return Err(format!("{url:?} has a bad host")),
+        };
+        (host.to_owned(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (
+                host.to_owned(),
+                port.parse()
+                    .map_err(|_| format!("{url:?} has a bad port"))?,
+            ),
+            None => (authority.to_owned(), default_port),
+        }
     };
+    Ok(Target {
+        tls,
+        host,
+        port,
+        authority: authority.to_owned(),
+        path,
+    })
+}
+
+/// POSTs the delivery; any 2xx answer is success.
+pub async fn post(url: &str, secret: &str, delivery: &Delivery) -> Result<(), String> {
+    let Target {
+        tls,
+        host,
+        port,
+        authority,
+        path,
+    } = parse_url(url)?;
+    let host = host.as_str();
     let timestamp = crate::model::now_ms() / 1000;
     let body = &delivery.payload_json;
     let request = format!(
@@ -127,6 +182,36 @@ fn roots() -> rustls::RootCertStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_urls_are_read_strictly() {
+        let target = parse_url("https://hooks.example.com/a/b?c=1").expect("parses");
+        assert_eq!(
+            (
+                target.tls,
+                target.host.as_str(),
+                target.port,
+                target.path.as_str()
+            ),
+            (true, "hooks.example.com", 443, "/a/b?c=1")
+        );
+        let target = parse_url("http://[::1]:8080").expect("parses");
+        assert_eq!(
+            (target.host.as_str(), target.port, target.path.as_str()),
+            ("::1", 8080, "/")
+        );
+        assert_eq!(parse_url("https://[::1]").expect("parses").port, 443);
+        assert_eq!(parse_url("https://host?x=1").expect("parses").path, "/?x=1");
+        for bad in [
+            "ftp://h",
+            "https://user:pw@h/",
+            "https://h:port/",
+            "https://",
+            "https://[::1/",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {

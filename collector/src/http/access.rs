@@ -171,26 +171,54 @@ pub(crate) async fn sign_in(
 ) -> Result<(HeaderValue, SignedIn), Response> {
     let now = now_ms();
     let peer_text = peer.ip().to_string();
-    match state
+    let plausible = !name.is_empty()
+        && name.chars().count() <= auth::MAX_NAME_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-@".contains(c))
+        && password.len() <= auth::MAX_PASSWORD_BYTES;
+    if !plausible {
+        tracing::warn!(user = ?name, peer = %peer_text, "failed sign-in (implausible name or password)");
+        return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
+    }
+    // The attempt is counted before it is checked, so guesses sent at once all count.
+    if let Err(e) = state
         .store
-        .login_failures_since(&name, now - auth::FAILURE_WINDOW_MS)
+        .record_login_attempt(&name, &peer_text, now)
         .await
     {
-        Ok(failures) if failures >= auth::MAX_FAILURES => {
-            tracing::warn!(user = %name, peer = %peer_text, failures, "sign-in refused: too many failures");
+        return Err(super::store_unavailable("recording a sign-in attempt", &e));
+    }
+    match state
+        .store
+        .login_attempts_since(&name, &peer_text, now - auth::FAILURE_WINDOW_MS)
+        .await
+    {
+        Ok((for_name, from_peer))
+            if for_name > auth::MAX_FAILURES || from_peer > auth::MAX_FAILURES_FROM_PEER =>
+        {
+            tracing::warn!(user = ?name, peer = %peer_text, for_name, from_peer, "sign-in refused: too many failures");
             return Err(error(
                 StatusCode::TOO_MANY_REQUESTS,
-                "too many failed sign-ins for this name; try again in 15 minutes",
+                "too many failed sign-ins; try again in 15 minutes",
             ));
         }
         Ok(_) => {}
-        Err(e) => return Err(super::store_unavailable("counting sign-in failures", &e)),
+        Err(e) => return Err(super::store_unavailable("counting sign-in attempts", &e)),
     }
     let credentials = match state.store.user_credentials(&name).await {
         Ok(credentials) => credentials,
         Err(e) => return Err(super::store_unavailable("reading a user", &e)),
     };
-    // Hashing runs on a blocking thread: argon2 is deliberately slow.
+    // Argon2 is slow and large on purpose: a few checks at a time, on blocking threads.
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let checks = CHECKS.get_or_init(|| tokio::sync::Semaphore::new(auth::CONCURRENT_CHECKS));
+    let Ok(_turn) = checks.acquire().await else {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the collector is stopping",
+        ));
+    };
     let checked = tokio::task::spawn_blocking(move || match credentials {
         Some((role, hash)) => auth::verify_password(&password, &hash).then_some(role),
         None => {
@@ -202,16 +230,12 @@ pub(crate) async fn sign_in(
     .ok()
     .flatten();
     let Some(role) = checked else {
-        tracing::warn!(user = %name, peer = %peer_text, "failed sign-in");
-        if let Err(e) = state
-            .store
-            .record_login_failure(&name, Some(&peer_text), now)
-            .await
-        {
-            tracing::error!(error = %e, "recording a failed sign-in");
-        }
+        tracing::warn!(user = ?name, peer = %peer_text, "failed sign-in");
         return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
     };
+    if let Err(e) = state.store.clear_login_attempts(&name, &peer_text).await {
+        tracing::error!(error = %e, "forgetting sign-in attempts");
+    }
     let (token, csrf_token) = auth::new_session_tokens();
     if let Err(e) = state
         .store
@@ -226,7 +250,7 @@ pub(crate) async fn sign_in(
     {
         return Err(super::store_unavailable("starting a session", &e));
     }
-    tracing::info!(user = %name, peer = %peer_text, "signed in");
+    tracing::info!(user = ?name, peer = %peer_text, "signed in");
     let cookie = format!(
         "{}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
         auth::SESSION_COOKIE,

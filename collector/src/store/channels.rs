@@ -28,78 +28,73 @@ pub struct Delivery {
     pub event: String,
     pub payload_json: String,
     pub attempts: u32,
+    /// The claim: recorded only while the delivery is still this claim's.
+    pub lease_until_ms: i64,
 }
 
 impl Store {
     /// Expands up to `limit` new notifications into deliveries for the channels that want
-    /// them. Returns how many notifications were expanded.
+    /// them, marking each expanded only once its deliveries are stored (inserting them again
+    /// is harmless: one delivery per channel and notification). Returns how many were expanded.
     pub async fn expand_notifications(
         &self,
         routes: &[Route],
         now_ms: i64,
         limit: u32,
     ) -> Result<u32, StoreError> {
-        let claim = match self.backend {
-            Backend::Sqlite(_) => {
-                "SELECT id, ticket_id, event FROM notifications WHERE expanded_at_ms IS NULL ORDER BY id LIMIT $1"
-            }
-            Backend::Postgres(_) => {
-                "SELECT id, ticket_id, event FROM notifications WHERE expanded_at_ms IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
-            }
-        };
-        let mut pending = Vec::new();
-        let begin = self.backend.begin_statement();
-        with_pool!(self, pool => {
-            let mut transaction = pool.begin_with(begin).await?;
-            let rows = sqlx::query(claim).bind(i64::from(limit)).fetch_all(&mut *transaction).await?;
+        let pending: Vec<(i64, i64, String)> = with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT id, ticket_id, event FROM notifications WHERE expanded_at_ms IS NULL ORDER BY id LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            let mut pending = Vec::with_capacity(rows.len());
             for row in &rows {
-                let id: i64 = row.try_get("id")?;
-                let ticket_id: i64 = row.try_get("ticket_id")?;
-                let event: String = row.try_get("event")?;
-                pending.push((id, ticket_id, event));
-                sqlx::query("UPDATE notifications SET expanded_at_ms = $1 WHERE id = $2")
-                    .bind(now_ms)
-                    .bind(id)
-                    .execute(&mut *transaction)
-                    .await?;
+                pending.push((row.try_get("id")?, row.try_get("ticket_id")?, row.try_get("event")?));
             }
-            transaction.commit().await?;
+            pending
         });
         for (notification, ticket_id, event) in &pending {
-            let Some(detail) = self.ticket_detail(*ticket_id).await? else {
-                continue;
-            };
-            let ticket = &detail.ticket;
-            for route in routes {
-                if !route.priorities.contains(&ticket.priority.number())
-                    || !route.events.iter().any(|e| e == event)
-                {
-                    continue;
+            let detail = self.ticket_detail(*ticket_id).await?;
+            if let Some(detail) = detail {
+                let ticket = &detail.ticket;
+                for route in routes {
+                    if !route.priorities.contains(&ticket.priority.number())
+                        || !route.events.iter().any(|e| e == event)
+                    {
+                        continue;
+                    }
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let payload = serde_json::json!({
+                        "event": event,
+                        "idempotency_key": id,
+                        "ticket": ticket,
+                        "devices": detail.devices,
+                        "suggested_fixes": detail.suggested_fixes,
+                    });
+                    with_pool!(self, pool => {
+                        sqlx::query(
+                            "INSERT INTO deliveries (id, channel, notification_id, ticket_id, event, payload_json, state, next_attempt_at_ms) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (channel, notification_id) DO NOTHING",
+                        )
+                        .bind(&id)
+                        .bind(&route.channel)
+                        .bind(notification)
+                        .bind(ticket_id)
+                        .bind(event)
+                        .bind(payload.to_string())
+                        .bind(now_ms)
+                        .execute(pool)
+                        .await?;
+                    });
                 }
-                let id = uuid::Uuid::new_v4().to_string();
-                let payload = serde_json::json!({
-                    "event": event,
-                    "idempotency_key": id,
-                    "ticket": ticket,
-                    "devices": detail.devices,
-                    "suggested_fixes": detail.suggested_fixes,
-                });
-                with_pool!(self, pool => {
-                    sqlx::query(
-                        "INSERT INTO deliveries (id, channel, notification_id, ticket_id, event, payload_json, state, next_attempt_at_ms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (channel, notification_id) DO NOTHING",
-                    )
-                    .bind(&id)
-                    .bind(&route.channel)
-                    .bind(notification)
-                    .bind(ticket_id)
-                    .bind(event)
-                    .bind(payload.to_string())
+            }
+            with_pool!(self, pool => {
+                sqlx::query("UPDATE notifications SET expanded_at_ms = $1 WHERE id = $2")
                     .bind(now_ms)
+                    .bind(notification)
                     .execute(pool)
                     .await?;
-                });
-            }
+            });
         }
         Ok(u32::try_from(pending.len()).unwrap_or(u32::MAX))
     }
@@ -142,6 +137,7 @@ impl Store {
                         event: row.try_get("event")?,
                         payload_json: row.try_get("payload_json")?,
                         attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                        lease_until_ms: now_ms + lease_ms,
                     });
                 }
             }
@@ -163,34 +159,42 @@ impl Store {
             let mut transaction = pool.begin_with(begin).await?;
             let note = match (outcome, retry_at_ms) {
                 (Ok(()), _) => {
-                    sqlx::query("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at_ms = $1, last_error = NULL WHERE id = $2")
+                    let recorded = sqlx::query("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at_ms = $1, last_error = NULL WHERE id = $2 AND state = 'pending' AND next_attempt_at_ms = $3")
                         .bind(now_ms)
                         .bind(&delivery.id)
+                        .bind(delivery.lease_until_ms)
                         .execute(&mut *transaction)
-                        .await?;
-                    Some(format!("Sent to {} ({})", delivery.channel, delivery.event))
+                        .await?
+                        .rows_affected();
+                    // A claim that ran out was someone else's to record.
+                    (recorded == 1).then(|| format!("Sent to {} ({})", delivery.channel, delivery.event))
                 }
                 (Err(error), Some(retry_at)) => {
-                    sqlx::query("UPDATE deliveries SET attempts = attempts + 1, next_attempt_at_ms = $1, last_error = $2 WHERE id = $3")
+                    sqlx::query("UPDATE deliveries SET attempts = attempts + 1, next_attempt_at_ms = $1, last_error = $2 WHERE id = $3 AND state = 'pending' AND next_attempt_at_ms = $4")
                         .bind(retry_at)
                         .bind(error)
                         .bind(&delivery.id)
+                        .bind(delivery.lease_until_ms)
                         .execute(&mut *transaction)
                         .await?;
                     None
                 }
                 (Err(error), None) => {
-                    sqlx::query("UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = $1 WHERE id = $2")
+                    let recorded = sqlx::query("UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = $1 WHERE id = $2 AND state = 'pending' AND next_attempt_at_ms = $3")
                         .bind(error)
                         .bind(&delivery.id)
+                        .bind(delivery.lease_until_ms)
                         .execute(&mut *transaction)
-                        .await?;
-                    Some(format!(
-                        "Could not notify {} ({}) after {} attempts: {error}",
-                        delivery.channel,
-                        delivery.event,
-                        delivery.attempts + 1
-                    ))
+                        .await?
+                        .rows_affected();
+                    (recorded == 1).then(|| {
+                        format!(
+                            "Could not notify {} ({}) after {} attempts: {error}",
+                            delivery.channel,
+                            delivery.event,
+                            delivery.attempts + 1
+                        )
+                    })
                 }
             };
             if let Some(text) = note {

@@ -69,10 +69,12 @@ impl Store {
         }
     }
 
-    pub async fn record_login_failure(
+    /// Remembers a sign-in attempt before it is checked (so simultaneous guesses all count),
+    /// forgetting attempts older than a day.
+    pub async fn record_login_attempt(
         &self,
         name: &str,
-        peer: Option<&str>,
+        peer: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
@@ -82,20 +84,54 @@ impl Store {
                 .bind(now_ms)
                 .execute(pool)
                 .await?;
+            sqlx::query("DELETE FROM login_failures WHERE at_ms < $1")
+                .bind(now_ms - 86_400_000)
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }
 
-    pub async fn login_failures_since(&self, name: &str, since_ms: i64) -> Result<u32, StoreError> {
-        let count: i64 = with_pool!(self, pool => {
-            sqlx::query("SELECT COUNT(*) AS failures FROM login_failures WHERE user_name = $1 AND at_ms >= $2")
+    /// Attempts since `since_ms` (failed, or still being checked): for this name from this
+    /// peer, and from this peer for any name.
+    pub async fn login_attempts_since(
+        &self,
+        name: &str,
+        peer: &str,
+        since_ms: i64,
+    ) -> Result<(u32, u32), StoreError> {
+        let (for_name, from_peer): (i64, i64) = with_pool!(self, pool => {
+            let for_name: i64 = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE user_name = $1 AND peer = $2 AND at_ms >= $3")
                 .bind(name)
+                .bind(peer)
                 .bind(since_ms)
                 .fetch_one(pool)
                 .await?
-                .try_get("failures")?
+                .try_get("n")?;
+            let from_peer: i64 = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE peer = $1 AND at_ms >= $2")
+                .bind(peer)
+                .bind(since_ms)
+                .fetch_one(pool)
+                .await?
+                .try_get("n")?;
+            (for_name, from_peer)
         });
-        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        Ok((
+            u32::try_from(for_name).unwrap_or(u32::MAX),
+            u32::try_from(from_peer).unwrap_or(u32::MAX),
+        ))
+    }
+
+    /// A successful sign-in forgets that name's attempts from that peer.
+    pub async fn clear_login_attempts(&self, name: &str, peer: &str) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM login_failures WHERE user_name = $1 AND peer = $2")
+                .bind(name)
+                .bind(peer)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     pub async fn create_session(

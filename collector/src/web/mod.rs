@@ -114,8 +114,33 @@ async fn login_page() -> Response {
 async fn login_form(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    // A sign-in form posted from another site would sign the browser into someone else's
+    // account (login CSRF): only our own pages may post it.
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site == "cross-site");
+    let foreign_origin = match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        // "null" (sent under our no-referrer policy) names no origin; only a real, other one
+        // counts as foreign.
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, origin_host)| origin_host != host),
+        _ => false,
+    };
+    if cross_site || foreign_origin {
+        return problem(
+            None,
+            StatusCode::FORBIDDEN,
+            "Sign in from the collector's own page.",
+        );
+    }
     let name = form.get("name").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     match sign_in(&state, name, password, peer).await {
@@ -279,6 +304,9 @@ async fn queue(
     let mut counts = [0usize; 5];
     for ticket in &tickets {
         counts[usize::from(ticket.priority.number().clamp(1, 5)) - 1] += 1;
+    }
+    if tickets.len() >= 1000 {
+        body.push_str("<p class=\"error\">Showing the first 1000 tickets: narrow the filters to see the rest.</p>");
     }
     let _ = write!(
         body,
@@ -488,6 +516,13 @@ async fn ticket_page(
         "<label>Waiting for<br><input name=\"reason\"></label> ",
         "Set pending",
     ));
+    if t.state.is_open() {
+        body.push_str(&form("start", "", "Start work"));
+        body.push_str(&form("cancel", "", "Cancel ticket"));
+    } else if t.state == crate::tickets::TicketState::Resolved {
+        body.push_str(&form("reopen", "", "Reopen"));
+        body.push_str(&form("close", "", "Close"));
+    }
     body.push_str(&form(
         "reproduce",
         "<label>Playbook<br><select name=\"playbook\"><option>web</option><option>slow</option><option>disk</option><option>crash</option><option>printing</option><option>email</option><option>clock</option><option>health</option></select></label> <label>Target<br><input name=\"target\" placeholder=\"https://…\"></label> ",
