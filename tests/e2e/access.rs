@@ -8,7 +8,7 @@ use firstline_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use crate::support::{
-    RawStream, SimulatedDevice, TestCollector, channel, hello, http_call, http_json,
+    RawStream, SimulatedDevice, TestCollector, add_user, channel, hello, http_call, http_json,
 };
 
 /// (method, path, body, least role).
@@ -54,16 +54,6 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Role::Admin,
         ),
     ]
-}
-
-async fn add_user(collector: &TestCollector, name: &str, role: Role, password: &str) {
-    let hash = firstline_collector::auth::hash_password(password).expect("hash");
-    collector
-        .running()
-        .store
-        .insert_user(name, role, &hash, 1)
-        .await
-        .expect("user");
 }
 
 /// Signs in; returns the cookie header value and the CSRF token.

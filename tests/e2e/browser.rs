@@ -10,7 +10,7 @@ use firstline_collector::model::Role;
 use firstline_proto::v1 as pb;
 use serde_json::{Value, json};
 
-use crate::support::{SimulatedDevice, TestCollector, http_call, wait_for};
+use crate::support::{SimulatedDevice, TestCollector, add_user, http_call, wait_for};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -192,16 +192,6 @@ fn base64_decode(text: &str) -> Vec<u8> {
             bytes.into_iter().take(chunk.len().saturating_sub(1))
         })
         .collect()
-}
-
-async fn add_user(collector: &TestCollector, name: &str, role: Role, password: &str) {
-    let hash = firstline_collector::auth::hash_password(password).expect("hash");
-    collector
-        .running()
-        .store
-        .insert_user(name, role, &hash, 1)
-        .await
-        .expect("user");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

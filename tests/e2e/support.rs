@@ -745,3 +745,19 @@ fn dechunk(mut text: &str) -> String {
     }
     out
 }
+
+/// A person who can sign in to `collector`'s web UI and API.
+pub async fn add_user(
+    collector: &TestCollector,
+    name: &str,
+    role: firstline_collector::model::Role,
+    password: &str,
+) {
+    let hash = firstline_collector::auth::hash_password(password).expect("hash");
+    collector
+        .running()
+        .store
+        .insert_user(name, role, &hash, 1)
+        .await
+        .expect("user");
+}

@@ -79,6 +79,26 @@ async fn signed_in(state: &HttpState, headers: &HeaderMap) -> Result<(Caller, St
         .ok_or_else(|| Redirect::to("/login").into_response())
 }
 
+/// A page for a signed-in person.
+fn signed_page(
+    caller: &Caller,
+    csrf: &str,
+    title: &str,
+    body: &str,
+    refresh_secs: Option<u32>,
+) -> Response {
+    html(
+        StatusCode::OK,
+        page(
+            title,
+            Some((&caller.name, caller.role.as_str())),
+            Some(csrf),
+            body,
+            refresh_secs,
+        ),
+    )
+}
+
 fn csrf_field(csrf: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
@@ -355,16 +375,7 @@ async fn queue(
         "<form class=\"inline\" method=\"post\" action=\"/logout/form\">{}<button type=\"submit\">Sign out</button></form>",
         csrf_field(&csrf)
     );
-    html(
-        StatusCode::OK,
-        page(
-            "Queue",
-            Some((&caller.name, caller.role.as_str())),
-            Some(&csrf),
-            &body,
-            Some(30),
-        ),
-    )
+    signed_page(&caller, &csrf, "Queue", &body, Some(30))
 }
 
 /// Evidence as a person reads it: the top-level values, with the raw JSON a click away.
@@ -545,15 +556,12 @@ async fn ticket_page(
         );
     }
     body.push_str("</table>");
-    html(
-        StatusCode::OK,
-        page(
-            &format!("#{} {}", t.id, t.title),
-            Some((&caller.name, caller.role.as_str())),
-            Some(&csrf),
-            &body,
-            None,
-        ),
+    signed_page(
+        &caller,
+        &csrf,
+        &format!("#{} {}", t.id, t.title),
+        &body,
+        None,
     )
 }
 
@@ -735,16 +743,7 @@ async fn device_page(
         );
     }
     body.push_str("</table>");
-    html(
-        StatusCode::OK,
-        page(
-            &device.hostname,
-            Some((&caller.name, caller.role.as_str())),
-            Some(&csrf),
-            &body,
-            None,
-        ),
-    )
+    signed_page(&caller, &csrf, &device.hostname, &body, None)
 }
 
 /// `/knowledge?q=…`: what fixed what, searchable.
@@ -787,16 +786,7 @@ async fn knowledge_page(
         }
         body.push_str("</ol></div>");
     }
-    html(
-        StatusCode::OK,
-        page(
-            "Knowledge",
-            Some((&caller.name, caller.role.as_str())),
-            Some(&csrf),
-            &body,
-            None,
-        ),
-    )
+    signed_page(&caller, &csrf, "Knowledge", &body, None)
 }
 
 /// `/stats`: the supervisors' view.
@@ -907,16 +897,7 @@ async fn stats_page(
         );
     }
     body.push_str("</table>");
-    html(
-        StatusCode::OK,
-        page(
-            "Stats",
-            Some((&caller.name, caller.role.as_str())),
-            Some(&csrf),
-            &body,
-            Some(60),
-        ),
-    )
+    signed_page(&caller, &csrf, "Stats", &body, Some(60))
 }
 
 #[cfg(test)]
