@@ -370,11 +370,6 @@ async fn queue(
         );
     }
     body.push_str("</tbody></table>");
-    let _ = write!(
-        body,
-        "<form class=\"inline\" method=\"post\" action=\"/logout/form\">{}<button type=\"submit\">Sign out</button></form>",
-        csrf_field(&csrf)
-    );
     signed_page(&caller, &csrf, "Queue", &body, Some(30))
 }
 
