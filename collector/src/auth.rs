@@ -70,6 +70,19 @@ pub fn new_session_tokens() -> (String, String) {
     (random::token_text(32), random::token_text(24))
 }
 
+/// Whether the CSRF token a request presented (header or form field) is the session's.
+pub fn csrf_matches(presented: Option<&str>, expected: &str) -> bool {
+    constant_time_eq(
+        presented.unwrap_or_default().as_bytes(),
+        expected.as_bytes(),
+    )
+}
+
+/// The Set-Cookie value that ends the session cookie in the browser.
+pub fn expired_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}
+
 /// Equal without telling, by its timing, how much of it matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

@@ -76,18 +76,12 @@ pub async fn authenticate(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if changes_state {
-        let presented = headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !auth::constant_time_eq(presented.as_bytes(), session.csrf_token.as_bytes()) {
-            tracing::warn!(user = %session.user_name, "request without a valid CSRF token refused");
-            return error(
-                StatusCode::FORBIDDEN,
-                "the CSRF token is missing or wrong; reload the page",
-            );
-        }
+    if changes_state && !auth::csrf_matches(csrf_header(&headers), &session.csrf_token) {
+        tracing::warn!(user = %session.user_name, "request without a valid CSRF token refused");
+        return error(
+            StatusCode::FORBIDDEN,
+            "the CSRF token is missing or wrong; reload the page",
+        );
     }
     request.extensions_mut().insert(Caller {
         name: session.user_name,
@@ -112,7 +106,11 @@ pub async fn require(minimum: Role, request: Request, next: Next) -> Response {
     }
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
+}
+
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -297,11 +295,7 @@ pub async fn logout(State(state): State<HttpState>, headers: HeaderMap) -> Respo
     let hash = random::sha256(&token);
     match state.store.session(&hash, now_ms()).await {
         Ok(Some(session)) => {
-            let presented = headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !auth::constant_time_eq(presented.as_bytes(), session.csrf_token.as_bytes()) {
+            if !auth::csrf_matches(csrf_header(&headers), &session.csrf_token) {
                 return error(StatusCode::FORBIDDEN, "the CSRF token is missing or wrong");
             }
             if let Err(e) = state.store.delete_session(&hash).await {
@@ -312,11 +306,7 @@ pub async fn logout(State(state): State<HttpState>, headers: HeaderMap) -> Respo
         Err(e) => return super::store_unavailable("ending a session", &e),
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let expired = format!(
-        "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        auth::SESSION_COOKIE
-    );
-    if let Ok(value) = HeaderValue::from_str(&expired) {
+    if let Ok(value) = HeaderValue::from_str(&auth::expired_session_cookie()) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response

@@ -513,16 +513,7 @@ impl Store {
                 .await
                 .map(drop)
         });
-        match result {
-            Ok(()) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::DuplicateName {
-                    what: "an API key",
-                    name: name.to_owned(),
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
+        unique_name(result, "an API key", name)
     }
 
     /// The name and role of a live API key, if `key_hash` belongs to one.
@@ -545,6 +536,24 @@ impl Store {
             detail: role.clone(),
         })?;
         Ok(Some((name, role)))
+    }
+}
+
+/// An insert's outcome, with a unique-key clash said as "`what` named `name` already exists".
+fn unique_name(
+    result: Result<(), sqlx::Error>,
+    what: &'static str,
+    name: &str,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StoreError::DuplicateName {
+                what,
+                name: name.to_owned(),
+            })
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -39,16 +39,7 @@ impl Store {
                 .await
                 .map(drop)
         });
-        match result {
-            Ok(()) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::DuplicateName {
-                    what: "a user",
-                    name: name.to_owned(),
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
+        super::unique_name(result, "a user", name)
     }
 
     /// The role and password hash of an enabled user.

@@ -557,6 +557,20 @@ macro_rules! condition_view {
     }};
 }
 
+/// The ticket one query finds, if any.
+macro_rules! one_ticket {
+    ($tx:expr, $sql:expr, $bind:expr) => {{
+        let row = sqlx::query($sql)
+            .bind($bind)
+            .fetch_optional(&mut **$tx)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(ticket_record!(&row)),
+            None => None,
+        })
+    }};
+}
+
 macro_rules! ticket_sql {
     ($database:ty, $for_update:expr) => {
         impl TicketSql for sqlx::Transaction<'_, $database> {
@@ -616,30 +630,15 @@ macro_rules! ticket_sql {
             }
 
             async fn ticket(&mut self, id: i64) -> Result<Option<TicketRecord>> {
-                let sql = concat!("SELECT * FROM tickets WHERE id = $1", $for_update);
-                let row = sqlx::query(sql).bind(id).fetch_optional(&mut **self).await?;
-                Ok(match row {
-                    Some(row) => Some(ticket_record!(&row)),
-                    None => None,
-                })
+                one_ticket!(self, concat!("SELECT * FROM tickets WHERE id = $1", $for_update), id)
             }
 
             async fn latest_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
-                let sql = concat!("SELECT * FROM tickets WHERE ticket_key = $1 ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, id DESC LIMIT 1", $for_update);
-                let row = sqlx::query(sql).bind(key).fetch_optional(&mut **self).await?;
-                Ok(match row {
-                    Some(row) => Some(ticket_record!(&row)),
-                    None => None,
-                })
+                one_ticket!(self, concat!("SELECT * FROM tickets WHERE ticket_key = $1 ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, id DESC LIMIT 1", $for_update), key)
             }
 
             async fn open_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
-                let sql = concat!("SELECT * FROM tickets WHERE open_key = $1", $for_update);
-                let row = sqlx::query(sql).bind(key).fetch_optional(&mut **self).await?;
-                Ok(match row {
-                    Some(row) => Some(ticket_record!(&row)),
-                    None => None,
-                })
+                one_ticket!(self, concat!("SELECT * FROM tickets WHERE open_key = $1", $for_update), key)
             }
 
             async fn open_tickets_of(&mut self, device_id: &str) -> Result<Vec<TicketRecord>> {

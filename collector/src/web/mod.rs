@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::http::access::{Caller, session_of, sign_in};
+use crate::http::access::{Caller, session_cookie, session_of, sign_in};
 use crate::http::{ActionRequest, HttpState, ReproduceBody, perform};
 use crate::model::{Role, now_ms};
 use crate::store::TicketFilter;
@@ -197,29 +197,35 @@ async fn logout_form(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some((_, csrf)) = session_of(&state, &headers).await {
-        let presented = form
-            .get("csrf_token")
-            .map(String::as_str)
-            .unwrap_or_default();
-        if crate::auth::constant_time_eq(presented.as_bytes(), csrf.as_bytes()) {
-            let mut forwarded = headers.clone();
-            forwarded.insert(
-                "x-csrf-token",
-                HeaderValue::from_str(&csrf).unwrap_or(HeaderValue::from_static("")),
-            );
-            let _ = crate::http::access::logout(State(state), forwarded).await;
-        }
+    if let Some((_, csrf)) = session_of(&state, &headers).await
+        && crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf)
+        && let Some(token) = session_cookie(&headers)
+        && let Err(e) = state
+            .store
+            .delete_session(&crate::random::sha256(&token))
+            .await
+    {
+        tracing::error!(error = %e, "ending a session");
     }
     let mut response = Redirect::to("/login").into_response();
-    let expired = format!(
-        "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        crate::auth::SESSION_COOKIE
-    );
-    if let Ok(value) = HeaderValue::from_str(&expired) {
+    if let Ok(value) = HeaderValue::from_str(&crate::auth::expired_session_cookie()) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// Known fixes as list items, each with how often it worked.
+fn fix_items(fixes: &[crate::tickets::KnownFix]) -> String {
+    fixes
+        .iter()
+        .map(|fix| {
+            format!(
+                "<li>{} <span class=\"muted\">(worked {} time(s))</span></li>",
+                esc(&fix.solution),
+                fix.worked_count
+            )
+        })
+        .collect()
 }
 
 fn priority_class(priority: u8) -> &'static str {
@@ -461,16 +467,11 @@ async fn ticket_page(
     if detail.suggested_fixes.is_empty() {
         body.push_str("<p class=\"muted\" id=\"known-fixes\">None yet: the solution you give when resolving will be suggested next time.</p>");
     } else {
-        body.push_str("<ol id=\"known-fixes\">");
-        for fix in &detail.suggested_fixes {
-            let _ = write!(
-                body,
-                "<li>{} <span class=\"muted\">(worked {} time(s))</span></li>",
-                esc(&fix.solution),
-                fix.worked_count
-            );
-        }
-        body.push_str("</ol>");
+        let _ = write!(
+            body,
+            "<ol id=\"known-fixes\">{}</ol>",
+            fix_items(&detail.suggested_fixes)
+        );
     }
     let _ = write!(
         body,
@@ -571,11 +572,7 @@ async fn act(
         Ok(who) => who,
         Err(redirect) => return redirect,
     };
-    let presented = form
-        .get("csrf_token")
-        .map(String::as_str)
-        .unwrap_or_default();
-    if !crate::auth::constant_time_eq(presented.as_bytes(), csrf.as_bytes()) {
+    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
         tracing::warn!(user = %caller.name, "form without a valid CSRF token refused");
         return problem(
             Some(&caller),
@@ -771,14 +768,7 @@ async fn knowledge_page(
                 ""
             }
         );
-        for fix in &entry.solutions {
-            let _ = write!(
-                body,
-                "<li>{} <span class=\"muted\">(worked {} time(s))</span></li>",
-                esc(&fix.solution),
-                fix.worked_count
-            );
-        }
+        body.push_str(&fix_items(&entry.solutions));
         body.push_str("</ol></div>");
     }
     signed_page(&caller, &csrf, "Knowledge", &body, None)
