@@ -54,7 +54,7 @@ impl Store {
             pending
         });
         for (notification, ticket_id, event) in &pending {
-            let detail = self.ticket_detail(*ticket_id).await?;
+            let detail = self.ticket_detail_with(*ticket_id, false).await?;
             if let Some(detail) = detail {
                 let ticket = &detail.ticket;
                 for route in routes {

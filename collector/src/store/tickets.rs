@@ -1225,6 +1225,16 @@ impl Store {
 
     /// A ticket with its devices, timeline and known fixes.
     pub async fn ticket_detail(&self, id: i64) -> Result<Option<TicketDetail>> {
+        self.ticket_detail_with(id, true).await
+    }
+
+    /// As [`Store::ticket_detail`]; without `timeline` the (possibly long) timeline is left
+    /// out, for notifications that do not show it.
+    pub(super) async fn ticket_detail_with(
+        &self,
+        id: i64,
+        timeline: bool,
+    ) -> Result<Option<TicketDetail>> {
         with_pool!(self, pool => {
             let Some(row) = sqlx::query("SELECT * FROM tickets WHERE id = $1").bind(id).fetch_optional(pool).await? else {
                 return Ok(None);
@@ -1246,10 +1256,14 @@ impl Store {
                     recovered_at_ms: row.try_get("recovered_at_ms")?,
                 });
             }
-            let event_rows = sqlx::query("SELECT * FROM ticket_events WHERE ticket_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
+            let event_rows = if timeline {
+                sqlx::query("SELECT * FROM ticket_events WHERE ticket_id = $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?
+            } else {
+                Vec::new()
+            };
             let mut timeline = Vec::with_capacity(event_rows.len());
             for row in &event_rows {
                 let data_json: Option<String> = row.try_get("data_json")?;
