@@ -110,6 +110,9 @@ enum TokenCommand {
         /// How long the token stays valid, e.g. 30m, 24h, 7d (default from the config: 24h).
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         ttl: Option<Duration>,
+        /// How many tokens to print, one per line (for rolling out many machines at once).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        count: u32,
     },
 }
 
@@ -182,22 +185,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             collector.run_until(shutdown_signal()).await?;
         }
         Command::Token {
-            command: TokenCommand::Create { location, ttl },
+            command: TokenCommand::Create {
+                location,
+                ttl,
+                count,
+            },
         } => {
             let settings = location.settings()?;
             // The CA is made here if `serve` has not run yet: the token carries its pin.
             let (store, authority) = server::open_data_dir(&settings).await?;
-            let issued = enrollment::create_token(
-                &store,
-                authority.ca_pem(),
-                ttl.unwrap_or(settings.token_ttl),
-            )
-            .await?;
-            eprintln!(
-                "one-time enrollment token, valid until {}:",
-                humantime::format_rfc3339_seconds(issued.expires_at)
-            );
-            println!("{}", issued.token);
+            for index in 0..count {
+                let issued = enrollment::create_token(
+                    &store,
+                    authority.ca_pem(),
+                    ttl.unwrap_or(settings.token_ttl),
+                )
+                .await?;
+                if index == 0 {
+                    let tokens = if count == 1 {
+                        "one-time enrollment token".to_owned()
+                    } else {
+                        format!("{count} one-time enrollment tokens")
+                    };
+                    eprintln!(
+                        "{tokens}, valid until {}:",
+                        humantime::format_rfc3339_seconds(issued.expires_at)
+                    );
+                }
+                println!("{}", issued.token);
+            }
         }
         Command::Apikey {
             command:

@@ -71,6 +71,9 @@ pub struct Settings {
     pub tickets: crate::tickets::Policy,
     /// Where ticket news goes (`[[channels]]`).
     pub channels: Vec<crate::channels::Channel>,
+    /// Ack findings without storing them: the transport's raw limit, which `cargo xtask bench`
+    /// measures beside the real thing. Not in the config file; never set when serving agents.
+    pub discard_findings: bool,
 }
 
 impl Default for Settings {
@@ -137,6 +140,7 @@ impl Settings {
         Ok(Settings {
             tickets,
             channels,
+            discard_findings: false,
             data_dir: file.data_dir,
             database_url: file.database_url,
             grpc_listen: file.grpc_listen,

@@ -16,7 +16,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::model::{Finding, Inventory, now_ms};
 use crate::pki;
-use crate::store::Store;
+use crate::commit::Committer;
+use crate::store::{FindingBatch, Store};
 use crate::wire;
 
 /// Streams silent for this many heartbeat intervals are closed as dead.
@@ -129,6 +130,7 @@ impl Sessions {
 #[derive(Debug, Clone)]
 pub struct TelemetryService {
     store: Store,
+    committer: Committer,
     sessions: Arc<Sessions>,
     heartbeat_interval: Duration,
     shutdown: watch::Receiver<bool>,
@@ -137,12 +139,14 @@ pub struct TelemetryService {
 impl TelemetryService {
     pub fn new(
         store: Store,
+        committer: Committer,
         sessions: Arc<Sessions>,
         heartbeat_interval: Duration,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
+            committer,
             sessions,
             heartbeat_interval,
             shutdown,
@@ -190,6 +194,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             nudge: opened.nudge.clone(),
             device_id: device_id.clone(),
             store: self.store.clone(),
+            committer: self.committer.clone(),
             outbound: outbound.clone(),
             idle_timeout: self.heartbeat_interval * SILENT_INTERVALS_BEFORE_CLOSE,
             heartbeat_interval: self.heartbeat_interval,
@@ -249,6 +254,7 @@ struct Session {
     nudge: Arc<tokio::sync::Notify>,
     device_id: String,
     store: Store,
+    committer: Committer,
     outbound: mpsc::Sender<Result<pb::CollectorMessage, Status>>,
     idle_timeout: Duration,
     heartbeat_interval: Duration,
@@ -423,10 +429,18 @@ impl Session {
             return Ok(());
         }
         let committed = self
-            .store
-            .store_findings(&self.device_id, &accepted, highest, now_ms())
+            .committer
+            .commit(FindingBatch {
+                device_id: self.device_id.clone(),
+                findings: accepted,
+                acknowledged_through: highest,
+                received_at_ms: now_ms(),
+            })
             .await
-            .map_err(|e| store_unavailable(&self.device_id, e))?;
+            .map_err(|e| {
+                tracing::error!(device = %self.device_id, error = %e, "committing findings");
+                Status::unavailable("the collector's store is unavailable; reconnect and resend")
+            })?;
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
     }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod channels;
 pub mod cli;
+pub mod commit;
 pub mod config;
 pub mod enrollment;
 pub mod http;

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::commit::Committer;
 use crate::config::Settings;
 use crate::enrollment::EnrollmentService;
 use crate::http::{self, HttpState};
@@ -210,8 +211,15 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         authority.clone(),
     ))
     .max_decoding_message_size(64 * 1024);
+    let committer = if settings.discard_findings {
+        tracing::warn!("findings are acknowledged WITHOUT being stored (benchmark baseline)");
+        Committer::discarding()
+    } else {
+        Committer::start(store.clone())
+    };
     let telemetry = pb::telemetry_server::TelemetryServer::new(TelemetryService::new(
         store.clone(),
+        committer,
         sessions.clone(),
         settings.heartbeat_interval,
         stop_watch.clone(),

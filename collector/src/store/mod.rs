@@ -122,6 +122,20 @@ pub mod tickets;
 
 pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};
 
+/// Rows per multi-row INSERT: well under both engines' limits on bound parameters.
+const INSERT_ROWS_PER_STATEMENT: usize = 200;
+
+/// One device's findings to commit, as its stream delivered them.
+#[derive(Debug, Clone)]
+pub struct FindingBatch {
+    pub device_id: String,
+    pub findings: Vec<Finding>,
+    /// The highest sequence in the message, refused findings included: everything up to it
+    /// is acknowledged once this commits.
+    pub acknowledged_through: u64,
+    pub received_at_ms: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
@@ -130,6 +144,15 @@ pub struct Store {
 }
 
 impl Store {
+    /// How many group-commit writers suit the backend: SQLite has one writer at a time
+    /// anyway; PostgreSQL lets transactions on different checks proceed side by side.
+    pub fn writer_count(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite(_) => 1,
+            Backend::Postgres(_) => 4,
+        }
+    }
+
     /// Opens (creating if needed) the SQLite database in `data_dir` and applies migrations.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join(DATABASE_FILE);
@@ -418,6 +441,24 @@ impl Store {
         acknowledged_through: u64,
         received_at_ms: i64,
     ) -> Result<u64, StoreError> {
+        let batch = FindingBatch {
+            device_id: device_id.to_owned(),
+            findings: findings.to_vec(),
+            acknowledged_through,
+            received_at_ms,
+        };
+        let committed = self.store_finding_batches(std::slice::from_ref(&batch)).await?;
+        Ok(committed.first().copied().unwrap_or(0))
+    }
+
+    /// Stores the batches of several devices in one transaction (group commit: one disk flush
+    /// for all of them) and returns each device's committed sequence afterwards, in order.
+    /// Each new finding is decided on (conditions, tickets) in the same transaction; a finding
+    /// already stored (a redelivery) is left as it was and not decided again.
+    pub async fn store_finding_batches(
+        &self,
+        batches: &[FindingBatch],
+    ) -> Result<Vec<u64>, StoreError> {
         let advance = match self.backend {
             Backend::Sqlite(_) => {
                 "UPDATE devices SET committed_sequence = MAX(committed_sequence, $1), last_seen_at_ms = $2 \
@@ -429,52 +470,73 @@ impl Store {
             }
         };
         let begin = self.backend.begin_statement();
-        let acknowledged_through = sequence_to_sql(acknowledged_through)?;
-        let committed: i64 = with_pool!(self, pool => {
+        let committed = with_pool!(self, pool => {
             let mut transaction = pool.begin_with(begin).await?;
             if let Backend::Postgres(_) = self.backend {
-                tickets::lock_checks(&mut transaction, findings).await?;
-            }
-            let mut facts = None;
-            for finding in findings {
-                let inserted = sqlx::query(
-                    "INSERT INTO findings (device_id, sequence, check_name, resource, severity, summary, \
-                     evidence_json, observed_at_ms, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (device_id, sequence) DO NOTHING",
+                tickets::lock_checks(
+                    &mut transaction,
+                    batches.iter().flat_map(|batch| batch.findings.iter()),
                 )
-                .bind(device_id)
-                .bind(sequence_to_sql(finding.sequence)?)
-                .bind(&finding.check)
-                .bind(&finding.resource)
-                .bind(finding.severity.as_str())
-                .bind(&finding.summary)
-                .bind(&finding.evidence_json)
-                .bind(finding.observed_at_ms)
-                .bind(received_at_ms)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                // A redelivered finding was decided on when it first arrived.
-                if inserted == 1 {
-                    if facts.is_none() {
-                        facts = Some(tickets::device_facts(&mut transaction, device_id).await?);
+                .await?;
+            }
+            let mut committed = Vec::with_capacity(batches.len());
+            for batch in batches {
+                let device_id = batch.device_id.as_str();
+                let mut inserted = std::collections::HashSet::new();
+                for chunk in batch.findings.chunks(INSERT_ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO findings (device_id, sequence, check_name, resource, severity, summary, \
+                         evidence_json, observed_at_ms, received_at_ms) ",
+                    );
+                    let mut invalid = None;
+                    insert.push_values(chunk, |mut row, finding| {
+                        let sequence = sequence_to_sql(finding.sequence).unwrap_or_else(|e| {
+                            invalid.get_or_insert(e);
+                            0
+                        });
+                        row.push_bind(device_id)
+                            .push_bind(sequence)
+                            .push_bind(finding.check.as_str())
+                            .push_bind(finding.resource.as_str())
+                            .push_bind(finding.severity.as_str())
+                            .push_bind(finding.summary.as_str())
+                            .push_bind(finding.evidence_json.as_str())
+                            .push_bind(finding.observed_at_ms)
+                            .push_bind(batch.received_at_ms);
+                    });
+                    if let Some(error) = invalid {
+                        return Err(error);
                     }
-                    if let Some(Some(device)) = &facts {
-                        tickets::observe(&mut transaction, &self.policy, device, finding, received_at_ms, true).await?;
+                    insert.push(" ON CONFLICT (device_id, sequence) DO NOTHING RETURNING sequence");
+                    for row in insert.build().fetch_all(&mut *transaction).await? {
+                        inserted.insert(row.try_get::<i64, _>("sequence")?);
                     }
                 }
+                // A redelivered finding was decided on when it first arrived.
+                if !inserted.is_empty()
+                    && let Some(device) = tickets::device_facts(&mut transaction, device_id).await?
+                {
+                    for finding in &batch.findings {
+                        if sequence_to_sql(finding.sequence).is_ok_and(|s| inserted.contains(&s)) {
+                            tickets::observe(&mut transaction, &self.policy, &device, finding, batch.received_at_ms, true).await?;
+                        }
+                    }
+                }
+                let sequence: i64 = sqlx::query(advance)
+                    .bind(sequence_to_sql(batch.acknowledged_through)?)
+                    .bind(batch.received_at_ms)
+                    .bind(device_id)
+                    .fetch_optional(&mut *transaction)
+                    .await?
+                    .map(|row| row.try_get("committed_sequence"))
+                    .transpose()?
+                    .unwrap_or(0);
+                committed.push(sequence_from_sql(sequence));
             }
-            let committed: i64 = sqlx::query(advance)
-                .bind(acknowledged_through)
-                .bind(received_at_ms)
-                .bind(device_id)
-                .fetch_one(&mut *transaction)
-                .await?
-                .try_get("committed_sequence")?;
             transaction.commit().await?;
             committed
         });
-        Ok(sequence_from_sql(committed))
+        Ok(committed)
     }
 
     /// The device's most recent `limit` findings, oldest first.

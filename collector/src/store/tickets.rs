@@ -241,8 +241,11 @@ pub(super) trait TicketSql: Send {
 
 /// Locks the rows of the checks in `findings`, in name order so two transactions never wait
 /// on each other crosswise.
-pub(super) async fn lock_checks<T: TicketSql>(tx: &mut T, findings: &[Finding]) -> Result<()> {
-    let mut checks: Vec<String> = findings.iter().map(|f| f.check.clone()).collect();
+pub(super) async fn lock_checks<'a, T: TicketSql>(
+    tx: &mut T,
+    findings: impl Iterator<Item = &'a Finding>,
+) -> Result<()> {
+    let mut checks: Vec<String> = findings.map(|f| f.check.clone()).collect();
     checks.sort();
     checks.dedup();
     tx.lock_check_names(&checks).await

@@ -1,0 +1,125 @@
+//! Group commit: the findings of every connected agent go through a few writers that put many
+//! devices' batches into one transaction, so one disk flush acknowledges them all.
+//!
+//! A session hands its batch over and waits for the outcome; it acks the agent only after the
+//! transaction that holds the batch committed. While a transaction is being written, the next
+//! batches queue up and go together into the next one: under load, transactions grow by
+//! themselves, and a lone batch is written at once.
+
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::store::{FindingBatch, Store, StoreError};
+
+/// Batches waiting for a writer before sessions are made to wait for room.
+const QUEUE_BATCHES: usize = 4096;
+/// A transaction takes batches until it holds this many findings…
+const FINDINGS_PER_TRANSACTION: usize = 4000;
+/// …or this many batches.
+const BATCHES_PER_TRANSACTION: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the collector is shutting down")]
+    Stopped,
+}
+
+struct Job {
+    batch: FindingBatch,
+    outcome: oneshot::Sender<Result<u64, StoreError>>,
+}
+
+/// Hands batches to the writers. Cheap to clone; the writers stop when every clone is gone.
+#[derive(Clone)]
+pub struct Committer {
+    jobs: Option<mpsc::Sender<Job>>,
+}
+
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Committer")
+            .field("discards", &self.jobs.is_none())
+            .finish()
+    }
+}
+
+impl Committer {
+    /// Starts the writers: one on SQLite (it has one writer anyway), several on PostgreSQL
+    /// (row locks let transactions on different checks proceed side by side).
+    pub fn start(store: Store) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE_BATCHES);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..store.writer_count() {
+            tokio::spawn(write(store.clone(), queue.clone()));
+        }
+        Committer { jobs: Some(jobs) }
+    }
+
+    /// Acks without storing anything: the raw limit of the transport, measured by
+    /// `cargo xtask bench` against the real thing. Never used to serve agents.
+    pub fn discarding() -> Self {
+        Committer { jobs: None }
+    }
+
+    /// Commits the batch and returns the device's committed sequence afterwards.
+    pub async fn commit(&self, batch: FindingBatch) -> Result<u64, CommitError> {
+        let Some(jobs) = &self.jobs else {
+            return Ok(batch.acknowledged_through);
+        };
+        let (outcome, receiver) = oneshot::channel();
+        jobs.send(Job { batch, outcome })
+            .await
+            .map_err(|_| CommitError::Stopped)?;
+        Ok(receiver.await.map_err(|_| CommitError::Stopped)??)
+    }
+}
+
+/// One writer: takes whatever has queued (at least one batch), commits it in one transaction,
+/// and answers every waiting session.
+async fn write(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let (batches, outcomes) = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut findings = first.batch.findings.len();
+            let mut batches = vec![first.batch];
+            let mut outcomes = vec![first.outcome];
+            while findings < FINDINGS_PER_TRANSACTION && batches.len() < BATCHES_PER_TRANSACTION {
+                let Ok(job) = queue.try_recv() else { break };
+                findings += job.batch.findings.len();
+                batches.push(job.batch);
+                outcomes.push(job.outcome);
+            }
+            (batches, outcomes)
+        };
+        match store.store_finding_batches(&batches).await {
+            Ok(committed) => {
+                for (outcome, sequence) in outcomes.into_iter().zip(committed) {
+                    let _ = outcome.send(Ok(sequence));
+                }
+            }
+            Err(error) if batches.len() == 1 => {
+                if let Some(outcome) = outcomes.into_iter().next() {
+                    let _ = outcome.send(Err(error));
+                }
+            }
+            Err(error) => {
+                // One bad batch must not fail its neighbours: each goes again on its own.
+                tracing::warn!(batches = batches.len(), error = %error, "group commit failed; committing its batches one by one");
+                for (outcome, batch) in outcomes.into_iter().zip(&batches) {
+                    let result = store
+                        .store_finding_batches(std::slice::from_ref(batch))
+                        .await
+                        .map(|committed| committed.first().copied().unwrap_or(0));
+                    let _ = outcome.send(result);
+                }
+            }
+        }
+    }
+}
