@@ -123,3 +123,82 @@ async fn write(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Finding, Severity};
+    use crate::store::NewDevice;
+
+    fn batch(device_id: &str, sequences: std::ops::RangeInclusive<u64>) -> FindingBatch {
+        let findings: Vec<Finding> = sequences
+            .clone()
+            .map(|sequence| Finding {
+                sequence,
+                check: "disk.free_low".to_owned(),
+                resource: format!("/{sequence}"),
+                severity: Severity::Warning,
+                summary: "low".to_owned(),
+                evidence_json: "{}".to_owned(),
+                observed_at_ms: 1,
+            })
+            .collect();
+        FindingBatch {
+            device_id: device_id.to_owned(),
+            findings,
+            acknowledged_through: *sequences.end(),
+            received_at_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_batches_commit_together_and_a_bad_one_fails_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).await.expect("store");
+        for (index, id) in ["a", "b", "c"].iter().enumerate() {
+            let token = [u8::try_from(index).expect("small")];
+            store.insert_token(&token, 0, i64::MAX).await.expect("token");
+            store
+                .enroll_device(
+                    &token,
+                    1,
+                    &NewDevice {
+                        id: (*id).to_owned(),
+                        hostname: format!("pc-{id}"),
+                        agent_version: "test".to_owned(),
+                        certificate_serial: "01".to_owned(),
+                        certificate_not_after_ms: i64::MAX,
+                    },
+                )
+                .await
+                .expect("enroll");
+        }
+        let committer = Committer::start(store.clone());
+        // "ghost" was never enrolled: its findings break the foreign key, and only its own
+        // commit may fail for it.
+        let handles: Vec<_> = [
+            batch("a", 1..=5),
+            batch("ghost", 1..=2),
+            batch("b", 1..=3),
+            batch("c", 1..=1),
+        ]
+        .into_iter()
+        .map(|batch| {
+            let committer = committer.clone();
+            tokio::spawn(async move { committer.commit(batch).await })
+        })
+        .collect();
+        let mut outcomes = Vec::new();
+        for handle in handles {
+            outcomes.push(handle.await.expect("task"));
+        }
+        assert_eq!(outcomes[0].as_ref().ok(), Some(&5));
+        assert!(outcomes[1].is_err(), "{:?}", outcomes[1]);
+        assert_eq!(outcomes[2].as_ref().ok(), Some(&3));
+        assert_eq!(outcomes[3].as_ref().ok(), Some(&1));
+        for (device, stored) in [("a", 5), ("b", 3), ("c", 1)] {
+            let findings = store.recent_findings(device, 10).await.expect("findings");
+            assert_eq!(findings.len(), stored, "{device}");
+        }
+    }
+}

@@ -162,6 +162,7 @@ impl RunningCollector {
 
 /// Starts the collector described by `settings` and returns once both listeners are bound.
 pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> {
+    raise_open_file_limit();
     let (store, authority) = open_data_dir(settings).await?;
     let ca_pem = authority.ca_pem().to_owned();
     let (server_cert_pem, server_key_pem) =
@@ -321,6 +322,29 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "ticket sweep failed; retrying next interval"),
+        }
+    }
+}
+
+/// Every connected agent holds a socket: lift the soft limit on open files to the hard one
+/// (as Go's runtime and nginx's `worker_rlimit_nofile` do), and say how many agents fit.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            limit.current = limit.maximum;
+            if let Err(error) = setrlimit(Resource::Nofile, limit.clone()) {
+                tracing::warn!(error = %error, "could not raise the open-file limit");
+            }
+        }
+        let open_files = getrlimit(Resource::Nofile).current;
+        if open_files.is_some_and(|open_files| open_files < 4096) {
+            tracing::warn!(
+                open_files = ?open_files,
+                "the open-file limit allows only about this many connected agents; raise it (LimitNOFILE= in the unit)"
+            );
         }
     }
 }

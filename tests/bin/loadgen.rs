@@ -7,6 +7,7 @@
 //!                            --http ADDR --api-key KEY --collector-pid PID [--rate F/S] [--batch B]
 //!   firstline-loadgen sink --data-dir DIR --grpc ADDR --http ADDR [--postgres URL]
 //!   firstline-loadgen raw --secs S (--sqlite-dir DIR | --postgres URL)
+//!   firstline-loadgen resetdb --postgres URL --name DATABASE   (drops and creates it)
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         "agents" => runtime.block_on(agents(&flags)),
         "sink" => runtime.block_on(sink(&flags)),
         "raw" => runtime.block_on(raw(&flags)),
+        "resetdb" => runtime.block_on(reset_database(&flags)),
         other => bail!("unknown mode {other:?}"),
     }
 }
@@ -640,3 +642,20 @@ async fn raw(flags: &Flags) -> anyhow::Result<()> {
     Ok(())
 }
 
+
+/// Drops and creates a PostgreSQL database for one run, so every run starts empty.
+async fn reset_database(flags: &Flags) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let name = flags.text("name")?;
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        bail!("--name {name:?}: lowercase letters and underscores only");
+    }
+    let mut connection = sqlx::postgres::PgConnection::connect(flags.text("postgres")?).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut connection)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await?;
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! processes, ready to look at) and `bench`. Never a runtime dependency of the product.
 
 mod bench;
+mod bench_collector;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -21,6 +22,16 @@ const USAGE: &str =
          --grpc-port   gRPC port for agents (default 7443)
          --http-port   HTTP port for the API and /healthz (default 7080)
 
+       cargo xtask bench [collector] [--agents N] [--secs S] [--backend sqlite|postgres]
+
+  bench collector   N simulated agents (own certificates, own mTLS connections) against the
+                    collector, the same server acking without storing, and raw inserts into
+                    the same schema: findings/s, ack latency p50/p99, finding → ticket via
+                    REST, collector memory per agent, and the ratios. Defaults: 1000 agents,
+                    20 s windows, sqlite (postgres: FIRSTLINE_BENCH_POSTGRES_URL, else
+                    FIRSTLINE_TEST_POSTGRES_URL, else the local server; databases named
+                    firstline_bench_* are dropped and created there)
+
        cargo xtask bench agent [--secs N]
 
   bench agent   the agent's memory (PSS) and CPU at default intervals, side by side with
@@ -33,6 +44,12 @@ fn main() -> ExitCode {
         Some("demo") => Demo::parse(&arguments[1..]).and_then(|demo| demo.run()),
         Some("bench") if arguments.get(1).map(String::as_str) == Some("agent") => {
             bench::AgentBench::parse(&arguments[2..]).and_then(|bench| bench.run())
+        }
+        Some("bench") if arguments.get(1).map(String::as_str) == Some("collector") => {
+            bench_collector::CollectorBench::parse(&arguments[2..]).and_then(|bench| bench.run())
+        }
+        Some("bench") => {
+            bench_collector::CollectorBench::parse(&arguments[1..]).and_then(|bench| bench.run())
         }
         _ => {
             eprintln!("{USAGE}");
@@ -413,7 +430,7 @@ fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
 }
 
 /// Runs a command and returns its trimmed stdout, or fails with its stderr.
-fn capture(command: &mut Command) -> anyhow::Result<String> {
+pub(crate) fn capture(command: &mut Command) -> anyhow::Result<String> {
     let output = command
         .stdin(Stdio::null())
         .output()

@@ -1,0 +1,355 @@
+//! `cargo xtask bench [collector]`: the collector under a simulated fleet. N agents, each
+//! enrolled with its own certificate and on its own mTLS connection (`firstline-loadgen`),
+//! against (1) the real collector, (2) the same server acking without storing (the transport's
+//! limit) and (3) raw inserts into the same schema (the database's limit), in one run, on
+//! SQLite or PostgreSQL. Prints findings/s, ack latency, finding → ticket over REST, collector
+//! memory per agent, and the ratios.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+pub struct CollectorBench {
+    agents: usize,
+    secs: u64,
+    postgres: Option<String>,
+}
+
+/// Stops a child process (SIGTERM, then kill) when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl CollectorBench {
+    pub fn parse(arguments: &[String]) -> anyhow::Result<Self> {
+        let mut bench = CollectorBench {
+            agents: 1000,
+            secs: 20,
+            postgres: None,
+        };
+        let mut arguments = arguments.iter();
+        while let Some(argument) = arguments.next() {
+            let mut value = || {
+                arguments
+                    .next()
+                    .with_context(|| format!("{argument} needs a value"))
+            };
+            match argument.as_str() {
+                "--agents" => {
+                    let value = value()?;
+                    bench.agents = value
+                        .parse()
+                        .with_context(|| format!("--agents {value:?}"))?;
+                    if bench.agents < 2 {
+                        bail!("--agents must be at least 2");
+                    }
+                }
+                "--secs" => {
+                    let value = value()?;
+                    bench.secs = value.parse().with_context(|| format!("--secs {value:?}"))?;
+                }
+                "--backend" => match value()?.as_str() {
+                    "sqlite" => bench.postgres = None,
+                    "postgres" => {
+                        bench.postgres = Some(
+                            std::env::var("FIRSTLINE_BENCH_POSTGRES_URL")
+                                .or_else(|_| std::env::var("FIRSTLINE_TEST_POSTGRES_URL"))
+                                .unwrap_or_else(|_| {
+                                    "postgres://postgres@127.0.0.1:5432/postgres".to_owned()
+                                }),
+                        );
+                    }
+                    other => bail!("--backend {other:?}: sqlite or postgres"),
+                },
+                other => bail!("unknown argument {other:?}"),
+            }
+        }
+        Ok(bench)
+    }
+
+    pub fn run(&self) -> anyhow::Result<()> {
+        let root = crate::workspace_root();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        eprintln!("building release binaries …");
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "-p",
+                "firstline-collector",
+                "-p",
+                "firstline-tests",
+                "--bin",
+                "firstline-collector",
+                "--bin",
+                "firstline-loadgen",
+            ])
+            .status()?;
+        if !status.success() {
+            bail!("cargo build --release failed");
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let binaries = Binaries {
+            collector: target.join("release").join("firstline-collector"),
+            loadgen: target.join("release").join("firstline-loadgen"),
+        };
+        let backend = if self.postgres.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let work = target.join("bench-collector").join(backend);
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work)?;
+
+        eprintln!("raw inserts into the collector's schema ({backend}) …");
+        let raw = {
+            let mut command = Command::new(&binaries.loadgen);
+            command.args(["raw", "--secs", &self.secs.min(10).to_string()]);
+            match &self.postgres {
+                Some(url) => {
+                    command.args(["--postgres", &self.fresh_database(&binaries, url, "raw")?])
+                }
+                None => command.arg("--sqlite-dir").arg(work.join("raw")),
+            };
+            json_output(&mut command)?
+        };
+
+        eprintln!("no-store collector (acks without storing) …");
+        let limit = self.fleet(&binaries, &work.join("no-store"), true)?;
+        eprintln!("the collector …");
+        let real = self.fleet(&binaries, &work.join("collector"), false)?;
+
+        print_report(self, backend, &raw, &limit, &real);
+        Ok(())
+    }
+
+    fn fresh_database(
+        &self,
+        binaries: &Binaries,
+        admin_url: &str,
+        run: &str,
+    ) -> anyhow::Result<String> {
+        let name = format!("firstline_bench_{run}");
+        json_or_nothing(Command::new(&binaries.loadgen).args([
+            "resetdb",
+            "--postgres",
+            admin_url,
+            "--name",
+            &name,
+        ]))?;
+        // The same server and credentials, another database.
+        let (server, _) = admin_url
+            .rsplit_once('/')
+            .context("the PostgreSQL URL has no database part")?;
+        Ok(format!("{server}/{name}"))
+    }
+
+    /// Runs the simulated fleet against a collector (or the no-store variant) in `dir`.
+    fn fleet(&self, binaries: &Binaries, dir: &Path, discard: bool) -> anyhow::Result<Value> {
+        std::fs::create_dir_all(dir)?;
+        let grpc = crate::bench::free_port()?;
+        let http = crate::bench::free_port()?;
+        let config = dir.join("collector.toml");
+        let database_url = match &self.postgres {
+            Some(url) => Some(self.fresh_database(
+                binaries,
+                url,
+                if discard { "nostore" } else { "collector" },
+            )?),
+            None => None,
+        };
+        std::fs::write(
+            &config,
+            match &database_url {
+                Some(url) => format!("database_url = \"{url}\"\n"),
+                None => String::new(),
+            },
+        )?;
+        let data_dir = dir.join("data");
+        let grpc_address = format!("127.0.0.1:{grpc}");
+        let http_address = format!("127.0.0.1:{http}");
+        let log = std::fs::File::create(dir.join("collector.log"))?;
+        let mut command = if discard {
+            let mut command = Command::new(&binaries.loadgen);
+            command.arg("sink").arg("--data-dir").arg(&data_dir);
+            if let Some(url) = &database_url {
+                command.args(["--postgres", url]);
+            }
+            command.args(["--grpc", &grpc_address, "--http", &http_address]);
+            command
+        } else {
+            let mut command = Command::new(&binaries.collector);
+            command
+                .args(["serve", "--config"])
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .args(["--grpc", &grpc_address, "--http", &http_address]);
+            command
+        };
+        let collector = Running(
+            command
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()
+                .context("starting the collector")?,
+        );
+        crate::bench::wait_for_port(http)?;
+
+        let tokens = dir.join("tokens.txt");
+        let created = crate::capture(
+            Command::new(&binaries.collector)
+                .args(["token", "create", "--count", &self.agents.to_string()])
+                .arg("--config")
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(&data_dir),
+        )?;
+        std::fs::write(&tokens, created)?;
+        let api_key = crate::capture(
+            Command::new(&binaries.collector)
+                .args(["apikey", "create", "bench", "--role", "technician"])
+                .arg("--config")
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(&data_dir),
+        )?;
+
+        let mut command = Command::new(&binaries.loadgen);
+        command
+            .args(["agents", "--url", &format!("https://127.0.0.1:{grpc}")])
+            .arg("--ca")
+            .arg(data_dir.join("ca.pem"))
+            .arg("--tokens")
+            .arg(&tokens)
+            .args([
+                "--agents",
+                &self.agents.to_string(),
+                "--secs",
+                &self.secs.to_string(),
+                "--collector-pid",
+                &collector.0.id().to_string(),
+            ]);
+        if !discard {
+            command.args(["--http", &http_address, "--api-key", api_key.trim()]);
+        }
+        let result = json_output(&mut command);
+        drop(collector);
+        result.with_context(|| format!("the simulated fleet (logs in {})", dir.display()))
+    }
+}
+
+struct Binaries {
+    collector: PathBuf,
+    loadgen: PathBuf,
+}
+
+/// Runs a loadgen step, showing its progress, and parses the JSON it prints.
+fn json_output(command: &mut Command) -> anyhow::Result<Value> {
+    let output = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        bail!("{command:?} failed");
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim()).with_context(|| format!("{command:?} printed {text:?}"))
+}
+
+fn json_or_nothing(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.stdin(Stdio::null()).status()?;
+    if !status.success() {
+        bail!("{command:?} failed");
+    }
+    Ok(())
+}
+
+fn number(value: &Value, path: &[&str]) -> f64 {
+    path.iter()
+        .try_fold(value, |value, key| value.get(key))
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::NAN)
+}
+
+fn print_report(bench: &CollectorBench, backend: &str, raw: &Value, limit: &Value, real: &Value) {
+    let stored = number(real, &["saturated_findings_per_sec"]);
+    let no_store = number(limit, &["saturated_findings_per_sec"]);
+    let raw_inserts = number(raw, &["raw_inserts_per_sec"]);
+    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+    println!();
+    println!(
+        "collector bench: {} agents, {} s windows, {backend}, {} cores",
+        bench.agents,
+        bench.secs,
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    println!(
+        "  enroll {:.1} s, connect {:.1} s",
+        number(real, &["enroll_secs"]),
+        number(real, &["connect_secs"])
+    );
+    println!("  findings/s durably stored (saturated)    {stored:>10.0}");
+    println!("  findings/s acked, no-store collector     {no_store:>10.0}");
+    println!("  raw {backend} inserts/s (same schema)     {raw_inserts:>10.0}");
+    println!(
+        "  ratio stored / no-store                   {:>9.0}%",
+        100.0 * stored / no_store
+    );
+    println!(
+        "  ratio stored / raw inserts                {:>9.0}%",
+        100.0 * stored / raw_inserts
+    );
+    println!(
+        "  ack latency saturated  p50 {:>7.1} ms  p99 {:>7.1} ms",
+        number(real, &["saturated_ack", "p50_ms"]),
+        number(real, &["saturated_ack", "p99_ms"])
+    );
+    println!(
+        "  ack latency paced      p50 {:>7.1} ms  p99 {:>7.1} ms  at {:.0} findings/s ({:.0} acked)",
+        number(real, &["paced_ack", "p50_ms"]),
+        number(real, &["paced_ack", "p99_ms"]),
+        number(real, &["paced_findings_per_sec_offered"]),
+        number(real, &["paced_findings_per_sec_acked"])
+    );
+    println!(
+        "  finding → ticket via REST  p50 {:>7.1} ms  p99 {:>7.1} ms  ({} probes)",
+        number(real, &["finding_to_ticket", "p50_ms"]),
+        number(real, &["finding_to_ticket", "p99_ms"]),
+        number(real, &["finding_to_ticket", "count"])
+    );
+    println!(
+        "  collector memory: {:.0} MiB idle, {:.0} MiB with agents connected ({:.1} KiB per agent), peak {:.0} MiB",
+        mib(number(real, &["collector_rss_before_bytes"])),
+        mib(number(real, &["collector_rss_connected_bytes"])),
+        number(real, &["collector_rss_per_agent_bytes"]) / 1024.0,
+        mib(number(real, &["collector_rss_peak_bytes"]))
+    );
+    println!("  raw results: {}", serde_json::json!({"raw": raw, "no_store": limit, "collector": real}));
+}
