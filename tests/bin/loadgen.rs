@@ -651,10 +651,11 @@ async fn reset_database(flags: &Flags) -> anyhow::Result<()> {
         bail!("--name {name:?}: lowercase letters and underscores only");
     }
     let mut connection = sqlx::postgres::PgConnection::connect(flags.text("postgres")?).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    // The name was checked above: lowercase letters and underscores only.
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
         .execute(&mut connection)
         .await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await?;
     Ok(())
