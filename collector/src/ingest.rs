@@ -14,7 +14,8 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::model::{Finding, Inventory, now_ms};
+use crate::metrics::{Metrics, RefusalReason};
+use crate::model::{AgentHealth, Finding, Inventory, now_ms};
 use crate::pki;
 use crate::store::Store;
 use crate::wire;
@@ -130,6 +131,7 @@ impl Sessions {
 pub struct TelemetryService {
     store: Store,
     sessions: Arc<Sessions>,
+    metrics: Arc<Metrics>,
     heartbeat_interval: Duration,
     shutdown: watch::Receiver<bool>,
 }
@@ -138,12 +140,14 @@ impl TelemetryService {
     pub fn new(
         store: Store,
         sessions: Arc<Sessions>,
+        metrics: Arc<Metrics>,
         heartbeat_interval: Duration,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
             sessions,
+            metrics,
             heartbeat_interval,
             shutdown,
         }
@@ -186,10 +190,12 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         let opened = self.sessions.open(&device_id);
         let session_id = opened.id;
         tracing::info!(device = %device_id, peer = ?peer, "agent connected");
+        self.metrics.stream_opened();
         let session = Session {
             nudge: opened.nudge.clone(),
             device_id: device_id.clone(),
             store: self.store.clone(),
+            metrics: self.metrics.clone(),
             outbound: outbound.clone(),
             idle_timeout: self.heartbeat_interval * SILENT_INTERVALS_BEFORE_CLOSE,
             heartbeat_interval: self.heartbeat_interval,
@@ -212,6 +218,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
                 .run(request.into_inner(), superseded, shutdown)
                 .await;
             sessions.close(&device_id, session_id);
+            session.metrics.stream_closed();
             drop(finished);
             match outcome {
                 Ok(()) => tracing::info!(device = %device_id, "agent disconnected"),
@@ -249,6 +256,7 @@ struct Session {
     nudge: Arc<tokio::sync::Notify>,
     device_id: String,
     store: Store,
+    metrics: Arc<Metrics>,
     outbound: mpsc::Sender<Result<pb::CollectorMessage, Status>>,
     idle_timeout: Duration,
     heartbeat_interval: Duration,
@@ -344,9 +352,12 @@ impl Session {
                     tracing::debug!(device = %self.device_id, hostname = %inventory.hostname, "inventory stored");
                 }
                 Body::Findings(batch) => self.ingest_findings(batch).await?,
-                Body::Heartbeat(_) => {
+                Body::Heartbeat(heartbeat) => {
+                    self.metrics.heartbeat_received();
+                    let health = AgentHealth::try_from(heartbeat)
+                        .map_err(|e| Status::invalid_argument(format!("heartbeat refused: {e}")))?;
                     self.store
-                        .touch_device(&self.device_id, now_ms())
+                        .store_heartbeat(&self.device_id, &health, now_ms())
                         .await
                         .map_err(|e| store_unavailable(&self.device_id, e))?;
                     // Another collector may have queued a request for this device.
@@ -394,7 +405,10 @@ impl Session {
     }
 
     async fn ingest_findings(&self, batch: pb::FindingBatch) -> Result<(), Status> {
+        self.metrics.findings_received(batch.findings.len());
         if batch.findings.len() > wire::MAX_FINDINGS_PER_BATCH {
+            self.metrics
+                .findings_refused(RefusalReason::TooLarge, batch.findings.len());
             return Err(Status::invalid_argument(format!(
                 "a batch of {} findings exceeds the limit of {}",
                 batch.findings.len(),
@@ -410,10 +424,13 @@ impl Session {
                 Ok(finding) => accepted.push(finding),
                 // A finding with an unusable sequence cannot even be acknowledged.
                 Err(e) if e.field == "sequence" => {
+                    self.metrics
+                        .findings_refused(RefusalReason::InvalidSequence, 1);
                     return Err(Status::invalid_argument(format!("finding refused: {e}")));
                 }
                 Err(e) => {
                     tracing::warn!(device = %self.device_id, sequence, error = %e, "finding refused");
+                    self.metrics.findings_refused(e.problem.into(), 1);
                     refused.push((sequence, e.to_string()));
                 }
             }
@@ -422,11 +439,13 @@ impl Session {
         if highest == 0 {
             return Ok(());
         }
+        let commit_started = std::time::Instant::now();
         let committed = self
             .store
             .store_findings(&self.device_id, &accepted, highest, now_ms())
             .await
             .map_err(|e| store_unavailable(&self.device_id, e))?;
+        self.metrics.commit_took(commit_started.elapsed());
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
     }
