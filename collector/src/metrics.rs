@@ -1,5 +1,9 @@
 //! `/metrics`: the collector's own numbers for Prometheus, encoded by the official
-//! `prometheus-client` crate (OpenMetrics text, which Prometheus reads natively).
+//! `prometheus-client` crate. Prometheus asks for OpenMetrics text and gets the crate's output
+//! as it is; any other client (curl, the classic text-format parsers) gets the classic
+//! Prometheus text format 0.0.4, which differs only in how counters are named in their
+//! `# HELP`/`# TYPE` lines and in having no `# UNIT`/`# EOF` lines (`to_classic_text`), the
+//! same negotiation the Go client does.
 //!
 //! Two kinds of numbers. Those this process counts as things happen (findings received and
 //! refused, commit latency, heartbeats, streams) live in `Metrics` and are fed by ingest.
@@ -30,8 +34,11 @@ use crate::wire::Problem;
 
 /// Every metric's name starts with this (and `_`).
 pub const PREFIX: &str = "firstline";
-/// What `/metrics` answers with: OpenMetrics text, as `prometheus-client` encodes it.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What `/metrics` answers a client that asks for OpenMetrics (Prometheus does).
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What `/metrics` answers everyone else: the classic Prometheus text format.
+pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// A scrape waits this long for the database before reporting it down.
 const STORE_SCRAPE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Commit latency buckets, in seconds: half a millisecond (a small batch on a fast disk) to
@@ -301,11 +308,56 @@ pub async fn serve(State(state): State<HttpState>, headers: HeaderMap) -> Respon
         return response;
     }
     let text = state.metrics.render(&state.store, &state.sessions).await;
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.contains("application/openmetrics-text"));
+    let (content_type, text) = if wants_openmetrics {
+        (OPENMETRICS_CONTENT_TYPE, text)
+    } else {
+        (CLASSIC_CONTENT_TYPE, to_classic_text(&text))
+    };
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         text,
     )
         .into_response()
+}
+
+/// The classic Prometheus text format (0.0.4) of an OpenMetrics exposition from
+/// `prometheus-client`. OpenMetrics names a counter family `x` and its sample `x_total`; the
+/// classic format names both `x_total`, and has neither `# UNIT` nor `# EOF`. Samples, labels
+/// and escaping are the same in both (our HELP texts hold no backslashes or line breaks).
+fn to_classic_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut classic = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let descriptor = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|prefix| Some((prefix, line.strip_prefix(prefix)?)));
+        match descriptor {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let suffix = if counters.contains(name) {
+                    "_total"
+                } else {
+                    ""
+                };
+                classic.push_str(&format!("{prefix}{name}{suffix} {tail}"));
+            }
+            None => classic.push_str(line),
+        }
+        classic.push('\n');
+    }
+    classic
 }
 
 #[cfg(test)]
@@ -377,6 +429,33 @@ mod tests {
             sample(&text, "firstline_database_tickets_opened_total"),
             None,
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_classic_text_format_names_counters_by_their_samples() {
+        let openmetrics = "# HELP firstline_findings_received Findings received.\n\
+            # TYPE firstline_findings_received counter\n\
+            firstline_findings_received_total 3\n\
+            # HELP firstline_ingest_commit_seconds Commit time.\n\
+            # TYPE firstline_ingest_commit_seconds histogram\n\
+            # UNIT firstline_ingest_commit_seconds seconds\n\
+            firstline_ingest_commit_seconds_count 1\n\
+            # HELP firstline_store_up 1 when the database answered.\n\
+            # TYPE firstline_store_up gauge\n\
+            firstline_store_up 1\n\
+            # EOF\n";
+        assert_eq!(
+            to_classic_text(openmetrics),
+            "# HELP firstline_findings_received_total Findings received.\n\
+             # TYPE firstline_findings_received_total counter\n\
+             firstline_findings_received_total 3\n\
+             # HELP firstline_ingest_commit_seconds Commit time.\n\
+             # TYPE firstline_ingest_commit_seconds histogram\n\
+             firstline_ingest_commit_seconds_count 1\n\
+             # HELP firstline_store_up 1 when the database answered.\n\
+             # TYPE firstline_store_up gauge\n\
+             firstline_store_up 1\n"
         );
     }
 
