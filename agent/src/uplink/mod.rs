@@ -302,7 +302,7 @@ async fn session(
                 outbound.send(wire::inventory(gathered)).await.map_err(|_| closed())?;
             }
             _ = heartbeat.tick() => {
-                let report = self_report(&context);
+                let report = self_report(context);
                 outbound.send(wire::heartbeat(&report)).await.map_err(|_| closed())?;
             }
             message = inbound.message() => match message {
