@@ -398,6 +398,49 @@ async fn an_agents_own_health_arrives_with_its_heartbeats_and_is_shown_per_devic
         "{listed}"
     );
 
+    // The device page shows it to a signed-in technician.
+    crate::support::add_user(
+        &collector,
+        "tess",
+        Role::Technician,
+        "a long enough password",
+    )
+    .await;
+    let (status, head, _) = http_call(
+        http,
+        "POST",
+        "/login",
+        &[],
+        Some(&serde_json::json!({"name": "tess", "password": "a long enough password"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .starts_with("set-cookie: ")
+                .then(|| line[12..].to_owned())
+        })
+        .and_then(|value| value.split(';').next().map(str::to_owned))
+        .expect("a session cookie");
+    let (status, _, page) = http_call(
+        http,
+        "GET",
+        &format!("/devices/{device_id}"),
+        &[("Cookie", &cookie)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap_or_default().to_owned();
+    assert!(
+        page.contains("Agent health") && page.contains("Resident memory"),
+        "{page}"
+    );
+    assert!(page.contains("findings waiting"), "{page}");
+    assert!(page.contains(" ms</dd>"), "the cycle time in ms: {page}");
+
     // Heartbeats are counted where Prometheus can see them.
     let (_, _, metrics) = http_call(http, "GET", "/metrics", &[], None).await;
     let heartbeats = metrics
