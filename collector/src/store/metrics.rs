@@ -68,3 +68,23 @@ impl Store {
 fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::tests::{TestStore, backends};
+
+    #[tokio::test]
+    async fn the_scrape_queries_read_on_every_backend() {
+        for TestStore { store, .. } in &backends().await {
+            let snapshot = store.metrics_snapshot().await.unwrap_or_else(|e| {
+                panic!("{}: {e}", store.backend_name());
+            });
+            assert_eq!(
+                snapshot,
+                super::StoreMetrics::default(),
+                "{}",
+                store.backend_name()
+            );
+        }
+    }
+}
