@@ -167,6 +167,7 @@ pub async fn run(
                 match rebuilt {
                     Ok(checks) => {
                         scheduled.abort_all();
+                        shared.forget_check_runs();
                         generation += 1;
                         let retired = retire_removed(&mut tracker, &checks);
                         commit(&outbox, &shared, &queued, retired)?;
@@ -274,7 +275,9 @@ fn schedule(
                     _ = timer.tick() => {}
                     () = check.wake() => {}
                 }
+                let started = std::time::Instant::now();
                 let outcome = check.run(&shared).await;
+                shared.record_check_run(check.names(), started.elapsed());
                 let run = CheckRun {
                     generation,
                     names: check.names(),

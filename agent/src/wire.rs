@@ -123,13 +123,26 @@ pub fn inventory(inventory: Inventory) -> pb::AgentMessage {
     message(pb::agent_message::Body::Inventory(inventory.into()))
 }
 
-pub fn heartbeat() -> pb::AgentMessage {
+/// What the agent says about itself with each heartbeat; each part absent when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelfReport {
+    /// The slowest check's most recent run (checks run side by side: a full cycle's time).
+    pub check_cycle_ms: Option<u64>,
+    pub resident_memory_bytes: Option<u64>,
+    /// Findings in the outbox waiting for the collector's ack.
+    pub outbox_depth: Option<u64>,
+}
+
+pub fn heartbeat(report: &SelfReport) -> pb::AgentMessage {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     message(pb::agent_message::Body::Heartbeat(pb::Heartbeat {
         sent_at_unix_ms: now_ms,
+        check_cycle_ms: report.check_cycle_ms,
+        resident_memory_bytes: report.resident_memory_bytes,
+        outbox_depth: report.outbox_depth,
     }))
 }
 

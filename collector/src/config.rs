@@ -36,6 +36,7 @@ struct ConfigFile {
     #[serde(with = "humantime_serde_compat")]
     token_ttl: Duration,
     database_url: Option<String>,
+    metrics_token: Option<String>,
     tickets: crate::tickets::policy::TicketsFile,
     channels: Vec<crate::channels::ChannelFile>,
 }
@@ -50,6 +51,7 @@ impl Default for ConfigFile {
             heartbeat_interval_secs: 30,
             token_ttl: Duration::from_secs(24 * 3600),
             database_url: None,
+            metrics_token: None,
             tickets: Default::default(),
             channels: Vec::new(),
         }
@@ -67,6 +69,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// PostgreSQL instead of the embedded SQLite, e.g. for several collectors.
     pub database_url: Option<String>,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`; open otherwise.
+    pub metrics_token: Option<String>,
     /// How findings become tickets (`[tickets]`).
     pub tickets: crate::tickets::Policy,
     /// Where ticket news goes (`[[channels]]`).
@@ -135,6 +139,13 @@ impl Settings {
                 crate::store::redact(url)
             )));
         }
+        if let Some(token) = &file.metrics_token
+            && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(error(
+                "metrics_token must be at least 16 printable characters without spaces".to_owned(),
+            ));
+        }
         let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
         let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
         Ok(Settings {
@@ -143,6 +154,7 @@ impl Settings {
             discard_findings: false,
             data_dir: file.data_dir,
             database_url: file.database_url,
+            metrics_token: file.metrics_token,
             grpc_listen: file.grpc_listen,
             http_listen: file.http_listen,
             server_names: file.server_names,
@@ -188,6 +200,11 @@ mod tests {
             (
                 "database_url = \"mysql://u:pw@db/x\"",
                 "must be a postgres:// URL",
+            ),
+            ("metrics_token = \"short\"", "metrics_token"),
+            (
+                "metrics_token = \"has a space in it, sadly\"",
+                "metrics_token",
             ),
             (
                 "[tickets]\nreopen_windw = \"1h\"",

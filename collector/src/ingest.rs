@@ -14,7 +14,8 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::model::{Finding, Inventory, now_ms};
+use crate::metrics::{Metrics, RefusalReason};
+use crate::model::{AgentHealth, Finding, Inventory, now_ms};
 use crate::pki;
 use crate::commit::Committer;
 use crate::store::{FindingBatch, Store};
@@ -132,6 +133,7 @@ pub struct TelemetryService {
     store: Store,
     committer: Committer,
     sessions: Arc<Sessions>,
+    metrics: Arc<Metrics>,
     heartbeat_interval: Duration,
     shutdown: watch::Receiver<bool>,
 }
@@ -141,6 +143,7 @@ impl TelemetryService {
         store: Store,
         committer: Committer,
         sessions: Arc<Sessions>,
+        metrics: Arc<Metrics>,
         heartbeat_interval: Duration,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
@@ -148,6 +151,7 @@ impl TelemetryService {
             store,
             committer,
             sessions,
+            metrics,
             heartbeat_interval,
             shutdown,
         }
@@ -190,11 +194,13 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         let opened = self.sessions.open(&device_id);
         let session_id = opened.id;
         tracing::info!(device = %device_id, peer = ?peer, "agent connected");
+        self.metrics.stream_opened();
         let session = Session {
             nudge: opened.nudge.clone(),
             device_id: device_id.clone(),
             store: self.store.clone(),
             committer: self.committer.clone(),
+            metrics: self.metrics.clone(),
             outbound: outbound.clone(),
             idle_timeout: self.heartbeat_interval * SILENT_INTERVALS_BEFORE_CLOSE,
             heartbeat_interval: self.heartbeat_interval,
@@ -217,6 +223,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
                 .run(request.into_inner(), superseded, shutdown)
                 .await;
             sessions.close(&device_id, session_id);
+            session.metrics.stream_closed();
             drop(finished);
             match outcome {
                 Ok(()) => tracing::info!(device = %device_id, "agent disconnected"),
@@ -255,6 +262,7 @@ struct Session {
     device_id: String,
     store: Store,
     committer: Committer,
+    metrics: Arc<Metrics>,
     outbound: mpsc::Sender<Result<pb::CollectorMessage, Status>>,
     idle_timeout: Duration,
     heartbeat_interval: Duration,
@@ -350,9 +358,12 @@ impl Session {
                     tracing::debug!(device = %self.device_id, hostname = %inventory.hostname, "inventory stored");
                 }
                 Body::Findings(batch) => self.ingest_findings(batch).await?,
-                Body::Heartbeat(_) => {
+                Body::Heartbeat(heartbeat) => {
+                    self.metrics.heartbeat_received();
+                    let health = AgentHealth::try_from(heartbeat)
+                        .map_err(|e| Status::invalid_argument(format!("heartbeat refused: {e}")))?;
                     self.store
-                        .touch_device(&self.device_id, now_ms())
+                        .store_heartbeat(&self.device_id, &health, now_ms())
                         .await
                         .map_err(|e| store_unavailable(&self.device_id, e))?;
                     // Another collector may have queued a request for this device.
@@ -400,7 +411,10 @@ impl Session {
     }
 
     async fn ingest_findings(&self, batch: pb::FindingBatch) -> Result<(), Status> {
+        self.metrics.findings_received(batch.findings.len());
         if batch.findings.len() > wire::MAX_FINDINGS_PER_BATCH {
+            self.metrics
+                .findings_refused(RefusalReason::TooLarge, batch.findings.len());
             return Err(Status::invalid_argument(format!(
                 "a batch of {} findings exceeds the limit of {}",
                 batch.findings.len(),
@@ -416,10 +430,13 @@ impl Session {
                 Ok(finding) => accepted.push(finding),
                 // A finding with an unusable sequence cannot even be acknowledged.
                 Err(e) if e.field == "sequence" => {
+                    self.metrics
+                        .findings_refused(RefusalReason::InvalidSequence, 1);
                     return Err(Status::invalid_argument(format!("finding refused: {e}")));
                 }
                 Err(e) => {
                     tracing::warn!(device = %self.device_id, sequence, error = %e, "finding refused");
+                    self.metrics.findings_refused(e.problem.into(), 1);
                     refused.push((sequence, e.to_string()));
                 }
             }
@@ -428,6 +445,7 @@ impl Session {
         if highest == 0 {
             return Ok(());
         }
+        let commit_started = std::time::Instant::now();
         let committed = self
             .committer
             .commit(FindingBatch {
@@ -441,6 +459,7 @@ impl Session {
                 tracing::error!(device = %self.device_id, error = %e, "committing findings");
                 Status::unavailable("the collector's store is unavailable; reconnect and resend")
             })?;
+        self.metrics.commit_took(commit_started.elapsed());
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
     }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod enrollment;
 pub mod http;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod pki;
 pub mod random;

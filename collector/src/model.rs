@@ -111,6 +111,33 @@ pub struct Device {
     pub site: String,
     /// A VIP's device: its tickets get higher impact.
     pub vip: bool,
+    /// How the agent itself is doing, from its latest heartbeat that said (none from agents
+    /// too old to report it).
+    pub agent_health: Option<AgentHealth>,
+}
+
+/// An agent's report on itself, sent with its heartbeats; each value is absent when the agent
+/// did not know it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AgentHealth {
+    /// How long the slowest of its checks took in its most recent run (checks run side by
+    /// side, so this is how long a full cycle of checks takes).
+    pub check_cycle_ms: Option<u64>,
+    /// The agent process's resident memory.
+    pub resident_memory_bytes: Option<u64>,
+    /// Findings waiting in its outbox for the collector's ack.
+    pub outbox_depth: Option<u64>,
+    /// When the heartbeat carrying these arrived (set by the store).
+    pub reported_at_ms: i64,
+}
+
+impl AgentHealth {
+    /// Whether the heartbeat said anything about the agent at all.
+    pub fn is_empty(&self) -> bool {
+        self.check_cycle_ms.is_none()
+            && self.resident_memory_bytes.is_none()
+            && self.outbox_depth.is_none()
+    }
 }
 
 /// A finding as stored, with the device it came from.

@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::enrollment::EnrollmentService;
 use crate::http::{self, HttpState};
 use crate::ingest::{Sessions, TelemetryService};
+use crate::metrics::Metrics;
 use crate::pki::{self, CertificateAuthority, PkiError};
 use crate::store::{Store, StoreError};
 
@@ -195,6 +196,14 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
 
     let (stop, stop_watch) = watch::channel(false);
     let sessions = Arc::new(Sessions::default());
+    let metrics = Metrics::new(
+        settings
+            .channels
+            .iter()
+            .map(|channel| channel.name.clone())
+            .collect(),
+        settings.metrics_token.clone(),
+    );
 
     // The chain includes the CA: an agent holding only a token checks it against the pin.
     // One TLS port: enrollment needs only server authentication (the agent has no certificate
@@ -222,6 +231,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         store.clone(),
         committer,
         sessions.clone(),
+        metrics.clone(),
         settings.heartbeat_interval,
         stop_watch.clone(),
     ))
@@ -249,6 +259,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     let app = http::router(HttpState {
         store: store.clone(),
         sessions: sessions.clone(),
+        metrics,
         ca_pem: ca_pem.clone(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));

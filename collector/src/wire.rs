@@ -3,7 +3,7 @@
 
 use firstline_proto::v1 as pb;
 
-use crate::model::{Disk, Finding, Inventory, NetworkInterface, Severity};
+use crate::model::{AgentHealth, Disk, Finding, Inventory, NetworkInterface, Severity};
 
 pub const MAX_CHECK_NAME_BYTES: usize = 64;
 pub const MAX_RESOURCE_BYTES: usize = 512;
@@ -12,18 +12,62 @@ pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
 pub const MAX_INVENTORY_TEXT_BYTES: usize = 256;
 pub const MAX_INVENTORY_ITEMS: usize = 256;
 pub const MAX_FINDINGS_PER_BATCH: usize = 1000;
+/// Bounds on what an agent says about itself: far beyond anything real, so a value past them
+/// is a bug or a lie, not a slow or large agent.
+pub const MAX_CHECK_CYCLE_MS: u64 = 24 * 3600 * 1000;
+pub const MAX_RESIDENT_MEMORY_BYTES: u64 = 1 << 40;
+pub const MAX_OUTBOX_DEPTH: u64 = 1 << 40;
 
 /// A field of an agent's message that cannot be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("field `{field}`: {reason}")]
 pub struct InvalidField {
     pub field: &'static str,
+    pub problem: Problem,
     pub reason: String,
+}
+
+/// What kind of trouble a field is in: a small fixed set, fit for a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// Over its size or count limit.
+    TooLarge,
+    /// Not readable as its type: JSON that does not parse, a severity with no name.
+    Malformed,
+    /// Readable, but breaking a rule: empty, out of range, characters not allowed.
+    Invalid,
+}
+
+impl Problem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::TooLarge => "too_large",
+            Problem::Malformed => "malformed",
+            Problem::Invalid => "invalid_field",
+        }
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidField {
     InvalidField {
         field,
+        problem: Problem::Invalid,
+        reason: reason.into(),
+    }
+}
+
+fn malformed(field: &'static str, reason: impl Into<String>) -> InvalidField {
+    InvalidField {
+        field,
+        problem: Problem::Malformed,
+        reason: reason.into(),
+    }
+}
+
+fn too_large(field: &'static str, reason: impl Into<String>) -> InvalidField {
+    InvalidField {
+        field,
+        problem: Problem::TooLarge,
         reason: reason.into(),
     }
 }
@@ -63,7 +107,7 @@ impl TryFrom<pb::Finding> for Finding {
             Ok(pb::Severity::Warning) => Severity::Warning,
             Ok(pb::Severity::Critical) => Severity::Critical,
             Ok(pb::Severity::Unspecified) | Err(_) => {
-                return Err(invalid(
+                return Err(malformed(
                     "severity",
                     format!("{} is not a known severity", finding.severity),
                 ));
@@ -75,7 +119,7 @@ impl TryFrom<pb::Finding> for Finding {
             finding.evidence_json
         };
         if evidence_json.len() > MAX_EVIDENCE_BYTES {
-            return Err(invalid(
+            return Err(too_large(
                 "evidence_json",
                 format!(
                     "{} bytes exceeds the limit of {MAX_EVIDENCE_BYTES}",
@@ -85,8 +129,8 @@ impl TryFrom<pb::Finding> for Finding {
         }
         match serde_json::from_str::<serde_json::Value>(&evidence_json) {
             Ok(serde_json::Value::Object(_)) => {}
-            Ok(_) => return Err(invalid("evidence_json", "must be a JSON object")),
-            Err(e) => return Err(invalid("evidence_json", format!("is not JSON: {e}"))),
+            Ok(_) => return Err(malformed("evidence_json", "must be a JSON object")),
+            Err(e) => return Err(malformed("evidence_json", format!("is not JSON: {e}"))),
         }
         Ok(Finding {
             sequence: finding.sequence,
@@ -177,6 +221,36 @@ impl TryFrom<pb::Inventory> for Inventory {
     }
 }
 
+impl TryFrom<pb::Heartbeat> for AgentHealth {
+    type Error = InvalidField;
+
+    /// What the agent says about itself, each value within its bound. `reported_at_ms` is
+    /// left for the store to set: the agent's clock is not trusted with it.
+    fn try_from(heartbeat: pb::Heartbeat) -> Result<Self, Self::Error> {
+        let bounded = |field, value: Option<u64>, max: u64| match value {
+            Some(value) if value > max => Err(invalid(
+                field,
+                format!("{value} is beyond the plausible limit of {max}"),
+            )),
+            value => Ok(value),
+        };
+        Ok(AgentHealth {
+            check_cycle_ms: bounded(
+                "check_cycle_ms",
+                heartbeat.check_cycle_ms,
+                MAX_CHECK_CYCLE_MS,
+            )?,
+            resident_memory_bytes: bounded(
+                "resident_memory_bytes",
+                heartbeat.resident_memory_bytes,
+                MAX_RESIDENT_MEMORY_BYTES,
+            )?,
+            outbox_depth: bounded("outbox_depth", heartbeat.outbox_depth, MAX_OUTBOX_DEPTH)?,
+            reported_at_ms: 0,
+        })
+    }
+}
+
 /// A reproduce request as the agent receives it.
 pub fn reproduce(request: &crate::store::reproduce::ReproduceRequest) -> pb::CollectorMessage {
     let mut parameters = std::collections::HashMap::new();
@@ -215,7 +289,7 @@ impl TryFrom<pb::ReproduceResult> for ReproduceAnswer {
             None
         } else {
             if result.result_json.len() > MAX_EVIDENCE_BYTES {
-                return Err(invalid(
+                return Err(too_large(
                     "result_json",
                     format!(
                         "{} bytes exceeds the limit of {MAX_EVIDENCE_BYTES}",
@@ -225,7 +299,7 @@ impl TryFrom<pb::ReproduceResult> for ReproduceAnswer {
             }
             match serde_json::from_str::<serde_json::Value>(&result.result_json) {
                 Ok(serde_json::Value::Object(_)) => Some(result.result_json),
-                _ => return Err(invalid("result_json", "must be a JSON object")),
+                _ => return Err(malformed("result_json", "must be a JSON object")),
             }
         };
         if result_json.is_none() && error.is_empty() {
@@ -247,7 +321,7 @@ fn bounded_text(
     max_bytes: usize,
 ) -> Result<String, InvalidField> {
     if value.len() > max_bytes {
-        return Err(invalid(
+        return Err(too_large(
             field,
             format!("{} bytes exceeds the limit of {max_bytes}", value.len()),
         ));
@@ -263,7 +337,7 @@ fn bounded_text(
 
 fn bounded_count(field: &'static str, count: usize) -> Result<(), InvalidField> {
     if count > MAX_INVENTORY_ITEMS {
-        return Err(invalid(
+        return Err(too_large(
             field,
             format!("{count} entries exceeds the limit of {MAX_INVENTORY_ITEMS}"),
         ));
@@ -400,6 +474,98 @@ mod tests {
                     panic!("{name}: expected refusal of {expected:?}, got {outcome:?}")
                 }
             }
+        }
+    }
+
+    #[test]
+    fn refusals_say_what_kind_of_trouble_a_field_is_in() {
+        let cases: Vec<(&str, pb::Finding, Problem)> = vec![
+            (
+                "evidence not json",
+                pb::Finding {
+                    evidence_json: "{".to_owned(),
+                    ..good()
+                },
+                Problem::Malformed,
+            ),
+            (
+                "unknown severity",
+                pb::Finding {
+                    severity: 99,
+                    ..good()
+                },
+                Problem::Malformed,
+            ),
+            (
+                "long summary",
+                pb::Finding {
+                    summary: "x".repeat(MAX_SUMMARY_BYTES + 1),
+                    ..good()
+                },
+                Problem::TooLarge,
+            ),
+            (
+                "blank summary",
+                pb::Finding {
+                    summary: " ".to_owned(),
+                    ..good()
+                },
+                Problem::Invalid,
+            ),
+        ];
+        for (name, finding, problem) in cases {
+            let error = Finding::try_from(finding).expect_err(name);
+            assert_eq!(error.problem, problem, "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn heartbeat_self_metrics_are_bounded() {
+        let full = pb::Heartbeat {
+            sent_at_unix_ms: 1,
+            check_cycle_ms: Some(1_234),
+            resident_memory_bytes: Some(9 << 20),
+            outbox_depth: Some(0),
+        };
+        assert_eq!(
+            AgentHealth::try_from(full),
+            Ok(AgentHealth {
+                check_cycle_ms: Some(1_234),
+                resident_memory_bytes: Some(9 << 20),
+                outbox_depth: Some(0),
+                reported_at_ms: 0,
+            })
+        );
+        // An older agent says nothing about itself: nothing to store, nothing refused.
+        let silent = AgentHealth::try_from(pb::Heartbeat::default()).expect("old heartbeat");
+        assert!(silent.is_empty());
+        // The limits themselves are accepted; one past them is refused, naming the field.
+        let at_limits = pb::Heartbeat {
+            check_cycle_ms: Some(MAX_CHECK_CYCLE_MS),
+            resident_memory_bytes: Some(MAX_RESIDENT_MEMORY_BYTES),
+            outbox_depth: Some(MAX_OUTBOX_DEPTH),
+            ..pb::Heartbeat::default()
+        };
+        assert!(AgentHealth::try_from(at_limits).is_ok());
+        type Mutation = fn(&mut pb::Heartbeat);
+        let cases: [(&str, Mutation); 3] = [
+            ("check_cycle_ms", |h| {
+                h.check_cycle_ms = Some(MAX_CHECK_CYCLE_MS + 1)
+            }),
+            ("resident_memory_bytes", |h| {
+                h.resident_memory_bytes = Some(u64::MAX)
+            }),
+            ("outbox_depth", |h| {
+                h.outbox_depth = Some(MAX_OUTBOX_DEPTH + 1)
+            }),
+        ];
+        for (field, mutate) in cases {
+            let mut heartbeat = pb::Heartbeat::default();
+            mutate(&mut heartbeat);
+            let error = AgentHealth::try_from(heartbeat).expect_err(field);
+            assert_eq!(error.field, field);
+            assert_eq!(error.problem, Problem::Invalid);
+            assert!(error.to_string().contains("plausible limit"), "{error}");
         }
     }
 

@@ -8,6 +8,7 @@ mod checks;
 mod delivery;
 mod enrollment;
 mod isolation;
+mod metrics;
 mod postgres;
 mod report;
 mod servers;

@@ -589,6 +589,12 @@ impl SimulatedDevice {
         }
     }
 
+    /// The next finding sequence, for a test that sends its own batches.
+    pub fn take_sequence(&mut self) -> u64 {
+        self.next_sequence += 1;
+        self.next_sequence - 1
+    }
+
     /// Sends one finding and waits for its ack.
     pub async fn report(&mut self, check: &str, resource: &str, severity: pb::Severity) {
         let summary = format!("{check} on {resource}: {}", severity.as_str_name());

@@ -277,7 +277,10 @@ async fn protocol_violations_end_the_stream_with_a_clear_status() {
     let cases: Vec<(Vec<pb::AgentMessage>, tonic::Code, &str)> = vec![
         (
             vec![pb::AgentMessage {
-                body: Some(AgentBody::Heartbeat(pb::Heartbeat { sent_at_unix_ms: 1 })),
+                body: Some(AgentBody::Heartbeat(pb::Heartbeat {
+                    sent_at_unix_ms: 1,
+                    ..pb::Heartbeat::default()
+                })),
             }],
             tonic::Code::FailedPrecondition,
             "first message on the stream must be a Hello",

@@ -31,10 +31,13 @@ pub use rule::{Observation, Rule, Tracker};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What checks may know beyond their own probes: facts the uplink learns.
+/// What checks may know beyond their own probes: facts the uplink learns. Also how long the
+/// checks themselves take, which the uplink reports in heartbeats.
 #[derive(Debug, Default)]
 pub struct Shared {
     inner: Mutex<SharedFacts>,
+    /// Each check's most recent run, in milliseconds, by its first name.
+    check_runs_ms: Mutex<std::collections::HashMap<&'static str, u64>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -63,6 +66,33 @@ impl Shared {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
+    }
+
+    /// Records how long one run of the check named `names` took.
+    pub fn record_check_run(&self, names: &'static [&'static str], took: Duration) {
+        let Some(name) = names.first() else { return };
+        let took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        self.check_runs().insert(name, took_ms);
+    }
+
+    /// How long a full cycle of checks takes: checks run side by side, so as long as the
+    /// slowest one's most recent run. None before any check has run.
+    pub fn check_cycle_ms(&self) -> Option<u64> {
+        self.check_runs().values().copied().max()
+    }
+
+    /// Forgets the runs of checks that a config reload replaced.
+    pub fn forget_check_runs(&self) {
+        self.check_runs().clear();
+    }
+
+    fn check_runs(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<&'static str, u64>> {
+        // Single inserts and reads: a panic elsewhere cannot leave the map half-changed.
+        self.check_runs_ms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

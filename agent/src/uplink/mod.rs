@@ -102,6 +102,36 @@ enum SessionEnd {
     Stopped,
 }
 
+/// What the agent says about itself in a heartbeat. Each part is best effort: one that cannot
+/// be read is left out rather than holding up the heartbeat.
+fn self_report(context: &UplinkContext) -> wire::SelfReport {
+    wire::SelfReport {
+        check_cycle_ms: context.shared.check_cycle_ms(),
+        resident_memory_bytes: resident_memory_bytes(),
+        outbox_depth: context
+            .outbox
+            .stats()
+            .inspect_err(
+                |e| tracing::debug!(error = %e, "reading the outbox depth for a heartbeat"),
+            )
+            .ok()
+            .map(|stats| stats.pending),
+    }
+}
+
+/// This process's resident memory (on Linux, from `/proc/self/statm`), read for itself alone.
+fn resident_memory_bytes() -> Option<u64> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+    let pid = sysinfo::get_current_pid().ok()?;
+    let mut system = System::new().ok()?;
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        false,
+        ProcessRefreshKind::nothing().with_memory(),
+    );
+    system.process(pid).map(|process| process.memory())
+}
+
 /// Runs until `stop` turns true, reconnecting as needed.
 pub async fn run(
     identity: Identity,
@@ -272,7 +302,8 @@ async fn session(
                 outbound.send(wire::inventory(gathered)).await.map_err(|_| closed())?;
             }
             _ = heartbeat.tick() => {
-                outbound.send(wire::heartbeat()).await.map_err(|_| closed())?;
+                let report = self_report(context);
+                outbound.send(wire::heartbeat(&report)).await.map_err(|_| closed())?;
             }
             message = inbound.message() => match message {
                 Ok(Some(message)) => match FromCollector::try_from(message) {
@@ -397,5 +428,60 @@ mod tests {
         // 200 in the first burst, then 200 per second: 800 more take four seconds.
         let elapsed = started.elapsed().as_secs_f64();
         assert!((3.9..=4.1).contains(&elapsed), "{elapsed}");
+    }
+
+    #[test]
+    fn heartbeats_report_the_agents_own_health() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let context = UplinkContext {
+            outbox: Arc::new(
+                Outbox::open(&dir.path().join("outbox.redb"), 1 << 20).expect("outbox"),
+            ),
+            queued: Arc::new(Notify::new()),
+            shared: Arc::new(Shared::default()),
+            reproducer: None,
+        };
+        let before = self_report(&context);
+        assert_eq!(before.check_cycle_ms, None, "no check has run yet");
+        assert_eq!(before.outbox_depth, Some(0));
+        if cfg!(any(
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "windows"
+        )) {
+            let resident = before.resident_memory_bytes.expect("own resident memory");
+            assert!(resident > 1 << 20, "{resident} bytes is implausibly small");
+        }
+
+        let finding = crate::finding::Finding {
+            check: "disk.used_pct".to_owned(),
+            resource: "/".to_owned(),
+            severity: crate::finding::Severity::Warning,
+            summary: "Disk / is 91% full".to_owned(),
+            evidence: crate::finding::Evidence::new(),
+            observed_at_ms: 1,
+        };
+        context
+            .outbox
+            .push(&[finding.clone(), finding])
+            .expect("queue");
+        context
+            .shared
+            .record_check_run(&["disk.used_pct"], Duration::from_millis(40));
+        context
+            .shared
+            .record_check_run(&["dns.resolve"], Duration::from_millis(900));
+        context
+            .shared
+            .record_check_run(&["disk.used_pct"], Duration::from_millis(30));
+        let after = self_report(&context);
+        assert_eq!(after.outbox_depth, Some(2));
+        assert_eq!(
+            after.check_cycle_ms,
+            Some(900),
+            "the slowest check's latest run"
+        );
+        context.shared.forget_check_runs();
+        assert_eq!(self_report(&context).check_cycle_ms, None);
     }
 }

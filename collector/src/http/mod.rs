@@ -1,4 +1,4 @@
-//! HTTP for people and monitoring: `/healthz`, and the REST API under `/api/v1` for holders of
+//! HTTP for people and monitoring: `/healthz`, `/metrics` (see `crate::metrics`), and the REST API under `/api/v1` for holders of
 //! an API key (`Authorization: Bearer flk_…`): devices, tickets and actions on tickets. The web
 //! UI and sign-in arrive with later issues.
 
@@ -32,6 +32,8 @@ pub use access::Caller;
 pub struct HttpState {
     pub store: Store,
     pub sessions: Arc<Sessions>,
+    /// Counted by ingest, served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The CA certificate enrollment tokens pin.
     pub ca_pem: String,
 }
@@ -123,6 +125,7 @@ pub fn router(state: HttpState) -> Router {
     let document = Arc::new(openapi);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/login", post(access::login))
         .route("/logout", post(access::logout))
         .route(

@@ -114,7 +114,9 @@ macro_rules! with_pool {
     };
 }
 
+pub mod agent_metrics;
 pub mod channels;
+pub mod metrics;
 pub mod reproduce;
 pub mod staff;
 pub mod stats;
@@ -690,6 +692,12 @@ macro_rules! store_row {
                     site: self.try_get("site")?,
                     vip: self.try_get::<i64, _>("vip")? != 0,
                     committed_sequence: sequence_from_sql(self.try_get("committed_sequence")?),
+                    agent_health: agent_metrics::from_columns(
+                        self.try_get("agent_metrics_at_ms")?,
+                        self.try_get("agent_cycle_ms")?,
+                        self.try_get("agent_rss_bytes")?,
+                        self.try_get("agent_outbox_depth")?,
+                    ),
                 })
             }
 

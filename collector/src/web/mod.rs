@@ -684,6 +684,7 @@ async fn device_page(
         },
         if device.vip { "yes" } else { "no" },
     );
+    body.push_str(&agent_health_card(device.agent_health.as_ref()));
     body.push_str("<h2>Current conditions</h2><table><tr><th>Check</th><th>Resource</th><th>State</th><th>Since</th><th>Summary</th></tr>");
     for condition in &conditions {
         let _ = write!(
@@ -736,6 +737,32 @@ async fn device_page(
     }
     body.push_str("</table>");
     signed_page(&caller, &csrf, &device.hostname, &body, None)
+}
+
+/// The agent's own health from its heartbeats: how long its checks take, its memory and the
+/// findings it still holds. Numbers only (nothing an agent typed), so nothing to escape.
+fn agent_health_card(health: Option<&crate::model::AgentHealth>) -> String {
+    let Some(health) = health else {
+        return "<h2>Agent health</h2><p class=\"muted\">Not reported yet: agents report it with their heartbeats.</p>".to_owned();
+    };
+    let unknown = || "unknown".to_owned();
+    format!(
+        "<h2>Agent health</h2><div class=\"card\"><dl class=\"kv\"><dt>Check cycle</dt><dd>{}</dd>\
+         <dt>Resident memory</dt><dd>{}</dd><dt>Outbox</dt><dd>{}</dd><dt>Reported</dt><dd>{}</dd></dl></div>",
+        health
+            .check_cycle_ms
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_else(unknown),
+        health
+            .resident_memory_bytes
+            .map(|bytes| format!("{:.1} MB", bytes as f64 / 1e6))
+            .unwrap_or_else(unknown),
+        health
+            .outbox_depth
+            .map(|depth| format!("{depth} findings waiting"))
+            .unwrap_or_else(unknown),
+        when(health.reported_at_ms),
+    )
 }
 
 /// `/knowledge?q=…`: what fixed what, searchable.
