@@ -11,6 +11,7 @@ mod isolation;
 mod postgres;
 mod report;
 mod servers;
+mod service;
 mod support;
 mod telemetry;
 mod tickets;
