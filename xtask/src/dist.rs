@@ -360,10 +360,10 @@ fn newest_glibc_version(objdump_dynamic_symbols: &str) -> Option<String> {
             .split('.')
             .map(|part| part.parse::<u32>().ok())
             .collect();
-        if let Some(parts) = parts.filter(|parts| parts.len() >= 2) {
-            if newest.as_ref().is_none_or(|current| parts > *current) {
-                newest = Some(parts);
-            }
+        if let Some(parts) = parts.filter(|parts| parts.len() >= 2)
+            && newest.as_ref().is_none_or(|current| parts > *current)
+        {
+            newest = Some(parts);
         }
     }
     newest.map(|parts| {
