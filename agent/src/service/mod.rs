@@ -252,6 +252,9 @@ fn quote_for_shell(text: &str) -> String {
 /// Registers and starts the service, writing a default config first if there is none.
 pub fn install(definition: &ServiceDefinition) -> Result<Installed, ServiceError> {
     require_administrator("install")?;
+    // Nothing is written on a machine whose service manager cannot take the service.
+    #[cfg(target_os = "linux")]
+    systemd::require_systemd()?;
     let config_written = write_default_config_if_missing(&definition.config_path)?;
     create_state_dir(&definition.state_dir)?;
     let written = platform_install(definition)?;

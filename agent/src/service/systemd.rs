@@ -97,15 +97,22 @@ pub fn systemd_is_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
+/// An error unless systemd manages this machine.
+pub fn require_systemd() -> Result<(), ServiceError> {
+    if systemd_is_running() {
+        Ok(())
+    } else {
+        Err(ServiceError::ServiceManager {
+            action: "installing the systemd unit".to_owned(),
+            detail: "systemd is not running on this machine (no /run/systemd/system); start `firstline-agent run` from its own startup mechanism".to_owned(),
+        })
+    }
+}
+
 /// Writes the unit to /etc/systemd/system, enables it and (re)starts it. An agent that is not
 /// enrolled yet waits for it, so starting it is safe.
 pub fn install(definition: &ServiceDefinition) -> Result<String, ServiceError> {
-    if !systemd_is_running() {
-        return Err(ServiceError::ServiceManager {
-            action: "installing the systemd unit".to_owned(),
-            detail: "systemd is not running on this machine (no /run/systemd/system); start `firstline-agent run` from its own startup mechanism".to_owned(),
-        });
-    }
+    require_systemd()?;
     let unit = render_unit(definition)?;
     super::write_definition(Path::new(UNIT_PATH), &unit)?;
     super::run_command("systemctl", &["daemon-reload"])?;
