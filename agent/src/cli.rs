@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use crate::checks::Observation;
 use crate::config::{Settings, default_config_path};
 use crate::enroll::{self, EnrollOptions};
-use crate::identity::Identity;
+use crate::service::{self, ServiceDefinition};
 use crate::uplink::UplinkState;
-use crate::{report, runtime};
+use crate::{identity, report, runtime};
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -77,7 +77,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
     },
-    /// Run the agent in the foreground (what the service runs).
+    /// Run the agent in the foreground (what the service runs). Not enrolled yet, it waits
+    /// for `enroll` instead of failing.
     Run {
         /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
         #[arg(long, value_name = "FILE")]
@@ -86,10 +87,67 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
     },
+    /// Register the agent as an OS service (systemd, launchd, Windows service), remove it, or
+    /// show its state.
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
 }
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Register and start the service (as root / administrator); writes a default config if
+    /// there is none. An agent not enrolled yet waits for `enroll`.
+    Install {
+        /// Config file the service reads; default /etc/firstline/agent.toml
+        /// (%ProgramData%\Firstline\agent.toml on Windows).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// State dir the service uses; default the config's state_dir, else
+        /// /var/lib/firstline-agent (%ProgramData%\Firstline\state on Windows).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Stop and unregister the service; the config and the state dir stay.
+    Uninstall,
+    /// Whether the service is installed, enabled and running, and the agent enrolled (exits
+    /// nonzero when it is not installed).
+    Status {
+        /// Config file (to find the state dir); default as for install.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// State dir to look for the enrollment in; overrides the config file.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+}
+
+/// How often an agent that is not enrolled yet looks for its identity again.
+const ENROLLMENT_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Entry point shared by the `firstline-agent` binary and the end-to-end tests' copy of it.
 pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    // Started by the Windows Service Control Manager, `run` is handed to it; from a console it
+    // carries on below.
+    #[cfg(windows)]
+    if let Command::Run { config, state_dir } = &cli.command {
+        match service::windows::run_if_started_by_the_service_manager(
+            config.clone(),
+            state_dir.clone(),
+        ) {
+            Ok(service::windows::Dispatched::RanAsService) => {
+                return std::process::ExitCode::SUCCESS;
+            }
+            Ok(service::windows::Dispatched::NotAService) => {}
+            Err(error) => {
+                eprintln!("firstline-agent: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     // One thread for the agent's own work; a few kept-alive helpers for blocking probes, so
     // that a probe every minute does not create and destroy a thread every minute.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -104,10 +162,19 @@ pub fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async_main())
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!(
+                "firstline-agent: {}",
+                crate::uplink::channel::error_chain(error.as_ref())
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
-async fn async_main() -> std::process::ExitCode {
+fn init_logging() {
     // `Targets` takes RUST_LOG's "target=level,level" form without a regex engine, which
     // keeps the agent small.
     let filter = std::env::var("RUST_LOG")
@@ -123,16 +190,38 @@ async fn async_main() -> std::process::ExitCode {
         .finish()
         .with(filter)
         .init();
-    match run(Cli::parse()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!(
-                "firstline-agent: {}",
-                crate::uplink::channel::error_chain(error.as_ref())
-            );
-            std::process::ExitCode::FAILURE
-        }
+}
+
+/// `firstline-agent run` until `stop` is set: waits for enrollment if there is none yet,
+/// then runs the checks, the outbox and the uplink. The Windows service calls this too.
+pub async fn run_agent(
+    config: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut settings = Settings::load(config.as_deref())?;
+    let state_dir = state_dir.unwrap_or(settings.state_dir.clone());
+    settings.state_dir.clone_from(&state_dir);
+    let Some(mut identity) =
+        identity::wait_until_enrolled(&state_dir, ENROLLMENT_POLL_INTERVAL, &mut stop).await?
+    else {
+        return Ok(());
+    };
+    if let Some(url) = settings.collector_url.clone() {
+        identity.enrollment.collector_url = url;
     }
+    tracing::info!(
+        device = %identity.device_id(),
+        collector = %identity.enrollment.collector_url,
+        version = crate::AGENT_VERSION,
+        "agent starting"
+    );
+    // Edits to the config file are picked up while running.
+    let watched = config.or_else(|| Some(default_config_path()).filter(|path| path.exists()));
+    let (state, _) = watch::channel(UplinkState::Starting);
+    // The agent only stops by itself on an error it cannot work around.
+    tokio::spawn(runtime::run(watched, settings, identity, stop, state)).await??;
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -162,36 +251,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Run { config, state_dir } => {
-            let mut settings = Settings::load(config.as_deref())?;
-            let state_dir = state_dir.unwrap_or(settings.state_dir.clone());
-            settings.state_dir.clone_from(&state_dir);
-            let mut identity = Identity::load(&state_dir)?;
-            if let Some(url) = settings.collector_url.clone() {
-                identity.enrollment.collector_url = url;
-            }
-            tracing::info!(
-                device = %identity.device_id(),
-                collector = %identity.enrollment.collector_url,
-                version = crate::AGENT_VERSION,
-                "agent starting"
-            );
-            // Edits to the config file are picked up while running.
-            let watched =
-                config.or_else(|| Some(default_config_path()).filter(|path| path.exists()));
             let (stop, stop_watch) = watch::channel(false);
-            let (state, _) = watch::channel(UplinkState::Starting);
-            let mut agent =
-                tokio::spawn(runtime::run(watched, settings, identity, stop_watch, state));
-            tokio::select! {
-                () = shutdown_signal() => {
-                    tracing::info!("stopping");
-                    let _ = stop.send(true);
-                    agent.await??;
-                }
-                // The agent only stops by itself on an error it cannot work around.
-                outcome = &mut agent => outcome??,
-            }
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("stopping");
+                let _ = stop.send(true);
+            });
+            run_agent(config, state_dir, stop_watch).await?;
         }
+        Command::Service { command } => run_service_command(command)?,
         Command::Report {
             text,
             json,
@@ -239,6 +307,63 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `service install|uninstall|status`: what was done or found, in plain lines.
+fn run_service_command(command: ServiceCommand) -> anyhow::Result<()> {
+    match command {
+        ServiceCommand::Install { config, state_dir } => {
+            let config_path = config.unwrap_or_else(default_config_path);
+            let state_dir = service_state_dir(&config_path, state_dir)?;
+            let binary = std::env::current_exe()
+                .and_then(std::fs::canonicalize)
+                .map_err(|e| anyhow::anyhow!("finding this program's own path: {e}"))?;
+            let definition = ServiceDefinition {
+                binary,
+                config_path,
+                state_dir,
+            };
+            let installed = service::install(&definition)?;
+            for line in installed.describe(&definition) {
+                println!("{line}");
+            }
+        }
+        ServiceCommand::Uninstall => {
+            for line in service::uninstall()? {
+                println!("{line}");
+            }
+        }
+        ServiceCommand::Status { config, state_dir } => {
+            let config_path = config.unwrap_or_else(default_config_path);
+            let state_dir = service_state_dir(&config_path, state_dir)?;
+            let status = service::status(&state_dir)?;
+            for line in status.describe() {
+                println!("{line}");
+            }
+            if !status.installed {
+                anyhow::bail!(
+                    "the {} service is not installed (sudo firstline-agent service install)",
+                    service::SERVICE_NAME
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state dir a service uses: the flag, else the config file's `state_dir` (when the file
+/// exists), else the platform's default.
+fn service_state_dir(
+    config_path: &std::path::Path,
+    flag: Option<PathBuf>,
+) -> anyhow::Result<PathBuf> {
+    if let Some(state_dir) = flag {
+        return Ok(state_dir);
+    }
+    if config_path.exists() {
+        return Ok(Settings::load(Some(config_path))?.state_dir);
+    }
+    Ok(crate::config::default_state_dir())
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what systemd sends).

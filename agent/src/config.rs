@@ -251,28 +251,40 @@ impl Settings {
     }
 }
 
+/// The config file used without `--config`: `/etc/firstline/agent.toml` on Linux,
+/// `/Library/Application Support/Firstline/agent.toml` on macOS,
+/// `%ProgramData%\Firstline\agent.toml` on Windows.
 pub fn default_config_path() -> PathBuf {
     if cfg!(windows) {
-        program_data().join("Firstline").join("agent.toml")
+        PathBuf::from(crate::service::windows_definition::config_path_under(
+            &program_data(),
+        ))
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from(MACOS_FOLDER).join("agent.toml")
     } else {
         PathBuf::from("/etc/firstline/agent.toml")
     }
 }
 
+/// The state dir used without `--state-dir` or `state_dir`: `/var/lib/firstline-agent` on
+/// Linux, `/Library/Application Support/Firstline/state` on macOS,
+/// `%ProgramData%\Firstline\state` on Windows.
 pub fn default_state_dir() -> PathBuf {
     if cfg!(windows) {
-        program_data().join("Firstline").join("state")
+        PathBuf::from(crate::service::windows_definition::state_dir_under(
+            &program_data(),
+        ))
     } else if cfg!(target_os = "macos") {
-        PathBuf::from("/Library/Application Support/Firstline")
+        PathBuf::from(MACOS_FOLDER).join("state")
     } else {
         PathBuf::from("/var/lib/firstline-agent")
     }
 }
 
-fn program_data() -> PathBuf {
-    std::env::var_os("ProgramData")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+const MACOS_FOLDER: &str = "/Library/Application Support/Firstline";
+
+fn program_data() -> String {
+    std::env::var("ProgramData").unwrap_or_else(|_| r"C:\ProgramData".to_owned())
 }
 
 #[cfg(test)]

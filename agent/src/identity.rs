@@ -62,12 +62,9 @@ impl std::fmt::Debug for Identity {
     }
 }
 
-impl Identity {
-    pub fn device_id(&self) -> &str {
-        &self.enrollment.device_id
-    }
-
-    /// Loads the identity from `state_dir`.
+impl Enrollment {
+    /// Reads `STATE_DIR/enrollment.toml` alone: whether this agent is enrolled, and with which
+    /// collector. Unlike the key, it is readable without privileges.
     pub fn load(state_dir: &Path) -> Result<Self, IdentityError> {
         let enrollment_path = state_dir.join(ENROLLMENT_FILE);
         let enrollment_text = match fs::read_to_string(&enrollment_path) {
@@ -84,11 +81,21 @@ impl Identity {
                 });
             }
         };
-        let enrollment: Enrollment =
-            toml::from_str(&enrollment_text).map_err(|e| IdentityError::Corrupt {
-                path: enrollment_path.clone(),
-                detail: e.to_string(),
-            })?;
+        toml::from_str(&enrollment_text).map_err(|e| IdentityError::Corrupt {
+            path: enrollment_path,
+            detail: e.to_string(),
+        })
+    }
+}
+
+impl Identity {
+    pub fn device_id(&self) -> &str {
+        &self.enrollment.device_id
+    }
+
+    /// Loads the identity from `state_dir`.
+    pub fn load(state_dir: &Path) -> Result<Self, IdentityError> {
+        let enrollment = Enrollment::load(state_dir)?;
         let read = |name: &str| {
             let path = state_dir.join(name);
             fs::read_to_string(&path).map_err(|source| IdentityError::Read { path, source })
@@ -110,10 +117,12 @@ impl Identity {
             path: dir.clone(),
             source,
         })?;
+        // 0711: local users may reach the report socket (0666) by its name but cannot list the
+        // folder; the key is 0600 and what the running agent creates follows its umask.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o711));
         }
         // Remove the marker first: from here until the end the identity is incomplete.
         let marker = dir.join(ENROLLMENT_FILE);
@@ -139,6 +148,46 @@ impl Identity {
             detail: e.to_string(),
         })?;
         write_file(&marker, enrollment.as_bytes(), 0o644)
+    }
+}
+
+/// Waits until `state_dir` holds a complete identity and returns it, or None once `stop` is set.
+///
+/// An installed agent starts before anyone has enrolled it: instead of failing (and being
+/// restarted in a loop by the service manager) it says once what to do, then looks again every
+/// `poll_interval`. `enroll` writes `enrollment.toml` last, so a complete identity is all there
+/// is to see. Errors other than "not enrolled" (a corrupt or unreadable file) end the wait.
+pub async fn wait_until_enrolled(
+    state_dir: &Path,
+    poll_interval: std::time::Duration,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<Identity>, IdentityError> {
+    let mut said_so = false;
+    loop {
+        match Identity::load(state_dir) {
+            Ok(identity) => {
+                if said_so {
+                    tracing::info!(state_dir = %state_dir.display(), "enrolled: starting");
+                }
+                return Ok(Some(identity));
+            }
+            Err(IdentityError::NotEnrolled { .. }) if !said_so => {
+                tracing::warn!(
+                    state_dir = %state_dir.display(),
+                    "not enrolled yet: waiting for `firstline-agent enroll --collector URL --token TOKEN`"
+                );
+                said_so = true;
+            }
+            Err(IdentityError::NotEnrolled { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll_interval) => {}
+            () = crate::uplink::stopped(stop) => return Ok(None),
+        }
     }
 }
 
@@ -178,6 +227,8 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), Identit
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -212,6 +263,78 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
             assert!(!format!("{loaded:?}").contains("KEY"));
+            // Traversable, not listable: the report socket inside must be reachable.
+            let mode = fs::metadata(&state_dir).expect("stat").permissions().mode();
+            assert_eq!(mode & 0o777, 0o711);
         }
+    }
+
+    fn identity_in(state_dir: &Path) -> Identity {
+        Identity {
+            state_dir: state_dir.to_owned(),
+            enrollment: Enrollment {
+                device_id: "d".to_owned(),
+                collector_url: "https://collector.example.com:7443".to_owned(),
+                enrolled_at: "2026-01-01T00:00:00Z".to_owned(),
+            },
+            key_pem: "KEY".to_owned(),
+            certificate_pem: "CERT".to_owned(),
+            ca_pem: "CA".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unenrolled_agent_waits_until_enrollment_appears() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state_dir = dir.path().join("state");
+        let (_stop, mut stop_watch) = tokio::sync::watch::channel(false);
+        let waiting = tokio::spawn({
+            let state_dir = state_dir.clone();
+            async move {
+                wait_until_enrolled(&state_dir, Duration::from_millis(20), &mut stop_watch).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "still waiting without an identity");
+        identity_in(&state_dir).save().expect("enrol");
+        let identity = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("notices the enrollment")
+            .expect("task")
+            .expect("no error")
+            .expect("an identity");
+        assert_eq!(identity.device_id(), "d");
+    }
+
+    #[tokio::test]
+    async fn waiting_for_enrollment_ends_promptly_when_stopped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (stop, mut stop_watch) = tokio::sync::watch::channel(false);
+        let waiting = tokio::spawn({
+            let state_dir = dir.path().to_owned();
+            // A long poll interval: only the stop signal can end this wait in time.
+            async move {
+                wait_until_enrolled(&state_dir, Duration::from_secs(3600), &mut stop_watch).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.send(true).expect("send stop");
+        let outcome = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("stops promptly")
+            .expect("task")
+            .expect("no error");
+        assert!(outcome.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_enrollment_ends_the_wait_with_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join(ENROLLMENT_FILE), "device_id = ").expect("write");
+        let (_stop, mut stop_watch) = tokio::sync::watch::channel(false);
+        let error = wait_until_enrolled(dir.path(), Duration::from_millis(20), &mut stop_watch)
+            .await
+            .expect_err("corrupt");
+        assert!(error.to_string().contains(ENROLLMENT_FILE), "{error}");
     }
 }

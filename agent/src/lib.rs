@@ -17,6 +17,7 @@ pub mod playbooks;
 pub mod probes;
 pub mod report;
 pub mod runtime;
+pub mod service;
 pub mod uplink;
 pub mod wire;
 

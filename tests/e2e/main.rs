@@ -12,6 +12,7 @@ mod metrics;
 mod postgres;
 mod report;
 mod servers;
+mod service;
 mod support;
 mod telemetry;
 mod tickets;

@@ -526,6 +526,32 @@ impl AgentProcess {
         self.log.lock().expect("log").join("\n")
     }
 
+    /// Whether the process is still running (it has not exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, as systemd stops a service; waits for the exit and returns its status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the agent") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "the agent did not stop on SIGTERM; it said:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// SIGKILL: no shutdown, no flushing, as when the power goes.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

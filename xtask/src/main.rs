@@ -1,8 +1,10 @@
 //! Developer tasks, run as `cargo xtask <task>`: `demo` (a collector and a local agent, real
-//! processes, ready to look at) and `bench`. Never a runtime dependency of the product.
+//! processes, ready to look at), `bench` and `dist` (packages). Never a runtime dependency of
+//! the product.
 
 mod bench;
 mod bench_collector;
+mod dist;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -36,12 +38,22 @@ const USAGE: &str =
 
   bench agent   the agent's memory (PSS) and CPU at default intervals, side by side with
                 node_exporter and zabbix_agentd when installed, over an N-second window
-                (default 120)";
+                (default 120)
+
+       cargo xtask dist [--profile PROFILE] [--check]
+
+  dist   release binaries, firstline-agent_VERSION_ARCH.deb and firstline-collector_VERSION_ARCH.deb
+         (dpkg-deb) and SHA256SUMS in target/dist; the agent is built with the `agent`
+         profile, the collector with `release`
+         --profile     build both with this profile instead (`dev` is quick, for tests and CI)
+         --check       then install each package into a fresh root with dpkg, run its binary,
+                       remove and purge it";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match arguments.first().map(String::as_str) {
         Some("demo") => Demo::parse(&arguments[1..]).and_then(|demo| demo.run()),
+        Some("dist") => dist::Dist::parse(&arguments[1..]).and_then(|dist| dist.run()),
         Some("bench") if arguments.get(1).map(String::as_str) == Some("agent") => {
             bench::AgentBench::parse(&arguments[2..]).and_then(|bench| bench.run())
         }
