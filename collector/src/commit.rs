@@ -15,7 +15,7 @@ use crate::store::{FindingBatch, Store, StoreError};
 /// Batches waiting for a writer before sessions are made to wait for room.
 const QUEUE_BATCHES: usize = 4096;
 /// A transaction takes batches until it holds this many findings…
-const FINDINGS_PER_TRANSACTION: usize = 4000;
+const FINDINGS_PER_TRANSACTION: usize = 1000;
 /// …or this many batches.
 const BATCHES_PER_TRANSACTION: usize = 1024;
 
@@ -148,6 +148,7 @@ mod tests {
             findings,
             acknowledged_through: *sequences.end(),
             received_at_ms: 1,
+            health: None,
         }
     }
 

@@ -624,6 +624,7 @@ async fn raw(flags: &Flags) -> anyhow::Result<()> {
         insert_rows!(pool, sqlx::Postgres, window)
     } else {
         let dir = PathBuf::from(flags.text("sqlite-dir")?);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         firstline_collector::store::Store::open(&dir).await?;
         let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(dir.join(firstline_collector::store::DATABASE_FILE))

@@ -17,24 +17,35 @@ impl Store {
         if health.is_empty() {
             return self.touch_device(device_id, now_ms).await;
         }
-        let column =
-            |value: Option<u64>| value.map(|value| i64::try_from(value).unwrap_or(i64::MAX));
+        let [cycle, memory, outbox] = health_columns(health);
         with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE devices SET last_seen_at_ms = $1, agent_cycle_ms = $2, agent_rss_bytes = $3, \
-                 agent_outbox_depth = $4, agent_metrics_at_ms = $5 WHERE id = $6",
-            )
-            .bind(now_ms)
-            .bind(column(health.check_cycle_ms))
-            .bind(column(health.resident_memory_bytes))
-            .bind(column(health.outbox_depth))
-            .bind(now_ms)
-            .bind(device_id)
-            .execute(pool)
-            .await?;
+            sqlx::query(UPDATE_HEALTH)
+                .bind(now_ms)
+                .bind(cycle)
+                .bind(memory)
+                .bind(outbox)
+                .bind(now_ms)
+                .bind(device_id)
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }
+}
+
+/// One UPDATE of the device's row with what its agent said about itself; binds: seen at,
+/// [`health_columns`], reported at, device id.
+pub(super) const UPDATE_HEALTH: &str = "UPDATE devices SET last_seen_at_ms = $1, agent_cycle_ms = $2, \
+     agent_rss_bytes = $3, agent_outbox_depth = $4, agent_metrics_at_ms = $5 WHERE id = $6";
+
+/// Cycle time, resident memory and outbox depth as the columns hold them.
+pub(super) fn health_columns(health: &AgentHealth) -> [Option<i64>; 3] {
+    let column = |value: Option<u64>| value.map(|value| i64::try_from(value).unwrap_or(i64::MAX));
+    [
+        column(health.check_cycle_ms),
+        column(health.resident_memory_bytes),
+        column(health.outbox_depth),
+    ]
 }
 
 /// The agent's health from a device row's columns; None when it never reported any.

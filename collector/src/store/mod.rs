@@ -136,6 +136,8 @@ pub struct FindingBatch {
     /// is acknowledged once this commits.
     pub acknowledged_through: u64,
     pub received_at_ms: i64,
+    /// What the agent said about itself in a heartbeat, stored with the batch.
+    pub health: Option<crate::model::AgentHealth>,
 }
 
 #[derive(Debug, Clone)]
@@ -448,6 +450,7 @@ impl Store {
             findings: findings.to_vec(),
             acknowledged_through,
             received_at_ms,
+            health: None,
         };
         let committed = self.store_finding_batches(std::slice::from_ref(&batch)).await?;
         Ok(committed.first().copied().unwrap_or(0))
@@ -534,6 +537,18 @@ impl Store {
                     .transpose()?
                     .unwrap_or(0);
                 committed.push(sequence_from_sql(sequence));
+                if let Some(health) = batch.health.as_ref().filter(|health| !health.is_empty()) {
+                    let [cycle, memory, outbox] = agent_metrics::health_columns(health);
+                    sqlx::query(agent_metrics::UPDATE_HEALTH)
+                        .bind(batch.received_at_ms)
+                        .bind(cycle)
+                        .bind(memory)
+                        .bind(outbox)
+                        .bind(batch.received_at_ms)
+                        .bind(device_id)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
             }
             transaction.commit().await?;
             committed
