@@ -213,7 +213,10 @@ impl CollectorBench {
         };
         let collector = Running(
             command
-                .env("RUST_LOG", "warn")
+                .env(
+                    "RUST_LOG",
+                    std::env::var("FIRSTLINE_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+                )
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log)
