@@ -33,6 +33,8 @@ const CHECKS: [&str; 4] = [
     "network.loss",
 ];
 const RESOURCES_PER_CHECK: usize = 3;
+/// Batches outstanding at once across the fleet while saturating.
+const IN_FLIGHT_BATCHES: usize = 256;
 /// Sites the fleet is spread over (each with its own DNS server and gateway).
 const SITES: usize = 50;
 
@@ -400,16 +402,23 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
         window.as_secs()
     );
 
-    // Saturation: every device sends a batch, waits for its ack, and sends the next.
+    // Saturation: devices send a batch, wait for its ack and send the next, with at most
+    // IN_FLIGHT batches outstanding across the fleet (a replay storm the collector must work
+    // off, bounded so the queue drains before the paced phase).
     let probe = devices.pop().context("at least two agents")?;
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_BATCHES));
     let mut running = tokio::task::JoinSet::new();
     for mut device in devices {
-        let (stop, acked) = (stop.clone(), acked.clone());
+        let (stop, acked, in_flight) = (stop.clone(), acked.clone(), in_flight.clone());
         running.spawn(async move {
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) {
+                let _turn = in_flight.acquire().await?;
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let findings = device.next_findings(batch);
                 latencies.push(device.send_and_wait(findings).await?);
                 acked.fetch_add(batch as u64, Ordering::Relaxed);
