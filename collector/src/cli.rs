@@ -185,11 +185,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             collector.run_until(shutdown_signal()).await?;
         }
         Command::Token {
-            command: TokenCommand::Create {
-                location,
-                ttl,
-                count,
-            },
+            command:
+                TokenCommand::Create {
+                    location,
+                    ttl,
+                    count,
+                },
         } => {
             let settings = location.settings()?;
             // The CA is made here if `serve` has not run yet: the token carries its pin.

@@ -19,6 +19,10 @@ const FINDINGS_PER_TRANSACTION: usize = 1000;
 /// …or this many batches.
 const BATCHES_PER_TRANSACTION: usize = 1024;
 
+/// After a transaction longer than this on SQLite, the writer pauses for `WRITE_LOCK_WINDOW`.
+const LONG_TRANSACTION: std::time::Duration = std::time::Duration::from_millis(100);
+const WRITE_LOCK_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     #[error(transparent)]
@@ -98,7 +102,10 @@ async fn write(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
             }
             (batches, outcomes)
         };
-        match store.store_finding_batches(&batches).await {
+        let started = std::time::Instant::now();
+        let outcome = store.store_finding_batches(&batches).await;
+        let took = started.elapsed();
+        match outcome {
             Ok(committed) => {
                 for (outcome, sequence) in outcomes.into_iter().zip(committed) {
                     let _ = outcome.send(Ok(sequence));
@@ -120,6 +127,12 @@ async fn write(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
                     let _ = outcome.send(result);
                 }
             }
+        }
+        if store.writer_count() == 1 && took > LONG_TRANSACTION {
+            // SQLite has one write lock and the others (sweep, notifications, enrollment)
+            // wait for it by polling: after a long transaction, leave them a window instead of
+            // taking the lock straight back.
+            tokio::time::sleep(WRITE_LOCK_WINDOW).await;
         }
     }
 }
@@ -158,7 +171,10 @@ mod tests {
         let store = Store::open(dir.path()).await.expect("store");
         for (index, id) in ["a", "b", "c"].iter().enumerate() {
             let token = [u8::try_from(index).expect("small")];
-            store.insert_token(&token, 0, i64::MAX).await.expect("token");
+            store
+                .insert_token(&token, 0, i64::MAX)
+                .await
+                .expect("token");
             store
                 .enroll_device(
                     &token,

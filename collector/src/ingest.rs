@@ -14,10 +14,10 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::commit::Committer;
 use crate::metrics::{Metrics, RefusalReason};
 use crate::model::{AgentHealth, Finding, Inventory, now_ms};
 use crate::pki;
-use crate::commit::Committer;
 use crate::store::{FindingBatch, Store};
 use crate::wire;
 

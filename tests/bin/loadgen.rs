@@ -189,6 +189,24 @@ impl Device {
                 ..pb::Inventory::default()
             })))
             .await?;
+        // Like a real agent, beat at the interval the collector asked for, whatever else the
+        // device is doing (or waiting for); the task ends when the device's stream does.
+        let beats = outbound.clone();
+        let interval = Duration::from_secs(u64::from(welcome.heartbeat_interval_secs.max(1)));
+        tokio::spawn(async move {
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            loop {
+                ticks.tick().await;
+                let beat = message(Body::Heartbeat(pb::Heartbeat {
+                    sent_at_unix_ms: now_ms(),
+                    ..Default::default()
+                }));
+                if beats.send(beat).await.is_err() {
+                    return;
+                }
+            }
+        });
         Ok(Device {
             id,
             outbound,
@@ -246,16 +264,6 @@ impl Device {
             }
         }
     }
-
-    async fn heartbeat(&self) -> anyhow::Result<()> {
-        self.outbound
-            .send(message(Body::Heartbeat(pb::Heartbeat {
-                sent_at_unix_ms: now_ms(),
-                ..Default::default()
-            })))
-            .await
-            .context("stream closed")
-    }
 }
 
 fn finding(
@@ -306,7 +314,13 @@ fn collector_memory(pid: u32) -> (u64, u64) {
         status
             .lines()
             .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .unwrap_or(0)
             * 1024
     };
@@ -365,10 +379,7 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     while let Some(enrolled) = enrolling.join_next().await {
         identities.push(enrolled??);
     }
-    report.insert(
-        "enroll_secs".into(),
-        started.elapsed().as_secs_f64().into(),
-    );
+    report.insert("enroll_secs".into(), started.elapsed().as_secs_f64().into());
     let (rss_before, _) = collector_memory(pid);
 
     let started = Instant::now();
@@ -447,7 +458,7 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     eprintln!("saturated: {throughput:.0} findings/s acked after commit");
 
     // Paced: single-finding batches at a fixed total rate (default: half of the saturated
-    // throughput), heartbeats on, and a probe device timing finding → ticket over REST.
+    // throughput), and a probe device timing finding → ticket over REST.
     let rate: f64 = flags.number("rate", (throughput / 2.0).max(1.0))?;
     let per_device_interval = Duration::from_secs_f64(devices.len() as f64 / rate);
     eprintln!(
@@ -466,15 +477,10 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
             let mut ticks = tokio::time::interval(per_device_interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut latencies = Vec::new();
-            let mut sent = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 ticks.tick().await;
                 let findings = device.next_findings(1);
                 latencies.push(device.send_and_wait(findings).await?);
-                sent += 1;
-                if sent % 30 == 0 {
-                    device.heartbeat().await?;
-                }
             }
             Ok::<_, anyhow::Error>(latencies)
         });
@@ -569,10 +575,7 @@ async fn http_get(address: SocketAddr, path: &str, api_key: &str) -> anyhow::Res
     stream.read_to_end(&mut response).await?;
     let text = String::from_utf8_lossy(&response).into_owned();
     if !text.starts_with("HTTP/1.1 200") {
-        bail!(
-            "GET {path}: {}",
-            text.lines().next().unwrap_or("no answer")
-        );
+        bail!("GET {path}: {}", text.lines().next().unwrap_or("no answer"));
     }
     Ok(text)
 }
@@ -652,7 +655,6 @@ async fn raw(flags: &Flags) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 /// Drops and creates a PostgreSQL database for one run, so every run starts empty.
 async fn reset_database(flags: &Flags) -> anyhow::Result<()> {
     use sqlx::Connection;
@@ -662,9 +664,11 @@ async fn reset_database(flags: &Flags) -> anyhow::Result<()> {
     }
     let mut connection = sqlx::postgres::PgConnection::connect(flags.text("postgres")?).await?;
     // The name was checked above: lowercase letters and underscores only.
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut connection)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut connection)
+    .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await?;

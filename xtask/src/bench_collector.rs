@@ -354,5 +354,8 @@ fn print_report(bench: &CollectorBench, backend: &str, raw: &Value, limit: &Valu
         number(real, &["collector_rss_per_agent_bytes"]) / 1024.0,
         mib(number(real, &["collector_rss_peak_bytes"]))
     );
-    println!("  raw results: {}", serde_json::json!({"raw": raw, "no_store": limit, "collector": real}));
+    println!(
+        "  raw results: {}",
+        serde_json::json!({"raw": raw, "no_store": limit, "collector": real})
+    );
 }

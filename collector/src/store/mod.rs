@@ -452,7 +452,9 @@ impl Store {
             received_at_ms,
             health: None,
         };
-        let committed = self.store_finding_batches(std::slice::from_ref(&batch)).await?;
+        let committed = self
+            .store_finding_batches(std::slice::from_ref(&batch))
+            .await?;
         Ok(committed.first().copied().unwrap_or(0))
     }
 
