@@ -431,6 +431,8 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
                     break;
                 }
                 let findings = device.next_findings(batch);
+                // On an error a real agent would reconnect and resend; here the device drops
+                // out and the failure is counted in the report.
                 latencies.push(device.send_and_wait(findings).await?);
                 acked.fetch_add(batch as u64, Ordering::Relaxed);
             }
@@ -447,10 +449,22 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     stop.store(true, Ordering::Relaxed);
     let mut devices = Vec::with_capacity(count);
     let mut latencies = Vec::new();
+    let mut failed = Vec::new();
     while let Some(finished) = running.join_next().await {
-        let (device, mut device_latencies) = finished??;
-        latencies.append(&mut device_latencies);
-        devices.push(device);
+        match finished? {
+            Ok((device, mut device_latencies)) => {
+                latencies.append(&mut device_latencies);
+                devices.push(device);
+            }
+            Err(error) => failed.push(error.to_string()),
+        }
+    }
+    report.insert("saturated_streams_failed".into(), failed.len().into());
+    if let Some(first) = failed.first() {
+        eprintln!(
+            "{} streams failed while saturating, e.g.: {first}",
+            failed.len()
+        );
     }
     let throughput = stored as f64 / elapsed;
     report.insert("saturated_findings_per_sec".into(), throughput.into());
@@ -496,8 +510,16 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     };
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
+    let mut failed = Vec::new();
     while let Some(finished) = running.join_next().await {
-        latencies.append(&mut finished??);
+        match finished? {
+            Ok(mut device_latencies) => latencies.append(&mut device_latencies),
+            Err(error) => failed.push(error.to_string()),
+        }
+    }
+    report.insert("paced_streams_failed".into(), failed.len().into());
+    if let Some(first) = failed.first() {
+        eprintln!("{} streams failed while paced, e.g.: {first}", failed.len());
     }
     let paced_count = latencies.len();
     report.insert("paced_findings_per_sec_offered".into(), rate.into());
