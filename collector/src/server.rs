@@ -346,7 +346,7 @@ fn raise_open_file_limit() {
         let mut limit = getrlimit(Resource::Nofile);
         if limit.current < limit.maximum {
             limit.current = limit.maximum;
-            if let Err(error) = setrlimit(Resource::Nofile, limit.clone()) {
+            if let Err(error) = setrlimit(Resource::Nofile, limit) {
                 tracing::warn!(error = %error, "could not raise the open-file limit");
             }
         }
