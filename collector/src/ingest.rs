@@ -365,18 +365,9 @@ impl Session {
                     // With the findings' group commit: thousands of agents beat every interval,
                     // and one transaction (one disk flush) takes all the beats that queued.
                     self.committer
-                        .commit(FindingBatch {
-                            device_id: self.device_id.clone(),
-                            findings: Vec::new(),
-                            acknowledged_through: 0,
-                            received_at_ms: now_ms(),
-                            health: Some(health),
-                        })
+                        .commit(FindingBatch::heartbeat(&self.device_id, health, now_ms()))
                         .await
-                        .map_err(|e| {
-                            tracing::error!(device = %self.device_id, error = %e, "recording a heartbeat");
-                            Status::unavailable("the collector's store is unavailable; reconnect and resend")
-                        })?;
+                        .map_err(|e| store_unavailable(&self.device_id, e))?;
                     // Another collector may have queued a request for this device.
                     self.deliver_reproduce(false).await?;
                 }
@@ -467,10 +458,7 @@ impl Session {
                 health: None,
             })
             .await
-            .map_err(|e| {
-                tracing::error!(device = %self.device_id, error = %e, "committing findings");
-                Status::unavailable("the collector's store is unavailable; reconnect and resend")
-            })?;
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
         self.metrics.commit_took(commit_started.elapsed());
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
@@ -487,7 +475,7 @@ impl Session {
     }
 }
 
-fn store_unavailable(device_id: &str, error: crate::store::StoreError) -> Status {
+fn store_unavailable(device_id: &str, error: impl std::fmt::Display) -> Status {
     tracing::error!(device = %device_id, error = %error, "store error on the telemetry stream");
     Status::unavailable("the collector's store is unavailable; reconnect and resend")
 }

@@ -1,35 +1,26 @@
 //! What agents say about themselves in their heartbeats (check cycle time, resident memory,
 //! outbox depth): the latest per device, on the device's own row.
 
-use super::{Backend, Store, StoreError};
+use super::{FindingBatch, Store, StoreError};
 use crate::model::AgentHealth;
 
 impl Store {
     /// Records a heartbeat: the device was seen at `now_ms`, and said `health` about itself.
-    /// One UPDATE of the device's row either way, since heartbeats arrive from every agent every
-    /// interval. A heartbeat saying nothing (an older agent) leaves the last report standing.
+    /// The same write as a heartbeat in ingest's group commit (there it shares a transaction
+    /// with other devices' batches): the device's row only, since heartbeats arrive from every
+    /// agent every interval. A heartbeat saying nothing (an older agent) leaves the last
+    /// report standing.
     pub async fn store_heartbeat(
         &self,
         device_id: &str,
         health: &AgentHealth,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        if health.is_empty() {
-            return self.touch_device(device_id, now_ms).await;
-        }
-        let [cycle, memory, outbox] = health_columns(health);
-        with_pool!(self, pool => {
-            sqlx::query(UPDATE_HEALTH)
-                .bind(now_ms)
-                .bind(cycle)
-                .bind(memory)
-                .bind(outbox)
-                .bind(now_ms)
-                .bind(device_id)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        // The very write ingest's group commit makes for a heartbeat.
+        let beat = FindingBatch::heartbeat(device_id, health.clone(), now_ms);
+        self.store_finding_batches(std::slice::from_ref(&beat))
+            .await
+            .map(drop)
     }
 }
 

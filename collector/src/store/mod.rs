@@ -140,6 +140,24 @@ pub struct FindingBatch {
     pub health: Option<crate::model::AgentHealth>,
 }
 
+impl FindingBatch {
+    /// A heartbeat: no findings, the device seen at `received_at_ms`, and what its agent said
+    /// about itself. It goes through the same group commit as findings.
+    pub fn heartbeat(
+        device_id: &str,
+        health: crate::model::AgentHealth,
+        received_at_ms: i64,
+    ) -> Self {
+        FindingBatch {
+            device_id: device_id.to_owned(),
+            findings: Vec::new(),
+            acknowledged_through: 0,
+            received_at_ms,
+            health: Some(health),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
