@@ -18,6 +18,7 @@ pub mod probes;
 pub mod report;
 pub mod runtime;
 pub mod service;
+pub mod targets;
 pub mod uplink;
 pub mod wire;
 

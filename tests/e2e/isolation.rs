@@ -6,7 +6,7 @@ use std::process::Command;
 
 use firstline_collector::model::Severity;
 
-use crate::support::{AgentProcess, TestCollector, agent_config, enroll_at, write_config};
+use crate::support::{AgentProcess, TestCollector, agent_config, enroll_at};
 
 /// A namespace joined to the host by a veth pair; removed on drop.
 struct Namespace {
@@ -118,7 +118,13 @@ async fn an_isolated_agent_reports_no_gateway_and_no_collector_and_delivers_once
     let device = identity.device_id().to_owned();
     let config = dir.path().join("agent.toml");
     let network = "interval = \"300ms\"\ntimeout = \"500ms\"\npings = 1\nfor = \"0s\"";
-    write_config(&config, &agent_config(&[("checks.network", network)]));
+    // Pinging the gateway is the point: this agent runs in the namespace, whose gateway is
+    // the test's own veth (so not through `write_config`'s guard for agents on the host).
+    std::fs::write(
+        &config,
+        agent_config(&[("checks.network", &format!("ping_gateway = true\n{network}"))]),
+    )
+    .expect("write config");
 
     let agent = AgentProcess::start(
         &["ip", "netns", "exec", &namespace.name],

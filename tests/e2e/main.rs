@@ -7,6 +7,7 @@ mod channels;
 mod checks;
 mod delivery;
 mod enrollment;
+mod guard;
 mod isolation;
 mod metrics;
 mod postgres;

@@ -9,13 +9,15 @@ use serde_json::Value;
 
 use crate::servers::{DnsServer, Endpoint, TestPki};
 use crate::support::{
-    AgentProcess, SimulatedDevice, TestCollector, agent_config, http_json, wait_for, write_config,
+    AgentProcess, SimulatedDevice, TestCollector, agent_config, assert_stays_on_this_machine,
+    http_json, wait_for, write_config,
 };
 
 const LOCAL: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 /// `e2e-agent report TEXT --json` as the user would run it.
 fn report(config: &std::path::Path, state_dir: &std::path::Path, text: &str) -> (bool, Value) {
+    assert_stays_on_this_machine(config);
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-agent"))
         .arg("report")
         .arg(text)

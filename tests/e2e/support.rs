@@ -278,6 +278,7 @@ impl TestAgent {
     /// The whole agent (checks, tracker, outbox, uplink) as `firstline-agent run` runs it,
     /// with its config read from (and watched at) `config_path`.
     pub fn start_full(identity: Identity, config_path: &Path) -> Self {
+        assert_stays_on_this_machine(config_path);
         let settings =
             firstline_agent::config::Settings::load(Some(config_path)).expect("agent config");
         let (stop, stop_watch) = watch::channel(false);
@@ -404,8 +405,10 @@ pub fn finding(sequence: u64, summary: &str) -> pb::Finding {
     }
 }
 
-/// An agent config with every check off except the sections given, fast reconnects, and a
-/// watch list that is empty unless a section adds one.
+/// An agent config with every check off except the sections given, fast reconnects, a watch
+/// list that is empty unless a section adds one, and nothing that leaves this machine: no
+/// gateway ping and no system resolver unless a section asks for them (then the agent must run
+/// in a namespace of the test's own; see [`assert_stays_on_this_machine`]).
 pub fn agent_config(sections: &[(&str, &str)]) -> String {
     let outbox = sections
         .iter()
@@ -420,15 +423,31 @@ pub fn agent_config(sections: &[(&str, &str)]) -> String {
     ];
     for check in off {
         let name = format!("checks.{check}");
-        match sections.iter().find(|(section, _)| *section == name) {
-            Some((_, body)) => text.push_str(&format!("[{name}]\n{body}\n\n")),
-            None => text.push_str(&format!("[{name}]\nenabled = false\n\n")),
-        }
+        let body = sections
+            .iter()
+            .find(|(section, _)| *section == name)
+            .map_or("enabled = false", |(_, body)| *body);
+        let local = if check == "network" && !body.contains("ping_gateway") {
+            "ping_gateway = false\n"
+        } else {
+            ""
+        };
+        text.push_str(&format!("[{name}]\n{local}{body}\n\n"));
+    }
+    let dns = sections
+        .iter()
+        .find(|(section, _)| *section == "checks.dns")
+        .map_or("", |(_, body)| *body);
+    if dns.contains("system_resolver") {
+        text.push_str(&format!("[checks.dns]\n{dns}\n\n"));
+    } else {
+        text.push_str(&format!("[checks.dns]\nsystem_resolver = false\n{dns}\n\n"));
     }
     for (section, body) in sections {
-        let is_check = off
-            .iter()
-            .any(|check| *section == format!("checks.{check}"));
+        let is_check = *section == "checks.dns"
+            || off
+                .iter()
+                .any(|check| *section == format!("checks.{check}"));
         if *section != "outbox" && !is_check {
             if section.starts_with("[[") {
                 text.push_str(&format!("{section}\n{body}\n\n"));
@@ -447,10 +466,36 @@ pub fn agent_config(sections: &[(&str, &str)]) -> String {
     text
 }
 
-/// Writes `config` where a running agent will notice it (atomically, as editors do).
+/// The suite's guard for the machine it runs on: fails the test, naming the setting and the
+/// destination, when the agent config at `config` would make an agent send packets beyond
+/// loopback (the gateway ping, the system's resolvers, a named or non-local endpoint). Every
+/// agent the suite starts outside a network namespace of its own passes through here.
+/// A config the agent refuses passes: the agent keeps the one it had (which passed) or does
+/// not start.
+pub fn assert_stays_on_this_machine(config: &Path) {
+    let Ok(settings) = firstline_agent::config::Settings::load(Some(config)) else {
+        return;
+    };
+    let beyond: Vec<String> = firstline_agent::targets::network_targets(&settings)
+        .into_iter()
+        .filter(|target| !target.stays_on_this_computer())
+        .map(|target| target.to_string())
+        .collect();
+    assert!(
+        beyond.is_empty(),
+        "an agent of this test would send packets beyond this machine ({}): turn that off in \
+         its config ({}) or run the agent in a network namespace the test creates",
+        beyond.join("; "),
+        config.display()
+    );
+}
+
+/// Writes `config` where a running agent will notice it (atomically, as editors do), after
+/// [`assert_stays_on_this_machine`] passed it.
 pub fn write_config(path: &Path, config: &str) {
     let temporary = path.with_extension("tmp");
     std::fs::write(&temporary, config).expect("write config");
+    assert_stays_on_this_machine(&temporary);
     std::fs::rename(&temporary, path).expect("replace config");
 }
 
@@ -464,6 +509,10 @@ impl AgentProcess {
     /// Runs `prefix… e2e-agent run --config CONFIG --state-dir STATE` (the prefix enters a
     /// network namespace, say).
     pub fn start(prefix: &[&str], config: &Path, state_dir: &Path) -> Self {
+        // In a namespace the test made, the agent reaches only what the test put there.
+        if !prefix.starts_with(&["ip", "netns", "exec"]) {
+            assert_stays_on_this_machine(config);
+        }
         let agent = env!("CARGO_BIN_EXE_e2e-agent");
         let mut command = match prefix.split_first() {
             Some((program, arguments)) => {

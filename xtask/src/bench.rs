@@ -124,9 +124,13 @@ impl AgentBench {
                 .arg("--state-dir")
                 .arg(&state_dir),
         )?;
-        // The shipped defaults, with an empty config file so no machine config leaks in.
+        // The shipped defaults (a config file of our own, so no machine config leaks in), minus
+        // the gateway ping and the system's resolvers: a bench sends nothing beyond loopback.
         let config = work.join("agent.toml");
-        std::fs::write(&config, "")?;
+        std::fs::write(
+            &config,
+            "[checks.network]\nping_gateway = false\n\n[checks.dns]\nsystem_resolver = false\n",
+        )?;
 
         let mut subjects = Vec::new();
         subjects.push(Subject::start(

@@ -126,6 +126,18 @@ pub(crate) fn stop_child(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The demo keeps every packet on this machine: the network check's gateway ping and the
+/// system's resolvers (checks and playbooks) are off; the collector is on loopback.
+const DEMO_LOCAL_ONLY: &str = "\
+# DEMO: these keep the demo's packets on this machine. A real workstation wants them on:
+# delete these lines (the defaults ping the default gateway and ask the system's resolvers).
+[checks.network]
+ping_gateway = false   # DEMO
+
+[checks.dns]
+system_resolver = false   # DEMO
+";
+
 impl Demo {
     fn parse(arguments: &[String]) -> anyhow::Result<Self> {
         let mut demo = Demo {
@@ -285,7 +297,8 @@ impl Demo {
             eprintln!("{output}");
         }
         let agent_log = demo_dir.join("agent.log");
-        // The shipped defaults, plus a folder to drop pretend crash reports into.
+        // The shipped defaults, plus a folder to drop pretend crash reports into, minus what
+        // would send packets beyond this machine (DEMO_LOCAL_ONLY).
         let crashes = demo_dir.join("crashes");
         std::fs::create_dir_all(&crashes)
             .with_context(|| format!("creating {}", crashes.display()))?;
@@ -294,7 +307,7 @@ impl Demo {
             &agent_config,
             format!(
                 "# Demo agent config: the defaults, plus a watched folder. Edit me while the demo runs.\n\
-                 collector_url = \"https://{grpc}\"\n\n\
+                 collector_url = \"https://{grpc}\"\n\n{DEMO_LOCAL_ONLY}\n\
                  [[checks.watch]]\nname = \"demo-crashes\"\npath = \"{}\"\npattern = \"*.crash\"\n",
                 crashes.display()
             ),
@@ -367,11 +380,23 @@ impl Demo {
             "            as evidence; it resolves itself once the watch window passes without another."
         );
         println!(
-            "            {} report \"I can't open https://example.com\" --state-dir {}",
+            "            {} report \"I can't open http://localhost:{}/\" --config {} --state-dir {}",
             agent_bin.display(),
+            self.http_port,
+            agent_config.display(),
             state_dir.display()
         );
         println!("            runs the diagnosis a user's words ask for and files it as a ticket.");
+        println!(
+            "  Off here: pinging the default gateway and asking the system's DNS resolvers, so the"
+        );
+        println!(
+            "            demo sends nothing beyond this machine. On a real workstation delete the"
+        );
+        println!(
+            "            [checks.network] and [checks.dns] lines marked DEMO in {}.",
+            agent_config.display()
+        );
         println!(
             "            The agent's config is {}; edits apply while it runs.",
             agent_config.display()

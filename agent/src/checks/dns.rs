@@ -21,6 +21,10 @@ pub struct DnsConfig {
     pub names: Vec<String>,
     /// Resolvers to ask ("192.0.2.53" or "192.0.2.53:53"); empty means the system's.
     pub servers: Vec<String>,
+    /// Whether the system's resolvers (`/etc/resolv.conf`, the OS's own lookup with its hosts
+    /// file) may be asked: when `servers` is empty, and by playbooks after `servers` gave no
+    /// address. Off, only `servers` are ever asked (and `localhost` is loopback).
+    pub system_resolver: bool,
     #[serde(deserialize_with = "duration")]
     pub timeout: Duration,
     #[serde(rename = "for", deserialize_with = "duration")]
@@ -35,6 +39,7 @@ impl Default for DnsConfig {
             interval: Duration::from_secs(60),
             names: Vec::new(),
             servers: Vec::new(),
+            system_resolver: true,
             timeout: Duration::from_secs(2),
             fire_after: Duration::from_secs(60),
             clear_after: Duration::ZERO,
@@ -63,7 +68,12 @@ pub fn build(config: &DnsConfig) -> Result<Option<Box<dyn Check>>, String> {
             parse_server(server)
                 .ok_or_else(|| format!("servers: {server:?} is not an IP address or IP:port"))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
+    if servers.is_empty() && !config.system_resolver {
+        return Err(
+            "names need servers to ask: servers is empty and system_resolver = false".to_owned(),
+        );
+    }
     Ok(Some(Box::new(DnsCheck {
         interval: interval_at_least(config.interval, Duration::from_millis(100))?,
         names: config.names.clone(),
@@ -76,6 +86,17 @@ pub fn build(config: &DnsConfig) -> Result<Option<Box<dyn Check>>, String> {
 }
 
 impl DnsConfig {
+    /// The servers to ask: the configured ones (port 53 unless given), else the system's
+    /// unless `system_resolver` is off (then none).
+    pub fn resolvers(&self) -> Result<Vec<SocketAddr>, String> {
+        let servers = self.server_addresses()?;
+        if servers.is_empty() && self.system_resolver {
+            Ok(dns::system_servers())
+        } else {
+            Ok(servers)
+        }
+    }
+
     /// The configured servers as addresses (port 53 unless given); empty means the system's.
     pub fn server_addresses(&self) -> Result<Vec<SocketAddr>, String> {
         self.servers

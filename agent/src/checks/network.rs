@@ -24,6 +24,9 @@ pub struct NetworkConfig {
     pub interval: Duration,
     #[serde(deserialize_with = "duration")]
     pub timeout: Duration,
+    /// Whether to ping the default gateway (here and in playbooks). Off, the gateway's
+    /// presence and the collector are still checked, and nothing is sent to the gateway.
+    pub ping_gateway: bool,
     /// How many echo requests per cycle to the gateway.
     pub pings: u32,
     pub gateway_loss_pct: ThresholdFile,
@@ -42,6 +45,7 @@ impl Default for NetworkConfig {
             enabled: true,
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(3),
+            ping_gateway: true,
             pings: 3,
             gateway_loss_pct: ThresholdFile::default(),
             gateway_rtt_ms: ThresholdFile::default(),
@@ -98,6 +102,7 @@ fn loss_default() -> Rule {
 struct NetworkCheck {
     interval: Duration,
     timeout: Duration,
+    ping_gateway: bool,
     pings: u32,
     loss: Rule,
     rtt: Rule,
@@ -114,6 +119,7 @@ pub fn build(config: &NetworkConfig) -> Result<Option<Box<dyn Check>>, String> {
         timeout: config
             .timeout
             .clamp(Duration::from_millis(100), Duration::from_secs(30)),
+        ping_gateway: config.ping_gateway,
         pings: config.pings.clamp(1, 10),
         loss: config
             .gateway_loss_pct
@@ -170,7 +176,11 @@ impl Check for NetworkCheck {
                     None
                 }
             };
-            let ping = match routes.as_deref().and_then(<[DefaultRoute]>::first) {
+            let gateway = routes
+                .as_deref()
+                .and_then(<[DefaultRoute]>::first)
+                .filter(|_| self.ping_gateway);
+            let ping = match gateway {
                 Some(route) => {
                     let (target, count, timeout) =
                         (IpAddr::V4(route.gateway), self.pings, self.timeout);
@@ -229,7 +239,10 @@ fn evaluate(
             },
         });
     }
-    if let (None, Some(route)) = (ping, routes.and_then(<[DefaultRoute]>::first)) {
+    let pinged_gateway = routes
+        .and_then(<[DefaultRoute]>::first)
+        .filter(|_| check.ping_gateway);
+    if let (None, Some(route)) = (ping, pinged_gateway) {
         // The gateway could not be pinged at all (no permission): loss unknown, not zero.
         observations.push(Observation {
             check: GATEWAY_LOSS,

@@ -117,8 +117,14 @@ pub struct PlaybookResult {
 /// What playbooks may use: the agent's own config and what the uplink learnt.
 #[derive(Clone)]
 pub struct Context {
-    /// DNS servers to ask (the `[checks.dns]` servers, else the system's).
+    /// DNS servers to ask (the `[checks.dns]` servers, else the system's unless
+    /// `system_resolver` is off).
     pub dns_servers: Vec<SocketAddr>,
+    /// `[checks.dns] system_resolver`: whether the OS's own lookup (hosts file, its resolvers)
+    /// may be asked after `dns_servers`.
+    pub system_resolver: bool,
+    /// `[checks.network] ping_gateway`: whether playbooks may ping the default gateway.
+    pub ping_gateway: bool,
     /// Trust anchors for TLS (the system's plus `[checks.https] ca_file`).
     pub roots: Arc<RootCertStore>,
     /// Per network operation.
@@ -158,11 +164,10 @@ impl Context {
         clock_skew_ms: Option<i64>,
     ) -> Result<Self, String> {
         let checks = &settings.checks;
-        let dns_servers = match checks.dns.server_addresses() {
-            Ok(servers) if !servers.is_empty() => servers,
-            Ok(_) => crate::probes::dns::system_servers(),
-            Err(e) => return Err(format!("checks.dns: {e}")),
-        };
+        let dns_servers = checks
+            .dns
+            .resolvers()
+            .map_err(|e| format!("checks.dns: {e}"))?;
         let extra_ca = match &checks.https.ca_file {
             Some(path) => Some(
                 std::fs::read_to_string(path)
@@ -179,6 +184,8 @@ impl Context {
             .collect();
         Ok(Context {
             dns_servers,
+            system_resolver: checks.dns.system_resolver,
+            ping_gateway: checks.network.ping_gateway,
             roots,
             timeout: settings.playbooks.timeout,
             slow_window: settings.playbooks.slow_window,
@@ -288,6 +295,8 @@ mod tests {
     fn context(printer: &str, mail: &str) -> Context {
         Context {
             dns_servers: Vec::new(),
+            system_resolver: false,
+            ping_gateway: false,
             roots: crate::probes::https::roots(None).expect("roots"),
             timeout: Duration::from_secs(1),
             slow_window: Duration::from_secs(1),

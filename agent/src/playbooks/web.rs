@@ -229,6 +229,17 @@ fn address(steps: &mut Steps) {
 
 async fn gateway_step(steps: &mut Steps, context: &Context) -> Option<IpAddr> {
     let started = Instant::now();
+    if !context.ping_gateway {
+        steps.push(
+            "gateway",
+            "ping the default gateway",
+            started,
+            Outcome::Skip,
+            "pinging the gateway is off in this agent's config ([checks.network] ping_gateway = false)",
+            json!({}),
+        );
+        return None;
+    }
     let routes = match gateway::default_routes() {
         Ok(routes) => routes,
         Err(e) => {
@@ -318,6 +329,20 @@ async fn resolve(steps: &mut Steps, host: &str, context: &Context) -> Option<IpA
         );
         return Some(ip);
     }
+    // RFC 6761: localhost names are loopback, whatever a resolver says.
+    let lowercase = host.to_ascii_lowercase();
+    if lowercase == "localhost" || lowercase.ends_with(".localhost") {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        steps.push(
+            "dns",
+            format!("look up {host}"),
+            started,
+            Outcome::Pass,
+            format!("{host} is this computer ({ip})"),
+            json!({ "address": ip }),
+        );
+        return Some(ip);
+    }
     let servers: Vec<String> = context
         .dns_servers
         .iter()
@@ -348,8 +373,9 @@ async fn resolve(steps: &mut Steps, host: &str, context: &Context) -> Option<IpA
         return Some(ip);
     }
     // The hosts file and the system's own resolver may know names DNS does not.
-    if let Ok(Ok(mut addresses)) =
-        tokio::time::timeout(context.timeout, tokio::net::lookup_host((host, 0))).await
+    if context.system_resolver
+        && let Ok(Ok(mut addresses)) =
+            tokio::time::timeout(context.timeout, tokio::net::lookup_host((host, 0))).await
         && let Some(address) = addresses.next()
     {
         steps.push(
