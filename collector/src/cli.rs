@@ -101,6 +101,18 @@ enum DeviceCommand {
     },
 }
 
+/// `--ttl`: a duration, longer than zero and at most a year.
+fn token_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl.is_zero() || ttl > enrollment::MAX_TOKEN_TTL {
+        return Err(
+            "a token must stay valid longer than zero and at most 365 days (a longer rollout mints new tokens)"
+                .to_owned(),
+        );
+    }
+    Ok(ttl)
+}
+
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Print one one-time enrollment token on stdout.
@@ -108,7 +120,7 @@ enum TokenCommand {
         #[command(flatten)]
         location: Location,
         /// How long the token stays valid, e.g. 30m, 24h, 7d (default from the config: 24h).
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = token_ttl)]
         ttl: Option<Duration>,
         /// How many tokens to print, one per line (for rolling out many machines at once).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -121,8 +121,10 @@ impl Settings {
                 file.heartbeat_interval_secs
             )));
         }
-        if file.token_ttl.is_zero() {
-            return Err(error("token_ttl must be longer than zero".to_owned()));
+        if file.token_ttl.is_zero() || file.token_ttl > crate::enrollment::MAX_TOKEN_TTL {
+            return Err(error(
+                "token_ttl must be longer than zero and at most 365 days".to_owned(),
+            ));
         }
         for name in &file.server_names {
             if name.is_empty() || name.len() > 253 || name.contains(char::is_whitespace) {

@@ -23,6 +23,10 @@ pub struct IssuedToken {
     pub expires_at: SystemTime,
 }
 
+/// The longest an enrollment token may stay valid: a rollout longer than a year should mint
+/// fresh tokens rather than keep one secret alive.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Creates a one-time token that expires after `ttl`. The token ends with the pin of the CA
 /// in `ca_pem` (`flt_SECRET.PIN`), so an agent given only the token can tell our collector
 /// from an impostor without a CA file.
@@ -31,6 +35,15 @@ pub async fn create_token(
     ca_pem: &str,
     ttl: Duration,
 ) -> Result<IssuedToken, StoreError> {
+    if ttl.is_zero() || ttl > MAX_TOKEN_TTL {
+        return Err(StoreError::Invalid {
+            what: "token TTL",
+            detail: format!(
+                "{} must be longer than zero and at most 365 days",
+                humantime::format_duration(ttl)
+            ),
+        });
+    }
     let expires_at = SystemTime::now()
         .checked_add(ttl)
         .ok_or_else(|| StoreError::Invalid {

@@ -257,11 +257,7 @@ impl SmtpServer {
             .output()
             .is_ok_and(|output| output.status.success());
         if !available {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "python3-aiosmtpd is required in CI (.ci/run installs it)"
-            );
-            eprintln!("python3-aiosmtpd is not installed: skipping the SMTP test");
+            crate::support::skip("python3-aiosmtpd is not installed (.ci/run installs it)");
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")

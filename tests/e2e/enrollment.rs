@@ -342,3 +342,33 @@ async fn a_token_taken_to_another_collector_is_not_sent_there() {
         .await
         .expect("still valid");
 }
+
+#[test]
+fn token_create_refuses_a_ttl_past_a_year_with_a_message_instead_of_panicking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let create = |ttl: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_e2e-collector"))
+            .args(["token", "create", "--ttl", ttl, "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .expect("run token create")
+    };
+    for ttl in ["10000y", "0s", "2y"] {
+        let refused = create(ttl);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "--ttl {ttl}: {stderr}");
+        assert!(
+            stderr.contains("--ttl") && stderr.contains("at most 365 days"),
+            "--ttl {ttl}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "--ttl {ttl}: {stderr}");
+        assert!(refused.stdout.is_empty(), "no token is printed");
+    }
+    let created = create("30days");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).starts_with("flt_"));
+}

@@ -101,7 +101,7 @@ impl Drop for Namespace {
 #[tokio::test]
 async fn an_isolated_agent_reports_no_gateway_and_no_collector_and_delivers_once_connected() {
     if std::env::var_os("FIRSTLINE_SKIP_NETNS").is_some() {
-        eprintln!("FIRSTLINE_SKIP_NETNS is set: not testing network isolation");
+        crate::support::skip("FIRSTLINE_SKIP_NETNS is set: not testing network isolation");
         return;
     }
     let namespace = Namespace::isolated().unwrap_or_else(|e| {

@@ -68,11 +68,7 @@ fn parser_available() -> bool {
         .output()
         .is_ok_and(|output| output.status.success());
     if !available {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python3-prometheus-client is required in CI (.ci/run installs it)"
-        );
-        eprintln!("python3-prometheus-client is not installed: skipping the /metrics test");
+        crate::support::skip("python3-prometheus-client is not installed (.ci/run installs it)");
     }
     available
 }

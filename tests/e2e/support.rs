@@ -32,6 +32,20 @@ pub fn init_tracing() {
     });
 }
 
+/// Says, past the test harness's output capture, that the running test skips and why: a
+/// passing test's `eprintln!` is swallowed, so a skip would otherwise read as "ok". In CI
+/// (`CI` set) nothing may skip: `.ci/run` installs what every test needs.
+pub fn skip(reason: &str) {
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} cannot skip in CI: {reason}"
+    );
+    use std::io::Write;
+    // Straight to the process's stderr: libtest captures only the print macros.
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
+}
+
 /// Polls `condition` until it returns Some or the deadline passes.
 pub async fn wait_for<T, F, Fut>(what: &str, mut condition: F) -> T
 where

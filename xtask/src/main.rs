@@ -126,6 +126,43 @@ pub(crate) fn stop_child(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The lock file a running demo holds in its state dir.
+const DEMO_LOCK: &str = "demo.lock";
+
+/// Takes the demo dir's lock, or says which demo holds it.
+fn lock_demo_dir(demo_dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(demo_dir)
+        .with_context(|| format!("creating {}", demo_dir.display()))?;
+    let path = demo_dir.join(DEMO_LOCK);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            bail!(
+                "another demo is running from {} (process {}, holding {}): use that one, or stop it \
+                 (Ctrl-C in its terminal) before starting a new one",
+                demo_dir.display(),
+                holder.trim(),
+                path.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 /// The demo keeps every packet on this machine: the network check's gateway ping and the
 /// system's resolvers (checks and playbooks) are off; the collector is on loopback.
 const DEMO_LOCAL_ONLY: &str = "\
@@ -170,12 +207,14 @@ impl Demo {
     fn run(&self) -> anyhow::Result<()> {
         let root = workspace_root();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        eprintln!("building firstline-collector and firstline-agent …");
+        // Cargo's own progress shows: a first build takes many minutes on two cores.
+        eprintln!(
+            "building firstline-collector and firstline-agent (the first build takes a while) …"
+        );
         let status = Command::new(&cargo)
             .current_dir(&root)
             .args([
                 "build",
-                "--quiet",
                 "-p",
                 "firstline-collector",
                 "-p",
@@ -192,9 +231,24 @@ impl Demo {
         let collector_bin = target.join("debug").join(exe("firstline-collector"));
         let agent_bin = target.join("debug").join(exe("firstline-agent"));
         let demo_dir = target.join("demo");
-        if self.fresh && demo_dir.exists() {
-            std::fs::remove_dir_all(&demo_dir)
-                .with_context(|| format!("removing {}", demo_dir.display()))?;
+        // Held until this process ends (however it ends): a second demo would take over this
+        // one's database, rewrite its agent's config and run a second agent on its state dir.
+        let _lock = lock_demo_dir(&demo_dir)?;
+        if self.fresh {
+            for entry in std::fs::read_dir(&demo_dir)
+                .with_context(|| format!("reading {}", demo_dir.display()))?
+            {
+                let path = entry?.path();
+                if path.file_name() == Some(std::ffi::OsStr::new(DEMO_LOCK)) {
+                    continue;
+                }
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.with_context(|| format!("removing {}", path.display()))?;
+            }
         }
         let data_dir = demo_dir.join("collector");
         let state_dir = demo_dir.join("agent");

@@ -817,7 +817,19 @@ mod tests {
         }];
         match std::env::var("FIRSTLINE_TEST_POSTGRES_URL") {
             Ok(url) => stores.push(postgres(&url).await),
-            Err(_) => eprintln!("FIRSTLINE_TEST_POSTGRES_URL is not set: testing SQLite only"),
+            Err(_) => {
+                // Past libtest's capture (it takes only the print macros), so the skip shows.
+                use std::io::Write;
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "FIRSTLINE_TEST_POSTGRES_URL must be set in CI (.ci/run sets it)"
+                );
+                let test = std::thread::current().name().unwrap_or("a test").to_owned();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIP {test} on PostgreSQL: FIRSTLINE_TEST_POSTGRES_URL is not set (SQLite only)"
+                );
+            }
         }
         stores
     }
