@@ -360,8 +360,12 @@ impl Session {
                 Body::Findings(batch) => self.ingest_findings(batch).await?,
                 Body::Heartbeat(heartbeat) => {
                     self.metrics.heartbeat_received();
-                    let health = AgentHealth::try_from(heartbeat)
-                        .map_err(|e| Status::invalid_argument(format!("heartbeat refused: {e}")))?;
+                    // An implausible self-report is dropped, not the stream: the beat still
+                    // says the device is alive, and its findings keep flowing.
+                    let health = AgentHealth::try_from(heartbeat).unwrap_or_else(|e| {
+                        tracing::warn!(device = %self.device_id, error = %e, "heartbeat's agent health refused; keeping the beat");
+                        AgentHealth::default()
+                    });
                     // With the findings' group commit: thousands of agents beat every interval,
                     // and one transaction (one disk flush) takes all the beats that queued.
                     self.committer

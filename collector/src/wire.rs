@@ -127,11 +127,11 @@ impl TryFrom<pb::Finding> for Finding {
                 ),
             ));
         }
-        match serde_json::from_str::<serde_json::Value>(&evidence_json) {
-            Ok(serde_json::Value::Object(_)) => {}
+        let evidence_json = match serde_json::from_str::<serde_json::Value>(&evidence_json) {
+            Ok(serde_json::Value::Object(_)) => storable_json(evidence_json),
             Ok(_) => return Err(malformed("evidence_json", "must be a JSON object")),
             Err(e) => return Err(malformed("evidence_json", format!("is not JSON: {e}"))),
-        }
+        };
         Ok(Finding {
             sequence: finding.sequence,
             check,
@@ -298,7 +298,7 @@ impl TryFrom<pb::ReproduceResult> for ReproduceAnswer {
                 ));
             }
             match serde_json::from_str::<serde_json::Value>(&result.result_json) {
-                Ok(serde_json::Value::Object(_)) => Some(result.result_json),
+                Ok(serde_json::Value::Object(_)) => Some(storable_json(result.result_json)),
                 _ => return Err(malformed("result_json", "must be a JSON object")),
             }
         };
@@ -333,6 +333,35 @@ fn bounded_text(
         ));
     }
     Ok(value)
+}
+
+/// `json` (valid JSON) with every NUL in its strings and keys replaced by U+FFFD. NUL is the
+/// one character PostgreSQL stores in neither `text` nor `jsonb`, and evidence text ends up in
+/// both (a report's words become the ticket's title): left in, a finding could never commit
+/// and its agent would resend it forever. SQLite takes it, but both backends must agree.
+fn storable_json(json: String) -> String {
+    // A NUL in JSON text is always escaped; most evidence has none and is kept byte for byte.
+    if !json.contains("\\u0000") {
+        return json;
+    }
+    fn clean(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        let text = |text: String| text.replace('\0', "\u{FFFD}");
+        match value {
+            Value::String(string) => Value::String(text(string)),
+            Value::Array(items) => Value::Array(items.into_iter().map(clean).collect()),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(key, value)| (text(key), clean(value)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    match serde_json::from_str(&json) {
+        Ok(value) => serde_json::to_string(&clean(value)).unwrap_or(json),
+        Err(_) => json,
+    }
 }
 
 fn bounded_count(field: &'static str, count: usize) -> Result<(), InvalidField> {
@@ -387,6 +416,30 @@ mod tests {
             evidence_json: r#"{"free_bytes": 3}"#.to_owned(),
             observed_at_unix_ms: 1,
         }
+    }
+
+    #[test]
+    fn nul_in_evidence_becomes_a_replacement_character_and_other_evidence_is_kept_as_sent() {
+        let mut finding = good();
+        finding.evidence_json = r#"{"text": "a\u0000b", "k\u0000": ["\u0000"], "n": 1}"#.to_owned();
+        let cleaned = Finding::try_from(finding).expect("accepted");
+        assert!(
+            !cleaned.evidence_json.contains("\\u0000"),
+            "{}",
+            cleaned.evidence_json
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(&cleaned.evidence_json).expect("still JSON");
+        assert_eq!(value["text"], "a\u{FFFD}b");
+        assert_eq!(value["k\u{FFFD}"][0], "\u{FFFD}");
+        assert_eq!(value["n"], 1);
+        let untouched = r#"{ "free_bytes" : 3 }"#;
+        let mut finding = good();
+        finding.evidence_json = untouched.to_owned();
+        assert_eq!(
+            Finding::try_from(finding).expect("ok").evidence_json,
+            untouched
+        );
     }
 
     #[test]

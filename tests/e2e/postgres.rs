@@ -358,3 +358,102 @@ async fn report_all(devices: Vec<SimulatedDevice>, severity: pb::Severity) -> Ve
     devices.sort_by_key(|(n, _)| *n);
     devices.into_iter().map(|(_, device)| device).collect()
 }
+
+/// A user's report whose words hold a NUL (pasted from a binary file, say), then an ordinary
+/// finding: on both backends both are acked without refusal and the report opens its ticket
+/// (on PostgreSQL the NUL once failed every commit, and the agent resent it forever with
+/// nothing behind it arriving). Then an implausible heartbeat: its values are dropped, not
+/// the stream.
+async fn a_poison_text_and_a_bad_heartbeat_do_not_wedge_the_device(collector: &TestCollector) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = enroll_with(
+        collector,
+        &collector.token().await,
+        &dir.path().join("agent"),
+    )
+    .await
+    .expect("enrolls");
+    let device = identity.device_id().to_owned();
+    let channel = channel(
+        &collector.url(),
+        &identity.ca_pem,
+        Some((&identity.certificate_pem, &identity.key_pem)),
+    )
+    .await
+    .expect("channel");
+    let mut stream = RawStream::open(channel, vec![hello()])
+        .await
+        .expect("stream");
+    let CollectorBody::Welcome(_) = stream.next().await.expect("welcome") else {
+        panic!("expected a Welcome")
+    };
+    let report = pb::Finding {
+        sequence: 1,
+        check: "user.report".to_owned(),
+        resource: "report-nul".to_owned(),
+        severity: pb::Severity::Warning as i32,
+        summary: "User report: printer broken".to_owned(),
+        evidence_json:
+            r#"{"text": "printer\u0000 broken", "playbooks": [], "conclusion": "x\u0000"}"#
+                .to_owned(),
+        observed_at_unix_ms: 1_700_000_000_000,
+    };
+    stream
+        .send(AgentBody::Findings(pb::FindingBatch {
+            findings: vec![report],
+        }))
+        .await;
+    let CollectorBody::Ack(ack) = stream.next().await.expect("ack of the report") else {
+        panic!("expected an Ack")
+    };
+    assert_eq!((ack.sequence, ack.refused.len()), (1, 0), "{ack:?}");
+    stream
+        .send(AgentBody::Heartbeat(pb::Heartbeat {
+            sent_at_unix_ms: 1_700_000_000_000,
+            check_cycle_ms: Some(u64::MAX),
+            resident_memory_bytes: None,
+            outbox_depth: None,
+        }))
+        .await;
+    stream
+        .send(AgentBody::Findings(pb::FindingBatch {
+            findings: vec![finding(2, "behind the report")],
+        }))
+        .await;
+    let CollectorBody::Ack(ack) = stream.next().await.expect("the stream lives on") else {
+        panic!("expected an Ack")
+    };
+    assert_eq!((ack.sequence, ack.refused.len()), (2, 0), "{ack:?}");
+    let store = collector.running().store.clone();
+    let tickets = store
+        .tickets(&TicketFilter {
+            device_id: Some(device.clone()),
+            ..TicketFilter::default()
+        })
+        .await
+        .expect("tickets");
+    let report = tickets
+        .iter()
+        .find(|ticket| ticket.kind == TicketKind::Report)
+        .unwrap_or_else(|| panic!("a report ticket: {tickets:?}"));
+    assert!(
+        report.title.contains("printer\u{FFFD} broken"),
+        "{}",
+        report.title
+    );
+}
+
+#[tokio::test]
+async fn a_nul_in_a_report_never_wedges_a_device_on_sqlite() {
+    let collector = TestCollector::start().await;
+    a_poison_text_and_a_bad_heartbeat_do_not_wedge_the_device(&collector).await;
+}
+
+#[tokio::test]
+async fn a_nul_in_a_report_never_wedges_a_device_on_postgresql() {
+    let Some((_schema, url)) = Schema::create().await else {
+        return;
+    };
+    let collector = TestCollector::start_postgres(&url, None).await;
+    a_poison_text_and_a_bad_heartbeat_do_not_wedge_the_device(&collector).await;
+}

@@ -397,3 +397,80 @@ async fn a_technician_reproduces_on_the_users_machine_online_offline_and_too_lat
         ask(serde_json::json!({"action": "reproduce", "playbook": "teleport"})).await;
     assert_eq!(status, 400, "{refusal}");
 }
+
+/// Crash folders are often world-writable (`/var/crash` on Ubuntu). Another local user's FIFO
+/// named like a crash report once blocked the crash playbook, and the agent with it, forever;
+/// a symlink made the agent read a line of a file the user could not. Now both are passed
+/// over: the report answers, names neither, and a real crash afterwards is still reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_or_symlink_in_the_crash_folder_neither_blocks_nor_leaks() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crashes = dir.path().join("crashes");
+    std::fs::create_dir_all(&crashes).expect("crash dir");
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "Package: TOPSECRET 9.9\n").expect("secret");
+    let mkfifo = std::process::Command::new("mkfifo")
+        .arg(crashes.join("outlook.exe.1.crash"))
+        .status()
+        .expect("mkfifo");
+    assert!(mkfifo.success());
+    std::os::unix::fs::symlink(&secret, crashes.join("outlook.exe.2.crash")).expect("symlink");
+
+    let state_dir = dir.path().join("agent");
+    SimulatedDevice::enroll(&collector.url(), collector.token().await, &state_dir).await;
+    let config = dir.path().join("agent.toml");
+    write_config(
+        &config,
+        &agent_config(&[(
+            "[[checks.watch]]",
+            &format!(
+                "name = \"app-crashes\"\npath = {:?}\npattern = \"*.crash\"",
+                crashes.display().to_string()
+            ),
+        )]),
+    );
+    let agent = AgentProcess::start(&[], &config, &state_dir);
+    agent.wait_log(&["listening for user reports"], 1).await;
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-agent"))
+        .args(["report", "Outlook keeps crashing", "--json", "--config"])
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run e2e-agent report");
+    let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "the crash playbook hung on the FIFO\nagent log:\n{}",
+                agent.log_text()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().expect("report output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(!stdout.contains("TOPSECRET"), "{stdout}");
+    let outcome: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(outcome["results"][0]["playbook"], "crash", "{outcome:#}");
+    assert!(
+        outcome["results"][0]["conclusion"]
+            .as_str()
+            .is_some_and(|conclusion| conclusion.starts_with("No crash reports")),
+        "{outcome:#}"
+    );
+
+    // The agent is alive and still watching: a real crash report is a finding.
+    std::fs::write(
+        crashes.join("outlook.exe.3.crash"),
+        "Package: outlook 16.0\n",
+    )
+    .expect("crash");
+    agent.wait_log(&["crash.new_file"], 1).await;
+}

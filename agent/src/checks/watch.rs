@@ -236,10 +236,9 @@ impl WatchCheck {
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default();
-                        if pattern.matches(&name)
-                            && path.is_file()
-                            && self.counted.insert(path.clone())
-                        {
+                        // A regular file itself: not a FIFO or a symlink someone else left.
+                        let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+                        if pattern.matches(&name) && regular && self.counted.insert(path.clone()) {
                             self.recent.push_back(Event {
                                 at_ms: now,
                                 resource: application_from_file_name(&name),
@@ -432,7 +431,7 @@ fn log_files(path: &Path) -> Vec<PathBuf> {
 
 /// Lines appended to `path` since the last read; a file that shrank was rotated: start over.
 fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<String> {
-    let Ok(mut file) = std::fs::File::open(path) else {
+    let Ok(mut file) = crate::probes::files::open_regular(path) else {
         return Vec::new();
     };
     let length = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -465,13 +464,9 @@ const MAX_REPORT_HEADER_BYTES: u64 = 64 * 1024;
 /// The application version a crash report names: apport's `Package: gedit 3.38.1-1`, Windows
 /// Error Reporting's `AppVersion=16.0.1`, or the `"app_version"` of a macOS `.ips` header.
 pub(crate) fn crash_report_version(path: &std::path::Path) -> Option<String> {
-    use std::io::Read;
-    let mut header = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(MAX_REPORT_HEADER_BYTES)
-        .read_to_end(&mut header)
-        .ok()?;
+    // Crash folders are often world-writable: a FIFO or a symlink there must not block the
+    // agent or make it read what the user could not.
+    let header = crate::probes::files::read_head(path, MAX_REPORT_HEADER_BYTES).ok()?;
     parse_crash_version(&String::from_utf8_lossy(&header))
 }
 

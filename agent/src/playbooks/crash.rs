@@ -34,6 +34,11 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String)
         let mut found = 0;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
+            // Only regular files: not symlinks (to what the user may not read), FIFOs or
+            // devices that another local user left in a world-writable folder.
+            if !entry.file_type().is_ok_and(|kind| kind.is_file()) {
+                continue;
+            }
             let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
                 continue;
             };

@@ -5,6 +5,7 @@ pub mod battery;
 pub mod cpu;
 pub mod disk;
 pub mod dns;
+pub mod files;
 pub mod gateway;
 pub mod https;
 pub mod memory;
