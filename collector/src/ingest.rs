@@ -41,8 +41,8 @@ struct LiveSession {
     id: u64,
     /// Wakes the session to deliver reproduce requests.
     nudge: Arc<tokio::sync::Notify>,
-    /// Tells the session to end.
-    close: oneshot::Sender<()>,
+    /// Tells the session to end, and why.
+    close: oneshot::Sender<Status>,
     /// Resolves (with an error) once the session has ended and dropped its sender.
     finished: watch::Receiver<()>,
 }
@@ -52,7 +52,7 @@ struct LiveSession {
 struct Opened {
     id: u64,
     nudge: Arc<tokio::sync::Notify>,
-    superseded: oneshot::Receiver<()>,
+    superseded: oneshot::Receiver<Status>,
     finished: watch::Sender<()>,
     predecessor: Option<watch::Receiver<()>>,
 }
@@ -73,7 +73,9 @@ impl Sessions {
             },
         );
         let predecessor = previous.map(|previous| {
-            let _ = previous.close.send(());
+            let _ = previous.close.send(Status::aborted(
+                "superseded by a newer connection from the same device",
+            ));
             previous.finished
         });
         Opened {
@@ -104,10 +106,12 @@ impl Sessions {
         self.lock().contains_key(device_id)
     }
 
-    /// Ends the device's live stream (if it is connected here), e.g. once it is revoked.
-    pub fn disconnect(&self, device_id: &str) {
+    /// Ends the device's live stream (if it is connected here) because it was revoked.
+    pub fn disconnect_revoked(&self, device_id: &str) {
         if let Some(session) = self.lock().remove(device_id) {
-            let _ = session.close.send(());
+            let _ = session.close.send(Status::permission_denied(format!(
+                "the certificate of device {device_id} was revoked; enroll again"
+            )));
         }
     }
 
@@ -272,7 +276,7 @@ impl Session {
     async fn run(
         &self,
         mut inbound: Streaming<pb::AgentMessage>,
-        mut superseded: oneshot::Receiver<()>,
+        mut superseded: oneshot::Receiver<Status>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), Status> {
         let mut next = async || -> Result<Option<Incoming>, Status> {
@@ -289,7 +293,7 @@ impl Session {
                     Ok(Ok(Some(pb::AgentMessage { body: Some(body) }))) => Ok(Some(Incoming::Message(Box::new(body)))),
                 },
                 () = self.nudge.notified() => Ok(Some(Incoming::Nudge)),
-                _ = &mut superseded => Err(Status::aborted("superseded by a newer connection from the same device")),
+                ended = &mut superseded => Err(ended.unwrap_or_else(|_| Status::aborted("the session was ended"))),
                 _ = shutdown.wait_for(|stop| *stop) => Err(Status::unavailable("the collector is shutting down")),
             }
         };
@@ -371,7 +375,7 @@ impl Session {
                     self.committer
                         .commit(FindingBatch::heartbeat(&self.device_id, health, now_ms()))
                         .await
-                        .map_err(|e| store_unavailable(&self.device_id, e))?;
+                        .map_err(|e| commit_failed(&self.device_id, e))?;
                     // Another collector may have queued a request for this device.
                     self.deliver_reproduce(false).await?;
                 }
@@ -462,7 +466,7 @@ impl Session {
                 health: None,
             })
             .await
-            .map_err(|e| store_unavailable(&self.device_id, e))?;
+            .map_err(|e| commit_failed(&self.device_id, e))?;
         self.metrics.commit_took(commit_started.elapsed());
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
@@ -477,6 +481,19 @@ impl Session {
             )),
         }
     }
+}
+
+/// A commit that failed: a device revoked meanwhile (anywhere) is cut off; anything else is
+/// the store's trouble, and the agent resends.
+fn commit_failed(device_id: &str, error: crate::commit::CommitError) -> Status {
+    if let crate::commit::CommitError::Store(crate::store::StoreError::DeviceRevoked { .. }) = error
+    {
+        tracing::warn!(device = %device_id, "device revoked; ending its stream");
+        return Status::permission_denied(format!(
+            "the certificate of device {device_id} was revoked; enroll again"
+        ));
+    }
+    store_unavailable(device_id, error)
 }
 
 fn store_unavailable(device_id: &str, error: impl std::fmt::Display) -> Status {

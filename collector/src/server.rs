@@ -27,6 +27,8 @@ use crate::store::{Store, StoreError};
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How often the ticket sweep runs (stale devices, settled flapping, SLA breaches).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// How often live streams are checked against revocations made through other collectors.
+const REVOCATION_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a graceful stop waits for in-flight requests before dropping connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -263,6 +265,11 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         ca_pem: ca_pem.clone(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
+    tokio::spawn(end_revoked_sessions(
+        store.clone(),
+        sessions.clone(),
+        stop_watch.clone(),
+    ));
     tokio::spawn(crate::channels::dispatch(
         store.clone(),
         settings.channels.clone(),
@@ -333,6 +340,40 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "ticket sweep failed; retrying next interval"),
+        }
+    }
+}
+
+/// Ends the live streams of devices revoked through any collector sharing this database:
+/// every batch re-checks its device too, but a quiet device sends none for a while.
+async fn end_revoked_sessions(
+    store: Store,
+    sessions: Arc<Sessions>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(REVOCATION_CHECK_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Revocation times come from other collectors' clocks: look back generously (ending a
+    // stream that already ended costs nothing).
+    let overlap_ms = 120_000;
+    let mut since_ms = crate::model::now_ms() - overlap_ms;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        let checked_at_ms = crate::model::now_ms();
+        match store.revoked_since(since_ms).await {
+            Ok(revoked) => {
+                for device_id in revoked {
+                    if sessions.is_connected(&device_id) {
+                        tracing::warn!(device = %device_id, "device revoked; ending its stream");
+                        sessions.disconnect_revoked(&device_id);
+                    }
+                }
+                since_ms = checked_at_ms - overlap_ms;
+            }
+            Err(e) => tracing::warn!(error = %e, "checking for revoked devices failed; retrying"),
         }
     }
 }

@@ -457,3 +457,65 @@ async fn a_nul_in_a_report_never_wedges_a_device_on_postgresql() {
     let collector = TestCollector::start_postgres(&url, None).await;
     a_poison_text_and_a_bad_heartbeat_do_not_wedge_the_device(&collector).await;
 }
+
+/// Revoked through collector A, a device streaming to collector B on the same database is cut
+/// off within seconds (it once kept being acked on B for a minute and opened tickets there),
+/// and nothing it sends afterwards is stored.
+#[tokio::test]
+async fn a_device_revoked_through_one_collector_is_cut_off_on_the_other() {
+    let Some((_schema, url)) = Schema::create().await else {
+        return;
+    };
+    let first = TestCollector::start_postgres(&url, None).await;
+    let second = TestCollector::start_postgres(&url, Some(&first.settings.data_dir)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = enroll_with(&first, &first.token().await, &dir.path().join("agent"))
+        .await
+        .expect("enrolls");
+    let device = identity.device_id().to_owned();
+    let channel = channel(
+        &second.url(),
+        &identity.ca_pem,
+        Some((&identity.certificate_pem, &identity.key_pem)),
+    )
+    .await
+    .expect("channel");
+    let mut stream = RawStream::open(channel, vec![hello()])
+        .await
+        .expect("stream");
+    let CollectorBody::Welcome(_) = stream.next().await.expect("welcome") else {
+        panic!("expected a Welcome")
+    };
+    stream
+        .send(AgentBody::Findings(pb::FindingBatch {
+            findings: vec![finding(1, "before")],
+        }))
+        .await;
+    let CollectorBody::Ack(ack) = stream.next().await.expect("ack") else {
+        panic!("expected an Ack")
+    };
+    assert_eq!(ack.sequence, 1);
+
+    let key = firstline_collector::http::create_api_key(&first.running().store, "e2e", Role::Admin)
+        .await
+        .expect("api key");
+    let revoked_at = std::time::Instant::now();
+    let (status, body) = http_json(
+        first.running().http_address,
+        "POST",
+        &format!("/api/v1/devices/{device}/revoke"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let ended = stream.next().await.expect_err("the stream on B ends");
+    let took = revoked_at.elapsed();
+    assert_eq!(ended.code(), tonic::Code::PermissionDenied, "{ended:?}");
+    assert!(ended.message().contains("revoked"), "{ended:?}");
+    eprintln!("revoked through A, cut off on B after {took:?}");
+    // A new stream is refused, and a batch racing the revocation stores nothing.
+    assert!(!second.running().sessions.is_connected(&device));
+    let stored = second.findings(&device).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}

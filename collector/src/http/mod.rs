@@ -613,7 +613,7 @@ async fn revoke_device(
 ) -> Response {
     match state.store.revoke_device(&id, crate::model::now_ms()).await {
         Ok(true) => {
-            state.sessions.disconnect(&id);
+            state.sessions.disconnect_revoked(&id);
             tracing::warn!(device = %id, by = %caller.name, "device revoked");
             (
                 StatusCode::OK,

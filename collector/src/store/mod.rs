@@ -41,6 +41,10 @@ pub enum StoreError {
     DuplicateName { what: &'static str, name: String },
     #[error("{what}: {detail}")]
     Invalid { what: &'static str, detail: String },
+    /// A batch for a device revoked (or removed) since its stream opened: nothing of the
+    /// batch is stored, and its stream must end.
+    #[error("device {device_id} is revoked or no longer enrolled")]
+    DeviceRevoked { device_id: String },
 }
 
 /// Why a token could not be redeemed; each is reported to the agent in its own words.
@@ -487,11 +491,11 @@ impl Store {
         let advance = match self.backend {
             Backend::Sqlite(_) => {
                 "UPDATE devices SET committed_sequence = MAX(committed_sequence, $1), last_seen_at_ms = $2 \
-                 WHERE id = $3 RETURNING committed_sequence"
+                 WHERE id = $3 AND revoked_at_ms IS NULL RETURNING committed_sequence"
             }
             Backend::Postgres(_) => {
                 "UPDATE devices SET committed_sequence = GREATEST(committed_sequence, $1), last_seen_at_ms = $2 \
-                 WHERE id = $3 RETURNING committed_sequence"
+                 WHERE id = $3 AND revoked_at_ms IS NULL RETURNING committed_sequence"
             }
         };
         let begin = self.backend.begin_statement();
@@ -547,6 +551,9 @@ impl Store {
                         }
                     }
                 }
+                // Every batch re-checks its device's standing: one revoked through another
+                // collector since its stream opened gets nothing more stored (the transaction
+                // rolls back) and its stream ends.
                 let sequence: i64 = sqlx::query(advance)
                     .bind(sequence_to_sql(batch.acknowledged_through)?)
                     .bind(batch.received_at_ms)
@@ -555,7 +562,7 @@ impl Store {
                     .await?
                     .map(|row| row.try_get("committed_sequence"))
                     .transpose()?
-                    .unwrap_or(0);
+                    .ok_or_else(|| StoreError::DeviceRevoked { device_id: device_id.to_owned() })?;
                 committed.push(sequence_from_sql(sequence));
                 if let Some(health) = batch.health.as_ref().filter(|health| !health.is_empty()) {
                     let [cycle, memory, outbox] = agent_metrics::health_columns(health);
@@ -1017,6 +1024,42 @@ mod tests {
                 },
                 "{backend}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_for_a_revoked_device_stores_nothing_and_says_so() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            store.insert_token(b"t", 0, i64::MAX).await.expect("insert");
+            store
+                .enroll_device(b"t", 1, &new_device("d"))
+                .await
+                .expect("enroll");
+            store
+                .store_findings("d", &[finding(1, "before")], 1, 10)
+                .await
+                .expect("store");
+            assert!(store.revoke_device("d", 20).await.expect("revoke"));
+            assert_eq!(
+                store.revoked_since(20).await.expect("since"),
+                ["d"],
+                "{backend}"
+            );
+            assert!(
+                store.revoked_since(21).await.expect("since").is_empty(),
+                "{backend}"
+            );
+            let refused = store
+                .store_findings("d", &[finding(2, "after")], 2, 30)
+                .await
+                .expect_err("revoked");
+            assert!(
+                matches!(refused, StoreError::DeviceRevoked { .. }),
+                "{backend}: {refused}"
+            );
+            let stored = store.recent_findings("d", 10).await.expect("findings");
+            assert_eq!(stored.len(), 1, "{backend}");
         }
     }
 

@@ -191,6 +191,19 @@ impl Store {
         Ok(())
     }
 
+    /// Devices revoked at or after `since_ms`, for collectors to end their live streams.
+    pub async fn revoked_since(&self, since_ms: i64) -> Result<Vec<String>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT id FROM devices WHERE revoked_at_ms >= $1")
+                .bind(since_ms)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| row.try_get::<String, _>("id").map_err(StoreError::from))
+                .collect()
+        })
+    }
+
     /// Revokes a device's certificate: its streams are refused from now on. Returns false
     /// for an unknown device.
     pub async fn revoke_device(&self, device_id: &str, now_ms: i64) -> Result<bool, StoreError> {
