@@ -39,6 +39,7 @@ struct ConfigFile {
     metrics_token: Option<String>,
     tickets: crate::tickets::policy::TicketsFile,
     channels: Vec<crate::channels::ChannelFile>,
+    limits: crate::limits::LimitsFile,
 }
 
 impl Default for ConfigFile {
@@ -54,6 +55,7 @@ impl Default for ConfigFile {
             metrics_token: None,
             tickets: Default::default(),
             channels: Vec::new(),
+            limits: Default::default(),
         }
     }
 }
@@ -75,6 +77,8 @@ pub struct Settings {
     pub tickets: crate::tickets::Policy,
     /// Where ticket news goes (`[[channels]]`).
     pub channels: Vec<crate::channels::Channel>,
+    /// What one connection, address or device may take (`[limits]`).
+    pub limits: crate::limits::Limits,
     /// Ack findings without storing them: the transport's raw limit, which `cargo xtask bench`
     /// measures beside the real thing. Not in the config file; never set when serving agents.
     pub discard_findings: bool,
@@ -150,7 +154,9 @@ impl Settings {
         }
         let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
         let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
+        let limits = file.limits.validate().map_err(error)?;
         Ok(Settings {
+            limits,
             tickets,
             channels,
             discard_findings: false,

@@ -86,11 +86,21 @@ pub async fn create_token_expiring_at(
 pub struct EnrollmentService {
     store: Store,
     authority: Arc<CertificateAuthority>,
+    /// The agent port's gate, told when a connection makes its request.
+    gate: Option<Arc<crate::connections::Gate>>,
 }
 
 impl EnrollmentService {
-    pub fn new(store: Store, authority: Arc<CertificateAuthority>) -> Self {
-        Self { store, authority }
+    pub fn new(
+        store: Store,
+        authority: Arc<CertificateAuthority>,
+        gate: Option<Arc<crate::connections::Gate>>,
+    ) -> Self {
+        Self {
+            store,
+            authority,
+            gate,
+        }
     }
 }
 
@@ -101,6 +111,9 @@ impl pb::enrollment_server::Enrollment for EnrollmentService {
         request: Request<pb::EnrollRequest>,
     ) -> Result<Response<pb::EnrollResponse>, Status> {
         let peer = request.remote_addr();
+        if let Some(gate) = &self.gate {
+            gate.request_started(peer);
+        }
         let request = request.into_inner();
         let token = request.token.trim();
         let malformed = if !token.starts_with(TOKEN_PREFIX) {

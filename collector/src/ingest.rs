@@ -140,6 +140,8 @@ pub struct TelemetryService {
     metrics: Arc<Metrics>,
     heartbeat_interval: Duration,
     shutdown: watch::Receiver<bool>,
+    /// The agent port's gate, told when a connection makes its request.
+    gate: Option<Arc<crate::connections::Gate>>,
 }
 
 impl TelemetryService {
@@ -158,7 +160,14 @@ impl TelemetryService {
             metrics,
             heartbeat_interval,
             shutdown,
+            gate: None,
         }
+    }
+
+    /// Tells `gate` about every stream opened, so its connection keeps its slot.
+    pub fn with_gate(mut self, gate: Arc<crate::connections::Gate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 }
 
@@ -173,6 +182,9 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         request: Request<Streaming<pb::AgentMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
         let peer = request.remote_addr();
+        if let Some(gate) = &self.gate {
+            gate.request_started(peer);
+        }
         let device_id = authenticate(&request).inspect_err(|status| {
             tracing::warn!(peer = ?peer, reason = status.message(), "stream refused");
         })?;

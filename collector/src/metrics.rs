@@ -101,6 +101,8 @@ pub struct Metrics {
     heartbeats_received: Counter,
     streams_opened: Counter,
     streams_closed: Counter,
+    connections_open: Family<[(&'static str, &'static str); 1], Gauge>,
+    connections_refused: Family<[(&'static str, &'static str); 2], Counter>,
     /// Configured channels: each gets a backlog series, zero included.
     channel_names: Vec<String>,
     /// When set, a scrape must send `Authorization: Bearer <token>`.
@@ -151,6 +153,27 @@ impl Metrics {
             "Telemetry streams that ended, however they ended",
             streams_closed.clone(),
         );
+        let connections_open = Family::<[(&'static str, &'static str); 1], Gauge>::default();
+        let connections_refused = Family::<[(&'static str, &'static str); 2], Counter>::default();
+        for listener in ["grpc", "http"] {
+            drop(connections_open.get_or_create(&[("listener", listener)]));
+            for refusal in crate::connections::Refusal::ALL {
+                drop(
+                    connections_refused
+                        .get_or_create(&[("listener", listener), ("reason", refusal.as_str())]),
+                );
+            }
+        }
+        registry.register(
+            "connections_open",
+            "TCP connections open now, by listener (grpc: agents; http: people and scrapers)",
+            connections_open.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections refused or closed by [limits], by listener and reason: total_cap, per_address_cap, no_request (no request soon after connecting), idle, lifetime",
+            connections_refused.clone(),
+        );
         let build_info = Family::<[(&'static str, &'static str); 1], Gauge>::default();
         build_info
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
@@ -170,6 +193,8 @@ impl Metrics {
             heartbeats_received,
             streams_opened,
             streams_closed,
+            connections_open,
+            connections_refused,
             channel_names,
             scrape_token,
         })
@@ -188,6 +213,24 @@ impl Metrics {
 
     pub fn commit_took(&self, elapsed: Duration) {
         self.ingest_commit_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn connection_opened(&self, listener: &'static str) {
+        self.connections_open
+            .get_or_create(&[("listener", listener)])
+            .inc();
+    }
+
+    pub fn connection_closed(&self, listener: &'static str) {
+        self.connections_open
+            .get_or_create(&[("listener", listener)])
+            .dec();
+    }
+
+    pub fn connection_refused(&self, listener: &'static str, refusal: crate::connections::Refusal) {
+        self.connections_refused
+            .get_or_create(&[("listener", listener), ("reason", refusal.as_str())])
+            .inc();
     }
 
     pub fn heartbeat_received(&self) {

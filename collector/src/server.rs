@@ -10,11 +10,11 @@ use firstline_proto::v1 as pb;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::commit::Committer;
 use crate::config::Settings;
+use crate::connections::{self, Gate, GateLimits, GatedListener, GuardedStream};
 use crate::enrollment::EnrollmentService;
 use crate::http::{self, HttpState};
 use crate::ingest::{Sessions, TelemetryService};
@@ -218,9 +218,33 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         .client_ca_root(Certificate::from_pem(&ca_pem))
         .client_auth_optional(true)
         .timeout(Duration::from_secs(10));
+    let limits = &settings.limits;
+    let grpc_gate = Gate::new(
+        "grpc",
+        GateLimits {
+            total: limits.connections,
+            per_address: limits.connections_per_address,
+            first_request_within: Some(limits.first_request_within),
+            idle: None,
+            lifetime: None,
+        },
+        metrics.clone(),
+    );
+    let http_gate = Gate::new(
+        "http",
+        GateLimits {
+            total: limits.http_connections,
+            per_address: limits.http_connections_per_address,
+            first_request_within: None,
+            idle: Some(limits.http_idle),
+            lifetime: Some(limits.http_lifetime),
+        },
+        metrics.clone(),
+    );
     let enrollment = pb::enrollment_server::EnrollmentServer::new(EnrollmentService::new(
         store.clone(),
         authority.clone(),
+        Some(grpc_gate.clone()),
     ))
     .max_decoding_message_size(64 * 1024);
     let committer = if settings.discard_findings {
@@ -229,14 +253,17 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     } else {
         Committer::start(store.clone())
     };
-    let telemetry = pb::telemetry_server::TelemetryServer::new(TelemetryService::new(
-        store.clone(),
-        committer,
-        sessions.clone(),
-        metrics.clone(),
-        settings.heartbeat_interval,
-        stop_watch.clone(),
-    ))
+    let telemetry = pb::telemetry_server::TelemetryServer::new(
+        TelemetryService::new(
+            store.clone(),
+            committer,
+            sessions.clone(),
+            metrics.clone(),
+            settings.heartbeat_interval,
+            stop_watch.clone(),
+        )
+        .with_gate(grpc_gate.clone()),
+    )
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let grpc = Server::builder()
         .tls_config(tls)
@@ -249,11 +276,31 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         .http2_max_pending_accept_reset_streams(Some(16))
         .add_service(enrollment)
         .add_service(telemetry);
+    // Connections pass the gate (caps, the first-request deadline) before TLS starts.
+    let (incoming, incoming_stream) =
+        tokio::sync::mpsc::channel::<std::io::Result<GuardedStream>>(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = connections::accept(&grpc_listener, &grpc_gate) => accepted.0,
+                () = incoming.closed() => return,
+            };
+            if let Err(e) = accepted.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY");
+            }
+            if incoming.send(Ok(accepted)).await.is_err() {
+                return;
+            }
+        }
+    });
     let mut grpc_stop = stop_watch.clone();
     let grpc_task = tokio::spawn(async move {
-        grpc.serve_with_incoming_shutdown(TcpIncoming::from(grpc_listener), async move {
-            let _ = grpc_stop.wait_for(|stop| *stop).await;
-        })
+        grpc.serve_with_incoming_shutdown(
+            tokio_stream::wrappers::ReceiverStream::new(incoming_stream),
+            async move {
+                let _ = grpc_stop.wait_for(|stop| *stop).await;
+            },
+        )
         .await
         .map_err(ServeError::Grpc)
     });
@@ -278,7 +325,15 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     let mut http_stop = stop_watch;
     let http_task = tokio::spawn(async move {
         axum::serve(
-            http_listener,
+            // `tap_io` (doing nothing) is how axum hands a custom listener's peer address to
+            // `ConnectInfo<SocketAddr>`.
+            axum::serve::ListenerExt::tap_io(
+                GatedListener {
+                    listener: http_listener,
+                    gate: http_gate,
+                },
+                |_: &mut GuardedStream| {},
+            ),
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {

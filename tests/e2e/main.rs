@@ -8,6 +8,7 @@ mod checks;
 mod delivery;
 mod enrollment;
 mod guard;
+mod hardening;
 mod isolation;
 mod metrics;
 mod postgres;
