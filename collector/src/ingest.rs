@@ -14,6 +14,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::budget::DeviceBudget;
 use crate::commit::Committer;
 use crate::metrics::{Metrics, RefusalReason};
 use crate::model::{AgentHealth, Finding, Inventory, now_ms};
@@ -25,6 +26,13 @@ use crate::wire;
 const SILENT_INTERVALS_BEFORE_CLOSE: u32 = 3;
 /// How long a new stream waits for the one it replaces to finish its last commit.
 const PREDECESSOR_GRACE: Duration = Duration::from_secs(15);
+/// A batch over the device's pace waits at most this long for its ack (well inside the
+/// stream's silence limit).
+const MAX_PACING_WAIT: Duration = Duration::from_secs(10);
+/// Findings of one batch committed together; a larger batch takes several turns.
+const COMMIT_CHUNK: usize = 25;
+/// The check of a user's report in their own words.
+const USER_REPORT: &str = "user.report";
 /// An agent that does not read what we send for this long is gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -142,6 +150,8 @@ pub struct TelemetryService {
     shutdown: watch::Receiver<bool>,
     /// The agent port's gate, told when a connection makes its request.
     gate: Option<Arc<crate::connections::Gate>>,
+    /// Each device's budgets.
+    limits: crate::limits::Limits,
 }
 
 impl TelemetryService {
@@ -161,7 +171,15 @@ impl TelemetryService {
             heartbeat_interval,
             shutdown,
             gate: None,
+            limits: crate::limits::Limits::default(),
         }
+    }
+
+    /// Holds every device to `limits` (`[limits]`: findings per second, conditions, report
+    /// tickets per hour).
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Tells `gate` about every stream opened, so its connection keeps its slot.
@@ -220,6 +238,8 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             outbound: outbound.clone(),
             idle_timeout: self.heartbeat_interval * SILENT_INTERVALS_BEFORE_CLOSE,
             heartbeat_interval: self.heartbeat_interval,
+            budget: Mutex::new(DeviceBudget::new(&self.limits)),
+            report_tickets_per_hour: self.limits.device_report_tickets_per_hour,
         };
         let sessions = self.sessions.clone();
         let shutdown = self.shutdown.clone();
@@ -282,6 +302,8 @@ struct Session {
     outbound: mpsc::Sender<Result<pb::CollectorMessage, Status>>,
     idle_timeout: Duration,
     heartbeat_interval: Duration,
+    budget: Mutex<DeviceBudget>,
+    report_tickets_per_hour: u32,
 }
 
 impl Session {
@@ -371,6 +393,15 @@ impl Session {
                         .store_inventory(&self.device_id, &inventory, now_ms())
                         .await
                         .map_err(|e| store_unavailable(&self.device_id, e))?;
+                    let most = crate::budget::MAX_SCOPES_PER_KIND;
+                    if inventory.gateways.len() > most || inventory.dns_servers.len() > most {
+                        self.over_budget(format!(
+                            "reported {} gateways and {} DNS servers: only the first {most} of each group it with other devices",
+                            inventory.gateways.len(),
+                            inventory.dns_servers.len()
+                        ))
+                        .await;
+                    }
                     tracing::debug!(device = %self.device_id, hostname = %inventory.hostname, "inventory stored");
                 }
                 Body::Findings(batch) => self.ingest_findings(batch).await?,
@@ -467,21 +498,153 @@ impl Session {
         if highest == 0 {
             return Ok(());
         }
-        let commit_started = std::time::Instant::now();
-        let committed = self
-            .committer
-            .commit(FindingBatch {
-                device_id: self.device_id.clone(),
-                findings: accepted,
-                acknowledged_through: highest,
-                received_at_ms: now_ms(),
-                health: None,
-            })
-            .await
-            .map_err(|e| commit_failed(&self.device_id, e))?;
-        self.metrics.commit_took(commit_started.elapsed());
+        let mut accepted = self.within_budget(accepted, &mut refused).await?;
+        // In chunks, each its own turn in the group commit: another device's batch waits for
+        // one chunk's decisions at most, never for a whole flood of them. In sequence order,
+        // so each chunk can acknowledge through its last finding.
+        accepted.sort_by_key(|finding| finding.sequence);
+        let committed = loop {
+            let rest = accepted.split_off(accepted.len().min(COMMIT_CHUNK));
+            let chunk = std::mem::replace(&mut accepted, rest);
+            let last = accepted.is_empty();
+            let through = if last {
+                highest
+            } else {
+                chunk.last().map_or(highest, |finding| finding.sequence)
+            };
+            let wait = self.budget().pace(chunk.len(), std::time::Instant::now());
+            if !wait.is_zero() {
+                // Slowed, not refused: the agent keeps the findings until the ack, and other
+                // devices' batches go ahead meanwhile.
+                let (rate, burst) = {
+                    let budget = self.budget();
+                    (budget.rate_per_second(), budget.burst())
+                };
+                self.over_budget(format!(
+                    "sent findings faster than its budget of {rate} per second (after a burst of {burst}): its acks are slowed"
+                ))
+                .await;
+                tokio::time::sleep(wait.min(MAX_PACING_WAIT)).await;
+            }
+            let commit_started = std::time::Instant::now();
+            let committed = self
+                .committer
+                .commit(FindingBatch {
+                    device_id: self.device_id.clone(),
+                    findings: chunk,
+                    acknowledged_through: through,
+                    received_at_ms: now_ms(),
+                    health: None,
+                })
+                .await
+                .map_err(|e| commit_failed(&self.device_id, e))?;
+            self.metrics.commit_took(commit_started.elapsed());
+            if last {
+                break committed;
+            }
+        };
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
+    }
+
+    fn budget(&self) -> std::sync::MutexGuard<'_, DeviceBudget> {
+        // Bookkeeping only: a panic elsewhere cannot leave it half-updated.
+        self.budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `accepted` without the findings over the device's budgets (new conditions past its
+    /// count, reports past its hourly number), which go to `refused` with the reason.
+    async fn within_budget(
+        &self,
+        mut accepted: Vec<Finding>,
+        refused: &mut Vec<(u64, String)>,
+    ) -> Result<Vec<Finding>, Status> {
+        if !self.budget().knows_conditions() {
+            let to_load = self.budget().conditions_to_load();
+            let known = self
+                .store
+                .condition_keys(&self.device_id, to_load)
+                .await
+                .map_err(|e| store_unavailable(&self.device_id, e))?;
+            self.budget().set_known_conditions(known);
+        }
+        let mut report_room = if accepted.iter().any(|f| f.check == USER_REPORT) {
+            let opened = self
+                .store
+                .report_tickets_since(&self.device_id, now_ms() - 3_600_000)
+                .await
+                .map_err(|e| store_unavailable(&self.device_id, e))?;
+            u64::from(self.report_tickets_per_hour).saturating_sub(opened)
+        } else {
+            0
+        };
+        let mut notes = Vec::new();
+        let before = refused.len();
+        {
+            let mut budget = self.budget();
+            accepted.retain(|finding| {
+                let reason = if finding.check == USER_REPORT {
+                    if report_room == 0 {
+                        Some(format!(
+                            "over the device's budget of {} reports per hour ([limits] device_report_tickets_per_hour)",
+                            self.report_tickets_per_hour
+                        ))
+                    } else {
+                        report_room -= 1;
+                        None
+                    }
+                } else if budget.admit_condition(&finding.check, &finding.resource) {
+                    None
+                } else {
+                    Some(format!(
+                        "over the device's budget of {} conditions ([limits] device_conditions): {} on {:.80} would be a new one",
+                        budget.max_conditions(),
+                        finding.check,
+                        finding.resource
+                    ))
+                };
+                match reason {
+                    None => true,
+                    Some(reason) => {
+                        notes.push(reason.clone());
+                        refused.push((finding.sequence, reason));
+                        false
+                    }
+                }
+            });
+        }
+        let over = refused.len() - before;
+        if over > 0 {
+            self.metrics
+                .findings_refused(RefusalReason::OverBudget, over);
+            tracing::warn!(device = %self.device_id, refused = over, reason = %notes[0], "findings over the device's budget refused");
+            let note = format!(
+                "went over its budget ({}): such findings are refused",
+                notes[0]
+                    .trim_start_matches("over the device's budget of ")
+                    .split_once(':')
+                    .map_or(notes[0].as_str(), |(head, _)| head)
+            );
+            self.over_budget(note).await;
+        }
+        Ok(accepted)
+    }
+
+    /// Notes on the device's page that it went over a budget (once per different note).
+    async fn over_budget(&self, note: String) {
+        match self
+            .store
+            .note_over_budget(&self.device_id, &note, now_ms())
+            .await
+        {
+            Ok(true) => tracing::warn!(device = %self.device_id, %note, "device over its budget"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(device = %self.device_id, error = %e, "noting a device over its budget")
+            }
+        }
     }
 
     async fn send(&self, message: pb::CollectorMessage) -> Result<(), Status> {

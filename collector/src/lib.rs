@@ -5,6 +5,7 @@
 //! end-to-end tests drive it.
 
 pub mod auth;
+pub mod budget;
 pub mod channels;
 pub mod cli;
 pub mod commit;

@@ -27,6 +27,16 @@ pub struct LimitsFile {
     /// No HTTP connection lives longer than this (browsers reconnect without a word).
     #[serde(with = "crate::config::humantime_serde_compat")]
     http_lifetime: Duration,
+    /// Findings one device may have decided per second, sustained; a burst of up to
+    /// `device_findings_burst` goes at once (a backlog after an outage). Faster, its acks
+    /// wait: the device is slowed, nothing is lost, and nobody else waits for it.
+    device_findings_per_second: u32,
+    device_findings_burst: u32,
+    /// Distinct conditions (check and resource) one device may have; findings for new ones
+    /// beyond are refused.
+    device_conditions: usize,
+    /// Tickets a device's users may open in their own words per hour.
+    device_report_tickets_per_hour: u32,
 }
 
 impl Default for LimitsFile {
@@ -40,6 +50,10 @@ impl Default for LimitsFile {
             http_connections_per_address: limits.http_connections_per_address,
             http_idle: limits.http_idle,
             http_lifetime: limits.http_lifetime,
+            device_findings_per_second: limits.device_findings_per_second,
+            device_findings_burst: limits.device_findings_burst,
+            device_conditions: limits.device_conditions,
+            device_report_tickets_per_hour: limits.device_report_tickets_per_hour,
         }
     }
 }
@@ -54,6 +68,10 @@ pub struct Limits {
     pub http_connections_per_address: usize,
     pub http_idle: Duration,
     pub http_lifetime: Duration,
+    pub device_findings_per_second: u32,
+    pub device_findings_burst: u32,
+    pub device_conditions: usize,
+    pub device_report_tickets_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -66,6 +84,10 @@ impl Default for Limits {
             http_connections_per_address: 64,
             http_idle: Duration::from_secs(60),
             http_lifetime: Duration::from_secs(600),
+            device_findings_per_second: 100,
+            device_findings_burst: 5_000,
+            device_conditions: 1_000,
+            device_report_tickets_per_hour: 20,
         }
     }
 }
@@ -81,11 +103,27 @@ impl LimitsFile {
                 "http_connections_per_address",
                 self.http_connections_per_address,
             ),
+            (
+                "device_findings_per_second",
+                self.device_findings_per_second as usize,
+            ),
+            ("device_findings_burst", self.device_findings_burst as usize),
+            ("device_conditions", self.device_conditions),
+            (
+                "device_report_tickets_per_hour",
+                self.device_report_tickets_per_hour as usize,
+            ),
         ];
         for (key, value) in at_least_one {
             if value == 0 {
                 return Err(format!("limits.{key} must be at least 1"));
             }
+        }
+        if self.device_findings_burst < 1_000 {
+            return Err(format!(
+                "limits.device_findings_burst ({}) must be at least 1000 (one full batch)",
+                self.device_findings_burst
+            ));
         }
         if self.connections_per_address > self.connections {
             return Err(format!(
@@ -111,6 +149,10 @@ impl LimitsFile {
             http_connections_per_address: self.http_connections_per_address,
             http_idle: self.http_idle,
             http_lifetime: self.http_lifetime,
+            device_findings_per_second: self.device_findings_per_second,
+            device_findings_burst: self.device_findings_burst,
+            device_conditions: self.device_conditions,
+            device_report_tickets_per_hour: self.device_report_tickets_per_hour,
         })
     }
 }

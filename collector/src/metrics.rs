@@ -58,14 +58,18 @@ pub enum RefusalReason {
     InvalidField,
     /// A sequence number out of range: the stream is ended, since it cannot be acked.
     InvalidSequence,
+    /// Over one of the device's budgets (`[limits]`): a new condition past its count, a
+    /// report past its hourly number.
+    OverBudget,
 }
 
 impl RefusalReason {
-    const ALL: [RefusalReason; 4] = [
+    const ALL: [RefusalReason; 5] = [
         RefusalReason::TooLarge,
         RefusalReason::Malformed,
         RefusalReason::InvalidField,
         RefusalReason::InvalidSequence,
+        RefusalReason::OverBudget,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +78,7 @@ impl RefusalReason {
             RefusalReason::Malformed => "malformed",
             RefusalReason::InvalidField => "invalid_field",
             RefusalReason::InvalidSequence => "invalid_sequence",
+            RefusalReason::OverBudget => "over_budget",
         }
     }
 }
@@ -125,7 +130,7 @@ impl Metrics {
         }
         registry.register(
             "findings_refused",
-            "Findings this collector refused, by reason: too_large, malformed, invalid_field, invalid_sequence",
+            "Findings this collector refused, by reason: too_large, malformed, invalid_field, invalid_sequence, over_budget (a device over its [limits])",
             findings_refused.clone(),
         );
         let ingest_commit_seconds = Histogram::new(COMMIT_BUCKETS_SECS);

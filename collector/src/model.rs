@@ -114,6 +114,9 @@ pub struct Device {
     /// How the agent itself is doing, from its latest heartbeat that said (none from agents
     /// too old to report it).
     pub agent_health: Option<AgentHealth>,
+    /// The last budget (`[limits]`) the device went over, in words, and when.
+    pub budget_note: Option<String>,
+    pub budget_note_at_ms: Option<i64>,
 }
 
 /// An agent's report on itself, sent with its heartbeats; each value is absent when the agent

@@ -262,7 +262,8 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
             settings.heartbeat_interval,
             stop_watch.clone(),
         )
-        .with_gate(grpc_gate.clone()),
+        .with_gate(grpc_gate.clone())
+        .with_limits(settings.limits.clone()),
     )
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let grpc = Server::builder()

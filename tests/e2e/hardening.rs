@@ -9,7 +9,13 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
 use tokio_rustls::rustls;
 
-use crate::support::{DEADLINE, TestAgent, TestCollector, enroll_with, wait_for};
+use firstline_proto::v1 as pb;
+use pb::agent_message::Body as AgentBody;
+use pb::collector_message::Body as CollectorBody;
+
+use crate::support::{
+    DEADLINE, RawStream, TestAgent, TestCollector, channel, enroll_with, finding, hello, wait_for,
+};
 
 type IdleTls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
@@ -148,4 +154,167 @@ async fn two_thousand_idle_tls_connections_do_not_keep_an_agent_out() {
         "{metrics}"
     );
     agent.stop().await;
+}
+
+/// A device's mTLS stream, past its Welcome, with `inventory` sent.
+async fn device_stream(
+    collector: &TestCollector,
+    dir: &std::path::Path,
+    inventory: pb::Inventory,
+) -> (String, RawStream) {
+    let identity = enroll_with(collector, &collector.token().await, dir)
+        .await
+        .expect("enrolls");
+    let channel = channel(
+        &collector.url(),
+        &identity.ca_pem,
+        Some((&identity.certificate_pem, &identity.key_pem)),
+    )
+    .await
+    .expect("channel");
+    let mut stream = RawStream::open(channel, vec![hello()])
+        .await
+        .expect("stream");
+    let Ok(CollectorBody::Welcome(_)) = stream.next().await else {
+        panic!("expected a Welcome")
+    };
+    stream.send(AgentBody::Inventory(inventory)).await;
+    (identity.device_id().to_owned(), stream)
+}
+
+fn dns_finding(sequence: u64, resource: String) -> pb::Finding {
+    pb::Finding {
+        sequence,
+        check: "dns.resolve".to_owned(),
+        resource,
+        severity: pb::Severity::Warning as i32,
+        summary: "does not resolve".to_owned(),
+        evidence_json: "{}".to_owned(),
+        observed_at_unix_ms: 1_700_000_000_000,
+    }
+}
+
+/// Once, one enrolled device stalled everyone: an inventory listing 256 gateways and 256
+/// DNS servers, then batches of 1,000 `dns.*` findings on distinct names made one batch take
+/// 110 s while every other device's ack waited; without the scopes it still opened 3,000
+/// tickets in seconds. Now its scopes are capped, new conditions past its budget are refused
+/// (and counted, and noted on its page), its batches take turns in the group commit, and a
+/// well-behaved device beside it keeps being acked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_device_is_held_to_its_budgets_while_a_quiet_one_is_acked() {
+    const BATCHES: u64 = 6;
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let many = |prefix: &str| -> Vec<String> {
+        (0..256)
+            .map(|i| format!("{prefix}.{}.{}", i / 250, i % 250))
+            .collect()
+    };
+    let (flooder, mut flood) = device_stream(
+        &collector,
+        &dir.path().join("flooder"),
+        pb::Inventory {
+            hostname: "flooder".to_owned(),
+            gateways: many("192.0.2"),
+            dns_servers: many("198.51.100"),
+            ..pb::Inventory::default()
+        },
+    )
+    .await;
+    let (quiet, mut calm) = device_stream(
+        &collector,
+        &dir.path().join("quiet"),
+        pb::Inventory {
+            hostname: "quiet".to_owned(),
+            ..pb::Inventory::default()
+        },
+    )
+    .await;
+
+    let flooding = tokio::spawn(async move {
+        let mut refused = Vec::new();
+        let started = Instant::now();
+        for batch in 0..BATCHES {
+            let findings = (1..=1_000)
+                .map(|i| {
+                    let sequence = batch * 1_000 + i;
+                    dns_finding(sequence, format!("host-{sequence}.intranet.test"))
+                })
+                .collect();
+            flood
+                .send(AgentBody::Findings(pb::FindingBatch { findings }))
+                .await;
+            let Ok(CollectorBody::Ack(ack)) = flood.next().await else {
+                panic!("expected an Ack for the flood")
+            };
+            assert_eq!(ack.sequence, (batch + 1) * 1_000);
+            refused.extend(ack.refused);
+        }
+        (refused, started.elapsed())
+    });
+
+    let mut latencies = Vec::new();
+    let mut sequence = 0;
+    while !flooding.is_finished() || latencies.len() < 20 {
+        sequence += 1;
+        let sent = Instant::now();
+        calm.send(AgentBody::Findings(pb::FindingBatch {
+            findings: vec![finding(sequence, "quiet")],
+        }))
+        .await;
+        let Ok(CollectorBody::Ack(ack)) = calm.next().await else {
+            panic!("expected an Ack for the quiet device")
+        };
+        latencies.push(sent.elapsed());
+        assert_eq!((ack.sequence, ack.refused.len()), (sequence, 0));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (refused, flood_took) = flooding.await.expect("flood");
+    latencies.sort();
+    let percentile =
+        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    eprintln!(
+        "flood of {} findings on distinct names took {flood_took:?}, {} refused over budget; \
+         the quiet device's {} acks meanwhile: p50 {:?}, p99 {:?}, max {:?}",
+        BATCHES * 1_000,
+        refused.len(),
+        latencies.len(),
+        percentile(0.5),
+        percentile(0.99),
+        latencies.last().expect("acks")
+    );
+    // Everything past the device's 1,000 conditions, and nothing before, is refused by name.
+    assert_eq!(refused.len() as u64, BATCHES * 1_000 - 1_000);
+    assert!(refused.iter().all(|r| r.sequence > 1_000));
+    assert!(
+        refused[0].reason.contains("budget of 1000 conditions"),
+        "{:?}",
+        refused[0]
+    );
+
+    let store = collector.running().store.clone();
+    let device = store
+        .device(&flooder)
+        .await
+        .expect("device")
+        .expect("flooder");
+    let note = device.budget_note.unwrap_or_default();
+    assert!(note.contains("1000 conditions"), "{note}");
+    let keys = store
+        .condition_keys(&flooder, 5_000)
+        .await
+        .expect("conditions");
+    assert_eq!(keys.len(), 1_000);
+    let scopes =
+        firstline_collector::tickets::device_scopes("", &many("192.0.2"), &many("198.51.100"));
+    assert_eq!(scopes.len(), 1 + 4 + 4, "{scopes:?}");
+    assert!(
+        store
+            .device(&quiet)
+            .await
+            .expect("device")
+            .expect("quiet")
+            .budget_note
+            .is_none()
+    );
 }

@@ -119,6 +119,7 @@ macro_rules! with_pool {
 }
 
 pub mod agent_metrics;
+pub mod budgets;
 pub mod channels;
 pub mod metrics;
 pub mod reproduce;
@@ -734,6 +735,8 @@ macro_rules! store_row {
                     site: self.try_get("site")?,
                     vip: self.try_get::<i64, _>("vip")? != 0,
                     committed_sequence: sequence_from_sql(self.try_get("committed_sequence")?),
+                    budget_note: self.try_get("budget_note")?,
+                    budget_note_at_ms: self.try_get("budget_note_at_ms")?,
                     agent_health: agent_metrics::from_columns(
                         self.try_get("agent_metrics_at_ms")?,
                         self.try_get("agent_cycle_ms")?,

@@ -226,9 +226,20 @@ pub fn device_scopes(site: &str, gateways: &[String], dns_servers: &[String]) ->
         site.trim()
     };
     let mut scopes = vec![format!("site={site}")];
-    scopes.extend(gateways.iter().map(|gateway| format!("gateway={gateway}")));
-    scopes.extend(dns_servers.iter().map(|server| format!("dns={server}")));
-    scopes.dedup();
+    // At most a few of each (the first ones the device listed): a device claiming hundreds
+    // would make each of its findings a correlation across all of them.
+    let mut add = |kind: &str, values: &[String]| {
+        let mut added = 0;
+        for value in values {
+            let scope = format!("{kind}={value}");
+            if added < crate::budget::MAX_SCOPES_PER_KIND && !scopes.contains(&scope) {
+                scopes.push(scope);
+                added += 1;
+            }
+        }
+    };
+    add("gateway", gateways);
+    add("dns", dns_servers);
     scopes
 }
 

@@ -685,6 +685,18 @@ async fn device_page(
         if device.vip { "yes" } else { "no" },
     );
     body.push_str(&agent_health_card(device.agent_health.as_ref()));
+    if let Some(note) = &device.budget_note {
+        let _ = write!(
+            body,
+            "<h2>Over its budget</h2><p class=\"warning\">This device {} (noted {}). Its agent or \
+             its configuration may be broken, or it is not what it claims to be.</p>",
+            esc(note),
+            device
+                .budget_note_at_ms
+                .map(when)
+                .unwrap_or_else(|| "?".to_owned())
+        );
+    }
     body.push_str("<h2>Current conditions</h2><table><tr><th>Check</th><th>Resource</th><th>State</th><th>Since</th><th>Summary</th></tr>");
     for condition in &conditions {
         let _ = write!(
