@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `Telemetry.Connect` would clash with the generated `connect` constructor; clients are
         // built from a `Channel` instead.
         .build_transport(false)
+        // prost's codec, with counts checked on the raw bytes before decoding (codec.rs).
+        .codec_path("crate::codec::BoundedCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -11,7 +11,8 @@ pub const MAX_SUMMARY_BYTES: usize = 1024;
 pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
 pub const MAX_INVENTORY_TEXT_BYTES: usize = 256;
 pub const MAX_INVENTORY_ITEMS: usize = 256;
-pub const MAX_FINDINGS_PER_BATCH: usize = 1000;
+/// Also enforced on the raw bytes before decoding (`firstline_proto::codec`).
+pub const MAX_FINDINGS_PER_BATCH: usize = firstline_proto::codec::MAX_FINDINGS_PER_BATCH;
 /// Bounds on what an agent says about itself: far beyond anything real, so a value past them
 /// is a bug or a lie, not a slow or large agent.
 pub const MAX_CHECK_CYCLE_MS: u64 = 24 * 3600 * 1000;

@@ -1,9 +1,12 @@
 //! The `firstline.v1` wire protocol between agents and collectors.
 //!
-//! Generated code only: each side converts these types into its own domain types in exactly one
-//! module (`agent::wire`, `collector::wire`); nothing else touches them.
+//! Generated code, and the codec it uses (`codec.rs`: prost's, refusing a batch over its count
+//! before decoding it). Each side converts these types into its own domain types in exactly
+//! one module (`agent::wire`, `collector::wire`); nothing else touches them.
 
 #![allow(clippy::doc_markdown, clippy::large_enum_variant, missing_docs)]
+
+pub mod codec;
 
 pub mod v1 {
     tonic::include_proto!("firstline.v1");
