@@ -358,3 +358,78 @@ async fn a_batch_over_its_count_is_refused_before_it_is_decoded() {
         "refused on the wire, not after decoding: {ended:?}"
     );
 }
+
+/// A technician key once queued 3,000 reproduce requests on one device in 27 s, and the real
+/// ones waited behind them. A device now has at most 5 waiting; more are refused with 429
+/// and the reason, and the waiting ones still reach the device.
+#[tokio::test]
+async fn a_device_has_at_most_five_reproduce_requests_waiting() {
+    use firstline_collector::model::Role;
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = enroll_with(&collector, &collector.token().await, dir.path())
+        .await
+        .expect("enrolls");
+    let device = identity.device_id().to_owned();
+    let key = firstline_collector::http::create_api_key(
+        &collector.running().store,
+        "script",
+        Role::Technician,
+    )
+    .await
+    .expect("api key");
+    let http = collector.running().http_address;
+    let mut statuses = Vec::new();
+    for attempt in 0..8 {
+        let body = serde_json::json!({ "playbook": "web", "target": format!("https://127.0.0.1:{}/", 1000 + attempt) });
+        let (status, answer) = crate::support::http_json(
+            http,
+            "POST",
+            &format!("/api/v1/devices/{device}/reproduce"),
+            Some(&key),
+            Some(&body),
+        )
+        .await;
+        if status == 429 {
+            assert!(
+                answer
+                    .to_string()
+                    .contains("already has 5 reproduce requests waiting"),
+                "{answer}"
+            );
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [202, 202, 202, 202, 202, 429, 429, 429]);
+    // A target with a line break is refused before it is queued.
+    let (status, answer) = crate::support::http_json(
+        http,
+        "POST",
+        &format!("/api/v1/devices/{device}/reproduce"),
+        Some(&key),
+        Some(&serde_json::json!({ "playbook": "web", "target": "http://a/\r\nX-Evil: 1" })),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+
+    // The five waiting requests reach the device when it connects.
+    let channel = channel(
+        &collector.url(),
+        &identity.ca_pem,
+        Some((&identity.certificate_pem, &identity.key_pem)),
+    )
+    .await
+    .expect("channel");
+    let mut stream = RawStream::open(channel, vec![hello()])
+        .await
+        .expect("stream");
+    let Ok(CollectorBody::Welcome(_)) = stream.next().await else {
+        panic!("expected a Welcome")
+    };
+    for _ in 0..5 {
+        let Ok(CollectorBody::Reproduce(request)) = stream.next().await else {
+            panic!("expected a reproduce request")
+        };
+        assert_eq!(request.playbook, "web");
+    }
+}

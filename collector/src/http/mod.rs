@@ -558,6 +558,9 @@ async fn reproduce(
         Err(e @ (ReproduceError::NotOneDevice(_) | ReproduceError::UnknownPlaybook(_))) => {
             error(StatusCode::BAD_REQUEST, e.to_string())
         }
+        Err(e @ ReproduceError::TooMany { .. }) => {
+            error(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
         Err(ReproduceError::Store(e)) => store_unavailable("requesting a reproduction", &e),
     }
 }
@@ -565,7 +568,7 @@ async fn reproduce(
 #[utoipa::path(post, path = "/devices/{id}/reproduce", tag = "reproduce",
     params(("id" = String, Path, description = "Device id")),
     request_body = ReproduceBody,
-    responses((status = 202, body = crate::store::reproduce::ReproduceRequest), (status = 400, body = ApiError), (status = 404, body = ApiError)),
+    responses((status = 202, body = crate::store::reproduce::ReproduceRequest), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 429, description = "The device already has its most waiting requests", body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
 async fn reproduce_on_device(
     State(state): State<HttpState>,

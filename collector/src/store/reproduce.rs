@@ -43,6 +43,10 @@ pub enum ReproduceError {
     NotOneDevice(i64),
     #[error("{0:?} is not a playbook (web, slow, disk, crash, printing, email, clock, health)")]
     UnknownPlaybook(String),
+    #[error(
+        "device {device_id} already has {waiting} reproduce requests waiting (at most {MAX_WAITING_PER_DEVICE}); wait for their results or for them to expire"
+    )]
+    TooMany { device_id: String, waiting: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -107,6 +111,10 @@ macro_rules! note {
     }};
 }
 
+/// Reproduce requests one device may have waiting (queued or sent, unanswered): enough for a
+/// technician trying a few things, not enough for a script to bury the device's real ones.
+pub const MAX_WAITING_PER_DEVICE: i64 = 5;
+
 impl Store {
     /// Queues a reproduction on the ticket's device (or the device given) and notes it on the
     /// ticket. The caller nudges the device's session.
@@ -150,6 +158,19 @@ impl Store {
             if known.is_none() {
                 transaction.rollback().await?;
                 return Err(ReproduceError::NoDevice);
+            }
+            let waiting: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM reproduce_requests WHERE device_id = $1 \
+                 AND state IN ('queued', 'sent') AND expires_at_ms > $2",
+            )
+            .bind(&device_id)
+            .bind(now_ms)
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_get("n")?;
+            if waiting >= MAX_WAITING_PER_DEVICE {
+                transaction.rollback().await?;
+                return Err(ReproduceError::TooMany { device_id, waiting });
             }
             sqlx::query(
                 "INSERT INTO reproduce_requests (id, ticket_id, device_id, playbook, target, state, requested_by, \
