@@ -67,7 +67,8 @@ async fn a_user_report_names_the_first_failing_layer_in_the_ticket() {
     .await;
     let ca_file = dir.path().join("intranet-ca.pem");
     std::fs::write(&ca_file, &pki.ca_pem).expect("write CA");
-    // The test's sites listen on ports of their own: the config allows them for reports.
+    // The test's sites listen on ports of their own: the config allows them for reports, and
+    // this one user sends eight.
     let report_ports: Vec<String> = [&healthy, &closed, &expired, &mismatched, &failing]
         .iter()
         .map(|endpoint| endpoint.address.port().to_string())
@@ -89,7 +90,7 @@ async fn a_user_report_names_the_first_failing_layer_in_the_ticket() {
             (
                 "playbooks",
                 &format!(
-                    "timeout = \"2s\"\nreport_ports = [443, {}]",
+                    "timeout = \"2s\"\nreport_ports = [443, {}]\nreports_per_user = 20",
                     report_ports.join(", ")
                 ),
             ),
