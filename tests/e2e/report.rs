@@ -609,23 +609,19 @@ async fn idle_report_connections_neither_exhaust_the_agent_nor_block_a_real_repo
 async fn a_user_who_keeps_reporting_is_told_the_desk_already_has_their_reports() {
     let collector = TestCollector::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (agent, config, state_dir) = reporting_agent(
-        &collector,
-        dir.path(),
-        &[("playbooks", "reports_per_user = 2\nreport_window = \"10m\"")],
-    )
-    .await;
-    for attempt in 1..=2 {
+    // The documented default: five reports per ten minutes.
+    let (agent, config, state_dir) = reporting_agent(&collector, dir.path(), &[]).await;
+    for attempt in 1..=5 {
         let (sent, outcome) = report(&config, &state_dir, "My disk is full");
         assert!(sent, "report {attempt}: {outcome:#}\n{}", agent.log_text());
         assert_eq!(outcome["queued"], true, "report {attempt}");
     }
     let (sent, outcome) = report(&config, &state_dir, "My disk is full");
-    assert!(!sent, "the third report within ten minutes: {outcome:#}");
+    assert!(!sent, "the sixth report within ten minutes: {outcome:#}");
     assert_eq!(outcome["queued"], false);
     let note = outcome["note"].as_str().unwrap_or_default();
     assert!(
-        note.contains("already sent 2 reports in the last 10 minutes")
+        note.contains("already sent 5 reports in the last 10 minutes")
             && note.contains("support desk has them")
             && note.contains("send another in 10 minutes"),
         "{note}"
