@@ -693,3 +693,78 @@ async fn a_report_cannot_make_the_agent_probe_a_port_the_config_does_not_allow()
         "the configured port was not tested: {outcome:#}"
     );
 }
+
+/// A collector (or whoever holds its keys) once sent 50,000 reproduce requests and the agent
+/// grew to ~526 MB: each became a task waiting its turn. Now a few run or wait and the rest
+/// are answered "busy" at once, and the collector records that on each request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_reproduce_requests_is_answered_busy_at_once() {
+    use firstline_collector::store::reproduce::NewReproduce;
+    const REQUESTS: usize = 50;
+    const PENDING: usize = 8;
+    let collector = TestCollector::start().await;
+    let store = collector.running().store.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_dir = dir.path().join("agent");
+    let identity =
+        SimulatedDevice::enroll(&collector.url(), collector.token().await, &state_dir).await;
+    // Each "slow computer" run samples for a second: the old agent took 25 s for fifty.
+    let mut ids = Vec::new();
+    for _ in 0..REQUESTS {
+        let request = store
+            .request_reproduce(
+                &NewReproduce {
+                    ticket_id: None,
+                    device_id: Some(identity.device_id()),
+                    playbook: "slow",
+                    target: None,
+                    requested_by: "e2e",
+                    ttl_ms: 600_000,
+                },
+                firstline_collector::model::now_ms(),
+            )
+            .await
+            .expect("queue a reproduce request");
+        ids.push(request.id);
+    }
+    let config = dir.path().join("agent.toml");
+    write_config(
+        &config,
+        &agent_config(&[("playbooks", "slow_window = \"1s\"")]),
+    );
+    let mut agent = crate::support::TestAgent::start_full(identity, &config);
+    agent.wait_connected().await;
+
+    let states = || async {
+        let mut states = Vec::new();
+        for id in &ids {
+            let request = store
+                .reproduce_request(id)
+                .await
+                .expect("read the request")
+                .expect("the request exists");
+            states.push((request.state, request.error.unwrap_or_default()));
+        }
+        states
+    };
+    let busy = wait_for("the requests beyond the queue answered busy", || async {
+        let busy = states()
+            .await
+            .into_iter()
+            .filter(|(state, error)| state == "failed" && error.contains("busy"))
+            .count();
+        (busy == REQUESTS - PENDING).then_some(busy)
+    })
+    .await;
+    assert_eq!(busy, REQUESTS - PENDING);
+    // The ones admitted still run and answer.
+    wait_for("the admitted requests done", || async {
+        let done = states()
+            .await
+            .into_iter()
+            .filter(|(state, _)| state == "done")
+            .count();
+        (done == PENDING).then_some(())
+    })
+    .await;
+}
