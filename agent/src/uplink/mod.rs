@@ -329,7 +329,7 @@ async fn session(
                             }
                             // Answered at once (remembered, busy), straight onto the stream.
                             Some(reproduce::Admission::Now(answer)) => {
-                                outbound.send(answer).await.map_err(|_| closed())?;
+                                outbound.send(*answer).await.map_err(|_| closed())?;
                             }
                             None => {
                                 let answer = wire::reproduce_result(&request_id, String::new(), "this agent does not run playbooks".to_owned());

@@ -37,7 +37,7 @@ pub struct Reproducer {
 /// What to do with a request: answer now, or run it and answer later.
 pub enum Admission {
     /// The answer already given to this request, or "busy".
-    Now(pb::AgentMessage),
+    Now(Box<pb::AgentMessage>),
     Later(Job),
 }
 
@@ -86,7 +86,7 @@ impl Reproducer {
         target: Option<String>,
     ) -> Admission {
         if let Some(answer) = self.remembered(&request_id) {
-            return Admission::Now(answer);
+            return Admission::Now(Box::new(answer));
         }
         match self.pending.clone().try_acquire_owned() {
             Ok(place) => Admission::Later(Job {
@@ -101,13 +101,13 @@ impl Reproducer {
                 if busy_total.is_power_of_two() {
                     tracing::warn!(request = %request_id, limit = MAX_PENDING, busy_total, "too many reproduce requests at once; answered busy");
                 }
-                Admission::Now(crate::wire::reproduce_result(
+                Admission::Now(Box::new(crate::wire::reproduce_result(
                     &request_id,
                     String::new(),
                     format!(
                         "busy: this agent already has {MAX_PENDING} reproduce requests running or waiting; ask again when they have finished"
                     ),
-                ))
+                )))
             }
         }
     }
@@ -235,7 +235,7 @@ mod tests {
         else {
             panic!("a re-sent request runs again");
         };
-        assert_eq!(again, answer);
+        assert_eq!(*again, answer);
         assert!(matches!(
             reproducer.admit("request-new".to_owned(), "clock".to_owned(), None),
             Admission::Later(_)
