@@ -10,10 +10,15 @@
 //! request; a bounded number of reports per user (by the socket's peer credentials); and a
 //! web address from the user's words is probed only on the ports and hosts the config allows.
 
+#[cfg(unix)]
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+#[cfg(unix)]
+use std::sync::Mutex;
+use std::time::Duration;
+#[cfg(unix)]
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -41,6 +46,7 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// A client must have sent its whole request this soon after connecting.
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// ... and must have taken the answer this soon after it was ready.
+#[cfg(unix)]
 const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Longest request: the text (JSON-escaped) with room to spare.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
@@ -69,6 +75,7 @@ pub struct ReportOutcome {
 
 impl ReportOutcome {
     /// An answer that ran nothing and queued nothing, saying why.
+    #[cfg(unix)]
     fn refused(note: String) -> Self {
         ReportOutcome {
             report_id: String::new(),
@@ -431,7 +438,8 @@ async fn read_request(read: impl tokio::io::AsyncRead + Unpin) -> Result<String,
                 .to_owned(),
         );
     }
-    Ok(request.text)
+    // Longer words are kept, cut to what the ticket shows.
+    Ok(bounded(&request.text, MAX_TEXT_BYTES))
 }
 
 /// Tells a connection over [`MAX_CONNECTIONS`] that the agent is busy, without waiting for
@@ -450,6 +458,7 @@ fn answer_busy(stream: &tokio::net::UnixStream) {
 
 /// Reports per local user within a sliding window (`[playbooks] reports_per_user`,
 /// `report_window`): one person cannot flood the support desk with tickets.
+#[cfg(unix)]
 struct RateLimit {
     per_user: usize,
     window: Duration,
@@ -458,6 +467,7 @@ struct RateLimit {
     sent: Mutex<HashMap<Option<u32>, VecDeque<Instant>>>,
 }
 
+#[cfg(unix)]
 impl RateLimit {
     fn new(per_user: u32, window: Duration) -> Self {
         Self {
@@ -512,6 +522,7 @@ impl RateLimit {
 }
 
 /// "45 seconds", "1 minute", "7 minutes", "2 hours": rounded up.
+#[cfg(unix)]
 fn plain_duration(duration: Duration) -> String {
     let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     let (count, unit) = if seconds < 60 {
@@ -528,7 +539,7 @@ fn plain_duration(duration: Duration) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
@@ -582,7 +593,6 @@ mod tests {
         }
     }
 
-    #[cfg(unix)]
     #[tokio::test]
     async fn requests_are_bounded_in_size_and_time() {
         let cases: [(Vec<u8>, Result<&str, &str>); 4] = [
