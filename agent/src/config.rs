@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::checks::ChecksFile;
+use crate::playbooks::target::{ReportTargets, WebTarget, check_host_pattern};
 use crate::uplink::UplinkSettings;
 
 /// The commented example shipped with the agent; a test keeps it parseable.
@@ -46,6 +47,11 @@ struct PlaybooksFile {
     printers: Vec<String>,
     mail: Vec<String>,
     report_socket: Option<PathBuf>,
+    report_ports: Vec<u16>,
+    report_hosts: Vec<String>,
+    reports_per_user: u32,
+    #[serde(deserialize_with = "duration")]
+    report_window: Duration,
 }
 
 impl Default for PlaybooksFile {
@@ -56,6 +62,10 @@ impl Default for PlaybooksFile {
             printers: Vec::new(),
             mail: Vec::new(),
             report_socket: None,
+            report_ports: vec![80, 443],
+            report_hosts: vec!["*".to_owned()],
+            reports_per_user: 5,
+            report_window: Duration::from_secs(600),
         }
     }
 }
@@ -72,6 +82,12 @@ pub struct PlaybookSettings {
     /// Where `firstline-agent report` reaches the running agent; default
     /// `STATE_DIR/report.sock` (see [`Settings::report_socket`]).
     pub report_socket: Option<PathBuf>,
+    /// What a user's report may make the agent probe: `report_ports` plus every port the
+    /// config itself reaches, on hosts matching `report_hosts`.
+    pub report_targets: ReportTargets,
+    /// Reports one local user (uid) may send within `report_window`.
+    pub reports_per_user: u32,
+    pub report_window: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -222,6 +238,44 @@ impl Settings {
                 return Err(error(format!("playbooks: {endpoint:?} is not host:port")));
             }
         }
+        if let Some(port) = playbooks.report_ports.iter().find(|port| **port == 0) {
+            return Err(error(format!(
+                "playbooks.report_ports: {port} is not a port (1-65535)"
+            )));
+        }
+        if playbooks.report_hosts.is_empty() {
+            return Err(error(
+                "playbooks.report_hosts must name at least one host pattern (\"*\" for any)"
+                    .to_owned(),
+            ));
+        }
+        let report_hosts = playbooks
+            .report_hosts
+            .iter()
+            .map(|pattern| check_host_pattern(pattern))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| error(format!("playbooks.report_hosts: {e}")))?;
+        if !(1..=1000).contains(&playbooks.reports_per_user) {
+            return Err(error(format!(
+                "playbooks.reports_per_user = {} must be between 1 and 1000",
+                playbooks.reports_per_user
+            )));
+        }
+        if playbooks.report_window < Duration::from_secs(1)
+            || playbooks.report_window > Duration::from_secs(24 * 3600)
+        {
+            return Err(error(format!(
+                "playbooks.report_window ({:?}) must be between 1s and 24h",
+                playbooks.report_window
+            )));
+        }
+        let mut report_ports: std::collections::BTreeSet<u16> =
+            playbooks.report_ports.iter().copied().collect();
+        report_ports.extend(configured_ports(
+            &file.checks,
+            &playbooks.printers,
+            &playbooks.mail,
+        ));
         let state_dir = file.state_dir.unwrap_or_else(default_state_dir);
         let report_socket = playbooks.report_socket;
         Ok(Settings {
@@ -231,6 +285,12 @@ impl Settings {
                 printers: playbooks.printers,
                 mail: playbooks.mail,
                 report_socket,
+                report_targets: ReportTargets {
+                    ports: report_ports,
+                    hosts: report_hosts,
+                },
+                reports_per_user: playbooks.reports_per_user,
+                report_window: playbooks.report_window,
             },
             state_dir,
             collector_url,
@@ -239,6 +299,41 @@ impl Settings {
             checks: file.checks,
         })
     }
+}
+
+/// Every port the config itself reaches: `[checks.https] urls`, `[checks.tcp] endpoints`,
+/// `[playbooks] printers` (631 for ipp:// and 9100 when none is given) and `mail`. A user may
+/// report trouble with any of them.
+fn configured_ports<'a>(
+    checks: &'a ChecksFile,
+    printers: &'a [String],
+    mail: &'a [String],
+) -> impl Iterator<Item = u16> + 'a {
+    let port_after_colon = |endpoint: &str| {
+        endpoint
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse::<u16>().ok())
+    };
+    let urls = checks
+        .https
+        .urls
+        .iter()
+        .filter_map(|url| WebTarget::parse(url).ok().map(|target| target.port));
+    let endpoints = checks
+        .tcp
+        .endpoints
+        .iter()
+        .chain(mail)
+        .filter_map(move |endpoint| port_after_colon(endpoint));
+    let printers = printers
+        .iter()
+        .map(move |printer| match printer.strip_prefix("ipp://") {
+            Some(rest) => port_after_colon(rest.split('/').next().unwrap_or(rest)).unwrap_or(631),
+            None => port_after_colon(printer).unwrap_or(9100),
+        });
+    urls.chain(endpoints)
+        .chain(printers)
+        .filter(|port| *port != 0)
 }
 
 impl Settings {
@@ -307,6 +402,13 @@ mod tests {
         assert_eq!(settings.outbox_max_bytes, OutboxFile::default().max_bytes);
         let bare = Settings::parse("", Path::new("<defaults>")).expect("defaults");
         assert_eq!(settings.playbooks, bare.playbooks);
+        assert_eq!(
+            bare.playbooks.report_targets.ports,
+            std::collections::BTreeSet::from([80, 443])
+        );
+        assert_eq!(bare.playbooks.report_targets.hosts, ["*"]);
+        assert_eq!(bare.playbooks.reports_per_user, 5);
+        assert_eq!(bare.playbooks.report_window, Duration::from_secs(600));
         // Every threshold and interval the example spells out is the check's built-in default.
         let defaults = Settings::parse("", Path::new("<defaults>")).expect("defaults");
         let describe = |checks: &ChecksFile| -> Vec<String> {
@@ -324,6 +426,24 @@ mod tests {
                 .collect()
         };
         assert_eq!(describe(&settings.checks), describe(&defaults.checks));
+    }
+
+    #[test]
+    fn reports_may_probe_the_web_ports_and_every_port_the_config_reaches() {
+        let config = "[checks.https]\nurls = [\"https://intranet.example.com:8443/\", \"https://wiki.example.com/\"]\n\
+                      [checks.tcp]\nendpoints = [\"erp.example.com:3389\"]\n\
+                      [playbooks]\nreport_ports = [8080]\n\
+                      printers = [\"ipp://printer.example.com\", \"label.example.com\", \"big.example.com:9101\"]\n\
+                      mail = [\"mail.example.com:587\"]\n";
+        let settings = Settings::parse(config, Path::new("agent.toml")).expect("valid");
+        let ports: Vec<u16> = settings
+            .playbooks
+            .report_targets
+            .ports
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(ports, [443, 587, 631, 3389, 8080, 8443, 9100, 9101]);
     }
 
     #[test]
@@ -345,6 +465,21 @@ mod tests {
                 "is not host:port",
             ),
             ("[playbooks]\nslow_window = \"1h\"", "playbooks.slow_window"),
+            ("[playbooks]\nreport_ports = [0]", "playbooks.report_ports"),
+            ("[playbooks]\nreport_ports = [70000]", "report_ports"),
+            ("[playbooks]\nreport_hosts = []", "playbooks.report_hosts"),
+            (
+                "[playbooks]\nreport_hosts = [\"two words\"]",
+                "playbooks.report_hosts: \"two words\"",
+            ),
+            (
+                "[playbooks]\nreports_per_user = 0",
+                "playbooks.reports_per_user",
+            ),
+            (
+                "[playbooks]\nreport_window = \"2d\"",
+                "playbooks.report_window",
+            ),
             (
                 "[checks.disk]\nused_pct = { raise = 50.0, clear = 60.0 }",
                 "checks.disk: used_pct: clear (60) must not be above raise (50)",

@@ -4,10 +4,21 @@
 //! (so it reaches the collector exactly once, like any finding) and answers with a short
 //! result for the user. Without a running agent, the command runs the playbooks itself and
 //! says the report could not be sent.
+//!
+//! The socket is open to every local user, so the listener trusts it no more than the
+//! network: a bounded number of connections, each with a deadline and a size limit for its
+//! request; a bounded number of reports per user (by the socket's peer credentials); and a
+//! web address from the user's words is probed only on the ports and hosts the config allows.
 
+#[cfg(unix)]
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
+#[cfg(unix)]
+use std::sync::Mutex;
 use std::time::Duration;
+#[cfg(unix)]
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -16,7 +27,8 @@ use crate::checks::Shared;
 use crate::config::Settings;
 use crate::finding::{Evidence, Finding, Severity, now_ms};
 use crate::outbox::Outbox;
-use crate::playbooks::{self, Context, PlaybookResult, symptoms};
+use crate::playbooks::target::{ReportTargets, WebTarget};
+use crate::playbooks::{self, Context, Outcome, PlaybookResult, Step, symptoms};
 
 /// The check name user reports travel under.
 pub const USER_REPORT: &str = "user.report";
@@ -28,6 +40,16 @@ const MAX_PLAYBOOKS: usize = 3;
 const MAX_EVIDENCE_BYTES: usize = 60 * 1024;
 /// Reports diagnosed at once; more wait their turn.
 const CONCURRENT_REPORTS: usize = 2;
+/// Report connections served at once (waiting their turn included); one more is answered at
+/// once that the agent is busy, and closed.
+pub const MAX_CONNECTIONS: usize = 16;
+/// A client must have sent its whole request this soon after connecting.
+pub const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// ... and must have taken the answer this soon after it was ready.
+#[cfg(unix)]
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// Longest request: the text (JSON-escaped) with room to spare.
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Request {
@@ -46,10 +68,34 @@ pub struct ReportOutcome {
     pub queued: bool,
     /// Why not, when not.
     pub note: Option<String>,
+    /// When this user has sent their share of reports: seconds until another is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
-/// Runs the playbooks the words ask for.
-pub async fn diagnose(text: &str, context: &Context) -> Vec<PlaybookResult> {
+impl ReportOutcome {
+    /// An answer that ran nothing and queued nothing, saying why.
+    #[cfg(unix)]
+    fn refused(note: String) -> Self {
+        ReportOutcome {
+            report_id: String::new(),
+            text: String::new(),
+            summary: Vec::new(),
+            results: serde_json::Value::Null,
+            queued: false,
+            note: Some(note),
+            retry_after_secs: None,
+        }
+    }
+}
+
+/// Runs the playbooks the words ask for. A web address in the words is probed only when
+/// `allowed` permits it; otherwise the result says, in plain words, that it was not tested.
+pub async fn diagnose(
+    text: &str,
+    context: &Context,
+    allowed: &ReportTargets,
+) -> Vec<PlaybookResult> {
     let matched = symptoms::match_text(text);
     let mut results = Vec::new();
     for playbook in matched.playbooks.into_iter().take(MAX_PLAYBOOKS) {
@@ -59,9 +105,37 @@ pub async fn diagnose(text: &str, context: &Context) -> Vec<PlaybookResult> {
             playbooks::Playbook::Crash => Some(text),
             _ => None,
         };
+        if playbook == playbooks::Playbook::Web
+            && let Some(target) = target
+            && let Ok(parsed) = WebTarget::parse(target.trim())
+            && let Err(why) = allowed.permits(&parsed)
+        {
+            tracing::info!(target = %parsed.url(), "a reported web address is not allowed for reports; not probed");
+            results.push(not_tested(playbook, target, why));
+            continue;
+        }
         results.push(playbooks::run(playbook, target, context).await);
     }
     results
+}
+
+/// The result of a playbook not run because the config does not allow its target.
+fn not_tested(playbook: playbooks::Playbook, target: &str, why: String) -> PlaybookResult {
+    PlaybookResult {
+        playbook,
+        target: Some(target.to_owned()),
+        steps: vec![Step {
+            layer: "url",
+            tried: "check that this agent may test the address for a report".to_owned(),
+            outcome: Outcome::Skip,
+            took_ms: 0.0,
+            detail: why.clone(),
+            evidence: serde_json::json!({}),
+        }],
+        failed_layer: None,
+        conclusion: why,
+        took_ms: 0.0,
+    }
 }
 
 /// The finding that carries a user report to the collector.
@@ -139,13 +213,14 @@ fn outcome(report_id: String, text: &str, results: &[PlaybookResult]) -> ReportO
         results: serde_json::to_value(results).unwrap_or_default(),
         queued: false,
         note: None,
+        retry_after_secs: None,
     }
 }
 
 /// Diagnoses locally, without queueing: for when no agent is running.
 pub async fn diagnose_locally(text: &str, settings: &Settings) -> anyhow::Result<ReportOutcome> {
     let context = Context::from_settings(settings, None).map_err(anyhow::Error::msg)?;
-    let results = diagnose(text, &context).await;
+    let results = diagnose(text, &context, &settings.playbooks.report_targets).await;
     Ok(outcome(uuid::Uuid::new_v4().to_string(), text, &results))
 }
 
@@ -208,16 +283,31 @@ impl Listener {
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
         }
         tracing::info!(socket = %path.display(), "listening for user reports");
+        let limit = Arc::new(RateLimit::new(
+            self.settings.playbooks.reports_per_user,
+            self.settings.playbooks.report_window,
+        ));
         let this = Arc::new(self);
         let turns = Arc::new(Semaphore::new(CONCURRENT_REPORTS));
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut busy_total: u64 = 0;
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        let (this, turns) = (this.clone(), turns.clone());
+                        // Over the bound, answer at once and close: never queue a connection.
+                        let Ok(slot) = connections.clone().try_acquire_owned() else {
+                            busy_total += 1;
+                            if busy_total.is_power_of_two() {
+                                tracing::warn!(limit = MAX_CONNECTIONS, refused_total = busy_total, "too many report connections at once; answered busy");
+                            }
+                            answer_busy(&stream);
+                            continue;
+                        };
+                        let (this, turns, limit) = (this.clone(), turns.clone(), limit.clone());
                         tokio::spawn(async move {
-                            let Ok(_turn) = turns.acquire_owned().await else { return };
-                            if let Err(e) = this.handle(stream).await {
+                            let _slot = slot;
+                            if let Err(e) = this.handle(stream, &turns, &limit).await {
                                 tracing::warn!(error = %e, "user report failed");
                             }
                         });
@@ -236,39 +326,49 @@ impl Listener {
     #[cfg(not(unix))]
     pub async fn serve(self, _stop: watch::Receiver<bool>) {}
 
+    /// One connection: read the request (bounded in time and size), count it against its
+    /// user, wait for a turn, diagnose, answer (bounded in time).
     #[cfg(unix)]
-    async fn handle(&self, stream: tokio::net::UnixStream) -> anyhow::Result<()> {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    async fn handle(
+        &self,
+        stream: tokio::net::UnixStream,
+        turns: &Semaphore,
+        limit: &RateLimit,
+    ) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        // The kernel's word for who connected (SO_PEERCRED): the user cannot choose it.
+        let uid = stream.peer_cred().ok().map(|credentials| credentials.uid());
         let (read, mut write) = stream.into_split();
-        let mut line = String::new();
-        // Bounded: a local client is trusted no more than the network.
-        let mut reader = BufReader::new(read.take(MAX_TEXT_BYTES as u64 * 4 + 64));
-        tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line)).await??;
-        let reply = match serde_json::from_str::<Request>(&line) {
-            Ok(request) if !request.text.trim().is_empty() => self.report(&request.text).await,
-            Ok(_) => ReportOutcome {
-                report_id: String::new(),
-                text: String::new(),
-                summary: Vec::new(),
-                results: serde_json::Value::Null,
-                queued: false,
-                note: Some(
-                    "say what is wrong, e.g. firstline-agent report \"I can't open the intranet\""
-                        .to_owned(),
-                ),
-            },
-            Err(e) => ReportOutcome {
-                report_id: String::new(),
-                text: String::new(),
-                summary: Vec::new(),
-                results: serde_json::Value::Null,
-                queued: false,
-                note: Some(format!("the request did not read: {e}")),
+        let reply = match read_request(read).await {
+            Err(note) => {
+                tracing::info!(uid, reason = %note, "user report refused");
+                ReportOutcome::refused(note)
+            }
+            Ok(text) => match limit.admit(uid, Instant::now()) {
+                Err(wait) => {
+                    tracing::info!(
+                        uid,
+                        wait_secs = wait.as_secs(),
+                        "user report refused: this user has sent their share for now"
+                    );
+                    let mut reply = ReportOutcome::refused(limit.explain(wait));
+                    reply.retry_after_secs =
+                        Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+                    reply
+                }
+                Ok(()) => {
+                    let _turn = turns.acquire().await?;
+                    self.report(&text).await
+                }
             },
         };
         let mut answer = serde_json::to_string(&reply)?;
         answer.push('\n');
-        write.write_all(answer.as_bytes()).await?;
+        tokio::time::timeout(WRITE_DEADLINE, write.write_all(answer.as_bytes()))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("the client did not take its answer within {WRITE_DEADLINE:?}")
+            })??;
         Ok(())
     }
 
@@ -285,11 +385,12 @@ impl Listener {
                     results: serde_json::Value::Null,
                     queued: false,
                     note: Some(format!("the agent's config is not usable: {e}")),
+                    retry_after_secs: None,
                 };
             }
         };
         let report_id = uuid::Uuid::new_v4().to_string();
-        let results = diagnose(text, &context).await;
+        let results = diagnose(text, &context, &self.settings.playbooks.report_targets).await;
         let mut reply = outcome(report_id.clone(), text, &results);
         let finding = user_report_finding(&report_id, text, &results);
         match self.outbox.push(&[finding]) {
@@ -304,5 +405,217 @@ impl Listener {
             }
         }
         reply
+    }
+}
+
+/// Reads one request line within [`READ_DEADLINE`] and [`MAX_REQUEST_BYTES`]; the text, or
+/// what to tell the client.
+#[cfg(unix)]
+async fn read_request(read: impl tokio::io::AsyncRead + Unpin) -> Result<String, String> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(read.take(MAX_REQUEST_BYTES as u64 + 1));
+    match tokio::time::timeout(READ_DEADLINE, reader.read_until(b'\n', &mut line)).await {
+        Err(_) => {
+            return Err(format!(
+                "the request did not arrive within {} seconds",
+                READ_DEADLINE.as_secs()
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("reading the request: {e}")),
+        Ok(Ok(_)) => {}
+    }
+    if line.len() > MAX_REQUEST_BYTES {
+        return Err(format!(
+            "the request is too long: a report may have at most {MAX_TEXT_BYTES} bytes of text"
+        ));
+    }
+    let request: Request =
+        serde_json::from_slice(&line).map_err(|e| format!("the request did not read: {e}"))?;
+    if request.text.trim().is_empty() {
+        return Err(
+            "say what is wrong, e.g. firstline-agent report \"I can't open the intranet\""
+                .to_owned(),
+        );
+    }
+    // Longer words are kept, cut to what the ticket shows.
+    Ok(bounded(&request.text, MAX_TEXT_BYTES))
+}
+
+/// Tells a connection over [`MAX_CONNECTIONS`] that the agent is busy, without waiting for
+/// it: the answer is one short line into an empty socket buffer.
+#[cfg(unix)]
+fn answer_busy(stream: &tokio::net::UnixStream) {
+    let reply = ReportOutcome::refused(
+        "The support agent on this computer is busy with other reports right now; try again in a minute."
+            .to_owned(),
+    );
+    if let Ok(mut answer) = serde_json::to_string(&reply) {
+        answer.push('\n');
+        let _ = stream.try_write(answer.as_bytes());
+    }
+}
+
+/// Reports per local user within a sliding window (`[playbooks] reports_per_user`,
+/// `report_window`): one person cannot flood the support desk with tickets.
+#[cfg(unix)]
+struct RateLimit {
+    per_user: usize,
+    window: Duration,
+    /// When each user's reports within the window were accepted, oldest first; `None` is
+    /// whoever the kernel could not name.
+    sent: Mutex<HashMap<Option<u32>, VecDeque<Instant>>>,
+}
+
+#[cfg(unix)]
+impl RateLimit {
+    fn new(per_user: u32, window: Duration) -> Self {
+        Self {
+            per_user: usize::try_from(per_user).unwrap_or(usize::MAX),
+            window,
+            sent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a report by `user` at `now`; when they already sent their share within the
+    /// window, how long until they may send another.
+    fn admit(&self, user: Option<u32>, now: Instant) -> Result<(), Duration> {
+        // Inserts and removals only: a panic elsewhere cannot leave it inconsistent.
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sent.retain(|_, times| {
+            while times
+                .front()
+                .is_some_and(|at| now.saturating_duration_since(*at) >= self.window)
+            {
+                times.pop_front();
+            }
+            !times.is_empty()
+        });
+        let times = sent.entry(user).or_default();
+        if times.len() >= self.per_user {
+            let oldest = times.front().copied().unwrap_or(now);
+            return Err(self
+                .window
+                .saturating_sub(now.saturating_duration_since(oldest)));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+
+    /// What a user who sent their share is told.
+    fn explain(&self, wait: Duration) -> String {
+        let reports = if self.per_user == 1 {
+            "a report".to_owned()
+        } else {
+            format!("{} reports", self.per_user)
+        };
+        format!(
+            "You have already sent {reports} in the last {}. Your support desk has them and \
+             will be in touch; there is no need to send more. You can send another in {}.",
+            plain_duration(self.window),
+            plain_duration(wait)
+        )
+    }
+}
+
+/// "45 seconds", "1 minute", "7 minutes", "2 hours": rounded up.
+#[cfg(unix)]
+fn plain_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    let (count, unit) = if seconds < 60 {
+        (seconds.max(1), "second")
+    } else if seconds <= 90 * 60 {
+        (seconds.div_ceil(60), "minute")
+    } else {
+        (seconds.div_ceil(3600), "hour")
+    };
+    if count == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{count} {unit}s")
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_user_gets_their_share_of_reports_per_window() {
+        let limit = RateLimit::new(3, Duration::from_secs(600));
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        // (user, seconds after start, accepted or the wait in seconds)
+        let cases: [(Option<u32>, u64, Result<(), u64>); 9] = [
+            (Some(1000), 0, Ok(())),
+            (Some(1000), 10, Ok(())),
+            (Some(1000), 20, Ok(())),
+            (Some(1000), 30, Err(570)),
+            // Another user is counted apart.
+            (Some(1001), 30, Ok(())),
+            (None, 30, Ok(())),
+            (Some(1000), 599, Err(1)),
+            // The first report has left the window.
+            (Some(1000), 600, Ok(())),
+            (Some(1000), 601, Err(9)),
+        ];
+        for (user, secs, expected) in cases {
+            let got = limit.admit(user, at(secs)).map_err(|wait| wait.as_secs());
+            assert_eq!(got, expected, "user {user:?} at {secs} s");
+        }
+        // Users whose reports all left the window are forgotten.
+        assert!(limit.admit(Some(2000), at(5000)).is_ok());
+        assert_eq!(limit.sent.lock().expect("lock").len(), 1);
+    }
+
+    #[test]
+    fn the_refusal_says_the_desk_has_the_reports_and_when_to_send_another() {
+        let limit = RateLimit::new(5, Duration::from_secs(600));
+        let note = limit.explain(Duration::from_secs(401));
+        assert_eq!(
+            note,
+            "You have already sent 5 reports in the last 10 minutes. Your support desk has them \
+             and will be in touch; there is no need to send more. You can send another in 7 minutes."
+        );
+        let cases = [
+            (Duration::from_millis(1), "1 second"),
+            (Duration::from_secs(45), "45 seconds"),
+            (Duration::from_secs(60), "1 minute"),
+            (Duration::from_secs(61), "2 minutes"),
+            (Duration::from_secs(3600), "60 minutes"),
+            (Duration::from_secs(2 * 3600), "2 hours"),
+        ];
+        for (duration, expected) in cases {
+            assert_eq!(plain_duration(duration), expected, "{duration:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_bounded_in_size_and_time() {
+        let cases: [(Vec<u8>, Result<&str, &str>); 4] = [
+            (
+                b"{\"text\": \"the printer is jammed\"}\n".to_vec(),
+                Ok("the printer is jammed"),
+            ),
+            (b"{\"text\": \"  \"}\n".to_vec(), Err("say what is wrong")),
+            (b"not json\n".to_vec(), Err("did not read")),
+            (vec![b'x'; MAX_REQUEST_BYTES * 3], Err("too long")),
+        ];
+        for (bytes, expected) in cases {
+            let got = read_request(bytes.as_slice()).await;
+            match (&got, expected) {
+                (Ok(text), Ok(want)) => assert_eq!(text, want),
+                (Err(note), Err(want)) => assert!(note.contains(want), "{note}"),
+                _ => panic!("{got:?}, expected {expected:?}"),
+            }
+        }
+        // A client that connects and says nothing is answered after the deadline.
+        tokio::time::pause();
+        let (_client, server) = tokio::io::duplex(64);
+        let got = read_request(server).await;
+        assert!(got.is_err_and(|note| note.contains("did not arrive")));
     }
 }

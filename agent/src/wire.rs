@@ -10,6 +10,14 @@ const MAX_SUMMARY_BYTES: usize = 1024;
 const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
 const MAX_RESOURCE_BYTES: usize = 512;
 
+/// What a reproduce request may carry. A hostile collector's requests are refused beyond
+/// these (answered with an error naming what was too big), so they cannot grow the agent.
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
+pub const MAX_PLAYBOOK_NAME_BYTES: usize = 32;
+pub const MAX_PARAMETERS: usize = 8;
+pub const MAX_PARAMETER_NAME_BYTES: usize = 64;
+pub const MAX_PARAMETER_BYTES: usize = crate::playbooks::target::MAX_TARGET_BYTES;
+
 impl From<Inventory> for pb::Inventory {
     fn from(inventory: Inventory) -> Self {
         pb::Inventory {
@@ -169,8 +177,70 @@ pub enum FromCollector {
         playbook: String,
         target: Option<String>,
     },
+    /// A reproduce request refused as it arrived (too big, control characters): answered
+    /// with `error` when it has a usable id, otherwise only logged.
+    ReproduceRefused {
+        request_id: Option<String>,
+        error: String,
+    },
     /// A request this agent version does not act on yet; named for the log.
     Unsupported(&'static str),
+}
+
+/// A reproduce request within [`MAX_REQUEST_ID_BYTES`] and the other limits, or refused.
+fn reproduce_request(request: pb::ReproduceRequest) -> FromCollector {
+    let id = &request.request_id;
+    if id.is_empty() || id.len() > MAX_REQUEST_ID_BYTES || !id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return FromCollector::ReproduceRefused {
+            request_id: None,
+            error: format!(
+                "a reproduce request id must be 1-{MAX_REQUEST_ID_BYTES} visible ASCII characters; got {} bytes: {:.40?}",
+                id.len(),
+                id
+            ),
+        };
+    }
+    let refuse = |error: String| FromCollector::ReproduceRefused {
+        request_id: Some(request.request_id.clone()),
+        error: format!("refused by the agent: {error}"),
+    };
+    if request.playbook.len() > MAX_PLAYBOOK_NAME_BYTES {
+        return refuse(format!(
+            "the playbook name is {} bytes long, more than {MAX_PLAYBOOK_NAME_BYTES}",
+            request.playbook.len()
+        ));
+    }
+    if request.parameters.len() > MAX_PARAMETERS {
+        return refuse(format!(
+            "{} parameters, more than {MAX_PARAMETERS}",
+            request.parameters.len()
+        ));
+    }
+    for (name, value) in &request.parameters {
+        if name.len() > MAX_PARAMETER_NAME_BYTES || name.chars().any(char::is_control) {
+            return refuse(format!(
+                "a parameter name must be at most {MAX_PARAMETER_NAME_BYTES} bytes without control characters: {name:.40?}"
+            ));
+        }
+        if value.len() > MAX_PARAMETER_BYTES {
+            return refuse(format!(
+                "parameter {name:?} is {} bytes long, more than {MAX_PARAMETER_BYTES}",
+                value.len()
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return refuse(format!(
+                "parameter {name:?} contains a control character (such as a line break): {value:.80?}"
+            ));
+        }
+    }
+    let mut request = request;
+    FromCollector::Reproduce {
+        request_id: request.request_id,
+        playbook: request.playbook,
+        target: request.parameters.remove("target"),
+    }
 }
 
 /// The answer to a reproduce request: a result (JSON) or an error.
@@ -207,11 +277,7 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                         .map(|r| (r.sequence, r.reason))
                         .collect(),
                 },
-                Body::Reproduce(mut request) => FromCollector::Reproduce {
-                    request_id: request.request_id,
-                    playbook: request.playbook,
-                    target: request.parameters.remove("target"),
-                },
+                Body::Reproduce(request) => reproduce_request(request),
                 Body::Config(_) => FromCollector::Unsupported("config push"),
             },
         )
@@ -238,5 +304,82 @@ mod tests {
         assert!(wire.summary.len() <= MAX_SUMMARY_BYTES && !wire.summary.contains('\u{1b}'));
         assert!(wire.evidence_json.contains("truncated"));
         assert_eq!(wire.sequence, 9);
+    }
+
+    fn reproduce(id: &str, playbook: &str, parameters: &[(&str, &str)]) -> FromCollector {
+        reproduce_request(pb::ReproduceRequest {
+            request_id: id.to_owned(),
+            playbook: playbook.to_owned(),
+            parameters: parameters
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn reproduce_requests_are_bounded_and_refusals_name_the_input() {
+        assert_eq!(
+            reproduce("r-1", "web", &[("target", "https://intranet.example.com/")]),
+            FromCollector::Reproduce {
+                request_id: "r-1".to_owned(),
+                playbook: "web".to_owned(),
+                target: Some("https://intranet.example.com/".to_owned()),
+            }
+        );
+        let long_id = "i".repeat(MAX_REQUEST_ID_BYTES + 1);
+        let long_value = "v".repeat(MAX_PARAMETER_BYTES + 1);
+        let many: Vec<(String, String)> = (0..=MAX_PARAMETERS)
+            .map(|i| (format!("p{i}"), String::new()))
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        // (request, answered with an error, what the error names)
+        let cases: [(FromCollector, bool, &str); 8] = [
+            (reproduce("", "web", &[]), false, "got 0 bytes"),
+            (reproduce(&long_id, "web", &[]), false, "got 129 bytes"),
+            (
+                reproduce(
+                    "r
+2",
+                    "web",
+                    &[],
+                ),
+                false,
+                "visible ASCII",
+            ),
+            (
+                reproduce("r-3", &"w".repeat(1000), &[]),
+                true,
+                "playbook name is 1000 bytes",
+            ),
+            (reproduce("r-4", "web", &many), true, "9 parameters"),
+            (
+                reproduce("r-5", "web", &[("target", &long_value)]),
+                true,
+                "parameter \"target\" is 2049 bytes",
+            ),
+            (
+                reproduce(
+                    "r-6",
+                    "web",
+                    &[("target", "http://127.0.0.1/\r\nX-Injected: 1")],
+                ),
+                true,
+                "parameter \"target\" contains a control character",
+            ),
+            (
+                reproduce("r-7", "web", &[("t\u{0}", "x")]),
+                true,
+                "parameter name",
+            ),
+        ];
+        for (request, answered, expected) in cases {
+            let FromCollector::ReproduceRefused { request_id, error } = &request else {
+                panic!("not refused: {request:?}");
+            };
+            assert_eq!(request_id.is_some(), answered, "{error}");
+            assert!(error.contains(expected), "{error}");
+            assert!(error.len() < 400, "{error}");
+        }
     }
 }

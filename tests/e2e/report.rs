@@ -67,6 +67,12 @@ async fn a_user_report_names_the_first_failing_layer_in_the_ticket() {
     .await;
     let ca_file = dir.path().join("intranet-ca.pem");
     std::fs::write(&ca_file, &pki.ca_pem).expect("write CA");
+    // The test's sites listen on ports of their own: the config allows them for reports, and
+    // this one user sends eight.
+    let report_ports: Vec<String> = [&healthy, &closed, &expired, &mismatched, &failing]
+        .iter()
+        .map(|endpoint| endpoint.address.port().to_string())
+        .collect();
 
     let state_dir = dir.path().join("agent");
     let identity =
@@ -81,7 +87,13 @@ async fn a_user_report_names_the_first_failing_layer_in_the_ticket() {
                 "checks.https",
                 &format!("ca_file = {:?}", ca_file.display().to_string()),
             ),
-            ("playbooks", "timeout = \"2s\""),
+            (
+                "playbooks",
+                &format!(
+                    "timeout = \"2s\"\nreport_ports = [443, {}]\nreports_per_user = 20",
+                    report_ports.join(", ")
+                ),
+            ),
         ]),
     );
     let agent = AgentProcess::start(&[], &config, &state_dir);
@@ -473,4 +485,286 @@ async fn a_fifo_or_symlink_in_the_crash_folder_neither_blocks_nor_leaks() {
     )
     .expect("crash");
     agent.wait_log(&["crash.new_file"], 1).await;
+}
+
+/// An enrolled agent process with `sections` as its config, listening for reports.
+async fn reporting_agent(
+    collector: &TestCollector,
+    dir: &std::path::Path,
+    sections: &[(&str, &str)],
+) -> (AgentProcess, std::path::PathBuf, std::path::PathBuf) {
+    let state_dir = dir.join("agent");
+    SimulatedDevice::enroll(&collector.url(), collector.token().await, &state_dir).await;
+    let config = dir.join("agent.toml");
+    write_config(&config, &agent_config(sections));
+    let agent = AgentProcess::start(&[], &config, &state_dir);
+    agent.wait_log(&["listening for user reports"], 1).await;
+    (agent, config, state_dir)
+}
+
+/// A connection to the report socket, waiting while its backlog is full (a full backlog makes
+/// a non-blocking connect fail with "would block" rather than wait).
+async fn connect(socket: &std::path::Path) -> tokio::net::UnixStream {
+    let started = std::time::Instant::now();
+    loop {
+        match tokio::net::UnixStream::connect(socket).await {
+            Ok(stream) => return stream,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && started.elapsed() < crate::support::DEADLINE =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("connecting to {}: {e}", socket.display()),
+        }
+    }
+}
+
+/// The first line a report connection is answered with (empty when closed without one).
+async fn answer_line(stream: &mut tokio::net::UnixStream) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(stream);
+    tokio::time::timeout(crate::support::DEADLINE, reader.read_line(&mut line))
+        .await
+        .expect("an answer or a close within the deadline")
+        .expect("read the answer");
+    line
+}
+
+/// Any local user can connect to the report socket. 1,100 idle connections once exhausted the
+/// agent's file descriptors. Now connections over the bound are told at once that the agent
+/// is busy, idle ones are closed after the read deadline, a request too long is refused, and
+/// a real report still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_report_connections_neither_exhaust_the_agent_nor_block_a_real_report() {
+    use tokio::io::AsyncWriteExt;
+    const BOUND: usize = 16;
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (agent, config, state_dir) = reporting_agent(&collector, dir.path(), &[]).await;
+    let socket = state_dir.join("report.sock");
+    let open_files = || {
+        std::fs::read_dir(format!("/proc/{}/fd", agent.pid()))
+            .expect("the agent's open files")
+            .count()
+    };
+    let before = open_files();
+
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(connect(&socket).await);
+    }
+    for stream in &mut idle[BOUND..] {
+        let line = answer_line(stream).await;
+        assert!(
+            line.contains("busy with other reports"),
+            "over the bound: {line:?}\nagent log:\n{}",
+            agent.log_text()
+        );
+    }
+    let during = open_files();
+    assert!(
+        during <= before + BOUND + 2,
+        "the agent holds {during} open files with 200 idle report connections ({before} before)"
+    );
+
+    // The idle connections within the bound are answered and closed after the read deadline.
+    for stream in &mut idle[..BOUND] {
+        let line = answer_line(stream).await;
+        assert!(line.contains("did not arrive within"), "idle: {line:?}");
+    }
+    drop(idle);
+
+    // A request longer than the limit is refused without reading it all.
+    let mut long = connect(&socket).await;
+    let (mut read, mut write) = long.split();
+    let sending = async {
+        let _ = write.write_all(&vec![b'x'; 200 * 1024]).await;
+    };
+    let reading = async {
+        use tokio::io::AsyncBufReadExt;
+        let mut line = String::new();
+        let _ = tokio::io::BufReader::new(&mut read)
+            .read_line(&mut line)
+            .await;
+        line
+    };
+    let ((), line) = tokio::time::timeout(crate::support::DEADLINE, async {
+        tokio::join!(sending, reading)
+    })
+    .await
+    .expect("an answer to the long request");
+    assert!(line.contains("too long"), "{line:?}");
+
+    let (sent, outcome) = report(&config, &state_dir, "My disk is full, I cannot save");
+    assert!(sent, "{outcome:#}\nagent log:\n{}", agent.log_text());
+    assert_eq!(outcome["queued"], true);
+}
+
+/// `report` run in a loop once filed 200 tickets in 7 seconds. Now each local user may send a
+/// few reports per window; the next is refused in plain words, saying the desk has them and
+/// when another can be sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_keeps_reporting_is_told_the_desk_already_has_their_reports() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The documented default: five reports per ten minutes.
+    let (agent, config, state_dir) = reporting_agent(&collector, dir.path(), &[]).await;
+    for attempt in 1..=5 {
+        let (sent, outcome) = report(&config, &state_dir, "My disk is full");
+        assert!(sent, "report {attempt}: {outcome:#}\n{}", agent.log_text());
+        assert_eq!(outcome["queued"], true, "report {attempt}");
+    }
+    let (sent, outcome) = report(&config, &state_dir, "My disk is full");
+    assert!(!sent, "the sixth report within ten minutes: {outcome:#}");
+    assert_eq!(outcome["queued"], false);
+    let note = outcome["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("already sent 5 reports in the last 10 minutes")
+            && note.contains("support desk has them")
+            && note.contains("send another in 10 minutes"),
+        "{note}"
+    );
+    let retry = outcome["retry_after_secs"]
+        .as_u64()
+        .expect("retry_after_secs");
+    assert!((1..=600).contains(&retry), "{retry}");
+    assert!(outcome["results"].is_null(), "nothing was run: {outcome:#}");
+}
+
+/// `report "http://HOST:PORT/"` once made the agent probe any host and port a local user
+/// named (with the agent's privileges). Now a report tests only the web ports and the ports
+/// the config itself reaches; anything else is not probed and the answer says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_cannot_make_the_agent_probe_a_port_the_config_does_not_allow() {
+    // An internal service nobody configured, and a printer the config names.
+    let internal = std::net::TcpListener::bind((LOCAL, 0)).expect("bind");
+    internal.set_nonblocking(true).expect("nonblocking");
+    let internal_port = internal.local_addr().expect("address").port();
+    let printer = std::net::TcpListener::bind((LOCAL, 0)).expect("bind");
+    let printer_port = printer.local_addr().expect("address").port();
+
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (agent, config, state_dir) = reporting_agent(
+        &collector,
+        dir.path(),
+        &[(
+            "playbooks",
+            &format!("timeout = \"1s\"\nprinters = [\"127.0.0.1:{printer_port}\"]"),
+        )],
+    )
+    .await;
+
+    let (sent, outcome) = report(
+        &config,
+        &state_dir,
+        &format!("I can't open http://127.0.0.1:{internal_port}/admin"),
+    );
+    assert!(sent, "{outcome:#}\n{}", agent.log_text());
+    let web = &outcome["results"][0];
+    assert_eq!(web["playbook"], "web", "{outcome:#}");
+    let conclusion = web["conclusion"].as_str().unwrap_or_default();
+    assert!(
+        conclusion.contains("was not tested")
+            && conclusion.contains(&internal_port.to_string())
+            && conclusion.contains("support desk"),
+        "{conclusion}"
+    );
+    assert_eq!(web["steps"].as_array().map(Vec::len), Some(1), "{web:#}");
+    // The report has been answered: a probe would be waiting in the service's backlog.
+    let accepted = internal.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the agent probed the internal service: {accepted:?}"
+    );
+
+    // A port the config reaches itself (the printer's) may be tested from a report.
+    let (sent, outcome) = report(
+        &config,
+        &state_dir,
+        &format!("I can't open http://127.0.0.1:{printer_port}/"),
+    );
+    assert!(sent, "{outcome:#}");
+    printer.set_nonblocking(true).expect("nonblocking");
+    assert!(
+        printer.accept().is_ok(),
+        "the configured port was not tested: {outcome:#}"
+    );
+}
+
+/// A collector (or whoever holds its keys) once sent 50,000 reproduce requests and the agent
+/// grew to ~526 MB: each became a task waiting its turn. Now a few run or wait and the rest
+/// are answered "busy" at once, and the collector records that on each request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_reproduce_requests_is_answered_busy_at_once() {
+    use firstline_collector::store::reproduce::NewReproduce;
+    const REQUESTS: usize = 50;
+    const PENDING: usize = 8;
+    let collector = TestCollector::start().await;
+    let store = collector.running().store.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_dir = dir.path().join("agent");
+    let identity =
+        SimulatedDevice::enroll(&collector.url(), collector.token().await, &state_dir).await;
+    // Each "slow computer" run samples for a second: the old agent took 25 s for fifty.
+    let mut ids = Vec::new();
+    for _ in 0..REQUESTS {
+        let request = store
+            .request_reproduce(
+                &NewReproduce {
+                    ticket_id: None,
+                    device_id: Some(identity.device_id()),
+                    playbook: "slow",
+                    target: None,
+                    requested_by: "e2e",
+                    ttl_ms: 600_000,
+                },
+                firstline_collector::model::now_ms(),
+            )
+            .await
+            .expect("queue a reproduce request");
+        ids.push(request.id);
+    }
+    let config = dir.path().join("agent.toml");
+    write_config(
+        &config,
+        &agent_config(&[("playbooks", "slow_window = \"1s\"")]),
+    );
+    let mut agent = crate::support::TestAgent::start_full(identity, &config);
+    agent.wait_connected().await;
+
+    let states = || async {
+        let mut states = Vec::new();
+        for id in &ids {
+            let request = store
+                .reproduce_request(id)
+                .await
+                .expect("read the request")
+                .expect("the request exists");
+            states.push((request.state, request.error.unwrap_or_default()));
+        }
+        states
+    };
+    let busy = wait_for("the requests beyond the queue answered busy", || async {
+        let busy = states()
+            .await
+            .into_iter()
+            .filter(|(state, error)| state == "failed" && error.contains("busy"))
+            .count();
+        (busy == REQUESTS - PENDING).then_some(busy)
+    })
+    .await;
+    assert_eq!(busy, REQUESTS - PENDING);
+    // The ones admitted still run and answer.
+    wait_for("the admitted requests done", || async {
+        let done = states()
+            .await
+            .into_iter()
+            .filter(|(state, _)| state == "done")
+            .count();
+        (done == PENDING).then_some(())
+    })
+    .await;
 }

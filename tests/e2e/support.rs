@@ -589,6 +589,11 @@ impl AgentProcess {
         self.log.lock().expect("log").join("\n")
     }
 
+    /// The process id, e.g. to count its open files in /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running (it has not exited).
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -11,6 +11,7 @@ pub mod health;
 pub mod printing;
 pub mod slow;
 pub mod symptoms;
+pub mod target;
 pub mod web;
 
 use std::net::SocketAddr;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::target::{Scheme, WebTarget};
 use super::{Context, Outcome, Step, Steps};
 use crate::probes::{dns, gateway, https, ping, tcp};
 
@@ -29,31 +30,15 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String)
             "Which site? Give its address, e.g. https://intranet.example.com".to_owned(),
         );
     };
-    let url = if target.starts_with("https://") || target.starts_with("http://") {
-        target.to_owned()
-    } else {
-        format!("https://{target}/")
-    };
-    let plain = url.starts_with("http://");
-    let parsed = if plain {
-        https::split_url(&url.replacen("http://", "https://", 1)).map(|(host, port, path)| {
-            let port = if url[7..].split('/').next().is_some_and(|a| a.contains(':')) {
-                port
-            } else {
-                80
-            };
-            (host, port, path)
-        })
-    } else {
-        https::split_url(&url)
-    };
-    let (host, port, path) = match parsed {
-        Ok(parts) => parts,
+    // Strictly: nothing from the user's words or a request may reach a request line or a
+    // header unchecked (a CR/LF in a target once made this playbook send arbitrary HTTP).
+    let parsed = match WebTarget::parse(target) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let started = Instant::now();
             steps.push(
                 "url",
-                format!("read {url}"),
+                "read the web address",
                 started,
                 Outcome::Fail,
                 e.clone(),
@@ -61,10 +46,13 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String)
             );
             return (
                 steps.steps,
-                format!("{url} is not a web address I can test: {e}"),
+                format!("That is not a web address I can test: {e}"),
             );
         }
     };
+    let url = parsed.url();
+    let (host, port) = (parsed.host.clone(), parsed.port);
+    let plain = parsed.scheme == Scheme::Http;
 
     link(&mut steps);
     address(&mut steps);
@@ -73,7 +61,7 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String)
         return finish(steps, &url, &host, port);
     };
     if plain {
-        http_plain(&mut steps, &host, SocketAddr::new(ip, port), &path, context).await;
+        http_plain(&mut steps, &parsed, SocketAddr::new(ip, port), context).await;
     } else {
         secure(&mut steps, &url, SocketAddr::new(ip, port), context).await;
     }
@@ -508,13 +496,7 @@ fn describe_tls_failure(result: &https::HttpsResult) -> String {
 }
 
 /// Plain HTTP: TCP, then the status line.
-async fn http_plain(
-    steps: &mut Steps,
-    host: &str,
-    address: SocketAddr,
-    path: &str,
-    context: &Context,
-) {
+async fn http_plain(steps: &mut Steps, target: &WebTarget, address: SocketAddr, context: &Context) {
     let started = Instant::now();
     let (connect, stream) = tcp::connect(&address.to_string(), context.timeout).await;
     let detail = match (&connect.connect_ms, &connect.error) {
@@ -545,7 +527,12 @@ async fn http_plain(
         "plain http:// has no TLS",
         json!({}),
     );
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    // Every part was checked by `WebTarget::parse`: no line breaks, no spaces.
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        target.path,
+        target.authority()
+    );
     let exchange = async {
         stream.write_all(request.as_bytes()).await?;
         let mut head = vec![0u8; 1024];
@@ -574,7 +561,7 @@ async fn http_plain(
     };
     steps.push(
         "http",
-        format!("GET http://{host}{path}"),
+        format!("GET {}", target.url()),
         started,
         outcome,
         detail,
@@ -593,5 +580,90 @@ fn is_link_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_link_local(),
         IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::checks::ChecksFile;
+
+    fn context() -> Context {
+        Context {
+            dns_servers: Vec::new(),
+            system_resolver: false,
+            ping_gateway: false,
+            roots: https::roots(None).expect("roots"),
+            timeout: Duration::from_secs(2),
+            slow_window: Duration::from_secs(1),
+            printers: Vec::new(),
+            mail: Vec::new(),
+            crash_dirs: Vec::new(),
+            clock_skew_ms: None,
+            checks: ChecksFile::default(),
+        }
+    }
+
+    /// A hostile collector's reproduce target with CR/LF once made this playbook send whatever
+    /// HTTP it liked to whatever it pointed at. Now the target is refused and nothing is sent.
+    #[tokio::test]
+    async fn a_target_with_a_line_break_sends_nothing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("address").port();
+        for target in [
+            format!("http://127.0.0.1:{port}/\r\nX-Injected: 1\r\n\r\nDELETE /all HTTP/1.1"),
+            format!("http://127.0.0.1:{port}/a\nb"),
+            format!("http://127.0.0.1:{port}/a b HTTP/1.0"),
+            format!("http://127.0.0.1:{port}/\u{1b}[2J"),
+        ] {
+            let (steps, conclusion) = run(Some(&target), &context()).await;
+            assert_eq!(steps.len(), 1, "{target:?}: {steps:#?}");
+            assert_eq!(steps[0].layer, "url");
+            assert_eq!(steps[0].outcome, Outcome::Fail);
+            assert!(conclusion.contains("not a web address"), "{conclusion}");
+            // The playbook has finished: a connection it made would be waiting here.
+            let accepted = listener.accept();
+            assert!(
+                matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "{target:?} reached the server: {accepted:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_sends_one_well_formed_request() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => request.extend_from_slice(&buffer[..read]),
+                }
+            }
+            use std::io::Write;
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        let target = format!("http://127.0.0.1:{port}/wiki/Über?x=1#top");
+        let (steps, conclusion) = run(Some(&target), &context()).await;
+        let request = server.join().expect("server");
+        assert_eq!(
+            request,
+            format!(
+                "GET /wiki/%C3%9Cber?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            )
+        );
+        assert!(conclusion.contains("works"), "{conclusion}: {steps:#?}");
     }
 }

@@ -318,18 +318,30 @@ async fn session(
                         state.send_replace(UplinkState::Connected { committed_sequence: sequence });
                     }
                     Ok(FromCollector::Reproduce { request_id, playbook, target }) => {
-                        let answers = answers.clone();
-                        match context.reproducer.clone() {
-                            Some(reproducer) => {
+                        match context.reproducer.as_ref().map(|r| r.admit(request_id.clone(), playbook, target)) {
+                            Some(reproduce::Admission::Later(job)) => {
+                                let answers = answers.clone();
                                 tokio::spawn(async move {
-                                    let answer = reproducer.answer(&request_id, &playbook, target.as_deref()).await;
+                                    let answer = job.answer().await;
                                     // The stream may have closed meanwhile; the collector asks again.
                                     let _ = answers.send(answer).await;
                                 });
                             }
-                            None => {
-                                let _ = answers.send(wire::reproduce_result(&request_id, String::new(), "this agent does not run playbooks".to_owned())).await;
+                            // Answered at once (remembered, busy), straight onto the stream.
+                            Some(reproduce::Admission::Now(answer)) => {
+                                outbound.send(*answer).await.map_err(|_| closed())?;
                             }
+                            None => {
+                                let answer = wire::reproduce_result(&request_id, String::new(), "this agent does not run playbooks".to_owned());
+                                outbound.send(answer).await.map_err(|_| closed())?;
+                            }
+                        }
+                    }
+                    Ok(FromCollector::ReproduceRefused { request_id, error }) => {
+                        tracing::warn!(request = ?request_id, %error, "reproduce request refused");
+                        if let Some(request_id) = request_id {
+                            let answer = wire::reproduce_result(&request_id, String::new(), error);
+                            outbound.send(answer).await.map_err(|_| closed())?;
                         }
                     }
                     Ok(FromCollector::Unsupported(what)) => {
