@@ -527,17 +527,13 @@ impl Session {
                 tokio::time::sleep(wait.min(MAX_PACING_WAIT)).await;
             }
             let commit_started = std::time::Instant::now();
-            let committed = self
-                .committer
-                .commit(FindingBatch {
-                    device_id: self.device_id.clone(),
-                    findings: chunk,
-                    acknowledged_through: through,
-                    received_at_ms: now_ms(),
-                    health: None,
-                })
-                .await
-                .map_err(|e| commit_failed(&self.device_id, e))?;
+            let committed = match self.commit_chunk(chunk.clone(), through).await {
+                Err(crate::commit::CommitError::Store(e)) if e.is_data_error() => {
+                    self.commit_around_poison(chunk, through, &mut refused)
+                        .await?
+                }
+                outcome => outcome.map_err(|e| commit_failed(&self.device_id, e))?,
+            };
             self.metrics.commit_took(commit_started.elapsed());
             if last {
                 break committed;
@@ -545,6 +541,55 @@ impl Session {
         };
         // Only now, after the commit, may the agent forget these findings.
         self.send(wire::ack(committed, refused)).await
+    }
+
+    async fn commit_chunk(
+        &self,
+        findings: Vec<Finding>,
+        through: u64,
+    ) -> Result<u64, crate::commit::CommitError> {
+        self.committer
+            .commit(FindingBatch {
+                device_id: self.device_id.clone(),
+                findings,
+                acknowledged_through: through,
+                received_at_ms: now_ms(),
+                health: None,
+            })
+            .await
+    }
+
+    /// The database refused a chunk for what is in it: each finding goes alone, and one the
+    /// database still refuses is refused to the agent (which then stops resending it) instead
+    /// of failing every commit and wedging the device's queue behind it.
+    async fn commit_around_poison(
+        &self,
+        chunk: Vec<Finding>,
+        through: u64,
+        refused: &mut Vec<(u64, String)>,
+    ) -> Result<u64, Status> {
+        let mut committed = 0;
+        for finding in chunk {
+            let sequence = finding.sequence;
+            match self.commit_chunk(vec![finding], sequence).await {
+                Ok(sequence) => committed = sequence,
+                Err(crate::commit::CommitError::Store(e)) if e.is_data_error() => {
+                    tracing::error!(device = %self.device_id, sequence, error = %e, "the database refuses this finding; refusing it to the agent");
+                    self.metrics
+                        .findings_refused(RefusalReason::InvalidField, 1);
+                    refused.push((
+                        sequence,
+                        format!("the collector's database refuses it: {e}"),
+                    ));
+                }
+                Err(e) => return Err(commit_failed(&self.device_id, e)),
+            }
+        }
+        // What was refused is acknowledged with the rest.
+        self.commit_chunk(Vec::new(), through)
+            .await
+            .map(|sequence| sequence.max(committed))
+            .map_err(|e| commit_failed(&self.device_id, e))
     }
 
     fn budget(&self) -> std::sync::MutexGuard<'_, DeviceBudget> {

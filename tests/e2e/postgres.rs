@@ -519,3 +519,82 @@ async fn a_device_revoked_through_one_collector_is_cut_off_on_the_other() {
     let stored = second.findings(&device).await;
     assert_eq!(stored.len(), 1, "{stored:?}");
 }
+
+/// A finding the database will never store (here a trigger refuses it, as PostgreSQL refused a
+/// NUL before the edge cleaned it) once failed every commit: the agent resent it forever and
+/// nothing queued behind it arrived. Now it is refused to the agent by name and the rest of
+/// its batch, and what follows, is stored.
+#[tokio::test]
+async fn a_finding_the_database_refuses_is_refused_to_the_agent_and_the_queue_flows() {
+    let Some((_schema, url)) = Schema::create().await else {
+        return;
+    };
+    let collector = TestCollector::start_postgres(&url, None).await;
+    let scoped = sqlx_admin(&url).await;
+    run(
+        &scoped,
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.summary = 'poison' THEN RAISE EXCEPTION 'this value cannot be stored' \
+         USING ERRCODE = '22023'; END IF; RETURN NEW; END $$",
+    )
+    .await;
+    run(
+        &scoped,
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON findings FOR EACH ROW \
+         EXECUTE FUNCTION refuse_poison()",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = enroll_with(&collector, &collector.token().await, dir.path())
+        .await
+        .expect("enrolls");
+    let device = identity.device_id().to_owned();
+    let channel = channel(
+        &collector.url(),
+        &identity.ca_pem,
+        Some((&identity.certificate_pem, &identity.key_pem)),
+    )
+    .await
+    .expect("channel");
+    let mut stream = RawStream::open(channel, vec![hello()])
+        .await
+        .expect("stream");
+    let CollectorBody::Welcome(_) = stream.next().await.expect("welcome") else {
+        panic!("expected a Welcome")
+    };
+    stream
+        .send(AgentBody::Findings(pb::FindingBatch {
+            findings: vec![
+                finding(1, "before"),
+                finding(2, "poison"),
+                finding(3, "after"),
+            ],
+        }))
+        .await;
+    let CollectorBody::Ack(ack) = stream.next().await.expect("ack") else {
+        panic!("expected an Ack")
+    };
+    assert_eq!(ack.sequence, 3, "{ack:?}");
+    assert_eq!(ack.refused.len(), 1, "{ack:?}");
+    assert_eq!(ack.refused[0].sequence, 2);
+    assert!(
+        ack.refused[0].reason.contains("database refuses it"),
+        "{ack:?}"
+    );
+    stream
+        .send(AgentBody::Findings(pb::FindingBatch {
+            findings: vec![finding(4, "later")],
+        }))
+        .await;
+    let CollectorBody::Ack(ack) = stream.next().await.expect("ack") else {
+        panic!("expected an Ack")
+    };
+    assert_eq!((ack.sequence, ack.refused.len()), (4, 0));
+    let stored: Vec<String> = collector
+        .findings(&device)
+        .await
+        .into_iter()
+        .map(|stored| stored.finding.summary)
+        .collect();
+    assert_eq!(stored, ["before", "after", "later"]);
+}

@@ -47,6 +47,44 @@ pub enum StoreError {
     DeviceRevoked { device_id: String },
 }
 
+impl StoreError {
+    /// True when the database refused the data itself (a value it cannot store, a constraint
+    /// it breaks), so the same data would fail again: not worth retrying, unlike a lost
+    /// connection or a lock timeout.
+    pub fn is_data_error(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Encode(_) => true,
+            sqlx::Error::Database(database) => {
+                use sqlx::error::ErrorKind;
+                let constraint = matches!(
+                    database.kind(),
+                    ErrorKind::UniqueViolation
+                        | ErrorKind::ForeignKeyViolation
+                        | ErrorKind::NotNullViolation
+                        | ErrorKind::CheckViolation
+                );
+                // PostgreSQL's class 22 is "data exception" (bad encoding, value out of range).
+                let data_exception = database
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|pg| pg.code().starts_with("22"));
+                // SQLite: SQLITE_TOOBIG (18) and SQLITE_MISMATCH (20), plain or extended.
+                let sqlite_data = database
+                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                    .is_some()
+                    && database
+                        .code()
+                        .and_then(|code| code.parse::<i32>().ok())
+                        .is_some_and(|code| matches!(code & 0xff, 18 | 20));
+                constraint || data_exception || sqlite_data
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Why a token could not be redeemed; each is reported to the agent in its own words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRefusal {
