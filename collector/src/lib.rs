@@ -14,6 +14,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod pki;
 pub mod random;
 pub mod server;
