@@ -283,6 +283,23 @@ async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_nex
     let fixes = browser.text("#known-fixes").await;
     assert!(fixes.contains("Emptied the recycle bin"), "{fixes}");
 
+    // Her own password, from the Account page; she stays signed in.
+    browser.click("a[href='/account']").await;
+    browser
+        .type_into("input[name=current_password]", "tina-password-1")
+        .await;
+    browser
+        .type_into("input[name=new_password]", "tina-password-2")
+        .await;
+    browser
+        .type_into("input[name=new_password_again]", "tina-password-2")
+        .await;
+    browser
+        .click("form[action='/account/password'] button")
+        .await;
+    let notice = browser.text("#notice").await;
+    assert!(notice.contains("Password changed"), "{notice}");
+
     // A supervisor's view.
     browser.click("form[action='/logout/form'] button").await;
     browser.type_into("input[name=name]", "sam").await;
