@@ -1,6 +1,6 @@
-//! HTTP for people and monitoring: `/healthz`, `/metrics` (see `crate::metrics`), and the REST API under `/api/v1` for holders of
-//! an API key (`Authorization: Bearer flk_…`): devices, tickets and actions on tickets. The web
-//! UI and sign-in arrive with later issues.
+//! HTTP for people and monitoring: `/healthz`, `/metrics` (see `crate::metrics`), sign-in and
+//! sign-out, and the REST API under `/api/v1` for holders of an API key or a session: devices,
+//! tickets and actions on them, and (admins) staff credentials; the web UI is `crate::web`.
 
 use std::sync::Arc;
 
