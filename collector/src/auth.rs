@@ -6,10 +6,16 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use crate::random;
 
-/// Sign-ins refused for a user name from one address after this many failures within
-/// `FAILURE_WINDOW_MS` (per address, so nobody can lock another person out from elsewhere)…
-pub const MAX_FAILURES: u32 = 5;
-/// …and from one address for any names after this many (password spraying).
+/// Sign-ins for one account are free for this many failures within `FAILURE_WINDOW_MS`, from
+/// any address; after that each attempt must wait `ACCOUNT_BACKOFF_BASE_MS` after the last
+/// one, doubling with every further failure up to `ACCOUNT_BACKOFF_CAP_MS`. A delay, never a
+/// lock: attempts refused while waiting are not counted, and failures older than the window
+/// are forgotten, so the owner gets in at most the cap after a guesser's last try.
+pub const ACCOUNT_FREE_FAILURES: u32 = 5;
+pub const ACCOUNT_BACKOFF_BASE_MS: i64 = 30 * 1000;
+pub const ACCOUNT_BACKOFF_CAP_MS: i64 = 10 * 60 * 1000;
+/// Sign-ins refused from one client address after this many attempts for any names within
+/// the window (password spraying), as a second layer.
 pub const MAX_FAILURES_FROM_PEER: u32 = 30;
 /// Longest name and password looked at; longer ones are refused before any hashing.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -65,6 +71,18 @@ pub fn burn_time(password: &str) {
     let _ = verify_password(password, dummy);
 }
 
+/// How long an account must wait after its last failed sign-in, given `failures` within the
+/// window before this attempt.
+pub fn account_backoff_ms(failures: u32) -> i64 {
+    if failures < ACCOUNT_FREE_FAILURES {
+        return 0;
+    }
+    let doublings = (failures - ACCOUNT_FREE_FAILURES).min(30);
+    ACCOUNT_BACKOFF_BASE_MS
+        .saturating_mul(1_i64 << doublings)
+        .min(ACCOUNT_BACKOFF_CAP_MS)
+}
+
 /// A new session: the cookie's token (shown once) and its CSRF token.
 pub fn new_session_tokens() -> (String, String) {
     (random::token_text(32), random::token_text(24))
@@ -108,6 +126,28 @@ mod tests {
             hash_password("correct horse battery").expect("hash"),
             "salted"
         );
+    }
+
+    #[test]
+    fn the_account_backoff_grows_to_its_cap() {
+        let cases = [
+            (0, 0),
+            (4, 0),
+            (5, 30_000),
+            (6, 60_000),
+            (7, 120_000),
+            (9, 480_000),
+            (10, 600_000),
+            (40, 600_000),
+            (u32::MAX, 600_000),
+        ];
+        for (failures, delay_ms) in cases {
+            assert_eq!(
+                account_backoff_ms(failures),
+                delay_ms,
+                "{failures} failures"
+            );
+        }
     }
 
     #[test]

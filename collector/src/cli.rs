@@ -86,6 +86,29 @@ enum UserCommand {
         #[command(flatten)]
         location: Location,
     },
+    /// List users, with whether they are disabled.
+    List {
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Disable a user: their sessions end at once and they cannot sign in.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Set a user's password (read from stdin, like `add`); every session of theirs ends.
+    Password {
+        name: String,
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +149,22 @@ enum TokenCommand {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         count: u32,
     },
+    /// List the enrollment tokens not used yet, by id.
+    List {
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Revoke unused enrollment tokens: the one whose id starts with ID_PREFIX, or all.
+    Revoke {
+        /// The start of a token's id (see `token list`; `token create` prints it too).
+        #[arg(value_name = "ID_PREFIX", required_unless_present = "all_unused")]
+        id_prefix: Option<String>,
+        /// Every token not used yet.
+        #[arg(long, conflicts_with = "id_prefix")]
+        all_unused: bool,
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +175,12 @@ enum ApikeyCommand {
         name: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Revoke the API key named NAME: it is refused from the next request on.
+    Revoke {
+        name: String,
         #[command(flatten)]
         location: Location,
     },
@@ -216,7 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
                 if index == 0 {
                     let tokens = if count == 1 {
-                        "one-time enrollment token".to_owned()
+                        format!("one-time enrollment token (id {})", issued.id)
                     } else {
                         format!("{count} one-time enrollment tokens")
                     };
@@ -227,6 +272,121 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 println!("{}", issued.token);
             }
+        }
+        Command::Token {
+            command: TokenCommand::List { location },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            let now = crate::model::now_ms();
+            let tokens = store.unused_tokens().await?;
+            eprintln!("{} unused enrollment tokens", tokens.len());
+            for token in tokens {
+                let state = if token.expires_at_ms <= now {
+                    "expired"
+                } else {
+                    "valid"
+                };
+                println!(
+                    "{}  {state}  created {}  expires {}",
+                    token.id,
+                    rfc3339(token.created_at_ms),
+                    rfc3339(token.expires_at_ms)
+                );
+            }
+        }
+        Command::Token {
+            command:
+                TokenCommand::Revoke {
+                    id_prefix,
+                    all_unused,
+                    location,
+                },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            let selection = match (&id_prefix, all_unused) {
+                (_, true) => enrollment::TokenSelection::AllUnused,
+                (Some(prefix), false) => enrollment::TokenSelection::IdPrefix(prefix),
+                (None, false) => anyhow::bail!("name a token id prefix or pass --all-unused"),
+            };
+            let revoked = enrollment::revoke_tokens(&store, selection).await?;
+            tracing::warn!(tokens = ?revoked, by = %cli_actor(), "enrollment tokens revoked");
+            eprintln!("{} unused enrollment tokens revoked", revoked.len());
+            for id in revoked {
+                println!("{id}");
+            }
+        }
+        Command::Apikey {
+            command: ApikeyCommand::Revoke { name, location },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            if !store.revoke_api_key(&name, crate::model::now_ms()).await? {
+                anyhow::bail!("no live API key named {name:?} (already revoked, or never made)");
+            }
+            tracing::warn!(api_key = %name, by = %cli_actor(), "API key revoked");
+            eprintln!("API key {name:?} revoked; it is refused from now on");
+        }
+        Command::User {
+            command: UserCommand::List { location },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            for user in store.users().await? {
+                let state = if user.disabled_at_ms.is_some() {
+                    "disabled"
+                } else {
+                    "enabled"
+                };
+                println!("{}  {}  {state}", user.name, user.role.as_str());
+            }
+        }
+        Command::User {
+            command: UserCommand::Disable { name, location },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            if !store
+                .set_user_disabled(&name, true, crate::model::now_ms())
+                .await?
+            {
+                anyhow::bail!("no user named {name:?}");
+            }
+            tracing::warn!(user = %name, by = %cli_actor(), "user disabled; their sessions ended");
+            eprintln!("user {name:?} disabled; their sessions have ended");
+        }
+        Command::User {
+            command: UserCommand::Enable { name, location },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            if !store
+                .set_user_disabled(&name, false, crate::model::now_ms())
+                .await?
+            {
+                anyhow::bail!("no user named {name:?}");
+            }
+            tracing::warn!(user = %name, by = %cli_actor(), "user enabled");
+            eprintln!("user {name:?} enabled; they can sign in again");
+        }
+        Command::User {
+            command: UserCommand::Password { name, location },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            if store.user_exists(&name).await? {
+                let password = read_password(&name)?;
+                let hash =
+                    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+                        .await??;
+                if store.set_user_password(&name, &hash, None).await? {
+                    tracing::warn!(user = %name, by = %cli_actor(), "password reset; the user's sessions ended");
+                    eprintln!("password of {name:?} set; their sessions have ended");
+                    return Ok(());
+                }
+            }
+            anyhow::bail!("no user named {name:?}");
         }
         Command::Apikey {
             command:
@@ -296,6 +456,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Who ran a command, for the log: the operating-system account.
+fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("command line ({user})")
+}
+
+fn rfc3339(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// A password from stdin: typed without echo on a terminal, or piped by a script.

@@ -37,6 +37,7 @@ struct ConfigFile {
     token_ttl: Duration,
     database_url: Option<String>,
     metrics_token: Option<String>,
+    trusted_proxies: Vec<String>,
     tickets: crate::tickets::policy::TicketsFile,
     channels: Vec<crate::channels::ChannelFile>,
     limits: crate::limits::LimitsFile,
@@ -53,6 +54,7 @@ impl Default for ConfigFile {
             token_ttl: Duration::from_secs(24 * 3600),
             database_url: None,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
             tickets: Default::default(),
             channels: Vec::new(),
             limits: Default::default(),
@@ -73,6 +75,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// When set, `/metrics` needs `Authorization: Bearer <token>`; open otherwise.
     pub metrics_token: Option<String>,
+    /// Reverse proxies in front of the HTTP port: only for a peer in these networks is the
+    /// client address taken from `X-Forwarded-For` (sign-in limits and logs use it).
+    pub trusted_proxies: Vec<crate::net::IpNetwork>,
     /// How findings become tickets (`[tickets]`).
     pub tickets: crate::tickets::Policy,
     /// Where ticket news goes (`[[channels]]`).
@@ -152,6 +157,12 @@ impl Settings {
                 "metrics_token must be at least 16 printable characters without spaces".to_owned(),
             ));
         }
+        let trusted_proxies = file
+            .trusted_proxies
+            .iter()
+            .map(|text| text.parse::<crate::net::IpNetwork>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| error(format!("trusted_proxies: {e}")))?;
         let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
         let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
         let limits = file.limits.validate().map_err(error)?;
@@ -163,6 +174,7 @@ impl Settings {
             data_dir: file.data_dir,
             database_url: file.database_url,
             metrics_token: file.metrics_token,
+            trusted_proxies,
             grpc_listen: file.grpc_listen,
             http_listen: file.http_listen,
             server_names: file.server_names,
@@ -210,6 +222,10 @@ mod tests {
                 "must be a postgres:// URL",
             ),
             ("metrics_token = \"short\"", "metrics_token"),
+            (
+                "trusted_proxies = [\"10.0.0.0/33\"]",
+                "trusted_proxies: \"10.0.0.0/33\" is not an IP address or network",
+            ),
             (
                 "metrics_token = \"has a space in it, sadly\"",
                 "metrics_token",

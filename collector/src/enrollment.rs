@@ -20,6 +20,8 @@ const TOKEN_SECRET_BYTES: usize = 32;
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
     pub token: String,
+    /// What `token list` and `token revoke` call it (see `store::staff::token_id`).
+    pub id: String,
     pub expires_at: SystemTime,
 }
 
@@ -71,14 +73,74 @@ pub async fn create_token_expiring_at(
         "{TOKEN_PREFIX}{}.{pin}",
         random::token_text(TOKEN_SECRET_BYTES)
     );
+    let token_hash = random::sha256(&token);
     store
-        .insert_token(
-            &random::sha256(&token),
-            now_ms(),
-            system_time_ms(expires_at),
-        )
+        .insert_token(&token_hash, now_ms(), system_time_ms(expires_at))
         .await?;
-    Ok(IssuedToken { token, expires_at })
+    Ok(IssuedToken {
+        token,
+        id: crate::store::staff::token_id(&token_hash),
+        expires_at,
+    })
+}
+
+/// Which unused enrollment tokens to revoke.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenSelection<'a> {
+    AllUnused,
+    /// The one unused token whose id starts with this (at least 4 hex digits).
+    IdPrefix(&'a str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeTokensError {
+    #[error("token id prefix {0:?} must be 4 to 12 hex digits (see `token list`)")]
+    BadPrefix(String),
+    #[error("no unused enrollment token has an id starting with {0:?}")]
+    NoMatch(String),
+    #[error("{} unused enrollment tokens have ids starting with {prefix:?} ({}); give more of the id", ids.len(), ids.join(", "))]
+    Ambiguous { prefix: String, ids: Vec<String> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Revokes unused enrollment tokens: they can no longer enroll anything. Returns the ids
+/// revoked (a token used meanwhile is left alone and not listed).
+pub async fn revoke_tokens(
+    store: &Store,
+    selection: TokenSelection<'_>,
+) -> Result<Vec<String>, RevokeTokensError> {
+    let unused = store.unused_tokens().await?;
+    let chosen: Vec<_> = match selection {
+        TokenSelection::AllUnused => unused,
+        TokenSelection::IdPrefix(prefix) => {
+            let prefix_lower = prefix.to_ascii_lowercase();
+            if !(4..=12).contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(RevokeTokensError::BadPrefix(prefix.to_owned()));
+            }
+            let matching: Vec<_> = unused
+                .into_iter()
+                .filter(|token| token.id.starts_with(&prefix_lower))
+                .collect();
+            match matching.len() {
+                0 => return Err(RevokeTokensError::NoMatch(prefix.to_owned())),
+                1 => matching,
+                _ => {
+                    return Err(RevokeTokensError::Ambiguous {
+                        prefix: prefix.to_owned(),
+                        ids: matching.into_iter().map(|token| token.id).collect(),
+                    });
+                }
+            }
+        }
+    };
+    let mut revoked = Vec::with_capacity(chosen.len());
+    for token in chosen {
+        if store.revoke_unused_token(&token.token_hash).await? {
+            revoked.push(token.id);
+        }
+    }
+    Ok(revoked)
 }
 
 /// The `firstline.v1.Enrollment` service.

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod pki;
 pub mod random;
 pub mod server;

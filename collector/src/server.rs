@@ -311,6 +311,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         sessions: sessions.clone(),
         metrics,
         ca_pem: ca_pem.clone(),
+        trusted_proxies: settings.trusted_proxies.clone().into(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
     tokio::spawn(end_revoked_sessions(

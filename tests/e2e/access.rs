@@ -1,20 +1,30 @@
 //! Who may do what: every route group refuses callers without credentials (401) and callers
 //! whose role is too low (403); people sign in with a password (argon2), get a session cookie
-//! and must show its CSRF token to change anything; failed sign-ins are rate limited; an
-//! admin can revoke a device, which ends its stream.
+//! and must show its CSRF token to change anything (signing out too); failed sign-ins slow
+//! the account down wherever they come from and stop an address that sprays many, with the
+//! client's address taken from X-Forwarded-For only behind a trusted proxy; an admin can
+//! revoke a device (which ends its stream), an API key or unused enrollment tokens, disable
+//! a user (which ends their sessions) and reset passwords; people change their own.
 
 use firstline_collector::model::Role;
 use firstline_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use crate::support::{
-    RawStream, SimulatedDevice, TestCollector, add_user, channel, hello, http_call, http_json,
+    RawStream, SimulatedDevice, TestCollector, add_user, channel, enroll_with, hello, http_call,
+    http_call_from, http_json, raw_form, raw_form_with,
 };
 
 /// (method, path, body, least role).
 fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
     vec![
         ("GET", "/api/v1/me", None, Role::Technician),
+        (
+            "POST",
+            "/api/v1/me/password",
+            Some(json!({"current_password": "x", "new_password": "long-enough-pw"})),
+            Role::Technician,
+        ),
         ("GET", "/api/v1/devices", None, Role::Technician),
         ("GET", "/api/v1/devices/none", None, Role::Technician),
         (
@@ -53,6 +63,23 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Some(json!({"name": "new-tech", "role": "technician", "password": "long-enough-pw"})),
             Role::Admin,
         ),
+        ("GET", "/api/v1/users", None, Role::Admin),
+        ("POST", "/api/v1/users/nobody/disable", None, Role::Admin),
+        ("POST", "/api/v1/users/nobody/enable", None, Role::Admin),
+        (
+            "POST",
+            "/api/v1/users/nobody/password",
+            Some(json!({"password": "long-enough-pw"})),
+            Role::Admin,
+        ),
+        ("POST", "/api/v1/apikeys/nobody/revoke", None, Role::Admin),
+        ("GET", "/api/v1/tokens", None, Role::Admin),
+        (
+            "POST",
+            "/api/v1/tokens/revoke",
+            Some(json!({"id_prefix": "0000"})),
+            Role::Admin,
+        ),
     ]
 }
 
@@ -62,11 +89,24 @@ async fn sign_in(
     name: &str,
     password: &str,
 ) -> (u16, Option<(String, String)>) {
-    let (status, head, body) = http_call(
+    let (status, _, session) = sign_in_from(None, &[], http, name, password).await;
+    (status, session)
+}
+
+/// Signs in from a chosen local address with extra headers; also returns the response head.
+async fn sign_in_from(
+    source: Option<std::net::IpAddr>,
+    headers: &[(&str, &str)],
+    http: std::net::SocketAddr,
+    name: &str,
+    password: &str,
+) -> (u16, String, Option<(String, String)>) {
+    let (status, head, body) = http_call_from(
+        source,
         http,
         "POST",
         "/login",
-        &[],
+        headers,
         Some(&json!({"name": name, "password": password})),
     )
     .await;
@@ -79,7 +119,7 @@ async fn sign_in(
         .and_then(|value| value.split(';').next())
         .map(str::to_owned);
     let csrf = body["csrf_token"].as_str().map(str::to_owned);
-    (status, cookie.zip(csrf))
+    (status, head, cookie.zip(csrf))
 }
 
 #[tokio::test]
@@ -186,8 +226,8 @@ async fn people_sign_in_with_a_password_and_changes_need_the_csrf_token() {
     let (status, _, _) = http_call(http, "GET", "/api/v1/me", &[("Cookie", &cookie)], None).await;
     assert_eq!(status, 401);
 
-    // Five failures lock the name for a while, even against the right password; other names
-    // are not affected. (Signing in successfully forgot the earlier failure.)
+    // Five failures make the account wait, even with the right password; other names are not
+    // affected. (Signing in successfully forgot the earlier failure.)
     for _ in 0..5 {
         assert_eq!(sign_in(http, "tina", "guess-guess-guess").await.0, 401);
     }
@@ -342,6 +382,8 @@ fn template(path: &str) -> String {
         .replace("/tickets/1", "/tickets/{id}")
         .replace("/devices/none", "/devices/{id}")
         .replace("/reproduce/none", "/reproduce/{id}")
+        .replace("/users/nobody", "/users/{name}")
+        .replace("/apikeys/nobody", "/apikeys/{name}")
 }
 
 #[tokio::test]
@@ -413,4 +455,601 @@ async fn the_openapi_document_describes_every_api_route() {
         );
     }
     assert!(document["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+/// Runs `firstline-collector ARGS --data-dir DIR` (the real command line) with `stdin`.
+fn collector_cli(collector: &TestCollector, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-collector"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(&collector.settings.data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the collector's command line");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    child.wait_with_output().expect("command ends")
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_revoked_api_key_is_refused_from_the_next_request() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    let store = collector.running().store.clone();
+    let admin = firstline_collector::http::create_api_key(&store, "admin", Role::Admin)
+        .await
+        .expect("key");
+    let script = firstline_collector::http::create_api_key(&store, "script", Role::Technician)
+        .await
+        .expect("key");
+    let cron = firstline_collector::http::create_api_key(&store, "cron", Role::Supervisor)
+        .await
+        .expect("key");
+    assert_eq!(
+        http_json(http, "GET", "/api/v1/me", Some(&script), None)
+            .await
+            .0,
+        200
+    );
+
+    // Through the admin REST API.
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/apikeys/script/revoke",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = http_json(http, "GET", "/api/v1/me", Some(&script), None).await;
+    assert_eq!(status, 401, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revoked"),
+        "{answer}"
+    );
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/apikeys/script/revoke",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "already revoked: {answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"script\""),
+        "{answer}"
+    );
+
+    // Through the command line, against the running collector's data.
+    let output = collector_cli(&collector, &["apikey", "revoke", "cron"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        http_json(http, "GET", "/api/v1/me", Some(&cron), None)
+            .await
+            .0,
+        401
+    );
+    let output = collector_cli(&collector, &["apikey", "revoke", "no-such-key"], "");
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("no live API key named \"no-such-key\""),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        http_json(http, "GET", "/api/v1/me", Some(&admin), None)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_signed_out_at_once_and_cannot_sign_in() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    let admin =
+        firstline_collector::http::create_api_key(&collector.running().store, "admin", Role::Admin)
+            .await
+            .expect("key");
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    add_user(&collector, "ada", Role::Admin, "ada-password-12").await;
+    let (_, laptop) = sign_in(http, "tina", "tina-password-1").await;
+    let (_, phone) = sign_in(http, "tina", "tina-password-1").await;
+    let (laptop, _) = laptop.expect("session");
+    let (phone, _) = phone.expect("session");
+    let me = |cookie: String| async move {
+        http_call(http, "GET", "/api/v1/me", &[("Cookie", &cookie)], None)
+            .await
+            .0
+    };
+    assert_eq!(me(laptop.clone()).await, 200);
+
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/users/tina/disable",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(me(laptop.clone()).await, 401, "every session ends at once");
+    assert_eq!(me(phone.clone()).await, 401);
+    assert_eq!(sign_in(http, "tina", "tina-password-1").await.0, 401);
+    let (_, users) = http_json(http, "GET", "/api/v1/users", Some(&admin), None).await;
+    let tina = users
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["name"] == "tina"))
+        .expect("tina listed");
+    assert!(tina["disabled_at_ms"].is_i64(), "{users}");
+    let (status, _) = http_json(
+        http,
+        "POST",
+        "/api/v1/users/nobody/disable",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/users/tina/enable",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(me(laptop).await, 401, "old sessions stay ended");
+    assert_eq!(sign_in(http, "tina", "tina-password-1").await.0, 200);
+
+    // An admin signed in cannot disable themselves (someone must be left to enable them).
+    let (_, ada) = sign_in(http, "ada", "ada-password-12").await;
+    let (ada_cookie, ada_csrf) = ada.expect("session");
+    let (status, _, answer) = http_call(
+        http,
+        "POST",
+        "/api/v1/users/ada/disable",
+        &[("Cookie", &ada_cookie), ("X-CSRF-Token", &ada_csrf)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{answer}");
+
+    // The command line does the same.
+    let (_, session) = sign_in(http, "tina", "tina-password-1").await;
+    let (cookie, _) = session.expect("session");
+    let output = collector_cli(&collector, &["user", "disable", "tina"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(me(cookie).await, 401);
+    assert_eq!(sign_in(http, "tina", "tina-password-1").await.0, 401);
+    let output = collector_cli(&collector, &["user", "enable", "tina"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sign_in(http, "tina", "tina-password-1").await.0, 200);
+    let output = collector_cli(&collector, &["user", "disable", "nobody"], "");
+    assert!(
+        stderr(&output).contains("no user named \"nobody\""),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_ends_every_other_session_of_its_user() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    let admin =
+        firstline_collector::http::create_api_key(&collector.running().store, "admin", Role::Admin)
+            .await
+            .expect("key");
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    let (_, here) = sign_in(http, "tina", "tina-password-1").await;
+    let (_, elsewhere) = sign_in(http, "tina", "tina-password-1").await;
+    let (here, here_csrf) = here.expect("session");
+    let (elsewhere, _) = elsewhere.expect("session");
+    let me = |cookie: String| async move {
+        http_call(http, "GET", "/api/v1/me", &[("Cookie", &cookie)], None)
+            .await
+            .0
+    };
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+
+    // The current password must be right; the new one long enough; the CSRF token present.
+    let (status, _, answer) = http_call(
+        http,
+        "POST",
+        "/api/v1/me/password",
+        &[("Cookie", &here), ("X-CSRF-Token", &here_csrf)],
+        Some(&change("wrong-password-0", "tina-password-2")),
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, _, answer) = http_call(
+        http,
+        "POST",
+        "/api/v1/me/password",
+        &[("Cookie", &here), ("X-CSRF-Token", &here_csrf)],
+        Some(&change("tina-password-1", "short")),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at least 10"),
+        "{answer}"
+    );
+    let (status, _, _) = http_call(
+        http,
+        "POST",
+        "/api/v1/me/password",
+        &[("Cookie", &here)],
+        Some(&change("tina-password-1", "tina-password-2")),
+    )
+    .await;
+    assert_eq!(status, 403, "no CSRF token");
+    let (status, _, answer) = http_call(
+        http,
+        "POST",
+        "/api/v1/me/password",
+        &[("Cookie", &here), ("X-CSRF-Token", &here_csrf)],
+        Some(&change("tina-password-1", "tina-password-2")),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        me(here.clone()).await,
+        200,
+        "the session that changed it goes on"
+    );
+    assert_eq!(me(elsewhere).await, 401, "every other session ends");
+    assert_eq!(sign_in(http, "tina", "tina-password-1").await.0, 401);
+    let (status, other) = sign_in(http, "tina", "tina-password-2").await;
+    assert_eq!(status, 200);
+    let (other, _) = other.expect("session");
+
+    // An API key has no password of its own to change.
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/me/password",
+        Some(&admin),
+        Some(&change("a", "long-enough-pw")),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+
+    // An admin's reset ends all of the user's sessions.
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/users/tina/password",
+        Some(&admin),
+        Some(&json!({"password": "tina-password-3"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(me(here).await, 401);
+    assert_eq!(me(other).await, 401);
+    assert_eq!(sign_in(http, "tina", "tina-password-2").await.0, 401);
+    let (status, session) = sign_in(http, "tina", "tina-password-3").await;
+    assert_eq!(status, 200);
+    let (cookie, csrf) = session.expect("session");
+
+    // The web UI's form, with the same rules.
+    let form = |current: &str, new: &str, again: &str| {
+        format!(
+            "csrf_token={csrf}&current_password={current}&new_password={new}&new_password_again={again}"
+        )
+    };
+    let (status, page, _) = raw_form(
+        http,
+        "/account/password",
+        &cookie,
+        &form("tina-password-3", "tina-password-4", "tina-password-5"),
+    )
+    .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("differ"), "{page}");
+    let (status, _, _) = raw_form(
+        http,
+        "/account/password",
+        &cookie,
+        "current_password=tina-password-3&new_password=tina-password-4&new_password_again=tina-password-4",
+    )
+    .await;
+    assert_eq!(status, 403, "no CSRF token");
+    let (status, page, _) = raw_form(
+        http,
+        "/account/password",
+        &cookie,
+        &form("tina-password-3", "tina-password-4", "tina-password-4"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Password changed"), "{page}");
+    assert_eq!(sign_in(http, "tina", "tina-password-4").await.0, 200);
+
+    // And the command line's reset (password from stdin).
+    let output = collector_cli(
+        &collector,
+        &["user", "password", "tina"],
+        "tina-password-5\n",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(me(cookie).await, 401);
+    assert_eq!(sign_in(http, "tina", "tina-password-5").await.0, 200);
+}
+
+#[tokio::test]
+async fn unused_enrollment_tokens_can_be_revoked() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    let admin =
+        firstline_collector::http::create_api_key(&collector.running().store, "admin", Role::Admin)
+            .await
+            .expect("key");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut tokens = Vec::new();
+    for _ in 0..4 {
+        let (status, answer) = http_json(
+            http,
+            "POST",
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(&json!({})),
+        )
+        .await;
+        assert_eq!(status, 201, "{answer}");
+        let token = answer["token"].as_str().expect("token").to_owned();
+        let id = answer["id"].as_str().expect("id").to_owned();
+        tokens.push((token, id));
+    }
+    enroll_with(&collector, &tokens[0].0, &dir.path().join("used"))
+        .await
+        .expect("a used token enrolls");
+    let (_, unused) = http_json(http, "GET", "/api/v1/tokens", Some(&admin), None).await;
+    assert_eq!(unused.as_array().map(Vec::len), Some(3), "{unused}");
+    assert!(unused.to_string().contains(&tokens[1].1), "{unused}");
+
+    // One, by the start of its id, through REST.
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/tokens/revoke",
+        Some(&admin),
+        Some(&json!({"id_prefix": &tokens[1].1[..8]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["revoked"], json!([tokens[1].1]));
+    let error = enroll_with(&collector, &tokens[1].0, &dir.path().join("revoked"))
+        .await
+        .expect_err("a revoked token enrolls nothing");
+    assert!(error.to_string().contains("not known"), "{error}");
+    let (status, answer) = http_json(
+        http,
+        "POST",
+        "/api/v1/tokens/revoke",
+        Some(&admin),
+        Some(&json!({"id_prefix": "zz"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, _) = http_json(
+        http,
+        "POST",
+        "/api/v1/tokens/revoke",
+        Some(&admin),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 400, "neither all nor a prefix");
+
+    // The rest, through the command line.
+    let output = collector_cli(&collector, &["token", "list"], "");
+    let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        listed.contains(&tokens[2].1) && listed.contains(&tokens[3].1),
+        "{listed}"
+    );
+    let output = collector_cli(&collector, &["token", "revoke", "--all-unused"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("2 unused enrollment tokens revoked"),
+        "{}",
+        stderr(&output)
+    );
+    for (index, (token, _)) in tokens.iter().enumerate().skip(2) {
+        let error = enroll_with(&collector, token, &dir.path().join(format!("t{index}")))
+            .await
+            .expect_err("revoked");
+        assert!(error.to_string().contains("not known"), "{error}");
+    }
+    let output = collector_cli(&collector, &["token", "revoke"], "");
+    assert!(
+        !output.status.success(),
+        "a prefix or --all-unused is needed"
+    );
+    assert_eq!(
+        collector
+            .running()
+            .store
+            .devices()
+            .await
+            .expect("devices")
+            .len(),
+        1,
+        "the device enrolled before stays"
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_limit_follows_the_account_across_addresses() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    add_user(&collector, "sam", Role::Supervisor, "sam-password-12").await;
+    let from = |last: u8| Some(std::net::IpAddr::from([127, 0, 0, last]));
+    // Five guesses, each from another address, as a botnet would send them.
+    for last in 2..7 {
+        let (status, _, _) = sign_in_from(from(last), &[], http, "tina", "guess-guess-guess").await;
+        assert_eq!(status, 401);
+    }
+    // The account now waits, from any address, even with the right password…
+    let (status, head, _) = sign_in_from(from(7), &[], http, "tina", "tina-password-1").await;
+    assert_eq!(status, 429, "{head}");
+    let retry_after = |head: &str| {
+        head.lines()
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .strip_prefix("retry-after:")
+                    .map(|v| v.trim().to_owned())
+            })
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("Retry-After in {head}"))
+    };
+    let first_wait = retry_after(&head);
+    assert!((1..=30).contains(&first_wait), "{first_wait}");
+    // …for a bounded time that refused guesses do not lengthen (the owner is not locked out
+    // by a flood).
+    for last in 8..18 {
+        let (status, head, _) =
+            sign_in_from(from(last), &[], http, "tina", "guess-guess-guess").await;
+        assert_eq!(status, 429);
+        assert!(retry_after(&head) <= first_wait, "{head}");
+    }
+    // Other accounts from the same addresses are not affected.
+    assert_eq!(
+        sign_in_from(from(2), &[], http, "sam", "sam-password-12")
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_limited_by_its_own_address() {
+    let collector = TestCollector::start_with(|settings| {
+        settings.trusted_proxies = vec!["127.0.0.1".parse().expect("network")];
+    })
+    .await;
+    let http = collector.running().http_address;
+    add_user(&collector, "sam", Role::Supervisor, "sam-password-12").await;
+    let proxy = Some(std::net::IpAddr::from([127, 0, 0, 1]));
+    // One attacker behind the proxy sprays sign-ins until their address is stopped; the client
+    // may prepend anything, the proxy appends the address it saw.
+    let attacker = [("X-Forwarded-For", "198.51.100.1, 203.0.113.66")];
+    let mut stopped = false;
+    for _ in 0..40 {
+        let (status, _, _) =
+            sign_in_from(proxy, &attacker, http, "admin", "guess-guess-guess").await;
+        if status == 429 {
+            stopped = true;
+        }
+    }
+    assert!(stopped, "the attacker's address is limited");
+    let (status, _, _) = sign_in_from(proxy, &attacker, http, "sam", "sam-password-12").await;
+    assert_eq!(
+        status, 429,
+        "the attacker's address is stopped for every name"
+    );
+    // Everyone else behind the same proxy signs in as usual.
+    let colleague = [("X-Forwarded-For", "198.51.100.1")];
+    let (status, _, _) = sign_in_from(proxy, &colleague, http, "sam", "sam-password-12").await;
+    assert_eq!(
+        status, 200,
+        "one attacker must not lock out everyone behind the proxy"
+    );
+
+    // From anywhere else the header is ignored: rotating it does not escape the limit.
+    let elsewhere = Some(std::net::IpAddr::from([127, 0, 0, 9]));
+    for index in 0..31 {
+        let forged = format!("192.0.2.{index}");
+        sign_in_from(
+            elsewhere,
+            &[("X-Forwarded-For", &forged)],
+            http,
+            "root",
+            "guess-guess-guess",
+        )
+        .await;
+    }
+    let (status, _, _) = sign_in_from(
+        elsewhere,
+        &[("X-Forwarded-For", "192.0.2.200")],
+        http,
+        "sam",
+        "sam-password-12",
+    )
+    .await;
+    assert_eq!(
+        status, 429,
+        "X-Forwarded-For from an untrusted peer is ignored"
+    );
+}
+
+#[tokio::test]
+async fn signing_out_needs_the_csrf_token() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    let (_, session) = sign_in(http, "tina", "tina-password-1").await;
+    let (cookie, csrf) = session.expect("session");
+    let signed_in = |cookie: String| async move {
+        http_call(http, "GET", "/api/v1/me", &[("Cookie", &cookie)], None)
+            .await
+            .0
+            == 200
+    };
+    let clears_cookie = |head: &str| head.to_ascii_lowercase().contains("set-cookie:");
+
+    // A forged sign-out form (another site's page) changes nothing: no token, a wrong one, or
+    // no cookie at all (SameSite keeps it from cross-site posts) — not even the cookie.
+    for body in ["", "csrf_token=forged"] {
+        let (status, head, _) = raw_form(http, "/logout/form", &cookie, body).await;
+        assert_eq!(status, 403, "{body:?}: {head}");
+        assert!(!clears_cookie(&head), "{head}");
+        assert!(
+            signed_in(cookie.clone()).await,
+            "still signed in after {body:?}"
+        );
+    }
+    let (_, head, _) = raw_form_with(http, "/logout/form", "", "").await;
+    assert!(!clears_cookie(&head), "{head}");
+    // The REST sign-out likewise.
+    let (status, head, _) = http_call(http, "POST", "/logout", &[("Cookie", &cookie)], None).await;
+    assert_eq!(status, 403, "{head}");
+    assert!(!clears_cookie(&head), "{head}");
+    assert!(signed_in(cookie.clone()).await);
+
+    // Our own form, with the token, signs out.
+    let (status, head, _) =
+        raw_form(http, "/logout/form", &cookie, &format!("csrf_token={csrf}")).await;
+    assert_eq!(status, 303, "{head}");
+    assert!(clears_cookie(&head), "{head}");
+    assert!(!signed_in(cookie.clone()).await);
 }

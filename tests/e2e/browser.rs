@@ -10,7 +10,9 @@ use firstline_collector::model::Role;
 use firstline_proto::v1 as pb;
 use serde_json::{Value, json};
 
-use crate::support::{SimulatedDevice, TestCollector, add_user, http_call, wait_for};
+use crate::support::{
+    SimulatedDevice, TestCollector, add_user, http_call, raw_form, raw_form_with, wait_for,
+};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -281,6 +283,23 @@ async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_nex
     let fixes = browser.text("#known-fixes").await;
     assert!(fixes.contains("Emptied the recycle bin"), "{fixes}");
 
+    // Her own password, from the Account page; she stays signed in.
+    browser.click("a[href='/account']").await;
+    browser
+        .type_into("input[name=current_password]", "tina-password-1")
+        .await;
+    browser
+        .type_into("input[name=new_password]", "tina-password-2")
+        .await;
+    browser
+        .type_into("input[name=new_password_again]", "tina-password-2")
+        .await;
+    browser
+        .click("form[action='/account/password'] button")
+        .await;
+    let notice = browser.text("#notice").await;
+    assert!(notice.contains("Password changed"), "{notice}");
+
     // A supervisor's view.
     browser.click("form[action='/logout/form'] button").await;
     browser.type_into("input[name=name]", "sam").await;
@@ -361,42 +380,6 @@ async fn forms_without_the_csrf_token_are_refused() {
     )
     .await;
     assert_eq!(status, 303, "{response}");
-}
-
-async fn raw_form(
-    address: std::net::SocketAddr,
-    path: &str,
-    cookie: &str,
-    body: &str,
-) -> (u16, String, Value) {
-    raw_form_with(address, path, &format!("Cookie: {cookie}\r\n"), body).await
-}
-
-/// A urlencoded form POST with extra header lines (each ending in CRLF).
-async fn raw_form_with(
-    address: std::net::SocketAddr,
-    path: &str,
-    headers: &str,
-    body: &str,
-) -> (u16, String, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read");
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text, Value::Null)
 }
 
 #[tokio::test]

@@ -757,10 +757,37 @@ pub async fn http_call(
     headers: &[(&str, &str)],
     body: Option<&serde_json::Value>,
 ) -> (u16, String, serde_json::Value) {
+    http_call_from(None, address, method, path, headers, body).await
+}
+
+/// `http_call` from a chosen local address (any of 127.0.0.0/8 on Linux), as if from another
+/// machine.
+pub async fn http_call_from(
+    source: Option<std::net::IpAddr>,
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> (u16, String, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect HTTP");
+    let mut stream = match source {
+        None => tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect HTTP"),
+        Some(source) => {
+            let socket = if source.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()
+            } else {
+                tokio::net::TcpSocket::new_v6()
+            }
+            .expect("socket");
+            socket
+                .bind(std::net::SocketAddr::new(source, 0))
+                .unwrap_or_else(|e| panic!("bind {source}: {e}"));
+            socket.connect(address).await.expect("connect HTTP")
+        }
+    };
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -860,4 +887,41 @@ pub async fn add_user(
         .insert_user(name, role, &hash, 1)
         .await
         .expect("user");
+}
+
+/// A urlencoded form POST with the session cookie.
+pub async fn raw_form(
+    address: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+    body: &str,
+) -> (u16, String, serde_json::Value) {
+    raw_form_with(address, path, &format!("Cookie: {cookie}\r\n"), body).await
+}
+
+/// A urlencoded form POST with extra header lines (each ending in CRLF).
+pub async fn raw_form_with(
+    address: std::net::SocketAddr,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> (u16, String, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text, serde_json::Value::Null)
 }

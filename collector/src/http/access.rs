@@ -2,7 +2,7 @@
 //! session (the `firstline_session` cookie, for people, with a CSRF token required on every
 //! state-changing request), and whether their role may do what they ask.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
@@ -24,6 +24,8 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The hash of the session's token when a person signed in (None for an API key).
+    pub session: Option<Vec<u8>>,
 }
 
 /// Accepts an API key or a session; a session must also show its CSRF token on anything
@@ -48,7 +50,11 @@ pub async fn authenticate(
         }
         return match state.store.api_key(&random::sha256(key)).await {
             Ok(Some((name, role))) => {
-                request.extensions_mut().insert(Caller { name, role });
+                request.extensions_mut().insert(Caller {
+                    name,
+                    role,
+                    session: None,
+                });
                 next.run(request).await
             }
             Ok(None) => {
@@ -67,7 +73,8 @@ pub async fn authenticate(
             "sign in (POST /login) or send an API key as `Authorization: Bearer flk_…` (create one with `firstline-collector apikey create`)",
         );
     };
-    let session = match state.store.session(&random::sha256(&token), now_ms()).await {
+    let token_hash = random::sha256(&token);
+    let session = match state.store.session(&token_hash, now_ms()).await {
         Ok(Some(session)) => session,
         Ok(None) => return error(StatusCode::UNAUTHORIZED, "the session ended; sign in again"),
         Err(e) => return super::store_unavailable("checking a session", &e),
@@ -86,6 +93,7 @@ pub async fn authenticate(
     request.extensions_mut().insert(Caller {
         name: session.user_name,
         role: session.role,
+        session: Some(token_hash),
     });
     next.run(request).await
 }
@@ -136,11 +144,13 @@ pub(crate) struct SignedIn {
     pub(crate) csrf_token: String,
 }
 
-/// `POST /login`: a session cookie for a right name and password; repeated failures for one
-/// name are refused for a while, and every failure is logged with where it came from.
+/// `POST /login`: a session cookie for a right name and password. Failures slow the account
+/// down and, past a limit, stop the address (see `crate::auth`); each is logged with where it
+/// came from.
 pub async fn login(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Ok(Json(SignIn { name, password })) = body else {
@@ -149,7 +159,8 @@ pub async fn login(
             "send {\"name\": \"…\", \"password\": \"…\"}",
         );
     };
-    match sign_in(&state, name, password, peer).await {
+    let client = client_address(&state, peer, &headers);
+    match sign_in(&state, name, password, client).await {
         Ok((cookie, signed_in)) => {
             let mut response = Json(signed_in).into_response();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -159,56 +170,108 @@ pub async fn login(
     }
 }
 
-/// Checks a name and password and starts a session: the cookie to set and who signed in.
-/// Shared by the JSON sign-in and the web UI's form.
-pub(crate) async fn sign_in(
-    state: &HttpState,
-    name: String,
-    password: String,
-    peer: SocketAddr,
-) -> Result<(HeaderValue, SignedIn), Response> {
-    let now = now_ms();
-    let peer_text = peer.ip().to_string();
-    let plausible = !name.is_empty()
-        && name.chars().count() <= auth::MAX_NAME_CHARS
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || "._-@".contains(c))
-        && password.len() <= auth::MAX_PASSWORD_BYTES;
-    if !plausible {
-        tracing::warn!(user = ?name, peer = %peer_text, "failed sign-in (implausible name or password)");
-        return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
+/// Where a request came from: the peer, or the client behind it when the peer is one of the
+/// `trusted_proxies` (from `X-Forwarded-For`).
+pub(crate) fn client_address(state: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    crate::net::client_address(
+        peer.ip(),
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok()),
+        &state.trusted_proxies,
+    )
+}
+
+/// The 429 answer to an attempt refused by a limit, saying when to try again.
+fn too_many(retry_after_ms: i64, message: &str) -> Response {
+    let seconds = (retry_after_ms.max(0) + 999) / 1000;
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("{message}; try again in {}", wait_text(seconds)),
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
-    // The attempt is counted before it is checked, so guesses sent at once all count.
+    response
+}
+
+/// "45 seconds", "3 minutes".
+pub(crate) fn wait_text(seconds: i64) -> String {
+    match seconds {
+        ..=1 => "a second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", (seconds + 59) / 60),
+    }
+}
+
+/// Counts a password check for `name` from `client` before it happens (so guesses sent at
+/// once all count) and applies the limits: the account's backoff, then the address's cap.
+/// Returns the attempt's id; an attempt refused here is set aside so it does not lengthen the
+/// account's wait (a flood of refused guesses cannot keep the owner out).
+async fn admit_attempt(
+    state: &HttpState,
+    name: &str,
+    client: &str,
+    now: i64,
+) -> Result<String, Response> {
+    let attempt_id = random::token_text(12);
     if let Err(e) = state
         .store
-        .record_login_attempt(&name, &peer_text, now)
+        .record_login_attempt(name, client, &attempt_id, now)
         .await
     {
         return Err(super::store_unavailable("recording a sign-in attempt", &e));
     }
-    match state
+    let attempts = match state
         .store
-        .login_attempts_since(&name, &peer_text, now - auth::FAILURE_WINDOW_MS)
+        .login_attempts_since(name, client, &attempt_id, now - auth::FAILURE_WINDOW_MS)
         .await
     {
-        Ok((for_name, from_peer))
-            if for_name > auth::MAX_FAILURES || from_peer > auth::MAX_FAILURES_FROM_PEER =>
-        {
-            tracing::warn!(user = ?name, peer = %peer_text, for_name, from_peer, "sign-in refused: too many failures");
-            return Err(error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed sign-ins; try again in 15 minutes",
-            ));
-        }
-        Ok(_) => {}
+        Ok(attempts) => attempts,
         Err(e) => return Err(super::store_unavailable("counting sign-in attempts", &e)),
+    };
+    let backoff_ms = auth::account_backoff_ms(attempts.for_account);
+    let account_wait_ms = attempts
+        .last_for_account_at_ms
+        .map_or(0, |last| last.saturating_add(backoff_ms) - now);
+    let refusal = if attempts.from_peer >= auth::MAX_FAILURES_FROM_PEER {
+        tracing::warn!(user = ?name, peer = %client, from_peer = attempts.from_peer, "sign-in refused: too many attempts from this address");
+        Some(too_many(
+            auth::FAILURE_WINDOW_MS,
+            "too many failed sign-ins from your address",
+        ))
+    } else if backoff_ms > 0 && account_wait_ms > 0 {
+        tracing::warn!(user = ?name, peer = %client, failures = attempts.for_account, wait_ms = account_wait_ms, "sign-in refused: the account is backing off after failures");
+        Some(too_many(
+            account_wait_ms,
+            "too many failed sign-ins for this account",
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(refusal) => {
+            if let Err(e) = state.store.set_login_attempt_aside(&attempt_id, now).await {
+                tracing::error!(error = %e, "setting a refused sign-in attempt aside");
+            }
+            Err(refusal)
+        }
+        None => Ok(attempt_id),
     }
-    let credentials = match state.store.user_credentials(&name).await {
+}
+
+/// Whether `password` is `name`'s (an enabled user's): their role if so. Argon2 is slow and
+/// large on purpose: a few checks at a time, on blocking threads. Unknown names take as long.
+async fn check_password(
+    state: &HttpState,
+    name: &str,
+    password: String,
+) -> Result<Option<Role>, Response> {
+    let credentials = match state.store.user_credentials(name).await {
         Ok(credentials) => credentials,
         Err(e) => return Err(super::store_unavailable("reading a user", &e)),
     };
-    // Argon2 is slow and large on purpose: a few checks at a time, on blocking threads.
     static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     let checks = CHECKS.get_or_init(|| tokio::sync::Semaphore::new(auth::CONCURRENT_CHECKS));
     let Ok(_turn) = checks.acquire().await else {
@@ -217,7 +280,7 @@ pub(crate) async fn sign_in(
             "the collector is stopping",
         ));
     };
-    let checked = tokio::task::spawn_blocking(move || match credentials {
+    Ok(tokio::task::spawn_blocking(move || match credentials {
         Some((role, hash)) => auth::verify_password(&password, &hash).then_some(role),
         None => {
             auth::burn_time(&password);
@@ -226,8 +289,33 @@ pub(crate) async fn sign_in(
     })
     .await
     .ok()
-    .flatten();
-    let Some(role) = checked else {
+    .flatten())
+}
+
+fn plausible_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= auth::MAX_NAME_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-@".contains(c))
+}
+
+/// Checks a name and password and starts a session: the cookie to set and who signed in.
+/// Shared by the JSON sign-in and the web UI's form.
+pub(crate) async fn sign_in(
+    state: &HttpState,
+    name: String,
+    password: String,
+    client: IpAddr,
+) -> Result<(HeaderValue, SignedIn), Response> {
+    let now = now_ms();
+    let peer_text = client.to_string();
+    if !plausible_name(&name) || password.len() > auth::MAX_PASSWORD_BYTES {
+        tracing::warn!(user = ?name, peer = %peer_text, "failed sign-in (implausible name or password)");
+        return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
+    }
+    admit_attempt(state, &name, &peer_text, now).await?;
+    let Some(role) = check_password(state, &name, password).await? else {
         tracing::warn!(user = ?name, peer = %peer_text, "failed sign-in");
         return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
     };
@@ -270,24 +358,157 @@ pub(crate) async fn sign_in(
     ))
 }
 
+/// A signed-in person changes their own password, proving the current one (which counts
+/// against the account like a sign-in, so a borrowed session cannot guess it quickly). Every
+/// other session of theirs ends. Shared by the REST API and the web UI's form.
+pub(crate) async fn change_own_password(
+    state: &HttpState,
+    caller: &Caller,
+    client: IpAddr,
+    current_password: String,
+    new_password: String,
+) -> Result<(), Response> {
+    let Some(session) = &caller.session else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "an API key has no password: sign in as the person, or revoke the key and create another",
+        ));
+    };
+    let now = now_ms();
+    let peer_text = client.to_string();
+    if current_password.len() > auth::MAX_PASSWORD_BYTES
+        || new_password.len() > auth::MAX_PASSWORD_BYTES
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "a password must be at most {} bytes",
+                auth::MAX_PASSWORD_BYTES
+            ),
+        ));
+    }
+    admit_attempt(state, &caller.name, &peer_text, now).await?;
+    if check_password(state, &caller.name, current_password)
+        .await?
+        .is_none()
+    {
+        tracing::warn!(user = %caller.name, peer = %peer_text, "password change refused: wrong current password");
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "the current password is wrong",
+        ));
+    }
+    if let Err(e) = state
+        .store
+        .clear_login_attempts(&caller.name, &peer_text)
+        .await
+    {
+        tracing::error!(error = %e, "forgetting sign-in attempts");
+    }
+    set_password(state, &caller.name, new_password, Some(session)).await?;
+    tracing::warn!(user = %caller.name, by = %caller.name, peer = %peer_text, "password changed; the user's other sessions ended");
+    Ok(())
+}
+
+/// Hashes `password` (refusing one too short) and stores it for `name`, ending every
+/// session of theirs but `keep_session`.
+pub(crate) async fn set_password(
+    state: &HttpState,
+    name: &str,
+    password: String,
+    keep_session: Option<&[u8]>,
+) -> Result<(), Response> {
+    let hashed = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(e @ auth::PasswordError::TooShort)) => {
+            return Err(error(StatusCode::BAD_REQUEST, format!("new password: {e}")));
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "hashing a password");
+            return Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "hashing the password failed",
+            ));
+        }
+        Err(_) => {
+            return Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "hashing the password failed",
+            ));
+        }
+    };
+    match state
+        .store
+        .set_user_password(name, &hashed, keep_session)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no user named {name:?}"),
+        )),
+        Err(e) => Err(super::store_unavailable("changing a password", &e)),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password`: a signed-in person changes their own password; their other
+/// sessions end, this one goes on.
+#[utoipa::path(post, path = "/me/password", tag = "access",
+    request_body = PasswordChange,
+    responses((status = 200, description = "Changed; every other session of the user ended"),
+        (status = 400, body = super::ApiError), (status = 403, description = "The current password is wrong", body = super::ApiError),
+        (status = 429, description = "Too many wrong passwords for this account; see Retry-After", body = super::ApiError)),
+    security(("session" = [])))]
+pub async fn change_my_password(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Extension(caller): axum::extract::Extension<Caller>,
+    headers: HeaderMap,
+    body: Result<Json<PasswordChange>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(PasswordChange {
+        current_password,
+        new_password,
+    })) = body
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "send {\"current_password\": \"…\", \"new_password\": \"…\"}",
+        );
+    };
+    let client = client_address(&state, peer, &headers);
+    match change_own_password(&state, &caller, client, current_password, new_password).await {
+        Ok(()) => Json(serde_json::json!({ "name": caller.name, "password_changed": true }))
+            .into_response(),
+        Err(refusal) => refusal,
+    }
+}
+
 /// The signed-in session behind a browser request, if any (no CSRF check: reads only).
 pub(crate) async fn session_of(state: &HttpState, headers: &HeaderMap) -> Option<(Caller, String)> {
     let token = session_cookie(headers)?;
-    let session = state
-        .store
-        .session(&random::sha256(&token), now_ms())
-        .await
-        .ok()??;
+    let token_hash = random::sha256(&token);
+    let session = state.store.session(&token_hash, now_ms()).await.ok()??;
     Some((
         Caller {
             name: session.user_name,
             role: session.role,
+            session: Some(token_hash),
         },
         session.csrf_token,
     ))
 }
 
-/// `POST /logout`: ends the session (CSRF token required like any change).
+/// `POST /logout`: ends the session. Like every change it needs the session's CSRF token;
+/// without it nothing happens and no cookie is touched, so another site cannot sign people
+/// out.
 pub async fn logout(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     let Some(token) = session_cookie(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "not signed in");
@@ -296,20 +517,25 @@ pub async fn logout(State(state): State<HttpState>, headers: HeaderMap) -> Respo
     match state.store.session(&hash, now_ms()).await {
         Ok(Some(session)) => {
             if !auth::csrf_matches(csrf_header(&headers), &session.csrf_token) {
-                return error(StatusCode::FORBIDDEN, "the CSRF token is missing or wrong");
+                tracing::warn!(user = %session.user_name, "sign-out without a valid CSRF token refused");
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "the CSRF token is missing or wrong; send it as X-CSRF-Token",
+                );
             }
             if let Err(e) = state.store.delete_session(&hash).await {
                 return super::store_unavailable("ending a session", &e);
             }
+            tracing::info!(user = %session.user_name, "signed out");
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            if let Ok(value) = HeaderValue::from_str(&auth::expired_session_cookie()) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
         }
-        Ok(None) => {}
-        Err(e) => return super::store_unavailable("ending a session", &e),
+        Ok(None) => error(StatusCode::UNAUTHORIZED, "the session already ended"),
+        Err(e) => super::store_unavailable("ending a session", &e),
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&auth::expired_session_cookie()) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
 }
 
 /// `GET /api/v1/me`: who the caller is.

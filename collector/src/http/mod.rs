@@ -1,6 +1,6 @@
-//! HTTP for people and monitoring: `/healthz`, `/metrics` (see `crate::metrics`), and the REST API under `/api/v1` for holders of
-//! an API key (`Authorization: Bearer flk_…`): devices, tickets and actions on tickets. The web
-//! UI and sign-in arrive with later issues.
+//! HTTP for people and monitoring: `/healthz`, `/metrics` (see `crate::metrics`), sign-in and
+//! sign-out, and the REST API under `/api/v1` for holders of an API key or a session: devices,
+//! tickets and actions on them, and (admins) staff credentials; the web UI is `crate::web`.
 
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ use crate::tickets::engine::StaffAction;
 pub const API_KEY_PREFIX: &str = "flk_";
 
 pub mod access;
+pub mod staff;
 
 pub use access::Caller;
 
@@ -36,6 +37,8 @@ pub struct HttpState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The CA certificate enrollment tokens pin.
     pub ca_pem: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`).
+    pub trusted_proxies: Arc<[crate::net::IpNetwork]>,
 }
 
 /// The OpenAPI document's frame; the paths come from the routes themselves.
@@ -85,6 +88,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     // Route groups by the least role that may use them; every group needs a caller.
     let technician = OpenApiRouter::new()
         .routes(routes!(access::me))
+        .routes(routes!(access::change_my_password))
         .routes(routes!(list_devices))
         .routes(routes!(show_device))
         .routes(routes!(list_tickets))
@@ -104,8 +108,13 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     let admin = OpenApiRouter::new()
         .routes(routes!(revoke_device))
         .routes(routes!(set_vip))
-        .routes(routes!(create_token))
-        .routes(routes!(add_user))
+        .routes(routes!(add_user, staff::list_users))
+        .routes(routes!(staff::disable_user))
+        .routes(routes!(staff::enable_user))
+        .routes(routes!(staff::reset_password))
+        .routes(routes!(staff::revoke_api_key))
+        .routes(routes!(create_token, staff::list_tokens))
+        .routes(routes!(staff::revoke_tokens))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));
@@ -156,7 +165,7 @@ pub async fn create_api_key(
 
 /// JSON error body: `{"error": "..."}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct ApiError {
+pub(crate) struct ApiError {
     error: String,
 }
 
@@ -693,11 +702,12 @@ async fn create_token(
     .await
     {
         Ok(issued) => {
-            tracing::info!(by = %caller.name, "enrollment token created");
+            tracing::info!(token = %issued.id, by = %caller.name, "enrollment token created");
             (
                 StatusCode::CREATED,
                 Json(serde_json::json!({
                     "token": issued.token,
+                    "id": issued.id,
                     "expires_at": humantime::format_rfc3339_seconds(issued.expires_at).to_string(),
                 })),
             )

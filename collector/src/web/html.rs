@@ -68,7 +68,7 @@ pub fn page(
     if let Some((name, role)) = who {
         let _ = write!(
             html,
-            "<a href=\"/\">Queue</a><a href=\"/knowledge\">Knowledge</a><a href=\"/stats\">Stats</a><span class=\"who\">{} ({})</span>",
+            "<a href=\"/\">Queue</a><a href=\"/knowledge\">Knowledge</a><a href=\"/stats\">Stats</a><a href=\"/account\">Account</a><span class=\"who\">{} ({})</span>",
             esc(name),
             esc(role)
         );

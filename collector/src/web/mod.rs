@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::http::access::{Caller, session_cookie, session_of, sign_in};
+use crate::http::access::{
+    Caller, change_own_password, client_address, session_cookie, session_of, sign_in,
+};
 use crate::http::{ActionRequest, HttpState, ReproduceBody, perform};
 use crate::model::{Role, now_ms};
 use crate::store::TicketFilter;
@@ -28,6 +30,8 @@ pub fn router() -> Router<HttpState> {
         .route("/login", get(login_page))
         .route("/login/form", post(login_form))
         .route("/logout/form", post(logout_form))
+        .route("/account", get(account_page))
+        .route("/account/password", post(password_form))
         .route("/tickets/{id}", get(ticket_page))
         .route("/tickets/{id}/act", post(act))
         .route("/devices/{id}", get(device_page))
@@ -163,7 +167,8 @@ async fn login_form(
     }
     let name = form.get("name").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    match sign_in(&state, name, password, peer).await {
+    let client = client_address(&state, peer, &headers);
+    match sign_in(&state, name, password, client).await {
         Ok((cookie, _)) => {
             let mut response = Redirect::to("/").into_response();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -172,9 +177,11 @@ async fn login_form(
         Err(refusal) => {
             let status = refusal.status();
             let message = if status == StatusCode::TOO_MANY_REQUESTS {
-                "Too many failed sign-ins for this name; try again in 15 minutes."
+                let wait = retry_after_secs(&refusal)
+                    .map_or_else(|| "a while".to_owned(), crate::http::access::wait_text);
+                format!("Too many failed sign-ins; try again in {wait}.")
             } else {
-                "Wrong name or password."
+                "Wrong name or password.".to_owned()
             };
             html(
                 status,
@@ -197,21 +204,156 @@ async fn logout_form(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some((_, csrf)) = session_of(&state, &headers).await
-        && crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf)
-        && let Some(token) = session_cookie(&headers)
+    // Only a form from our own page (with the session's CSRF token) signs out; a forged one
+    // changes nothing, not even the cookie.
+    let Some((caller, csrf)) = session_of(&state, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
+        tracing::warn!(user = %caller.name, "sign-out form without a valid CSRF token refused");
+        return problem(
+            Some(&caller),
+            StatusCode::FORBIDDEN,
+            "The form's security token is missing or wrong; reload the page and try again.",
+        );
+    }
+    if let Some(token) = session_cookie(&headers)
         && let Err(e) = state
             .store
             .delete_session(&crate::random::sha256(&token))
             .await
     {
         tracing::error!(error = %e, "ending a session");
+        return problem(
+            Some(&caller),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Signing out failed; try again.",
+        );
     }
+    tracing::info!(user = %caller.name, "signed out");
     let mut response = Redirect::to("/login").into_response();
     if let Ok(value) = HeaderValue::from_str(&crate::auth::expired_session_cookie()) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// The `Retry-After` seconds of a refusal, if it has them.
+fn retry_after_secs(response: &Response) -> Option<i64> {
+    response
+        .headers()
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn password_page(csrf: &str, notice: Option<(&str, bool)>) -> String {
+    let notice = match notice {
+        Some((text, true)) => format!("<p class=\"error\" id=\"notice\">{}</p>", esc(text)),
+        Some((text, false)) => format!("<p class=\"card\" id=\"notice\">{}</p>", esc(text)),
+        None => String::new(),
+    };
+    format!(
+        "<h1>Account</h1>{notice}<form class=\"card\" method=\"post\" action=\"/account/password\">{}\
+         <h2>Change your password</h2>\
+         <p><label>Current password<br><input name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <p><label>New password (at least {} characters)<br><input name=\"new_password\" type=\"password\" autocomplete=\"new-password\" minlength=\"{}\" required></label></p>\
+         <p><label>New password again<br><input name=\"new_password_again\" type=\"password\" autocomplete=\"new-password\" required></label></p>\
+         <p class=\"muted\">Your other sessions end; this one goes on.</p>\
+         <button type=\"submit\">Change password</button></form>",
+        csrf_field(csrf),
+        crate::auth::MIN_PASSWORD_CHARS,
+        crate::auth::MIN_PASSWORD_CHARS,
+    )
+}
+
+/// `/account`: the signed-in person's own account (changing their password).
+async fn account_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    let body = password_page(&csrf, None);
+    signed_page(&caller, &csrf, "Account", &body, None)
+}
+
+/// `POST /account/password`: the form of `/account`, through the same rules as the REST API.
+async fn password_form(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
+        tracing::warn!(user = %caller.name, "form without a valid CSRF token refused");
+        return problem(
+            Some(&caller),
+            StatusCode::FORBIDDEN,
+            "The form's security token is missing or wrong; reload the page and try again.",
+        );
+    }
+    let field = |key: &str| form.get(key).cloned().unwrap_or_default();
+    let new_password = field("new_password");
+    if new_password != field("new_password_again") {
+        let body = password_page(
+            &csrf,
+            Some(("The two new passwords differ; nothing changed.", true)),
+        );
+        return html(
+            StatusCode::BAD_REQUEST,
+            page(
+                "Account",
+                Some((&caller.name, caller.role.as_str())),
+                Some(&csrf),
+                &body,
+                None,
+            ),
+        );
+    }
+    let client = client_address(&state, peer, &headers);
+    match change_own_password(
+        &state,
+        &caller,
+        client,
+        field("current_password"),
+        new_password,
+    )
+    .await
+    {
+        Ok(()) => {
+            let body = password_page(
+                &csrf,
+                Some(("Password changed. Your other sessions have ended.", false)),
+            );
+            signed_page(&caller, &csrf, "Account", &body, None)
+        }
+        Err(refusal) => {
+            let status = refusal.status();
+            let message = axum::body::to_bytes(refusal.into_body(), 64 * 1024)
+                .await
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+                .and_then(|json| json["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "Changing the password failed.".to_owned());
+            let body = password_page(&csrf, Some((&format!("{message}."), true)));
+            html(
+                status,
+                page(
+                    "Account",
+                    Some((&caller.name, caller.role.as_str())),
+                    Some(&csrf),
+                    &body,
+                    None,
+                ),
+            )
+        }
+    }
 }
 
 /// Known fixes as list items, each with how often it worked.

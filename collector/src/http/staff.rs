@@ -1,0 +1,203 @@
+//! Admin REST for staff credentials: list, disable and enable users and reset their
+//! passwords, revoke API keys, list and revoke unused enrollment tokens. Every change is
+//! logged with who made it.
+
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{ApiError, Caller, HttpState, error, store_unavailable};
+use crate::enrollment::{RevokeTokensError, TokenSelection};
+use crate::model::now_ms;
+
+/// `GET /api/v1/users` (admin): everyone who may sign in, with whether they are disabled.
+#[utoipa::path(get, path = "/users", tag = "admin",
+    responses((status = 200, body = [crate::store::staff::UserRecord]), (status = 403, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn list_users(State(state): State<HttpState>) -> Response {
+    match state.store.users().await {
+        Ok(users) => Json(users).into_response(),
+        Err(e) => store_unavailable("listing users", &e),
+    }
+}
+
+async fn set_disabled(state: &HttpState, caller: &Caller, name: &str, disabled: bool) -> Response {
+    if disabled && caller.session.is_some() && caller.name == name {
+        return error(
+            StatusCode::CONFLICT,
+            "you cannot disable yourself; another admin can",
+        );
+    }
+    match state
+        .store
+        .set_user_disabled(name, disabled, now_ms())
+        .await
+    {
+        Ok(true) => {
+            if disabled {
+                tracing::warn!(user = %name, by = %caller.name, "user disabled; their sessions ended");
+            } else {
+                tracing::warn!(user = %name, by = %caller.name, "user enabled");
+            }
+            Json(serde_json::json!({ "name": name, "disabled": disabled })).into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no user named {name:?}")),
+        Err(e) => store_unavailable("disabling or enabling a user", &e),
+    }
+}
+
+/// `POST /api/v1/users/{name}/disable` (admin): their sessions end at once and they cannot
+/// sign in until enabled again.
+#[utoipa::path(post, path = "/users/{name}/disable", tag = "admin",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, description = "Disabled"), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, description = "An admin cannot disable themselves", body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn disable_user(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    set_disabled(&state, &caller, &name, true).await
+}
+
+/// `POST /api/v1/users/{name}/enable` (admin): a disabled user may sign in again.
+#[utoipa::path(post, path = "/users/{name}/enable", tag = "admin",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, description = "Enabled"), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn enable_user(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    set_disabled(&state, &caller, &name, false).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    password: String,
+}
+
+/// `POST /api/v1/users/{name}/password` (admin): sets someone's password; every session of
+/// theirs ends (but the admin's own, when resetting their own).
+#[utoipa::path(post, path = "/users/{name}/password", tag = "admin",
+    params(("name" = String, Path, description = "User name")),
+    request_body = PasswordReset,
+    responses((status = 200, description = "Set; the user's sessions ended"), (status = 400, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn reset_password(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    body: Result<Json<PasswordReset>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(PasswordReset { password })) = body else {
+        return error(StatusCode::BAD_REQUEST, "send {\"password\": \"…\"}");
+    };
+    if password.len() > crate::auth::MAX_PASSWORD_BYTES {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "a password must be at most {} bytes",
+                crate::auth::MAX_PASSWORD_BYTES
+            ),
+        );
+    }
+    let keep = caller.session.as_deref().filter(|_| caller.name == name);
+    match super::access::set_password(&state, &name, password, keep).await {
+        Ok(()) => {
+            tracing::warn!(user = %name, by = %caller.name, "password reset; the user's sessions ended");
+            Json(serde_json::json!({ "name": name, "password_changed": true })).into_response()
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// `POST /api/v1/apikeys/{name}/revoke` (admin): the key is refused from the next request on.
+#[utoipa::path(post, path = "/apikeys/{name}/revoke", tag = "admin",
+    params(("name" = String, Path, description = "The API key's name")),
+    responses((status = 200, description = "Revoked"), (status = 403, body = ApiError),
+        (status = 404, description = "No live key has that name", body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn revoke_api_key(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    match state.store.revoke_api_key(&name, now_ms()).await {
+        Ok(true) => {
+            tracing::warn!(api_key = %name, by = %caller.name, "API key revoked");
+            Json(serde_json::json!({ "name": name, "revoked": true })).into_response()
+        }
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("no live API key named {name:?}"),
+        ),
+        Err(e) => store_unavailable("revoking an API key", &e),
+    }
+}
+
+/// `GET /api/v1/tokens` (admin): enrollment tokens not used yet, by id.
+#[utoipa::path(get, path = "/tokens", tag = "admin",
+    responses((status = 200, body = [crate::store::staff::UnusedToken]), (status = 403, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn list_tokens(State(state): State<HttpState>) -> Response {
+    match state.store.unused_tokens().await {
+        Ok(tokens) => Json(tokens).into_response(),
+        Err(e) => store_unavailable("listing tokens", &e),
+    }
+}
+
+/// `POST /api/v1/tokens/revoke` body: `{"all_unused": true}` or `{"id_prefix": "3fa2c1"}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevocation {
+    #[serde(default)]
+    all_unused: bool,
+    #[serde(default)]
+    id_prefix: Option<String>,
+}
+
+/// `POST /api/v1/tokens/revoke` (admin): unused enrollment tokens can no longer enroll.
+#[utoipa::path(post, path = "/tokens/revoke", tag = "admin",
+    request_body = TokenRevocation,
+    responses((status = 200, description = "The ids revoked"), (status = 400, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, description = "The prefix names several tokens", body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn revoke_tokens(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<TokenRevocation>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let selection = match &body {
+        Ok(Json(TokenRevocation {
+            all_unused: true,
+            id_prefix: None,
+        })) => TokenSelection::AllUnused,
+        Ok(Json(TokenRevocation {
+            all_unused: false,
+            id_prefix: Some(prefix),
+        })) => TokenSelection::IdPrefix(prefix),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "send {\"all_unused\": true} or {\"id_prefix\": \"…\"} (an id from GET /api/v1/tokens)",
+            );
+        }
+    };
+    match crate::enrollment::revoke_tokens(&state.store, selection).await {
+        Ok(revoked) => {
+            tracing::warn!(tokens = ?revoked, by = %caller.name, "enrollment tokens revoked");
+            Json(serde_json::json!({ "revoked": revoked })).into_response()
+        }
+        Err(e @ RevokeTokensError::BadPrefix(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ RevokeTokensError::NoMatch(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ RevokeTokensError::Ambiguous { .. }) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(RevokeTokensError::Store(e)) => store_unavailable("revoking tokens", &e),
+    }
+}
