@@ -433,3 +433,38 @@ async fn a_device_has_at_most_five_reproduce_requests_waiting() {
         assert_eq!(request.playbook, "web");
     }
 }
+
+/// The HTTP listener once had no idle deadline: a connection that sends nothing (or stops
+/// half-way through its headers) held its socket forever. Now it is closed once idle.
+#[tokio::test]
+async fn an_http_connection_that_sends_nothing_is_closed_once_idle() {
+    use tokio::io::AsyncWriteExt;
+    let collector = TestCollector::start_with(|settings| {
+        settings.limits.http_idle = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let address = collector.running().http_address;
+    let mut silent = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let mut half = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("half a request");
+    for stream in [&mut silent, &mut half] {
+        let mut buffer = [0u8; 256];
+        let closed = async {
+            while let Ok(read) = stream.read(&mut buffer).await
+                && read > 0
+            {}
+        };
+        tokio::time::timeout(DEADLINE, closed)
+            .await
+            .expect("the idle connection is closed");
+    }
+    // And the listener still serves.
+    let (status, _, _) = crate::support::http_call(address, "GET", "/healthz", &[], None).await;
+    assert_eq!(status, 200);
+}

@@ -699,7 +699,6 @@ async fn a_report_cannot_make_the_agent_probe_a_port_the_config_does_not_allow()
 /// are answered "busy" at once, and the collector records that on each request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_reproduce_requests_is_answered_busy_at_once() {
-    use firstline_collector::store::reproduce::NewReproduce;
     const REQUESTS: usize = 50;
     const PENDING: usize = 8;
     let collector = TestCollector::start().await;
@@ -709,23 +708,39 @@ async fn a_flood_of_reproduce_requests_is_answered_busy_at_once() {
     let identity =
         SimulatedDevice::enroll(&collector.url(), collector.token().await, &state_dir).await;
     // Each "slow computer" run samples for a second: the old agent took 25 s for fifty.
+    // Written straight into the collector's database: a hostile collector does not keep to
+    // the API's limit of five waiting requests per device, and the agent must not rely on it.
+    let database = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(
+                    collector
+                        .settings
+                        .data_dir
+                        .join(firstline_collector::store::DATABASE_FILE),
+                )
+                .busy_timeout(std::time::Duration::from_secs(10)),
+        )
+        .await
+        .expect("the collector's database");
+    let now = firstline_collector::model::now_ms();
     let mut ids = Vec::new();
-    for _ in 0..REQUESTS {
-        let request = store
-            .request_reproduce(
-                &NewReproduce {
-                    ticket_id: None,
-                    device_id: Some(identity.device_id()),
-                    playbook: "slow",
-                    target: None,
-                    requested_by: "e2e",
-                    ttl_ms: 600_000,
-                },
-                firstline_collector::model::now_ms(),
-            )
-            .await
-            .expect("queue a reproduce request");
-        ids.push(request.id);
+    for index in 0..REQUESTS {
+        let id = format!("flood-{index:03}");
+        sqlx::query(
+            "INSERT INTO reproduce_requests (id, ticket_id, device_id, playbook, target, state, \
+             requested_by, created_at_ms, expires_at_ms) VALUES ($1, NULL, $2, 'slow', NULL, \
+             'queued', 'e2e', $3, $4)",
+        )
+        .bind(&id)
+        .bind(identity.device_id())
+        .bind(now)
+        .bind(now + 600_000)
+        .execute(&database)
+        .await
+        .expect("queue a reproduce request");
+        ids.push(id);
     }
     let config = dir.path().join("agent.toml");
     write_config(

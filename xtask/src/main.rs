@@ -616,3 +616,26 @@ fn http_get(address: &str, path: &str, bearer: Option<&str>) -> std::io::Result<
         .unwrap_or_default();
     Ok((status, body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A second demo once took over a running one's database and rewrote its agent's config.
+    #[test]
+    fn a_second_demo_is_refused_while_the_first_holds_its_dir() {
+        let dir = std::env::temp_dir().join(format!("firstline-demo-lock-{}", std::process::id()));
+        let first = lock_demo_dir(&dir).expect("the first demo takes the lock");
+        let second = lock_demo_dir(&dir).expect_err("a second demo is refused");
+        let message = second.to_string();
+        assert!(message.contains("another demo is running"), "{message}");
+        assert!(
+            message.contains(&std::process::id().to_string()),
+            "{message}"
+        );
+        drop(first);
+        let again = lock_demo_dir(&dir).expect("free again once the first ends");
+        drop(again);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
