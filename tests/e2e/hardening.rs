@@ -14,7 +14,7 @@ use pb::agent_message::Body as AgentBody;
 use pb::collector_message::Body as CollectorBody;
 
 use crate::support::{
-    DEADLINE, RawStream, TestAgent, TestCollector, channel, enroll_with, finding, hello, wait_for,
+    DEADLINE, RawStream, TestAgent, TestCollector, enroll_with, finding, open_stream, wait_for,
 };
 
 type IdleTls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
@@ -165,19 +165,7 @@ async fn device_stream(
     let identity = enroll_with(collector, &collector.token().await, dir)
         .await
         .expect("enrolls");
-    let channel = channel(
-        &collector.url(),
-        &identity.ca_pem,
-        Some((&identity.certificate_pem, &identity.key_pem)),
-    )
-    .await
-    .expect("channel");
-    let mut stream = RawStream::open(channel, vec![hello()])
-        .await
-        .expect("stream");
-    let Ok(CollectorBody::Welcome(_)) = stream.next().await else {
-        panic!("expected a Welcome")
-    };
+    let (stream, _) = open_stream(&collector.url(), &identity).await;
     stream.send(AgentBody::Inventory(inventory)).await;
     (identity.device_id().to_owned(), stream)
 }
@@ -413,19 +401,7 @@ async fn a_device_has_at_most_five_reproduce_requests_waiting() {
     assert_eq!(status, 400, "{answer}");
 
     // The five waiting requests reach the device when it connects.
-    let channel = channel(
-        &collector.url(),
-        &identity.ca_pem,
-        Some((&identity.certificate_pem, &identity.key_pem)),
-    )
-    .await
-    .expect("channel");
-    let mut stream = RawStream::open(channel, vec![hello()])
-        .await
-        .expect("stream");
-    let Ok(CollectorBody::Welcome(_)) = stream.next().await else {
-        panic!("expected a Welcome")
-    };
+    let (mut stream, _) = open_stream(&collector.url(), &identity).await;
     for _ in 0..5 {
         let Ok(CollectorBody::Reproduce(request)) = stream.next().await else {
             panic!("expected a reproduce request")

@@ -14,7 +14,7 @@ use firstline_collector::tickets::TicketKind;
 
 use crate::support::{
     RawStream, SimulatedDevice, TestCollector, channel, enroll_with, finding, hello, http_json,
-    wait_for,
+    open_stream, wait_for,
 };
 
 /// A schema of its own inside the test database, dropped afterwards; the URL points at it.
@@ -374,19 +374,7 @@ async fn a_poison_text_and_a_bad_heartbeat_do_not_wedge_the_device(collector: &T
     .await
     .expect("enrolls");
     let device = identity.device_id().to_owned();
-    let channel = channel(
-        &collector.url(),
-        &identity.ca_pem,
-        Some((&identity.certificate_pem, &identity.key_pem)),
-    )
-    .await
-    .expect("channel");
-    let mut stream = RawStream::open(channel, vec![hello()])
-        .await
-        .expect("stream");
-    let CollectorBody::Welcome(_) = stream.next().await.expect("welcome") else {
-        panic!("expected a Welcome")
-    };
+    let (mut stream, _) = open_stream(&collector.url(), &identity).await;
     let report = pb::Finding {
         sequence: 1,
         check: "user.report".to_owned(),
@@ -473,19 +461,7 @@ async fn a_device_revoked_through_one_collector_is_cut_off_on_the_other() {
         .await
         .expect("enrolls");
     let device = identity.device_id().to_owned();
-    let channel = channel(
-        &second.url(),
-        &identity.ca_pem,
-        Some((&identity.certificate_pem, &identity.key_pem)),
-    )
-    .await
-    .expect("channel");
-    let mut stream = RawStream::open(channel, vec![hello()])
-        .await
-        .expect("stream");
-    let CollectorBody::Welcome(_) = stream.next().await.expect("welcome") else {
-        panic!("expected a Welcome")
-    };
+    let (mut stream, _) = open_stream(&second.url(), &identity).await;
     stream
         .send(AgentBody::Findings(pb::FindingBatch {
             findings: vec![finding(1, "before")],
@@ -549,19 +525,7 @@ async fn a_finding_the_database_refuses_is_refused_to_the_agent_and_the_queue_fl
         .await
         .expect("enrolls");
     let device = identity.device_id().to_owned();
-    let channel = channel(
-        &collector.url(),
-        &identity.ca_pem,
-        Some((&identity.certificate_pem, &identity.key_pem)),
-    )
-    .await
-    .expect("channel");
-    let mut stream = RawStream::open(channel, vec![hello()])
-        .await
-        .expect("stream");
-    let CollectorBody::Welcome(_) = stream.next().await.expect("welcome") else {
-        panic!("expected a Welcome")
-    };
+    let (mut stream, _) = open_stream(&collector.url(), &identity).await;
     stream
         .send(AgentBody::Findings(pb::FindingBatch {
             findings: vec![

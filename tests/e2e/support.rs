@@ -397,6 +397,24 @@ impl RawStream {
     }
 }
 
+/// An enrolled device's `Telemetry.Connect` stream to `url` over mutual TLS, past its Welcome.
+pub async fn open_stream(url: &str, identity: &Identity) -> (RawStream, pb::Welcome) {
+    let channel = channel(
+        url,
+        &identity.ca_pem,
+        Some((&identity.certificate_pem, &identity.key_pem)),
+    )
+    .await
+    .expect("channel");
+    let mut stream = RawStream::open(channel, vec![hello()])
+        .await
+        .expect("stream");
+    match stream.next().await {
+        Ok(pb::collector_message::Body::Welcome(welcome)) => (stream, welcome),
+        other => panic!("expected a Welcome, got {other:?}"),
+    }
+}
+
 pub fn hello() -> pb::AgentMessage {
     pb::AgentMessage {
         body: Some(pb::agent_message::Body::Hello(pb::Hello {
