@@ -11,18 +11,17 @@ use crate::limits::Limits;
 /// each; a device listing hundreds would make every finding of it a correlation across all.
 pub const MAX_SCOPES_PER_KIND: usize = 4;
 
+/// How fast one device's findings are decided: a token bucket. Kept per device for as long as
+/// the collector runs (not per stream), so reconnecting does not buy a fresh burst.
 #[derive(Debug)]
-pub struct DeviceBudget {
+pub struct Pace {
     rate_per_second: f64,
     burst: f64,
     tokens: f64,
     refilled_at: Instant,
-    max_conditions: usize,
-    /// Condition keys the device has (from the store at the first batch, then as admitted).
-    known: Option<HashSet<(String, String)>>,
 }
 
-impl DeviceBudget {
+impl Pace {
     pub fn new(limits: &Limits) -> Self {
         let burst = f64::from(limits.device_findings_burst);
         Self {
@@ -30,9 +29,15 @@ impl DeviceBudget {
             burst,
             tokens: burst,
             refilled_at: Instant::now(),
-            max_conditions: limits.device_conditions,
-            known: None,
         }
+    }
+
+    pub fn rate_per_second(&self) -> f64 {
+        self.rate_per_second
+    }
+
+    pub fn burst(&self) -> f64 {
+        self.burst
     }
 
     /// Takes `count` findings' worth from the bucket and says how long to wait before they
@@ -50,6 +55,23 @@ impl DeviceBudget {
             Duration::from_secs_f64(-self.tokens / self.rate_per_second)
         }
     }
+}
+
+/// How many distinct conditions one device may have, on one stream.
+#[derive(Debug)]
+pub struct DeviceBudget {
+    max_conditions: usize,
+    /// Condition keys the device has (from the store at the first batch, then as admitted).
+    known: Option<HashSet<(String, String)>>,
+}
+
+impl DeviceBudget {
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            max_conditions: limits.device_conditions,
+            known: None,
+        }
+    }
 
     /// Whether the condition keys are loaded yet.
     pub fn knows_conditions(&self) -> bool {
@@ -65,32 +87,31 @@ impl DeviceBudget {
         self.known = Some(known);
     }
 
-    /// Whether a finding of `check` on `resource` may be stored: its condition exists, or
-    /// there is room for a new one (which is then counted).
-    pub fn admit_condition(&mut self, check: &str, resource: &str) -> bool {
+    /// Whether a finding of `check` on `resource` may be stored: `Some(true)` when its
+    /// condition is known or there is room for a new one (which is then counted),
+    /// `Some(false)` when there is no room, `None` when the budget is full and the key is not
+    /// among those loaded (the device may have more than were loaded: ask the store).
+    pub fn admit_condition(&mut self, check: &str, resource: &str) -> Option<bool> {
         let max = self.max_conditions;
         let known = self.known.get_or_insert_with(HashSet::new);
         let key = (check.to_owned(), resource.to_owned());
         if known.contains(&key) {
-            return true;
+            return Some(true);
         }
-        if known.len() >= max {
-            return false;
+        if known.len() > max {
+            // Loaded past the budget (it was lowered, or the device had more before): the
+            // loaded keys are not all of them.
+            return None;
+        }
+        if known.len() == max {
+            return Some(false);
         }
         known.insert(key);
-        true
+        Some(true)
     }
 
     pub fn max_conditions(&self) -> usize {
         self.max_conditions
-    }
-
-    pub fn rate_per_second(&self) -> f64 {
-        self.rate_per_second
-    }
-
-    pub fn burst(&self) -> f64 {
-        self.burst
     }
 }
 
@@ -110,7 +131,7 @@ mod tests {
     #[test]
     fn a_burst_goes_at_once_then_findings_wait_their_turn_at_the_sustained_rate() {
         let start = Instant::now();
-        let mut budget = DeviceBudget::new(&limits(100, 1_000, 10));
+        let mut budget = Pace::new(&limits(100, 1_000, 10));
         let cases = [
             // (seconds since start, findings, expected wait in ms)
             (0.0, 1_000, 0),
@@ -136,10 +157,27 @@ mod tests {
             "disk.used_pct".to_owned(),
             "/".to_owned(),
         )]));
-        assert!(budget.admit_condition("disk.used_pct", "/"));
-        assert!(budget.admit_condition("dns.resolve", "a.example.com"));
-        assert!(!budget.admit_condition("dns.resolve", "b.example.com"));
-        assert!(budget.admit_condition("dns.resolve", "a.example.com"));
-        assert!(budget.admit_condition("disk.used_pct", "/"));
+        assert_eq!(budget.admit_condition("disk.used_pct", "/"), Some(true));
+        assert_eq!(
+            budget.admit_condition("dns.resolve", "a.example.com"),
+            Some(true)
+        );
+        assert_eq!(
+            budget.admit_condition("dns.resolve", "b.example.com"),
+            Some(false)
+        );
+        assert_eq!(
+            budget.admit_condition("dns.resolve", "a.example.com"),
+            Some(true)
+        );
+        assert_eq!(budget.admit_condition("disk.used_pct", "/"), Some(true));
+        // More loaded than the budget: an unknown key may still be one of the device's.
+        let mut over = DeviceBudget::new(&limits(100, 1_000, 1));
+        over.set_known_conditions(HashSet::from([
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ]));
+        assert_eq!(over.admit_condition("a", "1"), Some(true));
+        assert_eq!(over.admit_condition("c", "3"), None);
     }
 }

@@ -59,10 +59,13 @@ impl Refusal {
 }
 
 /// What one listener allows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GateLimits {
     pub total: usize,
     pub per_address: usize,
+    /// Peers the per-address cap does not apply to (trusted reverse proxies, through which
+    /// everyone comes).
+    pub exempt: Vec<crate::net::IpNetwork>,
     /// Close a connection that has not started a request this long after it was accepted.
     pub first_request_within: Option<Duration>,
     /// Close a connection with no bytes either way for this long.
@@ -85,9 +88,12 @@ pub struct Gate {
 #[derive(Debug, Default)]
 struct GateState {
     total: usize,
+    /// By [`address_group`].
     per_address: HashMap<IpAddr, usize>,
-    /// Connections not yet known to have made a request, by peer address.
-    awaiting_request: HashMap<SocketAddr, Arc<AtomicBool>>,
+    next_connection: u64,
+    /// Connections not yet known to have made a request: by peer address, with the
+    /// connection's own number (a peer address can come back before its old connection ends).
+    awaiting_request: HashMap<SocketAddr, (u64, Arc<AtomicBool>)>,
     refused_since_log: [u64; 5],
     last_log: Option<Instant>,
 }
@@ -118,12 +124,15 @@ impl Gate {
     pub fn admit(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) -> Option<GuardedStream> {
         let local = stream.local_addr().ok();
         let requested = Arc::new(AtomicBool::new(self.limits.first_request_within.is_none()));
+        let group = address_group(peer.ip());
+        let exempt = self.limits.exempt.iter().any(|net| net.contains(peer.ip()));
+        let connection;
         {
             let mut state = self.lock();
-            let from_peer = state.per_address.get(&peer.ip()).copied().unwrap_or(0);
+            let from_peer = state.per_address.get(&group).copied().unwrap_or(0);
             let refusal = if state.total >= self.limits.total {
                 Some(Refusal::Total)
-            } else if from_peer >= self.limits.per_address {
+            } else if from_peer >= self.limits.per_address && !exempt {
                 Some(Refusal::PerAddress)
             } else {
                 None
@@ -134,9 +143,13 @@ impl Gate {
                 return None;
             }
             state.total += 1;
-            *state.per_address.entry(peer.ip()).or_insert(0) += 1;
+            *state.per_address.entry(group).or_insert(0) += 1;
+            state.next_connection += 1;
+            connection = state.next_connection;
             if self.limits.first_request_within.is_some() {
-                state.awaiting_request.insert(peer, requested.clone());
+                state
+                    .awaiting_request
+                    .insert(peer, (connection, requested.clone()));
             }
         }
         self.metrics.connection_opened(self.listener);
@@ -145,6 +158,7 @@ impl Gate {
         Some(GuardedStream {
             inner: stream,
             peer,
+            connection,
             local,
             gate: self.clone(),
             requested,
@@ -154,25 +168,34 @@ impl Gate {
         })
     }
 
-    /// The connection from `peer` made a request: it keeps its slot for as long as it lives.
+    /// The connection from `peer` made a request that proved who it is (an authenticated
+    /// stream, a successful enrollment): it keeps its slot for as long as it lives. A stranger's
+    /// refused request does not count, so strangers cannot hold slots.
     pub fn request_started(&self, peer: Option<SocketAddr>) {
         if let Some(peer) = peer
-            && let Some(flag) = self.lock().awaiting_request.remove(&peer)
+            && let Some((_, flag)) = self.lock().awaiting_request.remove(&peer)
         {
             flag.store(true, Ordering::Relaxed);
         }
     }
 
-    fn release(&self, peer: SocketAddr) {
+    fn release(&self, peer: SocketAddr, connection: u64) {
         let mut state = self.lock();
         state.total = state.total.saturating_sub(1);
-        if let Some(count) = state.per_address.get_mut(&peer.ip()) {
+        let group = address_group(peer.ip());
+        if let Some(count) = state.per_address.get_mut(&group) {
             *count -= 1;
             if *count == 0 {
-                state.per_address.remove(&peer.ip());
+                state.per_address.remove(&group);
             }
         }
-        state.awaiting_request.remove(&peer);
+        if state
+            .awaiting_request
+            .get(&peer)
+            .is_some_and(|(waiting, _)| *waiting == connection)
+        {
+            state.awaiting_request.remove(&peer);
+        }
         drop(state);
         self.metrics.connection_closed(self.listener);
     }
@@ -213,6 +236,16 @@ impl Gate {
     }
 }
 
+/// What the per-address cap counts as one address: an IPv4 address (IPv4-mapped IPv6 included),
+/// or an IPv6 /64 (what one host or home is usually given, so one holder of a /64 cannot be
+/// 2^64 addresses).
+fn address_group(address: IpAddr) -> IpAddr {
+    match crate::net::canonical(address) {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4,
+    }
+}
+
 /// Accepts connections from `listener` for as long as it lives, admitting them through
 /// `gate`. An accept error (out of descriptors, say) is logged and retried after a pause
 /// rather than ending the server.
@@ -238,6 +271,7 @@ pub async fn accept(listener: &TcpListener, gate: &Arc<Gate>) -> (GuardedStream,
 pub struct GuardedStream {
     inner: TcpStream,
     peer: SocketAddr,
+    connection: u64,
     local: Option<SocketAddr>,
     gate: Arc<Gate>,
     requested: Arc<AtomicBool>,
@@ -299,7 +333,7 @@ impl GuardedStream {
 
 impl Drop for GuardedStream {
     fn drop(&mut self) {
-        self.gate.release(self.peer);
+        self.gate.release(self.peer, self.connection);
     }
 }
 
@@ -329,6 +363,10 @@ impl AsyncWrite for GuardedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        // A peer that stops reading leaves our writes pending: the deadlines hold there too.
+        if let Some(refusal) = this.expired(cx) {
+            return Poll::Ready(Err(this.close_for(refusal)));
+        }
         let outcome = Pin::new(&mut this.inner).poll_write(cx, buf);
         if matches!(outcome, Poll::Ready(Ok(written)) if written > 0) {
             this.touched();
@@ -337,7 +375,11 @@ impl AsyncWrite for GuardedStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        if let Some(refusal) = this.expired(cx) {
+            return Poll::Ready(Err(this.close_for(refusal)));
+        }
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -350,6 +392,9 @@ impl AsyncWrite for GuardedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(refusal) = this.expired(cx) {
+            return Poll::Ready(Err(this.close_for(refusal)));
+        }
         let outcome = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if matches!(outcome, Poll::Ready(Ok(written)) if written > 0) {
             this.touched();
@@ -404,6 +449,7 @@ mod tests {
             GateLimits {
                 total,
                 per_address,
+                exempt: Vec::new(),
                 first_request_within: first_request,
                 idle: None,
                 lifetime: None,

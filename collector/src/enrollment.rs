@@ -173,9 +173,6 @@ impl pb::enrollment_server::Enrollment for EnrollmentService {
         request: Request<pb::EnrollRequest>,
     ) -> Result<Response<pb::EnrollResponse>, Status> {
         let peer = request.remote_addr();
-        if let Some(gate) = &self.gate {
-            gate.request_started(peer);
-        }
         let request = request.into_inner();
         let token = request.token.trim();
         let malformed = if !token.starts_with(TOKEN_PREFIX) {
@@ -263,6 +260,10 @@ impl pb::enrollment_server::Enrollment for EnrollmentService {
             }
         }
         tracing::info!(device = %device_id, hostname = %device.hostname, serial = %issued.serial_hex, "device enrolled");
+        // A successful enrollment proved a token: its connection keeps its slot.
+        if let Some(gate) = &self.gate {
+            gate.request_started(peer);
+        }
         Ok(Response::new(pb::EnrollResponse {
             device_id,
             certificate_pem: issued.certificate_pem,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::budget::DeviceBudget;
+use crate::budget::{DeviceBudget, Pace};
 use crate::commit::Committer;
 use crate::metrics::{Metrics, RefusalReason};
 use crate::model::{AgentHealth, Finding, Inventory, now_ms};
@@ -42,6 +42,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Sessions {
     next_id: AtomicU64,
     live: Mutex<HashMap<String, LiveSession>>,
+    /// Each device's pace (`[limits]` findings per second), kept across its reconnects.
+    paces: Mutex<HashMap<String, Arc<Mutex<Pace>>>>,
 }
 
 #[derive(Debug)]
@@ -131,12 +133,25 @@ impl Sessions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveSession>> {
-        // A panic while holding this lock cannot leave the map inconsistent (single inserts
-        // and removes), so a poisoned lock is still usable.
-        self.live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.live)
     }
+
+    /// The device's pace, made on its first stream since the collector started.
+    fn pace(&self, device_id: &str, limits: &crate::limits::Limits) -> Arc<Mutex<Pace>> {
+        lock(&self.paces)
+            .entry(device_id.to_owned())
+            .or_insert_with(|| Arc::new(Mutex::new(Pace::new(limits))))
+            .clone()
+    }
+}
+
+/// Locks `mutex`. What this module keeps behind locks is maps and counters changed by single
+/// inserts, removes and additions: a panic elsewhere cannot leave them half-updated, so a
+/// poisoned lock is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The `firstline.v1.Telemetry` service.
@@ -200,9 +215,6 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         request: Request<Streaming<pb::AgentMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
         let peer = request.remote_addr();
-        if let Some(gate) = &self.gate {
-            gate.request_started(peer);
-        }
         let device_id = authenticate(&request).inspect_err(|status| {
             tracing::warn!(peer = ?peer, reason = status.message(), "stream refused");
         })?;
@@ -223,6 +235,10 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             tracing::warn!(peer = ?peer, device = %device_id, %reason, "stream refused");
             return Err(Status::permission_denied(reason));
         }
+        // An enrolled device's stream: its connection keeps its slot.
+        if let Some(gate) = &self.gate {
+            gate.request_started(peer);
+        }
 
         let (outbound, outbound_stream) = mpsc::channel(16);
         let opened = self.sessions.open(&device_id);
@@ -239,6 +255,8 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             idle_timeout: self.heartbeat_interval * SILENT_INTERVALS_BEFORE_CLOSE,
             heartbeat_interval: self.heartbeat_interval,
             budget: Mutex::new(DeviceBudget::new(&self.limits)),
+            pace: self.sessions.pace(&device_id, &self.limits),
+            paced: AtomicBool::new(false),
             report_tickets_per_hour: self.limits.device_report_tickets_per_hour,
         };
         let sessions = self.sessions.clone();
@@ -303,6 +321,10 @@ struct Session {
     idle_timeout: Duration,
     heartbeat_interval: Duration,
     budget: Mutex<DeviceBudget>,
+    /// The device's pace, shared by its streams (a reconnect buys no fresh burst).
+    pace: Arc<Mutex<Pace>>,
+    /// Whether this stream was slowed yet (noted once a stream).
+    paced: AtomicBool,
     report_tickets_per_hour: u32,
 }
 
@@ -512,18 +534,20 @@ impl Session {
             } else {
                 chunk.last().map_or(highest, |finding| finding.sequence)
             };
-            let wait = self.budget().pace(chunk.len(), std::time::Instant::now());
+            let (wait, rate, burst) = {
+                let mut pace = lock(&self.pace);
+                let wait = pace.pace(chunk.len(), std::time::Instant::now());
+                (wait, pace.rate_per_second(), pace.burst())
+            };
             if !wait.is_zero() {
                 // Slowed, not refused: the agent keeps the findings until the ack, and other
-                // devices' batches go ahead meanwhile.
-                let (rate, burst) = {
-                    let budget = self.budget();
-                    (budget.rate_per_second(), budget.burst())
-                };
-                self.over_budget(format!(
-                    "sent findings faster than its budget of {rate} per second (after a burst of {burst}): its acks are slowed"
-                ))
-                .await;
+                // devices' batches go ahead meanwhile. Noted once a stream.
+                if !self.paced.swap(true, Ordering::Relaxed) {
+                    self.over_budget(format!(
+                        "sent findings faster than its budget of {rate} per second (after a burst of {burst}): its acks are slowed"
+                    ))
+                    .await;
+                }
                 tokio::time::sleep(wait.min(MAX_PACING_WAIT)).await;
             }
             let commit_started = std::time::Instant::now();
@@ -593,17 +617,14 @@ impl Session {
     }
 
     fn budget(&self) -> std::sync::MutexGuard<'_, DeviceBudget> {
-        // Bookkeeping only: a panic elsewhere cannot leave it half-updated.
-        self.budget
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.budget)
     }
 
     /// `accepted` without the findings over the device's budgets (new conditions past its
     /// count, reports past its hourly number), which go to `refused` with the reason.
     async fn within_budget(
         &self,
-        mut accepted: Vec<Finding>,
+        accepted: Vec<Finding>,
         refused: &mut Vec<(u64, String)>,
     ) -> Result<Vec<Finding>, Status> {
         if !self.budget().knows_conditions() {
@@ -625,56 +646,68 @@ impl Session {
         } else {
             0
         };
-        let mut notes = Vec::new();
+        let max_conditions = self.budget().max_conditions();
+        let mut kept = Vec::with_capacity(accepted.len());
+        let mut first_note = None;
         let before = refused.len();
-        {
-            let mut budget = self.budget();
-            accepted.retain(|finding| {
-                let reason = if finding.check == USER_REPORT {
-                    if report_room == 0 {
-                        Some(format!(
-                            "over the device's budget of {} reports per hour ([limits] device_report_tickets_per_hour)",
+        for finding in accepted {
+            let reason = if finding.check == USER_REPORT {
+                if report_room == 0 {
+                    first_note.get_or_insert_with(|| {
+                        format!(
+                            "went over its budget of {} reports per hour ([limits] device_report_tickets_per_hour): more are refused",
                             self.report_tickets_per_hour
-                        ))
-                    } else {
-                        report_room -= 1;
-                        None
-                    }
-                } else if budget.admit_condition(&finding.check, &finding.resource) {
+                        )
+                    });
+                    Some(format!(
+                        "over the device's budget of {} reports per hour ([limits] device_report_tickets_per_hour)",
+                        self.report_tickets_per_hour
+                    ))
+                } else {
+                    report_room -= 1;
+                    None
+                }
+            } else {
+                let verdict = self
+                    .budget()
+                    .admit_condition(&finding.check, &finding.resource);
+                let admitted = match verdict {
+                    Some(admitted) => admitted,
+                    // Past the budget already (it was lowered): an existing condition of the
+                    // device's still passes, so its tickets can still resolve.
+                    None => self
+                        .store
+                        .condition_exists(&self.device_id, &finding.check, &finding.resource)
+                        .await
+                        .map_err(|e| store_unavailable(&self.device_id, e))?,
+                };
+                if admitted {
                     None
                 } else {
+                    first_note.get_or_insert_with(|| {
+                        format!(
+                            "went over its budget of {max_conditions} conditions ([limits] device_conditions): findings for new ones are refused"
+                        )
+                    });
                     Some(format!(
-                        "over the device's budget of {} conditions ([limits] device_conditions): {} on {:.80} would be a new one",
-                        budget.max_conditions(),
-                        finding.check,
-                        finding.resource
+                        "over the device's budget of {max_conditions} conditions ([limits] device_conditions): {} on {:.80} would be a new one",
+                        finding.check, finding.resource
                     ))
-                };
-                match reason {
-                    None => true,
-                    Some(reason) => {
-                        notes.push(reason.clone());
-                        refused.push((finding.sequence, reason));
-                        false
-                    }
                 }
-            });
+            };
+            match reason {
+                None => kept.push(finding),
+                Some(reason) => refused.push((finding.sequence, reason)),
+            }
         }
         let over = refused.len() - before;
-        if over > 0 {
+        if let Some(note) = first_note {
             self.metrics
                 .findings_refused(RefusalReason::OverBudget, over);
-            tracing::warn!(device = %self.device_id, refused = over, reason = %notes[0], "findings over the device's budget refused");
-            let note = format!(
-                "went over its budget ({}): such findings are refused",
-                notes[0]
-                    .trim_start_matches("over the device's budget of ")
-                    .split_once(':')
-                    .map_or(notes[0].as_str(), |(head, _)| head)
-            );
+            tracing::warn!(device = %self.device_id, refused = over, %note, "findings over the device's budget refused");
             self.over_budget(note).await;
         }
-        Ok(accepted)
+        Ok(kept)
     }
 
     /// Notes on the device's page that it went over a budget (once per different note).

@@ -119,6 +119,12 @@ impl LimitsFile {
                 return Err(format!("limits.{key} must be at least 1"));
             }
         }
+        if self.http_connections_per_address > self.http_connections {
+            return Err(format!(
+                "limits.http_connections_per_address ({}) must not exceed limits.http_connections ({})",
+                self.http_connections_per_address, self.http_connections
+            ));
+        }
         if self.device_findings_burst < 1_000 {
             return Err(format!(
                 "limits.device_findings_burst ({}) must be at least 1000 (one full batch)",

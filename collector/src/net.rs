@@ -65,7 +65,7 @@ fn max_prefix(address: IpAddr) -> u8 {
 
 /// An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, what a dual-stack socket reports) as the
 /// IPv4 address it is.
-fn canonical(address: IpAddr) -> IpAddr {
+pub fn canonical(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()

@@ -224,6 +224,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         GateLimits {
             total: limits.connections,
             per_address: limits.connections_per_address,
+            exempt: Vec::new(),
             first_request_within: Some(limits.first_request_within),
             idle: None,
             lifetime: None,
@@ -235,6 +236,8 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         GateLimits {
             total: limits.http_connections,
             per_address: limits.http_connections_per_address,
+            // Through a trusted reverse proxy comes everyone.
+            exempt: settings.trusted_proxies.clone(),
             first_request_within: None,
             idle: Some(limits.http_idle),
             lifetime: Some(limits.http_lifetime),

@@ -27,15 +27,16 @@ impl WireBounds for crate::v1::CollectorMessage {}
 
 impl WireBounds for crate::v1::AgentMessage {
     /// `AgentMessage.findings` (field 3) holds a `FindingBatch` whose `findings` (field 1)
-    /// are counted.
+    /// are counted — across every occurrence of field 3, since decoding merges them into one
+    /// batch.
     fn check_wire(bytes: &[u8]) -> Result<(), Status> {
         let malformed = || Status::invalid_argument("the message is not valid protobuf");
+        let mut findings = 0usize;
         for field in Fields(bytes) {
             let (number, value) = field.ok_or_else(malformed)?;
             if number == 3
                 && let Some(batch) = value
             {
-                let mut findings = 0usize;
                 for field in Fields(batch) {
                     let (number, _) = field.ok_or_else(malformed)?;
                     if number == 1 {
@@ -189,6 +190,14 @@ mod tests {
         // Two million empty findings in 4 MiB: refused, reading only the keys.
         let refused = pb::AgentMessage::check_wire(&batch(2_000_000)).expect_err("over");
         assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        // Split over repeated occurrences of the field, which decoding merges into one batch.
+        let split: Vec<u8> = std::iter::repeat_n(batch(600), 2).flatten().collect();
+        let merged = match pb::AgentMessage::decode(split.as_slice()).map(|m| m.body) {
+            Ok(Some(pb::agent_message::Body::Findings(batch))) => batch.findings.len(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(merged, 1200, "decoding merges the occurrences");
+        assert!(pb::AgentMessage::check_wire(&split).is_err());
         let heartbeat = pb::AgentMessage {
             body: Some(pb::agent_message::Body::Heartbeat(pb::Heartbeat::default())),
         }

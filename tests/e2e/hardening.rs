@@ -444,3 +444,74 @@ async fn an_http_connection_that_sends_nothing_is_closed_once_idle() {
     let (status, _, _) = crate::support::http_call(address, "GET", "/healthz", &[], None).await;
     assert_eq!(status, 200);
 }
+
+/// `firstline_connections_open{listener}` as the collector reports it (the scrape's own
+/// connection included on `http`).
+async fn connections_open(collector: &TestCollector, listener: &str) -> Option<u64> {
+    let (_, _, body) = crate::support::http_call(
+        collector.running().http_address,
+        "GET",
+        "/metrics",
+        &[],
+        None,
+    )
+    .await;
+    let needle = format!("firstline_connections_open{{listener=\"{listener}\"}} ");
+    body.as_str()?
+        .lines()
+        .find_map(|line| line.strip_prefix(&needle))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// A stranger's request does not buy a slot: an enrollment with a made-up token (or a
+/// stream without a certificate) once marked the connection as active, and it could then
+/// sit on the agent port forever, answering keepalive pings.
+#[tokio::test]
+async fn a_refused_request_does_not_keep_a_strangers_connection_open() {
+    let collector = TestCollector::start_with(|settings| {
+        settings.limits.first_request_within = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let channel = crate::support::channel(&collector.url(), &collector.ca_pem(), None)
+        .await
+        .expect("server-auth TLS");
+    let mut client = pb::enrollment_client::EnrollmentClient::new(channel.clone());
+    let refused = client
+        .enroll(pb::EnrollRequest {
+            token: "flt_madeup.pin".to_owned(),
+            ..pb::EnrollRequest::default()
+        })
+        .await
+        .expect_err("a made-up token");
+    assert_ne!(refused.code(), tonic::Code::Ok);
+    assert_eq!(connections_open(&collector, "grpc").await, Some(1));
+    // The channel is still held here; the collector closes its side once the deadline passes.
+    wait_for("the stranger's connection closed", || async {
+        (connections_open(&collector, "grpc").await == Some(0)).then_some(())
+    })
+    .await;
+    drop(channel);
+}
+
+/// The HTTP deadlines once fired only when reading: a client that pipelines requests for
+/// large answers and never reads them left the server's writes pending forever.
+#[tokio::test]
+async fn an_http_client_that_never_reads_its_answers_is_cut_off_once_idle() {
+    use tokio::io::AsyncWriteExt;
+    let collector = TestCollector::start_with(|settings| {
+        settings.limits.http_idle = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let mut stalled = tokio::net::TcpStream::connect(collector.running().http_address)
+        .await
+        .expect("connect");
+    let request = b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    for _ in 0..400 {
+        stalled.write_all(request).await.expect("pipelined request");
+    }
+    wait_for("the stalled connection closed", || async {
+        (connections_open(&collector, "http").await == Some(1)).then_some(())
+    })
+    .await;
+    drop(stalled);
+}

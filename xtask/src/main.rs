@@ -362,7 +362,10 @@ impl Demo {
             format!(
                 "# Demo agent config: the defaults, plus a watched folder. Edit me while the demo runs.\n\
                  collector_url = \"https://{grpc}\"\n\n{DEMO_LOCAL_ONLY}\n\
+                 # DEMO: a user's report may test the demo's own web page (and the usual web ports).\n\
+                 [playbooks]\nreport_ports = [80, 443, {}]\n\n\
                  [[checks.watch]]\nname = \"demo-crashes\"\npath = \"{}\"\npattern = \"*.crash\"\n",
+                self.http_port,
                 crashes.display()
             ),
         )
@@ -470,6 +473,35 @@ impl Demo {
             })
             .context("waiting for a crash file to open a ticket")?;
             let _ = std::fs::remove_file(&crash);
+            // The report the banner suggests works as printed, and files a ticket.
+            let reported = capture(
+                Command::new(&agent_bin)
+                    .arg("report")
+                    .arg(format!("I can't open http://localhost:{}/", self.http_port))
+                    .arg("--json")
+                    .arg("--config")
+                    .arg(&agent_config)
+                    .arg("--state-dir")
+                    .arg(&state_dir),
+            )?;
+            let outcome: serde_json::Value = serde_json::from_str(&reported)
+                .with_context(|| format!("the report printed no JSON: {reported}"))?;
+            if outcome["queued"] != serde_json::Value::Bool(true)
+                || outcome["results"][0]["failed_layer"] != serde_json::Value::Null
+            {
+                bail!("the suggested report did not pass and reach the support desk: {outcome:#}");
+            }
+            wait_until(Duration::from_secs(30), &mut children, &agent_log, || {
+                let Ok((200, body)) = http_get(
+                    &http,
+                    "/api/v1/tickets?state=open&kind=report",
+                    Some(&api_key),
+                ) else {
+                    return false;
+                };
+                body.contains("localhost")
+            })
+            .context("waiting for the suggested report to open a ticket")?;
             // And a person can sign in to the web UI with the login printed above.
             let login = serde_json::json!({ "name": user, "password": password }).to_string();
             match http_post_json(&http, "/login", &login) {
@@ -483,7 +515,7 @@ impl Demo {
                 Err(e) => bail!("signing in to the web UI: {e}"),
             }
             println!(
-                "demo check passed (a crash file opened a ticket; the printed login signs in); stopping."
+                "demo check passed (a crash file and the suggested report opened tickets; the printed login signs in); stopping."
             );
             return Ok(());
         }

@@ -30,6 +30,27 @@ impl Store {
         })
     }
 
+    /// Whether the device has a condition for `check` on `resource`.
+    pub async fn condition_exists(
+        &self,
+        device_id: &str,
+        check: &str,
+        resource: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query(
+                "SELECT 1 AS found FROM conditions WHERE device_id = $1 AND check_name = $2 \
+                 AND resource = $3",
+            )
+            .bind(device_id)
+            .bind(check)
+            .bind(resource)
+            .fetch_optional(pool)
+            .await?
+            .is_some()
+        }))
+    }
+
     /// Report tickets (a user's own words) opened for the device since `since_ms`.
     pub async fn report_tickets_since(
         &self,

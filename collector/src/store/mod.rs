@@ -59,10 +59,10 @@ impl StoreError {
             sqlx::Error::Encode(_) => true,
             sqlx::Error::Database(database) => {
                 use sqlx::error::ErrorKind;
+                // Not a foreign key: that is a device removed meanwhile, not its data.
                 let constraint = matches!(
                     database.kind(),
                     ErrorKind::UniqueViolation
-                        | ErrorKind::ForeignKeyViolation
                         | ErrorKind::NotNullViolation
                         | ErrorKind::CheckViolation
                 );
