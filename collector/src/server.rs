@@ -315,6 +315,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         metrics,
         ca_pem: ca_pem.clone(),
         trusted_proxies: settings.trusted_proxies.clone().into(),
+        sign_in_holds: Arc::default(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
     tokio::spawn(end_revoked_sessions(

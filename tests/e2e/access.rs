@@ -1053,3 +1053,28 @@ async fn signing_out_needs_the_csrf_token() {
     assert!(clears_cookie(&head), "{head}");
     assert!(!signed_in(cookie.clone()).await);
 }
+
+/// A stranger flooding sign-in from one address once made every attempt a write to the
+/// database (SQLite's single writer, shared with ingest). Once the address is refused, more
+/// attempts are refused from memory: the database holds the refused ones, not the flood.
+#[tokio::test]
+async fn a_sign_in_flood_from_a_refused_address_is_answered_without_writing() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    let mut statuses = std::collections::BTreeMap::new();
+    for attempt in 0..200 {
+        let (status, _) = sign_in(http, &format!("guess{attempt}"), "not-the-password").await;
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    // The address's limit (30 in 15 minutes) refuses the rest with 429.
+    assert_eq!(statuses.get(&401), Some(&30), "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&170), "{statuses:?}");
+    let recorded = collector
+        .running()
+        .store
+        .login_attempts_since("nobody", "127.0.0.1", "", 0)
+        .await
+        .expect("attempts")
+        .from_peer;
+    assert_eq!(recorded, 31, "30 checked and the one that found the limit");
+}

@@ -205,6 +205,51 @@ pub(crate) fn wait_text(seconds: i64) -> String {
     }
 }
 
+/// Sign-ins refused until a time, by address, kept in memory: a flood of attempts from a
+/// refused address is answered without writing each one to the database, where it would compete with ingest for SQLite's single
+/// writer. The database stays the truth; this only repeats refusals it already made.
+#[derive(Debug, Default)]
+pub struct SignInHolds {
+    until_ms: std::sync::Mutex<std::collections::HashMap<String, (i64, &'static str)>>,
+}
+
+/// Holds kept at once, at most; expired ones are dropped first.
+const MAX_SIGN_IN_HOLDS: usize = 100_000;
+
+impl SignInHolds {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (i64, &'static str)>> {
+        // A map of single inserts and removes: usable after a panic elsewhere.
+        self.until_ms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The refusal still in force for any of `keys`: (until when, why).
+    fn held(&self, keys: &[&str], now: i64) -> Option<(i64, &'static str)> {
+        let holds = self.lock();
+        keys.iter()
+            .filter_map(|key| holds.get(*key))
+            .filter(|(until, _)| *until > now)
+            .max_by_key(|(until, _)| *until)
+            .copied()
+    }
+
+    fn hold(&self, key: String, until_ms: i64, why: &'static str, now: i64) {
+        let mut holds = self.lock();
+        if holds.len() >= MAX_SIGN_IN_HOLDS {
+            holds.retain(|_, (until, _)| *until > now);
+        }
+        if holds.len() < MAX_SIGN_IN_HOLDS {
+            holds.insert(key, (until_ms, why));
+        }
+    }
+}
+
+const FROM_ADDRESS: &str = "too many failed sign-ins from your address";
+const FOR_ACCOUNT: &str = "too many failed sign-ins for this account";
+
 /// Counts a password check for `name` from `client` before it happens (so guesses sent at
 /// once all count) and applies the limits: the account's backoff, then the address's cap.
 /// Returns the attempt's id; an attempt refused here is set aside so it does not lengthen the
@@ -215,6 +260,13 @@ async fn admit_attempt(
     client: &str,
     now: i64,
 ) -> Result<String, Response> {
+    // An address already refused is refused again from memory. (An account's backoff is not
+    // held here: its refused attempts still count against their address, which is what stops
+    // one address from flooding one account.)
+    let peer_key = format!("peer {client}");
+    if let Some((until, why)) = state.sign_in_holds.held(&[&peer_key], now) {
+        return Err(too_many(until - now, why));
+    }
     let attempt_id = random::token_text(12);
     if let Err(e) = state
         .store
@@ -237,16 +289,13 @@ async fn admit_attempt(
         .map_or(0, |last| last.saturating_add(backoff_ms) - now);
     let refusal = if attempts.from_peer >= auth::MAX_FAILURES_FROM_PEER {
         tracing::warn!(user = ?name, peer = %client, from_peer = attempts.from_peer, "sign-in refused: too many attempts from this address");
-        Some(too_many(
-            auth::FAILURE_WINDOW_MS,
-            "too many failed sign-ins from your address",
-        ))
+        state
+            .sign_in_holds
+            .hold(peer_key, now + auth::FAILURE_WINDOW_MS, FROM_ADDRESS, now);
+        Some(too_many(auth::FAILURE_WINDOW_MS, FROM_ADDRESS))
     } else if backoff_ms > 0 && account_wait_ms > 0 {
         tracing::warn!(user = ?name, peer = %client, failures = attempts.for_account, wait_ms = account_wait_ms, "sign-in refused: the account is backing off after failures");
-        Some(too_many(
-            account_wait_ms,
-            "too many failed sign-ins for this account",
-        ))
+        Some(too_many(account_wait_ms, FOR_ACCOUNT))
     } else {
         None
     };

@@ -39,6 +39,9 @@ pub struct HttpState {
     pub ca_pem: String,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`).
     pub trusted_proxies: Arc<[crate::net::IpNetwork]>,
+    /// Addresses and accounts refused sign-in until a time: further attempts are refused
+    /// again from memory, without a write to the database.
+    pub sign_in_holds: Arc<access::SignInHolds>,
 }
 
 /// The OpenAPI document's frame; the paths come from the routes themselves.
