@@ -49,6 +49,30 @@ fn client_config(ca_pem: &str) -> Arc<rustls::ClientConfig> {
     )
 }
 
+/// The collector's `/metrics`, as text.
+async fn metrics_text(collector: &TestCollector) -> String {
+    let (_, _, body) = crate::support::http_call(
+        collector.running().http_address,
+        "GET",
+        "/metrics",
+        &[],
+        None,
+    )
+    .await;
+    body.as_str().unwrap_or_default().to_owned()
+}
+
+/// `firstline_connections_open{listener}` as the collector reports it (the scrape's own
+/// connection included on `http`).
+async fn connections_open(collector: &TestCollector, listener: &str) -> Option<u64> {
+    let needle = format!("firstline_connections_open{{listener=\"{listener}\"}} ");
+    metrics_text(collector)
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(&needle))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// Once, 2,000 idle TLS connections stayed open forever (no deadline before a request, no
 /// cap per address, nothing logged); at a low descriptor limit a real `enroll` then timed
 /// out. Now one address holds at most its share, an idle connection is closed once its
@@ -131,15 +155,7 @@ async fn two_thousand_idle_tls_connections_do_not_keep_an_agent_out() {
         firstline_agent::uplink::UplinkState::Connected { .. }
     ));
     let metrics = wait_for("the refusals in /metrics", || async {
-        let (_, _, body) = crate::support::http_call(
-            collector.running().http_address,
-            "GET",
-            "/metrics",
-            &[],
-            None,
-        )
-        .await;
-        let text = body.as_str().unwrap_or_default().to_owned();
+        let text = metrics_text(&collector).await;
         text.contains(&format!(
             "firstline_connections_refused_total{{listener=\"grpc\",reason=\"per_address_cap\"}} {}",
             ATTEMPTS - PER_ADDRESS
@@ -443,24 +459,6 @@ async fn an_http_connection_that_sends_nothing_is_closed_once_idle() {
     // And the listener still serves.
     let (status, _, _) = crate::support::http_call(address, "GET", "/healthz", &[], None).await;
     assert_eq!(status, 200);
-}
-
-/// `firstline_connections_open{listener}` as the collector reports it (the scrape's own
-/// connection included on `http`).
-async fn connections_open(collector: &TestCollector, listener: &str) -> Option<u64> {
-    let (_, _, body) = crate::support::http_call(
-        collector.running().http_address,
-        "GET",
-        "/metrics",
-        &[],
-        None,
-    )
-    .await;
-    let needle = format!("firstline_connections_open{{listener=\"{listener}\"}} ");
-    body.as_str()?
-        .lines()
-        .find_map(|line| line.strip_prefix(&needle))
-        .and_then(|value| value.trim().parse().ok())
 }
 
 /// A stranger's request does not buy a slot: an enrollment with a made-up token (or a

@@ -670,20 +670,7 @@ impl SimulatedDevice {
     /// Connects to `url`, says hello, and sends an inventory placing it in `site` with
     /// `dns_server` as its resolver.
     pub async fn connect(url: &str, identity: Identity, site: &str, dns_server: &str) -> Self {
-        let channel = channel(
-            url,
-            &identity.ca_pem,
-            Some((&identity.certificate_pem, &identity.key_pem)),
-        )
-        .await
-        .expect("channel");
-        let mut stream = RawStream::open(channel, vec![hello()])
-            .await
-            .expect("stream");
-        let pb::collector_message::Body::Welcome(welcome) = stream.next().await.expect("welcome")
-        else {
-            panic!("expected a Welcome")
-        };
+        let (stream, welcome) = open_stream(url, &identity).await;
         stream
             .send(pb::agent_message::Body::Inventory(pb::Inventory {
                 hostname: format!("pc-{}", &identity.device_id()[..8]),
