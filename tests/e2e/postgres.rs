@@ -13,8 +13,7 @@ use firstline_collector::store::{Store, TicketFilter};
 use firstline_collector::tickets::TicketKind;
 
 use crate::support::{
-    RawStream, SimulatedDevice, TestCollector, channel, enroll_with, finding, hello, http_json,
-    open_stream, wait_for,
+    SimulatedDevice, TestCollector, enroll_with, finding, http_json, open_stream, wait_for,
 };
 
 /// A schema of its own inside the test database, dropped afterwards; the URL points at it.
@@ -106,27 +105,7 @@ async fn two_collectors_on_one_postgresql_see_one_device_and_store_each_finding_
     let device = identity.device_id().to_owned();
 
     // …it streams to the second, as a load balancer may send it.
-    let connect = |collector: &TestCollector| {
-        let url = collector.url();
-        let identity = identity.clone();
-        async move {
-            let channel = channel(
-                &url,
-                &identity.ca_pem,
-                Some((&identity.certificate_pem, &identity.key_pem)),
-            )
-            .await
-            .expect("channel");
-            let mut stream = RawStream::open(channel, vec![hello()])
-                .await
-                .expect("stream");
-            let CollectorBody::Welcome(welcome) = stream.next().await.expect("welcome") else {
-                panic!("expected a Welcome")
-            };
-            (stream, welcome)
-        }
-    };
-    let (mut stream, welcome) = connect(&second).await;
+    let (mut stream, welcome) = open_stream(&second.url(), &identity).await;
     assert_eq!(welcome.device_id, device);
     stream
         .send(AgentBody::Findings(pb::FindingBatch {
@@ -141,7 +120,7 @@ async fn two_collectors_on_one_postgresql_see_one_device_and_store_each_finding_
 
     // Back on the first collector: it knows what the second committed, and redelivery of the
     // same sequences stores nothing twice.
-    let (mut stream, welcome) = connect(&first).await;
+    let (mut stream, welcome) = open_stream(&first.url(), &identity).await;
     assert_eq!(
         welcome.committed_sequence, 2,
         "committed state lives in the shared database"
