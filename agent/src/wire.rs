@@ -119,11 +119,12 @@ fn clean_text(text: &str, max_bytes: usize) -> String {
     clean
 }
 
-pub fn hello(last_sequence: u64) -> pb::AgentMessage {
+pub fn hello(last_sequence: u64, acked_sequence: u64) -> pb::AgentMessage {
     message(pb::agent_message::Body::Hello(pb::Hello {
         protocol_version: firstline_proto::PROTOCOL_VERSION,
         agent_version: crate::AGENT_VERSION.to_owned(),
         last_sequence,
+        acked_sequence,
     }))
 }
 

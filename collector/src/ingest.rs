@@ -362,7 +362,7 @@ impl Session {
                 None => break None,
             }
         };
-        match first {
+        let acked_sequence = match first {
             Some(Body::Hello(hello)) => {
                 if hello.protocol_version != firstline_proto::PROTOCOL_VERSION {
                     return Err(Status::failed_precondition(format!(
@@ -372,6 +372,18 @@ impl Session {
                     )));
                 }
                 tracing::debug!(device = %self.device_id, agent_version = %hello.agent_version, "hello");
+                // While the store cannot commit, an agent would only send what cannot be
+                // stored: ask it to come back later (it keeps its findings), without a word in
+                // the log per device — the store's health says it once.
+                let health = self.store.health().report();
+                if !health.writable {
+                    return Err(store_busy(if health.disk_full.is_some() {
+                        "its disk is full"
+                    } else {
+                        "its database cannot be written"
+                    }));
+                }
+                Some(hello.acked_sequence)
             }
             None => return Ok(()),
             Some(_) => {
@@ -379,7 +391,7 @@ impl Session {
                     "the first message on the stream must be a Hello",
                 ));
             }
-        }
+        };
         let committed = self
             .store
             .device(&self.device_id)
@@ -387,6 +399,9 @@ impl Session {
             .map_err(|e| store_unavailable(&self.device_id, e))?
             .map(|device| device.committed_sequence)
             .unwrap_or(0);
+        if let Some(acked) = acked_sequence.filter(|acked| *acked > committed) {
+            self.sequence_gap(committed, acked).await;
+        }
         let heartbeat_secs = u32::try_from(self.heartbeat_interval.as_secs()).unwrap_or(u32::MAX);
         self.send(wire::welcome(&self.device_id, committed, heartbeat_secs))
             .await?;
@@ -725,6 +740,54 @@ impl Session {
         }
     }
 
+    /// The agent was acknowledged findings up to `acked` but the database holds them only up
+    /// to `committed`: the database lost findings (a restored backup, a lost WAL). The device
+    /// carries on (its next findings follow its own counter); the loss is raised once, loudly:
+    /// logged, counted in `/metrics`, and shown to admins.
+    async fn sequence_gap(&self, committed: u64, acked: u64) {
+        let missing = acked - committed;
+        let hostname = match self.store.device(&self.device_id).await {
+            Ok(Some(device)) => device.hostname,
+            _ => String::new(),
+        };
+        let detail = format!(
+            "The database no longer holds {missing} finding(s) it had acknowledged to device {device} ({hostname}): \
+             sequences {first} to {acked}. The database was restored from an older backup or lost recent \
+             writes (a deleted or damaged -wal file, a failed-over server without them). Those findings \
+             cannot be sent again; check the device's page for what it reports now, and the database's \
+             storage and backups.",
+            device = self.device_id,
+            first = committed + 1,
+        );
+        let alert = crate::store::alerts::NewAlert {
+            kind: "sequence_gap",
+            device_id: Some(&self.device_id),
+            detail: &detail,
+            dedupe_key: &format!("sequence_gap:{}:{acked}", self.device_id),
+        };
+        match self.store.raise_alert(&alert, now_ms()).await {
+            Ok(true) => {
+                self.metrics.sequence_gap(missing);
+                tracing::error!(
+                    device = %self.device_id,
+                    hostname = %hostname,
+                    committed_sequence = committed,
+                    acked_sequence = acked,
+                    missing_findings = missing,
+                    "the database lost findings it had acknowledged to this device"
+                );
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(
+                device = %self.device_id,
+                committed_sequence = committed,
+                acked_sequence = acked,
+                error = %e,
+                "the database lost findings it had acknowledged to this device (raising the alert failed)"
+            ),
+        }
+    }
+
     async fn send(&self, message: pb::CollectorMessage) -> Result<(), Status> {
         match tokio::time::timeout(SEND_TIMEOUT, self.outbound.send(Ok(message))).await {
             Ok(Ok(())) => Ok(()),
@@ -739,14 +802,42 @@ impl Session {
 /// A commit that failed: a device revoked meanwhile (anywhere) is cut off; anything else is
 /// the store's trouble, and the agent resends.
 fn commit_failed(device_id: &str, error: crate::commit::CommitError) -> Status {
-    if let crate::commit::CommitError::Store(crate::store::StoreError::DeviceRevoked { .. }) = error
-    {
-        tracing::warn!(device = %device_id, "device revoked; ending its stream");
-        return Status::permission_denied(format!(
-            "the certificate of device {device_id} was revoked; enroll again"
-        ));
+    match &error {
+        crate::commit::CommitError::Store(crate::store::StoreError::DeviceRevoked { .. }) => {
+            tracing::warn!(device = %device_id, "device revoked; ending its stream");
+            Status::permission_denied(format!(
+                "the certificate of device {device_id} was revoked; enroll again"
+            ))
+        }
+        // The store's health logs this once; every device hearing it would be a flood.
+        crate::commit::CommitError::Store(store) if store.is_storage_failure() => {
+            tracing::debug!(device = %device_id, error = %error, "commit failed; asking the agent to come back later");
+            store_busy(if store.is_disk_full() {
+                "its disk is full"
+            } else {
+                "its database cannot be written"
+            })
+        }
+        _ => store_unavailable(device_id, error),
     }
-    store_unavailable(device_id, error)
+}
+
+/// How long an agent is asked to wait while the store cannot commit: long enough that a
+/// fleet reconnecting does not keep a struggling collector busy, short enough that findings
+/// flow soon after the disk has room (the agent adds up to half again, at random).
+const STORE_RETRY_AFTER_SECS: u64 = 15;
+
+/// `UNAVAILABLE` with [`firstline_proto::RETRY_AFTER_METADATA`]: the agent keeps its findings
+/// and comes back after the pause; not a refusal.
+fn store_busy(why: &str) -> Status {
+    let mut status = Status::unavailable(format!(
+        "the collector cannot store findings right now ({why}); keep them and retry in {STORE_RETRY_AFTER_SECS}s"
+    ));
+    status.metadata_mut().insert(
+        firstline_proto::RETRY_AFTER_METADATA,
+        tonic::metadata::MetadataValue::from(STORE_RETRY_AFTER_SECS),
+    );
+    status
 }
 
 fn store_unavailable(device_id: &str, error: impl std::fmt::Display) -> Status {

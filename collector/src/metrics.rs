@@ -108,6 +108,8 @@ pub struct Metrics {
     streams_closed: Counter,
     connections_open: Family<[(&'static str, &'static str); 1], Gauge>,
     connections_refused: Family<[(&'static str, &'static str); 2], Counter>,
+    sequence_gaps: Counter,
+    sequence_gap_findings: Counter,
     /// Configured channels: each gets a backlog series, zero included.
     channel_names: Vec<String>,
     /// When set, a scrape must send `Authorization: Bearer <token>`.
@@ -179,6 +181,18 @@ impl Metrics {
             "Connections refused or closed by [limits], by listener and reason: total_cap, per_address_cap, no_request (no request soon after connecting), idle, lifetime",
             connections_refused.clone(),
         );
+        let sequence_gaps = Counter::default();
+        registry.register(
+            "sequence_gaps",
+            "Agents that connected with findings acknowledged beyond what the database holds (a restored backup, a lost WAL): each is also logged and shown to admins",
+            sequence_gaps.clone(),
+        );
+        let sequence_gap_findings = Counter::default();
+        registry.register(
+            "sequence_gap_findings",
+            "Acknowledged findings those agents sent that the database no longer holds",
+            sequence_gap_findings.clone(),
+        );
         let build_info = Family::<[(&'static str, &'static str); 1], Gauge>::default();
         build_info
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
@@ -200,6 +214,8 @@ impl Metrics {
             streams_closed,
             connections_open,
             connections_refused,
+            sequence_gaps,
+            sequence_gap_findings,
             channel_names,
             scrape_token,
         })
@@ -236,6 +252,12 @@ impl Metrics {
         self.connections_refused
             .get_or_create(&[("listener", listener), ("reason", refusal.as_str())])
             .inc();
+    }
+
+    /// An agent said the collector acknowledged findings the database does not hold.
+    pub fn sequence_gap(&self, missing_findings: u64) {
+        self.sequence_gaps.inc();
+        self.sequence_gap_findings.inc_by(missing_findings);
     }
 
     pub fn heartbeat_received(&self) {
@@ -280,7 +302,11 @@ impl Metrics {
                     None
                 }
             };
-        let now = self.scrape_registry(sessions.connected(), snapshot.as_ref());
+        let now = self.scrape_registry(
+            sessions.connected(),
+            store.health().writable(),
+            snapshot.as_ref(),
+        );
         let mut text = String::new();
         // Writing into a String cannot fail; an error here would be the crate's bug.
         let encoded = encode_registry(&mut text, &self.registry)
@@ -293,7 +319,12 @@ impl Metrics {
     }
 
     /// The numbers read at scrape time, in a registry of their own.
-    fn scrape_registry(&self, connected: usize, store: Option<&StoreMetrics>) -> Registry {
+    fn scrape_registry(
+        &self,
+        connected: usize,
+        writable: bool,
+        store: Option<&StoreMetrics>,
+    ) -> Registry {
         let mut registry = Registry::with_prefix(PREFIX);
         registry.register(
             "agents_connected",
@@ -304,6 +335,11 @@ impl Metrics {
             "store_up",
             "1 when the database answered this scrape; when 0, the database_* and backlog metrics are missing from it",
             ConstGauge::new(i64::from(store.is_some())),
+        );
+        registry.register(
+            "store_writable",
+            "1 while the store commits; 0 since a commit failed for the store's own reason (a full disk, a lost database server) until one succeeds again. /healthz says why",
+            ConstGauge::new(i64::from(writable)),
         );
         let Some(store) = store else {
             return registry;

@@ -27,6 +27,15 @@ use crate::store::{Store, StoreError};
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How often the ticket sweep runs (stale devices, settled flapping, SLA breaches).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// After the collector starts (or its store comes back), no device is called silent for this
+/// long: twice the agents' longest reconnect backoff (60 s by default), so every agent that is
+/// up has reconnected.
+pub const STARTUP_GRACE: Duration = Duration::from_secs(120);
+/// How often the store's health is probed with a small write: quickly while commits fail (so
+/// agents are let back in as soon as there is room), and now and then while they succeed (so
+/// a full disk shows on /healthz even when no agent sends).
+const HEALTH_PROBE_FAILING: Duration = Duration::from_secs(2);
+const HEALTH_PROBE_HEALTHY: Duration = Duration::from_secs(15);
 /// How often live streams are checked against revocations made through other collectors.
 const REVOCATION_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a graceful stop waits for in-flight requests before dropping connections.
@@ -318,6 +327,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         sign_in_holds: Arc::default(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
+    tokio::spawn(probe_store_health(store.clone(), stop_watch.clone()));
     tokio::spawn(end_revoked_sessions(
         store.clone(),
         sessions.clone(),
@@ -386,7 +396,15 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
             _ = interval.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        match store.sweep(crate::model::now_ms()).await {
+        let now_ms = crate::model::now_ms();
+        // Silence counts only while the collector could hear: from its start, or from the end
+        // of its store's last outage, every device gets the reconnect grace and a whole
+        // `stale_after` before it can be called silent.
+        let hearing_since_ms = store.health().report().hearing_since_ms;
+        let wait = STARTUP_GRACE.max(store.policy().stale_after);
+        let judge_silence =
+            now_ms >= hearing_since_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        match store.sweep_judging_silence(now_ms, judge_silence).await {
             Ok(report) if report != crate::store::SweepReport::default() => {
                 tracing::info!(
                     released = report.holds_released,
@@ -401,6 +419,25 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "ticket sweep failed; retrying next interval"),
+        }
+    }
+}
+
+/// Probes the store with a small write (see [`Store::probe_write`]) until the collector stops.
+async fn probe_store_health(store: Store, mut stop: watch::Receiver<bool>) {
+    loop {
+        let wait = if store.health().writable() {
+            HEALTH_PROBE_HEALTHY
+        } else {
+            HEALTH_PROBE_FAILING
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = store.probe_write(crate::model::now_ms()).await {
+            // Logged by the health itself, once per outage; this is the detail.
+            tracing::debug!(error = %e, "store probe write failed");
         }
     }
 }

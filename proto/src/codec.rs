@@ -208,6 +208,7 @@ mod tests {
                 protocol_version: 1,
                 agent_version: "1.0".to_owned(),
                 last_sequence: u64::MAX,
+                acked_sequence: u64::MAX,
             })),
         }
         .encode_to_vec();

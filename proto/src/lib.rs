@@ -14,3 +14,8 @@ pub mod v1 {
 
 /// Version of the stream protocol this build speaks; sent in `Hello` and `Welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// gRPC metadata on an `UNAVAILABLE` status: the collector cannot store findings right now
+/// (a full disk, a lost database) and asks the agent to wait this many seconds before
+/// reconnecting. The agent keeps its findings meanwhile; this is not a refusal.
+pub const RETRY_AFTER_METADATA: &str = "firstline-retry-after-secs";

@@ -166,6 +166,7 @@ impl Device {
                 protocol_version: firstline_proto::PROTOCOL_VERSION,
                 agent_version: "bench".to_owned(),
                 last_sequence: 0,
+                acked_sequence: 0,
             })))
             .await?;
         let mut inbound = pb::telemetry_client::TelemetryClient::new(channel)

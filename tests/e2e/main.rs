@@ -12,6 +12,7 @@ mod hardening;
 mod isolation;
 mod metrics;
 mod postgres;
+mod recovery;
 mod report;
 mod servers;
 mod service;

@@ -421,6 +421,7 @@ pub fn hello() -> pb::AgentMessage {
             protocol_version: firstline_proto::PROTOCOL_VERSION,
             agent_version: "test".to_owned(),
             last_sequence: 0,
+            acked_sequence: 0,
         })),
     }
 }

@@ -296,6 +296,7 @@ async fn protocol_violations_end_the_stream_with_a_clear_status() {
                     protocol_version: 99,
                     agent_version: "x".to_owned(),
                     last_sequence: 0,
+                    acked_sequence: 0,
                 })),
             }],
             tonic::Code::FailedPrecondition,

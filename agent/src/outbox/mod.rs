@@ -20,6 +20,9 @@ const CONDITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("condition
 const NEXT_SEQUENCE: &str = "next_sequence";
 const PENDING_BYTES: &str = "pending_bytes";
 const EVICTED_TOTAL: &str = "evicted_total";
+/// The highest sequence a collector acknowledged: told to the collector at each connect, so
+/// one whose database lost acknowledged findings can say so.
+const ACKED_THROUGH: &str = "acked_through";
 
 /// The file inside the state dir.
 pub const OUTBOX_FILE: &str = "outbox.redb";
@@ -308,6 +311,13 @@ impl Outbox {
                 .unwrap_or(0);
             meta.insert(PENDING_BYTES, bytes.saturating_sub(freed))
                 .map_err(|e| self.storage(e))?;
+            let acked = meta
+                .get(ACKED_THROUGH)
+                .map_err(|e| self.storage(e))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            meta.insert(ACKED_THROUGH, acked.max(sequence))
+                .map_err(|e| self.storage(e))?;
         }
         transaction.commit().map_err(|e| self.storage(e))?;
         Ok(removed)
@@ -378,6 +388,21 @@ impl Outbox {
             evicted_total: read(EVICTED_TOTAL)?,
             next_sequence: read(NEXT_SEQUENCE)?.max(1),
         })
+    }
+
+    /// The highest sequence a collector has acknowledged (0 if none yet).
+    pub fn acked_through(&self) -> Result<u64, OutboxError> {
+        let transaction = self.database.begin_read().map_err(|e| self.storage(e))?;
+        let meta = match transaction.open_table(META) {
+            Ok(meta) => meta,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(e) => return Err(self.storage(e)),
+        };
+        Ok(meta
+            .get(ACKED_THROUGH)
+            .map_err(|e| self.storage(e))?
+            .map(|v| v.value())
+            .unwrap_or(0))
     }
 
     /// The highest sequence number ever given out (0 if none).

@@ -42,6 +42,17 @@ impl Backoff {
     }
 }
 
+/// `wait` plus up to half as much again, at random: a pause the collector asked of every agent
+/// at once, spread so they do not all return in the same second.
+pub fn spread(wait: Duration) -> Duration {
+    let extra = u64::try_from((wait / 2).as_nanos()).unwrap_or(u64::MAX);
+    wait + Duration::from_nanos(if extra == 0 {
+        0
+    } else {
+        random_u64() % (extra + 1)
+    })
+}
+
 fn random_u64() -> u64 {
     // A failing OS RNG only costs us jitter here, never correctness.
     getrandom::u64().unwrap_or(0x9e37_79b9_7f4a_7c15)

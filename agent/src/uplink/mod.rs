@@ -89,6 +89,9 @@ enum SessionError {
     Channel(#[from] ChannelError),
     #[error("the collector closed the stream: {0}")]
     Status(String),
+    /// The collector cannot store findings now and asked for a pause: not a refusal.
+    #[error("the collector asked to wait {}s before reconnecting: {reason}", wait.as_secs())]
+    Busy { reason: String, wait: Duration },
     #[error("protocol error: {0}")]
     Protocol(String),
     #[error(transparent)]
@@ -156,13 +159,21 @@ pub async fn run(
         if started.elapsed() >= HEALTHY_SESSION {
             backoff.reset();
         }
+        let mut retry_in = backoff.next_delay();
         let error = match outcome {
             Ok(SessionEnd::Stopped) => break,
             Ok(SessionEnd::Closed) => "the collector closed the stream".to_owned(),
-            Err(error) => error.to_string(),
+            Err(SessionError::Busy { reason, wait }) => {
+                // Spread out, so a thousand agents do not all come back in the same second.
+                retry_in = retry_in.max(backoff::spread(wait));
+                tracing::info!(reason = %reason, retry_in_ms = retry_in.as_millis() as u64, "the collector cannot store findings now and asked to wait; they stay in the outbox");
+                format!("the collector cannot store findings now ({reason}); retrying")
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, retry_in_ms = retry_in.as_millis() as u64, "uplink down");
+                error.to_string()
+            }
         };
-        let retry_in = backoff.next_delay();
-        tracing::warn!(error = %error, retry_in_ms = retry_in.as_millis() as u64, "uplink down");
         state.send_replace(UplinkState::Disconnected { error, retry_in });
         tokio::select! {
             () = tokio::time::sleep(retry_in) => {}
@@ -170,6 +181,27 @@ pub async fn run(
         }
     }
     state.send_replace(UplinkState::Stopped);
+}
+
+/// The longest pause a collector may ask for: a hostile or confused one cannot park agents.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// A status from the collector: a pause it asked for (`UNAVAILABLE` with
+/// [`firstline_proto::RETRY_AFTER_METADATA`]) or an error.
+fn status_error(status: &tonic::Status) -> SessionError {
+    let wait = status
+        .metadata()
+        .get(firstline_proto::RETRY_AFTER_METADATA)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+    match wait {
+        Some(wait) if status.code() == tonic::Code::Unavailable => SessionError::Busy {
+            reason: status.message().to_owned(),
+            wait,
+        },
+        _ => SessionError::Status(channel::describe_status(status)),
+    }
 }
 
 async fn session(
@@ -189,7 +221,10 @@ async fn session(
     let (outbound, outbound_stream) = mpsc::channel::<pb::AgentMessage>(64);
     // Hello is queued before the call so the collector finds it first on the stream.
     outbound
-        .send(wire::hello(context.outbox.last_sequence()?))
+        .send(wire::hello(
+            context.outbox.last_sequence()?,
+            context.outbox.acked_through()?,
+        ))
         .await
         .map_err(|_| SessionError::Protocol("outbound queue closed".to_owned()))?;
     let response = tokio::time::timeout(
@@ -203,7 +238,7 @@ async fn session(
             WELCOME_TIMEOUT.as_secs()
         ))
     })?
-    .map_err(|status| SessionError::Status(channel::describe_status(&status)))?;
+    .map_err(|status| status_error(&status))?;
     let mut inbound = response.into_inner();
 
     let welcome = tokio::time::timeout(WELCOME_TIMEOUT, inbound.message())
@@ -211,7 +246,7 @@ async fn session(
         .map_err(|_| {
             SessionError::Protocol(format!("no Welcome within {}s", WELCOME_TIMEOUT.as_secs()))
         })?
-        .map_err(|status| SessionError::Status(channel::describe_status(&status)))?
+        .map_err(|status| status_error(&status))?
         .ok_or_else(|| SessionError::Protocol("the stream ended before the Welcome".to_owned()))?;
     let (committed_sequence, heartbeat_interval) = match FromCollector::try_from(welcome) {
         Ok(FromCollector::Welcome {
@@ -353,7 +388,7 @@ async fn session(
                     Err(e) => return Err(SessionError::Protocol(e.to_owned())),
                 },
                 Ok(None) => return Ok(SessionEnd::Closed),
-                Err(status) => return Err(SessionError::Status(channel::describe_status(&status))),
+                Err(status) => return Err(status_error(&status)),
             },
             Some(answer) = answered.recv() => {
                 outbound.send(answer).await.map_err(|_| closed())?;

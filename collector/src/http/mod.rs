@@ -118,6 +118,8 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::revoke_api_key))
         .routes(routes!(create_token, staff::list_tokens))
         .routes(routes!(staff::revoke_tokens))
+        .routes(routes!(staff::list_alerts))
+        .routes(routes!(staff::acknowledge_alert))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));
@@ -137,6 +139,8 @@ pub fn router(state: HttpState) -> Router {
     let document = Arc::new(openapi);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(crate::metrics::serve))
         .route("/login", post(access::login))
         .route("/logout", post(access::logout))
@@ -182,15 +186,51 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
         .into_response()
 }
 
+/// `/healthz` and `/readyz` (for load balancers): 200 only while the store answers a read
+/// *and* commits; otherwise 503 with why, in one line (a full disk says what to free). A
+/// collector that cannot store would only make agents resend: route them elsewhere.
 async fn healthz(State(state): State<HttpState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
+    let ping = tokio::time::timeout(HEALTH_READ_TIMEOUT, state.store.ping()).await;
+    let report = state.store.health().report();
+    let unavailable = |text: String| (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+    match ping {
+        Err(_) => unavailable(format!(
+            "store unavailable: it did not answer a read within {}s\n",
+            HEALTH_READ_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+            unavailable(format!("store unavailable: {e}\n"))
         }
+        Ok(Ok(())) if !report.writable => {
+            let since = report
+                .failing_since_ms
+                .map(|since| {
+                    format!(
+                        " for {}s",
+                        (crate::model::now_ms() - since).max(0) / 1000
+                    )
+                })
+                .unwrap_or_default();
+            let why = match (&report.disk_full, &report.last_error) {
+                (Some(full), _) => full.to_string(),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "its last commit failed".to_owned(),
+            };
+            unavailable(format!("store cannot commit{since}: {why}\n"))
+        }
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
     }
 }
+
+/// `/livez`: the process serves HTTP. Restarting a collector does not free a disk or bring
+/// back a database server, so liveness does not look at the store: it recovers by itself.
+async fn livez() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// How long `/healthz` waits for the store to answer a read.
+const HEALTH_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct DeviceView {

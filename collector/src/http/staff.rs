@@ -201,3 +201,53 @@ pub async fn revoke_tokens(
         Err(RevokeTokensError::Store(e)) => store_unavailable("revoking tokens", &e),
     }
 }
+
+/// `GET /api/v1/alerts` (admin): alerts about the collector itself (a database that lost
+/// findings it had acknowledged), newest first; `?all=true` includes acknowledged ones.
+#[utoipa::path(get, path = "/alerts", tag = "admin",
+    params(("all" = Option<bool>, Query, description = "Include acknowledged alerts")),
+    responses((status = 200, body = [crate::store::alerts::CollectorAlert]), (status = 403, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn list_alerts(
+    State(state): State<HttpState>,
+    axum::extract::Query(query): axum::extract::Query<AlertsQuery>,
+) -> Response {
+    let alerts = if query.all {
+        state.store.recent_alerts().await
+    } else {
+        state.store.open_alerts().await
+    };
+    match alerts {
+        Ok(alerts) => Json(alerts).into_response(),
+        Err(e) => store_unavailable("listing alerts", &e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+/// `POST /api/v1/alerts/{id}/acknowledge` (admin): the alert has been seen and leaves the
+/// open list.
+#[utoipa::path(post, path = "/alerts/{id}/acknowledge", tag = "admin",
+    params(("id" = i64, Path, description = "Alert id")),
+    responses((status = 200, description = "Acknowledged"), (status = 403, body = ApiError),
+        (status = 404, description = "No such open alert", body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn acknowledge_alert(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Response {
+    match state.store.acknowledge_alert(id, &caller.name, now_ms()).await {
+        Ok(true) => {
+            tracing::info!(alert = id, by = %caller.name, "collector alert acknowledged");
+            Json(serde_json::json!({ "id": id, "acknowledged_by": caller.name })).into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no open alert {id}")),
+        Err(e) => store_unavailable("acknowledging an alert", &e),
+    }
+}

@@ -45,6 +45,20 @@ pub enum StoreError {
     /// batch is stored, and its stream must end.
     #[error("device {device_id} is revoked or no longer enrolled")]
     DeviceRevoked { device_id: String },
+    /// SQLite's `quick_check` found damage: nothing may write to the file.
+    #[error(
+        "the database {} is damaged, so the collector will not write to it (quick_check: {findings}).\n\
+         To recover: stop the collector and keep a copy of the file (with any -wal and -shm beside it); \
+         then either restore your last backup of it, or salvage what is readable with \
+         `sqlite3 {0} .recover | sqlite3 recovered.db` and move recovered.db in its place. \
+         Start the collector again: agents keep their unacknowledged findings meanwhile and send them \
+         when it is back.",
+        path.display()
+    )]
+    Damaged {
+        path: std::path::PathBuf,
+        findings: String,
+    },
 }
 
 impl StoreError {
@@ -83,6 +97,73 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+impl StoreError {
+    /// True when the store itself failed (a full disk, a read-only or broken file, a lost or
+    /// shut-down database server), as opposed to the data (see [`StoreError::is_data_error`])
+    /// or contention (a lock or statement timeout, a serialization failure), which say
+    /// nothing about whether the next commit can succeed.
+    pub fn is_storage_failure(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return matches!(self, StoreError::Open { .. });
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::BeginFailed
+            | sqlx::Error::InvalidSavePointStatement => true,
+            sqlx::Error::Database(database) => {
+                if let Some(pg) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    let code = pg.code();
+                    // 53: insufficient resources (disk full, out of memory); 58: system
+                    // error (I/O); 08: connection; 57P01-03: shut down or starting; XX:
+                    // internal (data corrupted); 25006: the server is read-only.
+                    return ["53", "58", "08", "XX"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                        || matches!(code, "57P01" | "57P02" | "57P03" | "25006");
+                }
+                // SQLite: READONLY (8), IOERR (10), CORRUPT (11), FULL (13), CANTOPEN (14),
+                // NOTADB (26), plain or extended. BUSY (5) is contention.
+                sqlite_primary_code(database.as_ref())
+                    .is_some_and(|code| matches!(code, 8 | 10 | 11 | 13 | 14 | 26))
+            }
+            _ => false,
+        }
+    }
+
+    /// True when the disk under the database is full (SQLite's FULL, PostgreSQL's 53100).
+    pub fn is_disk_full(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(database)) = self else {
+            return false;
+        };
+        if let Some(pg) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            return pg.code() == "53100";
+        }
+        sqlite_primary_code(database.as_ref()) == Some(13)
+    }
+}
+
+fn sqlite_error_code(error: &StoreError) -> Option<i32> {
+    match error {
+        StoreError::Database(sqlx::Error::Database(database)) => {
+            sqlite_primary_code(database.as_ref())
+        }
+        _ => None,
+    }
+}
+
+fn sqlite_primary_code(database: &dyn sqlx::error::DatabaseError) -> Option<i32> {
+    database.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    database
+        .code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .map(|code| code & 0xff)
 }
 
 /// Why a token could not be redeemed; each is reported to the agent in its own words.
@@ -157,8 +238,10 @@ macro_rules! with_pool {
 }
 
 pub mod agent_metrics;
+pub mod alerts;
 pub mod budgets;
 pub mod channels;
+pub mod health;
 pub mod metrics;
 pub mod reproduce;
 pub mod staff;
@@ -204,6 +287,8 @@ impl FindingBatch {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    /// Whether commits go through; shared by every clone.
+    health: std::sync::Arc<health::StoreHealth>,
     /// The rules findings become tickets by; set once at start.
     policy: std::sync::Arc<crate::tickets::Policy>,
 }
@@ -237,11 +322,31 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_release(|connection, _| Box::pin(discard_if_in_transaction(connection)))
             .connect_with(options)
             .await
-            .map_err(open_error)?;
+            .map_err(|source| {
+                // Damage can show before the quick check does: opening reads the schema.
+                let damaged = StoreError::Database(source);
+                match sqlite_error_code(&damaged) {
+                    Some(11 | 26) => StoreError::Damaged {
+                        path: path.clone(),
+                        findings: damaged.to_string(),
+                    },
+                    _ => match damaged {
+                        StoreError::Database(source) => open_error(source),
+                        other => other,
+                    },
+                }
+            })?;
+        check_integrity(&pool, &path).await?;
         let store = Store {
             backend: Backend::Sqlite(pool),
+            health: std::sync::Arc::new(health::StoreHealth::new(
+                Some(path.clone()),
+                path.display().to_string(),
+                crate::model::now_ms(),
+            )),
             policy: Default::default(),
         };
         store.migrate(&path.display().to_string()).await?;
@@ -276,6 +381,11 @@ impl Store {
             })?;
         let store = Store {
             backend: Backend::Postgres(pool),
+            health: std::sync::Arc::new(health::StoreHealth::new(
+                None,
+                location.to_owned(),
+                crate::model::now_ms(),
+            )),
             policy: Default::default(),
         };
         store.migrate(location).await?;
@@ -326,10 +436,46 @@ impl Store {
         }
     }
 
-    /// Cheap liveness probe for `/healthz`.
+    /// Cheap read probe for `/healthz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
         Ok(())
+    }
+
+    /// Whether commits go through (see [`health::StoreHealth`]).
+    pub fn health(&self) -> &health::StoreHealth {
+        &self.health
+    }
+
+    /// A small write that must reach the disk, its outcome recorded in [`Store::health`]: how
+    /// a collector with nothing to commit still notices a full disk, and notices it is over.
+    pub async fn probe_write(&self, now_ms: i64) -> Result<(), StoreError> {
+        let begin = self.backend.begin_statement();
+        let outcome: Result<(), StoreError> = async {
+            with_pool!(self, pool => {
+                let mut transaction = pool.begin_with(begin).await?;
+                sqlx::query(
+                    "INSERT INTO store_probe (id, written_at_ms) VALUES (1, $1) \
+                     ON CONFLICT (id) DO UPDATE SET written_at_ms = excluded.written_at_ms",
+                )
+                .bind(now_ms)
+                .execute(&mut *transaction)
+                .await?;
+                transaction.commit().await?;
+            });
+            Ok(())
+        }
+        .await;
+        self.record_write(&outcome, now_ms);
+        outcome
+    }
+
+    /// Notes a commit's outcome in [`Store::health`].
+    fn record_write<T>(&self, outcome: &Result<T, StoreError>, now_ms: i64) {
+        match outcome {
+            Ok(_) => self.health.record_success(now_ms),
+            Err(error) => self.health.record_failure(error, now_ms),
+        }
     }
 
     pub async fn insert_token(
@@ -527,6 +673,15 @@ impl Store {
         &self,
         batches: &[FindingBatch],
     ) -> Result<Vec<u64>, StoreError> {
+        let outcome = self.commit_finding_batches(batches).await;
+        self.record_write(&outcome, crate::model::now_ms());
+        outcome
+    }
+
+    async fn commit_finding_batches(
+        &self,
+        batches: &[FindingBatch],
+    ) -> Result<Vec<u64>, StoreError> {
         let advance = match self.backend {
             Backend::Sqlite(_) => {
                 "UPDATE devices SET committed_sequence = MAX(committed_sequence, $1), last_seen_at_ms = $2 \
@@ -685,6 +840,49 @@ impl Store {
 }
 
 /// An insert's outcome, with a unique-key clash said as "`what` named `name` already exists".
+/// Pool hook: a connection still inside a transaction when it comes back (its COMMIT failed
+/// and SQLite had already rolled back on its own, as it does on a full disk, so the rollback
+/// on drop failed too) is closed instead of reused: reused, every later `BEGIN` on it fails
+/// and the store stays dead after the disk has room again. The ping first lets the rollback
+/// queued on drop run.
+async fn discard_if_in_transaction<C: sqlx::Connection>(
+    connection: &mut C,
+) -> Result<bool, sqlx::Error> {
+    connection.ping().await?;
+    if connection.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// SQLite's quick integrity check, at start: a damaged database is refused, before anything
+/// writes to it (and makes the damage worse), with what to do about it.
+async fn check_integrity(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
+    let rows: Vec<String> = match sqlx::query_scalar("PRAGMA quick_check(20)")
+        .fetch_all(pool)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(source) => {
+            // Damage can stop the check itself ("database disk image is malformed").
+            let error = StoreError::Database(source);
+            if matches!(sqlite_error_code(&error), Some(11 | 26)) {
+                vec![error.to_string()]
+            } else {
+                return Err(error);
+            }
+        }
+    };
+    if rows.len() == 1 && rows[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Damaged {
+        path: path.to_owned(),
+        findings: rows.join("; "),
+    })
+}
+
 fn unique_name(
     result: Result<(), sqlx::Error>,
     what: &'static str,

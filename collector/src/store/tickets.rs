@@ -1366,9 +1366,24 @@ impl Store {
     /// transaction under the same locks as ingest, so several collectors may sweep at once; an
     /// item that fails is logged and skipped, and the others go on.
     pub async fn sweep(&self, now_ms: i64) -> Result<SweepReport> {
+        self.sweep_judging_silence(now_ms, true).await
+    }
+
+    /// As [`Store::sweep`]; with `judge_silence` false no device is marked silent (devices
+    /// reporting again are still marked back): right after the collector (or its store) comes
+    /// back, agents are still reconnecting, and the outage was not theirs.
+    pub async fn sweep_judging_silence(
+        &self,
+        now_ms: i64,
+        judge_silence: bool,
+    ) -> Result<SweepReport> {
         let policy = self.policy.clone();
         let mut report = SweepReport::default();
-        let stale_before = now_ms - duration_ms(policy.stale_after);
+        let stale_before = if judge_silence {
+            now_ms - duration_ms(policy.stale_after)
+        } else {
+            i64::MIN
+        };
         let quiet_before = now_ms - duration_ms(policy.flap_window);
         let held_before = now_ms - duration_ms(policy.correlation.hold);
         let begin = self.backend.begin_statement();

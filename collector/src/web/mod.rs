@@ -37,6 +37,7 @@ pub fn router() -> Router<HttpState> {
         .route("/devices/{id}", get(device_page))
         .route("/knowledge", get(knowledge_page))
         .route("/stats", get(stats_page))
+        .route("/alerts/{id}/acknowledge", post(acknowledge_alert_form))
 }
 
 /// An HTML page with the headers that keep it to itself.
@@ -450,10 +451,9 @@ async fn queue(
     };
     tickets.sort_by_key(|t| (!t.state.is_open(), due(t), t.priority.number()));
     let mut body = String::new();
-    let _ = write!(
-        body,
-        "<h1>Queue</h1><form class=\"filters\" method=\"get\" action=\"/\">"
-    );
+    body.push_str("<h1>Queue</h1>");
+    body.push_str(&collector_notices(&state, &caller, &csrf).await);
+    body.push_str("<form class=\"filters\" method=\"get\" action=\"/\">");
     for (key, label, placeholder) in [
         ("state", "State", "open"),
         ("priority", "Priority", "p1…p5"),
@@ -519,6 +519,88 @@ async fn queue(
     }
     body.push_str("</tbody></table>");
     signed_page(&caller, &csrf, "Queue", &body, Some(30))
+}
+
+/// What staff must know about the collector itself, above the queue: everyone sees that the
+/// store cannot commit (the queue is then not up to date); admins also see open alerts (a
+/// database that lost acknowledged findings), each with a button to acknowledge it.
+async fn collector_notices(state: &HttpState, caller: &Caller, csrf: &str) -> String {
+    let mut out = String::new();
+    let health = state.store.health().report();
+    if !health.writable {
+        let why = match (&health.disk_full, &health.last_error) {
+            (Some(full), _) => full.to_string(),
+            (None, Some(error)) => error.clone(),
+            (None, None) => "its last commit failed".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "<p class=\"error\" id=\"store-notice\">The collector cannot store findings right now: {}. \
+             The queue is not up to date; agents keep their findings and send them once it can.</p>",
+            esc(&why)
+        );
+    }
+    if caller.role != Role::Admin {
+        return out;
+    }
+    let alerts = match state.store.open_alerts().await {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading collector alerts");
+            return out;
+        }
+    };
+    for alert in alerts {
+        let _ = write!(
+            out,
+            "<div class=\"error\" id=\"alert-{id}\"><p><strong>Collector alert</strong> ({when}): {detail}</p>\
+             <form method=\"post\" action=\"/alerts/{id}/acknowledge\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+             <button type=\"submit\">Acknowledge</button></form></div>",
+            id = alert.id,
+            when = html::when(alert.raised_at_ms),
+            detail = esc(&alert.detail),
+            csrf = esc(csrf),
+        );
+    }
+    out
+}
+
+/// `POST /alerts/{id}/acknowledge` (admins): the form behind a collector alert's button.
+async fn acknowledge_alert_form(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (caller, csrf) = match signed_in(&state, &headers).await {
+        Ok(who) => who,
+        Err(redirect) => return redirect,
+    };
+    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
+        return problem(
+            Some(&caller),
+            StatusCode::FORBIDDEN,
+            "The form's security token is missing or wrong; reload the page and try again.",
+        );
+    }
+    if caller.role != Role::Admin {
+        return problem(
+            Some(&caller),
+            StatusCode::FORBIDDEN,
+            "Only an admin can acknowledge collector alerts.",
+        );
+    }
+    match state.store.acknowledge_alert(id, &caller.name, now_ms()).await {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "acknowledging an alert");
+            problem(
+                Some(&caller),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The collector's store is unavailable.",
+            )
+        }
+    }
 }
 
 /// Evidence as a person reads it: the top-level values, with the raw JSON a click away.

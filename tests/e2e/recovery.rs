@@ -1,0 +1,486 @@
+//! The collector degraded, then back by itself: a full disk under SQLite, a restart after an
+//! outage longer than `stale_after`, a database restored behind what agents were acked, a
+//! damaged database file. Real collector processes where the failure is the process's own.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use firstline_collector::store::Store;
+use firstline_proto::v1 as pb;
+
+use crate::support::*;
+
+/// A collector process (`e2e-collector serve`) on SQLite in `data_dir`.
+struct SqliteCollector {
+    child: std::process::Child,
+    grpc: std::net::SocketAddr,
+    http: std::net::SocketAddr,
+    log: PathBuf,
+}
+
+impl SqliteCollector {
+    fn spawn(dir: &Path, data_dir: &Path) -> Self {
+        let (grpc, http) = (free_port(), free_port());
+        let config = format!(
+            "data_dir = {data_dir:?}\ngrpc_listen = \"{grpc}\"\nhttp_listen = \"{http}\"\nheartbeat_interval_secs = 5\n",
+            data_dir = data_dir.display().to_string(),
+        );
+        let config_path = dir.join("collector.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let log = dir.join("collector.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-collector"))
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("start e2e-collector");
+        Self {
+            child,
+            grpc,
+            http,
+            log,
+        }
+    }
+
+    async fn start(dir: &Path, data_dir: &Path) -> Self {
+        let process = Self::spawn(dir, data_dir);
+        wait_for("the collector to answer /healthz", || async {
+            (tokio::net::TcpStream::connect(process.http).await.is_ok()
+                && http_json(process.http, "GET", "/healthz", None, None)
+                    .await
+                    .0
+                    == 200)
+                .then_some(())
+        })
+        .await;
+        process
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}", self.grpc)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `/healthz`'s status and body.
+    async fn health(&self) -> (u16, String) {
+        let (status, _, body) = http_call(self.http, "GET", "/healthz", &[], None).await;
+        (status, body.as_str().unwrap_or_default().to_owned())
+    }
+}
+
+impl Drop for SqliteCollector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
+
+/// A tmpfs of `size` mounted at `path` for the test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(path).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700")])
+            .arg("tmpfs")
+            .arg(path)
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| Tmpfs(path.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system holding `path` with `filler` until it is full.
+fn fill(filler: &Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(filler).expect("filler");
+    let block = vec![0xa5u8; 64 * 1024];
+    loop {
+        match file.write_all(&block) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break,
+            Err(e) => panic!("filling the disk: {e}"),
+        }
+    }
+    // Byte by byte, whatever is left: the last pages matter.
+    while file.write_all(&[0]).is_ok() {}
+    let _ = file.sync_all();
+}
+
+/// A connection of the test's own to a collector's SQLite file.
+async fn sqlite_pool(database: &Path) -> sqlx::SqlitePool {
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(database))
+        .await
+        .expect("open the database")
+}
+
+fn retry_after(status: &tonic::Status) -> Option<String> {
+    status
+        .metadata()
+        .get(firstline_proto::RETRY_AFTER_METADATA)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn metric(address: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let (_, _, body) = http_call(address, "GET", "/metrics", &[], None).await;
+    body.as_str()
+        .unwrap_or_default()
+        .lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+        .and_then(|line| line[name.len()..].trim().parse().ok())
+}
+
+/// The drill: after one commit failed on a full disk, every later write failed with
+/// "attempted to call begin_with at non-zero transaction depth" until a restart, and
+/// `/healthz` said 200 throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers_when_space_returns()
+ {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let Some(_tmpfs) = Tmpfs::mount(&data_dir, "24m") else {
+        skip("mounting a tmpfs needs root (the full-disk test)");
+        return;
+    };
+    let collector = SqliteCollector::start(dir.path(), &data_dir).await;
+    let store = Store::open(&data_dir).await.expect("the collector's store");
+    let ca_pem = std::fs::read_to_string(data_dir.join("ca.pem")).expect("ca.pem");
+    let token = firstline_collector::enrollment::create_token(&store, &ca_pem, Duration::from_secs(600))
+        .await
+        .expect("token")
+        .token;
+    let identity = SimulatedDevice::enroll(&collector.url(), token, &dir.path().join("device")).await;
+    let device_id = identity.device_id().to_owned();
+    let mut device = SimulatedDevice::connect(&collector.url(), identity.clone(), "hq", "192.0.2.53").await;
+    device.report("disk.free_low", "/", pb::Severity::Warning).await;
+    drop(store);
+
+    // The disk fills up; the next finding cannot be stored.
+    let filler = data_dir.join("filler");
+    fill(&filler);
+    let sequence = device.take_sequence();
+    device
+        .stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![finding(sequence, "after the disk filled up")],
+        }))
+        .await;
+    let refused = match device.stream.next().await {
+        Err(status) => status,
+        Ok(other) => panic!("a finding on a full disk must not be acked: {other:?}"),
+    };
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(
+        retry_after(&refused).is_some(),
+        "the agent is asked to come back later, not refused: {refused:?}"
+    );
+
+    // Health tells the truth, and says what to do.
+    let (status, body) = wait_for("/healthz to fail while the disk is full", || async {
+        let (status, body) = collector.health().await;
+        (status == 503).then_some((status, body))
+    })
+    .await;
+    assert_eq!(status, 503);
+    assert!(
+        body.contains("is full") && body.contains("free at least"),
+        "{body}"
+    );
+    assert_eq!(
+        http_json(collector.http, "GET", "/livez", None, None).await.0,
+        200,
+        "liveness does not ask for a restart that would not help"
+    );
+    assert_eq!(metric(collector.http, "firstline_store_writable").await, Some(0.0));
+    // A new stream is asked to wait at once, before it sends anything.
+    let channel = channel(
+        &collector.url(),
+        &identity.ca_pem,
+        Some((&identity.certificate_pem, &identity.key_pem)),
+    )
+    .await
+    .expect("channel");
+    let status = match RawStream::open(channel, vec![hello()]).await {
+        Ok(mut stream) => stream.next().await.expect_err("no Welcome while the store cannot write"),
+        Err(status) => status,
+    };
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert_eq!(retry_after(&status).as_deref(), Some("15"));
+    let log = collector.log_text();
+    assert_eq!(
+        log.matches("the store cannot commit").count(),
+        1,
+        "a full disk is reported once: {log}"
+    );
+
+    // Space returns: writes resume without a restart.
+    std::fs::remove_file(&filler).expect("free the disk");
+    wait_for("/healthz to pass once the disk has room", || async {
+        (collector.health().await.0 == 200).then_some(())
+    })
+    .await;
+    assert_eq!(metric(collector.http, "firstline_store_writable").await, Some(1.0));
+    let (stream, welcome) = open_stream(&collector.url(), &identity).await;
+    assert_eq!(welcome.committed_sequence, sequence - 1, "nothing unacked was stored");
+    stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![finding(sequence, "after the disk filled up")],
+        }))
+        .await;
+    let mut stream = stream;
+    match stream.next().await {
+        Ok(pb::collector_message::Body::Ack(ack)) => assert_eq!(ack.sequence, sequence),
+        other => panic!("expected the resent finding's ack, got {other:?}"),
+    }
+    let store = Store::open(&data_dir).await.expect("the collector's store");
+    let stored = store.recent_findings(&device_id, 10).await.expect("findings");
+    assert_eq!(
+        stored.iter().map(|f| f.finding.sequence).collect::<Vec<_>>(),
+        vec![1, sequence],
+        "the finding held back while the disk was full is stored once it has room"
+    );
+    assert!(
+        collector.log_text().contains("the store can commit again"),
+        "recovery is logged"
+    );
+}
+
+/// The drill: a collector down for longer than `stale_after` marked every device silent at its
+/// first sweep, before any agent could reconnect ("silent for 5m 3s" on 680 tickets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_back_from_an_outage_longer_than_stale_after_blames_no_device() {
+    let mut collector = TestCollector::start_with(|settings| {
+        settings.tickets.stale_after = Duration::from_secs(1);
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut devices = Vec::new();
+    let mut identities = Vec::new();
+    for n in 0..3 {
+        let identity = SimulatedDevice::enroll(
+            &collector.url(),
+            collector.token().await,
+            &dir.path().join(format!("device-{n}")),
+        )
+        .await;
+        identities.push(identity.clone());
+        let mut device = SimulatedDevice::connect(&collector.url(), identity, "hq", "192.0.2.53").await;
+        device.report("disk.free_low", "/", pb::Severity::Warning).await;
+        devices.push(device);
+    }
+    // The outage: three times `stale_after`.
+    collector.stop().await;
+    drop(devices.drain(..).collect::<Vec<_>>());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    collector.restart().await;
+    // Agents come back within their backoff (the test: at once, but after the first sweep).
+    let mut back = Vec::new();
+    for identity in identities {
+        back.push(open_stream(&collector.url(), &identity).await);
+    }
+    // Two sweeps later (one at start, one 10 s on), no device was called silent.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let store = &collector.running().store;
+    let tickets = store
+        .tickets(&firstline_collector::store::TicketFilter::default())
+        .await
+        .expect("tickets");
+    assert!(!tickets.is_empty());
+    for ticket in tickets {
+        let detail = store
+            .ticket_detail(ticket.id)
+            .await
+            .expect("detail")
+            .expect("ticket");
+        let silent: Vec<_> = detail
+            .timeline
+            .iter()
+            .filter(|entry| entry.text.contains("silent"))
+            .collect();
+        assert!(
+            silent.is_empty(),
+            "the collector's outage was blamed on a device: {silent:?}"
+        );
+    }
+}
+
+/// The drill: with its database restored from a backup (or its WAL lost), a collector accepted
+/// agents whose acknowledged findings it no longer held, silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_acked_beyond_a_restored_database_raises_one_alert_naming_the_gap() {
+    let mut collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crashes = dir.path().join("crashes");
+    std::fs::create_dir_all(&crashes).expect("crashes");
+    let watch = format!(
+        "name = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"",
+        crashes.display()
+    );
+    let config_path = dir.path().join("agent.toml");
+    write_config(&config_path, &agent_config(&[("[[checks.watch]]", &watch)]));
+    let identity = enroll_with(&collector, &collector.token().await, &dir.path().join("agent"))
+        .await
+        .expect("enrolls");
+    let device_id = identity.device_id().to_owned();
+
+    // The backup, taken online (as `sqlite3 .backup` would) while the device has nothing
+    // acked yet.
+    let database = collector.settings.data_dir.join("firstline.db");
+    let backup = dir.path().join("backup.db");
+    sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{}'", backup.display())))
+        .execute(&sqlite_pool(&database).await)
+        .await
+        .expect("back up the database");
+
+    let mut agent = TestAgent::start_full(identity.clone(), &config_path);
+    agent.wait_connected().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for n in 0..3 {
+        std::fs::write(crashes.join(format!("app{n}.exe.{n}.crash")), "ProblemType: Crash\n")
+            .expect("crash file");
+    }
+    let acked = wait_for("three crash findings stored", || async {
+        let findings = collector.findings(&device_id).await;
+        (findings.len() >= 3).then(|| findings.iter().map(|f| f.finding.sequence).max())
+    })
+    .await
+    .expect("a sequence");
+
+    // The database is restored from the backup: the findings it acked are gone.
+    collector.stop().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+    }
+    std::fs::copy(&backup, &database).expect("restore the backup");
+    collector.restart().await;
+
+    let alert = wait_for("the sequence-gap alert", || async {
+        collector
+            .running()
+            .store
+            .open_alerts()
+            .await
+            .expect("alerts")
+            .into_iter()
+            .find(|alert| alert.kind == "sequence_gap")
+    })
+    .await;
+    assert_eq!(alert.device_id.as_deref(), Some(device_id.as_str()));
+    assert!(
+        alert.detail.contains(&format!("sequences 1 to {acked}")),
+        "the alert names the gap: {}",
+        alert.detail
+    );
+    // Shown to admins over REST, and counted for monitoring.
+    let key = firstline_collector::http::create_api_key(
+        &collector.running().store,
+        "admin",
+        firstline_collector::model::Role::Admin,
+    )
+    .await
+    .expect("api key");
+    let (status, alerts) = http_json(collector.running().http_address, "GET", "/api/v1/alerts", Some(&key), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(alerts.as_array().map(Vec::len), Some(1), "{alerts}");
+    assert_eq!(
+        metric(collector.running().http_address, "firstline_sequence_gaps_total").await,
+        Some(1.0)
+    );
+    // The agent goes on: its next findings are stored after the gap.
+    std::fs::write(crashes.join("later.exe.9.crash"), "ProblemType: Crash\n").expect("crash file");
+    let later = collector
+        .wait_for_finding(&device_id, "crash.new_file", "later.exe", |_| true)
+        .await;
+    assert!(later.finding.sequence > acked);
+    // A reconnect with the same gap raises nothing new.
+    agent.stop().await;
+    let id = alert.id;
+    let (status, _) = http_json(
+        collector.running().http_address,
+        "POST",
+        &format!("/api/v1/alerts/{id}/acknowledge"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(collector.running().store.open_alerts().await.expect("alerts").is_empty());
+}
+
+/// A damaged database was served and written to; it must be refused at start, with the way out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_sqlite_database_is_refused_at_start_with_the_recovery_steps() {
+    let mut collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Enough findings that their table spans pages of its own.
+    let identity = SimulatedDevice::enroll(&collector.url(), collector.token().await, &dir.path().join("device")).await;
+    let mut device = SimulatedDevice::connect(&collector.url(), identity, "hq", "192.0.2.53").await;
+    for n in 0..40 {
+        device
+            .report_saying("disk.free_low", &format!("/mnt/{n}"), pb::Severity::Warning, &"x".repeat(400))
+            .await;
+    }
+    drop(device);
+    let data_dir = collector.settings.data_dir.clone();
+    let database = data_dir.join("firstline.db");
+    collector.stop().await;
+    let (root_page, page_size): (i64, i64) = {
+        let pool = sqlite_pool(&database).await;
+        let root = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = 'findings'")
+            .fetch_one(&pool)
+            .await
+            .expect("findings root page");
+        let size = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&pool)
+            .await
+            .expect("page size");
+        pool.close().await;
+        (root, size)
+    };
+    // Scribble over the findings table's root page, as a failing disk would.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let page_size = page_size as u64;
+        let mut file = std::fs::OpenOptions::new().write(true).open(&database).expect("open db");
+        file.seek(SeekFrom::Start((root_page as u64 - 1) * page_size)).expect("seek");
+        file.write_all(&vec![0x5au8; page_size as usize]).expect("damage");
+    }
+    let mut process = SqliteCollector::spawn(dir.path(), &data_dir);
+    let exit = wait_for("the collector to refuse the damaged database", || {
+        let exited = process.child.try_wait().expect("wait");
+        async move { exited }
+    })
+    .await;
+    assert!(!exit.success());
+    let log = process.log_text();
+    assert!(
+        log.contains("is damaged, so the collector will not write to it")
+            && log.contains(".recover")
+            && log.contains("restore your last backup"),
+        "{log}"
+    );
+}
