@@ -400,10 +400,11 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
         // Silence counts only while the collector could hear: from its start, or from the end
         // of its store's last outage, every device gets the reconnect grace and a whole
         // `stale_after` before it can be called silent.
-        let hearing_since_ms = store.health().report().hearing_since_ms;
-        let wait = STARTUP_GRACE.max(store.policy().stale_after);
-        let judge_silence =
-            now_ms >= hearing_since_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        let judge_silence = silence_may_be_judged(
+            now_ms,
+            store.health().report().hearing_since_ms,
+            store.policy().stale_after,
+        );
         match store.sweep_judging_silence(now_ms, judge_silence).await {
             Ok(report) if report != crate::store::SweepReport::default() => {
                 tracing::info!(
@@ -421,6 +422,14 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!(error = %e, "ticket sweep failed; retrying next interval"),
         }
     }
+}
+
+/// Whether a device may be called silent at `now_ms`, the collector having heard devices since
+/// `hearing_since_ms`: not before the reconnect grace has passed, and not before a whole
+/// `stale_after` of the collector listening (its outage is not the devices' silence).
+fn silence_may_be_judged(now_ms: i64, hearing_since_ms: i64, stale_after: Duration) -> bool {
+    let wait = STARTUP_GRACE.max(stale_after);
+    now_ms >= hearing_since_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Probes the store with a small write (see [`Store::probe_write`]) until the collector stops.
@@ -496,5 +505,25 @@ fn raise_open_file_limit() {
                 "the open-file limit allows only about this many connected agents; raise it (LimitNOFILE= in the unit)"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_device_is_called_silent_until_the_collector_has_listened_long_enough() {
+        let start = 1_000_000;
+        let minute = 60_000;
+        // stale_after shorter than the grace: the grace decides.
+        let short = Duration::from_secs(30);
+        assert!(!silence_may_be_judged(start, start, short));
+        assert!(!silence_may_be_judged(start + minute, start, short));
+        assert!(silence_may_be_judged(start + 2 * minute, start, short));
+        // stale_after longer: a whole stale_after of listening first.
+        let long = Duration::from_secs(600);
+        assert!(!silence_may_be_judged(start + 5 * minute, start, long));
+        assert!(silence_may_be_judged(start + 10 * minute, start, long));
     }
 }

@@ -169,14 +169,19 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
     let collector = SqliteCollector::start(dir.path(), &data_dir).await;
     let store = Store::open(&data_dir).await.expect("the collector's store");
     let ca_pem = std::fs::read_to_string(data_dir.join("ca.pem")).expect("ca.pem");
-    let token = firstline_collector::enrollment::create_token(&store, &ca_pem, Duration::from_secs(600))
-        .await
-        .expect("token")
-        .token;
-    let identity = SimulatedDevice::enroll(&collector.url(), token, &dir.path().join("device")).await;
+    let token =
+        firstline_collector::enrollment::create_token(&store, &ca_pem, Duration::from_secs(600))
+            .await
+            .expect("token")
+            .token;
+    let identity =
+        SimulatedDevice::enroll(&collector.url(), token, &dir.path().join("device")).await;
     let device_id = identity.device_id().to_owned();
-    let mut device = SimulatedDevice::connect(&collector.url(), identity.clone(), "hq", "192.0.2.53").await;
-    device.report("disk.free_low", "/", pb::Severity::Warning).await;
+    let mut device =
+        SimulatedDevice::connect(&collector.url(), identity.clone(), "hq", "192.0.2.53").await;
+    device
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
     drop(store);
 
     // The disk fills up; the next finding cannot be stored.
@@ -211,11 +216,16 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
         "{body}"
     );
     assert_eq!(
-        http_json(collector.http, "GET", "/livez", None, None).await.0,
+        http_json(collector.http, "GET", "/livez", None, None)
+            .await
+            .0,
         200,
         "liveness does not ask for a restart that would not help"
     );
-    assert_eq!(metric(collector.http, "firstline_store_writable").await, Some(0.0));
+    assert_eq!(
+        metric(collector.http, "firstline_store_writable").await,
+        Some(0.0)
+    );
     // A new stream is asked to wait at once, before it sends anything.
     let channel = channel(
         &collector.url(),
@@ -225,7 +235,10 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
     .await
     .expect("channel");
     let status = match RawStream::open(channel, vec![hello()]).await {
-        Ok(mut stream) => stream.next().await.expect_err("no Welcome while the store cannot write"),
+        Ok(mut stream) => stream
+            .next()
+            .await
+            .expect_err("no Welcome while the store cannot write"),
         Err(status) => status,
     };
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
@@ -243,9 +256,16 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
         (collector.health().await.0 == 200).then_some(())
     })
     .await;
-    assert_eq!(metric(collector.http, "firstline_store_writable").await, Some(1.0));
+    assert_eq!(
+        metric(collector.http, "firstline_store_writable").await,
+        Some(1.0)
+    );
     let (stream, welcome) = open_stream(&collector.url(), &identity).await;
-    assert_eq!(welcome.committed_sequence, sequence - 1, "nothing unacked was stored");
+    assert_eq!(
+        welcome.committed_sequence,
+        sequence - 1,
+        "nothing unacked was stored"
+    );
     stream
         .send(pb::agent_message::Body::Findings(pb::FindingBatch {
             findings: vec![finding(sequence, "after the disk filled up")],
@@ -257,9 +277,15 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
         other => panic!("expected the resent finding's ack, got {other:?}"),
     }
     let store = Store::open(&data_dir).await.expect("the collector's store");
-    let stored = store.recent_findings(&device_id, 10).await.expect("findings");
+    let stored = store
+        .recent_findings(&device_id, 10)
+        .await
+        .expect("findings");
     assert_eq!(
-        stored.iter().map(|f| f.finding.sequence).collect::<Vec<_>>(),
+        stored
+            .iter()
+            .map(|f| f.finding.sequence)
+            .collect::<Vec<_>>(),
         vec![1, sequence],
         "the finding held back while the disk was full is stored once it has room"
     );
@@ -288,13 +314,16 @@ async fn a_collector_back_from_an_outage_longer_than_stale_after_blames_no_devic
         )
         .await;
         identities.push(identity.clone());
-        let mut device = SimulatedDevice::connect(&collector.url(), identity, "hq", "192.0.2.53").await;
-        device.report("disk.free_low", "/", pb::Severity::Warning).await;
+        let mut device =
+            SimulatedDevice::connect(&collector.url(), identity, "hq", "192.0.2.53").await;
+        device
+            .report("disk.free_low", "/", pb::Severity::Warning)
+            .await;
         devices.push(device);
     }
     // The outage: three times `stale_after`.
     collector.stop().await;
-    drop(devices.drain(..).collect::<Vec<_>>());
+    drop(devices);
     tokio::time::sleep(Duration::from_secs(3)).await;
     collector.restart().await;
     // Agents come back within their backoff (the test: at once, but after the first sweep).
@@ -342,26 +371,36 @@ async fn an_agent_acked_beyond_a_restored_database_raises_one_alert_naming_the_g
     );
     let config_path = dir.path().join("agent.toml");
     write_config(&config_path, &agent_config(&[("[[checks.watch]]", &watch)]));
-    let identity = enroll_with(&collector, &collector.token().await, &dir.path().join("agent"))
-        .await
-        .expect("enrolls");
+    let identity = enroll_with(
+        &collector,
+        &collector.token().await,
+        &dir.path().join("agent"),
+    )
+    .await
+    .expect("enrolls");
     let device_id = identity.device_id().to_owned();
 
     // The backup, taken online (as `sqlite3 .backup` would) while the device has nothing
     // acked yet.
     let database = collector.settings.data_dir.join("firstline.db");
     let backup = dir.path().join("backup.db");
-    sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{}'", backup.display())))
-        .execute(&sqlite_pool(&database).await)
-        .await
-        .expect("back up the database");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "VACUUM INTO '{}'",
+        backup.display()
+    )))
+    .execute(&sqlite_pool(&database).await)
+    .await
+    .expect("back up the database");
 
     let mut agent = TestAgent::start_full(identity.clone(), &config_path);
     agent.wait_connected().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for n in 0..3 {
-        std::fs::write(crashes.join(format!("app{n}.exe.{n}.crash")), "ProblemType: Crash\n")
-            .expect("crash file");
+        std::fs::write(
+            crashes.join(format!("app{n}.exe.{n}.crash")),
+            "ProblemType: Crash\n",
+        )
+        .expect("crash file");
     }
     let acked = wait_for("three crash findings stored", || async {
         let findings = collector.findings(&device_id).await;
@@ -403,11 +442,22 @@ async fn an_agent_acked_beyond_a_restored_database_raises_one_alert_naming_the_g
     )
     .await
     .expect("api key");
-    let (status, alerts) = http_json(collector.running().http_address, "GET", "/api/v1/alerts", Some(&key), None).await;
+    let (status, alerts) = http_json(
+        collector.running().http_address,
+        "GET",
+        "/api/v1/alerts",
+        Some(&key),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(alerts.as_array().map(Vec::len), Some(1), "{alerts}");
     assert_eq!(
-        metric(collector.running().http_address, "firstline_sequence_gaps_total").await,
+        metric(
+            collector.running().http_address,
+            "firstline_sequence_gaps_total"
+        )
+        .await,
         Some(1.0)
     );
     // The agent goes on: its next findings are stored after the gap.
@@ -428,7 +478,15 @@ async fn an_agent_acked_beyond_a_restored_database_raises_one_alert_naming_the_g
     )
     .await;
     assert_eq!(status, 200);
-    assert!(collector.running().store.open_alerts().await.expect("alerts").is_empty());
+    assert!(
+        collector
+            .running()
+            .store
+            .open_alerts()
+            .await
+            .expect("alerts")
+            .is_empty()
+    );
 }
 
 /// A damaged database was served and written to; it must be refused at start, with the way out.
@@ -437,11 +495,21 @@ async fn a_damaged_sqlite_database_is_refused_at_start_with_the_recovery_steps()
     let mut collector = TestCollector::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     // Enough findings that their table spans pages of its own.
-    let identity = SimulatedDevice::enroll(&collector.url(), collector.token().await, &dir.path().join("device")).await;
+    let identity = SimulatedDevice::enroll(
+        &collector.url(),
+        collector.token().await,
+        &dir.path().join("device"),
+    )
+    .await;
     let mut device = SimulatedDevice::connect(&collector.url(), identity, "hq", "192.0.2.53").await;
     for n in 0..40 {
         device
-            .report_saying("disk.free_low", &format!("/mnt/{n}"), pb::Severity::Warning, &"x".repeat(400))
+            .report_saying(
+                "disk.free_low",
+                &format!("/mnt/{n}"),
+                pb::Severity::Warning,
+                &"x".repeat(400),
+            )
             .await;
     }
     drop(device);
@@ -465,9 +533,14 @@ async fn a_damaged_sqlite_database_is_refused_at_start_with_the_recovery_steps()
     {
         use std::io::{Seek, SeekFrom, Write};
         let page_size = page_size as u64;
-        let mut file = std::fs::OpenOptions::new().write(true).open(&database).expect("open db");
-        file.seek(SeekFrom::Start((root_page as u64 - 1) * page_size)).expect("seek");
-        file.write_all(&vec![0x5au8; page_size as usize]).expect("damage");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&database)
+            .expect("open db");
+        file.seek(SeekFrom::Start((root_page as u64 - 1) * page_size))
+            .expect("seek");
+        file.write_all(&vec![0x5au8; page_size as usize])
+            .expect("damage");
     }
     let mut process = SqliteCollector::spawn(dir.path(), &data_dir);
     let exit = wait_for("the collector to refuse the damaged database", || {

@@ -463,6 +463,41 @@ impl TokenBucket {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_collector_that_cannot_store_asks_for_a_bounded_pause_not_a_refusal() {
+        let busy = |code: tonic::Code, secs: &str| {
+            let mut status = tonic::Status::new(code, "disk full");
+            status.metadata_mut().insert(
+                firstline_proto::RETRY_AFTER_METADATA,
+                secs.parse().expect("metadata value"),
+            );
+            status_error(&status)
+        };
+        match busy(tonic::Code::Unavailable, "15") {
+            SessionError::Busy { wait, reason } => {
+                assert_eq!(wait, Duration::from_secs(15));
+                assert_eq!(reason, "disk full");
+            }
+            other => panic!("expected a pause, got {other:?}"),
+        }
+        // A confused or hostile collector cannot park the agent for a day.
+        match busy(tonic::Code::Unavailable, "86400") {
+            SessionError::Busy { wait, .. } => assert_eq!(wait, MAX_RETRY_AFTER),
+            other => panic!("expected a pause, got {other:?}"),
+        }
+        // Only UNAVAILABLE is a pause; a refusal stays a refusal, garbage is ignored.
+        assert!(matches!(
+            busy(tonic::Code::PermissionDenied, "15"),
+            SessionError::Status(_)
+        ));
+        assert!(matches!(
+            busy(tonic::Code::Unavailable, "soon"),
+            SessionError::Status(_)
+        ));
+        let spread = backoff::spread(Duration::from_secs(10));
+        assert!((Duration::from_secs(10)..=Duration::from_secs(15)).contains(&spread));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn replay_is_paced_to_the_configured_rate() {
         let mut bucket = TokenBucket::new(200);

@@ -205,12 +205,7 @@ async fn healthz(State(state): State<HttpState>) -> Response {
         Ok(Ok(())) if !report.writable => {
             let since = report
                 .failing_since_ms
-                .map(|since| {
-                    format!(
-                        " for {}s",
-                        (crate::model::now_ms() - since).max(0) / 1000
-                    )
-                })
+                .map(|since| format!(" for {}s", (crate::model::now_ms() - since).max(0) / 1000))
                 .unwrap_or_default();
             let why = match (&report.disk_full, &report.last_error) {
                 (Some(full), _) => full.to_string(),

@@ -242,7 +242,11 @@ pub async fn acknowledge_alert(
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> Response {
-    match state.store.acknowledge_alert(id, &caller.name, now_ms()).await {
+    match state
+        .store
+        .acknowledge_alert(id, &caller.name, now_ms())
+        .await
+    {
         Ok(true) => {
             tracing::info!(alert = id, by = %caller.name, "collector alert acknowledged");
             Json(serde_json::json!({ "id": id, "acknowledged_by": caller.name })).into_response()

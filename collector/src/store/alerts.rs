@@ -86,7 +86,12 @@ impl Store {
     }
 
     /// Marks an alert seen by `by`; false when there is no such open alert.
-    pub async fn acknowledge_alert(&self, id: i64, by: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let updated = with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE collector_alerts SET acknowledged_at_ms = $1, acknowledged_by = $2 \
@@ -123,8 +128,18 @@ mod tests {
             let open = store.open_alerts().await.expect("open");
             assert_eq!(open.len(), 1);
             assert_eq!(open[0].raised_at_ms, 1_000);
-            assert!(store.acknowledge_alert(open[0].id, "admin", 3_000).await.expect("ack"));
-            assert!(!store.acknowledge_alert(open[0].id, "admin", 4_000).await.expect("ack twice"));
+            assert!(
+                store
+                    .acknowledge_alert(open[0].id, "admin", 3_000)
+                    .await
+                    .expect("ack")
+            );
+            assert!(
+                !store
+                    .acknowledge_alert(open[0].id, "admin", 4_000)
+                    .await
+                    .expect("ack twice")
+            );
             assert!(store.open_alerts().await.expect("open").is_empty());
             let all = store.recent_alerts().await.expect("all");
             assert_eq!(all[0].acknowledged_by.as_deref(), Some("admin"));

@@ -590,7 +590,11 @@ async fn acknowledge_alert_form(
             "Only an admin can acknowledge collector alerts.",
         );
     }
-    match state.store.acknowledge_alert(id, &caller.name, now_ms()).await {
+    match state
+        .store
+        .acknowledge_alert(id, &caller.name, now_ms())
+        .await
+    {
         Ok(_) => Redirect::to("/").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "acknowledging an alert");
