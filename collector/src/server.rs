@@ -36,6 +36,8 @@ pub const STARTUP_GRACE: Duration = Duration::from_secs(120);
 /// a full disk shows on /healthz even when no agent sends).
 const HEALTH_PROBE_FAILING: Duration = Duration::from_secs(2);
 const HEALTH_PROBE_HEALTHY: Duration = Duration::from_secs(15);
+/// A probe write that takes longer than this counts as failed.
+const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often live streams are checked against revocations made through other collectors.
 const REVOCATION_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a graceful stop waits for in-flight requests before dropping connections.
@@ -434,19 +436,38 @@ fn silence_may_be_judged(now_ms: i64, hearing_since_ms: i64, stale_after: Durati
 
 /// Probes the store with a small write (see [`Store::probe_write`]) until the collector stops.
 async fn probe_store_health(store: Store, mut stop: watch::Receiver<bool>) {
+    let mut last_probe = tokio::time::Instant::now();
     loop {
-        let wait = if store.health().writable() {
-            HEALTH_PROBE_HEALTHY
-        } else {
-            HEALTH_PROBE_FAILING
-        };
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            () = tokio::time::sleep(HEALTH_PROBE_FAILING) => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        if let Err(e) = store.probe_write(crate::model::now_ms()).await {
+        // Every tick while commits fail (a commit may have failed a moment ago), else now and then.
+        if store.health().writable() && last_probe.elapsed() < HEALTH_PROBE_HEALTHY {
+            continue;
+        }
+        last_probe = tokio::time::Instant::now();
+        // Bounded: a pool waiting to reconnect backs off for up to its acquire timeout, and a
+        // fresh attempt notices a server that came back sooner.
+        match tokio::time::timeout(
+            HEALTH_PROBE_TIMEOUT,
+            store.probe_write(crate::model::now_ms()),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
             // Logged by the health itself, once per outage; this is the detail.
-            tracing::debug!(error = %e, "store probe write failed");
+            Ok(Err(e)) => tracing::debug!(error = %e, "store probe write failed"),
+            Err(_) => {
+                tracing::debug!(
+                    timeout_secs = HEALTH_PROBE_TIMEOUT.as_secs(),
+                    "store probe write timed out"
+                );
+                let timed_out = StoreError::Database(sqlx::Error::PoolTimedOut);
+                store
+                    .health()
+                    .record_failure(&timed_out, crate::model::now_ms());
+            }
         }
     }
 }

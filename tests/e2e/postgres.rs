@@ -17,13 +17,13 @@ use crate::support::{
 };
 
 /// A schema of its own inside the test database, dropped afterwards; the URL points at it.
-struct Schema {
+pub(crate) struct Schema {
     admin_url: String,
     name: String,
 }
 
 impl Schema {
-    async fn create() -> Option<(Self, String)> {
+    pub(crate) async fn create() -> Option<(Self, String)> {
         let Ok(url) = std::env::var("FIRSTLINE_TEST_POSTGRES_URL") else {
             crate::support::skip("FIRSTLINE_TEST_POSTGRES_URL is not set (.ci/run sets it)");
             return None;

@@ -252,10 +252,12 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
 
     // Space returns: writes resume without a restart.
     std::fs::remove_file(&filler).expect("free the disk");
+    let freed = std::time::Instant::now();
     wait_for("/healthz to pass once the disk has room", || async {
         (collector.health().await.0 == 200).then_some(())
     })
     .await;
+    eprintln!("disk freed to /healthz 200: {:?}", freed.elapsed());
     assert_eq!(
         metric(collector.http, "firstline_store_writable").await,
         Some(1.0)
@@ -555,5 +557,159 @@ async fn a_damaged_sqlite_database_is_refused_at_start_with_the_recovery_steps()
             && log.contains(".recover")
             && log.contains("restore your last backup"),
         "{log}"
+    );
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can cut and restore: the database server
+/// going away and coming back, without touching the server other tests share.
+struct CuttableProxy {
+    address: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let address = listener.local_addr().expect("proxy address");
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let (cut, links) = (cut.clone(), links.clone());
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if cut.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    links.lock().expect("links").push(link.abort_handle());
+                }
+            }
+        });
+        Self {
+            address,
+            cut,
+            links,
+            accept,
+        }
+    }
+
+    /// Every connection through the proxy drops, and new ones are refused.
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().expect("links").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// The same promise on PostgreSQL: the database server lost mid-stream turns health to failing
+/// and agents to waiting; when it is back, writes resume without a restart and nothing the
+/// agent held back is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_postgresql_server_fails_healthz_and_writes_resume_when_it_is_back() {
+    let Some((_schema, url)) = crate::postgres::Schema::create().await else {
+        return;
+    };
+    // Route the collector through the proxy: replace the URL's host and port.
+    let authority_start = url.find('@').map_or("postgres://".len(), |at| at + 1);
+    let authority_end = authority_start
+        + url[authority_start..]
+            .find('/')
+            .expect("a database in the URL");
+    let upstream: std::net::SocketAddr =
+        tokio::net::lookup_host(&url[authority_start..authority_end])
+            .await
+            .expect("PostgreSQL address")
+            .next()
+            .expect("an address");
+    let proxy = CuttableProxy::start(upstream).await;
+    let proxied = format!(
+        "{}{}{}",
+        &url[..authority_start],
+        proxy.address,
+        &url[authority_end..]
+    );
+    let collector = TestCollector::start_postgres(&proxied, None).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = SimulatedDevice::enroll(
+        &collector.url(),
+        collector.token().await,
+        &dir.path().join("device"),
+    )
+    .await;
+    let device_id = identity.device_id().to_owned();
+    let mut device =
+        SimulatedDevice::connect(&collector.url(), identity.clone(), "hq", "192.0.2.53").await;
+    device
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
+
+    proxy.cut();
+    let sequence = device.take_sequence();
+    device
+        .stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![finding(sequence, "while the database is away")],
+        }))
+        .await;
+    let status = match device.stream.next().await {
+        Err(status) => status,
+        Ok(other) => panic!("nothing may be acked while the database is away: {other:?}"),
+    };
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    let http = collector.running().http_address;
+    wait_for("/healthz to fail while PostgreSQL is away", || async {
+        (http_json(http, "GET", "/healthz", None, None).await.0 == 503).then_some(())
+    })
+    .await;
+    assert_eq!(metric(http, "firstline_store_writable").await, Some(0.0));
+
+    let cut_over = std::time::Instant::now();
+    proxy.restore();
+    wait_for("/healthz to pass once PostgreSQL is back", || async {
+        (http_json(http, "GET", "/healthz", None, None).await.0 == 200).then_some(())
+    })
+    .await;
+    eprintln!("PostgreSQL back to /healthz 200: {:?}", cut_over.elapsed());
+    assert_eq!(metric(http, "firstline_store_writable").await, Some(1.0));
+    let (stream, welcome) = open_stream(&collector.url(), &identity).await;
+    assert_eq!(welcome.committed_sequence, sequence - 1);
+    stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![finding(sequence, "while the database is away")],
+        }))
+        .await;
+    let mut stream = stream;
+    match stream.next().await {
+        Ok(pb::collector_message::Body::Ack(ack)) => assert_eq!(ack.sequence, sequence),
+        other => panic!("expected the resent finding's ack, got {other:?}"),
+    }
+    let stored = collector.findings(&device_id).await;
+    assert_eq!(
+        stored
+            .iter()
+            .map(|f| f.finding.sequence)
+            .collect::<Vec<_>>(),
+        vec![1, sequence]
     );
 }
