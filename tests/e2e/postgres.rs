@@ -13,7 +13,8 @@ use firstline_collector::store::{Store, TicketFilter};
 use firstline_collector::tickets::TicketKind;
 
 use crate::support::{
-    SimulatedDevice, TestCollector, enroll_with, finding, http_json, open_stream, wait_for,
+    SimulatedDevice, TestCollector, enroll_with, finding, free_port, http_json, open_stream,
+    wait_for,
 };
 
 /// A schema of its own inside the test database, dropped afterwards; the URL points at it.
@@ -227,12 +228,6 @@ impl Drop for CollectorProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

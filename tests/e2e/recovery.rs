@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use firstline_agent::identity::Identity;
 use firstline_collector::store::Store;
 use firstline_proto::v1 as pb;
 
@@ -80,12 +81,6 @@ impl Drop for SqliteCollector {
     }
 }
 
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-}
-
 /// A tmpfs of `size` mounted at `path` for the test, unmounted when dropped.
 struct Tmpfs(PathBuf);
 
@@ -135,6 +130,47 @@ async fn sqlite_pool(database: &Path) -> sqlx::SqlitePool {
         .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(database))
         .await
         .expect("open the database")
+}
+
+/// Sends one finding that the collector cannot store: the stream must end `UNAVAILABLE`, asking
+/// the agent to come back later (not a refusal), and nothing is acked.
+async fn send_expecting_a_pause(device: &mut SimulatedDevice, summary: &str) -> u64 {
+    let sequence = device.take_sequence();
+    device
+        .stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![finding(sequence, summary)],
+        }))
+        .await;
+    let status = match device.stream.next().await {
+        Err(status) => status,
+        Ok(other) => panic!("a finding the store cannot take must not be acked: {other:?}"),
+    };
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        retry_after(&status).is_some(),
+        "the agent is asked to come back later, not refused: {status:?}"
+    );
+    sequence
+}
+
+/// Reconnects as the agent would and sends the held-back finding again: it is acked now.
+async fn resend_expecting_an_ack(url: &str, identity: &Identity, sequence: u64, summary: &str) {
+    let (mut stream, welcome) = open_stream(url, identity).await;
+    assert_eq!(
+        welcome.committed_sequence,
+        sequence - 1,
+        "nothing unacked was stored"
+    );
+    stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![finding(sequence, summary)],
+        }))
+        .await;
+    match stream.next().await {
+        Ok(pb::collector_message::Body::Ack(ack)) => assert_eq!(ack.sequence, sequence),
+        other => panic!("expected the resent finding's ack, got {other:?}"),
+    }
 }
 
 fn retry_after(status: &tonic::Status) -> Option<String> {
@@ -187,22 +223,7 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
     // The disk fills up; the next finding cannot be stored.
     let filler = data_dir.join("filler");
     fill(&filler);
-    let sequence = device.take_sequence();
-    device
-        .stream
-        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
-            findings: vec![finding(sequence, "after the disk filled up")],
-        }))
-        .await;
-    let refused = match device.stream.next().await {
-        Err(status) => status,
-        Ok(other) => panic!("a finding on a full disk must not be acked: {other:?}"),
-    };
-    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
-    assert!(
-        retry_after(&refused).is_some(),
-        "the agent is asked to come back later, not refused: {refused:?}"
-    );
+    let sequence = send_expecting_a_pause(&mut device, "after the disk filled up").await;
 
     // Health tells the truth, and says what to do.
     let (status, body) = wait_for("/healthz to fail while the disk is full", || async {
@@ -262,22 +283,13 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
         metric(collector.http, "firstline_store_writable").await,
         Some(1.0)
     );
-    let (stream, welcome) = open_stream(&collector.url(), &identity).await;
-    assert_eq!(
-        welcome.committed_sequence,
-        sequence - 1,
-        "nothing unacked was stored"
-    );
-    stream
-        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
-            findings: vec![finding(sequence, "after the disk filled up")],
-        }))
-        .await;
-    let mut stream = stream;
-    match stream.next().await {
-        Ok(pb::collector_message::Body::Ack(ack)) => assert_eq!(ack.sequence, sequence),
-        other => panic!("expected the resent finding's ack, got {other:?}"),
-    }
+    resend_expecting_an_ack(
+        &collector.url(),
+        &identity,
+        sequence,
+        "after the disk filled up",
+    )
+    .await;
     let store = Store::open(&data_dir).await.expect("the collector's store");
     let stored = store
         .recent_findings(&device_id, 10)
@@ -665,18 +677,7 @@ async fn a_lost_postgresql_server_fails_healthz_and_writes_resume_when_it_is_bac
         .await;
 
     proxy.cut();
-    let sequence = device.take_sequence();
-    device
-        .stream
-        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
-            findings: vec![finding(sequence, "while the database is away")],
-        }))
-        .await;
-    let status = match device.stream.next().await {
-        Err(status) => status,
-        Ok(other) => panic!("nothing may be acked while the database is away: {other:?}"),
-    };
-    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    let sequence = send_expecting_a_pause(&mut device, "while the database is away").await;
     let http = collector.running().http_address;
     wait_for("/healthz to fail while PostgreSQL is away", || async {
         (http_json(http, "GET", "/healthz", None, None).await.0 == 503).then_some(())
@@ -692,18 +693,13 @@ async fn a_lost_postgresql_server_fails_healthz_and_writes_resume_when_it_is_bac
     .await;
     eprintln!("PostgreSQL back to /healthz 200: {:?}", cut_over.elapsed());
     assert_eq!(metric(http, "firstline_store_writable").await, Some(1.0));
-    let (stream, welcome) = open_stream(&collector.url(), &identity).await;
-    assert_eq!(welcome.committed_sequence, sequence - 1);
-    stream
-        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
-            findings: vec![finding(sequence, "while the database is away")],
-        }))
-        .await;
-    let mut stream = stream;
-    match stream.next().await {
-        Ok(pb::collector_message::Body::Ack(ack)) => assert_eq!(ack.sequence, sequence),
-        other => panic!("expected the resent finding's ack, got {other:?}"),
-    }
+    resend_expecting_an_ack(
+        &collector.url(),
+        &identity,
+        sequence,
+        "while the database is away",
+    )
+    .await;
     let stored = collector.findings(&device_id).await;
     assert_eq!(
         stored

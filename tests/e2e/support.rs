@@ -931,3 +931,10 @@ pub async fn raw_form_with(
         .unwrap_or(0);
     (status, text, serde_json::Value::Null)
 }
+
+/// A loopback port nobody listens on now, for a collector process to bind.
+pub fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
