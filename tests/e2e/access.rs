@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     RawStream, SimulatedDevice, TestCollector, add_user, channel, enroll_with, hello, http_call,
-    http_call_from, http_json, raw_form, raw_form_with,
+    http_json, raw_form, raw_form_with, sign_in, sign_in_from,
 };
 
 /// (method, path, body, least role).
@@ -74,6 +74,8 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
         ),
         ("POST", "/api/v1/apikeys/nobody/revoke", None, Role::Admin),
         ("GET", "/api/v1/tokens", None, Role::Admin),
+        ("GET", "/api/v1/alerts", None, Role::Admin),
+        ("POST", "/api/v1/alerts/1/acknowledge", None, Role::Admin),
         (
             "POST",
             "/api/v1/tokens/revoke",
@@ -81,45 +83,6 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Role::Admin,
         ),
     ]
-}
-
-/// Signs in; returns the cookie header value and the CSRF token.
-async fn sign_in(
-    http: std::net::SocketAddr,
-    name: &str,
-    password: &str,
-) -> (u16, Option<(String, String)>) {
-    let (status, _, session) = sign_in_from(None, &[], http, name, password).await;
-    (status, session)
-}
-
-/// Signs in from a chosen local address with extra headers; also returns the response head.
-async fn sign_in_from(
-    source: Option<std::net::IpAddr>,
-    headers: &[(&str, &str)],
-    http: std::net::SocketAddr,
-    name: &str,
-    password: &str,
-) -> (u16, String, Option<(String, String)>) {
-    let (status, head, body) = http_call_from(
-        source,
-        http,
-        "POST",
-        "/login",
-        headers,
-        Some(&json!({"name": name, "password": password})),
-    )
-    .await;
-    let cookie = head
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("set-cookie: ")
-                .or_else(|| line.strip_prefix("Set-Cookie: "))
-        })
-        .and_then(|value| value.split(';').next())
-        .map(str::to_owned);
-    let csrf = body["csrf_token"].as_str().map(str::to_owned);
-    (status, head, cookie.zip(csrf))
 }
 
 #[tokio::test]
@@ -384,6 +347,7 @@ fn template(path: &str) -> String {
         .replace("/reproduce/none", "/reproduce/{id}")
         .replace("/users/nobody", "/users/{name}")
         .replace("/apikeys/nobody", "/apikeys/{name}")
+        .replace("/alerts/1/", "/alerts/{id}/")
 }
 
 #[tokio::test]

@@ -480,6 +480,37 @@ async fn an_agent_acked_beyond_a_restored_database_raises_one_alert_naming_the_g
         .wait_for_finding(&device_id, "crash.new_file", "later.exe", |_| true)
         .await;
     assert!(later.finding.sequence > acked);
+    // Admins see it above the queue with a button; technicians do not.
+    let http = collector.running().http_address;
+    add_user(
+        &collector,
+        "ada",
+        firstline_collector::model::Role::Admin,
+        "ada-password-1",
+    )
+    .await;
+    add_user(
+        &collector,
+        "tom",
+        firstline_collector::model::Role::Technician,
+        "tom-password-1",
+    )
+    .await;
+    for (name, password, sees) in [
+        ("ada", "ada-password-1", true),
+        ("tom", "tom-password-1", false),
+    ] {
+        let (_, session) = sign_in(http, name, password).await;
+        let (cookie, _) = session.expect("signed in");
+        let (status, _, page) = http_call(http, "GET", "/", &[("Cookie", &cookie)], None).await;
+        assert_eq!(status, 200);
+        let page = page.as_str().unwrap_or_default().to_owned();
+        assert_eq!(page.contains("Collector alert"), sees, "{name}: {page}");
+        assert_eq!(
+            page.contains(&format!("/alerts/{}/acknowledge", alert.id)),
+            sees
+        );
+    }
     // A reconnect with the same gap raises nothing new.
     agent.stop().await;
     let id = alert.id;

@@ -938,3 +938,42 @@ pub fn free_port() -> std::net::SocketAddr {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
 }
+
+/// Signs in; returns the cookie header value and the CSRF token.
+pub async fn sign_in(
+    http: std::net::SocketAddr,
+    name: &str,
+    password: &str,
+) -> (u16, Option<(String, String)>) {
+    let (status, _, session) = sign_in_from(None, &[], http, name, password).await;
+    (status, session)
+}
+
+/// Signs in from a chosen local address with extra headers; also returns the response head.
+pub async fn sign_in_from(
+    source: Option<std::net::IpAddr>,
+    headers: &[(&str, &str)],
+    http: std::net::SocketAddr,
+    name: &str,
+    password: &str,
+) -> (u16, String, Option<(String, String)>) {
+    let (status, head, body) = http_call_from(
+        source,
+        http,
+        "POST",
+        "/login",
+        headers,
+        Some(&serde_json::json!({"name": name, "password": password})),
+    )
+    .await;
+    let cookie = head
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("set-cookie: ")
+                .or_else(|| line.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned);
+    let csrf = body["csrf_token"].as_str().map(str::to_owned);
+    (status, head, cookie.zip(csrf))
+}
