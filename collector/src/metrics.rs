@@ -28,8 +28,8 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::http::HttpState;
 use crate::ingest::Sessions;
-use crate::store::Store;
 use crate::store::metrics::StoreMetrics;
+use crate::store::{Stall, Store, Writer};
 use crate::wire::Problem;
 
 /// Every metric's name starts with this (and `_`).
@@ -280,7 +280,11 @@ impl Metrics {
                     None
                 }
             };
-        let now = self.scrape_registry(sessions.connected(), snapshot.as_ref());
+        let now = self.scrape_registry(
+            sessions.connected(),
+            &store.abandoned_transactions(),
+            snapshot.as_ref(),
+        );
         let mut text = String::new();
         // Writing into a String cannot fail; an error here would be the crate's bug.
         let encoded = encode_registry(&mut text, &self.registry)
@@ -293,12 +297,31 @@ impl Metrics {
     }
 
     /// The numbers read at scrape time, in a registry of their own.
-    fn scrape_registry(&self, connected: usize, store: Option<&StoreMetrics>) -> Registry {
+    fn scrape_registry(
+        &self,
+        connected: usize,
+        abandoned: &[(Writer, Stall, u64)],
+        store: Option<&StoreMetrics>,
+    ) -> Registry {
         let mut registry = Registry::with_prefix(PREFIX);
         registry.register(
             "agents_connected",
             "Agents with a live telemetry stream to this collector",
             ConstGauge::new(i64::try_from(connected).unwrap_or(i64::MAX)),
+        );
+        // Counted by this process's store as they happen (not read from the database, so
+        // present when it is down, which is when they matter).
+        let transactions_abandoned =
+            Family::<[(&'static str, &'static str); 2], Counter>::default();
+        for (writer, stall, count) in abandoned {
+            transactions_abandoned
+                .get_or_create(&[("writer", writer.as_str()), ("reason", stall.as_str())])
+                .inc_by(*count);
+        }
+        registry.register(
+            "store_transactions_abandoned",
+            "Write transactions this collector gave up on PostgreSQL (rolled back, connection closed; the group commit tries its batches again, agents resend what was not acked), by writer (group_commit, sweep, staff_action) and what stalled them: deadline (past the collector's bound), lock_timeout, statement_timeout, session_killed (the database ended the session, e.g. idle in transaction too long while this collector was frozen, or the connection was lost)",
+            transactions_abandoned,
         );
         registry.register(
             "store_up",
