@@ -39,6 +39,9 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// stopped answering, a network that dropped packets without resetting the connection.
 pub const WRITE_TRANSACTION_DEADLINE: Duration = Duration::from_secs(30);
 
+/// How long a write past its deadline is still given to finish or fail by itself.
+const DEADLINE_GRACE: Duration = Duration::from_millis(100);
+
 /// The session settings as PostgreSQL startup options, in the order they are applied.
 const SESSION_SETTINGS: [(&str, Duration); 3] = [
     ("lock_timeout", LOCK_TIMEOUT),
@@ -200,16 +203,25 @@ impl Store {
         let started = Instant::now();
         let outcome = match self.backend {
             Backend::Sqlite(_) => work.await,
-            Backend::Postgres(_) => match tokio::time::timeout(self.write_deadline, work).await {
-                Ok(outcome) => outcome,
-                // Dropping `work` dropped its transaction mid-statement: the connection is in
-                // an unknown state, and the caller closes it, which ends the session.
-                Err(_) => Err(E::from(StoreError::Abandoned {
-                    writer,
-                    stall: Stall::Deadline,
-                    after_ms: millis(started.elapsed()),
-                })),
-            },
+            Backend::Postgres(_) => {
+                let mut work = std::pin::pin!(work);
+                match tokio::time::timeout(self.write_deadline, &mut work).await {
+                    Ok(outcome) => outcome,
+                    // A collector that was itself frozen wakes past its deadline, its session
+                    // perhaps ended by the database meanwhile: a moment more lets the
+                    // connection say so (the truer cause), or deliver the commit's answer.
+                    Err(_) => match tokio::time::timeout(DEADLINE_GRACE, &mut work).await {
+                        Ok(outcome) => outcome,
+                        // Dropping `work` drops its transaction mid-statement: the connection
+                        // is in an unknown state, and the caller closes it.
+                        Err(_) => Err(E::from(StoreError::Abandoned {
+                            writer,
+                            stall: Stall::Deadline,
+                            after_ms: millis(started.elapsed()),
+                        })),
+                    },
+                }
+            }
         };
         if let Err(error) = &outcome
             && let Some(stall) = error.stall()
