@@ -88,7 +88,7 @@ async fn stream_findings(
             round += 1;
             // Each round flips the device's resources between firing and clear, so every
             // finding is a change the ticket engine decides on.
-            let severity = if round % 2 == 0 {
+            let severity = if round.is_multiple_of(2) {
                 pb::Severity::Ok
             } else {
                 pb::Severity::Warning
