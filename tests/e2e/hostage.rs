@@ -387,7 +387,9 @@ async fn a_frozen_collector_holding_check_locks_stalls_the_other_collectors_inge
     let log = std::fs::read_to_string(dir.path().join("frozen.log")).unwrap_or_default();
     let logged: Vec<&str> = log
         .lines()
-        .filter(|line| line.contains("write transaction abandoned"))
+        .filter(|line| {
+            line.contains("write transaction abandoned") || line.contains("stalled group commit")
+        })
         .collect();
     eprintln!(
         "hostage: the thawed collector counted {lost} abandoned group commits and logged:\n{}",

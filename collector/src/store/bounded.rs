@@ -8,7 +8,9 @@
 //! `LOCK_TIMEOUT` at most. The collector bounds its own writers: each write transaction of the
 //! group commit, the sweep and staff actions runs within `WRITE_TRANSACTION_DEADLINE`, and one
 //! that stalls (past the deadline, or ended by one of those timeouts) is rolled back, its
-//! connection closed rather than returned to the pool, logged and counted in `/metrics`.
+//! connection closed rather than returned to the pool, logged and counted in `/metrics`. And a
+//! collector's own writers take turns per check in memory (`CheckTurns`), so that a frozen one
+//! has at most one session per check in the database's lock queue to be killed.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -175,6 +177,58 @@ impl Stalled for StaffError {
             StaffError::Store(error) => error.stall(),
             StaffError::Refused(_) => None,
         }
+    }
+}
+
+/// Stripes of the in-process turns per check (`CheckTurns`): enough that unrelated checks
+/// rarely share one, few enough to be a fixed array whatever check names agents send.
+const CHECK_TURN_STRIPES: usize = 64;
+
+/// This collector's own writers take turns per check in memory before they take the check's
+/// lock in the database, so at most one session of a collector waits in the database's lock
+/// queue for a check (or holds it). Without this, a collector frozen with one writer holding a
+/// check's lock and others queued behind it costs the rest one idle-in-transaction timeout per
+/// queued writer: the lock passes from one frozen session to the next, each killed only after
+/// sitting on it for `IDLE_IN_TRANSACTION_TIMEOUT`.
+#[derive(Debug)]
+pub(super) struct CheckTurns {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for CheckTurns {
+    fn default() -> Self {
+        CheckTurns {
+            stripes: (0..CHECK_TURN_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+}
+
+impl CheckTurns {
+    /// Waits for this process's turn on every check named, in stripe order (so two writers
+    /// never wait on each other crosswise); the turns last as long as the guards. Taken before
+    /// the transaction begins: a session waiting here is not idle in a transaction.
+    pub(super) async fn take<'a>(
+        &self,
+        checks: impl Iterator<Item = &'a str>,
+    ) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = checks
+            .map(|check| {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                check.hash(&mut hasher);
+                // The remainder is below CHECK_TURN_STRIPES, so it fits a usize.
+                usize::try_from(hasher.finish() % CHECK_TURN_STRIPES as u64).unwrap_or(0)
+            })
+            .collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for stripe in stripes {
+            guards.push(self.stripes[stripe].lock().await);
+        }
+        guards
     }
 }
 
@@ -367,6 +421,29 @@ mod tests {
         .await
         .expect("lock");
         holder
+    }
+
+    #[tokio::test]
+    async fn writers_of_one_process_take_turns_per_check() {
+        let turns = CheckTurns::default();
+        let first = turns
+            .take(["disk.free_low", "dns.resolve"].into_iter())
+            .await;
+        // Polled once (a zero timeout): a check already taken is not this writer's turn yet…
+        assert!(
+            tokio::time::timeout(Duration::ZERO, turns.take(["dns.resolve"].into_iter()))
+                .await
+                .is_err()
+        );
+        // …and naming a check twice, or in another order, never deadlocks with itself.
+        drop(first);
+        let again = tokio::time::timeout(
+            Duration::ZERO,
+            turns.take(["dns.resolve", "disk.free_low", "dns.resolve"].into_iter()),
+        )
+        .await
+        .expect("free once the first writer is done");
+        assert!(!again.is_empty());
     }
 
     #[tokio::test]

@@ -247,6 +247,8 @@ pub struct Store {
     abandoned: std::sync::Arc<bounded::AbandonedCounts>,
     /// How long a write transaction may take on PostgreSQL (`bounded.rs`).
     write_deadline: Duration,
+    /// This process's writers' turns per check on PostgreSQL (`bounded.rs`).
+    check_turns: std::sync::Arc<bounded::CheckTurns>,
 }
 
 impl Store {
@@ -286,6 +288,7 @@ impl Store {
             policy: Default::default(),
             abandoned: Default::default(),
             write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
+            check_turns: Default::default(),
         };
         store.migrate(&path.display().to_string()).await?;
         Ok(store)
@@ -340,6 +343,7 @@ impl Store {
             policy: Default::default(),
             abandoned: Default::default(),
             write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
+            check_turns: Default::default(),
         }
     }
 
@@ -597,6 +601,20 @@ impl Store {
                 "UPDATE devices SET committed_sequence = GREATEST(committed_sequence, $1), last_seen_at_ms = $2 \
                  WHERE id = $3 AND revoked_at_ms IS NULL RETURNING committed_sequence"
             }
+        };
+        // Before the transaction begins, so that waiting for the turn is not idle in it.
+        let _turns = match self.backend {
+            Backend::Postgres(_) => {
+                self.check_turns
+                    .take(
+                        batches
+                            .iter()
+                            .flat_map(|batch| batch.findings.iter())
+                            .map(|finding| finding.check.as_str()),
+                    )
+                    .await
+            }
+            Backend::Sqlite(_) => Vec::new(),
         };
         let committed = with_pool!(self, pool => bounded_transaction!(self, pool, Writer::GroupCommit, StoreError, |transaction| {
             if let Backend::Postgres(_) = self.backend {
