@@ -1465,6 +1465,8 @@ impl Store {
                 let device_id: String = row.try_get("device_id")?;
                 let check: String = row.try_get("check_name")?;
                 let resource: String = row.try_get("resource")?;
+                // This collector's turn on the check first, as the group commit takes it (`bounded.rs`).
+                let _turns = if postgres { self.check_turns.take(std::iter::once(check.as_str())).await } else { Vec::new() };
                 let outcome: Result<bool> = async { bounded_transaction!(self, pool, Writer::Sweep, StoreError, |transaction| {
                     if postgres {
                         transaction.lock_check_names(std::slice::from_ref(&check)).await?;
@@ -1516,6 +1518,8 @@ impl Store {
                 let check: String = row.try_get("check_name")?;
                 let resource: String = row.try_get("resource")?;
                 let hostname: String = row.try_get("hostname")?;
+                // This collector's turn on the check first, as the group commit takes it (`bounded.rs`).
+                let _turns = if postgres { self.check_turns.take(std::iter::once(check.as_str())).await } else { Vec::new() };
                 let outcome: Result<bool> = async { bounded_transaction!(self, pool, Writer::Sweep, StoreError, |transaction| {
                     if postgres {
                         transaction.lock_check_names(std::slice::from_ref(&check)).await?;
