@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::store::{FindingBatch, Store, StoreError};
+use crate::store::{FindingBatch, Store, StoreError, Writer};
 
 /// Batches waiting for a writer before sessions are made to wait for room.
 const QUEUE_BATCHES: usize = 4096;
@@ -18,6 +18,14 @@ const QUEUE_BATCHES: usize = 4096;
 const FINDINGS_PER_TRANSACTION: usize = 1000;
 /// …or this many batches.
 const BATCHES_PER_TRANSACTION: usize = 1024;
+
+/// A group whose transaction stalled (a lock or statement timeout, its session killed, past
+/// the deadline: `StoreError::stall`) is tried again whole, on a new connection, this many
+/// times. A stall is about the database or a peer, not the batches, so splitting the group
+/// (as for a bad batch) would only multiply the wait.
+const STALL_RETRIES: u32 = 2;
+/// The pause before each such retry, times the attempt number.
+const STALL_BACKOFF: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// After a transaction longer than this on SQLite, the writer pauses for `WRITE_LOCK_WINDOW`.
 const LONG_TRANSACTION: std::time::Duration = std::time::Duration::from_millis(100);
@@ -103,12 +111,23 @@ async fn write(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
             (batches, outcomes)
         };
         let started = std::time::Instant::now();
-        let outcome = store.store_finding_batches(&batches).await;
+        let outcome = commit_retrying_stalls(&store, &batches).await;
         let took = started.elapsed();
         match outcome {
             Ok(committed) => {
                 for (outcome, sequence) in outcomes.into_iter().zip(committed) {
                     let _ = outcome.send(Ok(sequence));
+                }
+            }
+            Err(error) if let Some(stall) = error.stall() => {
+                // A stall that outlasted its retries fails every session of the group: each
+                // ends its stream, and its agent resends what was not acked.
+                for outcome in outcomes {
+                    let _ = outcome.send(Err(StoreError::Abandoned {
+                        writer: Writer::GroupCommit,
+                        stall,
+                        after_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                    }));
                 }
             }
             Err(error) if batches.len() == 1 => {
@@ -133,6 +152,31 @@ async fn write(store: Store, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
             // wait for it by polling: after a long transaction, leave them a window instead of
             // taking the lock straight back.
             tokio::time::sleep(WRITE_LOCK_WINDOW).await;
+        }
+    }
+}
+
+/// Commits the group, trying it again whole after a stall (`STALL_RETRIES`).
+async fn commit_retrying_stalls(
+    store: &Store,
+    batches: &[FindingBatch],
+) -> Result<Vec<u64>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match store.store_finding_batches(batches).await {
+            Err(error) if attempt < STALL_RETRIES && error.stall().is_some() => {
+                attempt += 1;
+                tracing::info!(
+                    writer = Writer::GroupCommit.as_str(),
+                    batches = batches.len(),
+                    findings = batches.iter().map(|batch| batch.findings.len()).sum::<usize>(),
+                    attempt,
+                    error = %error,
+                    "trying a stalled group commit again on a new connection"
+                );
+                tokio::time::sleep(STALL_BACKOFF * attempt).await;
+            }
+            outcome => return outcome,
         }
     }
 }

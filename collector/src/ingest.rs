@@ -818,6 +818,12 @@ fn commit_failed(device_id: &str, error: crate::commit::CommitError) -> Status {
                 "its database cannot be written"
             })
         }
+        // A write that stalled and was given up (a lock or statement timeout, a lost or
+        // killed session): retried already; the agent waits a little before resending.
+        crate::commit::CommitError::Store(crate::store::StoreError::Abandoned { .. }) => {
+            tracing::warn!(device = %device_id, error = %error, "commit abandoned; asking the agent to come back later");
+            store_busy("its database did not answer in time")
+        }
         _ => store_unavailable(device_id, error),
     }
 }

@@ -28,8 +28,8 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::http::HttpState;
 use crate::ingest::Sessions;
-use crate::store::Store;
 use crate::store::metrics::StoreMetrics;
+use crate::store::{Stall, Store, Writer};
 use crate::wire::Problem;
 
 /// Every metric's name starts with this (and `_`).
@@ -305,6 +305,7 @@ impl Metrics {
         let now = self.scrape_registry(
             sessions.connected(),
             store.health().writable(),
+            &store.abandoned_transactions(),
             snapshot.as_ref(),
         );
         let mut text = String::new();
@@ -323,6 +324,7 @@ impl Metrics {
         &self,
         connected: usize,
         writable: bool,
+        abandoned: &[(Writer, Stall, u64)],
         store: Option<&StoreMetrics>,
     ) -> Registry {
         let mut registry = Registry::with_prefix(PREFIX);
@@ -330,6 +332,20 @@ impl Metrics {
             "agents_connected",
             "Agents with a live telemetry stream to this collector",
             ConstGauge::new(i64::try_from(connected).unwrap_or(i64::MAX)),
+        );
+        // Counted by this process's store as they happen (not read from the database, so
+        // present when it is down, which is when they matter).
+        let transactions_abandoned =
+            Family::<[(&'static str, &'static str); 2], Counter>::default();
+        for (writer, stall, count) in abandoned {
+            transactions_abandoned
+                .get_or_create(&[("writer", writer.as_str()), ("reason", stall.as_str())])
+                .inc_by(*count);
+        }
+        registry.register(
+            "store_transactions_abandoned",
+            "Write transactions this collector gave up on PostgreSQL (rolled back, connection closed; the group commit tries its batches again, agents resend what was not acked), by writer (group_commit, sweep, staff_action) and what stalled them: deadline (past the collector's bound), lock_timeout, statement_timeout, session_killed (the database ended the session, e.g. idle in transaction too long while this collector was frozen, or the connection was lost)",
+            transactions_abandoned,
         );
         registry.register(
             "store_up",

@@ -9,6 +9,7 @@ mod delivery;
 mod enrollment;
 mod guard;
 mod hardening;
+mod hostage;
 mod isolation;
 mod metrics;
 mod postgres;

@@ -20,7 +20,7 @@ use crate::support::{
 /// A schema of its own inside the test database, dropped afterwards; the URL points at it.
 pub(crate) struct Schema {
     admin_url: String,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl Schema {
@@ -51,7 +51,7 @@ impl Schema {
     }
 }
 
-async fn sqlx_admin(url: &str) -> sqlx::PgPool {
+pub(crate) async fn sqlx_admin(url: &str) -> sqlx::PgPool {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(std::time::Duration::from_secs(5))
@@ -158,15 +158,15 @@ async fn two_collectors_on_one_postgresql_see_one_device_and_store_each_finding_
 }
 
 /// A `firstline-collector serve` process on PostgreSQL, killed when dropped.
-struct CollectorProcess {
-    child: std::process::Child,
+pub(crate) struct CollectorProcess {
+    pub(crate) child: std::process::Child,
     grpc: std::net::SocketAddr,
-    http: std::net::SocketAddr,
-    data_dir: std::path::PathBuf,
+    pub(crate) http: std::net::SocketAddr,
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 impl CollectorProcess {
-    async fn start(
+    pub(crate) async fn start(
         dir: &std::path::Path,
         name: &str,
         database_url: &str,
@@ -218,7 +218,7 @@ impl CollectorProcess {
         process
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("https://{}", self.grpc)
     }
 }

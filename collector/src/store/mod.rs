@@ -59,6 +59,14 @@ pub enum StoreError {
         path: std::path::PathBuf,
         findings: String,
     },
+    /// A write transaction that stalled and was given up (rolled back, its connection
+    /// closed): see `bounded.rs`. Nothing of it is stored; trying again may succeed.
+    #[error("{writer} transaction abandoned after {after_ms} ms ({stall})")]
+    Abandoned {
+        writer: Writer,
+        stall: Stall,
+        after_ms: u64,
+    },
 }
 
 impl StoreError {
@@ -237,8 +245,36 @@ macro_rules! with_pool {
     };
 }
 
+/// Inside `with_pool!`: runs `$body` as one write transaction of `$writer` (`$transaction`,
+/// begun with the backend's BEGIN on a connection of its own), bounded by `Store::bounded`,
+/// and evaluates to its outcome (`Result<_, $error>`). A transaction that stalled leaves its
+/// connection in an unknown state, or already dead: it is closed, never returned to the pool.
+macro_rules! bounded_transaction {
+    ($store:expr, $pool:expr, $writer:expr, $error:ty, |$transaction:ident| $body:expr) => {{
+        let mut connection = $pool.acquire().await?;
+        let outcome = $store
+            .bounded::<_, $error>($writer, async {
+                #[allow(unused_mut)]
+                let mut $transaction = sqlx::Connection::begin_with(
+                    &mut *connection,
+                    $store.backend.begin_statement(),
+                )
+                .await?;
+                $body
+            })
+            .await;
+        if let Err(error) = &outcome
+            && crate::store::bounded::Stalled::stall(error).is_some()
+        {
+            connection.close_on_drop();
+        }
+        outcome
+    }};
+}
+
 pub mod agent_metrics;
 pub mod alerts;
+pub mod bounded;
 pub mod budgets;
 pub mod channels;
 pub mod health;
@@ -248,6 +284,7 @@ pub mod staff;
 pub mod stats;
 pub mod tickets;
 
+pub use bounded::{Stall, Writer};
 pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};
 
 /// Rows per multi-row INSERT: well under both engines' limits on bound parameters.
@@ -291,6 +328,12 @@ pub struct Store {
     health: std::sync::Arc<health::StoreHealth>,
     /// The rules findings become tickets by; set once at start.
     policy: std::sync::Arc<crate::tickets::Policy>,
+    /// Write transactions given up, for `/metrics` (`bounded.rs`).
+    abandoned: std::sync::Arc<bounded::AbandonedCounts>,
+    /// How long a write transaction may take on PostgreSQL (`bounded.rs`).
+    write_deadline: Duration,
+    /// This process's writers' turns per check on PostgreSQL (`bounded.rs`).
+    check_turns: std::sync::Arc<bounded::CheckTurns>,
 }
 
 impl Store {
@@ -348,6 +391,9 @@ impl Store {
                 crate::model::now_ms(),
             )),
             policy: Default::default(),
+            abandoned: Default::default(),
+            write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
+            check_turns: Default::default(),
         };
         store.migrate(&path.display().to_string()).await?;
         Ok(store)
@@ -370,16 +416,34 @@ impl Store {
         options: PgConnectOptions,
         location: &str,
     ) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            location: location.to_owned(),
+            source,
+        };
+        // Migrations run on a session of their own without the timeouts: a collector waits
+        // for another's migration (an advisory lock) as long as it takes, and an index built
+        // on a big table may take minutes.
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(open_error)?;
+        Store::with_postgres_pool(migrating.clone(), location)
+            .migrate(location)
+            .await?;
+        migrating.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(bounded::with_session_timeouts(options))
             .await
-            .map_err(|source| StoreError::Open {
-                location: location.to_owned(),
-                source,
-            })?;
-        let store = Store {
+            .map_err(open_error)?;
+        Ok(Store::with_postgres_pool(pool, location))
+    }
+
+    fn with_postgres_pool(pool: PgPool, location: &str) -> Self {
+        Store {
             backend: Backend::Postgres(pool),
             health: std::sync::Arc::new(health::StoreHealth::new(
                 None,
@@ -387,9 +451,10 @@ impl Store {
                 crate::model::now_ms(),
             )),
             policy: Default::default(),
-        };
-        store.migrate(location).await?;
-        Ok(store)
+            abandoned: Default::default(),
+            write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
+            check_turns: Default::default(),
+        }
     }
 
     async fn migrate(&self, location: &str) -> Result<(), StoreError> {
@@ -692,9 +757,21 @@ impl Store {
                  WHERE id = $3 AND revoked_at_ms IS NULL RETURNING committed_sequence"
             }
         };
-        let begin = self.backend.begin_statement();
-        let committed = with_pool!(self, pool => {
-            let mut transaction = pool.begin_with(begin).await?;
+        // Before the transaction begins, so that waiting for the turn is not idle in it.
+        let _turns = match self.backend {
+            Backend::Postgres(_) => {
+                self.check_turns
+                    .take(
+                        batches
+                            .iter()
+                            .flat_map(|batch| batch.findings.iter())
+                            .map(|finding| finding.check.as_str()),
+                    )
+                    .await
+            }
+            Backend::Sqlite(_) => Vec::new(),
+        };
+        let committed = with_pool!(self, pool => bounded_transaction!(self, pool, Writer::GroupCommit, StoreError, |transaction| {
             if let Backend::Postgres(_) = self.backend {
                 tickets::lock_checks(
                     &mut transaction,
@@ -772,8 +849,8 @@ impl Store {
                 }
             }
             transaction.commit().await?;
-            committed
-        });
+            Ok(committed)
+        }))?;
         Ok(committed)
     }
 
@@ -1016,7 +1093,7 @@ mod tests {
     pub(crate) struct TestStore {
         pub store: Store,
         _dir: Option<tempfile::TempDir>,
-        cleanup: Option<(PgConnectOptions, String)>,
+        pub(crate) cleanup: Option<(PgConnectOptions, String)>,
     }
 
     impl Drop for TestStore {

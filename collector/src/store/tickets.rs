@@ -9,7 +9,7 @@ use std::future::Future;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Backend, Store, StoreError};
+use super::{Backend, Store, StoreError, Writer};
 use crate::model::{Finding, Severity};
 use crate::tickets::engine::{
     Action, AttachedIncident, ConditionView, DeviceFacts, Event, NewTicket, Peer, ScopeView,
@@ -1318,10 +1318,8 @@ impl Store {
         action: &StaffAction,
         now_ms: i64,
     ) -> std::result::Result<(), StaffError> {
-        let begin = self.backend.begin_statement();
         let policy = self.policy.clone();
-        with_pool!(self, pool => {
-            let mut transaction = pool.begin_with(begin).await?;
+        with_pool!(self, pool => bounded_transaction!(self, pool, Writer::StaffAction, StaffError, |transaction| {
             let ticket = transaction.ticket(ticket_id).await?;
             if matches!(action, StaffAction::Reopen) {
                 // One open ticket per key: a newer one may have opened since this resolved.
@@ -1357,8 +1355,8 @@ impl Store {
             };
             apply(&mut transaction, &actions, now_ms).await?;
             transaction.commit().await?;
-        });
-        Ok(())
+            Ok(())
+        }))
     }
 
     /// The periodic pass: devices gone silent (stale) or back, holds that passed, flapping
@@ -1386,7 +1384,6 @@ impl Store {
         };
         let quiet_before = now_ms - duration_ms(policy.flap_window);
         let held_before = now_ms - duration_ms(policy.correlation.hold);
-        let begin = self.backend.begin_statement();
         let postgres = matches!(self.backend, Backend::Postgres(_));
         let device_lock = if postgres {
             "SELECT stale_since_ms, last_seen_at_ms FROM devices WHERE id = $1 FOR UPDATE"
@@ -1409,8 +1406,7 @@ impl Store {
                 let device_id: String = row.try_get("id")?;
                 let hostname: String = row.try_get("hostname")?;
                 let stale_since: Option<i64> = row.try_get("stale_since_ms")?;
-                let outcome: Result<Option<bool>> = async {
-                    let mut transaction = pool.begin_with(begin).await?;
+                let outcome: Result<Option<bool>> = async { bounded_transaction!(self, pool, Writer::Sweep, StoreError, |transaction| {
                     // Check locks first, then rows: the order ingest takes them in.
                     let check_rows = sqlx::query("SELECT DISTINCT check_name FROM conditions WHERE device_id = $1")
                         .bind(&device_id)
@@ -1459,7 +1455,7 @@ impl Store {
                         .await?;
                     transaction.commit().await?;
                     Ok(Some(stale_since.is_none()))
-                }
+                }) }
                 .await;
                 match tally(outcome, &mut report, "marking a device stale or back", &device_id) {
                     Some(Some(true)) => report.devices_stale += 1,
@@ -1484,8 +1480,9 @@ impl Store {
                 let device_id: String = row.try_get("device_id")?;
                 let check: String = row.try_get("check_name")?;
                 let resource: String = row.try_get("resource")?;
-                let outcome: Result<bool> = async {
-                    let mut transaction = pool.begin_with(begin).await?;
+                // This collector's turn on the check first, as the group commit takes it (`bounded.rs`).
+                let _turns = if postgres { self.check_turns.take(std::iter::once(check.as_str())).await } else { Vec::new() };
+                let outcome: Result<bool> = async { bounded_transaction!(self, pool, Writer::Sweep, StoreError, |transaction| {
                     if postgres {
                         transaction.lock_check_names(std::slice::from_ref(&check)).await?;
                     }
@@ -1516,7 +1513,7 @@ impl Store {
                     observe(&mut transaction, &policy, &device, &finding, now_ms, false).await?;
                     transaction.commit().await?;
                     Ok(true)
-                }
+                }) }
                 .await;
                 if let Some(released) = tally(outcome, &mut report, "releasing a held condition", &device_id) {
                     report.holds_released += u32::from(released);
@@ -1536,8 +1533,9 @@ impl Store {
                 let check: String = row.try_get("check_name")?;
                 let resource: String = row.try_get("resource")?;
                 let hostname: String = row.try_get("hostname")?;
-                let outcome: Result<bool> = async {
-                    let mut transaction = pool.begin_with(begin).await?;
+                // This collector's turn on the check first, as the group commit takes it (`bounded.rs`).
+                let _turns = if postgres { self.check_turns.take(std::iter::once(check.as_str())).await } else { Vec::new() };
+                let outcome: Result<bool> = async { bounded_transaction!(self, pool, Writer::Sweep, StoreError, |transaction| {
                     if postgres {
                         transaction.lock_check_names(std::slice::from_ref(&check)).await?;
                     }
@@ -1566,7 +1564,7 @@ impl Store {
                     apply(&mut transaction, &actions, now_ms).await?;
                     transaction.commit().await?;
                     Ok(true)
-                }
+                }) }
                 .await;
                 if let Some(settled) = tally(outcome, &mut report, "settling a flapping condition", &device_id) {
                     report.conditions_settled += u32::from(settled);
@@ -1584,8 +1582,7 @@ impl Store {
             .await?;
             for row in &rows {
                 let id: i64 = row.try_get("id")?;
-                let outcome: Result<u32> = async {
-                    let mut transaction = pool.begin_with(begin).await?;
+                let outcome: Result<u32> = async { bounded_transaction!(self, pool, Writer::Sweep, StoreError, |transaction| {
                     let ticket = transaction.ticket(id).await?;
                     let state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
                     let actions = decide(&Event::SlaTick { at_ms: now_ms }, &state, &policy).unwrap_or_default();
@@ -1593,7 +1590,7 @@ impl Store {
                     transaction.commit().await?;
                     let breaches = actions.iter().filter(|a| matches!(a, Action::SlaBreached { .. })).count();
                     Ok(u32::try_from(breaches).unwrap_or(0))
-                }
+                }) }
                 .await;
                 if let Some(breaches) = tally(outcome, &mut report, "checking a ticket's SLA", &id.to_string()) {
                     report.sla_breaches += breaches;
