@@ -71,6 +71,8 @@ pub async fn run(
     shared.update(|facts| {
         facts.collector_url = Some(identity.enrollment.collector_url.clone());
         facts.outbox_evicted_total = evicted_before;
+        facts.outbox_health = outbox.health();
+        facts.state_dir = Some(identity.state_dir.clone());
     });
     let queued = Arc::new(Notify::new());
     let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?, monotonic_ms());
@@ -119,6 +121,10 @@ pub async fn run(
     let mut config_stamp = config_path.as_deref().and_then(file_stamp);
     let mut config_poll = tokio::time::interval(CONFIG_POLL);
     config_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // While the state dir cannot be written the outbox holds in memory; this is when it
+    // tries again, and when its health reaches the self-health check.
+    let mut outbox_poll = tokio::time::interval(OUTBOX_POLL);
+    outbox_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         tokio::select! {
@@ -146,6 +152,11 @@ pub async fn run(
                 }
                 tracing::error!(outcome = ?ended.err(), "the uplink stopped unexpectedly");
                 return Err(RunError::Uplink);
+            }
+            _ = outbox_poll.tick() => {
+                outbox.catch_up();
+                let health = outbox.health();
+                shared.update(|facts| facts.outbox_health = health);
             }
             _ = config_poll.tick() => {
                 let stamp = config_path.as_deref().and_then(file_stamp);
@@ -373,6 +384,9 @@ pub fn monotonic_ms() -> i64 {
     let start = START.get_or_init(std::time::Instant::now);
     i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
+
+/// How often the outbox retries writing what it holds in memory, and reports its health.
+const OUTBOX_POLL: Duration = Duration::from_secs(2);
 
 /// How often the config file is looked at when no notification came.
 const CONFIG_POLL: Duration = Duration::from_secs(10);

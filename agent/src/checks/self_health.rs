@@ -1,29 +1,44 @@
 //! The agent about itself: `agent.outbox_evicted` (findings dropped because the outbox was full
-//! while the collector was away) and `agent.config_invalid` (the last config edit was refused).
+//! while the collector was away), `agent.config_invalid` (the last config edit was refused),
+//! `agent.outbox_damaged` (a damaged outbox file moved aside, or records in it that could not
+//! be read) and `agent.state_dir_full` (the state dir cannot be written; findings are held in
+//! memory meanwhile).
 
 use std::time::Duration;
 
 use super::rule::{Observation, Rule};
 use super::{BoxFuture, Check, Shared};
 use crate::evidence;
-use crate::finding::Severity;
+use crate::finding::{Severity, human_bytes};
+use crate::outbox::{HELD_MAX_BYTES, HELD_MAX_FINDINGS, OutboxDamage, Unwritable};
 
 pub const OUTBOX_EVICTED: &str = "agent.outbox_evicted";
 pub const CONFIG_INVALID: &str = "agent.config_invalid";
+pub const OUTBOX_DAMAGED: &str = "agent.outbox_damaged";
+pub const STATE_DIR_FULL: &str = "agent.state_dir_full";
 
 struct SelfHealth {
     reported_evictions: Option<u64>,
+    /// Damage events already reported. Starts at zero: damage found at start (the file moved
+    /// aside) is news to report, unlike evictions, which are counted on disk across restarts.
+    reported_damage: u64,
 }
 
 pub fn build() -> Result<Option<Box<dyn Check>>, String> {
     Ok(Some(Box::new(SelfHealth {
         reported_evictions: None,
+        reported_damage: 0,
     })))
 }
 
 impl Check for SelfHealth {
     fn names(&self) -> &'static [&'static str] {
-        &[OUTBOX_EVICTED, CONFIG_INVALID]
+        &[
+            OUTBOX_EVICTED,
+            CONFIG_INVALID,
+            OUTBOX_DAMAGED,
+            STATE_DIR_FULL,
+        ]
     }
 
     fn interval(&self) -> Duration {
@@ -71,7 +86,130 @@ impl Check for SelfHealth {
                 },
                 evidence: evidence! { "error" => facts.config_error },
             });
+            if let Some(damage) = &facts.outbox_health.damage {
+                let news = damage.events > self.reported_damage;
+                self.reported_damage = damage.events;
+                observations.push(Observation {
+                    check: OUTBOX_DAMAGED,
+                    resource: "outbox".to_owned(),
+                    value: if news { 1.0 } else { 0.0 },
+                    // Like evictions: news for an hour after the last damage found.
+                    rule: eviction_rule,
+                    summary: if news {
+                        damage_summary(damage)
+                    } else {
+                        "The agent's outbox is readable again".to_owned()
+                    },
+                    evidence: evidence! {
+                        "moved_to" => damage.moved_to.as_ref().map(|p| p.display().to_string()),
+                        "records_salvaged" => damage.records_salvaged,
+                        "records_lost" => damage.records_lost,
+                        "bytes_lost" => damage.bytes_lost,
+                        "unknown_bytes" => damage.unknown_bytes,
+                        "error" => damage.error,
+                    },
+                });
+            }
+            let folder = facts
+                .state_dir
+                .as_ref()
+                .map_or_else(|| "state".to_owned(), |dir| dir.display().to_string());
+            let unwritable = facts.outbox_health.unwritable.as_ref();
+            observations.push(Observation {
+                check: STATE_DIR_FULL,
+                resource: folder.clone(),
+                value: if unwritable.is_some() { 1.0 } else { 0.0 },
+                rule,
+                summary: match unwritable {
+                    Some(full) => unwritable_summary(&folder, full),
+                    None => format!("The agent's state folder {folder} can be written"),
+                },
+                evidence: match unwritable {
+                    Some(full) => evidence! {
+                        "full" => full.full,
+                        "free_bytes" => full.free_bytes,
+                        "held_findings" => full.held_findings,
+                        "held_bytes" => full.held_bytes,
+                        "held_dropped" => full.held_dropped,
+                        "held_max_findings" => HELD_MAX_FINDINGS,
+                        "held_max_bytes" => HELD_MAX_BYTES,
+                        "error" => full.error,
+                    },
+                    None => evidence! { "free_bytes" => crate::outbox::free_bytes(std::path::Path::new(&folder)) },
+                },
+            });
             Ok(observations)
         })
     }
+}
+
+/// What support staff read when the outbox was damaged: what happened, what was lost, where
+/// the damaged copy is.
+fn damage_summary(damage: &OutboxDamage) -> String {
+    let mut parts = Vec::new();
+    if let Some(moved_to) = &damage.moved_to {
+        parts.push(format!(
+            "The agent's outbox file was damaged and has been replaced by a new one; the damaged copy is kept at {}",
+            moved_to.display()
+        ));
+        if damage.unknown_bytes > 0 {
+            parts.push(format!(
+                "findings not yet sent from it ({} file) may be lost",
+                human_bytes(damage.unknown_bytes)
+            ));
+        }
+        if damage.records_salvaged > 0 {
+            parts.push(format!(
+                "{} findings were recovered from it",
+                damage.records_salvaged
+            ));
+        }
+    }
+    if damage.records_lost > 0 {
+        parts.push(format!(
+            "{} findings in the agent's outbox were damaged and could not be sent ({})",
+            damage.records_lost,
+            human_bytes(damage.bytes_lost)
+        ));
+    }
+    if parts.is_empty() {
+        parts.push(format!("The agent's outbox was damaged: {}", damage.error));
+    }
+    let mut summary = parts.join("; ");
+    if let Some(first) = summary.get(..1) {
+        summary = first.to_uppercase() + &summary[1..];
+    }
+    summary
+}
+
+/// What support staff read while the state dir cannot be written.
+fn unwritable_summary(folder: &str, unwritable: &Unwritable) -> String {
+    let problem = if unwritable.full {
+        match unwritable.free_bytes {
+            Some(free) => format!(
+                "The agent's state folder {folder} is full ({} free)",
+                human_bytes(free)
+            ),
+            None => format!("The agent's state folder {folder} is full"),
+        }
+    } else {
+        format!(
+            "The agent cannot write to its state folder {folder} ({})",
+            unwritable.error
+        )
+    };
+    let mut summary = format!(
+        "{problem}: new findings are kept in memory and still sent ({} held, {}) until it can write again",
+        unwritable.held_findings,
+        human_bytes(unwritable.held_bytes)
+    );
+    if unwritable.held_dropped > 0 {
+        summary.push_str(&format!(
+            "; {} findings were dropped to stay within {} findings / {}",
+            unwritable.held_dropped,
+            HELD_MAX_FINDINGS,
+            human_bytes(HELD_MAX_BYTES)
+        ));
+    }
+    summary
 }
