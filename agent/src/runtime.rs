@@ -62,9 +62,12 @@ pub async fn run(
 ) -> Result<(), RunError> {
     // The identity's folder is where this agent lives (its report socket too).
     settings.state_dir.clone_from(&identity.state_dir);
-    let outbox = Arc::new(Outbox::open(
+    // A damaged outbox is salvaged by this very program, run as a child process: see
+    // `outbox::salvage`.
+    let outbox = Arc::new(Outbox::open_salvaging(
         &identity.state_dir.join(OUTBOX_FILE),
         settings.outbox_max_bytes,
+        std::env::current_exe().ok(),
     )?);
     let shared = Arc::new(Shared::default());
     let evicted_before = outbox.stats()?.evicted_total;

@@ -12,6 +12,7 @@
 //! (`held.rs`, bounded) and still sent; [`Outbox::catch_up`] writes them once it can.
 
 mod held;
+pub mod salvage;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -143,6 +144,8 @@ pub struct Outbox {
     state: Mutex<State>,
     /// [`free_bytes`], replaced in tests to play a full disk.
     free_space: fn(&Path) -> Option<u64>,
+    /// The agent's own program, run as `outbox-salvage` on a damaged file; None: no salvage.
+    salvager: Option<PathBuf>,
 }
 
 /// How opening the file went wrong.
@@ -259,6 +262,16 @@ impl Outbox {
     /// (see [`Outbox::health`]). Nor does a state dir that cannot be written: the outbox holds
     /// in memory until it can. The one error is another process holding the file.
     pub fn open(path: &Path, max_bytes: u64) -> Result<Self, OutboxError> {
+        Self::open_salvaging(path, max_bytes, None)
+    }
+
+    /// [`Outbox::open`], and a damaged file is salvaged by running `salvager` (this agent's
+    /// own program) as `outbox-salvage` in a child process: see [`salvage`].
+    pub fn open_salvaging(
+        path: &Path,
+        max_bytes: u64,
+        salvager: Option<PathBuf>,
+    ) -> Result<Self, OutboxError> {
         let outbox = Outbox {
             path: path.to_owned(),
             max_bytes,
@@ -267,6 +280,7 @@ impl Outbox {
                 ..State::default()
             }),
             free_space: free_bytes,
+            salvager,
         };
         {
             let mut state = outbox.lock();
@@ -276,6 +290,8 @@ impl Outbox {
                     source: e.into(),
                 });
             }
+            // What was salvaged goes to the fresh file now, if it can.
+            outbox.flush(&mut state);
         }
         Ok(outbox)
     }
@@ -368,8 +384,11 @@ impl Outbox {
         match std::fs::rename(&self.path, &moved_to) {
             Ok(()) => {
                 tracing::error!(path = %self.path.display(), moved_to = %moved_to.display(), bytes = size, %error, "the outbox is damaged: moved it aside and started a fresh one");
+                match &self.salvager {
+                    Some(program) => self.salvage(state, program, &moved_to, size),
+                    None => state.damage.unknown_bytes += size,
+                }
                 state.damage.moved_to = Some(moved_to);
-                state.damage.unknown_bytes += size;
             }
             Err(e) => {
                 // Cannot rename (a read-only dir?): remove it instead, the agent must go on.
@@ -380,6 +399,40 @@ impl Outbox {
                 state.damage.unknown_bytes += size;
             }
         }
+    }
+
+    /// Copies what can be read of the damaged file at `moved_to` into memory (with its
+    /// sequences, which the collector may have seen), to be written to the fresh file.
+    fn salvage(&self, state: &mut State, program: &Path, moved_to: &Path, size: u64) {
+        let salvage = salvage::salvage_in_child(program, moved_to, salvage::SALVAGE_DEADLINE);
+        for (key, value) in salvage.conditions {
+            state.held.remember_condition(key, Some(value));
+        }
+        let mut kept = 0;
+        let mut next = state.next_sequence.max(salvage.next_sequence.unwrap_or(0));
+        for (sequence, finding) in salvage.findings {
+            let bytes = serde_json::to_vec(&finding).map_or(0, |e| e.len() as u64);
+            if state.held.push(sequence, finding, bytes).0 {
+                kept += 1;
+            }
+            next = next.max(sequence + 1);
+        }
+        state.next_sequence = next;
+        state.damage.records_salvaged += kept;
+        state.damage.records_lost += salvage.unreadable;
+        state.damage.bytes_lost += salvage.unreadable_bytes;
+        if !salvage.complete {
+            // Whatever the salvage did not reach may have held findings: unknown.
+            state.damage.unknown_bytes += size;
+        }
+        tracing::warn!(
+            moved_to = %moved_to.display(),
+            salvaged = kept,
+            unreadable = salvage.unreadable,
+            complete = salvage.complete,
+            detail = %salvage.detail,
+            "salvaged what could be read of the damaged outbox"
+        );
     }
 
     /// Runs `op` on the open file unless the state dir is (nearly) full. A failure is recorded
