@@ -213,3 +213,88 @@ fn unwritable_summary(folder: &str, unwritable: &Unwritable) -> String {
     }
     summary
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::OutboxHealth;
+
+    async fn run(check: &mut Box<dyn Check>, shared: &Shared, name: &str) -> Observation {
+        check
+            .run(shared)
+            .await
+            .expect("self-health always looks")
+            .into_iter()
+            .find(|o| o.check == name)
+            .unwrap_or_else(|| panic!("an observation of {name}"))
+    }
+
+    #[tokio::test]
+    async fn a_damaged_outbox_is_news_once_and_says_where_the_damaged_copy_is() {
+        let mut check = build().expect("builds").expect("always on");
+        let shared = Shared::default();
+        assert!(
+            check
+                .run(&shared)
+                .await
+                .expect("runs")
+                .iter()
+                .all(|o| o.check != OUTBOX_DAMAGED),
+            "no damage, nothing to say"
+        );
+        shared.update(|facts| {
+            facts.outbox_health = OutboxHealth {
+                damage: Some(OutboxDamage {
+                    events: 1,
+                    moved_to: Some(
+                        "/var/lib/firstline-agent/outbox.damaged-20261130T024853Z.redb".into(),
+                    ),
+                    records_salvaged: 36,
+                    records_lost: 4,
+                    bytes_lost: 1420,
+                    unknown_bytes: 0,
+                    error: "DB corrupted".to_owned(),
+                }),
+                unwritable: None,
+            }
+        });
+        let damaged = run(&mut check, &shared, OUTBOX_DAMAGED).await;
+        assert_eq!(damaged.value, 1.0);
+        assert_eq!(
+            damaged.summary,
+            "The agent's outbox file was damaged and has been replaced by a new one; the damaged copy is kept at /var/lib/firstline-agent/outbox.damaged-20261130T024853Z.redb; 36 findings were recovered from it; 4 findings in the agent's outbox were damaged and could not be sent (1.4 kB)"
+        );
+        assert_eq!(damaged.evidence["records_lost"], 4);
+        // Reported: no longer news, so it can clear (after its hour).
+        assert_eq!(run(&mut check, &shared, OUTBOX_DAMAGED).await.value, 0.0);
+    }
+
+    #[tokio::test]
+    async fn a_full_state_dir_says_what_is_held_and_clears_when_written() {
+        let mut check = build().expect("builds").expect("always on");
+        let shared = Shared::default();
+        shared.update(|facts| {
+            facts.state_dir = Some("/var/lib/firstline-agent".into());
+            facts.outbox_health.unwritable = Some(Unwritable {
+                full: true,
+                error: "No space left on device".to_owned(),
+                free_bytes: Some(0),
+                held_findings: 12,
+                held_bytes: 9_000,
+                held_dropped: 0,
+            });
+        });
+        let full = run(&mut check, &shared, STATE_DIR_FULL).await;
+        assert_eq!(
+            (full.value, full.resource.as_str()),
+            (1.0, "/var/lib/firstline-agent")
+        );
+        assert_eq!(
+            full.summary,
+            "The agent's state folder /var/lib/firstline-agent is full (0 B free): new findings are kept in memory and still sent (12 held, 9.0 kB) until it can write again"
+        );
+        assert_eq!(full.evidence["held_findings"], 12);
+        shared.update(|facts| facts.outbox_health.unwritable = None);
+        assert_eq!(run(&mut check, &shared, STATE_DIR_FULL).await.value, 0.0);
+    }
+}

@@ -322,11 +322,10 @@ impl Outbox {
             Ok(database) => database,
             Err(OpenFailure::Damaged(error)) => {
                 self.set_aside(state, &error);
-                open_verified(&self.path).map_err(|failure| {
-                    if let OpenFailure::Unavailable(failure) = &failure {
+                open_verified(&self.path).inspect_err(|failure| {
+                    if let OpenFailure::Unavailable(failure) = failure {
                         state.unwritable = Some(failure.clone());
                     }
-                    failure
                 })?
             }
             Err(OpenFailure::Unavailable(failure)) => {
