@@ -343,6 +343,18 @@ async fn a_full_state_dir_keeps_the_agent_running_and_it_catches_up_when_space_r
         agent.log_text()
     );
 
+    // Restarted while the disk is still full (systemd restarts it, or the machine reboots):
+    // it starts, and delivers, under sequences the collector has not seen.
+    agent.terminate().await;
+    let mut agent = AgentProcess::start(&[], &config, &state_dir);
+    agent.wait_log(&["connected to collector"], 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    drop_crash(&crashes, "restarted-while-full");
+    collector
+        .wait_for_finding(&device, "crash.new_file", "restarted-while-full", warning)
+        .await;
+    assert!(agent.is_running(), "{}", agent.log_text());
+
     std::fs::remove_file(&filler).expect("remove filler");
     collector
         .wait_for_finding(&device, "agent.state_dir_full", &resource, |f| {

@@ -126,6 +126,9 @@ struct State {
     unwritable: Option<WriteFailure>,
     dropped_while_unwritable: u64,
     damage: OutboxDamage,
+    /// The counter of a file that could not be opened was read once (see
+    /// `learn_next_sequence`).
+    learned_next_sequence: bool,
 }
 
 impl State {
@@ -234,6 +237,16 @@ fn is_corrupted(error: &OutboxError) -> bool {
     )
 }
 
+fn is_missing_table(error: &OutboxError) -> bool {
+    matches!(
+        error,
+        OutboxError::Storage {
+            source: redb::Error::TableDoesNotExist(_),
+            ..
+        }
+    )
+}
+
 fn out_of_space(error: &redb::Error) -> bool {
     matches!(error, redb::Error::Io(e) if is_out_of_space(e))
 }
@@ -272,6 +285,15 @@ impl Outbox {
         max_bytes: u64,
         salvager: Option<PathBuf>,
     ) -> Result<Self, OutboxError> {
+        Self::open_with(path, max_bytes, salvager, free_bytes)
+    }
+
+    fn open_with(
+        path: &Path,
+        max_bytes: u64,
+        salvager: Option<PathBuf>,
+        free_space: fn(&Path) -> Option<u64>,
+    ) -> Result<Self, OutboxError> {
         let outbox = Outbox {
             path: path.to_owned(),
             max_bytes,
@@ -279,7 +301,7 @@ impl Outbox {
                 next_sequence: 1,
                 ..State::default()
             }),
-            free_space: free_bytes,
+            free_space,
             salvager,
         };
         {
@@ -331,6 +353,7 @@ impl Outbox {
             Err(OpenFailure::Unavailable(failure)) => {
                 tracing::warn!(path = %self.path.display(), error = %failure.error, "the outbox cannot be opened now; holding findings in memory");
                 state.unwritable = Some(failure.clone());
+                self.learn_next_sequence(state);
                 return Err(OpenFailure::Unavailable(failure));
             }
             Err(refused) => return Err(refused),
@@ -352,9 +375,8 @@ impl Outbox {
             }
             transaction.commit().map_err(|e| self.storage(e))
         });
-        if let Err(failure) = created {
-            return Err(OpenFailure::Unavailable(failure));
-        }
+        // The counter is read even when the tables could not be written (a full disk): they
+        // exist in any file the agent wrote before.
         match self.read_meta(state, NEXT_SEQUENCE) {
             Ok(next) => {
                 let next = next.max(1);
@@ -370,7 +392,44 @@ impl Outbox {
             }
             Err(e) => tracing::warn!(error = %e, "reading the outbox's sequence counter"),
         }
-        Ok(())
+        created.map_err(OpenFailure::Unavailable)
+    }
+
+    /// The file exists but cannot be opened for writing (no space to open it): its counter is
+    /// still needed, or findings held meanwhile would take sequences it already gave out (and
+    /// the collector would drop them as seen). Read without writing, by the salvage child:
+    /// the file was not verified, so it is not read in this process.
+    fn learn_next_sequence(&self, state: &mut State) {
+        if state.learned_next_sequence || !self.path.exists() {
+            return;
+        }
+        let Some(program) = &self.salvager else {
+            return;
+        };
+        state.learned_next_sequence = true;
+        let salvage = salvage::salvage_in_child(program, &self.path, salvage::SALVAGE_DEADLINE);
+        let next = salvage
+            .next_sequence
+            .into_iter()
+            .chain(salvage.findings.iter().map(|(sequence, _)| sequence + 1))
+            .max();
+        match next {
+            Some(next) if next > state.next_sequence => {
+                if state.held.len() > 0 {
+                    state.next_sequence = state.held.renumber_from(next);
+                } else {
+                    state.next_sequence = next;
+                }
+                tracing::info!(
+                    next_sequence = next,
+                    "read the outbox's sequence counter without opening it for writing"
+                );
+            }
+            Some(_) => {}
+            None => {
+                tracing::warn!(detail = %salvage.detail, "cannot read the outbox's sequence counter; the collector's will renumber what is held")
+            }
+        }
     }
 
     /// Moves a damaged file aside, keeping it for inspection, and counts what it held as lost.
@@ -518,6 +577,17 @@ impl Outbox {
 
     fn flush(&self, state: &mut State) -> bool {
         if !state.has_unwritten() {
+            // Nothing waits, but a disk that was full is not declared writable until it has
+            // room again: the condition would flap with every ack that empties the memory.
+            if state
+                .unwritable
+                .as_ref()
+                .is_some_and(|failure| failure.full)
+                && (self.free_space)(self.state_dir())
+                    .is_some_and(|free| free < STATE_DIR_RESERVE_BYTES)
+            {
+                return false;
+            }
             state.unwritable = None;
             return true;
         }
@@ -799,13 +869,16 @@ impl Outbox {
                     Ok::<(), OutboxError>(())
                 })();
                 if let Err(e) = read {
-                    if is_corrupted(&e) {
+                    if is_missing_table(&e) {
+                        // A file created while the disk was full: nothing in it yet.
+                    } else if is_corrupted(&e) {
                         // Damaged under us: what is left of it cannot be trusted either.
                         self.set_aside(state, &e.to_string());
                         self.flush(state);
                         continue;
+                    } else {
+                        return Err(e);
                     }
-                    return Err(e);
                 }
             }
             if unreadable.is_empty() {
@@ -945,85 +1018,78 @@ impl Outbox {
         if state.next_sequence > committed {
             return Ok(false);
         }
-        self.flush(&mut state);
         let first = committed.saturating_add(1);
-        if !state.held.is_empty() || state.database.is_none() {
-            // The file cannot be written: renumber in memory what is held, and what the file
-            // holds is moved to memory too (within its bound), the file's copies acknowledged.
-            let mut moved = Held::default();
+        if self.flush(&mut state) && state.database.is_some() {
+            let pending = self.pending_locked(&mut state, 0, usize::MAX)?;
             let mut next = first;
-            // The file's and memory's, in order (memory's come after the file's).
-            let pending = self.pending_locked(&mut state, 0, 2 * HELD_MAX_FINDINGS)?;
-            for (_, finding) in pending {
-                let size = serde_json::to_vec(&finding).map_or(0, |e| e.len() as u64);
-                if moved.push(next, finding, size).0 {
-                    next += 1;
-                }
-            }
-            let conditions = std::mem::take(&mut state.held);
-            for (key, value) in conditions.conditions() {
-                moved.remember_condition(key.clone(), value.clone());
-            }
-            moved.dropped_unwritten += conditions.dropped_unwritten;
-            state.held = moved;
-            state.acked_unwritten = Some(state.acked_unwritten.unwrap_or(0).max(committed));
-            state.next_sequence = next;
-            tracing::warn!(
-                committed,
-                renumbered = state.held.len(),
-                "outbox was behind the collector; renumbered in memory"
-            );
-            return Ok(true);
-        }
-        let pending = self.pending_locked(&mut state, 0, usize::MAX)?;
-        let mut next = first;
-        let renumbered = self.write(&mut state, |database| {
-            let transaction = database.begin_write().map_err(|e| self.storage(e))?;
-            {
-                let mut table = transaction
-                    .open_table(FINDINGS)
-                    .map_err(|e| self.storage(e))?;
-                let mut index = transaction
-                    .open_table(BY_SEVERITY)
-                    .map_err(|e| self.storage(e))?;
-                let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
-                table.retain(|_, _| false).map_err(|e| self.storage(e))?;
-                index.retain(|_, _| false).map_err(|e| self.storage(e))?;
-                for (_, finding) in &pending {
-                    let encoded =
-                        serde_json::to_vec(finding).map_err(|e| OutboxError::Corrupt {
-                            path: self.path.clone(),
-                            detail: e.to_string(),
-                        })?;
-                    table
-                        .insert(next, encoded.as_slice())
+            let renumbered = self.write(&mut state, |database| {
+                let transaction = database.begin_write().map_err(|e| self.storage(e))?;
+                {
+                    let mut table = transaction
+                        .open_table(FINDINGS)
                         .map_err(|e| self.storage(e))?;
-                    index
-                        .insert((finding.severity.rank(), next), ())
+                    let mut index = transaction
+                        .open_table(BY_SEVERITY)
                         .map_err(|e| self.storage(e))?;
-                    next += 1;
+                    let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
+                    table.retain(|_, _| false).map_err(|e| self.storage(e))?;
+                    index.retain(|_, _| false).map_err(|e| self.storage(e))?;
+                    for (_, finding) in &pending {
+                        let encoded =
+                            serde_json::to_vec(finding).map_err(|e| OutboxError::Corrupt {
+                                path: self.path.clone(),
+                                detail: e.to_string(),
+                            })?;
+                        table
+                            .insert(next, encoded.as_slice())
+                            .map_err(|e| self.storage(e))?;
+                        index
+                            .insert((finding.severity.rank(), next), ())
+                            .map_err(|e| self.storage(e))?;
+                        next += 1;
+                    }
+                    meta.insert(NEXT_SEQUENCE, next)
+                        .map_err(|e| self.storage(e))?;
                 }
-                meta.insert(NEXT_SEQUENCE, next)
-                    .map_err(|e| self.storage(e))?;
-            }
-            transaction.commit().map_err(|e| self.storage(e))
-        });
-        match renumbered {
-            Ok(()) => {
+                transaction.commit().map_err(|e| self.storage(e))
+            });
+            if renumbered.is_ok() {
                 state.next_sequence = next;
                 tracing::warn!(
                     committed,
                     renumbered = pending.len(),
                     "outbox was behind the collector; renumbered"
                 );
-                Ok(true)
-            }
-            Err(_) => {
-                // The disk refused just now: take the memory path.
-                drop(state);
-                self.rebase(committed)
+                return Ok(true);
             }
         }
+        // The file cannot be written: renumber in memory. What the file holds moves to memory
+        // too (within its bound) and its copies count as acknowledged, so `catch_up` deletes
+        // them when it writes the renumbered ones.
+        let mut moved = Held::default();
+        let mut next = first;
+        // The file's and memory's, in order (memory's come after the file's).
+        let pending = self.pending_locked(&mut state, 0, 2 * HELD_MAX_FINDINGS)?;
+        for (_, finding) in pending {
+            let size = serde_json::to_vec(&finding).map_or(0, |e| e.len() as u64);
+            if moved.push(next, finding, size).0 {
+                next += 1;
+            }
+        }
+        let previous = std::mem::take(&mut state.held);
+        for (key, value) in previous.conditions() {
+            moved.remember_condition(key.clone(), value.clone());
+        }
+        moved.dropped_unwritten += previous.dropped_unwritten;
+        state.held = moved;
+        state.acked_unwritten = Some(state.acked_unwritten.unwrap_or(0).max(committed));
+        state.next_sequence = next;
+        tracing::warn!(
+            committed,
+            renumbered = state.held.len(),
+            "outbox was behind the collector; renumbered in memory"
+        );
+        Ok(true)
     }
 
     pub fn stats(&self) -> Result<OutboxStats, OutboxError> {
@@ -1033,26 +1099,37 @@ impl Outbox {
             ..OutboxStats::default()
         };
         if let Some(database) = state.database.as_ref() {
-            let transaction = database.begin_read().map_err(|e| self.storage(e))?;
-            let table = transaction
-                .open_table(FINDINGS)
-                .map_err(|e| self.storage(e))?;
-            let meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
-            let read = |key| -> Result<u64, OutboxError> {
-                Ok(meta
-                    .get(key)
-                    .map_err(|e| self.storage(e))?
-                    .map(|v| v.value())
-                    .unwrap_or(0))
-            };
-            stats.pending = table.len().map_err(|e| self.storage(e))?;
-            if let Some(acked) = state.acked_unwritten {
-                // Acknowledged but still in the file: not pending any more.
-                let gone = table.range(..=acked).map_err(|e| self.storage(e))?.count() as u64;
-                stats.pending = stats.pending.saturating_sub(gone);
+            let from_file = (|| {
+                let transaction = database.begin_read().map_err(|e| self.storage(e))?;
+                let table = transaction
+                    .open_table(FINDINGS)
+                    .map_err(|e| self.storage(e))?;
+                let meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
+                let read = |key| -> Result<u64, OutboxError> {
+                    Ok(meta
+                        .get(key)
+                        .map_err(|e| self.storage(e))?
+                        .map(|v| v.value())
+                        .unwrap_or(0))
+                };
+                let mut pending = table.len().map_err(|e| self.storage(e))?;
+                if let Some(acked) = state.acked_unwritten {
+                    // Acknowledged but still in the file: not pending any more.
+                    let gone = table.range(..=acked).map_err(|e| self.storage(e))?.count() as u64;
+                    pending = pending.saturating_sub(gone);
+                }
+                Ok::<_, OutboxError>((pending, read(PENDING_BYTES)?, read(EVICTED_TOTAL)?))
+            })();
+            match from_file {
+                Ok((pending, bytes, evicted)) => {
+                    stats.pending = pending;
+                    stats.pending_bytes = bytes;
+                    stats.evicted_total = evicted;
+                }
+                // A file created while the disk was full: nothing in it yet.
+                Err(e) if is_missing_table(&e) => {}
+                Err(e) => return Err(e),
             }
-            stats.pending_bytes = read(PENDING_BYTES)?;
-            stats.evicted_total = read(EVICTED_TOTAL)?;
         }
         stats.pending += state.held.len();
         stats.pending_bytes += state.held.bytes();
@@ -1071,12 +1148,16 @@ impl Outbox {
         let mut conditions = std::collections::BTreeMap::new();
         if let Some(database) = state.database.as_ref() {
             let transaction = database.begin_read().map_err(|e| self.storage(e))?;
-            let table = transaction
-                .open_table(CONDITIONS)
-                .map_err(|e| self.storage(e))?;
-            for entry in table.iter().map_err(|e| self.storage(e))? {
-                let (key, value) = entry.map_err(|e| self.storage(e))?;
-                conditions.insert(key.value().to_owned(), value.value().to_vec());
+            match transaction.open_table(CONDITIONS) {
+                Ok(table) => {
+                    for entry in table.iter().map_err(|e| self.storage(e))? {
+                        let (key, value) = entry.map_err(|e| self.storage(e))?;
+                        conditions.insert(key.value().to_owned(), value.value().to_vec());
+                    }
+                }
+                // A file created while the disk was full: nothing in it yet.
+                Err(redb::TableError::TableDoesNotExist(_)) => {}
+                Err(e) => return Err(self.storage(e)),
             }
         }
         for (key, value) in state.held.conditions() {
@@ -1350,6 +1431,36 @@ mod tests {
             [5],
             "sequences are never reused"
         );
+    }
+
+    #[test]
+    fn an_agent_started_on_a_full_disk_runs_from_memory_until_it_can_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(OUTBOX_FILE);
+        FREE.with(|free| free.set(0));
+        // The file is created, but not even its tables can be written.
+        let outbox = Outbox::open_with(&path, 1 << 20, None, test_free_space).expect("open");
+        assert!(outbox.health().unwritable.expect("reported").full);
+        assert_eq!(outbox.stats().expect("stats").pending, 0);
+        assert_eq!(outbox.conditions().expect("conditions"), []);
+        let (sequences, _) = outbox
+            .push_with_conditions(
+                &[finding(Severity::Warning, "a")],
+                &[("k".to_owned(), Some(b"firing".to_vec()))],
+            )
+            .expect("held");
+        assert_eq!(sequences, [1]);
+        assert_eq!(outbox.pending_after(0, 10).expect("pending").len(), 1);
+        assert_eq!(outbox.conditions().expect("conditions").len(), 1);
+        assert!(!outbox.catch_up());
+
+        FREE.with(|free| free.set(u64::MAX));
+        assert!(outbox.catch_up());
+        assert_eq!(outbox.health().unwritable, None);
+        drop(outbox);
+        let outbox = Outbox::open(&path, 1 << 20).expect("reopen");
+        assert_eq!(outbox.pending_after(0, 10).expect("pending")[0].0, 1);
+        assert_eq!(outbox.conditions().expect("conditions").len(), 1);
     }
 
     #[test]
