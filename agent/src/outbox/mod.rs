@@ -415,11 +415,8 @@ impl Outbox {
             .max();
         match next {
             Some(next) if next > state.next_sequence => {
-                if state.held.len() > 0 {
-                    state.next_sequence = state.held.renumber_from(next);
-                } else {
-                    state.next_sequence = next;
-                }
+                // Anything held already moves up with it.
+                state.next_sequence = state.held.renumber_from(next);
                 tracing::info!(
                     next_sequence = next,
                     "read the outbox's sequence counter without opening it for writing"
