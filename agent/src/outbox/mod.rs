@@ -588,8 +588,16 @@ impl Outbox {
             state.unwritable = None;
             return true;
         }
-        if state.database.is_none() && self.reopen(state).is_err() {
-            return false;
+        if state.database.is_none() {
+            // Reopening verifies the whole file: not every few seconds while there is no room.
+            if (self.free_space)(self.state_dir())
+                .is_some_and(|free| free < STATE_DIR_RESERVE_BYTES)
+            {
+                return false;
+            }
+            if self.reopen(state).is_err() {
+                return false;
+            }
         }
         let acked = state.acked_unwritten;
         let unreadable: Vec<u64> = state.unreadable_unwritten.iter().copied().collect();
