@@ -93,6 +93,10 @@ enum Command {
         #[command(subcommand)]
         command: ServiceCommand,
     },
+    /// Print what can be read of a damaged outbox file, one JSON line per record. The running
+    /// agent runs this as a child process (a damaged page can crash only the child).
+    #[command(hide = true)]
+    OutboxSalvage { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +264,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             run_agent(config, state_dir, stop_watch).await?;
         }
         Command::Service { command } => run_service_command(command)?,
+        Command::OutboxSalvage { file } => {
+            crate::outbox::salvage::salvage_to(&file, &mut std::io::stdout().lock())
+                .map_err(|e| anyhow::anyhow!("salvaging {}: {e}", file.display()))?;
+        }
         Command::Report {
             text,
             json,

@@ -62,15 +62,20 @@ pub async fn run(
 ) -> Result<(), RunError> {
     // The identity's folder is where this agent lives (its report socket too).
     settings.state_dir.clone_from(&identity.state_dir);
-    let outbox = Arc::new(Outbox::open(
+    // A damaged outbox is salvaged by this very program, run as a child process: see
+    // `outbox::salvage`.
+    let outbox = Arc::new(Outbox::open_salvaging(
         &identity.state_dir.join(OUTBOX_FILE),
         settings.outbox_max_bytes,
+        std::env::current_exe().ok(),
     )?);
     let shared = Arc::new(Shared::default());
     let evicted_before = outbox.stats()?.evicted_total;
     shared.update(|facts| {
         facts.collector_url = Some(identity.enrollment.collector_url.clone());
         facts.outbox_evicted_total = evicted_before;
+        facts.outbox_health = outbox.health();
+        facts.state_dir = Some(identity.state_dir.clone());
     });
     let queued = Arc::new(Notify::new());
     let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?, monotonic_ms());
@@ -119,6 +124,10 @@ pub async fn run(
     let mut config_stamp = config_path.as_deref().and_then(file_stamp);
     let mut config_poll = tokio::time::interval(CONFIG_POLL);
     config_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // While the state dir cannot be written the outbox holds in memory; this is when it
+    // tries again, and when its health reaches the self-health check.
+    let mut outbox_poll = tokio::time::interval(OUTBOX_POLL);
+    outbox_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         tokio::select! {
@@ -146,6 +155,11 @@ pub async fn run(
                 }
                 tracing::error!(outcome = ?ended.err(), "the uplink stopped unexpectedly");
                 return Err(RunError::Uplink);
+            }
+            _ = outbox_poll.tick() => {
+                outbox.catch_up();
+                let health = outbox.health();
+                shared.update(|facts| facts.outbox_health = health);
             }
             _ = config_poll.tick() => {
                 let stamp = config_path.as_deref().and_then(file_stamp);
@@ -373,6 +387,9 @@ pub fn monotonic_ms() -> i64 {
     let start = START.get_or_init(std::time::Instant::now);
     i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
+
+/// How often the outbox retries writing what it holds in memory, and reports its health.
+const OUTBOX_POLL: Duration = Duration::from_secs(2);
 
 /// How often the config file is looked at when no notification came.
 const CONFIG_POLL: Duration = Duration::from_secs(10);

@@ -2,6 +2,7 @@
 //! 127.0.0.1 with real TLS and real SQLite files in temporary directories.
 
 mod access;
+mod agent_disk;
 mod browser;
 mod channels;
 mod checks;

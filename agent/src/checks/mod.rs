@@ -49,6 +49,11 @@ pub struct SharedFacts {
     /// Outbox evictions so far, and the config reload error, if the last reload failed.
     pub outbox_evicted_total: u64,
     pub config_error: Option<String>,
+    /// Damage the outbox found (a file moved aside, records set aside), and what it holds in
+    /// memory while the state dir cannot be written: the runtime copies these from the outbox.
+    pub outbox_health: crate::outbox::OutboxHealth,
+    /// The state dir, named in the agent's findings about it.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Shared {
