@@ -35,6 +35,8 @@ struct CheckRun {
     names: &'static [&'static str],
     reports_every_resource: bool,
     outcome: Result<Vec<Observation>, String>,
+    /// Done once the run's decisions are in the outbox.
+    checkpoint: Option<checks::Checkpoint>,
 }
 
 /// What the tracker decided: findings to queue and condition states to remember, written
@@ -71,6 +73,7 @@ pub async fn run(
     shared.update(|facts| {
         facts.collector_url = Some(identity.enrollment.collector_url.clone());
         facts.outbox_evicted_total = evicted_before;
+        facts.state_dir = Some(identity.state_dir.clone());
     });
     let queued = Arc::new(Notify::new());
     let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?, monotonic_ms());
@@ -127,8 +130,15 @@ pub async fn run(
                 if run.generation != generation {
                     continue;
                 }
+                let mut run = run;
+                let checkpoint = run.checkpoint.take();
                 let decisions = track(&mut tracker, run);
                 commit(&outbox, &shared, &queued, decisions)?;
+                // Only now, with what the run found safe in the outbox, may the check record
+                // that it found it (a watch's position).
+                if let Some(checkpoint) = checkpoint {
+                    checkpoint();
+                }
             }
             Some(ended) = scheduled.join_next() => {
                 // Check tasks loop forever; one that ends has panicked.
@@ -283,6 +293,7 @@ fn schedule(
                     names: check.names(),
                     reports_every_resource: check.reports_every_resource(),
                     outcome,
+                    checkpoint: check.checkpoint(),
                 };
                 if runs.send(run).await.is_err() {
                     break;
