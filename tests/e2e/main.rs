@@ -5,6 +5,7 @@ mod access;
 mod browser;
 mod channels;
 mod checks;
+mod clock;
 mod delivery;
 mod enrollment;
 mod guard;
