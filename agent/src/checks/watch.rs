@@ -213,7 +213,8 @@ impl WatchCheck {
                     for file in log_files(&self.path) {
                         if let Ok(metadata) = std::fs::metadata(&file) {
                             let id = FileId::of(&metadata);
-                            offsets.insert(file, LogOffset { id, offset: metadata.len() });
+                            let offset = metadata.len();
+                            offsets.insert(file, LogOffset { id, offset, tail: None });
                         }
                     }
                 }
@@ -302,10 +303,9 @@ impl WatchCheck {
                     };
                     let id = FileId::of(&metadata);
                     let offset = match kept.get(&file) {
-                        // The same file, not shrunk: resume where the last run stopped.
-                        Some(kept) if kept.id == id && kept.offset <= metadata.len() => {
-                            kept.offset
-                        }
+                        // The same file, not shrunk nor rewritten: resume where the last run
+                        // stopped.
+                        Some(kept) if kept.still_fits(&file, id, metadata.len()) => kept.offset,
                         // Rotated or truncated meanwhile, or new since: all of it is new.
                         Some(_) => 0,
                         None if found.is_some() => 0,
@@ -315,7 +315,14 @@ impl WatchCheck {
                             .filter(|started| started.id == id)
                             .map_or(metadata.len(), |started| started.offset),
                     };
-                    offsets.insert(file.clone(), LogOffset { id, offset });
+                    offsets.insert(
+                        file.clone(),
+                        LogOffset {
+                            id,
+                            offset,
+                            tail: None,
+                        },
+                    );
                     let mut read = 0;
                     while read < MAX_CATCH_UP_BYTES {
                         let before = offsets.get(&file).map_or(0, |o| o.offset);
@@ -696,6 +703,7 @@ fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, LogOffset>) -> Vec
         LogOffset {
             id,
             offset: offset + complete as u64,
+            tail: None,
         },
     );
     String::from_utf8_lossy(&buffer[..complete])
@@ -951,13 +959,104 @@ mod tests {
         assert!(run_after_restart(&config, &shared).await.is_empty());
     }
 
+    #[tokio::test]
+    async fn a_position_that_cannot_be_written_is_logged_and_the_watch_goes_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let crashes = dir.path().join("crashes");
+        std::fs::create_dir(&crashes).expect("mkdir");
+        let config = WatchConfig {
+            name: "app-crashes".to_owned(),
+            path: crashes.clone(),
+            pattern: Some("*.crash".to_owned()),
+            lines: None,
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        // Where the position goes there is a folder: every write fails, as on a full disk.
+        std::fs::create_dir(position::file_for(dir.path(), "app-crashes")).expect("mkdir");
+        let shared = Shared::default();
+        shared.update(|facts| facts.state_dir = Some(dir.path().to_owned()));
+        let mut check = build(&config).expect("valid").expect("built");
+        check.run(&shared).await.expect("runs");
+        check.checkpoint().expect("a position to write")();
+        std::fs::write(crashes.join("gedit.1000.crash"), "x").expect("write");
+        let observation = wait_for_count(&mut check, "gedit", 1).await;
+        assert_eq!(observation.value, 1.0);
+        check.checkpoint().expect("tried again with the next change")();
+    }
+
+    #[tokio::test]
+    async fn a_log_resumes_where_the_last_run_stopped_or_from_the_start_of_a_rotated_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "boot\nOut of memory: before the install\n").expect("write");
+        let config = WatchConfig {
+            name: "oom".to_owned(),
+            path: log.clone(),
+            pattern: None,
+            lines: Some("Out of memory".to_owned()),
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        let shared = Shared::default();
+        shared.update(|facts| facts.state_dir = Some(dir.path().to_owned()));
+        let matched = |observations: Vec<Observation>| -> Vec<String> {
+            observations
+                .into_iter()
+                .filter(|o| o.value == 1.0)
+                .flat_map(|o| {
+                    o.evidence["latest"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|line| line.as_str().map(str::to_owned))
+                .collect()
+        };
+        let run = || async {
+            let mut check = build(&config).expect("valid").expect("built");
+            let observations = check.run(&shared).await.expect("runs");
+            if let Some(checkpoint) = check.checkpoint() {
+                checkpoint();
+            }
+            matched(observations)
+        };
+        // The first start reads from the end: nothing from before the install.
+        assert!(run().await.is_empty());
+        // Written while the agent was stopped: read from where it stopped, once.
+        let append = |text: &str| {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log)
+                .expect("open");
+            file.write_all(text.as_bytes()).expect("append");
+        };
+        append("Out of memory: while stopped\n");
+        assert_eq!(run().await, ["Out of memory: while stopped"]);
+        assert!(run().await.is_empty(), "not read twice");
+        // Rotated while stopped: the new file is read from its start.
+        std::fs::rename(&log, dir.path().join("app.log.1")).expect("rotate");
+        std::fs::write(&log, "Out of memory: new file\n").expect("write");
+        assert_eq!(run().await, ["Out of memory: new file"]);
+        // Truncated in place while stopped (copytruncate): from the start too.
+        std::fs::write(&log, "").expect("truncate");
+        append("Out of memory: after truncation\n");
+        assert_eq!(run().await, ["Out of memory: after truncation"]);
+    }
+
     #[test]
     fn appended_lines_are_read_once_and_rotation_starts_over() {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("app.log");
         std::fs::write(&log, "old line\n").expect("write");
         let id = FileId::of(&std::fs::metadata(&log).expect("metadata"));
-        let mut offsets = HashMap::from([(log.clone(), LogOffset { id, offset: 9 })]);
+        let start = LogOffset {
+            id,
+            offset: 9,
+            tail: None,
+        };
+        let mut offsets = HashMap::from([(log.clone(), start)]);
         std::fs::write(&log, "old line\nnew line\npartial").expect("write");
         assert_eq!(read_new_lines(&log, &mut offsets), ["new line"]);
         assert!(read_new_lines(&log, &mut offsets).is_empty());

@@ -65,6 +65,43 @@ pub struct SeenFile {
 pub struct LogOffset {
     pub id: FileId,
     pub offset: u64,
+    /// A hash of the bytes just before `offset`, when saved: a log truncated in place and
+    /// written past the offset again (copytruncate) keeps its inode and its size, not these.
+    #[serde(default)]
+    pub tail: Option<u64>,
+}
+
+/// Bytes before a log offset that [`LogOffset::tail`] covers.
+const TAIL_BYTES: u64 = 64;
+
+/// The hash of the (up to) 64 bytes of `path` before `offset`.
+pub fn tail_hash(path: &Path, offset: u64) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let start = offset.saturating_sub(TAIL_BYTES);
+    let mut file = crate::probes::files::open_regular(path).ok()?;
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.take(offset - start).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 == offset - start).then(|| fnv1a(&bytes))
+}
+
+/// FNV-1a: stable across Rust versions, unlike the standard library's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl LogOffset {
+    /// Whether `path` (with `id` and `length` now) is still the file this offset is into,
+    /// unchanged up to it: then reading resumes there.
+    pub fn still_fits(&self, path: &Path, id: FileId, length: u64) -> bool {
+        self.id == id
+            && self.offset <= length
+            && self
+                .tail
+                .is_none_or(|tail| tail_hash(path, self.offset) == Some(tail))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,7 +146,10 @@ impl Position {
         }
         let mut logs: Vec<(PathBuf, LogOffset)> = logs
             .iter()
-            .map(|(path, offset)| (path.clone(), *offset))
+            .map(|(path, offset)| {
+                let tail = tail_hash(path, offset.offset);
+                (path.clone(), LogOffset { tail, ..*offset })
+            })
             .collect();
         logs.sort_by(|a, b| a.0.cmp(&b.0));
         logs.truncate(MAX_LOG_FILES);
@@ -204,10 +244,7 @@ pub fn file_for(state_dir: &Path, name: &str) -> PathBuf {
             }
         })
         .collect();
-    // FNV-1a: stable across Rust versions, unlike the standard library's hasher.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = fnv1a(name.as_bytes());
     state_dir.join(format!("watch-{safe}-{:08x}.json", hash as u32))
 }
 
