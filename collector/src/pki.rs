@@ -231,7 +231,9 @@ impl CertificateAuthority {
         }
         let now_secs = now
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+            .map_or(0, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+            });
         let validity = certificate.validity();
         if validity.not_before.timestamp() > now_secs {
             return Err(format!(
@@ -531,7 +533,9 @@ mod tests {
         // A restart (the CA loaded again) presents the very same certificate.
         let reloaded = CertificateAuthority::load_or_create(dir.path()).expect("load CA");
         assert_eq!(
-            reloaded.server_certificate(dir.path(), &names).expect("kept"),
+            reloaded
+                .server_certificate(dir.path(), &names)
+                .expect("kept"),
             first
         );
         // Valid from well before it was made: an agent hours behind accepts it.
@@ -545,7 +549,9 @@ mod tests {
 
         // Another name configured: a new certificate for it.
         let renamed = vec!["collector.example.org".to_owned()];
-        let second = ca.server_certificate(dir.path(), &renamed).expect("reissue");
+        let second = ca
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
         assert_ne!(second, first);
         assert_eq!(
             ca.server_certificate(dir.path(), &renamed).expect("kept"),
@@ -555,15 +561,21 @@ mod tests {
         // Another CA (the data dir's CA replaced): not ours, replaced.
         let other_dir = tempfile::tempdir().expect("temp dir");
         let other = CertificateAuthority::load_or_create(other_dir.path()).expect("other CA");
-        let third = other.server_certificate(dir.path(), &renamed).expect("reissue");
+        let third = other
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
         assert_ne!(third, second);
 
         // A damaged certificate or a key that is not its own: replaced, never an error.
         fs::write(dir.path().join(SERVER_CERT_FILE), "garbage").expect("damage");
-        let fourth = other.server_certificate(dir.path(), &renamed).expect("reissue");
+        let fourth = other
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
         assert_ne!(fourth, third);
         fs::write(dir.path().join(SERVER_KEY_FILE), &first.1).expect("swap key");
-        let fifth = other.server_certificate(dir.path(), &renamed).expect("reissue");
+        let fifth = other
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
         assert_ne!(fifth.1, first.1);
     }
 

@@ -230,7 +230,10 @@ async fn a_two_hour_clock_jump_keeps_crash_tickets_open_and_is_reported_as_skew_
         .filter(|f| f.finding.check == "crash.new_file" && f.finding.severity == Severity::Ok)
         .map(|f| f.finding.summary)
         .collect();
-    assert!(cleared.is_empty(), "a clock jump cleared crashes: {cleared:?}");
+    assert!(
+        cleared.is_empty(),
+        "a clock jump cleared crashes: {cleared:?}"
+    );
     let resolved = collector
         .running()
         .store

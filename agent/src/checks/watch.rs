@@ -7,8 +7,8 @@
 //! outbox holds what was reported from it: at start a watch catches up on what appeared while
 //! the agent was stopped, exactly once.
 
-use std::collections::{HashMap, VecDeque};
 use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::rule::{Observation, Rule};
 use super::threshold::duration;
-use super::watch_position::{self as position, FileId, LogOffset, Loaded};
+use super::watch_position::{self as position, FileId, Loaded, LogOffset};
 use super::{BoxFuture, Check, Checkpoint, Shared};
 use crate::evidence;
 use crate::finding::Severity;
@@ -214,7 +214,14 @@ impl WatchCheck {
                         if let Ok(metadata) = std::fs::metadata(&file) {
                             let id = FileId::of(&metadata);
                             let offset = metadata.len();
-                            offsets.insert(file, LogOffset { id, offset, tail: None });
+                            offsets.insert(
+                                file,
+                                LogOffset {
+                                    id,
+                                    offset,
+                                    tail: None,
+                                },
+                            );
                         }
                     }
                 }
@@ -386,11 +393,14 @@ impl WatchCheck {
                 match &mut self.mode {
                     // A crash file removed (reported, cleaned up) may come back under the same
                     // name with the next crash: forget it.
-                    Mode::NewFiles { seen, .. } if vanished => {
-                        if seen.get(&name).is_some_and(|(id, _)| Some(*id) != now_there) {
-                            seen.remove(&name);
-                            self.position_changed = true;
-                        }
+                    Mode::NewFiles { seen, .. }
+                        if vanished
+                            && seen
+                                .get(&name)
+                                .is_some_and(|(id, _)| Some(*id) != now_there) =>
+                    {
+                        seen.remove(&name);
+                        self.position_changed = true;
                     }
                     Mode::NewFiles { pattern, seen } if appeared => {
                         // A regular file itself: not a FIFO or a symlink someone else left.
@@ -415,11 +425,14 @@ impl WatchCheck {
                             version: crash_report_version(&path),
                         });
                     }
-                    Mode::Lines { offsets, .. } if vanished => {
-                        if offsets.get(&path).is_some_and(|kept| Some(kept.id) != now_there) {
-                            offsets.remove(&path);
-                            self.position_changed = true;
-                        }
+                    Mode::Lines { offsets, .. }
+                        if vanished
+                            && offsets
+                                .get(&path)
+                                .is_some_and(|kept| Some(kept.id) != now_there) =>
+                    {
+                        offsets.remove(&path);
+                        self.position_changed = true;
                     }
                     // Renamed-in files (a rotated log.1) are old lines: only writes and new
                     // files count.
@@ -587,8 +600,7 @@ impl Check for WatchCheck {
             Mode::NewFiles { seen, .. } => (seen, &no_logs),
             Mode::Lines { offsets, .. } => (&no_files, offsets),
         };
-        let contents = match serde_json::to_vec(&position::Position::new(&self.path, seen, logs))
-        {
+        let contents = match serde_json::to_vec(&position::Position::new(&self.path, seen, logs)) {
             Ok(contents) => contents,
             Err(e) => {
                 tracing::warn!(watch = %self.name, error = %e, "encoding the watch position");
@@ -948,7 +960,10 @@ mod tests {
             run_after_restart(&config, &shared).await,
             ["copied", "gedit"]
         );
-        assert!(run_after_restart(&config, &shared).await.is_empty(), "nothing twice");
+        assert!(
+            run_after_restart(&config, &shared).await.is_empty(),
+            "nothing twice"
+        );
         // A damaged position is a fresh start, never a failure.
         let file = position::file_for(dir.path(), "app-crashes");
         std::fs::write(&file, "{\"version\": 1, \"pa").expect("damage");
@@ -982,7 +997,9 @@ mod tests {
         std::fs::write(crashes.join("gedit.1000.crash"), "x").expect("write");
         let observation = wait_for_count(&mut check, "gedit", 1).await;
         assert_eq!(observation.value, 1.0);
-        check.checkpoint().expect("tried again with the next change")();
+        check
+            .checkpoint()
+            .expect("tried again with the next change")();
     }
 
     #[tokio::test]
@@ -1004,12 +1021,7 @@ mod tests {
             observations
                 .into_iter()
                 .filter(|o| o.value == 1.0)
-                .flat_map(|o| {
-                    o.evidence["latest"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
+                .flat_map(|o| o.evidence["latest"].as_array().cloned().unwrap_or_default())
                 .filter_map(|line| line.as_str().map(str::to_owned))
                 .collect()
         };

@@ -137,7 +137,7 @@ impl Position {
         let mut seen_floor_ns = None;
         if seen.len() > MAX_SEEN_FILES {
             // Newest first: the oldest are the ones let go, and the floor covers them.
-            seen.sort_by(|a, b| b.modified_ns.cmp(&a.modified_ns));
+            seen.sort_by_key(|file| std::cmp::Reverse(file.modified_ns));
             seen_floor_ns = seen[MAX_SEEN_FILES..]
                 .iter()
                 .map(|file| file.modified_ns)
@@ -164,7 +164,9 @@ impl Position {
 
     /// Whether the crash file `name` with `id`, modified at `modified_ns`, was seen before.
     pub fn has_seen(&self, name: &str, id: FileId, modified_ns: u64) -> bool {
-        self.seen.iter().any(|file| file.name == name && file.id == id)
+        self.seen
+            .iter()
+            .any(|file| file.name == name && file.id == id)
             || self.seen_floor_ns.is_some_and(|floor| modified_ns <= floor)
     }
 }
@@ -268,7 +270,10 @@ mod tests {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("watch-app_crashes_1-"))
         );
-        assert!(matches!(load(&file, Path::new("/var/crash")), Loaded::Missing));
+        assert!(matches!(
+            load(&file, Path::new("/var/crash")),
+            Loaded::Missing
+        ));
         for damaged in [&b"{\"version\": 1, \"path\": "[..], b"\xff\xfe", b"[]", b""] {
             std::fs::write(&file, damaged).expect("write");
             match load(&file, Path::new("/var/crash")) {
@@ -302,7 +307,10 @@ mod tests {
         let position = Position::new(Path::new("/d"), &seen, &HashMap::new());
         assert_eq!(position.seen.len(), MAX_SEEN_FILES);
         assert_eq!(position.seen_floor_ns, Some(1_009));
-        assert!(position.has_seen("f3.crash", id(3), 1_003), "under the floor");
+        assert!(
+            position.has_seen("f3.crash", id(3), 1_003),
+            "under the floor"
+        );
         assert!(position.has_seen("f20.crash", id(20), 1_020), "remembered");
         assert!(
             !position.has_seen("f20.crash", id(99_999), 5_000),

@@ -257,13 +257,11 @@ fn clock_hint(text: &str) -> Option<String> {
             .parse()
             .ok()
     };
-    let describe = |seconds: u64| {
-        humantime::format_duration(Duration::from_secs(seconds.max(1))).to_string()
-    };
+    let describe =
+        |seconds: u64| humantime::format_duration(Duration::from_secs(seconds.max(1))).to_string();
     if text.contains("certificate not valid yet") {
-        let behind = seconds_before(" seconds in future").map_or_else(String::new, |s| {
-            format!(" by at least {}", describe(s))
-        });
+        let behind = seconds_before(" seconds in future")
+            .map_or_else(String::new, |s| format!(" by at least {}", describe(s)));
         Some(format!(
             "this computer's clock is behind{behind}: the collector's certificate is not valid yet by it; set the clock right (or enable time sync) and the agent connects"
         ))
@@ -306,10 +304,7 @@ mod tests {
     fn a_certificate_outside_its_validity_by_our_clock_names_the_skew() {
         let not_yet = "connecting to https://127.0.0.1:7443: transport error: invalid peer certificate: certificate not valid yet: verification time 1796000000 (UNIX), but certificate is not valid before 1796172800 (172800 seconds in future)";
         let hint = clock_hint(not_yet).expect("a hint");
-        assert!(
-            hint.contains("clock is behind by at least 2days"),
-            "{hint}"
-        );
+        assert!(hint.contains("clock is behind by at least 2days"), "{hint}");
         let expired = "invalid peer certificate: certificate expired: verification time 1900000000 (UNIX), but certificate is not valid after 1899996400 (3600 seconds ago)";
         let hint = clock_hint(expired).expect("a hint");
         assert!(hint.contains("expired 1h ago"), "{hint}");
