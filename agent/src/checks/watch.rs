@@ -249,7 +249,7 @@ impl WatchCheck {
             .state_dir
             .map(|state_dir| position::file_for(&state_dir, &self.name));
         let loaded = match &self.position_file {
-            Some(file) => position::load(file, &self.path),
+            Some(file) => position::load(file, &self.path, &self.pattern_text()),
             None => Loaded::Missing,
         };
         if let Loaded::Unusable(reason) = &loaded {
@@ -355,6 +355,14 @@ impl WatchCheck {
         }
         self.position_changed = true;
         tracing::info!(watch = %self.name, path = %self.path.display(), first_start, new_events = caught, "caught up on what changed while the agent was stopped");
+    }
+
+    /// The file pattern of a crash watch, as its position records it (empty for logs).
+    fn pattern_text(&self) -> String {
+        match &self.mode {
+            Mode::NewFiles { pattern, .. } => pattern.as_str().to_owned(),
+            Mode::Lines { .. } => String::new(),
+        }
     }
 
     fn drain(&mut self) {
@@ -600,7 +608,9 @@ impl Check for WatchCheck {
             Mode::NewFiles { seen, .. } => (seen, &no_logs),
             Mode::Lines { offsets, .. } => (&no_files, offsets),
         };
-        let contents = match serde_json::to_vec(&position::Position::new(&self.path, seen, logs)) {
+        let pattern = self.pattern_text();
+        let position = position::Position::new(&self.path, &pattern, seen, logs);
+        let contents = match serde_json::to_vec(&position) {
             Ok(contents) => contents,
             Err(e) => {
                 tracing::warn!(watch = %self.name, error = %e, "encoding the watch position");

@@ -107,8 +107,12 @@ impl LogOffset {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     pub version: u32,
-    /// The watched path; a position for another path (the config changed) does not apply.
+    /// The watched path and file pattern (empty for a log watch); a position for another
+    /// path or pattern (the config changed) does not apply: a wider pattern would otherwise
+    /// make every old file that now matches look new.
     pub path: PathBuf,
+    #[serde(default)]
+    pub pattern: String,
     #[serde(default)]
     pub seen: Vec<SeenFile>,
     /// Crash files modified at or before this (ns since the epoch) and not in `seen` count as
@@ -123,6 +127,7 @@ impl Position {
     /// A position to write: the crash files and log offsets given, bounded.
     pub fn new(
         path: &Path,
+        pattern: &str,
         seen: &HashMap<String, (FileId, u64)>,
         logs: &HashMap<PathBuf, LogOffset>,
     ) -> Self {
@@ -156,6 +161,7 @@ impl Position {
         Self {
             version: VERSION,
             path: path.to_owned(),
+            pattern: pattern.to_owned(),
             seen,
             seen_floor_ns,
             logs,
@@ -183,7 +189,7 @@ pub enum Loaded {
 
 /// Reads the position of the watch of `watched` from `file`. Never fails: whatever is wrong
 /// with the file is described in [`Loaded::Unusable`] for the log.
-pub fn load(file: &Path, watched: &Path) -> Loaded {
+pub fn load(file: &Path, watched: &Path, pattern: &str) -> Loaded {
     let size = match std::fs::metadata(file) {
         Ok(metadata) => metadata.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
@@ -210,6 +216,11 @@ pub fn load(file: &Path, watched: &Path) -> Loaded {
             file.display(),
             position.path.display(),
             watched.display()
+        )),
+        Ok(position) if position.pattern != pattern => Loaded::Unusable(format!(
+            "{} is for files matching {:?}, the watch now looks for {pattern:?}",
+            file.display(),
+            position.pattern
         )),
         Ok(position) => Loaded::Found(position),
         Err(e) => Loaded::Unusable(format!("{} is damaged: {e}", file.display())),
@@ -271,12 +282,12 @@ mod tests {
                 .is_some_and(|n| n.starts_with("watch-app_crashes_1-"))
         );
         assert!(matches!(
-            load(&file, Path::new("/var/crash")),
+            load(&file, Path::new("/var/crash"), "*.crash"),
             Loaded::Missing
         ));
         for damaged in [&b"{\"version\": 1, \"path\": "[..], b"\xff\xfe", b"[]", b""] {
             std::fs::write(&file, damaged).expect("write");
-            match load(&file, Path::new("/var/crash")) {
+            match load(&file, Path::new("/var/crash"), "*.crash") {
                 Loaded::Unusable(reason) => {
                     assert!(reason.contains(&file.display().to_string()), "{reason}")
                 }
@@ -285,17 +296,22 @@ mod tests {
         }
         let position = Position::new(
             Path::new("/var/crash"),
+            "*.crash",
             &HashMap::from([("a.crash".to_owned(), (id(7), 5))]),
             &HashMap::new(),
         );
         store(&file, &serde_json::to_vec(&position).expect("json")).expect("store");
-        match load(&file, Path::new("/var/crash")) {
+        match load(&file, Path::new("/var/crash"), "*.crash") {
             Loaded::Found(found) => assert_eq!(found, position),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            load(&file, Path::new("/elsewhere")),
+            load(&file, Path::new("/elsewhere"), "*.crash"),
             Loaded::Unusable(reason) if reason.contains("/elsewhere")
+        ));
+        assert!(matches!(
+            load(&file, Path::new("/var/crash"), "*"),
+            Loaded::Unusable(reason) if reason.contains("\"*\"")
         ));
     }
 
@@ -304,7 +320,7 @@ mod tests {
         let seen: HashMap<String, (FileId, u64)> = (0..MAX_SEEN_FILES as u64 + 10)
             .map(|i| (format!("f{i}.crash"), (id(i), 1_000 + i)))
             .collect();
-        let position = Position::new(Path::new("/d"), &seen, &HashMap::new());
+        let position = Position::new(Path::new("/d"), "*", &seen, &HashMap::new());
         assert_eq!(position.seen.len(), MAX_SEEN_FILES);
         assert_eq!(position.seen_floor_ns, Some(1_009));
         assert!(
