@@ -35,6 +35,8 @@ struct CheckRun {
     names: &'static [&'static str],
     reports_every_resource: bool,
     outcome: Result<Vec<Observation>, String>,
+    /// Done once the run's decisions are in the outbox.
+    checkpoint: Option<checks::Checkpoint>,
 }
 
 /// What the tracker decided: findings to queue and condition states to remember, written
@@ -136,8 +138,15 @@ pub async fn run(
                 if run.generation != generation {
                     continue;
                 }
+                let mut run = run;
+                let checkpoint = run.checkpoint.take();
                 let decisions = track(&mut tracker, run);
                 commit(&outbox, &shared, &queued, decisions)?;
+                // Only now, with what the run found safe in the outbox, may the check record
+                // that it found it (a watch's position).
+                if let Some(checkpoint) = checkpoint {
+                    checkpoint();
+                }
             }
             Some(ended) = scheduled.join_next() => {
                 // Check tasks loop forever; one that ends has panicked.
@@ -297,6 +306,7 @@ fn schedule(
                     names: check.names(),
                     reports_every_resource: check.reports_every_resource(),
                     outcome,
+                    checkpoint: check.checkpoint(),
                 };
                 if runs.send(run).await.is_err() {
                     break;

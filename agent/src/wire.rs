@@ -171,6 +171,9 @@ pub enum FromCollector {
     Ack {
         sequence: u64,
         refused: Vec<(u64, String)>,
+        /// The collector's clock when it sent the ack (every ack from a current collector, and
+        /// one answers each heartbeat): the agent measures its clock skew from it.
+        server_time_unix_ms: Option<i64>,
     },
     /// Run a playbook now and answer with its result.
     Reproduce {
@@ -277,6 +280,8 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                         .into_iter()
                         .map(|r| (r.sequence, r.reason))
                         .collect(),
+                    // Zero is what a careless encoder sends for "unset": no measurement.
+                    server_time_unix_ms: ack.server_time_unix_ms.filter(|ms| *ms > 0),
                 },
                 Body::Reproduce(request) => reproduce_request(request),
                 Body::Config(_) => FromCollector::Unsupported("config push"),

@@ -452,10 +452,15 @@ impl Session {
                     });
                     // With the findings' group commit: thousands of agents beat every interval,
                     // and one transaction (one disk flush) takes all the beats that queued.
-                    self.committer
+                    let committed = self
+                        .committer
                         .commit(FindingBatch::heartbeat(&self.device_id, health, now_ms()))
                         .await
                         .map_err(|e| commit_failed(&self.device_id, e))?;
+                    // Answered with an ack of what is committed (nothing new to an agent) and
+                    // our clock, so the agent measures its skew every heartbeat, not only when
+                    // it connects: a clock stepped mid-session is a finding within a beat.
+                    self.send(wire::ack(committed, Vec::new())).await?;
                     // Another collector may have queued a request for this device.
                     self.deliver_reproduce(false).await?;
                 }

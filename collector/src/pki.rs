@@ -16,13 +16,21 @@ use time::OffsetDateTime;
 /// File names inside the data dir.
 pub const CA_CERT_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca-key.pem";
+/// The gRPC port's certificate and key, kept across restarts (see `server_certificate`).
+pub const SERVER_CERT_FILE: &str = "server.pem";
+const SERVER_KEY_FILE: &str = "server-key.pem";
 
 const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 const SERVER_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Device certificates live a year; renewal arrives with a later protocol revision.
 pub const DEVICE_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
-/// Tolerate agents whose clocks run a little behind.
-const BACKDATE: Duration = Duration::from_secs(5 * 60);
+/// Certificates are valid from this long before they are made, so that an agent whose clock
+/// is behind (hours, not only minutes: a laptop off the network, a VM restored from a
+/// snapshot) still accepts the collector's certificate. A certificate valid earlier than it
+/// was made gives nobody anything: its key did not exist before.
+const BACKDATE: Duration = Duration::from_secs(2 * 24 * 3600);
+/// A kept server certificate is replaced at start once it has less than this left.
+const SERVER_RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -148,20 +156,119 @@ impl CertificateAuthority {
         &self.ca_pem
     }
 
-    /// A fresh server certificate and key (PEM) for the gRPC port, valid for `names`
-    /// (DNS names or IP addresses) plus the loopback names.
-    pub fn issue_server_certificate(&self, names: &[String]) -> Result<(String, String), PkiError> {
-        let mut all_names: Vec<String> = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
-        for name in names {
-            if !all_names.contains(name) {
-                all_names.push(name.clone());
+    /// The server certificate and key (PEM) for the gRPC port, valid for `names` (DNS names or
+    /// IP addresses) plus the loopback names: the one kept in `data_dir` while it is for these
+    /// names, from this CA, for its key, and more than 30 days from expiry; otherwise a new
+    /// one, written there (key 0600) for the next start. Keeping it means a restart changes
+    /// nothing an agent sees: an agent whose clock is behind keeps connecting, where a
+    /// certificate made at each start would be "not valid yet" to it. A kept pair that cannot
+    /// be read or does not fit is replaced, and said so in the log.
+    pub fn server_certificate(
+        &self,
+        data_dir: &Path,
+        names: &[String],
+    ) -> Result<(String, String), PkiError> {
+        let names = server_names(names);
+        let cert_path = data_dir.join(SERVER_CERT_FILE);
+        let key_path = data_dir.join(SERVER_KEY_FILE);
+        match self.kept_server_certificate(&cert_path, &key_path, &names, SystemTime::now()) {
+            Ok(Some(kept)) => return Ok(kept),
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!(path = %cert_path.display(), %reason, "issuing a new server certificate");
             }
         }
-        let mut params = CertificateParams::new(all_names).map_err(PkiError::Sign)?;
+        let (certificate_pem, key_pem) = self.issue_server_certificate(&names)?;
+        // Key first: a crash in between leaves a certificate that does not match it, which the
+        // next start replaces.
+        write_private(&key_path, key_pem.as_bytes())?;
+        write_atomically(&cert_path, certificate_pem.as_bytes())?;
+        tracing::info!(path = %cert_path.display(), names = ?names, "issued the collector's server certificate");
+        Ok((certificate_pem, key_pem))
+    }
+
+    /// The kept pair if it is still good for `names` at `now`; `Ok(None)` when there is none
+    /// yet, `Err` with the reason it is not kept.
+    fn kept_server_certificate(
+        &self,
+        cert_path: &Path,
+        key_path: &Path,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<Option<(String, String)>, String> {
+        let read = |path: &Path| match fs::read_to_string(path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("reading {}: {e}", path.display())),
+        };
+        let (Some(certificate_pem), Some(key_pem)) = (read(cert_path)?, read(key_path)?) else {
+            return Ok(None);
+        };
+        let (_, pem) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes())
+            .map_err(|e| format!("{}: not a PEM certificate: {e}", cert_path.display()))?;
+        let (_, certificate) = x509_parser::parse_x509_certificate(&pem.contents)
+            .map_err(|e| format!("{}: not a certificate: {e}", cert_path.display()))?;
+        let key = KeyPair::from_pem(&key_pem)
+            .map_err(|e| format!("{}: not a private key: {e}", key_path.display()))?;
+        if certificate.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(format!(
+                "{} is not the certificate of {}",
+                cert_path.display(),
+                key_path.display()
+            ));
+        }
+        if !self.signed(&certificate) {
+            return Err("it was not issued by this collector's CA".to_owned());
+        }
+        let mut held = certificate_names(&certificate);
+        let mut wanted = names.to_vec();
+        held.sort();
+        wanted.sort();
+        if held != wanted {
+            return Err(format!(
+                "it is for {held:?}, and the collector is now configured for {wanted:?}"
+            ));
+        }
+        let now_secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+            });
+        let validity = certificate.validity();
+        if validity.not_before.timestamp() > now_secs {
+            return Err(format!(
+                "it is not valid until {} (this collector's clock went back?)",
+                validity.not_before
+            ));
+        }
+        let renew_secs = i64::try_from(SERVER_RENEW_BEFORE.as_secs()).unwrap_or(i64::MAX);
+        if validity.not_after.timestamp() - now_secs < renew_secs {
+            return Err(format!("it expires {}: renewing", validity.not_after));
+        }
+        Ok(Some((certificate_pem, key_pem)))
+    }
+
+    /// Whether this CA signed `certificate` (the CA's ECDSA P-256 key, as `generate` makes).
+    fn signed(&self, certificate: &x509_parser::certificate::X509Certificate<'_>) -> bool {
+        let ecdsa_with_sha256 = x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA256;
+        if certificate.signature_algorithm.algorithm != ecdsa_with_sha256 {
+            return false;
+        }
+        let public_key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_ASN1,
+            self.issuer.key().public_key_raw(),
+        );
+        public_key
+            .verify(
+                certificate.tbs_certificate.as_ref(),
+                certificate.signature_value.data.as_ref(),
+            )
+            .is_ok()
+    }
+
+    /// A new server certificate and key (PEM) for `names` (as `server_names` completes them).
+    fn issue_server_certificate(&self, names: &[String]) -> Result<(String, String), PkiError> {
+        let mut params = CertificateParams::new(names.to_vec()).map_err(PkiError::Sign)?;
         params.distinguished_name = distinguished_name("Firstline collector");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -247,6 +354,47 @@ pub fn device_id_from_certificate(der: &[u8]) -> Result<String, PkiError> {
         })
 }
 
+/// The names a server certificate is for: the loopback names, then the configured ones.
+fn server_names(names: &[String]) -> Vec<String> {
+    let mut all_names: Vec<String> = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    for name in names {
+        if !all_names.contains(name) {
+            all_names.push(name.clone());
+        }
+    }
+    all_names
+}
+
+/// The DNS names and IP addresses a certificate is for, as `server_names` spells them.
+fn certificate_names(certificate: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok(Some(alternative)) = certificate.subject_alternative_name() else {
+        return Vec::new();
+    };
+    alternative
+        .value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+            GeneralName::IPAddress(bytes) => match bytes.len() {
+                4 => <[u8; 4]>::try_from(*bytes)
+                    .ok()
+                    .map(|octets| std::net::IpAddr::from(octets).to_string()),
+                16 => <[u8; 16]>::try_from(*bytes)
+                    .ok()
+                    .map(|octets| std::net::IpAddr::from(octets).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 fn distinguished_name(common_name: &str) -> DistinguishedName {
     let mut name = DistinguishedName::new();
     name.push(
@@ -260,7 +408,7 @@ fn distinguished_name(common_name: &str) -> DistinguishedName {
     name
 }
 
-/// Sets not-before slightly in the past and returns not-after.
+/// Sets not-before `BACKDATE` in the past and returns not-after.
 fn set_validity(params: &mut CertificateParams, validity: Duration) -> SystemTime {
     let now = OffsetDateTime::now_utc();
     params.not_before = now - BACKDATE;
@@ -365,6 +513,87 @@ mod tests {
         fs::remove_file(dir.path().join(CA_KEY_FILE)).expect("remove key");
         let error = CertificateAuthority::load_or_create(dir.path()).expect_err("must refuse");
         assert!(matches!(error, PkiError::HalfCa { .. }), "{error}");
+    }
+
+    #[test]
+    fn the_server_certificate_is_kept_across_restarts_and_replaced_when_it_no_longer_fits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = CertificateAuthority::load_or_create(dir.path()).expect("create CA");
+        let names = vec!["collector.example.com".to_owned()];
+        let first = ca.server_certificate(dir.path(), &names).expect("issue");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join(SERVER_KEY_FILE))
+                .expect("key file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "the server key is private");
+        }
+        // A restart (the CA loaded again) presents the very same certificate.
+        let reloaded = CertificateAuthority::load_or_create(dir.path()).expect("load CA");
+        assert_eq!(
+            reloaded
+                .server_certificate(dir.path(), &names)
+                .expect("kept"),
+            first
+        );
+        // Valid from well before it was made: an agent hours behind accepts it.
+        let der = pem_to_der(&first.0);
+        let (_, parsed) = x509_parser::parse_x509_certificate(&der).expect("certificate");
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        assert!(
+            now - parsed.validity().not_before.timestamp() >= 24 * 3600,
+            "back-dated by a day at least"
+        );
+
+        // Another name configured: a new certificate for it.
+        let renamed = vec!["collector.example.org".to_owned()];
+        let second = ca
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
+        assert_ne!(second, first);
+        assert_eq!(
+            ca.server_certificate(dir.path(), &renamed).expect("kept"),
+            second
+        );
+
+        // Another CA (the data dir's CA replaced): not ours, replaced.
+        let other_dir = tempfile::tempdir().expect("temp dir");
+        let other = CertificateAuthority::load_or_create(other_dir.path()).expect("other CA");
+        let third = other
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
+        assert_ne!(third, second);
+
+        // A damaged certificate or a key that is not its own: replaced, never an error.
+        fs::write(dir.path().join(SERVER_CERT_FILE), "garbage").expect("damage");
+        let fourth = other
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
+        assert_ne!(fourth, third);
+        fs::write(dir.path().join(SERVER_KEY_FILE), &first.1).expect("swap key");
+        let fifth = other
+            .server_certificate(dir.path(), &renamed)
+            .expect("reissue");
+        assert_ne!(fifth.1, first.1);
+    }
+
+    #[test]
+    fn a_server_certificate_near_its_expiry_or_from_the_future_is_renewed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = CertificateAuthority::load_or_create(dir.path()).expect("create CA");
+        let names = server_names(&[]);
+        ca.server_certificate(dir.path(), &[]).expect("issue");
+        let cert_path = dir.path().join(SERVER_CERT_FILE);
+        let key_path = dir.path().join(SERVER_KEY_FILE);
+        let day = Duration::from_secs(24 * 3600);
+        let kept = |now| ca.kept_server_certificate(&cert_path, &key_path, &names, now);
+        assert!(matches!(kept(SystemTime::now()), Ok(Some(_))));
+        let reason = kept(SystemTime::now() + SERVER_VALIDITY - 10 * day).expect_err("renew");
+        assert!(reason.contains("renewing"), "{reason}");
+        let reason = kept(SystemTime::now() - 3 * day).expect_err("from the future");
+        assert!(reason.contains("not valid until"), "{reason}");
     }
 
     fn pem_to_der(pem: &str) -> Vec<u8> {

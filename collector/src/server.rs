@@ -180,7 +180,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     let (store, authority) = open_data_dir(settings).await?;
     let ca_pem = authority.ca_pem().to_owned();
     let (server_cert_pem, server_key_pem) =
-        authority.issue_server_certificate(&settings.server_names)?;
+        authority.server_certificate(&settings.data_dir, &settings.server_names)?;
     let authority = Arc::new(authority);
 
     let grpc_listener = TcpListener::bind(settings.grpc_listen)

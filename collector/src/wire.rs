@@ -391,6 +391,8 @@ pub fn welcome(
     }
 }
 
+/// An ack through `sequence`, with the collector's clock: every ack lets the agent measure
+/// its clock skew again.
 pub fn ack(sequence: u64, refused: Vec<(u64, String)>) -> pb::CollectorMessage {
     pb::CollectorMessage {
         body: Some(pb::collector_message::Body::Ack(pb::Ack {
@@ -399,6 +401,7 @@ pub fn ack(sequence: u64, refused: Vec<(u64, String)>) -> pb::CollectorMessage {
                 .into_iter()
                 .map(|(sequence, reason)| pb::Refusal { sequence, reason })
                 .collect(),
+            server_time_unix_ms: Some(crate::model::now_ms()),
         })),
     }
 }

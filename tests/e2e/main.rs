@@ -6,6 +6,7 @@ mod agent_disk;
 mod browser;
 mod channels;
 mod checks;
+mod clock;
 mod delivery;
 mod enrollment;
 mod guard;

@@ -377,6 +377,12 @@ async fn a_poison_text_and_a_bad_heartbeat_do_not_wedge_the_device(collector: &T
             outbox_depth: None,
         }))
         .await;
+    // A heartbeat is answered with what is committed and the collector's clock.
+    let CollectorBody::Ack(beat) = stream.next().await.expect("the heartbeat's answer") else {
+        panic!("expected an Ack")
+    };
+    assert_eq!(beat.sequence, 1, "{beat:?}");
+    assert!(beat.server_time_unix_ms.is_some(), "{beat:?}");
     stream
         .send(AgentBody::Findings(pb::FindingBatch {
             findings: vec![finding(2, "behind the report")],

@@ -1,5 +1,7 @@
 //! `clock.skew_secs`: this computer's clock against the collector's. Skew breaks sign-in
-//! (Kerberos allows five minutes) and TLS.
+//! (Kerberos allows five minutes) and TLS. The skew is measured with every message that
+//! carries the collector's clock (the Welcome, and the ack answering each heartbeat), so a
+//! clock stepped while connected is a finding within a heartbeat and a check interval.
 
 use std::time::Duration;
 
@@ -80,7 +82,9 @@ impl Check for ClockCheck {
         shared: &'a Shared,
     ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
-            // Unknown until the collector has greeted us once; no conclusion without it.
+            // Unknown until the collector has greeted us once; no conclusion without it. While
+            // disconnected, the last measurement stands: the clock is not checked again until
+            // the collector can answer.
             let Some(skew_ms) = shared.facts().clock_skew_ms else {
                 return Ok(Vec::new());
             };

@@ -19,6 +19,7 @@ pub mod tcp;
 pub mod thermal;
 pub mod threshold;
 pub mod watch;
+pub mod watch_position;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +31,11 @@ use serde::Deserialize;
 pub use rule::{Observation, Rule, Tracker};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Work a check hands back with a run, done once that run's findings and conditions are in
+/// the outbox (a file watch writing where it got to): so a crash in between repeats the
+/// run's work rather than losing it.
+pub type Checkpoint = Box<dyn FnOnce() + Send>;
 
 /// What checks may know beyond their own probes: facts the uplink learns. Also how long the
 /// checks themselves take, which the uplink reports in heartbeats.
@@ -44,16 +50,19 @@ pub struct Shared {
 pub struct SharedFacts {
     /// `https://host:port` of the collector, when enrolled.
     pub collector_url: Option<String>,
-    /// Collector clock minus ours, measured at the last Welcome, in milliseconds.
+    /// Collector clock minus ours, in milliseconds, measured with the latest message that
+    /// carried the collector's clock (the Welcome, then every ack: one answers each heartbeat).
     pub clock_skew_ms: Option<i64>,
+    /// The agent's state dir, where checks keep what must survive a restart (file watches'
+    /// positions) and which the agent's findings about its own disk name; none for a one-off
+    /// `firstline-agent check`.
+    pub state_dir: Option<std::path::PathBuf>,
     /// Outbox evictions so far, and the config reload error, if the last reload failed.
     pub outbox_evicted_total: u64,
     pub config_error: Option<String>,
     /// Damage the outbox found (a file moved aside, records set aside), and what it holds in
     /// memory while the state dir cannot be written: the runtime copies these from the outbox.
     pub outbox_health: crate::outbox::OutboxHealth,
-    /// The state dir, named in the agent's findings about it.
-    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Shared {
@@ -120,6 +129,10 @@ pub trait Check: Send {
     }
     /// Conditions of this check that were open before a restart or reload.
     fn adopt(&mut self, _open_resources: &[String]) {}
+    /// What to do once the run just made is in the outbox; see [`Checkpoint`].
+    fn checkpoint(&mut self) -> Option<Checkpoint> {
+        None
+    }
     /// Resolves when the check wants to run before its next interval (a watched file appeared).
     fn wake(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::pending())

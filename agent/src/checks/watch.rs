@@ -1,12 +1,18 @@
 //! File watchers: new crash dumps in a directory (`crash.new_file`, one condition per crashing
 //! application) or lines matching a pattern appended to a log (`log.match`). Event-driven via
-//! `notify`; a condition clears once its window passes without new events.
+//! `notify`; a condition clears once its window passes without new events. Windows are kept on
+//! the monotonic clock, so a step of the wall clock neither opens nor clears anything.
+//!
+//! Where a watch got to is kept in the state dir (`watch_position.rs`), written only after the
+//! outbox holds what was reported from it: at start a watch catches up on what appeared while
+//! the agent was stopped, exactly once.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use notify::{EventKind, RecursiveMode, Watcher};
 use serde::Deserialize;
@@ -14,9 +20,10 @@ use tokio::sync::{Notify, mpsc};
 
 use super::rule::{Observation, Rule};
 use super::threshold::duration;
-use super::{BoxFuture, Check, Shared};
+use super::watch_position::{self as position, FileId, Loaded, LogOffset};
+use super::{BoxFuture, Check, Checkpoint, Shared};
 use crate::evidence;
-use crate::finding::{Severity, now_ms};
+use crate::finding::Severity;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,13 +86,18 @@ const MAX_EVENTS: usize = 2_000;
 const MAX_DETAIL_CHARS: usize = 200;
 /// Bytes of a log read per change.
 const MAX_READ_BYTES: u64 = 256 * 1024;
+/// Bytes of a log read at start to catch up on lines written while the agent was stopped;
+/// the rest is read with the next change.
+const MAX_CATCH_UP_BYTES: u64 = 16 * MAX_READ_BYTES;
 
 pub const NEW_FILE: &str = "crash.new_file";
 pub const LOG_MATCH: &str = "log.match";
 
 #[derive(Debug, Clone)]
 struct Event {
-    at_ms: i64,
+    /// When it happened on the monotonic clock: windows are durations, and the wall clock may
+    /// be stepped (by hand, by NTP, by a VM resumed) while the agent runs.
+    at: Instant,
     resource: String,
     detail: String,
     /// The crashed application's version, when its crash report says.
@@ -95,10 +107,13 @@ struct Event {
 enum Mode {
     NewFiles {
         pattern: glob::Pattern,
+        /// Crash files seen (reported, or old at the first start), by name: their identity
+        /// and modification time. Files removed are forgotten, so a name can come back.
+        seen: HashMap<String, (FileId, u64)>,
     },
     Lines {
         regex: regex_lite::Regex,
-        offsets: HashMap<PathBuf, u64>,
+        offsets: HashMap<PathBuf, LogOffset>,
     },
 }
 
@@ -115,8 +130,13 @@ struct WatchCheck {
     sender: mpsc::UnboundedSender<notify::Event>,
     nudge: Arc<Notify>,
     recent: VecDeque<Event>,
-    counted: HashSet<PathBuf>,
     open: HashSet<String>,
+    /// Whether the folder was looked at for what appeared while the agent was stopped.
+    caught_up: bool,
+    /// Where the position is kept; none without a state dir (`firstline-agent check`).
+    position_file: Option<PathBuf>,
+    /// The position changed since it was last handed out to be written.
+    position_changed: bool,
 }
 
 pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
@@ -131,6 +151,7 @@ pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
         None => Mode::NewFiles {
             pattern: glob::Pattern::new(config.pattern.as_deref().unwrap_or("*"))
                 .map_err(|e| format!("pattern: {e}"))?,
+            seen: HashMap::new(),
         },
     };
     let (sender, changes) = mpsc::unbounded_channel();
@@ -146,8 +167,10 @@ pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
         sender,
         nudge: Arc::new(Notify::new()),
         recent: VecDeque::new(),
-        counted: HashSet::new(),
         open: HashSet::new(),
+        caught_up: false,
+        position_file: None,
+        position_changed: false,
     };
     check.start_watching();
     Ok(Some(Box::new(check)))
@@ -186,10 +209,20 @@ impl WatchCheck {
         match watched {
             Ok(watcher) => {
                 if let Mode::Lines { offsets, .. } = &mut self.mode {
-                    // Only lines written from now on count.
+                    // Without a position to resume from, only lines written from now on count.
                     for file in log_files(&self.path) {
-                        let length = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-                        offsets.insert(file, length);
+                        if let Ok(metadata) = std::fs::metadata(&file) {
+                            let id = FileId::of(&metadata);
+                            let offset = metadata.len();
+                            offsets.insert(
+                                file,
+                                LogOffset {
+                                    id,
+                                    offset,
+                                    tail: None,
+                                },
+                            );
+                        }
                     }
                 }
                 self.watcher = Some(watcher);
@@ -201,9 +234,140 @@ impl WatchCheck {
         }
     }
 
+    /// Once the OS watch is in place (so nothing slips between the two): what appeared while
+    /// the agent was stopped, from the persisted position. The first start of a watch (no
+    /// position, or one that cannot be read) reports only crash files from the last window,
+    /// which its condition would show had the agent been running, and reads logs from their
+    /// end: a fresh install does not report years of old dumps and logs.
+    fn catch_up(&mut self, shared: &Shared) {
+        if self.caught_up || self.watcher.is_none() {
+            return;
+        }
+        self.caught_up = true;
+        self.position_file = shared
+            .facts()
+            .state_dir
+            .map(|state_dir| position::file_for(&state_dir, &self.name));
+        let loaded = match &self.position_file {
+            Some(file) => position::load(file, &self.path, &self.pattern_text()),
+            None => Loaded::Missing,
+        };
+        if let Loaded::Unusable(reason) = &loaded {
+            tracing::warn!(watch = %self.name, %reason, "starting this watch afresh");
+        }
+        let now = Instant::now();
+        let wall_now = SystemTime::now();
+        let found = match loaded {
+            Loaded::Found(position) => Some(position),
+            Loaded::Missing | Loaded::Unusable(_) => None,
+        };
+        let first_start = found.is_none();
+        let mut caught = 0;
+        match &mut self.mode {
+            Mode::NewFiles { pattern, seen } => {
+                for (file, metadata) in matching_files(&self.path, pattern) {
+                    let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned())
+                    else {
+                        continue;
+                    };
+                    let id = FileId::of(&metadata);
+                    let modified_ns = position::modified_ns(&metadata);
+                    seen.insert(name.clone(), (id, modified_ns));
+                    let at = match &found {
+                        Some(position) if position.has_seen(&name, id, modified_ns) => continue,
+                        // New since the last position: discovered now, open for a window.
+                        Some(_) => now,
+                        // The first start: only what its window still holds, from its time.
+                        None => {
+                            let age = metadata
+                                .modified()
+                                .ok()
+                                .and_then(|modified| wall_now.duration_since(modified).ok())
+                                .unwrap_or_default();
+                            if age > self.window {
+                                continue;
+                            }
+                            now.checked_sub(age).unwrap_or(now)
+                        }
+                    };
+                    caught += 1;
+                    self.recent.push_back(Event {
+                        at,
+                        resource: application_from_file_name(&name),
+                        detail: file.display().to_string(),
+                        version: crash_report_version(&file),
+                    });
+                }
+            }
+            Mode::Lines { regex, offsets } => {
+                let kept: HashMap<PathBuf, LogOffset> = found
+                    .as_ref()
+                    .map(|position| position.logs.iter().cloned().collect())
+                    .unwrap_or_default();
+                for file in log_files(&self.path) {
+                    let Ok(metadata) = std::fs::metadata(&file) else {
+                        continue;
+                    };
+                    let id = FileId::of(&metadata);
+                    let offset = match kept.get(&file) {
+                        // The same file, not shrunk nor rewritten: resume where the last run
+                        // stopped.
+                        Some(kept) if kept.still_fits(&file, id, metadata.len()) => kept.offset,
+                        // Rotated or truncated meanwhile, or new since: all of it is new.
+                        Some(_) => 0,
+                        None if found.is_some() => 0,
+                        // The first start: only lines written since the OS watch began.
+                        None => offsets
+                            .get(&file)
+                            .filter(|started| started.id == id)
+                            .map_or(metadata.len(), |started| started.offset),
+                    };
+                    offsets.insert(
+                        file.clone(),
+                        LogOffset {
+                            id,
+                            offset,
+                            tail: None,
+                        },
+                    );
+                    let mut read = 0;
+                    while read < MAX_CATCH_UP_BYTES {
+                        let before = offsets.get(&file).map_or(0, |o| o.offset);
+                        for line in read_new_lines(&file, offsets) {
+                            if regex.is_match(&line) {
+                                caught += 1;
+                                self.recent.push_back(Event {
+                                    at: now,
+                                    resource: self.name.clone(),
+                                    detail: line.chars().take(MAX_DETAIL_CHARS).collect(),
+                                    version: None,
+                                });
+                            }
+                        }
+                        let after = offsets.get(&file).map_or(0, |o| o.offset);
+                        if after <= before {
+                            break;
+                        }
+                        read += after - before;
+                    }
+                }
+            }
+        }
+        self.position_changed = true;
+        tracing::info!(watch = %self.name, path = %self.path.display(), first_start, new_events = caught, "caught up on what changed while the agent was stopped");
+    }
+
+    /// The file pattern of a crash watch, as its position records it (empty for logs).
+    fn pattern_text(&self) -> String {
+        match &self.mode {
+            Mode::NewFiles { pattern, .. } => pattern.as_str().to_owned(),
+            Mode::Lines { .. } => String::new(),
+        }
+    }
+
     fn drain(&mut self) {
         use notify::event::{ModifyKind, RenameMode};
-        let now = now_ms();
+        let now = Instant::now();
         while let Ok(event) = self.changes.try_recv() {
             let appeared = matches!(
                 event.kind,
@@ -225,72 +389,111 @@ impl WatchCheck {
                 if self.only_file.as_ref().is_some_and(|file| *file != path) {
                     continue;
                 }
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // Events arrive after the fact: by the time a removal is read, another file may
+                // have taken the name (and been read already). Only what is gone is forgotten.
+                let now_there = std::fs::symlink_metadata(&path)
+                    .ok()
+                    .map(|metadata| FileId::of(&metadata));
                 match &mut self.mode {
                     // A crash file removed (reported, cleaned up) may come back under the same
                     // name with the next crash: forget it.
-                    Mode::NewFiles { .. } if vanished => {
-                        self.counted.remove(&path);
+                    Mode::NewFiles { seen, .. }
+                        if vanished
+                            && seen
+                                .get(&name)
+                                .is_some_and(|(id, _)| Some(*id) != now_there) =>
+                    {
+                        seen.remove(&name);
+                        self.position_changed = true;
                     }
-                    Mode::NewFiles { pattern } if appeared => {
-                        let name = path
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
+                    Mode::NewFiles { pattern, seen } if appeared => {
                         // A regular file itself: not a FIFO or a symlink someone else left.
-                        let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
-                        if pattern.matches(&name) && regular && self.counted.insert(path.clone()) {
-                            self.recent.push_back(Event {
-                                at_ms: now,
-                                resource: application_from_file_name(&name),
-                                detail: path.display().to_string(),
-                                version: crash_report_version(&path),
-                            });
+                        let Some(metadata) = std::fs::symlink_metadata(&path)
+                            .ok()
+                            .filter(|m| m.is_file())
+                        else {
+                            continue;
+                        };
+                        let id = FileId::of(&metadata);
+                        // Seen already: found by the catch-up, or a second event for it.
+                        if !pattern.matches(&name) || seen.get(&name).is_some_and(|(s, _)| *s == id)
+                        {
+                            continue;
                         }
+                        seen.insert(name.clone(), (id, position::modified_ns(&metadata)));
+                        self.position_changed = true;
+                        self.recent.push_back(Event {
+                            at: now,
+                            resource: application_from_file_name(&name),
+                            detail: path.display().to_string(),
+                            version: crash_report_version(&path),
+                        });
                     }
-                    Mode::Lines { offsets, .. } if vanished => {
+                    Mode::Lines { offsets, .. }
+                        if vanished
+                            && offsets
+                                .get(&path)
+                                .is_some_and(|kept| Some(kept.id) != now_there) =>
+                    {
                         offsets.remove(&path);
+                        self.position_changed = true;
                     }
                     // Renamed-in files (a rotated log.1) are old lines: only writes and new
                     // files count.
                     Mode::Lines { regex, offsets }
                         if written || matches!(event.kind, EventKind::Create(_)) =>
                     {
+                        let before = offsets.get(&path).copied();
                         for line in read_new_lines(&path, offsets) {
                             if regex.is_match(&line) {
                                 let detail: String = line.chars().take(MAX_DETAIL_CHARS).collect();
                                 self.recent.push_back(Event {
-                                    at_ms: now,
+                                    at: now,
                                     resource: self.name.clone(),
                                     detail,
                                     version: None,
                                 });
                             }
                         }
+                        if offsets.get(&path).copied() != before {
+                            self.position_changed = true;
+                        }
                     }
                     _ => {}
                 }
             }
         }
-        let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
         while self
             .recent
             .front()
-            .is_some_and(|event| now - event.at_ms > window_ms)
+            .is_some_and(|event| now.saturating_duration_since(event.at) > self.window)
         {
             self.recent.pop_front();
         }
-        // A chatty pattern must not grow the agent without bound: keep the newest events.
-        while self.recent.len() > MAX_EVENTS {
-            self.recent.pop_front();
-        }
-        // Remember counted files only as long as they can matter.
-        if self.counted.len() > 10_000 {
-            self.counted.clear();
+        // Remember files only as long as they can matter: a folder of more than this many
+        // is looked at again (and the floor of the position covers the oldest).
+        if let Mode::NewFiles { seen, .. } = &mut self.mode
+            && seen.len() > position::MAX_SEEN_FILES * 2
+        {
+            seen.retain(|name, _| self.path.join(name).exists());
         }
         if let Mode::Lines { offsets, .. } = &mut self.mode
-            && offsets.len() > 10_000
+            && offsets.len() > position::MAX_LOG_FILES
         {
             offsets.retain(|path, _| path.exists());
+        }
+    }
+
+    /// A chatty pattern must not grow the agent without bound: keep the newest events. Done
+    /// after evaluating, so that every event (a catch-up of thousands of crash files) has
+    /// been looked at once.
+    fn trim(&mut self) {
+        while self.recent.len() > MAX_EVENTS {
+            self.recent.pop_front();
         }
     }
 
@@ -378,13 +581,50 @@ impl Check for WatchCheck {
 
     fn run<'a>(
         &'a mut self,
-        _shared: &'a Shared,
+        shared: &'a Shared,
     ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             self.start_watching();
+            self.catch_up(shared);
             self.drain();
-            Ok(self.evaluate())
+            let observations = self.evaluate();
+            self.trim();
+            Ok(observations)
         })
+    }
+
+    /// The position after this run, to be written once the outbox holds what the run
+    /// reported: a crash before then reports the same files again (their conditions, open
+    /// in the outbox, do not fire twice), never loses them.
+    fn checkpoint(&mut self) -> Option<Checkpoint> {
+        if !self.position_changed {
+            return None;
+        }
+        let file = self.position_file.clone()?;
+        self.position_changed = false;
+        let no_files = HashMap::new();
+        let no_logs = HashMap::new();
+        let (seen, logs) = match &self.mode {
+            Mode::NewFiles { seen, .. } => (seen, &no_logs),
+            Mode::Lines { offsets, .. } => (&no_files, offsets),
+        };
+        let pattern = self.pattern_text();
+        let position = position::Position::new(&self.path, &pattern, seen, logs);
+        let contents = match serde_json::to_vec(&position) {
+            Ok(contents) => contents,
+            Err(e) => {
+                tracing::warn!(watch = %self.name, error = %e, "encoding the watch position");
+                return None;
+            }
+        };
+        let name = self.name.clone();
+        Some(Box::new(move || {
+            // A full disk must not stop the agent: the previous position stays whole, and the
+            // worst a restart then does is report the newest files once more.
+            if let Err(e) = position::store(&file, &contents) {
+                tracing::warn!(watch = %name, path = %file.display(), error = %e, "cannot save where the watch got to; carrying on");
+            }
+        }))
     }
 
     fn reports_every_resource(&self) -> bool {
@@ -394,11 +634,11 @@ impl Check for WatchCheck {
     /// Conditions open before a restart stay open for one more window from now: the events
     /// behind them were in memory, and silence is not recovery.
     fn adopt(&mut self, open_resources: &[String]) {
-        let now = now_ms();
+        let now = Instant::now();
         for resource in open_resources {
             if self.open.insert(resource.clone()) {
                 self.recent.push_back(Event {
-                    at_ms: now,
+                    at: now,
                     resource: resource.clone(),
                     detail: "(before the agent restarted)".to_owned(),
                     version: None,
@@ -429,13 +669,42 @@ fn log_files(path: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Lines appended to `path` since the last read; a file that shrank was rotated: start over.
-fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<String> {
+/// The crash files in `folder` matching `pattern`: regular files only (not a FIFO or a
+/// symlink someone left in a world-writable folder).
+fn matching_files(folder: &Path, pattern: &glob::Pattern) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(path = %folder.display(), error = %e, "cannot list the watched folder");
+            return Vec::new();
+        }
+    };
+    entries
+        .flatten()
+        .filter(|entry| pattern.matches(&entry.file_name().to_string_lossy()))
+        .filter_map(|entry| {
+            let path = entry.path();
+            let metadata = std::fs::symlink_metadata(&path).ok()?;
+            metadata.is_file().then_some((path, metadata))
+        })
+        .collect()
+}
+
+/// Lines appended to `path` since the last read; a file that shrank, or another file under
+/// the name (rotated), is read from its start.
+fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, LogOffset>) -> Vec<String> {
     let Ok(mut file) = crate::probes::files::open_regular(path) else {
         return Vec::new();
     };
-    let length = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut offset = offsets.get(path).copied().unwrap_or(0);
+    let Ok(metadata) = file.metadata() else {
+        return Vec::new();
+    };
+    let length = metadata.len();
+    let id = FileId::of(&metadata);
+    let mut offset = offsets
+        .get(path)
+        .filter(|kept| kept.id == id)
+        .map_or(0, |kept| kept.offset);
     if length < offset {
         offset = 0;
     }
@@ -451,7 +720,14 @@ fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, u64>) -> Vec<Strin
         .rposition(|b| *b == b'\n')
         .map(|i| i + 1)
         .unwrap_or(0);
-    offsets.insert(path.to_owned(), offset + complete as u64);
+    offsets.insert(
+        path.to_owned(),
+        LogOffset {
+            id,
+            offset: offset + complete as u64,
+            tail: None,
+        },
+    );
     String::from_utf8_lossy(&buffer[..complete])
         .lines()
         .map(str::to_owned)
@@ -642,12 +918,167 @@ mod tests {
         );
     }
 
+    /// One run of a freshly built crash watch (as after a restart), its position saved.
+    async fn run_after_restart(config: &WatchConfig, shared: &Shared) -> Vec<String> {
+        let mut check = build(config).expect("valid").expect("built");
+        let observations = check.run(shared).await.expect("runs");
+        if let Some(checkpoint) = check.checkpoint() {
+            checkpoint();
+        }
+        let mut reported: Vec<String> = observations
+            .into_iter()
+            .filter(|o| o.value == 1.0)
+            .map(|o| o.resource)
+            .collect();
+        reported.sort();
+        reported
+    }
+
+    #[tokio::test]
+    async fn crash_files_written_while_stopped_are_reported_once_and_a_first_start_skips_old_ones()
+    {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let crashes = dir.path().join("crashes");
+        std::fs::create_dir(&crashes).expect("mkdir");
+        let write = |name: &str, age: Duration| {
+            let path = crashes.join(name);
+            std::fs::write(&path, "ProblemType: Crash\n").expect("write");
+            let file = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .expect("open");
+            file.set_modified(SystemTime::now() - age).expect("mtime");
+        };
+        write("old.1000.crash", Duration::from_secs(400 * 24 * 3600));
+        write("recent.1000.crash", Duration::from_secs(60));
+        let config = WatchConfig {
+            name: "app-crashes".to_owned(),
+            path: crashes.clone(),
+            pattern: Some("*.crash".to_owned()),
+            lines: None,
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        let shared = Shared::default();
+        shared.update(|facts| facts.state_dir = Some(dir.path().to_owned()));
+        // The first start: what the window holds, not last year's dump.
+        assert_eq!(run_after_restart(&config, &shared).await, ["recent"]);
+        // Written while the agent was stopped, however old their time says they are.
+        write("gedit.1000.crash", Duration::ZERO);
+        write("copied.1000.crash", Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(
+            run_after_restart(&config, &shared).await,
+            ["copied", "gedit"]
+        );
+        assert!(
+            run_after_restart(&config, &shared).await.is_empty(),
+            "nothing twice"
+        );
+        // A damaged position is a fresh start, never a failure.
+        let file = position::file_for(dir.path(), "app-crashes");
+        std::fs::write(&file, "{\"version\": 1, \"pa").expect("damage");
+        assert_eq!(
+            run_after_restart(&config, &shared).await,
+            ["gedit", "recent"]
+        );
+        assert!(run_after_restart(&config, &shared).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_position_that_cannot_be_written_is_logged_and_the_watch_goes_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let crashes = dir.path().join("crashes");
+        std::fs::create_dir(&crashes).expect("mkdir");
+        let config = WatchConfig {
+            name: "app-crashes".to_owned(),
+            path: crashes.clone(),
+            pattern: Some("*.crash".to_owned()),
+            lines: None,
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        // Where the position goes there is a folder: every write fails, as on a full disk.
+        std::fs::create_dir(position::file_for(dir.path(), "app-crashes")).expect("mkdir");
+        let shared = Shared::default();
+        shared.update(|facts| facts.state_dir = Some(dir.path().to_owned()));
+        let mut check = build(&config).expect("valid").expect("built");
+        check.run(&shared).await.expect("runs");
+        check.checkpoint().expect("a position to write")();
+        std::fs::write(crashes.join("gedit.1000.crash"), "x").expect("write");
+        let observation = wait_for_count(&mut check, "gedit", 1).await;
+        assert_eq!(observation.value, 1.0);
+        check
+            .checkpoint()
+            .expect("tried again with the next change")();
+    }
+
+    #[tokio::test]
+    async fn a_log_resumes_where_the_last_run_stopped_or_from_the_start_of_a_rotated_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "boot\nOut of memory: before the install\n").expect("write");
+        let config = WatchConfig {
+            name: "oom".to_owned(),
+            path: log.clone(),
+            pattern: None,
+            lines: Some("Out of memory".to_owned()),
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        let shared = Shared::default();
+        shared.update(|facts| facts.state_dir = Some(dir.path().to_owned()));
+        let matched = |observations: Vec<Observation>| -> Vec<String> {
+            observations
+                .into_iter()
+                .filter(|o| o.value == 1.0)
+                .flat_map(|o| o.evidence["latest"].as_array().cloned().unwrap_or_default())
+                .filter_map(|line| line.as_str().map(str::to_owned))
+                .collect()
+        };
+        let run = || async {
+            let mut check = build(&config).expect("valid").expect("built");
+            let observations = check.run(&shared).await.expect("runs");
+            if let Some(checkpoint) = check.checkpoint() {
+                checkpoint();
+            }
+            matched(observations)
+        };
+        // The first start reads from the end: nothing from before the install.
+        assert!(run().await.is_empty());
+        // Written while the agent was stopped: read from where it stopped, once.
+        let append = |text: &str| {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log)
+                .expect("open");
+            file.write_all(text.as_bytes()).expect("append");
+        };
+        append("Out of memory: while stopped\n");
+        assert_eq!(run().await, ["Out of memory: while stopped"]);
+        assert!(run().await.is_empty(), "not read twice");
+        // Rotated while stopped: the new file is read from its start.
+        std::fs::rename(&log, dir.path().join("app.log.1")).expect("rotate");
+        std::fs::write(&log, "Out of memory: new file\n").expect("write");
+        assert_eq!(run().await, ["Out of memory: new file"]);
+        // Truncated in place while stopped (copytruncate): from the start too.
+        std::fs::write(&log, "").expect("truncate");
+        append("Out of memory: after truncation\n");
+        assert_eq!(run().await, ["Out of memory: after truncation"]);
+    }
+
     #[test]
     fn appended_lines_are_read_once_and_rotation_starts_over() {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("app.log");
         std::fs::write(&log, "old line\n").expect("write");
-        let mut offsets = HashMap::from([(log.clone(), 9)]);
+        let id = FileId::of(&std::fs::metadata(&log).expect("metadata"));
+        let start = LogOffset {
+            id,
+            offset: 9,
+            tail: None,
+        };
+        let mut offsets = HashMap::from([(log.clone(), start)]);
         std::fs::write(&log, "old line\nnew line\npartial").expect("write");
         assert_eq!(read_new_lines(&log, &mut offsets), ["new line"]);
         assert!(read_new_lines(&log, &mut offsets).is_empty());

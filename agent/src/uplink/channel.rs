@@ -80,7 +80,7 @@ pub async fn connect(
         .keep_alive_while_idle(true);
     endpoint.connect().await.map_err(|e| {
         let mut detail = error_chain(&e);
-        if let Some(hint) = tls_hint(&detail) {
+        if let Some(hint) = clock_hint(&detail).or_else(|| tls_hint(&detail).map(str::to_owned)) {
             detail = format!("{detail} ({hint})");
         }
         connect_error(detail)
@@ -237,12 +237,44 @@ pub fn describe_status(status: &tonic::Status) -> String {
         text.push_str(": ");
         text.push_str(&error_chain(source));
     }
-    if let Some(hint) = tls_hint(&text) {
+    if let Some(hint) = clock_hint(&text).or_else(|| tls_hint(&text).map(str::to_owned)) {
         text.push_str(" (");
-        text.push_str(hint);
+        text.push_str(&hint);
         text.push(')');
     }
     text
+}
+
+/// When this computer's clock puts the collector's certificate outside its validity, the
+/// clock is the likely culprit (the collector's certificate is back-dated two days and kept a
+/// year): say so, and by how much at least, from what the TLS library reports.
+fn clock_hint(text: &str) -> Option<String> {
+    let seconds_before = |marker: &str| -> Option<u64> {
+        let before = &text[..text.find(marker)?];
+        before
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .find(|word| !word.is_empty())?
+            .parse()
+            .ok()
+    };
+    let describe =
+        |seconds: u64| humantime::format_duration(Duration::from_secs(seconds.max(1))).to_string();
+    if text.contains("certificate not valid yet") {
+        let behind = seconds_before(" seconds in future")
+            .map_or_else(String::new, |s| format!(" by at least {}", describe(s)));
+        Some(format!(
+            "this computer's clock is behind{behind}: the collector's certificate is not valid yet by it; set the clock right (or enable time sync) and the agent connects"
+        ))
+    } else if text.contains("certificate expired: verification time") {
+        let ahead = seconds_before(" seconds ago").map_or_else(String::new, |s| {
+            format!(" (it expired {} ago by this clock)", describe(s))
+        });
+        Some(format!(
+            "the collector's certificate has expired by this computer's clock{ahead}: if the clock is right, the collector needs a restart to renew it; if not, this computer's clock is ahead"
+        ))
+    } else {
+        None
+    }
 }
 
 /// TLS alerts are terse; say what they usually mean for an agent.
@@ -267,6 +299,17 @@ fn tls_hint(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_outside_its_validity_by_our_clock_names_the_skew() {
+        let not_yet = "connecting to https://127.0.0.1:7443: transport error: invalid peer certificate: certificate not valid yet: verification time 1796000000 (UNIX), but certificate is not valid before 1796172800 (172800 seconds in future)";
+        let hint = clock_hint(not_yet).expect("a hint");
+        assert!(hint.contains("clock is behind by at least 2days"), "{hint}");
+        let expired = "invalid peer certificate: certificate expired: verification time 1900000000 (UNIX), but certificate is not valid after 1899996400 (3600 seconds ago)";
+        let hint = clock_hint(expired).expect("a hint");
+        assert!(hint.contains("expired 1h ago"), "{hint}");
+        assert_eq!(clock_hint("connection refused"), None);
+    }
 
     #[test]
     fn collector_urls_are_normalised_or_refused() {

@@ -261,10 +261,7 @@ async fn session(
                     identity.device_id()
                 )));
             }
-            let skew_ms = server_time_unix_ms.saturating_sub(crate::finding::now_ms());
-            context
-                .shared
-                .update(|facts| facts.clock_skew_ms = Some(skew_ms));
+            let skew_ms = record_skew(&context.shared, server_time_unix_ms);
             tracing::info!(device = %device_id, committed_sequence, skew_ms, "connected to collector");
             (
                 committed_sequence,
@@ -342,15 +339,20 @@ async fn session(
             }
             message = inbound.message() => match message {
                 Ok(Some(message)) => match FromCollector::try_from(message) {
-                    Ok(FromCollector::Ack { sequence, refused }) => {
+                    Ok(FromCollector::Ack { sequence, refused, server_time_unix_ms }) => {
                         for (refused_sequence, reason) in refused {
                             tracing::warn!(sequence = refused_sequence, %reason, "collector refused a finding");
+                        }
+                        // Every ack (one answers each heartbeat) measures the skew again, so a
+                        // clock stepped mid-session shows without a reconnect.
+                        if let Some(server_time_unix_ms) = server_time_unix_ms {
+                            record_skew(&context.shared, server_time_unix_ms);
                         }
                         // Committed on the collector: only now may the outbox forget them.
                         outbox.acknowledge_through(sequence)?;
                         acknowledged = acknowledged.max(sequence);
                         pump = true;
-                        state.send_replace(UplinkState::Connected { committed_sequence: sequence });
+                        state.send_replace(UplinkState::Connected { committed_sequence: acknowledged });
                     }
                     Ok(FromCollector::Reproduce { request_id, playbook, target }) => {
                         match context.reproducer.as_ref().map(|r| r.admit(request_id.clone(), playbook, target)) {
@@ -397,6 +399,23 @@ async fn session(
         }
     }
 }
+
+/// Collector clock minus ours, measured as a message from the collector arrives (the
+/// message's transit, milliseconds, is far below what the clock check cares about), and
+/// shared with the clock check. Returns the skew.
+fn record_skew(shared: &Shared, server_time_unix_ms: i64) -> i64 {
+    let skew_ms = server_time_unix_ms.saturating_sub(crate::finding::now_ms());
+    let before = shared.facts().clock_skew_ms;
+    shared.update(|facts| facts.clock_skew_ms = Some(skew_ms));
+    // A step of the clock (by hand, by NTP, by a sleeping VM) is worth a line in the log.
+    if before.is_some_and(|before| (before - skew_ms).abs() > CLOCK_STEP_LOGGED_MS) {
+        tracing::warn!(skew_ms, before_ms = ?before, "the clock skew to the collector changed");
+    }
+    skew_ms
+}
+
+/// A change of the measured skew larger than this is logged.
+const CLOCK_STEP_LOGGED_MS: i64 = 5_000;
 
 /// Resolves once `stop` is true (or its sender is gone, which also means stop).
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {

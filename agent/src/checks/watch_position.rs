@@ -1,0 +1,337 @@
+//! Where a file watch got to, kept in the agent's state dir so that a restart resumes there:
+//! the crash files already seen, the offsets of the logs already read. Written atomically,
+//! bounded, and read tolerantly: a damaged file is logged and treated as absent.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// Crash files remembered per watch; past this the newest are kept, and a floor time says
+/// that anything older counts as seen.
+pub const MAX_SEEN_FILES: usize = 10_000;
+/// Log files remembered per watch (a folder of logs).
+pub const MAX_LOG_FILES: usize = 1_000;
+/// A position file larger than this is not read (ours are far smaller).
+const MAX_POSITION_BYTES: u64 = 4 * 1024 * 1024;
+const VERSION: u32 = 1;
+
+/// What identifies a file across renames and rewrites: its inode (Unix) and its birth time,
+/// where the file system keeps one. A crash file deleted and made again under the same name
+/// is another file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub inode: u64,
+    pub born_ns: Option<u64>,
+}
+
+impl FileId {
+    pub fn of(metadata: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        let born_ns = metadata
+            .created()
+            .ok()
+            .and_then(|born| born.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .and_then(|since| u64::try_from(since.as_nanos()).ok());
+        Self { inode, born_ns }
+    }
+}
+
+/// Nanoseconds since the epoch of a file's modification time (0 when unknown).
+pub fn modified_ns(metadata: &std::fs::Metadata) -> u64 {
+    metadata
+        .modified()
+        .ok()
+        .and_then(|modified| modified.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .and_then(|since| u64::try_from(since.as_nanos()).ok())
+        .unwrap_or(0)
+}
+
+/// A crash file that was reported (or found old at the first start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenFile {
+    pub name: String,
+    pub id: FileId,
+    pub modified_ns: u64,
+}
+
+/// How far a log file was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogOffset {
+    pub id: FileId,
+    pub offset: u64,
+    /// A hash of the bytes just before `offset`, when saved: a log truncated in place and
+    /// written past the offset again (copytruncate) keeps its inode and its size, not these.
+    #[serde(default)]
+    pub tail: Option<u64>,
+}
+
+/// Bytes before a log offset that [`LogOffset::tail`] covers.
+const TAIL_BYTES: u64 = 64;
+
+/// The hash of the (up to) 64 bytes of `path` before `offset`.
+pub fn tail_hash(path: &Path, offset: u64) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let start = offset.saturating_sub(TAIL_BYTES);
+    let mut file = crate::probes::files::open_regular(path).ok()?;
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.take(offset - start).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 == offset - start).then(|| fnv1a(&bytes))
+}
+
+/// FNV-1a: stable across Rust versions, unlike the standard library's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl LogOffset {
+    /// Whether `path` (with `id` and `length` now) is still the file this offset is into,
+    /// unchanged up to it: then reading resumes there.
+    pub fn still_fits(&self, path: &Path, id: FileId, length: u64) -> bool {
+        self.id == id
+            && self.offset <= length
+            && self
+                .tail
+                .is_none_or(|tail| tail_hash(path, self.offset) == Some(tail))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub version: u32,
+    /// The watched path and file pattern (empty for a log watch); a position for another
+    /// path or pattern (the config changed) does not apply: a wider pattern would otherwise
+    /// make every old file that now matches look new.
+    pub path: PathBuf,
+    #[serde(default)]
+    pub pattern: String,
+    #[serde(default)]
+    pub seen: Vec<SeenFile>,
+    /// Crash files modified at or before this (ns since the epoch) and not in `seen` count as
+    /// seen: set when there were more than [`MAX_SEEN_FILES`] to remember.
+    #[serde(default)]
+    pub seen_floor_ns: Option<u64>,
+    #[serde(default)]
+    pub logs: Vec<(PathBuf, LogOffset)>,
+}
+
+impl Position {
+    /// A position to write: the crash files and log offsets given, bounded.
+    pub fn new(
+        path: &Path,
+        pattern: &str,
+        seen: &HashMap<String, (FileId, u64)>,
+        logs: &HashMap<PathBuf, LogOffset>,
+    ) -> Self {
+        let mut seen: Vec<SeenFile> = seen
+            .iter()
+            .map(|(name, (id, modified_ns))| SeenFile {
+                name: name.clone(),
+                id: *id,
+                modified_ns: *modified_ns,
+            })
+            .collect();
+        let mut seen_floor_ns = None;
+        if seen.len() > MAX_SEEN_FILES {
+            // Newest first: the oldest are the ones let go, and the floor covers them.
+            seen.sort_by_key(|file| std::cmp::Reverse(file.modified_ns));
+            seen_floor_ns = seen[MAX_SEEN_FILES..]
+                .iter()
+                .map(|file| file.modified_ns)
+                .max();
+            seen.truncate(MAX_SEEN_FILES);
+        }
+        let mut logs: Vec<(PathBuf, LogOffset)> = logs
+            .iter()
+            .map(|(path, offset)| {
+                let tail = tail_hash(path, offset.offset);
+                (path.clone(), LogOffset { tail, ..*offset })
+            })
+            .collect();
+        logs.sort_by(|a, b| a.0.cmp(&b.0));
+        logs.truncate(MAX_LOG_FILES);
+        Self {
+            version: VERSION,
+            path: path.to_owned(),
+            pattern: pattern.to_owned(),
+            seen,
+            seen_floor_ns,
+            logs,
+        }
+    }
+
+    /// Whether the crash file `name` with `id`, modified at `modified_ns`, was seen before.
+    pub fn has_seen(&self, name: &str, id: FileId, modified_ns: u64) -> bool {
+        self.seen
+            .iter()
+            .any(|file| file.name == name && file.id == id)
+            || self.seen_floor_ns.is_some_and(|floor| modified_ns <= floor)
+    }
+}
+
+/// What was found where a watch keeps its position.
+#[derive(Debug)]
+pub enum Loaded {
+    /// No position: the first start of this watch.
+    Missing,
+    /// A position that cannot be used (damaged, another version, another path): why.
+    Unusable(String),
+    Found(Position),
+}
+
+/// Reads the position of the watch of `watched` from `file`. Never fails: whatever is wrong
+/// with the file is described in [`Loaded::Unusable`] for the log.
+pub fn load(file: &Path, watched: &Path, pattern: &str) -> Loaded {
+    let size = match std::fs::metadata(file) {
+        Ok(metadata) => metadata.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
+        Err(e) => return Loaded::Unusable(format!("reading {}: {e}", file.display())),
+    };
+    if size > MAX_POSITION_BYTES {
+        return Loaded::Unusable(format!(
+            "{} is {size} bytes, more than a position can be ({MAX_POSITION_BYTES})",
+            file.display()
+        ));
+    }
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(e) => return Loaded::Unusable(format!("reading {}: {e}", file.display())),
+    };
+    match serde_json::from_slice::<Position>(&bytes) {
+        Ok(position) if position.version != VERSION => Loaded::Unusable(format!(
+            "{} is version {}, this agent reads version {VERSION}",
+            file.display(),
+            position.version
+        )),
+        Ok(position) if position.path != watched => Loaded::Unusable(format!(
+            "{} is for {}, the watch is now on {}",
+            file.display(),
+            position.path.display(),
+            watched.display()
+        )),
+        Ok(position) if position.pattern != pattern => Loaded::Unusable(format!(
+            "{} is for files matching {:?}, the watch now looks for {pattern:?}",
+            file.display(),
+            position.pattern
+        )),
+        Ok(position) => Loaded::Found(position),
+        Err(e) => Loaded::Unusable(format!("{} is damaged: {e}", file.display())),
+    }
+}
+
+/// Writes `contents` to `path` through a temporary file, flushed, and a rename: a crash or
+/// a full disk leaves the previous position whole.
+pub fn store(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// The file in `state_dir` holding the position of the watch called `name`: the name made
+/// safe for a file name, plus a hash of it so that two names made alike stay apart.
+pub fn file_for(state_dir: &Path, name: &str) -> PathBuf {
+    let safe: String = name
+        .chars()
+        .take(48)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let hash = fnv1a(name.as_bytes());
+    state_dir.join(format!("watch-{safe}-{:08x}.json", hash as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(inode: u64) -> FileId {
+        FileId {
+            inode,
+            born_ns: None,
+        }
+    }
+
+    #[test]
+    fn a_damaged_missing_or_foreign_position_is_never_an_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = file_for(dir.path(), "app crashes/1");
+        assert!(
+            file.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("watch-app_crashes_1-"))
+        );
+        assert!(matches!(
+            load(&file, Path::new("/var/crash"), "*.crash"),
+            Loaded::Missing
+        ));
+        for damaged in [&b"{\"version\": 1, \"path\": "[..], b"\xff\xfe", b"[]", b""] {
+            std::fs::write(&file, damaged).expect("write");
+            match load(&file, Path::new("/var/crash"), "*.crash") {
+                Loaded::Unusable(reason) => {
+                    assert!(reason.contains(&file.display().to_string()), "{reason}")
+                }
+                other => panic!("{damaged:?}: {other:?}"),
+            }
+        }
+        let position = Position::new(
+            Path::new("/var/crash"),
+            "*.crash",
+            &HashMap::from([("a.crash".to_owned(), (id(7), 5))]),
+            &HashMap::new(),
+        );
+        store(&file, &serde_json::to_vec(&position).expect("json")).expect("store");
+        match load(&file, Path::new("/var/crash"), "*.crash") {
+            Loaded::Found(found) => assert_eq!(found, position),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            load(&file, Path::new("/elsewhere"), "*.crash"),
+            Loaded::Unusable(reason) if reason.contains("/elsewhere")
+        ));
+        assert!(matches!(
+            load(&file, Path::new("/var/crash"), "*"),
+            Loaded::Unusable(reason) if reason.contains("\"*\"")
+        ));
+    }
+
+    #[test]
+    fn past_the_bound_the_newest_files_are_kept_and_a_floor_covers_the_rest() {
+        let seen: HashMap<String, (FileId, u64)> = (0..MAX_SEEN_FILES as u64 + 10)
+            .map(|i| (format!("f{i}.crash"), (id(i), 1_000 + i)))
+            .collect();
+        let position = Position::new(Path::new("/d"), "*", &seen, &HashMap::new());
+        assert_eq!(position.seen.len(), MAX_SEEN_FILES);
+        assert_eq!(position.seen_floor_ns, Some(1_009));
+        assert!(
+            position.has_seen("f3.crash", id(3), 1_003),
+            "under the floor"
+        );
+        assert!(position.has_seen("f20.crash", id(20), 1_020), "remembered");
+        assert!(
+            !position.has_seen("f20.crash", id(99_999), 5_000),
+            "the same name, another file"
+        );
+        assert!(!position.has_seen("new.crash", id(1), 9_999));
+    }
+}
