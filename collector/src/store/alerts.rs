@@ -32,12 +32,17 @@ pub struct NewAlert<'a> {
 }
 
 impl Store {
-    /// Raises `alert` unless one with its dedupe key exists; true when it is new.
+    /// Raises `alert` unless one with its dedupe key exists, or an alert of its kind about its
+    /// device is still open (a device that reconnects with a new gap each time cannot flood
+    /// the list); true when it is new.
     pub async fn raise_alert(&self, alert: &NewAlert<'_>, now_ms: i64) -> Result<bool, StoreError> {
         let inserted = with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO collector_alerts (kind, device_id, detail, dedupe_key, raised_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+                 SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BIGINT) \
+                 WHERE NOT EXISTS (SELECT 1 FROM collector_alerts WHERE kind = $1 AND device_id = $2 \
+                 AND acknowledged_at_ms IS NULL) \
+                 ON CONFLICT (dedupe_key) DO NOTHING",
             )
             .bind(alert.kind)
             .bind(alert.device_id)
@@ -114,17 +119,28 @@ mod tests {
     use crate::store::tests::backends;
 
     #[tokio::test]
-    async fn an_alert_is_raised_once_per_key_and_leaves_the_open_list_when_acknowledged() {
+    async fn an_alert_is_raised_once_per_key_and_once_per_device_while_open() {
         for test in backends().await {
             let store = &test.store;
             let alert = NewAlert {
                 kind: "sequence_gap",
-                device_id: None,
+                device_id: Some("d"),
                 detail: "findings 11 to 20 are missing",
                 dedupe_key: "sequence_gap:d:20",
             };
             assert!(store.raise_alert(&alert, 1_000).await.expect("raise"));
             assert!(!store.raise_alert(&alert, 2_000).await.expect("raise again"));
+            // A new gap of the same device while the first is open: nothing new.
+            let again = NewAlert {
+                dedupe_key: "sequence_gap:d:40",
+                ..alert.clone()
+            };
+            assert!(
+                !store
+                    .raise_alert(&again, 2_500)
+                    .await
+                    .expect("raise a new gap")
+            );
             let open = store.open_alerts().await.expect("open");
             assert_eq!(open.len(), 1);
             assert_eq!(open[0].raised_at_ms, 1_000);
@@ -141,8 +157,17 @@ mod tests {
                     .expect("ack twice")
             );
             assert!(store.open_alerts().await.expect("open").is_empty());
+            // Once seen, a new gap raises again; the same one never does.
+            assert!(
+                store
+                    .raise_alert(&again, 5_000)
+                    .await
+                    .expect("raise after ack")
+            );
+            assert!(!store.raise_alert(&alert, 5_000).await.expect("old key"));
             let all = store.recent_alerts().await.expect("all");
-            assert_eq!(all[0].acknowledged_by.as_deref(), Some("admin"));
+            assert_eq!(all.len(), 2);
+            assert_eq!(all[1].acknowledged_by.as_deref(), Some("admin"));
         }
     }
 }

@@ -8,9 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::StoreError;
 
-/// Below this much free space a commit can fail, whatever the database's size: the WAL grows
-/// by whole pages, and a checkpoint wants room too.
-const MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
+/// Below this much free space a group commit can fail, whatever the database's size (a
+/// thousand findings with their ticket changes take a few MiB of WAL), and a checkpoint
+/// wants room too.
+const MIN_FREE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// An outage at least this long restarts the count of devices' silence (see
+/// [`HealthReport::hearing_since_ms`]); a shorter one is within what agents ride out.
+const OUTAGE_RESETS_HEARING_MS: i64 = 30_000;
 
 /// What the store's health looks like now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +61,8 @@ impl std::fmt::Display for DiskFull {
 
 fn bytes(count: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if count >= 10 * MIB {
-        format!("{} MiB", count / MIB)
+    if count >= MIB {
+        format!("{:.1} MiB", count as f64 / MIB as f64)
     } else {
         format!("{} KiB", count.div_ceil(1024))
     }
@@ -121,16 +126,29 @@ impl StoreHealth {
             return;
         }
         let mut state = self.lock();
-        if let Some(since) = state.failing_since_ms.take() {
-            tracing::warn!(
-                store = %self.location,
-                failed_for_secs = (now_ms - since).max(0) / 1000,
-                "the store can commit again; agents' findings are being stored"
-            );
+        // A nearly full disk lets a small write through (the probe's one row fits in pages the
+        // WAL already has) while group commits still fail: until there is the room asked for,
+        // the store stays failing, or health and agents would flap between the two.
+        if state.disk_full.is_some() {
+            let now_free = self.measure_disk();
+            if now_free.needed_bytes.is_some_and(|needed| needed > 0) {
+                state.disk_full = Some(now_free);
+                return;
+            }
         }
+        let since = state.failing_since_ms.take().unwrap_or(now_ms);
+        tracing::warn!(
+            store = %self.location,
+            failed_for_secs = (now_ms - since).max(0) / 1000,
+            "the store can commit again; agents' findings are being stored"
+        );
         state.last_error = None;
         state.disk_full = None;
-        state.hearing_since_ms = now_ms;
+        // Devices were told to wait (15 to 22 s) or could not be stored: after an outage
+        // longer than that, silence is counted afresh from now.
+        if now_ms - since >= OUTAGE_RESETS_HEARING_MS {
+            state.hearing_since_ms = now_ms;
+        }
         self.writable.store(true, Ordering::Release);
     }
 
@@ -237,8 +255,31 @@ mod tests {
         assert!(report.writable);
         assert_eq!(report.failing_since_ms, None);
         assert_eq!(report.last_error, None);
-        // The collector heard nobody while it could not write: devices are judged from now.
-        assert_eq!(report.hearing_since_ms, 9_000);
+        // Seven seconds is within what agents ride out: silence is still counted from start.
+        assert_eq!(report.hearing_since_ms, 1_000);
+        // A long outage: the collector heard nobody, devices are judged from its end.
+        health.record_failure(&sqlite_error("connection lost"), 10_000);
+        health.record_success(100_000);
+        assert_eq!(health.report().hearing_since_ms, 100_000);
+    }
+
+    #[test]
+    fn a_success_after_a_full_disk_counts_once_the_disk_has_the_room_asked_for() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = dir.path().join("firstline.db");
+        let health = StoreHealth::new(Some(database), "test".into(), 1_000);
+        health.record_failure(&sqlite_error("connection lost"), 2_000);
+        // Pretend the last measure found the disk full; a real one finds the temp dir roomy.
+        health.lock().disk_full = Some(DiskFull {
+            location: "x".into(),
+            free_bytes: Some(0),
+            needed_bytes: Some(1),
+        });
+        health.record_success(3_000);
+        assert!(
+            health.writable(),
+            "the temp dir has room, so the success counts"
+        );
     }
 
     #[test]
@@ -265,11 +306,11 @@ mod tests {
         let full = DiskFull {
             location: "/var/lib/firstline".into(),
             free_bytes: Some(12 * 1024),
-            needed_bytes: Some(64 * 1024 * 1024),
+            needed_bytes: Some(8 * 1024 * 1024),
         };
         assert_eq!(
             full.to_string(),
-            "the disk holding /var/lib/firstline is full (12 KiB free); free at least 64 MiB there, and writes resume by themselves"
+            "the disk holding /var/lib/firstline is full (12 KiB free); free at least 8.0 MiB there, and writes resume by themselves"
         );
     }
 }

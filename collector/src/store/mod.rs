@@ -120,7 +120,6 @@ impl StoreError {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::BeginFailed
@@ -516,9 +515,17 @@ impl Store {
     /// a collector with nothing to commit still notices a full disk, and notices it is over.
     pub async fn probe_write(&self, now_ms: i64) -> Result<(), StoreError> {
         let begin = self.backend.begin_statement();
+        let postgres = matches!(self.backend, Backend::Postgres(_));
         let outcome: Result<(), StoreError> = async {
             with_pool!(self, pool => {
                 let mut transaction = pool.begin_with(begin).await?;
+                if postgres {
+                    // Every collector rewrites the one row: a peer frozen while holding it is
+                    // contention (a lock timeout), not this store failing.
+                    sqlx::query("SET LOCAL lock_timeout = '1s'")
+                        .execute(&mut *transaction)
+                        .await?;
+                }
                 sqlx::query(
                     "INSERT INTO store_probe (id, written_at_ms) VALUES (1, $1) \
                      ON CONFLICT (id) DO UPDATE SET written_at_ms = excluded.written_at_ms",
@@ -916,7 +923,6 @@ impl Store {
     }
 }
 
-/// An insert's outcome, with a unique-key clash said as "`what` named `name` already exists".
 /// Pool hook: a connection still inside a transaction when it comes back (its COMMIT failed
 /// and SQLite had already rolled back on its own, as it does on a full disk, so the rollback
 /// on drop failed too) is closed instead of reused: reused, every later `BEGIN` on it fails
@@ -960,6 +966,7 @@ async fn check_integrity(pool: &SqlitePool, path: &Path) -> Result<(), StoreErro
     })
 }
 
+/// An insert's outcome, with a unique-key clash said as "`what` named `name` already exists".
 fn unique_name(
     result: Result<(), sqlx::Error>,
     what: &'static str,
