@@ -272,11 +272,22 @@ pub fn load(file: &Path, watched: &Path, pattern: &str) -> Loaded {
 }
 
 /// Writes `contents` to `path` through a temporary file, flushed, and a rename: a crash or
-/// a full disk leaves the previous position whole.
+/// a full disk leaves the previous position whole. Readable by the agent's user only: it
+/// holds the names of crash files and hashes of log bytes.
 pub fn store(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
+    // A leftover from a crash (or one planted) may carry other permissions: start anew.
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let written = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
@@ -397,5 +408,22 @@ mod tests {
         let corrected = ahead.seen_before(written_at_ns + 5_000);
         assert!(!corrected.contains("app.crash", id(1), written_at_ns + 1_000));
         assert!(corrected.contains("junk20.crash", id(20), year_2099_ns + 20), "remembered");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_position_file_is_readable_by_the_agent_only_even_over_a_stale_temporary() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = file_for(dir.path(), "app-crashes");
+        // A temporary left behind, readable by everyone.
+        let temporary = file.with_extension("tmp");
+        std::fs::write(&temporary, b"old").expect("write");
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        store(&file, b"{}").expect("store");
+        let mode = std::fs::metadata(&file).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        assert!(!temporary.exists());
     }
 }
