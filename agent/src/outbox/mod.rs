@@ -281,11 +281,15 @@ impl Outbox {
             Ok(database) => database,
             Err(OpenFailure::Damaged(error)) => {
                 self.set_aside(state, &error);
-                open_verified(&self.path).inspect_err(|failure| {
-                    if let OpenFailure::Unavailable(failure) = failure {
-                        state.unwritable = Some(failure.clone());
-                    }
-                })?
+                match state.database.take() {
+                    // The salvage opened the fresh file to write what it read into it.
+                    Some(database) => database,
+                    None => open_verified(&self.path).inspect_err(|failure| {
+                        if let OpenFailure::Unavailable(failure) = failure {
+                            state.unwritable = Some(failure.clone());
+                        }
+                    })?,
+                }
             }
             Err(OpenFailure::Unavailable(failure)) => {
                 tracing::warn!(path = %self.path.display(), error = %failure.error, "the outbox cannot be opened now; holding findings in memory");
@@ -651,7 +655,7 @@ impl Outbox {
                 .map_err(|e| self.storage(e))?;
             bytes += size;
             given.push(sequence);
-            *next = (*next).max(sequence + 1);
+            *next = (*next).max(sequence.saturating_add(1));
         }
         meta.insert(NEXT_SEQUENCE, *next)
             .map_err(|e| self.storage(e))?;
