@@ -633,7 +633,8 @@ impl Check for WatchCheck {
             Mode::Lines { offsets, .. } => (&no_files, offsets),
         };
         let pattern = self.pattern_text();
-        let position = position::Position::new(&self.path, &pattern, seen, logs, position::now_ns());
+        let position =
+            position::Position::new(&self.path, &pattern, seen, logs, position::now_ns());
         let contents = match serde_json::to_vec(&position) {
             Ok(contents) => contents,
             Err(e) => {

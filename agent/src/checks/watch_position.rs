@@ -407,7 +407,10 @@ mod tests {
         let ahead = Position::new(Path::new("/d"), "*", &seen, &HashMap::new(), year_2099_ns);
         let corrected = ahead.seen_before(written_at_ns + 5_000);
         assert!(!corrected.contains("app.crash", id(1), written_at_ns + 1_000));
-        assert!(corrected.contains("junk20.crash", id(20), year_2099_ns + 20), "remembered");
+        assert!(
+            corrected.contains("junk20.crash", id(20), year_2099_ns + 20),
+            "remembered"
+        );
     }
 
     #[cfg(unix)]

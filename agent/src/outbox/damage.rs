@@ -97,9 +97,11 @@ impl Outbox {
             u64::MAX,
             &mut |_| {},
         );
-        let next = salvage
-            .next_sequence
-            .max(salvage.max_sequence.map(|sequence| sequence.saturating_add(1)));
+        let next = salvage.next_sequence.max(
+            salvage
+                .max_sequence
+                .map(|sequence| sequence.saturating_add(1)),
+        );
         match next {
             Some(next) if next > state.next_sequence => {
                 // Anything held already moves up with it.

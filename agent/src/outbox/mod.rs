@@ -1231,7 +1231,10 @@ mod tests {
         {
             let outbox = acked_by("device-a");
             let (sequences, _) = outbox
-                .push(&[finding(Severity::Warning, "a"), finding(Severity::Warning, "b")])
+                .push(&[
+                    finding(Severity::Warning, "a"),
+                    finding(Severity::Warning, "b"),
+                ])
                 .expect("push");
             outbox.acknowledge_through(sequences[1]).expect("ack");
             assert_eq!(outbox.acked_through().expect("acked"), 2);
@@ -1269,7 +1272,11 @@ mod tests {
         assert_eq!(outbox.acked_through().expect("acked"), 0);
         FREE.with(|free| free.set(u64::MAX));
         assert!(outbox.catch_up());
-        assert_eq!(outbox.acked_through().expect("acked"), 0, "reset in the file");
+        assert_eq!(
+            outbox.acked_through().expect("acked"),
+            0,
+            "reset in the file"
+        );
         drop(outbox);
         let outbox = Outbox::open(&path, 1 << 20).expect("open");
         outbox.bind_acks_to("device-b");

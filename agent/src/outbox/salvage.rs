@@ -356,7 +356,10 @@ pub(crate) mod tests {
         );
         assert_eq!(salvage.unreadable, 3, "the loss stays visible");
         assert!(salvage.unreadable_bytes > 0);
-        assert_eq!(salvage.next_sequence, None, "a damaged counter is no counter");
+        assert_eq!(
+            salvage.next_sequence, None,
+            "a damaged counter is no counter"
+        );
         assert_eq!(salvage.max_sequence, Some(MAX_SEQUENCE));
     }
 
@@ -392,7 +395,11 @@ pub(crate) mod tests {
             4 * CHUNK_BYTES,
             &mut |chunk| handed += chunk.len(),
         );
-        assert!(salvage.detail.starts_with("stopped after"), "{}", salvage.detail);
+        assert!(
+            salvage.detail.starts_with("stopped after"),
+            "{}",
+            salvage.detail
+        );
         assert!(!salvage.complete);
         assert!(salvage.output_bytes <= 4 * CHUNK_BYTES + 1024);
         assert!(salvage.findings.is_empty(), "everything was handed on");
