@@ -71,6 +71,8 @@ pub async fn run(
         settings.outbox_max_bytes,
         std::env::current_exe().ok(),
     )?);
+    // Acks kept from before a re-enrollment belong to another device id: see `bind_acks_to`.
+    outbox.bind_acks_to(identity.device_id());
     let shared = Arc::new(Shared::default());
     let evicted_before = outbox.stats()?.evicted_total;
     shared.update(|facts| {

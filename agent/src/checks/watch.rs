@@ -140,6 +140,11 @@ struct WatchCheck {
 }
 
 pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
+    Ok(Some(Box::new(watch_check(config)?)))
+}
+
+/// The watch `config` describes, its OS watch started if the path exists.
+fn watch_check(config: &WatchConfig) -> Result<WatchCheck, String> {
     if config.name.trim().is_empty() {
         return Err("name must not be empty".to_owned());
     }
@@ -173,7 +178,7 @@ pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
         position_changed: false,
     };
     check.start_watching();
-    Ok(Some(Box::new(check)))
+    Ok(check)
 }
 
 impl WatchCheck {
@@ -263,8 +268,22 @@ impl WatchCheck {
         };
         let first_start = found.is_none();
         let mut caught = 0;
+        // Past MAX_EVENTS the oldest would be trimmed anyway: a folder of 100,000 new files
+        // must not hold them all (nor read every one's report) first. Counted for the log.
+        let mut not_kept = 0u64;
+        let recent = &mut self.recent;
+        let mut remember = |event: &dyn Fn() -> Event| {
+            if recent.len() < MAX_EVENTS {
+                recent.push_back(event());
+            } else {
+                not_kept += 1;
+            }
+        };
         match &mut self.mode {
             Mode::NewFiles { pattern, seen } => {
+                let seen_before = found
+                    .as_ref()
+                    .map(|position| position.seen_before(position::now_ns()));
                 for (file, metadata) in matching_files(&self.path, pattern) {
                     let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned())
                     else {
@@ -273,8 +292,10 @@ impl WatchCheck {
                     let id = FileId::of(&metadata);
                     let modified_ns = position::modified_ns(&metadata);
                     seen.insert(name.clone(), (id, modified_ns));
-                    let at = match &found {
-                        Some(position) if position.has_seen(&name, id, modified_ns) => continue,
+                    let at = match &seen_before {
+                        Some(seen_before) if seen_before.contains(&name, id, modified_ns) => {
+                            continue;
+                        }
                         // New since the last position: discovered now, open for a window.
                         Some(_) => now,
                         // The first start: only what its window still holds, from its time.
@@ -291,7 +312,7 @@ impl WatchCheck {
                         }
                     };
                     caught += 1;
-                    self.recent.push_back(Event {
+                    remember(&|| Event {
                         at,
                         resource: application_from_file_name(&name),
                         detail: file.display().to_string(),
@@ -336,7 +357,7 @@ impl WatchCheck {
                         for line in read_new_lines(&file, offsets) {
                             if regex.is_match(&line) {
                                 caught += 1;
-                                self.recent.push_back(Event {
+                                remember(&|| Event {
                                     at: now,
                                     resource: self.name.clone(),
                                     detail: line.chars().take(MAX_DETAIL_CHARS).collect(),
@@ -354,6 +375,9 @@ impl WatchCheck {
             }
         }
         self.position_changed = true;
+        if not_kept > 0 {
+            tracing::warn!(watch = %self.name, not_kept, max_events = MAX_EVENTS, "more new events than a watch keeps; the rest were counted, not kept");
+        }
         tracing::info!(watch = %self.name, path = %self.path.display(), first_start, new_events = caught, "caught up on what changed while the agent was stopped");
     }
 
@@ -609,7 +633,8 @@ impl Check for WatchCheck {
             Mode::Lines { offsets, .. } => (&no_files, offsets),
         };
         let pattern = self.pattern_text();
-        let position = position::Position::new(&self.path, &pattern, seen, logs);
+        let position =
+            position::Position::new(&self.path, &pattern, seen, logs, position::now_ns());
         let contents = match serde_json::to_vec(&position) {
             Ok(contents) => contents,
             Err(e) => {
@@ -982,6 +1007,33 @@ mod tests {
             ["gedit", "recent"]
         );
         assert!(run_after_restart(&config, &shared).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_catch_up_on_a_folder_of_thousands_of_new_crash_files_keeps_at_most_max_events() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let crashes = dir.path().join("crashes");
+        std::fs::create_dir(&crashes).expect("mkdir");
+        for i in 0..MAX_EVENTS + 25 {
+            std::fs::write(crashes.join(format!("app{i}.1000.crash")), "").expect("write");
+        }
+        let config = WatchConfig {
+            name: "app-crashes".to_owned(),
+            path: crashes.clone(),
+            pattern: Some("*.crash".to_owned()),
+            lines: None,
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        let mut check = watch_check(&config).expect("valid");
+        assert!(check.watcher.is_some(), "the folder exists");
+        check.catch_up(&Shared::default());
+        assert_eq!(check.recent.len(), MAX_EVENTS);
+        // Every file is still remembered as seen, kept or not.
+        match &check.mode {
+            Mode::NewFiles { seen, .. } => assert_eq!(seen.len(), MAX_EVENTS + 25),
+            Mode::Lines { .. } => panic!("a crash watch"),
+        }
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! the crash files already seen, the offsets of the logs already read. Written atomically,
 //! bounded, and read tolerantly: a damaged file is logged and treated as absent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -21,7 +21,7 @@ const VERSION: u32 = 1;
 /// What identifies a file across renames and rewrites: its inode (Unix) and its birth time,
 /// where the file system keeps one. A crash file deleted and made again under the same name
 /// is another file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileId {
     pub inode: u64,
     pub born_ns: Option<u64>,
@@ -116,7 +116,8 @@ pub struct Position {
     #[serde(default)]
     pub seen: Vec<SeenFile>,
     /// Crash files modified at or before this (ns since the epoch) and not in `seen` count as
-    /// seen: set when there were more than [`MAX_SEEN_FILES`] to remember.
+    /// seen: set when there were more than [`MAX_SEEN_FILES`] to remember. Never later than
+    /// when the position was written (see [`Position::new`]).
     #[serde(default)]
     pub seen_floor_ns: Option<u64>,
     #[serde(default)]
@@ -124,12 +125,14 @@ pub struct Position {
 }
 
 impl Position {
-    /// A position to write: the crash files and log offsets given, bounded.
+    /// A position to write at `now_ns` (wall clock, ns since the epoch): the crash files and
+    /// log offsets given, bounded.
     pub fn new(
         path: &Path,
         pattern: &str,
         seen: &HashMap<String, (FileId, u64)>,
         logs: &HashMap<PathBuf, LogOffset>,
+        now_ns: u64,
     ) -> Self {
         let mut seen: Vec<SeenFile> = seen
             .iter()
@@ -143,9 +146,12 @@ impl Position {
         if seen.len() > MAX_SEEN_FILES {
             // Newest first: the oldest are the ones let go, and the floor covers them.
             seen.sort_by_key(|file| std::cmp::Reverse(file.modified_ns));
+            // Capped at now: crash folders are often world-writable, and files dated in 2099
+            // would otherwise push the floor past every crash written while the agent is
+            // stopped, hiding them.
             seen_floor_ns = seen[MAX_SEEN_FILES..]
                 .iter()
-                .map(|file| file.modified_ns)
+                .map(|file| file.modified_ns.min(now_ns))
                 .max();
             seen.truncate(MAX_SEEN_FILES);
         }
@@ -168,13 +174,51 @@ impl Position {
         }
     }
 
-    /// Whether the crash file `name` with `id`, modified at `modified_ns`, was seen before.
-    pub fn has_seen(&self, name: &str, id: FileId, modified_ns: u64) -> bool {
-        self.seen
-            .iter()
-            .any(|file| file.name == name && file.id == id)
-            || self.seen_floor_ns.is_some_and(|floor| modified_ns <= floor)
+    /// The crash files this position says were seen, indexed for a catch-up at `now_ns`
+    /// (wall clock): a folder of 100,000 files is looked up once each, not scanned each time.
+    ///
+    /// A floor later than now was written by a clock that was ahead (it is capped at the time
+    /// of writing): it is dropped rather than trusted, or it would hide every crash file until
+    /// the clock catches up with it. Old files past the remembered ones may then be reported
+    /// once more, bounded by the watch's event limit; hiding new ones would not be seen.
+    pub fn seen_before(&self, now_ns: u64) -> SeenBefore {
+        let floor_ns = self.seen_floor_ns.filter(|floor| *floor <= now_ns);
+        if floor_ns.is_none() && self.seen_floor_ns.is_some() {
+            tracing::warn!(path = %self.path.display(), floor_ns = ?self.seen_floor_ns, now_ns, "the watch position's floor is in the future; ignoring it");
+        }
+        SeenBefore {
+            files: self
+                .seen
+                .iter()
+                .map(|file| (file.name.clone(), file.id))
+                .collect(),
+            floor_ns,
+        }
     }
+}
+
+/// What a position says was seen, for looking crash files up at catch-up.
+#[derive(Debug, Default)]
+pub struct SeenBefore {
+    files: HashSet<(String, FileId)>,
+    floor_ns: Option<u64>,
+}
+
+impl SeenBefore {
+    /// Whether the crash file `name` with `id`, modified at `modified_ns`, was seen before.
+    pub fn contains(&self, name: &str, id: FileId, modified_ns: u64) -> bool {
+        self.floor_ns.is_some_and(|floor| modified_ns <= floor)
+            || self.files.contains(&(name.to_owned(), id))
+    }
+}
+
+/// The wall clock in ns since the epoch (0 if it is set before 1970).
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .and_then(|since| u64::try_from(since.as_nanos()).ok())
+        .unwrap_or(0)
 }
 
 /// What was found where a watch keeps its position.
@@ -228,11 +272,22 @@ pub fn load(file: &Path, watched: &Path, pattern: &str) -> Loaded {
 }
 
 /// Writes `contents` to `path` through a temporary file, flushed, and a rename: a crash or
-/// a full disk leaves the previous position whole.
+/// a full disk leaves the previous position whole. Readable by the agent's user only: it
+/// holds the names of crash files and hashes of log bytes.
 pub fn store(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
+    // A leftover from a crash (or one planted) may carry other permissions: start anew.
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let written = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
@@ -299,6 +354,7 @@ mod tests {
             "*.crash",
             &HashMap::from([("a.crash".to_owned(), (id(7), 5))]),
             &HashMap::new(),
+            1_000,
         );
         store(&file, &serde_json::to_vec(&position).expect("json")).expect("store");
         match load(&file, Path::new("/var/crash"), "*.crash") {
@@ -320,18 +376,57 @@ mod tests {
         let seen: HashMap<String, (FileId, u64)> = (0..MAX_SEEN_FILES as u64 + 10)
             .map(|i| (format!("f{i}.crash"), (id(i), 1_000 + i)))
             .collect();
-        let position = Position::new(Path::new("/d"), "*", &seen, &HashMap::new());
+        let position = Position::new(Path::new("/d"), "*", &seen, &HashMap::new(), 50_000);
         assert_eq!(position.seen.len(), MAX_SEEN_FILES);
         assert_eq!(position.seen_floor_ns, Some(1_009));
+        let seen = position.seen_before(50_000);
+        assert!(seen.contains("f3.crash", id(3), 1_003), "under the floor");
+        assert!(seen.contains("f20.crash", id(20), 1_020), "remembered");
         assert!(
-            position.has_seen("f3.crash", id(3), 1_003),
-            "under the floor"
-        );
-        assert!(position.has_seen("f20.crash", id(20), 1_020), "remembered");
-        assert!(
-            !position.has_seen("f20.crash", id(99_999), 5_000),
+            !seen.contains("f20.crash", id(99_999), 5_000),
             "the same name, another file"
         );
-        assert!(!position.has_seen("new.crash", id(1), 9_999));
+        assert!(!seen.contains("new.crash", id(1), 9_999));
+    }
+
+    #[test]
+    fn crash_files_dated_in_the_future_cannot_push_the_floor_past_new_crashes() {
+        // A local user fills the (world-writable) crash folder with files dated 2099.
+        let year_2099_ns = 4_070_908_800 * 1_000_000_000_u64;
+        let written_at_ns = 1_000_000;
+        let seen: HashMap<String, (FileId, u64)> = (0..MAX_SEEN_FILES as u64 + 10)
+            .map(|i| (format!("junk{i}.crash"), (id(i), year_2099_ns + i)))
+            .collect();
+        let position = Position::new(Path::new("/d"), "*", &seen, &HashMap::new(), written_at_ns);
+        assert_eq!(position.seen_floor_ns, Some(written_at_ns));
+        // A real crash written while the agent was stopped is new.
+        let later = position.seen_before(written_at_ns + 5_000);
+        assert!(!later.contains("app.crash", id(1), written_at_ns + 1_000));
+        // A position written while the clock was far ahead does not hide files once the
+        // clock is put right.
+        let ahead = Position::new(Path::new("/d"), "*", &seen, &HashMap::new(), year_2099_ns);
+        let corrected = ahead.seen_before(written_at_ns + 5_000);
+        assert!(!corrected.contains("app.crash", id(1), written_at_ns + 1_000));
+        assert!(
+            corrected.contains("junk20.crash", id(20), year_2099_ns + 20),
+            "remembered"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_position_file_is_readable_by_the_agent_only_even_over_a_stale_temporary() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = file_for(dir.path(), "app-crashes");
+        // A temporary left behind, readable by everyone.
+        let temporary = file.with_extension("tmp");
+        std::fs::write(&temporary, b"old").expect("write");
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        store(&file, b"{}").expect("store");
+        let mode = std::fs::metadata(&file).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        assert!(!temporary.exists());
     }
 }

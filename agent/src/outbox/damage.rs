@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, DatabaseError, StorageError};
 
 use super::{Outbox, State, WriteFailure, is_out_of_space, salvage};
+use crate::finding::Finding;
 
 /// How opening the file went wrong.
 pub(super) enum OpenFailure {
@@ -87,12 +88,20 @@ impl Outbox {
             return;
         };
         state.learned_next_sequence = true;
-        let salvage = salvage::salvage_in_child(program, &self.path, salvage::SALVAGE_DEADLINE);
-        let next = salvage
-            .next_sequence
-            .into_iter()
-            .chain(salvage.findings.iter().map(|(sequence, _)| sequence + 1))
-            .max();
+        // Only the highest sequence matters here: findings are dropped as they come (the
+        // salvage keeps a running maximum), and the file stays where it is, read in full.
+        let salvage = salvage::salvage_in_child(
+            program,
+            &self.path,
+            salvage::SALVAGE_DEADLINE,
+            u64::MAX,
+            &mut |_| {},
+        );
+        let next = salvage.next_sequence.max(
+            salvage
+                .max_sequence
+                .map(|sequence| sequence.saturating_add(1)),
+        );
         match next {
             Some(next) if next > state.next_sequence => {
                 // Anything held already moves up with it.
@@ -136,23 +145,30 @@ impl Outbox {
         }
     }
 
-    /// Copies what can be read of the damaged file at `moved_to` into memory (with its
-    /// sequences, which the collector may have seen), to be written to the fresh file.
+    /// Copies what can be read of the damaged file at `moved_to` into the fresh file, a chunk
+    /// per transaction, with their sequences (the collector may have seen them) and within
+    /// `max_bytes` (the oldest of the lowest severity go first, as always). Only when the
+    /// fresh file cannot be written are they held in memory, within its smaller bound.
     fn salvage(&self, state: &mut State, program: &Path, moved_to: &Path, size: u64) {
-        let salvage = salvage::salvage_in_child(program, moved_to, salvage::SALVAGE_DEADLINE);
+        let mut kept = 0;
+        let salvage = salvage::salvage_in_child(
+            program,
+            moved_to,
+            salvage::SALVAGE_DEADLINE,
+            // Records are printed escaped inside JSON lines, a little larger than stored, and
+            // in sequence order: stopping at `max_bytes` would keep the oldest and lose the
+            // newest of a full outbox. Twice that reads a full one whole; what is past the
+            // bound is then evicted the usual way (oldest of the lowest severity first).
+            self.max_bytes.saturating_mul(2),
+            &mut |chunk| kept += self.keep_salvaged(state, chunk),
+        );
         for (key, value) in salvage.conditions {
             state.held.remember_condition(key, Some(value));
         }
-        let mut kept = 0;
-        let mut next = state.next_sequence.max(salvage.next_sequence.unwrap_or(0));
-        for (sequence, finding) in salvage.findings {
-            let bytes = serde_json::to_vec(&finding).map_or(0, |e| e.len() as u64);
-            if state.held.push(sequence, finding, bytes).0 {
-                kept += 1;
-            }
-            next = next.max(sequence + 1);
-        }
-        state.next_sequence = next;
+        state.next_sequence = state
+            .next_sequence
+            .max(salvage.next_sequence.unwrap_or(0))
+            .max(salvage.max_sequence.map_or(0, |s| s.saturating_add(1)));
         state.damage.records_salvaged += kept;
         state.damage.records_lost += salvage.unreadable;
         state.damage.bytes_lost += salvage.unreadable_bytes;
@@ -168,6 +184,65 @@ impl Outbox {
             detail = %salvage.detail,
             "salvaged what could be read of the damaged outbox"
         );
+    }
+
+    /// Writes one chunk of salvaged findings to the fresh file (opened here, as the damaged
+    /// one was just moved aside), or holds them in memory if it cannot be written. Returns
+    /// how many were kept.
+    fn keep_salvaged(&self, state: &mut State, chunk: Vec<(u64, Finding)>) -> u64 {
+        if state.database.is_none() && state.unwritable.is_none() {
+            match open_verified(&self.path) {
+                Ok(database) => state.database = Some(database),
+                Err(OpenFailure::Unavailable(failure)) => state.unwritable = Some(failure),
+                // Not tried again for every chunk: `reopen` deals with it after the salvage.
+                Err(OpenFailure::Damaged(error)) => {
+                    state.unwritable = Some(WriteFailure {
+                        full: false,
+                        error: format!("opening the fresh {}: {error}", self.path.display()),
+                    });
+                }
+                Err(OpenFailure::Refused(e)) => {
+                    state.unwritable = Some(WriteFailure {
+                        full: false,
+                        error: format!("opening the fresh {}: {e}", self.path.display()),
+                    });
+                }
+            }
+        }
+        if state.database.is_some() && state.unwritable.is_none() {
+            let mut next = state.next_sequence;
+            let written = self.write(state, |database| {
+                let transaction = database.begin_write().map_err(|e| self.storage(e))?;
+                let mut given = Vec::with_capacity(chunk.len());
+                self.insert(
+                    &transaction,
+                    chunk
+                        .iter()
+                        .map(|(sequence, finding)| (Some(*sequence), finding)),
+                    &mut next,
+                    &mut given,
+                    0,
+                )?;
+                // `insert` opens the findings and meta tables; the others for a fresh file.
+                transaction
+                    .open_table(super::CONDITIONS)
+                    .map_err(|e| self.storage(e))?;
+                transaction.commit().map_err(|e| self.storage(e))?;
+                Ok(given.len() as u64)
+            });
+            if let Ok(kept) = written {
+                state.next_sequence = state.next_sequence.max(next);
+                return kept;
+            }
+        }
+        let mut kept = 0;
+        for (sequence, finding) in chunk {
+            let bytes = serde_json::to_vec(&finding).map_or(0, |e| e.len() as u64);
+            if state.held.push(sequence, finding, bytes).0 {
+                kept += 1;
+            }
+        }
+        kept
     }
 }
 
@@ -308,5 +383,44 @@ mod tests {
             moved_aside > 0,
             "some variants must be damage redb cannot repair"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_damaged_outbox_larger_than_the_memory_bound_is_salvaged_whole_into_the_fresh_file() {
+        use crate::outbox::HELD_MAX_BYTES;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut lines = Vec::new();
+        let mut printed = 0;
+        let mut sequence = 0;
+        // More than memory would hold while the disk is full.
+        while printed < HELD_MAX_BYTES + HELD_MAX_BYTES / 2 {
+            sequence += 1;
+            let mut f = finding(Severity::Warning, &format!("crash {sequence}"));
+            f.evidence
+                .insert("padding".to_owned(), "x".repeat(200).into());
+            let record = serde_json::to_string(&f).expect("json");
+            printed += record.len() as u64;
+            lines.push(format!(
+                "{{\"finding\":{{\"sequence\":{sequence},\"record\":{}}}}}",
+                serde_json::to_string(&record).expect("json")
+            ));
+        }
+        lines.push(format!("{{\"next_sequence\":{}}}", sequence + 1));
+        let program = crate::outbox::salvage::tests::fake_salvager(dir.path(), &lines, false);
+        let path = dir.path().join(OUTBOX_FILE);
+        std::fs::write(&path, vec![0xa5; 64 * 1024]).expect("write damaged");
+        let outbox = Outbox::open_salvaging(&path, 64 << 20, Some(program)).expect("open");
+        let health = outbox.health();
+        assert!(health.unwritable.is_none(), "{health:?}");
+        let damage = health.damage.expect("damage found");
+        assert_eq!(damage.records_salvaged, sequence);
+        let stats = outbox.stats().expect("stats");
+        assert_eq!(stats.pending, sequence, "every salvaged finding is kept");
+        assert_eq!(stats.next_sequence, sequence + 1);
+        drop(outbox);
+        // In the file, not in memory: they are there after a restart.
+        let reopened = Outbox::open(&path, 64 << 20).expect("reopen");
+        assert_eq!(reopened.stats().expect("stats").pending, sequence);
     }
 }

@@ -39,6 +39,10 @@ const EVICTED_TOTAL: &str = "evicted_total";
 /// The highest sequence a collector acknowledged: told to the collector at each connect, so
 /// one whose database lost acknowledged findings can say so.
 const ACKED_THROUGH: &str = "acked_through";
+/// A fingerprint of the device the acks in ACKED_THROUGH were given to (see
+/// [`Outbox::bind_acks_to`]): a re-enrolled agent (`enroll --force`, a new device id) must
+/// not tell its new collector record of the old device's acks.
+const ACKS_DEVICE: &str = "acks_device";
 
 /// The file inside the state dir.
 pub const OUTBOX_FILE: &str = "outbox.redb";
@@ -122,6 +126,12 @@ struct State {
     next_sequence: u64,
     /// Acknowledged by the collector but not yet deleted from the file.
     acked_unwritten: Option<u64>,
+    /// The device the acks belong to ([`Outbox::bind_acks_to`]), written with every ack.
+    acks_device: Option<u64>,
+    /// Set by `bind_acks_to` until the file was checked against (and if need be reset for)
+    /// this device: meanwhile the file's ACKED_THROUGH may be another device's, so
+    /// `acked_through` does not report it.
+    acks_device_unchecked: bool,
     /// Unreadable records not yet deleted from the file.
     unreadable_unwritten: BTreeSet<u64>,
     held: Held,
@@ -136,6 +146,7 @@ struct State {
 impl State {
     fn has_unwritten(&self) -> bool {
         self.database.is_none()
+            || self.acks_device_unchecked
             || !self.held.is_empty()
             || self.acked_unwritten.is_some()
             || !self.unreadable_unwritten.is_empty()
@@ -199,6 +210,15 @@ fn is_missing_table(error: &OutboxError) -> bool {
             ..
         }
     )
+}
+
+/// FNV-1a of a device id: stable across Rust versions and builds, unlike `DefaultHasher`.
+fn device_fingerprint(device_id: &str) -> u64 {
+    device_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 fn out_of_space(error: &redb::Error) -> bool {
@@ -281,11 +301,15 @@ impl Outbox {
             Ok(database) => database,
             Err(OpenFailure::Damaged(error)) => {
                 self.set_aside(state, &error);
-                open_verified(&self.path).inspect_err(|failure| {
-                    if let OpenFailure::Unavailable(failure) = failure {
-                        state.unwritable = Some(failure.clone());
-                    }
-                })?
+                match state.database.take() {
+                    // The salvage opened the fresh file to write what it read into it.
+                    Some(database) => database,
+                    None => open_verified(&self.path).inspect_err(|failure| {
+                        if let OpenFailure::Unavailable(failure) = failure {
+                            state.unwritable = Some(failure.clone());
+                        }
+                    })?,
+                }
             }
             Err(OpenFailure::Unavailable(failure)) => {
                 tracing::warn!(path = %self.path.display(), error = %failure.error, "the outbox cannot be opened now; holding findings in memory");
@@ -457,10 +481,16 @@ impl Outbox {
             .collect();
         let dropped = state.held.dropped_unwritten;
         let next_sequence = state.next_sequence;
+        let acks_device = state.acks_device;
+        let check_acks_device = state.acks_device_unchecked;
         let written = self.write(state, |database| {
             let transaction = database.begin_write().map_err(|e| self.storage(e))?;
+            // Before any ack is written: it would be kept with the other device's otherwise.
+            if check_acks_device && let Some(device) = acks_device {
+                self.bind_acks(&transaction, device)?;
+            }
             if let Some(acked) = acked {
-                self.delete_through(&transaction, acked)?;
+                self.delete_through(&transaction, acked, acks_device)?;
             }
             self.delete_sequences(&transaction, &unreadable)?;
             self.write_conditions(&transaction, &conditions)?;
@@ -489,6 +519,7 @@ impl Outbox {
                 }
                 state.held.clear();
                 state.acked_unwritten = None;
+                state.acks_device_unchecked = false;
                 state.unreadable_unwritten.clear();
                 state.unwritable = None;
                 state.dropped_while_unwritable = 0;
@@ -651,7 +682,7 @@ impl Outbox {
                 .map_err(|e| self.storage(e))?;
             bytes += size;
             given.push(sequence);
-            *next = (*next).max(sequence + 1);
+            *next = (*next).max(sequence.saturating_add(1));
         }
         meta.insert(NEXT_SEQUENCE, *next)
             .map_err(|e| self.storage(e))?;
@@ -787,11 +818,13 @@ impl Outbox {
         Ok(())
     }
 
-    /// Deletes every finding through `sequence` from the file; returns how many.
+    /// Deletes every finding through `sequence` from the file and records the ack (for
+    /// `acks_device`, when bound); returns how many.
     fn delete_through(
         &self,
         transaction: &redb::WriteTransaction,
         sequence: u64,
+        acks_device: Option<u64>,
     ) -> Result<u64, OutboxError> {
         let mut table = transaction
             .open_table(FINDINGS)
@@ -838,7 +871,54 @@ impl Outbox {
             .map_or(0, |v| v.value());
         meta.insert(ACKED_THROUGH, acked.max(sequence))
             .map_err(|e| self.storage(e))?;
+        // A fresh file (after damage) learns whose acks these are with its first one.
+        if let Some(device) = acks_device {
+            meta.insert(ACKS_DEVICE, device)
+                .map_err(|e| self.storage(e))?;
+        }
         Ok(gone.len() as u64)
+    }
+
+    /// Resets the stored ack if it was given to another device than `device`, and records
+    /// `device` as the owner.
+    fn bind_acks(
+        &self,
+        transaction: &redb::WriteTransaction,
+        device: u64,
+    ) -> Result<(), OutboxError> {
+        let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
+        let stored = meta
+            .get(ACKS_DEVICE)
+            .map_err(|e| self.storage(e))?
+            .map(|v| v.value());
+        if stored != Some(device) {
+            let acked = meta
+                .get(ACKED_THROUGH)
+                .map_err(|e| self.storage(e))?
+                .map_or(0, |v| v.value());
+            if acked > 0 {
+                tracing::info!(
+                    acked_through = acked,
+                    "the outbox's acks were given to another device id (re-enrolled); starting from none"
+                );
+            }
+            meta.insert(ACKED_THROUGH, 0).map_err(|e| self.storage(e))?;
+            meta.insert(ACKS_DEVICE, device)
+                .map_err(|e| self.storage(e))?;
+        }
+        Ok(())
+    }
+
+    /// Binds the acks kept in the outbox to `device_id`, once at start with the identity: if
+    /// they were given to another device id (`enroll --force` made a new one), they are
+    /// forgotten, or the new collector record would be told of acks it never gave and alert
+    /// that its database lost findings. While the file cannot be written (a full disk) the
+    /// stored ack is not reported until it can be checked; `catch_up` does it.
+    pub fn bind_acks_to(&self, device_id: &str) {
+        let mut state = self.lock();
+        state.acks_device = Some(device_fingerprint(device_id));
+        state.acks_device_unchecked = true;
+        self.flush(&mut state);
     }
 
     /// Forgets every finding up to and including `sequence`: the collector committed them.
@@ -846,11 +926,12 @@ impl Outbox {
     /// sent again) and applied by [`Outbox::catch_up`].
     pub fn acknowledge_through(&self, sequence: u64) -> Result<u64, OutboxError> {
         let mut state = self.lock();
+        let state_acks_device = state.acks_device;
         let from_memory = state.held.acknowledge_through(sequence);
         if self.flush(&mut state) {
             let removed = self.write(&mut state, |database| {
                 let transaction = database.begin_write().map_err(|e| self.storage(e))?;
-                let removed = self.delete_through(&transaction, sequence)?;
+                let removed = self.delete_through(&transaction, sequence, state_acks_device)?;
                 transaction.commit().map_err(|e| self.storage(e))?;
                 Ok(removed)
             });
@@ -995,6 +1076,10 @@ impl Outbox {
     /// says 0 (unknown), which the collector takes as nothing to compare.
     pub fn acked_through(&self) -> Result<u64, OutboxError> {
         let state = self.lock();
+        if state.acks_device_unchecked {
+            // The file's may be another device's: only acks given since the bind count.
+            return Ok(state.acked_unwritten.unwrap_or(0));
+        }
         let from_file = state.database.as_ref().map_or(0, |database| {
             let read = || -> Result<u64, OutboxError> {
                 let transaction = database.begin_read().map_err(|e| self.storage(e))?;
@@ -1132,6 +1217,70 @@ mod tests {
         }
         let outbox = Outbox::open(&path, 1 << 20).expect("reopen");
         assert_eq!(outbox.acked_through().expect("acked"), 2);
+    }
+
+    #[test]
+    fn a_re_enrolled_device_does_not_report_the_old_devices_acks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(OUTBOX_FILE);
+        let acked_by = |device: &str| {
+            let outbox = Outbox::open(&path, 1 << 20).expect("open");
+            outbox.bind_acks_to(device);
+            outbox
+        };
+        {
+            let outbox = acked_by("device-a");
+            let (sequences, _) = outbox
+                .push(&[
+                    finding(Severity::Warning, "a"),
+                    finding(Severity::Warning, "b"),
+                ])
+                .expect("push");
+            outbox.acknowledge_through(sequences[1]).expect("ack");
+            assert_eq!(outbox.acked_through().expect("acked"), 2);
+        }
+        // `enroll --force`: a new device id. Its collector record never acked anything.
+        let outbox = acked_by("device-b");
+        assert_eq!(outbox.acked_through().expect("acked"), 0);
+        let (sequences, _) = outbox
+            .push(&[finding(Severity::Warning, "c")])
+            .expect("push");
+        outbox.acknowledge_through(sequences[0]).expect("ack");
+        drop(outbox);
+        // The same device again keeps its acks.
+        let outbox = acked_by("device-b");
+        assert_eq!(outbox.acked_through().expect("acked"), 3);
+    }
+
+    #[test]
+    fn a_re_enrolled_device_on_a_full_disk_reports_no_acks_until_it_can_reset_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(OUTBOX_FILE);
+        {
+            let outbox = Outbox::open(&path, 1 << 20).expect("open");
+            outbox.bind_acks_to("device-a");
+            outbox
+                .push(&[finding(Severity::Warning, "a")])
+                .expect("push");
+            outbox.acknowledge_through(1).expect("ack");
+        }
+        let mut outbox = Outbox::open(&path, 1 << 20).expect("open");
+        outbox.free_space = test_free_space;
+        FREE.with(|free| free.set(0));
+        outbox.bind_acks_to("device-b");
+        assert!(outbox.health().unwritable.is_some(), "the disk is full");
+        assert_eq!(outbox.acked_through().expect("acked"), 0);
+        FREE.with(|free| free.set(u64::MAX));
+        assert!(outbox.catch_up());
+        assert_eq!(
+            outbox.acked_through().expect("acked"),
+            0,
+            "reset in the file"
+        );
+        drop(outbox);
+        let outbox = Outbox::open(&path, 1 << 20).expect("open");
+        outbox.bind_acks_to("device-b");
+        assert_eq!(outbox.acked_through().expect("acked"), 0);
     }
 
     #[test]

@@ -18,6 +18,14 @@ use crate::finding::Finding;
 /// second, a damaged one can send redb round in circles.
 pub const SALVAGE_DEADLINE: Duration = Duration::from_secs(20);
 
+/// The highest sequence the collector accepts: it stores sequences as SQL integers and ends
+/// the stream of an agent that sends a larger one, which would then resend it forever.
+pub const MAX_SEQUENCE: u64 = i64::MAX as u64;
+
+/// Findings are handed to the caller in chunks of about this many bytes (as printed), so
+/// the parent holds one chunk at a time, and the outbox writes one transaction per chunk.
+const CHUNK_BYTES: u64 = 1024 * 1024;
+
 /// One line of the child's output.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,8 +38,16 @@ enum Line {
 /// What came back from a damaged file.
 #[derive(Debug, Default)]
 pub struct Salvage {
+    /// Findings read and not yet handed to the caller's sink.
     pub findings: Vec<(u64, Finding)>,
-    /// Records read but not decodable, and their bytes.
+    /// Bytes (as printed) of `findings`.
+    findings_bytes: u64,
+    /// Every line's bytes so far: the child is stopped once they pass the caller's limit.
+    pub output_bytes: u64,
+    /// The highest sequence of a finding read (handed on or not).
+    pub max_sequence: Option<u64>,
+    /// Records read but not decodable (or numbered outside what the collector accepts),
+    /// and their bytes.
     pub unreadable: u64,
     pub unreadable_bytes: u64,
     pub next_sequence: Option<u64>,
@@ -42,8 +58,17 @@ pub struct Salvage {
     pub detail: String,
 }
 
-/// Runs `program outbox-salvage damaged` and collects what it prints within the deadline.
-pub fn salvage_in_child(program: &Path, damaged: &Path, deadline: Duration) -> Salvage {
+/// Runs `program outbox-salvage damaged` and collects what it prints within the deadline,
+/// handing findings to `sink` a chunk at a time. Once more than `max_output_bytes` have been
+/// printed the child is stopped: a damaged b-tree can lead redb round in circles, printing
+/// the same records for the whole deadline, and the outbox keeps no more than that anyway.
+pub fn salvage_in_child(
+    program: &Path,
+    damaged: &Path,
+    deadline: Duration,
+    max_output_bytes: u64,
+    sink: &mut dyn FnMut(Vec<(u64, Finding)>),
+) -> Salvage {
     let mut salvage = Salvage::default();
     let child = std::process::Command::new(program)
         .arg("outbox-salvage")
@@ -87,7 +112,21 @@ pub fn salvage_in_child(program: &Path, damaged: &Path, deadline: Duration) -> S
     loop {
         let left = deadline.saturating_sub(started.elapsed());
         match received.recv_timeout(left) {
-            Ok(line) => salvage.take(&line),
+            Ok(line) => {
+                salvage.take(&line);
+                if salvage.findings_bytes >= CHUNK_BYTES {
+                    salvage.findings_bytes = 0;
+                    sink(std::mem::take(&mut salvage.findings));
+                }
+                if salvage.output_bytes > max_output_bytes {
+                    salvage.detail = format!(
+                        "stopped after {} bytes of output, more than the outbox holds",
+                        salvage.output_bytes
+                    );
+                    let _ = child.kill();
+                    break;
+                }
+            }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 salvage.detail = format!("cut short after {}s", deadline.as_secs());
@@ -95,6 +134,10 @@ pub fn salvage_in_child(program: &Path, damaged: &Path, deadline: Duration) -> S
                 break;
             }
         }
+    }
+    if !salvage.findings.is_empty() {
+        salvage.findings_bytes = 0;
+        sink(std::mem::take(&mut salvage.findings));
     }
     let status = child.wait();
     let said = stderr
@@ -118,17 +161,33 @@ pub fn salvage_in_child(program: &Path, damaged: &Path, deadline: Duration) -> S
 
 impl Salvage {
     fn take(&mut self, line: &str) {
+        let line_bytes = line.len() as u64 + 1;
+        self.output_bytes = self.output_bytes.saturating_add(line_bytes);
         match serde_json::from_str::<Line>(line) {
+            // The file was not verified: a flipped bit can make any number of a sequence.
+            // One the collector refuses would block delivery for good; it is a lost record.
+            Ok(Line::Finding { sequence, record }) if !(1..=MAX_SEQUENCE).contains(&sequence) => {
+                self.unreadable += 1;
+                self.unreadable_bytes += record.len() as u64;
+            }
             Ok(Line::Finding { sequence, record }) => {
                 match serde_json::from_str::<Finding>(&record) {
-                    Ok(finding) => self.findings.push((sequence, finding)),
+                    Ok(finding) => {
+                        self.max_sequence = self.max_sequence.max(Some(sequence));
+                        self.findings.push((sequence, finding));
+                        self.findings_bytes += line_bytes;
+                    }
                     Err(_) => {
                         self.unreadable += 1;
                         self.unreadable_bytes += record.len() as u64;
                     }
                 }
             }
-            Ok(Line::NextSequence(next)) => self.next_sequence = Some(next),
+            // A counter past what the collector accepts is damage, not a counter.
+            Ok(Line::NextSequence(next)) if (1..=MAX_SEQUENCE).contains(&next) => {
+                self.next_sequence = Some(next)
+            }
+            Ok(Line::NextSequence(_)) => {}
             Ok(Line::Condition { key, state }) => self.conditions.push((key, state.into_bytes())),
             // A line cut off by the child's death: not a record.
             Err(_) => {}
@@ -225,7 +284,7 @@ fn dump(database: &impl ReadableDatabase, out: &mut impl Write) -> Result<(), St
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::finding::Severity;
 
@@ -269,5 +328,81 @@ mod tests {
             [("crash.new_file\u{0}app".to_owned(), b"{}".to_vec())]
         );
         assert_eq!(salvage.unreadable, 0);
+    }
+
+    fn finding_line(sequence: u64) -> String {
+        let record = serde_json::to_string(&Finding {
+            check: "crash.new_file".to_owned(),
+            resource: "app".to_owned(),
+            severity: Severity::Warning,
+            summary: format!("app crashed {sequence}"),
+            evidence: Default::default(),
+            observed_at_ms: 1,
+        })
+        .expect("json");
+        serde_json::to_string(&Line::Finding { sequence, record }).expect("json")
+    }
+
+    #[test]
+    fn a_salvaged_sequence_the_collector_refuses_is_counted_lost_not_resent_forever() {
+        let mut salvage = Salvage::default();
+        for sequence in [0, 7, MAX_SEQUENCE, MAX_SEQUENCE + 1, u64::MAX] {
+            salvage.take(&finding_line(sequence));
+        }
+        salvage.take(&serde_json::to_string(&Line::NextSequence(u64::MAX)).expect("json"));
+        assert_eq!(
+            salvage.findings.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [7, MAX_SEQUENCE]
+        );
+        assert_eq!(salvage.unreadable, 3, "the loss stays visible");
+        assert!(salvage.unreadable_bytes > 0);
+        assert_eq!(
+            salvage.next_sequence, None,
+            "a damaged counter is no counter"
+        );
+        assert_eq!(salvage.max_sequence, Some(MAX_SEQUENCE));
+    }
+
+    /// A stand-in for `firstline-agent outbox-salvage`: a script that prints `lines` (forever,
+    /// like redb led round a cyclic b-tree, when `forever`).
+    #[cfg(unix)]
+    pub(in crate::outbox) fn fake_salvager(dir: &Path, lines: &[String], forever: bool) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let printed = dir.join("printed.jsonl");
+        std::fs::write(&printed, lines.join("\n") + "\n").expect("write lines");
+        let script = dir.join("fake-salvager");
+        let body = if forever {
+            format!("while :; do cat '{}' || exit 1; done", printed.display())
+        } else {
+            format!("exec cat '{}'", printed.display())
+        };
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        script
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_salvage_printing_in_circles_is_stopped_past_the_byte_limit_not_held_for_the_deadline() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let lines: Vec<String> = (1..=100).map(finding_line).collect();
+        let program = fake_salvager(dir.path(), &lines, true);
+        let mut handed = 0;
+        let salvage = salvage_in_child(
+            &program,
+            Path::new("/nonexistent"),
+            Duration::from_secs(60),
+            4 * CHUNK_BYTES,
+            &mut |chunk| handed += chunk.len(),
+        );
+        assert!(
+            salvage.detail.starts_with("stopped after"),
+            "{}",
+            salvage.detail
+        );
+        assert!(!salvage.complete);
+        assert!(salvage.output_bytes <= 4 * CHUNK_BYTES + 1024);
+        assert!(salvage.findings.is_empty(), "everything was handed on");
+        assert!(handed > 0);
     }
 }

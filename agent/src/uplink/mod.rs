@@ -408,14 +408,20 @@ fn record_skew(shared: &Shared, server_time_unix_ms: i64) -> i64 {
     let before = shared.facts().clock_skew_ms;
     shared.update(|facts| facts.clock_skew_ms = Some(skew_ms));
     // A step of the clock (by hand, by NTP, by a sleeping VM) is worth a line in the log.
-    if before.is_some_and(|before| (before - skew_ms).abs() > CLOCK_STEP_LOGGED_MS) {
+    if before.is_some_and(|before| clock_stepped(before, skew_ms)) {
         tracing::warn!(skew_ms, before_ms = ?before, "the clock skew to the collector changed");
     }
     skew_ms
 }
 
 /// A change of the measured skew larger than this is logged.
-const CLOCK_STEP_LOGGED_MS: i64 = 5_000;
+const CLOCK_STEP_LOGGED_MS: u64 = 5_000;
+
+/// Whether the skew moved by more than [`CLOCK_STEP_LOGGED_MS`]. `abs_diff`, because the
+/// skew comes from the server's clock: `before - now` of two extreme skews would overflow.
+fn clock_stepped(before_ms: i64, skew_ms: i64) -> bool {
+    before_ms.abs_diff(skew_ms) > CLOCK_STEP_LOGGED_MS
+}
 
 /// Resolves once `stop` is true (or its sender is gone, which also means stop).
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -515,6 +521,17 @@ mod tests {
         ));
         let spread = backoff::spread(Duration::from_secs(10));
         assert!((Duration::from_secs(10)..=Duration::from_secs(15)).contains(&spread));
+    }
+
+    #[test]
+    fn a_hostile_server_time_does_not_overflow_the_skew() {
+        let shared = Shared::default();
+        // Skews at both ends: the second measurement minus the first overflowed an i64.
+        assert_eq!(record_skew(&shared, i64::MIN), i64::MIN);
+        assert!(record_skew(&shared, i64::MAX) > 0);
+        assert_eq!(record_skew(&shared, i64::MIN), i64::MIN);
+        assert!(clock_stepped(i64::MIN, i64::MAX));
+        assert!(!clock_stepped(-1_000, 1_000));
     }
 
     #[tokio::test(start_paused = true)]
