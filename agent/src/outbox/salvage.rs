@@ -70,13 +70,27 @@ pub fn salvage_in_child(
     sink: &mut dyn FnMut(Vec<(u64, Finding)>),
 ) -> Salvage {
     let mut salvage = Salvage::default();
-    let child = std::process::Command::new(program)
-        .arg("outbox-salvage")
-        .arg(damaged)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
+    let spawn = || {
+        std::process::Command::new(program)
+            .arg("outbox-salvage")
+            .arg(damaged)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+    };
+    // "Text file busy" (ETXTBSY): a program just written may still be open for writing in a
+    // child another thread forked before its exec closed the descriptor; it passes at once.
+    let mut child = spawn();
+    for _ in 0..5 {
+        match &child {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(Duration::from_millis(20));
+                child = spawn();
+            }
+            _ => break,
+        }
+    }
     let mut child = match child {
         Ok(child) => child,
         Err(e) => {
