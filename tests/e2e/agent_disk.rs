@@ -1,28 +1,14 @@
 //! The agent survives its own disk (issue 17, item 3): a damaged outbox file and a full state
 //! dir, each done to a real agent process, neither stops it delivering.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use firstline_collector::model::{Severity, StoredFinding};
 
 use crate::support::{
-    AgentProcess, TestCollector, agent_config, enroll_with, skip, wait_for, write_config,
+    AgentProcess, TestCollector, Tmpfs, agent_config, crash_watch_section, drop_crash, enroll_with,
+    fill_disk, skip, wait_for, write_config,
 };
-
-fn watch_section(path: &Path) -> String {
-    format!(
-        "name = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"",
-        path.display()
-    )
-}
-
-fn drop_crash(dir: &Path, name: &str) {
-    std::fs::write(
-        dir.join(format!("{name}.1000.crash")),
-        "ProblemType: Crash\n",
-    )
-    .expect("write crash");
-}
 
 fn evidence(finding: &StoredFinding) -> serde_json::Value {
     serde_json::from_str(&finding.finding.evidence_json).expect("evidence is JSON")
@@ -100,7 +86,7 @@ async fn a_damaged_outbox_no_longer_stops_the_agent_and_the_loss_is_reported() {
     let config = dir.path().join("agent.toml");
     write_config(
         &config,
-        &agent_config(&[("[[checks.watch]]", &watch_section(&crashes))]),
+        &agent_config(&[("[[checks.watch]]", &crash_watch_section(&crashes))]),
     );
 
     // A real outbox with a backlog in it: written by the agent while the collector is away.
@@ -218,53 +204,6 @@ async fn a_damaged_outbox_no_longer_stops_the_agent_and_the_loss_is_reported() {
     }
 }
 
-/// A tmpfs mounted by the test, unmounted when dropped (after the agent using it is gone).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(path: &Path, size: &str) -> Option<Self> {
-        std::fs::create_dir_all(path).expect("mount point");
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .status()
-            .ok()?
-            .success();
-        mounted.then(|| Tmpfs(path.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
-/// Writes `path` until the file system is full; returns how much it took.
-fn fill(path: &Path) -> u64 {
-    use std::io::Write;
-    let mut file = std::fs::File::create(path).expect("filler");
-    let chunk = vec![0x55u8; 64 * 1024];
-    let mut written = 0;
-    loop {
-        match file.write(&chunk) {
-            Ok(0) => break,
-            Ok(n) => written += n as u64,
-            Err(e) => {
-                assert_eq!(
-                    e.kind(),
-                    std::io::ErrorKind::StorageFull,
-                    "filling {}: {e}",
-                    path.display()
-                );
-                break;
-            }
-        }
-    }
-    let _ = file.sync_all();
-    written
-}
-
 #[tokio::test]
 async fn a_full_state_dir_keeps_the_agent_running_and_it_catches_up_when_space_returns() {
     let root = std::process::Command::new("id")
@@ -291,7 +230,7 @@ async fn a_full_state_dir_keeps_the_agent_running_and_it_catches_up_when_space_r
     let config = dir.path().join("agent.toml");
     write_config(
         &config,
-        &agent_config(&[("[[checks.watch]]", &watch_section(&crashes))]),
+        &agent_config(&[("[[checks.watch]]", &crash_watch_section(&crashes))]),
     );
     let mut agent = AgentProcess::start(&[], &config, &state_dir);
     agent.wait_log(&["connected to collector"], 1).await;
@@ -304,7 +243,7 @@ async fn a_full_state_dir_keeps_the_agent_running_and_it_catches_up_when_space_r
         .await;
 
     let filler = state_dir.join("filler");
-    let filled = fill(&filler);
+    let filled = fill_disk(&filler);
     eprintln!("filled the 8 MiB state dir with {filled} bytes");
     for index in 0..5 {
         drop_crash(&crashes, &format!("while-full{index}"));

@@ -240,10 +240,7 @@ async fn tcp_and_https_endpoints_fire_when_stopped_and_clear_when_back() {
 #[tokio::test]
 async fn a_crash_file_dropped_into_a_watched_folder_fires_within_seconds() {
     let crashes = tempfile::tempdir().expect("temp dir");
-    let watch = format!(
-        "name = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"",
-        crashes.path().display()
-    );
+    let watch = crate::support::crash_watch_section(crashes.path());
     let setup = setup(&agent_config(&[("[[checks.watch]]", &watch)])).await;
     let device = setup.identity.device_id().to_owned();
     let mut agent = TestAgent::start_full(setup.identity.clone(), &setup.config_path);

@@ -7,43 +7,15 @@
 //! The clock of a real agent process is moved with Debian's libfaketime: the wall clock only
 //! (`DONT_FAKE_MONOTONIC=1`), from a file the test rewrites while the agent runs.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use firstline_collector::model::Severity;
 use firstline_collector::store::TicketFilter;
 
 use crate::support::{
-    AgentProcess, TestCollector, agent_config, enroll_with, skip, wait_for, write_config,
+    AgentProcess, TestCollector, agent_config, crash_counts, crash_watch_section, drop_crash,
+    enroll_with, skip, wait_for, write_config,
 };
-
-fn watch_section(path: &Path) -> String {
-    format!(
-        "name = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"",
-        path.display()
-    )
-}
-
-fn drop_crash(dir: &Path, application: &str) {
-    std::fs::write(
-        dir.join(format!("{application}.1000.crash")),
-        "ProblemType: Crash\n",
-    )
-    .expect("write crash");
-}
-
-/// Warning `crash.new_file` findings per application, as the collector stored them.
-async fn crash_counts(collector: &TestCollector, device: &str) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for finding in collector.findings(device).await {
-        if finding.finding.check == "crash.new_file"
-            && finding.finding.severity == Severity::Warning
-        {
-            *counts.entry(finding.finding.resource).or_default() += 1;
-        }
-    }
-    counts
-}
 
 /// A collector, an enrolled agent state dir, and its config watching a crash folder.
 struct Setup {
@@ -67,7 +39,7 @@ impl Setup {
             .expect("enrolls");
         let device = identity.device_id().to_owned();
         let config = dir.path().join("agent.toml");
-        let watch = watch_section(&crashes);
+        let watch = crash_watch_section(&crashes);
         let mut sections = vec![("[[checks.watch]]", watch.as_str())];
         sections.extend_from_slice(extra);
         write_config(&config, &agent_config(&sections));

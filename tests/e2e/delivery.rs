@@ -1,34 +1,12 @@
 //! Nothing is lost: findings raised while the collector is away, or while the agent is killed
 //! mid-backlog, all arrive, each exactly once in effect.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use firstline_collector::model::Severity;
-
 use crate::support::{
-    AgentProcess, TestAgent, TestCollector, agent_config, enroll_with, wait_for, write_config,
+    AgentProcess, TestAgent, TestCollector, agent_config, crash_counts, crash_watch_section,
+    enroll_with, wait_for, write_config,
 };
-
-fn watch_section(path: &std::path::Path) -> String {
-    format!(
-        "name = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"",
-        path.display()
-    )
-}
-
-/// Crash findings per application, as the collector stored them.
-async fn crash_counts(collector: &TestCollector, device: &str) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for finding in collector.findings(device).await {
-        if finding.finding.check == "crash.new_file"
-            && finding.finding.severity == Severity::Warning
-        {
-            *counts.entry(finding.finding.resource).or_default() += 1;
-        }
-    }
-    counts
-}
 
 fn drop_crashes(dir: &std::path::Path, range: std::ops::Range<usize>) {
     for index in range {
@@ -57,7 +35,7 @@ async fn findings_raised_while_the_collector_is_down_arrive_exactly_once() {
     let config = dir.path().join("agent.toml");
     write_config(
         &config,
-        &agent_config(&[("[[checks.watch]]", &watch_section(&crashes))]),
+        &agent_config(&[("[[checks.watch]]", &crash_watch_section(&crashes))]),
     );
     let mut agent = TestAgent::start_full(identity, &config);
     agent.wait_connected().await;
@@ -106,7 +84,7 @@ async fn an_agent_killed_mid_backlog_delivers_the_rest_exactly_once_after_restar
     write_config(
         &config,
         &agent_config(&[
-            ("[[checks.watch]]", &watch_section(&crashes)),
+            ("[[checks.watch]]", &crash_watch_section(&crashes)),
             ("outbox", "replay_per_second = 20"),
         ]),
     );

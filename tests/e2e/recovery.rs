@@ -81,48 +81,6 @@ impl Drop for SqliteCollector {
     }
 }
 
-/// A tmpfs of `size` mounted at `path` for the test, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(path: &Path, size: &str) -> Option<Self> {
-        std::fs::create_dir_all(path).expect("mount point");
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700")])
-            .arg("tmpfs")
-            .arg(path)
-            .status()
-            .is_ok_and(|status| status.success());
-        mounted.then(|| Tmpfs(path.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
-/// Fills the file system holding `path` with `filler` until it is full.
-fn fill(filler: &Path) {
-    use std::io::Write;
-    let mut file = std::fs::File::create(filler).expect("filler");
-    let block = vec![0xa5u8; 64 * 1024];
-    loop {
-        match file.write_all(&block) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(28) => break,
-            Err(e) => panic!("filling the disk: {e}"),
-        }
-    }
-    // Byte by byte, whatever is left: the last pages matter.
-    while file.write_all(&[0]).is_ok() {}
-    let _ = file.sync_all();
-}
-
 /// A connection of the test's own to a collector's SQLite file.
 async fn sqlite_pool(database: &Path) -> sqlx::SqlitePool {
     sqlx::sqlite::SqlitePoolOptions::new()
@@ -222,7 +180,7 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
 
     // The disk fills up; the next finding cannot be stored.
     let filler = data_dir.join("filler");
-    fill(&filler);
+    fill_disk(&filler);
     let sequence = send_expecting_a_pause(&mut device, "after the disk filled up").await;
 
     // Health tells the truth, and says what to do.
@@ -379,10 +337,7 @@ async fn an_agent_acked_beyond_a_restored_database_raises_one_alert_naming_the_g
     let dir = tempfile::tempdir().expect("temp dir");
     let crashes = dir.path().join("crashes");
     std::fs::create_dir_all(&crashes).expect("crashes");
-    let watch = format!(
-        "name = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"",
-        crashes.display()
-    );
+    let watch = crash_watch_section(&crashes);
     let config_path = dir.path().join("agent.toml");
     write_config(&config_path, &agent_config(&[("[[checks.watch]]", &watch)]));
     let identity = enroll_with(

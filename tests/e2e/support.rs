@@ -977,3 +977,97 @@ pub async fn sign_in_from(
     let csrf = body["csrf_token"].as_str().map(str::to_owned);
     (status, head, cookie.zip(csrf))
 }
+
+/// A `[[checks.watch]]` section watching `path` for crash files (`*.crash`).
+pub fn crash_watch_section(path: &Path) -> String {
+    format!(
+        "name = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"",
+        path.display()
+    )
+}
+
+/// Drops a crash file of `application` into `dir`, as an OS crash handler would.
+pub fn drop_crash(dir: &Path, application: &str) {
+    std::fs::write(
+        dir.join(format!("{application}.1000.crash")),
+        "ProblemType: Crash\n",
+    )
+    .expect("write crash");
+}
+
+/// Warning `crash.new_file` findings per application, as the collector stored them.
+pub async fn crash_counts(
+    collector: &TestCollector,
+    device: &str,
+) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for finding in collector.findings(device).await {
+        if finding.finding.check == "crash.new_file"
+            && finding.finding.severity == firstline_collector::model::Severity::Warning
+        {
+            *counts.entry(finding.finding.resource).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// A tmpfs of `size` mounted at `path` by the test (root only), unmounted when dropped: after
+/// whatever uses it is gone, so declare it first.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(path: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(path).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .status()
+            .ok()?
+            .success();
+        mounted.then(|| Tmpfs(path.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Writes `path` until its file system is full, to the last byte; returns how much it took.
+pub fn fill_disk(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).expect("filler");
+    let chunk = vec![0x55u8; 64 * 1024];
+    let mut written = 0;
+    loop {
+        match file.write(&chunk) {
+            Ok(0) => break,
+            Ok(n) => written += n as u64,
+            Err(e) => {
+                assert_eq!(
+                    e.kind(),
+                    std::io::ErrorKind::StorageFull,
+                    "filling {}: {e}",
+                    path.display()
+                );
+                break;
+            }
+        }
+    }
+    // Byte by byte, whatever is left: the last pages matter.
+    while file.write_all(&[0]).is_ok() {
+        written += 1;
+    }
+    let _ = file.sync_all();
+    written
+}
