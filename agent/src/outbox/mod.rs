@@ -809,6 +809,16 @@ impl Outbox {
                     .map_err(|e| self.storage(e))?;
             }
         }
+        self.forget_pending_bytes(&mut meta, freed)?;
+        Ok(())
+    }
+
+    /// Takes `freed` bytes off the file's pending count.
+    fn forget_pending_bytes(
+        &self,
+        meta: &mut redb::Table<&str, u64>,
+        freed: u64,
+    ) -> Result<(), OutboxError> {
         let bytes = meta
             .get(PENDING_BYTES)
             .map_err(|e| self.storage(e))?
@@ -859,12 +869,7 @@ impl Outbox {
                 }
             }
         }
-        let bytes = meta
-            .get(PENDING_BYTES)
-            .map_err(|e| self.storage(e))?
-            .map_or(0, |v| v.value());
-        meta.insert(PENDING_BYTES, bytes.saturating_sub(freed))
-            .map_err(|e| self.storage(e))?;
+        self.forget_pending_bytes(&mut meta, freed)?;
         let acked = meta
             .get(ACKED_THROUGH)
             .map_err(|e| self.storage(e))?
