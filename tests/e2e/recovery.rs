@@ -695,3 +695,103 @@ async fn a_lost_postgresql_server_fails_healthz_and_writes_resume_when_it_is_bac
         vec![1, sequence]
     );
 }
+
+/// A real agent on the other end of a full disk: told to wait, it keeps its findings and waits
+/// (no reconnect storm, no error), and once the disk has room every one of them arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_waits_out_a_full_collector_disk_and_then_delivers_everything_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let Some(_tmpfs) = Tmpfs::mount(&data_dir, "24m") else {
+        skip("mounting a tmpfs needs root (the full-disk test)");
+        return;
+    };
+    let collector = SqliteCollector::start(dir.path(), &data_dir).await;
+    let store = Store::open(&data_dir).await.expect("the collector's store");
+    let ca_pem = std::fs::read_to_string(data_dir.join("ca.pem")).expect("ca.pem");
+    let token =
+        firstline_collector::enrollment::create_token(&store, &ca_pem, Duration::from_secs(600))
+            .await
+            .expect("token")
+            .token;
+    let identity =
+        SimulatedDevice::enroll(&collector.url(), token, &dir.path().join("agent")).await;
+    let device_id = identity.device_id().to_owned();
+    let crashes = dir.path().join("crashes");
+    std::fs::create_dir_all(&crashes).expect("crashes");
+    let config_path = dir.path().join("agent.toml");
+    write_config(
+        &config_path,
+        &agent_config(&[("[[checks.watch]]", &crash_watch_section(&crashes))]),
+    );
+    let mut agent = TestAgent::start_full(identity, &config_path);
+    agent.wait_connected().await;
+    let stored_apps = || async {
+        let findings = store
+            .recent_findings(&device_id, 10_000)
+            .await
+            .unwrap_or_default();
+        findings
+            .iter()
+            .filter(|f| f.finding.check == "crash.new_file")
+            .map(|f| f.finding.resource.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    for n in 0..10 {
+        drop_crash(&crashes, &format!("before{n}"));
+    }
+    wait_for("the first crashes stored", || async {
+        (stored_apps().await.len() == 10).then_some(())
+    })
+    .await;
+
+    // The disk fills up while crashes keep coming.
+    let filler = data_dir.join("filler");
+    fill_disk(&filler);
+    for n in 0..10 {
+        drop_crash(&crashes, &format!("during{n}"));
+    }
+    let told = wait_for("the agent to be told to wait", || {
+        let state = agent.state.borrow().clone();
+        async move {
+            match state {
+                firstline_agent::uplink::UplinkState::Disconnected { error, retry_in }
+                    if error.contains("cannot store findings now") =>
+                {
+                    Some(retry_in)
+                }
+                _ => None,
+            }
+        }
+    })
+    .await;
+    assert!(told >= Duration::from_secs(15), "waits as asked: {told:?}");
+    assert_eq!(stored_apps().await.len(), 10, "nothing stored while full");
+
+    // Room again: after its pause the agent delivers everything it held, once.
+    std::fs::remove_file(&filler).expect("free the disk");
+    let freed = std::time::Instant::now();
+    let mut delivered = 0;
+    while freed.elapsed() < Duration::from_secs(60) {
+        delivered = stored_apps().await.len();
+        if delivered == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "disk freed to every held finding stored: {:?}",
+        freed.elapsed()
+    );
+    assert_eq!(
+        delivered, 20,
+        "every crash raised while the disk was full arrives"
+    );
+    let all = store
+        .recent_findings(&device_id, 10_000)
+        .await
+        .expect("findings");
+    let sequences: std::collections::BTreeSet<_> = all.iter().map(|f| f.finding.sequence).collect();
+    assert_eq!(sequences.len(), all.len(), "each finding stored once");
+    agent.stop().await;
+}
