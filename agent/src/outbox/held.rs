@@ -43,6 +43,9 @@ impl Held {
     /// Holds `finding` under `sequence` (of `size` encoded bytes). Returns whether it was kept
     /// and how many findings (older ones, or this one) were dropped to stay within bounds.
     pub fn push(&mut self, sequence: u64, finding: Finding, size: u64) -> (bool, u64) {
+        // A sequence already held (printed twice by a salvage) replaces the old copy, whose
+        // size and eviction entry would otherwise stay counted.
+        self.remove(sequence);
         let rank = finding.severity.rank();
         let mut dropped = 0;
         let mut keep = size <= HELD_MAX_BYTES;

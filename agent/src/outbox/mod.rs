@@ -59,6 +59,9 @@ pub enum OutboxError {
     Storage { path: PathBuf, source: redb::Error },
     #[error("outbox {path}: a stored finding is corrupt: {detail}")]
     Corrupt { path: PathBuf, detail: String },
+    /// Not done now, to be tried again later (the caller ends its session and retries).
+    #[error("outbox {path}: {detail}; will try again")]
+    Deferred { path: PathBuf, detail: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -333,6 +336,25 @@ impl Outbox {
                 transaction
                     .open_table(CONDITIONS)
                     .map_err(|e| self.storage(e))?;
+                // The pending count is summed again from the rows (cheap next to the integrity
+                // check just done), so a count that went wrong before heals at the next start.
+                let findings = transaction
+                    .open_table(FINDINGS)
+                    .map_err(|e| self.storage(e))?;
+                let mut bytes = 0u64;
+                for entry in findings.iter().map_err(|e| self.storage(e))? {
+                    let (_, value) = entry.map_err(|e| self.storage(e))?;
+                    bytes += value.value().len() as u64;
+                }
+                let mut meta = transaction.open_table(META).map_err(|e| self.storage(e))?;
+                let stored = meta
+                    .get(PENDING_BYTES)
+                    .map_err(|e| self.storage(e))?
+                    .map_or(0, |v| v.value());
+                if stored != bytes {
+                    meta.insert(PENDING_BYTES, bytes)
+                        .map_err(|e| self.storage(e))?;
+                }
             }
             transaction.commit().map_err(|e| self.storage(e))
         });
@@ -393,7 +415,7 @@ impl Outbox {
                     OutboxError::Storage { source, .. } => {
                         (out_of_space(source), handle_is_spent(source))
                     }
-                    OutboxError::Corrupt { .. } => (false, false),
+                    OutboxError::Corrupt { .. } | OutboxError::Deferred { .. } => (false, false),
                 };
                 let failure = WriteFailure {
                     full,
@@ -648,6 +670,11 @@ impl Outbox {
             })?;
             let size = encoded.len() as u64;
             let rank = finding.severity.rank();
+            // A sequence already stored (a salvage that printed a record twice) replaces the
+            // old copy: its bytes and index entry go first, or they would count forever.
+            if let Some(sequence) = numbered {
+                self.remove_stored(&mut table, &mut index, sequence, &mut bytes)?;
+            }
             let mut keep = size <= self.max_bytes;
             while keep && bytes + size > self.max_bytes {
                 let oldest_lowest = index
@@ -694,6 +721,33 @@ impl Outbox {
                 .map_err(|e| self.storage(e))?;
         }
         Ok(evicted - already_evicted)
+    }
+
+    /// Removes `sequence` from the findings table and the index, taking its size off `bytes`.
+    fn remove_stored(
+        &self,
+        table: &mut redb::Table<u64, &[u8]>,
+        index: &mut redb::Table<(u8, u64), ()>,
+        sequence: u64,
+        bytes: &mut u64,
+    ) -> Result<(), OutboxError> {
+        let Some(old) = table.remove(sequence).map_err(|e| self.storage(e))? else {
+            return Ok(());
+        };
+        *bytes = bytes.saturating_sub(old.value().len() as u64);
+        let old_rank = serde_json::from_slice::<Finding>(old.value())
+            .ok()
+            .map(|finding| finding.severity.rank());
+        drop(old);
+        for rank in 0..=Severity::Critical.rank() {
+            // An unreadable old copy: its rank is unknown, look through every one.
+            if old_rank.is_none_or(|old_rank| old_rank == rank) {
+                index
+                    .remove((rank, sequence))
+                    .map_err(|e| self.storage(e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Up to `limit` queued findings with a sequence above `after`, in order: from the file,
@@ -1004,11 +1058,31 @@ impl Outbox {
         }
         // The file cannot be written: renumber in memory. What the file holds moves to memory
         // too (within its bound) and its copies count as acknowledged, so `catch_up` deletes
-        // them when it writes the renumbered ones.
+        // them when it writes the renumbered ones. That is only sound when every row of the
+        // file was read: a file that is there but not open, or holds more than is read here,
+        // would lose the rest uncounted. Then the rebase waits (the session ends and the
+        // uplink tries again later).
+        if state.database.is_none() && self.path.exists() {
+            return Err(OutboxError::Deferred {
+                path: self.path.clone(),
+                detail:
+                    "cannot renumber after the collector's sequence while the file cannot be opened"
+                        .to_owned(),
+            });
+        }
+        let read_limit = 2 * HELD_MAX_FINDINGS;
         let mut moved = Held::default();
         let mut next = first;
         // The file's and memory's, in order (memory's come after the file's).
-        let pending = self.pending_locked(&mut state, 0, 2 * HELD_MAX_FINDINGS)?;
+        let pending = self.pending_locked(&mut state, 0, read_limit + 1)?;
+        if pending.len() > read_limit {
+            return Err(OutboxError::Deferred {
+                path: self.path.clone(),
+                detail: format!(
+                    "cannot renumber more than {read_limit} findings in memory while the file cannot be written"
+                ),
+            });
+        }
         for (_, finding) in pending {
             let size = serde_json::to_vec(&finding).map_or(0, |e| e.len() as u64);
             if moved.push(next, finding, size).0 {
@@ -1569,3 +1643,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod review_tests;
