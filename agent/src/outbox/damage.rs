@@ -84,9 +84,13 @@ impl Outbox {
         if state.learned_next_sequence || !self.path.exists() {
             return;
         }
+        // Until the counter is known, held findings are not sent (see `State::counter_unknown`).
+        state.counter_unknown = true;
         let Some(program) = &self.salvager else {
             return;
         };
+        // Tried once: a child that failed would fail again every few seconds of `catch_up`;
+        // opening the file later tells the counter anyway.
         state.learned_next_sequence = true;
         // Only the highest sequence matters here: findings are dropped as they come (the
         // salvage keeps a running maximum), and the file stays where it is, read in full.
@@ -104,6 +108,7 @@ impl Outbox {
         );
         match next {
             Some(next) if next > state.next_sequence => {
+                state.counter_unknown = false;
                 // Anything held already moves up with it.
                 state.next_sequence = state.held.renumber_from(next);
                 tracing::info!(
@@ -111,9 +116,9 @@ impl Outbox {
                     "read the outbox's sequence counter without opening it for writing"
                 );
             }
-            Some(_) => {}
+            Some(_) => state.counter_unknown = false,
             None => {
-                tracing::warn!(detail = %salvage.detail, "cannot read the outbox's sequence counter; the collector's will renumber what is held")
+                tracing::warn!(detail = %salvage.detail, "cannot read the outbox's sequence counter; what is held waits until the file can be opened")
             }
         }
     }

@@ -144,6 +144,10 @@ struct State {
     /// The counter of a file that could not be opened was read once (see
     /// `learn_next_sequence`).
     learned_next_sequence: bool,
+    /// The file exists but its counter could not be read: held findings may carry sequences
+    /// the file already gave out, so they are not sent (no ack can then cover them) until
+    /// opening the file renumbers them after its counter.
+    counter_unknown: bool,
 }
 
 impl State {
@@ -362,6 +366,7 @@ impl Outbox {
         // exist in any file the agent wrote before.
         match self.read_meta(state, NEXT_SEQUENCE) {
             Ok(next) => {
+                state.counter_unknown = false;
                 let next = next.max(1);
                 // Findings held while the file was away took sequences from what we knew then;
                 // the file may know a later one. Sequences are never reused.
@@ -816,7 +821,9 @@ impl Outbox {
             if unreadable.is_empty() {
                 let from = pending.last().map_or(after, |(sequence, _)| *sequence);
                 let room = limit.saturating_sub(pending.len());
-                pending.extend(state.held.after(from, room));
+                if !state.counter_unknown {
+                    pending.extend(state.held.after(from, room));
+                }
                 return Ok(pending);
             }
             // A record this version cannot read (written by another version, damaged on disk)
@@ -986,7 +993,13 @@ impl Outbox {
     pub fn acknowledge_through(&self, sequence: u64) -> Result<u64, OutboxError> {
         let mut state = self.lock();
         let state_acks_device = state.acks_device;
-        let from_memory = state.held.acknowledge_through(sequence);
+        // Held findings numbered without the file's counter were never sent: an ack is for
+        // the file's findings of the same sequences.
+        let from_memory = if state.counter_unknown {
+            0
+        } else {
+            state.held.acknowledge_through(sequence)
+        };
         if self.flush(&mut state) {
             let removed = self.write(&mut state, |database| {
                 let transaction = database.begin_write().map_err(|e| self.storage(e))?;
