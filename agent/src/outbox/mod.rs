@@ -59,6 +59,12 @@ pub enum OutboxError {
     Storage { path: PathBuf, source: redb::Error },
     #[error("outbox {path}: a stored finding is corrupt: {detail}")]
     Corrupt { path: PathBuf, detail: String },
+    /// Every sequence the collector accepts was given out: only a damaged counter gets here.
+    #[error(
+        "outbox {path}: the sequence counter ({next}) is past the last one the collector accepts ({})",
+        salvage::MAX_SEQUENCE
+    )]
+    SequencesExhausted { path: PathBuf, next: u64 },
     /// Not done now, to be tried again later (the caller ends its session and retries).
     #[error("outbox {path}: {detail}; will try again")]
     Deferred { path: PathBuf, detail: String },
@@ -420,7 +426,9 @@ impl Outbox {
                     OutboxError::Storage { source, .. } => {
                         (out_of_space(source), handle_is_spent(source))
                     }
-                    OutboxError::Corrupt { .. } | OutboxError::Deferred { .. } => (false, false),
+                    OutboxError::Corrupt { .. }
+                    | OutboxError::Deferred { .. }
+                    | OutboxError::SequencesExhausted { .. } => (false, false),
                 };
                 let failure = WriteFailure {
                     full,
@@ -574,6 +582,18 @@ impl Outbox {
         conditions: &[(String, Option<Vec<u8>>)],
     ) -> Result<(Vec<u64>, u64), OutboxError> {
         let mut state = self.lock();
+        // A sequence past what the collector accepts would stop delivery for good (the stream
+        // is refused and resent forever): refuse here, loudly, instead.
+        let next = state
+            .next_sequence
+            .max(self.read_meta(&state, NEXT_SEQUENCE).unwrap_or(0));
+        let last = next.saturating_add((findings.len() as u64).saturating_sub(1));
+        if !findings.is_empty() && last > salvage::MAX_SEQUENCE {
+            return Err(OutboxError::SequencesExhausted {
+                path: self.path.clone(),
+                next,
+            });
+        }
         if self.flush(&mut state) {
             let mut next = state.next_sequence;
             let written = self.write(&mut state, |database| {

@@ -208,3 +208,22 @@ fn rebase_on_a_full_disk_loses_the_files_findings_past_what_it_reads_uncounted()
         "every finding is queued or counted as dropped"
     );
 }
+
+/// A counter at the last sequence the collector accepts gives that one out, then refuses
+/// (loudly) instead of handing out one the collector would refuse for good.
+#[test]
+fn a_counter_at_max_sequence_refuses_to_hand_out_one_past_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = Outbox::open(&dir.path().join(OUTBOX_FILE), 1 << 20).expect("open");
+    outbox.lock().next_sequence = salvage::MAX_SEQUENCE;
+    let (sequences, _) = outbox
+        .push(&[finding(Severity::Warning, "last")])
+        .expect("push");
+    assert_eq!(sequences, [salvage::MAX_SEQUENCE]);
+    let refused = outbox.push(&[finding(Severity::Warning, "one too many")]);
+    assert!(
+        matches!(refused, Err(OutboxError::SequencesExhausted { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(outbox.last_sequence().expect("last"), salvage::MAX_SEQUENCE);
+}

@@ -179,8 +179,9 @@ impl Salvage {
         self.output_bytes = self.output_bytes.saturating_add(line_bytes);
         match serde_json::from_str::<Line>(line) {
             // The file was not verified: a flipped bit can make any number of a sequence.
-            // One the collector refuses would block delivery for good; it is a lost record.
-            Ok(Line::Finding { sequence, record }) if !(1..=MAX_SEQUENCE).contains(&sequence) => {
+            // One the collector refuses would block delivery for good; it is a lost record. So
+            // is one at MAX_SEQUENCE: the counter after it would be one the collector refuses.
+            Ok(Line::Finding { sequence, record }) if !(1..MAX_SEQUENCE).contains(&sequence) => {
                 self.unreadable += 1;
                 self.unreadable_bytes += record.len() as u64;
             }
@@ -366,15 +367,16 @@ pub(crate) mod tests {
         salvage.take(&serde_json::to_string(&Line::NextSequence(u64::MAX)).expect("json"));
         assert_eq!(
             salvage.findings.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-            [7, MAX_SEQUENCE]
+            [7],
+            "MAX_SEQUENCE itself would move the counter past what the collector accepts"
         );
-        assert_eq!(salvage.unreadable, 3, "the loss stays visible");
+        assert_eq!(salvage.unreadable, 4, "the loss stays visible");
         assert!(salvage.unreadable_bytes > 0);
         assert_eq!(
             salvage.next_sequence, None,
             "a damaged counter is no counter"
         );
-        assert_eq!(salvage.max_sequence, Some(MAX_SEQUENCE));
+        assert_eq!(salvage.max_sequence, Some(7));
     }
 
     /// A stand-in for `firstline-agent outbox-salvage`: a script that prints `lines` (forever,
