@@ -93,19 +93,27 @@ impl Outbox {
         // opening the file later tells the counter anyway.
         state.learned_next_sequence = true;
         // Only the highest sequence matters here: findings are dropped as they come (the
-        // salvage keeps a running maximum), and the file stays where it is, read in full.
+        // salvage keeps a running maximum), and the file stays where it is. The output is
+        // bounded as in a salvage (a file the agent wrote prints within twice its bound), so
+        // a child led round in circles costs neither memory nor the whole deadline.
         let salvage = salvage::salvage_in_child(
             program,
             &self.path,
             salvage::SALVAGE_DEADLINE,
-            u64::MAX,
+            self.max_bytes.saturating_mul(2).saturating_add(1024 * 1024),
             &mut |_| {},
         );
-        let next = salvage.next_sequence.max(
-            salvage
-                .max_sequence
-                .map(|sequence| sequence.saturating_add(1)),
-        );
+        // A child stopped before the counter line may not have seen the highest sequence
+        // either: then the counter is unknown, not the highest one seen.
+        let next = if salvage.complete || salvage.next_sequence.is_some() {
+            salvage.next_sequence.max(
+                salvage
+                    .max_sequence
+                    .map(|sequence| sequence.saturating_add(1)),
+            )
+        } else {
+            None
+        };
         match next {
             Some(next) if next > state.next_sequence => {
                 state.counter_unknown = false;

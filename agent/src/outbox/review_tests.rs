@@ -227,3 +227,32 @@ fn a_counter_at_max_sequence_refuses_to_hand_out_one_past_it() {
     );
     assert_eq!(outbox.last_sequence().expect("last"), salvage::MAX_SEQUENCE);
 }
+
+/// Learning the counter of a file that cannot be opened ran the child with no output bound:
+/// a child led round in circles held the agent for the whole deadline, and its condition
+/// lines piled up in memory. Now it is stopped past the outbox's bound, and a counter it
+/// never printed is unknown (held findings wait), not the highest sequence seen so far.
+#[cfg(unix)]
+#[test]
+fn learning_the_counter_from_a_child_printing_in_circles_stops_at_the_byte_bound() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(OUTBOX_FILE);
+    std::fs::create_dir(&path).expect("dir");
+    let mut lines: Vec<String> = (1..=20).map(|s| line(s, &format!("crash {s}"))).collect();
+    lines.push("{\"condition\":{\"key\":\"k\",\"state\":\"{}\"}}".to_owned());
+    let program = fake_salvager(dir.path(), &lines, true);
+    let started = std::time::Instant::now();
+    let outbox = Outbox::open_with(&path, 64 * 1024, Some(program), free_bytes).expect("open");
+    assert!(
+        started.elapsed() < salvage::SALVAGE_DEADLINE / 2,
+        "stopped at the byte bound, not the deadline"
+    );
+    outbox
+        .push(&[finding(Severity::Warning, "held")])
+        .expect("held");
+    assert_eq!(
+        seqs(&outbox),
+        [0u64; 0],
+        "the counter was never printed: unknown"
+    );
+}

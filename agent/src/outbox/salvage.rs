@@ -4,6 +4,7 @@
 //! absurd memory, and the shipped agent aborts on a panic. A child that dies takes nothing
 //! with it; what it printed before (one JSON line per record) is kept.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -51,7 +52,8 @@ pub struct Salvage {
     pub unreadable: u64,
     pub unreadable_bytes: u64,
     pub next_sequence: Option<u64>,
-    pub conditions: Vec<(String, Vec<u8>)>,
+    /// Condition states by key: a map, so a child printing in circles cannot grow it.
+    pub conditions: BTreeMap<String, Vec<u8>>,
     /// The child read the whole file: nothing beyond `unreadable` is unaccounted for.
     pub complete: bool,
     /// Why it is not complete, when it is not.
@@ -203,7 +205,9 @@ impl Salvage {
                 self.next_sequence = Some(next)
             }
             Ok(Line::NextSequence(_)) => {}
-            Ok(Line::Condition { key, state }) => self.conditions.push((key, state.into_bytes())),
+            Ok(Line::Condition { key, state }) => {
+                self.conditions.insert(key, state.into_bytes());
+            }
             // A line cut off by the child's death: not a record.
             Err(_) => {}
         }
@@ -339,7 +343,7 @@ pub(crate) mod tests {
         );
         assert_eq!(salvage.next_sequence, Some(3));
         assert_eq!(
-            salvage.conditions,
+            salvage.conditions.into_iter().collect::<Vec<_>>(),
             [("crash.new_file\u{0}app".to_owned(), b"{}".to_vec())]
         );
         assert_eq!(salvage.unreadable, 0);
