@@ -163,6 +163,10 @@ impl Outbox {
     /// `max_bytes` (the oldest of the lowest severity go first, as always). Only when the
     /// fresh file cannot be written are they held in memory, within its smaller bound.
     fn salvage(&self, state: &mut State, program: &Path, moved_to: &Path, size: u64) {
+        // A failure of the file just moved aside says nothing of the fresh one: left in place,
+        // it would hold every salvaged finding in memory (a smaller bound) even with room on
+        // disk. The first chunk that cannot be written records its own.
+        state.unwritable = None;
         let mut kept = 0;
         let salvage = salvage::salvage_in_child(
             program,

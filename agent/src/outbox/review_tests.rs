@@ -256,3 +256,35 @@ fn learning_the_counter_from_a_child_printing_in_circles_stops_at_the_byte_bound
         "the counter was never printed: unknown"
     );
 }
+
+/// Damage found while an earlier write failure was still recorded (a full disk that has
+/// room again, say): the salvage took the old failure for the fresh file's and held every
+/// salvaged finding in memory, whose smaller bound dropped the oldest.
+#[cfg(unix)]
+#[test]
+fn a_salvage_after_an_earlier_write_failure_writes_to_the_fresh_file_not_memory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(OUTBOX_FILE);
+    let total = HELD_MAX_FINDINGS as u64 + 5;
+    let lines: Vec<String> = (1..=total)
+        .map(|s| line(s, &format!("crash {s}")))
+        .collect();
+    let program = fake_salvager(dir.path(), &lines, false);
+    let outbox = Outbox::open_salvaging(&path, 64 << 20, Some(program)).expect("open");
+    {
+        let mut state = outbox.lock();
+        state.database = None;
+        state.unwritable = Some(WriteFailure {
+            full: false,
+            error: "an earlier failure".to_owned(),
+        });
+    }
+    std::fs::write(&path, vec![0xa5; 64 * 1024]).expect("write damaged");
+    assert!(outbox.catch_up());
+    let stats = outbox.stats().expect("stats");
+    assert_eq!(
+        (stats.pending, stats.evicted_total),
+        (total, 0),
+        "{stats:?}"
+    );
+}
