@@ -200,4 +200,13 @@ mod tests {
         );
         assert_eq!(held.bytes(), 20);
     }
+
+    #[test]
+    fn a_sequence_held_twice_counts_its_bytes_once_and_is_evicted_once() {
+        let mut held = Held::default();
+        held.push(7, finding(Severity::Info), 10);
+        held.push(7, finding(Severity::Critical), 30);
+        assert_eq!((held.len(), held.bytes()), (1, 30));
+        assert_eq!(held.by_severity.len(), 1, "the old eviction entry is gone");
+    }
 }

@@ -1678,4 +1678,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod review_tests;
+mod recovery_tests;

@@ -1,4 +1,6 @@
-//! Review tests (review2): each demonstrates a problem; they are expected to FAIL on b1d54ec.
+//! The outbox's recovery paths end to end within one process: salvage, a file that cannot
+//! be opened, rebase while the disk is full. Each test is named after what once broke.
+
 use super::tests::finding;
 use super::*;
 use crate::outbox::salvage::tests::fake_salvager;
