@@ -74,10 +74,23 @@ pub struct LoginRecord {
     pub login_at_ms: i64,
 }
 
+/// Files read instead of the system's, set once by a test build of the agent.
+static FILES_INSTEAD: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)> =
+    std::sync::OnceLock::new();
+
+/// For end-to-end tests (the `e2e-agent` binary): read sessions from `utmp` and logins from
+/// `wtmp` instead of the system's files. The shipped agent never calls it.
+pub fn read_instead(utmp: std::path::PathBuf, wtmp: std::path::PathBuf) {
+    let _ = FILES_INSTEAD.set((utmp, wtmp));
+}
+
 /// The users of this machine, from the system's utmp and wtmp.
 #[cfg(target_os = "linux")]
 pub fn gather() -> Users {
-    users_from(Path::new(UTMP_PATH), Path::new(WTMP_PATH))
+    match FILES_INSTEAD.get() {
+        Some((utmp, wtmp)) => users_from(utmp, wtmp),
+        None => users_from(Path::new(UTMP_PATH), Path::new(WTMP_PATH)),
+    }
 }
 
 /// Not done yet on this OS (Windows WTS sessions, macOS console user): nothing.
@@ -265,7 +278,13 @@ mod tests {
         let mut file = Vec::new();
         file.extend(record(2, "~", "reboot", "6.1.0", 1_700_000_000)); // BOOT_TIME
         file.extend(record(USER_PROCESS, "tty1", "root", "", 1_700_000_100));
-        file.extend(record(USER_PROCESS, "pts/3", "bob", "10.0.0.9", 1_700_000_200));
+        file.extend(record(
+            USER_PROCESS,
+            "pts/3",
+            "bob",
+            "10.0.0.9",
+            1_700_000_200,
+        ));
         file.extend(record(USER_PROCESS, ":0", "alice", ":0", 1_700_000_050));
         file.extend(record(8, "pts/4", "carol", "", 1_700_000_300)); // DEAD_PROCESS
         let records = parse_records(&file, MAX_RECORDS);
@@ -323,7 +342,13 @@ mod tests {
         let path = dir.path().join("wtmp");
         let mut file = Vec::new();
         for i in 0..10u32 {
-            file.extend(record(USER_PROCESS, "tty1", &format!("user{i}"), "", 1000 + i));
+            file.extend(record(
+                USER_PROCESS,
+                "tty1",
+                &format!("user{i}"),
+                "",
+                1000 + i,
+            ));
         }
         file.extend(&[7u8; 50]); // a partial record being written
         std::fs::write(&path, &file).expect("write wtmp");

@@ -108,9 +108,7 @@ pub struct DeviceUser {
 }
 
 /// What a person is sitting at: a graphical display, a console, or another machine.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
     Graphical,

@@ -722,7 +722,11 @@ mod tests {
                 Problem::Invalid,
                 with(vec![user("al\u{1b}[31mice")], ""),
             ),
-            ("users.account", Problem::Invalid, with(vec![user("a\tb")], "")),
+            (
+                "users.account",
+                Problem::Invalid,
+                with(vec![user("a\tb")], ""),
+            ),
             ("users.account", Problem::Invalid, with(vec![user("")], "")),
             (
                 "users.account",

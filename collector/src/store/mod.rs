@@ -686,12 +686,11 @@ impl Store {
             detail: e.to_string(),
         })?;
         // The account names alone, for ticket lists (`tickets.rs`, affected users).
-        let users_json = serde_json::to_string(&inventory.user_accounts()).map_err(|e| {
-            StoreError::Corrupt {
+        let users_json =
+            serde_json::to_string(&inventory.user_accounts()).map_err(|e| StoreError::Corrupt {
                 what: "device users",
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE devices SET hostname = $1, agent_version = $2, os_name = $3, os_version = $4, \

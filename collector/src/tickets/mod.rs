@@ -328,10 +328,22 @@ mod tests {
             })
         };
         let cases = [
-            (r#"{"reporter": {"uid": 0, "account": "root"}}"#, named("root", Some(0))),
-            (r#"{"reporter": {"uid": 1000}}"#, named("uid 1000", Some(1000))),
-            (r#"{"reporter": {"uid": 1000, "account": "a\u001bb"}}"#, named("uid 1000", Some(1000))),
-            (r#"{"reporter": {"uid": -1, "account": "bob"}}"#, named("bob", None)),
+            (
+                r#"{"reporter": {"uid": 0, "account": "root"}}"#,
+                named("root", Some(0)),
+            ),
+            (
+                r#"{"reporter": {"uid": 1000}}"#,
+                named("uid 1000", Some(1000)),
+            ),
+            (
+                r#"{"reporter": {"uid": 1000, "account": "a\u001bb"}}"#,
+                named("uid 1000", Some(1000)),
+            ),
+            (
+                r#"{"reporter": {"uid": -1, "account": "bob"}}"#,
+                named("bob", None),
+            ),
             (r#"{"reporter": {"uid": 99999999999}}"#, None),
             (r#"{"reporter": "root"}"#, None),
             (r#"{"text": "no wifi"}"#, None),
