@@ -125,12 +125,13 @@ pub fn sessions(records: &[LoginRecord]) -> Vec<DeviceUser> {
         {
             continue;
         }
+        let kind = kind_of(&record.line, &record.host);
         sessions.push(DeviceUser {
             account: record.account.clone(),
             line: record.line.clone(),
-            kind: kind_of(&record.line, &record.host),
+            kind,
             login_at_ms: record.login_at_ms,
-            remote_host: match kind_of(&record.line, &record.host) {
+            remote_host: match kind {
                 SessionKind::Remote => record.host.clone(),
                 _ => String::new(),
             },
