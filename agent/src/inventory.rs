@@ -24,6 +24,9 @@ pub struct Inventory {
     pub site: String,
     pub gateways: Vec<String>,
     pub dns_servers: Vec<String>,
+    /// Who has a session on the machine now, and who logged in last (`users.rs`).
+    pub users: Vec<crate::users::DeviceUser>,
+    pub last_user: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -106,6 +109,7 @@ pub fn gather() -> Inventory {
         }
     };
     interfaces.sort_by(|a, b| a.name.cmp(&b.name));
+    let users = crate::users::gather();
     Inventory {
         hostname: hostname(),
         os_name: System::name().unwrap_or_default(),
@@ -134,6 +138,8 @@ pub fn gather() -> Inventory {
             .into_iter()
             .map(|server| server.ip().to_string())
             .collect(),
+        users: users.sessions,
+        last_user: users.last_user,
     }
 }
 

@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod service;
 pub mod targets;
 pub mod uplink;
+pub mod users;
 pub mod wire;
 
 /// This build's version, reported at enrollment and in every inventory.

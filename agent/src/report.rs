@@ -138,8 +138,33 @@ fn not_tested(playbook: playbooks::Playbook, target: &str, why: String) -> Playb
     }
 }
 
-/// The finding that carries a user report to the collector.
-pub fn user_report_finding(report_id: &str, text: &str, results: &[PlaybookResult]) -> Finding {
+/// The local account that made a report, as the kernel says (the socket's peer credentials),
+/// never as the client claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reporter {
+    pub uid: u32,
+    /// The account's name, when the passwd file knows the uid.
+    pub account: Option<String>,
+}
+
+impl Reporter {
+    /// The reporter with user id `uid`, named from this machine's accounts.
+    pub fn from_uid(uid: u32) -> Self {
+        Reporter {
+            uid,
+            account: crate::users::account_name(uid),
+        }
+    }
+}
+
+/// The finding that carries a user report to the collector; `reporter` goes in its evidence
+/// as `reporter: {uid, account}` (absent when unknown).
+pub fn user_report_finding(
+    report_id: &str,
+    text: &str,
+    results: &[PlaybookResult],
+    reporter: Option<&Reporter>,
+) -> Finding {
     let text = bounded(text, MAX_TEXT_BYTES);
     let first_failure = results.iter().find(|result| result.failed_layer.is_some());
     let mut evidence = Evidence::new();
@@ -160,6 +185,9 @@ pub fn user_report_finding(report_id: &str, text: &str, results: &[PlaybookResul
         "hostname".to_owned(),
         serde_json::json!(crate::inventory::hostname()),
     );
+    if let Some(reporter) = reporter {
+        evidence.insert("reporter".to_owned(), serde_json::json!(reporter));
+    }
     evidence.insert("playbooks".to_owned(), compact(results));
     Finding {
         check: USER_REPORT.to_owned(),
@@ -338,6 +366,7 @@ impl Listener {
         use tokio::io::AsyncWriteExt;
         // The kernel's word for who connected (SO_PEERCRED): the user cannot choose it.
         let uid = stream.peer_cred().ok().map(|credentials| credentials.uid());
+        let reporter = uid.map(Reporter::from_uid);
         let (read, mut write) = stream.into_split();
         let reply = match read_request(read).await {
             Err(note) => {
@@ -358,7 +387,7 @@ impl Listener {
                 }
                 Ok(()) => {
                     let _turn = turns.acquire().await?;
-                    self.report(&text).await
+                    self.report(&text, reporter.as_ref()).await
                 }
             },
         };
@@ -372,8 +401,8 @@ impl Listener {
         Ok(())
     }
 
-    /// Diagnoses `text` and queues the report.
-    pub async fn report(&self, text: &str) -> ReportOutcome {
+    /// Diagnoses `text` and queues the report, made by `reporter` when known.
+    pub async fn report(&self, text: &str, reporter: Option<&Reporter>) -> ReportOutcome {
         let clock_skew_ms = self.shared.facts().clock_skew_ms;
         let context = match Context::from_settings(&self.settings, clock_skew_ms) {
             Ok(context) => context,
@@ -392,12 +421,17 @@ impl Listener {
         let report_id = uuid::Uuid::new_v4().to_string();
         let results = diagnose(text, &context, &self.settings.playbooks.report_targets).await;
         let mut reply = outcome(report_id.clone(), text, &results);
-        let finding = user_report_finding(&report_id, text, &results);
+        let finding = user_report_finding(&report_id, text, &results, reporter);
         match self.outbox.push(&[finding]) {
             Ok(_) => {
                 self.queued.notify_one();
                 reply.queued = true;
-                tracing::info!(report = %report_id, "user report queued");
+                tracing::info!(
+                    report = %report_id,
+                    uid = reporter.map(|r| r.uid),
+                    account = reporter.and_then(|r| r.account.as_deref()),
+                    "user report queued"
+                );
             }
             Err(e) => {
                 tracing::error!(error = %e, "queueing a user report");
@@ -542,6 +576,22 @@ fn plain_duration(duration: Duration) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_finding_names_the_account_the_kernel_gave() {
+        let reporter = Reporter {
+            uid: 1000,
+            account: Some("alice".to_owned()),
+        };
+        let finding = user_report_finding("r1", "no wifi", &[], Some(&reporter));
+        assert_eq!(
+            finding.evidence["reporter"],
+            serde_json::json!({"uid": 1000, "account": "alice"})
+        );
+        let anonymous = user_report_finding("r2", "no wifi", &[], None);
+        assert!(!anonymous.evidence.contains_key("reporter"));
+        assert_eq!(Reporter::from_uid(0).uid, 0);
+    }
 
     #[test]
     fn each_user_gets_their_share_of_reports_per_window() {

@@ -4,6 +4,7 @@ use firstline_proto::v1 as pb;
 
 use crate::finding::{Finding, Severity};
 use crate::inventory::Inventory;
+use crate::users::SessionKind;
 
 /// The collector's limits (see its `wire.rs`); the agent trims to them rather than be refused.
 const MAX_SUMMARY_BYTES: usize = 1024;
@@ -57,6 +58,23 @@ impl From<Inventory> for pb::Inventory {
             site: inventory.site,
             gateways: inventory.gateways,
             dns_servers: inventory.dns_servers,
+            users: inventory
+                .users
+                .into_iter()
+                .map(|user| pb::DeviceUser {
+                    account: user.account,
+                    line: user.line,
+                    kind: match user.kind {
+                        SessionKind::Graphical => pb::SessionKind::Graphical,
+                        SessionKind::Console => pb::SessionKind::Console,
+                        SessionKind::Remote => pb::SessionKind::Remote,
+                    }
+                    .into(),
+                    login_at_unix_ms: user.login_at_ms,
+                    remote_host: user.remote_host,
+                })
+                .collect(),
+            last_user: inventory.last_user,
         }
     }
 }

@@ -70,6 +70,65 @@ pub struct Inventory {
     pub site: String,
     pub gateways: Vec<String>,
     pub dns_servers: Vec<String>,
+    /// Who has a session on the device (graphical first), as its agent last said.
+    pub users: Vec<DeviceUser>,
+    /// The account that logged in last (empty when unknown).
+    pub last_user: String,
+}
+
+impl Inventory {
+    /// The device's people: the accounts with a session (graphical first, each once), else
+    /// the account that logged in last.
+    pub fn user_accounts(&self) -> Vec<String> {
+        let mut accounts: Vec<String> = Vec::new();
+        for user in &self.users {
+            if !accounts.contains(&user.account) {
+                accounts.push(user.account.clone());
+            }
+        }
+        if accounts.is_empty() && !self.last_user.is_empty() {
+            accounts.push(self.last_user.clone());
+        }
+        accounts
+    }
+}
+
+/// One login session on a device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct DeviceUser {
+    pub account: String,
+    /// The display or terminal line (":0", "tty1", "pts/0").
+    pub line: String,
+    pub kind: SessionKind,
+    /// When the session began (0 when unknown).
+    pub login_at_ms: i64,
+    /// The remote host of a remote session.
+    pub remote_host: String,
+}
+
+/// What a person is sitting at: a graphical display, a console, or another machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Graphical,
+    Console,
+    Remote,
+    /// A kind this collector does not know (a newer agent).
+    #[default]
+    #[serde(other)]
+    Other,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Graphical => "graphical",
+            SessionKind::Console => "console",
+            SessionKind::Remote => "remote",
+            SessionKind::Other => "other",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -3,7 +3,9 @@
 
 use firstline_proto::v1 as pb;
 
-use crate::model::{AgentHealth, Disk, Finding, Inventory, NetworkInterface, Severity};
+use crate::model::{
+    AgentHealth, DeviceUser, Disk, Finding, Inventory, NetworkInterface, SessionKind, Severity,
+};
 
 pub const MAX_CHECK_NAME_BYTES: usize = 64;
 pub const MAX_RESOURCE_BYTES: usize = 512;
@@ -11,6 +13,9 @@ pub const MAX_SUMMARY_BYTES: usize = 1024;
 pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
 pub const MAX_INVENTORY_TEXT_BYTES: usize = 256;
 pub const MAX_INVENTORY_ITEMS: usize = 256;
+/// A device's sessions and the length of an account name or a line (far beyond real ones).
+pub const MAX_DEVICE_USERS: usize = 32;
+pub const MAX_ACCOUNT_BYTES: usize = 64;
 /// Also enforced on the raw bytes before decoding (`firstline_proto::codec`).
 pub const MAX_FINDINGS_PER_BATCH: usize = firstline_proto::codec::MAX_FINDINGS_PER_BATCH;
 /// Bounds on what an agent says about itself: far beyond anything real, so a value past them
@@ -218,6 +223,8 @@ impl TryFrom<pb::Inventory> for Inventory {
                     .map(|server| text("dns_servers", server))
                     .collect::<Result<_, _>>()?
             },
+            users: device_users(inventory.users)?,
+            last_user: account("last_user", inventory.last_user)?,
         })
     }
 }
@@ -363,6 +370,60 @@ fn storable_json(json: String) -> String {
         Ok(value) => serde_json::to_string(&clean(value)).unwrap_or(json),
         Err(_) => json,
     }
+}
+
+/// A device's sessions: at most [`MAX_DEVICE_USERS`], each with an account name.
+fn device_users(users: Vec<pb::DeviceUser>) -> Result<Vec<DeviceUser>, InvalidField> {
+    if users.len() > MAX_DEVICE_USERS {
+        return Err(too_large(
+            "users",
+            format!(
+                "{} entries exceeds the limit of {MAX_DEVICE_USERS}",
+                users.len()
+            ),
+        ));
+    }
+    users
+        .into_iter()
+        .map(|user| {
+            let name = account("users.account", user.account)?;
+            if name.is_empty() {
+                return Err(invalid("users.account", "must not be empty"));
+            }
+            if user.login_at_unix_ms < 0 {
+                return Err(invalid(
+                    "users.login_at_unix_ms",
+                    format!("{} is before 1970", user.login_at_unix_ms),
+                ));
+            }
+            Ok(DeviceUser {
+                account: name,
+                line: account("users.line", user.line)?,
+                kind: match pb::SessionKind::try_from(user.kind) {
+                    Ok(pb::SessionKind::Graphical) => SessionKind::Graphical,
+                    Ok(pb::SessionKind::Console) => SessionKind::Console,
+                    Ok(pb::SessionKind::Remote) => SessionKind::Remote,
+                    // Forward compatible: a kind added later is shown as "other".
+                    Ok(pb::SessionKind::Unspecified) | Err(_) => SessionKind::Other,
+                },
+                login_at_ms: user.login_at_unix_ms,
+                remote_host: bounded_text(
+                    "users.remote_host",
+                    user.remote_host,
+                    MAX_INVENTORY_TEXT_BYTES,
+                )?,
+            })
+        })
+        .collect()
+}
+
+/// An account name: at most [`MAX_ACCOUNT_BYTES`], no control character (not even a tab).
+fn account(field: &'static str, value: String) -> Result<String, InvalidField> {
+    let value = bounded_text(field, value, MAX_ACCOUNT_BYTES)?;
+    if value.contains('\t') {
+        return Err(invalid(field, "contains the control character '\\t'"));
+    }
+    Ok(value)
 }
 
 fn bounded_count(field: &'static str, count: usize) -> Result<(), InvalidField> {
@@ -623,6 +684,83 @@ mod tests {
             assert_eq!(error.field, field);
             assert_eq!(error.problem, Problem::Invalid);
             assert!(error.to_string().contains("plausible limit"), "{error}");
+        }
+    }
+
+    #[test]
+    fn device_users_are_bounded_and_plain_text() {
+        let user = |account: &str| pb::DeviceUser {
+            account: account.to_owned(),
+            line: ":0".to_owned(),
+            kind: pb::SessionKind::Graphical.into(),
+            login_at_unix_ms: 1_700_000_000_000,
+            remote_host: String::new(),
+        };
+        let with = |users: Vec<pb::DeviceUser>, last_user: &str| pb::Inventory {
+            hostname: "pc".to_owned(),
+            users,
+            last_user: last_user.to_owned(),
+            ..Default::default()
+        };
+        let fine = Inventory::try_from(with(vec![user("alice")], "bob")).expect("valid users");
+        assert_eq!(fine.users[0].account, "alice");
+        assert_eq!(fine.users[0].kind, SessionKind::Graphical);
+        assert_eq!(fine.last_user, "bob");
+        let mut future = user("carol");
+        future.kind = 99;
+        let future = Inventory::try_from(with(vec![future], "")).expect("unknown kind");
+        assert_eq!(future.users[0].kind, SessionKind::Other);
+
+        let cases: Vec<(&str, Problem, pb::Inventory)> = vec![
+            (
+                "users",
+                Problem::TooLarge,
+                with(vec![user("alice"); MAX_DEVICE_USERS + 1], ""),
+            ),
+            (
+                "users.account",
+                Problem::Invalid,
+                with(vec![user("al\u{1b}[31mice")], ""),
+            ),
+            (
+                "users.account",
+                Problem::Invalid,
+                with(vec![user("a\tb")], ""),
+            ),
+            ("users.account", Problem::Invalid, with(vec![user("")], "")),
+            (
+                "users.account",
+                Problem::TooLarge,
+                with(vec![user(&"a".repeat(MAX_ACCOUNT_BYTES + 1))], ""),
+            ),
+            ("last_user", Problem::Invalid, with(Vec::new(), "bob\n")),
+            (
+                "users.line",
+                Problem::Invalid,
+                with(
+                    vec![pb::DeviceUser {
+                        line: "tty\r1".to_owned(),
+                        ..user("alice")
+                    }],
+                    "",
+                ),
+            ),
+            (
+                "users.login_at_unix_ms",
+                Problem::Invalid,
+                with(
+                    vec![pb::DeviceUser {
+                        login_at_unix_ms: -1,
+                        ..user("alice")
+                    }],
+                    "",
+                ),
+            ),
+        ];
+        for (field, problem, inventory) in cases {
+            let error = Inventory::try_from(inventory).expect_err(field);
+            assert_eq!((error.field, error.problem), (field, problem), "{error}");
+            assert!(error.to_string().contains(field), "{error}");
         }
     }
 

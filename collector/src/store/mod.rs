@@ -685,10 +685,16 @@ impl Store {
             what: "inventory",
             detail: e.to_string(),
         })?;
+        // The account names alone, for ticket lists (`tickets.rs`, affected users).
+        let users_json =
+            serde_json::to_string(&inventory.user_accounts()).map_err(|e| StoreError::Corrupt {
+                what: "device users",
+                detail: e.to_string(),
+            })?;
         with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE devices SET hostname = $1, agent_version = $2, os_name = $3, os_version = $4, \
-                 inventory_json = $5, inventory_at_ms = $6, last_seen_at_ms = $7 WHERE id = $8",
+                 inventory_json = $5, inventory_at_ms = $6, last_seen_at_ms = $7, users_json = $9 WHERE id = $8",
             )
             .bind(&inventory.hostname)
             .bind(&inventory.agent_version)
@@ -698,6 +704,7 @@ impl Store {
             .bind(now_ms)
             .bind(now_ms)
             .bind(device_id)
+            .bind(&users_json)
             .execute(pool)
             .await?;
         });

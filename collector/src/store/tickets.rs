@@ -55,6 +55,12 @@ pub struct TicketRecord {
     pub reopen_count: u32,
     pub incident_id: Option<i64>,
     pub resolution: Option<String>,
+    /// Who reported it: the local account that made the report (report tickets), or "uid N"
+    /// when the device did not know the name.
+    pub requester: Option<String>,
+    pub requester_uid: Option<i64>,
+    /// The users of its devices (from their latest inventories), each once.
+    pub affected_users: Vec<String>,
 }
 
 impl TicketRecord {
@@ -472,6 +478,26 @@ fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
     }
 }
 
+/// At most this many affected users are listed on a ticket (an incident may span a fleet).
+pub const MAX_AFFECTED_USERS: usize = 100;
+
+/// Account names from devices' `users_json` lists, each once, in order; a list that does
+/// not read is skipped (the device's next inventory rewrites it).
+fn merge_users<'a>(lists: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut users: Vec<String> = Vec::new();
+    for list in lists {
+        for user in serde_json::from_str::<Vec<String>>(list).unwrap_or_default() {
+            if users.len() >= MAX_AFFECTED_USERS {
+                return users;
+            }
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+    }
+    users
+}
+
 /// Severities at or above `min`, as stored.
 fn severities_from(min: Severity) -> [&'static str; 3] {
     let all = [Severity::Info, Severity::Warning, Severity::Critical];
@@ -533,6 +559,9 @@ macro_rules! ticket_record {
             reopen_count: count(row.try_get("reopen_count")?),
             incident_id: row.try_get("incident_id")?,
             resolution: row.try_get("resolution")?,
+            requester: row.try_get("requester")?,
+            requester_uid: row.try_get("requester_uid")?,
+            affected_users: Vec::new(),
         }
     }};
 }
@@ -1070,8 +1099,8 @@ macro_rules! insert_ticket {
         let inserted = sqlx::query(
             "INSERT INTO tickets (kind, ticket_key, open_key, state, title, description, check_name, resource, \
              device_id, scope, fingerprint, severity, impact, urgency, priority, tier, vip, device_count, \
-             opened_at_ms, updated_at_ms, response_due_ms, resolution_due_ms) \
-             VALUES ($1, $2, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $16, $17, $18) \
+             opened_at_ms, updated_at_ms, response_due_ms, resolution_due_ms, requester, requester_uid) \
+             VALUES ($1, $2, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $16, $17, $18, $19, $20) \
              ON CONFLICT (open_key) DO NOTHING RETURNING id",
         )
         .bind(new.kind.as_str())
@@ -1092,6 +1121,8 @@ macro_rules! insert_ticket {
         .bind(new.opened_at_ms)
         .bind(new.response_due_ms)
         .bind(new.resolution_due_ms)
+        .bind(new.requester.as_ref().map(|r| r.name.as_str()))
+        .bind(new.requester.as_ref().and_then(|r| r.uid))
         .fetch_optional(&mut **$tx)
         .await?;
         match inserted {
@@ -1222,6 +1253,29 @@ impl Store {
             for row in &rows {
                 tickets.push(ticket_record!(row));
             }
+            // The users of the listed tickets' devices, in one query over their id range.
+            if let (Some(first), Some(last)) = (
+                tickets.iter().map(|t| t.id).min(),
+                tickets.iter().map(|t| t.id).max(),
+            ) {
+                let user_rows = sqlx::query(
+                    "SELECT td.ticket_id, d.users_json FROM ticket_devices td JOIN devices d ON d.id = td.device_id \
+                     WHERE td.ticket_id >= $1 AND td.ticket_id <= $2 AND d.users_json IS NOT NULL \
+                     ORDER BY td.ticket_id, td.added_at_ms, td.device_id",
+                )
+                .bind(first)
+                .bind(last)
+                .fetch_all(pool)
+                .await?;
+                let mut by_ticket: Vec<(i64, String)> = Vec::with_capacity(user_rows.len());
+                for row in &user_rows {
+                    by_ticket.push((row.try_get("ticket_id")?, row.try_get("users_json")?));
+                }
+                for ticket in &mut tickets {
+                    let lists = by_ticket.iter().filter(|(id, _)| *id == ticket.id).map(|(_, json)| json.as_str());
+                    ticket.affected_users = merge_users(lists);
+                }
+            }
             Ok(tickets)
         })
     }
@@ -1242,16 +1296,18 @@ impl Store {
             let Some(row) = sqlx::query("SELECT * FROM tickets WHERE id = $1").bind(id).fetch_optional(pool).await? else {
                 return Ok(None);
             };
-            let ticket = ticket_record!(&row);
+            let mut ticket = ticket_record!(&row);
             let device_rows = sqlx::query(
-                "SELECT td.device_id, d.hostname, td.added_at_ms, td.recovered_at_ms FROM ticket_devices td \
+                "SELECT td.device_id, d.hostname, d.users_json, td.added_at_ms, td.recovered_at_ms FROM ticket_devices td \
                  JOIN devices d ON d.id = td.device_id WHERE td.ticket_id = $1 ORDER BY td.added_at_ms, td.device_id",
             )
             .bind(id)
             .fetch_all(pool)
             .await?;
             let mut devices = Vec::with_capacity(device_rows.len());
+            let mut users_lists: Vec<Option<String>> = Vec::with_capacity(device_rows.len());
             for row in &device_rows {
+                users_lists.push(row.try_get("users_json")?);
                 devices.push(TicketDevice {
                     device_id: row.try_get("device_id")?,
                     hostname: row.try_get("hostname")?,
@@ -1259,6 +1315,7 @@ impl Store {
                     recovered_at_ms: row.try_get("recovered_at_ms")?,
                 });
             }
+            ticket.affected_users = merge_users(users_lists.iter().flatten().map(String::as_str));
             let event_rows = if timeline {
                 sqlx::query("SELECT * FROM ticket_events WHERE ticket_id = $1 ORDER BY id")
                     .bind(id)

@@ -202,6 +202,8 @@ pub struct NewTicket {
     pub resolution_due_ms: i64,
     pub devices: Vec<String>,
     pub vip: bool,
+    /// Who reported it (report tickets whose evidence names the account).
+    pub requester: Option<crate::tickets::Requester>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -881,6 +883,7 @@ fn open_incident(
         resolution_due_ms: policy.due_ms(priority, now, target.resolution),
         devices,
         vip,
+        requester: None,
     });
     let mut hostnames: Vec<&str> = scope
         .recent_firing
@@ -1016,6 +1019,10 @@ fn one_device_ticket(
         resolution_due_ms: policy.due_ms(priority, now, target.resolution),
         devices: vec![device.id.clone()],
         vip: device.vip,
+        requester: match kind {
+            TicketKind::Report => crate::tickets::requester(&finding.evidence_json),
+            _ => None,
+        },
     }
 }
 

@@ -205,6 +205,43 @@ pub fn user_report_fingerprint(evidence_json: &str) -> String {
     )
 }
 
+/// Who made a report: the account the agent's report socket saw (the kernel's peer
+/// credentials, never the client's word), from the report's evidence (`reporter`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    /// The account name, or "uid N" when the device did not know the uid's name.
+    pub name: String,
+    pub uid: Option<i64>,
+}
+
+/// The longest account name a requester may have; a longer or unprintable one is not used.
+pub const MAX_REQUESTER_BYTES: usize = 64;
+
+/// The requester in a user report's evidence, when it names one that is plain text.
+pub fn requester(evidence_json: &str) -> Option<Requester> {
+    let evidence: serde_json::Value = serde_json::from_str(evidence_json).ok()?;
+    let reporter = evidence.get("reporter")?;
+    let uid = reporter
+        .get("uid")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|uid| *uid <= u64::from(u32::MAX))
+        .and_then(|uid| i64::try_from(uid).ok());
+    let account = reporter
+        .get("account")
+        .and_then(serde_json::Value::as_str)
+        .filter(|name| {
+            !name.is_empty()
+                && name.len() <= MAX_REQUESTER_BYTES
+                && !name.chars().any(char::is_control)
+        });
+    let name = match (account, uid) {
+        (Some(account), _) => account.to_owned(),
+        (None, Some(uid)) => format!("uid {uid}"),
+        (None, None) => return None,
+    };
+    Some(Requester { name, uid })
+}
+
 /// The key of an incident: one open incident per check and scope.
 pub fn incident_key(check: &str, scope: &str) -> String {
     format!("incident:{check}:{scope}")
@@ -281,6 +318,43 @@ pub fn scopes_for_check(check: &str, scopes: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reports_requester_is_the_account_in_its_evidence_when_plain() {
+        let named = |name: &str, uid: Option<i64>| {
+            Some(Requester {
+                name: name.to_owned(),
+                uid,
+            })
+        };
+        let cases = [
+            (
+                r#"{"reporter": {"uid": 0, "account": "root"}}"#,
+                named("root", Some(0)),
+            ),
+            (
+                r#"{"reporter": {"uid": 1000}}"#,
+                named("uid 1000", Some(1000)),
+            ),
+            (
+                r#"{"reporter": {"uid": 1000, "account": "a\u001bb"}}"#,
+                named("uid 1000", Some(1000)),
+            ),
+            (
+                r#"{"reporter": {"uid": -1, "account": "bob"}}"#,
+                named("bob", None),
+            ),
+            (r#"{"reporter": {"uid": 99999999999}}"#, None),
+            (r#"{"reporter": "root"}"#, None),
+            (r#"{"text": "no wifi"}"#, None),
+            ("not json", None),
+        ];
+        for (evidence, expected) in cases {
+            assert_eq!(requester(evidence), expected, "{evidence}");
+        }
+        let long = format!(r#"{{"reporter": {{"account": "{}"}}}}"#, "a".repeat(65));
+        assert_eq!(requester(&long), None);
+    }
 
     #[test]
     fn evidence_naming_an_app_version_gives_an_app_scope() {

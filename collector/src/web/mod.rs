@@ -371,6 +371,15 @@ fn fix_items(fixes: &[crate::tickets::KnownFix]) -> String {
         .collect()
 }
 
+/// The person a queue row is about: who reported it, else its device's user.
+fn queue_user(ticket: &crate::store::tickets::TicketRecord) -> &str {
+    ticket
+        .requester
+        .as_deref()
+        .or(ticket.affected_users.first().map(String::as_str))
+        .unwrap_or("—")
+}
+
 fn priority_class(priority: u8) -> &'static str {
     match priority {
         1 => "p1",
@@ -489,7 +498,7 @@ async fn queue(
             index + 1
         );
     }
-    body.push_str("</p><table id=\"queue\"><thead><tr><th>#</th><th>Priority</th><th>Ticket</th><th>State</th><th>Tier</th><th>Assignee</th><th>Devices</th><th>Site</th><th>Due</th></tr></thead><tbody>");
+    body.push_str("</p><table id=\"queue\"><thead><tr><th>#</th><th>Priority</th><th>Ticket</th><th>State</th><th>Tier</th><th>Assignee</th><th>User</th><th>Devices</th><th>Site</th><th>Due</th></tr></thead><tbody>");
     for ticket in &tickets {
         let left = due(ticket) - now;
         let due_text = if !ticket.state.is_open() {
@@ -504,7 +513,7 @@ async fn queue(
         };
         let _ = write!(
             body,
-            "<tr><td>{id}</td><td class=\"{class}\">P{priority}</td><td><a href=\"/tickets/{id}\">{title}</a><br><span class=\"muted\">{check}</span></td><td>{state}</td><td>L{tier}</td><td>{assignee}</td><td>{devices}</td><td>{site}</td><td>{due_text}</td></tr>",
+            "<tr><td>{id}</td><td class=\"{class}\">P{priority}</td><td><a href=\"/tickets/{id}\">{title}</a><br><span class=\"muted\">{check}</span></td><td>{state}</td><td>L{tier}</td><td>{assignee}</td><td class=\"user\">{user}</td><td>{devices}</td><td>{site}</td><td>{due_text}</td></tr>",
             id = ticket.id,
             class = priority_class(ticket.priority.number()),
             priority = ticket.priority.number(),
@@ -513,6 +522,7 @@ async fn queue(
             state = esc(ticket.state.as_str()),
             tier = ticket.tier,
             assignee = esc(ticket.assignee.as_deref().unwrap_or("—")),
+            user = esc(queue_user(ticket)),
             devices = ticket.device_count,
             site = esc(&site_of(ticket)),
         );
@@ -679,6 +689,16 @@ async fn ticket_page(
         when(t.opened_at_ms),
         when(t.response_due_ms),
         when(t.resolution_due_ms),
+    );
+    let _ = write!(
+        body,
+        "<dt>Requester</dt><dd id=\"requester\">{}</dd><dt>Affected users</dt><dd id=\"affected-users\">{}</dd>",
+        esc(t.requester.as_deref().unwrap_or("—")),
+        if t.affected_users.is_empty() {
+            "—".to_owned()
+        } else {
+            esc(&t.affected_users.join(", "))
+        },
     );
     if let Some(resolution) = &t.resolution {
         let _ = write!(body, "<dt>Resolution</dt><dd>{}</dd>", esc(resolution));
@@ -912,6 +932,7 @@ async fn device_page(
         },
         if device.vip { "yes" } else { "no" },
     );
+    body.push_str(&users_card(&inventory));
     body.push_str(&agent_health_card(device.agent_health.as_ref()));
     if let Some(note) = &device.budget_note {
         let _ = write!(
@@ -981,6 +1002,46 @@ async fn device_page(
 
 /// The agent's own health from its heartbeats: how long its checks take, its memory and the
 /// findings it still holds. Numbers only (nothing an agent typed), so nothing to escape.
+/// Who uses the device: its sessions (kind, line, login time) and the last login.
+fn users_card(inventory: &crate::model::Inventory) -> String {
+    let mut card = String::from("<h2>Users</h2>");
+    if inventory.users.is_empty() {
+        card.push_str("<p class=\"muted\" id=\"users\">No one has a session on it now.</p>");
+    } else {
+        card.push_str("<table id=\"users\"><tr><th>Account</th><th>Session</th><th>Where</th><th>Since</th></tr>");
+        for user in &inventory.users {
+            let place = if user.remote_host.is_empty() {
+                esc(&user.line)
+            } else {
+                format!("{} from {}", esc(&user.line), esc(&user.remote_host))
+            };
+            let _ = write!(
+                card,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&user.account),
+                user.kind.as_str(),
+                place,
+                if user.login_at_ms > 0 {
+                    when(user.login_at_ms)
+                } else {
+                    "—".to_owned()
+                },
+            );
+        }
+        card.push_str("</table>");
+    }
+    let _ = write!(
+        card,
+        "<p>Last login: <span id=\"last-user\">{}</span></p>",
+        if inventory.last_user.is_empty() {
+            "—".to_owned()
+        } else {
+            esc(&inventory.last_user)
+        }
+    );
+    card
+}
+
 fn agent_health_card(health: Option<&crate::model::AgentHealth>) -> String {
     let Some(health) = health else {
         return "<h2>Agent health</h2><p class=\"muted\">Not reported yet: agents report it with their heartbeats.</p>".to_owned();
