@@ -74,6 +74,28 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// The contact directory: who an OS account is (name, e-mail, language).
+    People {
+        #[command(subcommand)]
+        command: PeopleCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PeopleCommand {
+    /// Add or replace entries from a CSV file with a header row: account, display_name, email,
+    /// language (en, zh, pl or el). Every row is checked first; one bad row imports nothing.
+    Import {
+        /// The CSV file (UTF-8).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// List the directory as CSV (the format `import` reads).
+    List {
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -453,6 +475,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "device {device_id} is {}a VIP's device; new tickets use the new impact",
                 if off { "no longer " } else { "" }
             );
+        }
+        Command::People {
+            command: PeopleCommand::Import { file, location },
+        } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let people = match crate::directory::read_csv(&file.display().to_string(), &bytes) {
+                Ok(people) => people,
+                Err(problems) => {
+                    for problem in &problems {
+                        eprintln!("{problem}");
+                    }
+                    anyhow::bail!(
+                        "{} problem(s) in {}; nothing was imported",
+                        problems.len(),
+                        file.display()
+                    );
+                }
+            };
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            let added = store
+                .upsert_people(&people, &cli_actor(), crate::model::now_ms())
+                .await?;
+            tracing::info!(file = %file.display(), people = people.len(), added, by = %cli_actor(), "directory imported");
+            eprintln!(
+                "{} people imported from {} ({added} new, {} updated)",
+                people.len(),
+                file.display(),
+                people.len() as u64 - added
+            );
+        }
+        Command::People {
+            command: PeopleCommand::List { location },
+        } => {
+            let settings = location.settings()?;
+            let store = server::open_store(&settings).await?;
+            let mut writer = csv::Writer::from_writer(std::io::stdout());
+            writer.write_record(["account", "display_name", "email", "language"])?;
+            for person in store.people(usize::MAX).await? {
+                writer.write_record([
+                    person.account.as_str(),
+                    person.display_name.as_str(),
+                    person.email.as_deref().unwrap_or_default(),
+                    person.language.as_deref().unwrap_or_default(),
+                ])?;
+            }
+            writer.flush()?;
         }
     }
     Ok(())

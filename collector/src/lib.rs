@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commit;
 pub mod config;
 pub mod connections;
+pub mod directory;
 pub mod enrollment;
 pub mod http;
 pub mod ingest;

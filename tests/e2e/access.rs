@@ -75,6 +75,14 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
         ("POST", "/api/v1/apikeys/nobody/revoke", None, Role::Admin),
         ("GET", "/api/v1/tokens", None, Role::Admin),
         ("GET", "/api/v1/alerts", None, Role::Admin),
+        ("GET", "/api/v1/people", None, Role::Technician),
+        (
+            "PUT",
+            "/api/v1/people/nobody",
+            Some(json!({"display_name": "No Body"})),
+            Role::Admin,
+        ),
+        ("DELETE", "/api/v1/people/nobody", None, Role::Admin),
         ("POST", "/api/v1/alerts/1/acknowledge", None, Role::Admin),
         (
             "POST",
@@ -348,6 +356,7 @@ fn template(path: &str) -> String {
         .replace("/users/nobody", "/users/{name}")
         .replace("/apikeys/nobody", "/apikeys/{name}")
         .replace("/alerts/1/", "/alerts/{id}/")
+        .replace("/people/nobody", "/people/{account}")
 }
 
 #[tokio::test]

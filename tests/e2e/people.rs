@@ -338,3 +338,147 @@ async fn device_users_reach_the_device_page_and_its_tickets_and_bad_ones_are_ref
     assert_eq!(refusal.code(), tonic::Code::InvalidArgument, "{refusal:?}");
     assert!(refusal.message().contains("users.account"), "{refusal:?}");
 }
+
+/// The contact directory: imported from CSV by the command line (one bad row imports nothing,
+/// and every problem is named with its line), edited over REST by admins only, and shown to
+/// staff wherever the account appears: "Alice Kowalska (alice)".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_is_imported_from_csv_edited_by_admins_and_names_the_people_on_tickets() {
+    let collector = TestCollector::start().await;
+    let store = collector.running().store.clone();
+    let http = collector.running().http_address;
+    let technician = firstline_collector::http::create_api_key(&store, "tech", Role::Technician)
+        .await
+        .expect("api key");
+    let admin = firstline_collector::http::create_api_key(&store, "admin", Role::Admin)
+        .await
+        .expect("api key");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let import = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_e2e-collector"))
+            .args(["people", "import"])
+            .arg(file)
+            .arg("--data-dir")
+            .arg(&collector.settings.data_dir)
+            .output()
+            .expect("run people import")
+    };
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "account,display_name,email,language\nalice,Alice Kowalska,alice@example.com,pl\nbob,Bob,bob-at-example,en\nalice,Again,,\n",
+    )
+    .expect("csv");
+    let refused = import(&bad);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("bad.csv line 3: email \"bob-at-example\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad.csv line 4: account \"alice\" is already on line 2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert_eq!(store.people(10).await.expect("people").len(), 0);
+
+    let good = dir.path().join("people.csv");
+    std::fs::write(
+        &good,
+        "account,display_name,email,language\nalice,Alice Kowalska,alice@example.com,pl-PL\neleni,Ελένη Παπαδοπούλου,,el\n",
+    )
+    .expect("csv");
+    let imported = import(&good);
+    let stderr = String::from_utf8_lossy(&imported.stderr);
+    assert!(imported.status.success(), "{stderr}");
+    assert!(stderr.contains("2 people imported"), "{stderr}");
+    let (status, people) = http_json(http, "GET", "/api/v1/people", Some(&technician), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(people[0]["display_name"], "Alice Kowalska");
+    assert_eq!(people[0]["language"], "pl");
+    assert_eq!(people[1]["display_name"], "Ελένη Παπαδοπούλου");
+
+    // Admins edit one entry; a bad value is said; technicians cannot.
+    let body = serde_json::json!({"display_name": "Bob Brown", "email": "bob@example.com", "language": "en"});
+    let (status, _) = http_json(
+        http,
+        "PUT",
+        "/api/v1/people/bob",
+        Some(&technician),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, answer) =
+        http_json(http, "PUT", "/api/v1/people/bob", Some(&admin), Some(&body)).await;
+    assert_eq!(status, 200, "{answer}");
+    let wrong = serde_json::json!({"display_name": "Bob", "language": "klingon"});
+    let (status, answer) = http_json(
+        http,
+        "PUT",
+        "/api/v1/people/bob",
+        Some(&admin),
+        Some(&wrong),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("language \"klingon\""),
+        "{answer}"
+    );
+
+    // A device whose user is in the directory: staff read the name.
+    let identity =
+        SimulatedDevice::enroll(&collector.url(), collector.token().await, dir.path()).await;
+    let mut device =
+        SimulatedDevice::connect(&collector.url(), identity, "default", "192.0.2.53").await;
+    device
+        .stream
+        .send(pb::agent_message::Body::Inventory(pb::Inventory {
+            hostname: "pc-alice".to_owned(),
+            agent_version: "test".to_owned(),
+            users: vec![pb::DeviceUser {
+                account: "alice".to_owned(),
+                line: ":0".to_owned(),
+                kind: pb::SessionKind::Graphical.into(),
+                login_at_unix_ms: 1_700_000_000_000,
+                remote_host: String::new(),
+            }],
+            ..pb::Inventory::default()
+        }))
+        .await;
+    device
+        .report("disk.free_low", "/", pb::Severity::Critical)
+        .await;
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    let (_, session) = sign_in(http, "tina", "tina-password-1").await;
+    let (cookie, _) = session.expect("signed in");
+    let queue = wait_for("the ticket in the queue, named", || async {
+        let queue = page(http, &cookie, "/").await;
+        queue.contains("Alice Kowalska").then_some(queue)
+    })
+    .await;
+    assert!(
+        queue.contains("Alice Kowalska <span class=\"muted\">(alice)</span>"),
+        "{queue}"
+    );
+    let tickets = store
+        .tickets(&firstline_collector::store::TicketFilter::default())
+        .await
+        .expect("tickets");
+    let ticket = page(http, &cookie, &format!("/tickets/{}", tickets[0].id)).await;
+    assert!(ticket.contains("Alice Kowalska"), "{ticket}");
+    // Removed from the directory, the account still shows, by its name.
+    let (status, _) = http_json(http, "DELETE", "/api/v1/people/alice", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    let queue = page(http, &cookie, "/").await;
+    assert!(
+        !queue.contains("Alice Kowalska") && queue.contains(">alice<"),
+        "{queue}"
+    );
+}

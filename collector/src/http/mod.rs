@@ -100,6 +100,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(reproduce_on_device))
         .routes(routes!(show_reproduce))
         .routes(routes!(knowledge))
+        .routes(routes!(staff::list_people))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Technician, request, next)
         }));
@@ -120,6 +121,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::revoke_tokens))
         .routes(routes!(staff::list_alerts))
         .routes(routes!(staff::acknowledge_alert))
+        .routes(routes!(staff::put_person, staff::delete_person))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));

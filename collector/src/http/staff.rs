@@ -255,3 +255,69 @@ pub async fn acknowledge_alert(
         Err(e) => store_unavailable("acknowledging an alert", &e),
     }
 }
+
+/// `GET /api/v1/people` (technician): the contact directory, by account (at most 10,000).
+#[utoipa::path(get, path = "/people", tag = "people",
+    responses((status = 200, body = [crate::directory::Person]), (status = 401, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn list_people(State(state): State<HttpState>) -> Response {
+    match state.store.people(10_000).await {
+        Ok(people) => Json(people).into_response(),
+        Err(e) => store_unavailable("listing the directory", &e),
+    }
+}
+
+/// `PUT /api/v1/people/{account}` (admin): adds or replaces one entry:
+/// `{"display_name", "email", "language"}` (language `en`, `zh`, `pl` or `el`).
+#[utoipa::path(put, path = "/people/{account}", tag = "admin",
+    params(("account" = String, Path, description = "The OS account, as agents report it")),
+    request_body = crate::directory::PersonFields,
+    responses((status = 200, body = crate::directory::Person), (status = 400, body = ApiError),
+        (status = 403, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn put_person(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(account): Path<String>,
+    Json(fields): Json<crate::directory::PersonFields>,
+) -> Response {
+    let person = match crate::directory::validate(&account, &fields) {
+        Ok(person) => person,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    match state
+        .store
+        .upsert_people(std::slice::from_ref(&person), &caller.name, now_ms())
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(account = %person.account, by = %caller.name, "directory entry saved");
+            Json(person).into_response()
+        }
+        Err(e) => store_unavailable("saving a directory entry", &e),
+    }
+}
+
+/// `DELETE /api/v1/people/{account}` (admin): the account is shown by its name again.
+#[utoipa::path(delete, path = "/people/{account}", tag = "admin",
+    params(("account" = String, Path, description = "The OS account")),
+    responses((status = 200, description = "Removed"), (status = 403, body = ApiError),
+        (status = 404, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn delete_person(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+    Path(account): Path<String>,
+) -> Response {
+    match state.store.delete_person(&account).await {
+        Ok(true) => {
+            tracing::info!(account = %account, by = %caller.name, "directory entry removed");
+            Json(serde_json::json!({ "account": account, "removed": true })).into_response()
+        }
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("{account:?} is not in the directory"),
+        ),
+        Err(e) => store_unavailable("removing a directory entry", &e),
+    }
+}

@@ -278,6 +278,7 @@ pub mod budgets;
 pub mod channels;
 pub mod health;
 pub mod metrics;
+pub mod people;
 pub mod reproduce;
 pub mod staff;
 pub mod stats;

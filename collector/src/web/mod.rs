@@ -371,6 +371,58 @@ fn fix_items(fixes: &[crate::tickets::KnownFix]) -> String {
         .collect()
 }
 
+/// The directory's entries for `accounts` (none when the store cannot say: names still show).
+async fn directory_of(
+    state: &HttpState,
+    accounts: &[String],
+) -> HashMap<String, crate::directory::Person> {
+    if accounts.is_empty() {
+        return HashMap::new();
+    }
+    state
+        .store
+        .people_named(accounts)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading the directory");
+            HashMap::new()
+        })
+}
+
+/// An account as staff read it, escaped: "Carol Smith (carol)" when the directory knows it
+/// (with the e-mail address and language when `contact`), else the account alone.
+fn person_label(
+    account: &str,
+    directory: &HashMap<String, crate::directory::Person>,
+    contact: bool,
+) -> String {
+    let Some(person) = directory.get(account) else {
+        return esc(account);
+    };
+    let mut label = if person.display_name == person.account {
+        esc(account)
+    } else {
+        format!(
+            "{} <span class=\"muted\">({})</span>",
+            esc(&person.display_name),
+            esc(account)
+        )
+    };
+    if contact {
+        if let Some(email) = &person.email {
+            let _ = write!(label, " · <a href=\"mailto:{0}\">{0}</a>", esc(email));
+        }
+        if let Some(language) = &person.language {
+            let _ = write!(
+                label,
+                " · <span class=\"muted\">reads {}</span>",
+                esc(language)
+            );
+        }
+    }
+    label
+}
+
 /// The person a queue row is about: who reported it, else its device's user.
 fn queue_user(ticket: &crate::store::tickets::TicketRecord) -> &str {
     ticket
@@ -498,6 +550,14 @@ async fn queue(
             index + 1
         );
     }
+    let users: Vec<String> = tickets
+        .iter()
+        .map(|t| queue_user(t).to_owned())
+        .filter(|u| u != "—")
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let directory = directory_of(&state, &users).await;
     body.push_str("</p><table id=\"queue\"><thead><tr><th>#</th><th>Priority</th><th>Ticket</th><th>State</th><th>Tier</th><th>Assignee</th><th>User</th><th>Devices</th><th>Site</th><th>Due</th></tr></thead><tbody>");
     for ticket in &tickets {
         let left = due(ticket) - now;
@@ -522,7 +582,7 @@ async fn queue(
             state = esc(ticket.state.as_str()),
             tier = ticket.tier,
             assignee = esc(ticket.assignee.as_deref().unwrap_or("—")),
-            user = esc(queue_user(ticket)),
+            user = person_label(queue_user(ticket), &directory, false),
             devices = ticket.device_count,
             site = esc(&site_of(ticket)),
         );
@@ -690,14 +750,27 @@ async fn ticket_page(
         when(t.response_due_ms),
         when(t.resolution_due_ms),
     );
+    let accounts: Vec<String> = t
+        .requester
+        .iter()
+        .chain(t.affected_users.iter())
+        .cloned()
+        .collect();
+    let directory = directory_of(&state, &accounts).await;
     let _ = write!(
         body,
         "<dt>Requester</dt><dd id=\"requester\">{}</dd><dt>Affected users</dt><dd id=\"affected-users\">{}</dd>",
-        esc(t.requester.as_deref().unwrap_or("—")),
+        t.requester
+            .as_deref()
+            .map_or_else(|| "—".to_owned(), |r| person_label(r, &directory, true)),
         if t.affected_users.is_empty() {
             "—".to_owned()
         } else {
-            esc(&t.affected_users.join(", "))
+            t.affected_users
+                .iter()
+                .map(|u| person_label(u, &directory, false))
+                .collect::<Vec<_>>()
+                .join(", ")
         },
     );
     if let Some(resolution) = &t.resolution {
