@@ -65,8 +65,10 @@ enum Command {
     /// Report a problem in your own words: the matching diagnosis runs now, and the result goes
     /// to support as a ticket with the evidence (e.g. report "I can't open the intranet").
     Report {
-        /// What is wrong, in any words (English, 中文, polski, ελληνικά, …).
-        text: String,
+        /// What is wrong, in any words (English, 中文, polski, ελληνικά, …); quotes are not
+        /// needed: `report the printer does not print`.
+        #[arg(required = true, num_args = 1.., value_name = "WORDS")]
+        text: Vec<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -274,6 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             state_dir,
         } => {
+            let text = text.join(" ");
             let mut settings = Settings::load(config.as_deref())?;
             if let Some(state_dir) = state_dir {
                 settings.state_dir = state_dir;
@@ -487,4 +490,37 @@ fn print_check(observations: &[Observation], errors: &[String], json: bool) -> a
         println!("{:<8} {}", "ERROR", error);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_needs_no_quotes_and_its_flags_go_anywhere() {
+        let cli = Cli::try_parse_from([
+            "firstline-agent",
+            "report",
+            "the",
+            "printer",
+            "does",
+            "not",
+            "print",
+            "--json",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Report { text, json, .. } => {
+                assert_eq!(text.join(" "), "the printer does not print");
+                assert!(json);
+            }
+            other => panic!("expected report, got {other:?}"),
+        }
+        let quoted = Cli::try_parse_from(["firstline-agent", "report", "--json", "I can't print"])
+            .expect("parses");
+        assert!(
+            matches!(quoted.command, Command::Report { text, .. } if text == ["I can't print"])
+        );
+        assert!(Cli::try_parse_from(["firstline-agent", "report"]).is_err());
+    }
 }

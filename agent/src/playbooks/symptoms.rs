@@ -260,7 +260,7 @@ pub fn match_text(text: &str) -> Matched {
         .filter_map(|(playbook, keywords)| {
             let hits = keywords
                 .iter()
-                .filter(|keyword| folded.contains(&fold(keyword)))
+                .filter(|keyword| contains_word(&folded, &fold(keyword)))
                 .count();
             (hits > 0).then_some((hits, *playbook))
         })
@@ -279,6 +279,28 @@ pub fn match_text(text: &str) -> Matched {
         playbooks.push(Playbook::Health);
     }
     Matched { playbooks, target }
+}
+
+/// Whether `keyword` starts a word of `text`: "print" is in "printer" and "can't print", not in
+/// "fingerprint"; "shop" is not in "Photoshop". Keywords are stems, so the word may go on
+/// ("przeglądar" is "przeglądarka"). Chinese is written without spaces between words: a
+/// keyword in Han characters matches anywhere.
+fn contains_word(text: &str, keyword: &str) -> bool {
+    if keyword.is_empty() {
+        return false;
+    }
+    let han = keyword.chars().next().is_some_and(is_han);
+    text.match_indices(keyword).any(|(at, _)| {
+        han || text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|before| !before.is_alphanumeric())
+    })
+}
+
+/// CJK unified ideographs (and extension A): Chinese characters.
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
 }
 
 /// Lower case, Greek accents and final sigma folded, curly apostrophes straightened.
@@ -403,6 +425,38 @@ mod tests {
                 matched.playbooks
             );
         }
+    }
+
+    #[test]
+    fn keywords_match_whole_words_not_the_middle_of_others() {
+        // The drill: "fingerprint" ran the printing playbook, "Photoshop" a shop's.
+        for phrase in [
+            "my fingerprint reader does not work",
+            "the blueprint viewer is broken",
+        ] {
+            assert!(
+                !match_text(phrase).playbooks.contains(&Printing),
+                "{phrase:?} → {:?}",
+                match_text(phrase).playbooks
+            );
+        }
+        // Stems still reach the words that grow from them; Chinese matches inside a sentence.
+        assert_eq!(
+            match_text("the printer jams").playbooks.first(),
+            Some(&Printing)
+        );
+        assert_eq!(
+            match_text("I can't print").playbooks.first(),
+            Some(&Printing)
+        );
+        assert_eq!(
+            match_text("我的打印机坏了").playbooks.first(),
+            Some(&Printing)
+        );
+        assert!(contains_word("przeglądarka nie działa", "przeglądar"));
+        assert!(!contains_word("photoshop", "shop"));
+        assert!(contains_word("shop", "shop"));
+        assert!(!contains_word("anything", ""));
     }
 
     #[test]
