@@ -84,6 +84,25 @@ async fn signed_in(state: &HttpState, headers: &HeaderMap) -> Result<(Caller, St
         .ok_or_else(|| Redirect::to("/login").into_response())
 }
 
+/// The signed-in person behind a form that changes something, which must carry the session's
+/// CSRF token; else a redirect to the sign-in page, or a refusal.
+async fn signed_in_form(
+    state: &HttpState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(Caller, String), Response> {
+    let (caller, csrf) = signed_in(state, headers).await?;
+    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
+        tracing::warn!(user = %caller.name, "form without a valid CSRF token refused");
+        return Err(problem(
+            Some(&caller),
+            StatusCode::FORBIDDEN,
+            "The form's security token is missing or wrong; reload the page and try again.",
+        ));
+    }
+    Ok((caller, csrf))
+}
+
 /// A page for a signed-in person.
 fn signed_page(
     caller: &Caller,
@@ -287,18 +306,10 @@ async fn password_form(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
+    let (caller, csrf) = match signed_in_form(&state, &headers, &form).await {
         Ok(who) => who,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
-        tracing::warn!(user = %caller.name, "form without a valid CSRF token refused");
-        return problem(
-            Some(&caller),
-            StatusCode::FORBIDDEN,
-            "The form's security token is missing or wrong; reload the page and try again.",
-        );
-    }
     let field = |key: &str| form.get(key).cloned().unwrap_or_default();
     let new_password = field("new_password");
     if new_password != field("new_password_again") {
@@ -624,12 +635,12 @@ async fn collector_notices(state: &HttpState, caller: &Caller, csrf: &str) -> St
         let _ = write!(
             out,
             "<div class=\"error\" id=\"alert-{id}\"><p><strong>Collector alert</strong> ({when}): {detail}</p>\
-             <form method=\"post\" action=\"/alerts/{id}/acknowledge\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+             <form method=\"post\" action=\"/alerts/{id}/acknowledge\">{csrf}\
              <button type=\"submit\">Acknowledge</button></form></div>",
             id = alert.id,
             when = html::when(alert.raised_at_ms),
             detail = esc(&alert.detail),
-            csrf = esc(csrf),
+            csrf = csrf_field(csrf),
         );
     }
     out
@@ -642,17 +653,10 @@ async fn acknowledge_alert_form(
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
+    let (caller, _) = match signed_in_form(&state, &headers, &form).await {
         Ok(who) => who,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
-        return problem(
-            Some(&caller),
-            StatusCode::FORBIDDEN,
-            "The form's security token is missing or wrong; reload the page and try again.",
-        );
-    }
     if caller.role != Role::Admin {
         return problem(
             Some(&caller),
@@ -889,18 +893,10 @@ async fn act(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
+    let (caller, _) = match signed_in_form(&state, &headers, &form).await {
         Ok(who) => who,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
-        tracing::warn!(user = %caller.name, "form without a valid CSRF token refused");
-        return problem(
-            Some(&caller),
-            StatusCode::FORBIDDEN,
-            "The form's security token is missing or wrong; reload the page and try again.",
-        );
-    }
     let Ok(id) = id.parse::<i64>() else {
         return problem(Some(&caller), StatusCode::NOT_FOUND, "No such ticket.");
     };
