@@ -63,6 +63,22 @@ impl SqliteCollector {
         format!("https://{}", self.grpc)
     }
 
+    /// The collector's store opened beside it (the test's own connection to `data_dir`), and an
+    /// enrollment token made in it, as an admin's script would.
+    async fn token(&self, data_dir: &Path) -> (Store, String) {
+        let store = Store::open(data_dir).await.expect("the collector's store");
+        let ca_pem = std::fs::read_to_string(data_dir.join("ca.pem")).expect("ca.pem");
+        let token = firstline_collector::enrollment::create_token(
+            &store,
+            &ca_pem,
+            Duration::from_secs(600),
+        )
+        .await
+        .expect("token")
+        .token;
+        (store, token)
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -161,13 +177,7 @@ async fn a_full_disk_under_sqlite_fails_healthz_asks_agents_to_wait_and_recovers
         return;
     };
     let collector = SqliteCollector::start(dir.path(), &data_dir).await;
-    let store = Store::open(&data_dir).await.expect("the collector's store");
-    let ca_pem = std::fs::read_to_string(data_dir.join("ca.pem")).expect("ca.pem");
-    let token =
-        firstline_collector::enrollment::create_token(&store, &ca_pem, Duration::from_secs(600))
-            .await
-            .expect("token")
-            .token;
+    let (store, token) = collector.token(&data_dir).await;
     let identity =
         SimulatedDevice::enroll(&collector.url(), token, &dir.path().join("device")).await;
     let device_id = identity.device_id().to_owned();
@@ -707,13 +717,7 @@ async fn an_agent_waits_out_a_full_collector_disk_and_then_delivers_everything_o
         return;
     };
     let collector = SqliteCollector::start(dir.path(), &data_dir).await;
-    let store = Store::open(&data_dir).await.expect("the collector's store");
-    let ca_pem = std::fs::read_to_string(data_dir.join("ca.pem")).expect("ca.pem");
-    let token =
-        firstline_collector::enrollment::create_token(&store, &ca_pem, Duration::from_secs(600))
-            .await
-            .expect("token")
-            .token;
+    let (store, token) = collector.token(&data_dir).await;
     let identity =
         SimulatedDevice::enroll(&collector.url(), token, &dir.path().join("agent")).await;
     let device_id = identity.device_id().to_owned();
