@@ -144,13 +144,26 @@ impl Browser {
             .await;
     }
 
+    /// The text of `css`. Found just as a click's navigation replaces the page, the element
+    /// goes stale before it is read: it is looked up again on the new page.
     async fn text(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.call("GET", &format!("/element/{element}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        wait_for(&format!("the text of {css}"), || async {
+            let element = self.find(css).await;
+            let (status, _, answer) = http_call(
+                self.address,
+                "GET",
+                &format!("/session/{}/element/{element}/text", self.session),
+                &[],
+                None,
+            )
+            .await;
+            if status == 404 && answer["value"]["error"] == "stale element reference" {
+                return None;
+            }
+            assert_eq!(status, 200, "GET text of {css}: {answer}");
+            Some(answer["value"].as_str().unwrap_or_default().to_owned())
+        })
+        .await
     }
 
     async fn title(&self) -> String {
