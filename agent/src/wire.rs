@@ -303,6 +303,8 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                 },
                 Body::Reproduce(request) => reproduce_request(request),
                 Body::Config(_) => FromCollector::Unsupported("config push"),
+                Body::HelpLink(_) => FromCollector::Unsupported("help link"),
+                Body::Notice(_) => FromCollector::Unsupported("user notice"),
             },
         )
     }

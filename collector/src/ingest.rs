@@ -464,6 +464,9 @@ impl Session {
                     // Another collector may have queued a request for this device.
                     self.deliver_reproduce(false).await?;
                 }
+                Body::HelpLinkRequest(_) => {
+                    tracing::debug!(device = %self.device_id, "help link asked for; not served yet");
+                }
                 Body::ReproduceResult(result) => {
                     let result = wire::ReproduceAnswer::try_from(result).map_err(|e| {
                         Status::invalid_argument(format!("reproduce result refused: {e}"))
