@@ -38,6 +38,7 @@ struct ConfigFile {
     database_url: Option<String>,
     metrics_token: Option<String>,
     trusted_proxies: Vec<String>,
+    public_url: Option<String>,
     tickets: crate::tickets::policy::TicketsFile,
     channels: Vec<crate::channels::ChannelFile>,
     limits: crate::limits::LimitsFile,
@@ -55,6 +56,7 @@ impl Default for ConfigFile {
             database_url: None,
             metrics_token: None,
             trusted_proxies: Vec::new(),
+            public_url: None,
             tickets: Default::default(),
             channels: Vec::new(),
             limits: Default::default(),
@@ -78,6 +80,10 @@ pub struct Settings {
     /// Reverse proxies in front of the HTTP port: only for a peer in these networks is the
     /// client address taken from `X-Forwarded-For` (sign-in limits and logs use it).
     pub trusted_proxies: Vec<crate::net::IpNetwork>,
+    /// The address people's browsers reach the HTTP port at (`https://help.example.com`):
+    /// help links point there, and the help page refuses requests for any other host. When
+    /// unset, the HTTP listener's own address.
+    pub public_url: Option<String>,
     /// How findings become tickets (`[tickets]`).
     pub tickets: crate::tickets::Policy,
     /// Where ticket news goes (`[[channels]]`).
@@ -163,6 +169,12 @@ impl Settings {
             .map(|text| text.parse::<crate::net::IpNetwork>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| error(format!("trusted_proxies: {e}")))?;
+        let public_url = file
+            .public_url
+            .as_deref()
+            .map(public_url)
+            .transpose()
+            .map_err(error)?;
         let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
         let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
         let limits = file.limits.validate().map_err(error)?;
@@ -175,6 +187,7 @@ impl Settings {
             database_url: file.database_url,
             metrics_token: file.metrics_token,
             trusted_proxies,
+            public_url,
             grpc_listen: file.grpc_listen,
             http_listen: file.http_listen,
             server_names: file.server_names,
@@ -182,6 +195,28 @@ impl Settings {
             token_ttl: file.token_ttl,
         })
     }
+}
+
+/// `public_url` as written: `http://` or `https://`, a host and maybe a port, nothing else
+/// (no user, path, query or fragment); returned without a trailing slash.
+fn public_url(text: &str) -> Result<String, String> {
+    let problem = |why: &str| Err(format!("public_url {text:?} {why}"));
+    let trimmed = text.trim_end_matches('/');
+    let Some((scheme, authority)) = trimmed.split_once("://") else {
+        return problem("must start with http:// or https://");
+    };
+    if scheme != "http" && scheme != "https" {
+        return problem("must start with http:// or https://");
+    }
+    if authority.is_empty()
+        || authority.len() > 260
+        || authority
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '@' | '\\') || c.is_whitespace() || c.is_control())
+    {
+        return problem("must be only a scheme, a host and an optional port, like https://help.example.com");
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// `"24h"`-style durations in TOML, via humantime.

@@ -167,6 +167,8 @@ pub struct TelemetryService {
     gate: Option<Arc<crate::connections::Gate>>,
     /// Each device's budgets.
     limits: crate::limits::Limits,
+    /// Where help links point (`public_url`).
+    help_base: Arc<str>,
 }
 
 impl TelemetryService {
@@ -187,6 +189,7 @@ impl TelemetryService {
             shutdown,
             gate: None,
             limits: crate::limits::Limits::default(),
+            help_base: "http://localhost".into(),
         }
     }
 
@@ -194,6 +197,12 @@ impl TelemetryService {
     /// tickets per hour).
     pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Help links point at `url` (the collector's `public_url`).
+    pub fn with_help_base(mut self, url: Arc<str>) -> Self {
+        self.help_base = url;
         self
     }
 
@@ -258,6 +267,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             pace: self.sessions.pace(&device_id, &self.limits),
             paced: AtomicBool::new(false),
             report_tickets_per_hour: self.limits.device_report_tickets_per_hour,
+            help_base: self.help_base.clone(),
         };
         let sessions = self.sessions.clone();
         let shutdown = self.shutdown.clone();
@@ -326,6 +336,7 @@ struct Session {
     /// Whether this stream was slowed yet (noted once a stream).
     paced: AtomicBool,
     report_tickets_per_hour: u32,
+    help_base: Arc<str>,
 }
 
 impl Session {
@@ -464,9 +475,7 @@ impl Session {
                     // Another collector may have queued a request for this device.
                     self.deliver_reproduce(false).await?;
                 }
-                Body::HelpLinkRequest(_) => {
-                    tracing::debug!(device = %self.device_id, "help link asked for; not served yet");
-                }
+                Body::HelpLinkRequest(request) => self.answer_help_link(request).await?,
                 Body::ReproduceResult(result) => {
                     let result = wire::ReproduceAnswer::try_from(result).map_err(|e| {
                         Status::invalid_argument(format!("reproduce result refused: {e}"))
@@ -496,6 +505,7 @@ impl Session {
     /// Sends the device its waiting reproduce requests (`resend`: also those sent on an
     /// earlier stream without an answer).
     async fn deliver_reproduce(&self, resend: bool) -> Result<(), Status> {
+        self.deliver_notices().await?;
         let requests = self
             .store
             .take_reproduce(&self.device_id, resend, now_ms())
@@ -506,6 +516,56 @@ impl Session {
             self.send(wire::reproduce(&request)).await?;
         }
         Ok(())
+    }
+
+    /// Desktop notices for this device's users (a reply, a fix to confirm), sent once.
+    async fn deliver_notices(&self) -> Result<(), Status> {
+        let notices = self
+            .store
+            .take_user_notices(&self.device_id, now_ms())
+            .await
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
+        for notice in notices {
+            tracing::info!(device = %self.device_id, notice = %notice.id, kind = %notice.kind, "sending a notice for a user");
+            self.send(wire::notice(&notice)).await?;
+        }
+        Ok(())
+    }
+
+    /// A user of the device clicked "Get IT help": a single-use link for them. A request the
+    /// collector cannot honour is answered with the reason, never by ending the stream.
+    async fn answer_help_link(&self, request: pb::HelpLinkRequest) -> Result<(), Status> {
+        let request = match wire::HelpLinkAsk::try_from(request) {
+            Ok(request) => request,
+            Err((request_id, why)) => {
+                tracing::warn!(device = %self.device_id, error = %why, "help link request refused");
+                return self.send(wire::help_link_refused(&request_id, &why)).await;
+            }
+        };
+        let now = now_ms();
+        let created = self
+            .store
+            .create_help_link(&self.device_id, &request.account, request.uid, request.lang, now)
+            .await
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
+        let answer = match created {
+            Some(token) => {
+                tracing::info!(device = %self.device_id, account = %request.account, "help link issued");
+                wire::help_link(
+                    &request.request_id,
+                    &format!("{}/help/link/{token}", self.help_base),
+                    now + crate::store::help::LINK_TTL_MS,
+                )
+            }
+            None => {
+                tracing::warn!(device = %self.device_id, "too many help links asked for; refused");
+                wire::help_link_refused(
+                    &request.request_id,
+                    "this computer asked for too many help links; try again in a few minutes",
+                )
+            }
+        };
+        self.send(answer).await
     }
 
     async fn ingest_findings(&self, batch: pb::FindingBatch) -> Result<(), Status> {

@@ -206,6 +206,15 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     };
     let grpc_address = local(&grpc_listener, "gRPC", settings.grpc_listen)?;
     let http_address = local(&http_listener, "HTTP", settings.http_listen)?;
+    // Where people's browsers reach us: help links point there.
+    let public_url: Arc<str> = match &settings.public_url {
+        Some(url) => url.as_str().into(),
+        None if http_address.ip().is_unspecified() => {
+            tracing::warn!(http = %http_address, "public_url is not set: help links name localhost and work only on this machine; set public_url to the address people's browsers reach this collector at");
+            format!("http://localhost:{}", http_address.port()).into()
+        }
+        None => format!("http://{http_address}").into(),
+    };
 
     let (stop, stop_watch) = watch::channel(false);
     let sessions = Arc::new(Sessions::default());
@@ -277,7 +286,8 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
             stop_watch.clone(),
         )
         .with_gate(grpc_gate.clone())
-        .with_limits(settings.limits.clone()),
+        .with_limits(settings.limits.clone())
+        .with_help_base(public_url.clone()),
     )
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let grpc = Server::builder()
@@ -327,6 +337,7 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         ca_pem: ca_pem.clone(),
         trusted_proxies: settings.trusted_proxies.clone().into(),
         sign_in_holds: Arc::default(),
+        public_url: public_url.clone(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
     tokio::spawn(probe_store_health(store.clone(), stop_watch.clone()));

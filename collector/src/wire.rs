@@ -265,6 +265,13 @@ pub fn reproduce(request: &crate::store::reproduce::ReproduceRequest) -> pb::Col
     if let Some(target) = &request.target {
         parameters.insert("target".to_owned(), target.clone());
     }
+    if let Some(serde_json::Value::Object(given)) = &request.parameters {
+        for (name, value) in given {
+            if let Some(value) = value.as_str() {
+                parameters.insert(name.clone(), value.to_owned());
+            }
+        }
+    }
     pb::CollectorMessage {
         body: Some(pb::collector_message::Body::Reproduce(
             pb::ReproduceRequest {
@@ -273,6 +280,88 @@ pub fn reproduce(request: &crate::store::reproduce::ReproduceRequest) -> pb::Col
                 parameters,
             },
         )),
+    }
+}
+
+/// A validated `HelpLinkRequest`: an account name as utmp would hold it, the uid, and the
+/// language of the user's OS locale when it is one of ours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelpLinkAsk {
+    pub request_id: String,
+    pub account: String,
+    pub uid: Option<u32>,
+    pub lang: Option<firstline_i18n::Lang>,
+}
+
+impl TryFrom<pb::HelpLinkRequest> for HelpLinkAsk {
+    /// The request id (bounded, to answer with) and why.
+    type Error = (String, String);
+
+    fn try_from(request: pb::HelpLinkRequest) -> Result<Self, Self::Error> {
+        let id_ok = !request.request_id.is_empty()
+            && request.request_id.len() <= 128
+            && !request.request_id.chars().any(char::is_control);
+        let request_id = if id_ok {
+            request.request_id
+        } else {
+            String::new()
+        };
+        let refuse = |why: String| Err((request_id.clone(), why));
+        if !id_ok {
+            return refuse("a help link request needs an id of 1 to 128 bytes without control characters".to_owned());
+        }
+        if request.account.is_empty()
+            || request.account.len() > MAX_ACCOUNT_BYTES
+            || request.account.chars().any(char::is_control)
+        {
+            return refuse(format!(
+                "the account of a help link request must be 1 to {MAX_ACCOUNT_BYTES} bytes without control characters"
+            ));
+        }
+        if request.locale.len() > 64 {
+            return refuse("the locale of a help link request is longer than 64 bytes".to_owned());
+        }
+        Ok(HelpLinkAsk {
+            lang: firstline_i18n::Lang::parse(&request.locale),
+            uid: Some(request.uid),
+            account: request.account,
+            request_id,
+        })
+    }
+}
+
+pub fn help_link(request_id: &str, url: &str, expires_at_ms: i64) -> pb::CollectorMessage {
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::HelpLink(pb::HelpLink {
+            request_id: request_id.to_owned(),
+            url: url.to_owned(),
+            expires_at_unix_ms: expires_at_ms,
+            error: String::new(),
+        })),
+    }
+}
+
+pub fn help_link_refused(request_id: &str, why: &str) -> pb::CollectorMessage {
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::HelpLink(pb::HelpLink {
+            request_id: request_id.to_owned(),
+            url: String::new(),
+            expires_at_unix_ms: 0,
+            error: why.to_owned(),
+        })),
+    }
+}
+
+pub fn notice(notice: &crate::store::help::UserNotice) -> pb::CollectorMessage {
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::Notice(pb::UserNotice {
+            id: notice.id.clone(),
+            account: notice.account.clone(),
+            title: notice.title.clone(),
+            body: notice.body.clone(),
+            kind: notice.kind.clone(),
+            ticket_id: notice.ticket_id.unwrap_or_default(),
+        })),
     }
 }
 

@@ -290,9 +290,16 @@ pub fn text(lang: Lang, message: &Message) -> String {
     message.id.to_string()
 }
 
-/// A message without arguments in `lang`.
-pub fn tr(lang: Lang, id: &'static str) -> String {
-    text(lang, &Message::new(id))
+/// A message without arguments in `lang` (the id may be made at run time, e.g.
+/// `help-status-{state}`; one not in the catalogs shows as itself).
+pub fn tr(lang: Lang, id: &str) -> String {
+    text(
+        lang,
+        &Message {
+            id: Cow::Owned(id.to_owned()),
+            args: BTreeMap::new(),
+        },
+    )
 }
 
 /// Whether `id` is in the English catalog (every catalog, once the tests pass).

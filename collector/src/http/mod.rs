@@ -42,6 +42,9 @@ pub struct HttpState {
     /// Addresses and accounts refused sign-in until a time: further attempts are refused
     /// again from memory, without a write to the database.
     pub sign_in_holds: Arc<access::SignInHolds>,
+    /// Where browsers reach this collector (`public_url`, else the listener's address): the
+    /// help page answers only requests for this host.
+    pub public_url: Arc<str>,
 }
 
 /// The OpenAPI document's frame; the paths come from the routes themselves.
@@ -400,7 +403,13 @@ pub(crate) enum ActionRequest {
     Assign {
         to: String,
     },
+    /// An internal note: staff only.
     Comment {
+        text: String,
+    },
+    /// A public reply to the person who reported it: on their help page, as a desktop
+    /// notification on their device, and by e-mail when the directory has their address.
+    Reply {
         text: String,
     },
     Start,
@@ -441,6 +450,7 @@ impl ActionRequest {
         Ok(match self {
             ActionRequest::Assign { to } => StaffAction::Assign { to },
             ActionRequest::Comment { text } => StaffAction::Comment { text },
+            ActionRequest::Reply { text } => StaffAction::Reply { text },
             ActionRequest::Start => StaffAction::StartWork,
             ActionRequest::Pending { reason } => StaffAction::Pending { reason },
             ActionRequest::Escalate { reason } => StaffAction::Escalate { reason },
@@ -523,7 +533,8 @@ pub(crate) async fn perform(
     }
     let text_len = match &action {
         StaffAction::Assign { to } => to.len(),
-        StaffAction::Comment { text } => text.len(),
+        StaffAction::Comment { text } | StaffAction::Reply { text } => text.len(),
+        StaffAction::RequesterAnswer { words, .. } => words.len(),
         StaffAction::Pending { reason } | StaffAction::Escalate { reason } => reason.len(),
         StaffAction::Resolve { solution } => solution.len(),
         _ => 0,
@@ -540,7 +551,13 @@ pub(crate) async fn perform(
         .await
     {
         Ok(()) => match state.store.ticket_detail(id).await {
-            Ok(Some(detail)) => Json(detail).into_response(),
+            Ok(Some(detail)) => {
+                // A reply or a resolution may have queued a notice for the requester's device.
+                if let Some(device_id) = &detail.ticket.device_id {
+                    state.sessions.nudge(device_id);
+                }
+                Json(detail).into_response()
+            }
             Ok(None) => error(StatusCode::NOT_FOUND, format!("no ticket with id {id}")),
             Err(e) => store_unavailable("showing ticket", &e),
         },

@@ -277,6 +277,7 @@ pub mod bounded;
 pub mod budgets;
 pub mod channels;
 pub mod health;
+pub mod help;
 pub mod metrics;
 pub mod people;
 pub mod reproduce;

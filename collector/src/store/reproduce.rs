@@ -29,6 +29,11 @@ pub struct ReproduceRequest {
     pub done_at_ms: Option<i64>,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// What else the playbook is given (a report from the help page: the words, the account
+    /// and the language), as a JSON object of strings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +91,9 @@ macro_rules! request_from_row {
             done_at_ms: row.try_get("done_at_ms")?,
             result: result.and_then(|json| serde_json::from_str(&json).ok()),
             error: row.try_get("error")?,
+            parameters: row
+                .try_get::<Option<String>, _>("parameters_json")?
+                .and_then(|json| serde_json::from_str(&json).ok()),
         }
     }};
 }
@@ -126,6 +134,17 @@ impl Store {
         if !PLAYBOOKS.contains(&request.playbook) {
             return Err(ReproduceError::UnknownPlaybook(request.playbook.to_owned()));
         }
+        self.queue_reproduce(request, None, now_ms).await
+    }
+
+    /// Queues a request without checking its playbook against the technicians' list: for
+    /// the collector's own requests (a report from the help page).
+    pub(crate) async fn queue_reproduce(
+        &self,
+        request: &NewReproduce<'_>,
+        parameters_json: Option<&str>,
+        now_ms: i64,
+    ) -> Result<ReproduceRequest, ReproduceError> {
         let id = uuid::Uuid::new_v4().to_string();
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
@@ -174,7 +193,7 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO reproduce_requests (id, ticket_id, device_id, playbook, target, state, requested_by, \
-                 created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)",
+                 created_at_ms, expires_at_ms, parameters_json) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9)",
             )
             .bind(&id)
             .bind(request.ticket_id)
@@ -184,6 +203,7 @@ impl Store {
             .bind(request.requested_by)
             .bind(now_ms)
             .bind(now_ms.saturating_add(request.ttl_ms))
+            .bind(parameters_json)
             .execute(&mut *transaction)
             .await?;
             if let Some(ticket_id) = request.ticket_id {

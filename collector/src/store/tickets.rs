@@ -924,6 +924,23 @@ macro_rules! ticket_sql {
                         .bind(resolve(*ticket, opened)?)
                         .execute(&mut **self)
                         .await?;
+                        // A resolved ticket with a requester asks them "is it fixed?"; any
+                        // other state stops asking.
+                        let id = resolve(*ticket, opened)?;
+                        let asking = *state == TicketState::Resolved;
+                        let asked = sqlx::query(
+                            "UPDATE tickets SET awaiting_requester_since_ms = CASE WHEN $1 = 1 THEN $2 ELSE NULL END \
+                             WHERE id = $3 AND requester IS NOT NULL AND device_id IS NOT NULL",
+                        )
+                        .bind(i64::from(asking))
+                        .bind(at_ms)
+                        .bind(id)
+                        .execute(&mut **self)
+                        .await?
+                        .rows_affected();
+                        if asking && asked > 0 {
+                            crate::store::help::requester_notice!(*self, id, "resolved", "", *at_ms);
+                        }
                     }
                     Action::Note { ticket, kind, actor, text, data_json, at_ms } => {
                         let id = resolve(*ticket, opened)?;
@@ -943,6 +960,9 @@ macro_rules! ticket_sql {
                             .bind(id)
                             .execute(&mut **self)
                             .await?;
+                        if *kind == crate::tickets::NoteKind::Reply {
+                            crate::store::help::requester_notice!(*self, id, "reply", text.as_str(), *at_ms);
+                        }
                     }
                     Action::AddDevice { ticket, device_id, at_ms } => {
                         let id = resolve(*ticket, opened)?;
@@ -1378,7 +1398,7 @@ impl Store {
         let policy = self.policy.clone();
         with_pool!(self, pool => bounded_transaction!(self, pool, Writer::StaffAction, StaffError, |transaction| {
             let ticket = transaction.ticket(ticket_id).await?;
-            if matches!(action, StaffAction::Reopen) {
+            if matches!(action, StaffAction::Reopen | StaffAction::RequesterAnswer { fixed: false, .. }) {
                 // One open ticket per key: a newer one may have opened since this resolved.
                 let open = sqlx::query(
                     "SELECT id FROM tickets WHERE open_key = (SELECT ticket_key FROM tickets WHERE id = $1) AND id <> $1",

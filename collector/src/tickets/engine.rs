@@ -171,7 +171,13 @@ pub enum Event<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StaffAction {
     Assign { to: String },
+    /// An internal note, for staff only.
     Comment { text: String },
+    /// A public reply to the requester.
+    Reply { text: String },
+    /// The requester's answer to "is it fixed?" on their help page (`actor` is their account):
+    /// yes closes a resolved ticket, no reopens it with their words.
+    RequesterAnswer { fixed: bool, words: String },
     StartWork,
     Pending { reason: String },
     Escalate { reason: String },
@@ -1639,6 +1645,69 @@ fn staff(
             });
             note(plan, NoteKind::Comment, text.trim().to_owned());
         }
+        StaffAction::Reply { text } => {
+            if text.trim().is_empty() {
+                return Err(Refusal::Empty("the reply"));
+            }
+            if ticket.state.is_open() {
+                plan.push(Action::Touch {
+                    ticket: reference,
+                    at_ms: now,
+                    take_over: false,
+                });
+            }
+            note(plan, NoteKind::Reply, text.trim().to_owned());
+        }
+        StaffAction::RequesterAnswer { fixed, words } => {
+            let words = words.trim();
+            let said = if words.is_empty() {
+                String::new()
+            } else {
+                format!(": {words}")
+            };
+            match (fixed, ticket.state) {
+                (true, TicketState::Resolved) => {
+                    set_state(plan, TicketState::Closed, None);
+                    note(
+                        plan,
+                        NoteKind::RequesterAnswer,
+                        format!("{actor} confirmed it is fixed{said}"),
+                    );
+                }
+                (false, TicketState::Resolved) => {
+                    set_state(
+                        plan,
+                        if ticket.assignee.is_some() {
+                            TicketState::Assigned
+                        } else {
+                            TicketState::New
+                        },
+                        None,
+                    );
+                    restart_sla(plan, reference, ticket, now, policy);
+                    note(
+                        plan,
+                        NoteKind::RequesterAnswer,
+                        format!("{actor} says it is still broken; reopened{said}"),
+                    );
+                }
+                (_, state) if state.is_open() => {
+                    let answer = if *fixed {
+                        "says it works now"
+                    } else {
+                        "says it is still broken"
+                    };
+                    note(plan, NoteKind::RequesterAnswer, format!("{actor} {answer}{said}"));
+                }
+                (_, state) => {
+                    return Err(Refusal::NotResolved {
+                        id: ticket.id,
+                        state: state.as_str(),
+                        action: "answered",
+                    });
+                }
+            }
+        }
         StaffAction::StartWork => {
             open("starting work")?;
             plan.push(Action::Touch {
@@ -2726,6 +2795,44 @@ mod tests {
                     "state #7 in_progress",
                     "note #7 state",
                 ]),
+            ),
+            (
+                StaffAction::Reply {
+                    text: "Restart Outlook and tell me if it helps".to_owned(),
+                },
+                ticket(7, TicketState::Assigned),
+                Ok(&["touch #7 false", "note #7 reply"]),
+            ),
+            (
+                StaffAction::Reply {
+                    text: " ".to_owned(),
+                },
+                ticket(7, TicketState::Assigned),
+                Err(Refusal::Empty("the reply")),
+            ),
+            (
+                StaffAction::RequesterAnswer {
+                    fixed: true,
+                    words: String::new(),
+                },
+                resolved.clone(),
+                Ok(&["state #7 closed", "note #7 requester_answer"]),
+            ),
+            (
+                StaffAction::RequesterAnswer {
+                    fixed: false,
+                    words: "Outlook still closes".to_owned(),
+                },
+                resolved.clone(),
+                Ok(&["state #7 new", "sla #7", "note #7 requester_answer"]),
+            ),
+            (
+                StaffAction::RequesterAnswer {
+                    fixed: false,
+                    words: "still".to_owned(),
+                },
+                ticket(7, TicketState::InProgress),
+                Ok(&["note #7 requester_answer"]),
             ),
             (
                 StaffAction::Close,

@@ -149,6 +149,11 @@ pub enum NoteKind {
     Reproduce,
     /// A channel (webhook, email) was told, or gave up.
     Notification,
+    /// A public reply: staff writing to the person who reported it (shown on their help
+    /// page, sent as a desktop notification and by e-mail). Comments stay internal.
+    Reply,
+    /// The requester answered "is it fixed?" (yes or no, with their words and rating).
+    RequesterAnswer,
 }
 
 impl NoteKind {
@@ -171,6 +176,8 @@ impl NoteKind {
             NoteKind::Related => "related",
             NoteKind::Reproduce => "reproduce",
             NoteKind::Notification => "notification",
+            NoteKind::Reply => "reply",
+            NoteKind::RequesterAnswer => "requester_answer",
         }
     }
 }

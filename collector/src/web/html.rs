@@ -45,6 +45,23 @@ button { background: var(--accent); color: #fff; border: 0; padding: .35em .9em;
 .counts span { margin-right: 1em; } pre { white-space: pre-wrap; word-break: break-word; background: #f3f5f8; padding: .6em; }
 .error { background: #fde7e6; border: 1px solid #f3b7b3; padding: .6em 1em; }
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; margin: .3em 0; } dl.kv dt { color: var(--muted); }
+body.help { font-size: 15px; } body.help main { max-width: 760px; }
+.help nav.languages { margin-left: auto; display: flex; gap: .8em; } .help nav.languages span { font-weight: 600; }
+ul.health { list-style: none; margin: 0; padding: 0; background: #fff; border: 1px solid var(--line); }
+ul.health li { padding: .55em .9em; border-bottom: 1px solid var(--line); } ul.health li:last-child { border-bottom: 0; }
+.dot { display: inline-block; width: .8em; height: .8em; border-radius: 50%; margin-right: .55em; vertical-align: baseline; }
+li.green .dot { background: var(--ok); } li.amber .dot { background: #d4a017; } li.red .dot { background: var(--bad); }
+li.red .state { color: var(--bad); font-weight: 600; } li.amber .state { color: var(--warn); font-weight: 600; } li.green .state { color: var(--ok); }
+.reason { color: var(--muted); } .card.outage { border-left: 4px solid #d4a017; } .card.ticket { border-left: 4px solid var(--accent); font-weight: 600; }
+.card.ok { border-left: 4px solid var(--ok); } .entry { margin: .5em 0; } .entry.reply { border-left: 3px solid var(--accent); padding-left: .7em; }
+.entry.answer { border-left: 3px solid var(--line); padding-left: .7em; } .entry p { margin: .15em 0; }
+form.fixed { border-top: 1px solid var(--line); margin-top: .6em; padding-top: .6em; } fieldset.rating { border: 0; padding: 0; margin: .5em 0; }
+fieldset.rating label { margin-right: .8em; white-space: nowrap; } form.fixed button.yes { background: var(--ok); } form.fixed button.no { background: var(--bad); }
+#advice li { margin: .3em 0; } .said { font-size: 1.05em; }
+@media (max-width: 640px) {
+  body.help { font-size: 16px; } header { flex-wrap: wrap; gap: .6em; } main { padding: 0 .7em; }
+  body.help button { width: 100%; margin: .35em 0; padding: .65em; } table { display: block; overflow-x: auto; }
+}
 "#;
 
 /// A whole page: the navigation (with who is signed in) around `body`.

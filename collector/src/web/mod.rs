@@ -3,6 +3,7 @@
 //! supervisors' stats. Forms carry the session's CSRF token; every page is sent with a
 //! Content-Security-Policy that allows nothing but the collector itself.
 
+pub mod help;
 pub mod html;
 
 use std::collections::HashMap;
@@ -38,6 +39,12 @@ pub fn router() -> Router<HttpState> {
         .route("/knowledge", get(knowledge_page))
         .route("/stats", get(stats_page))
         .route("/alerts/{id}/acknowledge", post(acknowledge_alert_form))
+        .merge(help::router())
+}
+
+/// An HTML page with the headers that keep it to itself.
+pub(crate) fn html_response(status: StatusCode, body: String) -> Response {
+    html(status, body)
 }
 
 /// An HTML page with the headers that keep it to itself.

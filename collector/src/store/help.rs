@@ -1,0 +1,556 @@
+//! The help page in the database: single-use links and the sessions they become, the user's
+//! own reports and tickets, the outages known for their device, and the desktop notices
+//! waiting for their device's stream.
+//!
+//! Every read here is scoped by a help session's device and account: there is no method that
+//! takes a ticket id alone, so a session cannot name its way into another device or person.
+
+use firstline_i18n::{Lang, Message, msg};
+use sqlx::Row;
+
+use super::reproduce::{NewReproduce, ReproduceError, ReproduceRequest};
+use super::{Backend, Store, StoreError};
+use crate::random;
+
+/// How long a link from "Get IT help" may wait to be opened.
+pub const LINK_TTL_MS: i64 = 5 * 60 * 1000;
+/// How long the page stays signed in once opened.
+pub const SESSION_TTL_MS: i64 = 8 * 3600 * 1000;
+/// Links one device may ask for in ten minutes (a clicking user needs a few; a script more).
+pub const MAX_LINKS_PER_DEVICE: i64 = 30;
+/// How long a report from the page waits for its device.
+pub const REPORT_TTL_MS: i64 = 10 * 60 * 1000;
+/// The longest report a user may type on the page (the agent bounds it again).
+pub const MAX_WORDS_BYTES: usize = 4096;
+
+/// Who a help session is: one account on one device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelpSession {
+    pub device_id: String,
+    pub account: String,
+    pub uid: Option<i64>,
+    /// The language chosen on the page, else the one the OS said when the link was asked.
+    pub lang: Option<Lang>,
+    pub csrf_token: String,
+    pub expires_at_ms: i64,
+}
+
+/// A ticket as its requester sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequesterTicket {
+    pub id: i64,
+    pub title: String,
+    pub state: String,
+    pub opened_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// Resolved and waiting for the requester's "is it fixed?".
+    pub awaiting_answer: bool,
+    /// The public part of its timeline: replies from staff and the requester's answers.
+    pub public_entries: Vec<PublicEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicEntry {
+    pub at_ms: i64,
+    /// `reply` (staff) or `requester_answer`.
+    pub kind: String,
+    pub actor: Option<String>,
+    pub text: String,
+}
+
+/// An open fleet incident this device is part of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outage {
+    pub ticket_id: i64,
+    pub check: String,
+    pub resource: String,
+    pub scope: Option<String>,
+    pub device_count: i64,
+}
+
+/// A desktop notice waiting to be sent down a device's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserNotice {
+    pub id: String,
+    pub account: String,
+    pub kind: String,
+    pub ticket_id: Option<i64>,
+    pub title: String,
+    pub body: String,
+}
+
+fn hash(token: &str) -> String {
+    random::sha256(token)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn lang_column(value: Option<String>) -> Option<Lang> {
+    value.as_deref().and_then(Lang::parse)
+}
+
+impl Store {
+    /// A single-use link token for `account` on `device_id`, or `None` when the device asked
+    /// for too many in the last ten minutes. Only its hash is stored.
+    pub async fn create_help_link(
+        &self,
+        device_id: &str,
+        account: &str,
+        uid: Option<u32>,
+        lang: Option<Lang>,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let token = random::token_text(32);
+        let begin = self.backend.begin_statement();
+        let created = with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            // Links and sessions long past their time go as new ones come.
+            sqlx::query("DELETE FROM help_links WHERE expires_at_ms < $1")
+                .bind(now_ms - 24 * 3600 * 1000)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM help_sessions WHERE expires_at_ms < $1")
+                .bind(now_ms)
+                .execute(&mut *transaction)
+                .await?;
+            let recent: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM help_links WHERE device_id = $1 AND created_at_ms > $2",
+            )
+            .bind(device_id)
+            .bind(now_ms - 10 * 60 * 1000)
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_get("n")?;
+            if recent >= MAX_LINKS_PER_DEVICE {
+                transaction.rollback().await?;
+                false
+            } else {
+                sqlx::query(
+                    "INSERT INTO help_links (token_hash, device_id, account, uid, lang, created_at_ms, expires_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(hash(&token))
+                .bind(device_id)
+                .bind(account)
+                .bind(uid.map(i64::from))
+                .bind(lang.map(Lang::code))
+                .bind(now_ms)
+                .bind(now_ms + LINK_TTL_MS)
+                .execute(&mut *transaction)
+                .await?;
+                transaction.commit().await?;
+                true
+            }
+        });
+        Ok(created.then_some(token))
+    }
+
+    /// Spends a link: the first use within its time becomes a session (its token, to set as
+    /// the cookie); a second use, an expired or an unknown link is `None`.
+    pub async fn redeem_help_link(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<Option<(String, HelpSession)>, StoreError> {
+        let session_token = random::token_text(32);
+        let csrf_token = random::token_text(32);
+        let begin = self.backend.begin_statement();
+        let session = with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            // One statement decides who spends it: a link raced from two tabs opens one.
+            let row = sqlx::query(
+                "UPDATE help_links SET used_at_ms = $1 WHERE token_hash = $2 AND used_at_ms IS NULL \
+                 AND expires_at_ms > $1 RETURNING device_id, account, uid, lang",
+            )
+            .bind(now_ms)
+            .bind(hash(token))
+            .fetch_optional(&mut *transaction)
+            .await?;
+            match row {
+                None => {
+                    transaction.rollback().await?;
+                    None
+                }
+                Some(row) => {
+                    let session = HelpSession {
+                        device_id: row.try_get("device_id")?,
+                        account: row.try_get("account")?,
+                        uid: row.try_get("uid")?,
+                        lang: lang_column(row.try_get("lang")?),
+                        csrf_token: csrf_token.clone(),
+                        expires_at_ms: now_ms + SESSION_TTL_MS,
+                    };
+                    sqlx::query(
+                        "INSERT INTO help_sessions (token_hash, device_id, account, uid, lang, csrf_token, created_at_ms, expires_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(hash(&session_token))
+                    .bind(&session.device_id)
+                    .bind(&session.account)
+                    .bind(session.uid)
+                    .bind(session.lang.map(Lang::code))
+                    .bind(&session.csrf_token)
+                    .bind(now_ms)
+                    .bind(session.expires_at_ms)
+                    .execute(&mut *transaction)
+                    .await?;
+                    transaction.commit().await?;
+                    Some(session)
+                }
+            }
+        });
+        Ok(session.map(|session| (session_token, session)))
+    }
+
+    /// The live session whose cookie is `token`.
+    pub async fn help_session(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<Option<HelpSession>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT device_id, account, uid, lang, csrf_token, expires_at_ms FROM help_sessions \
+                 WHERE token_hash = $1 AND expires_at_ms > $2",
+            )
+            .bind(hash(token))
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|row| -> Result<HelpSession, sqlx::Error> {
+                Ok(HelpSession {
+                    device_id: row.try_get("device_id")?,
+                    account: row.try_get("account")?,
+                    uid: row.try_get("uid")?,
+                    lang: lang_column(row.try_get("lang")?),
+                    csrf_token: row.try_get("csrf_token")?,
+                    expires_at_ms: row.try_get("expires_at_ms")?,
+                })
+            })
+            .transpose()
+            .map_err(StoreError::from)
+        })
+    }
+
+    /// Remembers the language the user picked on the page (also for their notices).
+    pub async fn set_help_language(&self, token: &str, lang: Lang) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE help_sessions SET lang = $1 WHERE token_hash = $2")
+                .bind(lang.code())
+                .bind(hash(token))
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Queues the words typed on the page for the device to diagnose, as the session's user.
+    pub async fn request_help_report(
+        &self,
+        session: &HelpSession,
+        words: &str,
+        lang: Lang,
+        now_ms: i64,
+    ) -> Result<ReproduceRequest, ReproduceError> {
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("words".to_owned(), words.into());
+        parameters.insert("account".to_owned(), session.account.clone().into());
+        if let Some(uid) = session.uid {
+            parameters.insert("uid".to_owned(), uid.to_string().into());
+        }
+        parameters.insert("lang".to_owned(), lang.code().into());
+        let requested_by = format!("help:{}", session.account);
+        self.queue_reproduce(
+            &NewReproduce {
+                ticket_id: None,
+                device_id: Some(&session.device_id),
+                playbook: "report",
+                target: None,
+                requested_by: &requested_by,
+                ttl_ms: REPORT_TTL_MS,
+            },
+            Some(&serde_json::Value::Object(parameters).to_string()),
+            now_ms,
+        )
+        .await
+    }
+
+    /// A report this session made (`None` for anyone else's).
+    pub async fn help_report(
+        &self,
+        session: &HelpSession,
+        request_id: &str,
+    ) -> Result<Option<ReproduceRequest>, StoreError> {
+        let request = self.reproduce_request(request_id).await?;
+        Ok(request.filter(|request| {
+            request.device_id == session.device_id
+                && request.playbook == "report"
+                && request.requested_by == format!("help:{}", session.account)
+        }))
+    }
+
+    /// The ticket a report (by its id, the finding's resource) ended up on, if it arrived, and
+    /// whether that ticket is a fleet incident (a known outage).
+    pub async fn ticket_of_report(
+        &self,
+        session: &HelpSession,
+        report_id: &str,
+    ) -> Result<Option<(i64, bool)>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT t.id, t.kind FROM conditions c JOIN tickets t ON t.id = c.ticket_id \
+                 WHERE c.device_id = $1 AND c.check_name = 'user.report' AND c.resource = $2",
+            )
+            .bind(&session.device_id)
+            .bind(report_id)
+            .fetch_optional(pool)
+            .await?;
+            Ok(match row {
+                Some(row) => Some((row.try_get::<i64, _>("id")?, row.try_get::<String, _>("kind")? == "incident")),
+                None => None,
+            })
+        })
+    }
+
+    /// The tickets `session`'s user asked for on this device, newest first, with the public
+    /// part of their timelines.
+    pub async fn requester_tickets(
+        &self,
+        session: &HelpSession,
+        limit: i64,
+    ) -> Result<Vec<RequesterTicket>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT t.id, t.title, t.state, t.opened_at_ms, t.updated_at_ms, t.awaiting_requester_since_ms, \
+                 (SELECT c.summary FROM conditions c WHERE c.ticket_id = t.id AND c.check_name = 'user.report' \
+                  ORDER BY c.since_ms LIMIT 1) AS words \
+                 FROM tickets t WHERE t.device_id = $1 AND t.requester = $2 ORDER BY t.id DESC LIMIT $3",
+            )
+            .bind(&session.device_id)
+            .bind(&session.account)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let mut tickets = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                let entries = sqlx::query(
+                    "SELECT at_ms, kind, actor, text FROM ticket_events WHERE ticket_id = $1 \
+                     AND kind IN ('reply', 'requester_answer') ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+                let mut public_entries = Vec::with_capacity(entries.len());
+                for entry in &entries {
+                    public_entries.push(PublicEntry {
+                        at_ms: entry.try_get("at_ms")?,
+                        kind: entry.try_get("kind")?,
+                        actor: entry.try_get("actor")?,
+                        text: entry.try_get("text")?,
+                    });
+                }
+                let state: String = row.try_get("state")?;
+                let awaiting: Option<i64> = row.try_get("awaiting_requester_since_ms")?;
+                // Their own words, rather than the title staff read.
+                let words: Option<String> = row.try_get("words")?;
+                let title = match words {
+                    Some(words) if !words.trim().is_empty() => words,
+                    _ => row.try_get("title")?,
+                };
+                tickets.push(RequesterTicket {
+                    id,
+                    title,
+                    awaiting_answer: awaiting.is_some() && state == "resolved",
+                    state,
+                    opened_at_ms: row.try_get("opened_at_ms")?,
+                    updated_at_ms: row.try_get("updated_at_ms")?,
+                    public_entries,
+                });
+            }
+            Ok(tickets)
+        })
+    }
+
+    /// Whether `ticket_id` is one `session`'s user asked for on this device.
+    pub async fn is_requester_of(
+        &self,
+        session: &HelpSession,
+        ticket_id: i64,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query("SELECT id FROM tickets WHERE id = $1 AND device_id = $2 AND requester = $3")
+                .bind(ticket_id)
+                .bind(&session.device_id)
+                .bind(&session.account)
+                .fetch_optional(pool)
+                .await?
+                .is_some())
+        })
+    }
+
+    /// Keeps the requester's answer (for the stats: confirmed fixes and CSAT).
+    pub async fn record_feedback(
+        &self,
+        ticket_id: i64,
+        account: &str,
+        fixed: bool,
+        rating: Option<u8>,
+        words: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO ticket_feedback (ticket_id, account, answer, rating, words, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(ticket_id)
+            .bind(account)
+            .bind(if fixed { "fixed" } else { "not_fixed" })
+            .bind(rating.map(i64::from))
+            .bind(words)
+            .bind(now_ms)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The open fleet incidents this device is part of.
+    pub async fn device_outages(&self, device_id: &str) -> Result<Vec<Outage>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT t.id, t.check_name, t.resource, t.scope, \
+                 (SELECT COUNT(*) FROM ticket_devices d WHERE d.ticket_id = t.id) AS devices \
+                 FROM tickets t JOIN ticket_devices mine ON mine.ticket_id = t.id AND mine.device_id = $1 \
+                 WHERE t.kind = 'incident' AND t.open_key IS NOT NULL ORDER BY t.id DESC LIMIT 10",
+            )
+            .bind(device_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| -> Result<Outage, sqlx::Error> {
+                    Ok(Outage {
+                        ticket_id: row.try_get("id")?,
+                        check: row.try_get("check_name")?,
+                        resource: row.try_get("resource")?,
+                        scope: row.try_get("scope")?,
+                        device_count: row.try_get("devices")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::from)
+        })
+    }
+
+    /// The notices waiting for `device_id`, marked sent (a notice is a courtesy: one that a
+    /// broken stream loses is not sent again, the page still shows the change).
+    pub async fn take_user_notices(
+        &self,
+        device_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<UserNotice>, StoreError> {
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let rows = sqlx::query(
+                "SELECT id, account, kind, ticket_id, title, body FROM user_notices \
+                 WHERE device_id = $1 AND sent_at_ms IS NULL AND created_at_ms > $2 ORDER BY created_at_ms LIMIT 20",
+            )
+            .bind(device_id)
+            // A notice a day old is news no longer.
+            .bind(now_ms - 24 * 3600 * 1000)
+            .fetch_all(&mut *transaction)
+            .await?;
+            let mut notices = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let notice = UserNotice {
+                    id: row.try_get("id")?,
+                    account: row.try_get("account")?,
+                    kind: row.try_get("kind")?,
+                    ticket_id: row.try_get("ticket_id")?,
+                    title: row.try_get("title")?,
+                    body: row.try_get("body")?,
+                };
+                sqlx::query("UPDATE user_notices SET sent_at_ms = $1 WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(&notice.id)
+                    .execute(&mut *transaction)
+                    .await?;
+                notices.push(notice);
+            }
+            transaction.commit().await?;
+            Ok(notices)
+        })
+    }
+}
+
+/// The words of a notice about ticket `ticket_id`: its title and body, in `lang`.
+pub fn notice_words(kind: &str, ticket_id: i64, text: &str, lang: Lang) -> (String, String) {
+    let (title, body): (Message, Message) = match kind {
+        "reply" => (
+            msg!("notice-reply-title", "ticket" => ticket_id),
+            msg!("notice-reply-body", "text" => short(text, 300)),
+        ),
+        _ => (
+            msg!("notice-resolved-title", "ticket" => ticket_id),
+            msg!("notice-resolved-body"),
+        ),
+    };
+    (title.text(lang), body.text(lang))
+}
+
+fn short(text: &str, max_chars: usize) -> String {
+    let mut out: String = text.chars().take(max_chars).collect();
+    if text.chars().count() > max_chars {
+        out.push('…');
+    }
+    out
+}
+
+/// Queues a desktop notice for the requester of ticket `$ticket_id` (if it has one and a
+/// device), in the language of their latest help session, else the directory's, else
+/// English. Inside the caller's transaction, so the notice is written with the change.
+macro_rules! requester_notice {
+    ($executor:expr, $ticket_id:expr, $kind:expr, $text:expr, $at_ms:expr) => {{
+        let row = sqlx::query(
+            "SELECT t.device_id, t.requester, p.language AS directory_lang, \
+             (SELECT h.lang FROM help_sessions h WHERE h.device_id = t.device_id AND h.account = t.requester \
+              ORDER BY h.created_at_ms DESC LIMIT 1) AS session_lang \
+             FROM tickets t LEFT JOIN people p ON p.account = t.requester WHERE t.id = $1",
+        )
+        .bind($ticket_id)
+        .fetch_optional(&mut *$executor)
+        .await?;
+        if let Some(row) = row {
+            let device: Option<String> = row.try_get("device_id")?;
+            let requester: Option<String> = row.try_get("requester")?;
+            if let (Some(device), Some(requester)) = (device, requester) {
+                let session_lang: Option<String> = row.try_get("session_lang")?;
+                let directory_lang: Option<String> = row.try_get("directory_lang")?;
+                let lang = session_lang
+                    .as_deref()
+                    .and_then(firstline_i18n::Lang::parse)
+                    .or_else(|| directory_lang.as_deref().and_then(firstline_i18n::Lang::parse))
+                    .unwrap_or_default();
+                let (title, body) =
+                    $crate::store::help::notice_words($kind, $ticket_id, $text, lang);
+                sqlx::query(
+                    "INSERT INTO user_notices (id, device_id, account, kind, ticket_id, title, body, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(&device)
+                .bind(&requester)
+                .bind($kind)
+                .bind($ticket_id)
+                .bind(title)
+                .bind(body)
+                .bind($at_ms)
+                .execute(&mut *$executor)
+                .await?;
+            }
+        }
+    }};
+}
+pub(crate) use requester_notice;
