@@ -776,6 +776,59 @@ pub async fn http_call_from(
     headers: &[(&str, &str)],
     body: Option<&serde_json::Value>,
 ) -> (u16, String, serde_json::Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let content_type = (!body.is_empty()).then_some("application/json");
+    let (status, head, payload) =
+        http_exchange(source, address, method, path, headers, content_type, &body).await;
+    let json = serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
+    (status, head, json)
+}
+
+/// One HTTP/1.1 request with a form body (`application/x-www-form-urlencoded`) or none;
+/// returns the status, the response head and the body as text. A `Host` among `headers`
+/// replaces the connection's own.
+pub async fn http_form(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    form: Option<&[(&str, &str)]>,
+) -> (u16, String, String) {
+    let body = form.map(form_encode).unwrap_or_default();
+    let content_type = form.map(|_| "application/x-www-form-urlencoded");
+    http_exchange(None, address, method, path, headers, content_type, &body).await
+}
+
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+pub fn form_encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| format!("{}={}", percent(name), percent(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+async fn http_exchange(
+    source: Option<std::net::IpAddr>,
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = match source {
         None => tokio::net::TcpStream::connect(address)
@@ -794,19 +847,22 @@ pub async fn http_call_from(
             socket.connect(address).await.expect("connect HTTP")
         }
     };
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: {address}\r\n"));
+    }
+    request.push_str(&format!(
+        "Connection: close\r\nContent-Length: {}\r\n",
         body.len()
-    );
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
+    ));
+    if let Some(content_type) = content_type {
+        request.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    request.push_str(&body);
+    request.push_str(body);
     stream
         .write_all(request.as_bytes())
         .await
@@ -862,8 +918,7 @@ pub async fn http_call_from(
     } else {
         payload.to_owned()
     };
-    let json = serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
-    (status, head.to_owned(), json)
+    (status, head.to_owned(), payload)
 }
 
 fn dechunk(mut text: &str) -> String {

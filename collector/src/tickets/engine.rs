@@ -2824,7 +2824,7 @@ mod tests {
                     words: "Outlook still closes".to_owned(),
                 },
                 resolved.clone(),
-                Ok(&["state #7 new", "sla #7", "note #7 requester_answer"]),
+                Ok(&["state #7 new", "priority #7 P4", "note #7 requester_answer"]),
             ),
             (
                 StaffAction::RequesterAnswer {

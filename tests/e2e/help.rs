@@ -1,0 +1,243 @@
+//! The help page (issue 19) as an attacker and a second user would try it: links asked for
+//! over a device's real mTLS stream, opened over real HTTP, reused, expired, forged Hosts,
+//! cross-site posts, and one device's user reaching for another's reports.
+
+use firstline_proto::v1 as pb;
+
+use crate::support::{SimulatedDevice, TestCollector, http_form};
+
+/// Asks for a help link as `account` over `device`'s stream; returns its path.
+async fn help_link(device: &mut SimulatedDevice, account: &str, locale: &str) -> String {
+    device
+        .stream
+        .send(pb::agent_message::Body::HelpLinkRequest(pb::HelpLinkRequest {
+            request_id: format!("ask-{account}"),
+            account: account.to_owned(),
+            uid: 1000,
+            locale: locale.to_owned(),
+        }))
+        .await;
+    loop {
+        match device.stream.next().await {
+            Ok(pb::collector_message::Body::HelpLink(link)) => {
+                assert_eq!(link.request_id, format!("ask-{account}"));
+                assert!(link.error.is_empty(), "refused: {}", link.error);
+                let path = link
+                    .url
+                    .split_once("://")
+                    .and_then(|(_, rest)| rest.find('/').map(|slash| rest[slash..].to_owned()))
+                    .expect("a link with a path");
+                assert!(path.starts_with("/help/link/"), "{}", link.url);
+                return path;
+            }
+            Ok(_) => continue,
+            Err(status) => panic!("stream ended: {status}"),
+        }
+    }
+}
+
+/// Opens `path` (a help link) and returns the session cookie it set.
+async fn open_link(address: std::net::SocketAddr, path: &str) -> String {
+    let (status, head, body) = http_form(address, "GET", path, &[], None).await;
+    assert_eq!(status, 303, "{head}\n{body}");
+    let cookie = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .starts_with("set-cookie: firstline_help=")
+                .then(|| line["set-cookie: ".len()..].to_owned())
+        })
+        .expect("a help cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("Path=/help"), "{cookie}");
+    cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+fn csrf_of(page: &str) -> String {
+    let start = page.find("name=\"csrf_token\" value=\"").expect("a form with a token")
+        + "name=\"csrf_token\" value=\"".len();
+    page[start..].split('"').next().unwrap_or_default().to_owned()
+}
+
+/// A report from `account` on this device, as the agent sends it.
+async fn user_report(device: &mut SimulatedDevice, account: &str, report_id: &str, words: &str) {
+    let sequence = device.take_sequence();
+    let evidence = serde_json::json!({
+        "text": words,
+        "failed_layer": "dns",
+        "conclusion": "The name intranet.example.com cannot be looked up",
+        "reporter": {"uid": 1000, "account": account},
+        "playbooks": [],
+    });
+    device
+        .stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![pb::Finding {
+                sequence,
+                check: "user.report".to_owned(),
+                resource: report_id.to_owned(),
+                severity: pb::Severity::Warning as i32,
+                summary: words.to_owned(),
+                evidence_json: evidence.to_string(),
+                observed_at_unix_ms: firstline_collector::model::now_ms(),
+            }],
+        }))
+        .await;
+    loop {
+        match device.stream.next().await {
+            Ok(pb::collector_message::Body::Ack(ack)) if ack.sequence >= sequence => {
+                assert!(ack.refused.is_empty(), "{:?}", ack.refused);
+                return;
+            }
+            Ok(_) => continue,
+            Err(status) => panic!("stream ended: {status}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dirs = [tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir")];
+    let identity_a = SimulatedDevice::enroll(&url, collector.token().await, dirs[0].path()).await;
+    let identity_b = SimulatedDevice::enroll(&url, collector.token().await, dirs[1].path()).await;
+    let mut device_a = SimulatedDevice::connect(&url, identity_a, "warsaw", "192.0.2.53").await;
+    let mut device_b = SimulatedDevice::connect(&url, identity_b, "warsaw", "192.0.2.53").await;
+
+    // Alice reports on device A; Bob on device B.
+    user_report(&mut device_a, "alice", "r-alice", "intranet does not open").await;
+    user_report(&mut device_b, "bob", "r-bob", "cannot print").await;
+
+    // Alice's link, asked for in Greek, opens once.
+    let link = help_link(&mut device_a, "alice", "el_GR.UTF-8").await;
+    let alice = open_link(http, &link).await;
+    let (status, _, body) = http_form(http, "GET", &link, &[], None).await;
+    assert_eq!(status, 410, "a spent link is refused: {body}");
+    assert!(body.contains("work once"), "{body}");
+    let (status, _, page) = http_form(http, "GET", "/help", &[("Cookie", &alice)], None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("lang=\"el\""), "the OS locale chose Greek");
+    assert!(page.contains("intranet does not open"), "her report is listed: {page}");
+    assert!(!page.contains("cannot print"), "Bob's report is not hers: {page}");
+    let alice_csrf = csrf_of(&page);
+
+    // An expired link is refused like a spent one.
+    let expired = running
+        .store
+        .create_help_link(
+            device_a.identity.device_id(),
+            "alice",
+            Some(1000),
+            None,
+            firstline_collector::model::now_ms() - 6 * 60 * 1000,
+        )
+        .await
+        .expect("store")
+        .expect("a link");
+    let (status, _, _) = http_form(http, "GET", &format!("/help/link/{expired}"), &[], None).await;
+    assert_eq!(status, 410, "an expired link is refused");
+    let (status, _, _) = http_form(http, "GET", "/help/link/not-a-token", &[], None).await;
+    assert_eq!(status, 410);
+
+    // Bob's session cannot read or answer Alice's ticket.
+    let link = help_link(&mut device_b, "bob", "pl_PL.UTF-8").await;
+    let bob = open_link(http, &link).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &bob)], None).await;
+    assert!(page.contains("cannot print") && !page.contains("intranet does not open"), "{page}");
+    let bob_csrf = csrf_of(&page);
+    let alice_ticket = running
+        .store
+        .requester_tickets(
+            &running
+                .store
+                .help_session(alice.trim_start_matches("firstline_help="), firstline_collector::model::now_ms())
+                .await
+                .expect("store")
+                .expect("alice's session"),
+            10,
+        )
+        .await
+        .expect("store")
+        .first()
+        .expect("alice's ticket")
+        .id;
+    let origin = format!("http://{http}");
+    let (status, _, body) = http_form(
+        http,
+        "POST",
+        &format!("/help/tickets/{alice_ticket}/answer"),
+        &[("Cookie", &bob), ("Origin", &origin)],
+        Some(&[("csrf_token", &bob_csrf), ("fixed", "no"), ("words", "hijacked")]),
+    )
+    .await;
+    assert_eq!(status, 404, "another user's ticket is not theirs to answer: {body}");
+    // Alice's report page id space is hers: Bob cannot read a report by guessing its id.
+    let (status, _, _) = http_form(http, "GET", "/help/reports/r-alice", &[("Cookie", &bob)], None).await;
+    assert_eq!(status, 404);
+
+    // A forged Host (DNS rebinding) is refused, even with a valid cookie.
+    let (status, _, _) = http_form(
+        http,
+        "GET",
+        "/help",
+        &[("Host", "attacker.example.com"), ("Cookie", &alice)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 421, "a page for another host name is refused");
+
+    // A cross-site post is refused, though it carries the cookie and even the token.
+    let (status, _, _) = http_form(
+        http,
+        "POST",
+        "/help/report",
+        &[("Cookie", &alice), ("Origin", "http://attacker.example.com")],
+        Some(&[("csrf_token", &alice_csrf), ("words", "sent by another site")]),
+    )
+    .await;
+    assert_eq!(status, 403, "another site's form is refused");
+    let (status, _, _) = http_form(
+        http,
+        "POST",
+        "/help/report",
+        &[("Cookie", &alice), ("Sec-Fetch-Site", "cross-site")],
+        Some(&[("csrf_token", &alice_csrf), ("words", "sent by another site")]),
+    )
+    .await;
+    assert_eq!(status, 403, "a cross-site fetch is refused");
+    let (status, _, _) = http_form(
+        http,
+        "POST",
+        "/help/report",
+        &[("Cookie", &alice), ("Origin", &origin)],
+        Some(&[("csrf_token", "wrong"), ("words", "no token")]),
+    )
+    .await;
+    assert_eq!(status, 403, "a post without the session's token is refused");
+    // No cookie: the page says to open Get IT help again.
+    let (status, _, _) = http_form(http, "GET", "/help", &[], None).await;
+    assert_eq!(status, 401);
+
+    // None of that queued anything on the device.
+    let (status, head, _) = http_form(
+        http,
+        "POST",
+        "/help/report",
+        &[("Cookie", &alice), ("Origin", &origin)],
+        Some(&[("csrf_token", &alice_csrf), ("words", "Το ίντερνετ δεν δουλεύει")]),
+    )
+    .await;
+    assert_eq!(status, 303, "her own post from her own page is taken: {head}");
+    let waiting = running
+        .store
+        .take_reproduce(device_a.identity.device_id(), true, firstline_collector::model::now_ms())
+        .await
+        .expect("store");
+    assert_eq!(waiting.len(), 1, "exactly the one real report is queued: {waiting:?}");
+    let parameters = waiting[0].parameters.clone().expect("parameters");
+    assert_eq!(parameters["account"], "alice");
+    assert_eq!(parameters["words"], "Το ίντερνετ δεν δουλεύει");
+    assert_eq!(parameters["lang"], "el");
+}
