@@ -210,11 +210,13 @@ fn public_url(text: &str) -> Result<String, String> {
     }
     if authority.is_empty()
         || authority.len() > 260
-        || authority
-            .chars()
-            .any(|c| matches!(c, '/' | '?' | '#' | '@' | '\\') || c.is_whitespace() || c.is_control())
+        || authority.chars().any(|c| {
+            matches!(c, '/' | '?' | '#' | '@' | '\\') || c.is_whitespace() || c.is_control()
+        })
     {
-        return problem("must be only a scheme, a host and an optional port, like https://help.example.com");
+        return problem(
+            "must be only a scheme, a host and an optional port, like https://help.example.com",
+        );
     }
     Ok(trimmed.to_owned())
 }

@@ -545,7 +545,13 @@ impl Session {
         let now = now_ms();
         let created = self
             .store
-            .create_help_link(&self.device_id, &request.account, request.uid, request.lang, now)
+            .create_help_link(
+                &self.device_id,
+                &request.account,
+                request.uid,
+                request.lang,
+                now,
+            )
             .await
             .map_err(|e| store_unavailable(&self.device_id, e))?;
         let answer = match created {

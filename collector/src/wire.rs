@@ -308,7 +308,10 @@ impl TryFrom<pb::HelpLinkRequest> for HelpLinkAsk {
         };
         let refuse = |why: String| Err((request_id.clone(), why));
         if !id_ok {
-            return refuse("a help link request needs an id of 1 to 128 bytes without control characters".to_owned());
+            return refuse(
+                "a help link request needs an id of 1 to 128 bytes without control characters"
+                    .to_owned(),
+            );
         }
         if request.account.is_empty()
             || request.account.len() > MAX_ACCOUNT_BYTES

@@ -103,3 +103,16 @@ help-link-invalid = Links from "Get IT help" work once and only for a few minute
 help-session-over = Your help page has closed. Open "Get IT help" from the menu again.
 help-refused = This page could not be sent from here. Reload the page and try again.
 help-not-yours = This request is not one of yours.
+
+## mail to the person who reported
+
+mail-reply-subject = [#{ $ticket }] IT replied about your request
+mail-reply-body = IT replied about your request #{ $ticket }:
+
+    { $text }
+
+    You can answer or see the request on your help page: open "Get IT help" on your computer.
+mail-resolved-subject = [#{ $ticket }] Your request is solved: is it working again?
+mail-resolved-body = IT says your request #{ $ticket } is solved.
+
+    Is it working again? Open "Get IT help" on your computer and answer "Yes, it works" or "No, it is still broken". If it is still broken, we will reopen it.

@@ -102,3 +102,16 @@ help-link-invalid = Linki z „Pomocy IT” działają tylko raz i tylko przez k
 help-session-over = Twoja strona pomocy została zamknięta. Otwórz ponownie „Pomoc IT” z menu.
 help-refused = Nie udało się wysłać tej strony stąd. Odśwież stronę i spróbuj ponownie.
 help-not-yours = To nie jest Twoje zgłoszenie.
+
+## mail
+
+mail-reply-subject = [#{ $ticket }] Dział IT odpowiedział na Twoje zgłoszenie
+mail-reply-body = Dział IT odpowiedział na Twoje zgłoszenie #{ $ticket }:
+
+    { $text }
+
+    Możesz odpowiedzieć lub zobaczyć zgłoszenie na swojej stronie pomocy: otwórz „Pomoc IT” na swoim komputerze.
+mail-resolved-subject = [#{ $ticket }] Twoje zgłoszenie zostało rozwiązane: czy wszystko działa?
+mail-resolved-body = Dział IT uważa, że Twoje zgłoszenie #{ $ticket } zostało rozwiązane.
+
+    Czy wszystko znów działa? Otwórz „Pomoc IT” na swoim komputerze i odpowiedz „Tak, działa” albo „Nie, nadal nie działa”. Jeśli nadal nie działa, otworzymy zgłoszenie ponownie.

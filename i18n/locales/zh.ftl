@@ -98,3 +98,16 @@ help-link-invalid = “获取 IT 帮助”的链接只能使用一次，并且�
 help-session-over = 您的帮助页面已关闭。请从菜单中再次打开“获取 IT 帮助”。
 help-refused = 无法从这里发送此页面。请刷新页面后重试。
 help-not-yours = 这不是您的请求。
+
+## mail
+
+mail-reply-subject = [#{ $ticket }] IT 回复了您的请求
+mail-reply-body = IT 回复了您的请求 #{ $ticket }：
+
+    { $text }
+
+    您可以在帮助页面上回复或查看该请求：在您的电脑上打开“获取 IT 帮助”。
+mail-resolved-subject = [#{ $ticket }] 您的请求已解决：现在能正常使用了吗？
+mail-resolved-body = IT 表示您的请求 #{ $ticket } 已解决。
+
+    现在能正常使用了吗？请在电脑上打开“获取 IT 帮助”，回答“是的，可以用了”或“不，还是有问题”。如果还有问题，我们会重新打开该请求。

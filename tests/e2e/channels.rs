@@ -383,3 +383,144 @@ async fn the_open_and_resolve_mails_of_a_ticket_reach_a_real_smtp_server_in_one_
     assert_ne!(resolved["message-id"], opened["message-id"]);
     assert_eq!(opened["to"], "helpdesk@example.com");
 }
+
+/// A public reply reaches the person who reported it: a mail to their directory address, in
+/// their language, in the ticket's thread (and a desktop notice waits for their device); an
+/// internal note reaches no one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_reply_mails_the_requester_in_their_language_and_a_note_does_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(smtp) = SmtpServer::start(dir.path()).await else {
+        return;
+    };
+    let channels = Settings::parse(
+        &format!(
+            "[[channels]]\nname = \"requesters\"\nkind = \"email\"\nsmtp = \"127.0.0.1:{}\"\nsecurity = \"none\"\nfrom = \"IT <it@example.com>\"\nto_requester = true\nretry_initial = \"100ms\"\n",
+            smtp.port
+        ),
+        std::path::Path::new("channels.toml"),
+    )
+    .expect("channel config")
+    .channels;
+    let collector = TestCollector::start_with(|settings| settings.channels = channels).await;
+    let store = collector.running.as_ref().expect("running").store.clone();
+    let http = collector.running.as_ref().expect("running").http_address;
+    store
+        .upsert_people(
+            &[firstline_collector::directory::Person {
+                account: "alice".to_owned(),
+                display_name: "Alicja Kowalska".to_owned(),
+                email: Some("alice@example.com".to_owned()),
+                language: Some("pl".to_owned()),
+            }],
+            "test",
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("directory");
+    let identity = SimulatedDevice::enroll(
+        &collector.url(),
+        collector.token().await,
+        &dir.path().join("agent"),
+    )
+    .await;
+    let mut device = SimulatedDevice::connect(&collector.url(), identity, "hq", "192.0.2.53").await;
+    let sequence = device.take_sequence();
+    device
+        .stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![pb::Finding {
+                sequence,
+                check: "user.report".to_owned(),
+                resource: "r-1".to_owned(),
+                severity: pb::Severity::Warning as i32,
+                summary: "nie mogę drukować".to_owned(),
+                evidence_json: r#"{"text": "nie mogę drukować", "reporter": {"uid": 1000, "account": "alice"}}"#.to_owned(),
+                observed_at_unix_ms: firstline_collector::model::now_ms(),
+            }],
+        }))
+        .await;
+    let key = firstline_collector::http::create_api_key(
+        &store,
+        "tech",
+        firstline_collector::model::Role::Technician,
+    )
+    .await
+    .expect("key");
+    let ticket = wait_for("the report's ticket", || async {
+        let (_, tickets) =
+            crate::support::http_json(http, "GET", "/api/v1/tickets", Some(&key), None).await;
+        tickets.as_array()?.first()?.get("id")?.as_i64()
+    })
+    .await;
+    let act = |body: serde_json::Value| {
+        let key = key.clone();
+        async move {
+            crate::support::http_json(
+                http,
+                "POST",
+                &format!("/api/v1/tickets/{ticket}/actions"),
+                Some(&key),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let (status, answer) =
+        act(serde_json::json!({"action": "comment", "text": "internal: driver issue"})).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) =
+        act(serde_json::json!({"action": "reply", "text": "Proszę uruchomić drukarkę ponownie."}))
+            .await;
+    assert_eq!(status, 200, "{answer}");
+    let mails = wait_for("the reply mail", || async {
+        let mails = smtp.mails();
+        (!mails.is_empty()).then_some(mails)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        smtp.mails().len(),
+        1,
+        "only the reply is mailed, not the note: {mails:#?}"
+    );
+    let mail = &mails[0];
+    assert!(mail["to"].contains("alice@example.com"), "{mail:#?}");
+    assert!(mail["subject"].contains(&format!("#{ticket}")), "{mail:#?}");
+    assert_eq!(
+        mail["in-reply-to"],
+        format!("<firstline-ticket-{ticket}@example.com>"),
+        "threaded"
+    );
+    let body = std::fs::read_dir(smtp.maildir.join("new"))
+        .expect("maildir")
+        .flatten()
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(
+        !body.contains("driver issue"),
+        "the internal note stays internal"
+    );
+    // The subject is Polish (RFC 2047-encoded when not ASCII).
+    assert!(
+        mail["subject"].contains("Dzia") || mail["subject"].contains("=?utf-8?"),
+        "{mail:#?}"
+    );
+    // The device's stream carries the same reply as a desktop notice for alice.
+    let notice = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(40), device.stream.next()).await {
+            Ok(Ok(pb::collector_message::Body::Notice(notice))) => break notice,
+            Ok(Ok(_)) => continue,
+            Ok(Err(status)) => panic!("stream ended: {status}"),
+            Err(_) => panic!("no notice within a heartbeat"),
+        }
+    };
+    assert_eq!(notice.account, "alice");
+    assert_eq!(notice.kind, "reply");
+    assert_eq!(notice.ticket_id, ticket);
+    assert!(
+        notice.title.contains("Dział IT"),
+        "in her language: {notice:?}"
+    );
+    assert!(notice.body.contains("uruchomić drukarkę"), "{notice:?}");
+}

@@ -10,12 +10,14 @@ use crate::support::{SimulatedDevice, TestCollector, http_form};
 async fn help_link(device: &mut SimulatedDevice, account: &str, locale: &str) -> String {
     device
         .stream
-        .send(pb::agent_message::Body::HelpLinkRequest(pb::HelpLinkRequest {
-            request_id: format!("ask-{account}"),
-            account: account.to_owned(),
-            uid: 1000,
-            locale: locale.to_owned(),
-        }))
+        .send(pb::agent_message::Body::HelpLinkRequest(
+            pb::HelpLinkRequest {
+                request_id: format!("ask-{account}"),
+                account: account.to_owned(),
+                uid: 1000,
+                locale: locale.to_owned(),
+            },
+        ))
         .await;
     loop {
         match device.stream.next().await {
@@ -48,14 +50,23 @@ async fn open_link(address: std::net::SocketAddr, path: &str) -> String {
                 .then(|| line["set-cookie: ".len()..].to_owned())
         })
         .expect("a help cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("Path=/help"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Path=/help"),
+        "{cookie}"
+    );
     cookie.split(';').next().unwrap_or_default().to_owned()
 }
 
 fn csrf_of(page: &str) -> String {
-    let start = page.find("name=\"csrf_token\" value=\"").expect("a form with a token")
+    let start = page
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a form with a token")
         + "name=\"csrf_token\" value=\"".len();
-    page[start..].split('"').next().unwrap_or_default().to_owned()
+    page[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A report from `account` on this device, as the agent sends it.
@@ -100,7 +111,10 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
     let running = collector.running.as_ref().expect("running");
     let http = running.http_address;
     let url = collector.url();
-    let dirs = [tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir")];
+    let dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
     let identity_a = SimulatedDevice::enroll(&url, collector.token().await, dirs[0].path()).await;
     let identity_b = SimulatedDevice::enroll(&url, collector.token().await, dirs[1].path()).await;
     let mut device_a = SimulatedDevice::connect(&url, identity_a, "warsaw", "192.0.2.53").await;
@@ -119,8 +133,14 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
     let (status, _, page) = http_form(http, "GET", "/help", &[("Cookie", &alice)], None).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("lang=\"el\""), "the OS locale chose Greek");
-    assert!(page.contains("intranet does not open"), "her report is listed: {page}");
-    assert!(!page.contains("cannot print"), "Bob's report is not hers: {page}");
+    assert!(
+        page.contains("intranet does not open"),
+        "her report is listed: {page}"
+    );
+    assert!(
+        !page.contains("cannot print"),
+        "Bob's report is not hers: {page}"
+    );
     let alice_csrf = csrf_of(&page);
 
     // An expired link is refused like a spent one.
@@ -145,14 +165,20 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
     let link = help_link(&mut device_b, "bob", "pl_PL.UTF-8").await;
     let bob = open_link(http, &link).await;
     let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &bob)], None).await;
-    assert!(page.contains("cannot print") && !page.contains("intranet does not open"), "{page}");
+    assert!(
+        page.contains("cannot print") && !page.contains("intranet does not open"),
+        "{page}"
+    );
     let bob_csrf = csrf_of(&page);
     let alice_ticket = running
         .store
         .requester_tickets(
             &running
                 .store
-                .help_session(alice.trim_start_matches("firstline_help="), firstline_collector::model::now_ms())
+                .help_session(
+                    alice.trim_start_matches("firstline_help="),
+                    firstline_collector::model::now_ms(),
+                )
                 .await
                 .expect("store")
                 .expect("alice's session"),
@@ -169,12 +195,26 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
         "POST",
         &format!("/help/tickets/{alice_ticket}/answer"),
         &[("Cookie", &bob), ("Origin", &origin)],
-        Some(&[("csrf_token", &bob_csrf), ("fixed", "no"), ("words", "hijacked")]),
+        Some(&[
+            ("csrf_token", &bob_csrf),
+            ("fixed", "no"),
+            ("words", "hijacked"),
+        ]),
     )
     .await;
-    assert_eq!(status, 404, "another user's ticket is not theirs to answer: {body}");
+    assert_eq!(
+        status, 404,
+        "another user's ticket is not theirs to answer: {body}"
+    );
     // Alice's report page id space is hers: Bob cannot read a report by guessing its id.
-    let (status, _, _) = http_form(http, "GET", "/help/reports/r-alice", &[("Cookie", &bob)], None).await;
+    let (status, _, _) = http_form(
+        http,
+        "GET",
+        "/help/reports/r-alice",
+        &[("Cookie", &bob)],
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
 
     // A forged Host (DNS rebinding) is refused, even with a valid cookie.
@@ -193,8 +233,14 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
         http,
         "POST",
         "/help/report",
-        &[("Cookie", &alice), ("Origin", "http://attacker.example.com")],
-        Some(&[("csrf_token", &alice_csrf), ("words", "sent by another site")]),
+        &[
+            ("Cookie", &alice),
+            ("Origin", "http://attacker.example.com"),
+        ],
+        Some(&[
+            ("csrf_token", &alice_csrf),
+            ("words", "sent by another site"),
+        ]),
     )
     .await;
     assert_eq!(status, 403, "another site's form is refused");
@@ -203,7 +249,10 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
         "POST",
         "/help/report",
         &[("Cookie", &alice), ("Sec-Fetch-Site", "cross-site")],
-        Some(&[("csrf_token", &alice_csrf), ("words", "sent by another site")]),
+        Some(&[
+            ("csrf_token", &alice_csrf),
+            ("words", "sent by another site"),
+        ]),
     )
     .await;
     assert_eq!(status, 403, "a cross-site fetch is refused");
@@ -226,16 +275,30 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
         "POST",
         "/help/report",
         &[("Cookie", &alice), ("Origin", &origin)],
-        Some(&[("csrf_token", &alice_csrf), ("words", "Το ίντερνετ δεν δουλεύει")]),
+        Some(&[
+            ("csrf_token", &alice_csrf),
+            ("words", "Το ίντερνετ δεν δουλεύει"),
+        ]),
     )
     .await;
-    assert_eq!(status, 303, "her own post from her own page is taken: {head}");
+    assert_eq!(
+        status, 303,
+        "her own post from her own page is taken: {head}"
+    );
     let waiting = running
         .store
-        .take_reproduce(device_a.identity.device_id(), true, firstline_collector::model::now_ms())
+        .take_reproduce(
+            device_a.identity.device_id(),
+            true,
+            firstline_collector::model::now_ms(),
+        )
         .await
         .expect("store");
-    assert_eq!(waiting.len(), 1, "exactly the one real report is queued: {waiting:?}");
+    assert_eq!(
+        waiting.len(),
+        1,
+        "exactly the one real report is queued: {waiting:?}"
+    );
     let parameters = waiting[0].parameters.clone().expect("parameters");
     assert_eq!(parameters["account"], "alice");
     assert_eq!(parameters["words"], "Το ίντερνετ δεν δουλεύει");

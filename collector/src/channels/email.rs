@@ -52,6 +52,9 @@ pub fn thread_root(ticket_id: i64, domain: &str) -> String {
 pub fn message(channel: &EmailChannel, delivery: &Delivery) -> Result<Message, String> {
     let payload: serde_json::Value =
         serde_json::from_str(&delivery.payload_json).map_err(|e| e.to_string())?;
+    if payload.get("requester").is_some() {
+        return requester_message(channel, delivery, &payload);
+    }
     let ticket = &payload["ticket"];
     let domain = channel.from.email.domain().to_owned();
     let root = thread_root(delivery.ticket_id, &domain);
@@ -123,6 +126,56 @@ pub fn message(channel: &EmailChannel, delivery: &Delivery) -> Result<Message, S
         body.push_str(&format!("\nResolution: {resolution}\n"));
     }
     builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| format!("building the mail: {e}"))
+}
+
+/// The mail to the person who reported it: a public reply or "is it fixed?", in their
+/// language, in the ticket's thread, with nothing internal (no evidence, no priorities).
+fn requester_message(
+    channel: &EmailChannel,
+    delivery: &Delivery,
+    payload: &serde_json::Value,
+) -> Result<Message, String> {
+    use firstline_i18n::{Lang, msg};
+    let requester = &payload["requester"];
+    let address = requester["email"].as_str().unwrap_or_default();
+    let to: Mailbox = match requester["display_name"].as_str() {
+        Some(name) if !name.is_empty() => format!("{name} <{address}>"),
+        _ => address.to_owned(),
+    }
+    .parse()
+    .map_err(|e| format!("the requester's address {address:?}: {e}"))?;
+    let lang = requester["language"]
+        .as_str()
+        .and_then(Lang::parse)
+        .unwrap_or_default();
+    let ticket = delivery.ticket_id;
+    let (subject, body) = if delivery.event == "replied" {
+        (
+            msg!("mail-reply-subject", "ticket" => ticket).text(lang),
+            msg!("mail-reply-body", "ticket" => ticket, "text" => payload["reply"].as_str().unwrap_or_default())
+                .text(lang),
+        )
+    } else {
+        (
+            msg!("mail-resolved-subject", "ticket" => ticket).text(lang),
+            msg!("mail-resolved-body", "ticket" => ticket).text(lang),
+        )
+    };
+    let domain = channel.from.email.domain().to_owned();
+    let root = thread_root(ticket, &domain);
+    Message::builder()
+        .from(channel.from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!(
+            "<firstline-ticket-{ticket}-{}@{domain}>",
+            delivery.id
+        )))
+        .in_reply_to(root.clone())
+        .references(root)
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|e| format!("building the mail: {e}"))

@@ -53,6 +53,10 @@ pub struct ChannelFile {
     from: Option<String>,
     #[serde(default)]
     to: Vec<String>,
+    /// Email: mail the ticket's requester (their address from the contact directory, in
+    /// their language) instead of `to`: public replies and "is it fixed?".
+    #[serde(default)]
+    to_requester: bool,
 }
 
 mod optional_duration {
@@ -92,7 +96,9 @@ pub enum ChannelKind {
     Email(Box<email::EmailChannel>),
 }
 
-const EVENTS: [&str; 4] = ["opened", "updated", "resolved", "reopened"];
+const EVENTS: [&str; 5] = ["opened", "updated", "resolved", "reopened", "replied"];
+/// What a channel that mails requesters sends by default.
+const REQUESTER_EVENTS: [&str; 2] = ["replied", "resolved"];
 
 impl Channel {
     /// Validates `[[channels]]`; errors name the channel and the key.
@@ -144,7 +150,13 @@ impl Channel {
                         .ok_or_else(|| format!("{} is required for email", at("from")))?
                         .parse()
                         .map_err(|e| format!("{}: {e}", at("from")))?;
-                    if file.to.is_empty() {
+                    if file.to_requester && !file.to.is_empty() {
+                        return Err(format!(
+                            "{}: a channel with to_requester = true mails each ticket's requester; leave `to` out (make another channel for staff)",
+                            at("to")
+                        ));
+                    }
+                    if file.to.is_empty() && !file.to_requester {
                         return Err(format!("{} needs at least one address", at("to")));
                     }
                     let to = file
@@ -194,7 +206,13 @@ impl Channel {
                     })
                     .collect::<Result<_, _>>()?,
             };
+            if file.to_requester && file.kind != "email" {
+                return Err(format!("{} is for email channels", at("to_requester")));
+            }
             let events = match &file.events {
+                None if file.to_requester => {
+                    REQUESTER_EVENTS.iter().map(|e| (*e).to_owned()).collect()
+                }
                 None => EVENTS.iter().map(|e| (*e).to_owned()).collect(),
                 Some(events) => {
                     for event in events {
@@ -221,6 +239,7 @@ impl Channel {
                     channel: name.clone(),
                     priorities,
                     events,
+                    to_requester: file.to_requester,
                 },
                 name,
                 kind,

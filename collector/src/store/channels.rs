@@ -14,8 +14,11 @@ pub struct Route {
     pub channel: String,
     /// Priorities 1..=5 it takes.
     pub priorities: Vec<u8>,
-    /// Events it takes ("opened", "updated", "resolved", "reopened").
+    /// Events it takes ("opened", "updated", "resolved", "reopened", "replied").
     pub events: Vec<String>,
+    /// Mails the ticket's requester (from the contact directory) instead of fixed
+    /// recipients: tickets without one, or whose requester has no address, are skipped.
+    pub to_requester: bool,
 }
 
 /// A delivery to make now.
@@ -78,13 +81,37 @@ impl Store {
                         continue;
                     }
                     let id = uuid::Uuid::new_v4().to_string();
-                    let payload = serde_json::json!({
+                    let mut payload = serde_json::json!({
                         "event": event,
                         "idempotency_key": id,
                         "ticket": ticket,
                         "devices": detail.devices,
                         "suggested_fixes": detail.suggested_fixes,
                     });
+                    if route.to_requester {
+                        let Some(account) = &ticket.requester else {
+                            continue;
+                        };
+                        let people = self.people_named(std::slice::from_ref(account)).await?;
+                        let Some(person) = people.get(account).filter(|p| p.email.is_some()) else {
+                            continue;
+                        };
+                        payload["requester"] = serde_json::json!({
+                            "account": account,
+                            "display_name": person.display_name,
+                            "email": person.email,
+                            "language": person.language,
+                        });
+                        // The reply this notification is about: the newest one.
+                        if let Some(reply) = detail
+                            .timeline
+                            .iter()
+                            .rev()
+                            .find(|entry| entry.kind == "reply")
+                        {
+                            payload["reply"] = serde_json::json!(reply.text);
+                        }
+                    }
                     with_pool!(self, pool => {
                         sqlx::query(
                             "INSERT INTO deliveries (id, channel, notification_id, ticket_id, event, payload_json, state, next_attempt_at_ms) \

@@ -170,18 +170,33 @@ pub enum Event<'a> {
 /// What support staff do to a ticket.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StaffAction {
-    Assign { to: String },
+    Assign {
+        to: String,
+    },
     /// An internal note, for staff only.
-    Comment { text: String },
+    Comment {
+        text: String,
+    },
     /// A public reply to the requester.
-    Reply { text: String },
+    Reply {
+        text: String,
+    },
     /// The requester's answer to "is it fixed?" on their help page (`actor` is their account):
     /// yes closes a resolved ticket, no reopens it with their words.
-    RequesterAnswer { fixed: bool, words: String },
+    RequesterAnswer {
+        fixed: bool,
+        words: String,
+    },
     StartWork,
-    Pending { reason: String },
-    Escalate { reason: String },
-    Resolve { solution: String },
+    Pending {
+        reason: String,
+    },
+    Escalate {
+        reason: String,
+    },
+    Resolve {
+        solution: String,
+    },
     Reopen,
     Close,
     Cancel,
@@ -344,6 +359,8 @@ pub enum NotifyEvent {
     Updated,
     Resolved,
     Reopened,
+    /// A public reply to the requester.
+    Replied,
 }
 
 impl NotifyEvent {
@@ -353,13 +370,20 @@ impl NotifyEvent {
             NotifyEvent::Updated => "updated",
             NotifyEvent::Resolved => "resolved",
             NotifyEvent::Reopened => "reopened",
+            NotifyEvent::Replied => "replied",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Opened, Self::Updated, Self::Resolved, Self::Reopened]
-            .into_iter()
-            .find(|event| event.as_str() == text)
+        [
+            Self::Opened,
+            Self::Updated,
+            Self::Resolved,
+            Self::Reopened,
+            Self::Replied,
+        ]
+        .into_iter()
+        .find(|event| event.as_str() == text)
     }
 }
 
@@ -1657,6 +1681,7 @@ fn staff(
                 });
             }
             note(plan, NoteKind::Reply, text.trim().to_owned());
+            plan.notify(reference, NotifyEvent::Replied);
         }
         StaffAction::RequesterAnswer { fixed, words } => {
             let words = words.trim();
@@ -1697,7 +1722,11 @@ fn staff(
                     } else {
                         "says it is still broken"
                     };
-                    note(plan, NoteKind::RequesterAnswer, format!("{actor} {answer}{said}"));
+                    note(
+                        plan,
+                        NoteKind::RequesterAnswer,
+                        format!("{actor} {answer}{said}"),
+                    );
                 }
                 (_, state) => {
                     return Err(Refusal::NotResolved {

@@ -201,7 +201,12 @@ fn frame(lang: Lang, title: &str, body: &str, refresh: Option<u32>, menu: bool) 
         );
         for other in Lang::ALL {
             if other == lang {
-                let _ = write!(html, "<span lang=\"{0}\">{1}</span>", other.code(), esc(other.native_name()));
+                let _ = write!(
+                    html,
+                    "<span lang=\"{0}\">{1}</span>",
+                    other.code(),
+                    esc(other.native_name())
+                );
             } else {
                 let _ = write!(
                     html,
@@ -385,17 +390,29 @@ async fn home_page(
     );
     match answered {
         Some("fixed") => {
-            let _ = write!(body, "<p class=\"card ok\" id=\"answered\">{}</p>", esc(&tr(lang, "help-answer-thanks-fixed")));
+            let _ = write!(
+                body,
+                "<p class=\"card ok\" id=\"answered\">{}</p>",
+                esc(&tr(lang, "help-answer-thanks-fixed"))
+            );
         }
         Some("broken") => {
-            let _ = write!(body, "<p class=\"card\" id=\"answered\">{}</p>", esc(&tr(lang, "help-answer-thanks-broken")));
+            let _ = write!(
+                body,
+                "<p class=\"card\" id=\"answered\">{}</p>",
+                esc(&tr(lang, "help-answer-thanks-broken"))
+            );
         }
         _ => {}
     }
 
     // Known outages first: they answer the question before it is asked.
     if !outages.is_empty() {
-        let _ = write!(body, "<section id=\"outages\"><h2>{}</h2>", esc(&tr(lang, "help-outages-heading")));
+        let _ = write!(
+            body,
+            "<section id=\"outages\"><h2>{}</h2>",
+            esc(&tr(lang, "help-outages-heading"))
+        );
         for outage in &outages {
             let where_ = match outage.scope.as_deref().and_then(|s| s.split_once('=')) {
                 Some(("site", site)) => msg!("help-outage-where-site", "site" => site).text(lang),
@@ -414,8 +431,13 @@ async fn home_page(
     }
 
     // Health: one line per area.
-    let _ = write!(body, "<section id=\"health\"><h2>{}</h2><ul class=\"health\">", esc(&tr(lang, "help-health-heading")));
-    let mut worst: std::collections::BTreeMap<&'static str, u8> = AREAS.iter().map(|a| (*a, 0)).collect();
+    let _ = write!(
+        body,
+        "<section id=\"health\"><h2>{}</h2><ul class=\"health\">",
+        esc(&tr(lang, "help-health-heading"))
+    );
+    let mut worst: std::collections::BTreeMap<&'static str, u8> =
+        AREAS.iter().map(|a| (*a, 0)).collect();
     for condition in &conditions {
         if condition.check.starts_with("agent.") || condition.check == crate::tickets::USER_REPORT {
             continue;
@@ -467,9 +489,17 @@ async fn home_page(
     );
 
     // Their requests.
-    let _ = write!(body, "<section id=\"requests\"><h2>{}</h2>", esc(&tr(lang, "help-requests-heading")));
+    let _ = write!(
+        body,
+        "<section id=\"requests\"><h2>{}</h2>",
+        esc(&tr(lang, "help-requests-heading"))
+    );
     if tickets.is_empty() {
-        let _ = write!(body, "<p class=\"muted\">{}</p>", esc(&tr(lang, "help-requests-none")));
+        let _ = write!(
+            body,
+            "<p class=\"muted\">{}</p>",
+            esc(&tr(lang, "help-requests-none"))
+        );
     }
     for ticket in &tickets {
         request_card(&mut body, ticket, session, lang);
@@ -490,7 +520,10 @@ fn request_card(body: &mut String, ticket: &RequesterTicket, session: &HelpSessi
     let _ = write!(
         body,
         "<article class=\"card request\" id=\"ticket-{id}\"><h3>{}</h3><p><span class=\"badge status\">{}</span> <span class=\"muted\">{}</span></p>",
-        esc(&msg!("help-request-line", "ticket" => ticket.id, "title" => ticket.title.as_str()).text(lang)),
+        esc(
+            &msg!("help-request-line", "ticket" => ticket.id, "title" => ticket.title.as_str())
+                .text(lang)
+        ),
         esc(&status),
         esc(&msg!("help-opened", "when" => when(ticket.opened_at_ms)).text(lang)),
         id = ticket.id
@@ -507,7 +540,11 @@ fn request_card(body: &mut String, ticket: &RequesterTicket, session: &HelpSessi
             esc(&heading),
             esc(&when(entry.at_ms)),
             esc(&entry.text),
-            kind = if entry.kind == "reply" { "reply" } else { "answer" }
+            kind = if entry.kind == "reply" {
+                "reply"
+            } else {
+                "answer"
+            }
         );
     }
     if ticket.awaiting_answer {
@@ -572,9 +609,18 @@ async fn report(
     }
     let words = form.words.trim();
     if words.is_empty() {
-        return message_page(StatusCode::BAD_REQUEST, lang, &tr(lang, "help-report-empty"), None);
+        return message_page(
+            StatusCode::BAD_REQUEST,
+            lang,
+            &tr(lang, "help-report-empty"),
+            None,
+        );
     }
-    if words.len() > MAX_WORDS_BYTES || words.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if words.len() > MAX_WORDS_BYTES
+        || words
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return message_page(
             StatusCode::BAD_REQUEST,
             lang,
@@ -582,19 +628,31 @@ async fn report(
             None,
         );
     }
-    match state.store.request_help_report(&session, words, lang, now_ms()).await {
+    match state
+        .store
+        .request_help_report(&session, words, lang, now_ms())
+        .await
+    {
         Ok(request) => {
             tracing::info!(device = %session.device_id, account = %session.account, request = %request.id, "report from the help page queued");
             state.sessions.nudge(&session.device_id);
             Redirect::to(&format!("/help/reports/{}", request.id)).into_response()
         }
-        Err(ReproduceError::TooMany { .. }) => {
-            message_page(StatusCode::TOO_MANY_REQUESTS, lang, &tr(lang, "help-report-busy"), None)
-        }
+        Err(ReproduceError::TooMany { .. }) => message_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            &tr(lang, "help-report-busy"),
+            None,
+        ),
         Err(ReproduceError::Store(e)) => unavailable(lang, &e),
         Err(e) => {
             tracing::error!(error = %e, "help report refused");
-            message_page(StatusCode::BAD_REQUEST, lang, &tr(lang, "help-refused"), None)
+            message_page(
+                StatusCode::BAD_REQUEST,
+                lang,
+                &tr(lang, "help-refused"),
+                None,
+            )
         }
     }
 }
@@ -612,10 +670,20 @@ async fn report_page(
     };
     let request = match state.store.help_report(&session, &id).await {
         Ok(Some(request)) => request,
-        Ok(None) => return message_page(StatusCode::NOT_FOUND, lang, &tr(lang, "help-not-yours"), None),
+        Ok(None) => {
+            return message_page(
+                StatusCode::NOT_FOUND,
+                lang,
+                &tr(lang, "help-not-yours"),
+                None,
+            );
+        }
         Err(e) => return unavailable(lang, &e),
     };
-    let back = format!("<p><a href=\"/help\">{}</a></p>", esc(&tr(lang, "help-requests-heading")));
+    let back = format!(
+        "<p><a href=\"/help\">{}</a></p>",
+        esc(&tr(lang, "help-requests-heading"))
+    );
     let mut body = String::new();
     let mut refresh = None;
     match request.state.as_str() {
@@ -629,7 +697,12 @@ async fn report_page(
                     esc(&tr(lang, "help-checking-detail"))
                 );
             } else {
-                let _ = write!(body, "<h1>{}</h1><p class=\"card\">{}</p>", esc(&tr(lang, "help-checking")), esc(&tr(lang, "help-report-offline")));
+                let _ = write!(
+                    body,
+                    "<h1>{}</h1><p class=\"card\">{}</p>",
+                    esc(&tr(lang, "help-checking")),
+                    esc(&tr(lang, "help-report-offline"))
+                );
             }
             refresh = Some(2);
         }
@@ -637,10 +710,19 @@ async fn report_page(
             let result = request.result.clone().unwrap_or_default();
             let said = messages(&result, "said");
             let advice = messages(&result, "advice");
-            let _ = write!(body, "<h1>{}</h1><section id=\"diagnosis\">", esc(&tr(lang, "help-result-heading")));
+            let _ = write!(
+                body,
+                "<h1>{}</h1><section id=\"diagnosis\">",
+                esc(&tr(lang, "help-result-heading"))
+            );
             if said.is_empty() {
                 // An agent older than its words: its conclusions, in English.
-                for line in result.get("summary").and_then(|s| s.as_array()).into_iter().flatten() {
+                for line in result
+                    .get("summary")
+                    .and_then(|s| s.as_array())
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(line) = line.as_str() {
                         let _ = write!(body, "<p class=\"said\">{}</p>", esc(line));
                     }
@@ -649,24 +731,41 @@ async fn report_page(
             for message in &said {
                 let _ = write!(body, "<p class=\"said\">{}</p>", esc(&message.text(lang)));
             }
-            if let Some(note) = result.get("note_said").and_then(|n| serde_json::from_value::<Message>(n.clone()).ok()) {
+            if let Some(note) = result
+                .get("note_said")
+                .and_then(|n| serde_json::from_value::<Message>(n.clone()).ok())
+            {
                 let _ = write!(body, "<p class=\"card note\">{}</p>", esc(&note.text(lang)));
             }
             body.push_str("</section>");
             if !advice.is_empty() {
-                let _ = write!(body, "<section id=\"advice\"><h2>{}</h2><ul>", esc(&tr(lang, "help-advice-heading")));
+                let _ = write!(
+                    body,
+                    "<section id=\"advice\"><h2>{}</h2><ul>",
+                    esc(&tr(lang, "help-advice-heading"))
+                );
                 for message in &advice {
                     let _ = write!(body, "<li>{}</li>", esc(&message.text(lang)));
                 }
                 body.push_str("</ul></section>");
             }
-            let report_id = result.get("report_id").and_then(|r| r.as_str()).unwrap_or_default();
-            let queued = result.get("queued").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let report_id = result
+                .get("report_id")
+                .and_then(|r| r.as_str())
+                .unwrap_or_default();
+            let queued = result
+                .get("queued")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
             if queued && !report_id.is_empty() {
                 match state.store.ticket_of_report(&session, report_id).await {
                     Ok(Some((ticket, is_incident))) => {
                         if is_incident {
-                            let _ = write!(body, "<p class=\"card outage\" id=\"known-outage\">{}</p>", esc(&tr(lang, "help-known-outage")));
+                            let _ = write!(
+                                body,
+                                "<p class=\"card outage\" id=\"known-outage\">{}</p>",
+                                esc(&tr(lang, "help-known-outage"))
+                            );
                         }
                         let _ = write!(
                             body,
@@ -675,7 +774,11 @@ async fn report_page(
                         );
                     }
                     Ok(None) => {
-                        let _ = write!(body, "<p class=\"card\" id=\"ticket-waiting\">{}</p>", esc(&tr(lang, "help-ticket-waiting")));
+                        let _ = write!(
+                            body,
+                            "<p class=\"card\" id=\"ticket-waiting\">{}</p>",
+                            esc(&tr(lang, "help-ticket-waiting"))
+                        );
                         refresh = Some(3);
                     }
                     Err(e) => return unavailable(lang, &e),
@@ -683,7 +786,11 @@ async fn report_page(
             }
         }
         "expired" => {
-            let _ = write!(body, "<p class=\"card\">{}</p>", esc(&tr(lang, "help-result-expired")));
+            let _ = write!(
+                body,
+                "<p class=\"card\">{}</p>",
+                esc(&tr(lang, "help-result-expired"))
+            );
         }
         _ => {
             let why = request.error.clone().unwrap_or_default();
@@ -697,7 +804,13 @@ async fn report_page(
     body.push_str(&back);
     respond(
         StatusCode::OK,
-        frame(lang, &tr(lang, "help-result-heading"), &body, refresh, false),
+        frame(
+            lang,
+            &tr(lang, "help-result-heading"),
+            &body,
+            refresh,
+            false,
+        ),
     )
 }
 
@@ -744,19 +857,40 @@ async fn answer(
     }
     match state.store.is_requester_of(&session, id).await {
         Ok(true) => {}
-        Ok(false) => return message_page(StatusCode::NOT_FOUND, lang, &tr(lang, "help-not-yours"), None),
+        Ok(false) => {
+            return message_page(
+                StatusCode::NOT_FOUND,
+                lang,
+                &tr(lang, "help-not-yours"),
+                None,
+            );
+        }
         Err(e) => return unavailable(lang, &e),
     }
     let fixed = match form.fixed.as_str() {
         "yes" => true,
         "no" => false,
-        _ => return message_page(StatusCode::BAD_REQUEST, lang, &tr(lang, "help-refused"), None),
+        _ => {
+            return message_page(
+                StatusCode::BAD_REQUEST,
+                lang,
+                &tr(lang, "help-refused"),
+                None,
+            );
+        }
     };
     let rating = match form.rating.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => match text.parse::<u8>() {
             Ok(score @ 1..=5) => Some(score),
-            _ => return message_page(StatusCode::BAD_REQUEST, lang, &tr(lang, "help-refused"), None),
+            _ => {
+                return message_page(
+                    StatusCode::BAD_REQUEST,
+                    lang,
+                    &tr(lang, "help-refused"),
+                    None,
+                );
+            }
         },
     };
     let words: String = form
@@ -775,7 +909,10 @@ async fn answer(
     }
     let actor = format!("{} (requester)", session.account);
     let now = now_ms();
-    let action = StaffAction::RequesterAnswer { fixed, words: words.clone() };
+    let action = StaffAction::RequesterAnswer {
+        fixed,
+        words: words.clone(),
+    };
     match state.store.staff_action(id, &actor, &action, now).await {
         Ok(()) => {}
         Err(crate::store::tickets::StaffError::Store(e)) => return unavailable(lang, &e),

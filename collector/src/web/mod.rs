@@ -839,10 +839,20 @@ async fn ticket_page(
         ),
         "Assign",
     ));
+    if let Some(requester) = &t.requester {
+        body.push_str(&form(
+            "reply",
+            &format!(
+                "<label>Reply to {} (they see it on their help page, as a notification and by e-mail)<br><textarea name=\"text\" id=\"reply\"></textarea></label>",
+                esc(requester)
+            ),
+            "Send reply",
+        ));
+    }
     body.push_str(&form(
         "comment",
-        "<label>Comment<br><textarea name=\"text\"></textarea></label>",
-        "Comment",
+        "<label>Internal note (staff only)<br><textarea name=\"text\" id=\"comment\"></textarea></label>",
+        "Add note",
     ));
     body.push_str(&form("resolve", "<label>Solution (what fixed it)<br><textarea name=\"solution\" id=\"solution\"></textarea></label>", "Resolve"));
     body.push_str(&form(
@@ -911,6 +921,9 @@ async fn act(
     let request = match form.get("action").map(String::as_str) {
         Some("assign") => ActionRequest::Assign { to: field("to") },
         Some("comment") => ActionRequest::Comment {
+            text: field("text"),
+        },
+        Some("reply") => ActionRequest::Reply {
             text: field("text"),
         },
         Some("start") => ActionRequest::Start,
