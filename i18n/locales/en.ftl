@@ -116,3 +116,9 @@ mail-resolved-subject = [#{ $ticket }] Your request is solved: is it working aga
 mail-resolved-body = IT says your request #{ $ticket } is solved.
 
     Is it working again? Open "Get IT help" on your computer and answer "Yes, it works" or "No, it is still broken". If it is still broken, we will reopen it.
+
+## outage notices
+
+notice-outage-title = IT knows about a problem affecting your computer
+notice-outage-ended-title = A problem IT was working on is fixed
+notice-outage-ended-body = { $what } should work again. If it still does not, open Get IT help and tell us.

@@ -115,3 +115,9 @@ mail-resolved-subject = [#{ $ticket }] Twoje zgłoszenie zostało rozwiązane: c
 mail-resolved-body = Dział IT uważa, że Twoje zgłoszenie #{ $ticket } zostało rozwiązane.
 
     Czy wszystko znów działa? Otwórz „Pomoc IT” na swoim komputerze i odpowiedz „Tak, działa” albo „Nie, nadal nie działa”. Jeśli nadal nie działa, otworzymy zgłoszenie ponownie.
+
+## outage notices
+
+notice-outage-title = Dział IT wie o problemie, który dotyczy Twojego komputera
+notice-outage-ended-title = Problem, nad którym pracował dział IT, został usunięty
+notice-outage-ended-body = { $what } powinno znów działać. Jeśli nadal nie działa, otwórz „Pomoc IT” i daj nam znać.

@@ -111,3 +111,9 @@ mail-resolved-subject = [#{ $ticket }] 您的请求已解决：现在能正常�
 mail-resolved-body = IT 表示您的请求 #{ $ticket } 已解决。
 
     现在能正常使用了吗？请在电脑上打开“获取 IT 帮助”，回答“是的，可以用了”或“不，还是有问题”。如果还有问题，我们会重新打开该请求。
+
+## outage notices
+
+notice-outage-title = IT 已知道一个影响您电脑的问题
+notice-outage-ended-title = IT 处理的问题已修复
+notice-outage-ended-body = { $what } 应该可以正常使用了。如果还不行，请打开“获取 IT 帮助”告诉我们。

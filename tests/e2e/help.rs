@@ -304,3 +304,156 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
     assert_eq!(parameters["words"], "Το ίντερνετ δεν δουλεύει");
     assert_eq!(parameters["lang"], "el");
 }
+
+/// Sends one finding on `device`'s stream and waits for its ack.
+async fn report(device: &mut SimulatedDevice, check: &str, resource: &str, severity: pb::Severity) {
+    let sequence = device.take_sequence();
+    device
+        .stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![pb::Finding {
+                sequence,
+                check: check.to_owned(),
+                resource: resource.to_owned(),
+                severity: severity as i32,
+                summary: format!("{check} {resource}"),
+                evidence_json: "{}".to_owned(),
+                observed_at_unix_ms: firstline_collector::model::now_ms(),
+            }],
+        }))
+        .await;
+    loop {
+        match device.stream.next().await {
+            Ok(pb::collector_message::Body::Ack(ack)) if ack.sequence >= sequence => return,
+            Ok(_) => continue,
+            Err(status) => panic!("stream ended: {status}"),
+        }
+    }
+}
+
+/// When an outage forms over the office, each device's user hears of it once, in their
+/// language, and hears again when it is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_hear_when_an_outage_starts_and_ends_on_their_device() {
+    const DEVICES: usize = 6;
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    running
+        .store
+        .upsert_people(
+            &[firstline_collector::directory::Person {
+                account: "user0".to_owned(),
+                display_name: "Ελένη".to_owned(),
+                email: None,
+                language: Some("el".to_owned()),
+            }],
+            "test",
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("directory");
+    let mut devices = Vec::new();
+    for n in 0..DEVICES {
+        let identity = SimulatedDevice::enroll(
+            &url,
+            collector.token().await,
+            &dir.path().join(n.to_string()),
+        )
+        .await;
+        let device = SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await;
+        device
+            .stream
+            .send(pb::agent_message::Body::Inventory(pb::Inventory {
+                hostname: format!("pc-{n}"),
+                site: "warsaw".to_owned(),
+                dns_servers: vec!["192.0.2.53".to_owned()],
+                users: vec![pb::DeviceUser {
+                    account: format!("user{n}"),
+                    line: "seat0".to_owned(),
+                    kind: pb::SessionKind::Graphical as i32,
+                    login_at_unix_ms: 1_700_000_000_000,
+                    remote_host: String::new(),
+                }],
+                ..pb::Inventory::default()
+            }))
+            .await;
+        devices.push(device);
+    }
+    // Inventories are stored as they arrive; give the last one a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for device in &mut devices {
+        report(
+            device,
+            "dns.resolve",
+            "intranet.example.com",
+            pb::Severity::Warning,
+        )
+        .await;
+    }
+    let now = firstline_collector::model::now_ms;
+    let mut started = Vec::new();
+    for device in &devices {
+        let notices = running
+            .store
+            .take_user_notices(device.identity.device_id(), now())
+            .await
+            .expect("store");
+        started.push(notices);
+    }
+    let incident_devices = started.iter().filter(|n| !n.is_empty()).count();
+    assert!(
+        incident_devices >= 5,
+        "the incident's devices are told: {started:#?}"
+    );
+    for (n, notices) in started.iter().enumerate() {
+        assert!(notices.len() <= 1, "once per device: {notices:#?}");
+        if let Some(notice) = notices.first() {
+            assert_eq!(
+                notice.account,
+                format!("user{n}"),
+                "only that device's user"
+            );
+            assert_eq!(notice.kind, "outage_started");
+            assert!(notice.body.contains("intranet.example.com"), "{notice:?}");
+        }
+    }
+    let greek = started[0]
+        .first()
+        .expect("user0's device is in the incident");
+    assert!(
+        greek.title.contains("τμήμα IT") && greek.body.contains("δεν χρειάζεται να το αναφέρετε"),
+        "in Greek: {greek:?}"
+    );
+    let english = started[1]
+        .first()
+        .expect("user1's device is in the incident");
+    assert!(
+        english.body.contains("you do not need to report it"),
+        "no directory entry: English: {english:?}"
+    );
+    for device in &mut devices {
+        report(
+            device,
+            "dns.resolve",
+            "intranet.example.com",
+            pb::Severity::Ok,
+        )
+        .await;
+    }
+    let mut ended = 0;
+    for device in &devices {
+        let notices = running
+            .store
+            .take_user_notices(device.identity.device_id(), now())
+            .await
+            .expect("store");
+        assert!(
+            notices.iter().all(|n| n.kind == "outage_ended"),
+            "{notices:#?}"
+        );
+        ended += notices.len();
+    }
+    assert_eq!(ended, incident_devices, "each told once that it is over");
+}

@@ -554,3 +554,102 @@ macro_rules! requester_notice {
     }};
 }
 pub(crate) use requester_notice;
+
+/// The words of an outage notice, in `lang`: "started" or "ended".
+pub fn outage_words(
+    started: bool,
+    check: &str,
+    resource: &str,
+    scope: Option<&str>,
+    devices: i64,
+    lang: Lang,
+) -> (String, String) {
+    let what = if resource.is_empty() || resource == "-" {
+        firstline_i18n::tr(
+            lang,
+            &format!("help-area-{}", crate::web::help::area(check)),
+        )
+    } else {
+        resource.to_owned()
+    };
+    if started {
+        let where_ = match scope.and_then(|s| s.split_once('=')) {
+            Some(("site", site)) => msg!("help-outage-where-site", "site" => site).text(lang),
+            Some(("gateway" | "dns", _)) => firstline_i18n::tr(lang, "help-outage-where-network"),
+            _ => firstline_i18n::tr(lang, "help-outage-where-any"),
+        };
+        (
+            firstline_i18n::tr(lang, "notice-outage-title"),
+            msg!("help-outage", "count" => devices, "where" => where_, "what" => what).text(lang),
+        )
+    } else {
+        (
+            firstline_i18n::tr(lang, "notice-outage-ended-title"),
+            msg!("notice-outage-ended-body", "what" => what).text(lang),
+        )
+    }
+}
+
+/// At most this many devices of one incident get an outage notice per change.
+pub const MAX_OUTAGE_NOTICE_DEVICES: i64 = 1000;
+
+/// Queues outage notices (`"outage_started"` or `"outage_ended"`) for the users of incident
+/// `$ticket_id`'s devices (or of `$device`, one device joining it), each in their directory
+/// language, inside the caller's transaction. Tickets that are not incidents send nothing.
+macro_rules! outage_notices {
+    ($executor:expr, $ticket_id:expr, $device:expr, $started:expr, $at_ms:expr) => {{
+        let ticket = sqlx::query("SELECT kind, check_name, resource, scope, device_count FROM tickets WHERE id = $1")
+            .bind($ticket_id)
+            .fetch_optional(&mut *$executor)
+            .await?;
+        if let Some(ticket) = ticket.filter(|t| t.try_get::<String, _>("kind").ok().as_deref() == Some("incident")) {
+            let check: String = ticket.try_get("check_name")?;
+            let resource: String = ticket.try_get("resource")?;
+            let scope: Option<String> = ticket.try_get("scope")?;
+            let count: i64 = ticket.try_get::<Option<i64>, _>("device_count")?.unwrap_or(2).max(2);
+            let device: Option<&str> = $device;
+            let rows = sqlx::query(
+                "SELECT d.id, d.users_json FROM ticket_devices td JOIN devices d ON d.id = td.device_id \
+                 WHERE td.ticket_id = $1 AND ($2 IS NULL OR d.id = $2) AND d.users_json IS NOT NULL LIMIT $3",
+            )
+            .bind($ticket_id)
+            .bind(device)
+            .bind($crate::store::help::MAX_OUTAGE_NOTICE_DEVICES)
+            .fetch_all(&mut *$executor)
+            .await?;
+            let kind = if $started { "outage_started" } else { "outage_ended" };
+            for row in &rows {
+                let device_id: String = row.try_get("id")?;
+                let users: String = row.try_get("users_json")?;
+                for account in serde_json::from_str::<Vec<String>>(&users).unwrap_or_default().into_iter().take(8) {
+                    let lang: Option<String> = sqlx::query("SELECT language FROM people WHERE account = $1")
+                        .bind(&account)
+                        .fetch_optional(&mut *$executor)
+                        .await?
+                        .map(|row| row.try_get("language"))
+                        .transpose()?
+                        .flatten();
+                    let lang = lang.as_deref().and_then(firstline_i18n::Lang::parse).unwrap_or_default();
+                    let (title, body) = $crate::store::help::outage_words(
+                        $started, &check, &resource, scope.as_deref(), count, lang,
+                    );
+                    sqlx::query(
+                        "INSERT INTO user_notices (id, device_id, account, kind, ticket_id, title, body, created_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(&device_id)
+                    .bind(&account)
+                    .bind(kind)
+                    .bind($ticket_id)
+                    .bind(title)
+                    .bind(body)
+                    .bind($at_ms)
+                    .execute(&mut *$executor)
+                    .await?;
+                }
+            }
+        }
+    }};
+}
+pub(crate) use outage_notices;

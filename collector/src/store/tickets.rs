@@ -900,6 +900,7 @@ macro_rules! ticket_sql {
                             .execute(&mut **self)
                             .await?;
                         }
+                        crate::store::help::outage_notices!(*self, id, None::<&str>, true, new.opened_at_ms);
                         return Ok(Some(id));
                     }
                     Action::SetState { ticket, state, resolution, at_ms } => {
@@ -940,6 +941,9 @@ macro_rules! ticket_sql {
                         .rows_affected();
                         if asking && asked > 0 {
                             crate::store::help::requester_notice!(*self, id, "resolved", "", *at_ms);
+                        }
+                        if matches!(state, TicketState::Resolved | TicketState::Cancelled) {
+                            crate::store::help::outage_notices!(*self, id, None::<&str>, false, *at_ms);
                         }
                     }
                     Action::Note { ticket, kind, actor, text, data_json, at_ms } => {
@@ -985,7 +989,7 @@ macro_rules! ticket_sql {
                             .bind(id)
                             .bind(at_ms)
                             .execute(&mut **self)
-                            .await?;
+                            .await?;                            crate::store::help::outage_notices!(*self, id, Some(device_id.as_str()), true, *at_ms);
                         }
                     }
                     Action::DeviceRecovered { ticket, device_id, at_ms } => {

@@ -297,7 +297,7 @@ struct HomeQuery {
 }
 
 /// Which area of the computer a check is about, for people.
-fn area(check: &str) -> &'static str {
+pub(crate) fn area(check: &str) -> &'static str {
     let family = check.split('.').next().unwrap_or_default();
     match family {
         "disk" | "smart" | "storage" => "storage",
