@@ -439,7 +439,12 @@ async fn home_page(
     let mut worst: std::collections::BTreeMap<&'static str, u8> =
         AREAS.iter().map(|a| (*a, 0)).collect();
     for condition in &conditions {
-        if condition.check.starts_with("agent.") || condition.check == crate::tickets::USER_REPORT {
+        // The agent's own health and the person's reports are not the computer's; a stale
+        // condition is one the device has not confirmed since it went quiet.
+        if condition.check.starts_with("agent.")
+            || condition.check == crate::tickets::USER_REPORT
+            || condition.state == crate::tickets::ConditionState::Stale
+        {
             continue;
         }
         let level = match condition.severity {
