@@ -101,7 +101,7 @@ help-language = Language
 help-link-invalid-title = This link no longer works
 help-link-invalid = Links from "Get IT help" work once and only for a few minutes. Open "Get IT help" from the menu again.
 help-session-over = Your help page has closed. Open "Get IT help" from the menu again.
-help-refused = This page could not be sent from here. Reload the page and try again.
+help-page-refused = This page could not be sent from here. Reload the page and try again.
 help-not-yours = This request is not one of yours.
 
 ## mail to the person who reported

@@ -100,7 +100,7 @@ help-language = Język
 help-link-invalid-title = Ten link już nie działa
 help-link-invalid = Linki z „Pomocy IT” działają tylko raz i tylko przez kilka minut. Otwórz ponownie „Pomoc IT” z menu.
 help-session-over = Twoja strona pomocy została zamknięta. Otwórz ponownie „Pomoc IT” z menu.
-help-refused = Nie udało się wysłać tej strony stąd. Odśwież stronę i spróbuj ponownie.
+help-page-refused = Nie udało się wysłać tej strony stąd. Odśwież stronę i spróbuj ponownie.
 help-not-yours = To nie jest Twoje zgłoszenie.
 
 ## mail

@@ -96,7 +96,7 @@ help-language = 语言
 help-link-invalid-title = 此链接已失效
 help-link-invalid = “获取 IT 帮助”的链接只能使用一次，并且只在几分钟内有效。请从菜单中再次打开“获取 IT 帮助”。
 help-session-over = 您的帮助页面已关闭。请从菜单中再次打开“获取 IT 帮助”。
-help-refused = 无法从这里发送此页面。请刷新页面后重试。
+help-page-refused = 无法从这里发送此页面。请刷新页面后重试。
 help-not-yours = 这不是您的请求。
 
 ## mail

@@ -64,7 +64,7 @@ fn check_host(state: &HttpState, headers: &HeaderMap, lang: Lang) -> Result<(), 
     Err(message_page(
         StatusCode::MISDIRECTED_REQUEST,
         lang,
-        &tr(lang, "help-refused"),
+        &tr(lang, "help-page-refused"),
         None,
     ))
 }
@@ -77,7 +77,7 @@ fn check_origin(state: &HttpState, headers: &HeaderMap, lang: Lang) -> Result<()
         Err(message_page(
             StatusCode::FORBIDDEN,
             lang,
-            &tr(lang, "help-refused"),
+            &tr(lang, "help-page-refused"),
             None,
         ))
     };
@@ -610,7 +610,7 @@ async fn report(
     }
     if !crate::auth::csrf_matches(Some(&form.csrf_token), &session.csrf_token) {
         tracing::warn!(device = %session.device_id, "help report without the session's token; refused");
-        return message_page(StatusCode::FORBIDDEN, lang, &tr(lang, "help-refused"), None);
+        return message_page(StatusCode::FORBIDDEN, lang, &tr(lang, "help-page-refused"), None);
     }
     let words = form.words.trim();
     if words.is_empty() {
@@ -655,7 +655,7 @@ async fn report(
             message_page(
                 StatusCode::BAD_REQUEST,
                 lang,
-                &tr(lang, "help-refused"),
+                &tr(lang, "help-page-refused"),
                 None,
             )
         }
@@ -858,7 +858,7 @@ async fn answer(
     }
     if !crate::auth::csrf_matches(Some(&form.csrf_token), &session.csrf_token) {
         tracing::warn!(device = %session.device_id, "help answer without the session's token; refused");
-        return message_page(StatusCode::FORBIDDEN, lang, &tr(lang, "help-refused"), None);
+        return message_page(StatusCode::FORBIDDEN, lang, &tr(lang, "help-page-refused"), None);
     }
     match state.store.is_requester_of(&session, id).await {
         Ok(true) => {}
@@ -879,7 +879,7 @@ async fn answer(
             return message_page(
                 StatusCode::BAD_REQUEST,
                 lang,
-                &tr(lang, "help-refused"),
+                &tr(lang, "help-page-refused"),
                 None,
             );
         }
@@ -892,7 +892,7 @@ async fn answer(
                 return message_page(
                     StatusCode::BAD_REQUEST,
                     lang,
-                    &tr(lang, "help-refused"),
+                    &tr(lang, "help-page-refused"),
                     None,
                 );
             }
@@ -923,7 +923,7 @@ async fn answer(
         Err(crate::store::tickets::StaffError::Store(e)) => return unavailable(lang, &e),
         Err(crate::store::tickets::StaffError::Refused(refusal)) => {
             tracing::info!(ticket = id, %refusal, "requester's answer refused");
-            return message_page(StatusCode::CONFLICT, lang, &tr(lang, "help-refused"), None);
+            return message_page(StatusCode::CONFLICT, lang, &tr(lang, "help-page-refused"), None);
         }
     }
     if let Err(e) = state
