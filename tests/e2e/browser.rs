@@ -17,7 +17,7 @@ use crate::support::{
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process and one browser session in it.
-struct Browser {
+pub(crate) struct Browser {
     driver: std::process::Child,
     address: std::net::SocketAddr,
     session: String,
@@ -26,7 +26,7 @@ struct Browser {
 impl Browser {
     /// None when Chromium is missing outside CI (`.ci/run` installs chromium and
     /// chromium-driver; there a missing browser fails the test).
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         let present = ["/usr/bin/chromedriver", "/usr/bin/chromium"]
             .iter()
             .all(|p| std::path::Path::new(p).exists());
@@ -86,7 +86,7 @@ impl Browser {
         })
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let body = body.or_else(|| (method == "POST").then(|| json!({})));
         let (status, _, answer) = http_call(
             self.address,
@@ -100,11 +100,11 @@ impl Browser {
         answer["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.call("POST", "/url", Some(json!({"url": url}))).await;
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let css = css.to_owned();
         wait_for(&format!("an element {css}"), || {
             let css = css.clone();
@@ -128,7 +128,7 @@ impl Browser {
         .await
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
         self.call(
             "POST",
@@ -138,7 +138,7 @@ impl Browser {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.call("POST", &format!("/element/{element}/click"), None)
             .await;
@@ -146,7 +146,7 @@ impl Browser {
 
     /// The text of `css`. Found just as a click's navigation replaces the page, the element
     /// goes stale before it is read: it is looked up again on the new page.
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         wait_for(&format!("the text of {css}"), || async {
             let element = self.find(css).await;
             let (status, _, answer) = http_call(
@@ -166,7 +166,7 @@ impl Browser {
         .await
     }
 
-    async fn title(&self) -> String {
+    pub(crate) async fn title(&self) -> String {
         self.call("GET", "/title", None)
             .await
             .as_str()
@@ -174,7 +174,35 @@ impl Browser {
             .to_owned()
     }
 
-    async fn screenshot(&self, name: &str) -> PathBuf {
+    /// Resizes the window: a phone is 390 × 844, a desktop 1280 × 1000.
+    pub(crate) async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// The page as the browser has it now.
+    pub(crate) async fn source(&self) -> String {
+        self.call("GET", "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The current page's address.
+    pub(crate) async fn url(&self) -> String {
+        self.call("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub(crate) async fn screenshot(&self, name: &str) -> PathBuf {
         let encoded = self.call("GET", "/screenshot", None).await;
         let bytes = base64_decode(encoded.as_str().unwrap_or_default());
         let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
