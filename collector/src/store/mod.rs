@@ -279,6 +279,7 @@ pub mod channels;
 pub mod health;
 pub mod metrics;
 pub mod people;
+pub mod reports;
 pub mod reproduce;
 pub mod staff;
 pub mod stats;
