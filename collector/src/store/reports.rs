@@ -376,4 +376,125 @@ mod tests {
             assert_eq!(open_reports(&store).await, [ticket], "{backend}");
         }
     }
+
+    async fn feedback(
+        store: &Store,
+        ticket_id: i64,
+        account: &str,
+        answer: &str,
+        rating: Option<i32>,
+        at_ms: i64,
+    ) {
+        with_pool!(store, pool => {
+            sqlx::query("INSERT INTO ticket_feedback (ticket_id, account, answer, rating, at_ms) VALUES ($1, $2, $3, $4, $5)")
+                .bind(ticket_id)
+                .bind(account)
+                .bind(answer)
+                .bind(rating)
+                .bind(at_ms)
+                .execute(pool)
+                .await
+                .expect("insert feedback");
+        });
+    }
+
+    #[tokio::test]
+    async fn stats_count_what_checks_found_first_known_outages_fixed_answers_and_csat() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            let store = store.clone().with_policy(policy);
+            for id in ["d1", "d2", "d3", "e"] {
+                enroll(&store, id).await;
+            }
+            for id in ["d1", "d2", "d3"] {
+                store_one(&store, id, check(1, "dns.resolve", Severity::Warning), T0).await;
+            }
+            // A known outage (a check found it first), then a report no check had seen.
+            store_one(
+                &store,
+                "e",
+                report(1, "r1", "carol", "dns", "no intranet"),
+                T0 + MINUTE,
+            )
+            .await;
+            store_one(
+                &store,
+                "e",
+                report(2, "r2", "dan", "space", "cannot save"),
+                T0 + MINUTE,
+            )
+            .await;
+            let (dans, _) = outcome(&store, "e", "r2").await.expect("decided");
+            let (incident, _) = outcome(&store, "e", "r1").await.expect("decided");
+            // A disk ticket no one reported.
+            store_one(
+                &store,
+                "d2",
+                check(2, "disk.used_pct", Severity::Warning),
+                T0 + 2 * MINUTE,
+            )
+            .await;
+
+            feedback(&store, dans, "dan", "not_fixed", Some(2), T0 + 3 * MINUTE).await;
+            feedback(&store, dans, "dan", "fixed", Some(5), T0 + 4 * MINUTE).await;
+            feedback(&store, dans, "frank", "not_fixed", Some(1), T0 + 4 * MINUTE).await;
+            feedback(&store, incident, "carol", "fixed", None, T0 + 5 * MINUTE).await;
+            // Outside the period: not counted.
+            feedback(
+                &store,
+                incident,
+                "gina",
+                "not_fixed",
+                Some(1),
+                T0 + 2 * HOUR,
+            )
+            .await;
+
+            let stats = store.stats(T0 - HOUR, T0 + HOUR).await.expect("stats");
+            let people = &stats.people;
+            assert_eq!(stats.tickets_opened, 3, "{backend}: {stats:?}");
+            assert_eq!(
+                (
+                    people.reports,
+                    people.reports_found_by_checks_first,
+                    people.reports_known_outage,
+                    people.reports_joined
+                ),
+                (2, 1, 1, 0),
+                "{backend}: {people:?}"
+            );
+            assert_eq!(people.found_before_reported_share, Some(0.5), "{backend}");
+            assert_eq!(people.known_outage_share, Some(0.5), "{backend}");
+            assert_eq!(
+                people.tickets_by_checks_without_report, 1,
+                "{backend}: the disk ticket only"
+            );
+            assert_eq!(
+                people.opened_by_checks_without_report_share,
+                Some(1.0 / 3.0),
+                "{backend}"
+            );
+            assert_eq!(
+                (people.fixed_answers, people.fixed_confirmed),
+                (3, 2),
+                "{backend}: latest answers"
+            );
+            assert_eq!(people.fixed_confirmed_share, Some(2.0 / 3.0), "{backend}");
+            assert_eq!(
+                (people.csat_average, people.csat_ratings),
+                (Some(3.0), 2),
+                "{backend}"
+            );
+
+            let empty = store
+                .stats(T0 + 3 * HOUR, T0 + 4 * HOUR)
+                .await
+                .expect("stats");
+            assert_eq!(empty.people.reports, 0, "{backend}");
+            assert_eq!(empty.people.found_before_reported_share, None, "{backend}");
+            assert_eq!(empty.people.csat_average, None, "{backend}");
+        }
+    }
 }
