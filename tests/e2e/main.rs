@@ -18,6 +18,7 @@ mod people;
 mod postgres;
 mod recovery;
 mod report;
+mod report_grouping;
 mod servers;
 mod service;
 mod support;
