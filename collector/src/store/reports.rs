@@ -228,6 +228,11 @@ mod tests {
                 "{backend}: no note on the device's ticket: {:?}",
                 disk_detail.timeline
             );
+            assert_eq!(
+                disk_detail.linked_tickets,
+                [ticket],
+                "{backend}: the link shows there"
+            );
 
             // The same id again (a second finding for one report) is not decided twice.
             store_one(
