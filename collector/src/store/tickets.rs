@@ -443,6 +443,7 @@ async fn user_report<T: TicketSql>(
         .into_iter()
         .map(|(ticket, lists_device)| Outage {
             scope: ticket.scope.clone(),
+            resource: ticket.resource.clone(),
             ticket: ticket.view(),
             lists_device,
         })

@@ -147,6 +147,8 @@ pub struct Outage {
     pub ticket: TicketView,
     /// The incident's scope (`dns=192.0.2.53`).
     pub scope: Option<String>,
+    /// What its check failed on (`https://intranet.example.com/`, `files.example.com:445`).
+    pub resource: String,
     /// The incident lists the reporting device among its devices.
     pub lists_device: bool,
 }

@@ -259,6 +259,54 @@ fn web_host(target: &str) -> String {
     host.trim_end_matches('.').to_lowercase()
 }
 
+/// A host without its port: `intranet.example.com:8443` is `intranet.example.com`,
+/// `[2001:db8::1]:443` is `[2001:db8::1]`.
+fn without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.split_once(':') {
+        Some((name, port)) if !port.contains(':') => name,
+        _ => host,
+    }
+}
+
+/// The host (without its port) of the web address a report's web playbook tested, if one.
+pub fn report_target_host(evidence_json: &str) -> Option<String> {
+    let evidence: serde_json::Value = serde_json::from_str(evidence_json).ok()?;
+    let host = evidence["playbooks"]
+        .as_array()?
+        .iter()
+        .filter(|result| result["playbook"].as_str() == Some("web"))
+        .find_map(|result| result["target"].as_str())
+        .map(web_host)?;
+    let host = without_port(&host).to_owned();
+    (!host.is_empty()).then_some(host)
+}
+
+/// Whether an incident of `check` on `resource` explains a report whose first failing layer
+/// is `failed_layer` and which tested `target_host`: the check is of the report's area and,
+/// for web and TCP checks (each about one endpoint), about the same host when both name one.
+/// A DNS or network incident explains any host: a resolver or gateway down fails them all.
+pub fn incident_explains_report(
+    check: &str,
+    resource: &str,
+    failed_layer: Option<&str>,
+    target_host: Option<&str>,
+) -> bool {
+    if !check_explains_report(check, failed_layer) {
+        return false;
+    }
+    let per_endpoint = check.starts_with("https.") || check.starts_with("tcp.");
+    match target_host {
+        Some(target) if per_endpoint => {
+            let host = web_host(resource);
+            without_port(&host) == target
+        }
+        _ => true,
+    }
+}
+
 /// How a user's report was taken in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -511,6 +559,72 @@ mod tests {
                 check_explains_report(check, layer),
                 expected,
                 "{check} {layer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_endpoint_incident_explains_reports_about_its_host_only() {
+        let evidence = r#"{"playbooks": [{"playbook": "web", "target": "https://Intranet.example.com:8443/wiki"}]}"#;
+        assert_eq!(
+            report_target_host(evidence).as_deref(),
+            Some("intranet.example.com")
+        );
+        assert_eq!(
+            report_target_host(r#"{"playbooks": [{"playbook": "slow"}]}"#),
+            None
+        );
+        let target = Some("intranet.example.com");
+        let cases = [
+            (
+                "https.reachable",
+                "https://intranet.example.com/",
+                Some("tls"),
+                target,
+                true,
+            ),
+            (
+                "https.reachable",
+                "https://mail.example.com/",
+                Some("tls"),
+                target,
+                false,
+            ),
+            (
+                "tcp.connect",
+                "intranet.example.com:443",
+                Some("tcp"),
+                target,
+                true,
+            ),
+            (
+                "tcp.connect",
+                "[2001:db8::1]:443",
+                Some("tcp"),
+                target,
+                false,
+            ),
+            (
+                "tcp.connect",
+                "files.example.com:445",
+                Some("tcp"),
+                None,
+                true,
+            ),
+            ("dns.resolve", "mail.example.com", Some("dns"), target, true),
+            (
+                "dns.resolve",
+                "intranet.example.com",
+                Some("tls"),
+                target,
+                false,
+            ),
+        ];
+        for (check, resource, layer, target, expected) in cases {
+            assert_eq!(
+                incident_explains_report(check, resource, layer, target),
+                expected,
+                "{check} {resource} {layer:?} {target:?}"
             );
         }
     }

@@ -87,10 +87,16 @@ pub(super) fn user_report(
         return;
     }
 
+    let target_host = crate::tickets::report_target_host(&finding.evidence_json);
     if let Some(outage) = state.outages.iter().find(|outage| {
         outage.ticket.kind == TicketKind::Incident
             && outage.ticket.state.is_open()
-            && explains(&outage.ticket.check)
+            && crate::tickets::incident_explains_report(
+                &outage.ticket.check,
+                &outage.resource,
+                failed_layer.as_deref(),
+                target_host.as_deref(),
+            )
             && (outage.lists_device
                 || outage
                     .scope
@@ -250,6 +256,7 @@ mod tests {
             })
         };
         let outage = |ticket: TicketView, scope: &str, lists_device: bool| Outage {
+            resource: "intranet.example.com".to_owned(),
             ticket,
             scope: Some(scope.to_owned()),
             lists_device,
