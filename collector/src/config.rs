@@ -275,6 +275,10 @@ mod tests {
                 "[tickets.correlation]\nmin_devices = 1",
                 "tickets.correlation.min_devices",
             ),
+            (
+                "[tickets]\nreport_join_window = \"soon\"",
+                "report_join_window",
+            ),
         ];
         for (text, expected) in cases {
             let error = Settings::parse(text, Path::new("/etc/firstline/collector.toml"))

@@ -417,6 +417,7 @@ async fn the_openapi_document_describes_every_api_route() {
         "TimelineEntry",
         "DeviceView",
         "Stats",
+        "PeopleStats",
         "ReproduceRequest",
         "ActionRequest",
         "ApiError",

@@ -352,6 +352,7 @@ async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_nex
     browser.goto(&format!("{base}/stats")).await;
     let stats = browser.text("main").await;
     assert!(stats.contains("Tickets opened"), "{stats}");
+    assert!(stats.contains("Found before anyone reported"), "{stats}");
     let shot = browser.screenshot("stats").await;
     eprintln!(
         "screenshots in {}",

@@ -19,6 +19,7 @@ mod people;
 mod postgres;
 mod recovery;
 mod report;
+mod report_grouping;
 mod servers;
 mod service;
 mod support;

@@ -280,6 +280,7 @@ pub mod health;
 pub mod help;
 pub mod metrics;
 pub mod people;
+pub mod reports;
 pub mod reproduce;
 pub mod staff;
 pub mod stats;

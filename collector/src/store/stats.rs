@@ -1,6 +1,8 @@
 //! What supervisors measure, and the knowledge base: computed from the tickets of a window
 //! (MTTA/MTTR median and p90 per priority, SLA attainment, backlog ageing, noise compression,
-//! the auto-resolved share, top recurring problems) and from the solutions log.
+//! the auto-resolved share, top recurring problems), what only Firstline can count (problems
+//! checks found before people reported them, known outages, "fixed" answers, CSAT) and from
+//! the solutions log.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +29,44 @@ pub struct Stats {
     /// Open tickets by age: under an hour, a day, a week, and older.
     pub backlog_ageing: BTreeMap<&'static str, u64>,
     pub top_recurring: Vec<Recurring>,
+    pub people: PeopleStats,
+}
+
+/// What only Firstline can count: whether checks found problems before people reported them,
+/// and what people said when asked. Reports are counted by when they came, tickets by when
+/// they opened, answers by when they were given, all within the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PeopleStats {
+    /// User reports received (each once, whichever ticket took it).
+    pub reports: u64,
+    /// Reports a check had found first: when the report came, a ticket a check raised about
+    /// the same device and area (its first failing layer: DNS, network, web, disk…) was open,
+    /// or an open incident explained it.
+    pub reports_found_by_checks_first: u64,
+    /// `reports_found_by_checks_first` of `reports`.
+    pub found_before_reported_share: Option<f64>,
+    /// Reports an open incident explained: the user was told it is a known outage, and no
+    /// ticket was opened.
+    pub reports_known_outage: u64,
+    /// `reports_known_outage` of `reports`.
+    pub known_outage_share: Option<f64>,
+    /// Reports that joined their requester's open ticket about the same thing.
+    pub reports_joined: u64,
+    /// Tickets (not cancelled) opened by checks (device tickets and incidents) that no user
+    /// report reached: none was linked to them or explained by them.
+    pub tickets_by_checks_without_report: u64,
+    /// `tickets_by_checks_without_report` of all tickets opened (`Stats::tickets_opened`).
+    pub opened_by_checks_without_report_share: Option<f64>,
+    /// Requesters who answered "Is it fixed?" (their latest answer per ticket).
+    pub fixed_answers: u64,
+    /// Of them, those whose answer was "Yes, fixed".
+    pub fixed_confirmed: u64,
+    /// `fixed_confirmed` of `fixed_answers`.
+    pub fixed_confirmed_share: Option<f64>,
+    /// CSAT: the average rating (1–5) of those latest answers that have one.
+    pub csat_average: Option<f64>,
+    /// How many ratings the average is of.
+    pub csat_ratings: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -89,7 +129,7 @@ impl Store {
             fingerprint: String,
             open: bool,
         }
-        let (rows, findings, flagged) = with_pool!(self, pool => {
+        let (rows, findings, flagged, mut people) = with_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT t.priority, t.check_name, COALESCE(d.site, t.scope, 'default') AS site, t.assignee, \
                  t.opened_at_ms, t.first_response_at_ms, t.resolved_at_ms, t.response_due_ms, t.resolution_due_ms, \
@@ -130,7 +170,66 @@ impl Store {
             for row in &flagged_rows {
                 flagged.insert(row.try_get::<String, _>("fingerprint")?);
             }
-            (tickets, findings, flagged)
+            let mut people = PeopleStats::default();
+            let report_rows = sqlx::query(
+                "SELECT how, check_first, COUNT(*) AS n FROM report_links WHERE at_ms >= $1 AND at_ms < $2 \
+                 GROUP BY how, check_first",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_all(pool)
+            .await?;
+            for row in &report_rows {
+                let how: String = row.try_get("how")?;
+                let check_first: i64 = row.try_get("check_first")?;
+                let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+                people.reports += n;
+                if check_first != 0 {
+                    people.reports_found_by_checks_first += n;
+                }
+                match crate::tickets::ReportHow::parse(&how) {
+                    Some(crate::tickets::ReportHow::KnownOutage) => people.reports_known_outage += n,
+                    Some(crate::tickets::ReportHow::Joined) => people.reports_joined += n,
+                    _ => {}
+                }
+            }
+            let unreported: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM tickets t WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 \
+                 AND t.state <> 'cancelled' AND t.kind <> 'report' \
+                 AND NOT EXISTS (SELECT 1 FROM report_links rl WHERE rl.ticket_id = t.id) \
+                 AND NOT EXISTS (SELECT 1 FROM ticket_links tl JOIN tickets r ON r.id = tl.ticket_id \
+                                 WHERE tl.linked_id = t.id AND r.kind = 'report')",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?;
+            people.tickets_by_checks_without_report = u64::try_from(unreported).unwrap_or(0);
+            // Each requester's latest answer per ticket within the period.
+            let answer_rows = sqlx::query(
+                "SELECT f.answer, f.rating FROM ticket_feedback f WHERE f.at_ms >= $1 AND f.at_ms < $2 \
+                 AND f.id = (SELECT MAX(g.id) FROM ticket_feedback g WHERE g.ticket_id = f.ticket_id \
+                             AND g.account = f.account AND g.at_ms >= $1 AND g.at_ms < $2) LIMIT 200000",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_all(pool)
+            .await?;
+            let mut rating_sum = 0i64;
+            for row in &answer_rows {
+                let answer: String = row.try_get("answer")?;
+                let rating: Option<i32> = row.try_get("rating")?;
+                people.fixed_answers += 1;
+                people.fixed_confirmed += u64::from(answer == "fixed");
+                if let Some(rating) = rating.filter(|r| (1..=5).contains(r)) {
+                    rating_sum += i64::from(rating);
+                    people.csat_ratings += 1;
+                }
+            }
+            people.csat_average =
+                (people.csat_ratings > 0).then(|| rating_sum as f64 / people.csat_ratings as f64);
+            (tickets, findings, flagged, people)
         });
         let opened = rows.len() as u64;
         let mut by_category = BTreeMap::new();
@@ -233,6 +332,12 @@ impl Store {
         });
         top_recurring.truncate(10);
         let findings_received = u64::try_from(findings).unwrap_or(0);
+        people.found_before_reported_share =
+            share(people.reports_found_by_checks_first, people.reports);
+        people.known_outage_share = share(people.reports_known_outage, people.reports);
+        people.opened_by_checks_without_report_share =
+            share(people.tickets_by_checks_without_report, opened);
+        people.fixed_confirmed_share = share(people.fixed_confirmed, people.fixed_answers);
         Ok(Stats {
             since_ms,
             until_ms,
@@ -247,6 +352,7 @@ impl Store {
             by_priority,
             backlog_ageing,
             top_recurring,
+            people,
         })
     }
 

@@ -12,8 +12,8 @@ use sqlx::Row;
 use super::{Backend, Store, StoreError, Writer};
 use crate::model::{Finding, Severity};
 use crate::tickets::engine::{
-    Action, AttachedIncident, ConditionView, DeviceFacts, Event, NewTicket, Peer, ScopeView,
-    StaffAction, State, TicketRef, TicketView,
+    Action, AttachedIncident, ConditionView, DeviceFacts, Event, JoinableReport, NewTicket, Outage,
+    Peer, ScopeView, StaffAction, State, TicketRef, TicketView,
 };
 use crate::tickets::{
     ConditionState, KnownFix, Level, Policy, Priority, Refusal, TicketKind, TicketState, decide,
@@ -243,6 +243,26 @@ pub(super) trait TicketSql: Send {
         opened: &[i64],
         now_ms: i64,
     ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// The ticket that already took report `report_id` of the device, if one did.
+    fn report_taken(
+        &mut self,
+        device_id: &str,
+        report_id: &str,
+    ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// The requester's open report ticket on the device about `group_key` whose latest
+    /// report came at or after `since_ms`, with when that was.
+    fn joinable_report(
+        &mut self,
+        device_id: &str,
+        requester: Option<&str>,
+        group_key: &str,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<Option<(TicketRecord, i64)>>> + Send;
+    /// Open incidents listing the device or of one of its scopes, with whether they list it.
+    fn outages_for(
+        &mut self,
+        device_id: &str,
+    ) -> impl Future<Output = Result<Vec<(TicketRecord, bool)>>> + Send;
 }
 
 /// Locks the rows of the checks in `findings`, in name order so two transactions never wait
@@ -386,7 +406,9 @@ pub(super) async fn observe<T: TicketSql>(
     decide_and_apply(tx, &event, &state, policy, now_ms).await
 }
 
-/// A user's report: a ticket of its own, linked to the device's open tickets.
+/// A user's report: it joins the requester's open report ticket about the same thing,
+/// attaches to an incident that explains it, or opens a ticket linked to the device's open
+/// tickets (the engine decides which).
 async fn user_report<T: TicketSql>(
     tx: &mut T,
     policy: &Policy,
@@ -394,11 +416,44 @@ async fn user_report<T: TicketSql>(
     finding: &Finding,
     now_ms: i64,
 ) -> Result<()> {
+    // A report id the device already used (a second finding for one report) was decided.
+    if let Some(ticket_id) = tx.report_taken(&device.id, &finding.resource).await? {
+        tracing::warn!(device = %device.id, report = %finding.resource, ticket_id,
+            "a user report with an id already taken; not decided again");
+        return Ok(());
+    }
     let related = tx.open_tickets_of(&device.id).await?;
+    let requester = crate::tickets::requester(&finding.evidence_json).map(|r| r.name);
+    let group_key = crate::tickets::report_group_key(&finding.evidence_json);
+    let joinable_report = tx
+        .joinable_report(
+            &device.id,
+            requester.as_deref(),
+            &group_key,
+            now_ms - duration_ms(policy.report_join_window),
+        )
+        .await?
+        .map(|(ticket, last_report_at_ms)| JoinableReport {
+            ticket: ticket.view(),
+            last_report_at_ms,
+        });
+    let outages = tx
+        .outages_for(&device.id)
+        .await?
+        .into_iter()
+        .map(|(ticket, lists_device)| Outage {
+            scope: ticket.scope.clone(),
+            resource: ticket.resource.clone(),
+            ticket: ticket.view(),
+            lists_device,
+        })
+        .collect();
     let fingerprint = crate::tickets::user_report_fingerprint(&finding.evidence_json);
     let mut state = State {
         related: related.iter().map(TicketRecord::view).collect(),
         known_fixes: tx.known_fixes(&fingerprint).await?,
+        joinable_report,
+        outages,
         ..State::default()
     };
     let since_ms = now_ms - duration_ms(policy.problem_window);
@@ -496,6 +551,18 @@ fn merge_users<'a>(lists: impl Iterator<Item = &'a str>) -> Vec<String> {
         }
     }
     users
+}
+
+/// Adds the accounts of `more` not listed yet, up to [`MAX_AFFECTED_USERS`].
+fn add_users<'a>(users: &mut Vec<String>, more: impl Iterator<Item = &'a str>) {
+    for user in more {
+        if users.len() >= MAX_AFFECTED_USERS {
+            return;
+        }
+        if !users.iter().any(|known| known == user) {
+            users.push(user.to_owned());
+        }
+    }
 }
 
 /// Severities at or above `min`, as stored.
@@ -815,8 +882,82 @@ macro_rules! ticket_sql {
                 Ok((count(tickets), flagged))
             }
 
+            async fn report_taken(&mut self, device_id: &str, report_id: &str) -> Result<Option<i64>> {
+                let row = sqlx::query("SELECT ticket_id FROM report_links WHERE device_id = $1 AND report_id = $2")
+                    .bind(device_id)
+                    .bind(report_id)
+                    .fetch_optional(&mut **self)
+                    .await?;
+                Ok(match row {
+                    Some(row) => Some(row.try_get("ticket_id")?),
+                    None => None,
+                })
+            }
+
+            async fn joinable_report(
+                &mut self,
+                device_id: &str,
+                requester: Option<&str>,
+                group_key: &str,
+                since_ms: i64,
+            ) -> Result<Option<(TicketRecord, i64)>> {
+                let row = sqlx::query(
+                    "SELECT t.*, rl.at_ms AS last_report_at_ms FROM report_links rl JOIN tickets t ON t.id = rl.ticket_id \
+                     WHERE rl.device_id = $1 AND rl.group_key = $2 \
+                     AND (rl.requester = $3 OR (rl.requester IS NULL AND $3 IS NULL)) \
+                     AND rl.how IN ('opened', 'joined') AND rl.at_ms >= $4 \
+                     AND t.kind = 'report' AND t.open_key IS NOT NULL \
+                     ORDER BY rl.at_ms DESC, t.id DESC LIMIT 1",
+                )
+                .bind(device_id)
+                .bind(group_key)
+                .bind(requester)
+                .bind(since_ms)
+                .fetch_optional(&mut **self)
+                .await?;
+                Ok(match row {
+                    Some(row) => Some((ticket_record!(&row), row.try_get("last_report_at_ms")?)),
+                    None => None,
+                })
+            }
+
+            async fn outages_for(&mut self, device_id: &str) -> Result<Vec<(TicketRecord, bool)>> {
+                let rows = sqlx::query(
+                    "SELECT t.*, (SELECT COUNT(*) FROM ticket_devices td WHERE td.ticket_id = t.id AND td.device_id = $1) \
+                     AS lists_device FROM tickets t WHERE t.kind = 'incident' AND t.open_key IS NOT NULL AND \
+                     (t.id IN (SELECT ticket_id FROM ticket_devices WHERE device_id = $1) \
+                      OR t.scope IN (SELECT scope FROM device_scopes WHERE device_id = $1)) \
+                     ORDER BY t.id LIMIT 20",
+                )
+                .bind(device_id)
+                .fetch_all(&mut **self)
+                .await?;
+                let mut outages = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let lists: i64 = row.try_get("lists_device")?;
+                    outages.push((ticket_record!(row), lists > 0));
+                }
+                Ok(outages)
+            }
+
             async fn apply_one(&mut self, action: &Action, opened: &[i64], now_ms: i64) -> Result<Option<i64>> {
                 match action {
+                    Action::RecordReport { device_id, report_id, ticket, how, requester, group_key, check_first, at_ms } => {
+                        sqlx::query(
+                            "INSERT INTO report_links (device_id, report_id, ticket_id, how, requester, group_key, check_first, at_ms) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (device_id, report_id) DO NOTHING",
+                        )
+                        .bind(device_id)
+                        .bind(report_id)
+                        .bind(resolve(*ticket, opened)?)
+                        .bind(how.as_str())
+                        .bind(requester.as_deref())
+                        .bind(group_key)
+                        .bind(i64::from(*check_first))
+                        .bind(at_ms)
+                        .execute(&mut **self)
+                        .await?;
+                    }
                     Action::SaveCondition { condition, ticket, app_scope, summary, evidence_json } => {
                         let ticket_id = match ticket {
                             Some(reference) => Some(resolve(*reference, opened)?),
@@ -1295,9 +1436,26 @@ impl Store {
                 for row in &user_rows {
                     by_ticket.push((row.try_get("ticket_id")?, row.try_get("users_json")?));
                 }
+                // Reporters an incident explained are among its affected users too.
+                let reporter_rows = sqlx::query(
+                    "SELECT ticket_id, requester FROM report_links WHERE ticket_id >= $1 AND ticket_id <= $2 \
+                     AND how = 'known_outage' AND requester IS NOT NULL ORDER BY ticket_id, at_ms",
+                )
+                .bind(first)
+                .bind(last)
+                .fetch_all(pool)
+                .await?;
+                let mut reporters: Vec<(i64, String)> = Vec::with_capacity(reporter_rows.len());
+                for row in &reporter_rows {
+                    reporters.push((row.try_get("ticket_id")?, row.try_get("requester")?));
+                }
                 for ticket in &mut tickets {
                     let lists = by_ticket.iter().filter(|(id, _)| *id == ticket.id).map(|(_, json)| json.as_str());
                     ticket.affected_users = merge_users(lists);
+                    add_users(
+                        &mut ticket.affected_users,
+                        reporters.iter().filter(|(id, _)| *id == ticket.id).map(|(_, name)| name.as_str()),
+                    );
                 }
             }
             Ok(tickets)
@@ -1340,6 +1498,18 @@ impl Store {
                 });
             }
             ticket.affected_users = merge_users(users_lists.iter().flatten().map(String::as_str));
+            let reporter_rows = sqlx::query(
+                "SELECT requester FROM report_links WHERE ticket_id = $1 AND how = 'known_outage' \
+                 AND requester IS NOT NULL ORDER BY at_ms LIMIT 1000",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let mut reporters: Vec<String> = Vec::with_capacity(reporter_rows.len());
+            for row in &reporter_rows {
+                reporters.push(row.try_get("requester")?);
+            }
+            add_users(&mut ticket.affected_users, reporters.iter().map(String::as_str));
             let event_rows = if timeline {
                 sqlx::query("SELECT * FROM ticket_events WHERE ticket_id = $1 ORDER BY id")
                     .bind(id)

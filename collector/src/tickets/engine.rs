@@ -2,12 +2,14 @@
 //! one event given the state it touches. No I/O, no clock: the event carries the time. The
 //! store loads `State` inside a transaction, calls this, and applies the actions.
 
+mod report;
+
 use crate::model::{Finding, Severity};
 
 use super::policy::{Level, Policy, Priority};
 use super::{
-    ConditionState, KnownFix, NoteKind, TicketKind, TicketState, device_ticket_key, fingerprint,
-    incident_key,
+    ConditionState, KnownFix, NoteKind, ReportHow, TicketKind, TicketState, device_ticket_key,
+    fingerprint, incident_key,
 };
 
 /// A ticket as the engine sees it.
@@ -125,6 +127,30 @@ pub struct State {
     pub problem_flagged: bool,
     /// UserReport: the device's open tickets, to link the report to.
     pub related: Vec<TicketView>,
+    /// UserReport: the requester's open report ticket about the same thing on this device
+    /// (same requester and group key), with when its latest report came.
+    pub joinable_report: Option<JoinableReport>,
+    /// UserReport: open incidents that list the device or are of one of its scopes.
+    pub outages: Vec<Outage>,
+}
+
+/// A report ticket a new report of the same requester and thing may join.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinableReport {
+    pub ticket: TicketView,
+    pub last_report_at_ms: i64,
+}
+
+/// An open incident that may explain a user's report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outage {
+    pub ticket: TicketView,
+    /// The incident's scope (`dns=192.0.2.53`).
+    pub scope: Option<String>,
+    /// What its check failed on (`https://intranet.example.com/`, `files.example.com:445`).
+    pub resource: String,
+    /// The incident lists the reporting device among its devices.
+    pub lists_device: bool,
 }
 
 /// What happened.
@@ -348,6 +374,20 @@ pub enum Action {
         ticket: TicketRef,
         event: NotifyEvent,
     },
+    /// Record which ticket took a user's report and how (the help page reads it back).
+    RecordReport {
+        device_id: String,
+        report_id: String,
+        ticket: TicketRef,
+        how: ReportHow,
+        /// The requester (account, else "uid N"), when known.
+        requester: Option<String>,
+        group_key: String,
+        /// A check had found it first: a check-raised ticket of the report's area was open
+        /// on the device, or an incident explained it.
+        check_first: bool,
+        at_ms: i64,
+    },
 }
 
 /// What channels are told about.
@@ -436,7 +476,7 @@ pub fn decide(event: &Event, state: &State, policy: &Policy) -> Result<Vec<Actio
             device,
             finding,
             at_ms,
-        } => user_report(&mut plan, device, finding, *at_ms, state, policy),
+        } => report::user_report(&mut plan, device, finding, *at_ms, state, policy),
         Event::Staff {
             actor,
             action,
@@ -1206,114 +1246,6 @@ fn resolve_or_leave(plan: &mut Plan, ticket: &TicketView, now: i64, why: &str) {
     }
 }
 
-/// A user's report opens a ticket of its own: their words as the description, the agent's
-/// diagnosis as evidence, linked to the device's open tickets. It never resolves itself: a
-/// person answers the person who asked.
-fn user_report(
-    plan: &mut Plan,
-    device: &DeviceFacts,
-    finding: &Finding,
-    now: i64,
-    state: &State,
-    policy: &Policy,
-) {
-    let evidence: serde_json::Value =
-        serde_json::from_str(&finding.evidence_json).unwrap_or_default();
-    let text = evidence["text"]
-        .as_str()
-        .filter(|text| !text.trim().is_empty())
-        .unwrap_or(&finding.summary)
-        .to_owned();
-    let failed_layer = evidence["failed_layer"].as_str().map(str::to_owned);
-    let playbook = evidence["playbooks"][0]["playbook"]
-        .as_str()
-        .unwrap_or("health")
-        .to_owned();
-    let conclusion = evidence["conclusion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    // What failed decides how urgent it is, as for the same failure found by a check.
-    let like_check = match failed_layer.as_deref() {
-        Some("link" | "address" | "gateway") => "network.",
-        Some("dns") => "dns.",
-        Some("tcp" | "tls" | "http") => "https.",
-        Some("space" | "write") => "disk.",
-        Some("cpu" | "memory" | "thermal") => "cpu.",
-        Some("clock") => "clock.",
-        _ => "user.report",
-    };
-    let impact = policy.impact(false, 1, device.vip);
-    let urgency = policy.urgency(like_check, Severity::Warning);
-    let fingerprint = super::user_report_fingerprint(&finding.evidence_json);
-    let short: String = text.chars().take(80).collect();
-    let reference = plan.open(one_device_ticket(
-        TicketKind::Report,
-        format!("report:{}:{}", device.id, finding.resource),
-        format!(
-            "{}: \"{short}{}\"",
-            device.hostname,
-            if short.len() < text.len() { "…" } else { "" }
-        ),
-        text.clone(),
-        device,
-        finding,
-        fingerprint.clone(),
-        (impact, urgency),
-        now,
-        policy,
-    ));
-    plan.note(
-        reference,
-        NoteKind::Opened,
-        format!("{} reported: {text}", device.hostname),
-        now,
-    );
-    plan.note_with_data(
-        reference,
-        NoteKind::Evidence,
-        match &failed_layer {
-            Some(layer) => {
-                format!("Diagnosis ({playbook}): first failing layer {layer}: {conclusion}")
-            }
-            None => format!("Diagnosis ({playbook}): {conclusion}"),
-        },
-        &finding.evidence_json,
-        now,
-    );
-    for related in state.related.iter().filter(|t| t.state.is_open()) {
-        let other = TicketRef::Existing(related.id);
-        plan.push(Action::Link {
-            ticket: reference,
-            linked: other,
-        });
-        plan.note(
-            reference,
-            NoteKind::Related,
-            format!(
-                "Related: ticket #{} ({}) is open for this device",
-                related.id, related.check
-            ),
-            now,
-        );
-        plan.note(
-            other,
-            NoteKind::Related,
-            format!("The user of {} reported: {text}", device.hostname),
-            now,
-        );
-    }
-    knowledge(
-        plan,
-        reference,
-        &finding.check,
-        &fingerprint,
-        now,
-        state,
-        policy,
-    );
-}
-
 /// An incident closed by hand lets go of its devices still failing: back to the hold, so each
 /// gets a ticket of its own if it keeps failing.
 fn release_incident_devices(plan: &mut Plan, ticket: &TicketView, state: &State, now: i64) {
@@ -1903,7 +1835,7 @@ mod tests {
     const HOUR: i64 = 3_600_000;
     const NOW: i64 = 1_000 * HOUR;
 
-    fn policy() -> Policy {
+    pub(super) fn policy() -> Policy {
         let mut policy = Policy::default();
         policy.correlation.min_devices = 3;
         policy.correlation.min_share_pct = 10.0;
@@ -1911,7 +1843,7 @@ mod tests {
         policy
     }
 
-    fn device(id: &str) -> DeviceFacts {
+    pub(super) fn device(id: &str) -> DeviceFacts {
         DeviceFacts {
             id: id.to_owned(),
             hostname: format!("pc-{id}"),
@@ -1920,7 +1852,7 @@ mod tests {
         }
     }
 
-    fn finding(check: &str, severity: Severity) -> Finding {
+    pub(super) fn finding(check: &str, severity: Severity) -> Finding {
         Finding {
             sequence: 1,
             check: check.to_owned(),
@@ -1932,7 +1864,7 @@ mod tests {
         }
     }
 
-    fn ticket(id: i64, state: TicketState) -> TicketView {
+    pub(super) fn ticket(id: i64, state: TicketState) -> TicketView {
         let priority = Priority::from_matrix(Level::Low, Level::Medium);
         TicketView {
             id,
@@ -1959,7 +1891,7 @@ mod tests {
         }
     }
 
-    fn incident(id: i64, devices: u32) -> TicketView {
+    pub(super) fn incident(id: i64, devices: u32) -> TicketView {
         TicketView {
             kind: TicketKind::Incident,
             device_count: devices,
@@ -2002,7 +1934,7 @@ mod tests {
     }
 
     /// Actions reduced to short words, so a table can say what should happen.
-    fn summarise(actions: &[Action]) -> Vec<String> {
+    pub(super) fn summarise(actions: &[Action]) -> Vec<String> {
         let reference = |r: &TicketRef| match r {
             TicketRef::Existing(id) => format!("#{id}"),
             TicketRef::New(n) => format!("new{n}"),
@@ -2074,6 +2006,18 @@ mod tests {
                     ..
                 } => format!("solution {fingerprint} {solution}"),
                 Action::FlagProblem { fingerprint, .. } => format!("problem {fingerprint}"),
+                Action::RecordReport {
+                    ticket,
+                    how,
+                    requester,
+                    check_first,
+                    ..
+                } => format!(
+                    "report {} {} {} first={check_first}",
+                    reference(ticket),
+                    how.as_str(),
+                    requester.as_deref().unwrap_or("-")
+                ),
                 Action::Notify { .. } => unreachable!("filtered out above"),
             })
             .collect()
@@ -2496,62 +2440,6 @@ mod tests {
             };
             let actions = decide(&event, &case.state, &policy).expect("observations never fail");
             assert_eq!(summarise(&actions), case.expected, "{}", case.name);
-        }
-    }
-
-    #[test]
-    fn a_user_report_opens_its_own_ticket_linked_to_the_devices_open_tickets() {
-        let report = Finding {
-            check: crate::tickets::USER_REPORT.to_owned(),
-            resource: "r1".to_owned(),
-            severity: Severity::Warning,
-            summary: "I can't open the intranet".to_owned(),
-            evidence_json: r#"{"text": "I can't open the intranet", "failed_layer": "dns",
-                "conclusion": "The name cannot be looked up", "playbooks": [{"playbook": "web"}]}"#
-                .to_owned(),
-            ..finding("user.report", Severity::Warning)
-        };
-        let cases: [(&str, Vec<TicketView>, &[&str]); 2] = [
-            (
-                "alone",
-                Vec::new(),
-                &[
-                    "open report P3 report:a:r1 devices=1",
-                    "note new0 opened",
-                    "note new0 evidence",
-                ],
-            ),
-            (
-                "beside an open ticket",
-                vec![ticket(7, TicketState::New)],
-                &[
-                    "open report P3 report:a:r1 devices=1",
-                    "note new0 opened",
-                    "note new0 evidence",
-                    "related new0 #7",
-                    "note new0 related",
-                    "note #7 related",
-                ],
-            ),
-        ];
-        for (name, related, expected) in cases {
-            let state = State {
-                related,
-                ..State::default()
-            };
-            let a = device("a");
-            let event = Event::UserReport {
-                device: &a,
-                finding: &report,
-                at_ms: NOW,
-            };
-            let actions = decide(&event, &state, &policy()).expect("decides");
-            assert_eq!(summarise(&actions), expected, "{name}");
-            let Some(Action::OpenTicket(opened)) = actions.first() else {
-                panic!("{name}: opens a ticket first")
-            };
-            assert_eq!(opened.description, "I can't open the intranet", "{name}");
-            assert_eq!(opened.fingerprint, "user.report:web:dns", "{name}");
         }
     }
 

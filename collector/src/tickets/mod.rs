@@ -145,6 +145,9 @@ pub enum NoteKind {
     Merge,
     /// A link to a related ticket (a user's report and the device's open tickets).
     Related,
+    /// A user reported into this ticket: they reported again (a joined report) or the
+    /// incident explains their report (a known outage). Their words, the diagnosis as data.
+    Report,
     /// A technician-triggered reproduction: asked, answered, failed or expired.
     Reproduce,
     /// A channel (webhook, email) was told, or gave up.
@@ -174,6 +177,7 @@ impl NoteKind {
             NoteKind::Problem => "problem",
             NoteKind::Merge => "merge",
             NoteKind::Related => "related",
+            NoteKind::Report => "report",
             NoteKind::Reproduce => "reproduce",
             NoteKind::Notification => "notification",
             NoteKind::Reply => "reply",
@@ -210,6 +214,156 @@ pub fn user_report_fingerprint(evidence_json: &str) -> String {
             evidence["failed_layer"].as_str().unwrap_or("none")
         ),
     )
+}
+
+/// What a user report is about, for joining repeated reports: the playbooks that ran (in
+/// name order), the first failing layer and the web address tested (its host, lowercased),
+/// `web:dns:intranet.example.com`. Words differ between two reports of one fault; this
+/// does not. Bounded, since it is stored and indexed.
+pub fn report_group_key(evidence_json: &str) -> String {
+    let evidence: serde_json::Value = serde_json::from_str(evidence_json).unwrap_or_default();
+    let results = evidence["playbooks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut playbooks: Vec<&str> = results
+        .iter()
+        .filter_map(|result| result["playbook"].as_str())
+        .collect();
+    playbooks.sort_unstable();
+    playbooks.dedup();
+    let playbooks = if playbooks.is_empty() {
+        "health".to_owned()
+    } else {
+        playbooks.join("+")
+    };
+    // Only the web playbook's target is an address; the crash playbook's is the words.
+    let target = results
+        .iter()
+        .filter(|result| result["playbook"].as_str() == Some("web"))
+        .find_map(|result| result["target"].as_str())
+        .map(web_host)
+        .unwrap_or_default();
+    let key = format!(
+        "{playbooks}:{}:{target}",
+        evidence["failed_layer"].as_str().unwrap_or("none")
+    );
+    key.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_GROUP_KEY_CHARS)
+        .collect()
+}
+
+/// The longest a report's group key may be.
+pub const MAX_GROUP_KEY_CHARS: usize = 300;
+
+/// The host of a web address as a user or the agent wrote it (`https://Intranet.example.com/x`
+/// is `intranet.example.com`); what is not an address is kept, lowercased.
+fn web_host(target: &str) -> String {
+    let target = target.trim();
+    let rest = target.split_once("://").map_or(target, |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    host.trim_end_matches('.').to_lowercase()
+}
+
+/// A host without its port: `intranet.example.com:8443` is `intranet.example.com`,
+/// `[2001:db8::1]:443` is `[2001:db8::1]`.
+fn without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.split_once(':') {
+        Some((name, port)) if !port.contains(':') => name,
+        _ => host,
+    }
+}
+
+/// The host (without its port) of the web address a report's web playbook tested, if one.
+pub fn report_target_host(evidence_json: &str) -> Option<String> {
+    let evidence: serde_json::Value = serde_json::from_str(evidence_json).ok()?;
+    let host = evidence["playbooks"]
+        .as_array()?
+        .iter()
+        .filter(|result| result["playbook"].as_str() == Some("web"))
+        .find_map(|result| result["target"].as_str())
+        .map(web_host)?;
+    let host = without_port(&host).to_owned();
+    (!host.is_empty()).then_some(host)
+}
+
+/// Whether an incident of `check` on `resource` explains a report whose first failing layer
+/// is `failed_layer` and which tested `target_host`: the check is of the report's area and,
+/// for web and TCP checks (each about one endpoint), about the same host when both name one.
+/// A DNS or network incident explains any host: a resolver or gateway down fails them all.
+pub fn incident_explains_report(
+    check: &str,
+    resource: &str,
+    failed_layer: Option<&str>,
+    target_host: Option<&str>,
+) -> bool {
+    if !check_explains_report(check, failed_layer) {
+        return false;
+    }
+    let per_endpoint = check.starts_with("https.") || check.starts_with("tcp.");
+    match target_host {
+        Some(target) if per_endpoint => {
+            let host = web_host(resource);
+            without_port(&host) == target
+        }
+        _ => true,
+    }
+}
+
+/// How a user's report was taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportHow {
+    /// It opened a report ticket of its own.
+    Opened,
+    /// It joined the requester's open report ticket about the same thing.
+    Joined,
+    /// An open fleet incident explains it: the user is told it is a known outage.
+    KnownOutage,
+}
+
+impl ReportHow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportHow::Opened => "opened",
+            ReportHow::Joined => "joined",
+            ReportHow::KnownOutage => "known_outage",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Opened, Self::Joined, Self::KnownOutage]
+            .into_iter()
+            .find(|how| how.as_str() == text)
+    }
+}
+
+/// The check-name prefixes whose failures explain a report whose first failing layer is
+/// `failed_layer` (`dns` ↔ `dns.*`, gateway/link/address ↔ `network.*`, tcp/tls/http ↔
+/// `https.*`/`tcp.*`, …); none for a report where nothing failed.
+pub fn report_area(failed_layer: Option<&str>) -> &'static [&'static str] {
+    match failed_layer {
+        Some("dns") => &["dns."],
+        Some("link" | "address" | "gateway") => &["network."],
+        Some("tcp" | "tls" | "http") => &["https.", "tcp."],
+        Some("printer") => &["printer."],
+        Some("mail" | "greeting") => &["mail."],
+        Some("space" | "write" | "disk") => &["disk."],
+        Some("cpu" | "memory" | "thermal") => &["cpu.", "memory.", "thermal."],
+        Some("clock") => &["clock."],
+        _ => &[],
+    }
+}
+
+/// Whether a failure of `check` explains a report whose first failing layer is `failed_layer`.
+pub fn check_explains_report(check: &str, failed_layer: Option<&str>) -> bool {
+    report_area(failed_layer)
+        .iter()
+        .any(|prefix| check.starts_with(prefix))
 }
 
 /// Who made a report: the account the agent's report socket saw (the kernel's peer
@@ -361,6 +515,125 @@ mod tests {
         }
         let long = format!(r#"{{"reporter": {{"account": "{}"}}}}"#, "a".repeat(65));
         assert_eq!(requester(&long), None);
+    }
+
+    #[test]
+    fn reports_group_by_playbooks_failed_layer_and_host_not_by_words() {
+        let cases = [
+            (
+                r#"{"text": "intranet down", "failed_layer": "dns", "playbooks": [
+                    {"playbook": "web", "target": "https://Intranet.example.com/wiki?x=1"}]}"#,
+                "web:dns:intranet.example.com",
+            ),
+            (
+                r#"{"text": "still cannot open it!!", "failed_layer": "dns", "playbooks": [
+                    {"playbook": "web", "target": "intranet.example.com."}]}"#,
+                "web:dns:intranet.example.com",
+            ),
+            (
+                r#"{"failed_layer": "printer", "playbooks": [{"playbook": "printing"},
+                    {"playbook": "crash", "target": "Word crashes when I print"}]}"#,
+                "crash+printing:printer:",
+            ),
+            (r#"{"failed_layer": null, "playbooks": []}"#, "health:none:"),
+            ("not json", "health:none:"),
+        ];
+        for (evidence, expected) in cases {
+            assert_eq!(report_group_key(evidence), expected, "{evidence}");
+        }
+        let long = format!(
+            r#"{{"playbooks": [{{"playbook": "web", "target": "{}.example.com"}}]}}"#,
+            "a".repeat(1000)
+        );
+        assert_eq!(report_group_key(&long).chars().count(), MAX_GROUP_KEY_CHARS);
+    }
+
+    #[test]
+    fn a_reports_failed_layer_is_explained_by_checks_of_its_area_only() {
+        let cases = [
+            ("dns.resolve", Some("dns"), true),
+            ("network.gateway_loss_pct", Some("gateway"), true),
+            ("network.gateway_loss_pct", Some("link"), true),
+            ("https.reachable", Some("tls"), true),
+            ("tcp.connect", Some("tcp"), true),
+            ("dns.resolve", Some("http"), false),
+            ("disk.used_pct", Some("dns"), false),
+            ("dns.resolve", None, false),
+            ("dns.resolve", Some("something new"), false),
+        ];
+        for (check, layer, expected) in cases {
+            assert_eq!(
+                check_explains_report(check, layer),
+                expected,
+                "{check} {layer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_endpoint_incident_explains_reports_about_its_host_only() {
+        let evidence = r#"{"playbooks": [{"playbook": "web", "target": "https://Intranet.example.com:8443/wiki"}]}"#;
+        assert_eq!(
+            report_target_host(evidence).as_deref(),
+            Some("intranet.example.com")
+        );
+        assert_eq!(
+            report_target_host(r#"{"playbooks": [{"playbook": "slow"}]}"#),
+            None
+        );
+        let target = Some("intranet.example.com");
+        let cases = [
+            (
+                "https.reachable",
+                "https://intranet.example.com/",
+                Some("tls"),
+                target,
+                true,
+            ),
+            (
+                "https.reachable",
+                "https://mail.example.com/",
+                Some("tls"),
+                target,
+                false,
+            ),
+            (
+                "tcp.connect",
+                "intranet.example.com:443",
+                Some("tcp"),
+                target,
+                true,
+            ),
+            (
+                "tcp.connect",
+                "[2001:db8::1]:443",
+                Some("tcp"),
+                target,
+                false,
+            ),
+            (
+                "tcp.connect",
+                "files.example.com:445",
+                Some("tcp"),
+                None,
+                true,
+            ),
+            ("dns.resolve", "mail.example.com", Some("dns"), target, true),
+            (
+                "dns.resolve",
+                "intranet.example.com",
+                Some("tls"),
+                target,
+                false,
+            ),
+        ];
+        for (check, resource, layer, target, expected) in cases {
+            assert_eq!(
+                incident_explains_report(check, resource, layer, target),
+                expected,
+                "{check} {resource} {layer:?} {target:?}"
+            );
+        }
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub struct Policy {
     pub min_severity: Severity,
     /// A condition firing again this soon after its ticket resolved reopens that ticket.
     pub reopen_window: Duration,
+    /// A user's report joins the open report ticket of the same requester, device and
+    /// report fingerprint when that ticket's latest report is this recent.
+    pub report_join_window: Duration,
     /// This many state changes within `flap_window` make a condition flapping; it settles
     /// after a whole `flap_window` without a change.
     pub flap_changes: u32,
@@ -238,6 +241,8 @@ pub struct TicketsFile {
     min_severity: Severity,
     #[serde(with = "crate::config::humantime_serde_compat")]
     reopen_window: Duration,
+    #[serde(with = "crate::config::humantime_serde_compat")]
+    report_join_window: Duration,
     flap_changes: u32,
     #[serde(with = "crate::config::humantime_serde_compat")]
     flap_window: Duration,
@@ -335,6 +340,7 @@ impl Default for TicketsFile {
         Self {
             min_severity: Severity::Warning,
             reopen_window: Duration::from_secs(24 * 3600),
+            report_join_window: Duration::from_secs(24 * 3600),
             flap_changes: 6,
             flap_window: Duration::from_secs(3600),
             stale_after: Duration::from_secs(10 * 60),
@@ -373,6 +379,7 @@ impl Policy {
         }
         for (name, duration) in [
             ("reopen_window", file.reopen_window),
+            ("report_join_window", file.report_join_window),
             ("flap_window", file.flap_window),
             ("stale_after", file.stale_after),
             ("correlation.window", correlation.window),
@@ -418,6 +425,7 @@ impl Policy {
         Ok(Policy {
             min_severity: file.min_severity,
             reopen_window: file.reopen_window,
+            report_join_window: file.report_join_window,
             flap_changes: file.flap_changes,
             flap_window: file.flap_window,
             stale_after: file.stale_after,
@@ -613,6 +621,7 @@ mod tests {
                 "end must be after start",
             ),
             ("reopen_window = \"0s\"", "reopen_window"),
+            ("report_join_window = \"0s\"", "report_join_window"),
         ];
         for (text, expected) in cases {
             let error = parse(text).expect_err(text);

@@ -5,6 +5,7 @@
 
 pub mod help;
 pub mod html;
+mod people_stats;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -1241,6 +1242,7 @@ async fn stats_page(
         stats.resolved,
         percent(stats.auto_resolved_share),
     );
+    body.push_str(&people_stats::people_card(&stats.people));
     let to_rows = |map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, f64)> {
         let mut rows: Vec<(String, f64)> =
             map.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();
