@@ -290,27 +290,22 @@ impl Store {
         }))
     }
 
-    /// The ticket a report (by its id, the finding's resource) ended up on, if it arrived, and
-    /// whether that ticket is a fleet incident (a known outage).
+    /// The ticket a report (by its id, the finding's resource) ended up on, once it arrived
+    /// and was decided, and whether that was a fleet incident (a known outage).
     pub async fn ticket_of_report(
         &self,
         session: &HelpSession,
         report_id: &str,
     ) -> Result<Option<(i64, bool)>, StoreError> {
-        with_pool!(self, pool => {
-            let row = sqlx::query(
-                "SELECT t.id, t.kind FROM conditions c JOIN tickets t ON t.id = c.ticket_id \
-                 WHERE c.device_id = $1 AND c.check_name = 'user.report' AND c.resource = $2",
-            )
-            .bind(&session.device_id)
-            .bind(report_id)
-            .fetch_optional(pool)
-            .await?;
-            Ok(match row {
-                Some(row) => Some((row.try_get::<i64, _>("id")?, row.try_get::<String, _>("kind")? == "incident")),
-                None => None,
-            })
-        })
+        Ok(self
+            .report_outcome(&session.device_id, report_id)
+            .await?
+            .map(|outcome| {
+                (
+                    outcome.ticket_id,
+                    outcome.how == crate::tickets::ReportHow::KnownOutage,
+                )
+            }))
     }
 
     /// The tickets `session`'s user asked for on this device, newest first, with the public

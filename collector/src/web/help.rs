@@ -610,7 +610,12 @@ async fn report(
     }
     if !crate::auth::csrf_matches(Some(&form.csrf_token), &session.csrf_token) {
         tracing::warn!(device = %session.device_id, "help report without the session's token; refused");
-        return message_page(StatusCode::FORBIDDEN, lang, &tr(lang, "help-page-refused"), None);
+        return message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            &tr(lang, "help-page-refused"),
+            None,
+        );
     }
     let words = form.words.trim();
     if words.is_empty() {
@@ -858,7 +863,12 @@ async fn answer(
     }
     if !crate::auth::csrf_matches(Some(&form.csrf_token), &session.csrf_token) {
         tracing::warn!(device = %session.device_id, "help answer without the session's token; refused");
-        return message_page(StatusCode::FORBIDDEN, lang, &tr(lang, "help-page-refused"), None);
+        return message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            &tr(lang, "help-page-refused"),
+            None,
+        );
     }
     match state.store.is_requester_of(&session, id).await {
         Ok(true) => {}
@@ -923,7 +933,12 @@ async fn answer(
         Err(crate::store::tickets::StaffError::Store(e)) => return unavailable(lang, &e),
         Err(crate::store::tickets::StaffError::Refused(refusal)) => {
             tracing::info!(ticket = id, %refusal, "requester's answer refused");
-            return message_page(StatusCode::CONFLICT, lang, &tr(lang, "help-page-refused"), None);
+            return message_page(
+                StatusCode::CONFLICT,
+                lang,
+                &tr(lang, "help-page-refused"),
+                None,
+            );
         }
     }
     if let Err(e) = state
