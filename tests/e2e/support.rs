@@ -542,6 +542,17 @@ impl AgentProcess {
     /// Runs `prefix… e2e-agent run --config CONFIG --state-dir STATE` (the prefix enters a
     /// network namespace, say).
     pub fn start(prefix: &[&str], config: &Path, state_dir: &Path) -> Self {
+        Self::start_with_env(prefix, config, state_dir, &[])
+    }
+
+    /// As `start`, with more environment variables (the test-only hooks `tests/bin/agent.rs`
+    /// reads, say).
+    pub fn start_with_env(
+        prefix: &[&str],
+        config: &Path,
+        state_dir: &Path,
+        env: &[(String, String)],
+    ) -> Self {
         // In a namespace the test made, the agent reaches only what the test put there.
         if !prefix.starts_with(&["ip", "netns", "exec"]) {
             assert_stays_on_this_machine(config);
@@ -562,6 +573,7 @@ impl AgentProcess {
             .arg("--state-dir")
             .arg(state_dir)
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
