@@ -72,6 +72,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also print every step that was tried, for support staff (in English).
+        #[arg(long)]
+        verbose: bool,
         /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -273,6 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report {
             text,
             json,
+            verbose,
             config,
             state_dir,
         } => {
@@ -298,15 +302,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     outcome.note = Some(
                         "not sent: the Firstline agent service is not running; tell your support desk".to_owned(),
                     );
+                    outcome.note_said = Some(firstline_i18n::msg!("report-note-agent-down"));
                     outcome
                 }
             };
-            print_report(&outcome, json)?;
+            let lang = firstline_i18n::Lang::from_environment().unwrap_or_default();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                print!("{}", render_report(&outcome, lang, verbose));
+            }
             if !outcome.queued {
-                anyhow::bail!(
-                    "{}",
-                    outcome.note.as_deref().unwrap_or("the report was not sent")
-                );
+                match &outcome.note_said {
+                    Some(note) => anyhow::bail!("{}", note.text(lang)),
+                    None => anyhow::bail!(
+                        "{}",
+                        outcome.note.as_deref().unwrap_or("the report was not sent")
+                    ),
+                }
             }
         }
         Command::Check { config, json } => {
@@ -400,27 +413,24 @@ async fn shutdown_signal() {
     }
 }
 
-/// `report` output: what was checked and what it means, in plain words.
-fn print_report(outcome: &report::ReportOutcome, json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(outcome)?);
-        return Ok(());
-    }
-    if let Some(playbooks) = outcome.results.as_array() {
+/// `report` output for the person who reported: what was found and what to do now, in
+/// `lang`; with `verbose`, every step tried (for staff, in English) before it.
+fn render_report(
+    outcome: &report::ReportOutcome,
+    lang: firstline_i18n::Lang,
+    verbose: bool,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if verbose && let Some(playbooks) = outcome.results.as_array() {
         for playbook in playbooks {
             let name = playbook["playbook"].as_str().unwrap_or_default();
             let target = playbook["target"]
                 .as_str()
+                .filter(|_| name != "crash")
                 .map(|t| format!(" ({t})"))
                 .unwrap_or_default();
-            println!(
-                "Checked: {name}{}",
-                if name == "crash" {
-                    String::new()
-                } else {
-                    target
-                }
-            );
+            let _ = writeln!(out, "Checked: {name}{target}");
             for step in playbook["steps"]
                 .as_array()
                 .map(Vec::as_slice)
@@ -432,26 +442,41 @@ fn print_report(outcome: &report::ReportOutcome, json: bool) -> anyhow::Result<(
                     Some("warn") => "warn",
                     _ => "skip",
                 };
-                println!(
+                let _ = writeln!(
+                    out,
                     "  {mark} {:<8} {}",
                     step["layer"].as_str().unwrap_or_default(),
                     step["detail"].as_str().unwrap_or_default()
                 );
             }
-            println!(
-                "  => {}",
+            let _ = writeln!(
+                out,
+                "  => {}\n",
                 playbook["conclusion"].as_str().unwrap_or_default()
             );
-            println!();
+        }
+    }
+    if !outcome.said.is_empty() {
+        let _ = writeln!(out, "{}", firstline_i18n::tr(lang, "report-cli-found"));
+        for said in &outcome.said {
+            let _ = writeln!(out, "  - {}", said.text(lang));
+        }
+    }
+    if !outcome.advice.is_empty() {
+        let _ = writeln!(out, "\n{}", firstline_i18n::tr(lang, "report-cli-advice"));
+        for advice in &outcome.advice {
+            let _ = writeln!(out, "  - {}", advice.text(lang));
         }
     }
     if outcome.queued {
-        println!(
-            "Sent to your support desk (reference {}). They see these results; you need not repeat them.",
-            outcome.report_id
+        let _ = writeln!(
+            out,
+            "\n{}",
+            firstline_i18n::msg!("report-cli-sent", "reference" => outcome.report_id.as_str())
+                .text(lang)
         );
     }
-    Ok(())
+    out
 }
 
 /// `check` output: one line per observation, worst first, or JSON for scripts.

@@ -20,6 +20,7 @@ use std::time::Duration;
 #[cfg(unix)]
 use std::time::Instant;
 
+use firstline_i18n::{Message, msg};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore, watch};
 
@@ -68,6 +69,16 @@ pub struct ReportOutcome {
     pub queued: bool,
     /// Why not, when not.
     pub note: Option<String>,
+    /// The diagnosis for the person who reported it, one per playbook, put into their language
+    /// where it is read.
+    #[serde(default)]
+    pub said: Vec<Message>,
+    /// What they can do now, most useful first (the first failing playbook's advice first).
+    #[serde(default)]
+    pub advice: Vec<Message>,
+    /// `note` for the person who reported it (refusals: too many reports, busy, not sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_said: Option<Message>,
     /// When this user has sent their share of reports: seconds until another is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
@@ -75,8 +86,7 @@ pub struct ReportOutcome {
 
 impl ReportOutcome {
     /// An answer that ran nothing and queued nothing, saying why.
-    #[cfg(unix)]
-    fn refused(note: String) -> Self {
+    pub fn refused(note: String, note_said: Message) -> Self {
         ReportOutcome {
             report_id: String::new(),
             text: String::new(),
@@ -84,6 +94,9 @@ impl ReportOutcome {
             results: serde_json::Value::Null,
             queued: false,
             note: Some(note),
+            said: Vec::new(),
+            advice: Vec::new(),
+            note_said: Some(note_said),
             retry_after_secs: None,
         }
     }
@@ -134,8 +147,40 @@ fn not_tested(playbook: playbooks::Playbook, target: &str, why: String) -> Playb
         }],
         failed_layer: None,
         conclusion: why,
+        said: msg!("said-web-not-tested", "site" => parsed_host(target)),
+        advice: vec![msg!("advice-wait-for-it")],
         took_ms: 0.0,
     }
+}
+
+/// The host of a target for the user's words ("intranet.example.com"), else the target.
+fn parsed_host(target: &str) -> String {
+    WebTarget::parse(target.trim()).map_or_else(|_| target.to_owned(), |parsed| parsed.host)
+}
+
+/// The playbook result the person who reported is told about: the first that failed, else the
+/// first.
+fn headline(results: &[PlaybookResult]) -> Option<&PlaybookResult> {
+    results
+        .iter()
+        .find(|result| result.failed_layer.is_some())
+        .or(results.first())
+}
+
+/// Every result's advice, the headline's first, without repeats.
+pub fn advice(results: &[PlaybookResult]) -> Vec<Message> {
+    let mut advice: Vec<Message> = Vec::new();
+    let rest = results
+        .iter()
+        .filter(|result| headline(results).is_none_or(|first| !std::ptr::eq(*result, first)));
+    for result in headline(results).into_iter().chain(rest) {
+        for message in &result.advice {
+            if !advice.contains(message) {
+                advice.push(message.clone());
+            }
+        }
+    }
+    advice
 }
 
 /// The local account that made a report, as the kernel says (the socket's peer credentials),
@@ -181,6 +226,11 @@ pub fn user_report_finding(
                 .map(|r| r.conclusion.clone())
         ),
     );
+    evidence.insert(
+        "said".to_owned(),
+        serde_json::json!(headline(results).map(|r| &r.said)),
+    );
+    evidence.insert("advice".to_owned(), serde_json::json!(advice(results)));
     evidence.insert(
         "hostname".to_owned(),
         serde_json::json!(crate::inventory::hostname()),
@@ -241,6 +291,9 @@ fn outcome(report_id: String, text: &str, results: &[PlaybookResult]) -> ReportO
         results: serde_json::to_value(results).unwrap_or_default(),
         queued: false,
         note: None,
+        said: results.iter().map(|r| r.said.clone()).collect(),
+        advice: advice(results),
+        note_said: None,
         retry_after_secs: None,
     }
 }
@@ -371,7 +424,7 @@ impl Listener {
         let reply = match read_request(read).await {
             Err(note) => {
                 tracing::info!(uid, reason = %note, "user report refused");
-                ReportOutcome::refused(note)
+                ReportOutcome::refused(note, msg!("report-note-unreadable"))
             }
             Ok(text) => match limit.admit(uid, Instant::now()) {
                 Err(wait) => {
@@ -380,7 +433,8 @@ impl Listener {
                         wait_secs = wait.as_secs(),
                         "user report refused: this user has sent their share for now"
                     );
-                    let mut reply = ReportOutcome::refused(limit.explain(wait));
+                    let mut reply =
+                        ReportOutcome::refused(limit.explain(wait), limit.explain_said(wait));
                     reply.retry_after_secs =
                         Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
                     reply
@@ -414,6 +468,9 @@ impl Listener {
                     results: serde_json::Value::Null,
                     queued: false,
                     note: Some(format!("the agent's config is not usable: {e}")),
+                    said: Vec::new(),
+                    advice: Vec::new(),
+                    note_said: Some(msg!("report-note-broken-setup")),
                     retry_after_secs: None,
                 };
             }
@@ -436,6 +493,7 @@ impl Listener {
             Err(e) => {
                 tracing::error!(error = %e, "queueing a user report");
                 reply.note = Some(format!("the report could not be queued: {e}"));
+                reply.note_said = Some(msg!("report-note-not-queued"));
             }
         }
         reply
@@ -483,6 +541,7 @@ fn answer_busy(stream: &tokio::net::UnixStream) {
     let reply = ReportOutcome::refused(
         "The support agent on this computer is busy with other reports right now; try again in a minute."
             .to_owned(),
+        msg!("report-note-busy"),
     );
     if let Ok(mut answer) = serde_json::to_string(&reply) {
         answer.push('\n');
@@ -537,6 +596,17 @@ impl RateLimit {
         }
         times.push_back(now);
         Ok(())
+    }
+
+    /// [`RateLimit::explain`] for the user, in their language: whole minutes, rounded up.
+    fn explain_said(&self, wait: Duration) -> Message {
+        let minutes = |duration: Duration| duration.as_secs().div_ceil(60).max(1);
+        msg!(
+            "report-note-rate-limited",
+            "count" => self.per_user,
+            "window_minutes" => minutes(self.window),
+            "wait_minutes" => minutes(wait)
+        )
     }
 
     /// What a user who sent their share is told.

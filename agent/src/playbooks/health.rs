@@ -5,10 +5,12 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Context, Outcome, Step, Steps};
+use firstline_i18n::msg;
+
+use super::{Context, Outcome, Step, Steps, Verdict};
 use crate::finding::Severity;
 
-pub async fn run(context: &Context) -> (Vec<Step>, String) {
+pub async fn run(context: &Context) -> (Vec<Step>, Verdict) {
     let mut steps = Steps::default();
     let started = Instant::now();
     let (observations, errors) = match crate::runtime::check_once(&context.checks).await {
@@ -22,7 +24,11 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
                 e,
                 json!({}),
             );
-            return (steps.steps, "The health checks could not run.".to_owned());
+            return (
+                steps.steps,
+                Verdict::new("The health checks could not run.", msg!("said-test-failed"))
+                    .advise(msg!("advice-wait-for-it")),
+            );
         }
     };
     let mut problems = Vec::new();
@@ -51,10 +57,18 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
             json!({}),
         );
     }
-    let conclusion = if problems.is_empty() {
-        "Every health check passed: describe what does not work (which program, what you see) to narrow it down.".to_owned()
+    let verdict = if problems.is_empty() {
+        Verdict::new(
+            "Every health check passed: describe what does not work (which program, what you see) to narrow it down.",
+            msg!("said-health-ok"),
+        )
+        .advise(msg!("advice-describe-problem"))
     } else {
-        format!("Found: {}.", problems.join("; "))
+        Verdict::new(
+            format!("Found: {}.", problems.join("; ")),
+            msg!("said-health-problems", "count" => problems.len()),
+        )
+        .advise(msg!("advice-wait-for-it"))
     };
-    (steps.steps, conclusion)
+    (steps.steps, verdict)
 }
