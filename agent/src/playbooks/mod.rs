@@ -238,10 +238,16 @@ impl Context {
             crash_dirs,
             clock_skew_ms,
             checks: checks.clone(),
+            // `collector_url` when the config moves it, else the one enrolled with.
             collector: settings
                 .collector_url
-                .as_deref()
-                .and_then(|url| target::WebTarget::parse(url).ok())
+                .clone()
+                .or_else(|| {
+                    crate::identity::Enrollment::load(&settings.state_dir)
+                        .ok()
+                        .map(|enrollment| enrollment.collector_url)
+                })
+                .and_then(|url| target::WebTarget::parse(&url).ok())
                 .map(|url| {
                     if url.host.contains(':') {
                         format!("[{}]:{}", url.host, url.port)
