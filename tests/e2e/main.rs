@@ -23,3 +23,4 @@ mod service;
 mod support;
 mod telemetry;
 mod tickets;
+mod words;
