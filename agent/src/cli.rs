@@ -548,4 +548,38 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["firstline-agent", "report"]).is_err());
     }
+
+    #[test]
+    fn a_report_is_printed_in_the_users_language_with_steps_only_when_verbose() {
+        let mut outcome =
+            report::ReportOutcome::refused(String::new(), firstline_i18n::msg!("report-note-busy"));
+        outcome.note = None;
+        outcome.note_said = None;
+        outcome.queued = true;
+        outcome.report_id = "42".to_owned();
+        outcome.said = vec![firstline_i18n::msg!("said-disk-full", "place" => "/home")];
+        outcome.advice = vec![firstline_i18n::msg!("advice-disk-save-elsewhere")];
+        outcome.results = serde_json::json!([{
+            "playbook": "disk", "target": null, "conclusion": "Likely cause: / is 97% full.",
+            "steps": [{"layer": "space", "outcome": "fail", "detail": "Disk / is 97% full (errno 28)"}],
+        }]);
+        let greek = render_report(&outcome, firstline_i18n::Lang::El, false);
+        assert!(
+            greek.contains("Τι βρήκαμε:") && greek.contains("Τι να κάνετε τώρα:"),
+            "{greek}"
+        );
+        assert!(
+            greek.contains("/home") && greek.contains("OneDrive") && greek.contains("42"),
+            "{greek}"
+        );
+        assert!(
+            !greek.contains("errno") && !greek.contains("Likely cause"),
+            "{greek}"
+        );
+        let verbose = render_report(&outcome, firstline_i18n::Lang::En, true);
+        assert!(
+            verbose.contains("errno 28") && verbose.contains("What to do now:"),
+            "{verbose}"
+        );
+    }
 }

@@ -663,6 +663,80 @@ mod tests {
         assert_eq!(Reporter::from_uid(0).uid, 0);
     }
 
+    /// A result as a playbook would end, for the words tests.
+    fn result(
+        playbook: playbooks::Playbook,
+        failed_layer: Option<&'static str>,
+        said: &'static str,
+        advice: &[&'static str],
+    ) -> PlaybookResult {
+        PlaybookResult {
+            playbook,
+            target: None,
+            steps: Vec::new(),
+            failed_layer,
+            conclusion: format!("{said} (staff words)"),
+            said: msg!(said),
+            advice: advice.iter().map(|id| msg!(*id)).collect(),
+            took_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_report_says_the_first_failure_and_its_advice_first() {
+        let results = [
+            result(
+                playbooks::Playbook::Slow,
+                None,
+                "said-slow-normal",
+                &["advice-slow-name-program", "advice-wait-for-it"],
+            ),
+            result(
+                playbooks::Playbook::Disk,
+                Some("space"),
+                "said-disk-full",
+                &["advice-disk-save-elsewhere", "advice-wait-for-it"],
+            ),
+        ];
+        let finding = user_report_finding("r1", "slow and cannot save", &results, None);
+        assert_eq!(finding.evidence["said"]["id"], "said-disk-full");
+        let advice: Vec<&str> = finding.evidence["advice"]
+            .as_array()
+            .expect("advice")
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert_eq!(
+            advice,
+            [
+                "advice-disk-save-elsewhere",
+                "advice-wait-for-it",
+                "advice-slow-name-program"
+            ]
+        );
+        let reply = outcome("r1".to_owned(), "slow and cannot save", &results);
+        let said: Vec<&str> = reply.said.iter().map(|m| m.id.as_ref()).collect();
+        assert_eq!(said, ["said-slow-normal", "said-disk-full"]);
+        assert_eq!(reply.advice[0].id, "advice-disk-save-elsewhere");
+        // Nothing failed: the first result is the headline.
+        let finding = user_report_finding("r2", "slow", &results[..1], None);
+        assert_eq!(finding.evidence["said"]["id"], "said-slow-normal");
+    }
+
+    #[test]
+    fn a_refusal_says_in_the_users_words_when_to_send_another() {
+        let limit = RateLimit::new(5, Duration::from_secs(600));
+        let note = limit.explain_said(Duration::from_secs(61));
+        assert_eq!(note.id, "report-note-rate-limited");
+        let greek = note.text(firstline_i18n::Lang::El);
+        assert!(
+            greek.contains("5 αναφορές") && greek.contains("2 λεπτά"),
+            "{greek}"
+        );
+        let english = note.text(firstline_i18n::Lang::En);
+        assert!(english.contains("in 2 minutes"), "{english}");
+    }
+
     #[test]
     fn each_user_gets_their_share_of_reports_per_window() {
         let limit = RateLimit::new(3, Duration::from_secs(600));

@@ -103,7 +103,7 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, Verdict
     } else {
         KNOWN_APPLICATIONS
             .iter()
-            .find(|application| super::symptoms::contains_word(&words, application))
+            .find(|application| names_word(&words, application))
             .copied()
     };
     let relevant = |crash: &Crash| {
@@ -229,7 +229,18 @@ fn mentions(words: &str, application: &str) -> bool {
         .rsplit(['_', '/', '\\'])
         .next()
         .unwrap_or_default();
-    base.len() >= 3 && super::symptoms::contains_word(words, base)
+    base.len() >= 3 && names_word(words, base)
+}
+
+/// Whether `name` is a whole word of `words`: "excel" is in "excel crashes" and "Excel一直崩溃",
+/// not in "excellent".
+fn names_word(words: &str, name: &str) -> bool {
+    words.match_indices(name).any(|(at, _)| {
+        let before = words[..at].chars().next_back();
+        let after = words[at + name.len()..].chars().next();
+        before.is_none_or(|c| !c.is_ascii_alphanumeric())
+            && after.is_none_or(|c| !c.is_ascii_alphanumeric())
+    })
 }
 
 #[cfg(test)]
@@ -243,6 +254,7 @@ mod tests {
             ("gedit closes by itself", "_usr_bin_gedit", true),
             ("excel crashes", "OUTLOOK.EXE", false),
             ("it crashes", "a.exe", false),
+            ("my excellent sheet crashes", "EXCEL.EXE", false),
         ];
         for (words, application, expected) in cases {
             assert_eq!(
@@ -251,5 +263,43 @@ mod tests {
                 "{words} / {application}"
             );
         }
+    }
+
+    #[test]
+    fn the_application_is_named_as_its_user_knows_it() {
+        for (file_name, expected) in [
+            ("EXCEL.EXE", "Excel"),
+            ("_usr_bin_gedit", "gedit"),
+            ("Teams", "Teams"),
+        ] {
+            assert_eq!(display_name(file_name), expected);
+        }
+    }
+
+    /// The drill: "Excel keeps crashing" answered with Outlook's crash reports.
+    #[tokio::test]
+    async fn a_named_application_counts_only_its_own_crash_reports() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        std::fs::write(folder.path().join("OUTLOOK.EXE.1.crash"), "x").expect("write");
+        let mut context = crate::playbooks::tests::context("127.0.0.1:9", "127.0.0.1:9");
+        context.crash_dirs = vec![folder.path().to_owned()];
+        let (steps, verdict) = run(Some("Excel keeps crashing"), &context).await;
+        assert!(
+            steps.iter().all(|step| step.outcome != Outcome::Fail),
+            "{steps:#?}"
+        );
+        assert_eq!(verdict.said.id, "said-crash-none-for");
+        assert!(
+            !verdict.conclusion.contains("OUTLOOK"),
+            "{}",
+            verdict.conclusion
+        );
+        // Without a name, any application's reports are the answer.
+        let (_, verdict) = run(Some("it keeps crashing"), &context).await;
+        assert_eq!(verdict.said.id, "said-crash-found");
+        assert_eq!(
+            verdict.said.args["program"],
+            firstline_i18n::Arg::Text("Outlook".into())
+        );
     }
 }

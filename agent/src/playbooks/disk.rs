@@ -170,3 +170,54 @@ fn verdict(
     )
     .advise(msg!("advice-disk-name-program"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verdict_never_says_room_enough_when_a_disk_is_full_or_filling() {
+        let full = [("Disk / is 97% full".to_owned(), "/".to_owned())];
+        let nearly = [(
+            "Disk /home is 91% full".to_owned(),
+            "/home".to_owned(),
+            91.0,
+        )];
+        let cases = [
+            (
+                &full[..],
+                &nearly[..],
+                "said-disk-full",
+                "advice-disk-save-elsewhere",
+            ),
+            (
+                &[][..],
+                &nearly[..],
+                "said-disk-nearly-full",
+                "advice-disk-free-space",
+            ),
+            (&[][..], &[][..], "said-disk-ok", "advice-disk-name-program"),
+        ];
+        for (full, nearly, said, advice) in cases {
+            let verdict = verdict(full, nearly, &[], &[]);
+            assert_eq!(verdict.said.id, said, "{verdict:?}");
+            assert_eq!(verdict.advice[0].id, advice, "{verdict:?}");
+            if said != "said-disk-ok" {
+                assert!(!verdict.conclusion.contains("have room"), "{verdict:?}");
+            }
+        }
+        let unsaved = [(
+            "saving in /home/a fails: denied".to_owned(),
+            "/home/a".to_owned(),
+        )];
+        let verdict = verdict(&[], &[], &[], &unsaved);
+        assert_eq!(verdict.said.id, "said-disk-cannot-save");
+        // No raw OS error in what the user reads.
+        assert!(
+            !verdict
+                .said
+                .text(firstline_i18n::Lang::En)
+                .contains("denied")
+        );
+    }
+}

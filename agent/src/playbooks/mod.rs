@@ -352,12 +352,12 @@ pub(crate) async fn reach(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A context with no network beyond loopback: printers and mail on ports the test
     /// controls, a clock two minutes off.
-    fn context(printer: &str, mail: &str) -> Context {
+    pub(crate) fn context(printer: &str, mail: &str) -> Context {
         Context {
             dns_servers: Vec::new(),
             system_resolver: false,
@@ -420,5 +420,42 @@ mod tests {
             "{}",
             printing.conclusion
         );
+    }
+
+    /// Every message id the agent's code names is in the catalogs (which the i18n tests keep
+    /// complete in every language): a typo would show the person an id.
+    #[test]
+    fn every_message_the_agent_says_is_in_the_catalogs() {
+        let mut folders = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("source folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|ext| ext != "rs") {
+                    continue;
+                }
+                let source = std::fs::read_to_string(&path).expect("source");
+                // Spelt in two so that this test does not find itself.
+                let call = concat!("msg", "!(");
+                for (at, _) in source.match_indices(call) {
+                    let rest = source[at + call.len()..].trim_start();
+                    let Some(quoted) = rest.strip_prefix('"') else {
+                        continue;
+                    };
+                    let id = quoted.split('"').next().unwrap_or_default();
+                    seen += 1;
+                    if !firstline_i18n::exists(id) {
+                        missing.push(format!("{}: {id}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(seen > 50, "found only {seen} messages");
+        assert!(missing.is_empty(), "not in the catalogs: {missing:?}");
     }
 }

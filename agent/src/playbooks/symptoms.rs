@@ -545,6 +545,44 @@ mod tests {
     }
 
     #[test]
+    fn chinese_is_cut_into_words_by_longest_match() {
+        assert_eq!(
+            han_words("我打不开国内网站"),
+            ["我", "打", "不", "开", "国内", "网站"]
+        );
+        assert_eq!(
+            han_words("我的打印机坏了"),
+            ["我", "的", "打印机", "坏", "了"]
+        );
+        // A keyword starts the word it grows into, not a word that only holds its characters.
+        assert!(contains_word("我的打印机坏了", "打印"));
+        assert!(!contains_word("他很傲慢", "慢"));
+        assert!(!contains_word("神经网络训练", "网络"));
+        assert!(contains_word("电脑特别慢", "慢"));
+        assert!(!match_text("他对客户很傲慢").playbooks.contains(&Slow));
+        assert!(!match_text("我在学神经网络").playbooks.contains(&Network));
+    }
+
+    #[test]
+    fn the_connection_is_tested_without_an_address() {
+        for phrase in [
+            "no internet",
+            "wifi is down",
+            "VPN won't connect",
+            "I can't open the intranet",
+            "上不了网",
+            "Nie mam internetu",
+            "Το Wi-Fi δεν λειτουργεί",
+        ] {
+            let matched = match_text(phrase);
+            assert_eq!(matched.playbooks.first(), Some(&Network), "{phrase:?}");
+            assert!(!matched.playbooks.contains(&Web), "{phrase:?}");
+        }
+        let named = match_text("I can't open https://intranet.example.com/");
+        assert_eq!(named.playbooks.first(), Some(&Web));
+    }
+
+    #[test]
     fn nothing_recognisable_runs_the_general_health_playbook() {
         for phrase in ["help", "它坏了", "coś nie tak", "κάτι δεν πάει καλά", ""]
         {
