@@ -294,10 +294,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let outcome = match report::submit(&socket, &text).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
-                    eprintln!(
-                        "firstline-agent: the Firstline agent service is not reachable ({}: {e}); diagnosing here without sending",
-                        socket.display()
-                    );
+                    // The person is told in their language below; this is for staff.
+                    if verbose || json {
+                        eprintln!(
+                            "firstline-agent: the Firstline agent service is not reachable ({}: {e}); diagnosing here without sending",
+                            socket.display()
+                        );
+                    }
                     let mut outcome = report::diagnose_locally(&text, &settings).await?;
                     outcome.note = Some(
                         "not sent: the Firstline agent service is not running; tell your support desk".to_owned(),

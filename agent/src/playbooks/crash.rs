@@ -212,10 +212,15 @@ fn display_name(application: &str) -> String {
         .unwrap_or(base);
     let mut chars = base.chars();
     match chars.next() {
-        Some(first) if base.chars().all(|c| !c.is_lowercase()) => first
-            .to_uppercase()
-            .chain(chars.flat_map(char::to_lowercase))
-            .collect(),
+        // "EXCEL", and a well-known name as the user typed it ("excel"): "Excel".
+        Some(first)
+            if base.chars().all(|c| !c.is_lowercase()) || KNOWN_APPLICATIONS.contains(&base) =>
+        {
+            first
+                .to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect()
+        }
         _ => base.to_owned(),
     }
 }
@@ -271,6 +276,7 @@ mod tests {
             ("EXCEL.EXE", "Excel"),
             ("_usr_bin_gedit", "gedit"),
             ("Teams", "Teams"),
+            ("excel", "Excel"),
         ] {
             assert_eq!(display_name(file_name), expected);
         }
