@@ -1,7 +1,7 @@
 //! "No internet", "the Wi-Fi is down", "the VPN won't connect": this computer's connection,
-//! layer by layer, without a web address from the user: link → address → gateway → DNS of the
-//! configured names (`[checks.dns] names`) → the collector → the probe URL
-//! (`[playbooks] probe_url`, when one is set).
+//! layer by layer, without a web address from the user: link → address → gateway → (a VPN
+//! adapter, noted) → DNS of the configured names (`[checks.dns] names`) → the collector → the
+//! probe URL (`[playbooks] probe_url`, when one is set).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,6 +20,7 @@ pub async fn run(context: &Context) -> (Vec<Step>, Verdict) {
     web::link(&mut steps);
     web::address(&mut steps);
     web::gateway_step(&mut steps, context).await;
+    vpn(&mut steps);
     names(&mut steps, context).await;
     match &context.collector {
         Some(endpoint) => {
@@ -50,6 +51,50 @@ pub async fn run(context: &Context) -> (Vec<Step>, Verdict) {
     }
     let verdict = verdict(&steps.steps);
     (steps.steps, verdict)
+}
+
+/// Adapter names VPN clients create (OpenVPN, WireGuard, PPP, IPsec, macOS's utun).
+const VPN_ADAPTERS: &[&str] = &["tun", "tap", "wg", "ppp", "utun", "ipsec", "vpn"];
+
+/// Whether a VPN adapter is up, for staff reading the steps. Never a failure: at the office no
+/// VPN is needed, and some VPN clients make no adapter of their own.
+fn vpn(steps: &mut Steps) {
+    let started = Instant::now();
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        steps.push(
+            "vpn",
+            "look for a VPN adapter",
+            started,
+            Outcome::Skip,
+            "this system does not list adapters in /sys/class/net",
+            json!({}),
+        );
+        return;
+    };
+    let mut up: Vec<String> = entries
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| VPN_ADAPTERS.iter().any(|prefix| name.starts_with(prefix)))
+        .filter(|name| {
+            let state = std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
+                .unwrap_or_default();
+            matches!(state.trim(), "up" | "unknown")
+        })
+        .collect();
+    up.sort();
+    let (outcome, detail) = if up.is_empty() {
+        (Outcome::Skip, "no VPN adapter is up".to_owned())
+    } else {
+        (Outcome::Pass, format!("VPN adapter up: {}", up.join(", ")))
+    };
+    steps.push(
+        "vpn",
+        "look for a VPN adapter",
+        started,
+        outcome,
+        detail,
+        json!({ "adapters": up }),
+    );
 }
 
 /// Looks up the configured names; one that fails while others resolve is that name's
