@@ -59,9 +59,20 @@ said-clock-wrong = { $minutes ->
 }
 said-clock-ok = The clock is right, so the sign-in problem is somewhere else.
 said-health-ok = Every check passed: no problem was found on this computer.
-said-health-problems = { $count ->
-    [one] The checks found { $count } problem on this computer; your IT team can see the details.
-   *[other] The checks found { $count } problems on this computer; your IT team can see the details.
+said-health-problems = { $area ->
+    [disk] A disk is full or failing.
+    [memory] The memory is almost full.
+    [cpu] The processor is overloaded.
+    [thermal] The computer is too hot.
+    [battery] The battery is worn out.
+    [clock] The computer's clock is wrong.
+    [network] The network connection has a problem.
+    [reboot] The computer needs a restart to finish installing updates.
+    [crash] A program keeps crashing.
+   *[other] Something on this computer needs attention.
+} { $count ->
+    [one] The checks found { $count } problem in all; your IT team can see the details.
+   *[other] The checks found { $count } problems in all; your IT team can see the details.
 }
 advice-wait-for-it = This cannot be fixed on your computer: your IT team has to fix it.
 advice-web-give-address = If one website does not open, send a report with its address, for example intranet.example.com.
@@ -89,6 +100,7 @@ advice-print-check-printer = Check the printer for paper, toner and jammed sheet
 advice-mail-restart = Close your mail program and open it again, and check that your mailbox is not full.
 advice-clock-sync = Turn on "Set time automatically" in the date and time settings, or restart the computer.
 advice-clock-password = Check Caps Lock and the keyboard language, then type your password again. If your account is locked, call your IT team.
+advice-health-restart = Save your work and restart the computer when you can.
 advice-describe-problem = Say what does not work: which program, and what you see on the screen.
 report-cli-found = What we found:
 report-cli-advice = What to do now:

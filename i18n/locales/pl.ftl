@@ -59,10 +59,21 @@ said-clock-wrong = { $minutes ->
 }
 said-clock-ok = Zegar jest ustawiony dobrze, więc problem z logowaniem leży gdzie indziej.
 said-health-ok = Wszystkie testy wypadły dobrze: na tym komputerze nie znaleziono problemu.
-said-health-problems = { $count ->
-    [one] Testy znalazły { $count } problem na tym komputerze; dział IT widzi szczegóły.
-    [few] Testy znalazły { $count } problemy na tym komputerze; dział IT widzi szczegóły.
-   *[other] Testy znalazły { $count } problemów na tym komputerze; dział IT widzi szczegóły.
+said-health-problems = { $area ->
+    [disk] Dysk jest pełny albo się psuje.
+    [memory] Pamięć jest prawie pełna.
+    [cpu] Procesor jest przeciążony.
+    [thermal] Komputer jest za gorący.
+    [battery] Bateria jest zużyta.
+    [clock] Zegar komputera jest źle ustawiony.
+    [network] Jest problem z połączeniem sieciowym.
+    [reboot] Komputer trzeba uruchomić ponownie, żeby dokończyć instalację aktualizacji.
+    [crash] Jeden z programów ciągle się zamyka.
+   *[other] Coś na tym komputerze wymaga uwagi.
+} { $count ->
+    [one] Testy znalazły w sumie { $count } problem; dział IT widzi szczegóły.
+    [few] Testy znalazły w sumie { $count } problemy; dział IT widzi szczegóły.
+   *[other] Testy znalazły w sumie { $count } problemów; dział IT widzi szczegóły.
 }
 advice-wait-for-it = Tego nie da się naprawić na Twoim komputerze: musi się tym zająć dział IT.
 advice-web-give-address = Jeśli nie otwiera się jedna strona, wyślij zgłoszenie z jej adresem, na przykład intranet.example.com.
@@ -90,6 +101,7 @@ advice-print-check-printer = Sprawdź w drukarce papier, toner i zacięte kartki
 advice-mail-restart = Zamknij program pocztowy i otwórz go ponownie, i sprawdź, czy skrzynka nie jest pełna.
 advice-clock-sync = Włącz „Ustaw czas automatycznie” w ustawieniach daty i godziny albo uruchom komputer ponownie.
 advice-clock-password = Sprawdź Caps Lock i język klawiatury, a potem wpisz hasło jeszcze raz. Jeśli konto jest zablokowane, zadzwoń do działu IT.
+advice-health-restart = Zapisz swoją pracę i uruchom komputer ponownie, gdy tylko możesz.
 advice-describe-problem = Napisz, co nie działa: który program i co widać na ekranie.
 report-cli-found = Co znaleźliśmy:
 report-cli-advice = Co zrobić teraz:

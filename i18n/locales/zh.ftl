@@ -47,7 +47,18 @@ said-clock-unknown = 无法把电脑的时钟与网络的时钟进行比较。
 said-clock-wrong = 这台电脑的时钟差了 { $minutes } 分钟，这会导致登录和安全网站失败。
 said-clock-ok = 时钟是准确的，所以登录问题出在别的地方。
 said-health-ok = 所有检查都通过了：这台电脑没有发现问题。
-said-health-problems = 检查在这台电脑上发现了 { $count } 个问题；IT 部门可以看到详细信息。
+said-health-problems = { $area ->
+    [disk] 有一个磁盘已满或出现故障。
+    [memory] 内存快用完了。
+    [cpu] 处理器负担过重。
+    [thermal] 电脑温度过高。
+    [battery] 电池已经老化。
+    [clock] 电脑的时钟不准。
+    [network] 网络连接有问题。
+    [reboot] 电脑需要重启才能完成更新安装。
+    [crash] 有一个程序经常崩溃。
+   *[other] 这台电脑有需要处理的问题。
+}检查一共发现了 { $count } 个问题；IT 部门可以看到详细信息。
 advice-wait-for-it = 这个问题无法在您的电脑上解决，需要由 IT 部门处理。
 advice-web-give-address = 如果是某个网站打不开，请再报告一次并写上它的网址，例如 intranet.example.com。
 advice-web-reload = 刷新页面（按 F5）。如果还是不行，请报告页面上显示的提示。
@@ -74,6 +85,7 @@ advice-print-check-printer = 请检查打印机的纸张、墨粉和卡纸，并
 advice-mail-restart = 关闭邮件程序再重新打开，并检查邮箱是否已满。
 advice-clock-sync = 在日期和时间设置中打开“自动设置时间”，或者重启电脑。
 advice-clock-password = 请检查大写锁定键和键盘输入法，然后重新输入密码。如果账户被锁定，请联系 IT 部门。
+advice-health-restart = 请保存您的工作，并在方便时重启电脑。
 advice-describe-problem = 请说明哪里不能用：是哪个程序，屏幕上显示了什么。
 report-cli-found = 检测结果：
 report-cli-advice = 现在该怎么做：
