@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use firstline_agent::config::Settings;
 use serde_json::Value;
 
-use crate::servers::{DnsServer, Endpoint, TestPki};
+use crate::servers::{DnsServer, Endpoint, SilentResolver, TestPki};
 use crate::support::{agent_config, assert_stays_on_this_machine};
 
 const LOCAL: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -27,6 +27,8 @@ enum Conditions {
     AllWell,
     /// The resolver knows no name.
     NoDns,
+    /// The resolver does not answer.
+    SilentDns,
     /// The collector's port is closed; the internet answers.
     NoCollector,
     /// The probe address is closed; the company's names and collector answer.
@@ -83,7 +85,8 @@ const CASES: &[Case] = &[
     case("zh", "上不了网", NoDns, "network", Some(Some("dns")), Some("said-net-dns"), Some("advice-vpn-first")),
     case("pl", "Nie mam internetu", NoInternet, "network", Some(Some("internet")), Some("said-net-no-internet"), Some("advice-net-restart-router")),
     case("el", "Το Wi-Fi δεν λειτουργεί", NoCollector, "network", Some(Some("collector")), Some("said-net-company-unreachable"), Some("advice-vpn-first")),
-    case("en", "I can't open https://gone.corp.test/", NoDns, "web", Some(Some("dns")), Some("said-web-dns"), Some("advice-web-check-spelling")),
+    case("en", "I can't open https://gone.corp.test/", NoDns, "web", Some(Some("dns")), Some("said-web-name-unknown"), Some("advice-web-check-spelling")),
+    case("pl", "Nie mogę otworzyć https://intranet.corp.test/", SilentDns, "web", Some(Some("dns")), Some("said-web-dns-silent"), Some("advice-net-reconnect")),
     case("en", "Excel keeps crashing", ExcelAndOutlookCrashed, "crash", Some(Some("reports")), Some("said-crash-found"), Some("advice-crash-save-restart")),
     case("en", "Excel keeps crashing", OnlyOutlookCrashed, "crash", Some(None), Some("said-crash-none-for"), Some("advice-crash-describe")),
     case("zh", "Excel 一直崩溃", ExcelAndOutlookCrashed, "crash", Some(Some("reports")), Some("said-crash-found"), Some("advice-crash-save-restart")),
@@ -108,6 +111,7 @@ struct Fixtures {
     pki_ca: PathBuf,
     knows_names: DnsServer,
     knows_nothing: DnsServer,
+    silent: SilentResolver,
     answering: Endpoint,
     internet: Endpoint,
     closed: SocketAddr,
@@ -149,6 +153,7 @@ impl Fixtures {
         Fixtures {
             knows_names: DnsServer::start_names(&[(COMPANY_NAME, LOCAL)]).await,
             knows_nothing: DnsServer::start_names(&[]).await,
+            silent: SilentResolver::start().await,
             answering: Endpoint::tcp().await,
             internet: Endpoint::https(&pki).await,
             closed,
@@ -161,10 +166,10 @@ impl Fixtures {
 
     /// The agent settings of a computer in `conditions`, through the suite's guard.
     fn settings(&self, index: usize, conditions: Conditions) -> Settings {
-        let dns = if conditions == NoDns {
-            self.knows_nothing.address
-        } else {
-            self.knows_names.address
+        let dns = match conditions {
+            NoDns => self.knows_nothing.address,
+            SilentDns => self.silent.address,
+            _ => self.knows_names.address,
         };
         let collector = if conditions == NoCollector {
             self.closed

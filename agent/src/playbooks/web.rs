@@ -112,9 +112,18 @@ fn finish(steps: Steps, url: &str, host: &str, port: u16) -> (Vec<Step>, Verdict
         }
         Some(step) => match step.layer {
             "link" | "address" | "gateway" => local_network_verdict(step),
+            // A server that answered without an address: the name is unknown; none
+            // answering: the address book itself is unreachable.
+            "dns" if step.evidence["server"].is_null() => Verdict::new(
+                format!("The name {host} cannot be looked up: {}", step.detail),
+                msg!("said-web-dns-silent", "site" => host),
+            )
+            .advise(msg!("advice-net-reconnect"))
+            .advise(msg!("advice-vpn-first"))
+            .advise(msg!("advice-wait-for-it")),
             "dns" => Verdict::new(
                 format!("The name {host} cannot be looked up: {}", step.detail),
-                msg!("said-web-dns", "site" => host),
+                msg!("said-web-name-unknown", "site" => host),
             )
             .advise(msg!("advice-web-check-spelling", "site" => host))
             .advise(msg!("advice-vpn-first"))
