@@ -348,7 +348,6 @@ const NOT_SYMPTOMS: &[&str] = &[
     "快慢",     // speed, "how fast"
     "神经网络", // a neural network (网络: network)
     "国内",     // domestic: "国内网站" is not "内网" (intranet)
-    "卡片",     // a card (卡: stuck)
 ];
 
 /// Chinese is written without spaces between words, so each run of Han characters is cut into
