@@ -72,6 +72,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also print every step that was tried, for support staff (in English).
+        #[arg(long)]
+        verbose: bool,
         /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -273,6 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report {
             text,
             json,
+            verbose,
             config,
             state_dir,
         } => {
@@ -290,23 +294,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let outcome = match report::submit(&socket, &text).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
-                    eprintln!(
-                        "firstline-agent: the Firstline agent service is not reachable ({}: {e}); diagnosing here without sending",
-                        socket.display()
-                    );
+                    // The person is told in their language below; this is for staff.
+                    if verbose || json {
+                        eprintln!(
+                            "firstline-agent: the Firstline agent service is not reachable ({}: {e}); diagnosing here without sending",
+                            socket.display()
+                        );
+                    }
                     let mut outcome = report::diagnose_locally(&text, &settings).await?;
                     outcome.note = Some(
                         "not sent: the Firstline agent service is not running; tell your support desk".to_owned(),
                     );
+                    outcome.note_said = Some(firstline_i18n::msg!("report-note-agent-down"));
                     outcome
                 }
             };
-            print_report(&outcome, json)?;
+            let lang = firstline_i18n::Lang::from_environment().unwrap_or_default();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                print!("{}", render_report(&outcome, lang, verbose));
+            }
             if !outcome.queued {
-                anyhow::bail!(
-                    "{}",
-                    outcome.note.as_deref().unwrap_or("the report was not sent")
-                );
+                match &outcome.note_said {
+                    Some(note) => anyhow::bail!("{}", note.text(lang)),
+                    None => anyhow::bail!(
+                        "{}",
+                        outcome.note.as_deref().unwrap_or("the report was not sent")
+                    ),
+                }
             }
         }
         Command::Check { config, json } => {
@@ -400,27 +416,24 @@ async fn shutdown_signal() {
     }
 }
 
-/// `report` output: what was checked and what it means, in plain words.
-fn print_report(outcome: &report::ReportOutcome, json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(outcome)?);
-        return Ok(());
-    }
-    if let Some(playbooks) = outcome.results.as_array() {
+/// `report` output for the person who reported: what was found and what to do now, in
+/// `lang`; with `verbose`, every step tried (for staff, in English) before it.
+fn render_report(
+    outcome: &report::ReportOutcome,
+    lang: firstline_i18n::Lang,
+    verbose: bool,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if verbose && let Some(playbooks) = outcome.results.as_array() {
         for playbook in playbooks {
             let name = playbook["playbook"].as_str().unwrap_or_default();
             let target = playbook["target"]
                 .as_str()
+                .filter(|_| name != "crash")
                 .map(|t| format!(" ({t})"))
                 .unwrap_or_default();
-            println!(
-                "Checked: {name}{}",
-                if name == "crash" {
-                    String::new()
-                } else {
-                    target
-                }
-            );
+            let _ = writeln!(out, "Checked: {name}{target}");
             for step in playbook["steps"]
                 .as_array()
                 .map(Vec::as_slice)
@@ -432,26 +445,41 @@ fn print_report(outcome: &report::ReportOutcome, json: bool) -> anyhow::Result<(
                     Some("warn") => "warn",
                     _ => "skip",
                 };
-                println!(
+                let _ = writeln!(
+                    out,
                     "  {mark} {:<8} {}",
                     step["layer"].as_str().unwrap_or_default(),
                     step["detail"].as_str().unwrap_or_default()
                 );
             }
-            println!(
-                "  => {}",
+            let _ = writeln!(
+                out,
+                "  => {}\n",
                 playbook["conclusion"].as_str().unwrap_or_default()
             );
-            println!();
+        }
+    }
+    if !outcome.said.is_empty() {
+        let _ = writeln!(out, "{}", firstline_i18n::tr(lang, "report-cli-found"));
+        for said in &outcome.said {
+            let _ = writeln!(out, "  - {}", said.text(lang));
+        }
+    }
+    if !outcome.advice.is_empty() {
+        let _ = writeln!(out, "\n{}", firstline_i18n::tr(lang, "report-cli-advice"));
+        for advice in &outcome.advice {
+            let _ = writeln!(out, "  - {}", advice.text(lang));
         }
     }
     if outcome.queued {
-        println!(
-            "Sent to your support desk (reference {}). They see these results; you need not repeat them.",
-            outcome.report_id
+        let _ = writeln!(
+            out,
+            "\n{}",
+            firstline_i18n::msg!("report-cli-sent", "reference" => outcome.report_id.as_str())
+                .text(lang)
         );
     }
-    Ok(())
+    out
 }
 
 /// `check` output: one line per observation, worst first, or JSON for scripts.
@@ -522,5 +550,39 @@ mod tests {
             matches!(quoted.command, Command::Report { text, .. } if text == ["I can't print"])
         );
         assert!(Cli::try_parse_from(["firstline-agent", "report"]).is_err());
+    }
+
+    #[test]
+    fn a_report_is_printed_in_the_users_language_with_steps_only_when_verbose() {
+        let mut outcome =
+            report::ReportOutcome::refused(String::new(), firstline_i18n::msg!("report-note-busy"));
+        outcome.note = None;
+        outcome.note_said = None;
+        outcome.queued = true;
+        outcome.report_id = "42".to_owned();
+        outcome.said = vec![firstline_i18n::msg!("said-disk-full", "place" => "/home")];
+        outcome.advice = vec![firstline_i18n::msg!("advice-disk-save-elsewhere")];
+        outcome.results = serde_json::json!([{
+            "playbook": "disk", "target": null, "conclusion": "Likely cause: / is 97% full.",
+            "steps": [{"layer": "space", "outcome": "fail", "detail": "Disk / is 97% full (errno 28)"}],
+        }]);
+        let greek = render_report(&outcome, firstline_i18n::Lang::El, false);
+        assert!(
+            greek.contains("Τι βρήκαμε:") && greek.contains("Τι να κάνετε τώρα:"),
+            "{greek}"
+        );
+        assert!(
+            greek.contains("/home") && greek.contains("OneDrive") && greek.contains("42"),
+            "{greek}"
+        );
+        assert!(
+            !greek.contains("errno") && !greek.contains("Likely cause"),
+            "{greek}"
+        );
+        let verbose = render_report(&outcome, firstline_i18n::Lang::En, true);
+        assert!(
+            verbose.contains("errno 28") && verbose.contains("What to do now:"),
+            "{verbose}"
+        );
     }
 }

@@ -52,6 +52,7 @@ struct PlaybooksFile {
     reports_per_user: u32,
     #[serde(deserialize_with = "duration")]
     report_window: Duration,
+    probe_url: Option<String>,
 }
 
 impl Default for PlaybooksFile {
@@ -66,6 +67,7 @@ impl Default for PlaybooksFile {
             report_hosts: vec!["*".to_owned()],
             reports_per_user: 5,
             report_window: Duration::from_secs(600),
+            probe_url: None,
         }
     }
 }
@@ -88,6 +90,9 @@ pub struct PlaybookSettings {
     /// Reports one local user (uid) may send within `report_window`.
     pub reports_per_user: u32,
     pub report_window: Duration,
+    /// A web address the network playbook opens to tell "the internet works" ("no internet",
+    /// "Wi-Fi", "VPN"); none by default: nothing is contacted beyond what the config names.
+    pub probe_url: Option<WebTarget>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +281,12 @@ impl Settings {
             &playbooks.printers,
             &playbooks.mail,
         ));
+        let probe_url = match &playbooks.probe_url {
+            Some(url) => Some(
+                WebTarget::parse(url).map_err(|e| error(format!("playbooks.probe_url: {e}")))?,
+            ),
+            None => None,
+        };
         let state_dir = file.state_dir.unwrap_or_else(default_state_dir);
         let report_socket = playbooks.report_socket;
         Ok(Settings {
@@ -291,6 +302,7 @@ impl Settings {
                 },
                 reports_per_user: playbooks.reports_per_user,
                 report_window: playbooks.report_window,
+                probe_url,
             },
             state_dir,
             collector_url,

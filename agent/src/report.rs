@@ -20,6 +20,7 @@ use std::time::Duration;
 #[cfg(unix)]
 use std::time::Instant;
 
+use firstline_i18n::{Message, msg};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore, watch};
 
@@ -68,6 +69,16 @@ pub struct ReportOutcome {
     pub queued: bool,
     /// Why not, when not.
     pub note: Option<String>,
+    /// The diagnosis for the person who reported it, one per playbook, put into their language
+    /// where it is read.
+    #[serde(default)]
+    pub said: Vec<Message>,
+    /// What they can do now, most useful first (the first failing playbook's advice first).
+    #[serde(default)]
+    pub advice: Vec<Message>,
+    /// `note` for the person who reported it (refusals: too many reports, busy, not sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_said: Option<Message>,
     /// When this user has sent their share of reports: seconds until another is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
@@ -75,8 +86,7 @@ pub struct ReportOutcome {
 
 impl ReportOutcome {
     /// An answer that ran nothing and queued nothing, saying why.
-    #[cfg(unix)]
-    fn refused(note: String) -> Self {
+    pub fn refused(note: String, note_said: Message) -> Self {
         ReportOutcome {
             report_id: String::new(),
             text: String::new(),
@@ -84,6 +94,9 @@ impl ReportOutcome {
             results: serde_json::Value::Null,
             queued: false,
             note: Some(note),
+            said: Vec::new(),
+            advice: Vec::new(),
+            note_said: Some(note_said),
             retry_after_secs: None,
         }
     }
@@ -134,8 +147,40 @@ fn not_tested(playbook: playbooks::Playbook, target: &str, why: String) -> Playb
         }],
         failed_layer: None,
         conclusion: why,
+        said: msg!("said-web-not-tested", "site" => parsed_host(target)),
+        advice: vec![msg!("advice-wait-for-it")],
         took_ms: 0.0,
     }
+}
+
+/// The host of a target for the user's words ("intranet.example.com"), else the target.
+fn parsed_host(target: &str) -> String {
+    WebTarget::parse(target.trim()).map_or_else(|_| target.to_owned(), |parsed| parsed.host)
+}
+
+/// The playbook result the person who reported is told about: the first that failed, else the
+/// first.
+fn headline(results: &[PlaybookResult]) -> Option<&PlaybookResult> {
+    results
+        .iter()
+        .find(|result| result.failed_layer.is_some())
+        .or(results.first())
+}
+
+/// Every result's advice, the headline's first, without repeats.
+pub fn advice(results: &[PlaybookResult]) -> Vec<Message> {
+    let mut advice: Vec<Message> = Vec::new();
+    let rest = results
+        .iter()
+        .filter(|result| headline(results).is_none_or(|first| !std::ptr::eq(*result, first)));
+    for result in headline(results).into_iter().chain(rest) {
+        for message in &result.advice {
+            if !advice.contains(message) {
+                advice.push(message.clone());
+            }
+        }
+    }
+    advice
 }
 
 /// The local account that made a report, as the kernel says (the socket's peer credentials),
@@ -181,6 +226,11 @@ pub fn user_report_finding(
                 .map(|r| r.conclusion.clone())
         ),
     );
+    evidence.insert(
+        "said".to_owned(),
+        serde_json::json!(headline(results).map(|r| &r.said)),
+    );
+    evidence.insert("advice".to_owned(), serde_json::json!(advice(results)));
     evidence.insert(
         "hostname".to_owned(),
         serde_json::json!(crate::inventory::hostname()),
@@ -241,6 +291,9 @@ fn outcome(report_id: String, text: &str, results: &[PlaybookResult]) -> ReportO
         results: serde_json::to_value(results).unwrap_or_default(),
         queued: false,
         note: None,
+        said: results.iter().map(|r| r.said.clone()).collect(),
+        advice: advice(results),
+        note_said: None,
         retry_after_secs: None,
     }
 }
@@ -371,7 +424,7 @@ impl Listener {
         let reply = match read_request(read).await {
             Err(note) => {
                 tracing::info!(uid, reason = %note, "user report refused");
-                ReportOutcome::refused(note)
+                ReportOutcome::refused(note, msg!("report-note-unreadable"))
             }
             Ok(text) => match limit.admit(uid, Instant::now()) {
                 Err(wait) => {
@@ -380,7 +433,8 @@ impl Listener {
                         wait_secs = wait.as_secs(),
                         "user report refused: this user has sent their share for now"
                     );
-                    let mut reply = ReportOutcome::refused(limit.explain(wait));
+                    let mut reply =
+                        ReportOutcome::refused(limit.explain(wait), limit.explain_said(wait));
                     reply.retry_after_secs =
                         Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
                     reply
@@ -414,6 +468,9 @@ impl Listener {
                     results: serde_json::Value::Null,
                     queued: false,
                     note: Some(format!("the agent's config is not usable: {e}")),
+                    said: Vec::new(),
+                    advice: Vec::new(),
+                    note_said: Some(msg!("report-note-broken-setup")),
                     retry_after_secs: None,
                 };
             }
@@ -436,6 +493,7 @@ impl Listener {
             Err(e) => {
                 tracing::error!(error = %e, "queueing a user report");
                 reply.note = Some(format!("the report could not be queued: {e}"));
+                reply.note_said = Some(msg!("report-note-not-queued"));
             }
         }
         reply
@@ -483,6 +541,7 @@ fn answer_busy(stream: &tokio::net::UnixStream) {
     let reply = ReportOutcome::refused(
         "The support agent on this computer is busy with other reports right now; try again in a minute."
             .to_owned(),
+        msg!("report-note-busy"),
     );
     if let Ok(mut answer) = serde_json::to_string(&reply) {
         answer.push('\n');
@@ -539,6 +598,17 @@ impl RateLimit {
         Ok(())
     }
 
+    /// [`RateLimit::explain`] for the user, in their language: whole minutes, rounded up.
+    fn explain_said(&self, wait: Duration) -> Message {
+        let minutes = |duration: Duration| duration.as_secs().div_ceil(60).max(1);
+        msg!(
+            "report-note-rate-limited",
+            "count" => self.per_user,
+            "window_minutes" => minutes(self.window),
+            "wait_minutes" => minutes(wait)
+        )
+    }
+
     /// What a user who sent their share is told.
     fn explain(&self, wait: Duration) -> String {
         let reports = if self.per_user == 1 {
@@ -591,6 +661,80 @@ mod tests {
         let anonymous = user_report_finding("r2", "no wifi", &[], None);
         assert!(!anonymous.evidence.contains_key("reporter"));
         assert_eq!(Reporter::from_uid(0).uid, 0);
+    }
+
+    /// A result as a playbook would end, for the words tests.
+    fn result(
+        playbook: playbooks::Playbook,
+        failed_layer: Option<&'static str>,
+        said: &'static str,
+        advice: &[&'static str],
+    ) -> PlaybookResult {
+        PlaybookResult {
+            playbook,
+            target: None,
+            steps: Vec::new(),
+            failed_layer,
+            conclusion: format!("{said} (staff words)"),
+            said: msg!(said),
+            advice: advice.iter().map(|id| msg!(*id)).collect(),
+            took_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_report_says_the_first_failure_and_its_advice_first() {
+        let results = [
+            result(
+                playbooks::Playbook::Slow,
+                None,
+                "said-slow-normal",
+                &["advice-slow-name-program", "advice-wait-for-it"],
+            ),
+            result(
+                playbooks::Playbook::Disk,
+                Some("space"),
+                "said-disk-full",
+                &["advice-disk-save-elsewhere", "advice-wait-for-it"],
+            ),
+        ];
+        let finding = user_report_finding("r1", "slow and cannot save", &results, None);
+        assert_eq!(finding.evidence["said"]["id"], "said-disk-full");
+        let advice: Vec<&str> = finding.evidence["advice"]
+            .as_array()
+            .expect("advice")
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert_eq!(
+            advice,
+            [
+                "advice-disk-save-elsewhere",
+                "advice-wait-for-it",
+                "advice-slow-name-program"
+            ]
+        );
+        let reply = outcome("r1".to_owned(), "slow and cannot save", &results);
+        let said: Vec<&str> = reply.said.iter().map(|m| m.id.as_ref()).collect();
+        assert_eq!(said, ["said-slow-normal", "said-disk-full"]);
+        assert_eq!(reply.advice[0].id, "advice-disk-save-elsewhere");
+        // Nothing failed: the first result is the headline.
+        let finding = user_report_finding("r2", "slow", &results[..1], None);
+        assert_eq!(finding.evidence["said"]["id"], "said-slow-normal");
+    }
+
+    #[test]
+    fn a_refusal_says_in_the_users_words_when_to_send_another() {
+        let limit = RateLimit::new(5, Duration::from_secs(600));
+        let note = limit.explain_said(Duration::from_secs(61));
+        assert_eq!(note.id, "report-note-rate-limited");
+        let greek = note.text(firstline_i18n::Lang::El);
+        assert!(
+            greek.contains("5 αναφορές") && greek.contains("2 λεπτά"),
+            "{greek}"
+        );
+        let english = note.text(firstline_i18n::Lang::En);
+        assert!(english.contains("in 2 minutes"), "{english}");
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub fn network_targets(settings: &Settings) -> Vec<NetworkTarget> {
     for mail in &settings.playbooks.mail {
         add("playbooks.mail", mail);
     }
+    if let Some(url) = &settings.playbooks.probe_url {
+        add("playbooks.probe_url", &url.url());
+    }
     targets
 }
 
@@ -134,6 +137,11 @@ mod tests {
                 false,
             ),
             ("[playbooks]\nmail = [\"127.0.0.1:587\"]", true),
+            (
+                "[playbooks]\nprobe_url = \"https://www.example.com/\"",
+                false,
+            ),
+            ("[playbooks]\nprobe_url = \"http://127.0.0.1:8080/\"", true),
             (
                 "collector_url = \"https://collector.example.com:7443\"",
                 false,

@@ -117,3 +117,97 @@ mail-resolved-body = IT 表示您的请求 #{ $ticket } 已解决。
 notice-outage-title = IT 已知道一个影响您电脑的问题
 notice-outage-ended-title = IT 处理的问题已修复
 notice-outage-ended-body = { $what } 应该可以正常使用了。如果还不行，请打开“获取 IT 帮助”告诉我们。
+
+## words
+# 诊断结果（said-*）、现在该怎么做（advice-*）和 `firstline-agent report` 的提示（report-*）。
+
+said-test-failed = 这台电脑上无法进行检测。
+said-web-which-site = 是哪个网站打不开？检测需要它的网址。
+said-web-bad-address = 无法检测这个地址：它看起来不是一个网址。
+said-web-works = 在这台电脑上可以打开 { $site }。
+said-web-name-unknown = 找不到 { $site }：公司的“地址簿”（DNS）里没有这个名字。
+said-web-dns-silent = 找不到 { $site }：网络的“地址簿”（DNS）没有回应。
+said-web-refused = 找到了 { $site }，但它不接受连接：服务已停止或被拦截。
+said-web-insecure = 与 { $site } 的安全连接失败：它的安全证书不被认可。
+said-web-error-page = { $site } 有回应，但只显示错误页面。
+said-web-not-tested = 没有检测 { $site }：这台电脑只能检测 IT 部门允许的地址。
+said-net-no-link = 这台电脑没有连接到任何网络。
+said-net-no-address = 这台电脑已连接网络，但网络没有给它分配地址。
+said-net-no-router = 您所在网络的路由器没有回应。
+said-net-dns = 找不到公司的网址：您所在网络的“地址簿”（DNS）不认识这些名字，或者没有回应。
+said-net-company-unreachable = 从您现在所在的网络无法连接公司的服务器。
+said-net-no-internet = 本地网络正常，但无法连接互联网。
+said-net-works = 这台电脑的网络正常：已连接，能找到网址，公司的服务器也有回应。
+said-slow-cpu = 电脑变慢是因为 { $program } 一直占用处理器（{ $pct }%）。
+said-slow-memory = 电脑变慢是因为内存已满。
+said-slow-disk = 电脑变慢是因为硬盘非常繁忙。
+said-slow-hot = 电脑温度很高，正在自动降速散热。
+said-slow-normal = 没有发现异常：处理器、内存、硬盘和温度都正常。
+said-disk-full = 磁盘 { $place } 已满：没有空间保存文件了。
+said-disk-nearly-full = 磁盘 { $place } 快满了（已用 { $pct }%）。
+said-disk-read-only = 磁盘 { $place } 被锁定为只读，无法在上面保存任何文件。
+said-disk-cannot-save = 无法在 { $place } 中保存文件。
+said-disk-ok = 磁盘有足够空间，可以保存文件。
+said-crash-found = { $program } 在过去 7 天里意外关闭了 { $count } 次。
+said-crash-none-for = 过去 7 天里没有 { $program } 的崩溃记录。
+said-crash-none = 过去 7 天里没有任何程序留下崩溃记录。
+said-print-service-off = 这台电脑上的打印服务没有运行。
+said-print-unreachable = 无法通过网络连接打印机 { $printer }。
+said-print-not-tested = 这台电脑没有设置可供检测的打印机，所以没有检查打印机本身。
+said-print-answers = 打印机有回应，所以问题出在打印任务或打印机本身。
+said-mail-not-set-up = 这台电脑没有设置可供检测的邮件服务器。
+said-mail-unreachable = 这台电脑无法连接邮件服务器。
+said-mail-ok = 邮件服务器有回应，问题可能出在邮件程序或邮箱本身。
+said-clock-unknown = 无法把电脑的时钟与网络的时钟进行比较。
+said-clock-wrong = 这台电脑的时钟差了 { $minutes } 分钟，这会导致登录和安全网站失败。
+said-clock-ok = 时钟是准确的，所以登录问题出在别的地方。
+said-health-ok = 所有检查都通过了：这台电脑没有发现问题。
+said-health-problems = { $area ->
+    [disk] 有一个磁盘已满或出现故障。
+    [memory] 内存快用完了。
+    [cpu] 处理器负担过重。
+    [thermal] 电脑温度过高。
+    [battery] 电池已经老化。
+    [clock] 电脑的时钟不准。
+    [network] 网络连接有问题。
+    [reboot] 电脑需要重启才能完成更新安装。
+    [crash] 有一个程序经常崩溃。
+   *[other] 这台电脑有需要处理的问题。
+}检查一共发现了 { $count } 个问题；IT 部门可以看到详细信息。
+advice-wait-for-it = 这个问题无法在您的电脑上解决，需要由 IT 部门处理。
+advice-web-give-address = 如果是某个网站打不开，请再报告一次并写上它的网址，例如 intranet.example.com。
+advice-web-reload = 刷新页面（按 F5）。如果还是不行，请报告页面上显示的提示。
+advice-web-check-spelling = 请检查 { $site } 是否拼写正确。
+advice-web-no-click-through = 不要忽略安全警告继续访问，也不要在该页面输入密码。
+advice-vpn-first = 如果您不在办公室，请先连接 VPN，然后再试一次。
+advice-net-cable-wifi = 请检查网线，或打开 Wi-Fi，然后再试一次。
+advice-net-reconnect = 关闭 Wi-Fi 再重新打开，或者拔下网线再插回去。
+advice-net-restart-router = 如果在家，请重启路由器：拔掉电源，等 30 秒再插上。
+advice-slow-close-program = 保存您的工作并关闭 { $program }。如果关不掉，请重启电脑。
+advice-slow-close-programs = 关闭不用的程序；如果仍然很慢，请重启电脑。
+advice-slow-close-programs-named = 请关闭一些程序；{ $program } 正在占用 { $gb } GB 内存。
+advice-slow-wait = 请等几分钟让它完成。如果仍然很慢，请重启电脑。
+advice-slow-cool = 请确保通风口没有被挡住，并把电脑放在坚硬平整的表面上。
+advice-slow-name-program = 如果只是某个程序很慢，请报告时写上这个程序的名字。
+advice-disk-save-elsewhere = 请把您的工作保存到网络驱动器或 OneDrive。
+advice-disk-free-space = 删除不再需要的文件，并清空回收站。
+advice-disk-name-program = 如果只是某个程序无法保存，请报告时写上程序名和文件夹。
+advice-crash-save-restart = 请经常保存您的工作，并重启电脑。如果 { $program } 还是经常关闭，IT 部门已经拿到它的崩溃记录。
+advice-crash-describe = 请报告程序关闭时您正在做什么，以及屏幕上显示了什么。
+advice-print-restart-computer = 请重启电脑，然后再打印一次。
+advice-print-check-power = 请检查打印机是否已开机、已连接，并且没有显示错误。
+advice-print-check-printer = 请检查打印机的纸张、墨粉和卡纸，并删除打印队列中卡住的文档。
+advice-mail-restart = 关闭邮件程序再重新打开，并检查邮箱是否已满。
+advice-clock-sync = 在日期和时间设置中打开“自动设置时间”，或者重启电脑。
+advice-clock-password = 请检查大写锁定键和键盘输入法，然后重新输入密码。如果账户被锁定，请联系 IT 部门。
+advice-health-restart = 请保存您的工作，并在方便时重启电脑。
+advice-describe-problem = 请说明哪里不能用：是哪个程序，屏幕上显示了什么。
+report-cli-found = 检测结果：
+report-cli-advice = 现在该怎么做：
+report-cli-sent = 已发送给 IT 部门（编号 { $reference }）。他们能看到这些结果，您不需要重复说明。
+report-note-rate-limited = 您在过去 { $window_minutes } 分钟内已经发送了 { $count } 份报告。IT 部门已经收到，不需要再发送。您可以在 { $wait_minutes } 分钟后再发送。
+report-note-busy = 这台电脑上的支持程序正在处理其他报告。请一分钟后再试。
+report-note-unreadable = 无法读取您的报告。请再试一次，用几句话说明哪里出了问题。
+report-note-broken-setup = 这台电脑上的支持程序设置不正确。请联系 IT 部门。
+report-note-not-queued = 您的报告无法发送给 IT 部门。请直接联系他们。
+report-note-agent-down = 没有发送：这台电脑上的支持程序没有运行。请联系 IT 部门。

@@ -25,3 +25,4 @@ mod service;
 mod support;
 mod telemetry;
 mod tickets;
+mod words;

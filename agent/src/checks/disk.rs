@@ -122,6 +122,12 @@ impl Check for DiskCheck {
     }
 }
 
+/// What the check would observe of `mounts` under `config` (its thresholds and what it
+/// ignores): the disk playbook judges with this, so the two never disagree.
+pub fn observe(config: &DiskConfig, mounts: &[MountUsage]) -> Result<Vec<Observation>, String> {
+    Ok(evaluate(mounts, &compile(config)?))
+}
+
 fn evaluate(mounts: &[MountUsage], check: &DiskCheck) -> Vec<Observation> {
     let mut observations = Vec::new();
     let mut seen = std::collections::HashSet::new();

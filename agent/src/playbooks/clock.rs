@@ -5,12 +5,14 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Context, Outcome, Step, Steps};
+use firstline_i18n::msg;
+
+use super::{Context, Outcome, Step, Steps, Verdict};
 
 /// Kerberos (Windows domain sign-in) refuses beyond five minutes; warn well before.
 const SKEW_LIMIT_SECS: f64 = 60.0;
 
-pub async fn run(context: &Context) -> (Vec<Step>, String) {
+pub async fn run(context: &Context) -> (Vec<Step>, Verdict) {
     let mut steps = Steps::default();
     let started = Instant::now();
     let Some(skew_ms) = context.clock_skew_ms else {
@@ -24,7 +26,11 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
         );
         return (
             steps.steps,
-            "The clock could not be compared: the agent has not reached the collector.".to_owned(),
+            Verdict::new(
+                "The clock could not be compared: the agent has not reached the collector.",
+                msg!("said-clock-unknown"),
+            )
+            .advise(msg!("advice-clock-password")),
         );
     };
     let skew_secs = skew_ms as f64 / 1000.0;
@@ -38,14 +44,19 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
         format!("{:.1} s {direction} the collector", skew_secs.abs()),
         json!({ "skew_ms": skew_ms }),
     );
-    let conclusion = if off {
-        format!(
+    let verdict = if off {
+        let minutes = (skew_secs.abs() / 60.0).round().max(1.0);
+        Verdict::new(format!(
             "This computer's clock is {:.0} s {direction} the network's: sign-in and secure sites fail when clocks disagree. Let the clock synchronise (or set it right).",
             skew_secs.abs()
-        )
+        ), msg!("said-clock-wrong", "minutes" => minutes))
+        .advise(msg!("advice-clock-sync"))
     } else {
-        "The clock is right; the sign-in problem is elsewhere (password, account locked, network)."
-            .to_owned()
+        Verdict::new(
+            "The clock is right; the sign-in problem is elsewhere (password, account locked, network).",
+            msg!("said-clock-ok"),
+        )
+        .advise(msg!("advice-clock-password"))
     };
-    (steps.steps, conclusion)
+    (steps.steps, verdict)
 }

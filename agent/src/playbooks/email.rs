@@ -6,10 +6,12 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use super::{Context, Outcome, Step, Steps};
+use firstline_i18n::msg;
+
+use super::{Context, Outcome, Step, Steps, Verdict};
 use crate::probes::{https, tcp};
 
-pub async fn run(context: &Context) -> (Vec<Step>, String) {
+pub async fn run(context: &Context) -> (Vec<Step>, Verdict) {
     let mut steps = Steps::default();
     let mut failing = Vec::new();
     if context.mail.is_empty() {
@@ -23,8 +25,12 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
         );
         return (
             steps.steps,
-            "No mail servers are configured to test; ask your administrator to list them."
-                .to_owned(),
+            Verdict::new(
+                "No mail servers are configured to test; ask your administrator to list them.",
+                msg!("said-mail-not-set-up"),
+            )
+            .advise(msg!("advice-mail-restart"))
+            .advise(msg!("advice-wait-for-it")),
         );
     }
     for endpoint in &context.mail {
@@ -128,10 +134,19 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
             );
         }
     }
-    let conclusion = if failing.is_empty() {
-        "The mail servers answer and their TLS works: check the mail program's account settings or the mailbox quota.".to_owned()
+    let verdict = if failing.is_empty() {
+        Verdict::new(
+            "The mail servers answer and their TLS works: check the mail program's account settings or the mailbox quota.",
+            msg!("said-mail-ok"),
+        )
+        .advise(msg!("advice-mail-restart"))
     } else {
-        format!("Likely cause: {}.", failing.join("; "))
+        Verdict::new(
+            format!("Likely cause: {}.", failing.join("; ")),
+            msg!("said-mail-unreachable"),
+        )
+        .advise(msg!("advice-vpn-first"))
+        .advise(msg!("advice-wait-for-it"))
     };
-    (steps.steps, conclusion)
+    (steps.steps, verdict)
 }

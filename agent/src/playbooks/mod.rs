@@ -8,6 +8,7 @@ pub mod crash;
 pub mod disk;
 pub mod email;
 pub mod health;
+pub mod network;
 pub mod printing;
 pub mod slow;
 pub mod symptoms;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use firstline_i18n::Message;
 use serde::Serialize;
 use tokio_rustls::rustls::RootCertStore;
 
@@ -30,6 +32,8 @@ use crate::checks::ChecksFile;
 pub enum Playbook {
     /// A site, intranet or application server cannot be reached.
     Web,
+    /// "No internet", Wi-Fi, VPN: the connection itself, no web address needed.
+    Network,
     /// "My computer is slow".
     Slow,
     /// Disk full, cannot save.
@@ -45,8 +49,9 @@ pub enum Playbook {
 }
 
 impl Playbook {
-    pub const ALL: [Playbook; 8] = [
+    pub const ALL: [Playbook; 9] = [
         Playbook::Web,
+        Playbook::Network,
         Playbook::Slow,
         Playbook::Disk,
         Playbook::Crash,
@@ -59,6 +64,7 @@ impl Playbook {
     pub fn name(self) -> &'static str {
         match self {
             Playbook::Web => "web",
+            Playbook::Network => "network",
             Playbook::Slow => "slow",
             Playbook::Disk => "disk",
             Playbook::Crash => "crash",
@@ -110,9 +116,41 @@ pub struct PlaybookResult {
     pub steps: Vec<Step>,
     /// The first layer that failed, if one did.
     pub failed_layer: Option<&'static str>,
-    /// The likely cause, or that all is well, in plain words.
+    /// The likely cause, or that all is well, in plain words, for staff (English).
     pub conclusion: String,
+    /// The same for the person who reported it, put into their language where it is read:
+    /// no jargon (no "NXDOMAIN", PIDs or raw OS errors).
+    pub said: Message,
+    /// What that person can do now, most useful first.
+    pub advice: Vec<Message>,
     pub took_ms: f64,
+}
+
+/// How a playbook ends: the conclusion for staff, and what the person who reported it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub conclusion: String,
+    pub said: Message,
+    pub advice: Vec<Message>,
+}
+
+impl Verdict {
+    pub fn new(conclusion: impl Into<String>, said: Message) -> Self {
+        Verdict {
+            conclusion: conclusion.into(),
+            said,
+            advice: Vec::new(),
+        }
+    }
+
+    /// The same verdict with one more piece of advice (a repeat is dropped).
+    #[must_use]
+    pub fn advise(mut self, advice: Message) -> Self {
+        if !self.advice.contains(&advice) {
+            self.advice.push(advice);
+        }
+        self
+    }
 }
 
 /// What playbooks may use: the agent's own config and what the uplink learnt.
@@ -140,8 +178,13 @@ pub struct Context {
     pub crash_dirs: Vec<PathBuf>,
     /// Collector clock minus ours, when connected.
     pub clock_skew_ms: Option<i64>,
-    /// Every health check, for the general playbook.
+    /// Every health check, for the general playbook (and the disk check's thresholds, the
+    /// DNS check's names).
     pub checks: ChecksFile,
+    /// The collector as "host:port", for the network playbook.
+    pub collector: Option<String>,
+    /// `[playbooks] probe_url`: what the network playbook opens to tell the internet works.
+    pub probe_url: Option<target::WebTarget>,
 }
 
 impl std::fmt::Debug for Context {
@@ -195,6 +238,24 @@ impl Context {
             crash_dirs,
             clock_skew_ms,
             checks: checks.clone(),
+            // `collector_url` when the config moves it, else the one enrolled with.
+            collector: settings
+                .collector_url
+                .clone()
+                .or_else(|| {
+                    crate::identity::Enrollment::load(&settings.state_dir)
+                        .ok()
+                        .map(|enrollment| enrollment.collector_url)
+                })
+                .and_then(|url| target::WebTarget::parse(&url).ok())
+                .map(|url| {
+                    if url.host.contains(':') {
+                        format!("[{}]:{}", url.host, url.port)
+                    } else {
+                        format!("{}:{}", url.host, url.port)
+                    }
+                }),
+            probe_url: settings.playbooks.probe_url.clone(),
         })
     }
 }
@@ -203,8 +264,9 @@ impl Context {
 /// ignore it).
 pub async fn run(playbook: Playbook, target: Option<&str>, context: &Context) -> PlaybookResult {
     let started = Instant::now();
-    let (steps, conclusion) = match playbook {
+    let (steps, verdict) = match playbook {
         Playbook::Web => web::run(target, context).await,
+        Playbook::Network => network::run(context).await,
         Playbook::Slow => slow::run(context).await,
         Playbook::Disk => disk::run(context).await,
         Playbook::Crash => crash::run(target, context).await,
@@ -222,7 +284,9 @@ pub async fn run(playbook: Playbook, target: Option<&str>, context: &Context) ->
         target: target.map(str::to_owned),
         steps,
         failed_layer,
-        conclusion,
+        conclusion: verdict.conclusion,
+        said: verdict.said,
+        advice: verdict.advice,
         took_ms: elapsed_ms(started),
     }
 }
@@ -288,12 +352,12 @@ pub(crate) async fn reach(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A context with no network beyond loopback: printers and mail on ports the test
     /// controls, a clock two minutes off.
-    fn context(printer: &str, mail: &str) -> Context {
+    pub(crate) fn context(printer: &str, mail: &str) -> Context {
         Context {
             dns_servers: Vec::new(),
             system_resolver: false,
@@ -306,6 +370,8 @@ mod tests {
             crash_dirs: Vec::new(),
             clock_skew_ms: Some(120_000),
             checks: ChecksFile::default(),
+            collector: None,
+            probe_url: None,
         }
     }
 
@@ -354,5 +420,42 @@ mod tests {
             "{}",
             printing.conclusion
         );
+    }
+
+    /// Every message id the agent's code names is in the catalogs (which the i18n tests keep
+    /// complete in every language): a typo would show the person an id.
+    #[test]
+    fn every_message_the_agent_says_is_in_the_catalogs() {
+        let mut folders = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("source folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|ext| ext != "rs") {
+                    continue;
+                }
+                let source = std::fs::read_to_string(&path).expect("source");
+                // Spelt in two so that this test does not find itself.
+                let call = concat!("msg", "!(");
+                for (at, _) in source.match_indices(call) {
+                    let rest = source[at + call.len()..].trim_start();
+                    let Some(quoted) = rest.strip_prefix('"') else {
+                        continue;
+                    };
+                    let id = quoted.split('"').next().unwrap_or_default();
+                    seen += 1;
+                    if !firstline_i18n::exists(id) {
+                        missing.push(format!("{}: {id}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(seen > 50, "found only {seen} messages");
+        assert!(missing.is_empty(), "not in the catalogs: {missing:?}");
     }
 }

@@ -1,17 +1,21 @@
 //! "The printer does nothing": the print service, then each configured printer (IPP on 631,
-//! raw printing on 9100).
+//! raw printing on 9100). The conclusion says only what its steps found: a print service
+//! whose state could not be read is not said to run.
 
 use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Context, Outcome, Step, Steps, reach};
+use firstline_i18n::msg;
+
+use super::{Context, Outcome, Step, Steps, Verdict, reach};
 use crate::probes::services;
 
-pub async fn run(context: &Context) -> (Vec<Step>, String) {
+pub async fn run(context: &Context) -> (Vec<Step>, Verdict) {
     let mut steps = Steps::default();
     let started = Instant::now();
-    let service_ok = if cfg!(target_os = "linux") {
+    // Some(running), or None when the service's state could not be read here.
+    let service_ok: Option<bool> = if cfg!(target_os = "linux") {
         match services::state("cups").await {
             Ok(state) => {
                 let running = state.running();
@@ -27,7 +31,7 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
                     format!("cups is {}", state.active_state),
                     serde_json::to_value(&state).unwrap_or_default(),
                 );
-                running
+                Some(running)
             }
             Err(e) => {
                 steps.push(
@@ -38,11 +42,11 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
                     e,
                     json!({}),
                 );
-                true
+                None
             }
         }
     } else {
-        true
+        None
     };
     let mut unreachable = Vec::new();
     for printer in &context.printers {
@@ -72,14 +76,47 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
             json!({}),
         );
     }
-    let conclusion = match (service_ok, unreachable.is_empty()) {
-        (false, _) => "The print service (cups) is not running on this computer.".to_owned(),
-        (true, false) => format!(
-            "The printer(s) {} cannot be reached over the network: switched off, offline or blocked.",
-            unreachable.join(", ")
-        ),
-        (true, true) if context.printers.is_empty() => "The print service runs; no printers are configured to test.".to_owned(),
-        (true, true) => "The print service runs and the printers answer: the problem is in the print job or the printer itself (paper, toner, queue).".to_owned(),
+    (
+        steps.steps,
+        verdict(service_ok, &unreachable, context.printers.is_empty()),
+    )
+}
+
+/// What the steps found, and only that.
+fn verdict(service_ok: Option<bool>, unreachable: &[String], no_printers: bool) -> Verdict {
+    if service_ok == Some(false) {
+        return Verdict::new(
+            "The print service (cups) is not running on this computer.",
+            msg!("said-print-service-off"),
+        )
+        .advise(msg!("advice-print-restart-computer"));
+    }
+    if !unreachable.is_empty() {
+        return Verdict::new(
+            format!(
+                "The printer(s) {} cannot be reached over the network: switched off, offline or blocked.",
+                unreachable.join(", ")
+            ),
+            msg!("said-print-unreachable", "printer" => unreachable.join(", ")),
+        )
+        .advise(msg!("advice-print-check-power"))
+        .advise(msg!("advice-wait-for-it"));
+    }
+    let service = match service_ok {
+        Some(_) => "The print service runs",
+        None => "The print service's state could not be read here",
     };
-    (steps.steps, conclusion)
+    if no_printers {
+        return Verdict::new(
+            format!("{service}; no printers are configured to test."),
+            msg!("said-print-not-tested"),
+        )
+        .advise(msg!("advice-print-check-power"))
+        .advise(msg!("advice-print-check-printer"));
+    }
+    Verdict::new(
+        format!("{service} and the printers answer: the problem is in the print job or the printer itself (paper, toner, queue)."),
+        msg!("said-print-answers"),
+    )
+    .advise(msg!("advice-print-check-printer"))
 }

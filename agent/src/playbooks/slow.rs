@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Context, Outcome, Step, Steps};
+use firstline_i18n::{Message, msg};
+
+use super::{Context, Outcome, Step, Steps, Verdict};
 use crate::probes::{cpu, memory, thermal};
 
 /// Above these, a resource explains slowness.
@@ -15,7 +17,7 @@ const LOW_MEMORY_PCT: f64 = 10.0;
 const BUSY_DISK_PCT: f64 = 80.0;
 const HOT_C: f32 = 90.0;
 
-pub async fn run(context: &Context) -> (Vec<Step>, String) {
+pub async fn run(context: &Context) -> (Vec<Step>, Verdict) {
     let window = context.slow_window;
     let sampled = tokio::task::spawn_blocking(move || sample(window)).await;
     let Ok((steps, culprits)) = sampled else {
@@ -28,22 +30,47 @@ pub async fn run(context: &Context) -> (Vec<Step>, String) {
             "sampling failed",
             json!({}),
         );
-        return (steps.steps, "The computer could not be sampled.".to_owned());
+        return (
+            steps.steps,
+            Verdict::new(
+                "The computer could not be sampled.",
+                msg!("said-test-failed"),
+            )
+            .advise(msg!("advice-wait-for-it")),
+        );
     };
-    let conclusion = if culprits.is_empty() {
-        format!(
+    let verdict = if culprits.is_empty() {
+        Verdict::new(format!(
             "Nothing stood out over {}: CPU, memory, disk and temperatures were normal. If it is slow in one program, report that program.",
             humantime::format_duration(window)
-        )
+        ), msg!("said-slow-normal"))
+        .advise(msg!("advice-slow-name-program"))
     } else {
-        format!("Likely cause: {}.", culprits.join("; "))
+        let staff: Vec<&str> = culprits.iter().map(|c| c.staff.as_str()).collect();
+        let mut verdict = Verdict::new(
+            format!("Likely cause: {}.", staff.join("; ")),
+            culprits[0].said.clone(),
+        );
+        for culprit in &culprits {
+            verdict = verdict.advise(culprit.advice.clone());
+        }
+        verdict
     };
-    (steps.steps, conclusion)
+    (steps.steps, verdict)
 }
 
-fn sample(window: std::time::Duration) -> (Steps, Vec<String>) {
+/// One reason the computer is slow: for staff, for the user, and what the user can do.
+struct Culprit {
+    staff: String,
+    said: Message,
+    advice: Message,
+}
+
+fn sample(window: std::time::Duration) -> (Steps, Vec<Culprit>) {
     let mut steps = Steps::default();
     let mut culprits = Vec::new();
+    // The program holding the most memory, for the advice when memory runs out.
+    let mut top_memory: Option<(String, u64)> = None;
     let started = Instant::now();
     let disk_before = disk_busy_ms();
     match cpu::CpuProbe::new() {
@@ -53,11 +80,18 @@ fn sample(window: std::time::Duration) -> (Steps, Vec<String>) {
             let total = probe.total_usage_pct();
             let busy = total >= BUSY_CPU_PCT;
             if busy && let Some(top) = by_cpu.first() {
-                culprits.push(format!(
-                    "the processor is {total:.0}% busy, mostly {} (PID {}, {:.0}%)",
-                    top.name, top.pid, top.cpu_pct
-                ));
+                culprits.push(Culprit {
+                    staff: format!(
+                        "the processor is {total:.0}% busy, mostly {} (PID {}, {:.0}%)",
+                        top.name, top.pid, top.cpu_pct
+                    ),
+                    said: msg!("said-slow-cpu", "program" => top.name.as_str(), "pct" => total.round()),
+                    advice: msg!("advice-slow-close-program", "program" => top.name.as_str()),
+                });
             }
+            top_memory = by_memory
+                .first()
+                .map(|top| (top.name.clone(), top.memory_bytes));
             steps.push(
                 "cpu",
                 format!("sample CPU for {}", humantime::format_duration(window)),
@@ -79,10 +113,21 @@ fn sample(window: std::time::Duration) -> (Steps, Vec<String>) {
             };
             let low = available_pct < LOW_MEMORY_PCT;
             if low {
-                culprits.push(format!(
-                    "memory is nearly full ({available_pct:.0}% available, {} MB of swap in use)",
-                    usage.swap_used_bytes / 1_000_000
-                ));
+                culprits.push(Culprit {
+                    staff: format!(
+                        "memory is nearly full ({available_pct:.0}% available, {} MB of swap in use)",
+                        usage.swap_used_bytes / 1_000_000
+                    ),
+                    said: msg!("said-slow-memory"),
+                    advice: match &top_memory {
+                        Some((program, bytes)) => msg!(
+                            "advice-slow-close-programs-named",
+                            "program" => program.as_str(),
+                            "gb" => (*bytes as f64 / 1e8).round() / 10.0
+                        ),
+                        None => msg!("advice-slow-close-programs"),
+                    },
+                });
             }
             steps.push(
                 "memory",
@@ -120,7 +165,11 @@ fn sample(window: std::time::Duration) -> (Steps, Vec<String>) {
             let top = busiest.first().cloned();
             let busy = top.as_ref().is_some_and(|(_, pct)| *pct >= BUSY_DISK_PCT);
             if busy && let Some((device, pct)) = &top {
-                culprits.push(format!("the disk {device} is busy {pct:.0}% of the time"));
+                culprits.push(Culprit {
+                    staff: format!("the disk {device} is busy {pct:.0}% of the time"),
+                    said: msg!("said-slow-disk"),
+                    advice: msg!("advice-slow-wait"),
+                });
             }
             steps.push(
                 "disk",
@@ -152,10 +201,14 @@ fn sample(window: std::time::Duration) -> (Steps, Vec<String>) {
         Some(sensor) => {
             let hot = sensor.temperature_c >= HOT_C;
             if hot {
-                culprits.push(format!(
-                    "{} is {:.0} °C: the machine may be slowing itself down to cool off",
-                    sensor.label, sensor.temperature_c
-                ));
+                culprits.push(Culprit {
+                    staff: format!(
+                        "{} is {:.0} °C: the machine may be slowing itself down to cool off",
+                        sensor.label, sensor.temperature_c
+                    ),
+                    said: msg!("said-slow-hot"),
+                    advice: msg!("advice-slow-cool"),
+                });
             }
             steps.push(
                 "thermal",

@@ -5,7 +5,7 @@
 use super::Playbook;
 
 /// Keywords per playbook. Lower case; Greek without accents (matching folds them). Chinese
-/// has no spaces between words, so every keyword is matched as a substring.
+/// has no spaces between words: see [`han_words`].
 const TABLE: &[(Playbook, &[&str])] = &[
     (
         Playbook::Web,
@@ -25,11 +25,6 @@ const TABLE: &[(Playbook, &[&str])] = &[
             "unreachable",
             "not loading",
             "won't load",
-            "no internet",
-            "internet",
-            "vpn",
-            "can't connect",
-            "cannot connect",
             "can't reach",
             "cannot reach",
             "portal",
@@ -40,13 +35,9 @@ const TABLE: &[(Playbook, &[&str])] = &[
             "网站",
             "网页",
             "内网",
-            "上不了网",
             "无法访问",
             "访问不了",
-            "连不上",
-            "网络",
             "浏览器",
-            "断网",
             // Polish
             "nie mogę otworzyć",
             "nie moge otworzyc",
@@ -54,25 +45,55 @@ const TABLE: &[(Playbook, &[&str])] = &[
             "stronę",
             "strony",
             "intranet",
-            "internet",
-            "sieć",
-            "siec",
             "przeglądar",
-            "nie łączy",
-            "nie laczy",
-            "brak połączenia",
-            "nie działa internet",
             "portal",
             // Greek (accents folded)
             "δεν ανοιγει",
             "ιστοσελιδα",
             "σελιδα",
+            "δεν φορτωνει",
+            "browser",
+        ],
+    ),
+    (
+        Playbook::Network,
+        &[
+            // English
+            "no internet",
+            "internet",
+            "offline",
+            "wifi",
+            "wi-fi",
+            "wireless",
+            "vpn",
+            "network",
+            "can't connect",
+            "cannot connect",
+            "no connection",
+            // Chinese
+            "上不了网",
+            "没网",
+            "断网",
+            "网络",
+            "连不上",
+            "无线",
+            // Polish
+            "internet",
+            "sieć",
+            "siec",
+            "sieci",
+            "nie łączy",
+            "nie laczy",
+            "brak połączenia",
+            "brak polaczenia",
+            "połączeni",
+            // Greek (accents folded)
             "ιντερνετ",
             "διαδικτυο",
             "δικτυο",
+            "ασυρματ",
             "δεν συνδεεται",
-            "δεν φορτωνει",
-            "browser",
+            "δεν εχω συνδεση",
         ],
     ),
     (
@@ -254,13 +275,21 @@ pub struct Matched {
 /// recognisable brings the general health playbook.
 pub fn match_text(text: &str) -> Matched {
     let folded = fold(text);
+    let han = han_words(&folded);
     let target = find_target(text);
     let mut scored: Vec<(usize, Playbook)> = TABLE
         .iter()
         .filter_map(|(playbook, keywords)| {
             let hits = keywords
                 .iter()
-                .filter(|keyword| contains_word(&folded, &fold(keyword)))
+                .filter(|keyword| {
+                    let keyword = fold(keyword);
+                    if keyword.chars().next().is_some_and(is_han) {
+                        han.iter().any(|word| word.starts_with(&keyword))
+                    } else {
+                        contains_word(&folded, &keyword)
+                    }
+                })
                 .count();
             (hits > 0).then_some((hits, *playbook))
         })
@@ -275,6 +304,17 @@ pub fn match_text(text: &str) -> Matched {
     // Most keyword hits first; the table's order breaks ties.
     scored.sort_by_key(|(hits, playbook)| (std::cmp::Reverse(*hits), *playbook));
     let mut playbooks: Vec<Playbook> = scored.into_iter().map(|(_, playbook)| playbook).collect();
+    // "I can't open the intranet" names no address to open: test the connection itself
+    // (its configured names included) rather than ask which site.
+    if target.is_none()
+        && let Some(at) = playbooks.iter().position(|p| *p == Playbook::Web)
+    {
+        if playbooks.contains(&Playbook::Network) {
+            playbooks.remove(at);
+        } else {
+            playbooks[at] = Playbook::Network;
+        }
+    }
     if playbooks.is_empty() {
         playbooks.push(Playbook::Health);
     }
@@ -283,19 +323,62 @@ pub fn match_text(text: &str) -> Matched {
 
 /// Whether `keyword` starts a word of `text`: "print" is in "printer" and "can't print", not in
 /// "fingerprint"; "shop" is not in "Photoshop". Keywords are stems, so the word may go on
-/// ("przeglądar" is "przeglądarka"). Chinese is written without spaces between words: a
-/// keyword in Han characters matches anywhere.
-fn contains_word(text: &str, keyword: &str) -> bool {
+/// ("przeglądar" is "przeglądarka"). A keyword in Han characters starts one of
+/// [`han_words`]: "打印" is in "打印机", "慢" is not in "傲慢" (arrogant).
+pub(crate) fn contains_word(text: &str, keyword: &str) -> bool {
     if keyword.is_empty() {
         return false;
     }
-    let han = keyword.chars().next().is_some_and(is_han);
+    if keyword.chars().next().is_some_and(is_han) {
+        return han_words(text).iter().any(|word| word.starts_with(keyword));
+    }
     text.match_indices(keyword).any(|(at, _)| {
-        han || text[..at]
+        text[..at]
             .chars()
             .next_back()
             .is_none_or(|before| !before.is_alphanumeric())
     })
+}
+
+/// Words that hold a symptom's characters but mean something else; as dictionary words they
+/// keep those characters from being read as the symptom.
+const NOT_SYMPTOMS: &[&str] = &[
+    "傲慢",     // arrogant (慢: slow)
+    "怠慢",     // to neglect someone
+    "快慢",     // speed, "how fast"
+    "神经网络", // a neural network (网络: network)
+    "国内",     // domestic: "国内网站" is not "内网" (intranet)
+];
+
+/// Chinese is written without spaces between words, so each run of Han characters is cut into
+/// words by forward longest match over a small dictionary: the Han keywords and
+/// [`NOT_SYMPTOMS`]. At each character the longest dictionary word that starts there is one
+/// word; a character no dictionary word starts with is a word of its own. A keyword then
+/// matches a word it begins, as stems do in the other languages.
+fn han_words(text: &str) -> Vec<&str> {
+    let dictionary: Vec<&str> = TABLE
+        .iter()
+        .flat_map(|(_, keywords)| keywords.iter().copied())
+        .filter(|keyword| keyword.chars().next().is_some_and(is_han))
+        .chain(NOT_SYMPTOMS.iter().copied())
+        .collect();
+    let mut words = Vec::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if !is_han(c) {
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let length = dictionary
+            .iter()
+            .filter(|word| rest.starts_with(**word))
+            .map(|word| word.len())
+            .max()
+            .unwrap_or(c.len_utf8());
+        words.push(&rest[..length]);
+        rest = &rest[length..];
+    }
+    words
 }
 
 /// CJK unified ideographs (and extension A): Chinese characters.
@@ -369,10 +452,11 @@ mod tests {
     use super::*;
     use Playbook::*;
 
-    /// Representative phrases per language, and the playbook that must come first.
+    /// Representative phrases per language, and the playbook that must come first. A site
+    /// named without an address ("the intranet") tests the connection and its configured names.
     const PHRASES: &[(&str, &str, Playbook)] = &[
         ("en", "I can't open https://intranet.example.com/hr", Web),
-        ("en", "The intranet is down again", Web),
+        ("en", "The intranet is down again", Network),
         (
             "en",
             "My computer is so slow today, everything freezes",
@@ -387,21 +471,21 @@ mod tests {
         ("en", "The printer on the 2nd floor does nothing", Printing),
         ("en", "I don't get any new email", Email),
         ("en", "I can't log in, it says my password is wrong", Clock),
-        ("zh", "我打不开内网网站", Web),
+        ("zh", "我打不开内网网站", Network),
         ("zh", "电脑很卡，特别慢", Slow),
         ("zh", "磁盘已满，文件无法保存", Disk),
         ("zh", "软件一打开就闪退", Crash),
         ("zh", "打印机不能打印", Printing),
         ("zh", "收不到邮件", Email),
         ("zh", "无法登录，提示密码错误", Clock),
-        ("pl", "Nie mogę otworzyć strony intranetu", Web),
+        ("pl", "Nie mogę otworzyć strony intranetu", Network),
         ("pl", "Komputer działa bardzo wolno i się zacina", Slow),
         ("pl", "Brak miejsca na dysku, nie mogę zapisać pliku", Disk),
         ("pl", "Program ciągle się wysypuje", Crash),
         ("pl", "Drukarka nie drukuje", Printing),
         ("pl", "Nie dostaję poczty", Email),
         ("pl", "Nie mogę się zalogować, hasło nie działa", Clock),
-        ("el", "Δεν ανοίγει η ιστοσελίδα της εταιρείας", Web),
+        ("el", "Δεν ανοίγει η ιστοσελίδα της εταιρείας", Network),
         ("el", "Ο υπολογιστής είναι πολύ αργός", Slow),
         (
             "el",
@@ -457,6 +541,44 @@ mod tests {
         assert!(!contains_word("photoshop", "shop"));
         assert!(contains_word("shop", "shop"));
         assert!(!contains_word("anything", ""));
+    }
+
+    #[test]
+    fn chinese_is_cut_into_words_by_longest_match() {
+        assert_eq!(
+            han_words("我打不开国内网站"),
+            ["我", "打", "不", "开", "国内", "网站"]
+        );
+        assert_eq!(
+            han_words("我的打印机坏了"),
+            ["我", "的", "打印机", "坏", "了"]
+        );
+        // A keyword starts the word it grows into, not a word that only holds its characters.
+        assert!(contains_word("我的打印机坏了", "打印"));
+        assert!(!contains_word("他很傲慢", "慢"));
+        assert!(!contains_word("神经网络训练", "网络"));
+        assert!(contains_word("电脑特别慢", "慢"));
+        assert!(!match_text("他对客户很傲慢").playbooks.contains(&Slow));
+        assert!(!match_text("我在学神经网络").playbooks.contains(&Network));
+    }
+
+    #[test]
+    fn the_connection_is_tested_without_an_address() {
+        for phrase in [
+            "no internet",
+            "wifi is down",
+            "VPN won't connect",
+            "I can't open the intranet",
+            "上不了网",
+            "Nie mam internetu",
+            "Το Wi-Fi δεν λειτουργεί",
+        ] {
+            let matched = match_text(phrase);
+            assert_eq!(matched.playbooks.first(), Some(&Network), "{phrase:?}");
+            assert!(!matched.playbooks.contains(&Web), "{phrase:?}");
+        }
+        let named = match_text("I can't open https://intranet.example.com/");
+        assert_eq!(named.playbooks.first(), Some(&Web));
     }
 
     #[test]

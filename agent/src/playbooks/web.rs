@@ -10,10 +10,12 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::target::{Scheme, WebTarget};
-use super::{Context, Outcome, Step, Steps};
+use firstline_i18n::msg;
+
+use super::{Context, Outcome, Step, Steps, Verdict};
 use crate::probes::{dns, gateway, https, ping, tcp};
 
-pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String) {
+pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, Verdict) {
     let mut steps = Steps::default();
     let Some(target) = target.map(str::trim).filter(|t| !t.is_empty()) else {
         let started = Instant::now();
@@ -27,7 +29,11 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String)
         );
         return (
             steps.steps,
-            "Which site? Give its address, e.g. https://intranet.example.com".to_owned(),
+            Verdict::new(
+                "Which site? Give its address, e.g. https://intranet.example.com",
+                msg!("said-web-which-site"),
+            )
+            .advise(msg!("advice-web-give-address")),
         );
     };
     // Strictly: nothing from the user's words or a request may reach a request line or a
@@ -46,7 +52,11 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String)
             );
             return (
                 steps.steps,
-                format!("That is not a web address I can test: {e}"),
+                Verdict::new(
+                    format!("That is not a web address I can test: {e}"),
+                    msg!("said-web-bad-address"),
+                )
+                .advise(msg!("advice-web-give-address")),
             );
         }
     };
@@ -85,37 +95,90 @@ pub async fn run(target: Option<&str>, context: &Context) -> (Vec<Step>, String)
 }
 
 /// The conclusion: the first failing layer in plain words, or that the site works.
-fn finish(steps: Steps, url: &str, host: &str, port: u16) -> (Vec<Step>, String) {
+fn finish(steps: Steps, url: &str, host: &str, port: u16) -> (Vec<Step>, Verdict) {
     let failed = steps
         .steps
         .iter()
         .find(|step| step.outcome == Outcome::Fail);
-    let conclusion = match failed {
+    let verdict = match failed {
         None => {
             let http = steps.steps.iter().find(|step| step.layer == "http");
-            match http {
+            let conclusion = match http {
                 Some(step) => format!("{url} works from this computer: {}", step.detail),
                 None => format!("{url} works from this computer"),
-            }
+            };
+            Verdict::new(conclusion, msg!("said-web-works", "site" => host))
+                .advise(msg!("advice-web-reload"))
         }
         Some(step) => match step.layer {
-            "link" => "This computer has no working network connection: no network adapter is up. Check the cable or the Wi-Fi.".to_owned(),
-            "address" => "The network adapter has no IP address: the network (DHCP) did not give it one.".to_owned(),
-            "gateway" => format!("The local network's router does not answer: {}", step.detail),
-            "dns" => format!("The name {host} cannot be looked up: {}", step.detail),
-            "tcp" => format!(
-                "{host} was found but nothing accepts connections on port {port}: the service is down or a firewall blocks it ({})",
-                step.detail
-            ),
-            "tls" => format!("The secure connection to {host} fails: {}", step.detail),
-            "http" => format!("{host} answers, but with an error: {}", step.detail),
-            _ => step.detail.clone(),
+            "link" | "address" | "gateway" => local_network_verdict(step),
+            // A server that answered without an address: the name is unknown; none
+            // answering: the address book itself is unreachable.
+            "dns" if step.evidence["server"].is_null() => Verdict::new(
+                format!("The name {host} cannot be looked up: {}", step.detail),
+                msg!("said-web-dns-silent", "site" => host),
+            )
+            .advise(msg!("advice-net-reconnect"))
+            .advise(msg!("advice-vpn-first"))
+            .advise(msg!("advice-wait-for-it")),
+            "dns" => Verdict::new(
+                format!("The name {host} cannot be looked up: {}", step.detail),
+                msg!("said-web-name-unknown", "site" => host),
+            )
+            .advise(msg!("advice-web-check-spelling", "site" => host))
+            .advise(msg!("advice-vpn-first"))
+            .advise(msg!("advice-wait-for-it")),
+            "tcp" => Verdict::new(
+                format!(
+                    "{host} was found but nothing accepts connections on port {port}: the service is down or a firewall blocks it ({})",
+                    step.detail
+                ),
+                msg!("said-web-refused", "site" => host),
+            )
+            .advise(msg!("advice-wait-for-it")),
+            "tls" => Verdict::new(
+                format!("The secure connection to {host} fails: {}", step.detail),
+                msg!("said-web-insecure", "site" => host),
+            )
+            .advise(msg!("advice-web-no-click-through"))
+            .advise(msg!("advice-wait-for-it")),
+            "http" => Verdict::new(
+                format!("{host} answers, but with an error: {}", step.detail),
+                msg!("said-web-error-page", "site" => host),
+            )
+            .advise(msg!("advice-web-reload"))
+            .advise(msg!("advice-wait-for-it")),
+            _ => Verdict::new(step.detail.clone(), msg!("said-test-failed"))
+                .advise(msg!("advice-wait-for-it")),
         },
     };
-    (steps.steps, conclusion)
+    (steps.steps, verdict)
 }
 
-fn link(steps: &mut Steps) {
+/// This computer's own connection failed at `step` (link, address or gateway).
+pub(super) fn local_network_verdict(step: &Step) -> Verdict {
+    match step.layer {
+        "link" => Verdict::new(
+            "This computer has no working network connection: no network adapter is up. Check the cable or the Wi-Fi.",
+            msg!("said-net-no-link"),
+        )
+        .advise(msg!("advice-net-cable-wifi")),
+        "address" => Verdict::new(
+            "The network adapter has no IP address: the network (DHCP) did not give it one.",
+            msg!("said-net-no-address"),
+        )
+        .advise(msg!("advice-net-reconnect"))
+        .advise(msg!("advice-net-restart-router")),
+        _ => Verdict::new(
+            format!("The local network's router does not answer: {}", step.detail),
+            msg!("said-net-no-router"),
+        )
+        .advise(msg!("advice-net-restart-router"))
+        .advise(msg!("advice-net-reconnect")),
+    }
+}
+
+pub(super) fn link(steps: &mut Steps) {
     let started = Instant::now();
     let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
         steps.push(
@@ -165,7 +228,7 @@ fn link(steps: &mut Steps) {
     );
 }
 
-fn address(steps: &mut Steps) {
+pub(super) fn address(steps: &mut Steps) {
     let started = Instant::now();
     let mut addresses = Vec::new();
     let networks = match sysinfo::Networks::new_with_refreshed_list() {
@@ -215,7 +278,7 @@ fn address(steps: &mut Steps) {
     );
 }
 
-async fn gateway_step(steps: &mut Steps, context: &Context) -> Option<IpAddr> {
+pub(super) async fn gateway_step(steps: &mut Steps, context: &Context) -> Option<IpAddr> {
     let started = Instant::now();
     if !context.ping_gateway {
         steps.push(
@@ -300,7 +363,7 @@ async fn gateway_step(steps: &mut Steps, context: &Context) -> Option<IpAddr> {
 
 /// The address to connect to: an IP literal as is, else the configured DNS servers, else the
 /// system's resolver (hosts file included).
-async fn resolve(steps: &mut Steps, host: &str, context: &Context) -> Option<IpAddr> {
+pub(super) async fn resolve(steps: &mut Steps, host: &str, context: &Context) -> Option<IpAddr> {
     let started = Instant::now();
     if let Ok(ip) = host
         .trim_start_matches('[')
@@ -394,7 +457,7 @@ async fn resolve(steps: &mut Steps, host: &str, context: &Context) -> Option<IpA
 }
 
 /// TCP, TLS and HTTP over TLS, from one probe run, as three steps.
-async fn secure(steps: &mut Steps, url: &str, address: SocketAddr, context: &Context) {
+pub(super) async fn secure(steps: &mut Steps, url: &str, address: SocketAddr, context: &Context) {
     let started = Instant::now();
     let result = https::check_via(url, Some(address), context.roots.clone(), context.timeout).await;
     let connect = result.connect.clone();
@@ -496,7 +559,12 @@ fn describe_tls_failure(result: &https::HttpsResult) -> String {
 }
 
 /// Plain HTTP: TCP, then the status line.
-async fn http_plain(steps: &mut Steps, target: &WebTarget, address: SocketAddr, context: &Context) {
+pub(super) async fn http_plain(
+    steps: &mut Steps,
+    target: &WebTarget,
+    address: SocketAddr,
+    context: &Context,
+) {
     let started = Instant::now();
     let (connect, stream) = tcp::connect(&address.to_string(), context.timeout).await;
     let detail = match (&connect.connect_ms, &connect.error) {
@@ -569,7 +637,7 @@ async fn http_plain(steps: &mut Steps, target: &WebTarget, address: SocketAddr, 
     );
 }
 
-fn is_private(ip: IpAddr) -> bool {
+pub(super) fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
         IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
@@ -604,6 +672,8 @@ mod tests {
             crash_dirs: Vec::new(),
             clock_skew_ms: None,
             checks: ChecksFile::default(),
+            collector: None,
+            probe_url: None,
         }
     }
 
@@ -620,11 +690,14 @@ mod tests {
             format!("http://127.0.0.1:{port}/a b HTTP/1.0"),
             format!("http://127.0.0.1:{port}/\u{1b}[2J"),
         ] {
-            let (steps, conclusion) = run(Some(&target), &context()).await;
+            let (steps, verdict) = run(Some(&target), &context()).await;
             assert_eq!(steps.len(), 1, "{target:?}: {steps:#?}");
             assert_eq!(steps[0].layer, "url");
             assert_eq!(steps[0].outcome, Outcome::Fail);
-            assert!(conclusion.contains("not a web address"), "{conclusion}");
+            assert!(
+                verdict.conclusion.contains("not a web address"),
+                "{verdict:?}"
+            );
             // The playbook has finished: a connection it made would be waiting here.
             let accepted = listener.accept();
             assert!(
@@ -656,7 +729,7 @@ mod tests {
             String::from_utf8_lossy(&request).into_owned()
         });
         let target = format!("http://127.0.0.1:{port}/wiki/Über?x=1#top");
-        let (steps, conclusion) = run(Some(&target), &context()).await;
+        let (steps, verdict) = run(Some(&target), &context()).await;
         let request = server.join().expect("server");
         assert_eq!(
             request,
@@ -664,6 +737,9 @@ mod tests {
                 "GET /wiki/%C3%9Cber?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
             )
         );
-        assert!(conclusion.contains("works"), "{conclusion}: {steps:#?}");
+        assert!(
+            verdict.conclusion.contains("works"),
+            "{verdict:?}: {steps:#?}"
+        );
     }
 }

@@ -9,8 +9,8 @@ use super::{Backend, Store, StoreError};
 use crate::tickets::NoteKind;
 
 /// The playbooks agents know (the agent's `playbooks::Playbook` names: a wire contract).
-pub const PLAYBOOKS: [&str; 8] = [
-    "web", "slow", "disk", "crash", "printing", "email", "clock", "health",
+pub const PLAYBOOKS: [&str; 9] = [
+    "web", "network", "slow", "disk", "crash", "printing", "email", "clock", "health",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -46,7 +46,9 @@ pub enum ReproduceError {
         "ticket {0} is about many devices; ask one device (POST /api/v1/devices/{{id}}/reproduce)"
     )]
     NotOneDevice(i64),
-    #[error("{0:?} is not a playbook (web, slow, disk, crash, printing, email, clock, health)")]
+    #[error(
+        "{0:?} is not a playbook (web, network, slow, disk, crash, printing, email, clock, health)"
+    )]
     UnknownPlaybook(String),
     #[error(
         "device {device_id} already has {waiting} reproduce requests waiting (at most {MAX_WAITING_PER_DEVICE}); wait for their results or for them to expire"

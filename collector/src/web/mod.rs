@@ -875,7 +875,7 @@ async fn ticket_page(
     }
     body.push_str(&form(
         "reproduce",
-        "<label>Playbook<br><select name=\"playbook\"><option>web</option><option>slow</option><option>disk</option><option>crash</option><option>printing</option><option>email</option><option>clock</option><option>health</option></select></label> <label>Target<br><input name=\"target\" placeholder=\"https://…\"></label> ",
+        "<label>Playbook<br><select name=\"playbook\"><option>web</option><option>network</option><option>slow</option><option>disk</option><option>crash</option><option>printing</option><option>email</option><option>clock</option><option>health</option></select></label> <label>Target<br><input name=\"target\" placeholder=\"https://…\"></label> ",
         "Reproduce now",
     ));
     body.push_str("</div><h2>Timeline</h2><table id=\"timeline\"><tr><th>When</th><th>What</th><th>Details</th></tr>");
