@@ -7,7 +7,7 @@ use crate::config::{Settings, default_config_path};
 use crate::enroll::{self, EnrollOptions};
 use crate::service::{self, ServiceDefinition};
 use crate::uplink::UplinkState;
-use crate::{identity, report, runtime};
+use crate::{help, identity, report, runtime};
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -17,7 +17,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[command(
     name = "firstline-agent",
     version,
-    about = "Firstline agent: workstation health, streamed to the collector"
+    about = "Firstline agent: workstation health, streamed to the collector",
+    // `help` is the user's help page; `--help` still prints this.
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -72,6 +74,19 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The agent's state dir (where its report socket is); overrides the config file.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Open your own IT help page in your browser (the desktop's "Get IT help"): see your
+    /// computer's health, describe a problem, follow your reports.
+    Help {
+        /// Only print the link; do not open a browser.
+        #[arg(long)]
+        no_open: bool,
         /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -309,6 +324,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Help {
+            no_open,
+            config,
+            state_dir,
+        } => {
+            let mut settings = Settings::load(config.as_deref())?;
+            if let Some(state_dir) = state_dir {
+                settings.state_dir = state_dir;
+            }
+            get_help(&settings, no_open).await?;
+        }
         Command::Check { config, json } => {
             let settings = Settings::load(config.as_deref())?;
             let (observations, errors) = runtime::check_once(&settings.checks)
@@ -316,6 +342,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             print_check(&observations, &errors, json)?;
         }
+    }
+    Ok(())
+}
+
+/// `help`: the link to the user's help page from the running agent, opened in their browser
+/// (or only printed), and otherwise what to do instead, in the user's language.
+async fn get_help(settings: &Settings, no_open: bool) -> anyhow::Result<()> {
+    use firstline_i18n::msg;
+    let lang = help::user_lang();
+    let socket = settings.report_socket();
+    let answer = match report::submit_help(&socket, &help::user_locale()).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            println!("{}", msg!("help-agent-not-running").text(lang));
+            println!("{}", msg!("help-what-to-do").text(lang));
+            anyhow::bail!(
+                "the Firstline agent service is not reachable ({}: {e})",
+                socket.display()
+            );
+        }
+    };
+    let help::HelpLinkAnswer::Link { url, .. } = &answer else {
+        for line in answer.said() {
+            println!("{}", line.text(lang));
+        }
+        anyhow::bail!("no help link: {answer:?}");
+    };
+    if no_open {
+        println!("{}", msg!("help-link", "url" => url).text(lang));
+        return Ok(());
+    }
+    println!("{}", msg!("help-opening", "url" => url).text(lang));
+    let url = url.clone();
+    let opened = tokio::task::spawn_blocking(move || help::open_in_browser(&url)).await?;
+    if let (Err(e), help::HelpLinkAnswer::Link { url, .. }) = (opened, &answer) {
+        println!("{}", msg!("help-open-failed", "url" => url).text(lang));
+        anyhow::bail!("opening the browser: {e}");
     }
     Ok(())
 }
@@ -522,5 +585,13 @@ mod tests {
             matches!(quoted.command, Command::Report { text, .. } if text == ["I can't print"])
         );
         assert!(Cli::try_parse_from(["firstline-agent", "report"]).is_err());
+    }
+
+    #[test]
+    fn help_opens_the_browser_unless_told_not_to() {
+        let cli = Cli::try_parse_from(["firstline-agent", "help"]).expect("parses");
+        assert!(matches!(cli.command, Command::Help { no_open: false, .. }));
+        let cli = Cli::try_parse_from(["firstline-agent", "help", "--no-open"]).expect("parses");
+        assert!(matches!(cli.command, Command::Help { no_open: true, .. }));
     }
 }
