@@ -466,4 +466,35 @@ mod tests {
                 .contains("https://collector.example.com/h")
         );
     }
+
+    /// The desktop menu's "Get IT help" (the file the .deb installs) runs this command
+    /// without a terminal and is named in every language we speak.
+    #[test]
+    fn the_desktop_entry_runs_help_and_speaks_every_language() {
+        let entry = include_str!("../dist/firstline-help.desktop");
+        let keys: HashMap<&str, &str> = entry
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .collect();
+        assert_eq!(entry.lines().next(), Some("[Desktop Entry]"));
+        assert_eq!(keys.get("Exec"), Some(&"firstline-agent help"));
+        assert_eq!(keys.get("Terminal"), Some(&"false"));
+        assert_eq!(keys.get("Type"), Some(&"Application"));
+        assert_eq!(keys.get("Name"), Some(&"Get IT help"));
+        for lang in Lang::ALL.into_iter().filter(|lang| *lang != Lang::En) {
+            let locale = if lang == Lang::Zh {
+                "zh_CN"
+            } else {
+                lang.code()
+            };
+            for key in ["Name", "Comment", "GenericName"] {
+                let localized = keys.get(format!("{key}[{locale}]").as_str());
+                assert!(
+                    localized
+                        .is_some_and(|text| !text.trim().is_empty() && Some(text) != keys.get(key)),
+                    "{key}[{locale}] is missing or untranslated: {localized:?}"
+                );
+            }
+        }
+    }
 }

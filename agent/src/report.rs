@@ -867,4 +867,89 @@ mod tests {
         let got = read_request(server).await;
         assert!(got.is_err_and(|note| note.contains("did not arrive")));
     }
+
+    /// `firstline-agent help` over a real socket: the kernel names the user (the request
+    /// cannot), the locale goes along, the answer comes back, and each user may ask
+    /// [`help::HELP_LINKS_PER_USER`] times a minute.
+    #[tokio::test]
+    async fn a_help_link_is_asked_for_the_user_the_kernel_names_within_their_share() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::parse("", Path::new("agent.toml")).expect("settings");
+        settings.state_dir = dir.path().to_owned();
+        let socket = settings.report_socket();
+        let outbox =
+            Arc::new(Outbox::open(&dir.path().join("outbox.redb"), 1 << 20).expect("outbox"));
+        let shared = Arc::new(Shared::default());
+        let queued = Arc::new(Notify::new());
+        let help_links = HelpLinks::default();
+        let (stop, stop_watch) = watch::channel(false);
+        let listener = Listener {
+            settings: settings.clone(),
+            reports: Arc::new(Reports::new(settings, shared, outbox.clone(), queued)),
+            help_links: help_links.clone(),
+        };
+        let serving = tokio::spawn(listener.serve(stop_watch));
+        while !socket.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        // No live stream: said at once.
+        let answer = submit_help(&socket, "el_GR.UTF-8").await.expect("answer");
+        assert_eq!(answer, HelpLinkAnswer::Unreachable);
+
+        // A live stream: the request names this process's user, whatever the client says.
+        let mut desk = help_links.open_desk();
+        let seen = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let pending = desk.next().await;
+                let (id, ask) = desk.register(pending).expect("room");
+                let url = format!("https://collector.example.com/help/t/{}", seen.len());
+                desk.answer(
+                    &id,
+                    HelpLinkAnswer::Link {
+                        url,
+                        expires_at_unix_ms: 1,
+                    },
+                );
+                seen.push(ask);
+                if seen.len() == help::HELP_LINKS_PER_USER as usize - 1 {
+                    return seen;
+                }
+            }
+        });
+        let uid = rustix::process::getuid().as_raw();
+        for i in 1..help::HELP_LINKS_PER_USER {
+            let answer = submit_help(&socket, "el_GR.UTF-8\n{\"uid\": 0}")
+                .await
+                .expect("answer");
+            assert_eq!(
+                answer,
+                HelpLinkAnswer::Link {
+                    url: format!("https://collector.example.com/help/t/{}", i - 1),
+                    expires_at_unix_ms: 1
+                }
+            );
+        }
+        let seen = seen.await.expect("desk");
+        assert_eq!(
+            seen[0],
+            HelpLinkAsk {
+                account: crate::users::account_name(uid).unwrap_or_default(),
+                uid,
+                // A locale with a line break in it is no locale.
+                locale: String::new(),
+            }
+        );
+        // Over the share: refused without asking the collector, saying when to try again.
+        let answer = submit_help(&socket, "el").await.expect("answer");
+        assert!(
+            matches!(answer, HelpLinkAnswer::TooMany { retry_after_secs } if (1..=60).contains(&retry_after_secs)),
+            "{answer:?}"
+        );
+        // Nothing about a help link goes in the outbox.
+        assert_eq!(outbox.pending_after(0, 10).expect("outbox").len(), 0);
+        let _ = stop.send(true);
+        serving.await.expect("listener stops");
+    }
 }

@@ -11,6 +11,7 @@ mod delivery;
 mod enrollment;
 mod guard;
 mod hardening;
+mod help;
 mod hostage;
 mod isolation;
 mod metrics;

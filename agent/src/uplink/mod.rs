@@ -251,6 +251,10 @@ async fn session(
         })?
         .map_err(|status| status_error(&status))?
         .ok_or_else(|| SessionError::Protocol("the stream ended before the Welcome".to_owned()))?;
+    // Help links are asked for on this stream from its Welcome until it ends (requests made
+    // meanwhile wait in the desk's queue); those still waiting then are told that IT cannot be
+    // reached (the desk's drop).
+    let mut help_desk = context.help_links.as_ref().map(HelpLinks::open_desk);
     let (committed_sequence, heartbeat_interval) = match FromCollector::try_from(welcome) {
         Ok(FromCollector::Welcome {
             device_id,
@@ -293,9 +297,6 @@ async fn session(
     let mut heartbeat = tokio::time::interval(heartbeat_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
-    // Help links are asked for on this stream until it ends; those still waiting then are
-    // told that IT cannot be reached (the desk's drop).
-    let mut help_desk = context.help_links.as_ref().map(HelpLinks::open_desk);
     let mut inventory_timer = tokio::time::interval(settings.inventory_interval);
     inventory_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let closed = || SessionError::Protocol("the stream closed while sending".to_owned());
