@@ -38,7 +38,11 @@ fn messages(lang: Lang, source: &str) -> BTreeMap<String, (BTreeSet<String>, BTr
     found
 }
 
-fn walk(pattern: &ast::Pattern<&str>, placed: &mut BTreeSet<String>, selected: &mut BTreeSet<String>) {
+fn walk(
+    pattern: &ast::Pattern<&str>,
+    placed: &mut BTreeSet<String>,
+    selected: &mut BTreeSet<String>,
+) {
     for element in &pattern.elements {
         if let ast::PatternElement::Placeable { expression } = element {
             expression_vars(expression, placed, selected);
@@ -106,7 +110,9 @@ fn every_message_is_in_every_language_with_the_same_arguments() {
                 }
             }
             for variable in theirs.difference(&ours) {
-                problems.push(format!("{lang}.ftl: {id} uses ${variable}, which English does not give"));
+                problems.push(format!(
+                    "{lang}.ftl: {id} uses ${variable}, which English does not give"
+                ));
             }
         }
         for id in translated.keys() {
@@ -115,7 +121,11 @@ fn every_message_is_in_every_language_with_the_same_arguments() {
             }
         }
     }
-    assert!(problems.is_empty(), "the catalogs are not complete:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "the catalogs are not complete:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -143,7 +153,10 @@ fn every_message_formats_in_every_language_without_errors() {
 
 #[test]
 fn a_missing_message_falls_back_to_english_then_to_its_id() {
-    assert_eq!(text(Lang::El, &Message::new("no-such-message")), "no-such-message");
+    assert_eq!(
+        text(Lang::El, &Message::new("no-such-message")),
+        "no-such-message"
+    );
     let message = msg!("language-name");
     assert_eq!(message.text(Lang::El), "Ελληνικά");
     assert_eq!(message.text(Lang::En), "English");
@@ -161,18 +174,42 @@ fn numbers_choose_plural_forms() {
 
 #[test]
 fn browsers_and_locales_choose_a_language() {
-    assert_eq!(Lang::from_accept_language("el-GR,el;q=0.9,en;q=0.8"), Some(Lang::El));
-    assert_eq!(Lang::from_accept_language("de-DE,de;q=0.9,pl;q=0.5,en;q=0.4"), Some(Lang::Pl));
-    assert_eq!(Lang::from_accept_language("en;q=0.2, zh-CN"), Some(Lang::Zh));
+    assert_eq!(
+        Lang::from_accept_language("el-GR,el;q=0.9,en;q=0.8"),
+        Some(Lang::El)
+    );
+    assert_eq!(
+        Lang::from_accept_language("de-DE,de;q=0.9,pl;q=0.5,en;q=0.4"),
+        Some(Lang::Pl)
+    );
+    assert_eq!(
+        Lang::from_accept_language("en;q=0.2, zh-CN"),
+        Some(Lang::Zh)
+    );
     assert_eq!(Lang::from_accept_language("el;q=0, en"), Some(Lang::En));
     assert_eq!(Lang::from_accept_language("de, fr"), None);
     assert_eq!(Lang::from_accept_language("el;q=bogus, pl"), Some(Lang::Pl));
     assert_eq!(Lang::from_accept_language(""), None);
-    assert_eq!(Lang::from_locale_vars(None, None, None, Some("pl_PL.UTF-8")), Some(Lang::Pl));
-    assert_eq!(Lang::from_locale_vars(None, Some("zh_CN.UTF-8"), None, Some("pl_PL.UTF-8")), Some(Lang::Zh));
-    assert_eq!(Lang::from_locale_vars(None, Some(""), Some("el_GR"), Some("pl_PL")), Some(Lang::El));
-    assert_eq!(Lang::from_locale_vars(Some("de:el"), None, None, Some("pl_PL.UTF-8")), Some(Lang::El));
-    assert_eq!(Lang::from_locale_vars(Some("el"), None, None, Some("C.UTF-8")), None);
+    assert_eq!(
+        Lang::from_locale_vars(None, None, None, Some("pl_PL.UTF-8")),
+        Some(Lang::Pl)
+    );
+    assert_eq!(
+        Lang::from_locale_vars(None, Some("zh_CN.UTF-8"), None, Some("pl_PL.UTF-8")),
+        Some(Lang::Zh)
+    );
+    assert_eq!(
+        Lang::from_locale_vars(None, Some(""), Some("el_GR"), Some("pl_PL")),
+        Some(Lang::El)
+    );
+    assert_eq!(
+        Lang::from_locale_vars(Some("de:el"), None, None, Some("pl_PL.UTF-8")),
+        Some(Lang::El)
+    );
+    assert_eq!(
+        Lang::from_locale_vars(Some("el"), None, None, Some("C.UTF-8")),
+        None
+    );
     assert_eq!(Lang::from_locale_vars(None, None, None, None), None);
     assert_eq!(Lang::parse("ZH_tw.Big5"), Some(Lang::Zh));
 }
