@@ -349,14 +349,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// `help`: the link to the user's help page from the running agent, opened in their browser
 /// (or only printed), and otherwise what to do instead, in the user's language.
 async fn get_help(settings: &Settings, no_open: bool) -> anyhow::Result<()> {
-    use firstline_i18n::msg;
+    use firstline_i18n::{Message, msg};
     let lang = help::user_lang();
+    // Started from the desktop menu there is no terminal: what went wrong is shown as a small
+    // local page in the browser instead.
+    let from_menu = !no_open && !std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let tell = |said: &[Message]| {
+        let lines: Vec<String> = said.iter().map(|line| line.text(lang)).collect();
+        for line in &lines {
+            println!("{line}");
+        }
+        if from_menu && let Err(e) = help::show_in_browser(lang, &lines) {
+            tracing::debug!(error = %e, "cannot show the help message in the browser");
+        }
+    };
     let socket = settings.report_socket();
     let answer = match report::submit_help(&socket, &help::user_locale()).await {
         Ok(answer) => answer,
         Err(e) => {
-            println!("{}", msg!("help-agent-not-running").text(lang));
-            println!("{}", msg!("help-what-to-do").text(lang));
+            tell(&[msg!("help-agent-not-running"), msg!("help-what-to-do")]);
             anyhow::bail!(
                 "the Firstline agent service is not reachable ({}: {e})",
                 socket.display()
@@ -364,9 +375,7 @@ async fn get_help(settings: &Settings, no_open: bool) -> anyhow::Result<()> {
         }
     };
     let help::HelpLinkAnswer::Link { url, .. } = &answer else {
-        for line in answer.said() {
-            println!("{}", line.text(lang));
-        }
+        tell(&answer.said());
         anyhow::bail!("no help link: {answer:?}");
     };
     if no_open {
@@ -374,9 +383,10 @@ async fn get_help(settings: &Settings, no_open: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{}", msg!("help-opening", "url" => url).text(lang));
-    let url = url.clone();
-    let opened = tokio::task::spawn_blocking(move || help::open_in_browser(&url)).await?;
-    if let (Err(e), help::HelpLinkAnswer::Link { url, .. }) = (opened, &answer) {
+    let opening = url.clone();
+    let opened = tokio::task::spawn_blocking(move || help::open_in_browser(&opening)).await?;
+    if let Err(e) = opened {
+        // With no browser to open, the page would not show either: the line is for a terminal.
         println!("{}", msg!("help-open-failed", "url" => url).text(lang));
         anyhow::bail!("opening the browser: {e}");
     }

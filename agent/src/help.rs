@@ -293,6 +293,59 @@ pub fn open_in_browser(url: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Shows `lines` (why there is no help page, what to do) as a small local page in the
+/// browser: started from the desktop menu, `help` has no terminal to print them in. The page
+/// goes in the user's own runtime folder (`$XDG_RUNTIME_DIR`, only theirs), or on macOS and
+/// Windows their temporary folder (per user there); with neither, nothing is shown.
+pub fn show_in_browser(lang: Lang, lines: &[String]) -> std::io::Result<()> {
+    let folder = if cfg!(any(target_os = "macos", windows)) {
+        Some(std::env::temp_dir())
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(std::path::PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    let Some(folder) = folder else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no private folder for the page (XDG_RUNTIME_DIR is not set)",
+        ));
+    };
+    let page = folder.join("firstline-help.html");
+    std::fs::write(&page, local_page(lang, lines))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("writing {}: {e}", page.display())))?;
+    let mut command = browser_command(&page.to_string_lossy());
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+}
+
+/// The local page [`show_in_browser`] opens: the lines as paragraphs, escaped.
+fn local_page(lang: Lang, lines: &[String]) -> String {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let title = escape(&firstline_i18n::tr(lang, "help-title"));
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
+         <body style=\"font-family: sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em\">\
+         <h1>{title}</h1>\n",
+        lang.code()
+    );
+    for line in lines {
+        page.push_str(&format!("<p>{}</p>\n", escape(line)));
+    }
+    page.push_str("</body></html>\n");
+    page
+}
+
 fn browser_command(url: &str) -> std::process::Command {
     if cfg!(target_os = "macos") {
         let mut command = std::process::Command::new("open");
@@ -496,5 +549,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_local_page_escapes_what_it_shows() {
+        let page = local_page(
+            Lang::Pl,
+            &["<script>alert(\"x\")</script> & more".to_owned()],
+        );
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("<html lang=\"pl\">"));
+        assert!(page.contains(&firstline_i18n::tr(Lang::Pl, "help-title")));
+        assert!(
+            page.contains("<p>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more</p>")
+        );
+        assert!(!page.contains("<script>"));
     }
 }

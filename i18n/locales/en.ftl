@@ -21,3 +21,4 @@ help-refused = IT support could not open your help page: { $reason }
 help-too-many = Your help page was asked for many times in the last minute. Please wait a minute, then try again.
 help-failed = Your help page could not be prepared ({ $reason }).
 help-what-to-do = You can still tell IT what is wrong: open a terminal and type firstline-agent report followed by the problem in your own words, for example: firstline-agent report the printer does not print. Or call your IT service desk.
+help-title = IT help

@@ -20,3 +20,4 @@ help-refused = Dział IT nie mógł otworzyć Twojej strony pomocy: { $reason }
 help-too-many = W ciągu ostatniej minuty strona pomocy była otwierana wiele razy. Odczekaj minutę i spróbuj ponownie.
 help-failed = Nie udało się przygotować Twojej strony pomocy ({ $reason }).
 help-what-to-do = Nadal możesz opisać problem działowi IT: otwórz terminal i wpisz firstline-agent report, a po tym własnymi słowami, co nie działa, na przykład: firstline-agent report drukarka nie drukuje. Możesz też zadzwonić do działu pomocy IT.
+help-title = Pomoc IT
