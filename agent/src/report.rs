@@ -21,7 +21,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::checks::Shared;
 use crate::config::Settings;
 use crate::finding::{Evidence, Finding, Severity, now_ms};
-use crate::help::{self, HelpLinkAnswer, HelpLinkAsk, HelpLinks};
+use crate::help::{HelpLinkAnswer, HelpLinks};
 use crate::outbox::Outbox;
 use crate::playbooks::target::{ReportTargets, WebTarget};
 use crate::playbooks::{self, Context, Outcome, PlaybookResult, Step, symptoms};
@@ -302,7 +302,7 @@ pub async fn submit(socket: &Path, text: &str) -> std::io::Result<ReportOutcome>
 }
 
 /// Asks the running agent at `socket` for a link to this user's help page; `locale` is the
-/// user's (see [`help::user_locale`]). An agent that refused the request itself (busy, a
+/// user's (see [`crate::help::user_locale`]). An agent that refused the request itself (busy, a
 /// request it could not read) is a [`HelpLinkAnswer::Failed`] with its note.
 #[cfg(unix)]
 pub async fn submit_help(socket: &Path, locale: &str) -> std::io::Result<HelpLinkAnswer> {
@@ -311,7 +311,12 @@ pub async fn submit_help(socket: &Path, locale: &str) -> std::io::Result<HelpLin
             locale: locale.to_owned(),
         },
     };
-    let line = exchange(socket, &request, help::HELP_LINK_TIMEOUT + READ_DEADLINE).await?;
+    let line = exchange(
+        socket,
+        &request,
+        crate::help::HELP_LINK_TIMEOUT + READ_DEADLINE,
+    )
+    .await?;
     if let Ok(answer) = serde_json::from_str::<HelpLinkAnswer>(&line) {
         return Ok(answer);
     }
@@ -503,8 +508,8 @@ impl Listener {
         }
         tracing::info!(socket = %path.display(), "listening for user reports");
         let help_limit = Arc::new(RateLimit::new(
-            help::HELP_LINKS_PER_USER,
-            help::HELP_LINK_WINDOW,
+            crate::help::HELP_LINKS_PER_USER,
+            crate::help::HELP_LINK_WINDOW,
         ));
         let this = Arc::new(self);
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -599,13 +604,16 @@ impl Listener {
         // A uid the passwd file does not know (a network directory's account) goes unnamed;
         // the collector has the uid.
         let account = crate::users::account_name(uid).unwrap_or_default();
-        let ask = HelpLinkAsk {
+        let ask = crate::help::HelpLinkAsk {
             account,
             uid,
-            locale: help::clean_locale(locale),
+            locale: crate::help::clean_locale(locale),
         };
         tracing::info!(uid, account = %ask.account, locale = %ask.locale, "help link asked for");
-        let answer = self.help_links.ask(ask, help::HELP_LINK_TIMEOUT).await;
+        let answer = self
+            .help_links
+            .ask(ask, crate::help::HELP_LINK_TIMEOUT)
+            .await;
         match &answer {
             HelpLinkAnswer::Link { .. } => tracing::info!(uid, "help link given"),
             other => tracing::info!(uid, answer = ?other, "no help link"),
@@ -754,6 +762,7 @@ fn plain_duration(duration: Duration) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::help::{self, HelpLinkAsk};
 
     #[test]
     fn the_report_finding_names_the_account_the_kernel_gave() {
