@@ -155,8 +155,11 @@ impl HelpDesk {
     /// Remembers `pending` under a new request id and returns the id and what to send; `None`
     /// when too many wait already (that one is answered at once).
     pub fn register(&mut self, pending: PendingAsk) -> Option<(String, HelpLinkAsk)> {
-        // Requests whose asker stopped waiting (timed out) are forgotten.
+        // Requests whose asker stopped waiting (timed out) are forgotten, or not sent at all.
         self.waiting.retain(|_, reply| !reply.is_closed());
+        if pending.reply.is_closed() {
+            return None;
+        }
         if self.waiting.len() >= MAX_WAITING {
             let _ = pending.reply.send(HelpLinkAnswer::Failed {
                 reason: format!(
@@ -438,6 +441,11 @@ mod tests {
         assert_eq!(asking.await.expect("ask"), HelpLinkAnswer::NoAnswer);
         // Its late answer reaches no one, and the desk forgets it.
         assert!(!desk.answer(&id, HelpLinkAnswer::Unreachable));
+        // One that gave up before the session got to it is not sent at all.
+        let gave_up = links.ask(ask("bob"), Duration::from_millis(1)).await;
+        assert_eq!(gave_up, HelpLinkAnswer::NoAnswer);
+        let pending = desk.next().await;
+        assert!(desk.register(pending).is_none());
     }
 
     #[tokio::test]
