@@ -7,7 +7,7 @@ use crate::config::{Settings, default_config_path};
 use crate::enroll::{self, EnrollOptions};
 use crate::service::{self, ServiceDefinition};
 use crate::uplink::UplinkState;
-use crate::{identity, report, runtime};
+use crate::{help, identity, report, runtime};
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -17,7 +17,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[command(
     name = "firstline-agent",
     version,
-    about = "Firstline agent: workstation health, streamed to the collector"
+    about = "Firstline agent: workstation health, streamed to the collector",
+    // `help` is the user's help page; `--help` still prints this.
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -75,6 +77,19 @@ enum Command {
         /// Also print every step that was tried, for support staff (in English).
         #[arg(long)]
         verbose: bool,
+        /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The agent's state dir (where its report socket is); overrides the config file.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Open your own IT help page in your browser (the desktop's "Get IT help"): see your
+    /// computer's health, describe a problem, follow your reports.
+    Help {
+        /// Only print the link; do not open a browser.
+        #[arg(long)]
+        no_open: bool,
         /// Config file (TOML); default /etc/firstline/agent.toml if it exists.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -325,6 +340,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Help {
+            no_open,
+            config,
+            state_dir,
+        } => {
+            let mut settings = Settings::load(config.as_deref())?;
+            if let Some(state_dir) = state_dir {
+                settings.state_dir = state_dir;
+            }
+            get_help(&settings, no_open).await?;
+        }
         Command::Check { config, json } => {
             let settings = Settings::load(config.as_deref())?;
             let (observations, errors) = runtime::check_once(&settings.checks)
@@ -332,6 +358,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             print_check(&observations, &errors, json)?;
         }
+    }
+    Ok(())
+}
+
+/// `help`: the link to the user's help page from the running agent, opened in their browser
+/// (or only printed), and otherwise what to do instead, in the user's language.
+async fn get_help(settings: &Settings, no_open: bool) -> anyhow::Result<()> {
+    use firstline_i18n::{Message, msg};
+    let lang = help::user_lang();
+    // Started from the desktop menu there is no terminal: what went wrong is shown as a small
+    // local page in the browser instead.
+    let from_menu = !no_open && !std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let tell = |said: &[Message]| {
+        let lines: Vec<String> = said.iter().map(|line| line.text(lang)).collect();
+        for line in &lines {
+            println!("{line}");
+        }
+        if from_menu && let Err(e) = help::show_in_browser(lang, &lines) {
+            tracing::debug!(error = %e, "cannot show the help message in the browser");
+        }
+    };
+    let socket = settings.report_socket();
+    let answer = match report::submit_help(&socket, &help::user_locale()).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tell(&[msg!("help-agent-not-running"), msg!("help-what-to-do")]);
+            anyhow::bail!(
+                "the Firstline agent service is not reachable ({}: {e})",
+                socket.display()
+            );
+        }
+    };
+    let help::HelpLinkAnswer::Link { url, .. } = &answer else {
+        tell(&answer.said());
+        anyhow::bail!("no help link: {answer:?}");
+    };
+    if no_open {
+        println!("{}", msg!("help-link", "url" => url).text(lang));
+        return Ok(());
+    }
+    println!("{}", msg!("help-opening", "url" => url).text(lang));
+    let opening = url.clone();
+    let opened = tokio::task::spawn_blocking(move || help::open_in_browser(&opening)).await?;
+    if let Err(e) = opened {
+        // With no browser to open, the page would not show either: the line is for a terminal.
+        println!("{}", msg!("help-open-failed", "url" => url).text(lang));
+        anyhow::bail!("opening the browser: {e}");
     }
     Ok(())
 }
@@ -584,5 +657,13 @@ mod tests {
             verbose.contains("errno 28") && verbose.contains("What to do now:"),
             "{verbose}"
         );
+    }
+
+    #[test]
+    fn help_opens_the_browser_unless_told_not_to() {
+        let cli = Cli::try_parse_from(["firstline-agent", "help"]).expect("parses");
+        assert!(matches!(cli.command, Command::Help { no_open: false, .. }));
+        let cli = Cli::try_parse_from(["firstline-agent", "help", "--no-open"]).expect("parses");
+        assert!(matches!(cli.command, Command::Help { no_open: true, .. }));
     }
 }

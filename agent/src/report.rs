@@ -10,15 +10,10 @@
 //! request; a bounded number of reports per user (by the socket's peer credentials); and a
 //! web address from the user's words is probed only on the ports and hosts the config allows.
 
-#[cfg(unix)]
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::Arc;
-#[cfg(unix)]
-use std::sync::Mutex;
-use std::time::Duration;
-#[cfg(unix)]
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use firstline_i18n::{Message, msg};
 use serde::{Deserialize, Serialize};
@@ -27,6 +22,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::checks::Shared;
 use crate::config::Settings;
 use crate::finding::{Evidence, Finding, Severity, now_ms};
+use crate::help::{HelpLinkAnswer, HelpLinks};
 use crate::outbox::Outbox;
 use crate::playbooks::target::{ReportTargets, WebTarget};
 use crate::playbooks::{self, Context, Outcome, PlaybookResult, Step, symptoms};
@@ -52,9 +48,37 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Longest request: the text (JSON-escaped) with room to spare.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
 
+/// What a client asks over the socket: one JSON line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Request {
-    text: String,
+#[serde(untagged)]
+enum Request {
+    /// `firstline-agent help`: a link to the user's own help page, answered with a
+    /// [`HelpLinkAnswer`].
+    HelpLink { help_link: HelpLinkRequest },
+    /// `firstline-agent report WORDS`, answered with a [`ReportOutcome`].
+    Report { text: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct HelpLinkRequest {
+    /// The user's OS locale ("el_GR.UTF-8") or language code ("el"); cleaned by the agent.
+    #[serde(default)]
+    locale: String,
+}
+
+/// A request as read, before anything is done about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Asked {
+    Report(String),
+    HelpLink { locale: String },
+}
+
+/// Where a report came from: the report socket, or the user's help page (through the
+/// collector), which is noted in its evidence with the language the page was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    ReportSocket,
+    HelpPage { lang: Option<firstline_i18n::Lang> },
 }
 
 /// What the user is told, and what was queued.
@@ -251,7 +275,12 @@ pub fn user_report_finding(
 
 /// The results as JSON, with step evidence dropped (passing steps first) until it fits.
 fn compact(results: &[PlaybookResult]) -> serde_json::Value {
-    let mut value = serde_json::to_value(results).unwrap_or_default();
+    compact_value(serde_json::to_value(results).unwrap_or_default())
+}
+
+/// Playbook results (JSON) with step evidence dropped, passing steps first, until they fit
+/// [`MAX_EVIDENCE_BYTES`].
+fn compact_value(mut value: serde_json::Value) -> serde_json::Value {
     for only_passing in [true, false] {
         if serde_json::to_string(&value).map_or(0, |s| s.len()) <= MAX_EVIDENCE_BYTES {
             break;
@@ -270,6 +299,16 @@ fn compact(results: &[PlaybookResult]) -> serde_json::Value {
         }
     }
     value
+}
+
+/// A report's outcome as JSON that fits a reproduce result (the collector takes 64 KiB): its
+/// results compacted as the finding's are.
+pub fn outcome_json(outcome: &ReportOutcome) -> String {
+    let mut value = serde_json::to_value(outcome).unwrap_or_default();
+    if let Some(results) = value.get_mut("results") {
+        *results = compact_value(results.take());
+    }
+    value.to_string()
 }
 
 fn bounded(text: &str, max_bytes: usize) -> String {
@@ -308,24 +347,57 @@ pub async fn diagnose_locally(text: &str, settings: &Settings) -> anyhow::Result
 /// Asks the running agent at `socket` to diagnose and queue `text`.
 #[cfg(unix)]
 pub async fn submit(socket: &Path, text: &str) -> std::io::Result<ReportOutcome> {
+    let request = Request::Report {
+        text: text.to_owned(),
+    };
+    // The slow-computer playbook alone samples for its window; leave room for three.
+    let line = exchange(socket, &request, Duration::from_secs(180)).await?;
+    serde_json::from_str(&line).map_err(std::io::Error::other)
+}
+
+/// Asks the running agent at `socket` for a link to this user's help page; `locale` is the
+/// user's (see [`crate::help::user_locale`]). An agent that refused the request itself (busy, a
+/// request it could not read) is a [`HelpLinkAnswer::Failed`] with its note.
+#[cfg(unix)]
+pub async fn submit_help(socket: &Path, locale: &str) -> std::io::Result<HelpLinkAnswer> {
+    let request = Request::HelpLink {
+        help_link: HelpLinkRequest {
+            locale: locale.to_owned(),
+        },
+    };
+    let line = exchange(
+        socket,
+        &request,
+        crate::help::HELP_LINK_TIMEOUT + READ_DEADLINE,
+    )
+    .await?;
+    if let Ok(answer) = serde_json::from_str::<HelpLinkAnswer>(&line) {
+        return Ok(answer);
+    }
+    let refused: ReportOutcome = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+    Ok(HelpLinkAnswer::Failed {
+        reason: refused
+            .note
+            .unwrap_or_else(|| "the agent gave no reason".to_owned()),
+    })
+}
+
+/// Sends one request line and reads one answer line within `timeout`.
+#[cfg(unix)]
+async fn exchange(socket: &Path, request: &Request, timeout: Duration) -> std::io::Result<String> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let stream = tokio::net::UnixStream::connect(socket).await?;
     let (read, mut write) = stream.into_split();
-    let mut request = serde_json::to_string(&Request {
-        text: text.to_owned(),
-    })
-    .map_err(std::io::Error::other)?;
+    let mut request = serde_json::to_string(request).map_err(std::io::Error::other)?;
     request.push('\n');
     write.write_all(request.as_bytes()).await?;
     let mut line = String::new();
-    // The slow-computer playbook alone samples for its window; leave room for three.
-    tokio::time::timeout(
-        Duration::from_secs(180),
-        BufReader::new(read).read_line(&mut line),
-    )
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the agent did not answer"))??;
-    serde_json::from_str(&line).map_err(std::io::Error::other)
+    tokio::time::timeout(timeout, BufReader::new(read).read_line(&mut line))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "the agent did not answer")
+        })??;
+    Ok(line)
 }
 
 #[cfg(not(unix))]
@@ -336,127 +408,85 @@ pub async fn submit(_socket: &Path, _text: &str) -> std::io::Result<ReportOutcom
     ))
 }
 
-/// What the report listener needs from the running agent.
-pub struct Listener {
-    pub settings: Settings,
-    pub shared: Arc<Shared>,
-    pub outbox: Arc<Outbox>,
-    pub queued: Arc<Notify>,
+#[cfg(not(unix))]
+pub async fn submit_help(_socket: &Path, _locale: &str) -> std::io::Result<HelpLinkAnswer> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "asking the running agent for a help link is not available on this platform yet",
+    ))
 }
 
-impl Listener {
-    /// Serves `firstline-agent report` on the settings' socket until `stop`.
-    #[cfg(unix)]
-    pub async fn serve(self, mut stop: watch::Receiver<bool>) {
-        let path = self.settings.report_socket();
-        // A socket left by a previous run would make bind fail.
-        let _ = std::fs::remove_file(&path);
-        let listener = match tokio::net::UnixListener::bind(&path) {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!(socket = %path.display(), error = %e, "cannot listen for user reports; `firstline-agent report` will diagnose without sending");
-                return;
-            }
-        };
-        // Any local user may report a problem with their computer.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
+/// Diagnosing and queueing user reports, shared by the report socket and the help page's
+/// reports (reproduce requests "report"): one rate limit per local user and one set of turns
+/// for both ways in.
+pub struct Reports {
+    settings: Settings,
+    shared: Arc<Shared>,
+    outbox: Arc<Outbox>,
+    queued: Arc<Notify>,
+    limit: RateLimit,
+    turns: Semaphore,
+}
+
+impl std::fmt::Debug for Reports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reports").finish_non_exhaustive()
+    }
+}
+
+impl Reports {
+    pub fn new(
+        settings: Settings,
+        shared: Arc<Shared>,
+        outbox: Arc<Outbox>,
+        queued: Arc<Notify>,
+    ) -> Self {
+        let limit = RateLimit::new(
+            settings.playbooks.reports_per_user,
+            settings.playbooks.report_window,
+        );
+        Reports {
+            settings,
+            shared,
+            outbox,
+            queued,
+            limit,
+            turns: Semaphore::new(CONCURRENT_REPORTS),
         }
-        tracing::info!(socket = %path.display(), "listening for user reports");
-        let limit = Arc::new(RateLimit::new(
-            self.settings.playbooks.reports_per_user,
-            self.settings.playbooks.report_window,
-        ));
-        let this = Arc::new(self);
-        let turns = Arc::new(Semaphore::new(CONCURRENT_REPORTS));
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let mut busy_total: u64 = 0;
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        // Over the bound, answer at once and close: never queue a connection.
-                        let Ok(slot) = connections.clone().try_acquire_owned() else {
-                            busy_total += 1;
-                            if busy_total.is_power_of_two() {
-                                tracing::warn!(limit = MAX_CONNECTIONS, refused_total = busy_total, "too many report connections at once; answered busy");
-                            }
-                            answer_busy(&stream);
-                            continue;
-                        };
-                        let (this, turns, limit) = (this.clone(), turns.clone(), limit.clone());
-                        tokio::spawn(async move {
-                            let _slot = slot;
-                            if let Err(e) = this.handle(stream, &turns, &limit).await {
-                                tracing::warn!(error = %e, "user report failed");
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accepting a user report connection");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                },
-                () = crate::uplink::stopped(&mut stop) => break,
-            }
-        }
-        let _ = std::fs::remove_file(&path);
     }
 
-    #[cfg(not(unix))]
-    pub async fn serve(self, _stop: watch::Receiver<bool>) {}
-
-    /// One connection: read the request (bounded in time and size), count it against its
-    /// user, wait for a turn, diagnose, answer (bounded in time).
-    #[cfg(unix)]
-    async fn handle(
+    /// Counts the report against `reporter`'s share, waits for a turn, diagnoses and queues.
+    /// Over the share, nothing runs and the answer says when another can be sent.
+    pub async fn admit_and_report(
         &self,
-        stream: tokio::net::UnixStream,
-        turns: &Semaphore,
-        limit: &RateLimit,
-    ) -> anyhow::Result<()> {
-        use tokio::io::AsyncWriteExt;
-        // The kernel's word for who connected (SO_PEERCRED): the user cannot choose it.
-        let uid = stream.peer_cred().ok().map(|credentials| credentials.uid());
-        let reporter = uid.map(Reporter::from_uid);
-        let (read, mut write) = stream.into_split();
-        let reply = match read_request(read).await {
-            Err(note) => {
-                tracing::info!(uid, reason = %note, "user report refused");
-                ReportOutcome::refused(note, msg!("report-note-unreadable"))
-            }
-            Ok(text) => match limit.admit(uid, Instant::now()) {
-                Err(wait) => {
-                    tracing::info!(
-                        uid,
-                        wait_secs = wait.as_secs(),
-                        "user report refused: this user has sent their share for now"
-                    );
-                    let mut reply =
-                        ReportOutcome::refused(limit.explain(wait), limit.explain_said(wait));
-                    reply.retry_after_secs =
-                        Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
-                    reply
-                }
-                Ok(()) => {
-                    let _turn = turns.acquire().await?;
-                    self.report(&text, reporter.as_ref()).await
-                }
-            },
+        text: &str,
+        reporter: Option<&Reporter>,
+        via: Via,
+    ) -> ReportOutcome {
+        let uid = reporter.map(|r| r.uid);
+        if let Err(wait) = self.limit.admit(uid, Instant::now()) {
+            tracing::info!(
+                uid,
+                wait_secs = wait.as_secs(),
+                ?via,
+                "user report refused: this user has sent their share for now"
+            );
+            let mut reply =
+                ReportOutcome::refused(self.limit.explain(wait), self.limit.explain_said(wait));
+            reply.retry_after_secs = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+            return reply;
+        }
+        let Ok(_turn) = self.turns.acquire().await else {
+            return ReportOutcome::refused(
+                "the agent is stopping".to_owned(),
+                msg!("report-note-agent-down"),
+            );
         };
-        let mut answer = serde_json::to_string(&reply)?;
-        answer.push('\n');
-        tokio::time::timeout(WRITE_DEADLINE, write.write_all(answer.as_bytes()))
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!("the client did not take its answer within {WRITE_DEADLINE:?}")
-            })??;
-        Ok(())
+        self.report(text, reporter, via).await
     }
 
     /// Diagnoses `text` and queues the report, made by `reporter` when known.
-    pub async fn report(&self, text: &str, reporter: Option<&Reporter>) -> ReportOutcome {
+    pub async fn report(&self, text: &str, reporter: Option<&Reporter>, via: Via) -> ReportOutcome {
         let clock_skew_ms = self.shared.facts().clock_skew_ms;
         let context = match Context::from_settings(&self.settings, clock_skew_ms) {
             Ok(context) => context,
@@ -478,7 +508,17 @@ impl Listener {
         let report_id = uuid::Uuid::new_v4().to_string();
         let results = diagnose(text, &context, &self.settings.playbooks.report_targets).await;
         let mut reply = outcome(report_id.clone(), text, &results);
-        let finding = user_report_finding(&report_id, text, &results, reporter);
+        let mut finding = user_report_finding(&report_id, text, &results, reporter);
+        if let Via::HelpPage { lang } = via {
+            finding
+                .evidence
+                .insert("via".to_owned(), serde_json::json!("help page"));
+            if let Some(lang) = lang {
+                finding
+                    .evidence
+                    .insert("lang".to_owned(), serde_json::json!(lang.code()));
+            }
+        }
         match self.outbox.push(&[finding]) {
             Ok(_) => {
                 self.queued.notify_one();
@@ -487,6 +527,7 @@ impl Listener {
                     report = %report_id,
                     uid = reporter.map(|r| r.uid),
                     account = reporter.and_then(|r| r.account.as_deref()),
+                    ?via,
                     "user report queued"
                 );
             }
@@ -500,10 +541,156 @@ impl Listener {
     }
 }
 
-/// Reads one request line within [`READ_DEADLINE`] and [`MAX_REQUEST_BYTES`]; the text, or
-/// what to tell the client.
+/// What the report listener needs from the running agent.
+pub struct Listener {
+    pub settings: Settings,
+    pub reports: Arc<Reports>,
+    /// Where `firstline-agent help` gets its link (the uplink serves it while connected).
+    pub help_links: HelpLinks,
+}
+
+impl Listener {
+    /// Serves `firstline-agent report` and `help` on the settings' socket until `stop`.
+    #[cfg(unix)]
+    pub async fn serve(self, mut stop: watch::Receiver<bool>) {
+        let path = self.settings.report_socket();
+        // A socket left by a previous run would make bind fail.
+        let _ = std::fs::remove_file(&path);
+        let listener = match tokio::net::UnixListener::bind(&path) {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(socket = %path.display(), error = %e, "cannot listen for user reports; `firstline-agent report` will diagnose without sending");
+                return;
+            }
+        };
+        // Any local user may report a problem with their computer.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
+        }
+        tracing::info!(socket = %path.display(), "listening for user reports");
+        let help_limit = Arc::new(RateLimit::new(
+            crate::help::HELP_LINKS_PER_USER,
+            crate::help::HELP_LINK_WINDOW,
+        ));
+        let this = Arc::new(self);
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut busy_total: u64 = 0;
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        // Over the bound, answer at once and close: never queue a connection.
+                        let Ok(slot) = connections.clone().try_acquire_owned() else {
+                            busy_total += 1;
+                            if busy_total.is_power_of_two() {
+                                tracing::warn!(limit = MAX_CONNECTIONS, refused_total = busy_total, "too many report connections at once; answered busy");
+                            }
+                            answer_busy(&stream);
+                            continue;
+                        };
+                        let (this, help_limit) = (this.clone(), help_limit.clone());
+                        tokio::spawn(async move {
+                            let _slot = slot;
+                            if let Err(e) = this.handle(stream, &help_limit).await {
+                                tracing::warn!(error = %e, "user report failed");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting a user report connection");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                },
+                () = crate::uplink::stopped(&mut stop) => break,
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[cfg(not(unix))]
+    pub async fn serve(self, _stop: watch::Receiver<bool>) {}
+
+    /// One connection: read the request (bounded in time and size), serve it (a report
+    /// counted against its user, or a help link), answer (bounded in time).
+    #[cfg(unix)]
+    async fn handle(
+        &self,
+        stream: tokio::net::UnixStream,
+        help_limit: &RateLimit,
+    ) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        // The kernel's word for who connected (SO_PEERCRED): the user cannot choose it.
+        let uid = stream.peer_cred().ok().map(|credentials| credentials.uid());
+        let (read, mut write) = stream.into_split();
+        let mut answer = match read_request(read).await {
+            Err(note) => {
+                tracing::info!(uid, reason = %note, "user report refused");
+                serde_json::to_string(&ReportOutcome::refused(
+                    note,
+                    msg!("report-note-unreadable"),
+                ))?
+            }
+            Ok(Asked::Report(text)) => {
+                let reporter = uid.map(Reporter::from_uid);
+                let reply = self
+                    .reports
+                    .admit_and_report(&text, reporter.as_ref(), Via::ReportSocket)
+                    .await;
+                serde_json::to_string(&reply)?
+            }
+            Ok(Asked::HelpLink { locale }) => {
+                serde_json::to_string(&self.help_link(uid, &locale, help_limit).await)?
+            }
+        };
+        answer.push('\n');
+        tokio::time::timeout(WRITE_DEADLINE, write.write_all(answer.as_bytes()))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("the client did not take its answer within {WRITE_DEADLINE:?}")
+            })??;
+        Ok(())
+    }
+
+    /// A help link for the local user `uid` (from the kernel), within their share.
+    #[cfg(unix)]
+    async fn help_link(&self, uid: Option<u32>, locale: &str, limit: &RateLimit) -> HelpLinkAnswer {
+        let Some(uid) = uid else {
+            return HelpLinkAnswer::Failed {
+                reason: "the system did not say which user asked".to_owned(),
+            };
+        };
+        if let Err(wait) = limit.admit(Some(uid), Instant::now()) {
+            tracing::info!(uid, "help link refused: asked for too often");
+            return HelpLinkAnswer::TooMany {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            };
+        }
+        // A uid the passwd file does not know (a network directory's account) goes unnamed;
+        // the collector has the uid.
+        let account = crate::users::account_name(uid).unwrap_or_default();
+        let ask = crate::help::HelpLinkAsk {
+            account,
+            uid,
+            locale: crate::help::clean_locale(locale),
+        };
+        tracing::info!(uid, account = %ask.account, locale = %ask.locale, "help link asked for");
+        let answer = self
+            .help_links
+            .ask(ask, crate::help::HELP_LINK_TIMEOUT)
+            .await;
+        match &answer {
+            HelpLinkAnswer::Link { .. } => tracing::info!(uid, "help link given"),
+            other => tracing::info!(uid, answer = ?other, "no help link"),
+        }
+        answer
+    }
+}
+
+/// Reads one request line within [`READ_DEADLINE`] and [`MAX_REQUEST_BYTES`]; what was asked,
+/// or what to tell the client.
 #[cfg(unix)]
-async fn read_request(read: impl tokio::io::AsyncRead + Unpin) -> Result<String, String> {
+async fn read_request(read: impl tokio::io::AsyncRead + Unpin) -> Result<Asked, String> {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
     let mut line = Vec::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST_BYTES as u64 + 1));
@@ -524,14 +711,22 @@ async fn read_request(read: impl tokio::io::AsyncRead + Unpin) -> Result<String,
     }
     let request: Request =
         serde_json::from_slice(&line).map_err(|e| format!("the request did not read: {e}"))?;
-    if request.text.trim().is_empty() {
+    let text = match request {
+        Request::HelpLink { help_link } => {
+            return Ok(Asked::HelpLink {
+                locale: help_link.locale,
+            });
+        }
+        Request::Report { text } => text,
+    };
+    if text.trim().is_empty() {
         return Err(
             "say what is wrong, e.g. firstline-agent report \"I can't open the intranet\""
                 .to_owned(),
         );
     }
     // Longer words are kept, cut to what the ticket shows.
-    Ok(bounded(&request.text, MAX_TEXT_BYTES))
+    Ok(Asked::Report(bounded(&text, MAX_TEXT_BYTES)))
 }
 
 /// Tells a connection over [`MAX_CONNECTIONS`] that the agent is busy, without waiting for
@@ -550,8 +745,8 @@ fn answer_busy(stream: &tokio::net::UnixStream) {
 }
 
 /// Reports per local user within a sliding window (`[playbooks] reports_per_user`,
-/// `report_window`): one person cannot flood the support desk with tickets.
-#[cfg(unix)]
+/// `report_window`): one person cannot flood the support desk with tickets. Help links have
+/// a limit of their own.
 struct RateLimit {
     per_user: usize,
     window: Duration,
@@ -560,7 +755,6 @@ struct RateLimit {
     sent: Mutex<HashMap<Option<u32>, VecDeque<Instant>>>,
 }
 
-#[cfg(unix)]
 impl RateLimit {
     fn new(per_user: u32, window: Duration) -> Self {
         Self {
@@ -626,7 +820,6 @@ impl RateLimit {
 }
 
 /// "45 seconds", "1 minute", "7 minutes", "2 hours": rounded up.
-#[cfg(unix)]
 fn plain_duration(duration: Duration) -> String {
     let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     let (count, unit) = if seconds < 60 {
@@ -646,6 +839,7 @@ fn plain_duration(duration: Duration) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::help::{self, HelpLinkAsk};
 
     #[test]
     fn the_report_finding_names_the_account_the_kernel_gave() {
@@ -789,19 +983,40 @@ mod tests {
 
     #[tokio::test]
     async fn requests_are_bounded_in_size_and_time() {
-        let cases: [(Vec<u8>, Result<&str, &str>); 4] = [
+        let report = |text: &str| Ok(Asked::Report(text.to_owned()));
+        let cases: [(Vec<u8>, Result<Asked, &str>); 7] = [
             (
                 b"{\"text\": \"the printer is jammed\"}\n".to_vec(),
-                Ok("the printer is jammed"),
+                report("the printer is jammed"),
             ),
             (b"{\"text\": \"  \"}\n".to_vec(), Err("say what is wrong")),
             (b"not json\n".to_vec(), Err("did not read")),
             (vec![b'x'; MAX_REQUEST_BYTES * 3], Err("too long")),
+            (
+                b"{\"help_link\": {\"locale\": \"el_GR.UTF-8\"}}\n".to_vec(),
+                Ok(Asked::HelpLink {
+                    locale: "el_GR.UTF-8".to_owned(),
+                }),
+            ),
+            // An older client's help request without a locale: unknown, not refused.
+            (
+                b"{\"help_link\": {}}\n".to_vec(),
+                Ok(Asked::HelpLink {
+                    locale: String::new(),
+                }),
+            ),
+            // Nothing in a request says who asks: a claimed uid is not even read.
+            (
+                b"{\"help_link\": {\"uid\": 0}, \"text\": \"x\"}\n".to_vec(),
+                Ok(Asked::HelpLink {
+                    locale: String::new(),
+                }),
+            ),
         ];
         for (bytes, expected) in cases {
             let got = read_request(bytes.as_slice()).await;
-            match (&got, expected) {
-                (Ok(text), Ok(want)) => assert_eq!(text, want),
+            match (&got, &expected) {
+                (Ok(asked), Ok(want)) => assert_eq!(asked, want),
                 (Err(note), Err(want)) => assert!(note.contains(want), "{note}"),
                 _ => panic!("{got:?}, expected {expected:?}"),
             }
@@ -811,5 +1026,90 @@ mod tests {
         let (_client, server) = tokio::io::duplex(64);
         let got = read_request(server).await;
         assert!(got.is_err_and(|note| note.contains("did not arrive")));
+    }
+
+    /// `firstline-agent help` over a real socket: the kernel names the user (the request
+    /// cannot), the locale goes along, the answer comes back, and each user may ask
+    /// [`help::HELP_LINKS_PER_USER`] times a minute.
+    #[tokio::test]
+    async fn a_help_link_is_asked_for_the_user_the_kernel_names_within_their_share() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::parse("", Path::new("agent.toml")).expect("settings");
+        settings.state_dir = dir.path().to_owned();
+        let socket = settings.report_socket();
+        let outbox =
+            Arc::new(Outbox::open(&dir.path().join("outbox.redb"), 1 << 20).expect("outbox"));
+        let shared = Arc::new(Shared::default());
+        let queued = Arc::new(Notify::new());
+        let help_links = HelpLinks::default();
+        let (stop, stop_watch) = watch::channel(false);
+        let listener = Listener {
+            settings: settings.clone(),
+            reports: Arc::new(Reports::new(settings, shared, outbox.clone(), queued)),
+            help_links: help_links.clone(),
+        };
+        let serving = tokio::spawn(listener.serve(stop_watch));
+        while !socket.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        // No live stream: said at once.
+        let answer = submit_help(&socket, "el_GR.UTF-8").await.expect("answer");
+        assert_eq!(answer, HelpLinkAnswer::Unreachable);
+
+        // A live stream: the request names this process's user, whatever the client says.
+        let mut desk = help_links.open_desk();
+        let seen = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let pending = desk.next().await;
+                let (id, ask) = desk.register(pending).expect("room");
+                let url = format!("https://collector.example.com/help/t/{}", seen.len());
+                desk.answer(
+                    &id,
+                    HelpLinkAnswer::Link {
+                        url,
+                        expires_at_unix_ms: 1,
+                    },
+                );
+                seen.push(ask);
+                if seen.len() == help::HELP_LINKS_PER_USER as usize - 1 {
+                    return seen;
+                }
+            }
+        });
+        let uid = rustix::process::getuid().as_raw();
+        for i in 1..help::HELP_LINKS_PER_USER {
+            let answer = submit_help(&socket, "el_GR.UTF-8\n{\"uid\": 0}")
+                .await
+                .expect("answer");
+            assert_eq!(
+                answer,
+                HelpLinkAnswer::Link {
+                    url: format!("https://collector.example.com/help/t/{}", i - 1),
+                    expires_at_unix_ms: 1
+                }
+            );
+        }
+        let seen = seen.await.expect("desk");
+        assert_eq!(
+            seen[0],
+            HelpLinkAsk {
+                account: crate::users::account_name(uid).unwrap_or_default(),
+                uid,
+                // A locale with a line break in it is no locale.
+                locale: String::new(),
+            }
+        );
+        // Over the share: refused without asking the collector, saying when to try again.
+        let answer = submit_help(&socket, "el").await.expect("answer");
+        assert!(
+            matches!(answer, HelpLinkAnswer::TooMany { retry_after_secs } if (1..=60).contains(&retry_after_secs)),
+            "{answer:?}"
+        );
+        // Nothing about a help link goes in the outbox.
+        assert_eq!(outbox.pending_after(0, 10).expect("outbox").len(), 0);
+        let _ = stop.send(true);
+        serving.await.expect("listener stops");
     }
 }

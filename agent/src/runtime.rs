@@ -84,13 +84,20 @@ pub async fn run(
     let queued = Arc::new(Notify::new());
     let mut tracker = Tracker::with_open_conditions(load_conditions(&outbox)?, monotonic_ms());
 
-    // `firstline-agent report` reaches this agent over a local socket.
+    // `firstline-agent report` and `help` reach this agent over a local socket; reports from
+    // the help page (through the collector) are diagnosed and counted the same way.
+    let user_reports = Arc::new(crate::report::Reports::new(
+        settings.clone(),
+        shared.clone(),
+        outbox.clone(),
+        queued.clone(),
+    ));
+    let help_links = crate::help::HelpLinks::default();
     let reports = tokio::spawn(
         crate::report::Listener {
             settings: settings.clone(),
-            shared: shared.clone(),
-            outbox: outbox.clone(),
-            queued: queued.clone(),
+            reports: user_reports.clone(),
+            help_links: help_links.clone(),
         }
         .serve(stop.clone()),
     );
@@ -98,10 +105,11 @@ pub async fn run(
         outbox: outbox.clone(),
         queued: queued.clone(),
         shared: shared.clone(),
-        reproducer: Some(Arc::new(crate::uplink::reproduce::Reproducer::new(
-            settings.clone(),
-            shared.clone(),
-        ))),
+        reproducer: Some(Arc::new(
+            crate::uplink::reproduce::Reproducer::new(settings.clone(), shared.clone())
+                .with_reports(user_reports),
+        )),
+        help_links: Some(help_links),
     };
     let mut uplink_done = false;
     let mut uplink = tokio::spawn(uplink::run(

@@ -3,6 +3,7 @@
 use firstline_proto::v1 as pb;
 
 use crate::finding::{Finding, Severity};
+use crate::help::{HelpLinkAnswer, HelpLinkAsk};
 use crate::inventory::Inventory;
 use crate::users::SessionKind;
 
@@ -18,6 +19,12 @@ pub const MAX_PLAYBOOK_NAME_BYTES: usize = 32;
 pub const MAX_PARAMETERS: usize = 8;
 pub const MAX_PARAMETER_NAME_BYTES: usize = 64;
 pub const MAX_PARAMETER_BYTES: usize = crate::playbooks::target::MAX_TARGET_BYTES;
+/// A help-page report's words (parameter `words` of playbook "report") may be longer.
+pub const MAX_WORDS_BYTES: usize = crate::report::MAX_TEXT_BYTES;
+/// Longest account name a help-page report may name.
+pub const MAX_ACCOUNT_BYTES: usize = 256;
+/// The playbook name of a report made on the user's help page.
+pub const HELP_PAGE_REPORT: &str = "report";
 
 impl From<Inventory> for pb::Inventory {
     fn from(inventory: Inventory) -> Self {
@@ -205,8 +212,70 @@ pub enum FromCollector {
         request_id: Option<String>,
         error: String,
     },
+    /// A report the user made on their help page (reproduce request "report"): diagnose
+    /// `words` as the report socket would, for local user `uid`, and answer with the outcome.
+    HelpPageReport {
+        request_id: String,
+        report: HelpPageReport,
+    },
+    /// The answer to a help link request: a link checked for use ([`crate::help::check_link`])
+    /// or why there is none.
+    HelpLink {
+        request_id: String,
+        answer: HelpLinkAnswer,
+    },
     /// A request this agent version does not act on yet; named for the log.
     Unsupported(&'static str),
+}
+
+/// What a help-page report carries, bounded and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpPageReport {
+    /// At most [`MAX_WORDS_BYTES`]; line breaks and tabs became spaces.
+    pub words: String,
+    /// The account the collector's help session is for; empty when it does not know one.
+    pub account: String,
+    pub uid: u32,
+    /// The page's language, when it is one of ours.
+    pub lang: Option<firstline_i18n::Lang>,
+}
+
+/// The parameters of a help-page report, or what is wrong with them.
+fn help_page_report(
+    parameters: &std::collections::HashMap<String, String>,
+) -> Result<HelpPageReport, String> {
+    let words = parameters.get("words").map(String::as_str).unwrap_or("");
+    if words.trim().is_empty() {
+        return Err("a help-page report needs the user's words (parameter \"words\")".to_owned());
+    }
+    if words
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(format!(
+            "parameter \"words\" contains a control character: {words:.80?}"
+        ));
+    }
+    let words = words.replace(['\n', '\r', '\t'], " ");
+    let account = parameters.get("account").cloned().unwrap_or_default();
+    if account.len() > MAX_ACCOUNT_BYTES || account.chars().any(char::is_control) {
+        return Err(format!(
+            "parameter \"account\" must be at most {MAX_ACCOUNT_BYTES} bytes without control characters: {account:.80?}"
+        ));
+    }
+    let uid_text = parameters.get("uid").map(String::as_str).unwrap_or("");
+    let uid = uid_text.parse::<u32>().map_err(|_| {
+        format!("parameter \"uid\" must be a local user id (0-4294967295): {uid_text:.40?}")
+    })?;
+    let lang = parameters
+        .get("lang")
+        .and_then(|lang| firstline_i18n::Lang::parse(lang));
+    Ok(HelpPageReport {
+        words,
+        account,
+        uid,
+        lang,
+    })
 }
 
 /// A reproduce request within [`MAX_REQUEST_ID_BYTES`] and the other limits, or refused.
@@ -239,23 +308,40 @@ fn reproduce_request(request: pb::ReproduceRequest) -> FromCollector {
             request.parameters.len()
         ));
     }
+    let is_report = request.playbook == HELP_PAGE_REPORT;
     for (name, value) in &request.parameters {
         if name.len() > MAX_PARAMETER_NAME_BYTES || name.chars().any(char::is_control) {
             return refuse(format!(
                 "a parameter name must be at most {MAX_PARAMETER_NAME_BYTES} bytes without control characters: {name:.40?}"
             ));
         }
-        if value.len() > MAX_PARAMETER_BYTES {
+        // A report's words are longer and may have line breaks (checked below).
+        let words = is_report && name == "words";
+        let limit = if words {
+            MAX_WORDS_BYTES
+        } else {
+            MAX_PARAMETER_BYTES
+        };
+        if value.len() > limit {
             return refuse(format!(
-                "parameter {name:?} is {} bytes long, more than {MAX_PARAMETER_BYTES}",
+                "parameter {name:?} is {} bytes long, more than {limit}",
                 value.len()
             ));
         }
-        if value.chars().any(char::is_control) {
+        if !words && value.chars().any(char::is_control) {
             return refuse(format!(
                 "parameter {name:?} contains a control character (such as a line break): {value:.80?}"
             ));
         }
+    }
+    if is_report {
+        return match help_page_report(&request.parameters) {
+            Ok(report) => FromCollector::HelpPageReport {
+                request_id: request.request_id,
+                report,
+            },
+            Err(error) => refuse(error),
+        };
     }
     let mut request = request;
     FromCollector::Reproduce {
@@ -276,6 +362,44 @@ pub fn reproduce_result(request_id: &str, result_json: String, error: String) ->
             },
         )),
     }
+}
+
+/// Asks the collector for a help link for `ask`.
+pub fn help_link_request(request_id: &str, ask: &HelpLinkAsk) -> pb::AgentMessage {
+    message(pb::agent_message::Body::HelpLinkRequest(
+        pb::HelpLinkRequest {
+            request_id: request_id.to_owned(),
+            account: ask.account.clone(),
+            uid: ask.uid,
+            locale: ask.locale.clone(),
+        },
+    ))
+}
+
+/// The collector's help link, checked before any browser sees it: a link that is not a
+/// plain http(s) address of at most 2 KiB becomes a refusal naming it.
+fn help_link(link: pb::HelpLink) -> FromCollector {
+    let request_id = clean_text(&link.request_id, MAX_REQUEST_ID_BYTES);
+    let answer = if !link.url.is_empty() {
+        match crate::help::check_link(&link.url) {
+            Ok(()) => HelpLinkAnswer::Link {
+                url: link.url,
+                expires_at_unix_ms: link.expires_at_unix_ms,
+            },
+            Err(why) => HelpLinkAnswer::Failed {
+                reason: format!("the collector sent a link this agent will not open: {why}"),
+            },
+        }
+    } else if !link.error.trim().is_empty() {
+        HelpLinkAnswer::Refused {
+            reason: clean_text(link.error.trim(), MAX_SUMMARY_BYTES),
+        }
+    } else {
+        HelpLinkAnswer::Failed {
+            reason: "the collector answered with neither a link nor a reason".to_owned(),
+        }
+    };
+    FromCollector::HelpLink { request_id, answer }
 }
 
 impl TryFrom<pb::CollectorMessage> for FromCollector {
@@ -303,7 +427,7 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                 },
                 Body::Reproduce(request) => reproduce_request(request),
                 Body::Config(_) => FromCollector::Unsupported("config push"),
-                Body::HelpLink(_) => FromCollector::Unsupported("help link"),
+                Body::HelpLink(link) => help_link(link),
                 Body::Notice(_) => FromCollector::Unsupported("user notice"),
             },
         )
@@ -407,5 +531,165 @@ mod tests {
             assert!(error.contains(expected), "{error}");
             assert!(error.len() < 400, "{error}");
         }
+    }
+
+    #[test]
+    fn help_page_reports_are_bounded_and_checked() {
+        let words = "the printer\nsays paper jam";
+        assert_eq!(
+            reproduce(
+                "r-1",
+                "report",
+                &[
+                    ("words", words),
+                    ("account", "alice"),
+                    ("uid", "1000"),
+                    ("lang", "el")
+                ]
+            ),
+            FromCollector::HelpPageReport {
+                request_id: "r-1".to_owned(),
+                report: HelpPageReport {
+                    words: "the printer says paper jam".to_owned(),
+                    account: "alice".to_owned(),
+                    uid: 1000,
+                    lang: Some(firstline_i18n::Lang::El),
+                },
+            }
+        );
+        // Words may be longer than other parameters, up to the report's limit.
+        let long_words = "w".repeat(MAX_WORDS_BYTES);
+        assert!(matches!(
+            reproduce(
+                "r-2",
+                "report",
+                &[("words", &long_words), ("uid", "1000"), ("lang", "xx")]
+            ),
+            FromCollector::HelpPageReport {
+                report: HelpPageReport { lang: None, .. },
+                ..
+            }
+        ));
+        let too_long = "w".repeat(MAX_WORDS_BYTES + 1);
+        // (parameters, what the refusal names)
+        let cases: [(&[(&str, &str)], &str); 6] = [
+            (
+                &[("words", &too_long), ("uid", "1000")],
+                "\"words\" is 4097 bytes",
+            ),
+            (&[("uid", "1000")], "needs the user's words"),
+            (
+                &[("words", "  "), ("uid", "1000")],
+                "needs the user's words",
+            ),
+            (
+                &[("words", "no \u{1b}[31m colour"), ("uid", "1")],
+                "control character",
+            ),
+            (
+                &[("words", "help"), ("uid", "-1")],
+                "\"uid\" must be a local user id",
+            ),
+            (
+                &[("words", "help"), ("uid", "1"), ("account", "al\nice")],
+                "\"account\" contains a control character",
+            ),
+        ];
+        for (parameters, expected) in cases {
+            let refused = reproduce("r-3", "report", parameters);
+            let FromCollector::ReproduceRefused { request_id, error } = &refused else {
+                panic!("not refused: {refused:?}");
+            };
+            assert_eq!(request_id.as_deref(), Some("r-3"));
+            assert!(error.contains(expected), "{error}");
+        }
+        let long_account = "a".repeat(MAX_ACCOUNT_BYTES + 1);
+        assert!(matches!(
+            reproduce("r-5", "report", &[("words", "x"), ("uid", "1"), ("account", &long_account)]),
+            FromCollector::ReproduceRefused { error, .. } if error.contains("\"account\" must be at most")
+        ));
+        // Other playbooks keep their 2 KiB limit on every parameter.
+        assert!(matches!(
+            reproduce("r-4", "web", &[("words", &long_words)]),
+            FromCollector::ReproduceRefused { .. }
+        ));
+    }
+
+    fn help_link_from(url: &str, error: &str) -> FromCollector {
+        FromCollector::try_from(pb::CollectorMessage {
+            body: Some(pb::collector_message::Body::HelpLink(pb::HelpLink {
+                request_id: "h-1".to_owned(),
+                url: url.to_owned(),
+                expires_at_unix_ms: 42,
+                error: error.to_owned(),
+            })),
+        })
+        .expect("a help link")
+    }
+
+    #[test]
+    fn help_links_are_checked_before_any_browser_sees_them() {
+        let good = "https://collector.example.com/help/t/abc";
+        assert_eq!(
+            help_link_from(good, ""),
+            FromCollector::HelpLink {
+                request_id: "h-1".to_owned(),
+                answer: HelpLinkAnswer::Link {
+                    url: good.to_owned(),
+                    expires_at_unix_ms: 42
+                },
+            }
+        );
+        let answer = |message: FromCollector| match message {
+            FromCollector::HelpLink { answer, .. } => answer,
+            other => panic!("not a help link: {other:?}"),
+        };
+        assert_eq!(
+            answer(help_link_from(
+                "",
+                "Tu cuenta no está en el directorio\u{7}"
+            )),
+            HelpLinkAnswer::Refused {
+                reason: "Tu cuenta no está en el directorio ".to_owned()
+            }
+        );
+        let long = format!("https://collector.example.com/{}", "a".repeat(3000));
+        for bad in [
+            "file:///etc/shadow",
+            "javascript:alert(1)",
+            &long,
+            "https://x/\r\n",
+        ] {
+            match answer(help_link_from(bad, "")) {
+                HelpLinkAnswer::Failed { reason } => {
+                    assert!(reason.contains("will not open"), "{reason}");
+                    assert!(reason.len() < 400, "{reason}");
+                }
+                other => panic!("{bad:.40} was not refused: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            answer(help_link_from("", " ")),
+            HelpLinkAnswer::Failed { .. }
+        ));
+        let request = help_link_request(
+            "h-2",
+            &HelpLinkAsk {
+                account: "alice".to_owned(),
+                uid: 1000,
+                locale: "el".to_owned(),
+            },
+        );
+        assert_eq!(
+            request.body,
+            Some(pb::agent_message::Body::HelpLinkRequest(
+                pb::HelpLinkRequest {
+                    request_id: "h-2".to_owned(),
+                    account: "alice".to_owned(),
+                    uid: 1000,
+                    locale: "el".to_owned(),
+                }
+            ))
+        );
     }
 }

@@ -232,3 +232,17 @@ report-note-unreadable = Your report could not be read. Please try again and say
 report-note-broken-setup = The support program on this computer is not set up correctly. Please call your IT team.
 report-note-not-queued = Your report could not be sent to your IT team. Please call them.
 report-note-agent-down = Not sent: the support program is not running on this computer. Please call your IT team.
+
+## help: `firstline-agent help` and the desktop's "Get IT help"
+
+help-link = Your IT help page: { $url } — open it in your browser. The link works once, for a few minutes.
+help-opening = Opening your IT help page in your browser: { $url }
+help-open-failed = The browser did not open. Copy this link into your browser (it works once, for a few minutes): { $url }
+help-agent-not-running = The IT support service is not running on this computer, so your help page cannot be opened.
+help-unreachable = IT support cannot be reached from this computer right now: the computer may be offline, or the network may be down.
+help-no-answer = IT support did not answer in time. Please try again in a minute.
+help-refused = IT support could not open your help page: { $reason }
+help-too-many = Your help page was asked for many times in the last minute. Please wait a minute, then try again.
+help-failed = Your help page could not be prepared ({ $reason }).
+help-what-to-do = You can still tell IT what is wrong: open a terminal and type firstline-agent report followed by the problem in your own words, for example: firstline-agent report the printer does not print. Or call your IT service desk.
+help-title = IT help

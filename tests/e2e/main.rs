@@ -12,6 +12,7 @@ mod enrollment;
 mod guard;
 mod hardening;
 mod help;
+mod help_agent;
 mod hostage;
 mod isolation;
 mod metrics;

@@ -38,7 +38,12 @@ const AGENT: Package = Package {
     example_config: "agent/agent.example.toml",
     config_name: "agent.toml",
     state_dir: "/var/lib/firstline-agent",
-    extra_files: &[],
+    // The desktop menu's "Get IT help" (runs `firstline-agent help`).
+    extra_files: &[(
+        "agent/dist/firstline-help.desktop",
+        "usr/share/applications/firstline-help.desktop",
+        0o644,
+    )],
 };
 
 const COLLECTOR: Package = Package {
@@ -569,7 +574,12 @@ fn check_deb(dist_dir: &Path, package: &Package, deb: &Path, version: &str) -> a
     }
     let unit = root.join(format!("lib/systemd/system/{}.service", package.name));
     let config = root.join("etc/firstline").join(package.config_name);
-    for expected in [&unit, &config] {
+    let extra: Vec<PathBuf> = package
+        .extra_files
+        .iter()
+        .map(|(_, destination, _)| root.join(destination))
+        .collect();
+    for expected in [&unit, &config].into_iter().chain(&extra) {
         if !expected.is_file() {
             bail!("{} was not installed", expected.display());
         }
@@ -613,6 +623,9 @@ fn check_deb(dist_dir: &Path, package: &Package, deb: &Path, version: &str) -> a
             binary.display(),
             unit.display()
         );
+    }
+    if let Some(left) = extra.iter().find(|path| path.exists()) {
+        bail!("dpkg --remove left {}", left.display());
     }
     if !config.exists() || !state_dir.exists() {
         bail!("dpkg --remove must keep the config and the state (only purge deletes them)");

@@ -6,6 +6,7 @@
 //! per-platform files, so it is unit-tested on every platform; only the calls into `systemctl`,
 //! `launchctl` or the Service Control Manager are platform-specific.
 
+pub mod help_entry;
 pub mod launchd;
 pub mod systemd;
 #[cfg(windows)]

@@ -13,6 +13,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::checks::Shared;
+use crate::help::{HelpDesk, HelpLinks, PendingAsk};
 use crate::identity::Identity;
 use crate::inventory;
 use crate::outbox::{Outbox, OutboxError};
@@ -59,6 +60,8 @@ pub struct UplinkContext {
     pub shared: Arc<Shared>,
     /// Runs playbooks the collector asks for; without one, such requests are declined.
     pub reproducer: Option<Arc<reproduce::Reproducer>>,
+    /// Help links asked for by `firstline-agent help`, served while a stream is live.
+    pub help_links: Option<HelpLinks>,
 }
 
 /// Findings per message.
@@ -248,6 +251,10 @@ async fn session(
         })?
         .map_err(|status| status_error(&status))?
         .ok_or_else(|| SessionError::Protocol("the stream ended before the Welcome".to_owned()))?;
+    // Help links are asked for on this stream from its Welcome until it ends (requests made
+    // meanwhile wait in the desk's queue); those still waiting then are told that IT cannot be
+    // reached (the desk's drop).
+    let mut help_desk = context.help_links.as_ref().map(HelpLinks::open_desk);
     let (committed_sequence, heartbeat_interval) = match FromCollector::try_from(welcome) {
         Ok(FromCollector::Welcome {
             device_id,
@@ -326,6 +333,12 @@ async fn session(
                 }
             }
             () = context.queued.notified() => pump = true,
+            pending = next_help_ask(&mut help_desk) => {
+                if let Some((request_id, ask)) = help_desk.as_mut().and_then(|desk| desk.register(pending)) {
+                    tracing::info!(request = %request_id, uid = ask.uid, account = %ask.account, "asking the collector for a help link");
+                    outbound.send(wire::help_link_request(&request_id, &ask)).await.map_err(|_| closed())?;
+                }
+            }
             _ = inventory_timer.tick() => {
                 let mut gathered = tokio::task::spawn_blocking(inventory::gather)
                     .await
@@ -372,6 +385,30 @@ async fn session(
                                 let answer = wire::reproduce_result(&request_id, String::new(), "this agent does not run playbooks".to_owned());
                                 outbound.send(answer).await.map_err(|_| closed())?;
                             }
+                        }
+                    }
+                    Ok(FromCollector::HelpPageReport { request_id, report }) => {
+                        match context.reproducer.as_ref().map(|r| r.admit_report(request_id.clone(), report)) {
+                            Some(reproduce::Admission::Later(job)) => {
+                                let answers = answers.clone();
+                                tokio::spawn(async move {
+                                    let answer = job.answer().await;
+                                    let _ = answers.send(answer).await;
+                                });
+                            }
+                            Some(reproduce::Admission::Now(answer)) => {
+                                outbound.send(*answer).await.map_err(|_| closed())?;
+                            }
+                            None => {
+                                let answer = wire::reproduce_result(&request_id, String::new(), "this agent does not take reports from the help page".to_owned());
+                                outbound.send(answer).await.map_err(|_| closed())?;
+                            }
+                        }
+                    }
+                    Ok(FromCollector::HelpLink { request_id, answer }) => {
+                        let delivered = help_desk.as_mut().is_some_and(|desk| desk.answer(&request_id, answer));
+                        if !delivered {
+                            tracing::info!(request = %request_id, "a help link no one waits for (asked too long ago, or not by this agent)");
                         }
                     }
                     Ok(FromCollector::ReproduceRefused { request_id, error }) => {
@@ -427,6 +464,14 @@ fn clock_stepped(before_ms: i64, skew_ms: i64) -> bool {
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is dropped here, before the caller's next await.
     let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// The next help link request while the stream has a desk; never without one.
+async fn next_help_ask(desk: &mut Option<HelpDesk>) -> PendingAsk {
+    match desk {
+        Some(desk) => desk.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
@@ -558,6 +603,7 @@ mod tests {
             queued: Arc::new(Notify::new()),
             shared: Arc::new(Shared::default()),
             reproducer: None,
+            help_links: None,
         };
         let before = self_report(&context);
         assert_eq!(before.check_cycle_ms, None, "no check has run yet");

@@ -3,6 +3,11 @@
 //! answer already given instead of a second run; two run at a time, a few wait, and one more
 //! is answered "busy" at once, so a flood of requests (a hostile collector's) cannot grow the
 //! agent. Requests are bounded in size where they arrive (`wire.rs`).
+//!
+//! A request for playbook "report" is a report the user made on their help page: it runs as
+//! a report through the socket would ([`crate::report::Reports`]: the same diagnosis, the same
+//! share per local user), is queued as a `user.report` finding noting `via: "help page"`, and
+//! is answered with the report's outcome.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +20,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::checks::Shared;
 use crate::config::Settings;
 use crate::playbooks::{self, Context, Playbook};
+use crate::report::{Reporter, Reports, Via};
+use crate::wire::HelpPageReport;
 
 /// Answers remembered for re-sent requests.
 const REMEMBERED: usize = 32;
@@ -28,6 +35,8 @@ pub const MAX_PENDING: usize = 8;
 pub struct Reproducer {
     settings: Settings,
     shared: Arc<Shared>,
+    /// Where help-page reports go; without it they are declined.
+    reports: Option<Arc<Reports>>,
     turns: Semaphore,
     pending: Arc<Semaphore>,
     busy_total: AtomicU64,
@@ -45,17 +54,23 @@ pub enum Admission {
 pub struct Job {
     reproducer: Arc<Reproducer>,
     request_id: String,
-    playbook: String,
-    target: Option<String>,
+    work: Work,
     _place: OwnedSemaphorePermit,
+}
+
+/// What a request asks for.
+enum Work {
+    Playbook {
+        playbook: String,
+        target: Option<String>,
+    },
+    Report(HelpPageReport),
 }
 
 impl Job {
     /// Runs the playbook (waiting for a turn) and returns the message that answers it.
     pub async fn answer(self) -> pb::AgentMessage {
-        self.reproducer
-            .answer(&self.request_id, &self.playbook, self.target.as_deref())
-            .await
+        self.reproducer.answer(&self.request_id, &self.work).await
     }
 }
 
@@ -70,11 +85,19 @@ impl Reproducer {
         Self {
             settings,
             shared,
+            reports: None,
             turns: Semaphore::new(RUNNING),
             pending: Arc::new(Semaphore::new(MAX_PENDING)),
             busy_total: AtomicU64::new(0),
             answered: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Takes help-page reports to `reports` (the report socket's).
+    #[must_use]
+    pub fn with_reports(mut self, reports: Arc<Reports>) -> Self {
+        self.reports = Some(reports);
+        self
     }
 
     /// Takes a request if there is room, without waiting: a request already answered gets
@@ -85,6 +108,15 @@ impl Reproducer {
         playbook: String,
         target: Option<String>,
     ) -> Admission {
+        self.admit_work(request_id, Work::Playbook { playbook, target })
+    }
+
+    /// [`Reproducer::admit`] for a report made on the user's help page.
+    pub fn admit_report(self: &Arc<Self>, request_id: String, report: HelpPageReport) -> Admission {
+        self.admit_work(request_id, Work::Report(report))
+    }
+
+    fn admit_work(self: &Arc<Self>, request_id: String, work: Work) -> Admission {
         if let Some(answer) = self.remembered(&request_id) {
             return Admission::Now(Box::new(answer));
         }
@@ -92,8 +124,7 @@ impl Reproducer {
             Ok(place) => Admission::Later(Job {
                 reproducer: self.clone(),
                 request_id,
-                playbook,
-                target,
+                work,
                 _place: place,
             }),
             Err(_) => {
@@ -113,16 +144,15 @@ impl Reproducer {
     }
 
     /// Runs the request and returns the message that answers it.
-    async fn answer(
-        &self,
-        request_id: &str,
-        playbook: &str,
-        target: Option<&str>,
-    ) -> pb::AgentMessage {
+    async fn answer(&self, request_id: &str, work: &Work) -> pb::AgentMessage {
         if let Some(answer) = self.remembered(request_id) {
             return answer;
         }
-        let answer = match self.run(playbook, target).await {
+        let outcome = match work {
+            Work::Playbook { playbook, target } => self.run(playbook, target.as_deref()).await,
+            Work::Report(report) => self.run_report(request_id, report).await,
+        };
+        let answer = match outcome {
             Ok(result_json) => {
                 crate::wire::reproduce_result(request_id, result_json, String::new())
             }
@@ -172,6 +202,42 @@ impl Reproducer {
             }
         }
         serde_json::to_string(&json).map_err(|e| e.to_string())
+    }
+
+    /// A help-page report, as the report socket would run it for local user `report.uid`;
+    /// the outcome as JSON.
+    async fn run_report(
+        &self,
+        request_id: &str,
+        report: &HelpPageReport,
+    ) -> Result<String, String> {
+        let Some(reports) = &self.reports else {
+            return Err("this agent does not take reports from the help page".to_owned());
+        };
+        // The collector names the account; this device has the last word on who a uid is.
+        let local = crate::users::account_name(report.uid);
+        if let Some(local) = &local
+            && !report.account.is_empty()
+            && *local != report.account
+        {
+            return Err(format!(
+                "account {:?} is not user id {} on this device (that is {local:?})",
+                report.account, report.uid
+            ));
+        }
+        let reporter = Reporter {
+            uid: report.uid,
+            account: local.or_else(|| Some(report.account.clone()).filter(|a| !a.is_empty())),
+        };
+        tracing::info!(request = %request_id, uid = reporter.uid, account = ?reporter.account, "report from the help page");
+        let via = Via::HelpPage { lang: report.lang };
+        let outcome = tokio::time::timeout(
+            RUN_LIMIT,
+            reports.admit_and_report(&report.words, Some(&reporter), via),
+        )
+        .await
+        .map_err(|_| format!("the report's diagnosis did not finish within {RUN_LIMIT:?}"))?;
+        Ok(crate::report::outcome_json(&outcome))
     }
 
     fn remembered(&self, request_id: &str) -> Option<pb::AgentMessage> {
@@ -240,5 +306,119 @@ mod tests {
             reproducer.admit("request-new".to_owned(), "clock".to_owned(), None),
             Admission::Later(_)
         ));
+    }
+
+    fn result_of(answer: &pb::AgentMessage) -> (&str, &str) {
+        match &answer.body {
+            Some(pb::agent_message::Body::ReproduceResult(result)) => {
+                (&result.result_json, &result.error)
+            }
+            other => panic!("not a reproduce result: {other:?}"),
+        }
+    }
+
+    async fn answer_now(
+        reproducer: &Arc<Reproducer>,
+        id: &str,
+        report: HelpPageReport,
+    ) -> pb::AgentMessage {
+        match reproducer.admit_report(id.to_owned(), report) {
+            Admission::Later(job) => job.answer().await,
+            Admission::Now(answer) => *answer,
+        }
+    }
+
+    /// A report from the help page runs as one through the socket would and is queued once,
+    /// naming the account, the way it came and the page's language; the same user's share
+    /// counts it.
+    #[tokio::test]
+    async fn a_help_page_report_queues_one_user_report_with_its_account_and_way_in() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = Settings::parse(
+            "[checks.dns]\nsystem_resolver = false\n[checks.network]\nping_gateway = false\n[playbooks]\nreports_per_user = 1\n",
+            Path::new("agent.toml"),
+        )
+        .expect("settings");
+        let shared = Arc::new(Shared::default());
+        let outbox = Arc::new(
+            crate::outbox::Outbox::open(&dir.path().join("outbox.redb"), 1 << 20).expect("outbox"),
+        );
+        let reports = Arc::new(Reports::new(
+            settings.clone(),
+            shared.clone(),
+            outbox.clone(),
+            Arc::new(tokio::sync::Notify::new()),
+        ));
+        let reproducer = Arc::new(Reproducer::new(settings, shared).with_reports(reports));
+        let uid = 4_000_123;
+        let report = HelpPageReport {
+            words: "the clock on my computer is wrong".to_owned(),
+            account: "alice".to_owned(),
+            uid,
+            lang: Some(firstline_i18n::Lang::El),
+        };
+        let answer = answer_now(&reproducer, "page-1", report.clone()).await;
+        let (json, error) = result_of(&answer);
+        assert_eq!(error, "");
+        let outcome: crate::report::ReportOutcome = serde_json::from_str(json).expect("outcome");
+        assert!(outcome.queued, "{outcome:?}");
+        assert_eq!(outcome.text, report.words);
+
+        let queued = outbox.pending_after(0, 100).expect("outbox");
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        let finding = &queued[0].1;
+        assert_eq!(finding.check, crate::report::USER_REPORT);
+        assert_eq!(finding.resource, outcome.report_id);
+        assert_eq!(
+            finding.evidence["reporter"],
+            serde_json::json!({"uid": uid, "account": "alice"})
+        );
+        assert_eq!(finding.evidence["via"], "help page");
+        assert_eq!(finding.evidence["lang"], "el");
+
+        // The same request again gets the same answer, and nothing more is queued.
+        let again = answer_now(&reproducer, "page-1", report.clone()).await;
+        assert_eq!(again, answer);
+        // A second report by the same user is over their share (one here): told when, not run.
+        let second = answer_now(&reproducer, "page-2", report).await;
+        let outcome: crate::report::ReportOutcome =
+            serde_json::from_str(result_of(&second).0).expect("outcome");
+        assert!(!outcome.queued);
+        assert!(outcome.retry_after_secs.is_some(), "{outcome:?}");
+        assert_eq!(outbox.pending_after(0, 100).expect("outbox").len(), 1);
+
+        // An account that is not the uid's on this device is refused.
+        if let Some(root) = crate::users::account_name(0) {
+            let forged = HelpPageReport {
+                words: "my password expired".to_owned(),
+                account: format!("{root}-not"),
+                uid: 0,
+                lang: None,
+            };
+            let refused = answer_now(&reproducer, "page-3", forged).await;
+            assert!(
+                result_of(&refused).1.contains("is not user id 0"),
+                "{refused:?}"
+            );
+            assert_eq!(outbox.pending_after(0, 100).expect("outbox").len(), 1);
+        }
+
+        // An agent without the report machinery declines rather than runs anything.
+        let bare = Arc::new(Reproducer::new(
+            Settings::parse("", Path::new("agent.toml")).expect("settings"),
+            Arc::new(Shared::default()),
+        ));
+        let declined = answer_now(
+            &bare,
+            "page-4",
+            HelpPageReport {
+                words: "x".to_owned(),
+                account: String::new(),
+                uid: 1,
+                lang: None,
+            },
+        )
+        .await;
+        assert!(result_of(&declined).1.contains("does not take reports"));
     }
 }
