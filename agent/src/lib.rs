@@ -12,6 +12,7 @@ pub mod enroll;
 pub mod finding;
 pub mod identity;
 pub mod inventory;
+pub mod notify;
 pub mod outbox;
 pub mod playbooks;
 pub mod probes;

@@ -102,6 +102,10 @@ pub async fn run(
             settings.clone(),
             shared.clone(),
         ))),
+        notifier: crate::notify::NotifierSettings::for_this_program()
+            .inspect_err(|e| tracing::warn!(error = %e, "finding this program's path: notices will not be shown"))
+            .ok()
+            .map(crate::notify::Notifier::new),
     };
     let mut uplink_done = false;
     let mut uplink = tokio::spawn(uplink::run(

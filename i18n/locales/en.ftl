@@ -8,3 +8,8 @@ report-count = { $count ->
     [one] { $count } report
    *[other] { $count } reports
 }
+
+## notify
+
+# The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
+notify-open-help = Open help

@@ -7,3 +7,8 @@ report-count = { $count ->
     [few] { $count } zgłoszenia
    *[many] { $count } zgłoszeń
 }
+
+## notify
+
+# The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
+notify-open-help = Otwórz pomoc

@@ -278,6 +278,7 @@ impl TestAgent {
             queued: std::sync::Arc::new(tokio::sync::Notify::new()),
             shared: std::sync::Arc::new(firstline_agent::checks::Shared::default()),
             reproducer: None,
+            notifier: None,
         };
         let task = tokio::spawn(uplink::run(
             identity,
