@@ -14,6 +14,7 @@ mod hardening;
 mod hostage;
 mod isolation;
 mod metrics;
+mod notify;
 mod people;
 mod postgres;
 mod recovery;

@@ -1,0 +1,313 @@
+//! Desktop notifications for real: a session bus of the test's own (`dbus-daemon`), a
+//! recording notification service on it (zbus, owning org.freedesktop.Notifications), and the
+//! agent's notifier showing notices through its real child (`e2e-agent notify`), as the
+//! uplink calls it when the collector sends one.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use firstline_agent::notify::{NotShown, Notice, Notifier, NotifierSettings};
+use zbus::zvariant::{OwnedValue, Value};
+
+use crate::support::{self, skip, wait_for};
+
+/// One Notify call as the notification service received it.
+#[derive(Debug, Clone)]
+struct Recorded {
+    id: u32,
+    app_name: String,
+    summary: String,
+    body: String,
+    actions: Vec<String>,
+    urgency: Option<u8>,
+    expire_timeout: i32,
+}
+
+/// A notification service that shows nothing and records every Notify call.
+struct Recorder {
+    calls: Arc<Mutex<Vec<Recorded>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Recorder {
+    #[allow(clippy::too_many_arguments)] // the freedesktop method's own arguments
+    async fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        hints: HashMap<String, OwnedValue>,
+        expire_timeout: i32,
+    ) -> u32 {
+        let mut calls = self.calls.lock().expect("calls");
+        let id = u32::try_from(calls.len()).expect("few calls") + 1;
+        let urgency = hints.get("urgency").and_then(|value| match &**value {
+            Value::U8(urgency) => Some(*urgency),
+            _ => None,
+        });
+        calls.push(Recorded {
+            id,
+            app_name,
+            summary,
+            body,
+            actions,
+            urgency,
+            expire_timeout,
+        });
+        id
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["actions".to_owned(), "body".to_owned()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        let name = "firstline-e2e-recorder".to_owned();
+        (
+            name,
+            "Firstline".to_owned(),
+            "1".to_owned(),
+            "1.2".to_owned(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+/// A session bus at `<dir>/user/<uid>/bus` (the layout of /run/user), owned by this test's
+/// user, with the recording service on it.
+struct SessionBus {
+    daemon: std::process::Child,
+    dir: tempfile::TempDir,
+    uid: u32,
+    service: zbus::Connection,
+    calls: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+impl SessionBus {
+    /// None (after saying so) when dbus-daemon is not installed.
+    async fn start() -> Option<SessionBus> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let uid = std::fs::metadata(dir.path()).expect("stat tempdir").uid();
+        let runtime_dir = dir.path().join("user").join(uid.to_string());
+        std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
+        let address = format!("unix:path={}", runtime_dir.join("bus").display());
+        let daemon = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address"])
+            .arg(format!("--address={address}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn();
+        let mut daemon = match daemon {
+            Ok(daemon) => daemon,
+            Err(e) => {
+                skip(&format!(
+                    "dbus-daemon cannot run here ({e}); install Debian's dbus-daemon"
+                ));
+                return None;
+            }
+        };
+        // It prints its address once it listens.
+        let stdout = daemon.stdout.take().expect("piped stdout");
+        let printed = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map(|_| line)
+        });
+        let printed = tokio::time::timeout(support::DEADLINE, printed)
+            .await
+            .expect("dbus-daemon printed its address in time")
+            .expect("join")
+            .expect("reading dbus-daemon's address");
+        assert!(printed.starts_with("unix:path="), "{printed}");
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let service = zbus::connection::Builder::address(address.as_str())
+            .expect("address")
+            .name("org.freedesktop.Notifications")
+            .expect("name")
+            .serve_at(
+                "/org/freedesktop/Notifications",
+                Recorder {
+                    calls: calls.clone(),
+                },
+            )
+            .expect("serve_at")
+            .build()
+            .await
+            .expect("the recording service on the session bus");
+        Some(SessionBus {
+            daemon,
+            dir,
+            uid,
+            service,
+            calls,
+        })
+    }
+
+    fn runtime_dir_root(&self) -> PathBuf {
+        self.dir.path().join("user")
+    }
+
+    fn calls(&self) -> Vec<Recorded> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    async fn wait_for_calls(&self, count: usize) -> Vec<Recorded> {
+        wait_for(&format!("{count} notifications"), || async {
+            let calls = self.calls();
+            (calls.len() >= count).then_some(calls)
+        })
+        .await
+    }
+
+    /// What a notification server sends when a person clicks notification `id`.
+    async fn click(&self, id: u32) {
+        self.service
+            .emit_signal(
+                None::<&str>,
+                "/org/freedesktop/Notifications",
+                "org.freedesktop.Notifications",
+                "ActionInvoked",
+                &(id, "default"),
+            )
+            .await
+            .expect("emitting ActionInvoked");
+    }
+
+    /// The notifier of an agent on this machine, its sessions looked for under this bus's
+    /// runtime dirs, and `touch marker` standing in for `firstline-agent help`.
+    fn notifier(&self, marker: &Path) -> Notifier {
+        let mut settings =
+            NotifierSettings::for_program(PathBuf::from(env!("CARGO_BIN_EXE_e2e-agent")));
+        settings.runtime_dir_root = self.runtime_dir_root();
+        settings.help_command = vec!["touch".to_owned(), marker.display().to_string()];
+        Notifier::new(settings)
+    }
+
+    fn account(&self) -> String {
+        firstline_agent::users::account_name(self.uid).expect("this test's account in /etc/passwd")
+    }
+}
+
+fn notice(account: &str, ticket_id: i64, title: &str) -> Notice {
+    Notice {
+        id: format!("n-{ticket_id}"),
+        account: account.to_owned(),
+        title: title.to_owned(),
+        body: "Please try printing again.\nReply on the help page if it still fails <b>now</b>."
+            .to_owned(),
+        kind: "reply".to_owned(),
+        ticket_id,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_reaches_its_accounts_session_only_and_a_click_opens_the_help_page() {
+    support::init_tracing();
+    let Some(bus) = SessionBus::start().await else {
+        return;
+    };
+    let marker = bus.dir.path().join("help-opened");
+    let notifier = bus.notifier(&marker);
+    let me = bus.account();
+
+    // Another account of this machine, its runtime dir leading to this user's bus: the bus
+    // is not its own, so nothing is shown there.
+    let other = firstline_agent::users::account_name(65534)
+        .filter(|_| bus.uid != 65534)
+        .expect("the nobody account (uid 65534) in /etc/passwd");
+    std::os::unix::fs::symlink(
+        bus.runtime_dir_root().join(bus.uid.to_string()),
+        bus.runtime_dir_root().join("65534"),
+    )
+    .expect("symlink");
+    let refused = notifier.show(notice(&other, 2, "Not for you"));
+    assert!(
+        matches!(
+            refused,
+            Err(NotShown::NoSession { .. } | NotShown::OtherAccount { .. })
+        ),
+        "{refused:?}"
+    );
+    let refused = notifier.show(notice("no-such-account-here", 3, "Nobody"));
+    assert!(
+        matches!(refused, Err(NotShown::UnknownAccount { .. })),
+        "{refused:?}"
+    );
+
+    notifier
+        .show(notice(&me, 1, "Ticket 1: a technician replied"))
+        .expect("shown");
+    let calls = bus.wait_for_calls(1).await;
+    assert_eq!(calls.len(), 1, "only this account's notice: {calls:?}");
+    let shown = &calls[0];
+    assert_eq!(shown.app_name, "Firstline");
+    assert_eq!(shown.summary, "Ticket 1: a technician replied");
+    // The server does not read markup (no body-markup capability): the text as it came.
+    assert_eq!(
+        shown.body,
+        "Please try printing again.\nReply on the help page if it still fails <b>now</b>."
+    );
+    let lang = firstline_i18n::Lang::from_environment().unwrap_or(firstline_i18n::Lang::En);
+    assert_eq!(
+        shown.actions,
+        [
+            "default".to_owned(),
+            firstline_i18n::tr(lang, "notify-open-help")
+        ]
+    );
+    assert_eq!(shown.urgency, Some(1), "normal urgency, never critical");
+    assert_eq!(shown.expire_timeout, -1, "the server's default timeout");
+
+    // Not clicked: no help page.
+    assert!(!marker.exists());
+    bus.click(shown.id).await;
+    wait_for("the help command run by the click", || async {
+        marker.exists().then_some(())
+    })
+    .await;
+    let owner = std::fs::metadata(&marker).expect("marker").uid();
+    assert_eq!(owner, bus.uid, "the help command ran as the account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seventh_notice_within_ten_minutes_is_dropped() {
+    support::init_tracing();
+    let Some(bus) = SessionBus::start().await else {
+        return;
+    };
+    let notifier = bus.notifier(&bus.dir.path().join("help-opened"));
+    let me = bus.account();
+    for ticket in 1..=6 {
+        notifier
+            .show(notice(&me, ticket, &format!("Ticket {ticket} has news")))
+            .unwrap_or_else(|e| panic!("notice {ticket} not shown: {e}"));
+    }
+    let dropped = notifier.show(notice(&me, 7, "Ticket 7 has news"));
+    assert!(
+        matches!(dropped, Err(NotShown::TooMany { .. })),
+        "{dropped:?}"
+    );
+    // All six arrive, though only four children wait for clicks at a time: the fifth and
+    // sixth end the oldest waits.
+    let calls = bus.wait_for_calls(6).await;
+    let mut titles: Vec<String> = calls.iter().map(|call| call.summary.clone()).collect();
+    titles.sort();
+    let expected: Vec<String> = (1..=6).map(|t| format!("Ticket {t} has news")).collect();
+    assert_eq!(titles, expected);
+}
