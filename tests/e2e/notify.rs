@@ -98,16 +98,34 @@ impl Drop for SessionBus {
 }
 
 impl SessionBus {
-    /// None (after saying so) when dbus-daemon is not installed.
+    /// A bus of this test's user. None (after saying so) when dbus-daemon is not installed.
     async fn start() -> Option<SessionBus> {
         let dir = tempfile::tempdir().expect("tempdir");
         let uid = std::fs::metadata(dir.path()).expect("stat tempdir").uid();
+        Self::start_in(dir, uid).await
+    }
+
+    /// A bus in `dir` for the account `uid`: its socket is `uid`'s, though the daemon runs
+    /// as this test's user (its policy lets any user connect, for the recording service).
+    async fn start_in(dir: tempfile::TempDir, uid: u32) -> Option<SessionBus> {
         let runtime_dir = dir.path().join("user").join(uid.to_string());
         std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
-        let address = format!("unix:path={}", runtime_dir.join("bus").display());
+        let bus = runtime_dir.join("bus");
+        let address = format!("unix:path={}", bus.display());
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "<busconfig>\n  <type>session</type>\n  <listen>{address}</listen>\n  \
+                 <auth>EXTERNAL</auth>\n  <policy context=\"default\">\n    \
+                 <allow user=\"*\"/>\n    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n    \
+                 <allow eavesdrop=\"true\"/>\n    <allow own=\"*\"/>\n  </policy>\n</busconfig>\n"
+            ),
+        )
+        .expect("write bus.conf");
         let daemon = std::process::Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address"])
-            .arg(format!("--address={address}"))
+            .args(["--nofork", "--print-address"])
+            .arg(format!("--config-file={}", config.display()))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -135,6 +153,9 @@ impl SessionBus {
             .expect("join")
             .expect("reading dbus-daemon's address");
         assert!(printed.starts_with("unix:path="), "{printed}");
+        if std::fs::metadata(&bus).expect("the bus socket").uid() != uid {
+            std::os::unix::fs::chown(&bus, Some(uid), None).expect("chown the bus socket");
+        }
         let calls = Arc::new(Mutex::new(Vec::new()));
         let service = zbus::connection::Builder::address(address.as_str())
             .expect("address")
@@ -310,4 +331,56 @@ async fn the_seventh_notice_within_ten_minutes_is_dropped() {
     titles.sort();
     let expected: Vec<String> = (1..=6).map(|t| format!("Ticket {t} has news")).collect();
     assert_eq!(titles, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_is_shown_and_help_opened_as_the_account_not_as_root() {
+    support::init_tracing();
+    let dir = tempfile::tempdir().expect("tempdir");
+    if std::fs::metadata(dir.path()).expect("stat tempdir").uid() != 0 {
+        skip("needs root: the agent's child changes to another account");
+        return;
+    }
+    let nobody = firstline_agent::notify::account_in(Path::new("/etc/passwd"), "nobody")
+        .expect("the nobody account in /etc/passwd");
+    // The account can reach its bus, the program and a place for the help command's note.
+    let world_readable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), world_readable).expect("chmod tempdir");
+    let program = dir.path().join("e2e-agent");
+    std::fs::copy(env!("CARGO_BIN_EXE_e2e-agent"), &program).expect("copy e2e-agent");
+    let notes = dir.path().join("notes");
+    std::fs::create_dir(&notes).expect("mkdir notes");
+    std::os::unix::fs::chown(&notes, Some(nobody.uid), Some(nobody.gid)).expect("chown notes");
+    let Some(bus) = SessionBus::start_in(dir, nobody.uid).await else {
+        return;
+    };
+    std::fs::set_permissions(bus.runtime_dir_root(), {
+        std::os::unix::fs::PermissionsExt::from_mode(0o755)
+    })
+    .expect("chmod user dir");
+    let mut settings = NotifierSettings::for_program(program);
+    settings.runtime_dir_root = bus.runtime_dir_root();
+    let note = notes.join("help");
+    settings.help_command = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!(
+            "id -u > {0}.tmp && id -G >> {0}.tmp && mv {0}.tmp {0}",
+            note.display()
+        ),
+    ];
+    let notifier = Notifier::new(settings);
+
+    notifier
+        .show(notice("nobody", 9, "Ticket 9 is fixed"))
+        .expect("shown");
+    let calls = bus.wait_for_calls(1).await;
+    assert_eq!(calls[0].summary, "Ticket 9 is fixed");
+    bus.click(calls[0].id).await;
+    let said = wait_for("the help command run by the click", || async {
+        std::fs::read_to_string(&note).ok()
+    })
+    .await;
+    // Its uid, and only its own group: root's groups were not kept.
+    assert_eq!(said, format!("{}\n{}\n", nobody.uid, nobody.gid));
 }
