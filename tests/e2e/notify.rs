@@ -211,12 +211,20 @@ impl SessionBus {
     }
 
     /// The notifier of an agent on this machine, its sessions looked for under this bus's
-    /// runtime dirs, and `touch marker` standing in for `firstline-agent help`.
+    /// runtime dirs, and a stand-in for `firstline-agent help` that leaves a process behind
+    /// (as one starting a browser does) and writes its pid to `marker`.
     fn notifier(&self, marker: &Path) -> Notifier {
         let mut settings =
             NotifierSettings::for_program(PathBuf::from(env!("CARGO_BIN_EXE_e2e-agent")));
         settings.runtime_dir_root = self.runtime_dir_root();
-        settings.help_command = vec!["touch".to_owned(), marker.display().to_string()];
+        settings.help_command = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!(
+                "sleep 60 & echo $! > {0}.tmp && mv {0}.tmp {0}",
+                marker.display()
+            ),
+        ];
         Notifier::new(settings)
     }
 
@@ -304,6 +312,16 @@ async fn a_notice_reaches_its_accounts_session_only_and_a_click_opens_the_help_p
     .await;
     let owner = std::fs::metadata(&marker).expect("marker").uid();
     assert_eq!(owner, bus.uid, "the help command ran as the account");
+    // What the help command left running holds nothing of the agent's: the child ends and
+    // gives its slot back (it once waited on a pipe the left-behind process kept open).
+    let left_behind = std::fs::read_to_string(&marker).expect("marker");
+    wait_for("the notify child to end after the click", || async {
+        (notifier.children() == 0).then_some(())
+    })
+    .await;
+    let _ = std::process::Command::new("kill")
+        .arg(left_behind.trim())
+        .status();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

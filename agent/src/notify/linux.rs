@@ -196,8 +196,13 @@ pub async fn run_child(
             },
         }
     };
+    // Bounded: a process the child left behind could hold the pipe open.
     let said = match stderr {
-        Some(task) => task.await.unwrap_or_default(),
+        Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
         None => String::new(),
     };
     if ended.success() {
@@ -397,18 +402,22 @@ async fn open_help(command: &[String], session_environment: &[(String, String)])
         .envs(session_environment.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        // Not a pipe: a browser it starts would inherit it, and could hold it open (keeping
+        // this child's reader waiting) or die writing to it once this child is gone.
+        .stderr(Stdio::null())
         .spawn();
-    match spawned {
-        Ok(mut child) => {
-            tracing::info!(program = %program, "clicked: opening the help page");
-            match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
-                Ok(Ok(status)) if !status.success() => {
-                    tracing::warn!(program = %program, %status, "the help command failed");
-                }
-                _ => {}
-            }
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            tracing::warn!(program = %program, error = %e, "starting the help command");
+            return;
         }
-        Err(e) => tracing::warn!(program = %program, error = %e, "starting the help command"),
+    };
+    tracing::info!(program = %program, "clicked: opening the help page");
+    if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(60), child.wait()).await
+        && !status.success()
+    {
+        tracing::warn!(program = %program, %status, "the help command failed");
     }
 }
 

@@ -233,6 +233,11 @@ impl Notifier {
         outcome
     }
 
+    /// Children running now (showing a notice or waiting for a click on it).
+    pub fn children(&self) -> usize {
+        MAX_CHILDREN - self.inner.slots.available_permits()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.lock()
     }
