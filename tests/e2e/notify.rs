@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use firstline_agent::notify::{NotShown, Notice, Notifier, NotifierSettings};
+use firstline_agent::wire::FromCollector;
 use zbus::zvariant::{OwnedValue, Value};
 
 use crate::support::{self, skip, wait_for};
@@ -279,14 +280,29 @@ async fn a_notice_reaches_its_accounts_session_only_and_a_click_opens_the_help_p
         "{refused:?}"
     );
 
-    notifier
-        .show(notice(&me, 1, "Ticket 1: a technician replied"))
-        .expect("shown");
+    // As the uplink gets it: off the wire, through the agent's conversion (which strips the
+    // control characters a hostile collector could send).
+    let wire = firstline_proto::v1::CollectorMessage {
+        body: Some(firstline_proto::v1::collector_message::Body::Notice(
+            firstline_proto::v1::UserNotice {
+                id: "n-1".to_owned(),
+                account: me.clone(),
+                title: "Ticket 1: a technician\u{1b}[2J replied".to_owned(),
+                body: notice(&me, 1, "").body,
+                kind: "reply".to_owned(),
+                ticket_id: 1,
+            },
+        )),
+    };
+    let Ok(FromCollector::Notice(from_the_collector)) = FromCollector::try_from(wire) else {
+        panic!("the notice was refused on arrival");
+    };
+    notifier.show(from_the_collector).expect("shown");
     let calls = bus.wait_for_calls(1).await;
     assert_eq!(calls.len(), 1, "only this account's notice: {calls:?}");
     let shown = &calls[0];
     assert_eq!(shown.app_name, "Firstline");
-    assert_eq!(shown.summary, "Ticket 1: a technician replied");
+    assert_eq!(shown.summary, "Ticket 1: a technician[2J replied");
     // The server does not read markup (no body-markup capability): the text as it came.
     assert_eq!(
         shown.body,
