@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use firstline_agent::notify::{NotShown, Notice, Notifier, NotifierSettings};
 use firstline_agent::wire::FromCollector;
+use firstline_proto::v1 as pb;
 use zbus::zvariant::{OwnedValue, Value};
 
 use crate::support::{self, skip, wait_for};
@@ -417,4 +418,160 @@ async fn the_notice_is_shown_and_help_opened_as_the_account_not_as_root() {
     .await;
     // Its uid, and only its own group: root's groups were not kept.
     assert_eq!(said, format!("{}\n{}\n", nobody.uid, nobody.gid));
+}
+
+/// A collector that welcomes an agent and sends it `notices` on its stream, as the real one
+/// will when a user's ticket changes (its own certificate and CA, client certificates
+/// required).
+struct NoticeSender {
+    device_id: String,
+    notices: Vec<pb::UserNotice>,
+}
+
+#[tonic::async_trait]
+impl pb::telemetry_server::Telemetry for NoticeSender {
+    type ConnectStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::CollectorMessage, tonic::Status>>;
+
+    async fn connect(
+        &self,
+        request: tonic::Request<tonic::Streaming<pb::AgentMessage>>,
+    ) -> Result<tonic::Response<Self::ConnectStream>, tonic::Status> {
+        let mut inbound = request.into_inner();
+        let (outbound, stream) = tokio::sync::mpsc::channel(16);
+        let device_id = self.device_id.clone();
+        let notices = self.notices.clone();
+        tokio::spawn(async move {
+            // The agent speaks first: its Hello.
+            if !matches!(inbound.message().await, Ok(Some(_))) {
+                return;
+            }
+            let welcome = pb::collector_message::Body::Welcome(pb::Welcome {
+                protocol_version: firstline_proto::PROTOCOL_VERSION,
+                device_id,
+                committed_sequence: 0,
+                server_time_unix_ms: i64::try_from(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .expect("after 1970")
+                        .as_millis(),
+                )
+                .expect("in range"),
+                heartbeat_interval_secs: 30,
+            });
+            let bodies = std::iter::once(welcome)
+                .chain(notices.into_iter().map(pb::collector_message::Body::Notice));
+            for body in bodies {
+                let message = pb::CollectorMessage { body: Some(body) };
+                if outbound.send(Ok(message)).await.is_err() {
+                    return;
+                }
+            }
+            // The stream stays open while the agent sends (inventory, heartbeats).
+            while let Ok(Some(_)) = inbound.message().await {}
+        });
+        Ok(tonic::Response::new(
+            tokio_stream::wrappers::ReceiverStream::new(stream),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_on_the_agents_stream_is_shown_by_the_uplink() {
+    support::init_tracing();
+    let Some(bus) = SessionBus::start().await else {
+        return;
+    };
+    let me = bus.account();
+    // A real collector enrolls the agent; a stand-in with its certificate sends the notices.
+    let collector = support::TestCollector::start().await;
+    let state_dir = bus.dir.path().join("agent");
+    let mut identity = support::enroll_with(&collector, &collector.token().await, &state_dir)
+        .await
+        .expect("enroll");
+    let data_dir = &collector.settings.data_dir;
+    let read = |file: &str| {
+        std::fs::read_to_string(data_dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    let ca_pem = read("ca.pem");
+    let tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(
+            format!("{}{ca_pem}", read("server.pem")),
+            read("server-key.pem"),
+        ))
+        .client_ca_root(tonic::transport::Certificate::from_pem(&ca_pem));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let (accepted, incoming) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            if accepted
+                .send(Ok::<_, std::io::Error>(stream))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let over_long = "x".repeat(firstline_agent::wire::MAX_NOTICE_BODY_BYTES + 1);
+    let wire_notice = |id: &str, account: &str, title: &str, body: &str| pb::UserNotice {
+        id: id.to_owned(),
+        account: account.to_owned(),
+        title: title.to_owned(),
+        body: body.to_owned(),
+        kind: "resolved".to_owned(),
+        ticket_id: 5,
+    };
+    let sender = NoticeSender {
+        device_id: identity.device_id().to_owned(),
+        notices: vec![
+            // Refused on arrival, then not on this machine, then shown: in this order, so
+            // once the last is shown the others have been dealt with.
+            wire_notice("n-a", &me, "Too long", &over_long),
+            wire_notice("n-b", "no-such-account-here", "Not here", "b"),
+            wire_notice("n-c", &me, "Ticket 5 is fixed", "Is it working again?"),
+        ],
+    };
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .tls_config(tls)
+            .expect("tls")
+            .add_service(pb::telemetry_server::TelemetryServer::new(sender))
+            .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(incoming)),
+    );
+    identity.enrollment.collector_url = format!("https://127.0.0.1:{port}");
+
+    let outbox = firstline_agent::outbox::Outbox::open(
+        &state_dir.join(firstline_agent::outbox::OUTBOX_FILE),
+        1 << 24,
+    )
+    .expect("outbox");
+    let context = firstline_agent::uplink::UplinkContext {
+        outbox: Arc::new(outbox),
+        queued: Arc::new(tokio::sync::Notify::new()),
+        shared: Arc::new(firstline_agent::checks::Shared::default()),
+        reproducer: None,
+        notifier: Some(bus.notifier(&bus.dir.path().join("help-opened"))),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (state, _) = tokio::sync::watch::channel(firstline_agent::uplink::UplinkState::Starting);
+    let uplink = tokio::spawn(firstline_agent::uplink::run(
+        identity,
+        firstline_agent::uplink::UplinkSettings::default(),
+        context,
+        stopped,
+        state,
+    ));
+
+    let calls = bus.wait_for_calls(1).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].summary, "Ticket 5 is fixed");
+    assert_eq!(calls[0].body, "Is it working again?");
+
+    let _ = stop.send(true);
+    let _ = uplink.await;
+    server.abort();
 }
