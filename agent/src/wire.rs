@@ -221,11 +221,17 @@ pub const MAX_NOTICE_TITLE_BYTES: usize = 200;
 pub const MAX_NOTICE_BODY_BYTES: usize = 1024;
 pub const MAX_NOTICE_KIND_BYTES: usize = 32;
 
+/// The first `max` characters of `text`, for a log line (a precision such as `{:.40?}` does
+/// not shorten a string's Debug form).
+fn first_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
 /// A notice within the limits above, its text without control characters (the body keeps
 /// its line breaks), or the reason it is refused.
 fn user_notice(notice: pb::UserNotice) -> FromCollector {
     let refuse = |reason: String| FromCollector::NoticeRefused {
-        id: format!("{:.40}", notice.id.escape_debug()),
+        id: format!("{:?}", first_chars(&notice.id, 40)),
         reason,
     };
     let id = &notice.id;
@@ -244,8 +250,8 @@ fn user_notice(notice: pb::UserNotice) -> FromCollector {
             .any(|c| c.is_control() || c == ':' || c == '/')
     {
         return refuse(format!(
-            "the account must be 1-{MAX_NOTICE_ACCOUNT_BYTES} bytes without control characters, ':' or '/': {:.80?}",
-            account
+            "the account must be 1-{MAX_NOTICE_ACCOUNT_BYTES} bytes without control characters, ':' or '/': {:?}",
+            first_chars(account, 80)
         ));
     }
     if notice.title.len() > MAX_NOTICE_TITLE_BYTES {
@@ -274,8 +280,8 @@ fn user_notice(notice: pb::UserNotice) -> FromCollector {
         || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
     {
         return refuse(format!(
-            "the kind must be at most {MAX_NOTICE_KIND_BYTES} lowercase letters or '_': {:.40?}",
-            kind
+            "the kind must be at most {MAX_NOTICE_KIND_BYTES} lowercase letters or '_': {:?}",
+            first_chars(kind, 40)
         ));
     }
     FromCollector::Notice(crate::notify::Notice {
@@ -547,6 +553,18 @@ mod tests {
             };
             assert!(reason.contains(expected), "{reason}");
         }
+        // What a refusal quotes of the input stays short, however long the input.
+        let huge = "a".repeat(100_000);
+        let FromCollector::NoticeRefused { id, reason } = notice(&huge, &huge, "t", "b", "reply")
+        else {
+            panic!("a huge id accepted");
+        };
+        assert!(id.len() < 100 && reason.len() < 200, "{id} {reason}");
+        let FromCollector::NoticeRefused { id, reason } = notice("n-3", &huge, "t", "b", "reply")
+        else {
+            panic!("a huge account accepted");
+        };
+        assert!(id == "\"n-3\"" && reason.len() < 300, "{id} {reason}");
         // At the limits, accepted.
         let title = "t".repeat(MAX_NOTICE_TITLE_BYTES);
         let body = "b".repeat(MAX_NOTICE_BODY_BYTES);
