@@ -117,6 +117,10 @@ enum Command {
     /// agent runs this as a child process (a damaged page can crash only the child).
     #[command(hide = true)]
     OutboxSalvage { file: PathBuf },
+    /// Show one desktop notification (JSON on stdin) over DBUS_SESSION_BUS_ADDRESS and open
+    /// the help page when it is clicked. The running agent starts this as the user it is for.
+    #[command(hide = true)]
+    Notify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::outbox::salvage::salvage_to(&file, &mut std::io::stdout().lock())
                 .map_err(|e| anyhow::anyhow!("salvaging {}: {e}", file.display()))?;
         }
+        Command::Notify => crate::notify::child_main().await?,
         Command::Report {
             text,
             json,

@@ -13,6 +13,7 @@ pub mod finding;
 pub mod help;
 pub mod identity;
 pub mod inventory;
+pub mod notify;
 pub mod outbox;
 pub mod playbooks;
 pub mod probes;

@@ -110,6 +110,10 @@ pub async fn run(
                 .with_reports(user_reports),
         )),
         help_links: Some(help_links),
+        notifier: crate::notify::NotifierSettings::for_this_program()
+            .inspect_err(|e| tracing::warn!(error = %e, "finding this program's path: notices will not be shown"))
+            .ok()
+            .map(crate::notify::Notifier::new),
     };
     let mut uplink_done = false;
     let mut uplink = tokio::spawn(uplink::run(

@@ -226,6 +226,91 @@ pub enum FromCollector {
     },
     /// A request this agent version does not act on yet; named for the log.
     Unsupported(&'static str),
+    /// A desktop notification for one user of this device, within the limits below.
+    Notice(crate::notify::Notice),
+    /// A notice refused as it arrived (empty or over-long text, a bad id or account): logged.
+    NoticeRefused { id: String, reason: String },
+}
+
+/// What a notice may carry: a desktop notification is a line and a few sentences; a hostile
+/// collector's is refused beyond these, so it cannot fill a screen or the agent's memory.
+pub const MAX_NOTICE_ID_BYTES: usize = 128;
+pub const MAX_NOTICE_ACCOUNT_BYTES: usize = 64;
+pub const MAX_NOTICE_TITLE_BYTES: usize = 200;
+pub const MAX_NOTICE_BODY_BYTES: usize = 1024;
+pub const MAX_NOTICE_KIND_BYTES: usize = 32;
+
+/// The first `max` characters of `text`, for a log line (a precision such as `{:.40?}` does
+/// not shorten a string's Debug form).
+fn first_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// A notice within the limits above, its text without control characters (the body keeps
+/// its line breaks), or the reason it is refused.
+fn user_notice(notice: pb::UserNotice) -> FromCollector {
+    let refuse = |reason: String| FromCollector::NoticeRefused {
+        id: format!("{:?}", first_chars(&notice.id, 40)),
+        reason,
+    };
+    let id = &notice.id;
+    if id.is_empty() || id.len() > MAX_NOTICE_ID_BYTES || !id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return refuse(format!(
+            "a notice id must be 1-{MAX_NOTICE_ID_BYTES} visible ASCII characters; got {} bytes",
+            id.len()
+        ));
+    }
+    let account = &notice.account;
+    if account.is_empty()
+        || account.len() > MAX_NOTICE_ACCOUNT_BYTES
+        || account
+            .chars()
+            .any(|c| c.is_control() || c == ':' || c == '/')
+    {
+        return refuse(format!(
+            "the account must be 1-{MAX_NOTICE_ACCOUNT_BYTES} bytes without control characters, ':' or '/': {:?}",
+            first_chars(account, 80)
+        ));
+    }
+    if notice.title.len() > MAX_NOTICE_TITLE_BYTES {
+        return refuse(format!(
+            "the title is {} bytes long, more than {MAX_NOTICE_TITLE_BYTES}",
+            notice.title.len()
+        ));
+    }
+    if notice.body.len() > MAX_NOTICE_BODY_BYTES {
+        return refuse(format!(
+            "the text is {} bytes long, more than {MAX_NOTICE_BODY_BYTES}",
+            notice.body.len()
+        ));
+    }
+    let title: String = notice.title.chars().filter(|c| !c.is_control()).collect();
+    let body: String = notice
+        .body
+        .chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect();
+    if title.trim().is_empty() {
+        return refuse("the title is empty".to_owned());
+    }
+    let kind = &notice.kind;
+    if kind.len() > MAX_NOTICE_KIND_BYTES
+        || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        return refuse(format!(
+            "the kind must be at most {MAX_NOTICE_KIND_BYTES} lowercase letters or '_': {:?}",
+            first_chars(kind, 40)
+        ));
+    }
+    FromCollector::Notice(crate::notify::Notice {
+        id: notice.id,
+        account: notice.account,
+        title: title.trim().to_owned(),
+        body: body.trim().to_owned(),
+        kind: notice.kind,
+        ticket_id: notice.ticket_id,
+    })
 }
 
 /// What a help-page report carries, bounded and checked.
@@ -428,7 +513,7 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                 Body::Reproduce(request) => reproduce_request(request),
                 Body::Config(_) => FromCollector::Unsupported("config push"),
                 Body::HelpLink(link) => help_link(link),
-                Body::Notice(_) => FromCollector::Unsupported("user notice"),
+                Body::Notice(notice) => user_notice(notice),
             },
         )
     }
@@ -691,5 +776,85 @@ mod tests {
                 }
             ))
         );
+    }
+
+    fn notice(id: &str, account: &str, title: &str, body: &str, kind: &str) -> FromCollector {
+        FromCollector::try_from(pb::CollectorMessage {
+            body: Some(pb::collector_message::Body::Notice(pb::UserNotice {
+                id: id.to_owned(),
+                account: account.to_owned(),
+                title: title.to_owned(),
+                body: body.to_owned(),
+                kind: kind.to_owned(),
+                ticket_id: 42,
+            })),
+        })
+        .expect("a notice converts")
+    }
+
+    #[test]
+    fn notices_are_cleaned_of_control_characters() {
+        let FromCollector::Notice(shown) = notice(
+            "n-1",
+            "anna",
+            "Your ticket\u{1b}[31m #42 has a reply\r",
+            "The printer is fixed.\nPlease try again.\u{7}",
+            "reply",
+        ) else {
+            panic!("refused");
+        };
+        assert_eq!(shown.title, "Your ticket[31m #42 has a reply");
+        assert_eq!(shown.body, "The printer is fixed.\nPlease try again.");
+        assert_eq!((shown.account.as_str(), shown.ticket_id), ("anna", 42));
+    }
+
+    #[test]
+    fn notices_beyond_their_limits_are_refused_with_the_reason() {
+        let long_title = "é".repeat(MAX_NOTICE_TITLE_BYTES / 2 + 1);
+        let long_body = "x".repeat(MAX_NOTICE_BODY_BYTES + 1);
+        let cases: [(FromCollector, &str); 8] = [
+            (notice("", "anna", "t", "b", "reply"), "notice id"),
+            (notice("n 1", "anna", "t", "b", "reply"), "notice id"),
+            (notice("n-1", "", "t", "b", "reply"), "account"),
+            (notice("n-1", "../root", "t", "b", "reply"), "account"),
+            (
+                notice("n-1", "anna", " \u{1b}\t", "b", "reply"),
+                "title is empty",
+            ),
+            (
+                notice("n-1", "anna", &long_title, "b", "reply"),
+                "title is 202 bytes",
+            ),
+            (
+                notice("n-1", "anna", "t", &long_body, "reply"),
+                "text is 1025 bytes",
+            ),
+            (notice("n-1", "anna", "t", "b", "Reply!"), "kind"),
+        ];
+        for (refused, expected) in cases {
+            let FromCollector::NoticeRefused { reason, .. } = &refused else {
+                panic!("not refused ({expected}): {refused:?}");
+            };
+            assert!(reason.contains(expected), "{reason}");
+        }
+        // What a refusal quotes of the input stays short, however long the input.
+        let huge = "a".repeat(100_000);
+        let FromCollector::NoticeRefused { id, reason } = notice(&huge, &huge, "t", "b", "reply")
+        else {
+            panic!("a huge id accepted");
+        };
+        assert!(id.len() < 100 && reason.len() < 200, "{id} {reason}");
+        let FromCollector::NoticeRefused { id, reason } = notice("n-3", &huge, "t", "b", "reply")
+        else {
+            panic!("a huge account accepted");
+        };
+        assert!(id == "\"n-3\"" && reason.len() < 300, "{id} {reason}");
+        // At the limits, accepted.
+        let title = "t".repeat(MAX_NOTICE_TITLE_BYTES);
+        let body = "b".repeat(MAX_NOTICE_BODY_BYTES);
+        assert!(matches!(
+            notice("n-2", "anna", &title, &body, "outage_started"),
+            FromCollector::Notice(_)
+        ));
     }
 }

@@ -244,3 +244,8 @@ help-too-many = Η σελίδα βοήθειας ζητήθηκε πολλές �
 help-failed = Η σελίδα βοήθειάς σας δεν μπόρεσε να ετοιμαστεί ({ $reason }).
 help-what-to-do = Μπορείτε ακόμη να πείτε στο τμήμα IT τι δεν λειτουργεί: ανοίξτε ένα τερματικό και γράψτε firstline-agent report και μετά το πρόβλημα με δικά σας λόγια, για παράδειγμα: firstline-agent report ο εκτυπωτής δεν τυπώνει. Ή τηλεφωνήστε στο γραφείο υποστήριξης IT.
 help-title = Βοήθεια IT
+
+## notify
+
+# The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
+notify-open-help = Άνοιγμα βοήθειας

@@ -246,3 +246,8 @@ help-too-many = Your help page was asked for many times in the last minute. Plea
 help-failed = Your help page could not be prepared ({ $reason }).
 help-what-to-do = You can still tell IT what is wrong: open a terminal and type firstline-agent report followed by the problem in your own words, for example: firstline-agent report the printer does not print. Or call your IT service desk.
 help-title = IT help
+
+## notify
+
+# The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
+notify-open-help = Open help

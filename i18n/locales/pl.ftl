@@ -245,3 +245,8 @@ help-too-many = W ciągu ostatniej minuty strona pomocy była otwierana wiele ra
 help-failed = Nie udało się przygotować Twojej strony pomocy ({ $reason }).
 help-what-to-do = Nadal możesz opisać problem działowi IT: otwórz terminal i wpisz firstline-agent report, a po tym własnymi słowami, co nie działa, na przykład: firstline-agent report drukarka nie drukuje. Możesz też zadzwonić do działu pomocy IT.
 help-title = Pomoc IT
+
+## notify
+
+# The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
+notify-open-help = Otwórz pomoc

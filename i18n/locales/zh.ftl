@@ -225,3 +225,8 @@ help-too-many = 过去一分钟内已多次请求您的帮助页面。请等一�
 help-failed = 无法准备您的帮助页面（{ $reason }）。
 help-what-to-do = 您仍然可以告诉 IT 出了什么问题：打开终端，输入 firstline-agent report，后面用您自己的话描述问题，例如：firstline-agent report 打印机不能打印。也可以打电话给 IT 服务台。
 help-title = IT 帮助
+
+## notify
+
+# The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
+notify-open-help = 打开帮助

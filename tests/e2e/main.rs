@@ -16,6 +16,7 @@ mod help_agent;
 mod hostage;
 mod isolation;
 mod metrics;
+mod notify;
 mod people;
 mod postgres;
 mod recovery;

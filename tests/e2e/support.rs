@@ -279,6 +279,7 @@ impl TestAgent {
             shared: std::sync::Arc::new(firstline_agent::checks::Shared::default()),
             reproducer: None,
             help_links: None,
+            notifier: None,
         };
         let task = tokio::spawn(uplink::run(
             identity,

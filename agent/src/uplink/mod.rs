@@ -62,6 +62,8 @@ pub struct UplinkContext {
     pub reproducer: Option<Arc<reproduce::Reproducer>>,
     /// Help links asked for by `firstline-agent help`, served while a stream is live.
     pub help_links: Option<HelpLinks>,
+    /// Shows the collector's notices to this device's users; without one, they are logged.
+    pub notifier: Option<crate::notify::Notifier>,
 }
 
 /// Findings per message.
@@ -418,6 +420,14 @@ async fn session(
                             outbound.send(answer).await.map_err(|_| closed())?;
                         }
                     }
+                    Ok(FromCollector::Notice(notice)) => match &context.notifier {
+                        // Refusals and drops are logged by the notifier.
+                        Some(notifier) => { let _ = notifier.show(notice); }
+                        None => tracing::info!(notice = %notice.id, "this agent does not show notices"),
+                    },
+                    Ok(FromCollector::NoticeRefused { id, reason }) => {
+                        tracing::warn!(notice = %id, %reason, "notice refused");
+                    }
                     Ok(FromCollector::Unsupported(what)) => {
                         tracing::warn!(request = what, "the collector asked for something this agent version does not do");
                     }
@@ -604,6 +614,7 @@ mod tests {
             shared: Arc::new(Shared::default()),
             reproducer: None,
             help_links: None,
+            notifier: None,
         };
         let before = self_report(&context);
         assert_eq!(before.check_cycle_ms, None, "no check has run yet");
