@@ -193,15 +193,6 @@ impl Browser {
             .to_owned()
     }
 
-    /// The current page's address.
-    pub(crate) async fn url(&self) -> String {
-        self.call("GET", "/url", None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
     pub(crate) async fn screenshot(&self, name: &str) -> PathBuf {
         let encoded = self.call("GET", "/screenshot", None).await;
         let bytes = base64_decode(encoded.as_str().unwrap_or_default());

@@ -13,6 +13,7 @@ mod guard;
 mod hardening;
 mod help;
 mod help_agent;
+mod help_browser;
 mod hostage;
 mod isolation;
 mod metrics;

@@ -18,11 +18,11 @@ use crate::support::{self, skip, wait_for};
 
 /// One Notify call as the notification service received it.
 #[derive(Debug, Clone)]
-struct Recorded {
+pub(crate) struct Recorded {
     id: u32,
     app_name: String,
-    summary: String,
-    body: String,
+    pub(crate) summary: String,
+    pub(crate) body: String,
     actions: Vec<String>,
     urgency: Option<u8>,
     expire_timeout: i32,
@@ -84,7 +84,7 @@ impl Recorder {
 
 /// A session bus at `<dir>/user/<uid>/bus` (the layout of /run/user), owned by this test's
 /// user, with the recording service on it.
-struct SessionBus {
+pub(crate) struct SessionBus {
     daemon: std::process::Child,
     dir: tempfile::TempDir,
     uid: u32,
@@ -101,7 +101,7 @@ impl Drop for SessionBus {
 
 impl SessionBus {
     /// A bus of this test's user. None (after saying so) when dbus-daemon is not installed.
-    async fn start() -> Option<SessionBus> {
+    pub(crate) async fn start() -> Option<SessionBus> {
         let dir = tempfile::tempdir().expect("tempdir");
         let uid = std::fs::metadata(dir.path()).expect("stat tempdir").uid();
         Self::start_in(dir, uid).await
@@ -184,6 +184,30 @@ impl SessionBus {
 
     fn runtime_dir_root(&self) -> PathBuf {
         self.dir.path().join("user")
+    }
+
+    /// What an agent process needs to find this bus as its users' session bus (a test-only
+    /// hook only `tests/bin/agent.rs` reads).
+    pub(crate) fn agent_env(&self) -> Vec<(String, String)> {
+        vec![(
+            "FIRSTLINE_E2E_RUN_USER".to_owned(),
+            self.runtime_dir_root().display().to_string(),
+        )]
+    }
+
+    /// Waits for a notification that `matches`.
+    pub(crate) async fn wait_for_notification(
+        &self,
+        matches: impl Fn(&Recorded) -> bool,
+    ) -> Recorded {
+        wait_for("a notification", || async {
+            self.calls().into_iter().find(|call| matches(call))
+        })
+        .await
+    }
+
+    pub(crate) fn calls_debug(&self) -> Vec<Recorded> {
+        self.calls()
     }
 
     fn calls(&self) -> Vec<Recorded> {

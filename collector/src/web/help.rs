@@ -227,6 +227,11 @@ fn respond(status: StatusCode, body: String) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // With no referrer at all, browsers send `Origin: null` on our own forms, which the
+    // origin check refuses; same-origin still tells other sites nothing.
+    response
+        .headers_mut()
+        .insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
