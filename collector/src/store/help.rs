@@ -467,12 +467,19 @@ impl Store {
                     title: row.try_get("title")?,
                     body: row.try_get("body")?,
                 };
-                sqlx::query("UPDATE user_notices SET sent_at_ms = $1 WHERE id = $2")
-                    .bind(now_ms)
-                    .bind(&notice.id)
-                    .execute(&mut *transaction)
-                    .await?;
-                notices.push(notice);
+                // Another stream of this device may have read it too (PostgreSQL's read
+                // committed): the one whose update marks it sends it.
+                let marked = sqlx::query(
+                    "UPDATE user_notices SET sent_at_ms = $1 WHERE id = $2 AND sent_at_ms IS NULL",
+                )
+                .bind(now_ms)
+                .bind(&notice.id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+                if marked == 1 {
+                    notices.push(notice);
+                }
             }
             transaction.commit().await?;
             Ok(notices)
@@ -648,3 +655,82 @@ macro_rules! outage_notices {
     }};
 }
 pub(crate) use outage_notices;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewDevice;
+    use crate::store::tests::{TestStore, backends};
+
+    const T0: i64 = 1_800_000_000_000;
+
+    async fn enroll(store: &Store, id: &str) {
+        store
+            .insert_token(id.as_bytes(), 0, i64::MAX)
+            .await
+            .expect("token");
+        let device = NewDevice {
+            id: id.to_owned(),
+            hostname: format!("pc-{id}"),
+            agent_version: "0.1.0".to_owned(),
+            certificate_serial: "01".to_owned(),
+            certificate_not_after_ms: i64::MAX,
+        };
+        store
+            .enroll_device(id.as_bytes(), 1, &device)
+            .await
+            .expect("enroll");
+    }
+
+    /// Regression: two streams of one device (on two collectors, while the old one has not
+    /// noticed the new) could both read the same waiting notices and both send them; the
+    /// user saw each notification twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_notice_is_taken_once_even_by_two_streams_at_once() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "dev-1").await;
+            for round in 0..20 {
+                for n in 0..5 {
+                    with_pool!(store, pool => {
+                        sqlx::query(
+                            "INSERT INTO user_notices (id, device_id, account, kind, ticket_id, title, body, created_at_ms) \
+                             VALUES ($1, 'dev-1', 'alice', 'reply', 1, 't', 'b', $2)",
+                        )
+                        .bind(format!("n-{round}-{n}"))
+                        .bind(T0)
+                        .execute(pool)
+                        .await
+                        .expect("insert notice");
+                    });
+                }
+                let (first, second) = tokio::join!(
+                    tokio::spawn({
+                        let store = store.clone();
+                        async move { store.take_user_notices("dev-1", T0 + 1).await }
+                    }),
+                    tokio::spawn({
+                        let store = store.clone();
+                        async move { store.take_user_notices("dev-1", T0 + 1).await }
+                    }),
+                );
+                let mut ids: Vec<String> = Vec::new();
+                for taken in [first, second] {
+                    ids.extend(
+                        taken
+                            .expect("task")
+                            .expect("take")
+                            .into_iter()
+                            .map(|notice| notice.id),
+                    );
+                }
+                ids.sort();
+                assert_eq!(
+                    ids,
+                    (0..5).map(|n| format!("n-{round}-{n}")).collect::<Vec<_>>(),
+                    "{backend}: round {round}: each notice sent exactly once"
+                );
+            }
+        }
+    }
+}
