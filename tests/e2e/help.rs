@@ -457,3 +457,31 @@ async fn users_hear_when_an_outage_starts_and_ends_on_their_device() {
     }
     assert_eq!(ended, incident_devices, "each told once that it is over");
 }
+
+/// Regression: another site (or a colleague's page) could navigate the user's browser to a
+/// link it asked for itself, signing the user in as someone else, whose history their next
+/// report would join. A link opened from another site is refused and stays unspent.
+#[tokio::test]
+async fn a_help_link_opened_from_another_site_is_refused_unspent() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await;
+    let link = help_link(&mut device, "mallory", "en_US.UTF-8").await;
+    for site in ["cross-site", "same-site"] {
+        let (status, head, body) =
+            http_form(http, "GET", &link, &[("Sec-Fetch-Site", site)], None).await;
+        assert_eq!(status, 403, "{site}: {head}\n{body}");
+        assert!(
+            !head.to_ascii_lowercase().contains("set-cookie"),
+            "{site}: no session: {head}"
+        );
+    }
+    // Opened by the agent (the browser says `none`), the same link still works once.
+    let (status, head, _) =
+        http_form(http, "GET", &link, &[("Sec-Fetch-Site", "none")], None).await;
+    assert_eq!(status, 303, "{head}");
+}

@@ -261,6 +261,21 @@ async fn redeem(
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return invalid();
     }
+    // The agent opens its link in the browser itself (`Sec-Fetch-Site: none`). One that
+    // another site navigates to would sign this browser in as whoever asked for it (a
+    // colleague's session, where the user's next report would go), so it is refused unspent.
+    if let Some(site @ ("cross-site" | "same-site")) = headers
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok())
+    {
+        tracing::warn!(site, "a help link opened from another site; refused");
+        return message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            &tr(lang, "help-page-refused"),
+            None,
+        );
+    }
     match state.store.redeem_help_link(&token, now_ms()).await {
         Ok(Some((session_token, session))) => {
             tracing::info!(device = %session.device_id, account = %session.account, "help link opened");
