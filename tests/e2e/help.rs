@@ -383,6 +383,10 @@ async fn users_hear_when_an_outage_starts_and_ends_on_their_device() {
     }
     // Inventories are stored as they arrive; give the last one a moment.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // user2 has no directory entry but opened the help page from a Polish desktop: their
+    // notices speak Polish, as their replies do.
+    let link = help_link(&mut devices[2], "user2", "pl_PL.UTF-8").await;
+    open_link(running.http_address, &link).await;
     for device in &mut devices {
         report(
             device,
@@ -432,6 +436,13 @@ async fn users_hear_when_an_outage_starts_and_ends_on_their_device() {
     assert!(
         english.body.contains("you do not need to report it"),
         "no directory entry: English: {english:?}"
+    );
+    let polish = started[2]
+        .first()
+        .expect("user2's device is in the incident");
+    assert!(
+        polish.title.contains("Dział IT") && polish.body.contains("nie musisz tego zgłaszać"),
+        "the language of their help page: Polish: {polish:?}"
     );
     for device in &mut devices {
         report(

@@ -596,8 +596,8 @@ pub fn outage_words(
 pub const MAX_OUTAGE_NOTICE_DEVICES: i64 = 1000;
 
 /// Queues outage notices (`"outage_started"` or `"outage_ended"`) for the users of incident
-/// `$ticket_id`'s devices (or of `$device`, one device joining it), each in their directory
-/// language, inside the caller's transaction. Tickets that are not incidents send nothing.
+/// `$ticket_id`'s devices (or of `$device`, one device joining it), each in the language of
+/// their latest help page, else their directory language, inside the caller's transaction. Tickets that are not incidents send nothing.
 macro_rules! outage_notices {
     ($executor:expr, $ticket_id:expr, $device:expr, $started:expr, $at_ms:expr) => {{
         let ticket = sqlx::query("SELECT kind, check_name, resource, scope, device_count FROM tickets WHERE id = $1")
@@ -624,14 +624,24 @@ macro_rules! outage_notices {
                 let device_id: String = row.try_get("id")?;
                 let users: String = row.try_get("users_json")?;
                 for account in serde_json::from_str::<Vec<String>>(&users).unwrap_or_default().into_iter().take(8) {
-                    let lang: Option<String> = sqlx::query("SELECT language FROM people WHERE account = $1")
-                        .bind(&account)
-                        .fetch_optional(&mut *$executor)
-                        .await?
-                        .map(|row| row.try_get("language"))
-                        .transpose()?
-                        .flatten();
-                    let lang = lang.as_deref().and_then(firstline_i18n::Lang::parse).unwrap_or_default();
+                    // As for their replies: the language of their latest help page, else the
+                    // directory's, else English.
+                    let langs = sqlx::query(
+                        "SELECT (SELECT h.lang FROM help_sessions h WHERE h.device_id = $1 AND h.account = $2 \
+                          ORDER BY h.created_at_ms DESC LIMIT 1) AS session_lang, \
+                         (SELECT p.language FROM people p WHERE p.account = $2) AS directory_lang",
+                    )
+                    .bind(&device_id)
+                    .bind(&account)
+                    .fetch_one(&mut *$executor)
+                    .await?;
+                    let session_lang: Option<String> = langs.try_get("session_lang")?;
+                    let directory_lang: Option<String> = langs.try_get("directory_lang")?;
+                    let lang = session_lang
+                        .as_deref()
+                        .and_then(firstline_i18n::Lang::parse)
+                        .or_else(|| directory_lang.as_deref().and_then(firstline_i18n::Lang::parse))
+                        .unwrap_or_default();
                     let (title, body) = $crate::store::help::outage_words(
                         $started, &check, &resource, scope.as_deref(), count, lang,
                     );
