@@ -440,14 +440,16 @@ impl Store {
 
     /// The notices waiting for `device_id`, marked sent (a notice is a courtesy: one that a
     /// broken stream loses is not sent again, the page still shows the change).
+    ///
+    /// Asked at every heartbeat of every device, so looking is a plain read: only a notice
+    /// found is written, each by one conditional update, and the stream whose update marks
+    /// it (another stream of the device may have read it too) sends it.
     pub async fn take_user_notices(
         &self,
         device_id: &str,
         now_ms: i64,
     ) -> Result<Vec<UserNotice>, StoreError> {
-        let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
-            let mut transaction = pool.begin_with(begin).await?;
             let rows = sqlx::query(
                 "SELECT id, account, kind, ticket_id, title, body FROM user_notices \
                  WHERE device_id = $1 AND sent_at_ms IS NULL AND created_at_ms > $2 ORDER BY created_at_ms LIMIT 20",
@@ -455,7 +457,7 @@ impl Store {
             .bind(device_id)
             // A notice a day old is news no longer.
             .bind(now_ms - 24 * 3600 * 1000)
-            .fetch_all(&mut *transaction)
+            .fetch_all(pool)
             .await?;
             let mut notices = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -467,21 +469,18 @@ impl Store {
                     title: row.try_get("title")?,
                     body: row.try_get("body")?,
                 };
-                // Another stream of this device may have read it too (PostgreSQL's read
-                // committed): the one whose update marks it sends it.
                 let marked = sqlx::query(
                     "UPDATE user_notices SET sent_at_ms = $1 WHERE id = $2 AND sent_at_ms IS NULL",
                 )
                 .bind(now_ms)
                 .bind(&notice.id)
-                .execute(&mut *transaction)
+                .execute(pool)
                 .await?
                 .rows_affected();
                 if marked == 1 {
                     notices.push(notice);
                 }
             }
-            transaction.commit().await?;
             Ok(notices)
         })
     }
@@ -690,6 +689,35 @@ mod tests {
             .enroll_device(id.as_bytes(), 1, &device)
             .await
             .expect("enroll");
+    }
+
+    /// Regression: every heartbeat of every device looked for notices in a write transaction
+    /// (on SQLite, `BEGIN IMMEDIATE`: the one write lock), so thousands of beats queued
+    /// behind, and in front of, the findings' group commit. Looking takes no lock.
+    #[tokio::test]
+    async fn looking_for_notices_does_not_wait_for_the_write_lock() {
+        for TestStore { store, .. } in &backends().await {
+            let Backend::Sqlite(pool) = &store.backend else {
+                continue;
+            };
+            enroll(store, "dev-1").await;
+            let mut writer = pool.acquire().await.expect("a connection");
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *writer)
+                .await
+                .expect("hold the write lock");
+            let looked = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                store.take_user_notices("dev-1", T0),
+            )
+            .await;
+            sqlx::query("ROLLBACK")
+                .execute(&mut *writer)
+                .await
+                .expect("release");
+            let notices = looked.expect("no wait for the writer").expect("no error");
+            assert!(notices.is_empty(), "{notices:?}");
+        }
     }
 
     /// Regression: two streams of one device (on two collectors, while the old one has not
