@@ -102,6 +102,21 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<String>, StoreError> {
         let token = random::token_text(32);
+        // An agent over its budget may ask in a loop: it is refused with a read, never
+        // holding the write lock (SQLite's only one) that every other device commits under.
+        let recent = with_pool!(self, pool => {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM help_links WHERE device_id = $1 AND created_at_ms > $2",
+            )
+            .bind(device_id)
+            .bind(now_ms - 10 * 60 * 1000)
+            .fetch_one(pool)
+            .await?
+            .try_get::<i64, _>("n")?
+        });
+        if recent >= MAX_LINKS_PER_DEVICE {
+            return Ok(None);
+        }
         let begin = self.backend.begin_statement();
         let created = with_pool!(self, pool => {
             let mut transaction = pool.begin_with(begin).await?;
@@ -717,6 +732,41 @@ mod tests {
                 .expect("release");
             let notices = looked.expect("no wait for the writer").expect("no error");
             assert!(notices.is_empty(), "{notices:?}");
+        }
+    }
+
+    /// Regression: a device over its help-link budget was refused inside a write
+    /// transaction, so an agent asking in a loop held SQLite's write lock turn after turn.
+    #[tokio::test]
+    async fn a_device_over_its_link_budget_is_refused_without_the_write_lock() {
+        for TestStore { store, .. } in &backends().await {
+            let Backend::Sqlite(pool) = &store.backend else {
+                continue;
+            };
+            enroll(store, "dev-1").await;
+            for _ in 0..MAX_LINKS_PER_DEVICE {
+                let link = store
+                    .create_help_link("dev-1", "alice", Some(1000), None, T0)
+                    .await
+                    .expect("store");
+                assert!(link.is_some(), "within the budget");
+            }
+            let mut writer = pool.acquire().await.expect("a connection");
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *writer)
+                .await
+                .expect("hold the write lock");
+            let asked = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                store.create_help_link("dev-1", "alice", Some(1000), None, T0 + 1),
+            )
+            .await;
+            sqlx::query("ROLLBACK")
+                .execute(&mut *writer)
+                .await
+                .expect("release");
+            let link = asked.expect("no wait for the writer").expect("no error");
+            assert_eq!(link, None, "over the budget");
         }
     }
 
