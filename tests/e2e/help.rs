@@ -496,3 +496,98 @@ async fn a_help_link_opened_from_another_site_is_refused_unspent() {
         http_form(http, "GET", &link, &[("Sec-Fetch-Site", "none")], None).await;
     assert_eq!(status, 303, "{head}");
 }
+
+/// Regression: an answer posted to a ticket that was not asking (still open, or answered
+/// already) was counted as a "fixed" answer and a rating: one requester could post "yes, 5"
+/// to their open ticket and fill the CSAT and the confirmed-fixed share.
+#[tokio::test]
+async fn only_an_answer_to_is_it_fixed_counts_in_the_stats() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await;
+    user_report(&mut device, "alice", "r-1", "intranet does not open").await;
+    let link = help_link(&mut device, "alice", "en_US.UTF-8").await;
+    let alice = open_link(http, &link).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &alice)], None).await;
+    let csrf = csrf_of(&page);
+    let session = running
+        .store
+        .help_session(
+            alice.trim_start_matches("firstline_help="),
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("store")
+        .expect("her session");
+    let ticket = running
+        .store
+        .requester_tickets(&session, 10)
+        .await
+        .expect("store")
+        .first()
+        .expect("her ticket")
+        .id;
+    let origin = format!("http://{http}");
+    let answer = |rating: &'static str| {
+        let alice = alice.clone();
+        let csrf = csrf.clone();
+        let origin = origin.clone();
+        async move {
+            http_form(
+                http,
+                "POST",
+                &format!("/help/tickets/{ticket}/answer"),
+                &[("Cookie", &alice), ("Origin", &origin)],
+                Some(&[("csrf_token", &csrf), ("fixed", "yes"), ("rating", rating)]),
+            )
+            .await
+            .0
+        }
+    };
+    let people = || async {
+        running
+            .store
+            .stats(0, i64::MAX)
+            .await
+            .expect("stats")
+            .people
+    };
+    // Not asked yet: the ticket is open.
+    answer("5").await;
+    let stats = people().await;
+    assert_eq!(
+        (stats.fixed_answers, stats.csat_ratings),
+        (0, 0),
+        "an answer nobody asked for: {stats:?}"
+    );
+    running
+        .store
+        .staff_action(
+            ticket,
+            "tech",
+            &firstline_collector::tickets::engine::StaffAction::Resolve {
+                solution: "DNS fixed".to_owned(),
+            },
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("resolve");
+    assert_eq!(answer("4").await, 303, "asked: the answer closes it");
+    // A second click on "Yes" after it closed adds nothing.
+    answer("1").await;
+    let stats = people().await;
+    assert_eq!(
+        (
+            stats.fixed_answers,
+            stats.fixed_confirmed,
+            stats.csat_ratings
+        ),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.csat_average, Some(4.0));
+}

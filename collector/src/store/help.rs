@@ -383,20 +383,29 @@ impl Store {
         })
     }
 
-    /// Whether `ticket_id` is one `session`'s user asked for on this device.
+    /// Whether `ticket_id` is one `session`'s user asked for on this device: `None` when it
+    /// is not theirs, else whether it is resolved and waiting for their "is it fixed?".
     pub async fn is_requester_of(
         &self,
         session: &HelpSession,
         ticket_id: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<bool>, StoreError> {
         with_pool!(self, pool => {
-            Ok(sqlx::query("SELECT id FROM tickets WHERE id = $1 AND device_id = $2 AND requester = $3")
-                .bind(ticket_id)
-                .bind(&session.device_id)
-                .bind(&session.account)
-                .fetch_optional(pool)
-                .await?
-                .is_some())
+            let row = sqlx::query(
+                "SELECT state, awaiting_requester_since_ms FROM tickets WHERE id = $1 AND device_id = $2 AND requester = $3",
+            )
+            .bind(ticket_id)
+            .bind(&session.device_id)
+            .bind(&session.account)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|row| -> Result<bool, sqlx::Error> {
+                let state: String = row.try_get("state")?;
+                let awaiting: Option<i64> = row.try_get("awaiting_requester_since_ms")?;
+                Ok(state == "resolved" && awaiting.is_some())
+            })
+            .transpose()
+            .map_err(StoreError::from)
         })
     }
 

@@ -885,9 +885,11 @@ async fn answer(
             None,
         );
     }
-    match state.store.is_requester_of(&session, id).await {
-        Ok(true) => {}
-        Ok(false) => {
+    // Only an answer to "is it fixed?" counts in the stats: one posted to a ticket that is
+    // not asking (still open, or answered already) is a note on it at most.
+    let asked = match state.store.is_requester_of(&session, id).await {
+        Ok(Some(asked)) => asked,
+        Ok(None) => {
             return message_page(
                 StatusCode::NOT_FOUND,
                 lang,
@@ -896,7 +898,7 @@ async fn answer(
             );
         }
         Err(e) => return unavailable(lang, &e),
-    }
+    };
     let fixed = match form.fixed.as_str() {
         "yes" => true,
         "no" => false,
@@ -956,10 +958,11 @@ async fn answer(
             );
         }
     }
-    if let Err(e) = state
-        .store
-        .record_feedback(id, &session.account, fixed, rating, &words, now)
-        .await
+    if asked
+        && let Err(e) = state
+            .store
+            .record_feedback(id, &session.account, fixed, rating, &words, now)
+            .await
     {
         tracing::error!(ticket = id, error = %e, "the requester's answer was applied but its rating was not stored");
     }
