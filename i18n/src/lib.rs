@@ -113,10 +113,11 @@ impl Lang {
             .find(|value| !value.trim().is_empty())?;
         // gettext ignores LANGUAGE when the locale is C.
         let is_c = matches!(chosen.trim(), "C" | "POSIX") || chosen.starts_with("C.");
-        if !is_c && let Some(list) = language {
-            if let Some(lang) = list.split(':').find_map(Lang::parse) {
-                return Some(lang);
-            }
+        if !is_c
+            && let Some(list) = language
+            && let Some(lang) = list.split(':').find_map(Lang::parse)
+        {
+            return Some(lang);
         }
         Lang::parse(chosen)
     }
@@ -245,10 +246,7 @@ fn bundles() -> &'static [Bundle; 4] {
 }
 
 fn bundle(lang: Lang, source: &str) -> Bundle {
-    let id: unic_langid::LanguageIdentifier = match lang.code().parse() {
-        Ok(id) => id,
-        Err(_) => unic_langid::LanguageIdentifier::default(),
-    };
+    let id: unic_langid::LanguageIdentifier = lang.code().parse().unwrap_or_default();
     let mut bundle = FluentBundle::new_concurrent(vec![id]);
     // Plain text: no Unicode isolation marks around arguments (HTML escapes them anyway).
     bundle.set_use_isolating(false);
