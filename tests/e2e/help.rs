@@ -591,3 +591,87 @@ async fn only_an_answer_to_is_it_fixed_counts_in_the_stats() {
     );
     assert_eq!(stats.csat_average, Some(4.0));
 }
+
+/// Regression: the requester's own answer came back on their page as the staff sentence
+/// ("alice (requester) says it is still broken; reopened: …"), in English on a Greek page.
+#[tokio::test]
+async fn the_requesters_answer_reads_in_their_language_on_their_page() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, "athens", "192.0.2.53").await;
+    user_report(&mut device, "eleni", "r-1", "το intranet δεν ανοίγει").await;
+    let link = help_link(&mut device, "eleni", "el_GR.UTF-8").await;
+    let eleni = open_link(http, &link).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &eleni)], None).await;
+    let csrf = csrf_of(&page);
+    let session = running
+        .store
+        .help_session(
+            eleni.trim_start_matches("firstline_help="),
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("store")
+        .expect("her session");
+    let ticket = running
+        .store
+        .requester_tickets(&session, 10)
+        .await
+        .expect("store")
+        .first()
+        .expect("her ticket")
+        .id;
+    running
+        .store
+        .staff_action(
+            ticket,
+            "tech",
+            &firstline_collector::tickets::engine::StaffAction::Resolve {
+                solution: "DNS fixed".to_owned(),
+            },
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("resolve");
+    let origin = format!("http://{http}");
+    let (status, _, _) = http_form(
+        http,
+        "POST",
+        &format!("/help/tickets/{ticket}/answer"),
+        &[("Cookie", &eleni), ("Origin", &origin)],
+        Some(&[
+            ("csrf_token", &csrf),
+            ("fixed", "no"),
+            ("words", "ακόμα τίποτα"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &eleni)], None).await;
+    assert!(
+        page.contains("Όχι, ακόμα δεν λειτουργεί") && page.contains("ακόμα τίποτα"),
+        "her answer, in Greek, with her words: {page}"
+    );
+    assert!(
+        !page.contains("still broken") && !page.contains("(requester)"),
+        "not the staff sentence: {page}"
+    );
+    // Staff still read the sentence on the ticket.
+    let detail = running
+        .store
+        .ticket_detail(ticket)
+        .await
+        .expect("store")
+        .expect("ticket");
+    assert!(
+        detail.timeline.iter().any(|entry| entry
+            .text
+            .contains("says it is still broken; reopened: ακόμα τίποτα")),
+        "{:?}",
+        detail.timeline
+    );
+}

@@ -55,7 +55,10 @@ pub struct PublicEntry {
     /// `reply` (staff) or `requester_answer`.
     pub kind: String,
     pub actor: Option<String>,
+    /// A reply's text; the requester's own words of an answer.
     pub text: String,
+    /// For an answer: whether they said it is fixed.
+    pub fixed: Option<bool>,
 }
 
 /// An open fleet incident this device is part of.
@@ -346,7 +349,7 @@ impl Store {
             for row in &rows {
                 let id: i64 = row.try_get("id")?;
                 let entries = sqlx::query(
-                    "SELECT at_ms, kind, actor, text FROM ticket_events WHERE ticket_id = $1 \
+                    "SELECT at_ms, kind, actor, text, data_json FROM ticket_events WHERE ticket_id = $1 \
                      AND kind IN ('reply', 'requester_answer') ORDER BY id",
                 )
                 .bind(id)
@@ -354,11 +357,25 @@ impl Store {
                 .await?;
                 let mut public_entries = Vec::with_capacity(entries.len());
                 for entry in &entries {
+                    let kind: String = entry.try_get("kind")?;
+                    let mut text: String = entry.try_get("text")?;
+                    let mut fixed = None;
+                    // An answer is shown as what they chose and their words, not the
+                    // sentence staff read.
+                    if kind == "requester_answer"
+                        && let Some(data) = entry
+                            .try_get::<Option<String>, _>("data_json")?
+                            .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
+                    {
+                        fixed = data["fixed"].as_bool();
+                        text = data["words"].as_str().unwrap_or_default().to_owned();
+                    }
                     public_entries.push(PublicEntry {
                         at_ms: entry.try_get("at_ms")?,
-                        kind: entry.try_get("kind")?,
+                        kind,
                         actor: entry.try_get("actor")?,
-                        text: entry.try_get("text")?,
+                        text,
+                        fixed,
                     });
                 }
                 let state: String = row.try_get("state")?;

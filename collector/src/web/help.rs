@@ -558,12 +558,30 @@ fn request_card(body: &mut String, ticket: &RequesterTicket, session: &HelpSessi
         } else {
             tr(lang, "help-your-answer")
         };
+        let text = match entry.fixed {
+            Some(fixed) => {
+                let chose = tr(
+                    lang,
+                    if fixed {
+                        "help-fixed-yes"
+                    } else {
+                        "help-fixed-no"
+                    },
+                );
+                if entry.text.is_empty() {
+                    chose
+                } else {
+                    format!("{chose}: {}", entry.text)
+                }
+            }
+            None => entry.text.clone(),
+        };
         let _ = write!(
             body,
             "<div class=\"entry {kind}\"><p class=\"muted\">{} · {}</p><p>{}</p></div>",
             esc(&heading),
             esc(&when(entry.at_ms)),
-            esc(&entry.text),
+            esc(&text),
             kind = if entry.kind == "reply" {
                 "reply"
             } else {
