@@ -660,6 +660,10 @@ async fn the_requesters_answer_reads_in_their_language_on_their_page() {
         !page.contains("still broken") && !page.contains("(requester)"),
         "not the staff sentence: {page}"
     );
+    assert!(
+        page.contains(&format!("<h3>#{ticket}: το intranet δεν ανοίγει</h3>")),
+        "her request is named by her words, not the title staff read: {page}"
+    );
     // Staff still read the sentence on the ticket.
     let detail = running
         .store

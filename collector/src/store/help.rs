@@ -336,8 +336,8 @@ impl Store {
         with_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT t.id, t.title, t.state, t.opened_at_ms, t.updated_at_ms, t.awaiting_requester_since_ms, \
-                 (SELECT c.summary FROM conditions c WHERE c.ticket_id = t.id AND c.check_name = 'user.report' \
-                  ORDER BY c.since_ms LIMIT 1) AS words \
+                 COALESCE((SELECT c.summary FROM conditions c WHERE c.ticket_id = t.id AND c.check_name = 'user.report' \
+                  ORDER BY c.since_ms LIMIT 1), CASE WHEN t.kind = 'report' THEN t.description END) AS words \
                  FROM tickets t WHERE t.device_id = $1 AND t.requester = $2 ORDER BY t.id DESC LIMIT $3",
             )
             .bind(&session.device_id)
@@ -380,7 +380,8 @@ impl Store {
                 }
                 let state: String = row.try_get("state")?;
                 let awaiting: Option<i64> = row.try_get("awaiting_requester_since_ms")?;
-                // Their own words, rather than the title staff read.
+                // Their own words (a report ticket's description), rather than the title
+                // staff read.
                 let words: Option<String> = row.try_get("words")?;
                 let title = match words {
                     Some(words) if !words.trim().is_empty() => words,
