@@ -205,7 +205,7 @@ fn public_url(text: &str) -> Result<String, String> {
     let Some((scheme, authority)) = trimmed.split_once("://") else {
         return problem("must start with http:// or https://");
     };
-    if scheme != "http" && scheme != "https" {
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return problem("must start with http:// or https://");
     }
     if authority.is_empty()
@@ -218,7 +218,15 @@ fn public_url(text: &str) -> Result<String, String> {
             "must be only a scheme, a host and an optional port, like https://help.example.com",
         );
     }
-    Ok(trimmed.to_owned())
+    // Browsers leave a default port out of `Host` and `Origin` and write the scheme and the
+    // host in lower case; the help page compares both with this, so it is kept as they send it.
+    let scheme = scheme.to_ascii_lowercase();
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    if let Some(host) = authority.strip_suffix(default_port) {
+        authority = host.to_owned();
+    }
+    Ok(format!("{scheme}://{authority}"))
 }
 
 /// `"24h"`-style durations in TOML, via humantime.
@@ -244,6 +252,26 @@ mod tests {
         let parsed = Settings::parse(EXAMPLE_CONFIG, Path::new("collector.example.toml"))
             .expect("example parses");
         assert_eq!(parsed, Settings::default());
+    }
+
+    /// Regression: `https://help.example.com:443` made the help page refuse every request,
+    /// because browsers send `Host: help.example.com` and `Origin: https://help.example.com`.
+    #[test]
+    fn public_url_is_kept_as_browsers_name_it() {
+        let cases = [
+            ("https://help.example.com:443", "https://help.example.com"),
+            ("http://help.example.com:80/", "http://help.example.com"),
+            ("HTTPS://Help.Example.COM", "https://help.example.com"),
+            (
+                "https://help.example.com:8443",
+                "https://help.example.com:8443",
+            ),
+            ("http://[::1]:80", "http://[::1]"),
+            ("http://10.0.0.5:8080", "http://10.0.0.5:8080"),
+        ];
+        for (written, kept) in cases {
+            assert_eq!(public_url(written).as_deref(), Ok(kept), "{written}");
+        }
     }
 
     #[test]

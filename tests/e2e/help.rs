@@ -383,6 +383,10 @@ async fn users_hear_when_an_outage_starts_and_ends_on_their_device() {
     }
     // Inventories are stored as they arrive; give the last one a moment.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // user2 has no directory entry but opened the help page from a Polish desktop: their
+    // notices speak Polish, as their replies do.
+    let link = help_link(&mut devices[2], "user2", "pl_PL.UTF-8").await;
+    open_link(running.http_address, &link).await;
     for device in &mut devices {
         report(
             device,
@@ -433,6 +437,13 @@ async fn users_hear_when_an_outage_starts_and_ends_on_their_device() {
         english.body.contains("you do not need to report it"),
         "no directory entry: English: {english:?}"
     );
+    let polish = started[2]
+        .first()
+        .expect("user2's device is in the incident");
+    assert!(
+        polish.title.contains("Dział IT") && polish.body.contains("nie musisz tego zgłaszać"),
+        "the language of their help page: Polish: {polish:?}"
+    );
     for device in &mut devices {
         report(
             device,
@@ -456,4 +467,215 @@ async fn users_hear_when_an_outage_starts_and_ends_on_their_device() {
         ended += notices.len();
     }
     assert_eq!(ended, incident_devices, "each told once that it is over");
+}
+
+/// Regression: another site (or a colleague's page) could navigate the user's browser to a
+/// link it asked for itself, signing the user in as someone else, whose history their next
+/// report would join. A link opened from another site is refused and stays unspent.
+#[tokio::test]
+async fn a_help_link_opened_from_another_site_is_refused_unspent() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await;
+    let link = help_link(&mut device, "mallory", "en_US.UTF-8").await;
+    for site in ["cross-site", "same-site"] {
+        let (status, head, body) =
+            http_form(http, "GET", &link, &[("Sec-Fetch-Site", site)], None).await;
+        assert_eq!(status, 403, "{site}: {head}\n{body}");
+        assert!(
+            !head.to_ascii_lowercase().contains("set-cookie"),
+            "{site}: no session: {head}"
+        );
+    }
+    // Opened by the agent (the browser says `none`), the same link still works once.
+    let (status, head, _) =
+        http_form(http, "GET", &link, &[("Sec-Fetch-Site", "none")], None).await;
+    assert_eq!(status, 303, "{head}");
+}
+
+/// Regression: an answer posted to a ticket that was not asking (still open, or answered
+/// already) was counted as a "fixed" answer and a rating: one requester could post "yes, 5"
+/// to their open ticket and fill the CSAT and the confirmed-fixed share.
+#[tokio::test]
+async fn only_an_answer_to_is_it_fixed_counts_in_the_stats() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await;
+    user_report(&mut device, "alice", "r-1", "intranet does not open").await;
+    let link = help_link(&mut device, "alice", "en_US.UTF-8").await;
+    let alice = open_link(http, &link).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &alice)], None).await;
+    let csrf = csrf_of(&page);
+    let session = running
+        .store
+        .help_session(
+            alice.trim_start_matches("firstline_help="),
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("store")
+        .expect("her session");
+    let ticket = running
+        .store
+        .requester_tickets(&session, 10)
+        .await
+        .expect("store")
+        .first()
+        .expect("her ticket")
+        .id;
+    let origin = format!("http://{http}");
+    let answer = |rating: &'static str| {
+        let alice = alice.clone();
+        let csrf = csrf.clone();
+        let origin = origin.clone();
+        async move {
+            http_form(
+                http,
+                "POST",
+                &format!("/help/tickets/{ticket}/answer"),
+                &[("Cookie", &alice), ("Origin", &origin)],
+                Some(&[("csrf_token", &csrf), ("fixed", "yes"), ("rating", rating)]),
+            )
+            .await
+            .0
+        }
+    };
+    let people = || async {
+        running
+            .store
+            .stats(0, i64::MAX)
+            .await
+            .expect("stats")
+            .people
+    };
+    // Not asked yet: the ticket is open.
+    answer("5").await;
+    let stats = people().await;
+    assert_eq!(
+        (stats.fixed_answers, stats.csat_ratings),
+        (0, 0),
+        "an answer nobody asked for: {stats:?}"
+    );
+    running
+        .store
+        .staff_action(
+            ticket,
+            "tech",
+            &firstline_collector::tickets::engine::StaffAction::Resolve {
+                solution: "DNS fixed".to_owned(),
+            },
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("resolve");
+    assert_eq!(answer("4").await, 303, "asked: the answer closes it");
+    // A second click on "Yes" after it closed adds nothing.
+    answer("1").await;
+    let stats = people().await;
+    assert_eq!(
+        (
+            stats.fixed_answers,
+            stats.fixed_confirmed,
+            stats.csat_ratings
+        ),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.csat_average, Some(4.0));
+}
+
+/// Regression: the requester's own answer came back on their page as the staff sentence
+/// ("alice (requester) says it is still broken; reopened: …"), in English on a Greek page.
+#[tokio::test]
+async fn the_requesters_answer_reads_in_their_language_on_their_page() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, "athens", "192.0.2.53").await;
+    user_report(&mut device, "eleni", "r-1", "το intranet δεν ανοίγει").await;
+    let link = help_link(&mut device, "eleni", "el_GR.UTF-8").await;
+    let eleni = open_link(http, &link).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &eleni)], None).await;
+    let csrf = csrf_of(&page);
+    let session = running
+        .store
+        .help_session(
+            eleni.trim_start_matches("firstline_help="),
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("store")
+        .expect("her session");
+    let ticket = running
+        .store
+        .requester_tickets(&session, 10)
+        .await
+        .expect("store")
+        .first()
+        .expect("her ticket")
+        .id;
+    running
+        .store
+        .staff_action(
+            ticket,
+            "tech",
+            &firstline_collector::tickets::engine::StaffAction::Resolve {
+                solution: "DNS fixed".to_owned(),
+            },
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("resolve");
+    let origin = format!("http://{http}");
+    let (status, _, _) = http_form(
+        http,
+        "POST",
+        &format!("/help/tickets/{ticket}/answer"),
+        &[("Cookie", &eleni), ("Origin", &origin)],
+        Some(&[
+            ("csrf_token", &csrf),
+            ("fixed", "no"),
+            ("words", "ακόμα τίποτα"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &eleni)], None).await;
+    assert!(
+        page.contains("Όχι, ακόμα δεν λειτουργεί") && page.contains("ακόμα τίποτα"),
+        "her answer, in Greek, with her words: {page}"
+    );
+    assert!(
+        !page.contains("still broken") && !page.contains("(requester)"),
+        "not the staff sentence: {page}"
+    );
+    assert!(
+        page.contains(&format!("<h3>#{ticket}: το intranet δεν ανοίγει</h3>")),
+        "her request is named by her words, not the title staff read: {page}"
+    );
+    // Staff still read the sentence on the ticket.
+    let detail = running
+        .store
+        .ticket_detail(ticket)
+        .await
+        .expect("store")
+        .expect("ticket");
+    assert!(
+        detail.timeline.iter().any(|entry| entry
+            .text
+            .contains("says it is still broken; reopened: ακόμα τίποτα")),
+        "{:?}",
+        detail.timeline
+    );
 }

@@ -141,12 +141,16 @@ fn requester_message(
     use firstline_i18n::{Lang, msg};
     let requester = &payload["requester"];
     let address = requester["email"].as_str().unwrap_or_default();
-    let to: Mailbox = match requester["display_name"].as_str() {
-        Some(name) if !name.is_empty() => format!("{name} <{address}>"),
-        _ => address.to_owned(),
-    }
-    .parse()
-    .map_err(|e| format!("the requester's address {address:?}: {e}"))?;
+    let address: lettre::Address = address
+        .parse()
+        .map_err(|e| format!("the requester's address {address:?}: {e}"))?;
+    // The name is given to lettre as a name, never pasted into an address: directories are
+    // full of "Kowalski, Jan", and a name is no place for another address.
+    let name = requester["display_name"]
+        .as_str()
+        .map(|name| name.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|name| !name.trim().is_empty());
+    let to = Mailbox::new(name, address);
     let lang = requester["language"]
         .as_str()
         .and_then(Lang::parse)
@@ -205,4 +209,52 @@ pub async fn send(channel: &EmailChannel, delivery: &Delivery) -> Result<(), Str
         .await
         .map(drop)
         .map_err(|e| format!("SMTP {}:{}: {e}", channel.host, channel.port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the requester's mailbox was `format!("{name} <{address}>")` parsed back,
+    /// so a directory name such as "Kowalski, Jan" made every mail to them fail.
+    #[test]
+    fn requester_mail_reaches_names_with_commas_quotes_and_brackets() {
+        let channel = EmailChannel {
+            host: "smtp.example.com".to_owned(),
+            port: 25,
+            security: SmtpSecurity::None,
+            credentials: None,
+            from: "it@example.com".parse().expect("a valid address"),
+            to: Vec::new(),
+        };
+        for name in [
+            "Kowalski, Jan",
+            "Jan \"JK\" Kowalski",
+            "Evil <attacker@evil.example>, x",
+            "Παπαδόπουλος, Γιώργος",
+            "",
+        ] {
+            let payload = serde_json::json!({
+                "requester": {"account": "jk", "display_name": name, "email": "jan@example.com", "language": "pl"},
+                "reply": "Please restart.",
+            });
+            let delivery = Delivery {
+                id: "d1".to_owned(),
+                channel: "people".to_owned(),
+                ticket_id: 7,
+                event: "replied".to_owned(),
+                payload_json: payload.to_string(),
+                attempts: 0,
+                lease_until_ms: 0,
+            };
+            let mail = message(&channel, &delivery).expect(name);
+            let to: Vec<String> = mail
+                .envelope()
+                .to()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(to, ["jan@example.com"], "{name}");
+        }
+    }
 }

@@ -222,6 +222,14 @@ impl Channel {
                                 at("events")
                             ));
                         }
+                        // The requester's mail says "replied" or "is it fixed?": any other
+                        // event would ask a person whether a ticket that is not resolved is fixed.
+                        if file.to_requester && !REQUESTER_EVENTS.contains(&event.as_str()) {
+                            return Err(format!(
+                                "{}: {event:?} is not for requesters; a channel with to_requester = true takes only {REQUESTER_EVENTS:?}",
+                                at("events")
+                            ));
+                        }
                     }
                     events.clone()
                 }
@@ -363,6 +371,21 @@ mod tests {
         assert_eq!(channels[0].route.events, ["opened"]);
         let waits: Vec<u64> = (0..5).map(|n| channels[0].backoff(n).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 5, 5]);
+    }
+
+    /// Regression: `to_requester = true` with `events = ["opened", …]` mailed the requester
+    /// "is it fixed?" about a ticket that had just opened.
+    #[test]
+    fn requester_channels_take_only_requester_events() {
+        let base = "[[channels]]\nname = \"people\"\nkind = \"email\"\nsmtp = \"smtp.example.com:587\"\nfrom = \"it@example.com\"\nto_requester = true\n";
+        let channels = parse(base).expect("defaults parse");
+        assert_eq!(channels[0].route.events, REQUESTER_EVENTS);
+        parse(&format!("{base}events = [\"replied\"]\n")).expect("replied alone parses");
+        for event in ["opened", "updated", "reopened"] {
+            let text = format!("{base}events = [\"replied\", \"{event}\"]\n");
+            let error = parse(&text).expect_err(&text);
+            assert!(error.contains("channels[\"people\"].events"), "{error}");
+        }
     }
 
     #[test]

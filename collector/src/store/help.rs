@@ -55,7 +55,10 @@ pub struct PublicEntry {
     /// `reply` (staff) or `requester_answer`.
     pub kind: String,
     pub actor: Option<String>,
+    /// A reply's text; the requester's own words of an answer.
     pub text: String,
+    /// For an answer: whether they said it is fixed.
+    pub fixed: Option<bool>,
 }
 
 /// An open fleet incident this device is part of.
@@ -102,6 +105,21 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<String>, StoreError> {
         let token = random::token_text(32);
+        // An agent over its budget may ask in a loop: it is refused with a read, never
+        // holding the write lock (SQLite's only one) that every other device commits under.
+        let recent = with_pool!(self, pool => {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM help_links WHERE device_id = $1 AND created_at_ms > $2",
+            )
+            .bind(device_id)
+            .bind(now_ms - 10 * 60 * 1000)
+            .fetch_one(pool)
+            .await?
+            .try_get::<i64, _>("n")?
+        });
+        if recent >= MAX_LINKS_PER_DEVICE {
+            return Ok(None);
+        }
         let begin = self.backend.begin_statement();
         let created = with_pool!(self, pool => {
             let mut transaction = pool.begin_with(begin).await?;
@@ -318,8 +336,8 @@ impl Store {
         with_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT t.id, t.title, t.state, t.opened_at_ms, t.updated_at_ms, t.awaiting_requester_since_ms, \
-                 (SELECT c.summary FROM conditions c WHERE c.ticket_id = t.id AND c.check_name = 'user.report' \
-                  ORDER BY c.since_ms LIMIT 1) AS words \
+                 COALESCE((SELECT c.summary FROM conditions c WHERE c.ticket_id = t.id AND c.check_name = 'user.report' \
+                  ORDER BY c.since_ms LIMIT 1), CASE WHEN t.kind = 'report' THEN t.description END) AS words \
                  FROM tickets t WHERE t.device_id = $1 AND t.requester = $2 ORDER BY t.id DESC LIMIT $3",
             )
             .bind(&session.device_id)
@@ -331,7 +349,7 @@ impl Store {
             for row in &rows {
                 let id: i64 = row.try_get("id")?;
                 let entries = sqlx::query(
-                    "SELECT at_ms, kind, actor, text FROM ticket_events WHERE ticket_id = $1 \
+                    "SELECT at_ms, kind, actor, text, data_json FROM ticket_events WHERE ticket_id = $1 \
                      AND kind IN ('reply', 'requester_answer') ORDER BY id",
                 )
                 .bind(id)
@@ -339,16 +357,31 @@ impl Store {
                 .await?;
                 let mut public_entries = Vec::with_capacity(entries.len());
                 for entry in &entries {
+                    let kind: String = entry.try_get("kind")?;
+                    let mut text: String = entry.try_get("text")?;
+                    let mut fixed = None;
+                    // An answer is shown as what they chose and their words, not the
+                    // sentence staff read.
+                    if kind == "requester_answer"
+                        && let Some(data) = entry
+                            .try_get::<Option<String>, _>("data_json")?
+                            .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
+                    {
+                        fixed = data["fixed"].as_bool();
+                        text = data["words"].as_str().unwrap_or_default().to_owned();
+                    }
                     public_entries.push(PublicEntry {
                         at_ms: entry.try_get("at_ms")?,
-                        kind: entry.try_get("kind")?,
+                        kind,
                         actor: entry.try_get("actor")?,
-                        text: entry.try_get("text")?,
+                        text,
+                        fixed,
                     });
                 }
                 let state: String = row.try_get("state")?;
                 let awaiting: Option<i64> = row.try_get("awaiting_requester_since_ms")?;
-                // Their own words, rather than the title staff read.
+                // Their own words (a report ticket's description), rather than the title
+                // staff read.
                 let words: Option<String> = row.try_get("words")?;
                 let title = match words {
                     Some(words) if !words.trim().is_empty() => words,
@@ -368,20 +401,29 @@ impl Store {
         })
     }
 
-    /// Whether `ticket_id` is one `session`'s user asked for on this device.
+    /// Whether `ticket_id` is one `session`'s user asked for on this device: `None` when it
+    /// is not theirs, else whether it is resolved and waiting for their "is it fixed?".
     pub async fn is_requester_of(
         &self,
         session: &HelpSession,
         ticket_id: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<bool>, StoreError> {
         with_pool!(self, pool => {
-            Ok(sqlx::query("SELECT id FROM tickets WHERE id = $1 AND device_id = $2 AND requester = $3")
-                .bind(ticket_id)
-                .bind(&session.device_id)
-                .bind(&session.account)
-                .fetch_optional(pool)
-                .await?
-                .is_some())
+            let row = sqlx::query(
+                "SELECT state, awaiting_requester_since_ms FROM tickets WHERE id = $1 AND device_id = $2 AND requester = $3",
+            )
+            .bind(ticket_id)
+            .bind(&session.device_id)
+            .bind(&session.account)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|row| -> Result<bool, sqlx::Error> {
+                let state: String = row.try_get("state")?;
+                let awaiting: Option<i64> = row.try_get("awaiting_requester_since_ms")?;
+                Ok(state == "resolved" && awaiting.is_some())
+            })
+            .transpose()
+            .map_err(StoreError::from)
         })
     }
 
@@ -440,14 +482,16 @@ impl Store {
 
     /// The notices waiting for `device_id`, marked sent (a notice is a courtesy: one that a
     /// broken stream loses is not sent again, the page still shows the change).
+    ///
+    /// Asked at every heartbeat of every device, so looking is a plain read: only a notice
+    /// found is written, each by one conditional update, and the stream whose update marks
+    /// it (another stream of the device may have read it too) sends it.
     pub async fn take_user_notices(
         &self,
         device_id: &str,
         now_ms: i64,
     ) -> Result<Vec<UserNotice>, StoreError> {
-        let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
-            let mut transaction = pool.begin_with(begin).await?;
             let rows = sqlx::query(
                 "SELECT id, account, kind, ticket_id, title, body FROM user_notices \
                  WHERE device_id = $1 AND sent_at_ms IS NULL AND created_at_ms > $2 ORDER BY created_at_ms LIMIT 20",
@@ -455,7 +499,7 @@ impl Store {
             .bind(device_id)
             // A notice a day old is news no longer.
             .bind(now_ms - 24 * 3600 * 1000)
-            .fetch_all(&mut *transaction)
+            .fetch_all(pool)
             .await?;
             let mut notices = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -467,14 +511,18 @@ impl Store {
                     title: row.try_get("title")?,
                     body: row.try_get("body")?,
                 };
-                sqlx::query("UPDATE user_notices SET sent_at_ms = $1 WHERE id = $2")
-                    .bind(now_ms)
-                    .bind(&notice.id)
-                    .execute(&mut *transaction)
-                    .await?;
-                notices.push(notice);
+                let marked = sqlx::query(
+                    "UPDATE user_notices SET sent_at_ms = $1 WHERE id = $2 AND sent_at_ms IS NULL",
+                )
+                .bind(now_ms)
+                .bind(&notice.id)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                if marked == 1 {
+                    notices.push(notice);
+                }
             }
-            transaction.commit().await?;
             Ok(notices)
         })
     }
@@ -589,8 +637,8 @@ pub fn outage_words(
 pub const MAX_OUTAGE_NOTICE_DEVICES: i64 = 1000;
 
 /// Queues outage notices (`"outage_started"` or `"outage_ended"`) for the users of incident
-/// `$ticket_id`'s devices (or of `$device`, one device joining it), each in their directory
-/// language, inside the caller's transaction. Tickets that are not incidents send nothing.
+/// `$ticket_id`'s devices (or of `$device`, one device joining it), each in the language of
+/// their latest help page, else their directory language, inside the caller's transaction. Tickets that are not incidents send nothing.
 macro_rules! outage_notices {
     ($executor:expr, $ticket_id:expr, $device:expr, $started:expr, $at_ms:expr) => {{
         let ticket = sqlx::query("SELECT kind, check_name, resource, scope, device_count FROM tickets WHERE id = $1")
@@ -617,14 +665,24 @@ macro_rules! outage_notices {
                 let device_id: String = row.try_get("id")?;
                 let users: String = row.try_get("users_json")?;
                 for account in serde_json::from_str::<Vec<String>>(&users).unwrap_or_default().into_iter().take(8) {
-                    let lang: Option<String> = sqlx::query("SELECT language FROM people WHERE account = $1")
-                        .bind(&account)
-                        .fetch_optional(&mut *$executor)
-                        .await?
-                        .map(|row| row.try_get("language"))
-                        .transpose()?
-                        .flatten();
-                    let lang = lang.as_deref().and_then(firstline_i18n::Lang::parse).unwrap_or_default();
+                    // As for their replies: the language of their latest help page, else the
+                    // directory's, else English.
+                    let langs = sqlx::query(
+                        "SELECT (SELECT h.lang FROM help_sessions h WHERE h.device_id = $1 AND h.account = $2 \
+                          ORDER BY h.created_at_ms DESC LIMIT 1) AS session_lang, \
+                         (SELECT p.language FROM people p WHERE p.account = $2) AS directory_lang",
+                    )
+                    .bind(&device_id)
+                    .bind(&account)
+                    .fetch_one(&mut *$executor)
+                    .await?;
+                    let session_lang: Option<String> = langs.try_get("session_lang")?;
+                    let directory_lang: Option<String> = langs.try_get("directory_lang")?;
+                    let lang = session_lang
+                        .as_deref()
+                        .and_then(firstline_i18n::Lang::parse)
+                        .or_else(|| directory_lang.as_deref().and_then(firstline_i18n::Lang::parse))
+                        .unwrap_or_default();
                     let (title, body) = $crate::store::help::outage_words(
                         $started, &check, &resource, scope.as_deref(), count, lang,
                     );
@@ -648,3 +706,146 @@ macro_rules! outage_notices {
     }};
 }
 pub(crate) use outage_notices;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewDevice;
+    use crate::store::tests::{TestStore, backends};
+
+    const T0: i64 = 1_800_000_000_000;
+
+    async fn enroll(store: &Store, id: &str) {
+        store
+            .insert_token(id.as_bytes(), 0, i64::MAX)
+            .await
+            .expect("token");
+        let device = NewDevice {
+            id: id.to_owned(),
+            hostname: format!("pc-{id}"),
+            agent_version: "0.1.0".to_owned(),
+            certificate_serial: "01".to_owned(),
+            certificate_not_after_ms: i64::MAX,
+        };
+        store
+            .enroll_device(id.as_bytes(), 1, &device)
+            .await
+            .expect("enroll");
+    }
+
+    /// Regression: every heartbeat of every device looked for notices in a write transaction
+    /// (on SQLite, `BEGIN IMMEDIATE`: the one write lock), so thousands of beats queued
+    /// behind, and in front of, the findings' group commit. Looking takes no lock.
+    #[tokio::test]
+    async fn looking_for_notices_does_not_wait_for_the_write_lock() {
+        for TestStore { store, .. } in &backends().await {
+            let Backend::Sqlite(pool) = &store.backend else {
+                continue;
+            };
+            enroll(store, "dev-1").await;
+            let mut writer = pool.acquire().await.expect("a connection");
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *writer)
+                .await
+                .expect("hold the write lock");
+            let looked = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                store.take_user_notices("dev-1", T0),
+            )
+            .await;
+            sqlx::query("ROLLBACK")
+                .execute(&mut *writer)
+                .await
+                .expect("release");
+            let notices = looked.expect("no wait for the writer").expect("no error");
+            assert!(notices.is_empty(), "{notices:?}");
+        }
+    }
+
+    /// Regression: a device over its help-link budget was refused inside a write
+    /// transaction, so an agent asking in a loop held SQLite's write lock turn after turn.
+    #[tokio::test]
+    async fn a_device_over_its_link_budget_is_refused_without_the_write_lock() {
+        for TestStore { store, .. } in &backends().await {
+            let Backend::Sqlite(pool) = &store.backend else {
+                continue;
+            };
+            enroll(store, "dev-1").await;
+            for _ in 0..MAX_LINKS_PER_DEVICE {
+                let link = store
+                    .create_help_link("dev-1", "alice", Some(1000), None, T0)
+                    .await
+                    .expect("store");
+                assert!(link.is_some(), "within the budget");
+            }
+            let mut writer = pool.acquire().await.expect("a connection");
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *writer)
+                .await
+                .expect("hold the write lock");
+            let asked = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                store.create_help_link("dev-1", "alice", Some(1000), None, T0 + 1),
+            )
+            .await;
+            sqlx::query("ROLLBACK")
+                .execute(&mut *writer)
+                .await
+                .expect("release");
+            let link = asked.expect("no wait for the writer").expect("no error");
+            assert_eq!(link, None, "over the budget");
+        }
+    }
+
+    /// Regression: two streams of one device (on two collectors, while the old one has not
+    /// noticed the new) could both read the same waiting notices and both send them; the
+    /// user saw each notification twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_notice_is_taken_once_even_by_two_streams_at_once() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "dev-1").await;
+            for round in 0..20 {
+                for n in 0..5 {
+                    with_pool!(store, pool => {
+                        sqlx::query(
+                            "INSERT INTO user_notices (id, device_id, account, kind, ticket_id, title, body, created_at_ms) \
+                             VALUES ($1, 'dev-1', 'alice', 'reply', 1, 't', 'b', $2)",
+                        )
+                        .bind(format!("n-{round}-{n}"))
+                        .bind(T0)
+                        .execute(pool)
+                        .await
+                        .expect("insert notice");
+                    });
+                }
+                let (first, second) = tokio::join!(
+                    tokio::spawn({
+                        let store = store.clone();
+                        async move { store.take_user_notices("dev-1", T0 + 1).await }
+                    }),
+                    tokio::spawn({
+                        let store = store.clone();
+                        async move { store.take_user_notices("dev-1", T0 + 1).await }
+                    }),
+                );
+                let mut ids: Vec<String> = Vec::new();
+                for taken in [first, second] {
+                    ids.extend(
+                        taken
+                            .expect("task")
+                            .expect("take")
+                            .into_iter()
+                            .map(|notice| notice.id),
+                    );
+                }
+                ids.sort();
+                assert_eq!(
+                    ids,
+                    (0..5).map(|n| format!("n-{round}-{n}")).collect::<Vec<_>>(),
+                    "{backend}: round {round}: each notice sent exactly once"
+                );
+            }
+        }
+    }
+}

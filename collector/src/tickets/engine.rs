@@ -1622,6 +1622,19 @@ fn staff(
             } else {
                 format!(": {words}")
             };
+            // Staff read the sentence; the requester's page shows their answer and words in
+            // their own language, from the data.
+            let answer_data = serde_json::json!({ "fixed": fixed, "words": words }).to_string();
+            let note = |plan: &mut Plan, kind: NoteKind, text: String| {
+                plan.push(Action::Note {
+                    ticket: reference,
+                    kind,
+                    actor: Some(actor.to_owned()),
+                    text,
+                    data_json: Some(answer_data.clone()),
+                    at_ms: now,
+                });
+            };
             match (fixed, ticket.state) {
                 (true, TicketState::Resolved) => {
                     set_state(plan, TicketState::Closed, None);

@@ -51,6 +51,8 @@ fn our_authority(state: &HttpState) -> String {
 
 /// Requests must name our host: a browser tricked into sending ours to another name (DNS
 /// rebinding) or a proxy forwarding someone else's is refused.
+// The refusal is the page itself, made once per request: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 fn check_host(state: &HttpState, headers: &HeaderMap, lang: Lang) -> Result<(), Response> {
     let host = headers
         .get(header::HOST)
@@ -71,6 +73,8 @@ fn check_host(state: &HttpState, headers: &HeaderMap, lang: Lang) -> Result<(), 
 
 /// A change must come from our own pages: `Origin` (or, without it, `Sec-Fetch-Site`) says
 /// where the form was, and another site's form is refused before its token is even looked at.
+// The refusal is the page itself, made once per request: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 fn check_origin(state: &HttpState, headers: &HeaderMap, lang: Lang) -> Result<(), Response> {
     let refuse = |why: &str| {
         tracing::warn!(reason = why, "help page change from another site; refused");
@@ -265,6 +269,21 @@ async fn redeem(
     };
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return invalid();
+    }
+    // The agent opens its link in the browser itself (`Sec-Fetch-Site: none`). One that
+    // another site navigates to would sign this browser in as whoever asked for it (a
+    // colleague's session, where the user's next report would go), so it is refused unspent.
+    if let Some(site @ ("cross-site" | "same-site")) = headers
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok())
+    {
+        tracing::warn!(site, "a help link opened from another site; refused");
+        return message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            &tr(lang, "help-page-refused"),
+            None,
+        );
     }
     match state.store.redeem_help_link(&token, now_ms()).await {
         Ok(Some((session_token, session))) => {
@@ -544,12 +563,30 @@ fn request_card(body: &mut String, ticket: &RequesterTicket, session: &HelpSessi
         } else {
             tr(lang, "help-your-answer")
         };
+        let text = match entry.fixed {
+            Some(fixed) => {
+                let chose = tr(
+                    lang,
+                    if fixed {
+                        "help-fixed-yes"
+                    } else {
+                        "help-fixed-no"
+                    },
+                );
+                if entry.text.is_empty() {
+                    chose
+                } else {
+                    format!("{chose}: {}", entry.text)
+                }
+            }
+            None => entry.text.clone(),
+        };
         let _ = write!(
             body,
             "<div class=\"entry {kind}\"><p class=\"muted\">{} · {}</p><p>{}</p></div>",
             esc(&heading),
             esc(&when(entry.at_ms)),
-            esc(&entry.text),
+            esc(&text),
             kind = if entry.kind == "reply" {
                 "reply"
             } else {
@@ -875,9 +912,11 @@ async fn answer(
             None,
         );
     }
-    match state.store.is_requester_of(&session, id).await {
-        Ok(true) => {}
-        Ok(false) => {
+    // Only an answer to "is it fixed?" counts in the stats: one posted to a ticket that is
+    // not asking (still open, or answered already) is a note on it at most.
+    let asked = match state.store.is_requester_of(&session, id).await {
+        Ok(Some(asked)) => asked,
+        Ok(None) => {
             return message_page(
                 StatusCode::NOT_FOUND,
                 lang,
@@ -886,7 +925,7 @@ async fn answer(
             );
         }
         Err(e) => return unavailable(lang, &e),
-    }
+    };
     let fixed = match form.fixed.as_str() {
         "yes" => true,
         "no" => false,
@@ -946,10 +985,11 @@ async fn answer(
             );
         }
     }
-    if let Err(e) = state
-        .store
-        .record_feedback(id, &session.account, fixed, rating, &words, now)
-        .await
+    if asked
+        && let Err(e) = state
+            .store
+            .record_feedback(id, &session.account, fixed, rating, &words, now)
+            .await
     {
         tracing::error!(ticket = id, error = %e, "the requester's answer was applied but its rating was not stored");
     }
