@@ -95,9 +95,7 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
             ("playbooks", "timeout = \"2s\"\nreports_per_user = 20"),
         ]),
     );
-    let mut env = bus.agent_env();
-    env.push(("RUST_LOG".to_owned(), "debug,h2=info,hyper=info,tower=info,rustls=info".to_owned()));
-    let agent = AgentProcess::start_with_env(&[], &config, &state_dir, &env);
+    let agent = AgentProcess::start_with_env(&[], &config, &state_dir, &bus.agent_env());
     agent.wait_log(&["listening for user reports"], 1).await;
     wait_for("the agent's stream", || async {
         running.sessions.is_connected(&device).then_some(())
@@ -144,14 +142,6 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
     // The technician answers in public: the page shows it, the desktop shows it.
     let reply = "Καλησπέρα! Ελέγχουμε τον DNS του γραφείου, θα σας ενημερώσω.";
     act(http, &key, id, serde_json::json!({"action": "reply", "text": reply})).await;
-    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
-    eprintln!("DEBUG CALLS: {:?}", bus.calls_debug());
-    let db = collector.settings.data_dir.join("firstline.db");
-    let out = std::process::Command::new("sqlite3").arg(&db).arg("select id, device_id, account, kind, sent_at_ms from user_notices; select kind, actor, text from ticket_events;").output().expect("sqlite3");
-    eprintln!("DEBUG DB {}: {}{}", db.display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    for line in agent.log.lock().expect("log").iter().rev().take(25) {
-        eprintln!("DEBUG AGENT: {line}");
-    }
     let shown = bus
         .wait_for_notification(|n| n.body.contains("Ελέγχουμε τον DNS"))
         .await;

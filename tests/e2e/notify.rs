@@ -195,19 +195,24 @@ impl SessionBus {
         )]
     }
 
-    /// Waits for a notification that `matches`.
+    /// Waits (up to a minute: the agent starts a child that connects to the bus) for a
+    /// notification that `matches`; fails listing the ones that came.
     pub(crate) async fn wait_for_notification(
         &self,
         matches: impl Fn(&Recorded) -> bool,
     ) -> Recorded {
-        wait_for("a notification", || async {
-            self.calls().into_iter().find(|call| matches(call))
-        })
-        .await
-    }
-
-    pub(crate) fn calls_debug(&self) -> Vec<Recorded> {
-        self.calls()
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(call) = self.calls().into_iter().find(|call| matches(call)) {
+                return call;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no such notification within a minute; shown: {:#?}",
+                self.calls()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     fn calls(&self) -> Vec<Recorded> {

@@ -248,7 +248,12 @@ impl Notifier {
             let mut state = self.lock();
             match state
                 .limits
-                .admit(&notice.account, notice.ticket_id, Instant::now())
+                .admit(
+                    &notice.account,
+                    notice.ticket_id,
+                    &notice.kind,
+                    Instant::now(),
+                )
             {
                 Verdict::TooMany { first, per_ticket } => {
                     let limit = if per_ticket {

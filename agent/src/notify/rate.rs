@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 /// At most this many notices per account within [`ACCOUNT_WINDOW`].
 pub const PER_ACCOUNT: usize = 6;
 pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(600);
-/// At most one notice per ticket and account within this time.
+/// At most one notice of a kind per ticket and account within this time (a reply and the
+/// "is it fixed?" that follows it are both shown; a burst of replies is not).
 pub const TICKET_WINDOW: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,20 +26,20 @@ pub enum Verdict {
 pub struct RateLimits {
     /// Times of the notices shown per account, within the account window.
     shown: HashMap<String, VecDeque<Instant>>,
-    /// The last notice per (account, ticket), within the ticket window.
-    tickets: HashMap<(String, i64), Instant>,
+    /// The last notice per (account, ticket, kind), within the ticket window.
+    tickets: HashMap<(String, i64, String), Instant>,
     /// Notices dropped per account since its last shown one.
     dropped: HashMap<String, u64>,
 }
 
 impl RateLimits {
-    /// Whether a notice for `account` about `ticket_id` (0: none) may be shown at `now`;
-    /// a notice shown is counted.
-    pub fn admit(&mut self, account: &str, ticket_id: i64, now: Instant) -> Verdict {
+    /// Whether a notice of `kind` for `account` about `ticket_id` (0: none) may be shown at
+    /// `now`; a notice shown is counted.
+    pub fn admit(&mut self, account: &str, ticket_id: i64, kind: &str, now: Instant) -> Verdict {
         self.forget_before(now);
         let shown = self.shown.get(account).map_or(0, VecDeque::len);
-        let per_ticket =
-            ticket_id != 0 && self.tickets.contains_key(&(account.to_owned(), ticket_id));
+        let key = (account.to_owned(), ticket_id, kind.to_owned());
+        let per_ticket = ticket_id != 0 && self.tickets.contains_key(&key);
         if shown >= PER_ACCOUNT || per_ticket {
             let dropped = self.dropped.entry(account.to_owned()).or_default();
             *dropped += 1;
@@ -52,7 +53,7 @@ impl RateLimits {
             .or_default()
             .push_back(now);
         if ticket_id != 0 {
-            self.tickets.insert((account.to_owned(), ticket_id), now);
+            self.tickets.insert(key, now);
         }
         Verdict::Show
     }
@@ -105,7 +106,7 @@ mod tests {
             ("anna", 6, 601, false),
         ];
         for (i, (account, ticket, secs, expected)) in cases.iter().enumerate() {
-            let verdict = limits.admit(account, *ticket, at(*secs));
+            let verdict = limits.admit(account, *ticket, "reply", at(*secs));
             assert_eq!(verdict == Verdict::Show, *expected, "case {i}: {verdict:?}");
         }
     }
@@ -115,17 +116,17 @@ mod tests {
         let now = Instant::now();
         let mut limits = RateLimits::default();
         for ticket in 1..=6 {
-            assert_eq!(limits.admit("anna", ticket, now), Verdict::Show);
+            assert_eq!(limits.admit("anna", ticket, "reply", now), Verdict::Show);
         }
         let firsts: Vec<bool> = (7..=9)
-            .map(|ticket| match limits.admit("anna", ticket, now) {
+            .map(|ticket| match limits.admit("anna", ticket, "reply", now) {
                 Verdict::TooMany { first, .. } => first,
                 Verdict::Show => panic!("shown over the limit"),
             })
             .collect();
         assert_eq!(firsts, [true, false, false]);
         let later = now + ACCOUNT_WINDOW;
-        assert_eq!(limits.admit("anna", 10, later), Verdict::Show);
+        assert_eq!(limits.admit("anna", 10, "reply", later), Verdict::Show);
         assert_eq!(limits.dropped_since_shown("anna"), 3);
         assert_eq!(limits.dropped_since_shown("anna"), 0);
     }
@@ -135,10 +136,23 @@ mod tests {
         let now = Instant::now();
         let mut limits = RateLimits::default();
         for ticket in 1..=5 {
-            limits.admit(&format!("user{ticket}"), ticket, now);
+            limits.admit(&format!("user{ticket}"), ticket, "reply", now);
         }
-        limits.admit("anna", 0, now + ACCOUNT_WINDOW);
+        limits.admit("anna", 0, "reply", now + ACCOUNT_WINDOW);
         assert_eq!(limits.shown.len(), 1);
         assert!(limits.tickets.is_empty());
     }
+
+    #[test]
+    fn a_reply_and_the_fix_to_confirm_on_one_ticket_are_both_shown() {
+        let mut limits = RateLimits::default();
+        let now = Instant::now();
+        assert_eq!(limits.admit("anna", 7, "reply", now), Verdict::Show);
+        assert_eq!(limits.admit("anna", 7, "resolved", now), Verdict::Show);
+        assert!(matches!(
+            limits.admit("anna", 7, "reply", now),
+            Verdict::TooMany { per_ticket: true, .. }
+        ));
+    }
+
 }
