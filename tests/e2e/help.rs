@@ -142,6 +142,23 @@ async fn a_help_link_opens_once_and_its_session_sees_only_its_device_and_user() 
         "Bob's report is not hers: {page}"
     );
     let alice_csrf = csrf_of(&page);
+    assert!(
+        page.contains("<li class=\"green\" data-area=\"storage\"")
+            && page.contains("<li class=\"green\" data-area=\"network\""),
+        "a healthy computer is green: {page}"
+    );
+    // A nearly full disk turns storage red, in her language, and nothing else.
+    report(&mut device_a, "disk.free_low", "/", pb::Severity::Critical).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &alice)], None).await;
+    assert!(
+        page.contains("<li class=\"red\" data-area=\"storage\"")
+            && page.contains("<li class=\"green\" data-area=\"network\""),
+        "the full disk is red: {page}"
+    );
+    assert!(
+        page.contains("Ένας δίσκος είναι σχεδόν γεμάτος"),
+        "the reason in Greek: {page}"
+    );
 
     // An expired link is refused like a spent one.
     let expired = running

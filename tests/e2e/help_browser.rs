@@ -35,7 +35,11 @@ async fn help_link(config: &std::path::Path, state_dir: &std::path::Path, locale
         .expect("help answers in time")
         .expect("run e2e-agent help");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "help failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "help failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout
         .split_whitespace()
         .find(|word| word.starts_with("http://") || word.starts_with("https://"))
@@ -44,8 +48,14 @@ async fn help_link(config: &std::path::Path, state_dir: &std::path::Path, locale
 }
 
 async fn ticket(http: std::net::SocketAddr, key: &str, id: i64) -> Value {
-    let (status, ticket) =
-        http_json(http, "GET", &format!("/api/v1/tickets/{id}"), Some(key), None).await;
+    let (status, ticket) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{id}"),
+        Some(key),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{ticket}");
     ticket
 }
@@ -112,20 +122,30 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
 
     // They describe the problem in their own words, in Greek.
     browser
-        .type_into("#words", "Δεν ανοίγει το https://gone.intranet.test/ στον υπολογιστή μου")
+        .type_into(
+            "#words",
+            "Δεν ανοίγει το https://gone.intranet.test/ στον υπολογιστή μου",
+        )
         .await;
     browser.click("#send").await;
     let number = browser.text("#ticket-number").await;
     let diagnosis = browser.text("#diagnosis").await;
     let advice = browser.text("#advice").await;
     assert!(number.contains('#'), "the request number: {number}");
-    for (what, text) in [("diagnosis", &diagnosis), ("advice", &advice), ("number", &number)] {
+    for (what, text) in [
+        ("diagnosis", &diagnosis),
+        ("advice", &advice),
+        ("number", &number),
+    ] {
         assert!(
             text.chars().any(|c| ('\u{0370}'..='\u{03FF}').contains(&c)),
             "the {what} is in Greek: {text}"
         );
     }
-    assert!(diagnosis.contains("gone.intranet.test"), "names what failed: {diagnosis}");
+    assert!(
+        diagnosis.contains("gone.intranet.test"),
+        "names what failed: {diagnosis}"
+    );
     for jargon in ["NXDOMAIN", "nxdomain", "PID"] {
         assert!(!diagnosis.contains(jargon), "no jargon: {diagnosis}");
     }
@@ -137,26 +157,46 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
         .and_then(|digits| digits.parse().ok())
         .unwrap_or_else(|| panic!("a number in {number}"));
     let opened = ticket(http, &key, id).await;
-    assert_eq!(opened["requester"], "root", "the account the kernel named: {opened}");
+    assert_eq!(
+        opened["requester"], "root",
+        "the account the kernel named: {opened}"
+    );
 
     // The technician answers in public: the page shows it, the desktop shows it.
     let reply = "Καλησπέρα! Ελέγχουμε τον DNS του γραφείου, θα σας ενημερώσω.";
-    act(http, &key, id, serde_json::json!({"action": "reply", "text": reply})).await;
+    act(
+        http,
+        &key,
+        id,
+        serde_json::json!({"action": "reply", "text": reply}),
+    )
+    .await;
     let shown = bus
         .wait_for_notification(|n| n.body.contains("Ελέγχουμε τον DNS"))
         .await;
     assert!(shown.summary.contains(&format!("#{id}")), "{shown:?}");
-    assert!(shown.summary.contains("τμήμα IT"), "the notification is Greek: {shown:?}");
+    assert!(
+        shown.summary.contains("τμήμα IT"),
+        "the notification is Greek: {shown:?}"
+    );
     browser.goto(&format!("{base}/help")).await;
     let request = browser.text(&format!("#ticket-{id}")).await;
-    assert!(request.contains("Ελέγχουμε τον DNS"), "the reply is on the page: {request}");
+    assert!(
+        request.contains("Ελέγχουμε τον DNS"),
+        "the reply is on the page: {request}"
+    );
 
     // The technician resolves; the person says it is still broken, in their words.
     act(http, &key, id, serde_json::json!({"action": "resolve", "solution": "Added the intranet's name to the office DNS"})).await;
     let asked = bus
-        .wait_for_notification(|n| n.summary.contains(&format!("#{id}")) && n.body.contains("Βοήθεια IT"))
+        .wait_for_notification(|n| {
+            n.summary.contains(&format!("#{id}")) && n.body.contains("Βοήθεια IT")
+        })
         .await;
-    assert!(asked.summary.contains("λύθηκε"), "asks whether it is fixed: {asked:?}");
+    assert!(
+        asked.summary.contains("λύθηκε"),
+        "asks whether it is fixed: {asked:?}"
+    );
     browser.goto(&format!("{base}/help")).await;
     browser
         .type_into(&format!("#words-{id}"), "Ακόμα δεν ανοίγει, βγάζει λάθος")
@@ -167,12 +207,23 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
     let reopened = ticket(http, &key, id).await;
     assert_eq!(reopened["state"], "new", "reopened: {reopened}");
     let timeline = reopened["timeline"].to_string();
-    assert!(timeline.contains("Ακόμα δεν ανοίγει"), "with their words: {timeline}");
+    assert!(
+        timeline.contains("Ακόμα δεν ανοίγει"),
+        "with their words: {timeline}"
+    );
 
     // Fixed for real this time: "Yes", with a rating.
-    act(http, &key, id, serde_json::json!({"action": "resolve", "solution": "Flushed the DNS cache"})).await;
+    act(
+        http,
+        &key,
+        id,
+        serde_json::json!({"action": "resolve", "solution": "Flushed the DNS cache"}),
+    )
+    .await;
     browser.goto(&format!("{base}/help")).await;
-    browser.click(&format!("#answer-{id} input[name=rating][value=\"5\"]")).await;
+    browser
+        .click(&format!("#answer-{id} input[name=rating][value=\"5\"]"))
+        .await;
     browser.click(&format!("#answer-{id} button.yes")).await;
     browser.text("#answered").await;
     let closed = ticket(http, &key, id).await;
@@ -195,15 +246,27 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
     browser.resize(1280, 1000).await;
     browser.goto(&format!("{base}/login")).await;
     browser.type_into("input[name=name]", "tina").await;
-    browser.type_into("input[name=password]", "tina-password-1").await;
+    browser
+        .type_into("input[name=password]", "tina-password-1")
+        .await;
     browser.click("button[type=submit]").await;
     browser.text("#queue").await;
     browser.goto(&format!("{base}/tickets/{id}")).await;
     let requester = browser.text("#requester").await;
     assert!(requester.contains("root"), "{requester}");
     let timeline = browser.text("#timeline").await;
-    assert!(timeline.contains("reply") && timeline.contains("Ελέγχουμε τον DNS"), "{timeline}");
+    assert!(
+        timeline.contains("reply") && timeline.contains("Ελέγχουμε τον DNS"),
+        "{timeline}"
+    );
+    // Tall enough to show the timeline with the reply and the requester's answers.
+    browser.resize(1280, 2600).await;
     let shot = browser.screenshot("ticket-with-requester-and-reply").await;
-    eprintln!("screenshots in {}", shot.parent().map(|p| p.display().to_string()).unwrap_or_default());
+    eprintln!(
+        "screenshots in {}",
+        shot.parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
     drop(agent);
 }

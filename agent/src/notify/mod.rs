@@ -246,15 +246,12 @@ impl Notifier {
         let session = platform::session_for(&self.inner.settings, &notice.account)?;
         {
             let mut state = self.lock();
-            match state
-                .limits
-                .admit(
-                    &notice.account,
-                    notice.ticket_id,
-                    &notice.kind,
-                    Instant::now(),
-                )
-            {
+            match state.limits.admit(
+                &notice.account,
+                notice.ticket_id,
+                &notice.kind,
+                Instant::now(),
+            ) {
                 Verdict::TooMany { first, per_ticket } => {
                     let limit = if per_ticket {
                         format!("one per ticket per {}s", rate::TICKET_WINDOW.as_secs())

@@ -151,8 +151,10 @@ mod tests {
         assert_eq!(limits.admit("anna", 7, "resolved", now), Verdict::Show);
         assert!(matches!(
             limits.admit("anna", 7, "reply", now),
-            Verdict::TooMany { per_ticket: true, .. }
+            Verdict::TooMany {
+                per_ticket: true,
+                ..
+            }
         ));
     }
-
 }

@@ -233,9 +233,10 @@ fn respond(status: StatusCode, body: String) -> Response {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // With no referrer at all, browsers send `Origin: null` on our own forms, which the
     // origin check refuses; same-origin still tells other sites nothing.
-    response
-        .headers_mut()
-        .insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 
@@ -460,8 +461,8 @@ async fn home_page(
         "<section id=\"health\"><h2>{}</h2><ul class=\"health\">",
         esc(&tr(lang, "help-health-heading"))
     );
-    let mut worst: std::collections::BTreeMap<&'static str, u8> =
-        AREAS.iter().map(|a| (*a, 0)).collect();
+    // The usual areas in a fixed order, then any other area something is wrong with.
+    let mut worst: Vec<(&'static str, u8)> = AREAS.iter().map(|a| (*a, 0)).collect();
     for condition in &conditions {
         // The agent's own health and the person's reports are not the computer's; a stale
         // condition is one the device has not confirmed since it went quiet.
@@ -476,8 +477,11 @@ async fn home_page(
             crate::model::Severity::Warning => 1,
             _ => 0,
         };
-        let entry = worst.entry(area(&condition.check)).or_insert(0);
-        *entry = (*entry).max(level);
+        let name = area(&condition.check);
+        match worst.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, worst)) => *worst = (*worst).max(level),
+            None => worst.push((name, level)),
+        }
     }
     for (name, level) in &worst {
         let (class, state_id) = match level {
@@ -508,11 +512,10 @@ async fn home_page(
         body,
         "<section id=\"report\"><h2>{}</h2><form method=\"post\" action=\"/help/report\" class=\"card\">\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
-         <textarea name=\"words\" id=\"words\" rows=\"4\" maxlength=\"{MAX_WORDS_BYTES}\" required placeholder=\"{}\"></textarea>\
-         <p class=\"muted\">{}</p><button type=\"submit\" id=\"send\">{}</button></form></section>",
+         <textarea name=\"words\" id=\"words\" rows=\"4\" maxlength=\"{MAX_WORDS_BYTES}\" required aria-describedby=\"words-hint\"></textarea>\
+         <p class=\"muted\" id=\"words-hint\">{}</p><button type=\"submit\" id=\"send\">{}</button></form></section>",
         esc(&tr(lang, "help-report-heading")),
         esc(&session.csrf_token),
-        esc(&tr(lang, "help-report-hint")),
         esc(&tr(lang, "help-report-hint")),
         esc(&tr(lang, "help-report-send"))
     );
