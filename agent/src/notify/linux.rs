@@ -258,7 +258,8 @@ pub async fn child_main() -> anyhow::Result<()> {
                 let Ok((signal_id, action)) = signal.body().deserialize::<(u32, String)>() else { continue };
                 if signal_id == id {
                     if action == "default" {
-                        open_help(&request.help_command, &session_environment).await;
+                        let command = help_command(&request, &session_environment);
+                        open_help(&command, &session_environment).await;
                     }
                     break;
                 }
@@ -393,6 +394,34 @@ async fn session_environment(connection: &zbus::Connection) -> Vec<(String, Stri
 
 /// Runs the help command (it opens the help page in the person's browser) with the session's
 /// variables; waits a minute at most for it, then leaves it running.
+/// The command a click runs: through `systemd-run --user` when asked and the user has a
+/// service manager (its private socket under their runtime dir), so the browser the help
+/// command opens runs in their session, not in the agent service's sandbox; else as it is.
+fn help_command(request: &ChildRequest, session_environment: &[(String, String)]) -> Vec<String> {
+    let runtime_dir = session_environment
+        .iter()
+        .find(|(name, _)| name == "XDG_RUNTIME_DIR")
+        .map(|(_, value)| Path::new(value).to_owned());
+    let has_manager = runtime_dir.is_some_and(|dir| dir.join("systemd").join("private").exists());
+    let systemd_run = ["/usr/bin/systemd-run", "/bin/systemd-run"]
+        .into_iter()
+        .find(|path| Path::new(path).exists());
+    match systemd_run {
+        Some(systemd_run) if request.via_user_manager && has_manager => {
+            let mut command = vec![
+                systemd_run.to_owned(),
+                "--user".to_owned(),
+                "--collect".to_owned(),
+                "--quiet".to_owned(),
+                "--".to_owned(),
+            ];
+            command.extend(request.help_command.iter().cloned());
+            command
+        }
+        _ => request.help_command.clone(),
+    }
+}
+
 async fn open_help(command: &[String], session_environment: &[(String, String)]) {
     let Some((program, args)) = command.split_first() else {
         return;
@@ -455,6 +484,7 @@ mod tests {
             help_command: Vec::new(),
             runtime_dir_root: dir.path().join("user"),
             passwd,
+            via_user_manager: true,
         };
         // No bus at all.
         let Err(NotShown::NoSession { reason, .. }) = session_for(&settings, "me") else {
@@ -496,5 +526,38 @@ mod tests {
             session_for(&settings, "nobody-here"),
             Err(NotShown::UnknownAccount { .. })
         ));
+    }
+
+    #[test]
+    fn a_click_opens_help_through_the_users_service_manager_when_there_is_one() {
+        let dir = tempfile::tempdir().expect("dir");
+        let request = ChildRequest {
+            title: "t".to_owned(),
+            body: "b".to_owned(),
+            help_command: vec!["/usr/bin/firstline-agent".to_owned(), "help".to_owned()],
+            via_user_manager: true,
+        };
+        let environment = vec![(
+            "XDG_RUNTIME_DIR".to_owned(),
+            dir.path().display().to_string(),
+        )];
+        // No manager in the runtime dir: the command as it is.
+        assert_eq!(help_command(&request, &environment), request.help_command);
+        std::fs::create_dir_all(dir.path().join("systemd")).expect("dir");
+        std::fs::write(dir.path().join("systemd").join("private"), b"").expect("socket stand-in");
+        let command = help_command(&request, &environment);
+        if Path::new("/usr/bin/systemd-run").exists() || Path::new("/bin/systemd-run").exists() {
+            assert!(command[0].ends_with("systemd-run"), "{command:?}");
+            assert_eq!(&command[1..5], ["--user", "--collect", "--quiet", "--"]);
+            assert_eq!(&command[5..], request.help_command.as_slice());
+        } else {
+            assert_eq!(command, request.help_command);
+        }
+        // Not asked (the tests' stand-in): as it is.
+        let plain = ChildRequest {
+            via_user_manager: false,
+            ..request.clone()
+        };
+        assert_eq!(help_command(&plain, &environment), plain.help_command);
     }
 }

@@ -48,6 +48,11 @@ pub struct ChildRequest {
     pub title: String,
     pub body: String,
     pub help_command: Vec<String>,
+    /// Start the help command in the user's own service manager (`systemd-run --user`)
+    /// when they have one: started from here it would inherit the agent service's sandbox
+    /// (a read-only home, a private /tmp), where a browser cannot run.
+    #[serde(default)]
+    pub via_user_manager: bool,
 }
 
 /// How long a child waits for the person to click its notification (or close it).
@@ -68,6 +73,9 @@ pub struct NotifierSettings {
     pub help_command: Vec<String>,
     /// The users' runtime dirs: a session bus is `<root>/<uid>/bus`.
     pub runtime_dir_root: PathBuf,
+    /// Whether the help command starts through the user's service manager (see
+    /// [`ChildRequest::via_user_manager`]); off for the tests' stand-in.
+    pub via_user_manager: bool,
     /// Where accounts are looked up.
     pub passwd: PathBuf,
 }
@@ -87,6 +95,7 @@ impl NotifierSettings {
     pub fn for_program(program: PathBuf) -> Self {
         let instead = INSTEAD.get();
         NotifierSettings {
+            via_user_manager: instead.and_then(|(_, help)| help.as_ref()).is_none(),
             help_command: instead
                 .and_then(|(_, help)| help.clone())
                 .unwrap_or_else(|| vec![program.to_string_lossy().into_owned(), "help".to_owned()]),
@@ -286,6 +295,7 @@ impl Notifier {
             title: notice.title,
             body: notice.body,
             help_command: self.inner.settings.help_command.clone(),
+            via_user_manager: self.inner.settings.via_user_manager,
         };
         let inner = self.inner.clone();
         tokio::spawn(async move { inner.run(session, request, notice.id).await });
