@@ -522,32 +522,14 @@ async fn only_an_answer_to_is_it_fixed_counts_in_the_stats() {
     let collector = TestCollector::start().await;
     let running = collector.running.as_ref().expect("running");
     let http = running.http_address;
-    let url = collector.url();
-    let dir = tempfile::tempdir().expect("dir");
-    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
-    let mut device = SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await;
-    user_report(&mut device, "alice", "r-1", "intranet does not open").await;
-    let link = help_link(&mut device, "alice", "en_US.UTF-8").await;
-    let alice = open_link(http, &link).await;
-    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &alice)], None).await;
-    let csrf = csrf_of(&page);
-    let session = running
-        .store
-        .help_session(
-            alice.trim_start_matches("firstline_help="),
-            firstline_collector::model::now_ms(),
-        )
-        .await
-        .expect("store")
-        .expect("her session");
-    let ticket = running
-        .store
-        .requester_tickets(&session, 10)
-        .await
-        .expect("store")
-        .first()
-        .expect("her ticket")
-        .id;
+    let (_device, alice, csrf, ticket) = signed_in_with_a_ticket(
+        &collector,
+        "alice",
+        "warsaw",
+        "intranet does not open",
+        "en_US.UTF-8",
+    )
+    .await;
     let origin = format!("http://{http}");
     let answer = |rating: &'static str| {
         let alice = alice.clone();
@@ -616,32 +598,14 @@ async fn the_requesters_answer_reads_in_their_language_on_their_page() {
     let collector = TestCollector::start().await;
     let running = collector.running.as_ref().expect("running");
     let http = running.http_address;
-    let url = collector.url();
-    let dir = tempfile::tempdir().expect("dir");
-    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
-    let mut device = SimulatedDevice::connect(&url, identity, "athens", "192.0.2.53").await;
-    user_report(&mut device, "eleni", "r-1", "το intranet δεν ανοίγει").await;
-    let link = help_link(&mut device, "eleni", "el_GR.UTF-8").await;
-    let eleni = open_link(http, &link).await;
-    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &eleni)], None).await;
-    let csrf = csrf_of(&page);
-    let session = running
-        .store
-        .help_session(
-            eleni.trim_start_matches("firstline_help="),
-            firstline_collector::model::now_ms(),
-        )
-        .await
-        .expect("store")
-        .expect("her session");
-    let ticket = running
-        .store
-        .requester_tickets(&session, 10)
-        .await
-        .expect("store")
-        .first()
-        .expect("her ticket")
-        .id;
+    let (_device, eleni, csrf, ticket) = signed_in_with_a_ticket(
+        &collector,
+        "eleni",
+        "athens",
+        "το intranet δεν ανοίγει",
+        "el_GR.UTF-8",
+    )
+    .await;
     running
         .store
         .staff_action(
@@ -695,4 +659,44 @@ async fn the_requesters_answer_reads_in_their_language_on_their_page() {
         "{:?}",
         detail.timeline
     );
+}
+
+/// A device at `site` whose user `account` reported `words` and opened their help page in
+/// `locale`: the device, the page's cookie and CSRF token, and the report's ticket.
+async fn signed_in_with_a_ticket(
+    collector: &TestCollector,
+    account: &str,
+    site: &str,
+    words: &str,
+    locale: &str,
+) -> (SimulatedDevice, String, String, i64) {
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, site, "192.0.2.53").await;
+    user_report(&mut device, account, "r-1", words).await;
+    let link = help_link(&mut device, account, locale).await;
+    let cookie = open_link(http, &link).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &cookie)], None).await;
+    let csrf = csrf_of(&page);
+    let session = running
+        .store
+        .help_session(
+            cookie.trim_start_matches("firstline_help="),
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("store")
+        .expect("the session");
+    let ticket = running
+        .store
+        .requester_tickets(&session, 10)
+        .await
+        .expect("store")
+        .first()
+        .expect("the ticket")
+        .id;
+    (device, cookie, csrf, ticket)
 }

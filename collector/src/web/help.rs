@@ -640,28 +640,39 @@ struct ReportForm {
     words: String,
 }
 
+/// A change (`what`, for the log) from a signed-in page: from our own origin, with the
+/// session's CSRF token; the session and the reader's language, or the page saying no.
+async fn signed_in_change(
+    state: &HttpState,
+    headers: &HeaderMap,
+    csrf_token: &str,
+    what: &str,
+) -> Result<(HelpSession, Lang), Response> {
+    let (session, _, lang) = signed_in(state, headers).await?;
+    check_origin(state, headers, lang)?;
+    if !crate::auth::csrf_matches(Some(csrf_token), &session.csrf_token) {
+        tracing::warn!(device = %session.device_id, what, "help page change without the session's token; refused");
+        return Err(message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            &tr(lang, "help-page-refused"),
+            None,
+        ));
+    }
+    Ok((session, lang))
+}
+
 /// `POST /help/report`: the words go to the device, which diagnoses them as the user.
 async fn report(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Form(form): Form<ReportForm>,
 ) -> Response {
-    let (session, _, lang) = match signed_in(&state, &headers).await {
+    let (session, lang) = match signed_in_change(&state, &headers, &form.csrf_token, "report").await
+    {
         Ok(signed_in) => signed_in,
         Err(refused) => return refused,
     };
-    if let Err(refused) = check_origin(&state, &headers, lang) {
-        return refused;
-    }
-    if !crate::auth::csrf_matches(Some(&form.csrf_token), &session.csrf_token) {
-        tracing::warn!(device = %session.device_id, "help report without the session's token; refused");
-        return message_page(
-            StatusCode::FORBIDDEN,
-            lang,
-            &tr(lang, "help-page-refused"),
-            None,
-        );
-    }
     let words = form.words.trim();
     if words.is_empty() {
         return message_page(
@@ -899,22 +910,11 @@ async fn answer(
     Path(id): Path<i64>,
     Form(form): Form<AnswerForm>,
 ) -> Response {
-    let (session, _, lang) = match signed_in(&state, &headers).await {
+    let (session, lang) = match signed_in_change(&state, &headers, &form.csrf_token, "answer").await
+    {
         Ok(signed_in) => signed_in,
         Err(refused) => return refused,
     };
-    if let Err(refused) = check_origin(&state, &headers, lang) {
-        return refused;
-    }
-    if !crate::auth::csrf_matches(Some(&form.csrf_token), &session.csrf_token) {
-        tracing::warn!(device = %session.device_id, "help answer without the session's token; refused");
-        return message_page(
-            StatusCode::FORBIDDEN,
-            lang,
-            &tr(lang, "help-page-refused"),
-            None,
-        );
-    }
     // Only an answer to "is it fixed?" counts in the stats: one posted to a ticket that is
     // not asking (still open, or answered already) is a note on it at most.
     let asked = match state.store.is_requester_of(&session, id).await {
