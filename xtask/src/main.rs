@@ -445,6 +445,18 @@ impl Demo {
         );
         println!("            runs the diagnosis a user's words ask for and files it as a ticket.");
         println!(
+            "            {} help --config {} --state-dir {}",
+            agent_bin.display(),
+            agent_config.display(),
+            state_dir.display()
+        );
+        println!(
+            "            is the desktop menu's \"Get IT help\": it opens your own help page (a link that"
+        );
+        println!(
+            "            works once, for five minutes), where you can describe a problem and see the answer."
+        );
+        println!(
             "  Off here: pinging the default gateway and asking the system's DNS resolvers, so the"
         );
         println!(
@@ -502,6 +514,30 @@ impl Demo {
                 body.contains("localhost")
             })
             .context("waiting for the suggested report to open a ticket")?;
+            // "Get IT help" as printed gives a link that opens once.
+            let printed = capture(
+                Command::new(&agent_bin)
+                    .arg("help")
+                    .arg("--no-open")
+                    .arg("--config")
+                    .arg(&agent_config)
+                    .arg("--state-dir")
+                    .arg(&state_dir)
+                    .env("LANG", "C.UTF-8"),
+            )?;
+            let prefix = format!("http://{http}/help/link/");
+            let link = printed
+                .split_whitespace()
+                .find(|word| word.starts_with(&prefix))
+                .with_context(|| format!("'help' printed no help link: {printed}"))?;
+            let path = &link[format!("http://{http}").len()..];
+            let opened = http_get(&http, path, None).map(|(status, _)| status);
+            let again = http_get(&http, path, None).map(|(status, _)| status);
+            if !matches!((&opened, &again), (Ok(303), Ok(410))) {
+                bail!(
+                    "the help link should open once (303) and then be refused (410): {opened:?}, {again:?}"
+                );
+            }
             // And a person can sign in to the web UI with the login printed above.
             let login = serde_json::json!({ "name": user, "password": password }).to_string();
             match http_post_json(&http, "/login", &login) {
@@ -515,7 +551,7 @@ impl Demo {
                 Err(e) => bail!("signing in to the web UI: {e}"),
             }
             println!(
-                "demo check passed (a crash file and the suggested report opened tickets; the printed login signs in); stopping."
+                "demo check passed (a crash file and the suggested report opened tickets; the help link opens once; the printed login signs in); stopping."
             );
             return Ok(());
         }
