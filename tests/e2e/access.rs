@@ -217,6 +217,13 @@ async fn only_a_supervisor_moves_a_ticket_from_one_technician_to_another() {
     let supervisor = firstline_collector::http::create_api_key(&store, "super", Role::Supervisor)
         .await
         .expect("key");
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    add_user(&collector, "tom", Role::Technician, "tom-password-123").await;
+    add_user(&collector, "gone", Role::Technician, "gone-password-12").await;
+    store
+        .set_user_disabled("gone", true, firstline_collector::model::now_ms())
+        .await
+        .expect("disable");
     let dir = tempfile::tempdir().expect("temp dir");
     let identity =
         SimulatedDevice::enroll(&collector.url(), collector.token().await, dir.path()).await;
@@ -235,6 +242,22 @@ async fn only_a_supervisor_moves_a_ticket_from_one_technician_to_another() {
     let id = tickets[0]["id"].as_i64().expect("ticket");
     let path = format!("/api/v1/tickets/{id}/actions");
     let assign = |to: &str| json!({"action": "assign", "to": to});
+    // Only to someone who can work it.
+    for nobody in ["nobody-here", "gone"] {
+        let (status, answer) = http_json(
+            http,
+            "POST",
+            &path,
+            Some(&technician),
+            Some(&assign(nobody)),
+        )
+        .await;
+        assert_eq!(status, 422, "{nobody}: {answer}");
+        assert!(
+            answer.to_string().contains(nobody),
+            "names the user: {answer}"
+        );
+    }
     assert_eq!(
         http_json(
             http,

@@ -259,6 +259,20 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
         timeline.contains("reply") && timeline.contains("Ελέγχουμε τον DNS"),
         "{timeline}"
     );
+    // A closed ticket offers only a note: nothing to assign, resolve or reply to.
+    let html = browser.source().await;
+    for gone in [
+        "value=\"assign\"",
+        "value=\"resolve\"",
+        "value=\"reply\"",
+        "value=\"reopen\"",
+    ] {
+        assert!(!html.contains(gone), "a closed ticket offers {gone}");
+    }
+    assert!(
+        html.contains("value=\"comment\""),
+        "a note can still be added"
+    );
     // Tall enough to show the timeline with the reply and the requester's answers.
     browser.resize(1280, 2600).await;
     let shot = browser.screenshot("ticket-with-requester-and-reply").await;

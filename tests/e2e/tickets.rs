@@ -195,6 +195,7 @@ async fn tickets(http: std::net::SocketAddr, key: &str, query: &str) -> Vec<Valu
 #[tokio::test]
 async fn a_solution_given_over_rest_is_suggested_on_the_next_ticket_with_that_fingerprint() {
     let collector = TestCollector::start().await;
+    crate::support::add_user(&collector, "alice", Role::Technician, "alice-password-1").await;
     let key = firstline_collector::http::create_api_key(
         &collector.running().store,
         "helpdesk",

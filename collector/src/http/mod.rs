@@ -508,6 +508,26 @@ pub(crate) async fn perform(
         Ok(action) => action,
         Err(reproduction) => return reproduce(state, caller, Some(id), None, reproduction).await,
     };
+    // A ticket goes to someone who can work it: a user of this collector, not disabled.
+    if let StaffAction::Assign { to } = &action {
+        let to = to.trim();
+        match state.store.users().await {
+            Ok(users) => {
+                if !users
+                    .iter()
+                    .any(|user| user.name == to && user.disabled_at_ms.is_none())
+                {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!(
+                            "{to:?} is not a user who can take tickets (GET /api/v1/users lists them; a disabled user cannot)"
+                        ),
+                    );
+                }
+            }
+            Err(e) => return store_unavailable("reading users", &e),
+        }
+    }
     // Taking or handing out an unassigned ticket is anyone's; moving it from someone to
     // someone else is a supervisor's.
     if let StaffAction::Assign { to } = &action

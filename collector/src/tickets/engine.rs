@@ -1748,6 +1748,10 @@ fn staff(
         StaffAction::Resolve { solution } => {
             open("resolving")?;
             let solution = solution.trim();
+            // What fixed it is what the next technician reads; "resolved" alone helps no one.
+            if solution.is_empty() {
+                return Err(Refusal::Empty("the solution (what fixed it)"));
+            }
             resume(plan);
             // Resolving answers the ticket but does not own it: if it comes back, it may
             // resolve itself again.
@@ -1756,32 +1760,20 @@ fn staff(
                 at_ms: now,
                 take_over: false,
             });
-            set_state(
-                plan,
-                TicketState::Resolved,
-                Some(if solution.is_empty() {
-                    format!("resolved by {actor}")
-                } else {
-                    solution.to_owned()
-                }),
-            );
+            set_state(plan, TicketState::Resolved, Some(solution.to_owned()));
             release_incident_devices(plan, ticket, state, now);
-            if !solution.is_empty() {
-                plan.push(Action::RecordSolution {
-                    check: ticket.check.clone(),
-                    fingerprint: ticket.fingerprint.clone(),
-                    solution: solution.to_owned(),
-                    ticket: reference,
-                    at_ms: now,
-                });
-                note(
-                    plan,
-                    NoteKind::State,
-                    format!("Resolved by {actor}: {solution}"),
-                );
-            } else {
-                note(plan, NoteKind::State, format!("Resolved by {actor}"));
-            }
+            plan.push(Action::RecordSolution {
+                check: ticket.check.clone(),
+                fingerprint: ticket.fingerprint.clone(),
+                solution: solution.to_owned(),
+                ticket: reference,
+                at_ms: now,
+            });
+            note(
+                plan,
+                NoteKind::State,
+                format!("Resolved by {actor}: {solution}"),
+            );
         }
         StaffAction::Reopen => {
             if ticket.state != TicketState::Resolved {
@@ -2691,6 +2683,13 @@ mod tests {
                     "solution disk.free_low:/ Emptied the recycle bin",
                     "note #7 state",
                 ]),
+            ),
+            (
+                StaffAction::Resolve {
+                    solution: "  ".to_owned(),
+                },
+                ticket(7, TicketState::InProgress),
+                Err(Refusal::Empty("the solution (what fixed it)")),
             ),
             (
                 StaffAction::Resolve {

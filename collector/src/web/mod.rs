@@ -832,19 +832,24 @@ async fn ticket_page(
             csrf_field(&csrf)
         )
     };
-    body.push_str(&form(
-        "assign",
-        &format!(
-            "<label>Assign to<br><input name=\"to\" value=\"{}\"></label> ",
-            esc(&caller.name)
-        ),
-        "Assign",
-    ));
-    if let Some(requester) = &t.requester {
+    // Only what fits the ticket's state is offered (the API refuses the rest anyway).
+    let open = t.state.is_open();
+    let resolved = t.state == crate::tickets::TicketState::Resolved;
+    if open {
+        body.push_str(&form(
+            "assign",
+            &format!(
+                "<label>Assign to<br><input name=\"to\" value=\"{}\"></label> ",
+                esc(&caller.name)
+            ),
+            "Assign",
+        ));
+    }
+    if let Some(requester) = t.requester.as_ref().filter(|_| open || resolved) {
         body.push_str(&form(
             "reply",
             &format!(
-                "<label>Reply to {} (they see it on their help page, as a notification and by e-mail)<br><textarea name=\"text\" id=\"reply\"></textarea></label>",
+                "<label>Reply to {} (they see it on their help page, as a notification and by e-mail)<br><textarea name=\"text\" id=\"reply\" required></textarea></label>",
                 esc(requester)
             ),
             "Send reply",
@@ -852,32 +857,38 @@ async fn ticket_page(
     }
     body.push_str(&form(
         "comment",
-        "<label>Internal note (staff only)<br><textarea name=\"text\" id=\"comment\"></textarea></label>",
+        "<label>Internal note (staff only)<br><textarea name=\"text\" id=\"comment\" required></textarea></label>",
         "Add note",
     ));
-    body.push_str(&form("resolve", "<label>Solution (what fixed it)<br><textarea name=\"solution\" id=\"solution\"></textarea></label>", "Resolve"));
-    body.push_str(&form(
-        "escalate",
-        "<label>Why escalate<br><input name=\"reason\"></label> ",
-        "Escalate",
-    ));
-    body.push_str(&form(
-        "pending",
-        "<label>Waiting for<br><input name=\"reason\"></label> ",
-        "Set pending",
-    ));
-    if t.state.is_open() {
-        body.push_str(&form("start", "", "Start work"));
+    if open {
+        body.push_str(&form("resolve", "<label>Solution (what fixed it)<br><textarea name=\"solution\" id=\"solution\" required></textarea></label>", "Resolve"));
+        body.push_str(&form(
+            "escalate",
+            "<label>Why escalate<br><input name=\"reason\"></label> ",
+            "Escalate",
+        ));
+        if t.state != crate::tickets::TicketState::Pending {
+            body.push_str(&form(
+                "pending",
+                "<label>Waiting for<br><input name=\"reason\"></label> ",
+                "Set pending",
+            ));
+        }
+        if t.state != crate::tickets::TicketState::InProgress {
+            body.push_str(&form("start", "", "Start work"));
+        }
         body.push_str(&form("cancel", "", "Cancel ticket"));
-    } else if t.state == crate::tickets::TicketState::Resolved {
+    } else if resolved {
         body.push_str(&form("reopen", "", "Reopen"));
         body.push_str(&form("close", "", "Close"));
     }
-    body.push_str(&form(
-        "reproduce",
-        "<label>Playbook<br><select name=\"playbook\"><option>web</option><option>network</option><option>slow</option><option>disk</option><option>crash</option><option>printing</option><option>email</option><option>clock</option><option>health</option></select></label> <label>Target<br><input name=\"target\" placeholder=\"https://…\"></label> ",
-        "Reproduce now",
-    ));
+    if open {
+        body.push_str(&form(
+            "reproduce",
+            "<label>Playbook<br><select name=\"playbook\"><option>web</option><option>network</option><option>slow</option><option>disk</option><option>crash</option><option>printing</option><option>email</option><option>clock</option><option>health</option></select></label> <label>Target<br><input name=\"target\" placeholder=\"https://…\"></label> ",
+            "Reproduce now",
+        ));
+    }
     body.push_str("</div><h2>Timeline</h2><table id=\"timeline\"><tr><th>When</th><th>What</th><th>Details</th></tr>");
     for entry in &detail.timeline {
         let _ = write!(
