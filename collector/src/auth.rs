@@ -97,8 +97,18 @@ pub fn csrf_matches(presented: Option<&str>, expected: &str) -> bool {
 }
 
 /// The Set-Cookie value that ends the session cookie in the browser.
-pub fn expired_session_cookie() -> String {
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+pub fn expired_session_cookie(secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly;{} SameSite=Strict; Max-Age=0",
+        secure_attribute(secure)
+    )
+}
+
+/// ` Secure` for a collector browsers reach over HTTPS (`public_url`). Over plain HTTP a
+/// browser drops a Secure cookie (except on localhost), and signing in would fail without a
+/// word; there the cookie goes without it, and the sign-in page says the link is unencrypted.
+pub fn secure_attribute(secure: bool) -> &'static str {
+    if secure { " Secure;" } else { "" }
 }
 
 /// Equal without telling, by its timing, how much of it matched.

@@ -1075,3 +1075,47 @@ async fn a_sign_in_flood_from_a_refused_address_is_answered_without_writing() {
         .from_peer;
     assert_eq!(recorded, 31, "30 checked and the one that found the limit");
 }
+
+/// Signing in over plain HTTP from another machine: the browser would drop a `Secure`
+/// cookie and the sign-in would fail without a word; the cookie goes without it on a
+/// collector whose `public_url` is not https, and the page says the password is unencrypted.
+#[tokio::test]
+async fn plain_http_sign_in_works_and_says_it_is_unencrypted() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    add_user(
+        &collector,
+        "tina",
+        firstline_collector::model::Role::Technician,
+        "tina-password-1",
+    )
+    .await;
+    let (_, _, local) = crate::support::http_form(http, "GET", "/login", &[], None).await;
+    assert!(!local.contains("plain-http"), "no warning on this machine");
+    let (status, _, remote) = crate::support::http_form(
+        http,
+        "GET",
+        "/login",
+        &[("Host", "helpdesk.example.com:7080")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(remote.contains("id=\"plain-http\""), "{remote}");
+    let body = serde_json::json!({"name": "tina", "password": "tina-password-1"});
+    let (status, head, _) = http_call(http, "POST", "/login", &[], Some(&body)).await;
+    assert_eq!(status, 200);
+    let cookie = head
+        .lines()
+        .find(|line| {
+            line.to_ascii_lowercase()
+                .starts_with("set-cookie: firstline_session=")
+        })
+        .expect("a session cookie")
+        .to_owned();
+    assert!(!cookie.contains("Secure"), "over plain HTTP: {cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+}

@@ -387,8 +387,9 @@ pub(crate) async fn sign_in(
     }
     tracing::info!(user = ?name, peer = %peer_text, "signed in");
     let cookie = format!(
-        "{}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        "{}={token}; Path=/; HttpOnly;{} SameSite=Strict; Max-Age={}",
         auth::SESSION_COOKIE,
+        auth::secure_attribute(state.public_url.starts_with("https://")),
         auth::SESSION_TTL_MS / 1000
     );
     let cookie = HeaderValue::from_str(&cookie).map_err(|_| {
@@ -577,7 +578,9 @@ pub async fn logout(State(state): State<HttpState>, headers: HeaderMap) -> Respo
             }
             tracing::info!(user = %session.user_name, "signed out");
             let mut response = StatusCode::NO_CONTENT.into_response();
-            if let Ok(value) = HeaderValue::from_str(&auth::expired_session_cookie()) {
+            if let Ok(value) = HeaderValue::from_str(&auth::expired_session_cookie(
+                state.public_url.starts_with("https://"),
+            )) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response

@@ -147,17 +147,34 @@ async fn stylesheet() -> Response {
     response
 }
 
-async fn login_page() -> Response {
+async fn login_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    // Over plain HTTP from another machine the password crosses the network unencrypted:
+    // say so, and what fixes it, rather than letting people find out some other way.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let host_name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let loopback =
+        matches!(host_name, "localhost" | "127.0.0.1" | "[::1]") || host_name.starts_with("127.");
+    let warning = if state.public_url.starts_with("https://") || loopback {
+        String::new()
+    } else {
+        "<p class=\"error\" id=\"plain-http\">This page came over plain HTTP: your password would cross the network unencrypted. \
+         Ask your administrator to serve the collector over HTTPS (a TLS reverse proxy) and set <code>public_url</code> to its https:// address.</p>"
+            .to_owned()
+    };
     html(
         StatusCode::OK,
         page(
             "Sign in",
             None,
             None,
-            "<h1>Sign in</h1><form class=\"card\" method=\"post\" action=\"/login/form\">\
+            &(warning
+                + "<h1>Sign in</h1><form class=\"card\" method=\"post\" action=\"/login/form\">\
              <p><label>Name<br><input name=\"name\" autocomplete=\"username\" required autofocus></label></p>\
              <p><label>Password<br><input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
-             <button type=\"submit\">Sign in</button></form>",
+             <button type=\"submit\">Sign in</button></form>"),
             None,
         ),
     )
@@ -260,7 +277,9 @@ async fn logout_form(
     }
     tracing::info!(user = %caller.name, "signed out");
     let mut response = Redirect::to("/login").into_response();
-    if let Ok(value) = HeaderValue::from_str(&crate::auth::expired_session_cookie()) {
+    if let Ok(value) = HeaderValue::from_str(&crate::auth::expired_session_cookie(
+        state.public_url.starts_with("https://"),
+    )) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
