@@ -1119,3 +1119,33 @@ async fn plain_http_sign_in_works_and_says_it_is_unencrypted() {
         "{cookie}"
     );
 }
+
+/// A queue filter that means nothing ("p9", "bogus") is said on the page, not silently
+/// ignored.
+#[tokio::test]
+async fn a_bad_queue_filter_is_said_not_ignored() {
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    add_user(
+        &collector,
+        "tina",
+        firstline_collector::model::Role::Technician,
+        "tina-password-1",
+    )
+    .await;
+    let (_, session) = sign_in(http, "tina", "tina-password-1").await;
+    let (cookie, _) = session.expect("signed in");
+    let get = |path: &'static str| {
+        let cookie = cookie.clone();
+        async move { crate::support::http_form(http, "GET", path, &[("Cookie", &cookie)], None).await }
+    };
+    let (status, _, fine) = get("/?state=resolved&priority=p2&tier=l1").await;
+    assert_eq!(status, 200);
+    assert!(!fine.contains("filter-problem"), "{fine}");
+    let (status, _, page) = get("/?state=bogus&priority=p9&tier=7").await;
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("filter-problem").count(), 3, "{page}");
+    for named in ["&quot;bogus&quot;", "&quot;p9&quot;", "&quot;7&quot;"] {
+        assert!(page.contains(named), "names {named}: {page}");
+    }
+}

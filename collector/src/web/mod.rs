@@ -495,10 +495,51 @@ async fn queue(
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
+    // A filter value that means nothing is said, not silently ignored.
+    let mut filter_problems: Vec<String> = Vec::new();
+    let state_wanted = match wanted("state") {
+        None => "open".to_owned(),
+        Some(value) if value == "open" || crate::tickets::TicketState::parse(&value).is_some() => {
+            value
+        }
+        Some(value) => {
+            filter_problems.push(format!(
+                "State {value:?} is not one: use open, new, assigned, in_progress, pending, resolved, closed or cancelled. Showing open tickets."
+            ));
+            "open".to_owned()
+        }
+    };
+    let number = |key: &str,
+                  prefix: [char; 2],
+                  range: std::ops::RangeInclusive<u8>,
+                  what: &str,
+                  problems: &mut Vec<String>| {
+        let value = wanted(key)?;
+        match value.trim_start_matches(prefix).parse::<u8>() {
+            Ok(n) if range.contains(&n) => Some(n),
+            _ => {
+                problems.push(format!(
+                    "{what} {value:?} is not one: use {}{} to {}{}. Showing every {}.",
+                    prefix[0],
+                    range.start(),
+                    prefix[0],
+                    range.end(),
+                    what.to_lowercase()
+                ));
+                None
+            }
+        }
+    };
     let filter = TicketFilter {
-        state: Some(wanted("state").unwrap_or_else(|| "open".to_owned())),
-        priority: wanted("priority").and_then(|p| p.trim_start_matches(['p', 'P']).parse().ok()),
-        tier: wanted("tier").and_then(|t| t.trim_start_matches(['l', 'L']).parse().ok()),
+        state: Some(state_wanted),
+        priority: number(
+            "priority",
+            ['p', 'P'],
+            1..=5,
+            "Priority",
+            &mut filter_problems,
+        ),
+        tier: number("tier", ['l', 'L'], 1..=3, "Tier", &mut filter_problems),
         limit: Some(1000),
         ..TicketFilter::default()
     };
@@ -551,6 +592,13 @@ async fn queue(
     tickets.sort_by_key(|t| (!t.state.is_open(), due(t), t.priority.number()));
     let mut body = String::new();
     body.push_str("<h1>Queue</h1>");
+    for problem in &filter_problems {
+        let _ = write!(
+            body,
+            "<p class=\"error filter-problem\">{}</p>",
+            esc(problem)
+        );
+    }
     body.push_str(&collector_notices(&state, &caller, &csrf).await);
     body.push_str("<form class=\"filters\" method=\"get\" action=\"/\">");
     for (key, label, placeholder) in [
