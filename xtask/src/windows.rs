@@ -59,8 +59,12 @@ const SKIPPED_UNDER_WINE: &[(&str, &str)] = &[
     ),
 ];
 
-/// The smoke's config: the CPU check is off because sysinfo's CPU usage aborts the process
-/// under Wine (see the first skipped test); every other check runs with its defaults.
+/// Why the CPU check is off in the smoke.
+const CPU_UNDER_WINE: &str = "sysinfo's CPU usage calls PdhEnumObjectsW, which Wine 8 only \
+                              stubs: the process aborts (real Windows has it)";
+
+/// The smoke's config: the CPU check is off (see [`CPU_UNDER_WINE`]); every other check runs
+/// with its defaults.
 const SMOKE_CONFIG: &str = "\
 # cargo xtask windows test: sysinfo's CPU usage calls PdhEnumObjectsW, which Wine 8 only stubs.
 [checks.cpu]
@@ -625,7 +629,7 @@ impl Wine {
         eprintln!(
             "  the CPU check is off in {}: {}",
             config.display(),
-            SKIPPED_UNDER_WINE[0].1
+            CPU_UNDER_WINE
         );
         let mut command = self.command(prefix, exe);
         command.args([
