@@ -91,7 +91,9 @@ impl DnsConfig {
     pub fn resolvers(&self) -> Result<Vec<SocketAddr>, String> {
         let servers = self.server_addresses()?;
         if servers.is_empty() && self.system_resolver {
-            dns::system_servers()
+            // Where the system's servers cannot be read yet (Windows), the playbooks run with
+            // none, and their DNS step says so, rather than not at all; the DNS check fails.
+            Ok(dns::system_servers().unwrap_or_default())
         } else {
             Ok(servers)
         }
