@@ -135,6 +135,7 @@ pub fn gather() -> Inventory {
             .map(|route| route.gateway.to_string())
             .collect(),
         dns_servers: crate::probes::dns::system_servers()
+            .unwrap_or_default()
             .into_iter()
             .map(|server| server.ip().to_string())
             .collect(),

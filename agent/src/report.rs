@@ -48,7 +48,9 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Longest request: the text (JSON-escaped) with room to spare.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
 
-/// What a client asks over the socket: one JSON line.
+/// What a client asks over the socket: one JSON line. Unix only until Windows has its named
+/// pipe (issue 13).
+#[cfg(unix)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Request {
@@ -59,6 +61,7 @@ enum Request {
     Report { text: String },
 }
 
+#[cfg(unix)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct HelpLinkRequest {
     /// The user's OS locale ("el_GR.UTF-8") or language code ("el"); cleaned by the agent.
@@ -67,6 +70,7 @@ struct HelpLinkRequest {
 }
 
 /// A request as read, before anything is done about it.
+#[cfg(unix)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Asked {
     Report(String),

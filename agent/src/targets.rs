@@ -57,7 +57,7 @@ pub fn network_targets(settings: &Settings) -> Vec<NetworkTarget> {
         add("checks.dns.servers", &server.to_string());
     }
     if checks.dns.system_resolver {
-        for server in crate::probes::dns::system_servers() {
+        for server in crate::probes::dns::system_servers().unwrap_or_default() {
             add("checks.dns.system_resolver", &server.to_string());
         }
     }
@@ -172,7 +172,10 @@ mod tests {
         let found = targets("");
         let settings = Settings::parse("", Path::new("agent.toml")).expect("defaults");
         let routes = crate::probes::gateway::default_routes().unwrap_or_default();
-        let expected = routes.len().min(1) + crate::probes::dns::system_servers().len();
+        let expected = routes.len().min(1)
+            + crate::probes::dns::system_servers()
+                .unwrap_or_default()
+                .len();
         assert_eq!(found.len(), expected, "{found:?}");
         assert!(settings.checks.network.ping_gateway);
         assert!(settings.checks.dns.system_resolver);

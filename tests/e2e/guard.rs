@@ -56,7 +56,7 @@ fn the_guard_names_every_setting_that_would_leave_this_machine() {
         .unwrap_or_default()
         .first()
         .map(|route| route.gateway);
-    let resolvers = firstline_agent::probes::dns::system_servers();
+    let resolvers = firstline_agent::probes::dns::system_servers().unwrap_or_default();
     let defaults = refusal("");
     if let Some(gateway) = gateway.filter(|gateway| !gateway.is_loopback()) {
         let named = format!("checks.network.ping_gateway: {gateway}");

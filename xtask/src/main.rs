@@ -1,10 +1,11 @@
 //! Developer tasks, run as `cargo xtask <task>`: `demo` (a collector and a local agent, real
-//! processes, ready to look at), `bench` and `dist` (packages). Never a runtime dependency of
-//! the product.
+//! processes, ready to look at), `bench`, `dist` (packages) and `windows` (the agent cross-built
+//! and tested under Wine). Never a runtime dependency of the product.
 
 mod bench;
 mod bench_collector;
 mod dist;
+mod windows;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -47,13 +48,25 @@ const USAGE: &str =
          profile, the collector with `release`
          --profile     build both with this profile instead (`dev` is quick, for tests and CI)
          --check       then install each package into a fresh root with dpkg, run its binary,
-                       remove and purge it";
+                       remove and purge it
+
+       cargo xtask windows [check|test]
+
+  windows  the agent for x86_64-pc-windows-gnu: installs what it needs (MinGW and Wine from
+           apt, Debian's rust-src matching rustc through a private apt configuration, into
+           target/windows-toolchain), then
+           check   builds firstline-agent.exe and runs clippy for Windows with -D warnings
+           test    runs the agent's unit tests under Wine (prefix target/windows-wine, no Z:
+                   drive) and a smoke run of firstline-agent.exe check --json";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match arguments.first().map(String::as_str) {
         Some("demo") => Demo::parse(&arguments[1..]).and_then(|demo| demo.run()),
         Some("dist") => dist::Dist::parse(&arguments[1..]).and_then(|dist| dist.run()),
+        Some("windows") => {
+            windows::Windows::parse(&arguments[1..]).and_then(|windows| windows.run())
+        }
         Some("bench") if arguments.get(1).map(String::as_str) == Some("agent") => {
             bench::AgentBench::parse(&arguments[2..]).and_then(|bench| bench.run())
         }

@@ -80,7 +80,7 @@ impl Check for BatteryCheck {
         &'a mut self,
         _shared: &'a Shared,
     ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
-        Box::pin(async move { Ok(evaluate(&battery::batteries(), self.rule)) })
+        Box::pin(async move { Ok(evaluate(&battery::batteries()?, self.rule)) })
     }
 }
 

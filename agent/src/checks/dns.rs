@@ -91,7 +91,9 @@ impl DnsConfig {
     pub fn resolvers(&self) -> Result<Vec<SocketAddr>, String> {
         let servers = self.server_addresses()?;
         if servers.is_empty() && self.system_resolver {
-            Ok(dns::system_servers())
+            // Where the system's servers cannot be read yet (Windows), the playbooks run with
+            // none, and their DNS step says so, rather than not at all; the DNS check fails.
+            Ok(dns::system_servers().unwrap_or_default())
         } else {
             Ok(servers)
         }
@@ -136,7 +138,7 @@ impl Check for DnsCheck {
     ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
             let servers = if self.servers.is_empty() {
-                dns::system_servers()
+                dns::system_servers()?
             } else {
                 self.servers.clone()
             };

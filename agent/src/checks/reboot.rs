@@ -67,7 +67,7 @@ impl Check for RebootCheck {
         _shared: &'a Shared,
     ) -> BoxFuture<'a, Result<Vec<Observation>, String>> {
         Box::pin(async move {
-            let state = reboot::state();
+            let state = reboot::state()?;
             let summary = if state.pending {
                 "A reboot is pending to finish installing updates".to_owned()
             } else {

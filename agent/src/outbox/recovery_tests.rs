@@ -3,8 +3,10 @@
 
 use super::tests::finding;
 use super::*;
+#[cfg(unix)]
 use crate::outbox::salvage::tests::fake_salvager;
 
+#[cfg(unix)]
 fn line(sequence: u64, summary: &str) -> String {
     let record = serde_json::to_string(&finding(Severity::Warning, summary)).expect("json");
     format!(
@@ -13,6 +15,7 @@ fn line(sequence: u64, summary: &str) -> String {
     )
 }
 
+#[cfg(unix)]
 fn seqs(outbox: &Outbox) -> Vec<u64> {
     outbox
         .pending_after(0, usize::MAX)

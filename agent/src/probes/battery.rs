@@ -15,8 +15,11 @@ pub struct Battery {
     pub status: String,
 }
 
-pub fn batteries() -> Vec<Battery> {
-    batteries_in(Path::new("/sys/class/power_supply"))
+pub fn batteries() -> Result<Vec<Battery>, String> {
+    if cfg!(windows) {
+        return Err(super::not_on_windows_yet("battery health"));
+    }
+    Ok(batteries_in(Path::new("/sys/class/power_supply")))
 }
 
 pub fn batteries_in(root: &Path) -> Vec<Battery> {

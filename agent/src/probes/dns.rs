@@ -44,11 +44,14 @@ impl Resolution {
     }
 }
 
-/// Nameservers from a resolv.conf, port 53.
-pub fn system_servers() -> Vec<SocketAddr> {
-    std::fs::read_to_string(Path::new("/etc/resolv.conf"))
+/// The system's nameservers, port 53: those in /etc/resolv.conf (none when it is missing).
+pub fn system_servers() -> Result<Vec<SocketAddr>, String> {
+    if cfg!(windows) {
+        return Err(super::not_on_windows_yet("the system's DNS servers"));
+    }
+    Ok(std::fs::read_to_string(Path::new("/etc/resolv.conf"))
         .map(|text| parse_resolv_conf(&text))
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
 pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {

@@ -13,6 +13,9 @@ pub struct DefaultRoute {
 
 /// The IPv4 default routes, best (lowest metric) first. Empty means no default route.
 pub fn default_routes() -> Result<Vec<DefaultRoute>, String> {
+    if cfg!(windows) {
+        return Err(super::not_on_windows_yet("default gateway"));
+    }
     let path = Path::new("/proc/net/route");
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(parse_route_table(&text)),

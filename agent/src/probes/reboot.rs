@@ -11,8 +11,11 @@ pub struct RebootState {
     pub reasons: Vec<String>,
 }
 
-pub fn state() -> RebootState {
-    state_in(Path::new("/run"))
+pub fn state() -> Result<RebootState, String> {
+    if cfg!(windows) {
+        return Err(super::not_on_windows_yet("pending reboot"));
+    }
+    Ok(state_in(Path::new("/run")))
 }
 
 /// Debian and Ubuntu flag a needed reboot with `/run/reboot-required`.

@@ -23,6 +23,9 @@ impl ServiceState {
 
 /// Asks systemd about `name`. Errors when systemd cannot be asked at all.
 pub async fn state(name: &str) -> Result<ServiceState, String> {
+    if cfg!(windows) {
+        return Err(super::not_on_windows_yet(&format!("service {name}")));
+    }
     let mut command = Command::new("systemctl");
     command
         .args([
