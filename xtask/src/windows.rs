@@ -564,10 +564,7 @@ impl Wine {
         if prefix.join("system.reg").is_file() {
             eprintln!("  {}: exists", prefix.display());
         } else {
-            eprintln!(
-                "  creating {} (wineboot -i, about 10 s)",
-                prefix.display()
-            );
+            eprintln!("  creating {} (wineboot -i, about 10 s)", prefix.display());
             std::fs::create_dir_all(prefix)
                 .with_context(|| format!("creating {}", prefix.display()))?;
             let mut wineboot = self.command(prefix, "wineboot");
