@@ -313,21 +313,27 @@ impl TryFrom<pb::HelpLinkRequest> for HelpLinkAsk {
                     .to_owned(),
             );
         }
-        if request.account.is_empty()
-            || request.account.len() > MAX_ACCOUNT_BYTES
+        if request.account.len() > MAX_ACCOUNT_BYTES
             || request.account.chars().any(char::is_control)
         {
             return refuse(format!(
-                "the account of a help link request must be 1 to {MAX_ACCOUNT_BYTES} bytes without control characters"
+                "the account of a help link request must be at most {MAX_ACCOUNT_BYTES} bytes without control characters"
             ));
         }
+        // A user the device's passwd file does not name (a network directory's) is their uid,
+        // as everywhere else ("uid 1000").
+        let account = if request.account.is_empty() {
+            format!("uid {}", request.uid)
+        } else {
+            request.account
+        };
         if request.locale.len() > 64 {
             return refuse("the locale of a help link request is longer than 64 bytes".to_owned());
         }
         Ok(HelpLinkAsk {
             lang: firstline_i18n::Lang::parse(&request.locale),
             uid: Some(request.uid),
-            account: request.account,
+            account,
             request_id,
         })
     }
@@ -562,6 +568,25 @@ pub fn ack(sequence: u64, refused: Vec<(u64, String)>) -> pb::CollectorMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_help_link_for_a_user_the_device_cannot_name_is_for_their_uid() {
+        let ask = |account: &str| {
+            HelpLinkAsk::try_from(pb::HelpLinkRequest {
+                request_id: "r-1".to_owned(),
+                account: account.to_owned(),
+                uid: 1_000_123,
+                locale: "pl_PL.UTF-8".to_owned(),
+            })
+        };
+        let ask_named = ask("alice").expect("named");
+        assert_eq!(ask_named.account, "alice");
+        assert_eq!(ask_named.lang, Some(firstline_i18n::Lang::Pl));
+        assert_eq!(ask("").expect("unnamed").account, "uid 1000123");
+        let (id, why) = ask("bad\u{7}name").expect_err("a control character");
+        assert_eq!(id, "r-1");
+        assert!(why.contains("control characters"), "{why}");
+    }
 
     fn good() -> pb::Finding {
         pb::Finding {
