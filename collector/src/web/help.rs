@@ -439,17 +439,15 @@ async fn home_page(
             esc(&tr(lang, "help-outages-heading"))
         );
         for outage in &outages {
-            let where_ = match outage.scope.as_deref().and_then(|s| s.split_once('=')) {
-                Some(("site", site)) => msg!("help-outage-where-site", "site" => site).text(lang),
-                Some(("gateway" | "dns", _)) => tr(lang, "help-outage-where-network"),
-                _ => tr(lang, "help-outage-where-any"),
-            };
-            let what = if outage.resource.is_empty() || outage.resource == "-" {
-                tr(lang, &area_message(area(&outage.check)))
-            } else {
-                outage.resource.clone()
-            };
-            let text = msg!("help-outage", "count" => outage.device_count, "where" => where_, "what" => what).text(lang);
+            // The same words as the outage's desktop notice.
+            let (_, text) = crate::store::help::outage_words(
+                true,
+                &outage.check,
+                &outage.resource,
+                outage.scope.as_deref(),
+                outage.device_count,
+                lang,
+            );
             let _ = write!(body, "<p class=\"card outage\">{}</p>", esc(&text));
         }
         body.push_str("</section>");
