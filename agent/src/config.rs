@@ -34,6 +34,7 @@ struct ConfigFile {
     playbooks: PlaybooksFile,
     outbox: OutboxFile,
     checks: ChecksFile,
+    fixes: crate::fixes::FixesConfig,
 }
 
 /// `[playbooks]`: what reproducing a reported fault may use.
@@ -150,6 +151,8 @@ pub struct Settings {
     pub outbox_max_bytes: u64,
     pub checks: ChecksFile,
     pub playbooks: PlaybookSettings,
+    /// `[fixes]`: what the collector may ask this device to fix.
+    pub fixes: crate::fixes::FixesConfig,
 }
 
 impl Settings {
@@ -200,6 +203,9 @@ impl Settings {
             )));
         }
         file.checks.validate().map_err(error)?;
+        file.fixes
+            .validate()
+            .map_err(|e| error(format!("fixes.{e}")))?;
         if uplink.reconnect_min < Duration::from_millis(100)
             || uplink.reconnect_min > uplink.reconnect_max
         {
@@ -309,6 +315,7 @@ impl Settings {
             uplink,
             outbox_max_bytes: file.outbox.max_bytes,
             checks: file.checks,
+            fixes: file.fixes,
         })
     }
 }

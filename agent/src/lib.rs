@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod enroll;
 pub mod finding;
+pub mod fixes;
 pub mod help;
 pub mod identity;
 pub mod inventory;

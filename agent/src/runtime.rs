@@ -105,6 +105,7 @@ pub async fn run(
         outbox: outbox.clone(),
         queued: queued.clone(),
         shared: shared.clone(),
+        fixer: Some(Arc::new(crate::uplink::fix::Fixer::new(settings.clone()))),
         reproducer: Some(Arc::new(
             crate::uplink::reproduce::Reproducer::new(settings.clone(), shared.clone())
                 .with_reports(user_reports),

@@ -206,6 +206,14 @@ pub enum FromCollector {
         playbook: String,
         target: Option<String>,
     },
+    /// Apply a fix compiled into the agent (validated further by [`crate::fixes::prepare`]).
+    Fix(FixAsk),
+    /// A fix request refused as it arrived: answered with `error` when it has a usable id.
+    FixRefused {
+        request_id: Option<String>,
+        fix: String,
+        error: String,
+    },
     /// A reproduce request refused as it arrived (too big, control characters): answered
     /// with `error` when it has a usable id, otherwise only logged.
     ReproduceRefused {
@@ -436,6 +444,101 @@ fn reproduce_request(request: pb::ReproduceRequest) -> FromCollector {
     }
 }
 
+/// A fix request as it arrived, within the wire's limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixAsk {
+    pub request_id: String,
+    pub fix: String,
+    pub parameters: std::collections::BTreeMap<String, String>,
+    pub authority: crate::fixes::Authority,
+}
+
+/// A fix request within the same limits as a reproduce request, or refused naming the input.
+fn fix_request(request: pb::FixRequest) -> FromCollector {
+    let id = &request.request_id;
+    if id.is_empty() || id.len() > MAX_REQUEST_ID_BYTES || !id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return FromCollector::FixRefused {
+            request_id: None,
+            fix: String::new(),
+            error: format!(
+                "a fix request id must be 1-{MAX_REQUEST_ID_BYTES} visible ASCII characters; got {} bytes: {:.40?}",
+                id.len(),
+                id
+            ),
+        };
+    }
+    let fix = clean_text(&request.fix, MAX_PLAYBOOK_NAME_BYTES);
+    let refuse = |error: String| FromCollector::FixRefused {
+        request_id: Some(request.request_id.clone()),
+        fix: fix.clone(),
+        error: format!("refused by the agent: {error}"),
+    };
+    if request.fix.len() > MAX_PLAYBOOK_NAME_BYTES || request.fix.chars().any(char::is_control) {
+        return refuse(format!(
+            "a fix name must be at most {MAX_PLAYBOOK_NAME_BYTES} bytes without control characters: {:.40?}",
+            request.fix
+        ));
+    }
+    if request.parameters.len() > MAX_PARAMETERS {
+        return refuse(format!(
+            "{} parameters, more than {MAX_PARAMETERS}",
+            request.parameters.len()
+        ));
+    }
+    for (name, value) in &request.parameters {
+        if name.len() > MAX_PARAMETER_NAME_BYTES || name.chars().any(char::is_control) {
+            return refuse(format!(
+                "a parameter name must be at most {MAX_PARAMETER_NAME_BYTES} bytes without control characters: {name:.40?}"
+            ));
+        }
+        if value.len() > MAX_PARAMETER_BYTES || value.chars().any(char::is_control) {
+            return refuse(format!(
+                "parameter {name:?} must be at most {MAX_PARAMETER_BYTES} bytes without control characters"
+            ));
+        }
+    }
+    for (what, value) in [
+        ("allowed_by", &request.allowed_by),
+        ("consent_account", &request.consent_account),
+    ] {
+        if value.len() > MAX_ACCOUNT_BYTES || value.chars().any(char::is_control) {
+            return refuse(format!(
+                "{what} must be at most {MAX_ACCOUNT_BYTES} bytes without control characters"
+            ));
+        }
+    }
+    FromCollector::Fix(FixAsk {
+        request_id: request.request_id,
+        fix: request.fix,
+        parameters: request.parameters.into_iter().collect(),
+        authority: crate::fixes::Authority {
+            allowed_by: request.allowed_by,
+            consent_account: Some(request.consent_account).filter(|a| !a.is_empty()),
+        },
+    })
+}
+
+/// The answer to a fix request: its report, bounded to the wire's evidence limit.
+pub fn fix_result(request_id: &str, report: &crate::fixes::FixReport) -> pb::AgentMessage {
+    let mut report_json = serde_json::to_string(report).unwrap_or_default();
+    if report_json.len() > MAX_EVIDENCE_BYTES {
+        // Many changes: keep the verdict and the verification, drop the list's detail.
+        let mut smaller = report.clone();
+        smaller.changes.truncate(20);
+        report_json = serde_json::to_string(&smaller).unwrap_or_default();
+    }
+    pb::AgentMessage {
+        body: Some(pb::agent_message::Body::FixResult(pb::FixResult {
+            request_id: request_id.to_owned(),
+            fix: report.fix.clone(),
+            outcome: report.outcome.as_str().to_owned(),
+            report_json,
+            error: clean_text(report.error.as_deref().unwrap_or(""), MAX_SUMMARY_BYTES),
+        })),
+    }
+}
+
 /// The answer to a reproduce request: a result (JSON) or an error.
 pub fn reproduce_result(request_id: &str, result_json: String, error: String) -> pb::AgentMessage {
     pb::AgentMessage {
@@ -514,6 +617,7 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                 Body::Config(_) => FromCollector::Unsupported("config push"),
                 Body::HelpLink(link) => help_link(link),
                 Body::Notice(notice) => user_notice(notice),
+                Body::Fix(request) => fix_request(request),
             },
         )
     }

@@ -476,6 +476,12 @@ impl Session {
                     self.deliver_reproduce(false).await?;
                 }
                 Body::HelpLinkRequest(request) => self.answer_help_link(request).await?,
+                // This collector sends no fix requests yet (issue 20's collector side): a
+                // result is unasked for, and like a reproduce result for no open request it
+                // is logged and ignored.
+                Body::FixResult(result) => {
+                    tracing::warn!(device = %self.device_id, request = %format!("{:.64}", result.request_id), fix = %format!("{:.40}", result.fix), "fix result for no request of this collector; ignored");
+                }
                 Body::ReproduceResult(result) => {
                     let result = wire::ReproduceAnswer::try_from(result).map_err(|e| {
                         Status::invalid_argument(format!("reproduce result refused: {e}"))

@@ -9,6 +9,7 @@ mod checks;
 mod clock;
 mod delivery;
 mod enrollment;
+mod fixes;
 mod guard;
 mod hardening;
 mod help;

@@ -582,6 +582,7 @@ async fn a_notice_on_the_agents_stream_is_shown_by_the_uplink() {
         outbox: Arc::new(outbox),
         queued: Arc::new(tokio::sync::Notify::new()),
         shared: Arc::new(firstline_agent::checks::Shared::default()),
+        fixer: None,
         reproducer: None,
         help_links: None,
         notifier: Some(bus.notifier(&bus.dir.path().join("help-opened"))),

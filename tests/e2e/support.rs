@@ -277,6 +277,7 @@ impl TestAgent {
             ),
             queued: std::sync::Arc::new(tokio::sync::Notify::new()),
             shared: std::sync::Arc::new(firstline_agent::checks::Shared::default()),
+            fixer: None,
             reproducer: None,
             help_links: None,
             notifier: None,

@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod channel;
+pub mod fix;
 pub mod reproduce;
 
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub struct UplinkContext {
     /// Signalled whenever findings are queued.
     pub queued: Arc<Notify>,
     pub shared: Arc<Shared>,
+    /// Runs fixes the collector asks for; without one, such requests are refused.
+    pub fixer: Option<Arc<fix::Fixer>>,
     /// Runs playbooks the collector asks for; without one, such requests are declined.
     pub reproducer: Option<Arc<reproduce::Reproducer>>,
     /// Help links asked for by `firstline-agent help`, served while a stream is live.
@@ -413,6 +416,33 @@ async fn session(
                             tracing::info!(request = %request_id, "a help link no one waits for (asked too long ago, or not by this agent)");
                         }
                     }
+                    Ok(FromCollector::Fix(ask)) => {
+                        match context.fixer.as_ref().map(|fixer| fixer.admit(ask.clone())) {
+                            Some(fix::Admission::Later(job)) => {
+                                let answers = answers.clone();
+                                tokio::spawn(async move {
+                                    let answer = job.answer().await;
+                                    // The stream may have closed meanwhile; the collector asks again
+                                    // and gets the remembered answer.
+                                    let _ = answers.send(answer).await;
+                                });
+                            }
+                            Some(fix::Admission::Now(answer)) => {
+                                outbound.send(*answer).await.map_err(|_| closed())?;
+                            }
+                            None => {
+                                let report = crate::fixes::FixReport::refused(&ask.fix, "this agent does not run fixes".to_owned());
+                                outbound.send(wire::fix_result(&ask.request_id, &report)).await.map_err(|_| closed())?;
+                            }
+                        }
+                    }
+                    Ok(FromCollector::FixRefused { request_id, fix, error }) => {
+                        tracing::warn!(request = ?request_id, %fix, %error, "fix request refused");
+                        if let Some(request_id) = request_id {
+                            let report = crate::fixes::FixReport::refused(&fix, error);
+                            outbound.send(wire::fix_result(&request_id, &report)).await.map_err(|_| closed())?;
+                        }
+                    }
                     Ok(FromCollector::ReproduceRefused { request_id, error }) => {
                         tracing::warn!(request = ?request_id, %error, "reproduce request refused");
                         if let Some(request_id) = request_id {
@@ -612,6 +642,7 @@ mod tests {
             ),
             queued: Arc::new(Notify::new()),
             shared: Arc::new(Shared::default()),
+            fixer: None,
             reproducer: None,
             help_links: None,
             notifier: None,
