@@ -363,7 +363,9 @@ mod tests {
                 logged_on,
                 login_at_ms: at,
             };
-        let cases: Vec<(Vec<WtsSession>, Vec<(&str, &str, SessionKind, &str)>)> = vec![
+        // (sessions, expected (account, line, kind, remote host))
+        type Expected = (&'static str, &'static str, SessionKind, &'static str);
+        let cases: Vec<(Vec<WtsSession>, Vec<Expected>)> = vec![
             (Vec::new(), Vec::new()),
             // Session 0 (services) and an RDP listener have no user.
             (

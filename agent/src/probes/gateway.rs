@@ -162,7 +162,9 @@ mod tests {
             loopback_or_tunnel: true,
             ..adapter("VPN tunnel", 1, &["10.8.0.1"])
         };
-        let cases: Vec<(Vec<AdapterRecord>, Vec<(&str, &str)>)> = vec![
+        // (adapters, expected (interface, gateway) routes)
+        type Case = (Vec<AdapterRecord>, Vec<(&'static str, &'static str)>);
+        let cases: Vec<Case> = vec![
             (Vec::new(), Vec::new()),
             (
                 vec![
