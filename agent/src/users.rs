@@ -3,8 +3,10 @@
 //! read before the damage, never a panic.
 //!
 //! Linux utmp/wtmp are arrays of fixed 384-byte glibc `struct utmp` records, parsed here by
-//! hand with a cap on the records read. Windows (WTS sessions) and macOS (utmpx, console user)
-//! are not done yet: there the functions return nothing.
+//! hand with a cap on the records read. On Windows the sessions come from Remote Desktop
+//! Services (WTS: the console is the local graphical session, an RDP one is remote) and the
+//! last user from LogonUI's registry value (`probes::windows::users`). macOS (utmpx, console
+//! user) is not done yet: there the functions return nothing.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -93,8 +95,16 @@ pub fn gather() -> Users {
     }
 }
 
-/// Not done yet on this OS (Windows WTS sessions, macOS console user): nothing.
-#[cfg(not(target_os = "linux"))]
+/// The users of this machine, from its WTS sessions; a failure yields nothing (logged).
+#[cfg(windows)]
+pub fn gather() -> Users {
+    crate::probes::windows::users::gather()
+        .inspect_err(|e| tracing::warn!(error = %e, "reading the sessions"))
+        .unwrap_or_default()
+}
+
+/// Not done yet on this OS (macOS console user): nothing.
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn gather() -> Users {
     Users::default()
 }
@@ -137,6 +147,11 @@ pub fn sessions(records: &[LoginRecord]) -> Vec<DeviceUser> {
             },
         });
     }
+    in_order(sessions)
+}
+
+/// Graphical first, then console, then remote, each newest first; at most [`MAX_USERS`].
+fn in_order(mut sessions: Vec<DeviceUser>) -> Vec<DeviceUser> {
     sessions.sort_by(|a, b| {
         a.kind
             .cmp(&b.kind)
@@ -145,6 +160,78 @@ pub fn sessions(records: &[LoginRecord]) -> Vec<DeviceUser> {
     });
     sessions.truncate(MAX_USERS);
     sessions
+}
+
+/// One Windows session as Remote Desktop Services (WTS) describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WtsSession {
+    /// The window station: "Console", "RDP-Tcp#3", "Services".
+    pub station: String,
+    pub user: String,
+    pub domain: String,
+    /// The remote client's computer name; empty for the console.
+    pub client: String,
+    /// Active, or disconnected but still logged on (a locked-away RDP session).
+    pub logged_on: bool,
+    /// When the user logged on (0 when unknown).
+    pub login_at_ms: i64,
+}
+
+/// The sessions among Windows' `records`, in the same order as Linux's: a session with no
+/// user (the services' session 0, a listener) or not logged on is left out; the console is
+/// local and graphical, a session with a remote client (RDP) is remote, anything else a
+/// console. Accounts read `DOMAIN\user` as Windows writes them.
+pub fn windows_sessions(records: &[WtsSession]) -> Vec<DeviceUser> {
+    let sessions = records
+        .iter()
+        .filter(|r| r.logged_on && !r.user.trim().is_empty())
+        .map(|r| {
+            let kind = if r.station.eq_ignore_ascii_case("console") {
+                SessionKind::Graphical
+            } else if !r.client.is_empty() || r.station.to_ascii_lowercase().starts_with("rdp") {
+                SessionKind::Remote
+            } else {
+                SessionKind::Console
+            };
+            DeviceUser {
+                account: windows_account(&r.domain, &r.user),
+                line: r.station.clone(),
+                kind,
+                login_at_ms: r.login_at_ms,
+                remote_host: match kind {
+                    SessionKind::Remote => r.client.clone(),
+                    _ => String::new(),
+                },
+            }
+        })
+        .collect();
+    in_order(sessions)
+}
+
+/// The last account to log on to Windows: LogonUI's LastLoggedOnUser value (`.\alice` for a
+/// local account reads `alice`), or else the newest of the current sessions.
+pub fn windows_last_user(last_logged_on: Option<&str>, sessions: &[DeviceUser]) -> String {
+    let from_registry = last_logged_on
+        .map(str::trim)
+        .map(|value| value.strip_prefix(".\\").unwrap_or(value))
+        .filter(|value| !value.is_empty());
+    match from_registry {
+        Some(account) => account.to_owned(),
+        None => sessions
+            .iter()
+            .max_by_key(|s| s.login_at_ms)
+            .map(|s| s.account.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// `DOMAIN\user`, or the user alone when there is no domain.
+pub fn windows_account(domain: &str, user: &str) -> String {
+    if domain.is_empty() {
+        user.to_owned()
+    } else {
+        format!("{domain}\\{user}")
+    }
 }
 
 /// The account of the newest login among `records` (wtmp is in time order, but a stepped
@@ -260,6 +347,85 @@ pub fn account_name(uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_sessions_put_the_console_first_and_name_the_remote_client() {
+        let session =
+            |station: &str, user: &str, client: &str, logged_on: bool, at: i64| WtsSession {
+                station: station.to_owned(),
+                user: user.to_owned(),
+                domain: if user.is_empty() {
+                    String::new()
+                } else {
+                    "CORP".to_owned()
+                },
+                client: client.to_owned(),
+                logged_on,
+                login_at_ms: at,
+            };
+        // (sessions, expected (account, line, kind, remote host))
+        type Expected = (&'static str, &'static str, SessionKind, &'static str);
+        let cases: Vec<(Vec<WtsSession>, Vec<Expected>)> = vec![
+            (Vec::new(), Vec::new()),
+            // Session 0 (services) and an RDP listener have no user.
+            (
+                vec![
+                    session("Services", "", "", false, 0),
+                    session("RDP-Tcp", "", "", false, 0),
+                ],
+                Vec::new(),
+            ),
+            (
+                vec![
+                    session("Services", "", "", false, 0),
+                    session("RDP-Tcp#4", "bob", "LAPTOP-7", true, 200),
+                    session("Console", "alice", "", true, 100),
+                ],
+                vec![
+                    ("CORP\\alice", "Console", SessionKind::Graphical, ""),
+                    ("CORP\\bob", "RDP-Tcp#4", SessionKind::Remote, "LAPTOP-7"),
+                ],
+            ),
+            // A disconnected session is still logged on; one not logged on is not listed.
+            (
+                vec![
+                    session("RDP-Tcp#1", "carol", "", true, 50),
+                    session("31C5CE94259D4006A9E4#0", "dave", "", false, 60),
+                    session("Other", "erin", "", true, 70),
+                ],
+                vec![
+                    ("CORP\\erin", "Other", SessionKind::Console, ""),
+                    ("CORP\\carol", "RDP-Tcp#1", SessionKind::Remote, ""),
+                ],
+            ),
+        ];
+        for (records, expected) in cases {
+            let got: Vec<(String, String, SessionKind, String)> = windows_sessions(&records)
+                .into_iter()
+                .map(|s| (s.account, s.line, s.kind, s.remote_host))
+                .collect();
+            let expected: Vec<(String, String, SessionKind, String)> = expected
+                .into_iter()
+                .map(|(a, l, k, h)| (a.to_owned(), l.to_owned(), k, h.to_owned()))
+                .collect();
+            assert_eq!(got, expected, "{records:?}");
+        }
+        assert_eq!(windows_account("", "alice"), "alice");
+        let sessions = windows_sessions(&[
+            session("Console", "alice", "", true, 100),
+            session("RDP-Tcp#4", "bob", "LAPTOP-7", true, 200),
+        ]);
+        for (value, expected) in [
+            (Some("CORP\\zoe"), "CORP\\zoe"),
+            (Some(".\\admin"), "admin"),
+            (Some(" "), "CORP\\bob"),
+            (None, "CORP\\bob"),
+        ] {
+            assert_eq!(windows_last_user(value, &sessions), expected, "{value:?}");
+        }
+        assert_eq!(windows_last_user(None, &[]), "");
+        assert_eq!(windows_account("PC01", "alice"), "PC01\\alice");
+    }
 
     /// One glibc utmp record, byte by byte.
     fn record(kind: i16, line: &str, user: &str, host: &str, seconds: u32) -> Vec<u8> {

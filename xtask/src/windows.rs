@@ -30,11 +30,6 @@ const BCRYPTPRIMITIVES_C: &str = include_str!("../windows/bcryptprimitives.c");
 /// something Wine does not implement, not because of the agent.
 const SKIPPED_UNDER_WINE: &[(&str, &str)] = &[
     (
-        "playbooks::tests::each_playbook_runs_its_steps_and_names_what_failed",
-        "the slow-computer playbook reads CPU usage through sysinfo, which calls \
-         PdhEnumObjectsW, a function Wine 8 only stubs: the whole test process aborts",
-    ),
-    (
         "inventory::tests::inventory_of_this_machine_is_plausible",
         "Wine lists no disks and no network adapters",
     ),
@@ -44,36 +39,16 @@ const SKIPPED_UNDER_WINE: &[(&str, &str)] = &[
          show (no Z: drive); it runs on Linux",
     ),
     (
-        "checks::watch::tests::a_log_resumes_where_the_last_run_stopped_or_from_the_start_of_a_rotated_file",
-        "the log watch tells files apart by inode and creation time; on Windows the inode is \
-         0 and under Wine a file's creation time changes when it is written, so an appended \
-         log looks like a new file and is read again from its start",
-    ),
-    (
-        "checks::watch::tests::appended_lines_are_read_once_and_rotation_starts_over",
-        "as above: no inode on Windows, and Wine's creation time changes on every write",
-    ),
-    (
-        "checks::watch::tests::a_watched_log_keeps_being_read_after_rotation_and_old_lines_do_not_count_again",
-        "as above: no inode on Windows, and Wine's creation time changes on every write",
-    ),
-    (
         "service::launchd::tests::the_plist_is_a_property_list_launchd_can_read",
         "it checks the plist with Linux's /usr/bin/python3, which the prefix does not show \
          (no Z: drive); it runs on Linux",
     ),
 ];
 
-/// Why the CPU check is off in the smoke.
-const CPU_UNDER_WINE: &str = "sysinfo's CPU usage calls PdhEnumObjectsW, which Wine 8 only \
-                              stubs: the process aborts (real Windows has it)";
-
-/// The smoke's config: the CPU check is off (see [`CPU_UNDER_WINE`]); every other check runs
-/// with its defaults.
+/// The smoke's config: every check runs with its defaults (the CPU check too: its total comes
+/// from GetSystemTimes on Windows, which Wine has, not from PDH counters, which it only stubs).
 const SMOKE_CONFIG: &str = "\
-# cargo xtask windows test: sysinfo's CPU usage calls PdhEnumObjectsW, which Wine 8 only stubs.
-[checks.cpu]
-enabled = false
+# cargo xtask windows test: every check with its defaults.
 ";
 
 /// How long one run under Wine may take before it is stopped (a hung Wine says nothing).
@@ -630,11 +605,6 @@ impl Wine {
         let config = smoke_dir.join("agent.toml");
         std::fs::write(&config, SMOKE_CONFIG)
             .with_context(|| format!("writing {}", config.display()))?;
-        eprintln!(
-            "  the CPU check is off in {}: {}",
-            config.display(),
-            CPU_UNDER_WINE
-        );
         let mut command = self.command(prefix, exe);
         command.args([
             "check",

@@ -217,7 +217,7 @@ impl WatchCheck {
                     // Without a position to resume from, only lines written from now on count.
                     for file in log_files(&self.path) {
                         if let Ok(metadata) = std::fs::metadata(&file) {
-                            let id = FileId::of(&metadata);
+                            let id = FileId::of(&file, &metadata);
                             let offset = metadata.len();
                             offsets.insert(
                                 file,
@@ -289,7 +289,7 @@ impl WatchCheck {
                     else {
                         continue;
                     };
-                    let id = FileId::of(&metadata);
+                    let id = FileId::of(&file, &metadata);
                     let modified_ns = position::modified_ns(&metadata);
                     seen.insert(name.clone(), (id, modified_ns));
                     let at = match &seen_before {
@@ -329,7 +329,7 @@ impl WatchCheck {
                     let Ok(metadata) = std::fs::metadata(&file) else {
                         continue;
                     };
-                    let id = FileId::of(&metadata);
+                    let id = FileId::of(&file, &metadata);
                     let offset = match kept.get(&file) {
                         // The same file, not shrunk nor rewritten: resume where the last run
                         // stopped.
@@ -421,7 +421,7 @@ impl WatchCheck {
                 // have taken the name (and been read already). Only what is gone is forgotten.
                 let now_there = std::fs::symlink_metadata(&path)
                     .ok()
-                    .map(|metadata| FileId::of(&metadata));
+                    .map(|metadata| FileId::of(&path, &metadata));
                 match &mut self.mode {
                     // A crash file removed (reported, cleaned up) may come back under the same
                     // name with the next crash: forget it.
@@ -442,7 +442,7 @@ impl WatchCheck {
                         else {
                             continue;
                         };
-                        let id = FileId::of(&metadata);
+                        let id = FileId::of(&path, &metadata);
                         // Seen already: found by the catch-up, or a second event for it.
                         if !pattern.matches(&name) || seen.get(&name).is_some_and(|(s, _)| *s == id)
                         {
@@ -725,7 +725,7 @@ fn read_new_lines(path: &Path, offsets: &mut HashMap<PathBuf, LogOffset>) -> Vec
         return Vec::new();
     };
     let length = metadata.len();
-    let id = FileId::of(&metadata);
+    let id = FileId::of_file(&file, &metadata);
     let mut offset = offsets
         .get(path)
         .filter(|kept| kept.id == id)
@@ -1124,7 +1124,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("app.log");
         std::fs::write(&log, "old line\n").expect("write");
-        let id = FileId::of(&std::fs::metadata(&log).expect("metadata"));
+        let id = FileId::of(&log, &std::fs::metadata(&log).expect("metadata"));
         let start = LogOffset {
             id,
             offset: 9,

@@ -19,16 +19,87 @@ const MAX_POSITION_BYTES: u64 = 4 * 1024 * 1024;
 const VERSION: u32 = 1;
 
 /// What identifies a file across renames and rewrites: its inode (Unix) and its birth time,
-/// where the file system keeps one. A crash file deleted and made again under the same name
-/// is another file.
+/// where the file system keeps one; on Windows the file index and the volume's serial number
+/// (NTFS's file id), without the birth time (Wine changes it on every write). A crash file
+/// deleted and made again under the same name is another file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileId {
     pub inode: u64,
     pub born_ns: Option<u64>,
+    /// The volume's serial number on Windows; 0 (and not written) elsewhere, so that
+    /// positions written before it existed still match.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub volume: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl FileId {
-    pub fn of(metadata: &std::fs::Metadata) -> Self {
+    /// The identity of the file at `path`, whose metadata is `metadata`.
+    #[cfg(not(windows))]
+    pub fn of(_path: &Path, metadata: &std::fs::Metadata) -> Self {
+        Self::from_metadata(metadata)
+    }
+
+    /// The identity of the file at `path`: its volume and file index, read from a handle
+    /// opened for nothing but its attributes. A file gone meanwhile gets an identity of 0,
+    /// which no existing file has.
+    #[cfg(windows)]
+    pub fn of(path: &Path, metadata: &std::fs::Metadata) -> Self {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_FLAG_BACKUP_SEMANTICS (folders open too), every share mode: never in a
+        // writer's way, as std's own metadata call does.
+        const BACKUP_SEMANTICS: u32 = 0x0200_0000;
+        const SHARE_ALL: u32 = 0x1 | 0x2 | 0x4;
+        let opened = std::fs::OpenOptions::new()
+            .access_mode(0)
+            .share_mode(SHARE_ALL)
+            .custom_flags(BACKUP_SEMANTICS)
+            .open(path);
+        match opened {
+            Ok(file) => Self::of_file(&file, metadata),
+            Err(e) => {
+                tracing::debug!(file = %path.display(), error = %e, "reading a file's identity");
+                Self::none()
+            }
+        }
+    }
+
+    /// The identity of the open `file`, whose metadata is `metadata`.
+    #[cfg(not(windows))]
+    pub fn of_file(_file: &std::fs::File, metadata: &std::fs::Metadata) -> Self {
+        Self::from_metadata(metadata)
+    }
+
+    /// The identity of the open `file`: its volume and file index.
+    #[cfg(windows)]
+    pub fn of_file(file: &std::fs::File, _metadata: &std::fs::Metadata) -> Self {
+        match crate::probes::windows::file_identity::volume_and_index(file) {
+            Ok((volume, index)) => Self {
+                inode: index,
+                born_ns: None,
+                volume: u64::from(volume),
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "reading a file's identity");
+                Self::none()
+            }
+        }
+    }
+
+    #[cfg(windows)]
+    fn none() -> Self {
+        Self {
+            inode: 0,
+            born_ns: None,
+            volume: 0,
+        }
+    }
+
+    #[cfg(not(windows))]
+    fn from_metadata(metadata: &std::fs::Metadata) -> Self {
         #[cfg(unix)]
         let inode = std::os::unix::fs::MetadataExt::ino(metadata);
         #[cfg(not(unix))]
@@ -38,7 +109,11 @@ impl FileId {
             .ok()
             .and_then(|born| born.duration_since(SystemTime::UNIX_EPOCH).ok())
             .and_then(|since| u64::try_from(since.as_nanos()).ok());
-        Self { inode, born_ns }
+        Self {
+            inode,
+            born_ns,
+            volume: 0,
+        }
     }
 }
 
@@ -324,7 +399,63 @@ mod tests {
         FileId {
             inode,
             born_ns: None,
+            volume: 0,
         }
+    }
+
+    #[test]
+    fn a_file_id_without_a_volume_reads_and_writes_as_before() {
+        let before = r#"{"inode":7,"born_ns":12}"#;
+        let read: FileId = serde_json::from_str(before).expect("an id written before volumes");
+        assert_eq!(
+            read,
+            FileId {
+                inode: 7,
+                born_ns: Some(12),
+                volume: 0
+            }
+        );
+        assert_eq!(serde_json::to_string(&read).expect("json"), before);
+        let windows = FileId {
+            inode: 7,
+            born_ns: None,
+            volume: 0x1234,
+        };
+        let json = serde_json::to_string(&windows).expect("json");
+        assert_eq!(
+            serde_json::from_str::<FileId>(&json).expect("read back"),
+            windows
+        );
+        assert_ne!(windows, read);
+    }
+
+    #[test]
+    fn a_file_keeps_its_identity_when_written_and_a_new_file_gets_another() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "first\n").expect("write");
+        let identity = |path: &Path| FileId::of(path, &std::fs::metadata(path).expect("metadata"));
+        let first = identity(&log);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("open");
+        std::io::Write::write_all(&mut file, b"second\n").expect("append");
+        drop(file);
+        assert_eq!(identity(&log), first, "appending keeps the file's identity");
+        let opened = std::fs::File::open(&log).expect("open");
+        assert_eq!(
+            FileId::of_file(&opened, &opened.metadata().expect("metadata")),
+            first
+        );
+        drop(opened);
+        std::fs::rename(&log, dir.path().join("app.log.1")).expect("rotate");
+        std::fs::write(&log, "new\n").expect("write");
+        assert_ne!(
+            identity(&log),
+            first,
+            "a new file under the name is another file"
+        );
     }
 
     #[test]

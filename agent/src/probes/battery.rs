@@ -1,5 +1,6 @@
-//! Battery health and charge cycles, from /sys/class/power_supply on Linux. Desktops and VMs
-//! have no battery: that is an empty list, not an error.
+//! Battery health and charge cycles, from /sys/class/power_supply on Linux and the battery
+//! driver's IOCTLs on Windows (`probes::windows::battery`). Desktops and VMs have no battery:
+//! that is an empty list, not an error.
 
 use std::path::Path;
 
@@ -15,10 +16,13 @@ pub struct Battery {
     pub status: String,
 }
 
+#[cfg(windows)]
 pub fn batteries() -> Result<Vec<Battery>, String> {
-    if cfg!(windows) {
-        return Err(super::not_on_windows_yet("battery health"));
-    }
+    super::windows::battery::batteries()
+}
+
+#[cfg(not(windows))]
+pub fn batteries() -> Result<Vec<Battery>, String> {
     Ok(batteries_in(Path::new("/sys/class/power_supply")))
 }
 
@@ -60,6 +64,60 @@ pub fn batteries_in(root: &Path) -> Vec<Battery> {
     batteries
 }
 
+/// What a Windows battery driver answers: BATTERY_INFORMATION and BATTERY_STATUS, reduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowsBatteryReading {
+    pub designed_capacity: u32,
+    pub full_charged_capacity: u32,
+    pub cycle_count: u32,
+    /// Capacities in relative units (a percentage), not mWh: the wear cannot be told.
+    pub relative: bool,
+    /// BATTERY_STATUS.PowerState: BATTERY_POWER_ON_LINE 1, DISCHARGING 2, CHARGING 4.
+    pub power_state: u32,
+    /// BATTERY_STATUS.Capacity, BATTERY_UNKNOWN_CAPACITY (u32::MAX) when unknown.
+    pub capacity_now: u32,
+}
+
+/// Windows' BATTERY_UNKNOWN_CAPACITY.
+const UNKNOWN_CAPACITY: u32 = u32::MAX;
+
+/// A Windows battery in the same terms as Linux's: health is the full-charge capacity as a
+/// share of the design capacity, the status reads like sysfs ("Charging", "Full", …).
+pub fn battery_from_windows(name: &str, reading: WindowsBatteryReading) -> Battery {
+    let known = |capacity: u32| (capacity != UNKNOWN_CAPACITY && capacity > 0).then_some(capacity);
+    let design = known(reading.designed_capacity);
+    let full = known(reading.full_charged_capacity);
+    let health_pct = match (full, design) {
+        (Some(full), Some(design)) if !reading.relative => {
+            Some((f64::from(full) * 100.0 / f64::from(design)).min(100.0))
+        }
+        _ => None,
+    };
+    let now = (reading.capacity_now != UNKNOWN_CAPACITY).then_some(reading.capacity_now);
+    let charge_pct = match (now, full) {
+        (Some(now), Some(full)) => Some((f64::from(now) * 100.0 / f64::from(full)).min(100.0)),
+        _ => None,
+    };
+    let status = if reading.power_state & 4 != 0 {
+        "Charging"
+    } else if reading.power_state & 2 != 0 {
+        "Discharging"
+    } else if reading.power_state & 1 != 0 && charge_pct.is_some_and(|pct| pct >= 99.0) {
+        "Full"
+    } else if reading.power_state & 1 != 0 {
+        "Not charging"
+    } else {
+        "Unknown"
+    };
+    Battery {
+        name: name.to_owned(),
+        health_pct,
+        cycle_count: Some(u64::from(reading.cycle_count)).filter(|c| *c > 0),
+        charge_pct,
+        status: status.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +144,89 @@ mod tests {
         assert_eq!(batteries.len(), 1);
         assert_eq!(batteries[0].health_pct, Some(60.0));
         assert_eq!(batteries[0].cycle_count, Some(812));
+    }
+
+    #[test]
+    fn windows_battery_readings_give_health_charge_and_status() {
+        let worn = WindowsBatteryReading {
+            designed_capacity: 50_000,
+            full_charged_capacity: 30_000,
+            cycle_count: 812,
+            relative: false,
+            power_state: 2,
+            capacity_now: 15_000,
+        };
+        let cases = [
+            (worn, Some(60.0), Some(812), Some(50.0), "Discharging"),
+            // Charged above design (a new battery) is 100 % healthy.
+            (
+                WindowsBatteryReading {
+                    full_charged_capacity: 52_000,
+                    capacity_now: 52_000,
+                    power_state: 1,
+                    ..worn
+                },
+                Some(100.0),
+                Some(812),
+                Some(100.0),
+                "Full",
+            ),
+            (
+                WindowsBatteryReading {
+                    power_state: 1 | 4,
+                    cycle_count: 0,
+                    ..worn
+                },
+                Some(60.0),
+                None,
+                Some(50.0),
+                "Charging",
+            ),
+            (
+                WindowsBatteryReading {
+                    power_state: 1,
+                    ..worn
+                },
+                Some(60.0),
+                Some(812),
+                Some(50.0),
+                "Not charging",
+            ),
+            // Relative units say nothing about wear; unknown capacities say nothing at all.
+            (
+                WindowsBatteryReading {
+                    designed_capacity: 100,
+                    full_charged_capacity: 100,
+                    relative: true,
+                    capacity_now: 40,
+                    ..worn
+                },
+                None,
+                Some(812),
+                Some(40.0),
+                "Discharging",
+            ),
+            (
+                WindowsBatteryReading {
+                    designed_capacity: 0,
+                    full_charged_capacity: u32::MAX,
+                    capacity_now: u32::MAX,
+                    power_state: 0,
+                    ..worn
+                },
+                None,
+                Some(812),
+                None,
+                "Unknown",
+            ),
+        ];
+        for (reading, health, cycles, charge, status) in cases {
+            let battery = battery_from_windows("BAT0", reading);
+            assert_eq!(battery.health_pct, health, "{reading:?}");
+            assert_eq!(battery.cycle_count, cycles, "{reading:?}");
+            assert_eq!(battery.charge_pct, charge, "{reading:?}");
+            assert_eq!(battery.status, status, "{reading:?}");
+            assert_eq!(battery.name, "BAT0");
+        }
     }
 }

@@ -1,8 +1,7 @@
-//! DNS resolution with a real resolver: asks the configured servers (or those in
-//! /etc/resolv.conf) in turn and reports which one answered, what, and how long it took.
+//! DNS resolution with a real resolver: asks the configured servers (or the system's: those in
+//! /etc/resolv.conf, or on Windows the network adapters') in turn and reports which one answered, what, and how long it took.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
@@ -44,14 +43,46 @@ impl Resolution {
     }
 }
 
-/// The system's nameservers, port 53: those in /etc/resolv.conf (none when it is missing).
+/// The system's nameservers, port 53: those of the adapters that are up (`GetAdaptersAddresses`).
+#[cfg(windows)]
 pub fn system_servers() -> Result<Vec<SocketAddr>, String> {
-    if cfg!(windows) {
-        return Err(super::not_on_windows_yet("the system's DNS servers"));
+    Ok(servers_from_adapters(&super::windows::adapters::adapters()?))
+}
+
+/// The system's nameservers, port 53: those in /etc/resolv.conf (none when it is missing).
+#[cfg(not(windows))]
+pub fn system_servers() -> Result<Vec<SocketAddr>, String> {
+    Ok(
+        std::fs::read_to_string(std::path::Path::new("/etc/resolv.conf"))
+            .map(|text| parse_resolv_conf(&text))
+            .unwrap_or_default(),
+    )
+}
+
+/// The DNS servers of the usable adapters (up, not loopback or tunnel), in the order Windows
+/// lists them, each once, on port 53. Windows' placeholders for "no IPv6 DNS server"
+/// (fec0:0:0:ffff::1 to 3, deprecated site-local addresses) are left out: nothing answers there.
+pub fn servers_from_adapters(adapters: &[super::gateway::AdapterRecord]) -> Vec<SocketAddr> {
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for adapter in adapters.iter().filter(|a| a.usable()) {
+        for server in &adapter.dns_servers {
+            let mut server = *server;
+            server.set_port(53);
+            if let SocketAddr::V6(v6) = &server {
+                let segments = v6.ip().segments();
+                if segments[..7] == [0xfec0, 0, 0, 0xffff, 0, 0, 0]
+                    && (1..=3).contains(&segments[7])
+                {
+                    continue;
+                }
+            }
+            if server.ip().is_unspecified() || servers.contains(&server) {
+                continue;
+            }
+            servers.push(server);
+        }
     }
-    Ok(std::fs::read_to_string(Path::new("/etc/resolv.conf"))
-        .map(|text| parse_resolv_conf(&text))
-        .unwrap_or_default())
+    servers
 }
 
 pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
@@ -185,5 +216,62 @@ mod tests {
                 "[fe80::1]:53".parse().expect("addr")
             ]
         );
+    }
+
+    #[test]
+    fn windows_adapters_give_their_dns_servers_once_on_port_53() {
+        use crate::probes::gateway::AdapterRecord;
+        let adapter = |name: &str, up: bool, servers: &[&str]| AdapterRecord {
+            name: name.to_owned(),
+            up,
+            loopback_or_tunnel: false,
+            ipv4_metric: 25,
+            gateways: Vec::new(),
+            dns_servers: servers
+                .iter()
+                .map(|s| s.parse().expect("socket address"))
+                .collect(),
+        };
+        let cases: Vec<(Vec<AdapterRecord>, Vec<&str>)> = vec![
+            (Vec::new(), Vec::new()),
+            (
+                vec![
+                    adapter("Ethernet", true, &["10.0.0.53:0", "[2001:db8::53]:0"]),
+                    adapter("Wi-Fi", true, &["10.0.0.53:0", "192.0.2.1:0"]),
+                ],
+                vec!["10.0.0.53:53", "[2001:db8::53]:53", "192.0.2.1:53"],
+            ),
+            // A down adapter's servers are not asked; Windows' IPv6 placeholders are dropped.
+            (
+                vec![
+                    adapter("Ethernet 2", false, &["10.9.9.53:0"]),
+                    adapter(
+                        "Wi-Fi",
+                        true,
+                        &[
+                            "[fec0:0:0:ffff::1]:0",
+                            "[fec0:0:0:ffff::3]:0",
+                            "0.0.0.0:0",
+                            "192.0.2.1:0",
+                        ],
+                    ),
+                ],
+                vec!["192.0.2.1:53"],
+            ),
+            (
+                vec![AdapterRecord {
+                    loopback_or_tunnel: true,
+                    ..adapter("Loopback", true, &["127.0.0.1:0"])
+                }],
+                Vec::new(),
+            ),
+        ];
+        for (adapters, expected) in cases {
+            let expected: Vec<SocketAddr> = expected
+                .iter()
+                .map(|s| s.parse().expect("socket address"))
+                .collect();
+            assert_eq!(servers_from_adapters(&adapters), expected, "{adapters:?}");
+        }
     }
 }

@@ -15,9 +15,5 @@ pub mod services;
 pub mod smart;
 pub mod tcp;
 pub mod thermal;
-
-/// What a probe without a Windows implementation yet answers there (issue 13). A probe that
-/// fails concludes nothing; an empty answer would claim "no reboot pending" or "no battery".
-pub(crate) fn not_on_windows_yet(what: &str) -> String {
-    format!("{what}: not on Windows yet")
-}
+#[cfg(windows)]
+pub mod windows;
