@@ -19,42 +19,63 @@ pub const WXS: &str = "agent/dist/windows/firstline-agent.wxs";
 const EXAMPLE_CONFIG: &str = "agent/agent.example.toml";
 
 /// What wixl 0.101 (Debian bookworm) reads but cannot express, set in the built database: why,
-/// the table, the row (a column and its value), the column to set and its value.
+/// the SQL that sets it, and the value to read back (a table, the row's key column and value,
+/// the column, the value it must have).
 struct Patch {
     why: &'static str,
+    statements: Vec<String>,
     table: &'static str,
     row: (&'static str, &'static str),
     column: &'static str,
     value: &'static str,
 }
 
-const PATCHES: &[Patch] = &[
-    Patch {
-        why: "the default config is written only when there is none and stays on uninstall \
-              (64-bit 0x100 | NeverOverwrite 0x80 | Permanent 0x10)",
-        table: "Component",
-        row: ("Component", "DefaultConfig"),
-        column: "Attributes",
-        value: "400",
-    },
-    Patch {
-        why: "\"Get IT help\" starts its console minimised, as help_entry.rs's WindowStyle 7: \
-              the help page is what the person sees",
-        table: "Shortcut",
-        row: ("Shortcut", "GetItHelp"),
-        column: "ShowCmd",
-        value: "7",
-    },
-    Patch {
-        why: "a rebuild of the same version replaces the installed one instead of installing \
-              beside it (VersionMax inclusive 0x200 | MigrateFeatures 0x1, WiX's \
-              AllowSameVersionUpgrades)",
-        table: "Upgrade",
-        row: ("ActionProperty", "WIX_UPGRADE_DETECTED"),
-        column: "Attributes",
-        value: "513",
-    },
-];
+fn patches(upgrade_code: &str, version: &str) -> Vec<Patch> {
+    vec![
+        Patch {
+            why: "the default config is written only when there is none and stays on \
+                  uninstall (64-bit 0x100 | NeverOverwrite 0x80 | Permanent 0x10)",
+            statements: vec![
+                "UPDATE `Component` SET `Attributes` = 400 WHERE `Component` = 'DefaultConfig'"
+                    .to_owned(),
+            ],
+            table: "Component",
+            row: ("Component", "DefaultConfig"),
+            column: "Attributes",
+            value: "400",
+        },
+        Patch {
+            why: "\"Get IT help\" starts its console minimised, as help_entry.rs's \
+                  WindowStyle 7: the help page is what the person sees",
+            statements: vec![
+                "UPDATE `Shortcut` SET `ShowCmd` = 7 WHERE `Shortcut` = 'GetItHelp'".to_owned(),
+            ],
+            table: "Shortcut",
+            row: ("Shortcut", "GetItHelp"),
+            column: "ShowCmd",
+            value: "7",
+        },
+        // Attributes is part of the Upgrade table's key, which UPDATE cannot change: the row is
+        // written again.
+        Patch {
+            why: "a rebuild of the same version replaces the installed one instead of \
+                  installing beside it (VersionMax inclusive 0x200 | MigrateFeatures 0x1, as \
+                  WiX's AllowSameVersionUpgrades)",
+            statements: vec![
+                "DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'".to_owned(),
+                format!(
+                    "INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMax`, `Attributes`, \
+                     `ActionProperty`) VALUES ('{upgrade_code}', '{version}', 513, \
+                     'WIX_UPGRADE_DETECTED')"
+                ),
+            ],
+            table: "Upgrade",
+            row: ("ActionProperty", "WIX_UPGRADE_DETECTED"),
+            column: "Attributes",
+            value: "513",
+        },
+    ]
+}
 
 /// `firstline-agent-<version>-x64.msi`.
 pub fn file_name(version: &str) -> String {
@@ -110,22 +131,29 @@ pub fn build(root: &Path, exe: &Path, version: &str, out_dir: &Path) -> anyhow::
         .arg(&msi)
         .arg(root.join(WXS));
     run_quietly(&mut wixl, "wixl")?;
-    for patch in PATCHES {
+    let properties = crate::capture(
+        Command::new("msiinfo")
+            .arg("export")
+            .arg(&msi)
+            .arg("Property"),
+    )?;
+    let upgrade_code = idt_value(&properties, ("Property", "UpgradeCode"), "Value")
+        .with_context(|| format!("{} has no UpgradeCode property", msi.display()))?;
+    let patches = patches(&upgrade_code, version);
+    for patch in &patches {
         eprintln!(
             "  {}.{} = {}: {}",
             patch.table, patch.column, patch.value, patch.why
         );
-        let query = format!(
-            "UPDATE `{}` SET `{}` = {} WHERE `{}` = '{}'",
-            patch.table, patch.column, patch.value, patch.row.0, patch.row.1
-        );
-        run_quietly(
-            Command::new("msibuild").arg(&msi).arg("-q").arg(query),
-            "msibuild",
-        )?;
+        for statement in &patch.statements {
+            run_quietly(
+                Command::new("msibuild").arg(&msi).arg("-q").arg(statement),
+                "msibuild",
+            )?;
+        }
     }
     // An UPDATE that matches no row succeeds silently: read each value back.
-    for patch in PATCHES {
+    for patch in &patches {
         let table = crate::capture(
             Command::new("msiinfo")
                 .arg("export")
