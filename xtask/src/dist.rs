@@ -486,7 +486,7 @@ exit 0
 }
 
 /// `SHA256SUMS` in the format `sha256sum -c` reads: the hex digest, two spaces, the name.
-fn sha256sums(artifacts: &[PathBuf]) -> anyhow::Result<String> {
+pub(crate) fn sha256sums(artifacts: &[PathBuf]) -> anyhow::Result<String> {
     let mut sums = String::new();
     for artifact in artifacts {
         let bytes =

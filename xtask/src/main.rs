@@ -5,6 +5,7 @@
 mod bench;
 mod bench_collector;
 mod dist;
+mod rust_version;
 mod windows;
 
 use std::io::{Read, Write};
@@ -50,14 +51,18 @@ const USAGE: &str =
          --check       then install each package into a fresh root with dpkg, run its binary,
                        remove and purge it
 
-       cargo xtask windows [check|test]
+       cargo xtask windows [check|test|dist]
 
-  windows  the agent for x86_64-pc-windows-gnu: installs what it needs (MinGW and Wine from
-           apt, Debian's rust-src matching rustc through a private apt configuration, into
-           target/windows-toolchain), then
+  windows  the agent for x86_64-pc-windows-gnu: installs what it needs (MinGW, Wine, wixl and
+           msitools from apt, Debian's rust-src matching rustc through a private apt
+           configuration, into target/windows-toolchain), then
            check   builds firstline-agent.exe and runs clippy for Windows with -D warnings
            test    runs the agent's unit tests under Wine (prefix target/windows-wine, no Z:
-                   drive) and a smoke run of firstline-agent.exe check --json";
+                   drive), a smoke run of firstline-agent.exe check --json, and installs and
+                   uninstalls the MSI (of the dev-profile exe) with Wine's msiexec
+           dist    builds firstline-agent.exe in the agent profile and the MSI
+                   target/dist/firstline-agent-VERSION-x64.msi (wixl), with its .sha256 beside
+                   it and its line in target/dist/SHA256SUMS";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();

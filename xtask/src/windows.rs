@@ -1,5 +1,6 @@
-//! `cargo xtask windows [check|test]`: the agent cross-built for Windows on this Linux machine
-//! (MinGW's linker, std rebuilt from Debian's `rust-src`), linted, and tested under Wine.
+//! `cargo xtask windows [check|test|dist]`: the agent cross-built for Windows on this Linux
+//! machine (MinGW's linker, std rebuilt from Debian's `rust-src`), linted, tested under Wine, and
+//! packaged as an MSI (`msi.rs`).
 //!
 //! Everything it needs is installed on first use and reused after: two Debian packages through
 //! the machine's apt, and the standard library's source through a private apt configuration in
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+mod msi;
+
 /// The Rust target: MinGW's ABI, so it links with Debian's cross GCC.
 const TARGET: &str = "x86_64-pc-windows-gnu";
 /// The cross linker (the `posix` threading flavour that Rust's `windows-gnu` std expects).
@@ -20,6 +23,11 @@ const LINKER: &str = "x86_64-w64-mingw32-gcc-posix";
 const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("gcc-mingw-w64-x86-64-posix", "the MinGW linker"),
     ("wine64", "Wine, to run the Windows tests"),
+    ("wixl", "wixl, to build the MSI"),
+    (
+        "msitools",
+        "msibuild and msiinfo, to finish the MSI and read it back",
+    ),
 ];
 /// The Debian suite that ships `rust-src` at the versions rustup's stable channel has.
 const RUST_SRC_SUITE: &str = "trixie-backports";
@@ -51,6 +59,9 @@ const SMOKE_CONFIG: &str = "\
 # cargo xtask windows test: every check with its defaults.
 ";
 
+/// The package's version: the workspace's.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// How long one run under Wine may take before it is stopped (a hung Wine says nothing).
 const WINE_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -60,6 +71,8 @@ enum Mode {
     Check,
     /// Build the agent's unit tests for Windows and run them under Wine, then a smoke run.
     Test,
+    /// Build the agent in the `agent` profile and package it as an MSI in target/dist.
+    Dist,
 }
 
 pub struct Windows {
@@ -71,7 +84,8 @@ impl Windows {
         let mode = match arguments.first().map(String::as_str) {
             None | Some("check") => Mode::Check,
             Some("test") => Mode::Test,
-            Some(other) => bail!("unknown windows task {other:?} (expected check or test)"),
+            Some("dist") => Mode::Dist,
+            Some(other) => bail!("unknown windows task {other:?} (expected check, test or dist)"),
         };
         if let Some(extra) = arguments.get(1) {
             bail!(
@@ -129,6 +143,22 @@ impl Windows {
                 steps.run("smoke: firstline-agent.exe check --json", || {
                     install_shim(&shim, &exe)?;
                     wine.smoke_check(&prefix, &exe)
+                })?;
+                let msi = steps.run("build the MSI (of the dev-profile exe)", || {
+                    msi::build(&root, &exe, VERSION, &target_dir.join("windows-msi"))
+                })?;
+                steps.run(
+                    "msi: install, check and uninstall with Wine's msiexec",
+                    || msi::install_smoke(&root, &wine, &prefix, &msi, &shim),
+                )?;
+            }
+            Mode::Dist => {
+                let exe = steps.run("build firstline-agent.exe (agent profile)", || {
+                    build.agent_exe_in_profile(&target_dir, "agent")
+                })?;
+                steps.run("build the MSI and its SHA-256", || {
+                    let msi = msi::build(&root, &exe, VERSION, &target_dir.join("dist"))?;
+                    msi::write_checksums(&msi)
                 })?;
             }
         }
@@ -417,6 +447,22 @@ impl CrossBuild {
     fn agent_exe(&self, target_dir: &Path) -> anyhow::Result<PathBuf> {
         run_visibly(&mut self.cargo("build"))?;
         let exe = target_dir.join(TARGET).join("debug/firstline-agent.exe");
+        if !exe.is_file() {
+            bail!("cargo build succeeded but {} is not there", exe.display());
+        }
+        Ok(exe)
+    }
+
+    /// Builds `firstline-agent.exe` in `profile` and returns its path (`-Zbuild-std` above
+    /// already builds `panic_abort`, which the `agent` profile's `panic = "abort"` needs).
+    fn agent_exe_in_profile(&self, target_dir: &Path, profile: &str) -> anyhow::Result<PathBuf> {
+        run_visibly(self.cargo("build").args(["--profile", profile]))?;
+        // Cargo puts the dev profile's output in `debug`, every other profile's under its name.
+        let folder = if profile == "dev" { "debug" } else { profile };
+        let exe = target_dir
+            .join(TARGET)
+            .join(folder)
+            .join("firstline-agent.exe");
         if !exe.is_file() {
             bail!("cargo build succeeded but {} is not there", exe.display());
         }

@@ -204,6 +204,125 @@ mod tests {
         );
     }
 
+    /// The MSI (`cargo xtask windows dist`) registers the service with wixl's ServiceInstall.
+    const MSI_SOURCE: &str = include_str!("../../dist/windows/firstline-agent.wxs");
+
+    /// The attributes of the first `<ELEMENT …>` in `xml` whose attributes include all of
+    /// `with`, XML entities decoded. Enough XML for a .wxs written by hand.
+    fn element(xml: &str, name: &str, with: &[(&str, &str)]) -> Vec<(String, String)> {
+        let opening = format!("<{name}");
+        let mut rest = xml;
+        while let Some(start) = rest.find(&opening) {
+            let after = &rest[start + opening.len()..];
+            let end = after.find('>').unwrap_or(after.len());
+            let (tag, next) = after.split_at(end);
+            rest = next;
+            if !tag.starts_with(char::is_whitespace) && !tag.starts_with('/') {
+                continue;
+            }
+            let mut attributes = Vec::new();
+            let mut text = tag;
+            while let Some((key, value_and_rest)) = text.split_once("=\"") {
+                let Some((value, after_value)) = value_and_rest.split_once('"') else {
+                    break;
+                };
+                let key = key.split_whitespace().last().unwrap_or_default().to_owned();
+                let value = value
+                    .replace("&quot;", "\"")
+                    .replace("&apos;", "'")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&");
+                attributes.push((key, value));
+                text = after_value;
+            }
+            let has = |(key, value): &(&str, &str)| {
+                attributes
+                    .iter()
+                    .any(|(k, v)| k.as_str() == *key && v.as_str() == *value)
+            };
+            if with.iter().all(has) {
+                return attributes;
+            }
+        }
+        panic!("no <{name}> with {with:?} in firstline-agent.wxs");
+    }
+
+    fn attribute<'a>(attributes: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// As "the package ships the unit the code writes": the MSI's service is this file's, so
+    /// an MSI install and `service install` leave the same registration.
+    #[test]
+    fn the_msi_registers_the_service_service_install_registers() {
+        use crate::service::{DESCRIPTION, DISPLAY_NAME, SERVICE_NAME};
+
+        let service = element(MSI_SOURCE, "ServiceInstall", &[]);
+        assert_eq!(attribute(&service, "Name"), Some(SERVICE_NAME));
+        assert_eq!(attribute(&service, "DisplayName"), Some(DISPLAY_NAME));
+        assert_eq!(attribute(&service, "Description"), Some(DESCRIPTION));
+        assert_eq!(attribute(&service, "Type"), Some("ownProcess"));
+        assert_eq!(attribute(&service, "Start"), Some("auto"));
+        assert_eq!(attribute(&service, "ErrorControl"), Some("normal"));
+        // No account: LocalSystem, as `service install`'s `account_name: None`.
+        assert_eq!(attribute(&service, "Account"), None);
+        let control = element(MSI_SOURCE, "ServiceControl", &[]);
+        assert_eq!(attribute(&control, "Name"), Some(SERVICE_NAME));
+        assert_eq!(attribute(&control, "Remove"), Some("uninstall"));
+
+        // The command line the Windows Installer stores: the component's key file, quoted,
+        // then the Arguments with the folders resolved as on a default Windows.
+        let install_dir = element(MSI_SOURCE, "Directory", &[("Id", "INSTALLDIR")]);
+        let exe = element(MSI_SOURCE, "File", &[("Id", "FirstlineAgentExe")]);
+        let program_data = element(MSI_SOURCE, "Directory", &[("Id", "ProgramDataFirstline")]);
+        let config = element(MSI_SOURCE, "File", &[("Id", "AgentToml")]);
+        assert_eq!(attribute(&program_data, "Name"), Some(PROGRAM_DATA_FOLDER));
+        assert_eq!(attribute(&config, "Name"), Some("agent.toml"));
+        let binary = format!(
+            r"C:\Program Files\{}\{}",
+            attribute(&install_dir, "Name").unwrap_or_default(),
+            attribute(&exe, "Name").unwrap_or_default()
+        );
+        let arguments = attribute(&service, "Arguments")
+            .unwrap_or_default()
+            .replace("[CommonAppDataFolder]", r"C:\ProgramData\");
+        let definition = ServiceDefinition {
+            binary: PathBuf::from(r"C:\Program Files\Firstline\firstline-agent.exe"),
+            config_path: PathBuf::from(config_path_under(r"C:\ProgramData")),
+            state_dir: PathBuf::from(state_dir_under(r"C:\ProgramData")),
+        };
+        assert_eq!(
+            format!("{} {arguments}", quote_argument(&binary)),
+            command_line(&definition).expect("text"),
+            "the .wxs's command line is not `service install`'s"
+        );
+    }
+
+    /// The Start-menu entry says what the other menus say and runs `help`.
+    #[test]
+    fn the_msi_shortcut_is_get_it_help() {
+        use firstline_i18n::Lang;
+
+        use crate::service::help_entry::entry_text;
+
+        let shortcut = element(MSI_SOURCE, "Shortcut", &[("Id", "GetItHelp")]);
+        assert_eq!(
+            attribute(&shortcut, "Name"),
+            Some(entry_text("Name", Lang::En))
+        );
+        assert_eq!(
+            attribute(&shortcut, "Description"),
+            Some(entry_text("Comment", Lang::En))
+        );
+        assert_eq!(attribute(&shortcut, "Arguments"), Some("help"));
+        assert_eq!(attribute(&shortcut, "Target"), Some("[#FirstlineAgentExe]"));
+        assert_eq!(attribute(&shortcut, "Directory"), Some("ProgramMenuFolder"));
+    }
+
     #[test]
     fn recovery_restarts_with_growing_delays_and_forgets_after_a_day() {
         assert!(RESTART_DELAYS.windows(2).all(|pair| pair[0] < pair[1]));
