@@ -6,6 +6,7 @@ mod bench;
 mod bench_collector;
 mod dist;
 mod windows;
+mod windows_smoke;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -57,7 +58,9 @@ const USAGE: &str =
            target/windows-toolchain), then
            check   builds firstline-agent.exe and runs clippy for Windows with -D warnings
            test    runs the agent's unit tests under Wine (prefix target/windows-wine, no Z:
-                   drive) and a smoke run of firstline-agent.exe check --json";
+                   drive), a smoke run of firstline-agent.exe check --json, and one enrolled
+                   against a Linux collector on loopback whose checks and a WER crash report
+                   must become tickets (with the agent's footprint under Wine beside Linux's)";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
@@ -106,7 +109,7 @@ struct Demo {
 }
 
 /// Child processes are stopped when this is dropped, whatever way the demo ends.
-struct Children(Vec<(&'static str, Child)>);
+pub(crate) struct Children(pub(crate) Vec<(&'static str, Child)>);
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -593,7 +596,7 @@ fn exe(name: &str) -> String {
     format!("{name}{}", std::env::consts::EXE_SUFFIX)
 }
 
-fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -617,7 +620,7 @@ pub(crate) fn capture(command: &mut Command) -> anyhow::Result<String> {
 }
 
 /// Polls `ready` every 200 ms; fails if a child dies or the deadline passes.
-fn wait_until(
+pub(crate) fn wait_until(
     deadline: Duration,
     children: &mut Children,
     log: &Path,
@@ -648,7 +651,7 @@ fn wait_until(
     }
 }
 
-fn tail(path: &Path) -> String {
+pub(crate) fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
@@ -674,7 +677,11 @@ fn http_post_json(address: &str, path: &str, json: &str) -> std::io::Result<(u16
     Ok((status, response))
 }
 
-fn http_get(address: &str, path: &str, bearer: Option<&str>) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_get(
+    address: &str,
+    path: &str,
+    bearer: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let authorization = bearer

@@ -155,6 +155,10 @@ impl Windows {
                     install_shim(&shim, &exe)?;
                     wine.smoke_check(&prefix, &exe)
                 })?;
+                steps.run(
+                    "smoke: enrolled under Wine against a Linux collector, checks become tickets",
+                    || crate::windows_smoke::enrolled_run(&wine, &prefix, &exe, &target_dir),
+                )?;
             }
         }
         steps.print_summary();
@@ -196,7 +200,7 @@ impl Steps {
 }
 
 /// Runs a command with its output shown; fails naming the command when it fails.
-fn run_visibly(command: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run_visibly(command: &mut Command) -> anyhow::Result<()> {
     eprintln!("  $ {}", describe(command));
     let status = command
         .status()
@@ -208,7 +212,7 @@ fn run_visibly(command: &mut Command) -> anyhow::Result<()> {
 }
 
 /// A command as a person would type it, with the environment it sets.
-fn describe(command: &Command) -> String {
+pub(crate) fn describe(command: &Command) -> String {
     let mut words: Vec<String> = command
         .get_envs()
         .filter_map(|(key, value)| {
@@ -520,7 +524,8 @@ fn install_shim(shim: &Path, exe: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Wine {
+#[derive(Clone)]
+pub(crate) struct Wine {
     wine: PathBuf,
     wineserver: PathBuf,
 }
@@ -541,7 +546,7 @@ impl Wine {
         Ok(Wine { wine, wineserver })
     }
 
-    fn command(&self, prefix: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub(crate) fn command(&self, prefix: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(&self.wine);
         command
             .env("WINEPREFIX", prefix)
@@ -591,6 +596,17 @@ impl Wine {
             eprintln!("  no Z: drive");
         }
         Ok(())
+    }
+
+    /// Stops every Wine process of the prefix (`wineserver -k`), whatever state they are in.
+    pub(crate) fn kill_server(&self, prefix: &Path) {
+        let _ = Command::new(&self.wineserver)
+            .env("WINEPREFIX", prefix)
+            .arg("-k")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     fn run_tests(&self, prefix: &Path, test: &Path) -> anyhow::Result<()> {
@@ -663,7 +679,7 @@ impl Wine {
 
 /// Runs a command, stopping it at the deadline; stderr is shown, and stdout too when `show`
 /// (line by line as it comes) or when it is not captured.
-fn run_with_deadline(
+pub(crate) fn run_with_deadline(
     command: &mut Command,
     deadline: Duration,
     stdout: Stdio,

@@ -15,6 +15,8 @@ pub mod services;
 pub mod smart;
 pub mod tcp;
 pub mod thermal;
+#[cfg(windows)]
+pub mod windows;
 
 /// What a probe without a Windows implementation yet answers there (issue 13). A probe that
 /// fails concludes nothing; an empty answer would claim "no reboot pending" or "no battery".
