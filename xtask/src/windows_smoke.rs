@@ -8,7 +8,7 @@
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -288,7 +288,7 @@ pub(crate) fn enrolled_run(
                     have.join(", ")
                 }
             );
-            seen_so_far = have.iter().map(|check| check.to_owned()).collect();
+            seen_so_far = have.clone();
             last_said = Instant::now();
         }
         if have.len() == EXPECTED_CHECKS.len() {
