@@ -7,6 +7,7 @@ mod bench_collector;
 mod dist;
 mod rust_version;
 mod windows;
+mod windows_smoke;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -58,8 +59,10 @@ const USAGE: &str =
            configuration, into target/windows-toolchain), then
            check   builds firstline-agent.exe and runs clippy for Windows with -D warnings
            test    runs the agent's unit tests under Wine (prefix target/windows-wine, no Z:
-                   drive), a smoke run of firstline-agent.exe check --json, and installs and
-                   uninstalls the MSI (of the dev-profile exe) with Wine's msiexec
+                   drive), a smoke run of firstline-agent.exe check --json, one enrolled
+                   against a Linux collector on loopback whose checks and a WER crash report
+                   must become tickets (with the agent's footprint under Wine beside Linux's),
+                   and installs and uninstalls the MSI (of the dev-profile exe) with Wine's msiexec
            dist    builds firstline-agent.exe in the agent profile and the MSI
                    target/dist/firstline-agent-VERSION-x64.msi (wixl), with its .sha256 beside
                    it and its line in target/dist/SHA256SUMS";
@@ -111,7 +114,7 @@ struct Demo {
 }
 
 /// Child processes are stopped when this is dropped, whatever way the demo ends.
-struct Children(Vec<(&'static str, Child)>);
+pub(crate) struct Children(pub(crate) Vec<(&'static str, Child)>);
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -598,7 +601,7 @@ fn exe(name: &str) -> String {
     format!("{name}{}", std::env::consts::EXE_SUFFIX)
 }
 
-fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -622,7 +625,7 @@ pub(crate) fn capture(command: &mut Command) -> anyhow::Result<String> {
 }
 
 /// Polls `ready` every 200 ms; fails if a child dies or the deadline passes.
-fn wait_until(
+pub(crate) fn wait_until(
     deadline: Duration,
     children: &mut Children,
     log: &Path,
@@ -653,7 +656,7 @@ fn wait_until(
     }
 }
 
-fn tail(path: &Path) -> String {
+pub(crate) fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
@@ -679,7 +682,11 @@ fn http_post_json(address: &str, path: &str, json: &str) -> std::io::Result<(u16
     Ok((status, response))
 }
 
-fn http_get(address: &str, path: &str, bearer: Option<&str>) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_get(
+    address: &str,
+    path: &str,
+    bearer: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let authorization = bearer

@@ -144,6 +144,10 @@ impl Windows {
                     install_shim(&shim, &exe)?;
                     wine.smoke_check(&prefix, &exe)
                 })?;
+                steps.run(
+                    "smoke: enrolled under Wine against a Linux collector, checks become tickets",
+                    || crate::windows_smoke::enrolled_run(&wine, &prefix, &exe, &target_dir),
+                )?;
                 let msi = steps.run("build the MSI (of the dev-profile exe)", || {
                     msi::build(&root, &exe, VERSION, &target_dir.join("windows-msi"))
                 })?;
@@ -201,7 +205,7 @@ impl Steps {
 }
 
 /// Runs a command with its output shown; fails naming the command when it fails.
-fn run_visibly(command: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run_visibly(command: &mut Command) -> anyhow::Result<()> {
     eprintln!("  $ {}", describe(command));
     let status = command
         .status()
@@ -213,7 +217,7 @@ fn run_visibly(command: &mut Command) -> anyhow::Result<()> {
 }
 
 /// A command as a person would type it, with the environment it sets.
-fn describe(command: &Command) -> String {
+pub(crate) fn describe(command: &Command) -> String {
     let mut words: Vec<String> = command
         .get_envs()
         .filter_map(|(key, value)| {
@@ -541,7 +545,8 @@ fn install_shim(shim: &Path, exe: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Wine {
+#[derive(Clone)]
+pub(crate) struct Wine {
     wine: PathBuf,
     wineserver: PathBuf,
 }
@@ -562,7 +567,7 @@ impl Wine {
         Ok(Wine { wine, wineserver })
     }
 
-    fn command(&self, prefix: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub(crate) fn command(&self, prefix: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(&self.wine);
         command
             .env("WINEPREFIX", prefix)
@@ -612,6 +617,17 @@ impl Wine {
             eprintln!("  no Z: drive");
         }
         Ok(())
+    }
+
+    /// Stops every Wine process of the prefix (`wineserver -k`), whatever state they are in.
+    pub(crate) fn kill_server(&self, prefix: &Path) {
+        let _ = Command::new(&self.wineserver)
+            .env("WINEPREFIX", prefix)
+            .arg("-k")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     fn run_tests(&self, prefix: &Path, test: &Path) -> anyhow::Result<()> {
@@ -679,7 +695,7 @@ impl Wine {
 
 /// Runs a command, stopping it at the deadline; stderr is shown, and stdout too when `show`
 /// (line by line as it comes) or when it is not captured.
-fn run_with_deadline(
+pub(crate) fn run_with_deadline(
     command: &mut Command,
     deadline: Duration,
     stdout: Stdio,

@@ -20,6 +20,7 @@ pub mod thermal;
 pub mod threshold;
 pub mod watch;
 pub mod watch_position;
+pub mod wer;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -21,6 +21,7 @@ use tokio::sync::{Notify, mpsc};
 use super::rule::{Observation, Rule};
 use super::threshold::duration;
 use super::watch_position::{self as position, FileId, Loaded, LogOffset};
+use super::wer;
 use super::{BoxFuture, Check, Checkpoint, Shared};
 use crate::evidence;
 use crate::finding::Severity;
@@ -32,7 +33,9 @@ pub struct WatchConfig {
     pub name: String,
     /// A directory (for new files) or a log file (with `lines`).
     pub path: PathBuf,
-    /// File-name glob for new files, e.g. "*.crash" or "*.dmp". Default "*".
+    /// File-name glob for new files, e.g. "*.crash" or "*.dmp". Default "*". With `/` it
+    /// matches files in subfolders, one level per `/`: "Report*/*/Report.wer" is Windows
+    /// Error Reporting's folder-per-report layout.
     pub pattern: Option<String>,
     /// A regex: report appended lines that match, e.g. "Out of memory|segfault".
     pub lines: Option<String>,
@@ -62,10 +65,17 @@ pub fn default_watches() -> Vec<WatchConfig> {
         severity: default_severity(),
     };
     if cfg!(windows) {
-        let local = std::env::var_os("LOCALAPPDATA")
+        // Windows Error Reporting files one folder per crash, in ReportQueue until it is sent
+        // and in ReportArchive after, for every account. (%LOCALAPPDATA%\CrashDumps is, for
+        // a service running as LocalSystem, the system profile's, and usually empty.)
+        let program_data = std::env::var_os("ProgramData")
             .map(PathBuf::from)
-            .unwrap_or_default();
-        vec![crash_dir("app-crashes", local.join("CrashDumps"), "*.dmp")]
+            .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"));
+        vec![crash_dir(
+            "app-crashes",
+            program_data.join("Microsoft").join("Windows").join("WER"),
+            WER_REPORTS_PATTERN,
+        )]
     } else if cfg!(target_os = "macos") {
         vec![crash_dir(
             "app-crashes",
@@ -91,6 +101,10 @@ const MAX_READ_BYTES: u64 = 256 * 1024;
 const MAX_CATCH_UP_BYTES: u64 = 16 * MAX_READ_BYTES;
 
 pub const NEW_FILE: &str = "crash.new_file";
+
+/// The default Windows crash watch's pattern, below `%ProgramData%\Microsoft\Windows\WER`:
+/// the report of each folder in ReportQueue and ReportArchive.
+pub const WER_REPORTS_PATTERN: &str = "Report*/*/Report.wer";
 pub const LOG_MATCH: &str = "log.match";
 
 #[derive(Debug, Clone)]
@@ -100,15 +114,35 @@ struct Event {
     at: Instant,
     resource: String,
     detail: String,
-    /// The crashed application's version, when its crash report says.
+    /// What the crash report says about the crash, when it says.
+    crash: CrashDetails,
+}
+
+/// What a crash report says beyond the application, for the evidence.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct CrashDetails {
+    /// The crashed application's version.
     version: Option<String>,
+    /// The module the fault was in, and the exception code (Windows Error Reporting).
+    module: Option<String>,
+    exception_code: Option<String>,
+    /// Identifiers of the report: the same crash reached twice (its folder moved from
+    /// ReportQueue to ReportArchive, or read from the Event Log too) counts once.
+    report_ids: Vec<String>,
+}
+
+impl CrashDetails {
+    fn is_empty(&self) -> bool {
+        *self == CrashDetails::default()
+    }
 }
 
 enum Mode {
     NewFiles {
         pattern: glob::Pattern,
-        /// Crash files seen (reported, or old at the first start), by name: their identity
-        /// and modification time. Files removed are forgotten, so a name can come back.
+        /// Crash files seen (reported, or old at the first start), by name (relative to the
+        /// watched folder): their identity and modification time. Files removed are
+        /// forgotten, so a name can come back.
         seen: HashMap<String, (FileId, u64)>,
     },
     Lines {
@@ -137,6 +171,10 @@ struct WatchCheck {
     position_file: Option<PathBuf>,
     /// The position changed since it was last handed out to be written.
     position_changed: bool,
+    /// The default Windows crash watch also reads the Application log's crash events, kept in
+    /// memory only: after a restart, those of the last window are read again (their
+    /// conditions, adopted, do not fire twice).
+    event_log: Option<wer::EventLogPosition>,
 }
 
 pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
@@ -176,6 +214,10 @@ fn watch_check(config: &WatchConfig) -> Result<WatchCheck, String> {
         caught_up: false,
         position_file: None,
         position_changed: false,
+        event_log: (cfg!(windows)
+            && config.lines.is_none()
+            && config.pattern.as_deref() == Some(WER_REPORTS_PATTERN))
+        .then(wer::EventLogPosition::default),
     };
     check.start_watching();
     Ok(check)
@@ -207,8 +249,14 @@ impl WatchCheck {
         } else {
             self.path.clone()
         };
+        // A pattern for files in subfolders needs to hear about what happens inside them.
+        let recursion = if self.nested() {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
         let watched = notify::recommended_watcher(handler).and_then(|mut watcher| {
-            watcher.watch(&target, RecursiveMode::NonRecursive)?;
+            watcher.watch(&target, recursion)?;
             Ok(watcher)
         });
         match watched {
@@ -274,7 +322,7 @@ impl WatchCheck {
         let recent = &mut self.recent;
         let mut remember = |event: &dyn Fn() -> Event| {
             if recent.len() < MAX_EVENTS {
-                recent.push_back(event());
+                remember_crash(recent, event());
             } else {
                 not_kept += 1;
             }
@@ -284,11 +332,7 @@ impl WatchCheck {
                 let seen_before = found
                     .as_ref()
                     .map(|position| position.seen_before(position::now_ns()));
-                for (file, metadata) in matching_files(&self.path, pattern) {
-                    let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned())
-                    else {
-                        continue;
-                    };
+                for (name, file, metadata) in matching_files(&self.path, pattern) {
                     let id = FileId::of(&file, &metadata);
                     let modified_ns = position::modified_ns(&metadata);
                     seen.insert(name.clone(), (id, modified_ns));
@@ -312,12 +356,7 @@ impl WatchCheck {
                         }
                     };
                     caught += 1;
-                    remember(&|| Event {
-                        at,
-                        resource: application_from_file_name(&name),
-                        detail: file.display().to_string(),
-                        version: crash_report_version(&file),
-                    });
+                    remember(&|| crash_event(&file, at));
                 }
             }
             Mode::Lines { regex, offsets } => {
@@ -361,7 +400,7 @@ impl WatchCheck {
                                     at: now,
                                     resource: self.name.clone(),
                                     detail: line.chars().take(MAX_DETAIL_CHARS).collect(),
-                                    version: None,
+                                    crash: CrashDetails::default(),
                                 });
                             }
                         }
@@ -381,6 +420,77 @@ impl WatchCheck {
         tracing::info!(watch = %self.name, path = %self.path.display(), first_start, new_events = caught, "caught up on what changed while the agent was stopped");
     }
 
+    /// Whether the crash files are in subfolders (a pattern with `/`).
+    fn nested(&self) -> bool {
+        matches!(&self.mode, Mode::NewFiles { pattern, .. } if pattern.as_str().contains('/'))
+    }
+
+    /// Crash files in subfolders: any change below the folder looks at all of them again.
+    /// Events name folders and files in whatever order they were made (WER makes the folder,
+    /// then writes its report), so the files themselves are what counts, not the events.
+    fn rescan_nested(&mut self, now: Instant) {
+        let Mode::NewFiles { pattern, seen } = &mut self.mode else {
+            return;
+        };
+        let found = matching_files(&self.path, pattern);
+        let present: HashSet<&str> = found.iter().map(|(name, _, _)| name.as_str()).collect();
+        let before = seen.len();
+        // Removed (sent, moved to the archive, cleaned up): forgotten.
+        seen.retain(|name, _| present.contains(name.as_str()));
+        if seen.len() != before {
+            self.position_changed = true;
+        }
+        for (name, file, metadata) in &found {
+            if seen.contains_key(name) {
+                // Seen while its report was still being written: what it says now.
+                refresh_crash(&mut self.recent, file);
+                continue;
+            }
+            seen.insert(
+                name.clone(),
+                (FileId::of(file, metadata), position::modified_ns(metadata)),
+            );
+            self.position_changed = true;
+            remember_crash(&mut self.recent, crash_event(file, now));
+        }
+    }
+
+    /// Crash events of the Application log since the last read: a second source beside the
+    /// report folders (WER may keep no folder: disabled, or cleaned up), the same crash
+    /// counted once by its report identifiers.
+    fn read_event_log(&mut self, now: Instant) {
+        let Some(position) = &mut self.event_log else {
+            return;
+        };
+        let query = position.query(self.window);
+        #[cfg(windows)]
+        let read = crate::probes::windows::app_errors::read_application_events(&query, MAX_EVENTS);
+        #[cfg(not(windows))]
+        let read: Result<Vec<String>, String> = Err(format!("no Event Log to ask {query:?}"));
+        match read {
+            Ok(events) => {
+                position.warned = false;
+                for (detail, report) in position.take(&events) {
+                    let (resource, crash) = crash_details(report);
+                    remember_crash(
+                        &mut self.recent,
+                        Event {
+                            at: now,
+                            resource,
+                            detail,
+                            crash,
+                        },
+                    );
+                }
+            }
+            Err(e) if !position.warned => {
+                position.warned = true;
+                tracing::warn!(watch = %self.name, error = %e, "cannot read the Application log's crash events; the report folders still count");
+            }
+            Err(_) => {}
+        }
+    }
+
     /// The file pattern of a crash watch, as its position records it (empty for logs).
     fn pattern_text(&self) -> String {
         match &self.mode {
@@ -392,6 +502,12 @@ impl WatchCheck {
     fn drain(&mut self) {
         use notify::event::{ModifyKind, RenameMode};
         let now = Instant::now();
+        if self.nested() {
+            while self.changes.try_recv().is_ok() {}
+            if self.watcher.is_some() {
+                self.rescan_nested(now);
+            }
+        }
         while let Ok(event) = self.changes.try_recv() {
             let appeared = matches!(
                 event.kind,
@@ -450,12 +566,7 @@ impl WatchCheck {
                         }
                         seen.insert(name.clone(), (id, position::modified_ns(&metadata)));
                         self.position_changed = true;
-                        self.recent.push_back(Event {
-                            at: now,
-                            resource: application_from_file_name(&name),
-                            detail: path.display().to_string(),
-                            version: crash_report_version(&path),
-                        });
+                        remember_crash(&mut self.recent, crash_event(&path, now));
                     }
                     Mode::Lines { offsets, .. }
                         if vanished
@@ -479,7 +590,7 @@ impl WatchCheck {
                                     at: now,
                                     resource: self.name.clone(),
                                     detail,
-                                    version: None,
+                                    crash: CrashDetails::default(),
                                 });
                             }
                         }
@@ -574,8 +685,25 @@ impl WatchCheck {
                 "latest" => latest,
             };
             // The collector groups crashes of one application version across devices.
-            if let Some(version) = events.iter().rev().find_map(|e| e.version.as_deref()) {
+            if let Some(version) = events.iter().rev().find_map(|e| e.crash.version.as_deref()) {
                 evidence.insert("app_version".to_owned(), serde_json::json!(version));
+            }
+            // Where it crashed, as Windows Error Reporting says: the module and the exception.
+            if let Some(crash) = events
+                .iter()
+                .rev()
+                .map(|e| &e.crash)
+                .find(|crash| crash.module.is_some() || crash.exception_code.is_some())
+            {
+                evidence.insert("application".to_owned(), serde_json::json!(resource));
+                for (key, value) in [
+                    ("fault_module", &crash.module),
+                    ("exception_code", &crash.exception_code),
+                ] {
+                    if let Some(value) = value {
+                        evidence.insert(key.to_owned(), serde_json::json!(value));
+                    }
+                }
             }
             observations.push(Observation {
                 check,
@@ -611,6 +739,7 @@ impl Check for WatchCheck {
             self.start_watching();
             self.catch_up(shared);
             self.drain();
+            self.read_event_log(Instant::now());
             let observations = self.evaluate();
             self.trim();
             Ok(observations)
@@ -666,7 +795,7 @@ impl Check for WatchCheck {
                     at: now,
                     resource: resource.clone(),
                     detail: "(before the agent restarted)".to_owned(),
-                    version: None,
+                    crash: CrashDetails::default(),
                 });
             }
         }
@@ -694,25 +823,157 @@ fn log_files(path: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// The crash files in `folder` matching `pattern`: regular files only (not a FIFO or a
-/// symlink someone left in a world-writable folder).
-fn matching_files(folder: &Path, pattern: &glob::Pattern) -> Vec<(PathBuf, std::fs::Metadata)> {
+/// The crash files below `folder` matching `pattern`, with their names relative to it
+/// (`a/b` for a pattern with `/`): regular files only (not a FIFO or a symlink someone left in
+/// a world-writable folder), in real folders only (not through a symlink).
+fn matching_files(
+    folder: &Path,
+    pattern: &glob::Pattern,
+) -> Vec<(String, PathBuf, std::fs::Metadata)> {
+    let levels: Vec<glob::Pattern> = pattern
+        .as_str()
+        .split('/')
+        .filter_map(|level| glob::Pattern::new(level).ok())
+        .collect();
+    let mut found = Vec::new();
+    collect_matching(folder, "", &levels, &mut found);
+    found
+}
+
+fn collect_matching(
+    folder: &Path,
+    prefix: &str,
+    levels: &[glob::Pattern],
+    found: &mut Vec<(String, PathBuf, std::fs::Metadata)>,
+) {
+    let Some((level, deeper)) = levels.split_first() else {
+        return;
+    };
     let entries = match std::fs::read_dir(folder) {
         Ok(entries) => entries,
         Err(e) => {
-            tracing::warn!(path = %folder.display(), error = %e, "cannot list the watched folder");
-            return Vec::new();
+            // A report folder removed meanwhile is normal; the watched folder itself is not.
+            if prefix.is_empty() {
+                tracing::warn!(path = %folder.display(), error = %e, "cannot list the watched folder");
+            }
+            return;
         }
     };
-    entries
-        .flatten()
-        .filter(|entry| pattern.matches(&entry.file_name().to_string_lossy()))
-        .filter_map(|entry| {
-            let path = entry.path();
-            let metadata = std::fs::symlink_metadata(&path).ok()?;
-            metadata.is_file().then_some((path, metadata))
-        })
-        .collect()
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if !level.matches(&file_name) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let name = format!("{prefix}{file_name}");
+        if deeper.is_empty() {
+            if metadata.is_file() {
+                found.push((name, path, metadata));
+            }
+        } else if metadata.is_dir() {
+            collect_matching(&path, &format!("{name}/"), deeper, found);
+        }
+    }
+}
+
+/// A crash file found at `at`: its application and what its report says. A WER report
+/// folder's `Report.wer` names the program it is about; other crash files are named after it.
+fn crash_event(path: &Path, at: Instant) -> Event {
+    let detail = path.display().to_string();
+    let is_wer_report = path
+        .file_name()
+        .is_some_and(|name| name.eq_ignore_ascii_case(wer::REPORT_FILE));
+    if !is_wer_report {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Event {
+            at,
+            resource: application_from_file_name(&name),
+            detail,
+            crash: CrashDetails {
+                version: crash_report_version(path),
+                ..CrashDetails::default()
+            },
+        };
+    }
+    let folder = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match wer::read_report(path) {
+        Ok(report) => {
+            let (resource, crash) = crash_details(report);
+            Event {
+                at,
+                resource,
+                detail,
+                crash,
+            }
+        }
+        // Still being written, or damaged: the folder's name still says which program.
+        Err(e) => {
+            tracing::debug!(path = %path.display(), error = %e, "a crash report that cannot be read (yet)");
+            Event {
+                at,
+                resource: wer::application_from_folder_name(&folder)
+                    .unwrap_or_else(|| application_from_file_name(&folder)),
+                detail,
+                crash: CrashDetails::default(),
+            }
+        }
+    }
+}
+
+/// A WER report's application (the condition's resource) and the rest of what it says.
+fn crash_details(report: wer::CrashReport) -> (String, CrashDetails) {
+    (
+        report.application,
+        CrashDetails {
+            version: report.version,
+            module: report.module,
+            exception_code: report.exception_code,
+            report_ids: report.report_ids,
+        },
+    )
+}
+
+/// Adds a crash event unless the same report (by its identifiers) is already there.
+fn remember_crash(recent: &mut VecDeque<Event>, event: Event) {
+    let known = !event.crash.report_ids.is_empty()
+        && recent.iter().any(|earlier| {
+            earlier
+                .crash
+                .report_ids
+                .iter()
+                .any(|id| event.crash.report_ids.contains(id))
+        });
+    if known {
+        tracing::debug!(detail = %event.detail, "the same crash report again; counted once");
+        return;
+    }
+    recent.push_back(event);
+}
+
+/// A report found before it was complete: read again, and its event told what it says now.
+fn refresh_crash(recent: &mut VecDeque<Event>, path: &Path) {
+    let detail = path.display().to_string();
+    let Some(event) = recent
+        .iter_mut()
+        .rev()
+        .find(|event| event.detail == detail && event.crash.is_empty())
+    else {
+        return;
+    };
+    let fresh = crash_event(path, event.at);
+    if !fresh.crash.is_empty() {
+        *event = fresh;
+    }
 }
 
 /// Lines appended to `path` since the last read; a file that shrank, or another file under
@@ -941,6 +1202,97 @@ mod tests {
                 .unwrap_or_default()
                 .contains("process 43")
         );
+    }
+
+    /// Windows Error Reporting's layout: a folder per report, its Report.wer (UTF-16 with a
+    /// BOM) written after the folder; moved from ReportQueue to ReportArchive once sent.
+    #[tokio::test]
+    async fn wer_report_folders_are_crashes_of_their_application_counted_once_when_archived() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let queue = root.path().join("ReportQueue");
+        let archive = root.path().join("ReportArchive");
+        std::fs::create_dir_all(&queue).expect("mkdir");
+        std::fs::create_dir_all(&archive).expect("mkdir");
+        let config = WatchConfig {
+            name: "app-crashes".to_owned(),
+            path: root.path().to_owned(),
+            pattern: Some(WER_REPORTS_PATTERN.to_owned()),
+            lines: None,
+            window: Duration::from_secs(3600),
+            severity: Severity::Warning,
+        };
+        let mut check = watch_check(&config).expect("valid");
+        let shared = Shared::default();
+        assert!(check.run(&shared).await.expect("runs").is_empty());
+
+        let folder =
+            "AppCrash_OUTLOOK.EXE_9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c_1f2e3d4c_0a1b2c3d";
+        let report = "Version=1\r\nEventType=APPCRASH\r\n\
+            ReportIdentifier=0f6c1b2a-3d4e-4f50-8a9b-112233445566\r\n\
+            Sig[0].Name=Application Name\r\nSig[0].Value=OUTLOOK.EXE\r\n\
+            Sig[1].Name=Application Version\r\nSig[1].Value=16.0.1.0\r\n\
+            Sig[3].Name=Fault Module Name\r\nSig[3].Value=mso.dll\r\n\
+            Sig[6].Name=Exception Code\r\nSig[6].Value=c0000005\r\n";
+        let mut bytes = vec![0xff, 0xfe];
+        for unit in report.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        std::fs::create_dir(queue.join(folder)).expect("mkdir");
+        // WER makes the file, then writes it.
+        std::fs::write(queue.join(folder).join("Report.wer"), b"").expect("create");
+        std::fs::write(queue.join(folder).join("Report.wer"), &bytes).expect("write");
+        // A damaged report: its folder still names the program.
+        let damaged = "AppCrash_legacy_tool.exe_0123456789abcdef0123456789abcdef01234567_cab_7a8b";
+        std::fs::create_dir(queue.join(damaged)).expect("mkdir");
+        std::fs::write(queue.join(damaged).join("Report.wer"), [0u8, 0x13, 0x88]).expect("write");
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let outlook = loop {
+            let observations = check.run(&shared).await.expect("runs");
+            let outlook = observations
+                .iter()
+                .find(|o| o.resource == "outlook.exe" && o.evidence.get("fault_module").is_some());
+            if let Some(outlook) = outlook
+                && observations.iter().any(|o| o.resource == "legacy_tool.exe")
+            {
+                break outlook.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no crash of outlook.exe with its module, and of legacy_tool.exe: {observations:?}"
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(100), check.wake()).await;
+        };
+        assert_eq!(outlook.check, NEW_FILE);
+        assert_eq!(outlook.value, 1.0);
+        assert_eq!(outlook.evidence["count"], 1);
+        assert_eq!(outlook.evidence["app_version"], "16.0.1.0");
+        assert_eq!(outlook.evidence["fault_module"], "mso.dll");
+        assert_eq!(outlook.evidence["exception_code"], "c0000005");
+
+        // Sent: WER moves the folder to the archive. The same crash, not a second one.
+        std::fs::rename(queue.join(folder), archive.join(folder)).expect("move");
+        let archived = format!("ReportArchive/{folder}/Report.wer");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let observations = check.run(&shared).await.expect("runs");
+            let Mode::NewFiles { seen, .. } = &check.mode else {
+                panic!("a crash watch");
+            };
+            if seen.contains_key(&archived) {
+                let outlook = observations
+                    .iter()
+                    .find(|o| o.resource == "outlook.exe")
+                    .expect("still open");
+                assert_eq!(outlook.evidence["count"], 1, "{outlook:?}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the archived report was never seen: {seen:?}"
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(100), check.wake()).await;
+        }
     }
 
     /// One run of a freshly built crash watch (as after a restart), its position saved.

@@ -3,6 +3,7 @@
 //! Windows (parsing, selection) stays in the probe's own file, tested on Linux.
 
 pub mod adapters;
+pub mod app_errors;
 pub mod battery;
 pub mod cpu;
 pub mod file_identity;
