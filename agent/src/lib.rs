@@ -5,6 +5,8 @@
 //! `main.rs` only calls [`cli::main`]; everything is callable in-process, which is how the
 //! end-to-end tests drive it.
 
+#[cfg(windows)]
+pub mod acl;
 pub mod checks;
 pub mod cli;
 pub mod config;
