@@ -310,7 +310,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "say what is wrong, e.g. firstline-agent report \"I can't open the intranet\""
                 );
             }
-            let socket = settings.report_socket();
+            let socket = report::endpoint(&settings);
             let outcome = match report::submit(&socket, &text).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
@@ -384,7 +384,7 @@ async fn get_help(settings: &Settings, no_open: bool) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "cannot show the help message in the browser");
         }
     };
-    let socket = settings.report_socket();
+    let socket = report::endpoint(settings);
     let answer = match report::submit_help(&socket, &help::user_locale()).await {
         Ok(answer) => answer,
         Err(e) => {

@@ -20,6 +20,8 @@ pub mod outbox;
 pub mod playbooks;
 pub mod probes;
 pub mod report;
+#[cfg(windows)]
+pub mod report_pipe;
 pub mod runtime;
 pub mod service;
 pub mod targets;
