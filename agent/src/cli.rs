@@ -211,13 +211,35 @@ fn init_logging() {
         .unwrap_or_else(|| {
             tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
         });
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .finish()
-        .with(filter)
-        .init();
+        .with(filter);
+    // The Windows service's events go to the Event Log once the service has started
+    // (`eventlog::start_for_service`); until then, and for every other command, to stderr.
+    #[cfg(windows)]
+    let subscriber = subscriber.with(crate::eventlog::EventLogLayer::for_service());
+    subscriber.init();
+}
+
+/// stderr, except under the Windows service, whose events go to the Event Log instead (the
+/// SCM gives a service no stderr).
+struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        #[cfg(windows)]
+        if crate::eventlog::active() {
+            return Ok(bytes.len());
+        }
+        std::io::Write::write(&mut std::io::stderr(), bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut std::io::stderr())
+    }
 }
 
 /// `firstline-agent run` until `stop` is set: waits for enrollment if there is none yet,

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod enroll;
+pub mod eventlog;
 pub mod finding;
 pub mod help;
 pub mod identity;
