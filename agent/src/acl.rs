@@ -286,8 +286,9 @@ fn read_descriptor(
     Ok(Dacl { protected, entries })
 }
 
-/// A SID as a string ("S-1-5-21-…-1001").
-pub fn sid_string(sid: PSID) -> Result<String, String> {
+/// A SID as a string ("S-1-5-21-…-1001"); `sid` must point to a valid SID (crate-private:
+/// every caller has one from Windows).
+pub(crate) fn sid_string(sid: PSID) -> Result<String, String> {
     let mut text: windows_sys::core::PWSTR = std::ptr::null_mut();
     // SAFETY: `sid` is a valid SID from the caller; `text` receives a LocalAlloc'd string.
     let ok = unsafe { ConvertSidToStringSidW(sid, &mut text) };
