@@ -95,6 +95,10 @@ fn open_client(name: &OsStr) -> std::io::Result<NamedPipeClient> {
     };
     if handle == INVALID_HANDLE_VALUE {
         let e = std::io::Error::last_os_error();
+        // "Busy" keeps its OS code: `connect` waits it out.
+        if e.raw_os_error() == i32::try_from(ERROR_PIPE_BUSY).ok() {
+            return Err(e);
+        }
         return Err(std::io::Error::new(
             e.kind(),
             format!("CreateFileW({name:?}): {e}"),
