@@ -211,13 +211,35 @@ fn init_logging() {
         .unwrap_or_else(|| {
             tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
         });
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .finish()
-        .with(filter)
-        .init();
+        .with(filter);
+    // The Windows service's events go to the Event Log once the service has started
+    // (`eventlog::start_for_service`); until then, and for every other command, to stderr.
+    #[cfg(windows)]
+    let subscriber = subscriber.with(crate::eventlog::EventLogLayer::for_service());
+    subscriber.init();
+}
+
+/// stderr, except under the Windows service, whose events go to the Event Log instead (the
+/// SCM gives a service no stderr).
+struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        #[cfg(windows)]
+        if crate::eventlog::active() {
+            return Ok(bytes.len());
+        }
+        std::io::Write::write(&mut std::io::stderr(), bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut std::io::stderr())
+    }
 }
 
 /// `firstline-agent run` until `stop` is set: waits for enrollment if there is none yet,
@@ -310,7 +332,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "say what is wrong, e.g. firstline-agent report \"I can't open the intranet\""
                 );
             }
-            let socket = settings.report_socket();
+            let socket = report::endpoint(&settings);
             let outcome = match report::submit(&socket, &text).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
@@ -384,7 +406,7 @@ async fn get_help(settings: &Settings, no_open: bool) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "cannot show the help message in the browser");
         }
     };
-    let socket = settings.report_socket();
+    let socket = report::endpoint(settings);
     let answer = match report::submit_help(&socket, &help::user_locale()).await {
         Ok(answer) => answer,
         Err(e) => {

@@ -1,5 +1,6 @@
-//! The device's identity in its state dir: private key (0600, never sent anywhere), the
-//! certificate the collector signed, the CA to pin, and where the collector is.
+//! The device's identity in its state dir: private key (0600, never sent anywhere; on Windows
+//! SYSTEM and Administrators only), the certificate the collector signed, the CA to pin, and
+//! where the collector is.
 
 use std::fs;
 use std::io::Write;
@@ -31,6 +32,9 @@ pub enum IdentityError {
     },
     #[error("{path} is corrupt: {detail}")]
     Corrupt { path: PathBuf, detail: String },
+    /// Windows: the folder or the key could not be restricted to SYSTEM and Administrators.
+    #[error("restricting access to {path}: {detail}")]
+    Protect { path: PathBuf, detail: String },
 }
 
 /// What `enrollment.toml` records.
@@ -124,6 +128,15 @@ impl Identity {
             use std::os::unix::fs::PermissionsExt;
             let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o711));
         }
+        // Windows: SYSTEM and Administrators only, inherited by everything created inside, so
+        // no file in it is ever readable by others (the report pipe is not in the folder).
+        #[cfg(windows)]
+        crate::acl::restrict_to_system_and_administrators(dir, true).map_err(|detail| {
+            IdentityError::Protect {
+                path: dir.clone(),
+                detail,
+            }
+        })?;
         // Remove the marker first: from here until the end the identity is incomplete.
         let marker = dir.join(ENROLLMENT_FILE);
         match fs::remove_file(&marker) {
@@ -216,9 +229,20 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), Identit
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(mode);
     }
-    #[cfg(not(unix))]
-    let _ = mode;
     let mut file = options.open(&temporary).map_err(error)?;
+    // Windows: a private file (the key) gets its own protected DACL before it holds anything;
+    // until then it has the folder's, which `Identity::save` restricted first.
+    #[cfg(windows)]
+    if mode & 0o077 == 0 {
+        crate::acl::restrict_to_system_and_administrators(&temporary, false).map_err(|detail| {
+            IdentityError::Protect {
+                path: temporary.clone(),
+                detail,
+            }
+        })?;
+    }
+    #[cfg(not(any(unix, windows)))]
+    let _ = mode;
     file.write_all(contents).map_err(error)?;
     file.sync_all().map_err(error)?;
     drop(file);
@@ -267,6 +291,8 @@ mod tests {
             let mode = fs::metadata(&state_dir).expect("stat").permissions().mode();
             assert_eq!(mode & 0o777, 0o711);
         }
+        // Windows: saving restricted the folder and the key without an error; what the DACLs
+        // read back is `acl::tests` (not under Wine, which keeps no DACL on files).
     }
 
     fn identity_in(state_dir: &Path) -> Identity {

@@ -5,10 +5,13 @@
 //! `main.rs` only calls [`cli::main`]; everything is callable in-process, which is how the
 //! end-to-end tests drive it.
 
+#[cfg(windows)]
+pub mod acl;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod enroll;
+pub mod eventlog;
 pub mod finding;
 pub mod fixes;
 pub mod help;
@@ -19,6 +22,8 @@ pub mod outbox;
 pub mod playbooks;
 pub mod probes;
 pub mod report;
+#[cfg(windows)]
+pub mod report_pipe;
 pub mod runtime;
 pub mod service;
 pub mod targets;

@@ -1,5 +1,5 @@
 //! End-user self-report: `firstline-agent report "TEXT"` hands the user's words to the
-//! running agent over a local socket; the agent picks playbooks from the words, runs them with
+//! running agent over a local socket (a named pipe on Windows, `report_pipe.rs`); the agent picks playbooks from the words, runs them with
 //! its own privileges and config, queues the result in its outbox as a `user.report` finding
 //! (so it reaches the collector exactly once, like any finding) and answers with a short
 //! result for the user. Without a running agent, the command runs the playbooks itself and
@@ -7,7 +7,8 @@
 //!
 //! The socket is open to every local user, so the listener trusts it no more than the
 //! network: a bounded number of connections, each with a deadline and a size limit for its
-//! request; a bounded number of reports per user (by the socket's peer credentials); and a
+//! request; a bounded number of reports per user (by the socket's peer credentials, or the
+//! pipe client's account on Windows); and a
 //! web address from the user's words is probed only on the ports and hosts the config allows.
 
 use std::collections::{HashMap, VecDeque};
@@ -43,14 +44,11 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// A client must have sent its whole request this soon after connecting.
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// ... and must have taken the answer this soon after it was ready.
-#[cfg(unix)]
 const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Longest request: the text (JSON-escaped) with room to spare.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
 
-/// What a client asks over the socket: one JSON line. Unix only until Windows has its named
-/// pipe (issue 13).
-#[cfg(unix)]
+/// What a client asks over the socket or pipe: one JSON line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Request {
@@ -61,7 +59,6 @@ enum Request {
     Report { text: String },
 }
 
-#[cfg(unix)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct HelpLinkRequest {
     /// The user's OS locale ("el_GR.UTF-8") or language code ("el"); cleaned by the agent.
@@ -70,7 +67,6 @@ struct HelpLinkRequest {
 }
 
 /// A request as read, before anything is done about it.
-#[cfg(unix)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Asked {
     Report(String),
@@ -211,27 +207,50 @@ pub fn advice(results: &[PlaybookResult]) -> Vec<Message> {
     advice
 }
 
-/// The local account that made a report, as the kernel says (the socket's peer credentials),
-/// never as the client claims.
+/// The local account that made a report, as the OS says (the socket's peer credentials, the
+/// pipe client's process token), never as the client claims.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reporter {
-    pub uid: u32,
-    /// The account's name, when the passwd file knows the uid.
+    /// The Unix user id; absent on Windows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// The account's name: the login name from the passwd file, or on Windows the user name
+    /// without its domain (what WTS sessions name), when known.
     pub account: Option<String>,
+    /// Windows: the account's SID, its stable name (a user can be renamed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// Who a share of reports or help links is counted for: the OS's own name for the client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    Uid(u32),
+    Sid(String),
 }
 
 impl Reporter {
     /// The reporter with user id `uid`, named from this machine's accounts.
     pub fn from_uid(uid: u32) -> Self {
         Reporter {
-            uid,
+            uid: Some(uid),
             account: crate::users::account_name(uid),
+            sid: None,
+        }
+    }
+
+    /// What this reporter's share is counted under: the SID on Windows, else the uid.
+    pub fn key(&self) -> Option<ClientKey> {
+        match (&self.sid, self.uid) {
+            (Some(sid), _) => Some(ClientKey::Sid(sid.clone())),
+            (None, Some(uid)) => Some(ClientKey::Uid(uid)),
+            (None, None) => None,
         }
     }
 }
 
 /// The finding that carries a user report to the collector; `reporter` goes in its evidence
-/// as `reporter: {uid, account}` (absent when unknown).
+/// as `reporter: {uid, account}` (on Windows `{account, sid}`; absent when unknown).
 pub fn user_report_finding(
     report_id: &str,
     text: &str,
@@ -348,8 +367,26 @@ pub async fn diagnose_locally(text: &str, settings: &Settings) -> anyhow::Result
     Ok(outcome(uuid::Uuid::new_v4().to_string(), text, &results))
 }
 
+/// Where the running agent listens for `report` and `help`: the Unix socket
+/// (`STATE_DIR/report.sock`), or on Windows the named pipe [`crate::report_pipe::PIPE_NAME`];
+/// `[playbooks] report_socket` overrides either.
+pub fn endpoint(settings: &Settings) -> std::path::PathBuf {
+    #[cfg(windows)]
+    {
+        settings
+            .playbooks
+            .report_socket
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(crate::report_pipe::PIPE_NAME))
+    }
+    #[cfg(not(windows))]
+    {
+        settings.report_socket()
+    }
+}
+
 /// Asks the running agent at `socket` to diagnose and queue `text`.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub async fn submit(socket: &Path, text: &str) -> std::io::Result<ReportOutcome> {
     let request = Request::Report {
         text: text.to_owned(),
@@ -362,7 +399,7 @@ pub async fn submit(socket: &Path, text: &str) -> std::io::Result<ReportOutcome>
 /// Asks the running agent at `socket` for a link to this user's help page; `locale` is the
 /// user's (see [`crate::help::user_locale`]). An agent that refused the request itself (busy, a
 /// request it could not read) is a [`HelpLinkAnswer::Failed`] with its note.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub async fn submit_help(socket: &Path, locale: &str) -> std::io::Result<HelpLinkAnswer> {
     let request = Request::HelpLink {
         help_link: HelpLinkRequest {
@@ -387,11 +424,14 @@ pub async fn submit_help(socket: &Path, locale: &str) -> std::io::Result<HelpLin
 }
 
 /// Sends one request line and reads one answer line within `timeout`.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 async fn exchange(socket: &Path, request: &Request, timeout: Duration) -> std::io::Result<String> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    #[cfg(unix)]
     let stream = tokio::net::UnixStream::connect(socket).await?;
-    let (read, mut write) = stream.into_split();
+    #[cfg(windows)]
+    let stream = crate::report_pipe::connect(socket.as_os_str()).await?;
+    let (read, mut write) = tokio::io::split(stream);
     let mut request = serde_json::to_string(request).map_err(std::io::Error::other)?;
     request.push('\n');
     write.write_all(request.as_bytes()).await?;
@@ -404,7 +444,7 @@ async fn exchange(socket: &Path, request: &Request, timeout: Duration) -> std::i
     Ok(line)
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub async fn submit(_socket: &Path, _text: &str) -> std::io::Result<ReportOutcome> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
@@ -412,7 +452,7 @@ pub async fn submit(_socket: &Path, _text: &str) -> std::io::Result<ReportOutcom
     ))
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub async fn submit_help(_socket: &Path, _locale: &str) -> std::io::Result<HelpLinkAnswer> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
@@ -467,10 +507,14 @@ impl Reports {
         reporter: Option<&Reporter>,
         via: Via,
     ) -> ReportOutcome {
-        let uid = reporter.map(|r| r.uid);
-        if let Err(wait) = self.limit.admit(uid, Instant::now()) {
+        let uid = reporter.and_then(|r| r.uid);
+        if let Err(wait) = self
+            .limit
+            .admit(reporter.and_then(Reporter::key), Instant::now())
+        {
             tracing::info!(
                 uid,
+                account = reporter.and_then(|r| r.account.as_deref()),
                 wait_secs = wait.as_secs(),
                 ?via,
                 "user report refused: this user has sent their share for now"
@@ -529,7 +573,7 @@ impl Reports {
                 reply.queued = true;
                 tracing::info!(
                     report = %report_id,
-                    uid = reporter.map(|r| r.uid),
+                    uid = reporter.and_then(|r| r.uid),
                     account = reporter.and_then(|r| r.account.as_deref()),
                     ?via,
                     "user report queued"
@@ -557,7 +601,7 @@ impl Listener {
     /// Serves `firstline-agent report` and `help` on the settings' socket until `stop`.
     #[cfg(unix)]
     pub async fn serve(self, mut stop: watch::Receiver<bool>) {
-        let path = self.settings.report_socket();
+        let path = endpoint(&self.settings);
         // A socket left by a previous run would make bind fail.
         let _ = std::fs::remove_file(&path);
         let listener = match tokio::net::UnixListener::bind(&path) {
@@ -573,32 +617,19 @@ impl Listener {
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
         }
         tracing::info!(socket = %path.display(), "listening for user reports");
-        let help_limit = Arc::new(RateLimit::new(
-            crate::help::HELP_LINKS_PER_USER,
-            crate::help::HELP_LINK_WINDOW,
-        ));
-        let this = Arc::new(self);
-        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let mut busy_total: u64 = 0;
+        let connections = Connections::new(self);
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        // Over the bound, answer at once and close: never queue a connection.
-                        let Ok(slot) = connections.clone().try_acquire_owned() else {
-                            busy_total += 1;
-                            if busy_total.is_power_of_two() {
-                                tracing::warn!(limit = MAX_CONNECTIONS, refused_total = busy_total, "too many report connections at once; answered busy");
-                            }
-                            answer_busy(&stream);
-                            continue;
-                        };
-                        let (this, help_limit) = (this.clone(), help_limit.clone());
-                        tokio::spawn(async move {
-                            let _slot = slot;
-                            if let Err(e) = this.handle(stream, &help_limit).await {
-                                tracing::warn!(error = %e, "user report failed");
-                            }
+                        // The kernel's word for who connected (SO_PEERCRED): the user cannot
+                        // choose it.
+                        let client = stream
+                            .peer_cred()
+                            .ok()
+                            .map(|credentials| Reporter::from_uid(credentials.uid()));
+                        connections.serve(stream, client, |stream, answer| {
+                            let _ = stream.try_write(answer);
                         });
                     }
                     Err(e) => {
@@ -612,70 +643,140 @@ impl Listener {
         let _ = std::fs::remove_file(&path);
     }
 
-    #[cfg(not(unix))]
+    /// Serves `firstline-agent report` and `help` on the named pipe until `stop`; see
+    /// `report_pipe.rs` for who may connect and how the client's account is learnt.
+    #[cfg(windows)]
+    pub async fn serve(self, mut stop: watch::Receiver<bool>) {
+        use crate::report_pipe;
+        let name = endpoint(&self.settings).into_os_string();
+        // The first instance is created with FILE_FLAG_FIRST_PIPE_INSTANCE: if another process
+        // holds the name, nobody is served rather than a squatter's pipe trusted.
+        let mut server = match report_pipe::create_server(&name, true) {
+            Ok(server) => server,
+            Err(e) => {
+                tracing::warn!(pipe = ?name, error = %e, "cannot listen for user reports; `firstline-agent report` will diagnose without sending");
+                return;
+            }
+        };
+        tracing::info!(pipe = ?name, "listening for user reports");
+        let connections = Connections::new(self);
+        loop {
+            tokio::select! {
+                connected = server.connect() => {
+                    if let Err(e) = connected {
+                        tracing::warn!(error = %e, "accepting a user report connection");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    // The next instance before this one is handed on, so a client always
+                    // finds one (or ERROR_PIPE_BUSY, which it waits out).
+                    let next = loop {
+                        match report_pipe::create_server(&name, false) {
+                            Ok(next) => break next,
+                            Err(e) => {
+                                tracing::warn!(pipe = ?name, error = %e, "creating the next report pipe instance");
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            }
+                        }
+                    };
+                    let stream = std::mem::replace(&mut server, next);
+                    let client = match report_pipe::client_account(&stream) {
+                        Ok(client) => Some(client),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the report pipe's client could not be named");
+                            None
+                        }
+                    };
+                    connections.serve(stream, client, |stream, answer| {
+                        let _ = stream.try_write(answer);
+                    });
+                }
+                () = crate::uplink::stopped(&mut stop) => break,
+            }
+        }
+    }
+
+    #[cfg(not(any(unix, windows)))]
     pub async fn serve(self, _stop: watch::Receiver<bool>) {}
 
     /// One connection: read the request (bounded in time and size), serve it (a report
-    /// counted against its user, or a help link), answer (bounded in time).
-    #[cfg(unix)]
-    async fn handle(
+    /// counted against its user, or a help link), answer (bounded in time). `client` is who
+    /// the OS says connected.
+    #[cfg(any(unix, windows))]
+    async fn handle<S>(
         &self,
-        stream: tokio::net::UnixStream,
+        stream: S,
+        client: Option<Reporter>,
         help_limit: &RateLimit,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<()>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    {
         use tokio::io::AsyncWriteExt;
-        // The kernel's word for who connected (SO_PEERCRED): the user cannot choose it.
-        let uid = stream.peer_cred().ok().map(|credentials| credentials.uid());
-        let (read, mut write) = stream.into_split();
+        let uid = client.as_ref().and_then(|c| c.uid);
+        let account = client.as_ref().and_then(|c| c.account.clone());
+        let (read, mut write) = tokio::io::split(stream);
         let mut answer = match read_request(read).await {
             Err(note) => {
-                tracing::info!(uid, reason = %note, "user report refused");
+                tracing::info!(uid, account = account.as_deref(), reason = %note, "user report refused");
                 serde_json::to_string(&ReportOutcome::refused(
                     note,
                     msg!("report-note-unreadable"),
                 ))?
             }
             Ok(Asked::Report(text)) => {
-                let reporter = uid.map(Reporter::from_uid);
                 let reply = self
                     .reports
-                    .admit_and_report(&text, reporter.as_ref(), Via::ReportSocket)
+                    .admit_and_report(&text, client.as_ref(), Via::ReportSocket)
                     .await;
                 serde_json::to_string(&reply)?
             }
             Ok(Asked::HelpLink { locale }) => {
-                serde_json::to_string(&self.help_link(uid, &locale, help_limit).await)?
+                serde_json::to_string(&self.help_link(client.as_ref(), &locale, help_limit).await)?
             }
         };
         answer.push('\n');
-        tokio::time::timeout(WRITE_DEADLINE, write.write_all(answer.as_bytes()))
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!("the client did not take its answer within {WRITE_DEADLINE:?}")
-            })??;
+        tokio::time::timeout(WRITE_DEADLINE, async {
+            write.write_all(answer.as_bytes()).await?;
+            write.flush().await
+        })
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("the client did not take its answer within {WRITE_DEADLINE:?}")
+        })??;
         Ok(())
     }
 
-    /// A help link for the local user `uid` (from the kernel), within their share.
-    #[cfg(unix)]
-    async fn help_link(&self, uid: Option<u32>, locale: &str, limit: &RateLimit) -> HelpLinkAnswer {
-        let Some(uid) = uid else {
+    /// A help link for `client` (named by the OS), within their share.
+    #[cfg(any(unix, windows))]
+    async fn help_link(
+        &self,
+        client: Option<&Reporter>,
+        locale: &str,
+        limit: &RateLimit,
+    ) -> HelpLinkAnswer {
+        let Some((client, key)) = client.and_then(|c| Some((c, c.key()?))) else {
             return HelpLinkAnswer::Failed {
                 reason: "the system did not say which user asked".to_owned(),
             };
         };
-        if let Err(wait) = limit.admit(Some(uid), Instant::now()) {
-            tracing::info!(uid, "help link refused: asked for too often");
+        let uid = client.uid;
+        if let Err(wait) = limit.admit(Some(key), Instant::now()) {
+            tracing::info!(
+                uid,
+                account = client.account.as_deref(),
+                "help link refused: asked for too often"
+            );
             return HelpLinkAnswer::TooMany {
                 retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
             };
         }
         // A uid the passwd file does not know (a network directory's account) goes unnamed;
-        // the collector has the uid.
-        let account = crate::users::account_name(uid).unwrap_or_default();
+        // the collector has the uid. Windows has no uid (0 on the wire): the account names
+        // the user.
         let ask = crate::help::HelpLinkAsk {
-            account,
-            uid,
+            account: client.account.clone().unwrap_or_default(),
+            uid: uid.unwrap_or(0),
             locale: crate::help::clean_locale(locale),
         };
         tracing::info!(uid, account = %ask.account, locale = %ask.locale, "help link asked for");
@@ -691,9 +792,65 @@ impl Listener {
     }
 }
 
+/// The connections of one listener, whatever carries them: at most [`MAX_CONNECTIONS`] at
+/// once, each served by [`Listener::handle`] in a task of its own.
+#[cfg(any(unix, windows))]
+struct Connections {
+    listener: Arc<Listener>,
+    help_limit: Arc<RateLimit>,
+    slots: Arc<Semaphore>,
+    busy_total: std::sync::atomic::AtomicU64,
+}
+
+#[cfg(any(unix, windows))]
+impl Connections {
+    fn new(listener: Listener) -> Self {
+        Connections {
+            listener: Arc::new(listener),
+            help_limit: Arc::new(RateLimit::new(
+                crate::help::HELP_LINKS_PER_USER,
+                crate::help::HELP_LINK_WINDOW,
+            )),
+            slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            busy_total: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Serves `stream` from `client` in a task of its own; over the bound, `answer_busy` gets
+    /// the "busy" line to write without waiting, and the stream is closed: a connection is
+    /// never queued.
+    fn serve<S>(&self, stream: S, client: Option<Reporter>, answer_busy: impl FnOnce(&S, &[u8]))
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            let busy_total = self
+                .busy_total
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if busy_total.is_power_of_two() {
+                tracing::warn!(
+                    limit = MAX_CONNECTIONS,
+                    refused_total = busy_total,
+                    "too many report connections at once; answered busy"
+                );
+            }
+            answer_busy(&stream, &busy_answer());
+            return;
+        };
+        let (listener, help_limit) = (self.listener.clone(), self.help_limit.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(e) = listener.handle(stream, client, &help_limit).await {
+                tracing::warn!(error = %e, "user report failed");
+            }
+        });
+    }
+}
+
 /// Reads one request line within [`READ_DEADLINE`] and [`MAX_REQUEST_BYTES`]; what was asked,
 /// or what to tell the client.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 async fn read_request(read: impl tokio::io::AsyncRead + Unpin) -> Result<Asked, String> {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
     let mut line = Vec::new();
@@ -733,19 +890,18 @@ async fn read_request(read: impl tokio::io::AsyncRead + Unpin) -> Result<Asked, 
     Ok(Asked::Report(bounded(&text, MAX_TEXT_BYTES)))
 }
 
-/// Tells a connection over [`MAX_CONNECTIONS`] that the agent is busy, without waiting for
-/// it: the answer is one short line into an empty socket buffer.
-#[cfg(unix)]
-fn answer_busy(stream: &tokio::net::UnixStream) {
+/// The line a connection over [`MAX_CONNECTIONS`] is told (that the agent is busy), written
+/// without waiting: one short line into an empty buffer.
+#[cfg(any(unix, windows))]
+fn busy_answer() -> Vec<u8> {
     let reply = ReportOutcome::refused(
         "The support agent on this computer is busy with other reports right now; try again in a minute."
             .to_owned(),
         msg!("report-note-busy"),
     );
-    if let Ok(mut answer) = serde_json::to_string(&reply) {
-        answer.push('\n');
-        let _ = stream.try_write(answer.as_bytes());
-    }
+    let mut answer = serde_json::to_vec(&reply).unwrap_or_default();
+    answer.push(b'\n');
+    answer
 }
 
 /// Reports per local user within a sliding window (`[playbooks] reports_per_user`,
@@ -756,7 +912,7 @@ struct RateLimit {
     window: Duration,
     /// When each user's reports within the window were accepted, oldest first; `None` is
     /// whoever the kernel could not name.
-    sent: Mutex<HashMap<Option<u32>, VecDeque<Instant>>>,
+    sent: Mutex<HashMap<Option<ClientKey>, VecDeque<Instant>>>,
 }
 
 impl RateLimit {
@@ -770,7 +926,7 @@ impl RateLimit {
 
     /// Counts a report by `user` at `now`; when they already sent their share within the
     /// window, how long until they may send another.
-    fn admit(&self, user: Option<u32>, now: Instant) -> Result<(), Duration> {
+    fn admit(&self, user: Option<ClientKey>, now: Instant) -> Result<(), Duration> {
         // Inserts and removals only: a panic elsewhere cannot leave it inconsistent.
         let mut sent = self
             .sent
@@ -848,17 +1004,34 @@ mod tests {
     #[test]
     fn the_report_finding_names_the_account_the_kernel_gave() {
         let reporter = Reporter {
-            uid: 1000,
+            uid: Some(1000),
             account: Some("alice".to_owned()),
+            sid: None,
         };
         let finding = user_report_finding("r1", "no wifi", &[], Some(&reporter));
         assert_eq!(
             finding.evidence["reporter"],
             serde_json::json!({"uid": 1000, "account": "alice"})
         );
+        assert_eq!(reporter.key(), Some(ClientKey::Uid(1000)));
+        // Windows: no uid; the account the pipe client's token names, and its SID.
+        let windows = Reporter {
+            uid: None,
+            account: Some("alice".to_owned()),
+            sid: Some("S-1-5-21-1-2-3-1001".to_owned()),
+        };
+        let finding = user_report_finding("r3", "no wifi", &[], Some(&windows));
+        assert_eq!(
+            finding.evidence["reporter"],
+            serde_json::json!({"account": "alice", "sid": "S-1-5-21-1-2-3-1001"})
+        );
+        assert_eq!(
+            windows.key(),
+            Some(ClientKey::Sid("S-1-5-21-1-2-3-1001".to_owned()))
+        );
         let anonymous = user_report_finding("r2", "no wifi", &[], None);
         assert!(!anonymous.evidence.contains_key("reporter"));
-        assert_eq!(Reporter::from_uid(0).uid, 0);
+        assert_eq!(Reporter::from_uid(0).uid, Some(0));
     }
 
     /// A result as a playbook would end, for the words tests.
@@ -941,25 +1114,33 @@ mod tests {
         let start = Instant::now();
         let at = |secs: u64| start + Duration::from_secs(secs);
         // (user, seconds after start, accepted or the wait in seconds)
-        let cases: [(Option<u32>, u64, Result<(), u64>); 9] = [
-            (Some(1000), 0, Ok(())),
-            (Some(1000), 10, Ok(())),
-            (Some(1000), 20, Ok(())),
-            (Some(1000), 30, Err(570)),
+        let uid = |uid| Some(ClientKey::Uid(uid));
+        let sid = |sid: &str| Some(ClientKey::Sid(sid.to_owned()));
+        let cases: [(Option<ClientKey>, u64, Result<(), u64>); 12] = [
+            (uid(1000), 0, Ok(())),
+            (uid(1000), 10, Ok(())),
+            (uid(1000), 20, Ok(())),
+            (uid(1000), 30, Err(570)),
             // Another user is counted apart.
-            (Some(1001), 30, Ok(())),
+            (uid(1001), 30, Ok(())),
             (None, 30, Ok(())),
-            (Some(1000), 599, Err(1)),
+            // Windows accounts by SID, each apart.
+            (sid("S-1-5-21-1-2-3-1001"), 30, Ok(())),
+            (sid("S-1-5-21-1-2-3-1002"), 30, Ok(())),
+            (sid("S-1-5-21-1-2-3-1001"), 40, Ok(())),
+            (uid(1000), 599, Err(1)),
             // The first report has left the window.
-            (Some(1000), 600, Ok(())),
-            (Some(1000), 601, Err(9)),
+            (uid(1000), 600, Ok(())),
+            (uid(1000), 601, Err(9)),
         ];
         for (user, secs, expected) in cases {
-            let got = limit.admit(user, at(secs)).map_err(|wait| wait.as_secs());
+            let got = limit
+                .admit(user.clone(), at(secs))
+                .map_err(|wait| wait.as_secs());
             assert_eq!(got, expected, "user {user:?} at {secs} s");
         }
         // Users whose reports all left the window are forgotten.
-        assert!(limit.admit(Some(2000), at(5000)).is_ok());
+        assert!(limit.admit(uid(2000), at(5000)).is_ok());
         assert_eq!(limit.sent.lock().expect("lock").len(), 1);
     }
 

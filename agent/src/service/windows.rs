@@ -120,9 +120,15 @@ pub fn install(definition: &ServiceDefinition) -> Result<String, ServiceError> {
             .start::<&str>(&[])
             .map_err(|e| scm_error("install", "starting the service", e))?;
     }
+    // The service's log goes to the Application event log under this source; without the
+    // registration Event Viewer still shows the entries, with a "description not found" preamble.
+    if let Err(error) = crate::eventlog::register_source(crate::eventlog::SOURCE) {
+        tracing::warn!(error = %error, "registering the Event Log source");
+    }
     Ok(format!(
-        "the Windows service {SERVICE_NAME} ({})",
-        windows_definition::command_line(definition)?
+        "the Windows service {SERVICE_NAME} ({}), logging to the Application event log as {:?}",
+        windows_definition::command_line(definition)?,
+        crate::eventlog::SOURCE
     ))
 }
 
@@ -157,6 +163,14 @@ pub fn uninstall() -> Result<Vec<String>, ServiceError> {
         .delete()
         .map_err(|e| scm_error("uninstall", "deleting the service", e))?;
     done.push(format!("removed the Windows service {SERVICE_NAME}"));
+    match crate::eventlog::remove_source(crate::eventlog::SOURCE) {
+        Ok(true) => done.push(format!(
+            "removed the Event Log source {:?} (its past entries stay in the log)",
+            crate::eventlog::SOURCE
+        )),
+        Ok(false) => {}
+        Err(error) => tracing::warn!(error = %error, "removing the Event Log source"),
+    }
     done.push("kept the config and the state dir (the identity and the outbox)".to_owned());
     Ok(done)
 }
@@ -228,6 +242,11 @@ windows_service::define_windows_service!(ffi_service_main, service_main);
 
 /// Runs on the SCM's thread: reports running, runs the agent until Stop, reports stopped.
 fn service_main(_arguments: Vec<OsString>) {
+    // From here on the log goes to the Event Log: the SCM discards stderr. If the source cannot
+    // be opened, stderr is all there is.
+    if let Err(error) = crate::eventlog::start_for_service() {
+        tracing::warn!(error = %error, "cannot write to the Windows Event Log");
+    }
     if let Err(error) = run_service() {
         tracing::error!(error = %error, "the Windows service ended with an error");
     }

@@ -225,11 +225,20 @@ impl Reproducer {
                 report.account, report.uid
             ));
         }
+        #[cfg(not(windows))]
         let reporter = Reporter {
-            uid: report.uid,
+            uid: Some(report.uid),
             account: local.or_else(|| Some(report.account.clone()).filter(|a| !a.is_empty())),
+            sid: None,
         };
-        tracing::info!(request = %request_id, uid = reporter.uid, account = ?reporter.account, "report from the help page");
+        // Windows has no uid: the account's SID is its key, as for the report pipe's reports.
+        #[cfg(windows)]
+        let reporter = Reporter {
+            uid: None,
+            account: Some(report.account.clone()).filter(|a| !a.is_empty()),
+            sid: crate::report_pipe::account_sid(&report.account).ok(),
+        };
+        tracing::info!(request = %request_id, uid = report.uid, account = ?reporter.account, "report from the help page");
         let via = Via::HelpPage { lang: report.lang };
         let outcome = tokio::time::timeout(
             RUN_LIMIT,
