@@ -651,21 +651,45 @@ impl Listener {
         let name = endpoint(&self.settings).into_os_string();
         // The first instance is created with FILE_FLAG_FIRST_PIPE_INSTANCE: if another process
         // holds the name, nobody is served rather than a squatter's pipe trusted.
-        let mut server = match report_pipe::create_server(&name, true) {
-            Ok(server) => server,
-            Err(e) => {
-                tracing::warn!(pipe = ?name, error = %e, "cannot listen for user reports; `firstline-agent report` will diagnose without sending");
-                return;
+        // A name held by another process (a squatter, or our own previous run still ending) is
+        // tried again with backoff rather than given up: the service must not stay deaf.
+        let mut wait = Duration::from_secs(1);
+        let mut server = loop {
+            match report_pipe::create_server(&name, true) {
+                Ok(server) => break server,
+                Err(e) => {
+                    tracing::error!(pipe = ?name, error = %e, retry_in = ?wait, "cannot listen for user reports (is another process holding the name?); `firstline-agent report` diagnoses without sending meanwhile");
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = crate::uplink::stopped(&mut stop) => return,
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
             }
         };
         tracing::info!(pipe = ?name, "listening for user reports");
         let connections = Connections::new(self);
+        let mut failed_connects: u64 = 0;
         loop {
             tokio::select! {
                 connected = server.connect() => {
                     if let Err(e) = connected {
-                        tracing::warn!(error = %e, "accepting a user report connection");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        // A client that opened and closed before ConnectNamedPipe (ERROR_NO_DATA)
+                        // leaves this instance unusable: replace it — the new one is created
+                        // before the old is dropped, so the name is never free — instead of
+                        // retrying the broken one forever. Logged at 1, 2, 4, 8 … failures.
+                        failed_connects += 1;
+                        if failed_connects.is_power_of_two() {
+                            tracing::warn!(error = %e, failed_connects, "accepting a user report connection");
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        match report_pipe::create_server(&name, false) {
+                            Ok(next) => server = next,
+                            Err(e) => {
+                                tracing::warn!(pipe = ?name, error = %e, "replacing a broken report pipe instance");
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            }
+                        }
                         continue;
                     }
                     // The next instance before this one is handed on, so a client always

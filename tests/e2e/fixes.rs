@@ -115,7 +115,7 @@ fn a_full_disk_of_old_temp_files_is_cleaned_and_verified_and_a_fix_that_cannot_h
 
     let config = format!(
         "state_dir = {state:?}\n\
-         [fixes]\nextra_temp_dirs = [{scratch:?}]\n\
+         [fixes]\nenabled = true\nextra_temp_dirs = [{scratch:?}]\n\
          ",
         state = dir.path().join("state").display().to_string(),
         scratch = scratch.display().to_string(),
@@ -194,7 +194,11 @@ fn a_full_disk_of_old_temp_files_is_cleaned_and_verified_and_a_fix_that_cannot_h
 
 #[test]
 fn a_cleanup_is_refused_for_a_path_that_is_not_a_mounted_disk() {
-    let settings = Settings::parse("", std::path::Path::new("agent.toml")).expect("defaults");
+    let settings = Settings::parse(
+        "[fixes]\nenabled = true\n",
+        std::path::Path::new("agent.toml"),
+    )
+    .expect("config");
     for mount in ["/etc/../etc", "/nonexistent-mount", "relative/path"] {
         let parameters: BTreeMap<String, String> = [("mount".to_owned(), mount.to_owned())]
             .into_iter()

@@ -26,6 +26,9 @@ pub struct Fixer {
     turn: Arc<Semaphore>,
     pending: Arc<Semaphore>,
     answered: Mutex<VecDeque<(String, pb::AgentMessage)>>,
+    /// Requests admitted and not yet answered: a copy re-sent meanwhile (after a reconnect)
+    /// is not run a second time.
+    in_flight: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Fixer {
@@ -37,6 +40,9 @@ impl std::fmt::Debug for Fixer {
 pub enum Admission {
     Now(Box<pb::AgentMessage>),
     Later(FixJob),
+    /// A copy of a request still running: its answer comes from the first copy, or, if that
+    /// stream closed meanwhile, from the remembered answer when the collector asks again.
+    AlreadyRunning,
 }
 
 pub struct FixJob {
@@ -45,9 +51,20 @@ pub struct FixJob {
     _place: OwnedSemaphorePermit,
 }
 
+impl Drop for FixJob {
+    /// Answered or abandoned, the request is no longer in flight.
+    fn drop(&mut self) {
+        self.fixer
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.ask.request_id);
+    }
+}
+
 impl FixJob {
     pub async fn answer(self) -> pb::AgentMessage {
-        self.fixer.answer(self.ask).await
+        self.fixer.answer(self.ask.clone()).await
     }
 }
 
@@ -65,6 +82,7 @@ impl Fixer {
             turn: Arc::new(Semaphore::new(1)),
             pending: Arc::new(Semaphore::new(MAX_PENDING)),
             answered: Mutex::new(VecDeque::new()),
+            in_flight: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -80,21 +98,36 @@ impl Fixer {
         if let Some(answer) = self.remembered(&ask.request_id) {
             return Admission::Now(Box::new(answer));
         }
+        if !self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ask.request_id.clone())
+        {
+            tracing::info!(request = %ask.request_id, fix = %ask.fix, "fix request re-sent while it runs; not run twice");
+            return Admission::AlreadyRunning;
+        }
         match self.pending.clone().try_acquire_owned() {
             Ok(place) => Admission::Later(FixJob {
                 fixer: self.clone(),
                 ask,
                 _place: place,
             }),
-            Err(_) => Admission::Now(Box::new(crate::wire::fix_result(
-                &ask.request_id,
-                &FixReport::refused(
-                    &ask.fix,
-                    format!(
-                        "busy: this agent already has {MAX_PENDING} fixes running or waiting; ask again when they have finished"
+            Err(_) => {
+                self.in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&ask.request_id);
+                Admission::Now(Box::new(crate::wire::fix_result(
+                    &ask.request_id,
+                    &FixReport::refused(
+                        &ask.fix,
+                        format!(
+                            "busy: this agent already has {MAX_PENDING} fixes running or waiting; ask again when they have finished"
+                        ),
                     ),
-                ),
-            ))),
+                )))
+            }
         }
     }
 
@@ -121,7 +154,7 @@ impl Fixer {
     }
 
     async fn run(&self, ask: &FixAsk) -> FixReport {
-        let Ok(_turn) = self.turn.clone().acquire_owned().await else {
+        let Ok(turn) = self.turn.clone().acquire_owned().await else {
             return FixReport::refused(&ask.fix, "the agent is stopping".to_owned());
         };
         let settings = self.settings.clone();
@@ -129,6 +162,9 @@ impl Fixer {
         let limit = settings.fixes.run_limit;
         let task_ask = ask.clone();
         let work = tokio::task::spawn_blocking(move || {
+            // The turn is held by the work itself: a fix past its time limit is answered
+            // "failed", but the next one starts only when this one has really stopped.
+            let _turn = turn;
             match fixes::prepare(
                 &task_ask.fix,
                 task_ask.parameters.clone(),
@@ -192,7 +228,10 @@ mod tests {
     async fn a_refused_fix_is_answered_with_why_and_a_resent_request_is_not_run_again() {
         let dir = tempfile::tempdir().expect("temp dir");
         let settings = Settings::parse(
-            &format!("state_dir = {:?}\n", dir.path().display().to_string()),
+            &format!(
+                "state_dir = {:?}\n[fixes]\nenabled = true\n",
+                dir.path().display().to_string()
+            ),
             std::path::Path::new("agent.toml"),
         )
         .expect("config");
@@ -202,6 +241,11 @@ mod tests {
         else {
             panic!("not admitted");
         };
+        // The same request re-sent (a reconnect) while the first copy waits: not run twice.
+        assert!(matches!(
+            fixer.admit(ask("f-1", "service.restart", &[("service", "sshd")])),
+            Admission::AlreadyRunning
+        ));
         let (verdict, error) = outcome(&job.answer().await);
         assert_eq!(verdict, "refused");
         assert!(error.contains("not on this device's list"), "{error}");

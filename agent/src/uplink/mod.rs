@@ -430,6 +430,7 @@ async fn session(
                             Some(fix::Admission::Now(answer)) => {
                                 outbound.send(*answer).await.map_err(|_| closed())?;
                             }
+                            Some(fix::Admission::AlreadyRunning) => {}
                             None => {
                                 let report = crate::fixes::FixReport::refused(&ask.fix, "this agent does not run fixes".to_owned());
                                 outbound.send(wire::fix_result(&ask.request_id, &report)).await.map_err(|_| closed())?;
