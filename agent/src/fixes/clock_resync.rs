@@ -91,12 +91,6 @@ impl Prepared for ClockResync {
     }
 
     fn verify(&mut self) -> Verification {
-        match synchronised() {
-            Ok((passed, detail)) => Verification { passed, detail },
-            Err(error) => Verification {
-                passed: false,
-                detail: format!("could not look again: {error}"),
-            },
-        }
+        Verification::from_look(synchronised())
     }
 }

@@ -116,16 +116,10 @@ impl Prepared for DnsFlush {
     }
 
     fn verify(&mut self) -> Verification {
-        match self.resolve() {
-            Ok(resolution) => Verification {
-                passed: resolution.resolved(),
-                detail: Self::describe(&resolution),
-            },
-            Err(error) => Verification {
-                passed: false,
-                detail: format!("could not look again: {error}"),
-            },
-        }
+        Verification::from_look(
+            self.resolve()
+                .map(|resolution| (resolution.resolved(), Self::describe(&resolution))),
+        )
     }
 }
 

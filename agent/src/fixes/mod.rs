@@ -235,6 +235,20 @@ pub struct Verification {
     pub detail: String,
 }
 
+impl Verification {
+    /// The probe looked again: `passed` and what it saw, or why it could not look (which is
+    /// not a pass).
+    pub fn from_look(look: Result<(bool, String), String>) -> Self {
+        match look {
+            Ok((passed, detail)) => Self { passed, detail },
+            Err(error) => Self {
+                passed: false,
+                detail: format!("could not look again: {error}"),
+            },
+        }
+    }
+}
+
 /// What a run sends back: the collector puts it on the ticket's timeline.
 #[derive(Debug, Clone, Serialize)]
 pub struct FixReport {

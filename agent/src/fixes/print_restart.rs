@@ -171,13 +171,7 @@ impl Prepared for PrintRestart {
     }
 
     fn verify(&mut self) -> Verification {
-        match self.describe() {
-            Ok((detail, passed)) => Verification { passed, detail },
-            Err(error) => Verification {
-                passed: false,
-                detail: format!("could not look again: {error}"),
-            },
-        }
+        Verification::from_look(self.describe().map(|(detail, passed)| (passed, detail)))
     }
 }
 

@@ -106,16 +106,9 @@ impl Prepared for ServiceRestart {
     }
 
     fn verify(&mut self) -> Verification {
-        match probe(&self.service) {
-            Ok(state) => Verification {
-                passed: state.running(),
-                detail: state_text(&state),
-            },
-            Err(error) => Verification {
-                passed: false,
-                detail: format!("could not look again: {error}"),
-            },
-        }
+        Verification::from_look(
+            probe(&self.service).map(|state| (state.running(), state_text(&state))),
+        )
     }
 }
 
