@@ -47,6 +47,11 @@ const SKIPPED_UNDER_WINE: &[(&str, &str)] = &[
         "Wine 8 ignores FILE_FLAG_FIRST_PIPE_INSTANCE: a second first instance is created",
     ),
     (
+        "uplink::reproduce::tests::a_help_page_report_queues_one_user_report_with_its_account_and_way_in",
+        "it expects Linux's evidence (account and uid); on Windows a help-page report names the \
+         account's SID instead (issue 13's pipe work), and the test has no Windows variant yet",
+    ),
+    (
         "inventory::tests::inventory_of_this_machine_is_plausible",
         "Wine lists no disks (sysinfo's disk list is empty in a prefix)",
     ),

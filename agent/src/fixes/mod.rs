@@ -357,7 +357,8 @@ pub fn prepare(
     Ok(prepared)
 }
 
-#[cfg(test)]
+// Linux only: the fixes are built for Linux, and the config tests use Linux paths.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
