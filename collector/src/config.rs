@@ -42,6 +42,7 @@ struct ConfigFile {
     tickets: crate::tickets::policy::TicketsFile,
     channels: Vec<crate::channels::ChannelFile>,
     limits: crate::limits::LimitsFile,
+    fixes: crate::fixes::FixesFile,
 }
 
 impl Default for ConfigFile {
@@ -60,6 +61,7 @@ impl Default for ConfigFile {
             tickets: Default::default(),
             channels: Vec::new(),
             limits: Default::default(),
+            fixes: Default::default(),
         }
     }
 }
@@ -90,6 +92,8 @@ pub struct Settings {
     pub channels: Vec<crate::channels::Channel>,
     /// What one connection, address or device may take (`[limits]`).
     pub limits: crate::limits::Limits,
+    /// Who may start which fix, and how rollouts go (`[fixes]`).
+    pub fixes: crate::fixes::FixPolicy,
     /// Ack findings without storing them: the transport's raw limit, which `cargo xtask bench`
     /// measures beside the real thing. Not in the config file; never set when serving agents.
     pub discard_findings: bool,
@@ -178,8 +182,10 @@ impl Settings {
         let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
         let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
         let limits = file.limits.validate().map_err(error)?;
+        let fixes = crate::fixes::FixPolicy::from_file(file.fixes).map_err(error)?;
         Ok(Settings {
             limits,
+            fixes,
             tickets,
             channels,
             discard_findings: false,

@@ -265,6 +265,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             heartbeat_interval: self.heartbeat_interval,
             budget: Mutex::new(DeviceBudget::new(&self.limits)),
             pace: self.sessions.pace(&device_id, &self.limits),
+            sessions: self.sessions.clone(),
             paced: AtomicBool::new(false),
             report_tickets_per_hour: self.limits.device_report_tickets_per_hour,
             help_base: self.help_base.clone(),
@@ -337,6 +338,8 @@ struct Session {
     paced: AtomicBool,
     report_tickets_per_hour: u32,
     help_base: Arc<str>,
+    /// To nudge other devices a fix's next step asks (an incident's devices after its canary).
+    sessions: Arc<Sessions>,
 }
 
 impl Session {
@@ -476,12 +479,7 @@ impl Session {
                     self.deliver_reproduce(false).await?;
                 }
                 Body::HelpLinkRequest(request) => self.answer_help_link(request).await?,
-                // This collector sends no fix requests yet (issue 20's collector side): a
-                // result is unasked for, and like a reproduce result for no open request it
-                // is logged and ignored.
-                Body::FixResult(result) => {
-                    tracing::warn!(device = %self.device_id, request = %format!("{:.64}", result.request_id), fix = %format!("{:.40}", result.fix), "fix result for no request of this collector; ignored");
-                }
+                Body::FixResult(result) => self.record_fix_result(result).await?,
                 Body::ReproduceResult(result) => {
                     let result = wire::ReproduceAnswer::try_from(result).map_err(|e| {
                         Status::invalid_argument(format!("reproduce result refused: {e}"))
@@ -512,6 +510,7 @@ impl Session {
     /// earlier stream without an answer).
     async fn deliver_reproduce(&self, resend: bool) -> Result<(), Status> {
         self.deliver_notices().await?;
+        self.deliver_fixes(resend).await?;
         let requests = self
             .store
             .take_reproduce(&self.device_id, resend, now_ms())
@@ -520,6 +519,59 @@ impl Session {
         for request in requests {
             tracing::info!(device = %self.device_id, request = %request.id, playbook = %request.playbook, "sending a reproduce request");
             self.send(wire::reproduce(&request)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the device its waiting fix requests (`resend`: also those sent on an earlier
+    /// stream without an answer; the agent answers a re-sent id without running it again).
+    async fn deliver_fixes(&self, resend: bool) -> Result<(), Status> {
+        let runs = self
+            .store
+            .take_fixes(&self.device_id, resend, now_ms())
+            .await
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
+        for run in runs {
+            tracing::info!(device = %self.device_id, request = %run.id, fix = %run.fix, "sending a fix request");
+            self.send(wire::fix(&run)).await?;
+        }
+        Ok(())
+    }
+
+    /// What the device answered to a fix request: on the ticket's timeline, then the
+    /// rollout's next step (resolve, escalate, or ask more devices). An answer to no request
+    /// of this device is logged and ignored; one that cannot be read ends the stream.
+    async fn record_fix_result(&self, result: pb::FixResult) -> Result<(), Status> {
+        let answer = wire::FixAnswer::try_from(result)
+            .map_err(|e| Status::invalid_argument(format!("fix result refused: {e}")))?;
+        let now = now_ms();
+        let recorded = self
+            .store
+            .complete_fix(
+                &self.device_id,
+                &answer.request_id,
+                &answer.outcome,
+                answer.report_json.as_deref(),
+                answer.error.as_deref(),
+                now,
+            )
+            .await
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
+        let Some((ticket_id, fix)) = recorded else {
+            tracing::warn!(device = %self.device_id, request = %answer.request_id, "fix result for no open request of this device; ignored");
+            return Ok(());
+        };
+        tracing::info!(device = %self.device_id, request = %answer.request_id, fix = %fix, outcome = %answer.outcome, ticket = ticket_id, "fix result recorded");
+        // The next step is the sweep's too: a failure here is retried there.
+        match self.store.advance_fix(ticket_id, &fix, now).await {
+            Ok(advanced) => {
+                for device in &advanced.nudge {
+                    self.sessions.nudge(device);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(device = %self.device_id, ticket = ticket_id, fix = %fix, error = %e, "advancing a fix failed; the sweep retries");
+            }
         }
         Ok(())
     }

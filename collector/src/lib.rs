@@ -13,6 +13,7 @@ pub mod config;
 pub mod connections;
 pub mod directory;
 pub mod enrollment;
+pub mod fixes;
 pub mod http;
 pub mod ingest;
 pub mod limits;

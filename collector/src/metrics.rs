@@ -385,6 +385,28 @@ impl Metrics {
                 .get_or_create(&[("channel", channel.clone())])
                 .set(i64::try_from(*count).unwrap_or(i64::MAX));
         }
+        let fix_runs = Family::<[(&'static str, String); 2], Counter>::default();
+        for outcome in ["verified", "not_verified", "failed", "refused"] {
+            for allowed in ["policy", "technician"] {
+                drop(fix_runs.get_or_create(&[
+                    ("outcome", outcome.to_owned()),
+                    ("allowed_by", allowed.to_owned()),
+                ]));
+            }
+        }
+        for (outcome, allowed, total) in &store.fix_runs {
+            fix_runs
+                .get_or_create(&[
+                    ("outcome", outcome.clone()),
+                    ("allowed_by", allowed.clone()),
+                ])
+                .inc_by(*total);
+        }
+        registry.register(
+            "database_fix_runs",
+            "Fix requests agents answered, by outcome (verified: the fault is gone; not_verified: it ran and the fault is still there; failed; refused by the agent) and who allowed them (policy: auto; technician: approve) (database-wide: use max, not sum)",
+            fix_runs,
+        );
         registry.register(
             "deliveries_pending",
             "Channel deliveries waiting to be sent or retried, per channel (database-wide)",

@@ -27,6 +27,9 @@ use crate::store::{Store, StoreError};
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How often the ticket sweep runs (stale devices, settled flapping, SLA breaches).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// How often automatic fixes start and rollouts take their next step (an answer from a
+/// device advances its rollout at once; this catches the rest).
+const FIX_PLAN_INTERVAL: Duration = Duration::from_secs(5);
 /// After the collector starts (or its store comes back), no device is called silent for this
 /// long: twice the agents' longest reconnect backoff (60 s by default), so every agent that is
 /// up has reconnected.
@@ -96,7 +99,8 @@ pub async fn open_store(settings: &Settings) -> Result<Store, ServeError> {
     match &settings.database_url {
         Some(url) => Ok(Store::connect_postgres(url)
             .await?
-            .with_policy(settings.tickets.clone())),
+            .with_policy(settings.tickets.clone())
+            .with_fix_policy(settings.fixes.clone())),
         None => {
             std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServeError::DataDir {
                 path: settings.data_dir.clone(),
@@ -104,7 +108,8 @@ pub async fn open_store(settings: &Settings) -> Result<Store, ServeError> {
             })?;
             Ok(Store::open(&settings.data_dir)
                 .await?
-                .with_policy(settings.tickets.clone()))
+                .with_policy(settings.tickets.clone())
+                .with_fix_policy(settings.fixes.clone()))
         }
     }
 }
@@ -340,6 +345,11 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         public_url: public_url.clone(),
     });
     tokio::spawn(sweep_tickets(store.clone(), stop_watch.clone()));
+    tokio::spawn(plan_fixes(
+        store.clone(),
+        sessions.clone(),
+        stop_watch.clone(),
+    ));
     tokio::spawn(probe_store_health(store.clone(), stop_watch.clone()));
     tokio::spawn(end_revoked_sessions(
         store.clone(),
@@ -397,6 +407,32 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         grpc_task,
         http_task,
     })
+}
+
+/// Runs the fixes' pass every `FIX_PLAN_INTERVAL` until the collector stops: automatic fixes
+/// start on the tickets they answer, rollouts take their next step (retries after their
+/// backoff, an incident's devices after its canaries), and devices with new requests are
+/// nudged. A failed pass is logged and tried again next time.
+async fn plan_fixes(store: Store, sessions: Arc<Sessions>, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(FIX_PLAN_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if !store.health().report().writable {
+            continue;
+        }
+        match store.plan_fixes(crate::model::now_ms()).await {
+            Ok(advanced) => {
+                for device in &advanced.nudge {
+                    sessions.nudge(device);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "fixes pass failed; retrying next interval"),
+        }
+    }
 }
 
 /// Runs the ticket sweep every `SWEEP_INTERVAL` until the collector stops. A failed sweep is

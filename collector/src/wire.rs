@@ -283,6 +283,85 @@ pub fn reproduce(request: &crate::store::reproduce::ReproduceRequest) -> pb::Col
     }
 }
 
+/// A fix request for the device's stream.
+pub fn fix(run: &crate::store::fixes::FixRun) -> pb::CollectorMessage {
+    let parameters = run
+        .parameters
+        .as_object()
+        .map(|given| {
+            given
+                .iter()
+                .filter_map(|(name, value)| Some((name.clone(), value.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::Fix(pb::FixRequest {
+            request_id: run.id.clone(),
+            fix: run.fix.clone(),
+            parameters,
+            allowed_by: run.allowed_by.clone(),
+            consent_account: String::new(),
+        })),
+    }
+}
+
+/// A validated `FixResult`: a request id as this collector makes them, one of the four
+/// outcomes, the report as JSON within the evidence limit, the error as plain text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixAnswer {
+    pub request_id: String,
+    pub outcome: String,
+    pub report_json: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TryFrom<pb::FixResult> for FixAnswer {
+    type Error = String;
+
+    fn try_from(result: pb::FixResult) -> Result<Self, String> {
+        let id = &result.request_id;
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "a fix result's request id must be 1-64 visible ASCII characters; got {} bytes",
+                id.len()
+            ));
+        }
+        if !matches!(
+            result.outcome.as_str(),
+            "verified" | "not_verified" | "failed" | "refused"
+        ) {
+            return Err(format!(
+                "outcome {:.40?} is not verified, not_verified, failed or refused",
+                result.outcome
+            ));
+        }
+        if result.report_json.len() > MAX_EVIDENCE_BYTES {
+            return Err(format!(
+                "the report is {} bytes, more than {MAX_EVIDENCE_BYTES}",
+                result.report_json.len()
+            ));
+        }
+        let report_json = if result.report_json.is_empty() {
+            None
+        } else {
+            match serde_json::from_str::<serde_json::Value>(&result.report_json) {
+                Ok(serde_json::Value::Object(_)) => Some(result.report_json),
+                _ => return Err("the report is not a JSON object".to_owned()),
+            }
+        };
+        let error = Some(result.error)
+            .filter(|e| !e.is_empty())
+            .map(|e| e.chars().filter(|c| !c.is_control()).take(1000).collect());
+        Ok(FixAnswer {
+            request_id: result.request_id,
+            outcome: result.outcome,
+            report_json,
+            error,
+        })
+    }
+}
+
 /// A validated `HelpLinkRequest`: an account name as utmp would hold it, the uid, and the
 /// language of the user's OS locale when it is one of ours.
 #[derive(Debug, Clone, PartialEq)]

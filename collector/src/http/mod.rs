@@ -25,6 +25,7 @@ use crate::tickets::engine::StaffAction;
 pub const API_KEY_PREFIX: &str = "flk_";
 
 pub mod access;
+pub mod fixes;
 pub mod staff;
 
 pub use access::Caller;
@@ -102,6 +103,8 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(act_on_ticket))
         .routes(routes!(reproduce_on_device))
         .routes(routes!(show_reproduce))
+        .routes(routes!(fixes::apply_fix, fixes::ticket_fixes))
+        .routes(routes!(fixes::catalog))
         .routes(routes!(knowledge))
         .routes(routes!(staff::list_people))
         .route_layer(middleware::from_fn(|request, next| {
@@ -125,6 +128,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::list_alerts))
         .routes(routes!(staff::acknowledge_alert))
         .routes(routes!(staff::put_person, staff::delete_person))
+        .routes(routes!(fixes::set_mode))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));

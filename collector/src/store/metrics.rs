@@ -17,6 +17,9 @@ pub struct StoreMetrics {
     pub notifications_unexpanded: u64,
     /// Deliveries not yet delivered or given up, per channel.
     pub deliveries_pending: Vec<(String, u64)>,
+    /// Fix requests answered, per outcome (verified, not_verified, failed, refused) and who
+    /// allowed them (policy or technician).
+    pub fix_runs: Vec<(String, String, u64)>,
 }
 
 impl Store {
@@ -51,6 +54,15 @@ impl Store {
                 .await?
                 .try_get("total")?;
             snapshot.notifications_unexpanded = count(unexpanded);
+            let rows = sqlx::query(
+                "SELECT state, CASE WHEN allowed_by LIKE 'policy:%' THEN 'policy' ELSE 'technician' END AS allowed, COUNT(*) AS total \
+                 FROM fix_runs WHERE state IN ('verified', 'not_verified', 'failed', 'refused') GROUP BY 1, 2 ORDER BY 1, 2",
+            )
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                snapshot.fix_runs.push((row.try_get("state")?, row.try_get("allowed")?, count(row.try_get("total")?)));
+            }
         });
         snapshot.deliveries_pending = self.delivery_backlog().await?;
         Ok(snapshot)

@@ -276,6 +276,7 @@ pub mod alerts;
 pub mod bounded;
 pub mod budgets;
 pub mod channels;
+pub mod fixes;
 pub mod health;
 pub mod help;
 pub mod metrics;
@@ -330,6 +331,8 @@ pub struct Store {
     health: std::sync::Arc<health::StoreHealth>,
     /// The rules findings become tickets by; set once at start.
     policy: std::sync::Arc<crate::tickets::Policy>,
+    /// Who may start which fix (`[fixes]`); set once at start.
+    fix_policy: std::sync::Arc<crate::fixes::FixPolicy>,
     /// Write transactions given up, for `/metrics` (`bounded.rs`).
     abandoned: std::sync::Arc<bounded::AbandonedCounts>,
     /// How long a write transaction may take on PostgreSQL (`bounded.rs`).
@@ -393,6 +396,7 @@ impl Store {
                 crate::model::now_ms(),
             )),
             policy: Default::default(),
+            fix_policy: Default::default(),
             abandoned: Default::default(),
             write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
             check_turns: Default::default(),
@@ -453,6 +457,7 @@ impl Store {
                 crate::model::now_ms(),
             )),
             policy: Default::default(),
+            fix_policy: Default::default(),
             abandoned: Default::default(),
             write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
             check_turns: Default::default(),
@@ -493,6 +498,16 @@ impl Store {
 
     pub fn policy(&self) -> &crate::tickets::Policy {
         &self.policy
+    }
+
+    /// Sets who may start which fix (from the config's `[fixes]`).
+    pub fn with_fix_policy(mut self, policy: crate::fixes::FixPolicy) -> Self {
+        self.fix_policy = std::sync::Arc::new(policy);
+        self
+    }
+
+    pub fn fix_policy(&self) -> &crate::fixes::FixPolicy {
+        &self.fix_policy
     }
 
     /// "sqlite" or "postgres", for logs.

@@ -30,6 +30,9 @@ pub struct Stats {
     pub backlog_ageing: BTreeMap<&'static str, u64>,
     pub top_recurring: Vec<Recurring>,
     pub people: PeopleStats,
+    /// Fixes run by agents (all time, every site): outcomes, the verified-fix rate, the
+    /// self-healed share and the time to fix, automatic against by staff.
+    pub fixes: crate::store::fixes::FixStats,
 }
 
 /// What only Firstline can count: whether checks found problems before people reported them,
@@ -353,6 +356,7 @@ impl Store {
             backlog_ageing,
             top_recurring,
             people,
+            fixes: self.fix_stats().await?,
         })
     }
 

@@ -157,6 +157,9 @@ pub enum NoteKind {
     Reply,
     /// The requester answered "is it fixed?" (yes or no, with their words and rating).
     RequesterAnswer,
+    /// A fix: started (by policy or by whom), sent, answered (what changed, verified or
+    /// not), stopped.
+    Fix,
 }
 
 impl NoteKind {
@@ -182,6 +185,7 @@ impl NoteKind {
             NoteKind::Notification => "notification",
             NoteKind::Reply => "reply",
             NoteKind::RequesterAnswer => "requester_answer",
+            NoteKind::Fix => "fix",
         }
     }
 }
