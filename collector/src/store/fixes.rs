@@ -929,6 +929,20 @@ impl Store {
         })
     }
 
+    /// Requests waiting (queued or sent, unanswered) for `device_id`, for tests.
+    #[cfg(test)]
+    pub(crate) async fn fix_runs_waiting(&self, device_id: &str, now_ms: i64) -> i64 {
+        with_pool!(self, pool => {
+            sqlx::query("SELECT COUNT(*) AS n FROM fix_runs WHERE device_id = $1 AND state IN ('queued', 'sent') AND expires_at_ms > $2")
+                .bind(device_id)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await
+                .and_then(|row| row.try_get::<i64, _>("n"))
+                .unwrap_or(-1)
+        })
+    }
+
     /// The fixes' numbers.
     pub async fn fix_stats(&self) -> Result<FixStats, StoreError> {
         with_pool!(self, pool => {
@@ -1058,5 +1072,394 @@ mod tests {
         );
         assert_eq!(human_bytes(999), "999 bytes");
         assert_eq!(human_bytes(1_500_000_000), "1.5 GB");
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+    use crate::model::{Finding, Severity};
+    use crate::store::TicketFilter;
+    use crate::store::tests::{TestStore, backends};
+    use crate::store::tickets::tests::{MINUTE, T0, enroll, store_one};
+    use crate::tickets::{Policy, TicketKind, TicketState};
+
+    fn failing(sequence: u64, check: &str, resource: &str, severity: Severity) -> Finding {
+        Finding {
+            sequence,
+            check: check.to_owned(),
+            resource: resource.to_owned(),
+            severity,
+            summary: format!("{check} on {resource}: {}", severity.as_str()),
+            evidence_json: "{}".to_owned(),
+            observed_at_ms: T0,
+        }
+    }
+
+    async fn open_tickets(store: &Store) -> Vec<crate::store::TicketRecord> {
+        store
+            .tickets(&TicketFilter {
+                state: Some("open".to_owned()),
+                ..TicketFilter::default()
+            })
+            .await
+            .expect("tickets")
+    }
+
+    /// Answers every request waiting for `device` with `outcome`; returns how many.
+    async fn answer(store: &Store, device: &str, outcome: &str, at_ms: i64) -> usize {
+        let runs = store.take_fixes(device, false, at_ms).await.expect("take");
+        for run in &runs {
+            let report = format!(
+                r#"{{"fix":"{}","outcome":"{outcome}","changes":[],"verification":{{"passed":{},"detail":"looked again"}}}}"#,
+                run.fix,
+                outcome == "verified"
+            );
+            let done = store
+                .complete_fix(device, &run.id, outcome, Some(&report), None, at_ms)
+                .await
+                .expect("complete");
+            let (ticket, fix) = done.expect("an open request");
+            store
+                .advance_fix(ticket, &fix, at_ms)
+                .await
+                .expect("advance");
+        }
+        runs.len()
+    }
+
+    async fn waiting(store: &Store, devices: &[String], at_ms: i64) -> Vec<String> {
+        let mut waiting = Vec::new();
+        for device in devices {
+            // Peek without taking: a resend-free take marks them sent, so count via the runs.
+            let fixes = store.fix_runs_waiting(device, at_ms).await;
+            if fixes > 0 {
+                waiting.push(device.clone());
+            }
+        }
+        waiting
+    }
+
+    #[tokio::test]
+    async fn a_fleet_incident_runs_its_canaries_first_and_a_failing_canary_stops_the_rest() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let store = store.clone().with_policy(Policy::default());
+            let ids: Vec<String> = (0..10).map(|n| format!("d{n:02}")).collect();
+            for id in &ids {
+                enroll(&store, id, "hq").await;
+                store_one(
+                    &store,
+                    id,
+                    failing(1, "dns.resolve", "intranet.example.com", Severity::Warning),
+                    T0,
+                )
+                .await;
+            }
+            let open = open_tickets(&store).await;
+            assert_eq!(open.len(), 1, "{backend}: {open:?}");
+            assert_eq!(
+                (open[0].kind, open[0].device_count),
+                (TicketKind::Incident, 10),
+                "{backend}"
+            );
+            let incident = open[0].id;
+
+            // dns.flush is auto by default: the pass starts it on the two canaries only.
+            let advanced = store.plan_fixes(T0 + MINUTE).await.expect("plan");
+            assert_eq!(
+                advanced.nudge.iter().cloned().collect::<Vec<_>>(),
+                ["d00", "d01"],
+                "{backend}"
+            );
+            assert_eq!(
+                waiting(&store, &ids, T0 + MINUTE).await,
+                ["d00", "d01"],
+                "{backend}"
+            );
+            // A second pass (or a second collector) asks nobody else while they work.
+            assert!(
+                store
+                    .plan_fixes(T0 + MINUTE + 1)
+                    .await
+                    .expect("plan")
+                    .nudge
+                    .is_empty(),
+                "{backend}"
+            );
+
+            assert_eq!(
+                answer(&store, "d00", "verified", T0 + 2 * MINUTE).await,
+                1,
+                "{backend}"
+            );
+            assert_eq!(
+                answer(&store, "d01", "not_verified", T0 + 2 * MINUTE).await,
+                1,
+                "{backend}"
+            );
+            // Stopped: nobody else is asked, now or later, and the incident escalated once.
+            for later in [3, 60, 600] {
+                let advanced = store.plan_fixes(T0 + later * MINUTE).await.expect("plan");
+                assert!(advanced.nudge.is_empty(), "{backend}: after {later} min");
+            }
+            assert!(
+                waiting(&store, &ids, T0 + 600 * MINUTE).await.is_empty(),
+                "{backend}"
+            );
+            let fixes = store.ticket_fixes(incident).await.expect("fixes");
+            assert_eq!(fixes.rollouts.len(), 1, "{backend}");
+            assert_eq!(fixes.rollouts[0].state, "stopped", "{backend}");
+            assert!(
+                fixes.rollouts[0]
+                    .outcome
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("canary device d01 was not fixed"),
+                "{backend}: {:?}",
+                fixes.rollouts[0]
+            );
+            assert_eq!(fixes.runs.len(), 2, "{backend}: only the canaries ran");
+            let detail = store
+                .ticket_detail(incident)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(
+                (detail.ticket.state.is_open(), detail.ticket.tier),
+                (true, 2),
+                "{backend}"
+            );
+            let escalations: Vec<_> = detail
+                .timeline
+                .iter()
+                .filter(|e| e.kind == "escalation")
+                .collect();
+            assert_eq!(escalations.len(), 1, "{backend}: {escalations:?}");
+            assert!(
+                escalations[0]
+                    .text
+                    .contains("tried dns.flush: did not help"),
+                "{backend}: {}",
+                escalations[0].text
+            );
+            let offer = &fixes.offers[0];
+            assert_eq!(
+                (offer.fix.as_str(), offer.worked, offer.tried, offer.running),
+                ("dns.flush", 1, 2, false),
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn verified_canaries_let_the_rest_go_and_a_verified_fleet_resolves_the_incident() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let ids: Vec<String> = (0..10).map(|n| format!("d{n:02}")).collect();
+            for id in &ids {
+                enroll(store, id, "hq").await;
+                store_one(
+                    store,
+                    id,
+                    failing(1, "dns.resolve", "intranet.example.com", Severity::Warning),
+                    T0,
+                )
+                .await;
+            }
+            let incident = open_tickets(store).await[0].id;
+            store.plan_fixes(T0 + MINUTE).await.expect("plan");
+            answer(store, "d00", "verified", T0 + 2 * MINUTE).await;
+            answer(store, "d01", "verified", T0 + 2 * MINUTE).await;
+            // Their answers asked the other eight at once.
+            assert_eq!(
+                waiting(store, &ids, T0 + 2 * MINUTE).await,
+                ids[2..].to_vec(),
+                "{backend}"
+            );
+            for id in &ids[2..] {
+                answer(store, id, "verified", T0 + 3 * MINUTE).await;
+            }
+            let detail = store
+                .ticket_detail(incident)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.state, TicketState::Resolved, "{backend}");
+            assert_eq!(
+                detail.ticket.resolution.as_deref(),
+                Some("Fixed automatically, verified: dns.flush"),
+                "{backend}"
+            );
+            let stats = store.fix_stats().await.expect("stats");
+            assert_eq!(stats.runs.get("verified"), Some(&10), "{backend}");
+            assert_eq!(stats.verified_rate, Some(1.0), "{backend}");
+            assert_eq!(stats.time_to_fix_auto_p50_ms, Some(3 * MINUTE), "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_cannot_run_is_refused_with_nothing_sent() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            enroll(store, "b", "hq").await;
+            store_one(
+                store,
+                "a",
+                failing(1, "service.not_running", "sshd", Severity::Warning),
+                T0,
+            )
+            .await;
+            let ticket = open_tickets(store).await[0].id;
+            let alice = StartedBy::Technician("alice");
+            let none = Parameters::new();
+            let refused =
+                |result: Result<Advanced, FixError>| result.expect_err("refused").to_string();
+            assert!(
+                refused(
+                    store
+                        .start_fix(ticket, "rm.rf", &alice, None, &none, T0)
+                        .await
+                )
+                .contains("is not a fix"),
+                "{backend}"
+            );
+            assert!(
+                refused(
+                    store
+                        .start_fix(ticket, "dns.flush", &alice, None, &none, T0)
+                        .await
+                )
+                .contains("does not answer ticket"),
+                "{backend}"
+            );
+            assert!(
+                refused(
+                    store
+                        .start_fix(ticket, "service.restart", &alice, Some("b"), &none, T0)
+                        .await
+                )
+                .contains("is not one of ticket"),
+                "{backend}"
+            );
+            let path = Parameters::from([("mount".to_owned(), "/etc".to_owned())]);
+            assert!(
+                refused(
+                    store
+                        .start_fix(ticket, "service.restart", &alice, None, &path, T0)
+                        .await
+                )
+                .contains("takes no parameters from a technician"),
+                "{backend}"
+            );
+            // service.restart waits for a technician: the pass does not start it.
+            assert!(
+                store
+                    .plan_fixes(T0 + MINUTE)
+                    .await
+                    .expect("plan")
+                    .nudge
+                    .is_empty(),
+                "{backend}"
+            );
+            store
+                .set_fix_mode("service.restart", "hq", Some(Mode::Off), "admin", T0)
+                .await
+                .expect("set");
+            assert!(
+                refused(
+                    store
+                        .start_fix(ticket, "service.restart", &alice, None, &none, T0)
+                        .await
+                )
+                .contains("is off for site hq"),
+                "{backend}"
+            );
+            assert_eq!(
+                store.take_fixes("a", true, T0).await.expect("take"),
+                [],
+                "{backend}: nothing was sent"
+            );
+
+            // Back to the file's mode (approve): the technician's fix goes to the device.
+            store
+                .set_fix_mode("service.restart", "hq", None, "admin", T0)
+                .await
+                .expect("clear");
+            let advanced = store
+                .start_fix(ticket, "service.restart", &alice, None, &none, T0)
+                .await
+                .expect("start");
+            assert_eq!(
+                advanced.nudge.into_iter().collect::<Vec<_>>(),
+                ["a"],
+                "{backend}"
+            );
+            assert!(
+                refused(
+                    store
+                        .start_fix(ticket, "service.restart", &alice, None, &none, T0)
+                        .await
+                )
+                .contains("already running"),
+                "{backend}"
+            );
+            let runs = store.take_fixes("a", false, T0).await.expect("take");
+            assert_eq!(runs.len(), 1, "{backend}");
+            assert_eq!(
+                runs[0].parameters,
+                serde_json::json!({"service": "sshd"}),
+                "{backend}"
+            );
+            assert_eq!(runs[0].allowed_by, "technician:alice", "{backend}");
+            // Another device cannot answer it.
+            assert_eq!(
+                store
+                    .complete_fix("b", &runs[0].id, "verified", None, None, T0)
+                    .await
+                    .expect("complete"),
+                None,
+                "{backend}"
+            );
+            // The device refuses it (not on its allow-list): the ticket escalates once,
+            // and the pass never sends it again.
+            answer(store, "a", "refused", T0 + 1).await;
+            store
+                .complete_fix(
+                    "a",
+                    &runs[0].id,
+                    "refused",
+                    None,
+                    Some("refused by the agent: sshd is not on this device's list"),
+                    T0 + 1,
+                )
+                .await
+                .expect("complete");
+            store
+                .advance_fix(ticket, "service.restart", T0 + 2)
+                .await
+                .expect("advance");
+            store.plan_fixes(T0 + 600 * MINUTE).await.expect("plan");
+            assert_eq!(
+                store
+                    .take_fixes("a", true, T0 + 600 * MINUTE)
+                    .await
+                    .expect("take"),
+                [],
+                "{backend}"
+            );
+            let detail = store
+                .ticket_detail(ticket)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.tier, 2, "{backend}");
+            assert!(
+                detail.timeline.iter().any(|e| e.text.contains("refused by the device (refused by the agent: sshd is not on this device's list)")),
+                "{backend}: {:?}",
+                detail.timeline.iter().map(|e| &e.text).collect::<Vec<_>>()
+            );
+        }
     }
 }

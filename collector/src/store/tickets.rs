@@ -1860,16 +1860,16 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::tests::{TestStore, backends};
     use super::*;
     use crate::model::Inventory;
     use crate::store::NewDevice;
 
-    const MINUTE: i64 = 60_000;
-    const T0: i64 = 1_800_000_000_000;
+    pub(crate) const MINUTE: i64 = 60_000;
+    pub(crate) const T0: i64 = 1_800_000_000_000;
 
-    async fn enroll(store: &Store, id: &str, site: &str) {
+    pub(crate) async fn enroll(store: &Store, id: &str, site: &str) {
         store
             .insert_token(id.as_bytes(), 0, i64::MAX)
             .await
@@ -1912,7 +1912,7 @@ mod tests {
         }
     }
 
-    async fn store_one(store: &Store, device: &str, finding: Finding, at_ms: i64) {
+    pub(crate) async fn store_one(store: &Store, device: &str, finding: Finding, at_ms: i64) {
         let sequence = finding.sequence;
         store
             .store_findings(device, &[finding], sequence, at_ms)
