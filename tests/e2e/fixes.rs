@@ -13,10 +13,14 @@ use crate::support::skip;
 
 /// A small ext4 file system on a loop device (the disk probe, like sysinfo, does not list
 /// tmpfs), unmounted when dropped.
-struct LoopDisk(std::path::PathBuf);
+pub(crate) struct LoopDisk(std::path::PathBuf);
 
 impl LoopDisk {
-    fn mount(image: &std::path::Path, mount: &std::path::Path, size_bytes: u64) -> Option<Self> {
+    pub(crate) fn mount(
+        image: &std::path::Path,
+        mount: &std::path::Path,
+        size_bytes: u64,
+    ) -> Option<Self> {
         let run = |program: &str, arguments: &[&std::ffi::OsStr]| {
             std::process::Command::new(program)
                 .args(arguments)
@@ -63,7 +67,7 @@ impl Drop for LoopDisk {
     }
 }
 
-fn write_aged(path: &std::path::Path, bytes: usize, age_days: u64) {
+pub(crate) fn write_aged(path: &std::path::Path, bytes: usize, age_days: u64) {
     std::fs::write(path, vec![0x42u8; bytes]).expect("write");
     let then = SystemTime::now() - Duration::from_secs(age_days * 86_400);
     std::fs::File::options()
@@ -79,7 +83,7 @@ fn write_aged(path: &std::path::Path, bytes: usize, age_days: u64) {
 }
 
 /// How full the file system mounted at `path` is, as the agent's disk probe sees it.
-fn used_pct(path: &std::path::Path) -> f64 {
+pub(crate) fn used_pct(path: &std::path::Path) -> f64 {
     let mounts = firstline_agent::probes::disk::mounts().expect("mounts");
     let mount = mounts
         .iter()

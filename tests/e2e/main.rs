@@ -9,6 +9,7 @@ mod checks;
 mod clock;
 mod delivery;
 mod enrollment;
+mod fix_loop;
 mod fixes;
 mod guard;
 mod hardening;

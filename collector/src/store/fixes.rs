@@ -615,16 +615,33 @@ impl Store {
                             .bind(fix)
                             .execute(&mut *transaction)
                             .await?;
+                        let (solution, actor) = if by_policy {
+                            (format!("Fixed automatically, verified: {fix}"), "Firstline (automatic fix)".to_owned())
+                        } else {
+                            (
+                                format!("Fixed with {fix}, verified"),
+                                allowed_by.strip_prefix("technician:").unwrap_or(&allowed_by).to_owned(),
+                            )
+                        };
                         if ticket_open && devices > 0 {
-                            let (solution, actor) = if by_policy {
-                                (format!("Fixed automatically, verified: {fix}"), "Firstline (automatic fix)".to_owned())
-                            } else {
-                                (
-                                    format!("Fixed with {fix}, verified"),
-                                    allowed_by.strip_prefix("technician:").unwrap_or(&allowed_by).to_owned(),
-                                )
-                            };
                             ending = Some(Ending::Resolve { solution, actor });
+                        } else if devices > 0 && ticket_state == "resolved" {
+                            // The check saw the fault clear (the fix's doing) a moment before
+                            // the fix's own answer arrived, and the ticket resolved itself as
+                            // recovered: the fix gets the credit it earned.
+                            let amended = sqlx::query(
+                                "UPDATE tickets SET resolution = $1 WHERE id = $2 AND state = 'resolved' \
+                                 AND resolved_at_ms >= (SELECT started_at_ms FROM fix_rollouts WHERE ticket_id = $2 AND fix = $3)",
+                            )
+                            .bind(&solution)
+                            .bind(ticket_id)
+                            .bind(fix)
+                            .execute(&mut *transaction)
+                            .await?
+                            .rows_affected();
+                            if amended > 0 {
+                                note!(transaction, ticket_id, now_ms, Some(actor.as_str()), &format!("Resolution: {solution}"), None::<&str>);
+                            }
                         }
                     }
                     Step::Stop { reason } => {

@@ -1,0 +1,306 @@
+//! The closed loop of issue 20, with real processes: a small disk fills with old temporary
+//! files until the agent's disk check fires, the collector's automatic cleanup runs on the
+//! agent, the check clears, and the ticket resolves as fixed and verified with the bytes freed
+//! on its timeline. Then with the policy `approve`: nothing runs until a technician applies it.
+
+use std::time::Duration;
+
+use firstline_collector::model::Role;
+use serde_json::{Value, json};
+
+use crate::fixes::{LoopDisk, used_pct, write_aged};
+use crate::support::{
+    AgentProcess, TestCollector, agent_config, enroll_with, http_json, skip, wait_for, write_config,
+};
+
+/// Fills `folder`'s disk with month-old files until it is 93% full.
+fn fill_with_old_files(folder: &std::path::Path, mount: &std::path::Path, prefix: &str) -> u64 {
+    let mut written = 0;
+    while used_pct(mount) < 93.0 {
+        write_aged(
+            &folder.join(format!("{prefix}-{written}.tmp")),
+            256 * 1024,
+            30,
+        );
+        written += 1;
+    }
+    written * 256 * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_waits_for_a_technician()
+ {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mount = dir.path().join("disk");
+    let Some(_disk) = LoopDisk::mount(&dir.path().join("disk.img"), &mount, 12 * 1024 * 1024)
+    else {
+        skip("mounting a loop device needs root and mkfs.ext4");
+        return;
+    };
+    let scratch = mount.join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch");
+    write_aged(&scratch.join("today.tmp"), 64 * 1024, 0);
+    let old_bytes = fill_with_old_files(&scratch, &mount, "render");
+
+    let collector = TestCollector::start_with(|settings| {
+        // A device ticket without waiting a minute for an incident to form.
+        settings.tickets.correlation.hold = Duration::from_secs(1);
+    })
+    .await;
+    let store = collector.running().store.clone();
+    let http = collector.running().http_address;
+    let technician = firstline_collector::http::create_api_key(&store, "tech", Role::Technician)
+        .await
+        .expect("api key");
+    let admin = firstline_collector::http::create_api_key(&store, "admin", Role::Admin)
+        .await
+        .expect("api key");
+    let state_dir = dir.path().join("agent");
+    let identity = enroll_with(&collector, &collector.token().await, &state_dir)
+        .await
+        .expect("enrolls");
+    let device = identity.device_id().to_owned();
+    let config = dir.path().join("agent.toml");
+    write_config(
+        &config,
+        &agent_config(&[
+            (
+                "checks.disk",
+                "enabled = true\ninterval = \"1s\"\nused_pct = { raise = 90.0, clear = 85.0, critical = 99.0, for = \"1s\", clear_for = \"1s\" }",
+            ),
+            (
+                "fixes",
+                &format!(
+                    "enabled = true\nextra_temp_dirs = [{:?}]",
+                    scratch.display().to_string()
+                ),
+            ),
+        ]),
+    );
+    let _agent = AgentProcess::start(&[], &config, &state_dir);
+
+    let mount_text = mount.display().to_string();
+    let ticket_of_the_disk = || async {
+        let (_, tickets) = http_json(
+            http,
+            "GET",
+            &format!("/api/v1/tickets?device={device}"),
+            Some(&technician),
+            None,
+        )
+        .await;
+        tickets.as_array().and_then(|tickets| {
+            tickets
+                .iter()
+                .find(|t| t["check"] == "disk.used_pct" && t["resource"] == mount_text.as_str())
+                .cloned()
+        })
+    };
+    let ticket = wait_for("a ticket for the full disk", || async {
+        ticket_of_the_disk().await
+    })
+    .await;
+    let id = ticket["id"].as_i64().expect("id");
+
+    // disk.cleanup is auto by default: it runs, the check clears, the ticket resolves.
+    let resolved = wait_for("the ticket resolved by the cleanup", || async {
+        let (_, detail) = http_json(
+            http,
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&technician),
+            None,
+        )
+        .await;
+        (detail["state"] == "resolved"
+            && detail["resolution"] == "Fixed automatically, verified: disk.cleanup")
+            .then_some(detail)
+    })
+    .await;
+    let texts: Vec<&str> = resolved["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|entry| entry["text"].as_str())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Fix disk.cleanup started automatically")),
+        "{texts:#?}"
+    );
+    let answer = texts
+        .iter()
+        .find(|t| {
+            t.starts_with(&format!(
+                "Fix disk.cleanup on {device}: fixed, verified; freed "
+            ))
+        })
+        .unwrap_or_else(|| panic!("the answer on the timeline: {texts:#?}"));
+    assert!(answer.contains("% full"), "before and after: {answer}");
+    let (_, fixes) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        None,
+    )
+    .await;
+    let run = &fixes["runs"][0];
+    assert_eq!(run["state"], "verified", "{fixes:#}");
+    assert_eq!(run["allowed_by"], "policy:auto");
+    let freed: u64 = run["report"]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|change| change["bytes_freed"].as_u64())
+        .sum();
+    assert!(
+        freed >= old_bytes,
+        "freed {freed} of {old_bytes} bytes: {run:#}"
+    );
+    assert!(scratch.join("today.tmp").exists(), "today's file stays");
+    assert!(used_pct(&mount) < 30.0, "{:.0}% full", used_pct(&mount));
+    eprintln!("automatic: ticket {id} resolved as fixed and verified, {freed} bytes freed");
+
+    // Now a technician decides: with the policy approve, a full disk waits for them.
+    let (status, body) = http_json(
+        http,
+        "PUT",
+        "/api/v1/fixes/policy",
+        Some(&admin),
+        Some(&json!({"fix": "disk.cleanup", "mode": "approve"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = http_json(
+        http,
+        "PUT",
+        "/api/v1/fixes/policy",
+        Some(&technician),
+        Some(&json!({"fix": "disk.cleanup", "mode": "auto"})),
+    )
+    .await;
+    assert_eq!(status, 403, "only an admin sets a policy");
+    // The agent saw the disk clear (a cleared condition is what fires again).
+    collector
+        .wait_for_finding(&device, "disk.used_pct", &mount_text, |stored| {
+            stored.finding.severity == firstline_collector::model::Severity::Ok
+        })
+        .await;
+    fill_with_old_files(&scratch, &mount, "again");
+    let reopened = wait_for("the ticket open again for the full disk", || async {
+        ticket_of_the_disk()
+            .await
+            .filter(|t| t["state"] != "resolved" && t["state"] != "closed")
+    })
+    .await;
+    let id = reopened["id"].as_i64().expect("id");
+    // Three passes of the fixes' planner: nothing is sent, the disk stays full.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let (_, fixes) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        None,
+    )
+    .await;
+    let runs_before = fixes["runs"].as_array().map_or(0, Vec::len);
+    assert!(
+        fixes["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .all(|run| run["state"] == "verified"),
+        "no new run: {fixes:#}"
+    );
+    assert!(
+        used_pct(&mount) > 90.0,
+        "nothing ran: {:.0}% full",
+        used_pct(&mount)
+    );
+    let offer = &fixes["offers"][0];
+    assert_eq!(offer["fix"], "disk.cleanup");
+    assert_eq!(offer["mode"], "approve");
+    assert_eq!(
+        (offer["worked"].as_i64(), offer["tried"].as_i64()),
+        (Some(1), Some(1))
+    );
+
+    // Refused with nothing sent: a fix of another fault, a device not on the ticket.
+    for (body, expected) in [
+        (json!({"fix": "dns.flush"}), "does not answer ticket"),
+        (
+            json!({"fix": "disk.cleanup", "device": "not-a-device"}),
+            "is not one of ticket",
+        ),
+        (
+            json!({"fix": "disk.cleanup", "parameters": {"mount": "/etc"}}),
+            "takes only older_than_days, journal_max_mb",
+        ),
+    ] {
+        let (status, answer) = http_json(
+            http,
+            "POST",
+            &format!("/api/v1/tickets/{id}/fixes"),
+            Some(&technician),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(expected),
+            "{body}: {answer}"
+        );
+    }
+
+    let (status, started) = http_json(
+        http,
+        "POST",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        Some(&json!({"fix": "disk.cleanup", "parameters": {"older_than_days": "14"}})),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let resolved = wait_for("the ticket resolved by the technician's fix", || async {
+        let (_, detail) = http_json(
+            http,
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&technician),
+            None,
+        )
+        .await;
+        (detail["state"] == "resolved").then_some(detail)
+    })
+    .await;
+    assert_eq!(
+        resolved["resolution"], "Fixed with disk.cleanup, verified",
+        "{resolved:#}"
+    );
+    let (_, fixes) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        None,
+    )
+    .await;
+    let runs: &Vec<Value> = fixes["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), runs_before + 1, "{fixes:#}");
+    let last = runs.last().expect("a run");
+    assert_eq!(last["allowed_by"], "technician:tech");
+    assert_eq!(last["parameters"]["older_than_days"], "14");
+    assert_eq!(last["state"], "verified");
+    assert!(used_pct(&mount) < 30.0, "{:.0}% full", used_pct(&mount));
+
+    let (_, stats) = http_json(http, "GET", "/api/v1/fixes", Some(&technician), None).await;
+    assert_eq!(stats["stats"]["runs"]["verified"], 2, "{stats:#}");
+    assert_eq!(stats["fixes"][0]["mode"], "approve");
+    assert_eq!(stats["fixes"][0]["source"], "admin_api");
+}
