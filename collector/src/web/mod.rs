@@ -873,6 +873,10 @@ async fn ticket_page(
             fix_items(&detail.suggested_fixes)
         );
     }
+    match state.store.ticket_fixes(id).await {
+        Ok(fixes) => body.push_str(&fixes_section(t.id, t.state.is_open(), &fixes, &csrf)),
+        Err(e) => tracing::error!(error = %e, "ticket page: the ticket's fixes"),
+    }
     let _ = write!(
         body,
         "<h2>Devices ({})</h2><table><tr><th>Device</th><th>Added</th><th>Recovered</th></tr>",
@@ -982,6 +986,84 @@ async fn ticket_page(
     )
 }
 
+/// The ticket's fixes: each fix that answers its fault, with how often it worked for this
+/// fault before and an "Apply" button where a technician may start it; then every run.
+fn fixes_section(
+    ticket_id: i64,
+    open: bool,
+    fixes: &crate::store::fixes::TicketFixes,
+    csrf: &str,
+) -> String {
+    use crate::fixes::Mode;
+    let mut out = String::from("<h2>Fixes</h2>");
+    if fixes.offers.is_empty() && fixes.runs.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"fixes\">No fix compiled into the agent answers this fault.</p>");
+        return out;
+    }
+    out.push_str("<ul id=\"fix-offers\">");
+    for offer in &fixes.offers {
+        let record = if offer.tried > 0 {
+            format!(" (worked {} of {} times)", offer.worked, offer.tried)
+        } else {
+            String::new()
+        };
+        let devices = if offer.devices > 1 {
+            format!(" on {} devices, a few first", offer.devices)
+        } else {
+            String::new()
+        };
+        let control = match offer.mode {
+            _ if offer.running => "<span class=\"badge\">running</span>".to_owned(),
+            Mode::Auto | Mode::Approve if open => format!(
+                "<form method=\"post\" action=\"/tickets/{ticket_id}/act\" class=\"inline\">{}<input type=\"hidden\" name=\"action\" value=\"fix\"><input type=\"hidden\" name=\"fix\" value=\"{}\"><button type=\"submit\" id=\"apply-{}\">Apply {}{devices}{record}</button></form>",
+                csrf_field(csrf),
+                esc(&offer.fix),
+                esc(&offer.fix.replace('.', "-")),
+                esc(&offer.fix),
+            ),
+            Mode::AskUser => format!(
+                "<span class=\"muted\">{} needs the user's consent on their help page{record}</span>",
+                esc(&offer.fix)
+            ),
+            Mode::Off => format!(
+                "<span class=\"muted\">{} is off by policy{record}</span>",
+                esc(&offer.fix)
+            ),
+            _ => format!("<span class=\"muted\">{}{record}</span>", esc(&offer.fix)),
+        };
+        let _ = write!(
+            out,
+            "<li>{control} <span class=\"muted\">({}: {})</span></li>",
+            esc(offer.mode.as_str()),
+            esc(&offer.summary)
+        );
+    }
+    out.push_str("</ul>");
+    if !fixes.runs.is_empty() {
+        out.push_str("<table id=\"fix-runs\"><tr><th>Fix</th><th>Device</th><th>Allowed by</th><th>State</th><th>Asked</th><th>Answered</th></tr>");
+        for run in &fixes.runs {
+            let _ = write!(
+                out,
+                "<tr><td>{}{}</td><td><a href=\"/devices/{}\">{}</a></td><td>{}</td><td class=\"fix-state\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&run.fix),
+                if run.canary {
+                    " <span class=\"badge\">canary</span>"
+                } else {
+                    ""
+                },
+                esc(&run.device_id),
+                esc(&run.device_id),
+                esc(&run.allowed_by),
+                esc(&run.state),
+                when(run.created_at_ms),
+                run.done_at_ms.map(when).unwrap_or_else(|| "—".to_owned()),
+            );
+        }
+        out.push_str("</table>");
+    }
+    out
+}
+
 /// `POST /tickets/{id}/act`: a form's action, through the same rules as the REST API.
 async fn act(
     State(state): State<HttpState>,
@@ -1018,6 +1100,15 @@ async fn act(
         Some("reopen") => ActionRequest::Reopen,
         Some("close") => ActionRequest::Close,
         Some("cancel") => ActionRequest::Cancel,
+        Some("fix") => {
+            let request = crate::http::fixes::ApplyFix {
+                fix: field("fix"),
+                device: None,
+                parameters: Default::default(),
+            };
+            let outcome = crate::http::fixes::apply(&state, &caller, id, request).await;
+            return form_outcome(&caller, id, outcome).await;
+        }
         Some("reproduce") => ActionRequest::Reproduce(ReproduceBody {
             playbook: field("playbook"),
             target: form.get("target").cloned().filter(|t| !t.trim().is_empty()),
@@ -1026,6 +1117,11 @@ async fn act(
         _ => return problem(Some(&caller), StatusCode::BAD_REQUEST, "Unknown action."),
     };
     let outcome = perform(&state, &caller, id, request).await;
+    form_outcome(&caller, id, outcome).await
+}
+
+/// Back to the ticket after a form's action, or the refusal's words on a page.
+async fn form_outcome(caller: &crate::http::Caller, id: i64, outcome: Response) -> Response {
     if outcome.status().is_success() {
         return Redirect::to(&format!("/tickets/{id}")).into_response();
     }
@@ -1036,7 +1132,7 @@ async fn act(
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|json| json["error"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "The action failed.".to_owned());
-    problem(Some(&caller), status, &message)
+    problem(Some(caller), status, &message)
 }
 
 /// `/devices/{id}`: inventory, current conditions, health history and tickets.
