@@ -42,7 +42,9 @@ struct Facts {
     uid: u32,
     file_type: FileType,
     allocated_bytes: u64,
-    /// The later of the last write and the last read, in seconds since 1970.
+    /// The last write, in seconds since 1970.
+    modified_secs: i64,
+    /// The later of the last write and the last read.
     last_used_secs: i64,
 }
 
@@ -55,6 +57,7 @@ fn facts(stat: &Stat) -> Facts {
         uid: stat.st_uid as u32,
         file_type: FileType::from_raw_mode(stat.st_mode as _),
         allocated_bytes: (blocks.max(0) as u64).saturating_mul(512),
+        modified_secs: stat.st_mtime as i64,
         last_used_secs: (stat.st_mtime as i64).max(stat.st_atime as i64),
     }
 }
@@ -268,7 +271,9 @@ impl Walk {
             let Some(item) = self.look(files.as_fd(), &name) else {
                 continue;
             };
-            let trashed_secs = info_facts.map_or(item.last_used_secs, |f| f.last_used_secs);
+            // When the info file was written (not read: a file manager listing the trash reads
+            // it), else when the item itself last changed.
+            let trashed_secs = info_facts.map_or(item.modified_secs, |f| f.modified_secs);
             if trashed_secs >= cutoff_secs {
                 continue;
             }
