@@ -138,8 +138,15 @@ pub fn prepare_with(
 fn open_checked(pid: i32, looked: ProcessFacts) -> Result<ProcessEnd, String> {
     use rustix::process::{Pid, PidfdFlags, pidfd_open};
     let raw = Pid::from_raw(pid).ok_or_else(|| format!("pid {pid} is not a process id"))?;
-    let pidfd = pidfd_open(raw, PidfdFlags::empty())
-        .map_err(|e| format!("opening process {pid} ({}): {e}", looked.name))?;
+    let pidfd = pidfd_open(raw, PidfdFlags::empty()).map_err(|e| match e {
+        // Linux before 5.3. Signalling by number instead could reach a reused pid: refused.
+        rustix::io::Errno::NOSYS => format!(
+            "process {pid} ({}) cannot be held by a pidfd on this kernel (Linux 5.3 or later \
+             is needed), and ending it by its number could end another process that reused it",
+            looked.name
+        ),
+        e => format!("opening process {pid} ({}): {e}", looked.name),
+    })?;
     let ended = ProcessEnd {
         pid,
         facts: looked,
