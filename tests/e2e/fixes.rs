@@ -330,6 +330,13 @@ fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
     }
     // Started the way the fix restarts it where systemd is not PID 1: its init script.
     let started_by_test = !scheduler_running();
+    if started_by_test {
+        let state = fixes::run::service_state("cups").expect("asked");
+        assert!(
+            !state.running(),
+            "lpstat -r says down, the service manager: {state:?}"
+        );
+    }
     if started_by_test && let Err(e) = output_of("service", &["cups", "start"]) {
         skip(&format!("CUPS cannot start here: {e}"));
         return;
@@ -470,4 +477,7 @@ fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
     assert!(scheduler_running(), "lpstat -r says the scheduler is down");
     let scheduler_after = cupsd_pid().expect("cupsd runs after the fix");
     assert_ne!(scheduler_before, scheduler_after, "cupsd was not restarted");
+    // What service.restart's verification would say, asked of the same service manager.
+    let state = fixes::run::service_state("cups").expect("asked");
+    assert!(state.running(), "{state:?}");
 }
