@@ -607,6 +607,62 @@ mod tests {
         assert_eq!(through_link.1.files, 0);
     }
 
+    /// The race the review named: a folder swapped, between the walk's look and its open, for
+    /// a link to a folder of old files elsewhere, or for another folder. Neither is entered.
+    #[test]
+    fn a_folder_swapped_after_the_look_is_not_entered() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let tmp = root.join("tmp");
+        write_aged(&root.join("etc-like/shadow"), 1_000, 400);
+        age(&root.join("etc-like"), 400);
+        for folder in ["to-link", "to-folder"] {
+            write_aged(&tmp.join(folder).join("old.bin"), 1_000, 30);
+            age(&tmp.join(folder), 30);
+        }
+        let place = Place {
+            kind: Kind::Temp,
+            path: tmp.clone(),
+            home: None,
+        };
+        let cutoff = SystemTime::now() - Duration::from_secs(7 * 86_400);
+        let swept = walk::sweep_with(
+            &place,
+            cutoff,
+            device_of(root).expect("device"),
+            &mut |name| {
+                let name = name.to_str().expect("utf-8");
+                let path = tmp.join(name);
+                match name {
+                    "to-link" => {
+                        std::fs::rename(&path, root.join("moved-away")).expect("move");
+                        std::os::unix::fs::symlink(root.join("etc-like"), &path).expect("link");
+                    }
+                    "to-folder" => {
+                        std::fs::rename(&path, root.join("moved-away-too")).expect("move");
+                        write_aged(&path.join("new-folders-old.bin"), 1_000, 30);
+                    }
+                    _ => {}
+                }
+            },
+        )
+        .expect("swept");
+        assert!(
+            root.join("etc-like/shadow").exists(),
+            "deleted through the link"
+        );
+        assert!(tmp.join("to-folder/new-folders-old.bin").exists());
+        assert!(
+            swept
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("to-folder changed while it was looked at"),
+            "{swept:?}"
+        );
+        assert_eq!(swept.files, 0, "{swept:?}");
+    }
+
     #[test]
     fn in_a_home_only_the_owners_files_go() {
         if me() != 0 {

@@ -95,6 +95,17 @@ fn open_place(place: &Place) -> rustix::io::Result<OwnedFd> {
 /// Removes what `place` allows, staying on `device`. `None` when there is nothing to clean
 /// there: the place does not exist or is on another file system.
 pub fn sweep(place: &Place, cutoff: SystemTime, device: u64) -> Option<Swept> {
+    sweep_with(place, cutoff, device, &mut |_| {})
+}
+
+/// `sweep`, calling `between_look_and_act` with each entry's name after it was looked at and
+/// before anything is done to it: where a test plays the user who swaps it.
+pub fn sweep_with(
+    place: &Place,
+    cutoff: SystemTime,
+    device: u64,
+    between_look_and_act: &mut dyn FnMut(&CStr),
+) -> Option<Swept> {
     let root = match open_place(place) {
         Ok(root) => root,
         Err(rustix::io::Errno::NOENT) => return None,
@@ -129,6 +140,7 @@ pub fn sweep(place: &Place, cutoff: SystemTime, device: u64) -> Option<Swept> {
         owner: place.home.as_ref().map(|home| home.uid),
         visited: 0,
         swept: Swept::default(),
+        between_look_and_act,
     };
     match place.kind {
         Kind::Trash => walk.trash(&root, cutoff_secs),
@@ -148,15 +160,16 @@ pub fn sweep(place: &Place, cutoff: SystemTime, device: u64) -> Option<Swept> {
     Some(walk.swept)
 }
 
-struct Walk {
+struct Walk<'hook> {
     device: u64,
     /// In a home: the only owner whose entries may go.
     owner: Option<u32>,
     visited: usize,
     swept: Swept,
+    between_look_and_act: &'hook mut dyn FnMut(&CStr),
 }
 
-impl Walk {
+impl Walk<'_> {
     /// The names in an open folder (not "." or ".."), read before anything in it is removed.
     fn names(&mut self, folder: &OwnedFd) -> Vec<CString> {
         let Ok(dir) = Dir::read_from(folder) else {
@@ -206,6 +219,7 @@ impl Walk {
         let Some(looked) = self.look(parent, name) else {
             return;
         };
+        (self.between_look_and_act)(name);
         let old = cutoff_secs.is_none_or(|cutoff| looked.last_used_secs < cutoff);
         match looked.file_type {
             FileType::Directory => {
