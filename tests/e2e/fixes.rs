@@ -1,6 +1,7 @@
-//! Fixes on a real file system (issue 20, the agent's side): a small ext4 disk filled with old
+//! Fixes on a real system (issue 20, the agent's side): a small ext4 disk filled with old
 //! temporary files until the disk check would fire, cleaned by `disk.cleanup`, verified by the
-//! disk check's own rule; a fix that cannot help says so; the daily cap holds.
+//! disk check's own rule; a fix that cannot help says so; the daily cap holds. And a real CUPS
+//! with jobs stuck on a printer that never answers, cleared by `print.restart`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -215,4 +216,272 @@ fn a_cleanup_is_refused_for_a_path_that_is_not_a_mounted_disk() {
             "{mount}: {error}"
         );
     }
+}
+
+/// The queue the print test makes, to a loopback port nobody answers.
+const STUCK_QUEUE: &str = "firstline-stuck";
+
+/// Runs a program (no shell); its stdout, or what went wrong.
+fn output_of(program: &str, arguments: &[&str]) -> Result<String, String> {
+    let output = std::process::Command::new(program)
+        .args(arguments)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{program} {}: {} {}",
+            arguments.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Polls `condition` until it holds, failing the test after `deadline`.
+fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn scheduler_running() -> bool {
+    output_of("lpstat", &["-r"]).is_ok_and(|said| said.contains("scheduler is running"))
+}
+
+/// The jobs `lpstat -o` lists for the test's queue, one line each.
+fn queued_lines() -> Vec<String> {
+    output_of("lpstat", &["-o", STUCK_QUEUE])
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The running cupsd's pid, from /proc.
+fn cupsd_pid() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (comm.trim() == "cupsd").then_some(pid)
+        })
+}
+
+/// Moves a job's `time-at-creation` (an IPP integer in its control file) `secs` into the past.
+/// Done while cupsd is stopped: it reads the file back when it starts, and keeps the value.
+fn backdate_job(control_file: &std::path::Path, secs: i32) {
+    let mut bytes = std::fs::read(control_file)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", control_file.display()));
+    // Value tag 0x21 (integer), name length 16, the name, value length 4, the value.
+    let attribute = [&[0x21, 0x00, 0x10][..], b"time-at-creation", &[0x00, 0x04]].concat();
+    let at = bytes
+        .windows(attribute.len())
+        .position(|window| window == attribute.as_slice())
+        .unwrap_or_else(|| panic!("no time-at-creation in {}", control_file.display()))
+        + attribute.len();
+    let created = i32::from_be_bytes(bytes[at..at + 4].try_into().expect("four bytes"));
+    bytes[at..at + 4].copy_from_slice(&(created - secs).to_be_bytes());
+    std::fs::write(control_file, bytes).expect("write control file");
+}
+
+/// Deletes the test's queue, and stops CUPS again if the test started it.
+struct CupsCleanup {
+    started_by_test: bool,
+}
+
+impl Drop for CupsCleanup {
+    fn drop(&mut self) {
+        if !scheduler_running() {
+            let _ = output_of("service", &["cups", "start"]);
+            let started = std::time::Instant::now();
+            while !scheduler_running() && started.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = output_of("cancel", &["-a", STUCK_QUEUE]);
+        let _ = output_of("lpadmin", &["-x", STUCK_QUEUE]);
+        if self.started_by_test {
+            let _ = output_of("service", &["cups", "stop"]);
+        }
+    }
+}
+
+/// The issue's acceptance: a CUPS queue to a printer that never answers, with jobs stuck
+/// longer than the fix's N minutes; the approved `print.restart` cancels them and restarts the
+/// scheduler, and says so only when `lpstat` agrees.
+#[test]
+fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
+    let missing: Vec<&str> = ["cupsd", "lpadmin", "lp", "lpstat", "cancel", "service"]
+        .into_iter()
+        .filter(|program| !fixes::run::have_program(program))
+        .collect();
+    if !missing.is_empty() {
+        skip(&format!(
+            "CUPS is not installed (missing {}; .ci/run installs cups and cups-client)",
+            missing.join(", ")
+        ));
+        return;
+    }
+    // Started the way the fix restarts it where systemd is not PID 1: its init script.
+    let started_by_test = !scheduler_running();
+    if started_by_test {
+        let state = fixes::run::service_state("cups").expect("asked");
+        assert!(
+            !state.running(),
+            "lpstat -r says down, the service manager: {state:?}"
+        );
+    }
+    if started_by_test && let Err(e) = output_of("service", &["cups", "start"]) {
+        skip(&format!("CUPS cannot start here: {e}"));
+        return;
+    }
+    let _cleanup = CupsCleanup { started_by_test };
+    wait_until(
+        "the CUPS scheduler to run",
+        Duration::from_secs(30),
+        scheduler_running,
+    );
+    let _ = output_of("lpadmin", &["-x", STUCK_QUEUE]);
+
+    // A port nobody listens on: bound, read, and let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    output_of(
+        "lpadmin",
+        &[
+            "-p",
+            STUCK_QUEUE,
+            "-E",
+            "-v",
+            &format!("socket://127.0.0.1:{port}"),
+        ],
+    )
+    .expect("lpadmin makes the queue");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let document = dir.path().join("report.txt");
+    std::fs::write(&document, "quarterly report\n").expect("document");
+    let job_ids: Vec<String> = (0..3)
+        .map(|_| {
+            let said = output_of(
+                "lp",
+                &["-d", STUCK_QUEUE, document.to_str().expect("utf-8 path")],
+            )
+            .expect("lp queues a job");
+            said.split_whitespace()
+                .find(|word| word.starts_with(&format!("{STUCK_QUEUE}-")))
+                .unwrap_or_else(|| panic!("no job id in {said:?}"))
+                .to_owned()
+        })
+        .collect();
+    wait_until("lpstat to list the 3 jobs", Duration::from_secs(20), || {
+        queued_lines().len() == 3
+    });
+    let listed_before = queued_lines();
+
+    // Ten minutes old, as CUPS itself records it: the scheduler writes each job's control file
+    // when it stops, is stopped while they are backdated, and loads them back when it starts.
+    output_of("service", &["cups", "stop"]).expect("cups stops");
+    wait_until(
+        "the CUPS scheduler to stop",
+        Duration::from_secs(20),
+        || !scheduler_running(),
+    );
+    for id in &job_ids {
+        let number: u32 = id
+            .rsplit_once('-')
+            .and_then(|(_, n)| n.parse().ok())
+            .expect("job number");
+        backdate_job(
+            &std::path::Path::new("/var/spool/cups").join(format!("c{number:05}")),
+            10 * 60,
+        );
+    }
+    output_of("service", &["cups", "start"]).expect("cups starts again");
+    wait_until(
+        "the CUPS scheduler to run again",
+        Duration::from_secs(30),
+        || scheduler_running() && queued_lines().len() == 3,
+    );
+    let listed_backdated = queued_lines();
+    for (before, after) in listed_before.iter().zip(&listed_backdated) {
+        assert_ne!(
+            before, after,
+            "lpstat shows the job's creation time, which CUPS should have read back ten minutes earlier"
+        );
+    }
+    let scheduler_before = cupsd_pid().expect("cupsd runs");
+
+    let settings = Settings::parse(
+        &format!(
+            "state_dir = {:?}\n[fixes]\nenabled = true\n",
+            dir.path().join("state").display().to_string()
+        ),
+        std::path::Path::new("agent.toml"),
+    )
+    .expect("config");
+    let prepared = fixes::prepare(
+        "print.restart",
+        [("stuck_minutes".to_owned(), "5".to_owned())]
+            .into_iter()
+            .collect(),
+        &Authority {
+            allowed_by: "technician:alice".to_owned(),
+            consent_account: None,
+        },
+        &settings,
+    )
+    .expect("print.restart is allowed");
+    let report = fixes::run::run_fix(
+        fixes::spec("print.restart").expect("spec"),
+        prepared,
+        &DailyRuns::in_memory(),
+    );
+
+    assert_eq!(report.outcome, Outcome::Verified, "{report:#?}");
+    assert!(
+        report
+            .before
+            .as_deref()
+            .unwrap_or("")
+            .contains("3 print jobs queued longer than 5 min"),
+        "{report:#?}"
+    );
+    let cancelled = &report.changes[0];
+    assert!(
+        cancelled.action.contains("cancelled 3 of 3 print jobs"),
+        "{cancelled:?}"
+    );
+    for id in &job_ids {
+        assert!(cancelled.action.contains(id.as_str()), "{cancelled:?}");
+    }
+    assert_eq!(cancelled.error, None);
+    assert!(
+        report.changes[1]
+            .action
+            .contains("restarted the print service"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        queued_lines(),
+        Vec::<String>::new(),
+        "jobs left in the queue"
+    );
+    assert!(scheduler_running(), "lpstat -r says the scheduler is down");
+    let scheduler_after = cupsd_pid().expect("cupsd runs after the fix");
+    assert_ne!(scheduler_before, scheduler_after, "cupsd was not restarted");
+    // What service.restart's verification would say, asked of the same service manager.
+    let state = fixes::run::service_state("cups").expect("asked");
+    assert!(state.running(), "{state:?}");
 }

@@ -1,12 +1,16 @@
 //! `disk.cleanup`: frees space on the file system that is full — old temporary files, users'
 //! emptied-long-ago trash, old browser caches and thumbnails, downloaded package files, old
 //! crash dumps, and the system journal down to a size — and says how many bytes each place
-//! gave back. Only the known folders are touched, only on the full file system, never
-//! following links; verified by the disk check's own rule clearing.
+//! gave back. Only the known folders are touched, only on the full file system, by a walk
+//! that goes by folder descriptor and never follows links (see `walk`); in a home, only the
+//! home owner's files. Verified by the disk check's own rule clearing.
 //!
 //! Linux is built and tested here. Windows (`%SystemRoot%\Temp`, each profile's
 //! `AppData\Local\Temp`, `$Recycle.Bin`, WER's `ReportArchive`) is the same walk over other
 //! folders and is not built yet.
+
+#[cfg(unix)]
+mod walk;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -33,6 +37,8 @@ pub const SPEC: FixSpec = FixSpec {
 
 /// Entries looked at per place at most, and how deep: a hostile tree cannot keep the fix busy.
 const MAX_ENTRIES_PER_PLACE: usize = 200_000;
+// Only the Unix walk goes down folders yet.
+#[cfg_attr(not(unix), allow(dead_code))]
 const MAX_DEPTH: usize = 32;
 
 /// What kind of place, which decides what in it may go.
@@ -50,18 +56,28 @@ pub enum Kind {
     CrashDumps,
 }
 
+/// A person's home folder and the account that owns it: only that account's files in it may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    pub path: PathBuf,
+    pub uid: u32,
+}
+
 /// One place the fix may clean.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     pub kind: Kind,
     pub path: PathBuf,
+    /// The home the place is in, when it is in one: the walk follows no link from the home
+    /// down, and removes only entries owned by the home's owner.
+    pub home: Option<Home>,
 }
 
 /// Where the places are: the platform's folders, or a test's.
 #[derive(Debug, Clone)]
 pub struct Roots {
-    /// Users' home folders.
-    pub homes: Vec<PathBuf>,
+    /// People's home folders.
+    pub homes: Vec<Home>,
     pub temp_dirs: Vec<PathBuf>,
     pub package_caches: Vec<PathBuf>,
     pub crash_dirs: Vec<PathBuf>,
@@ -88,48 +104,70 @@ impl Roots {
     /// Every place, in the order they are cleaned (what users miss least first).
     pub fn places(&self) -> Vec<Place> {
         let mut places = Vec::new();
-        let mut add = |kind, path: PathBuf| places.push(Place { kind, path });
+        let mut add = |kind, path: PathBuf, home: Option<&Home>| {
+            places.push(Place {
+                kind,
+                path,
+                home: home.cloned(),
+            })
+        };
         for dir in &self.temp_dirs {
-            add(Kind::Temp, dir.clone());
+            add(Kind::Temp, dir.clone(), None);
         }
         for dir in &self.package_caches {
-            add(Kind::Packages, dir.clone());
+            add(Kind::Packages, dir.clone(), None);
         }
         for dir in &self.crash_dirs {
-            add(Kind::CrashDumps, dir.clone());
+            add(Kind::CrashDumps, dir.clone(), None);
         }
         for home in &self.homes {
-            add(Kind::Cache, home.join(".cache/thumbnails"));
-            for browser in [
+            for cache in [
+                ".cache/thumbnails",
                 ".cache/mozilla/firefox",
                 ".cache/google-chrome",
                 ".cache/chromium",
             ] {
-                add(Kind::Cache, home.join(browser));
+                add(Kind::Cache, home.path.join(cache), Some(home));
             }
-            add(Kind::Trash, home.join(".local/share/Trash"));
+            add(
+                Kind::Trash,
+                home.path.join(".local/share/Trash"),
+                Some(home),
+            );
         }
         places
     }
 }
 
-/// Home folders of people's accounts (uid 1000 and up, below 65534) from a passwd file.
-pub fn homes_in(passwd: &Path) -> Vec<PathBuf> {
+/// Home folders of people's accounts (uid 1000 and up, below 65534) from a passwd file, with
+/// their owners. A folder two accounts claim as home is left out: whose files are whose there
+/// is not clear.
+pub fn homes_in(passwd: &Path) -> Vec<Home> {
     let Ok(text) = std::fs::read_to_string(passwd) else {
         return Vec::new();
     };
-    let mut homes: Vec<PathBuf> = text
+    let mut homes: Vec<Home> = text
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
             let uid: u32 = fields.get(2)?.parse().ok()?;
-            let home = Path::new(fields.get(5)?);
-            ((1000..65534).contains(&uid) && home.is_absolute() && home != Path::new("/"))
-                .then(|| home.to_owned())
+            let path = Path::new(fields.get(5)?);
+            ((1000..65534).contains(&uid) && path.is_absolute() && path != Path::new("/")).then(
+                || Home {
+                    path: path.to_owned(),
+                    uid,
+                },
+            )
         })
         .collect();
-    homes.sort();
+    homes.sort_by(|a, b| a.path.cmp(&b.path).then(a.uid.cmp(&b.uid)));
     homes.dedup();
+    let shared: Vec<PathBuf> = homes
+        .windows(2)
+        .filter(|pair| pair[0].path == pair[1].path)
+        .map(|pair| pair[0].path.clone())
+        .collect();
+    homes.retain(|home| !shared.contains(&home.path));
     homes
 }
 
@@ -206,11 +244,10 @@ impl Prepared for DiskCleanup {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut changes = Vec::new();
         for place in self.roots.places() {
-            // Only places on the full file system help; others are left alone.
-            if device_of(&place.path).ok() != Some(device) {
+            // Only places on the full file system help: `sweep` says None for the others.
+            let Some(swept) = sweep(&place, cutoff, device) else {
                 continue;
-            }
-            let swept = sweep(&place, cutoff, device);
+            };
             if swept.files == 0 && swept.error.is_none() {
                 continue;
             }
@@ -282,6 +319,11 @@ fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
     meta.len()
 }
 
+#[cfg(unix)]
+use walk::sweep;
+
+/// The walk goes by descriptor and is built for Unix only; elsewhere nothing is removed.
+#[cfg(not(unix))]
 #[derive(Debug, Default)]
 struct Swept {
     files: u64,
@@ -289,122 +331,15 @@ struct Swept {
     error: Option<String>,
 }
 
-/// Removes what `place` allows, staying on `device` and never following a link.
-fn sweep(place: &Place, cutoff: SystemTime, device: u64) -> Swept {
-    let mut swept = Swept::default();
-    let mut visited = 0usize;
-    match place.kind {
-        Kind::Trash => {
-            // Trash/files/NAME was put there when Trash/info/NAME.trashinfo was written.
-            let files = place.path.join("files");
-            let info = place.path.join("info");
-            let Ok(entries) = std::fs::read_dir(&files) else {
-                return swept;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                let info_file = info.join(format!("{}.trashinfo", name.to_string_lossy()));
-                let trashed = std::fs::symlink_metadata(&info_file)
-                    .or_else(|_| entry.metadata())
-                    .and_then(|meta| meta.modified());
-                if !trashed.is_ok_and(|time| time < cutoff) {
-                    continue;
-                }
-                remove_tree(&entry.path(), None, device, 0, &mut visited, &mut swept);
-                if std::fs::symlink_metadata(entry.path()).is_err() {
-                    let _ = std::fs::remove_file(&info_file);
-                }
-            }
-        }
-        Kind::Packages => {
-            let Ok(entries) = std::fs::read_dir(&place.path) else {
-                return swept;
-            };
-            for entry in entries.flatten() {
-                if entry.path().extension().is_some_and(|ext| ext == "deb") {
-                    remove_tree(&entry.path(), None, device, 0, &mut visited, &mut swept);
-                }
-            }
-        }
-        Kind::Temp | Kind::Cache | Kind::CrashDumps => {
-            let Ok(entries) = std::fs::read_dir(&place.path) else {
-                return swept;
-            };
-            for entry in entries.flatten() {
-                remove_tree(
-                    &entry.path(),
-                    Some(cutoff),
-                    device,
-                    0,
-                    &mut visited,
-                    &mut swept,
-                );
-            }
-        }
-    }
-    swept
-}
-
-/// Removes `path` if it is old enough (files: neither modified nor read since `cutoff`;
-/// folders: emptied by this walk and not modified since), depth first. `None` removes all.
-fn remove_tree(
-    path: &Path,
-    cutoff: Option<SystemTime>,
-    device: u64,
-    depth: usize,
-    visited: &mut usize,
-    swept: &mut Swept,
-) {
-    *visited += 1;
-    if *visited > MAX_ENTRIES_PER_PLACE || depth > MAX_DEPTH {
-        swept.error.get_or_insert_with(|| {
-            format!("stopped after {MAX_ENTRIES_PER_PLACE} entries or {MAX_DEPTH} folders deep")
-        });
-        return;
-    }
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return;
-    };
-    if device_of(path).ok() != Some(device) {
-        return;
-    }
-    let old = |meta: &std::fs::Metadata| match cutoff {
-        None => true,
-        Some(cutoff) => {
-            let modified = meta.modified().unwrap_or(SystemTime::now());
-            let accessed = meta.accessed().unwrap_or(modified);
-            modified.max(accessed) < cutoff
-        }
-    };
-    let file_type = meta.file_type();
-    if file_type.is_dir() {
-        // Read the folder's age before emptying it changes its modification time.
-        let was_old = old(&meta);
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for entry in entries.flatten() {
-                remove_tree(&entry.path(), cutoff, device, depth + 1, visited, swept);
-            }
-        }
-        if was_old {
-            // Only an empty folder goes; one with newer files stays.
-            let _ = std::fs::remove_dir(path);
-        }
-    } else if (file_type.is_file() || file_type.is_symlink()) && old(&meta) {
-        match std::fs::remove_file(path) {
-            Ok(()) => {
-                swept.files += 1;
-                if file_type.is_file() {
-                    swept.bytes += allocated_bytes(&meta);
-                }
-            }
-            Err(e) => {
-                swept
-                    .error
-                    .get_or_insert_with(|| format!("{}: {e}", path.display()));
-            }
-        }
-    }
-    // Sockets, pipes and devices are someone's live endpoints: left alone.
+#[cfg(not(unix))]
+fn sweep(place: &Place, _cutoff: SystemTime, _device: u64) -> Option<Swept> {
+    Some(Swept {
+        error: Some(format!(
+            "{}: cleaning is not built for this OS yet",
+            place.path.display()
+        )),
+        ..Swept::default()
+    })
 }
 
 /// `journalctl --vacuum-size`, when the journal is larger than `max_bytes`.
@@ -456,8 +391,33 @@ fn tree_bytes(path: &Path) -> u64 {
 
 #[cfg(all(test, unix))]
 mod tests {
+    use super::walk::Swept;
     use super::*;
     use std::fs::FileTimes;
+
+    fn age(path: &Path, age_days: u64) {
+        let then = SystemTime::now() - Duration::from_secs(age_days * 86_400);
+        let then = rustix::fs::Timespec {
+            tv_sec: i64::try_from(
+                then.duration_since(SystemTime::UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_secs(),
+            )
+            .expect("fits"),
+            tv_nsec: 0,
+        };
+        // Without following a link: a link's own times are what the walk reads.
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            path,
+            &rustix::fs::Timestamps {
+                last_access: then,
+                last_modification: then,
+            },
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .expect("set times");
+    }
 
     fn write_aged(path: &Path, bytes: usize, age_days: u64) {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -469,6 +429,27 @@ mod tests {
             .expect("open")
             .set_times(FileTimes::new().set_accessed(then).set_modified(then))
             .expect("set times");
+    }
+
+    fn me() -> u32 {
+        rustix::process::getuid().as_raw()
+    }
+
+    /// Every place of `roots` swept as the fix does, keyed by path.
+    fn sweep_all(roots: &Roots, device: u64, older_than_days: u64) -> Vec<(PathBuf, Swept)> {
+        let cutoff = SystemTime::now() - Duration::from_secs(older_than_days * 86_400);
+        roots
+            .places()
+            .into_iter()
+            .filter_map(|place| sweep(&place, cutoff, device).map(|swept| (place.path, swept)))
+            .collect()
+    }
+
+    /// Says past the harness's capture that a test skips, and why.
+    fn skip(reason: &str) {
+        use std::io::Write;
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
     }
 
     #[test]
@@ -487,6 +468,16 @@ mod tests {
             60,
             20,
         );
+        // Trashed 20 days ago, its info file read today (a file manager listing the trash).
+        write_aged(&home.join(".local/share/Trash/files/listed.txt"), 500, 20);
+        let listed_info = home.join(".local/share/Trash/info/listed.txt.trashinfo");
+        write_aged(&listed_info, 60, 20);
+        std::fs::File::options()
+            .write(true)
+            .open(&listed_info)
+            .expect("open")
+            .set_times(FileTimes::new().set_accessed(SystemTime::now()))
+            .expect("read today");
         write_aged(&home.join(".local/share/Trash/files/today.txt"), 500, 30);
         write_aged(
             &home.join(".local/share/Trash/info/today.txt.trashinfo"),
@@ -498,45 +489,268 @@ mod tests {
         std::os::unix::fs::symlink(home.join("Documents"), root.join("tmp/link-to-documents"))
             .expect("symlink");
 
-        let old = SystemTime::now() - Duration::from_secs(30 * 86_400);
         for folder in ["tmp/deep/er", "tmp/deep"] {
-            std::fs::File::open(root.join(folder))
-                .expect("open folder")
-                .set_times(FileTimes::new().set_accessed(old).set_modified(old))
-                .expect("age folder");
+            age(&root.join(folder), 30);
         }
         let roots = Roots {
-            homes: vec![home.clone()],
+            homes: vec![Home {
+                path: home.clone(),
+                uid: me(),
+            }],
             temp_dirs: vec![root.join("tmp")],
             package_caches: vec![root.join("apt/archives")],
             crash_dirs: vec![root.join("crash-that-does-not-exist")],
             journal: None,
         };
         let device = device_of(root).expect("device");
-        let cutoff = SystemTime::now() - Duration::from_secs(7 * 86_400);
-        let mut freed = 0;
-        for place in roots.places() {
-            freed += sweep(&place, cutoff, device).bytes;
-        }
+        let swept = sweep_all(&roots, device, 7);
+        let freed: u64 = swept.iter().map(|(_, swept)| swept.bytes).sum();
         assert!(freed >= 40_000 + 8_000 + 12_000 + 20_000 + 4_000, "{freed}");
+        assert!(
+            swept.iter().all(|(_, swept)| swept.error.is_none()),
+            "{swept:?}"
+        );
         for gone in [
             "tmp/old.bin",
             "tmp/deep",
             "apt/archives/vim_9.0_amd64.deb",
             "home/anna/.local/share/Trash/files/report.odt",
             "home/anna/.local/share/Trash/info/report.odt.trashinfo",
+            "home/anna/.local/share/Trash/files/listed.txt",
+            "home/anna/.local/share/Trash/info/listed.txt.trashinfo",
             "home/anna/.cache/thumbnails/large/a.png",
         ] {
             assert!(!root.join(gone).exists(), "{gone} should be gone");
         }
         for kept in [
             "tmp/new.bin",
+            "tmp/link-to-documents",
             "apt/archives/lock",
             "home/anna/.local/share/Trash/files/today.txt",
             "home/anna/Documents/old-but-mine.txt",
         ] {
-            assert!(root.join(kept).exists(), "{kept} should stay");
+            assert!(
+                root.join(kept).symlink_metadata().is_ok(),
+                "{kept} should stay"
+            );
         }
+    }
+
+    /// The review's finding: a user's link inside a cleaned folder (or in the path to one)
+    /// pointing at a folder of old files elsewhere. The link is an old entry of the cleaned
+    /// folder, so it goes itself; what it points at is never looked into.
+    #[test]
+    fn a_link_to_a_folder_of_old_files_is_removed_as_a_link_and_never_followed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let outside = root.join("etc-like");
+        write_aged(&outside.join("shadow"), 1_000, 400);
+        write_aged(&outside.join("deep/passwd"), 1_000, 400);
+        age(&outside.join("deep"), 400);
+        age(&outside, 400);
+        let home = root.join("home/anna");
+        std::fs::create_dir_all(root.join("tmp")).expect("tmp");
+        std::fs::create_dir_all(home.join(".local/share/Trash/files")).expect("trash");
+        // In a cleaned folder, and in the trash (the review's `Trash/files/x -> /etc`).
+        for link in [root.join("tmp/x"), home.join(".local/share/Trash/files/x")] {
+            std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+            age(&link, 30);
+        }
+        write_aged(&home.join(".local/share/Trash/info/x.trashinfo"), 60, 30);
+        // A folder in the path to a home's cache that is a link (`~/.cache -> elsewhere`, with
+        // an old `thumbnails` there): the place is left alone, saying why.
+        let elsewhere = root.join("elsewhere");
+        write_aged(&elsewhere.join("thumbnails/old.png"), 1_000, 400);
+        std::os::unix::fs::symlink(&elsewhere, home.join(".cache")).expect("symlink");
+
+        let roots = Roots {
+            homes: vec![Home {
+                path: home.clone(),
+                uid: me(),
+            }],
+            temp_dirs: vec![root.join("tmp")],
+            package_caches: Vec::new(),
+            crash_dirs: Vec::new(),
+            journal: None,
+        };
+        let swept = sweep_all(&roots, device_of(root).expect("device"), 7);
+
+        for kept in [
+            "etc-like/shadow",
+            "etc-like/deep/passwd",
+            "elsewhere/thumbnails/old.png",
+        ] {
+            assert!(
+                root.join(kept).exists(),
+                "{kept} was deleted through a link"
+            );
+        }
+        for link in ["tmp/x", "home/anna/.local/share/Trash/files/x"] {
+            assert!(
+                root.join(link).symlink_metadata().is_err(),
+                "the old link {link} itself should go"
+            );
+        }
+        let through_link = swept
+            .iter()
+            .find(|(path, _)| path.ends_with(".cache/thumbnails"))
+            .expect("the linked cache is reported");
+        assert!(
+            through_link
+                .1
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("symbolic link"),
+            "{swept:?}"
+        );
+        assert_eq!(through_link.1.files, 0);
+    }
+
+    /// The race the review named: a folder swapped, between the walk's look and its open, for
+    /// a link to a folder of old files elsewhere, or for another folder. Neither is entered.
+    #[test]
+    fn a_folder_swapped_after_the_look_is_not_entered() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let tmp = root.join("tmp");
+        write_aged(&root.join("etc-like/shadow"), 1_000, 400);
+        age(&root.join("etc-like"), 400);
+        for folder in ["to-link", "to-folder"] {
+            write_aged(&tmp.join(folder).join("old.bin"), 1_000, 30);
+            age(&tmp.join(folder), 30);
+        }
+        let place = Place {
+            kind: Kind::Temp,
+            path: tmp.clone(),
+            home: None,
+        };
+        let cutoff = SystemTime::now() - Duration::from_secs(7 * 86_400);
+        let swept = walk::sweep_with(
+            &place,
+            cutoff,
+            device_of(root).expect("device"),
+            &mut |name| {
+                let name = name.to_str().expect("utf-8");
+                let path = tmp.join(name);
+                match name {
+                    "to-link" => {
+                        std::fs::rename(&path, root.join("moved-away")).expect("move");
+                        std::os::unix::fs::symlink(root.join("etc-like"), &path).expect("link");
+                    }
+                    "to-folder" => {
+                        std::fs::rename(&path, root.join("moved-away-too")).expect("move");
+                        write_aged(&path.join("new-folders-old.bin"), 1_000, 30);
+                    }
+                    _ => {}
+                }
+            },
+        )
+        .expect("swept");
+        assert!(
+            root.join("etc-like/shadow").exists(),
+            "deleted through the link"
+        );
+        assert!(tmp.join("to-folder/new-folders-old.bin").exists());
+        assert!(
+            swept
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("to-folder changed while it was looked at"),
+            "{swept:?}"
+        );
+        assert_eq!(swept.files, 0, "{swept:?}");
+    }
+
+    #[test]
+    fn in_a_home_only_the_owners_files_go() {
+        if me() != 0 {
+            skip("giving files to other accounts needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("home/anna");
+        let (anna, mallory) = (4_242, 4_343);
+        let trash = home.join(".local/share/Trash");
+        for (name, owner) in [("mine.txt", anna), ("planted.txt", mallory)] {
+            let file = trash.join("files").join(name);
+            let info = trash.join("info").join(format!("{name}.trashinfo"));
+            write_aged(&file, 1_000, 30);
+            write_aged(&info, 60, 30);
+            std::os::unix::fs::lchown(&file, Some(owner), Some(owner)).expect("chown");
+            std::os::unix::fs::lchown(&info, Some(anna), Some(anna)).expect("chown");
+        }
+        let roots = Roots {
+            homes: vec![Home {
+                path: home.clone(),
+                uid: anna,
+            }],
+            temp_dirs: Vec::new(),
+            package_caches: Vec::new(),
+            crash_dirs: Vec::new(),
+            journal: None,
+        };
+        sweep_all(&roots, device_of(dir.path()).expect("device"), 7);
+        assert!(
+            !trash.join("files/mine.txt").exists(),
+            "anna's old trash goes"
+        );
+        assert!(!trash.join("info/mine.txt.trashinfo").exists());
+        assert!(
+            trash.join("files/planted.txt").exists(),
+            "a file of another account in anna's trash stays"
+        );
+        assert!(trash.join("info/planted.txt.trashinfo").exists());
+    }
+
+    /// A file system mounted inside a cleaned folder is another device: not crossed.
+    #[test]
+    fn a_mount_inside_a_cleaned_folder_is_not_crossed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tmp = dir.path().join("tmp");
+        let mounted = tmp.join("mounted");
+        std::fs::create_dir_all(&mounted).expect("mkdir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "firstline-test"])
+            .arg(&mounted)
+            .status();
+        if !status.as_ref().is_ok_and(|s| s.success()) {
+            assert!(
+                me() != 0,
+                "mount -t tmpfs failed as root: {status:?}; this test needs it"
+            );
+            skip("mounting a tmpfs needs root");
+            return;
+        }
+        struct Unmount(PathBuf);
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(&self.0).status();
+            }
+        }
+        let _unmount = Unmount(mounted.clone());
+        write_aged(&mounted.join("old.bin"), 4_000, 30);
+        write_aged(&mounted.join("deeper/old.bin"), 4_000, 30);
+        age(&mounted.join("deeper"), 30);
+        age(&mounted, 30);
+        write_aged(&tmp.join("old.bin"), 4_000, 30);
+        let roots = Roots {
+            homes: Vec::new(),
+            temp_dirs: vec![tmp.clone()],
+            package_caches: Vec::new(),
+            crash_dirs: Vec::new(),
+            journal: None,
+        };
+        let swept = sweep_all(&roots, device_of(dir.path()).expect("device"), 7);
+        assert_eq!(swept.len(), 1, "{swept:?}");
+        assert_eq!(swept[0].1.files, 1, "only tmp/old.bin: {swept:?}");
+        assert!(!tmp.join("old.bin").exists());
+        assert!(mounted.join("old.bin").exists(), "the mount was crossed");
+        assert!(
+            mounted.join("deeper/old.bin").exists(),
+            "the mount was crossed"
+        );
     }
 
     #[test]
@@ -549,9 +763,17 @@ mod tests {
              anna:x:1000:1000:Anna:/home/anna:/bin/bash\n\
              nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
              odd:x:1001:1001::/:/bin/sh\n\
+             shared1:x:1002:1002::/srv/shared:/bin/sh\n\
+             shared2:x:1003:1003::/srv/shared:/bin/sh\n\
              garbage line\n",
         )
         .expect("write");
-        assert_eq!(homes_in(&passwd), vec![PathBuf::from("/home/anna")]);
+        assert_eq!(
+            homes_in(&passwd),
+            vec![Home {
+                path: PathBuf::from("/home/anna"),
+                uid: 1000
+            }]
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::run::{have_program, run_program};
+use super::run::{block_on, have_program, run_program};
 use super::{Change, FixSpec, Parameters, Prepared, Verification};
 use crate::checks::dns::{DnsConfig, RESOLVE};
 use crate::config::Settings;
@@ -59,11 +59,7 @@ pub fn prepare(parameters: &mut Parameters, settings: &Settings) -> Result<DnsFl
 impl DnsFlush {
     fn resolve(&self) -> Result<dns::Resolution, String> {
         let servers = self.config.resolvers()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("starting a probe runtime: {e}"))?;
-        Ok(runtime.block_on(dns::resolve(&self.name, &servers, self.config.timeout)))
+        block_on(dns::resolve(&self.name, &servers, self.config.timeout))
     }
 
     fn describe(resolution: &dns::Resolution) -> String {

@@ -62,8 +62,8 @@ pub fn spec(name: &str) -> Option<&'static FixSpec> {
 #[serde(deny_unknown_fields, default)]
 pub struct FixesConfig {
     /// Fixes may run at all on this device. Off by default until the collector's side (policy,
-    /// approval, canary) exists and `disk.cleanup` walks folders by descriptor, not by path
-    /// (see ARCHITECTURE.md: a user's symlink inside a folder it cleans must not be followed).
+    /// approval, canary) exists. (`disk.cleanup` now walks folders by descriptor, never through
+    /// a user's link: `disk_cleanup::walk`.)
     pub enabled: bool,
     /// Services `service.restart` may restart (systemd unit names, Windows service names).
     pub restartable_services: Vec<String>,

@@ -1,12 +1,12 @@
 //! `print.restart`: restarts the print service (CUPS) and cancels the jobs stuck in its queues
-//! longer than N minutes; verified by the scheduler running and no job older than N minutes
-//! left. Linux (CUPS) is built here; Windows (restart the Spooler through the SCM, cancel with
-//! `SetJob(JOB_CONTROL_DELETE)`) is not built yet.
+//! longer than N minutes; verified by the scheduler running (`lpstat -r`) and no job older than
+//! N minutes left. Linux (CUPS, restarted by systemd or its init script) is built here; Windows
+//! (restart the Spooler through the SCM, cancel with `SetJob(JOB_CONTROL_DELETE)`) is not.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::run::run_program;
+use super::run::{restart_service, run_program};
 use super::{Change, FixSpec, FixesConfig, Parameters, Prepared, Verification};
 
 pub const NAME: &str = "print.restart";
@@ -21,8 +21,13 @@ pub const SPEC: FixSpec = FixSpec {
     platforms: &["linux"],
 };
 
-/// CUPS keeps one control file per job here, written when the job was queued.
+/// CUPS keeps one control file per job here (`cNNNNN`): the job's IPP attributes, among them
+/// `time-at-creation`. CUPS writes it lazily (its DirtyCleanInterval, 30 s by default), so a
+/// job queued moments ago may have none yet.
 const CUPS_SPOOL: &str = "/var/spool/cups";
+
+/// How long the scheduler may take to answer again after its restart.
+const SCHEDULER_START: Duration = Duration::from_secs(30);
 
 pub struct PrintRestart {
     service: String,
@@ -45,6 +50,53 @@ pub fn prepare(parameters: &mut Parameters, config: &FixesConfig) -> Result<Prin
         stuck_after: Duration::from_secs(stuck_minutes * 60),
         spool: PathBuf::from(CUPS_SPOOL),
     })
+}
+
+/// When a job was queued, from its control file: CUPS's own `time-at-creation` attribute,
+/// else (an unreadable file) the file's modification time, which is when CUPS last saved the
+/// job and so never older than the job: an age read from it can only be too young. `None`
+/// when there is no control file yet (a job queued within CUPS's last save interval).
+pub fn queued_at(control_file: &Path) -> Option<SystemTime> {
+    let bytes = std::fs::read(control_file).ok()?;
+    match time_at_creation(&bytes) {
+        Some(secs) => Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+        None => std::fs::metadata(control_file)
+            .and_then(|meta| meta.modified())
+            .ok(),
+    }
+}
+
+/// The `time-at-creation` integer of an IPP message as `ippWrite` saves it: an 8-byte header,
+/// then group tags (one byte, below 0x10) and attributes (value tag, 2-byte name length, name,
+/// 2-byte value length, value; an empty name continues the previous attribute).
+pub fn time_at_creation(message: &[u8]) -> Option<u64> {
+    const END_OF_ATTRIBUTES: u8 = 0x03;
+    const INTEGER: u8 = 0x21;
+    let mut at = 8;
+    let read_u16 = |at: usize| -> Option<usize> {
+        let bytes = message.get(at..at + 2)?;
+        Some(usize::from(u16::from_be_bytes([bytes[0], bytes[1]])))
+    };
+    loop {
+        let tag = *message.get(at)?;
+        at += 1;
+        if tag == END_OF_ATTRIBUTES {
+            return None;
+        }
+        if tag < 0x10 {
+            continue;
+        }
+        let name_length = read_u16(at)?;
+        let name = message.get(at + 2..at + 2 + name_length)?;
+        at += 2 + name_length;
+        let value_length = read_u16(at)?;
+        let value = message.get(at + 2..at + 2 + value_length)?;
+        at += 2 + value_length;
+        if tag == INTEGER && name == b"time-at-creation" {
+            let value: [u8; 4] = value.try_into().ok()?;
+            return u64::try_from(i32::from_be_bytes(value)).ok();
+        }
+    }
 }
 
 /// One queued job: its id ("office-42") and when it was queued, when that can be read.
@@ -79,9 +131,7 @@ fn jobs(spool: &Path) -> Result<Vec<Job>, String> {
                 .rsplit_once('-')
                 .and_then(|(_, n)| n.parse().ok())
                 .unwrap_or(0);
-            let queued = std::fs::metadata(spool.join(format!("c{number:05}")))
-                .and_then(|meta| meta.modified())
-                .ok();
+            let queued = queued_at(&spool.join(format!("c{number:05}")));
             Job { id, queued }
         })
         .collect())
@@ -92,8 +142,9 @@ impl PrintRestart {
         let now = SystemTime::now();
         jobs.iter()
             .filter(|job| {
-                // A job whose age cannot be read counts as stuck: it was there before the fix.
-                job.queued.is_none_or(|queued| {
+                // A job with no control file yet was queued within CUPS's last save interval
+                // (30 s): not stuck, whatever N is.
+                job.queued.is_some_and(|queued| {
                     now.duration_since(queued).unwrap_or_default() >= self.stuck_after
                 })
             })
@@ -102,10 +153,7 @@ impl PrintRestart {
     }
 
     fn describe(&self) -> Result<(String, bool), String> {
-        let scheduler = run_program("lpstat", &["-r"], Duration::from_secs(30))
-            .map(|o| o.stdout.trim().to_owned())
-            .unwrap_or_else(|e| e);
-        let running = scheduler.contains("is running");
+        let (running, scheduler) = scheduler_state();
         let stuck = self.stuck(&jobs(&self.spool)?);
         Ok((
             format!(
@@ -155,15 +203,15 @@ impl Prepared for PrintRestart {
                 error: first_error,
             });
         }
-        run_program(
-            "systemctl",
-            &["restart", "--", &self.service],
-            Duration::from_secs(90),
-        )?;
-        std::thread::sleep(Duration::from_secs(2));
+        let manager = restart_service(&self.service)?;
+        // The verification looks once: give the scheduler its time to answer again.
+        let restarted = Instant::now();
+        while !scheduler_state().0 && restarted.elapsed() < SCHEDULER_START {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         changes.push(Change {
             target: self.service.clone(),
-            action: "restarted the print service".to_owned(),
+            action: format!("restarted the print service with {}", manager.name()),
             bytes_freed: None,
             error: None,
         });
@@ -175,9 +223,84 @@ impl Prepared for PrintRestart {
     }
 }
 
+/// Whether the CUPS scheduler runs, as `lpstat -r` says (whichever service manager started
+/// it), and what it said.
+fn scheduler_state() -> (bool, String) {
+    let said = run_program("lpstat", &["-r"], Duration::from_secs(30))
+        .map(|o| o.stdout.trim().to_owned())
+        .unwrap_or_else(|e| e);
+    (said.contains("is running"), said)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An attribute as `ippWrite` saves it.
+    fn attribute(tag: u8, name: &str, value: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![tag];
+        bytes.extend_from_slice(&u16::try_from(name.len()).expect("short").to_be_bytes());
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.extend_from_slice(&u16::try_from(value.len()).expect("short").to_be_bytes());
+        bytes.extend_from_slice(value);
+        bytes
+    }
+
+    #[test]
+    fn a_jobs_creation_time_is_read_from_its_control_file() {
+        let header = [0x02, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x04];
+        let created = 1_796_000_000_i32.to_be_bytes();
+        let message = [
+            &header[..],
+            &[0x01],
+            &attribute(0x47, "attributes-charset", b"utf-8"),
+            &[0x02],
+            &attribute(0x42, "job-name", b"report.pdf"),
+            &attribute(0x31, "date-time-at-creation", &[7; 11]),
+            // A second value of the previous attribute: an empty name.
+            &attribute(0x21, "", &[0, 0, 0, 9]),
+            &attribute(0x21, "time-at-creation", &created),
+            &[0x03],
+        ]
+        .concat();
+        assert_eq!(time_at_creation(&message), Some(1_796_000_000));
+        for broken in [
+            &message[..message.len() - 9],
+            &message[..20],
+            &header[..],
+            &[][..],
+        ] {
+            assert_eq!(time_at_creation(broken), None);
+        }
+        let without = [&header[..], &[0x01, 0x03]].concat();
+        assert_eq!(time_at_creation(&without), None);
+    }
+
+    #[test]
+    fn a_job_without_a_control_file_yet_is_not_stuck() {
+        let fix = PrintRestart {
+            service: "cups".to_owned(),
+            stuck_after: Duration::from_secs(60),
+            spool: PathBuf::from("/nonexistent"),
+        };
+        let now = SystemTime::now();
+        let jobs = [
+            Job {
+                id: "office-1".to_owned(),
+                queued: Some(now - Duration::from_secs(600)),
+            },
+            Job {
+                id: "office-2".to_owned(),
+                queued: Some(now - Duration::from_secs(5)),
+            },
+            Job {
+                id: "office-3".to_owned(),
+                queued: None,
+            },
+        ];
+        let stuck: Vec<String> = fix.stuck(&jobs).into_iter().map(|job| job.id).collect();
+        assert_eq!(stuck, vec!["office-1"]);
+    }
 
     #[test]
     fn job_ids_are_read_from_lpstat() {

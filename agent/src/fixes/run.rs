@@ -1,11 +1,14 @@
 //! Running a prepared fix: the daily cap, "before", the change, the verification, timed; and
-//! running the few fixed programs a fix uses (no shell, arguments as a list, a deadline).
+//! what fixes share: running the few fixed programs a fix uses (no shell, arguments as a list,
+//! a deadline), restarting and asking after a service with or without systemd, and running an
+//! async probe from the fix's blocking thread.
 
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::limits::DailyRuns;
 use super::{FixReport, FixSpec, Outcome, Prepared};
+use crate::probes::services::ServiceState;
 
 /// Runs `prepared` once if the daily cap allows, and says what happened. Blocking: call it
 /// from a blocking task.
@@ -55,6 +58,26 @@ pub fn run_program(
     arguments: &[&str],
     deadline: Duration,
 ) -> Result<ProgramOutput, String> {
+    let (status, output) = run_program_status(program, arguments, deadline)?;
+    if !status.success() {
+        let first_line = output.stderr.lines().next().unwrap_or("").trim();
+        return Err(format!(
+            "{program} {} failed ({status}){}{:.200}",
+            arguments.join(" "),
+            if first_line.is_empty() { "" } else { ": " },
+            first_line
+        ));
+    }
+    Ok(output)
+}
+
+/// Like `run_program`, but any exit is returned with its status, for programs whose exit code
+/// is the answer (`service NAME status`). Errors only when it could not run or finish.
+pub fn run_program_status(
+    program: &str,
+    arguments: &[&str],
+    deadline: Duration,
+) -> Result<(ExitStatus, ProgramOutput), String> {
     let shown = || format!("{program} {}", arguments.join(" "));
     let mut child = Command::new(program)
         .args(arguments)
@@ -105,16 +128,7 @@ pub fn run_program(
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     };
-    if !status.success() {
-        let first_line = output.stderr.lines().next().unwrap_or("").trim();
-        return Err(format!(
-            "{} failed ({status}){}{:.200}",
-            shown(),
-            if first_line.is_empty() { "" } else { ": " },
-            first_line
-        ));
-    }
-    Ok(output)
+    Ok((status, output))
 }
 
 /// Whether `program` can be found on PATH (or is a path that exists).
@@ -124,6 +138,120 @@ pub fn have_program(program: &str) -> bool {
     }
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// Runs an async probe to completion on a runtime of its own. For the fix's blocking thread
+/// only: called from async code it would panic (a runtime cannot block inside another).
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting a probe runtime: {e}"))?;
+    Ok(runtime.block_on(future))
+}
+
+/// Who starts and stops services on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceManager {
+    /// systemd is PID 1 (`systemctl`).
+    Systemd,
+    /// No systemd (a container, another init): Debian's `service`, which runs
+    /// `/etc/init.d/NAME`.
+    InitScripts,
+}
+
+impl ServiceManager {
+    /// systemd when it is running — `/run/systemd/system` exists, sd_booted()'s own test — else
+    /// `service` when it is installed, else an error saying neither is there.
+    pub fn of_this_host(service: &str) -> Result<Self, String> {
+        Self::choose(
+            std::path::Path::new("/run/systemd/system").is_dir(),
+            have_program("systemctl"),
+            have_program("service"),
+            service,
+        )
+    }
+
+    pub fn choose(
+        systemd_running: bool,
+        have_systemctl: bool,
+        have_service: bool,
+        service: &str,
+    ) -> Result<Self, String> {
+        match (systemd_running && have_systemctl, have_service) {
+            (true, _) => Ok(Self::Systemd),
+            (false, true) => Ok(Self::InitScripts),
+            (false, false) => Err(format!(
+                "cannot restart {service}: systemd is not running here (no /run/systemd/system) \
+                 and there is no `service` command (Debian's init-system-helpers) to run its \
+                 init script"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Systemd => "systemd",
+            Self::InitScripts => "its init script",
+        }
+    }
+}
+
+/// The init script's name for a service: systemd's unit suffix dropped ("cups.service" is
+/// `/etc/init.d/cups`).
+fn init_script_name(service: &str) -> &str {
+    service.strip_suffix(".service").unwrap_or(service)
+}
+
+/// Restarts `service` (a name `service_restart::valid_service_name` accepted) with whichever
+/// service manager runs here, and says which that was.
+pub fn restart_service(service: &str) -> Result<ServiceManager, String> {
+    let manager = ServiceManager::of_this_host(service)?;
+    let deadline = Duration::from_secs(90);
+    match manager {
+        ServiceManager::Systemd => {
+            run_program("systemctl", &["restart", "--", service], deadline)?;
+        }
+        ServiceManager::InitScripts => {
+            run_program("service", &[init_script_name(service), "restart"], deadline)?;
+        }
+    }
+    Ok(manager)
+}
+
+/// Whether `service` runs, in systemd's words, asked of whichever service manager runs here:
+/// `systemctl show` under systemd, else the init script's `status` (LSB exit codes: 0 running,
+/// 3 stopped).
+pub fn service_state(service: &str) -> Result<ServiceState, String> {
+    match ServiceManager::of_this_host(service)? {
+        ServiceManager::Systemd => block_on(crate::probes::services::state(service))?,
+        ServiceManager::InitScripts => {
+            let script = init_script_name(service);
+            let state = |load: &str, active: &str, sub: &str| ServiceState {
+                name: service.to_owned(),
+                load_state: load.to_owned(),
+                active_state: active.to_owned(),
+                sub_state: sub.to_owned(),
+            };
+            if !std::path::Path::new("/etc/init.d").join(script).is_file() {
+                return Ok(state("not-found", "inactive", "dead"));
+            }
+            let (status, _) =
+                run_program_status("service", &[script, "status"], Duration::from_secs(30))?;
+            Ok(match status.code() {
+                Some(0) => state("loaded", "active", "running"),
+                Some(1..=3) => state("loaded", "inactive", "dead"),
+                other => state(
+                    "loaded",
+                    "unknown",
+                    &format!(
+                        "status exit {}",
+                        other.map_or("by signal".to_owned(), |c| c.to_string())
+                    ),
+                ),
+            })
+        }
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -148,5 +276,39 @@ mod tests {
         let error = run_program("sleep", &["30"], Duration::from_millis(200)).expect_err("stopped");
         assert!(error.contains("did not finish"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_service_manager_is_systemd_only_when_it_runs() {
+        for (systemd_running, systemctl, service, expected) in [
+            (true, true, true, Ok(ServiceManager::Systemd)),
+            (true, true, false, Ok(ServiceManager::Systemd)),
+            // systemctl installed in a container whose PID 1 is not systemd.
+            (false, true, true, Ok(ServiceManager::InitScripts)),
+            (true, false, true, Ok(ServiceManager::InitScripts)),
+            (false, true, false, Err("systemd is not running")),
+            (false, false, false, Err("no `service` command")),
+        ] {
+            let chosen = ServiceManager::choose(systemd_running, systemctl, service, "cups");
+            match (chosen, expected) {
+                (Ok(chosen), Ok(expected)) => assert_eq!(chosen, expected),
+                (Err(error), Err(expected)) => {
+                    assert!(error.contains(expected), "{error}");
+                    assert!(error.contains("cups"), "{error}");
+                }
+                (chosen, expected) => panic!(
+                    "{systemd_running} {systemctl} {service}: {chosen:?}, expected {expected:?}"
+                ),
+            }
+        }
+        assert_eq!(init_script_name("cups.service"), "cups");
+        assert_eq!(init_script_name("cups"), "cups");
+    }
+
+    #[test]
+    fn a_service_without_an_init_script_or_unit_is_not_found() {
+        let state = service_state("firstline-no-such-service").expect("asked");
+        assert_eq!(state.load_state, "not-found", "{state:?}");
+        assert!(!state.running());
     }
 }

@@ -1,11 +1,12 @@
 //! `service.restart`: restarts a stopped or failed OS service, only one on the device's own
 //! allow-list (`[fixes] restartable_services`); verified by the services probe seeing it
-//! running again. Linux (systemd) is built and tested here; Windows (the Service Control
-//! Manager's stop and start, through the `windows-service` crate) is not built yet.
+//! running again. Linux is built and tested here, with systemd or, where systemd is not PID 1
+//! (containers), with the service's init script (`run::restart_service`); Windows (the Service
+//! Control Manager's stop and start, through the `windows-service` crate) is not built yet.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::run::run_program;
+use super::run::{ServiceManager, restart_service, run_program, service_state};
 use super::{Change, FixSpec, FixesConfig, Parameters, Prepared, Verification};
 use crate::probes::services;
 
@@ -22,7 +23,7 @@ pub const SPEC: FixSpec = FixSpec {
 };
 
 /// How long a service may take to come up before the verification looks.
-const SETTLE: Duration = Duration::from_secs(2);
+const SETTLE: Duration = Duration::from_secs(10);
 
 /// A service name as systemd and the SCM spell them: letters, digits and `-_.@:` only, so it
 /// can never be read as an option or a pattern.
@@ -65,41 +66,41 @@ fn state_text(state: &services::ServiceState) -> String {
     )
 }
 
-fn probe(name: &str) -> Result<services::ServiceState, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting a probe runtime: {e}"))?;
-    runtime.block_on(services::state(name))
-}
-
 impl Prepared for ServiceRestart {
     fn before(&mut self) -> Result<String, String> {
-        probe(&self.service).map(|state| state_text(&state))
+        service_state(&self.service).map(|state| state_text(&state))
     }
 
     fn apply(&mut self) -> Result<Vec<Change>, String> {
-        let state = probe(&self.service)?;
+        let state = service_state(&self.service)?;
         if state.load_state == "not-found" {
             return Err(format!("service {} is not installed", self.service));
         }
         // A failed unit keeps its failed state (and its start limit) until reset.
-        if state.active_state == "failed" {
+        if state.active_state == "failed"
+            && ServiceManager::of_this_host(&self.service) == Ok(ServiceManager::Systemd)
+        {
             let _ = run_program(
                 "systemctl",
                 &["reset-failed", "--", &self.service],
                 Duration::from_secs(30),
             );
         }
-        run_program(
-            "systemctl",
-            &["restart", "--", &self.service],
-            Duration::from_secs(90),
-        )?;
-        std::thread::sleep(SETTLE);
+        let manager = restart_service(&self.service)?;
+        // Give it a moment to come up: the verification looks once.
+        let restarted = Instant::now();
+        while restarted.elapsed() < SETTLE
+            && !service_state(&self.service).is_ok_and(|state| state.running())
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         Ok(vec![Change {
             target: self.service.clone(),
-            action: format!("restarted (it was {})", state.active_state),
+            action: format!(
+                "restarted with {} (it was {})",
+                manager.name(),
+                state.active_state
+            ),
             bytes_freed: None,
             error: None,
         }])
@@ -107,7 +108,7 @@ impl Prepared for ServiceRestart {
 
     fn verify(&mut self) -> Verification {
         Verification::from_look(
-            probe(&self.service).map(|state| (state.running(), state_text(&state))),
+            service_state(&self.service).map(|state| (state.running(), state_text(&state))),
         )
     }
 }
