@@ -375,8 +375,9 @@ pub enum Step {
     },
     /// Every device ran it and the fault is gone.
     Done { devices: usize },
-    /// Stop fleet-wide (cancel what waits) and escalate, saying why.
-    Stop { reason: String },
+    /// Stop fleet-wide (cancel what waits), saying why; escalate when it ran somewhere and
+    /// did not help (`tried`), not when devices only refused it (fixes off there, say).
+    Stop { reason: String, tried: bool },
 }
 
 /// The next steps of a running rollout of one fix over `targets` (the devices still failing,
@@ -411,8 +412,10 @@ pub fn plan(targets: &[Target], runs: &[RunView], policy: &FixPolicy, now_ms: i6
         "expired" => "got no answer from the device in time",
         _ => "could not run",
     };
+    let tried = failures.iter().any(|run| run.state != "refused");
     if let Some(canary) = failures.iter().find(|run| run.canary && many) {
         return vec![Step::Stop {
+            tried,
             reason: format!(
                 "the canary device {} was not fixed (the fix {}); the other devices were not asked",
                 canary.device_id,
@@ -422,11 +425,13 @@ pub fn plan(targets: &[Target], runs: &[RunView], policy: &FixPolicy, now_ms: i6
     }
     if !many && let Some(run) = failures.first() {
         return vec![Step::Stop {
+            tried,
             reason: format!("the fix {}", describe(run)),
         }];
     }
     if many && failures.len() >= policy.stop_after_failures {
         return vec![Step::Stop {
+            tried,
             reason: format!(
                 "{} devices were not fixed (stop after {}); stopped fleet-wide",
                 failures.len(),
@@ -538,7 +543,9 @@ mod tests {
                     target.device_id
                 ),
                 Step::Done { devices } => format!("done {devices}"),
-                Step::Stop { reason } => format!("stop: {reason}"),
+                Step::Stop { reason, tried } => {
+                    format!("stop{}: {reason}", if *tried { "" } else { " untried" })
+                }
             })
             .collect()
     }
@@ -581,7 +588,7 @@ mod tests {
                 1,
                 vec![run("d0", false, 1, "refused")],
                 0,
-                vec!["stop: the fix was refused by the device"],
+                vec!["stop untried: the fix was refused by the device"],
             ),
             (
                 "one device: failed, before the backoff",
@@ -756,6 +763,19 @@ mod tests {
             let file: FixesFile = toml::from_str(text).unwrap();
             let error = FixPolicy::from_file(file).unwrap_err();
             assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn every_fix_tells_the_user_what_it_does_in_their_words() {
+        // The help page offers a fix by `help-fix-what-NAME` (dots as dashes); the catalogs'
+        // own test keeps every language complete once English has it.
+        for fix in &CATALOG {
+            let id = format!("help-fix-what-{}", fix.name.replace('.', "-"));
+            assert!(
+                firstline_i18n::exists(&id),
+                "{id} is missing from the catalogs"
+            );
         }
     }
 

@@ -301,7 +301,7 @@ pub fn fix(run: &crate::store::fixes::FixRun) -> pb::CollectorMessage {
             fix: run.fix.clone(),
             parameters,
             allowed_by: run.allowed_by.clone(),
-            consent_account: String::new(),
+            consent_account: run.consent_account.clone().unwrap_or_default(),
         })),
     }
 }

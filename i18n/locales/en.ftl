@@ -251,3 +251,17 @@ help-title = IT help
 
 # The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
 notify-open-help = Open help
+
+## help page: a fix the user may start (ask-user)
+
+help-fix-offer = We can try to fix this for you now.
+help-fix-button = Try the fix
+help-fix-running = We are trying the fix on your computer. This page shows the result in a minute.
+help-fix-what-disk-cleanup = The fix deletes old temporary files, old items in the trash and old caches, to free space on your disk.
+help-fix-what-dns-flush = The fix clears the list of web addresses your computer remembers, so that it looks them up again.
+help-fix-what-service-restart = The fix restarts the background program that stopped.
+help-fix-what-print-restart = The fix restarts printing and cancels the print jobs that are stuck.
+help-fix-what-clock-resync = The fix sets your computer's clock to the right time.
+help-fix-what-process-end = The fix closes the program that makes your computer slow. Save your work in it first: anything not saved there may be lost.
+help-fix-started = We started the fix. This page shows the result in a minute.
+help-fix-not-now = This fix cannot be started from here now. Your IT team sees your request.

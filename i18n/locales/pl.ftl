@@ -250,3 +250,17 @@ help-title = Pomoc IT
 
 # The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
 notify-open-help = Otwórz pomoc
+
+## help page: a fix the user may start (ask-user)
+
+help-fix-offer = Możemy spróbować naprawić to teraz za Ciebie.
+help-fix-button = Spróbuj naprawić
+help-fix-running = Próbujemy naprawy na Twoim komputerze. Wynik pojawi się na tej stronie za minutę.
+help-fix-what-disk-cleanup = Naprawa usuwa stare pliki tymczasowe, stare elementy z kosza i stare dane podręczne, aby zwolnić miejsce na dysku.
+help-fix-what-dns-flush = Naprawa czyści listę adresów stron zapamiętanych przez komputer, aby wyszukał je ponownie.
+help-fix-what-service-restart = Naprawa ponownie uruchamia program działający w tle, który się zatrzymał.
+help-fix-what-print-restart = Naprawa ponownie uruchamia drukowanie i anuluje zablokowane wydruki.
+help-fix-what-clock-resync = Naprawa ustawia prawidłową godzinę w zegarze komputera.
+help-fix-what-process-end = Naprawa zamyka program, który spowalnia komputer. Najpierw zapisz w nim swoją pracę: niezapisane zmiany mogą zostać utracone.
+help-fix-started = Rozpoczęliśmy naprawę. Wynik pojawi się na tej stronie za minutę.
+help-fix-not-now = Tej naprawy nie można teraz uruchomić stąd. Twój zespół IT widzi Twoje zgłoszenie.

@@ -230,3 +230,17 @@ help-title = IT 帮助
 
 # The button on a desktop notification (a reply, a fix to confirm, an outage) that opens the help page.
 notify-open-help = 打开帮助
+
+## help page: a fix the user may start (ask-user)
+
+help-fix-offer = 我们现在可以尝试为您修复。
+help-fix-button = 尝试修复
+help-fix-running = 正在您的电脑上尝试修复。一分钟后此页面会显示结果。
+help-fix-what-disk-cleanup = 此修复会删除旧的临时文件、回收站中的旧文件和旧缓存，以释放磁盘空间。
+help-fix-what-dns-flush = 此修复会清除电脑记住的网址列表，让电脑重新查找这些网址。
+help-fix-what-service-restart = 此修复会重新启动已停止的后台程序。
+help-fix-what-print-restart = 此修复会重新启动打印服务，并取消卡住的打印任务。
+help-fix-what-clock-resync = 此修复会把电脑时钟校准到正确时间。
+help-fix-what-process-end = 此修复会关闭使电脑变慢的程序。请先在该程序中保存您的工作：未保存的内容可能会丢失。
+help-fix-started = 修复已开始。一分钟后此页面会显示结果。
+help-fix-not-now = 现在无法从这里启动此修复。您的 IT 团队可以看到您的请求。

@@ -700,3 +700,133 @@ async fn signed_in_with_a_ticket(
         .id;
     (device, cookie, csrf, ticket)
 }
+
+/// A fix whose policy is ask-user: the user who reported sees it offered on their help page
+/// in their language, starts it there, the request reaches their device carrying their
+/// account as the consent, the device's verified answer resolves the ticket, and the page
+/// asks them "is it fixed?".
+#[tokio::test]
+async fn a_user_starts_an_ask_user_fix_from_their_help_page_and_is_asked_if_it_is_fixed() {
+    let collector = TestCollector::start().await;
+    let running = collector.running.as_ref().expect("running");
+    let http = running.http_address;
+    running
+        .store
+        .set_fix_mode(
+            "dns.flush",
+            "",
+            Some(firstline_collector::fixes::Mode::AskUser),
+            "admin",
+            firstline_collector::model::now_ms(),
+        )
+        .await
+        .expect("policy");
+    let dir = tempfile::tempdir().expect("dir");
+    let url = collector.url();
+    let identity = SimulatedDevice::enroll(&url, collector.token().await, dir.path()).await;
+    let mut device = SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await;
+    // Her report: the intranet does not open, and the diagnosis found DNS.
+    let sequence = device.take_sequence();
+    let evidence = serde_json::json!({
+        "text": "intranet nie działa",
+        "failed_layer": "dns",
+        "conclusion": "The name intranet.example.com cannot be looked up",
+        "reporter": {"uid": 1000, "account": "ola"},
+        "playbooks": [{"playbook": "web", "target": "https://intranet.example.com/"}],
+    });
+    device
+        .stream
+        .send(pb::agent_message::Body::Findings(pb::FindingBatch {
+            findings: vec![pb::Finding {
+                sequence,
+                check: "user.report".to_owned(),
+                resource: "r-1".to_owned(),
+                severity: pb::Severity::Warning as i32,
+                summary: "intranet nie działa".to_owned(),
+                evidence_json: evidence.to_string(),
+                observed_at_unix_ms: firstline_collector::model::now_ms(),
+            }],
+        }))
+        .await;
+    let link = help_link(&mut device, "ola", "pl_PL.UTF-8").await;
+    let cookie = open_link(http, &link).await;
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &cookie)], None).await;
+    assert!(
+        page.contains("Możemy spróbować naprawić to teraz za Ciebie.")
+            && page.contains("Naprawa czyści listę adresów stron")
+            && page.contains("Spróbuj naprawić"),
+        "the offer, in Polish: {page}"
+    );
+    let ticket: i64 = page
+        .split("action=\"/help/tickets/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|id| id.parse().ok())
+        .expect("the fix form names her ticket");
+    let csrf = csrf_of(&page);
+    let origin = format!("http://{http}");
+    let (status, head, _) = http_form(
+        http,
+        "POST",
+        &format!("/help/tickets/{ticket}/fix"),
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        Some(&[("csrf_token", &csrf), ("fix", "dns.flush")]),
+    )
+    .await;
+    assert_eq!(status, 303, "{head}");
+
+    // The request reaches her device with her consent.
+    let request = loop {
+        match device.stream.next().await {
+            Ok(pb::collector_message::Body::Fix(request)) => break request,
+            Ok(_) => continue,
+            Err(status) => panic!("stream ended: {status}"),
+        }
+    };
+    assert_eq!(
+        (
+            request.fix.as_str(),
+            request.consent_account.as_str(),
+            request.allowed_by.as_str()
+        ),
+        ("dns.flush", "ola", "user:ola")
+    );
+    assert_eq!(
+        request.parameters.get("name").map(String::as_str),
+        Some("intranet.example.com")
+    );
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &cookie)], None).await;
+    assert!(
+        page.contains("Próbujemy naprawy na Twoim komputerze"),
+        "running: {page}"
+    );
+
+    device
+        .stream
+        .send(pb::agent_message::Body::FixResult(pb::FixResult {
+            request_id: request.request_id.clone(),
+            fix: "dns.flush".to_owned(),
+            outcome: "verified".to_owned(),
+            report_json: r#"{"fix":"dns.flush","outcome":"verified","changes":[{"target":"systemd-resolved","action":"flushed its cache"}],"verification":{"passed":true,"detail":"intranet.example.com resolves to 192.0.2.10"}}"#.to_owned(),
+            error: String::new(),
+        }))
+        .await;
+    let detail = crate::support::wait_for("her ticket resolved by her fix", || async {
+        running
+            .store
+            .ticket_detail(ticket)
+            .await
+            .expect("store")
+            .filter(|d| d.ticket.state == firstline_collector::tickets::TicketState::Resolved)
+    })
+    .await;
+    assert_eq!(
+        detail.ticket.resolution.as_deref(),
+        Some("Fixed with dns.flush (started by the user), verified")
+    );
+    let (_, _, page) = http_form(http, "GET", "/help", &[("Cookie", &cookie)], None).await;
+    assert!(
+        page.contains(&format!("id=\"answer-{ticket}\"")),
+        "she is asked whether it is fixed: {page}"
+    );
+}

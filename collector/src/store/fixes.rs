@@ -22,8 +22,10 @@ pub struct FixRun {
     pub fix: String,
     #[schema(value_type = Object)]
     pub parameters: serde_json::Value,
-    /// "policy:auto" or "technician:NAME".
+    /// "policy:auto", "technician:NAME" or "user:ACCOUNT".
     pub allowed_by: String,
+    /// For a fix the affected user started: their account (their consent, sent to the agent).
+    pub consent_account: Option<String>,
     pub canary: bool,
     pub try_number: i64,
     pub rollout_attempt: i64,
@@ -135,6 +137,9 @@ pub enum StartedBy<'a> {
     Policy,
     /// A technician pressed "Apply fix" (`approve`, or an `auto` fix by hand).
     Technician(&'a str),
+    /// The affected user pressed "Try the fix" on their help page (`ask-user`): their
+    /// consent, which travels to the agent with the request.
+    User(&'a str),
 }
 
 impl StartedBy<'_> {
@@ -142,6 +147,27 @@ impl StartedBy<'_> {
         match self {
             StartedBy::Policy => "policy:auto".to_owned(),
             StartedBy::Technician(name) => format!("technician:{name}"),
+            StartedBy::User(account) => format!("user:{account}"),
+        }
+    }
+
+    /// Whether a fix whose mode is `mode` for a device may be started this way.
+    fn may_start(&self, mode: Mode) -> bool {
+        match self {
+            StartedBy::Policy => mode == Mode::Auto,
+            StartedBy::Technician(_) => matches!(mode, Mode::Auto | Mode::Approve),
+            StartedBy::User(_) => mode == Mode::AskUser,
+        }
+    }
+
+    /// Back from a stored `allowed_by`.
+    fn parse(allowed_by: &str) -> StartedBy<'_> {
+        if let Some(name) = allowed_by.strip_prefix("technician:") {
+            StartedBy::Technician(name)
+        } else if let Some(account) = allowed_by.strip_prefix("user:") {
+            StartedBy::User(account)
+        } else {
+            StartedBy::Policy
         }
     }
 }
@@ -159,6 +185,12 @@ fn extra_parameters(fix: &str) -> &'static [&'static str] {
 const ANSWERED_CHECKS: &str =
     "('disk.used_pct', 'dns.resolve', 'service.not_running', 'clock.skew_secs', 'user.report')";
 const OPEN_STATES: &str = "('new', 'assigned', 'in_progress', 'pending')";
+/// The reports a ticket was opened by or joined (not those a known outage explained), with
+/// the evidence of their diagnosis, as candidates' rows.
+const REPORTS_OF_TICKET: &str = "SELECT l.device_id, f.check_name, f.resource, f.evidence_json, d.site FROM report_links l \
+     JOIN findings f ON f.device_id = l.device_id AND f.check_name = 'user.report' AND f.resource = l.report_id \
+     JOIN devices d ON d.id = l.device_id WHERE l.ticket_id = $1 AND l.how <> 'known_outage' \
+     ORDER BY l.device_id, l.report_id";
 
 /// The fix answering one stored condition.
 fn fix_of_condition(
@@ -211,8 +243,14 @@ macro_rules! candidates {
         .bind($ticket_id)
         .fetch_all(&mut *$transaction)
         .await?;
-        let mut candidates = Vec::with_capacity(rows.len());
-        for row in &rows {
+        // A user's reports on the ticket (they are not conditions), answered by their
+        // diagnosis.
+        let reports = sqlx::query(REPORTS_OF_TICKET)
+            .bind($ticket_id)
+            .fetch_all(&mut *$transaction)
+            .await?;
+        let mut candidates = Vec::with_capacity(rows.len() + reports.len());
+        for row in rows.iter().chain(&reports) {
             let check: String = row.try_get("check_name")?;
             let resource: String = row.try_get("resource")?;
             let evidence: String = row.try_get("evidence_json")?;
@@ -263,6 +301,7 @@ macro_rules! run_from_row {
             fix: row.try_get("fix")?,
             parameters: serde_json::from_str(&parameters).unwrap_or_default(),
             allowed_by: row.try_get("allowed_by")?,
+            consent_account: row.try_get("consent_account")?,
             canary: row.try_get::<i64, _>("canary")? != 0,
             try_number: row.try_get("try_number")?,
             rollout_attempt: row.try_get("rollout_attempt")?,
@@ -409,14 +448,11 @@ impl Store {
                 .iter()
                 .map(|c| (self.fix_policy.mode(info.name, &c.site, &overrides).0, c.site.as_str()))
                 .collect();
-            let allowed = |mode: Mode| match started_by {
-                StartedBy::Policy => mode == Mode::Auto,
-                StartedBy::Technician(_) => matches!(mode, Mode::Auto | Mode::Approve),
-            };
+            let allowed = |mode: Mode| started_by.may_start(mode);
             if !modes.iter().any(|(mode, _)| allowed(*mode)) {
                 transaction.rollback().await?;
                 let (mode, site) = modes[0];
-                return Err(if mode == Mode::AskUser {
+                return Err(if mode == Mode::AskUser && !matches!(started_by, StartedBy::User(_)) {
                     FixError::NeedsUser { fix: fix.to_owned() }
                 } else {
                     FixError::Off { fix: fix.to_owned(), site: format!("site {site}") }
@@ -466,6 +502,7 @@ impl Store {
             let who = match started_by {
                 StartedBy::Policy => "automatically (its policy is auto)".to_owned(),
                 StartedBy::Technician(name) => format!("by {name}"),
+                StartedBy::User(account) => format!("by the user {account}, with their consent on their help page"),
             };
             let devices = modes.iter().filter(|(mode, _)| allowed(*mode)).count();
             let text = format!(
@@ -476,7 +513,7 @@ impl Store {
             );
             let actor = match started_by {
                 StartedBy::Policy => None,
-                StartedBy::Technician(name) => Some(*name),
+                StartedBy::Technician(name) | StartedBy::User(name) => Some(*name),
             };
             note!(transaction, ticket_id, now_ms, actor, &text, None::<&str>);
             transaction.commit().await?;
@@ -521,7 +558,11 @@ impl Store {
             let ticket_state: String = rollout.try_get("ticket_state")?;
             let fingerprint: String = rollout.try_get("fingerprint")?;
             let ticket_open = crate::tickets::TicketState::parse(&ticket_state).is_some_and(|s| s.is_open());
-            let by_policy = allowed_by.starts_with("policy:");
+            let started_by = StartedBy::parse(&allowed_by);
+            let consent_account = match started_by {
+                StartedBy::User(account) => Some(account.to_owned()),
+                _ => None,
+            };
             let overrides = overrides!(&mut *transaction);
             // The devices still failing that the rollout may ask, in a stable order; a site
             // turned off meanwhile is left out.
@@ -530,10 +571,7 @@ impl Store {
                     .into_iter()
                     .filter(|c| c.fix.name == fix)
                     .filter(|c| only_device.as_deref().is_none_or(|d| d == c.device_id))
-                    .filter(|c| {
-                        let mode = policy.mode(fix, &c.site, &overrides).0;
-                        if by_policy { mode == Mode::Auto } else { matches!(mode, Mode::Auto | Mode::Approve) }
-                    })
+                    .filter(|c| started_by.may_start(policy.mode(fix, &c.site, &overrides).0))
                     .map(|c| {
                         let mut parameters = c.parameters;
                         for (key, value) in &extra {
@@ -568,7 +606,7 @@ impl Store {
                 // The ticket closed (recovered, or by a person) with nothing waiting.
                 let verified = runs.iter().filter(|r| r.state == "verified").count();
                 vec![if verified > 0 { Step::Done { devices: verified } } else {
-                    Step::Stop { reason: format!("the ticket was {ticket_state} before the fix ran") }
+                    Step::Stop { reason: format!("the ticket was {ticket_state} before the fix ran"), tried: false }
                 }]
             } else {
                 fixes::plan(&targets, &runs, &policy, now_ms)
@@ -582,8 +620,8 @@ impl Store {
                         let parameters = serde_json::to_string(&target.parameters).unwrap_or_default();
                         let inserted = sqlx::query(
                             "INSERT INTO fix_runs (id, ticket_id, device_id, fix, parameters_json, allowed_by, fingerprint, \
-                             rollout_attempt, try_number, canary, state, created_at_ms, expires_at_ms) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12) \
+                             rollout_attempt, try_number, canary, state, created_at_ms, expires_at_ms, consent_account) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13) \
                              ON CONFLICT (ticket_id, fix, device_id, rollout_attempt, try_number) DO NOTHING",
                         )
                         .bind(uuid::Uuid::new_v4().to_string())
@@ -598,6 +636,7 @@ impl Store {
                         .bind(i64::from(canary))
                         .bind(now_ms)
                         .bind(now_ms.saturating_add(ttl_ms))
+                        .bind(&consent_account)
                         .execute(&mut *transaction)
                         .await?;
                         if inserted.rows_affected() > 0 {
@@ -615,13 +654,13 @@ impl Store {
                             .bind(fix)
                             .execute(&mut *transaction)
                             .await?;
-                        let (solution, actor) = if by_policy {
-                            (format!("Fixed automatically, verified: {fix}"), "Firstline (automatic fix)".to_owned())
-                        } else {
-                            (
-                                format!("Fixed with {fix}, verified"),
-                                allowed_by.strip_prefix("technician:").unwrap_or(&allowed_by).to_owned(),
-                            )
+                        let (solution, actor) = match started_by {
+                            StartedBy::Policy => (format!("Fixed automatically, verified: {fix}"), "Firstline (automatic fix)".to_owned()),
+                            StartedBy::Technician(name) => (format!("Fixed with {fix}, verified"), name.to_owned()),
+                            StartedBy::User(account) => (
+                                format!("Fixed with {fix} (started by the user), verified"),
+                                format!("{account} (requester)"),
+                            ),
                         };
                         if ticket_open && devices > 0 {
                             ending = Some(Ending::Resolve { solution, actor });
@@ -644,7 +683,7 @@ impl Store {
                             }
                         }
                     }
-                    Step::Stop { reason } => {
+                    Step::Stop { reason, tried } => {
                         sqlx::query("UPDATE fix_rollouts SET state = 'stopped', ended_at_ms = $1, outcome = $2 WHERE ticket_id = $3 AND fix = $4")
                             .bind(now_ms)
                             .bind(&reason)
@@ -664,7 +703,7 @@ impl Store {
                         .rows_affected();
                         let cancelled = if cancelled > 0 { format!(" ({cancelled} waiting requests cancelled)") } else { String::new() };
                         note!(transaction, ticket_id, now_ms, None::<&str>, &format!("Fix {fix} stopped: {reason}{cancelled}"), None::<&str>);
-                        if ticket_open {
+                        if ticket_open && tried {
                             ending = Some(Ending::Escalate { reason: format!("tried {fix}: did not help ({reason})") });
                         }
                     }
@@ -734,9 +773,19 @@ impl Store {
             )))
             .fetch_all(pool)
             .await?;
+            let reports = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT l.ticket_id, f.check_name, f.resource, f.evidence_json, d.site FROM report_links l \
+                 JOIN tickets t ON t.id = l.ticket_id \
+                 JOIN findings f ON f.device_id = l.device_id AND f.check_name = 'user.report' AND f.resource = l.report_id \
+                 JOIN devices d ON d.id = l.device_id \
+                 WHERE t.kind = 'report' AND t.state IN {OPEN_STATES} AND l.how <> 'known_outage' \
+                 ORDER BY l.ticket_id LIMIT 5000"
+            )))
+            .fetch_all(pool)
+            .await?;
             let overrides = overrides!(pool);
             let mut wanted: BTreeSet<(i64, &'static str)> = BTreeSet::new();
-            for row in &rows {
+            for row in rows.iter().chain(&reports) {
                 let check: String = row.try_get("check_name")?;
                 let resource: String = row.try_get("resource")?;
                 let evidence: String = row.try_get("evidence_json")?;
@@ -1439,8 +1488,8 @@ mod store_tests {
                 None,
                 "{backend}"
             );
-            // The device refuses it (not on its allow-list): the ticket escalates once,
-            // and the pass never sends it again.
+            // The device refuses it (not on its allow-list): nothing ran, so nothing is
+            // escalated as "did not help"; the rollout stops and is never sent again.
             answer(store, "a", "refused", T0 + 1).await;
             store
                 .complete_fix(
@@ -1471,7 +1520,16 @@ mod store_tests {
                 .await
                 .expect("detail")
                 .expect("ticket");
-            assert_eq!(detail.ticket.tier, 2, "{backend}");
+            assert_eq!(detail.ticket.tier, 1, "{backend}");
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.text
+                        == "Fix service.restart stopped: the fix was refused by the device"),
+                "{backend}: {:?}",
+                detail.timeline.iter().map(|e| &e.text).collect::<Vec<_>>()
+            );
             assert!(
                 detail.timeline.iter().any(|e| e.text.contains("refused by the device (refused by the agent: sshd is not on this device's list)")),
                 "{backend}: {:?}",

@@ -35,6 +35,7 @@ pub fn router() -> Router<HttpState> {
         .route("/help/report", post(report))
         .route("/help/reports/{id}", get(report_page))
         .route("/help/tickets/{id}/answer", post(answer))
+        .route("/help/tickets/{id}/fix", post(start_fix))
 }
 
 /// A refusal or a page, already in the reader's language.
@@ -428,6 +429,13 @@ async fn home_page(
                 esc(&tr(lang, "help-answer-thanks-broken"))
             );
         }
+        Some("fix-started") => {
+            let _ = write!(
+                body,
+                "<p class=\"card ok\" id=\"answered\">{}</p>",
+                esc(&tr(lang, "help-fix-started"))
+            );
+        }
         _ => {}
     }
 
@@ -532,7 +540,8 @@ async fn home_page(
         );
     }
     for ticket in &tickets {
-        request_card(&mut body, ticket, session, lang);
+        let offer = user_fix_offer(store, ticket).await;
+        request_card(&mut body, ticket, session, lang, offer.as_ref());
     }
     body.push_str("</section>");
     Ok(respond(
@@ -545,7 +554,44 @@ fn area_message(area: &str) -> String {
     format!("help-area-{area}")
 }
 
-fn request_card(body: &mut String, ticket: &RequesterTicket, session: &HelpSession, lang: Lang) {
+/// A fix the user may start on their own open request (its policy is ask-user), or one
+/// running now.
+struct UserFixOffer {
+    fix: String,
+    running: bool,
+}
+
+async fn user_fix_offer(
+    store: &crate::store::Store,
+    ticket: &RequesterTicket,
+) -> Option<UserFixOffer> {
+    if !crate::tickets::TicketState::parse(&ticket.state).is_some_and(|s| s.is_open()) {
+        return None;
+    }
+    let fixes = store
+        .ticket_fixes(ticket.id)
+        .await
+        .inspect_err(
+            |e| tracing::warn!(ticket = ticket.id, error = %e, "help page: the ticket's fixes"),
+        )
+        .ok()?;
+    fixes
+        .offers
+        .iter()
+        .find(|offer| offer.running || offer.mode == crate::fixes::Mode::AskUser)
+        .map(|offer| UserFixOffer {
+            fix: offer.fix.clone(),
+            running: offer.running,
+        })
+}
+
+fn request_card(
+    body: &mut String,
+    ticket: &RequesterTicket,
+    session: &HelpSession,
+    lang: Lang,
+    fix: Option<&UserFixOffer>,
+) {
     let status = tr(lang, &format!("help-status-{}", ticket.state));
     let _ = write!(
         body,
@@ -595,6 +641,37 @@ fn request_card(body: &mut String, ticket: &RequesterTicket, session: &HelpSessi
             }
         );
     }
+    match fix {
+        Some(UserFixOffer { running: true, .. }) => {
+            let _ = write!(
+                body,
+                "<p class=\"card\" id=\"fix-{id}\">{}</p>",
+                esc(&tr(lang, "help-fix-running")),
+                id = ticket.id
+            );
+        }
+        Some(UserFixOffer {
+            fix,
+            running: false,
+        }) => {
+            let _ = write!(
+                body,
+                "<form method=\"post\" action=\"/help/tickets/{id}/fix\" class=\"card\" id=\"fix-{id}\">\
+                 <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><input type=\"hidden\" name=\"fix\" value=\"{fix_name}\">\
+                 <p><strong>{offer}</strong> {what}</p><button type=\"submit\">{button}</button></form>",
+                id = ticket.id,
+                csrf = esc(&session.csrf_token),
+                fix_name = esc(fix),
+                offer = esc(&tr(lang, "help-fix-offer")),
+                what = esc(&tr(
+                    lang,
+                    &format!("help-fix-what-{}", fix.replace('.', "-"))
+                )),
+                button = esc(&tr(lang, "help-fix-button")),
+            );
+        }
+        None => {}
+    }
     if ticket.awaiting_answer {
         let _ = write!(
             body,
@@ -630,6 +707,68 @@ fn request_card(body: &mut String, ticket: &RequesterTicket, session: &HelpSessi
         );
     }
     body.push_str("</article>");
+}
+
+#[derive(Debug, Deserialize)]
+struct FixForm {
+    csrf_token: String,
+    fix: String,
+}
+
+/// `POST /help/tickets/{id}/fix`: the user agrees to a fix on their own request (its policy
+/// is ask-user); it runs on their device with their account as the consent.
+async fn start_fix(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<FixForm>,
+) -> Response {
+    let (session, lang) = match signed_in_change(&state, &headers, &form.csrf_token, "fix").await {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
+    };
+    match state.store.is_requester_of(&session, id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return message_page(
+                StatusCode::NOT_FOUND,
+                lang,
+                &tr(lang, "help-not-yours"),
+                None,
+            );
+        }
+        Err(e) => return unavailable(lang, &e),
+    }
+    let started = state
+        .store
+        .start_fix(
+            id,
+            form.fix.trim(),
+            &crate::store::fixes::StartedBy::User(&session.account),
+            Some(&session.device_id),
+            &Default::default(),
+            now_ms(),
+        )
+        .await;
+    match started {
+        Ok(advanced) => {
+            for device in &advanced.nudge {
+                state.sessions.nudge(device);
+            }
+            tracing::info!(ticket = id, account = %session.account, fix = %form.fix, "the user started a fix");
+            Redirect::to(&format!("/help?answered=fix-started#ticket-{id}")).into_response()
+        }
+        Err(crate::store::fixes::FixError::Store(e)) => unavailable(lang, &e),
+        Err(e) => {
+            tracing::info!(ticket = id, account = %session.account, error = %e, "the user's fix refused");
+            message_page(
+                StatusCode::CONFLICT,
+                lang,
+                &tr(lang, "help-fix-not-now"),
+                None,
+            )
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
