@@ -142,10 +142,27 @@ pub fn for_report(evidence_json: &str) -> Option<(&'static FixInfo, Parameters)>
                 )
             })
         }
-        "printer" | "service" => info("print.restart").map(|fix| (fix, Parameters::new())),
+        // The print service stopped, or jobs stuck in its queue (for longer than the
+        // playbook's 10 minutes: the fix cancels exactly those).
+        "service" | "queue" if evidence_mentions_printing(&evidence) => {
+            info("print.restart").map(|fix| {
+                (
+                    fix,
+                    Parameters::from([("stuck_minutes".to_owned(), "10".to_owned())]),
+                )
+            })
+        }
         "clock" => info("clock.resync").map(|fix| (fix, Parameters::new())),
         _ => None,
     }
+}
+
+/// Whether a report's diagnosis ran the printing playbook (a "service" layer may be another
+/// playbook's).
+fn evidence_mentions_printing(evidence: &serde_json::Value) -> bool {
+    evidence["playbooks"]
+        .as_array()
+        .is_some_and(|playbooks| playbooks.iter().any(|p| p["playbook"] == "printing"))
 }
 
 /// A fix's parameters as sent to the agent, which validates them again.
@@ -554,7 +571,8 @@ mod tests {
     fn rollouts_run_canaries_first_stop_on_failures_and_never_loop() {
         let policy = FixPolicy::default();
         let hour = 3_600_000;
-        let cases: Vec<(&str, usize, Vec<RunView>, i64, Vec<&str>)> = vec![
+        type Case<'a> = (&'a str, usize, Vec<RunView>, i64, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             (
                 "one device: run it",
                 1,
@@ -688,8 +706,8 @@ mod tests {
         let file: FixesFile = toml::from_str(
             "modes = { \"service.restart\" = \"auto\" }\n[sites.warsaw]\n\"dns.flush\" = \"off\"\n",
         )
-        .unwrap();
-        let policy = FixPolicy::from_file(file).unwrap();
+        .expect("parses");
+        let policy = FixPolicy::from_file(file).expect("valid");
         let admin = |fix: &str, site: &str, mode: Mode| PolicyOverride {
             fix: fix.to_owned(),
             site: site.to_owned(),
@@ -760,8 +778,8 @@ mod tests {
                 "fixes.canary_devices must be 1 to 100",
             ),
         ] {
-            let file: FixesFile = toml::from_str(text).unwrap();
-            let error = FixPolicy::from_file(file).unwrap_err();
+            let file: FixesFile = toml::from_str(text).expect("parses");
+            let error = FixPolicy::from_file(file).expect_err("refused");
             assert!(error.contains(expected), "{text}: {error}");
         }
     }
@@ -785,26 +803,38 @@ mod tests {
             found.map(|(fix, parameters)| format!("{} {parameters:?}", fix.name))
         };
         assert_eq!(
-            name(for_condition("disk.used_pct", "/home")).unwrap(),
+            name(for_condition("disk.used_pct", "/home")).expect("a fix"),
             "disk.cleanup {\"mount\": \"/home\"}"
         );
         assert_eq!(
-            name(for_condition("service.not_running", "cups")).unwrap(),
+            name(for_condition("service.not_running", "cups")).expect("a fix"),
             "print.restart {}"
         );
         assert_eq!(
-            name(for_condition("service.not_running", "sshd")).unwrap(),
+            name(for_condition("service.not_running", "sshd")).expect("a fix"),
             "service.restart {\"service\": \"sshd\"}"
         );
         assert_eq!(name(for_condition("cpu.usage_pct", "total")), None);
         let report = r#"{"failed_layer":"dns","playbooks":[{"playbook":"web","target":"https://Intranet.example.com/x"}]}"#;
         assert_eq!(
-            name(for_report(report)).unwrap(),
+            name(for_report(report)).expect("a fix"),
             "dns.flush {\"name\": \"intranet.example.com\"}"
         );
         let by_address = r#"{"failed_layer":"dns","playbooks":[{"playbook":"web","target":"http://192.0.2.7/"}]}"#;
         assert_eq!(name(for_report(by_address)), None);
         assert_eq!(name(for_report(r#"{"failed_layer":"tls"}"#)), None);
+        let stuck = r#"{"failed_layer":"queue","playbooks":[{"playbook":"printing"}]}"#;
+        assert_eq!(
+            name(for_report(stuck)).expect("a fix"),
+            "print.restart {\"stuck_minutes\": \"10\"}"
+        );
+        // A printer that does not answer is not the print service's fault.
+        assert_eq!(
+            name(for_report(
+                r#"{"failed_layer":"printer","playbooks":[{"playbook":"printing"}]}"#
+            )),
+            None
+        );
         for fix in &CATALOG {
             assert!(
                 fix.needs_consent == (fix.default_mode == Mode::AskUser),

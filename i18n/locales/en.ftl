@@ -265,3 +265,11 @@ help-fix-what-clock-resync = The fix sets your computer's clock to the right tim
 help-fix-what-process-end = The fix closes the program that makes your computer slow. Save your work in it first: anything not saved there may be lost.
 help-fix-started = We started the fix. This page shows the result in a minute.
 help-fix-not-now = This fix cannot be started from here now. Your IT team sees your request.
+
+## the printing playbook: jobs stuck in the queue
+
+said-print-stuck = { $count ->
+    [one] One print job has been waiting in the queue for more than { $minutes } minutes: printing is stuck.
+   *[other] { $count } print jobs have been waiting in the queue for more than { $minutes } minutes: printing is stuck.
+}
+advice-print-stuck = Your IT team can cancel the stuck jobs and restart printing for you. Afterwards, print your document again.

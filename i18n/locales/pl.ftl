@@ -264,3 +264,12 @@ help-fix-what-clock-resync = Naprawa ustawia prawidłową godzinę w zegarze kom
 help-fix-what-process-end = Naprawa zamyka program, który spowalnia komputer. Najpierw zapisz w nim swoją pracę: niezapisane zmiany mogą zostać utracone.
 help-fix-started = Rozpoczęliśmy naprawę. Wynik pojawi się na tej stronie za minutę.
 help-fix-not-now = Tej naprawy nie można teraz uruchomić stąd. Twój zespół IT widzi Twoje zgłoszenie.
+
+## the printing playbook: jobs stuck in the queue
+
+said-print-stuck = { $count ->
+    [one] Jedno zadanie drukowania czeka w kolejce dłużej niż { $minutes } minut: drukowanie utknęło.
+    [few] { $count } zadania drukowania czekają w kolejce dłużej niż { $minutes } minut: drukowanie utknęło.
+   *[many] { $count } zadań drukowania czeka w kolejce dłużej niż { $minutes } minut: drukowanie utknęło.
+}
+advice-print-stuck = Twój zespół IT może anulować zablokowane wydruki i ponownie uruchomić drukowanie. Potem wydrukuj dokument jeszcze raz.

@@ -244,3 +244,8 @@ help-fix-what-clock-resync = 此修复会把电脑时钟校准到正确时间。
 help-fix-what-process-end = 此修复会关闭使电脑变慢的程序。请先在该程序中保存您的工作：未保存的内容可能会丢失。
 help-fix-started = 修复已开始。一分钟后此页面会显示结果。
 help-fix-not-now = 现在无法从这里启动此修复。您的 IT 团队可以看到您的请求。
+
+## the printing playbook: jobs stuck in the queue
+
+said-print-stuck = 有 { $count } 个打印任务在队列中等待超过 { $minutes } 分钟：打印卡住了。
+advice-print-stuck = 您的 IT 团队可以为您取消卡住的打印任务并重新启动打印服务。之后请重新打印您的文档。

@@ -42,6 +42,20 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Role::Technician,
         ),
         ("GET", "/api/v1/reproduce/none", None, Role::Technician),
+        (
+            "POST",
+            "/api/v1/tickets/1/fixes",
+            Some(json!({"fix": "disk.cleanup"})),
+            Role::Technician,
+        ),
+        ("GET", "/api/v1/tickets/1/fixes", None, Role::Technician),
+        ("GET", "/api/v1/fixes", None, Role::Technician),
+        (
+            "PUT",
+            "/api/v1/fixes/policy",
+            Some(json!({"fix": "dns.flush", "mode": null})),
+            Role::Admin,
+        ),
         ("GET", "/api/v1/knowledge?q=disk", None, Role::Technician),
         ("GET", "/api/v1/stats?days=7", None, Role::Supervisor),
         (

@@ -330,3 +330,141 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
     assert_eq!(stats["fixes"][0]["mode"], "approve");
     assert_eq!(stats["fixes"][0]["source"], "admin_api");
 }
+
+/// The issue's print acceptance through the whole loop: a user reports "the printer does not
+/// print" with the real agent command; its printing playbook finds jobs stuck in the machine's
+/// real CUPS queue; the report's ticket offers `print.restart` (policy approve) and nothing
+/// runs until a technician applies it; the agent cancels the stuck jobs, restarts CUPS and
+/// verifies, and the ticket resolves as fixed.
+// The machine's CUPS lock is held across awaits on purpose (see inside).
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stuck_print_jobs_a_user_reports_are_cleared_by_the_fix_a_technician_applies() {
+    // Held across awaits on purpose: it serialises tests that drive the machine's CUPS, and
+    // this runtime has worker threads of its own, so nothing here waits on its holder.
+    let _machine = crate::fixes::CUPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(queue) = crate::fixes::stuck_queue(15 * 60) else {
+        return;
+    };
+    let collector = TestCollector::start().await;
+    let store = collector.running().store.clone();
+    let http = collector.running().http_address;
+    let technician = firstline_collector::http::create_api_key(&store, "tech", Role::Technician)
+        .await
+        .expect("api key");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_dir = dir.path().join("agent");
+    let identity = enroll_with(&collector, &collector.token().await, &state_dir)
+        .await
+        .expect("enrolls");
+    let device = identity.device_id().to_owned();
+    let config = dir.path().join("agent.toml");
+    write_config(&config, &agent_config(&[("fixes", "enabled = true")]));
+    let agent = AgentProcess::start(&[], &config, &state_dir);
+    agent.wait_log(&["connected to collector"], 1).await;
+
+    let (config_path, state_path) = (config.clone(), state_dir.clone());
+    let (sent, answer) = tokio::task::spawn_blocking(move || {
+        crate::report::report(&config_path, &state_path, "the printer does not print")
+    })
+    .await
+    .expect("report");
+    assert!(sent, "{answer:#}");
+    let ticket = wait_for("the report's ticket", || async {
+        let (_, tickets) = http_json(
+            http,
+            "GET",
+            &format!("/api/v1/tickets?device={device}&kind=report"),
+            Some(&technician),
+            None,
+        )
+        .await;
+        tickets.as_array().and_then(|t| t.first().cloned())
+    })
+    .await;
+    let id = ticket["id"].as_i64().expect("id");
+    // What the user was told: their queue is stuck (the printing playbook's new step).
+    let printing = &answer["results"][0];
+    assert_eq!(printing["playbook"], "printing", "{answer:#}");
+    assert_eq!(printing["failed_layer"], "queue", "{answer:#}");
+    assert_eq!(printing["said"]["id"], "said-print-stuck", "{answer:#}");
+
+    let (_, fixes) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        None,
+    )
+    .await;
+    assert_eq!(fixes["offers"][0]["fix"], "print.restart", "{fixes:#}");
+    assert_eq!(fixes["offers"][0]["mode"], "approve");
+    // Two passes of the planner: an approve fix waits for a person.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let (_, fixes) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        None,
+    )
+    .await;
+    assert_eq!(
+        fixes["runs"],
+        json!([]),
+        "nothing ran before a technician applied it"
+    );
+    assert!(
+        !crate::fixes::stuck_queue_is_empty(),
+        "the jobs are still stuck"
+    );
+
+    let (status, started) = http_json(
+        http,
+        "POST",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        Some(&json!({"fix": "print.restart"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let resolved = wait_for("the report's ticket resolved by print.restart", || async {
+        let (_, detail) = http_json(
+            http,
+            "GET",
+            &format!("/api/v1/tickets/{id}"),
+            Some(&technician),
+            None,
+        )
+        .await;
+        (detail["state"] == "resolved").then_some(detail)
+    })
+    .await;
+    assert_eq!(
+        resolved["resolution"], "Fixed with print.restart, verified",
+        "{resolved:#}"
+    );
+    let (_, fixes) = http_json(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{id}/fixes"),
+        Some(&technician),
+        None,
+    )
+    .await;
+    let run = &fixes["runs"][0];
+    assert_eq!(run["state"], "verified", "{run:#}");
+    assert_eq!(run["parameters"]["stuck_minutes"], "10");
+    let changes = run["report"]["changes"].to_string();
+    assert!(changes.contains("cancelled 3 of 3 print jobs"), "{changes}");
+    for job in &queue.job_ids {
+        assert!(changes.contains(job.as_str()), "{job}: {changes}");
+    }
+    assert!(changes.contains("restarted the print service"), "{changes}");
+    assert!(
+        crate::fixes::stuck_queue_is_empty(),
+        "jobs left in the queue"
+    );
+}

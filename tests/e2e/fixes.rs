@@ -316,11 +316,20 @@ impl Drop for CupsCleanup {
     }
 }
 
-/// The acceptance: a CUPS queue to a printer that never answers, with jobs stuck
-/// longer than the fix's N minutes; the approved `print.restart` cancels them and restarts the
-/// scheduler, and says so only when `lpstat` agrees.
-#[test]
-fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
+/// One test at a time drives the machine's CUPS (they start, stop and restart it).
+pub(crate) static CUPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The machine's CUPS with the test's queue to a printer that never answers and 3 jobs in it,
+/// each `backdate_secs` old as CUPS itself records it; None (said aloud, and a failure in CI)
+/// when CUPS is missing or cannot start. Dropping it deletes the queue (and stops CUPS if it
+/// started it).
+pub(crate) struct StuckQueue {
+    pub(crate) job_ids: Vec<String>,
+    pub(crate) document_dir: tempfile::TempDir,
+    _cleanup: CupsCleanup,
+}
+
+pub(crate) fn stuck_queue(backdate_secs: i32) -> Option<StuckQueue> {
     let missing: Vec<&str> = ["cupsd", "lpadmin", "lp", "lpstat", "cancel", "service"]
         .into_iter()
         .filter(|program| !fixes::run::have_program(program))
@@ -330,7 +339,7 @@ fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
             "CUPS is not installed (missing {}; .ci/run installs cups and cups-client)",
             missing.join(", ")
         ));
-        return;
+        return None;
     }
     // Started the way the fix restarts it where systemd is not PID 1: its init script.
     let started_by_test = !scheduler_running();
@@ -343,9 +352,9 @@ fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
     }
     if started_by_test && let Err(e) = output_of("service", &["cups", "start"]) {
         skip(&format!("CUPS cannot start here: {e}"));
-        return;
+        return None;
     }
-    let _cleanup = CupsCleanup { started_by_test };
+    let cleanup = CupsCleanup { started_by_test };
     wait_until(
         "the CUPS scheduler to run",
         Duration::from_secs(30),
@@ -405,7 +414,7 @@ fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
             .expect("job number");
         backdate_job(
             &std::path::Path::new("/var/spool/cups").join(format!("c{number:05}")),
-            10 * 60,
+            backdate_secs,
         );
     }
     output_of("service", &["cups", "start"]).expect("cups starts again");
@@ -421,6 +430,31 @@ fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
             "lpstat shows the job's creation time, which CUPS should have read back ten minutes earlier"
         );
     }
+    Some(StuckQueue {
+        job_ids,
+        document_dir: dir,
+        _cleanup: cleanup,
+    })
+}
+
+/// Whether the test's queue is empty, as `lpstat` says.
+pub(crate) fn stuck_queue_is_empty() -> bool {
+    queued_lines().is_empty()
+}
+
+/// The acceptance: a CUPS queue to a printer that never answers, with jobs stuck
+/// longer than the fix's N minutes; the approved `print.restart` cancels them and restarts the
+/// scheduler, and says so only when `lpstat` agrees.
+#[test]
+fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
+    let _machine = CUPS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(queue) = stuck_queue(10 * 60) else {
+        return;
+    };
+    let job_ids = &queue.job_ids;
+    let dir = &queue.document_dir;
     let scheduler_before = cupsd_pid().expect("cupsd runs");
 
     let settings = Settings::parse(
@@ -463,7 +497,7 @@ fn stuck_print_jobs_are_cancelled_and_cups_restarted_and_verified() {
         cancelled.action.contains("cancelled 3 of 3 print jobs"),
         "{cancelled:?}"
     );
-    for id in &job_ids {
+    for id in job_ids {
         assert!(cancelled.action.contains(id.as_str()), "{cancelled:?}");
     }
     assert_eq!(cancelled.error, None);

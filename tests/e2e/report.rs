@@ -16,7 +16,11 @@ use crate::support::{
 const LOCAL: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 /// `e2e-agent report TEXT --json` as the user would run it.
-fn report(config: &std::path::Path, state_dir: &std::path::Path, text: &str) -> (bool, Value) {
+pub(crate) fn report(
+    config: &std::path::Path,
+    state_dir: &std::path::Path,
+    text: &str,
+) -> (bool, Value) {
     assert_stays_on_this_machine(config);
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-agent"))
         .arg("report")

@@ -354,7 +354,7 @@ pub fn report_area(failed_layer: Option<&str>) -> &'static [&'static str] {
         Some("dns") => &["dns."],
         Some("link" | "address" | "gateway") => &["network."],
         Some("tcp" | "tls" | "http") => &["https.", "tcp."],
-        Some("printer") => &["printer."],
+        Some("printer" | "queue") => &["printer."],
         Some("mail" | "greeting") => &["mail."],
         Some("space" | "write" | "disk") => &["disk."],
         Some("cpu" | "memory" | "thermal") => &["cpu.", "memory.", "thermal."],

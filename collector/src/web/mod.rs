@@ -1417,6 +1417,7 @@ async fn stats_page(
         percent(stats.auto_resolved_share),
     );
     body.push_str(&people_stats::people_card(&stats.people));
+    body.push_str(&people_stats::fixes_card(&stats.fixes));
     let to_rows = |map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, f64)> {
         let mut rows: Vec<(String, f64)> =
             map.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();

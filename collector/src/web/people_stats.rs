@@ -1,5 +1,5 @@
-//! The stats page's "People in the loop" card: what only Firstline can count, each number
-//! with the definition it is counted by (`store::stats::PeopleStats`).
+//! The stats page's "People in the loop" and "Fixes" cards: what only Firstline can count,
+//! each number with the definition it is counted by (`store::stats::PeopleStats`, `FixStats`).
 
 use crate::store::stats::PeopleStats;
 
@@ -37,6 +37,38 @@ pub fn people_card(people: &PeopleStats) -> String {
         fixed = percent(people.fixed_confirmed_share),
         fixed_n = people.fixed_confirmed,
         answers = people.fixed_answers,
+    )
+}
+
+/// The card of fixes: what ran, what verified, what healed itself, and how fast.
+pub fn fixes_card(fixes: &crate::store::fixes::FixStats) -> String {
+    let percent = |share: Option<f64>| {
+        share
+            .map(|s| format!("{:.0}%", s * 100.0))
+            .unwrap_or_else(|| "—".to_owned())
+    };
+    let duration = |ms: Option<i64>| match ms {
+        None => "—".to_owned(),
+        Some(ms) if ms < 120_000 => format!("{} s", ms / 1000),
+        Some(ms) if ms < 7_200_000 => format!("{} min", ms / 60_000),
+        Some(ms) => format!("{:.1} h", ms as f64 / 3_600_000.0),
+    };
+    let count = |state: &str| fixes.runs.get(state).copied().unwrap_or(0);
+    format!(
+        "<h2>Fixes</h2><div class=\"card\"><dl class=\"kv\" id=\"fix-stats\">\
+         <dt>Runs</dt><dd>{verified} verified, {not_verified} not verified, {failed} failed, {refused} refused by the device, {waiting} waiting</dd>\
+         <dt>Verified-fix rate</dt><dd>{rate} (of the runs that ran: the probe that found the fault no longer finds it)</dd>\
+         <dt>Self-healed</dt><dd>{healed} (of resolved tickets: an automatic fix resolved them, verified)</dd>\
+         <dt>Time to fix</dt><dd>automatic {auto}, by a person {person} (median, from the ticket opening to the fix verified)</dd></dl></div>",
+        verified = count("verified"),
+        not_verified = count("not_verified"),
+        failed = count("failed"),
+        refused = count("refused"),
+        waiting = count("waiting"),
+        rate = percent(fixes.verified_rate),
+        healed = percent(fixes.self_healed_share),
+        auto = duration(fixes.time_to_fix_auto_p50_ms),
+        person = duration(fixes.time_to_fix_staff_p50_ms),
     )
 }
 
