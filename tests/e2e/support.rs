@@ -741,12 +741,22 @@ impl SimulatedDevice {
                 findings: vec![finding],
             }))
             .await;
-        match self.stream.next().await {
-            Ok(pb::collector_message::Body::Ack(ack)) => {
-                assert_eq!(ack.sequence, sequence, "acked through the finding");
-                assert!(ack.refused.is_empty(), "refused: {:?}", ack.refused);
+        // The collector may also ask something of the device meanwhile (a fix on its new
+        // ticket, a notice): a real agent answers those on the side; the ack is what counts.
+        loop {
+            match self.stream.next().await {
+                Ok(pb::collector_message::Body::Ack(ack)) => {
+                    assert_eq!(ack.sequence, sequence, "acked through the finding");
+                    assert!(ack.refused.is_empty(), "refused: {:?}", ack.refused);
+                    return;
+                }
+                Ok(
+                    pb::collector_message::Body::Fix(_)
+                    | pb::collector_message::Body::Notice(_)
+                    | pb::collector_message::Body::Reproduce(_),
+                ) => continue,
+                other => panic!("expected an Ack, got {other:?}"),
             }
-            other => panic!("expected an Ack, got {other:?}"),
         }
     }
 }
