@@ -403,18 +403,28 @@ pub enum Step {
 /// One device: run; retry what did not get to run (capped, with backoff); done when
 /// verified; stopped when it ran and did not help. Many devices: the first
 /// `canary_devices` run first, the rest only when every canary verified; any canary not
-/// fixed, or `stop_after_failures` devices not fixed, stops it fleet-wide.
+/// fixed, or `stop_after_failures` devices not fixed, stops it fleet-wide, and so does any
+/// device not fixed once every device was asked (a rollout is done only when all verified).
+/// A device that stopped failing before its request could run is no longer waited for, nor
+/// counted as a failure; a canary lost that way is replaced.
 pub fn plan(targets: &[Target], runs: &[RunView], policy: &FixPolicy, now_ms: i64) -> Vec<Step> {
     let latest = |device_id: &str| {
         runs.iter()
             .filter(|run| run.device_id == device_id)
             .max_by_key(|run| run.try_number)
     };
+    let is_target = |device_id: &str| targets.iter().any(|t| t.device_id == device_id);
+    // Each device's latest run, less those whose device recovered before the fix could run
+    // there (gone: neither waited for nor a failure).
     let ran: Vec<&RunView> = {
         let mut devices: Vec<&str> = runs.iter().map(|run| run.device_id.as_str()).collect();
         devices.sort_unstable();
         devices.dedup();
-        devices.into_iter().filter_map(latest).collect()
+        devices
+            .into_iter()
+            .filter_map(latest)
+            .filter(|run| !(run.retryable() && !is_target(&run.device_id)))
+            .collect()
     };
     let exhausted = |run: &RunView| run.retryable() && run.try_number >= policy.max_tries;
     let failures: Vec<&RunView> = ran
@@ -429,7 +439,10 @@ pub fn plan(targets: &[Target], runs: &[RunView], policy: &FixPolicy, now_ms: i6
         "expired" => "got no answer from the device in time",
         _ => "could not run",
     };
-    let tried = failures.iter().any(|run| run.state != "refused");
+    // Tried means it ran somewhere: not when devices only refused it or never answered.
+    let tried = failures
+        .iter()
+        .any(|run| matches!(run.state.as_str(), "not_verified" | "failed"));
     if let Some(canary) = failures.iter().find(|run| run.canary && many) {
         return vec![Step::Stop {
             tried,
@@ -491,8 +504,14 @@ pub fn plan(targets: &[Target], runs: &[RunView], policy: &FixPolicy, now_ms: i6
                 try_number: 1,
             });
         }
-    } else if canaries_asked == 0 {
-        for target in targets.iter().take(policy.canary_devices) {
+    } else if canaries_asked < policy.canary_devices && targets.iter().any(|t| !asked(&t.device_id))
+    {
+        // The first canaries, or new ones for those that recovered before the fix ran.
+        for target in targets
+            .iter()
+            .filter(|t| !asked(&t.device_id))
+            .take(policy.canary_devices - canaries_asked)
+        {
             steps.push(Step::Queue {
                 target: target.clone(),
                 canary: true,
@@ -513,9 +532,20 @@ pub fn plan(targets: &[Target], runs: &[RunView], policy: &FixPolicy, now_ms: i6
         .iter()
         .any(|run| run.waiting() || (run.retryable() && !exhausted(run)));
     let unasked = targets.iter().any(|t| !asked(&t.device_id));
-    if steps.is_empty() && !waiting && !unasked && !ran.is_empty() {
-        steps.push(Step::Done {
-            devices: ran.iter().filter(|run| run.state == "verified").count(),
+    if steps.is_empty() && !waiting && !unasked {
+        let verified = ran.iter().filter(|run| run.state == "verified").count();
+        steps.push(if !failures.is_empty() {
+            Step::Stop {
+                tried,
+                reason: format!("{} of {} devices were not fixed", failures.len(), ran.len()),
+            }
+        } else if verified > 0 {
+            Step::Done { devices: verified }
+        } else {
+            Step::Stop {
+                tried: false,
+                reason: "no device needs it any more (the fault cleared before it ran)".to_owned(),
+            }
         });
     }
     steps
@@ -681,6 +711,45 @@ mod tests {
                 ],
                 0,
                 vec!["stop: 3 devices were not fixed (stop after 3); stopped fleet-wide"],
+            ),
+            (
+                "incident: a canary gone quiet recovered by itself: a new canary",
+                10,
+                vec![
+                    run("d00x", true, 1, "expired"),
+                    run("d0", true, 1, "verified"),
+                ],
+                0,
+                vec!["queue d1 canary=true try=1"],
+            ),
+            (
+                "incident: all asked, two not fixed under the threshold: not done",
+                0,
+                vec![
+                    run("d0", true, 1, "verified"),
+                    run("d1", true, 1, "verified"),
+                    run("d2", false, 1, "verified"),
+                    run("d3", false, 1, "not_verified"),
+                ],
+                0,
+                vec!["stop: 1 of 4 devices were not fixed"],
+            ),
+            (
+                "one device: recovered before its retry",
+                0,
+                vec![run("d0", false, 1, "expired")],
+                0,
+                vec!["stop untried: no device needs it any more (the fault cleared before it ran)"],
+            ),
+            (
+                "one device: never answered, as often as it may: not tried",
+                1,
+                vec![
+                    run("d0", false, 1, "expired"),
+                    run("d0", false, 2, "expired"),
+                ],
+                0,
+                vec!["stop untried: the fix got no answer from the device in time"],
             ),
             (
                 "incident: every device ran it",

@@ -387,7 +387,7 @@ impl Metrics {
         }
         let fix_runs = Family::<[(&'static str, String); 2], Counter>::default();
         for outcome in ["verified", "not_verified", "failed", "refused"] {
-            for allowed in ["policy", "technician"] {
+            for allowed in ["policy", "technician", "user"] {
                 drop(fix_runs.get_or_create(&[
                     ("outcome", outcome.to_owned()),
                     ("allowed_by", allowed.to_owned()),
@@ -404,7 +404,7 @@ impl Metrics {
         }
         registry.register(
             "database_fix_runs",
-            "Fix requests agents answered, by outcome (verified: the fault is gone; not_verified: it ran and the fault is still there; failed; refused by the agent) and who allowed them (policy: auto; technician: approve) (database-wide: use max, not sum)",
+            "Fix requests agents answered, by outcome (verified: the fault is gone; not_verified: it ran and the fault is still there; failed; refused by the agent) and who allowed them (policy: auto; technician: approve; user: ask-user, the affected user) (database-wide: use max, not sum)",
             fix_runs,
         );
         registry.register(

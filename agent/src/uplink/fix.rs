@@ -118,15 +118,16 @@ impl Fixer {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&ask.request_id);
-                Admission::Now(Box::new(crate::wire::fix_result(
-                    &ask.request_id,
-                    &FixReport::refused(
-                        &ask.fix,
-                        format!(
-                            "busy: this agent already has {MAX_PENDING} fixes running or waiting; ask again when they have finished"
-                        ),
+                // Failed, not refused: nothing was wrong with the request, and the collector
+                // tries a failed one again later (a refused one never).
+                let mut busy = FixReport::refused(
+                    &ask.fix,
+                    format!(
+                        "busy: this agent already has {MAX_PENDING} fixes running or waiting; ask again when they have finished"
                     ),
-                )))
+                );
+                busy.outcome = Outcome::Failed;
+                Admission::Now(Box::new(crate::wire::fix_result(&ask.request_id, &busy)))
             }
         }
     }

@@ -59,3 +59,6 @@ CREATE TABLE fix_policies (
     updated_at_ms  BIGINT NOT NULL,
     PRIMARY KEY (fix, site)
 );
+
+-- A report's diagnosis, found from its link (report_links names device and report id).
+CREATE INDEX findings_user_reports ON findings (device_id, resource) WHERE check_name = 'user.report';

@@ -181,6 +181,13 @@ fn extra_parameters(fix: &str) -> &'static [&'static str] {
     }
 }
 
+/// Fix requests one device is sent at a time: what its agent holds (one running, 4
+/// waiting; it answers more "busy").
+const MAX_SENT_PER_DEVICE: usize = 4;
+
+/// Rows the fixes' pass reads at a time.
+const PLAN_PAGE: usize = 500;
+
 /// The checks some fix answers (with user reports, answered by their diagnosis).
 const ANSWERED_CHECKS: &str =
     "('disk.used_pct', 'dns.resolve', 'service.not_running', 'clock.skew_secs', 'user.report')";
@@ -466,8 +473,10 @@ impl Store {
             let attempt = match existing {
                 Some(row) => {
                     let state: String = row.try_get("state")?;
-                    if state == "running" || *started_by == StartedBy::Policy {
-                        // The policy starts a fix once per ticket; after that only a person.
+                    if state == "running" || matches!(started_by, StartedBy::Policy | StartedBy::User(_)) {
+                        // The policy starts a fix once per ticket, and so does its user (a
+                        // fix that did not help is not theirs to try again); then only a
+                        // technician.
                         transaction.rollback().await?;
                         return Err(FixError::Running { fix: fix.to_owned(), ticket: ticket_id });
                     }
@@ -572,6 +581,11 @@ impl Store {
                     .filter(|c| c.fix.name == fix)
                     .filter(|c| only_device.as_deref().is_none_or(|d| d == c.device_id))
                     .filter(|c| started_by.may_start(policy.mode(fix, &c.site, &overrides).0))
+                    .filter({
+                        // One target per device (several reports of one device are one).
+                        let mut seen = BTreeSet::new();
+                        move |c| seen.insert(c.device_id.clone())
+                    })
                     .map(|c| {
                         let mut parameters = c.parameters;
                         for (key, value) in &extra {
@@ -647,13 +661,23 @@ impl Store {
                     }
                     Step::Done { devices } => {
                         let outcome = format!("verified on {devices} device{}", if devices == 1 { "" } else { "s" });
-                        sqlx::query("UPDATE fix_rollouts SET state = 'done', ended_at_ms = $1, outcome = $2 WHERE ticket_id = $3 AND fix = $4")
-                            .bind(now_ms)
-                            .bind(&outcome)
-                            .bind(ticket_id)
-                            .bind(fix)
-                            .execute(&mut *transaction)
-                            .await?;
+                        // Only the advance that ends it acts on the ticket: two at once (an
+                        // answer and the pass, or two collectors) end it once.
+                        let ended = sqlx::query(
+                            "UPDATE fix_rollouts SET state = 'done', ended_at_ms = $1, outcome = $2 \
+                             WHERE ticket_id = $3 AND fix = $4 AND state = 'running' AND attempt = $5",
+                        )
+                        .bind(now_ms)
+                        .bind(&outcome)
+                        .bind(ticket_id)
+                        .bind(fix)
+                        .bind(attempt)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                        if ended == 0 {
+                            continue;
+                        }
                         let (solution, actor) = match started_by {
                             StartedBy::Policy => (format!("Fixed automatically, verified: {fix}"), "Firstline (automatic fix)".to_owned()),
                             StartedBy::Technician(name) => (format!("Fixed with {fix}, verified"), name.to_owned()),
@@ -662,14 +686,26 @@ impl Store {
                                 format!("{account} (requester)"),
                             ),
                         };
-                        if ticket_open && devices > 0 {
+                        // A person who reopened the ticket since the fix started decides.
+                        let reopened = sqlx::query(
+                            "SELECT 1 AS yes FROM ticket_events WHERE ticket_id = $1 AND kind = 'state' AND text LIKE 'Reopened%' \
+                             AND at_ms >= (SELECT started_at_ms FROM fix_rollouts WHERE ticket_id = $1 AND fix = $2) LIMIT 1",
+                        )
+                        .bind(ticket_id)
+                        .bind(fix)
+                        .fetch_optional(&mut *transaction)
+                        .await?
+                        .is_some();
+                        if ticket_open && devices > 0 && reopened {
+                            note!(transaction, ticket_id, now_ms, None::<&str>, &format!("Fix {fix} verified, but the ticket was reopened since it started: left open for whoever reopened it"), None::<&str>);
+                        } else if ticket_open && devices > 0 {
                             ending = Some(Ending::Resolve { solution, actor });
                         } else if devices > 0 && ticket_state == "resolved" {
                             // The check saw the fault clear (the fix's doing) a moment before
                             // the fix's own answer arrived, and the ticket resolved itself as
                             // recovered: the fix gets the credit it earned.
                             let amended = sqlx::query(
-                                "UPDATE tickets SET resolution = $1 WHERE id = $2 AND state = 'resolved' \
+                                "UPDATE tickets SET resolution = $1 WHERE id = $2 AND state = 'resolved' AND resolution LIKE 'auto-resolved:%' \
                                  AND resolved_at_ms >= (SELECT started_at_ms FROM fix_rollouts WHERE ticket_id = $2 AND fix = $3)",
                             )
                             .bind(&solution)
@@ -684,13 +720,21 @@ impl Store {
                         }
                     }
                     Step::Stop { reason, tried } => {
-                        sqlx::query("UPDATE fix_rollouts SET state = 'stopped', ended_at_ms = $1, outcome = $2 WHERE ticket_id = $3 AND fix = $4")
-                            .bind(now_ms)
-                            .bind(&reason)
-                            .bind(ticket_id)
-                            .bind(fix)
-                            .execute(&mut *transaction)
-                            .await?;
+                        let ended = sqlx::query(
+                            "UPDATE fix_rollouts SET state = 'stopped', ended_at_ms = $1, outcome = $2 \
+                             WHERE ticket_id = $3 AND fix = $4 AND state = 'running' AND attempt = $5",
+                        )
+                        .bind(now_ms)
+                        .bind(&reason)
+                        .bind(ticket_id)
+                        .bind(fix)
+                        .bind(attempt)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected();
+                        if ended == 0 {
+                            continue;
+                        }
                         let cancelled = sqlx::query(
                             "UPDATE fix_runs SET state = 'cancelled', done_at_ms = $1 \
                              WHERE ticket_id = $2 AND fix = $3 AND state = 'queued'",
@@ -765,61 +809,81 @@ impl Store {
             .bind(now_ms)
             .execute(pool)
             .await?;
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT c.ticket_id, c.check_name, c.resource, c.evidence_json, d.site FROM conditions c \
-                 JOIN tickets t ON t.id = c.ticket_id JOIN devices d ON d.id = c.device_id \
-                 WHERE t.state IN {OPEN_STATES} AND c.state <> 'resolved' AND c.check_name IN {ANSWERED_CHECKS} \
-                 ORDER BY c.ticket_id LIMIT 5000"
-            )))
-            .fetch_all(pool)
-            .await?;
-            let reports = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT l.ticket_id, f.check_name, f.resource, f.evidence_json, d.site FROM report_links l \
-                 JOIN tickets t ON t.id = l.ticket_id \
-                 JOIN findings f ON f.device_id = l.device_id AND f.check_name = 'user.report' AND f.resource = l.report_id \
-                 JOIN devices d ON d.id = l.device_id \
-                 WHERE t.kind = 'report' AND t.state IN {OPEN_STATES} AND l.how <> 'known_outage' \
-                 ORDER BY l.ticket_id LIMIT 5000"
-            )))
-            .fetch_all(pool)
-            .await?;
             let overrides = overrides!(pool);
-            let mut wanted: BTreeSet<(i64, &'static str)> = BTreeSet::new();
-            for row in rows.iter().chain(&reports) {
-                let check: String = row.try_get("check_name")?;
-                let resource: String = row.try_get("resource")?;
-                let evidence: String = row.try_get("evidence_json")?;
-                let site: String = row.try_get("site")?;
-                if let Some((fix, _)) = fix_of_condition(&check, &resource, &evidence)
-                    && self.fix_policy.mode(fix.name, &site, &overrides).0 == Mode::Auto
-                {
-                    wanted.insert((row.try_get("ticket_id")?, fix.name));
-                }
-            }
-            let started = sqlx::query("SELECT ticket_id, fix FROM fix_rollouts")
+            // Open tickets no fix was started on yet, a page at a time (by ticket id, so every
+            // one is seen however many there are): one row per ticket, check, site and, for a
+            // stopped service, which one (an incident of thousands of devices is a few rows).
+            let mut after = 0_i64;
+            loop {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT DISTINCT c.ticket_id, c.check_name, \
+                     CASE WHEN c.check_name = 'service.not_running' THEN c.resource ELSE '' END AS resource, \
+                     '{{}}' AS evidence_json, d.site FROM conditions c \
+                     JOIN tickets t ON t.id = c.ticket_id JOIN devices d ON d.id = c.device_id \
+                     WHERE c.ticket_id > $1 AND t.state IN {OPEN_STATES} AND c.state <> 'resolved' \
+                     AND c.check_name IN {ANSWERED_CHECKS} \
+                     AND NOT EXISTS (SELECT 1 FROM fix_rollouts r WHERE r.ticket_id = c.ticket_id) \
+                     UNION ALL \
+                     SELECT l.ticket_id, f.check_name, f.resource, f.evidence_json, d.site FROM report_links l \
+                     JOIN tickets t ON t.id = l.ticket_id \
+                     JOIN findings f ON f.device_id = l.device_id AND f.check_name = 'user.report' AND f.resource = l.report_id \
+                     JOIN devices d ON d.id = l.device_id \
+                     WHERE l.ticket_id > $1 AND t.kind = 'report' AND t.state IN {OPEN_STATES} AND l.how <> 'known_outage' \
+                     AND NOT EXISTS (SELECT 1 FROM fix_rollouts r WHERE r.ticket_id = l.ticket_id) \
+                     ORDER BY 1 LIMIT {PLAN_PAGE}"
+                )))
+                .bind(after)
                 .fetch_all(pool)
                 .await?;
-            for row in &started {
-                let ticket_id: i64 = row.try_get("ticket_id")?;
-                let fix: String = row.try_get("fix")?;
-                wanted.retain(|(t, f)| !(*t == ticket_id && *f == fix));
-            }
-            for (ticket_id, fix) in wanted {
-                match self.start_fix(ticket_id, fix, &StartedBy::Policy, None, &Parameters::new(), now_ms).await {
-                    Ok(more) => advanced.nudge.extend(more.nudge),
-                    Err(FixError::Running { .. }) => {}
-                    Err(e) => tracing::warn!(ticket = ticket_id, fix, error = %e, "starting an automatic fix failed"),
+                let mut wanted: BTreeSet<(i64, &'static str)> = BTreeSet::new();
+                let mut last = after;
+                for row in &rows {
+                    let ticket_id: i64 = row.try_get("ticket_id")?;
+                    last = last.max(ticket_id);
+                    let check: String = row.try_get("check_name")?;
+                    let resource: String = row.try_get("resource")?;
+                    let evidence: String = row.try_get("evidence_json")?;
+                    let site: String = row.try_get("site")?;
+                    if let Some((fix, _)) = fix_of_condition(&check, &resource, &evidence)
+                        && self.fix_policy.mode(fix.name, &site, &overrides).0 == Mode::Auto
+                    {
+                        wanted.insert((ticket_id, fix.name));
+                    }
                 }
+                for (ticket_id, fix) in wanted {
+                    match self.start_fix(ticket_id, fix, &StartedBy::Policy, None, &Parameters::new(), now_ms).await {
+                        Ok(more) => advanced.nudge.extend(more.nudge),
+                        Err(FixError::Running { .. }) => {}
+                        Err(e) => tracing::warn!(ticket = ticket_id, fix, error = %e, "starting an automatic fix failed"),
+                    }
+                }
+                // A full page may end inside a ticket's rows: that ticket is read again next
+                // page (its fix, if started, is then skipped by NOT EXISTS).
+                if rows.len() < PLAN_PAGE {
+                    break;
+                }
+                // Unless one ticket filled the page (then its rest is left for later passes).
+                after = if last - 1 > after { last - 1 } else { last };
             }
-            let running = sqlx::query("SELECT ticket_id, fix FROM fix_rollouts WHERE state = 'running' ORDER BY ticket_id LIMIT 1000")
+            let mut after = 0_i64;
+            loop {
+                let running = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT ticket_id, fix FROM fix_rollouts WHERE state = 'running' AND ticket_id > $1 ORDER BY ticket_id LIMIT {PLAN_PAGE}"
+                )))
+                .bind(after)
                 .fetch_all(pool)
                 .await?;
-            for row in &running {
-                let ticket_id: i64 = row.try_get("ticket_id")?;
-                let fix: String = row.try_get("fix")?;
-                match self.advance_fix(ticket_id, &fix, now_ms).await {
-                    Ok(more) => advanced.nudge.extend(more.nudge),
-                    Err(e) => tracing::warn!(ticket = ticket_id, fix = %fix, error = %e, "advancing a fix failed"),
+                for row in &running {
+                    let ticket_id: i64 = row.try_get("ticket_id")?;
+                    after = after.max(ticket_id);
+                    let fix: String = row.try_get("fix")?;
+                    match self.advance_fix(ticket_id, &fix, now_ms).await {
+                        Ok(more) => advanced.nudge.extend(more.nudge),
+                        Err(e) => tracing::warn!(ticket = ticket_id, fix = %fix, error = %e, "advancing a fix failed"),
+                    }
+                }
+                if running.len() < PLAN_PAGE {
+                    break;
                 }
             }
         });
@@ -842,7 +906,9 @@ impl Store {
         };
         let select = format!(
             "SELECT * FROM fix_runs WHERE device_id = $1 AND state IN {states} \
-             AND expires_at_ms > $2 ORDER BY created_at_ms LIMIT 10"
+             AND expires_at_ms > $2 AND EXISTS (SELECT 1 FROM fix_rollouts r WHERE r.ticket_id = fix_runs.ticket_id \
+             AND r.fix = fix_runs.fix AND r.state = 'running' AND r.attempt = fix_runs.rollout_attempt) \
+             ORDER BY created_at_ms LIMIT {MAX_SENT_PER_DEVICE}"
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(select))
@@ -852,14 +918,17 @@ impl Store {
                 .await?;
             let mut runs = Vec::with_capacity(rows.len());
             for row in &rows {
-                runs.push(run_from_row!(row));
-            }
-            for run in &runs {
-                sqlx::query("UPDATE fix_runs SET state = 'sent', sent_at_ms = $1 WHERE id = $2 AND state IN ('queued', 'sent')")
+                let run = run_from_row!(row);
+                // Sent only if still waiting now (not cancelled a moment ago by a stop).
+                let claimed = sqlx::query("UPDATE fix_runs SET state = 'sent', sent_at_ms = $1 WHERE id = $2 AND state IN ('queued', 'sent')")
                     .bind(now_ms)
                     .bind(&run.id)
                     .execute(pool)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                if claimed == 1 {
+                    runs.push(run);
+                }
             }
             Ok(runs)
         })
@@ -887,6 +956,15 @@ impl Store {
             report_json.and_then(|json| serde_json::from_str(json).ok());
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            // An answer to nothing of this device's costs one read, not the write lock.
+            let known = sqlx::query("SELECT 1 AS yes FROM fix_runs WHERE id = $1 AND device_id = $2 AND state IN ('queued', 'sent', 'expired')")
+                .bind(request_id)
+                .bind(device_id)
+                .fetch_optional(pool)
+                .await?;
+            if known.is_none() {
+                return Ok(None);
+            }
             let mut transaction = pool.begin_with(begin).await?;
             let row = sqlx::query(
                 "SELECT ticket_id, fix, state FROM fix_runs WHERE id = $1 AND device_id = $2",
@@ -954,7 +1032,11 @@ impl Store {
                 });
             }
             let mut offers: Vec<FixOffer> = Vec::new();
+            let mut counted = BTreeSet::new();
             for candidate in &candidates {
+                if !counted.insert((candidate.fix.name, candidate.device_id.clone())) {
+                    continue;
+                }
                 if let Some(offer) = offers.iter_mut().find(|o| o.fix == candidate.fix.name) {
                     offer.devices += 1;
                     continue;

@@ -55,7 +55,7 @@ impl Store {
                 .try_get("total")?;
             snapshot.notifications_unexpanded = count(unexpanded);
             let rows = sqlx::query(
-                "SELECT state, CASE WHEN allowed_by LIKE 'policy:%' THEN 'policy' ELSE 'technician' END AS allowed, COUNT(*) AS total \
+                "SELECT state, CASE WHEN allowed_by LIKE 'policy:%' THEN 'policy' WHEN allowed_by LIKE 'user:%' THEN 'user' ELSE 'technician' END AS allowed, COUNT(*) AS total \
                  FROM fix_runs WHERE state IN ('verified', 'not_verified', 'failed', 'refused') GROUP BY 1, 2 ORDER BY 1, 2",
             )
             .fetch_all(pool)

@@ -578,7 +578,15 @@ async fn user_fix_offer(
     fixes
         .offers
         .iter()
-        .find(|offer| offer.running || offer.mode == crate::fixes::Mode::AskUser)
+        // Once per request: a fix that ran and did not help is not offered again.
+        .find(|offer| {
+            offer.running
+                || (offer.mode == crate::fixes::Mode::AskUser
+                    && !fixes
+                        .rollouts
+                        .iter()
+                        .any(|rollout| rollout.fix == offer.fix))
+        })
         .map(|offer| UserFixOffer {
             fix: offer.fix.clone(),
             running: offer.running,
