@@ -262,6 +262,15 @@ pub fn prepare(parameters: &mut Parameters, settings: &Settings) -> Result<Netwo
     let interface = parameters.required("interface")?;
     valid_interface_name(&interface)?;
     let wait_secs = parameters.number("wait_secs", 5..=120, 30)?;
+    // The renewal, the guard's wait and the verification must end within the run limit, or
+    // the report would say "not known" while the guard is still deciding.
+    if Duration::from_secs(wait_secs) * 2 > settings.fixes.run_limit {
+        return Err(format!(
+            "parameter \"wait_secs\" ({wait_secs}) must be at most half of this device's \
+             [fixes] run_limit ({:?})",
+            settings.fixes.run_limit
+        ));
+    }
     let device = std::path::Path::new("/sys/class/net").join(&interface);
     let link_type = std::fs::read_to_string(device.join("type"))
         .map_err(|_| format!("there is no network interface {interface} on this device"))?;
@@ -270,6 +279,13 @@ pub fn prepare(parameters: &mut Parameters, settings: &Settings) -> Result<Netwo
         .parse()
         .map_err(|_| format!("{interface}: unreadable link type {link_type:.20?}"))?;
     renewable_link_type(&interface, link_type)?;
+    // TAP devices are Ethernet to the kernel but a VPN's (OpenVPN's) link all the same.
+    if device.join("tun_flags").exists() {
+        return Err(format!(
+            "{interface} is a TUN/TAP device: a VPN's link, which may be how this device reaches \
+             the collector; network.renew only renews Ethernet and Wi-Fi links"
+        ));
+    }
     Ok(NetworkRenew {
         interface,
         collector: settings
@@ -546,23 +562,30 @@ impl Prepared for NetworkRenew {
     }
 
     fn verify(&mut self) -> Verification {
+        // A lease, a carrier or the collector's answer may take a moment: look until all is
+        // well or SETTLE has passed, and report the last look.
         let started = Instant::now();
-        let state = loop {
-            match self.look() {
-                Ok(state) if !state.working() && started.elapsed() < SETTLE => {
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                other => break other,
+        loop {
+            let look = self.look_again();
+            let done = match &look {
+                Ok((passed, _)) => *passed,
+                Err(_) => true,
+            };
+            if done || started.elapsed() >= SETTLE {
+                return Verification::from_look(look);
             }
-        };
-        let state = match state {
-            Ok(state) => state,
-            Err(error) => return Verification::from_look(Err(error)),
-        };
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl NetworkRenew {
+    /// The link, and the network check's own rules where they apply: the gateway if this
+    /// link carried the default route before, the collector if the config names one.
+    fn look_again(&self) -> Result<(bool, String), String> {
+        let state = self.look()?;
         let mut passed = state.working();
         let mut detail = state.describe(&self.interface);
-        // The network check's own rules, where they apply: the gateway if this link carried
-        // it before, the collector if the config names one.
         if self.gateway_before {
             let routes = gateway::default_routes().unwrap_or_default();
             match routes.iter().find(|r| r.interface == self.interface) {
@@ -573,8 +596,8 @@ impl Prepared for NetworkRenew {
                 }
             }
         }
-        if let Some(collector) = self.collector.clone() {
-            match self.collector_answers(&collector) {
+        if let Some(collector) = &self.collector {
+            match self.collector_answers(collector) {
                 Ok(ms) => {
                     detail.push_str(&format!("; collector {collector} answers in {ms:.0} ms"))
                 }
@@ -584,7 +607,7 @@ impl Prepared for NetworkRenew {
                 }
             }
         }
-        Verification { passed, detail }
+        Ok((passed, detail))
     }
 }
 
@@ -634,6 +657,10 @@ mod tests {
             (
                 vec![("interface", "lo"), ("wait_secs", "600")],
                 "must be 5 to 120",
+            ),
+            (
+                vec![("interface", "lo"), ("wait_secs", "100")],
+                "at most half of this device's [fixes] run_limit (120s)",
             ),
         ] {
             let parameters = pairs
