@@ -1,7 +1,7 @@
 //! `network.renew` on real links (issue 20): a link taken down inside a network namespace the
-//! test makes is brought up again and verified, and said to be static; and a renewal that cuts
-//! the collector off (the link's own subnet shadows the route the collector was reached by) is
-//! undone by the fix's guard. The fix runs inside the namespace as this test binary, started
+//! test makes is brought up again and verified, and said to be static; a renewal that cuts the
+//! collector off (the link's own subnet shadows the route the collector was reached by) is
+//! undone by the fix's guard, and one the collector survives is kept. The fix runs inside the namespace as this test binary, started
 //! again with `ip netns exec` to run only `run_network_renew_in_this_namespace`, which prints its
 //! report. Needs Linux, root and `ip` (iproute2), as CI has; traffic stays on the test's links.
 
@@ -351,6 +351,57 @@ fn a_renewal_that_cuts_the_collector_off_is_undone_by_its_guard() {
     );
     eprintln!(
         "fix_network guard case: {:?} (fix {} ms)",
+        started.elapsed(),
+        report["elapsed_ms"]
+    );
+}
+
+#[test]
+fn a_renewal_the_collector_survives_is_kept_by_the_guard() {
+    if let Err(why) = can_make_namespaces() {
+        skip(&why);
+        return;
+    }
+    let started = Instant::now();
+    let id = std::process::id() % 10_000;
+    let (a_host, a_inner) = (format!("flkh{id}"), format!("flki{id}"));
+    let (b_host, b_inner) = (format!("flch{id}"), format!("flci{id}"));
+    let sub = subnet();
+    let mut namespace = Namespace::new("k").expect("namespace");
+    // The collector on the host end of A, which is up; B, down, is another subnet whose far
+    // end is up: bringing it up takes nothing from the route to the collector.
+    namespace
+        .link(&a_host, &a_inner, &format!("10.240.{sub}.2/24"))
+        .expect("veth a");
+    let collector_ip = format!("10.240.{sub}.1");
+    ip(&["addr", "add", &format!("{collector_ip}/24"), "dev", &a_host]).expect("a address");
+    ip(&["link", "set", &a_host, "up"]).expect("a up");
+    namespace
+        .exec(&["ip", "link", "set", &a_inner, "up"])
+        .expect("a inner up");
+    namespace
+        .link(&b_host, &b_inner, &format!("10.241.{sub}.2/24"))
+        .expect("veth b");
+    ip(&["link", "set", &b_host, "up"]).expect("b up");
+    let collector = std::net::TcpListener::bind((collector_ip.as_str(), 0)).expect("listener");
+    let collector = collector.local_addr().expect("address").to_string();
+
+    let result = namespace.run_fix(&b_inner, &collector);
+    let report = &result["report"];
+    assert_eq!(report["outcome"], "verified", "{report:#}");
+    let actions = actions(report);
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.starts_with("answered before and after the renewal")
+                && a.ends_with("the guard kept the change")),
+        "{actions:?}"
+    );
+    let (up, addresses) = namespace.link_state(&b_inner);
+    assert!(up, "the link stays up");
+    assert_eq!(addresses, vec![format!("10.241.{sub}.2")]);
+    eprintln!(
+        "fix_network kept case: {:?} (fix {} ms)",
         started.elapsed(),
         report["elapsed_ms"]
     );
