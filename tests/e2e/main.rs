@@ -10,6 +10,7 @@ mod clock;
 mod delivery;
 mod enrollment;
 mod fix_loop;
+mod fix_network;
 mod fixes;
 mod guard;
 mod hardening;

@@ -12,6 +12,7 @@ pub mod clock_resync;
 pub mod disk_cleanup;
 pub mod dns_flush;
 pub mod limits;
+pub mod network_renew;
 pub mod print_restart;
 pub mod process_end;
 pub mod run;
@@ -51,6 +52,7 @@ pub const FIXES: &[FixSpec] = &[
     print_restart::SPEC,
     clock_resync::SPEC,
     process_end::SPEC,
+    network_renew::SPEC,
 ];
 
 pub fn spec(name: &str) -> Option<&'static FixSpec> {
@@ -351,6 +353,7 @@ pub fn prepare(
         print_restart::NAME => Box::new(print_restart::prepare(&mut parameters, config)?),
         clock_resync::NAME => Box::new(clock_resync::prepare(&mut parameters, settings)?),
         process_end::NAME => Box::new(process_end::prepare(&mut parameters, authority)?),
+        network_renew::NAME => Box::new(network_renew::prepare(&mut parameters, settings)?),
         other => return Err(format!("fix {other} has no implementation")),
     };
     parameters.finish()?;
