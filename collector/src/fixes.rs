@@ -49,7 +49,7 @@ pub struct FixInfo {
     pub default_mode: Mode,
 }
 
-pub const CATALOG: [FixInfo; 6] = [
+pub const CATALOG: [FixInfo; 7] = [
     FixInfo {
         name: "disk.cleanup",
         summary: "Frees disk space: old temporary files, the trash, browser caches, old crash dumps and package downloads, and the system journal beyond its size.",
@@ -77,6 +77,12 @@ pub const CATALOG: [FixInfo; 6] = [
     FixInfo {
         name: "clock.resync",
         summary: "Resynchronises the clock with the time service.",
+        needs_consent: false,
+        default_mode: Mode::Approve,
+    },
+    FixInfo {
+        name: "network.renew",
+        summary: "Brings a network link up again and renews its address, putting it back as it was if the collector cannot be reached afterwards.",
         needs_consent: false,
         default_mode: Mode::Approve,
     },
@@ -114,6 +120,8 @@ pub fn for_condition(check: &str, resource: &str) -> Option<(&'static FixInfo, P
         "service.not_running" if PRINT_SERVICES.contains(&resource) => ("print.restart", &[]),
         "service.not_running" => ("service.restart", &[("service", resource)]),
         "clock.skew_secs" => ("clock.resync", &[]),
+        // Which link is the technician's to say (a missing gateway names none).
+        "network.gateway_missing" => ("network.renew", &[]),
         _ => return None,
     };
     let parameters = parameters

@@ -263,6 +263,7 @@ help-fix-what-service-restart = The fix restarts the background program that sto
 help-fix-what-print-restart = The fix restarts printing and cancels the print jobs that are stuck.
 help-fix-what-clock-resync = The fix sets your computer's clock to the right time.
 help-fix-what-process-end = The fix closes the program that makes your computer slow. Save your work in it first: anything not saved there may be lost.
+help-fix-what-network-renew = The fix switches your network connection on again and asks for a new address. If IT cannot be reached afterwards, it puts everything back as it was.
 help-fix-started = We started the fix. This page shows the result in a minute.
 help-fix-not-now = This fix cannot be started from here now. Your IT team sees your request.
 

@@ -262,6 +262,7 @@ help-fix-what-service-restart = Naprawa ponownie uruchamia program działający 
 help-fix-what-print-restart = Naprawa ponownie uruchamia drukowanie i anuluje zablokowane wydruki.
 help-fix-what-clock-resync = Naprawa ustawia prawidłową godzinę w zegarze komputera.
 help-fix-what-process-end = Naprawa zamyka program, który spowalnia komputer. Najpierw zapisz w nim swoją pracę: niezapisane zmiany mogą zostać utracone.
+help-fix-what-network-renew = Naprawa ponownie włącza połączenie sieciowe i prosi o nowy adres. Jeśli potem nie będzie połączenia z działem IT, przywróci poprzedni stan.
 help-fix-started = Rozpoczęliśmy naprawę. Wynik pojawi się na tej stronie za minutę.
 help-fix-not-now = Tej naprawy nie można teraz uruchomić stąd. Twój zespół IT widzi Twoje zgłoszenie.
 

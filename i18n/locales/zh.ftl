@@ -242,6 +242,7 @@ help-fix-what-service-restart = 此修复会重新启动已停止的后台程序
 help-fix-what-print-restart = 此修复会重新启动打印服务，并取消卡住的打印任务。
 help-fix-what-clock-resync = 此修复会把电脑时钟校准到正确时间。
 help-fix-what-process-end = 此修复会关闭使电脑变慢的程序。请先在该程序中保存您的工作：未保存的内容可能会丢失。
+help-fix-what-network-renew = 此修复会重新打开您的网络连接并申请新的地址。如果之后无法连接到 IT，它会把一切恢复原样。
 help-fix-started = 修复已开始。一分钟后此页面会显示结果。
 help-fix-not-now = 现在无法从这里启动此修复。您的 IT 团队可以看到您的请求。
 

@@ -189,8 +189,7 @@ const MAX_SENT_PER_DEVICE: usize = 4;
 const PLAN_PAGE: usize = 500;
 
 /// The checks some fix answers (with user reports, answered by their diagnosis).
-const ANSWERED_CHECKS: &str =
-    "('disk.used_pct', 'dns.resolve', 'service.not_running', 'clock.skew_secs', 'user.report')";
+const ANSWERED_CHECKS: &str = "('disk.used_pct', 'dns.resolve', 'service.not_running', 'clock.skew_secs', 'network.gateway_missing', 'user.report')";
 const OPEN_STATES: &str = "('new', 'assigned', 'in_progress', 'pending')";
 /// The reports a ticket was opened by or joined (not those a known outage explained), with
 /// the evidence of their diagnosis, as candidates' rows.

@@ -1015,9 +1015,15 @@ fn fixes_section(
         let control = match offer.mode {
             _ if offer.running => "<span class=\"badge\">running</span>".to_owned(),
             Mode::Auto | Mode::Approve if open => format!(
-                "<form method=\"post\" action=\"/tickets/{ticket_id}/act\" class=\"inline\">{}<input type=\"hidden\" name=\"action\" value=\"fix\"><input type=\"hidden\" name=\"fix\" value=\"{}\"><button type=\"submit\" id=\"apply-{}\">Apply {}{devices}{record}</button></form>",
+                "<form method=\"post\" action=\"/tickets/{ticket_id}/act\" class=\"inline\">{}<input type=\"hidden\" name=\"action\" value=\"fix\"><input type=\"hidden\" name=\"fix\" value=\"{}\">{}<button type=\"submit\" id=\"apply-{}\">Apply {}{devices}{record}</button></form>",
                 csrf_field(csrf),
                 esc(&offer.fix),
+                // The one fix whose target the fault does not name.
+                if offer.fix == "network.renew" {
+                    "<label>Network link <input name=\"interface\" required placeholder=\"eth0\" maxlength=\"15\"></label> "
+                } else {
+                    ""
+                },
                 esc(&offer.fix.replace('.', "-")),
                 esc(&offer.fix),
             ),
@@ -1101,10 +1107,15 @@ async fn act(
         Some("close") => ActionRequest::Close,
         Some("cancel") => ActionRequest::Cancel,
         Some("fix") => {
+            let interface = field("interface");
             let request = crate::http::fixes::ApplyFix {
                 fix: field("fix"),
                 device: None,
-                parameters: Default::default(),
+                parameters: if interface.trim().is_empty() {
+                    Default::default()
+                } else {
+                    [("interface".to_owned(), interface.trim().to_owned())].into()
+                },
             };
             let outcome = crate::http::fixes::apply(&state, &caller, id, request).await;
             return form_outcome(&caller, id, outcome).await;
