@@ -431,7 +431,7 @@ pub fn plan(targets: &[Target], runs: &[RunView], policy: &FixPolicy, now_ms: i6
         devices
             .into_iter()
             .filter_map(latest)
-            .filter(|run| !(run.retryable() && !is_target(&run.device_id)))
+            .filter(|run| !run.retryable() || is_target(&run.device_id))
             .collect()
     };
     let exhausted = |run: &RunView| run.retryable() && run.try_number >= policy.max_tries;
