@@ -468,3 +468,121 @@ async fn stuck_print_jobs_a_user_reports_are_cleared_by_the_fix_a_technician_app
         "jobs left in the queue"
     );
 }
+
+/// A fleet incident of 10 simulated devices (real enrollment, real mTLS streams): its
+/// automatic fix is sent to 2 canaries only; one verifies, the other does not, and no other
+/// device is ever asked; the incident escalates once saying what was tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_incident_tries_its_fix_on_two_canaries_and_a_failing_canary_stops_the_rest() {
+    use firstline_proto::v1 as pb;
+    let collector = TestCollector::start().await;
+    let store = collector.running().store.clone();
+    let url = collector.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut devices = Vec::new();
+    for n in 0..10 {
+        let identity = crate::support::SimulatedDevice::enroll(
+            &url,
+            collector.token().await,
+            &dir.path().join(format!("d{n}")),
+        )
+        .await;
+        devices.push(
+            crate::support::SimulatedDevice::connect(&url, identity, "warsaw", "192.0.2.53").await,
+        );
+    }
+    for device in &mut devices {
+        device
+            .report("dns.resolve", "intranet.example.com", pb::Severity::Warning)
+            .await;
+    }
+
+    // dns.flush is auto: within a pass of the planner, exactly two devices are asked.
+    let mut canaries: Vec<(usize, pb::FixRequest)> = Vec::new();
+    let started = std::time::Instant::now();
+    while canaries.len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "two canaries asked within 30 s; got {canaries:?}"
+        );
+        for (n, device) in devices.iter_mut().enumerate() {
+            if let Some(Ok(pb::collector_message::Body::Fix(request))) =
+                device.stream.next_within(Duration::from_millis(50)).await
+            {
+                canaries.push((n, request));
+            }
+        }
+    }
+    assert_eq!(canaries.len(), 2, "{canaries:?}");
+    for (_, request) in &canaries {
+        assert_eq!(request.fix, "dns.flush");
+        assert_eq!(request.allowed_by, "policy:auto");
+        assert_eq!(
+            request.parameters.get("name").map(String::as_str),
+            Some("intranet.example.com")
+        );
+    }
+    for ((n, request), outcome) in canaries.iter().zip(["verified", "not_verified"]) {
+        devices[*n]
+            .stream
+            .send(pb::agent_message::Body::FixResult(pb::FixResult {
+                request_id: request.request_id.clone(),
+                fix: request.fix.clone(),
+                outcome: outcome.to_owned(),
+                report_json: format!(
+                    r#"{{"fix":"dns.flush","outcome":"{outcome}","changes":[{{"target":"systemd-resolved","action":"flushed its cache"}}],"verification":{{"passed":{},"detail":"looked again"}}}}"#,
+                    outcome == "verified"
+                ),
+                error: String::new(),
+            }))
+            .await;
+    }
+
+    // Three passes of the planner later, nobody else was asked.
+    let quiet_until = std::time::Instant::now() + Duration::from_secs(16);
+    while std::time::Instant::now() < quiet_until {
+        for (n, device) in devices.iter_mut().enumerate() {
+            if let Some(Ok(pb::collector_message::Body::Fix(request))) =
+                device.stream.next_within(Duration::from_millis(50)).await
+            {
+                panic!("device {n} was asked after a canary failed: {request:?}");
+            }
+        }
+    }
+    let incident = store
+        .tickets(&firstline_collector::store::TicketFilter {
+            state: Some("open".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .expect("tickets")
+        .into_iter()
+        .find(|t| t.kind == firstline_collector::tickets::TicketKind::Incident)
+        .expect("the incident");
+    assert_eq!(incident.device_count, 10);
+    let detail = store
+        .ticket_detail(incident.id)
+        .await
+        .expect("store")
+        .expect("ticket");
+    assert_eq!(detail.ticket.tier, 2, "escalated once");
+    let escalations: Vec<&str> = detail
+        .timeline
+        .iter()
+        .filter(|e| e.kind == "escalation")
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(escalations.len(), 1, "{escalations:?}");
+    assert!(
+        escalations[0].contains("tried dns.flush: did not help (the canary device"),
+        "{escalations:?}"
+    );
+    let fixes = store.ticket_fixes(incident.id).await.expect("fixes");
+    assert_eq!(
+        fixes.runs.len(),
+        2,
+        "only the canaries ran: {:?}",
+        fixes.runs
+    );
+    assert_eq!(fixes.rollouts[0].state, "stopped");
+}

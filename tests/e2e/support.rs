@@ -390,6 +390,21 @@ impl RawStream {
     }
 
     /// The next message from the collector, or the status the stream ended with.
+    /// The next message if one comes within `wait`, else None.
+    pub async fn next_within(
+        &mut self,
+        wait: Duration,
+    ) -> Option<Result<pb::collector_message::Body, tonic::Status>> {
+        match tokio::time::timeout(wait, self.inbound.message()).await {
+            Err(_) => None,
+            Ok(Err(status)) => Some(Err(status)),
+            Ok(Ok(None)) => Some(Err(tonic::Status::cancelled("stream ended"))),
+            Ok(Ok(Some(message))) => {
+                Some(Ok(message.body.expect("collector messages have a body")))
+            }
+        }
+    }
+
     pub async fn next(&mut self) -> Result<pb::collector_message::Body, tonic::Status> {
         match tokio::time::timeout(DEADLINE, self.inbound.message()).await {
             Err(_) => panic!("no message from the collector within {DEADLINE:?}"),
