@@ -874,7 +874,20 @@ async fn ticket_page(
         );
     }
     match state.store.ticket_fixes(id).await {
-        Ok(fixes) => body.push_str(&fixes_section(t.id, t.state.is_open(), &fixes, &csrf)),
+        Ok(fixes) => {
+            let hostnames: HashMap<&str, &str> = detail
+                .devices
+                .iter()
+                .map(|d| (d.device_id.as_str(), d.hostname.as_str()))
+                .collect();
+            body.push_str(&fixes_section(
+                t.id,
+                t.state.is_open(),
+                &fixes,
+                &hostnames,
+                &csrf,
+            ));
+        }
         Err(e) => tracing::error!(error = %e, "ticket page: the ticket's fixes"),
     }
     let _ = write!(
@@ -992,6 +1005,7 @@ fn fixes_section(
     ticket_id: i64,
     open: bool,
     fixes: &crate::store::fixes::TicketFixes,
+    hostnames: &HashMap<&str, &str>,
     csrf: &str,
 ) -> String {
     use crate::fixes::Mode;
@@ -1013,7 +1027,9 @@ fn fixes_section(
             String::new()
         };
         let control = match offer.mode {
-            _ if offer.running => "<span class=\"badge\">running</span>".to_owned(),
+            _ if offer.running => {
+                format!("<span class=\"badge\">{} running</span>", esc(&offer.fix))
+            }
             Mode::Auto | Mode::Approve if open => format!(
                 "<form method=\"post\" action=\"/tickets/{ticket_id}/act\" class=\"inline\">{}<input type=\"hidden\" name=\"action\" value=\"fix\"><input type=\"hidden\" name=\"fix\" value=\"{}\">{}<button type=\"submit\" id=\"apply-{}\">Apply {}{devices}{record}</button></form>",
                 csrf_field(csrf),
@@ -1058,7 +1074,10 @@ fn fixes_section(
                     ""
                 },
                 esc(&run.device_id),
-                esc(&run.device_id),
+                esc(hostnames
+                    .get(run.device_id.as_str())
+                    .copied()
+                    .unwrap_or(&run.device_id)),
                 esc(&run.allowed_by),
                 esc(&run.state),
                 when(run.created_at_ms),
