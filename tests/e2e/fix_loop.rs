@@ -14,6 +14,11 @@ use crate::support::{
     write_config,
 };
 
+/// `GET path` with an API key: the JSON answer.
+async fn get(http: std::net::SocketAddr, key: &str, path: &str) -> Value {
+    http_json(http, "GET", path, Some(key), None).await.1
+}
+
 /// Fills `folder`'s disk with month-old files until it is 93% full.
 fn fill_with_old_files(folder: &std::path::Path, mount: &std::path::Path, prefix: &str) -> u64 {
     let mut written = 0;
@@ -82,12 +87,10 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
 
     let mount_text = mount.display().to_string();
     let ticket_of_the_disk = || async {
-        let (_, tickets) = http_json(
+        let tickets = get(
             http,
-            "GET",
+            &technician,
             &format!("/api/v1/tickets?device={device}"),
-            Some(&technician),
-            None,
         )
         .await;
         tickets.as_array().and_then(|tickets| {
@@ -105,14 +108,7 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
 
     // disk.cleanup is auto by default: it runs, the check clears, the ticket resolves.
     let resolved = wait_for("the ticket resolved by the cleanup", || async {
-        let (_, detail) = http_json(
-            http,
-            "GET",
-            &format!("/api/v1/tickets/{id}"),
-            Some(&technician),
-            None,
-        )
-        .await;
+        let detail = get(http, &technician, &format!("/api/v1/tickets/{id}")).await;
         (detail["state"] == "resolved"
             && detail["resolution"] == "Fixed automatically, verified: disk.cleanup")
             .then_some(detail)
@@ -139,14 +135,7 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
         })
         .unwrap_or_else(|| panic!("the answer on the timeline: {texts:#?}"));
     assert!(answer.contains("% full"), "before and after: {answer}");
-    let (_, fixes) = http_json(
-        http,
-        "GET",
-        &format!("/api/v1/tickets/{id}/fixes"),
-        Some(&technician),
-        None,
-    )
-    .await;
+    let fixes = get(http, &technician, &format!("/api/v1/tickets/{id}/fixes")).await;
     let run = &fixes["runs"][0];
     assert_eq!(run["state"], "verified", "{fixes:#}");
     assert_eq!(run["allowed_by"], "policy:auto");
@@ -199,14 +188,7 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
     let id = reopened["id"].as_i64().expect("id");
     // Three passes of the fixes' planner: nothing is sent, the disk stays full.
     tokio::time::sleep(Duration::from_secs(16)).await;
-    let (_, fixes) = http_json(
-        http,
-        "GET",
-        &format!("/api/v1/tickets/{id}/fixes"),
-        Some(&technician),
-        None,
-    )
-    .await;
+    let fixes = get(http, &technician, &format!("/api/v1/tickets/{id}/fixes")).await;
     let runs_before = fixes["runs"].as_array().map_or(0, Vec::len);
     assert!(
         fixes["runs"]
@@ -295,14 +277,7 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
         }
     };
     let resolved = wait_for("the ticket resolved by the technician's fix", || async {
-        let (_, detail) = http_json(
-            http,
-            "GET",
-            &format!("/api/v1/tickets/{id}"),
-            Some(&technician),
-            None,
-        )
-        .await;
+        let detail = get(http, &technician, &format!("/api/v1/tickets/{id}")).await;
         (detail["state"] == "resolved").then_some(detail)
     })
     .await;
@@ -310,14 +285,7 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
         resolved["resolution"], "Fixed with disk.cleanup, verified",
         "{resolved:#}"
     );
-    let (_, fixes) = http_json(
-        http,
-        "GET",
-        &format!("/api/v1/tickets/{id}/fixes"),
-        Some(&technician),
-        None,
-    )
-    .await;
+    let fixes = get(http, &technician, &format!("/api/v1/tickets/{id}/fixes")).await;
     let runs: &Vec<Value> = fixes["runs"].as_array().expect("runs");
     assert_eq!(runs.len(), runs_before + 1, "{fixes:#}");
     let last = runs.last().expect("a run");
@@ -325,7 +293,7 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
     assert_eq!(last["state"], "verified");
     assert!(used_pct(&mount) < 30.0, "{:.0}% full", used_pct(&mount));
 
-    let (_, stats) = http_json(http, "GET", "/api/v1/fixes", Some(&technician), None).await;
+    let stats = get(http, &technician, "/api/v1/fixes").await;
     assert_eq!(stats["stats"]["runs"]["verified"], 2, "{stats:#}");
     assert_eq!(stats["fixes"][0]["mode"], "approve");
     assert_eq!(stats["fixes"][0]["source"], "admin_api");
@@ -373,12 +341,10 @@ async fn stuck_print_jobs_a_user_reports_are_cleared_by_the_fix_a_technician_app
     .expect("report");
     assert!(sent, "{answer:#}");
     let ticket = wait_for("the report's ticket", || async {
-        let (_, tickets) = http_json(
+        let tickets = get(
             http,
-            "GET",
+            &technician,
             &format!("/api/v1/tickets?device={device}&kind=report"),
-            Some(&technician),
-            None,
         )
         .await;
         tickets.as_array().and_then(|t| t.first().cloned())
@@ -391,26 +357,12 @@ async fn stuck_print_jobs_a_user_reports_are_cleared_by_the_fix_a_technician_app
     assert_eq!(printing["failed_layer"], "queue", "{answer:#}");
     assert_eq!(printing["said"]["id"], "said-print-stuck", "{answer:#}");
 
-    let (_, fixes) = http_json(
-        http,
-        "GET",
-        &format!("/api/v1/tickets/{id}/fixes"),
-        Some(&technician),
-        None,
-    )
-    .await;
+    let fixes = get(http, &technician, &format!("/api/v1/tickets/{id}/fixes")).await;
     assert_eq!(fixes["offers"][0]["fix"], "print.restart", "{fixes:#}");
     assert_eq!(fixes["offers"][0]["mode"], "approve");
     // Two passes of the planner: an approve fix waits for a person.
     tokio::time::sleep(Duration::from_secs(11)).await;
-    let (_, fixes) = http_json(
-        http,
-        "GET",
-        &format!("/api/v1/tickets/{id}/fixes"),
-        Some(&technician),
-        None,
-    )
-    .await;
+    let fixes = get(http, &technician, &format!("/api/v1/tickets/{id}/fixes")).await;
     assert_eq!(
         fixes["runs"],
         json!([]),
@@ -431,14 +383,7 @@ async fn stuck_print_jobs_a_user_reports_are_cleared_by_the_fix_a_technician_app
     .await;
     assert_eq!(status, 202, "{started}");
     let resolved = wait_for("the report's ticket resolved by print.restart", || async {
-        let (_, detail) = http_json(
-            http,
-            "GET",
-            &format!("/api/v1/tickets/{id}"),
-            Some(&technician),
-            None,
-        )
-        .await;
+        let detail = get(http, &technician, &format!("/api/v1/tickets/{id}")).await;
         (detail["state"] == "resolved").then_some(detail)
     })
     .await;
@@ -446,14 +391,7 @@ async fn stuck_print_jobs_a_user_reports_are_cleared_by_the_fix_a_technician_app
         resolved["resolution"], "Fixed with print.restart, verified",
         "{resolved:#}"
     );
-    let (_, fixes) = http_json(
-        http,
-        "GET",
-        &format!("/api/v1/tickets/{id}/fixes"),
-        Some(&technician),
-        None,
-    )
-    .await;
+    let fixes = get(http, &technician, &format!("/api/v1/tickets/{id}/fixes")).await;
     let run = &fixes["runs"][0];
     assert_eq!(run["state"], "verified", "{run:#}");
     assert_eq!(run["parameters"]["stuck_minutes"], "10");

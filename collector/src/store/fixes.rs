@@ -238,6 +238,28 @@ macro_rules! note {
     }};
 }
 
+/// Ends a running rollout's attempt as `state` ("done" or "stopped") with its outcome; true
+/// only for the one advance that ended it (two at once, an answer and the pass or two
+/// collectors, end it once, and only that one acts on the ticket).
+macro_rules! end_rollout {
+    ($transaction:expr, $state:expr, $outcome:expr, $ticket_id:expr, $fix:expr, $attempt:expr, $now_ms:expr) => {
+        sqlx::query(
+            "UPDATE fix_rollouts SET state = $1, ended_at_ms = $2, outcome = $3 \
+             WHERE ticket_id = $4 AND fix = $5 AND state = 'running' AND attempt = $6",
+        )
+        .bind($state)
+        .bind($now_ms)
+        .bind($outcome)
+        .bind($ticket_id)
+        .bind($fix)
+        .bind($attempt)
+        .execute(&mut *$transaction)
+        .await?
+        .rows_affected()
+            == 1
+    };
+}
+
 /// The devices of `ticket_id` whose fault (a condition not resolved) some fix answers.
 macro_rules! candidates {
     ($transaction:expr, $ticket_id:expr) => {{
@@ -660,21 +682,7 @@ impl Store {
                     }
                     Step::Done { devices } => {
                         let outcome = format!("verified on {devices} device{}", if devices == 1 { "" } else { "s" });
-                        // Only the advance that ends it acts on the ticket: two at once (an
-                        // answer and the pass, or two collectors) end it once.
-                        let ended = sqlx::query(
-                            "UPDATE fix_rollouts SET state = 'done', ended_at_ms = $1, outcome = $2 \
-                             WHERE ticket_id = $3 AND fix = $4 AND state = 'running' AND attempt = $5",
-                        )
-                        .bind(now_ms)
-                        .bind(&outcome)
-                        .bind(ticket_id)
-                        .bind(fix)
-                        .bind(attempt)
-                        .execute(&mut *transaction)
-                        .await?
-                        .rows_affected();
-                        if ended == 0 {
+                        if !end_rollout!(transaction, "done", &outcome, ticket_id, fix, attempt, now_ms) {
                             continue;
                         }
                         let (solution, actor) = match started_by {
@@ -719,19 +727,7 @@ impl Store {
                         }
                     }
                     Step::Stop { reason, tried } => {
-                        let ended = sqlx::query(
-                            "UPDATE fix_rollouts SET state = 'stopped', ended_at_ms = $1, outcome = $2 \
-                             WHERE ticket_id = $3 AND fix = $4 AND state = 'running' AND attempt = $5",
-                        )
-                        .bind(now_ms)
-                        .bind(&reason)
-                        .bind(ticket_id)
-                        .bind(fix)
-                        .bind(attempt)
-                        .execute(&mut *transaction)
-                        .await?
-                        .rows_affected();
-                        if ended == 0 {
+                        if !end_rollout!(transaction, "stopped", &reason, ticket_id, fix, attempt, now_ms) {
                             continue;
                         }
                         let cancelled = sqlx::query(
