@@ -18,6 +18,10 @@ pub const SPEC: FixSpec = FixSpec {
     needs_consent: false,
     undo: None,
     platforms: &["linux"],
+    not_built: &[(
+        "macos",
+        "it needs `sntp -sS` against the configured time server (timed has no command to resync now)",
+    )],
 };
 
 pub struct ClockResync;

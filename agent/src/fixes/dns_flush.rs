@@ -21,6 +21,10 @@ pub const SPEC: FixSpec = FixSpec {
     needs_consent: false,
     undo: None,
     platforms: &["linux"],
+    not_built: &[(
+        "macos",
+        "it needs `dscacheutil -flushcache` and mDNSResponder told to drop its cache",
+    )],
 };
 
 /// A host name as DNS allows it (letters, digits, hyphens, dots; at most 253 characters).

@@ -19,6 +19,10 @@ pub const SPEC: FixSpec = FixSpec {
     needs_consent: false,
     undo: None,
     platforms: &["linux"],
+    not_built: &[(
+        "macos",
+        "it needs CUPS restarted through launchd (org.cups.cupsd) rather than systemd",
+    )],
 };
 
 /// CUPS keeps one control file per job here (`cNNNNN`): the job's IPP attributes, among them
