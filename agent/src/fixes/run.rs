@@ -164,8 +164,9 @@ pub enum ServiceManager {
 }
 
 impl ServiceManager {
-    /// systemd when it is running — `/run/systemd/system` exists, sd_booted()'s own test — else
-    /// `service` when it is installed, else an error saying neither is there.
+    /// On Windows the Service Control Manager. Elsewhere systemd when it is running —
+    /// `/run/systemd/system` exists, sd_booted()'s own test — else `service` when it is
+    /// installed, else an error saying neither is there.
     pub fn of_this_host(service: &str) -> Result<Self, String> {
         if cfg!(windows) {
             return Ok(Self::ServiceControlManager);
