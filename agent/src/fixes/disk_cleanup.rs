@@ -33,6 +33,16 @@ pub const SPEC: FixSpec = FixSpec {
     needs_consent: false,
     undo: None,
     platforms: &["linux"],
+    not_built: &[
+        (
+            "windows",
+            "it needs a handle-based walk that never follows reparse points (junctions, symbolic links) over %SystemRoot%\\Temp, each profile's AppData\\Local\\Temp and the Recycle Bin; the Linux walk goes by descriptor (openat), which Windows does not have",
+        ),
+        (
+            "macos",
+            "its places (~/Library/Caches, /private/var/folders) are not chosen or tested yet",
+        ),
+    ],
 };
 
 /// Entries looked at per place at most, and how deep: a hostile tree cannot keep the fix busy.

@@ -1,11 +1,15 @@
 //! `dns.flush`: empties the local resolver's cache (systemd-resolved, else nscd) so a name
 //! that was fixed upstream, or poisoned locally, is asked again; verified by resolving the
-//! name the DNS check failed on, with the check's own resolvers. Linux is built here; Windows
-//! (`DnsFlushResolverCache` in dnsapi.dll) is not built yet.
+//! name the DNS check failed on, with the check's own resolvers. Linux is built here. Windows
+//! is built too, the documented way: `ipconfig /flushdns` (the DNS Client service's cache),
+//! taken from the system folder, never from PATH. Wine cannot show it: its ipconfig knows only
+//! `/all`, and Wine has no DNS Client cache to empty (see the test).
 
 use std::time::Duration;
 
-use super::run::{block_on, have_program, run_program};
+#[cfg(not(windows))]
+use super::run::have_program;
+use super::run::{block_on, run_program};
 use super::{Change, FixSpec, Parameters, Prepared, Verification};
 use crate::checks::dns::{DnsConfig, RESOLVE};
 use crate::config::Settings;
@@ -20,7 +24,11 @@ pub const SPEC: FixSpec = FixSpec {
     max_runs_per_day: 12,
     needs_consent: false,
     undo: None,
-    platforms: &["linux"],
+    platforms: &["linux", "windows"],
+    not_built: &[(
+        "macos",
+        "it needs `dscacheutil -flushcache` and mDNSResponder told to drop its cache",
+    )],
 };
 
 /// A host name as DNS allows it (letters, digits, hyphens, dots; at most 253 characters).
@@ -84,6 +92,19 @@ impl Prepared for DnsFlush {
         self.resolve().map(|r| Self::describe(&r))
     }
 
+    #[cfg(windows)]
+    fn apply(&mut self) -> Result<Vec<Change>, String> {
+        let ipconfig = super::windows::system_program("ipconfig.exe")?;
+        run_program(&ipconfig, &["/flushdns"], Duration::from_secs(30))?;
+        Ok(vec![Change {
+            target: "DNS Client (Dnscache)".to_owned(),
+            action: "emptied the DNS cache (ipconfig /flushdns)".to_owned(),
+            bytes_freed: None,
+            error: None,
+        }])
+    }
+
+    #[cfg(not(windows))]
     fn apply(&mut self) -> Result<Vec<Change>, String> {
         let deadline = Duration::from_secs(30);
         let (target, outcome) = if have_program("resolvectl") {
@@ -137,6 +158,59 @@ mod tests {
             &"a".repeat(64),
         ] {
             assert!(valid_host_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_a_request_names_a_host_and_nothing_else() {
+        let settings = Settings::parse(
+            "[fixes]\nenabled = true\n",
+            std::path::Path::new("agent.toml"),
+        )
+        .expect("config");
+        for (pairs, expected) in [
+            (vec![("name", "$(reboot)")], "is not a host name"),
+            (
+                vec![("name", "intranet.example.com"), ("program", "cmd.exe")],
+                "unknown parameter \"program\"",
+            ),
+            (vec![], "\"name\" is required"),
+        ] {
+            let parameters = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let error = super::super::prepare(
+                NAME,
+                parameters,
+                &super::super::Authority::default(),
+                &settings,
+            )
+            .err()
+            .unwrap_or_else(|| panic!("{pairs:?} was accepted"));
+            assert!(error.contains(expected), "{pairs:?}: {error}");
+        }
+    }
+
+    /// `ipconfig /flushdns` is run from the system folder. Windows empties its DNS Client cache;
+    /// Wine 8 cannot show that: its ipconfig knows only `/all`, says "Unknown or invalid command
+    /// line parameters" and exits 1, and the fix reports that failure rather than a flush.
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_ipconfig_flushdns_runs_from_the_system_folder_and_its_failure_is_told() {
+        let mut fix = DnsFlush {
+            name: "localhost".to_owned(),
+            config: DnsConfig::default(),
+        };
+        match fix.apply() {
+            Ok(changes) => assert!(changes[0].action.contains("ipconfig /flushdns")),
+            Err(error) => {
+                let system = super::super::windows::system_directory().expect("system folder");
+                let expected =
+                    format!("{} /flushdns failed", system.join("ipconfig.exe").display());
+                assert!(error.starts_with(&expected), "{error}");
+            }
         }
     }
 }

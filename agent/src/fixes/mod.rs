@@ -17,6 +17,8 @@ pub mod print_restart;
 pub mod process_end;
 pub mod run;
 pub mod service_restart;
+#[cfg(windows)]
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,8 +42,10 @@ pub struct FixSpec {
     pub needs_consent: bool,
     /// How it is undone, when it can be.
     pub undo: Option<&'static str>,
-    /// Where it is built: Linux runs it here; the others are described in its file.
+    /// Where it is built (`std::env::consts::OS` names); a request anywhere else is refused.
     pub platforms: &'static [&'static str],
+    /// For a platform it is not built on, what it still needs there: the refusal says it.
+    pub not_built: &'static [(&'static str, &'static str)],
 }
 
 /// Every fix, by name. A request for any other name is refused.
@@ -305,6 +309,14 @@ pub struct Authority {
     pub consent_account: Option<String>,
 }
 
+/// The refusal of a fix on a platform it is not built for, saying what it still needs there.
+pub fn not_built_here(spec: &FixSpec, os: &str) -> String {
+    match spec.not_built.iter().find(|(platform, _)| *platform == os) {
+        Some((_, needs)) => format!("{} is not built for {os} yet: {needs}", spec.name),
+        None => format!("{} is not built for {os} yet", spec.name),
+    }
+}
+
 /// Validates a request into a runnable fix, or refuses it saying why. Nothing runs here.
 pub fn prepare(
     name: &str,
@@ -327,11 +339,7 @@ pub fn prepare(
         ));
     };
     if !spec.platforms.contains(&std::env::consts::OS) {
-        return Err(format!(
-            "fix {} is not built for {} yet",
-            spec.name,
-            std::env::consts::OS
-        ));
+        return Err(not_built_here(spec, std::env::consts::OS));
     }
     if spec.needs_consent
         && authority
@@ -465,6 +473,72 @@ mod tests {
                 .unwrap_or_else(|| panic!("{text} accepted"))
                 .to_string();
             assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+}
+
+/// The refusals where a fix is not built: what each still needs, said before anything runs.
+#[cfg(test)]
+mod not_built_tests {
+    use super::*;
+
+    #[test]
+    fn a_fix_not_built_for_a_platform_says_what_it_still_needs_there() {
+        for spec in FIXES {
+            for (os, needs) in spec.not_built {
+                assert!(
+                    !spec.platforms.contains(os),
+                    "{}: built for {os} and not built there",
+                    spec.name
+                );
+                assert!(!needs.is_empty(), "{} on {os}", spec.name);
+            }
+        }
+        let refusal = not_built_here(&disk_cleanup::SPEC, "windows");
+        assert!(
+            refusal.starts_with("disk.cleanup is not built for windows yet: it needs a handle-based walk that never follows reparse points"),
+            "{refusal}"
+        );
+        let refusal = not_built_here(&process_end::SPEC, "windows");
+        assert!(refusal.contains("TerminateProcess"), "{refusal}");
+        assert_eq!(
+            not_built_here(&disk_cleanup::SPEC, "freebsd"),
+            "disk.cleanup is not built for freebsd yet"
+        );
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_the_fixes_not_built_there_are_refused_before_anything_runs() {
+        let settings = Settings::parse(
+            "[fixes]\nenabled = true\n",
+            std::path::Path::new("agent.toml"),
+        )
+        .expect("config");
+        let authority = Authority {
+            allowed_by: "technician:alice".to_owned(),
+            consent_account: Some("alice".to_owned()),
+        };
+        for (name, pairs, expected) in [
+            (
+                "disk.cleanup",
+                vec![("mount", r"C:\")],
+                "disk.cleanup is not built for windows yet: it needs a handle-based walk",
+            ),
+            (
+                "process.end",
+                vec![("pid", "4"), ("name", "explorer.exe")],
+                "process.end is not built for windows yet: it needs the process held by its handle",
+            ),
+        ] {
+            let parameters = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let error = prepare(name, parameters, &authority, &settings)
+                .err()
+                .unwrap_or_else(|| panic!("{name} was accepted on Windows"));
+            assert!(error.starts_with(expected), "{name}: {error}");
         }
     }
 }

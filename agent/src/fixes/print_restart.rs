@@ -1,11 +1,22 @@
 //! `print.restart`: restarts the print service (CUPS) and cancels the jobs stuck in its queues
 //! longer than N minutes; verified by the scheduler running (`lpstat -r`) and no job older than
-//! N minutes left. Linux (CUPS, restarted by systemd or its init script) is built here; Windows
-//! (restart the Spooler through the SCM, cancel with `SetJob(JOB_CONTROL_DELETE)`) is not.
+//! N minutes left. Linux (CUPS, restarted by systemd or its init script) is built here.
+//!
+//! Windows is built too: the Spooler is stopped through the Service Control Manager, the jobs
+//! older than N minutes are removed from its spool folder (`System32\spool\PRINTERS`, each job a
+//! `.SHD`/`.SPL` pair of one name, aged by the later of its files' creation and last write), and
+//! it is started again; verified by the Spooler running and no stuck job left. The folder is
+//! held open without sharing delete (it cannot be swapped while held) and refused when it is a
+//! reparse point; each file is opened as itself (`FILE_FLAG_OPEN_REPARSE_POINT`), refused when it
+//! is a link, junction or folder, and removed through that handle (`fixes::windows`). The
+//! Spooler must be on `[fixes] restartable_services`, as it is by default. Tested under Wine,
+//! whose `spoolsv.exe` stops and starts through its SCM, with a spool folder of the test's own.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+#[cfg(not(windows))]
 use super::run::{restart_service, run_program};
 use super::{Change, FixSpec, FixesConfig, Parameters, Prepared, Verification};
 
@@ -18,15 +29,21 @@ pub const SPEC: FixSpec = FixSpec {
     max_runs_per_day: 6,
     needs_consent: false,
     undo: None,
-    platforms: &["linux"],
+    platforms: &["linux", "windows"],
+    not_built: &[(
+        "macos",
+        "it needs CUPS restarted through launchd (org.cups.cupsd) rather than systemd",
+    )],
 };
 
 /// CUPS keeps one control file per job here (`cNNNNN`): the job's IPP attributes, among them
 /// `time-at-creation`. CUPS writes it lazily (its DirtyCleanInterval, 30 s by default), so a
 /// job queued moments ago may have none yet.
+#[cfg(not(windows))]
 const CUPS_SPOOL: &str = "/var/spool/cups";
 
 /// How long the scheduler may take to answer again after its restart.
+#[cfg(not(windows))]
 const SCHEDULER_START: Duration = Duration::from_secs(30);
 
 pub struct PrintRestart {
@@ -35,6 +52,31 @@ pub struct PrintRestart {
     spool: PathBuf,
 }
 
+/// The Spooler's service name.
+#[cfg(windows)]
+const SPOOLER: &str = "Spooler";
+
+/// How long the Spooler may take to stop, and to start.
+#[cfg(windows)]
+const SPOOLER_WITHIN: Duration = Duration::from_secs(60);
+
+#[cfg(windows)]
+pub fn prepare(parameters: &mut Parameters, config: &FixesConfig) -> Result<PrintRestart, String> {
+    let stuck_minutes = parameters.number("stuck_minutes", 1..=1440, 30)?;
+    if !config.restartable_services.iter().any(|s| s == SPOOLER) {
+        return Err(
+            "the print service (Spooler) is not on this device's list of services that may be restarted ([fixes] restartable_services)"
+                .to_owned(),
+        );
+    }
+    Ok(PrintRestart {
+        service: SPOOLER.to_owned(),
+        stuck_after: Duration::from_secs(stuck_minutes * 60),
+        spool: super::windows::system_directory()?.join(r"spool\PRINTERS"),
+    })
+}
+
+#[cfg(not(windows))]
 pub fn prepare(parameters: &mut Parameters, config: &FixesConfig) -> Result<PrintRestart, String> {
     let stuck_minutes = parameters.number("stuck_minutes", 1..=1440, 30)?;
     // The print service must be restartable on this device too.
@@ -122,6 +164,28 @@ pub fn parse_lpstat_jobs(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A Windows spool folder's files by job: a job is the `.SHD` (its shadow file: who, which
+/// printer) and `.SPL` (its data) of one name, e.g. `00012.SHD` and `00012.SPL`, or `FP00012.*`.
+/// Other files are not jobs and are left alone. Names are compared without case.
+pub fn spool_files_by_job(names: &[String]) -> BTreeMap<String, Vec<String>> {
+    let mut jobs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in names {
+        let Some((stem, extension)) = name.rsplit_once('.') else {
+            continue;
+        };
+        if stem.is_empty()
+            || !(extension.eq_ignore_ascii_case("SHD") || extension.eq_ignore_ascii_case("SPL"))
+        {
+            continue;
+        }
+        jobs.entry(stem.to_ascii_uppercase())
+            .or_default()
+            .push(name.clone());
+    }
+    jobs
+}
+
+#[cfg(not(windows))]
 fn jobs(spool: &Path) -> Result<Vec<Job>, String> {
     let listed = run_program("lpstat", &["-o"], Duration::from_secs(30))?;
     Ok(parse_lpstat_jobs(&listed.stdout)
@@ -152,6 +216,7 @@ impl PrintRestart {
             .collect()
     }
 
+    #[cfg(not(windows))]
     fn describe(&self) -> Result<(String, bool), String> {
         let (running, scheduler) = scheduler_state();
         let stuck = self.stuck(&jobs(&self.spool)?);
@@ -173,6 +238,17 @@ impl Prepared for PrintRestart {
     }
 
     fn apply(&mut self) -> Result<Vec<Change>, String> {
+        self.apply_here()
+    }
+
+    fn verify(&mut self) -> Verification {
+        Verification::from_look(self.describe().map(|(detail, passed)| (passed, detail)))
+    }
+}
+
+impl PrintRestart {
+    #[cfg(not(windows))]
+    fn apply_here(&mut self) -> Result<Vec<Change>, String> {
         let stuck = self.stuck(&jobs(&self.spool).unwrap_or_default());
         let mut changes = Vec::new();
         let mut cancelled = 0;
@@ -205,7 +281,7 @@ impl Prepared for PrintRestart {
         }
         let manager = restart_service(&self.service)?;
         // The verification looks once: give the scheduler its time to answer again.
-        let restarted = Instant::now();
+        let restarted = std::time::Instant::now();
         while !scheduler_state().0 && restarted.elapsed() < SCHEDULER_START {
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -217,14 +293,155 @@ impl Prepared for PrintRestart {
         });
         Ok(changes)
     }
+}
 
-    fn verify(&mut self) -> Verification {
-        Verification::from_look(self.describe().map(|(detail, passed)| (passed, detail)))
+/// The spool folder held open, and each job with its files held open.
+#[cfg(windows)]
+type SpoolLook = (
+    super::windows::HeldFolder,
+    Vec<(Job, Vec<super::windows::HeldFile>)>,
+);
+
+/// The Windows side: the Spooler through the SCM, its spool folder's jobs by their files.
+#[cfg(windows)]
+impl PrintRestart {
+    /// The spool folder held open, and its jobs with their files held open too (so that what
+    /// is removed is what was looked at). No folder is no jobs: nothing was ever spooled.
+    fn look_at_spool(&self) -> Result<Option<SpoolLook>, String> {
+        if !self.spool.exists() {
+            return Ok(None);
+        }
+        let folder = super::windows::HeldFolder::open(&self.spool)?;
+        let mut jobs = Vec::new();
+        for (stem, names) in spool_files_by_job(&folder.names()?) {
+            let mut files = Vec::new();
+            let mut queued = Some(SystemTime::UNIX_EPOCH);
+            for name in &names {
+                match folder.open_file(name) {
+                    Ok(file) => {
+                        // The job's age is its youngest file's: one file still being written
+                        // makes the whole job young.
+                        queued = queued.zip(file.changed).map(|(a, b)| a.max(b));
+                        files.push(file);
+                    }
+                    // A file that cannot be opened as a plain file (a link, a folder, one in
+                    // use) leaves its job alone.
+                    Err(_) => queued = None,
+                }
+            }
+            jobs.push((Job { id: stem, queued }, files));
+        }
+        Ok(Some((folder, jobs)))
+    }
+
+    fn describe(&self) -> Result<(String, bool), String> {
+        let state = super::run::service_state(&self.service)?;
+        let jobs: Vec<Job> = self
+            .look_at_spool()?
+            .map(|(_, jobs)| jobs.into_iter().map(|(job, _)| job).collect())
+            .unwrap_or_default();
+        let stuck = self.stuck(&jobs);
+        Ok((
+            format!(
+                "service {} is {} ({}); {} print {} in {} older than {} min",
+                state.name,
+                state.active_state,
+                state.sub_state,
+                stuck.len(),
+                if stuck.len() == 1 { "job" } else { "jobs" },
+                self.spool.display(),
+                self.stuck_after.as_secs() / 60
+            ),
+            state.running() && stuck.is_empty(),
+        ))
+    }
+
+    fn apply_here(&mut self) -> Result<Vec<Change>, String> {
+        let control = super::windows::ServiceControl::open(&self.service)?;
+        // The Spooler holds its jobs' files open while it runs: stopped first.
+        control.stop(SPOOLER_WITHIN)?;
+        let mut changes = Vec::new();
+        let mut removed_jobs = Vec::new();
+        let mut bytes_freed = 0;
+        let mut first_error = None;
+        match self.look_at_spool() {
+            Ok(None) => {}
+            Ok(Some((_folder, jobs))) => {
+                let stuck: Vec<String> = self
+                    .stuck(&jobs.iter().map(|(job, _)| job.clone()).collect::<Vec<_>>())
+                    .into_iter()
+                    .map(|job| job.id)
+                    .collect();
+                for (job, files) in jobs {
+                    if !stuck.contains(&job.id) {
+                        continue;
+                    }
+                    let mut whole = true;
+                    for file in files {
+                        match file.remove() {
+                            Ok(bytes) => bytes_freed += bytes,
+                            Err(e) => {
+                                whole = false;
+                                first_error.get_or_insert(e);
+                            }
+                        }
+                    }
+                    if whole {
+                        removed_jobs.push(job.id);
+                    }
+                }
+                if !stuck.is_empty() {
+                    changes.push(Change {
+                        target: self.spool.display().to_string(),
+                        action: format!(
+                            "removed {} of {} print jobs queued longer than {} min ({})",
+                            removed_jobs.len(),
+                            stuck.len(),
+                            self.stuck_after.as_secs() / 60,
+                            stuck
+                                .iter()
+                                .map(String::as_str)
+                                .take(20)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        bytes_freed: Some(bytes_freed),
+                        error: first_error,
+                    });
+                }
+            }
+            Err(e) => changes.push(Change {
+                target: self.spool.display().to_string(),
+                action: "left the spool folder alone".to_owned(),
+                bytes_freed: None,
+                error: Some(e),
+            }),
+        }
+        // Started again whatever the folder said: a stopped Spooler prints nothing.
+        control.start(SPOOLER_WITHIN).map_err(|e| {
+            format!(
+                "the Spooler was stopped{} but did not start again: {e}",
+                if removed_jobs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {} stuck jobs removed", removed_jobs.len())
+                }
+            )
+        })?;
+        changes.push(Change {
+            target: self.service.clone(),
+            action: "stopped and started the print spooler with the Service Control Manager"
+                .to_owned(),
+            bytes_freed: None,
+            error: None,
+        });
+        Ok(changes)
     }
 }
 
 /// Whether the CUPS scheduler runs, as `lpstat -r` says (whichever service manager started
 /// it), and what it said.
+#[cfg(not(windows))]
 fn scheduler_state() -> (bool, String) {
     let said = run_program("lpstat", &["-r"], Duration::from_secs(30))
         .map(|o| o.stdout.trim().to_owned())
@@ -309,5 +526,137 @@ mod tests {
                     garbage\n\
                     -5 x\n";
         assert_eq!(parse_lpstat_jobs(text), vec!["office-12", "hp-laser-3-7"]);
+    }
+
+    #[test]
+    fn a_windows_spool_folder_is_read_as_jobs_of_two_files() {
+        let names: Vec<String> = [
+            "00012.SHD",
+            "00012.SPL",
+            "fp00013.spl",
+            "FP00013.SHD",
+            "00014.SPL",
+            "desktop.ini",
+            ".SHD",
+            "noextension",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let jobs = spool_files_by_job(&names);
+        assert_eq!(
+            jobs.keys().map(String::as_str).collect::<Vec<_>>(),
+            vec!["00012", "00014", "FP00013"]
+        );
+        assert_eq!(jobs["FP00013"], vec!["fp00013.spl", "FP00013.SHD"]);
+        assert_eq!(jobs["00014"], vec!["00014.SPL"]);
+    }
+
+    #[cfg(windows)]
+    fn windows_request(config: &str, pairs: &[(&str, &str)]) -> Result<(), String> {
+        let settings =
+            crate::config::Settings::parse(config, Path::new("agent.toml")).expect("config");
+        let parameters = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        super::super::prepare(
+            NAME,
+            parameters,
+            &super::super::Authority::default(),
+            &settings,
+        )
+        .map(|_| ())
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_the_spooler_must_be_on_the_list_and_parameters_known() {
+        let enabled = "[fixes]\nenabled = true\n";
+        for (config, pairs, expected) in [
+            (
+                "[fixes]\nenabled = true\nrestartable_services = [\"cups\"]\n",
+                vec![],
+                "the print service (Spooler) is not on this device's list",
+            ),
+            (
+                enabled,
+                vec![("stuck_minutes", "0")],
+                "must be 1 to 1440; got 0",
+            ),
+            (
+                enabled,
+                vec![("stuck_minutes", "30"), ("folder", r"C:\Windows")],
+                "unknown parameter \"folder\"",
+            ),
+        ] {
+            let error = windows_request(config, &pairs)
+                .err()
+                .unwrap_or_else(|| panic!("{pairs:?} was accepted"));
+            assert!(error.contains(expected), "{pairs:?}: {error}");
+        }
+        windows_request(enabled, &[("stuck_minutes", "30")]).expect("the default list has Spooler");
+    }
+
+    /// The whole fix against Wine's (or Windows') Spooler, with a spool folder of the test's
+    /// own: the old job's two files go, the young job, a file that is no job, and a folder
+    /// named like a job stay; the Spooler runs again.
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_the_spooler_restarts_and_only_old_jobs_leave_its_folder() {
+        use std::os::windows::fs::FileTimesExt;
+        let _spooler = crate::fixes::windows::tests::spooler_lock();
+        let spool = tempfile::tempdir().expect("temp dir");
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(2 * 60 * 60);
+        let write = |name: &str, old: bool| {
+            let path = spool.path().join(name);
+            std::fs::write(&path, b"%!PS job").expect("write");
+            if old {
+                let times = std::fs::FileTimes::new()
+                    .set_modified(two_hours_ago)
+                    .set_created(two_hours_ago);
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| file.set_times(times))
+                    .expect("set times");
+            }
+        };
+        write("00001.SHD", true);
+        write("00001.SPL", true);
+        write("00002.SHD", false);
+        write("00002.SPL", false);
+        write("notes.txt", true);
+        std::fs::create_dir(spool.path().join("00003.SHD")).expect("mkdir");
+        let mut fix = PrintRestart {
+            service: SPOOLER.to_owned(),
+            stuck_after: Duration::from_secs(30 * 60),
+            spool: spool.path().to_owned(),
+        };
+        let before = fix.before().expect("before");
+        assert!(before.contains("; 1 print job in"), "{before}");
+        let changes = fix.apply().expect("applied");
+        assert!(
+            changes[0].action.starts_with("removed 1 of 1 print jobs"),
+            "{changes:?}"
+        );
+        assert_eq!(changes[0].bytes_freed, Some(16), "{changes:?}");
+        assert_eq!(changes[0].error, None, "{changes:?}");
+        assert!(
+            changes[1].action.contains("Service Control Manager"),
+            "{changes:?}"
+        );
+        for (name, stays) in [
+            ("00001.SHD", false),
+            ("00001.SPL", false),
+            ("00002.SHD", true),
+            ("00002.SPL", true),
+            ("notes.txt", true),
+            ("00003.SHD", true),
+        ] {
+            assert_eq!(spool.path().join(name).exists(), stays, "{name}");
+        }
+        let verification = fix.verify();
+        assert!(verification.passed, "{verification:?}");
+        assert!(verification.detail.contains("RUNNING"), "{verification:?}");
     }
 }

@@ -19,6 +19,16 @@ pub const SPEC: FixSpec = FixSpec {
     needs_consent: true,
     undo: None,
     platforms: &["linux"],
+    not_built: &[
+        (
+            "windows",
+            "it needs the process held by its handle (OpenProcess) while its owner's SID is checked, asked to close (WM_CLOSE) and then ended through that handle (TerminateProcess), so a reused process id is never ended",
+        ),
+        (
+            "macos",
+            "it needs a way to hold the process while it is checked (macOS has no pidfd), so a reused process id is never signalled",
+        ),
+    ],
 };
 
 /// What the kernel says of a process: its name, owner, start time (which tells a reused pid

@@ -1,7 +1,8 @@
 //! Running a prepared fix: the daily cap, "before", the change, the verification, timed; and
 //! what fixes share: running the few fixed programs a fix uses (no shell, arguments as a list,
-//! a deadline), restarting and asking after a service with or without systemd, and running an
-//! async probe from the fix's blocking thread.
+//! a deadline), restarting and asking after a service (systemd or init scripts on Linux, the
+//! Service Control Manager on Windows), and running an async probe from the fix's blocking
+//! thread.
 
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -158,12 +159,18 @@ pub enum ServiceManager {
     /// No systemd (a container, another init): Debian's `service`, which runs
     /// `/etc/init.d/NAME`.
     InitScripts,
+    /// Windows: the Service Control Manager (`fixes::windows::ServiceControl`).
+    ServiceControlManager,
 }
 
 impl ServiceManager {
-    /// systemd when it is running — `/run/systemd/system` exists, sd_booted()'s own test — else
-    /// `service` when it is installed, else an error saying neither is there.
+    /// On Windows the Service Control Manager. Elsewhere systemd when it is running —
+    /// `/run/systemd/system` exists, sd_booted()'s own test — else `service` when it is
+    /// installed, else an error saying neither is there.
     pub fn of_this_host(service: &str) -> Result<Self, String> {
+        if cfg!(windows) {
+            return Ok(Self::ServiceControlManager);
+        }
         Self::choose(
             std::path::Path::new("/run/systemd/system").is_dir(),
             have_program("systemctl"),
@@ -193,6 +200,7 @@ impl ServiceManager {
         match self {
             Self::Systemd => "systemd",
             Self::InitScripts => "its init script",
+            Self::ServiceControlManager => "the Service Control Manager",
         }
     }
 }
@@ -215,6 +223,7 @@ pub fn restart_service(service: &str) -> Result<ServiceManager, String> {
         ServiceManager::InitScripts => {
             run_program("service", &[init_script_name(service), "restart"], deadline)?;
         }
+        ServiceManager::ServiceControlManager => restart_with_scm(service, deadline)?,
     }
     Ok(manager)
 }
@@ -225,6 +234,7 @@ pub fn restart_service(service: &str) -> Result<ServiceManager, String> {
 pub fn service_state(service: &str) -> Result<ServiceState, String> {
     match ServiceManager::of_this_host(service)? {
         ServiceManager::Systemd => block_on(crate::probes::services::state(service))?,
+        ServiceManager::ServiceControlManager => scm_state(service),
         ServiceManager::InitScripts => {
             let script = init_script_name(service);
             let state = |load: &str, active: &str, sub: &str| ServiceState {
@@ -252,6 +262,31 @@ pub fn service_state(service: &str) -> Result<ServiceState, String> {
             })
         }
     }
+}
+
+#[cfg(windows)]
+fn restart_with_scm(service: &str, deadline: Duration) -> Result<(), String> {
+    super::windows::restart_service(service, deadline)
+}
+
+#[cfg(not(windows))]
+fn restart_with_scm(service: &str, _deadline: Duration) -> Result<(), String> {
+    Err(format!(
+        "cannot restart {service}: there is no Service Control Manager here"
+    ))
+}
+
+/// The services probe's own answer (the SCM's state in systemd's words).
+#[cfg(windows)]
+fn scm_state(service: &str) -> Result<ServiceState, String> {
+    crate::probes::windows::services::state(service)
+}
+
+#[cfg(not(windows))]
+fn scm_state(service: &str) -> Result<ServiceState, String> {
+    Err(format!(
+        "cannot ask about {service}: there is no Service Control Manager here"
+    ))
 }
 
 #[cfg(all(test, unix))]
