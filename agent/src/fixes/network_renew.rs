@@ -29,6 +29,16 @@ pub const SPEC: FixSpec = FixSpec {
         "Takes the link down again (ip link set dev IF down); the fix does this itself when the collector stops answering.",
     ),
     platforms: &["linux"],
+    not_built: &[
+        (
+            "windows",
+            "it needs the IP Helper's IpReleaseAddress/IpRenewAddress per adapter with the same guard (the collector answering afterwards, else the previous state back)",
+        ),
+        (
+            "macos",
+            "it needs ipconfig set IF DHCP and the same guard; not built or tested without a Mac",
+        ),
+    ],
 };
 
 /// How long a link may take to come up with carrier and an address before the verification
