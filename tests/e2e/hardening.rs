@@ -248,7 +248,7 @@ async fn a_flooding_device_is_held_to_its_budgets_while_a_quiet_one_is_acked() {
             flood
                 .send(AgentBody::Findings(pb::FindingBatch { findings }))
                 .await;
-            let Ok(CollectorBody::Ack(ack)) = flood.next().await else {
+            let Ok(CollectorBody::Ack(ack)) = flood.next_answer().await else {
                 panic!("expected an Ack for the flood")
             };
             assert_eq!(ack.sequence, (batch + 1) * 1_000);
@@ -266,7 +266,7 @@ async fn a_flooding_device_is_held_to_its_budgets_while_a_quiet_one_is_acked() {
             findings: vec![finding(sequence, "quiet")],
         }))
         .await;
-        let Ok(CollectorBody::Ack(ack)) = calm.next().await else {
+        let Ok(CollectorBody::Ack(ack)) = calm.next_answer().await else {
             panic!("expected an Ack for the quiet device")
         };
         latencies.push(sent.elapsed());

@@ -390,6 +390,21 @@ impl RawStream {
     }
 
     /// The next message from the collector, or the status the stream ended with.
+    /// The next message that is not something the collector asks of the device (a fix, a
+    /// notice, a reproduction: a real agent answers those on the side).
+    pub async fn next_answer(&mut self) -> Result<pb::collector_message::Body, tonic::Status> {
+        loop {
+            match self.next().await {
+                Ok(
+                    pb::collector_message::Body::Fix(_)
+                    | pb::collector_message::Body::Notice(_)
+                    | pb::collector_message::Body::Reproduce(_),
+                ) => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// The next message if one comes within `wait`, else None.
     pub async fn next_within(
         &mut self,

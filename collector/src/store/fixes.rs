@@ -471,6 +471,24 @@ impl Store {
                     fix: fix.to_owned(),
                 });
             }
+            // By policy, one device runs one fix at a time: a device failing to resolve a
+            // hundred names gets one flush, whose effect the other tickets' checks then see.
+            if *started_by == StartedBy::Policy
+                && let [only] = candidates.as_slice()
+            {
+                let busy = sqlx::query(
+                    "SELECT 1 AS yes FROM fix_runs r JOIN fix_rollouts o ON o.ticket_id = r.ticket_id AND o.fix = r.fix \
+                     WHERE o.state = 'running' AND r.fix = $1 AND r.device_id = $2 AND r.state IN ('queued', 'sent') LIMIT 1",
+                )
+                .bind(info.name)
+                .bind(&only.device_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                if busy.is_some() {
+                    transaction.rollback().await?;
+                    return Err(FixError::Running { fix: fix.to_owned(), ticket: ticket_id });
+                }
+            }
             let overrides = overrides!(&mut *transaction);
             let modes: Vec<(Mode, &str)> = candidates
                 .iter()
@@ -1438,6 +1456,47 @@ mod store_tests {
             assert_eq!(stats.runs.get("verified"), Some(&10), "{backend}");
             assert_eq!(stats.verified_rate, Some(1.0), "{backend}");
             assert_eq!(stats.time_to_fix_auto_p50_ms, Some(3 * MINUTE), "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn one_device_runs_one_automatic_fix_at_a_time_however_many_tickets_it_answers() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            for (n, name) in ["a.example.com", "b.example.com", "c.example.com"]
+                .iter()
+                .enumerate()
+            {
+                store_one(
+                    store,
+                    "a",
+                    failing(n as u64 + 1, "dns.resolve", name, Severity::Warning),
+                    T0,
+                )
+                .await;
+            }
+            store.sweep(T0 + 3 * MINUTE).await.expect("sweep");
+            assert_eq!(open_tickets(store).await.len(), 3, "{backend}");
+            store.plan_fixes(T0 + 3 * MINUTE).await.expect("plan");
+            store.plan_fixes(T0 + 3 * MINUTE + 1).await.expect("plan");
+            assert_eq!(
+                store.fix_runs_waiting("a", T0 + 3 * MINUTE).await,
+                1,
+                "{backend}: one flush at a time"
+            );
+            assert_eq!(
+                answer(store, "a", "verified", T0 + 4 * MINUTE).await,
+                1,
+                "{backend}"
+            );
+            // The next pass starts the next ticket's (its name still fails here).
+            store.plan_fixes(T0 + 4 * MINUTE).await.expect("plan");
+            assert_eq!(
+                store.fix_runs_waiting("a", T0 + 4 * MINUTE).await,
+                1,
+                "{backend}"
+            );
         }
     }
 
