@@ -655,7 +655,20 @@ impl Store {
                     done_at_ms: row.try_get("done_at_ms")?,
                 });
             }
-            let steps = if !ticket_open && !runs.iter().any(|r| matches!(r.state.as_str(), "queued" | "sent")) {
+            if !ticket_open {
+                // Closed meanwhile (recovered, or by a person): what has not gone out yet never
+                // will; what was sent may still answer.
+                sqlx::query("UPDATE fix_runs SET state = 'cancelled', done_at_ms = $1 WHERE ticket_id = $2 AND fix = $3 AND state = 'queued'")
+                    .bind(now_ms)
+                    .bind(ticket_id)
+                    .bind(fix)
+                    .execute(&mut *transaction)
+                    .await?;
+                for run in runs.iter_mut().filter(|r| r.state == "queued") {
+                    run.state = "cancelled".to_owned();
+                }
+            }
+            let steps = if !ticket_open && !runs.iter().any(|r| r.state == "sent") {
                 // The ticket closed (recovered, or by a person) with nothing waiting.
                 let verified = runs.iter().filter(|r| r.state == "verified").count();
                 vec![if verified > 0 { Step::Done { devices: verified } } else {
