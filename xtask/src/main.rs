@@ -280,23 +280,14 @@ impl Demo {
         let http = format!("127.0.0.1:{}", self.http_port);
         let mut children = Children(Vec::new());
         let collector_log = demo_dir.join("collector.log");
-        let collector = Command::new(&collector_bin)
-            .args(["serve", "--data-dir"])
-            .arg(&data_dir)
-            .args(["--grpc", &grpc, "--http", &http])
-            .stdin(Stdio::null())
-            .stdout(log_file(&collector_log)?)
-            .stderr(log_file(&collector_log)?)
-            .spawn()
-            .with_context(|| format!("starting {}", collector_bin.display()))?;
-        children.0.push(("collector", collector));
-        wait_until(
-            Duration::from_secs(30),
-            &mut children,
+        start_collector(
+            &collector_bin,
+            &data_dir,
+            &grpc,
+            &http,
             &collector_log,
-            || http_get(&http, "/healthz", None).is_ok_and(|(status, _)| status == 200),
-        )
-        .context("waiting for the collector's /healthz")?;
+            &mut children,
+        )?;
 
         let suffix = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -599,6 +590,32 @@ impl Demo {
 
 fn exe(name: &str) -> String {
     format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
+/// `firstline-collector serve` on `data_dir` and the given loopback addresses, logging to
+/// `log`, held in `children`; returns once its `/healthz` answers 200 (or says why not).
+pub(crate) fn start_collector(
+    collector_bin: &Path,
+    data_dir: &Path,
+    grpc: &str,
+    http: &str,
+    log: &Path,
+    children: &mut Children,
+) -> anyhow::Result<()> {
+    let collector = Command::new(collector_bin)
+        .args(["serve", "--data-dir"])
+        .arg(data_dir)
+        .args(["--grpc", grpc, "--http", http])
+        .stdin(Stdio::null())
+        .stdout(log_file(log)?)
+        .stderr(log_file(log)?)
+        .spawn()
+        .with_context(|| format!("starting {}", collector_bin.display()))?;
+    children.0.push(("collector", collector));
+    wait_until(Duration::from_secs(30), children, log, || {
+        http_get(http, "/healthz", None).is_ok_and(|(status, _)| status == 200)
+    })
+    .context("waiting for the collector's /healthz")
 }
 
 pub(crate) fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {

@@ -96,23 +96,14 @@ pub(crate) fn enrolled_run(
         prefix: prefix.to_owned(),
     };
     let collector_log = work.join("collector.log");
-    let collector = Command::new(&collector_bin)
-        .args(["serve", "--data-dir"])
-        .arg(&data_dir)
-        .args(["--grpc", &grpc, "--http", &http])
-        .stdin(Stdio::null())
-        .stdout(log_file(&collector_log)?)
-        .stderr(log_file(&collector_log)?)
-        .spawn()
-        .with_context(|| format!("starting {}", collector_bin.display()))?;
-    guard.children.0.push(("collector", collector));
-    wait_until(
-        Duration::from_secs(30),
-        &mut guard.children,
+    crate::start_collector(
+        &collector_bin,
+        &data_dir,
+        &grpc,
+        &http,
         &collector_log,
-        || http_get(&http, "/healthz", None).is_ok_and(|(status, _)| status == 200),
-    )
-    .context("waiting for the collector's /healthz")?;
+        &mut guard.children,
+    )?;
     eprintln!(
         "  collector on grpc {grpc}, http {http} (data in {})",
         data_dir.display()
