@@ -836,6 +836,8 @@ impl Store {
             .execute(pool)
             .await?;
             let overrides = overrides!(pool);
+            // Started in this pass (start_fix took their first step already).
+            let mut started: BTreeSet<(i64, &'static str)> = BTreeSet::new();
             // Open tickets no fix was started on yet, a page at a time (by ticket id, so every
             // one is seen however many there are): one row per ticket, check, site and, for a
             // stopped service, which one (an incident of thousands of devices is a few rows).
@@ -878,7 +880,10 @@ impl Store {
                 }
                 for (ticket_id, fix) in wanted {
                     match self.start_fix(ticket_id, fix, &StartedBy::Policy, None, &Parameters::new(), now_ms).await {
-                        Ok(more) => advanced.nudge.extend(more.nudge),
+                        Ok(more) => {
+                            advanced.nudge.extend(more.nudge);
+                            started.insert((ticket_id, fix));
+                        }
                         Err(FixError::Running { .. }) => {}
                         Err(e) => tracing::warn!(ticket = ticket_id, fix, error = %e, "starting an automatic fix failed"),
                     }
@@ -903,6 +908,9 @@ impl Store {
                     let ticket_id: i64 = row.try_get("ticket_id")?;
                     after = after.max(ticket_id);
                     let fix: String = row.try_get("fix")?;
+                    if started.iter().any(|(t, f)| *t == ticket_id && *f == fix) {
+                        continue;
+                    }
                     match self.advance_fix(ticket_id, &fix, now_ms).await {
                         Ok(more) => advanced.nudge.extend(more.nudge),
                         Err(e) => tracing::warn!(ticket = ticket_id, fix = %fix, error = %e, "advancing a fix failed"),
