@@ -780,14 +780,8 @@ impl Store {
         batches: &[FindingBatch],
     ) -> Result<Vec<u64>, StoreError> {
         let advance = match self.backend {
-            Backend::Sqlite(_) => {
-                "UPDATE devices SET committed_sequence = MAX(committed_sequence, $1), last_seen_at_ms = $2 \
-                 WHERE id = $3 AND revoked_at_ms IS NULL RETURNING committed_sequence"
-            }
-            Backend::Postgres(_) => {
-                "UPDATE devices SET committed_sequence = GREATEST(committed_sequence, $1), last_seen_at_ms = $2 \
-                 WHERE id = $3 AND revoked_at_ms IS NULL RETURNING committed_sequence"
-            }
+            Backend::Sqlite(_) => "UPDATE devices SET committed_sequence = MAX",
+            Backend::Postgres(_) => "UPDATE devices SET committed_sequence = GREATEST",
         };
         // Before the transaction begins, so that waiting for the turn is not idle in it.
         let _turns = match self.backend {
@@ -811,60 +805,107 @@ impl Store {
                 )
                 .await?;
             }
-            let mut committed = Vec::with_capacity(batches.len());
+            // Store every batch's findings first (multi-row statements across batches), then
+            // decide the new ones in order with the group's state in memory (`tickets::Group`),
+            // then advance every device at once.
+            let mut rows: Vec<(&str, i64, &Finding, i64)> = Vec::new();
             for batch in batches {
-                let device_id = batch.device_id.as_str();
-                let mut inserted = std::collections::HashSet::new();
-                for chunk in batch.findings.chunks(INSERT_ROWS_PER_STATEMENT) {
-                    let mut insert = sqlx::QueryBuilder::new(
-                        "INSERT INTO findings (device_id, sequence, check_name, resource, severity, summary, \
-                         evidence_json, observed_at_ms, received_at_ms) ",
-                    );
-                    let mut invalid = None;
-                    insert.push_values(chunk, |mut row, finding| {
-                        let sequence = sequence_to_sql(finding.sequence).unwrap_or_else(|e| {
-                            invalid.get_or_insert(e);
-                            0
-                        });
-                        row.push_bind(device_id)
-                            .push_bind(sequence)
-                            .push_bind(finding.check.as_str())
-                            .push_bind(finding.resource.as_str())
-                            .push_bind(finding.severity.as_str())
-                            .push_bind(finding.summary.as_str())
-                            .push_bind(finding.evidence_json.as_str())
-                            .push_bind(finding.observed_at_ms)
-                            .push_bind(batch.received_at_ms);
-                    });
-                    if let Some(error) = invalid {
-                        return Err(error);
-                    }
-                    insert.push(" ON CONFLICT (device_id, sequence) DO NOTHING RETURNING sequence");
-                    for row in insert.build().fetch_all(&mut *transaction).await? {
-                        inserted.insert(row.try_get::<i64, _>("sequence")?);
-                    }
+                for finding in &batch.findings {
+                    rows.push((batch.device_id.as_str(), sequence_to_sql(finding.sequence)?, finding, batch.received_at_ms));
                 }
-                // A redelivered finding was decided on when it first arrived.
-                if !inserted.is_empty()
-                    && let Some(device) = tickets::device_facts(&mut transaction, device_id).await?
-                {
-                    for finding in &batch.findings {
-                        if sequence_to_sql(finding.sequence).is_ok_and(|s| inserted.contains(&s)) {
-                            tickets::observe(&mut transaction, &self.policy, &device, finding, batch.received_at_ms, true).await?;
+            }
+            let mut inserted: std::collections::HashSet<(String, i64)> = std::collections::HashSet::new();
+            for chunk in rows.chunks(INSERT_ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO findings (device_id, sequence, check_name, resource, severity, summary, \
+                     evidence_json, observed_at_ms, received_at_ms) ",
+                );
+                insert.push_values(chunk, |mut row, (device_id, sequence, finding, received_at_ms)| {
+                    row.push_bind(*device_id)
+                        .push_bind(*sequence)
+                        .push_bind(finding.check.as_str())
+                        .push_bind(finding.resource.as_str())
+                        .push_bind(finding.severity.as_str())
+                        .push_bind(finding.summary.as_str())
+                        .push_bind(finding.evidence_json.as_str())
+                        .push_bind(finding.observed_at_ms)
+                        .push_bind(*received_at_ms);
+                });
+                insert.push(" ON CONFLICT (device_id, sequence) DO NOTHING RETURNING device_id, sequence");
+                for row in insert.build().fetch_all(&mut *transaction).await? {
+                    inserted.insert((row.try_get::<String, _>("device_id")?, row.try_get::<i64, _>("sequence")?));
+                }
+            }
+            // A redelivered finding was decided on when it first arrived; one sent twice in
+            // this group is decided once (the first claims it).
+            let mut new_findings: Vec<Vec<&Finding>> = Vec::with_capacity(batches.len());
+            for batch in batches {
+                new_findings.push(
+                    batch
+                        .findings
+                        .iter()
+                        .filter(|f| {
+                            sequence_to_sql(f.sequence)
+                                .is_ok_and(|s| inserted.remove(&(batch.device_id.clone(), s)))
+                        })
+                        .collect(),
+                );
+            }
+            let deciding: Vec<(&str, &Finding)> = batches
+                .iter()
+                .zip(&new_findings)
+                .flat_map(|(batch, findings)| findings.iter().map(|f| (batch.device_id.as_str(), *f)))
+                .collect();
+            if !deciding.is_empty() {
+                let mut group = tickets::Group::load(&mut transaction, &deciding).await?;
+                for (batch, findings) in batches.iter().zip(&new_findings) {
+                    if findings.is_empty() {
+                        continue;
+                    }
+                    if let Some(device) = tickets::device_facts(&mut group, &batch.device_id).await? {
+                        for finding in findings {
+                            tickets::observe(&mut group, &self.policy, &device, finding, batch.received_at_ms, true).await?;
                         }
                     }
                 }
-                // Every batch re-checks its device's standing: one revoked through another
-                // collector since its stream opened gets nothing more stored (the transaction
-                // rolls back) and its stream ends.
-                let sequence: i64 = sqlx::query(advance)
-                    .bind(sequence_to_sql(batch.acknowledged_through)?)
-                    .bind(batch.received_at_ms)
-                    .bind(device_id)
-                    .fetch_optional(&mut *transaction)
-                    .await?
-                    .map(|row| row.try_get("committed_sequence"))
-                    .transpose()?
+                group.flush().await?;
+            }
+            // Every batch re-checks its device's standing: one revoked through another
+            // collector since its stream opened gets nothing more stored (the transaction
+            // rolls back) and its stream ends.
+            let mut devices: std::collections::BTreeMap<&str, (i64, i64)> = std::collections::BTreeMap::new();
+            for batch in batches {
+                let through = sequence_to_sql(batch.acknowledged_through)?;
+                let entry = devices.entry(batch.device_id.as_str()).or_insert((through, batch.received_at_ms));
+                *entry = (entry.0.max(through), entry.1.max(batch.received_at_ms));
+            }
+            let devices: Vec<(&str, (i64, i64))> = devices.into_iter().collect();
+            let mut sequences: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+            for chunk in devices.chunks(INSERT_ROWS_PER_STATEMENT) {
+                let mut advance = sqlx::QueryBuilder::new(advance);
+                advance.push("(committed_sequence, CASE id");
+                for (id, (through, _)) in chunk {
+                    advance.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*through);
+                }
+                advance.push(" ELSE committed_sequence END), last_seen_at_ms = CASE id");
+                for (id, (_, at)) in chunk {
+                    advance.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*at);
+                }
+                advance.push(" ELSE last_seen_at_ms END WHERE revoked_at_ms IS NULL AND id IN (");
+                let mut list = advance.separated(", ");
+                for (id, _) in chunk {
+                    list.push_bind(*id);
+                }
+                advance.push(") RETURNING id, committed_sequence");
+                for row in advance.build().fetch_all(&mut *transaction).await? {
+                    sequences.insert(row.try_get("id")?, row.try_get("committed_sequence")?);
+                }
+            }
+            let mut committed = Vec::with_capacity(batches.len());
+            for batch in batches {
+                let device_id = batch.device_id.as_str();
+                let sequence = *sequences
+                    .get(device_id)
                     .ok_or_else(|| StoreError::DeviceRevoked { device_id: device_id.to_owned() })?;
                 committed.push(sequence_from_sql(sequence));
                 if let Some(health) = batch.health.as_ref().filter(|health| !health.is_empty()) {

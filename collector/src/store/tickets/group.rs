@@ -1,0 +1,577 @@
+//! A group commit's decisions in memory. The findings of a group commit touch a few devices,
+//! their conditions and the tickets those feed again and again (a condition's severity moves
+//! several times a minute; one incident takes the findings of every device in its scope).
+//! [`Group`] loads that state with one query per table before the first finding is decided,
+//! answers the engine's reads from memory while the group decides, in order, and keeps the
+//! writes most findings make (the condition, a timeline entry, the ticket's last activity and
+//! priority) to send back as multi-row statements. Anything else reads or writes through: the
+//! kept writes go first (so every statement sees what was decided before it), and what the
+//! statement may change is forgotten and read again when next needed.
+//!
+//! The decisions are the engine's, made in the same order on the same state as one finding at
+//! a time would make them; only the number of round trips changes.
+
+use std::collections::HashMap;
+
+use super::*;
+
+/// A condition's identity: device, check, resource.
+type ConditionKey = (String, String, String);
+
+/// A condition to be saved at the next flush.
+#[derive(Debug, Clone)]
+pub(in crate::store) struct SavedCondition {
+    pub condition: ConditionView,
+    pub app_scope: Option<String>,
+    pub summary: String,
+    pub evidence_json: String,
+    pub updated_at_ms: i64,
+}
+
+/// A timeline entry to be inserted at the next flush.
+#[derive(Debug, Clone)]
+pub(in crate::store) struct NewEvent {
+    pub ticket_id: i64,
+    pub at_ms: i64,
+    pub kind: &'static str,
+    pub actor: Option<String>,
+    pub text: String,
+    pub data_json: Option<String>,
+}
+
+/// What changes on a ticket row at the next flush.
+#[derive(Debug, Clone, Default)]
+pub(in crate::store) struct TicketPatch {
+    pub updated_at_ms: Option<i64>,
+    pub priority: Option<PriorityPatch>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(in crate::store) struct PriorityPatch {
+    pub impact: Level,
+    pub urgency: Level,
+    pub priority: Priority,
+    pub response_due_ms: i64,
+    pub resolution_due_ms: i64,
+}
+
+/// Which tickets a bulk load reads.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::store) enum TicketsBy<'a> {
+    Ids(&'a [i64]),
+    /// Per key, the ticket `latest_ticket` would answer (its open one, else its newest).
+    LatestForKeys(&'a [String]),
+    OpenForKeys(&'a [String]),
+}
+
+/// The bulk statements a group needs, once per backend beside [`TicketSql`].
+pub(in crate::store) trait GroupSql: TicketSql {
+    /// `(id, hostname, vip)` of each device that exists.
+    fn load_devices(
+        &mut self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String, bool)>>> + Send;
+    /// `(device, scope)` pairs, in each device's stored order.
+    fn load_scopes(
+        &mut self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    fn load_conditions(
+        &mut self,
+        keys: &[ConditionKey],
+    ) -> impl Future<Output = Result<Vec<ConditionView>>> + Send;
+    /// Tickets with their keys.
+    fn load_tickets(
+        &mut self,
+        by: TicketsBy<'_>,
+    ) -> impl Future<Output = Result<Vec<(TicketRecord, String)>>> + Send;
+    fn save_conditions(
+        &mut self,
+        saved: &[&SavedCondition],
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn insert_events(&mut self, events: &[NewEvent]) -> impl Future<Output = Result<()>> + Send;
+    fn patch_tickets(
+        &mut self,
+        patches: &[(i64, TicketPatch)],
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// See the module's documentation.
+pub(in crate::store) struct Group<'t, T> {
+    tx: &'t mut T,
+    devices: HashMap<String, Option<(String, bool)>>,
+    scopes: HashMap<String, Vec<String>>,
+    conditions: HashMap<ConditionKey, Option<ConditionView>>,
+    /// Tickets read in this group, with their keys.
+    tickets: HashMap<i64, (TicketRecord, String)>,
+    latest: HashMap<String, Option<i64>>,
+    open: HashMap<String, Option<i64>>,
+    known_fixes: HashMap<String, Vec<KnownFix>>,
+    scope_sizes: HashMap<String, u32>,
+    saved: HashMap<ConditionKey, SavedCondition>,
+    events: Vec<NewEvent>,
+    patches: HashMap<i64, TicketPatch>,
+}
+
+/// Rows per bulk statement (each row binds a few values; both backends allow thousands).
+const ROWS_PER_LOAD: usize = 300;
+
+impl<'t, T: GroupSql> Group<'t, T> {
+    /// Loads what deciding `findings` (device, finding), in order, will read first: the
+    /// devices and their scopes, the findings' conditions, the tickets of their keys and the
+    /// tickets their conditions feed.
+    pub(in crate::store) async fn load<'f>(
+        tx: &'t mut T,
+        findings: &[(&'f str, &'f Finding)],
+    ) -> Result<Self> {
+        let mut group = Group {
+            tx,
+            devices: HashMap::new(),
+            scopes: HashMap::new(),
+            conditions: HashMap::new(),
+            tickets: HashMap::new(),
+            latest: HashMap::new(),
+            open: HashMap::new(),
+            known_fixes: HashMap::new(),
+            scope_sizes: HashMap::new(),
+            saved: HashMap::new(),
+            events: Vec::new(),
+            patches: HashMap::new(),
+        };
+        let mut devices: Vec<String> = findings.iter().map(|(d, _)| (*d).to_owned()).collect();
+        devices.sort();
+        devices.dedup();
+        for chunk in devices.chunks(ROWS_PER_LOAD) {
+            for id in chunk {
+                group.devices.insert(id.clone(), None);
+                group.scopes.insert(id.clone(), Vec::new());
+            }
+            for (id, hostname, vip) in group.tx.load_devices(chunk).await? {
+                group.devices.insert(id, Some((hostname, vip)));
+            }
+            for (id, scope) in group.tx.load_scopes(chunk).await? {
+                group.scopes.entry(id).or_default().push(scope);
+            }
+        }
+        let mut keys: Vec<ConditionKey> = findings
+            .iter()
+            .filter(|(_, f)| f.check != crate::tickets::USER_REPORT)
+            .map(|(d, f)| ((*d).to_owned(), f.check.clone(), f.resource.clone()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut fed = Vec::new();
+        for chunk in keys.chunks(ROWS_PER_LOAD) {
+            for key in chunk {
+                group.conditions.insert(key.clone(), None);
+            }
+            for condition in group.tx.load_conditions(chunk).await? {
+                fed.extend(condition.ticket_id);
+                let key = (
+                    condition.device_id.clone(),
+                    condition.check.clone(),
+                    condition.resource.clone(),
+                );
+                group.conditions.insert(key, Some(condition));
+            }
+        }
+        let mut ticket_keys: Vec<String> = keys
+            .iter()
+            .map(|(device, check, resource)| device_ticket_key(device, check, resource))
+            .collect();
+        ticket_keys.sort();
+        ticket_keys.dedup();
+        for chunk in ticket_keys.chunks(ROWS_PER_LOAD) {
+            for key in chunk {
+                group.latest.insert(key.clone(), None);
+            }
+            for (ticket, key) in group.tx.load_tickets(TicketsBy::LatestForKeys(chunk)).await? {
+                group.latest.insert(key.clone(), Some(ticket.id));
+                group.tickets.insert(ticket.id, (ticket, key));
+            }
+        }
+        fed.sort_unstable();
+        fed.dedup();
+        fed.retain(|id| !group.tickets.contains_key(id));
+        for chunk in fed.chunks(ROWS_PER_LOAD) {
+            for (ticket, key) in group.tx.load_tickets(TicketsBy::Ids(chunk)).await? {
+                group.tickets.insert(ticket.id, (ticket, key));
+            }
+        }
+        Ok(group)
+    }
+
+    /// Sends the kept writes: conditions, timeline entries, then ticket rows.
+    pub(in crate::store) async fn flush(&mut self) -> Result<()> {
+        if !self.saved.is_empty() {
+            let saved: Vec<&SavedCondition> = self.saved.values().collect();
+            for chunk in saved.chunks(ROWS_PER_LOAD) {
+                self.tx.save_conditions(chunk).await?;
+            }
+            self.saved.clear();
+        }
+        if !self.events.is_empty() {
+            for chunk in self.events.chunks(ROWS_PER_LOAD) {
+                self.tx.insert_events(chunk).await?;
+            }
+            self.events.clear();
+        }
+        if !self.patches.is_empty() {
+            let mut patches: Vec<(i64, TicketPatch)> = self.patches.drain().collect();
+            patches.sort_unstable_by_key(|(id, _)| *id);
+            for chunk in patches.chunks(ROWS_PER_LOAD) {
+                self.tx.patch_tickets(chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The transaction, with every kept write sent.
+    async fn through(&mut self) -> Result<&mut T> {
+        self.flush().await?;
+        Ok(&mut *self.tx)
+    }
+
+    fn remember(&mut self, ticket: TicketRecord, key: String) -> TicketRecord {
+        self.tickets.insert(ticket.id, (ticket.clone(), key));
+        ticket
+    }
+
+    /// A statement may have changed the ticket: read it again when next needed.
+    fn forget_ticket(&mut self, id: i64) {
+        match self.tickets.remove(&id) {
+            Some((_, key)) => {
+                self.latest.remove(&key);
+                self.open.remove(&key);
+            }
+            None => {
+                // Not read in this group: whatever key it has, no answer may stand that
+                // could have named or missed it.
+                self.latest.retain(|_, v| v.is_some_and(|v| v != id));
+                self.open.retain(|_, v| v.is_some_and(|v| v != id));
+            }
+        }
+    }
+
+    fn patch(&mut self, id: i64) -> &mut TicketPatch {
+        self.patches.entry(id).or_default()
+    }
+}
+
+impl<T: GroupSql> TicketSql for Group<'_, T> {
+    async fn lock_check_names(&mut self, checks: &[String]) -> Result<()> {
+        self.through().await?.lock_check_names(checks).await
+    }
+
+    async fn device_row(&mut self, device_id: &str) -> Result<Option<(String, bool)>> {
+        if let Some(row) = self.devices.get(device_id) {
+            return Ok(row.clone());
+        }
+        let row = self.through().await?.device_row(device_id).await?;
+        self.devices.insert(device_id.to_owned(), row.clone());
+        Ok(row)
+    }
+
+    async fn scopes_of(&mut self, device_id: &str) -> Result<Vec<String>> {
+        if let Some(scopes) = self.scopes.get(device_id) {
+            return Ok(scopes.clone());
+        }
+        let scopes = self.through().await?.scopes_of(device_id).await?;
+        self.scopes.insert(device_id.to_owned(), scopes.clone());
+        Ok(scopes)
+    }
+
+    async fn condition(
+        &mut self,
+        device_id: &str,
+        check: &str,
+        resource: &str,
+    ) -> Result<Option<ConditionView>> {
+        let key = (device_id.to_owned(), check.to_owned(), resource.to_owned());
+        if let Some(condition) = self.conditions.get(&key) {
+            return Ok(condition.clone());
+        }
+        let condition = self
+            .through()
+            .await?
+            .condition(device_id, check, resource)
+            .await?;
+        self.conditions.insert(key, condition.clone());
+        Ok(condition)
+    }
+
+    async fn device_conditions(&mut self, device_id: &str) -> Result<Vec<ConditionView>> {
+        self.through().await?.device_conditions(device_id).await
+    }
+
+    async fn ticket(&mut self, id: i64) -> Result<Option<TicketRecord>> {
+        if let Some((ticket, _)) = self.tickets.get(&id) {
+            return Ok(Some(ticket.clone()));
+        }
+        let found = self
+            .through()
+            .await?
+            .load_tickets(TicketsBy::Ids(&[id]))
+            .await?;
+        Ok(found
+            .into_iter()
+            .next()
+            .map(|(ticket, key)| self.remember(ticket, key)))
+    }
+
+    async fn latest_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
+        if let Some(id) = self.latest.get(key) {
+            return Ok(id.and_then(|id| self.tickets.get(&id)).map(|(t, _)| t.clone()));
+        }
+        let keys = [key.to_owned()];
+        let found = self
+            .through()
+            .await?
+            .load_tickets(TicketsBy::LatestForKeys(&keys))
+            .await?;
+        let ticket = found
+            .into_iter()
+            .next()
+            .map(|(ticket, key)| self.remember(ticket, key));
+        self.latest.insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
+        Ok(ticket)
+    }
+
+    async fn open_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
+        if let Some(id) = self.open.get(key) {
+            return Ok(id.and_then(|id| self.tickets.get(&id)).map(|(t, _)| t.clone()));
+        }
+        let keys = [key.to_owned()];
+        let found = self
+            .through()
+            .await?
+            .load_tickets(TicketsBy::OpenForKeys(&keys))
+            .await?;
+        let ticket = found
+            .into_iter()
+            .next()
+            .map(|(ticket, key)| self.remember(ticket, key));
+        self.open.insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
+        Ok(ticket)
+    }
+
+    async fn scope_size(&mut self, scope: &str) -> Result<u32> {
+        // An application's scope is counted on conditions, which this group may change.
+        if scope.starts_with("app=") {
+            return self.through().await?.scope_size(scope).await;
+        }
+        if let Some(size) = self.scope_sizes.get(scope) {
+            return Ok(*size);
+        }
+        let size = self.through().await?.scope_size(scope).await?;
+        self.scope_sizes.insert(scope.to_owned(), size);
+        Ok(size)
+    }
+
+    async fn open_tickets_of(&mut self, device_id: &str) -> Result<Vec<TicketRecord>> {
+        self.through().await?.open_tickets_of(device_id).await
+    }
+
+    async fn recent_firing(
+        &mut self,
+        check: &str,
+        scope: &str,
+        except_device: &str,
+        since_ms: i64,
+        min_severity: Severity,
+    ) -> Result<Vec<(Peer, Option<i64>)>> {
+        self.through()
+            .await?
+            .recent_firing(check, scope, except_device, since_ms, min_severity)
+            .await
+    }
+
+    async fn still_firing(&mut self, ticket_id: i64, except_device: &str) -> Result<Vec<Peer>> {
+        self.through()
+            .await?
+            .still_firing(ticket_id, except_device)
+            .await
+    }
+
+    async fn known_fixes(&mut self, fingerprint: &str) -> Result<Vec<KnownFix>> {
+        if let Some(fixes) = self.known_fixes.get(fingerprint) {
+            return Ok(fixes.clone());
+        }
+        let fixes = self.through().await?.known_fixes(fingerprint).await?;
+        self.known_fixes
+            .insert(fingerprint.to_owned(), fixes.clone());
+        Ok(fixes)
+    }
+
+    async fn fingerprint_history(&mut self, fingerprint: &str, since_ms: i64) -> Result<(u32, bool)> {
+        self.through()
+            .await?
+            .fingerprint_history(fingerprint, since_ms)
+            .await
+    }
+
+    async fn apply_one(
+        &mut self,
+        action: &Action,
+        opened: &[i64],
+        now_ms: i64,
+    ) -> Result<Option<i64>> {
+        // The writes kept for the flush.
+        match action {
+            Action::SaveCondition {
+                condition,
+                ticket,
+                app_scope,
+                summary,
+                evidence_json,
+            } => {
+                let mut condition = condition.clone();
+                condition.ticket_id = match ticket {
+                    Some(reference) => Some(resolve(*reference, opened)?),
+                    None => None,
+                };
+                let key = (
+                    condition.device_id.clone(),
+                    condition.check.clone(),
+                    condition.resource.clone(),
+                );
+                self.conditions.insert(key.clone(), Some(condition.clone()));
+                self.saved.insert(
+                    key,
+                    SavedCondition {
+                        condition,
+                        app_scope: app_scope.clone(),
+                        summary: summary.clone(),
+                        evidence_json: evidence_json.clone(),
+                        updated_at_ms: now_ms,
+                    },
+                );
+                return Ok(None);
+            }
+            Action::Note {
+                ticket,
+                kind,
+                actor,
+                text,
+                data_json,
+                at_ms,
+            } if *kind != crate::tickets::NoteKind::Reply => {
+                let id = resolve(*ticket, opened)?;
+                self.events.push(NewEvent {
+                    ticket_id: id,
+                    at_ms: *at_ms,
+                    kind: kind.as_str(),
+                    actor: actor.clone(),
+                    text: text.clone(),
+                    data_json: data_json.clone(),
+                });
+                self.patch(id).updated_at_ms = Some(*at_ms);
+                if let Some((ticket, _)) = self.tickets.get_mut(&id) {
+                    ticket.updated_at_ms = *at_ms;
+                }
+                return Ok(None);
+            }
+            Action::SetPriority {
+                ticket,
+                impact,
+                urgency,
+                priority,
+                response_due_ms,
+                resolution_due_ms,
+            } => {
+                let id = resolve(*ticket, opened)?;
+                self.patch(id).priority = Some(PriorityPatch {
+                    impact: *impact,
+                    urgency: *urgency,
+                    priority: *priority,
+                    response_due_ms: *response_due_ms,
+                    resolution_due_ms: *resolution_due_ms,
+                });
+                if let Some((ticket, _)) = self.tickets.get_mut(&id) {
+                    ticket.impact = *impact;
+                    ticket.urgency = *urgency;
+                    ticket.priority = *priority;
+                    ticket.response_due_ms = *response_due_ms;
+                    ticket.resolution_due_ms = *resolution_due_ms;
+                }
+                return Ok(None);
+            }
+            _ => {}
+        }
+        let outcome = self.through().await?.apply_one(action, opened, now_ms).await?;
+        // Forget what the statement may have changed. Every action is named, so a new one
+        // must say what it changes.
+        match action {
+            Action::SaveCondition { .. } | Action::SetPriority { .. } => {}
+            Action::SetConditionState {
+                device_id,
+                check,
+                resource,
+                ..
+            }
+            | Action::ReleaseCondition {
+                device_id,
+                check,
+                resource,
+                ..
+            }
+            | Action::AttachCondition {
+                device_id,
+                check,
+                resource,
+                ..
+            } => {
+                self.conditions
+                    .remove(&(device_id.clone(), check.clone(), resource.clone()));
+            }
+            Action::OpenTicket(new) => {
+                self.latest.remove(&new.key);
+                self.open.remove(&new.key);
+            }
+            Action::SetState { ticket, .. }
+            | Action::Note { ticket, .. }
+            | Action::AddDevice { ticket, .. }
+            | Action::SetTier { ticket, .. }
+            | Action::Assign { ticket, .. }
+            | Action::Touch { ticket, .. }
+            | Action::SlaBreached { ticket, .. }
+            | Action::Pending { ticket, .. }
+            | Action::LinkIncident { ticket, .. } => {
+                self.forget_ticket(resolve(*ticket, opened)?);
+            }
+            Action::RecordSolution { fingerprint, .. } => {
+                self.known_fixes.remove(fingerprint);
+            }
+            Action::DeviceRecovered { .. }
+            | Action::Link { .. }
+            | Action::FlagProblem { .. }
+            | Action::Notify { .. }
+            | Action::RecordReport { .. } => {}
+        }
+        Ok(outcome)
+    }
+
+    async fn report_taken(&mut self, device_id: &str, report_id: &str) -> Result<Option<i64>> {
+        self.through()
+            .await?
+            .report_taken(device_id, report_id)
+            .await
+    }
+
+    async fn joinable_report(
+        &mut self,
+        device_id: &str,
+        requester: Option<&str>,
+        group_key: &str,
+        since_ms: i64,
+    ) -> Result<Option<(TicketRecord, i64)>> {
+        self.through()
+            .await?
+            .joinable_report(device_id, requester, group_key, since_ms)
+            .await
+    }
+
+    async fn outages_for(&mut self, device_id: &str) -> Result<Vec<(TicketRecord, bool)>> {
+        self.through().await?.outages_for(device_id).await
+    }
+}

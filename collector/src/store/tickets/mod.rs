@@ -1,0 +1,1308 @@
+//! Tickets in the store: the thin shell around the pure engine. Each event runs in one
+//! transaction: load the state it touches (locked), `decide`, apply the actions. On
+//! PostgreSQL, transactions deciding one check lock that check's row in `check_locks` first, so
+//! collectors sharing the database take turns; the unique `open_key` makes a duplicate open
+//! ticket impossible even if that were bypassed.
+//!
+//! `sql.rs` is the SQL, once per backend; `decide.rs` runs one event through the engine;
+//! `group.rs` keeps a group commit's state in memory while its findings are decided;
+//! `sweep.rs` is the periodic pass; the reads staff and the API make are here.
+
+use std::future::Future;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Backend, Store, StoreError, Writer};
+use crate::model::{Finding, Severity};
+use crate::tickets::engine::{
+    Action, AttachedIncident, ConditionView, DeviceFacts, Event, JoinableReport, NewTicket, Outage,
+    Peer, ScopeView, StaffAction, State, TicketRef, TicketView,
+};
+use crate::tickets::{
+    ConditionState, KnownFix, Level, Policy, Priority, Refusal, TicketKind, TicketState, decide,
+    device_ticket_key, fingerprint, incident_key, scopes_for_check,
+};
+
+#[macro_use]
+mod sql;
+mod decide;
+mod group;
+mod sweep;
+
+pub(super) use decide::{device_facts, lock_checks, observe};
+use decide::apply;
+pub(super) use group::Group;
+use group::{GroupSql, NewEvent, SavedCondition, TicketPatch, TicketsBy};
+use sql::TicketSql;
+
+/// A ticket as stored, for the REST API.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TicketRecord {
+    pub id: i64,
+    pub kind: TicketKind,
+    pub state: TicketState,
+    pub title: String,
+    pub description: String,
+    pub check: String,
+    pub resource: String,
+    pub device_id: Option<String>,
+    pub scope: Option<String>,
+    pub fingerprint: String,
+    pub severity: Severity,
+    pub impact: Level,
+    pub urgency: Level,
+    pub priority: Priority,
+    pub tier: u8,
+    pub assignee: Option<String>,
+    pub staff_owned: bool,
+    pub vip: bool,
+    pub device_count: u32,
+    pub opened_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+    pub closed_at_ms: Option<i64>,
+    pub first_response_at_ms: Option<i64>,
+    pub response_due_ms: i64,
+    pub resolution_due_ms: i64,
+    pub pending_since_ms: Option<i64>,
+    pub response_breached: bool,
+    pub resolution_breached: bool,
+    pub reopen_count: u32,
+    pub incident_id: Option<i64>,
+    pub resolution: Option<String>,
+    /// Who reported it: the local account that made the report (report tickets), or "uid N"
+    /// when the device did not know the name.
+    pub requester: Option<String>,
+    pub requester_uid: Option<i64>,
+    /// The users of its devices (from their latest inventories), each once.
+    pub affected_users: Vec<String>,
+}
+
+impl TicketRecord {
+    fn view(&self) -> TicketView {
+        TicketView {
+            id: self.id,
+            kind: self.kind,
+            state: self.state,
+            staff_owned: self.staff_owned,
+            assignee: self.assignee.clone(),
+            check: self.check.clone(),
+            fingerprint: self.fingerprint.clone(),
+            impact: self.impact,
+            urgency: self.urgency,
+            priority: self.priority,
+            tier: self.tier,
+            opened_at_ms: self.opened_at_ms,
+            resolved_at_ms: self.resolved_at_ms,
+            response_due_ms: self.response_due_ms,
+            resolution_due_ms: self.resolution_due_ms,
+            first_response_at_ms: self.first_response_at_ms,
+            pending_since_ms: self.pending_since_ms,
+            response_breached: self.response_breached,
+            resolution_breached: self.resolution_breached,
+            device_count: self.device_count,
+            vip: self.vip,
+        }
+    }
+}
+
+/// One entry of a ticket's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    pub at_ms: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub text: String,
+    /// Evidence attached to the entry (the agent's JSON), when there is some.
+    pub data: Option<serde_json::Value>,
+}
+
+/// A device listed on a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TicketDevice {
+    pub device_id: String,
+    pub hostname: String,
+    pub added_at_ms: i64,
+    pub recovered_at_ms: Option<i64>,
+}
+
+/// A ticket with everything staff need to work it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketRecord,
+    pub devices: Vec<TicketDevice>,
+    pub timeline: Vec<TimelineEntry>,
+    /// Fixes that worked for this fingerprint before, most often first.
+    pub suggested_fixes: Vec<KnownFix>,
+    pub problem_candidate: bool,
+    /// Tickets about the same trouble (a user's report and the device's tickets).
+    pub linked_tickets: Vec<i64>,
+}
+
+/// A condition as the REST API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ConditionRecord {
+    pub check: String,
+    pub resource: String,
+    pub state: ConditionState,
+    pub severity: Severity,
+    pub summary: String,
+    pub since_ms: i64,
+    pub updated_at_ms: i64,
+    /// The ticket it feeds, if any.
+    pub ticket_id: Option<i64>,
+}
+
+/// Which tickets to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    /// A state, or "open" for every open state.
+    pub state: Option<String>,
+    pub priority: Option<u8>,
+    pub tier: Option<u8>,
+    pub device_id: Option<String>,
+    pub kind: Option<TicketKind>,
+    pub limit: Option<u32>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Held conditions whose hold passed without an incident forming: they got tickets.
+    pub holds_released: u32,
+    pub devices_stale: u32,
+    pub devices_back: u32,
+    pub conditions_settled: u32,
+    pub sla_breaches: u32,
+    /// Reproduce requests nobody answered in time.
+    pub reproduce_expired: u32,
+    /// Items that failed (logged); the next sweep tries them again.
+    pub failed: u32,
+}
+
+/// Why a staff action did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for StaffError {
+    fn from(error: sqlx::Error) -> Self {
+        StaffError::Store(StoreError::Database(error))
+    }
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn resolve(reference: TicketRef, opened: &[i64]) -> Result<i64> {
+    match reference {
+        TicketRef::Existing(id) => Ok(id),
+        TicketRef::New(index) => opened.get(index).copied().ok_or(StoreError::Invalid {
+            what: "ticket decision",
+            detail: format!("action refers to new ticket {index}, which was not opened"),
+        }),
+    }
+}
+
+/// One sweep item's outcome: its value, or (logged and counted as failed) nothing.
+fn tally<T>(outcome: Result<T>, report: &mut SweepReport, what: &str, item: &str) -> Option<T> {
+    match outcome {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::warn!(item, error = %e, "sweep: {what} failed; skipped, the next sweep tries again");
+            report.failed += 1;
+            None
+        }
+    }
+}
+
+fn duration_ms(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn flag(value: i64) -> bool {
+    value != 0
+}
+
+fn count(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(0)
+}
+
+fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.into(),
+    }
+}
+
+/// At most this many affected users are listed on a ticket (an incident may span a fleet).
+pub const MAX_AFFECTED_USERS: usize = 100;
+
+/// Account names from devices' `users_json` lists, each once, in order; a list that does
+/// not read is skipped (the device's next inventory rewrites it).
+fn merge_users<'a>(lists: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut users: Vec<String> = Vec::new();
+    for list in lists {
+        for user in serde_json::from_str::<Vec<String>>(list).unwrap_or_default() {
+            if users.len() >= MAX_AFFECTED_USERS {
+                return users;
+            }
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+    }
+    users
+}
+
+/// Adds the accounts of `more` not listed yet, up to [`MAX_AFFECTED_USERS`].
+fn add_users<'a>(users: &mut Vec<String>, more: impl Iterator<Item = &'a str>) {
+    for user in more {
+        if users.len() >= MAX_AFFECTED_USERS {
+            return;
+        }
+        if !users.iter().any(|known| known == user) {
+            users.push(user.to_owned());
+        }
+    }
+}
+
+/// Severities at or above `min`, as stored.
+fn severities_from(min: Severity) -> [&'static str; 3] {
+    let all = [Severity::Info, Severity::Warning, Severity::Critical];
+    let mut listed = ["critical"; 3];
+    for (slot, severity) in listed.iter_mut().zip(all.iter().filter(|s| **s >= min)) {
+        *slot = severity.as_str();
+    }
+    listed
+}
+impl Store {
+    /// Replaces the device's site and scopes from a fresh inventory.
+    pub(super) async fn store_scopes(
+        &self,
+        device_id: &str,
+        inventory: &crate::model::Inventory,
+    ) -> Result<()> {
+        let scopes = crate::tickets::device_scopes(
+            &inventory.site,
+            &inventory.gateways,
+            &inventory.dns_servers,
+        );
+        let site = scopes
+            .first()
+            .and_then(|scope| scope.strip_prefix("site="))
+            .unwrap_or("default")
+            .to_owned();
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            sqlx::query("UPDATE devices SET site = $1 WHERE id = $2")
+                .bind(&site)
+                .bind(device_id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM device_scopes WHERE device_id = $1")
+                .bind(device_id)
+                .execute(&mut *transaction)
+                .await?;
+            for scope in &scopes {
+                sqlx::query("INSERT INTO device_scopes (device_id, scope) VALUES ($1, $2) ON CONFLICT (device_id, scope) DO NOTHING")
+                    .bind(device_id)
+                    .bind(scope)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The device's conditions that are not resolved, worst first.
+    pub async fn open_conditions(&self, device_id: &str) -> Result<Vec<ConditionRecord>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT check_name, resource, state, severity, summary, since_ms, updated_at_ms, ticket_id \
+                 FROM conditions WHERE device_id = $1 AND state <> 'resolved' ORDER BY check_name, resource",
+            )
+            .bind(device_id)
+            .fetch_all(pool)
+            .await?;
+            let mut conditions = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let state: String = row.try_get("state")?;
+                let severity: String = row.try_get("severity")?;
+                conditions.push(ConditionRecord {
+                    check: row.try_get("check_name")?,
+                    resource: row.try_get("resource")?,
+                    state: ConditionState::parse(&state).ok_or_else(|| corrupt("condition state", state.clone()))?,
+                    severity: Severity::parse(&severity).ok_or_else(|| corrupt("condition severity", severity.clone()))?,
+                    summary: row.try_get("summary")?,
+                    since_ms: row.try_get("since_ms")?,
+                    updated_at_ms: row.try_get("updated_at_ms")?,
+                    ticket_id: row.try_get("ticket_id")?,
+                });
+            }
+            conditions.sort_by_key(|condition| std::cmp::Reverse(condition.severity));
+            Ok(conditions)
+        })
+    }
+
+    /// Marks a device as a VIP's (or not): its tickets get higher impact.
+    pub async fn set_device_vip(&self, device_id: &str, vip: bool) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query("UPDATE devices SET vip = $1 WHERE id = $2")
+                .bind(i64::from(vip))
+                .bind(device_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed == 1)
+    }
+
+    /// Tickets matching `filter`: open ones first, by priority and then by how soon they fall
+    /// due.
+    pub async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketRecord>> {
+        let limit = i64::from(filter.limit.unwrap_or(500).clamp(1, 5000));
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM tickets WHERE \
+                 ($1 IS NULL OR state = $1 OR ($1 = 'open' AND open_key IS NOT NULL)) \
+                 AND ($2 IS NULL OR priority = $2) AND ($3 IS NULL OR tier = $3) \
+                 AND ($4 IS NULL OR device_id = $4 OR id IN (SELECT ticket_id FROM ticket_devices WHERE device_id = $4)) \
+                 AND ($5 IS NULL OR kind = $5) \
+                 ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, priority, resolution_due_ms, id LIMIT $6",
+            )
+            .bind(filter.state.as_deref())
+            .bind(filter.priority.map(i64::from))
+            .bind(filter.tier.map(i64::from))
+            .bind(filter.device_id.as_deref())
+            .bind(filter.kind.map(TicketKind::as_str))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let mut tickets = Vec::with_capacity(rows.len());
+            for row in &rows {
+                tickets.push(ticket_record!(row));
+            }
+            // The users of the listed tickets' devices, in one query over their id range.
+            if let (Some(first), Some(last)) = (
+                tickets.iter().map(|t| t.id).min(),
+                tickets.iter().map(|t| t.id).max(),
+            ) {
+                let user_rows = sqlx::query(
+                    "SELECT td.ticket_id, d.users_json FROM ticket_devices td JOIN devices d ON d.id = td.device_id \
+                     WHERE td.ticket_id >= $1 AND td.ticket_id <= $2 AND d.users_json IS NOT NULL \
+                     ORDER BY td.ticket_id, td.added_at_ms, td.device_id",
+                )
+                .bind(first)
+                .bind(last)
+                .fetch_all(pool)
+                .await?;
+                let mut by_ticket: Vec<(i64, String)> = Vec::with_capacity(user_rows.len());
+                for row in &user_rows {
+                    by_ticket.push((row.try_get("ticket_id")?, row.try_get("users_json")?));
+                }
+                // Reporters an incident explained are among its affected users too.
+                let reporter_rows = sqlx::query(
+                    "SELECT ticket_id, requester FROM report_links WHERE ticket_id >= $1 AND ticket_id <= $2 \
+                     AND how = 'known_outage' AND requester IS NOT NULL ORDER BY ticket_id, at_ms",
+                )
+                .bind(first)
+                .bind(last)
+                .fetch_all(pool)
+                .await?;
+                let mut reporters: Vec<(i64, String)> = Vec::with_capacity(reporter_rows.len());
+                for row in &reporter_rows {
+                    reporters.push((row.try_get("ticket_id")?, row.try_get("requester")?));
+                }
+                for ticket in &mut tickets {
+                    let lists = by_ticket.iter().filter(|(id, _)| *id == ticket.id).map(|(_, json)| json.as_str());
+                    ticket.affected_users = merge_users(lists);
+                    add_users(
+                        &mut ticket.affected_users,
+                        reporters.iter().filter(|(id, _)| *id == ticket.id).map(|(_, name)| name.as_str()),
+                    );
+                }
+            }
+            Ok(tickets)
+        })
+    }
+
+    /// A ticket with its devices, timeline and known fixes.
+    pub async fn ticket_detail(&self, id: i64) -> Result<Option<TicketDetail>> {
+        self.ticket_detail_with(id, true).await
+    }
+
+    /// As [`Store::ticket_detail`]; without `timeline` the (possibly long) timeline is left
+    /// out, for notifications that do not show it.
+    pub(super) async fn ticket_detail_with(
+        &self,
+        id: i64,
+        timeline: bool,
+    ) -> Result<Option<TicketDetail>> {
+        with_pool!(self, pool => {
+            let Some(row) = sqlx::query("SELECT * FROM tickets WHERE id = $1").bind(id).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let mut ticket = ticket_record!(&row);
+            let device_rows = sqlx::query(
+                "SELECT td.device_id, d.hostname, d.users_json, td.added_at_ms, td.recovered_at_ms FROM ticket_devices td \
+                 JOIN devices d ON d.id = td.device_id WHERE td.ticket_id = $1 ORDER BY td.added_at_ms, td.device_id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let mut devices = Vec::with_capacity(device_rows.len());
+            let mut users_lists: Vec<Option<String>> = Vec::with_capacity(device_rows.len());
+            for row in &device_rows {
+                users_lists.push(row.try_get("users_json")?);
+                devices.push(TicketDevice {
+                    device_id: row.try_get("device_id")?,
+                    hostname: row.try_get("hostname")?,
+                    added_at_ms: row.try_get("added_at_ms")?,
+                    recovered_at_ms: row.try_get("recovered_at_ms")?,
+                });
+            }
+            ticket.affected_users = merge_users(users_lists.iter().flatten().map(String::as_str));
+            let reporter_rows = sqlx::query(
+                "SELECT requester FROM report_links WHERE ticket_id = $1 AND how = 'known_outage' \
+                 AND requester IS NOT NULL ORDER BY at_ms LIMIT 1000",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let mut reporters: Vec<String> = Vec::with_capacity(reporter_rows.len());
+            for row in &reporter_rows {
+                reporters.push(row.try_get("requester")?);
+            }
+            add_users(&mut ticket.affected_users, reporters.iter().map(String::as_str));
+            let event_rows = if timeline {
+                sqlx::query("SELECT * FROM ticket_events WHERE ticket_id = $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let mut timeline = Vec::with_capacity(event_rows.len());
+            for row in &event_rows {
+                let data_json: Option<String> = row.try_get("data_json")?;
+                timeline.push(TimelineEntry {
+                    at_ms: row.try_get("at_ms")?,
+                    kind: row.try_get("kind")?,
+                    actor: row.try_get("actor")?,
+                    text: row.try_get("text")?,
+                    data: data_json.map(|json| {
+                        serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json))
+                    }),
+                });
+            }
+            let fix_rows = sqlx::query(
+                "SELECT solution, worked_count FROM solutions WHERE fingerprint = $1 ORDER BY worked_count DESC, last_at_ms DESC LIMIT 10",
+            )
+            .bind(&ticket.fingerprint)
+            .fetch_all(pool)
+            .await?;
+            let mut suggested_fixes = Vec::with_capacity(fix_rows.len());
+            for row in &fix_rows {
+                suggested_fixes.push(KnownFix {
+                    solution: row.try_get("solution")?,
+                    worked_count: count(row.try_get("worked_count")?),
+                });
+            }
+            let problem_candidate = sqlx::query("SELECT fingerprint FROM problems WHERE fingerprint = $1")
+                .bind(&ticket.fingerprint)
+                .fetch_optional(pool)
+                .await?
+                .is_some();
+            let link_rows = sqlx::query("SELECT linked_id FROM ticket_links WHERE ticket_id = $1 ORDER BY linked_id")
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+            let mut linked_tickets = Vec::with_capacity(link_rows.len());
+            for row in &link_rows {
+                linked_tickets.push(row.try_get::<i64, _>("linked_id")?);
+            }
+            Ok(Some(TicketDetail { ticket, devices, timeline, suggested_fixes, problem_candidate, linked_tickets }))
+        })
+    }
+
+    /// A person acts on a ticket: decided by the engine, applied in one transaction.
+    pub async fn staff_action(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        action: &StaffAction,
+        now_ms: i64,
+    ) -> std::result::Result<(), StaffError> {
+        let policy = self.policy.clone();
+        with_pool!(self, pool => bounded_transaction!(self, pool, Writer::StaffAction, StaffError, |transaction| {
+            let ticket = transaction.ticket(ticket_id).await?;
+            if matches!(action, StaffAction::Reopen | StaffAction::RequesterAnswer { fixed: false, .. }) {
+                // One open ticket per key: a newer one may have opened since this resolved.
+                let open = sqlx::query(
+                    "SELECT id FROM tickets WHERE open_key = (SELECT ticket_key FROM tickets WHERE id = $1) AND id <> $1",
+                )
+                .bind(ticket_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                if let Some(row) = open {
+                    let open: i64 = row.try_get("id")?;
+                    transaction.rollback().await?;
+                    return Err(Refusal::AlreadyOpen { id: ticket_id, open }.into());
+                }
+            }
+            let mut state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
+            // Resolving or cancelling an incident by hand releases its devices still failing.
+            if let Some(incident) = ticket.as_ref().filter(|t| t.kind == TicketKind::Incident && t.state.is_open()) {
+                let still_firing = transaction.still_firing(incident.id, "").await?;
+                state.attached_incident = Some(AttachedIncident {
+                    ticket: incident.view(),
+                    scope: incident.scope.clone().unwrap_or_default(),
+                    still_firing,
+                });
+            }
+            let event = Event::Staff { actor, action, at_ms: now_ms };
+            let actions = match decide(&event, &state, &policy) {
+                Ok(actions) => actions,
+                Err(refusal) => {
+                    transaction.rollback().await?;
+                    return Err(refusal.into());
+                }
+            };
+            apply(&mut transaction, &actions, now_ms).await?;
+            transaction.commit().await?;
+            Ok(())
+        }))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::tests::{TestStore, backends};
+    use super::*;
+    use crate::model::Inventory;
+    use crate::store::NewDevice;
+
+    pub(crate) const MINUTE: i64 = 60_000;
+    pub(crate) const T0: i64 = 1_800_000_000_000;
+
+    pub(crate) async fn enroll(store: &Store, id: &str, site: &str) {
+        store
+            .insert_token(id.as_bytes(), 0, i64::MAX)
+            .await
+            .expect("token");
+        store
+            .enroll_device(
+                id.as_bytes(),
+                1,
+                &NewDevice {
+                    id: id.to_owned(),
+                    hostname: format!("pc-{id}"),
+                    agent_version: "0.1.0".to_owned(),
+                    certificate_serial: "01".to_owned(),
+                    certificate_not_after_ms: i64::MAX,
+                },
+            )
+            .await
+            .expect("enroll");
+        let inventory = Inventory {
+            hostname: format!("pc-{id}"),
+            site: site.to_owned(),
+            dns_servers: vec!["192.0.2.53".to_owned()],
+            ..Inventory::default()
+        };
+        store
+            .store_inventory(id, &inventory, T0)
+            .await
+            .expect("inventory");
+    }
+
+    fn finding(sequence: u64, check: &str, severity: Severity) -> Finding {
+        Finding {
+            sequence,
+            check: check.to_owned(),
+            resource: "/".to_owned(),
+            severity,
+            summary: format!("{check} {}", severity.as_str()),
+            evidence_json: "{\"used_pct\":97}".to_owned(),
+            observed_at_ms: T0,
+        }
+    }
+
+    pub(crate) async fn store_one(store: &Store, device: &str, finding: Finding, at_ms: i64) {
+        let sequence = finding.sequence;
+        store
+            .store_findings(device, &[finding], sequence, at_ms)
+            .await
+            .expect("store findings");
+    }
+
+    fn open_filter() -> TicketFilter {
+        TicketFilter {
+            state: Some("open".to_owned()),
+            ..TicketFilter::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_condition_opens_resolves_and_reopens_one_ticket_and_redelivery_changes_nothing() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            // Redelivered: stored once, decided once.
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 1,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(open.len(), 1, "{backend}");
+            let id = open[0].id;
+            assert_eq!(
+                (open[0].kind, open[0].state, open[0].priority.number()),
+                (TicketKind::Device, TicketState::New, 4),
+                "{backend}"
+            );
+
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + MINUTE,
+            )
+            .await;
+            let detail = store
+                .ticket_detail(id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.state, TicketState::Resolved, "{backend}");
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.text.starts_with("Auto-resolved")),
+                "{backend}: {:?}",
+                detail.timeline
+            );
+            assert_eq!(
+                detail.timeline[0].data,
+                Some(serde_json::json!({"used_pct": 97})),
+                "{backend}: evidence is kept as JSON"
+            );
+
+            store_one(
+                store,
+                "a",
+                finding(3, "disk.free_low", Severity::Critical),
+                T0 + 2 * MINUTE,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(
+                open.iter().map(|t| t.id).collect::<Vec<_>>(),
+                [id],
+                "{backend}: reopened, not new"
+            );
+            assert_eq!(open[0].reopen_count, 1, "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn devices_racing_in_one_scope_form_exactly_one_incident() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            let store = store.clone().with_policy(policy);
+            let ids: Vec<String> = (0..12).map(|n| format!("d{n:02}")).collect();
+            for id in &ids {
+                enroll(&store, id, "hq").await;
+            }
+            let tasks: Vec<_> = ids
+                .iter()
+                .map(|id| {
+                    let (store, id) = (store.clone(), id.clone());
+                    tokio::spawn(async move {
+                        store_one(
+                            &store,
+                            &id,
+                            finding(1, "dns.resolve", Severity::Warning),
+                            T0,
+                        )
+                        .await;
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("task");
+            }
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            let incidents: Vec<_> = open
+                .iter()
+                .filter(|t| t.kind == TicketKind::Incident)
+                .collect();
+            assert_eq!(incidents.len(), 1, "{backend}: {open:?}");
+            assert_eq!(
+                open.len(),
+                1,
+                "{backend}: device tickets merged into the incident"
+            );
+            assert_eq!(incidents[0].device_count, 12, "{backend}");
+            assert_eq!(
+                incidents[0].scope.as_deref(),
+                Some("dns=192.0.2.53"),
+                "{backend}"
+            );
+
+            // All but two recover: the incident resolves, and the two get tickets of their own
+            // once the hold has passed without their recovering.
+            for (n, id) in ids.iter().enumerate().skip(2) {
+                store_one(
+                    &store,
+                    id,
+                    finding(2, "dns.resolve", Severity::Ok),
+                    T0 + MINUTE + n as i64,
+                )
+                .await;
+            }
+            assert!(
+                store
+                    .tickets(&open_filter())
+                    .await
+                    .expect("tickets")
+                    .is_empty(),
+                "{backend}"
+            );
+            let report = store.sweep(T0 + 3 * MINUTE).await.expect("sweep");
+            assert_eq!(report.holds_released, 2, "{backend}");
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            let mut devices: Vec<_> = open.iter().map(|t| (t.kind, t.device_id.clone())).collect();
+            devices.sort();
+            assert_eq!(
+                devices,
+                [
+                    (TicketKind::Device, Some("d00".to_owned())),
+                    (TicketKind::Device, Some("d01".to_owned()))
+                ],
+                "{backend}"
+            );
+            let incident = store
+                .ticket_detail(incidents[0].id)
+                .await
+                .expect("detail")
+                .expect("incident");
+            assert_eq!(incident.ticket.state, TicketState::Resolved, "{backend}");
+            assert_eq!(incident.devices.len(), 12, "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_solution_is_suggested_on_the_next_ticket_with_the_same_fingerprint() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            enroll(store, "b", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            let first = store.tickets(&open_filter()).await.expect("tickets")[0].id;
+            let resolve = StaffAction::Resolve {
+                solution: "Emptied the recycle bin".to_owned(),
+            };
+            store
+                .staff_action(first, "alice", &resolve, T0 + MINUTE)
+                .await
+                .expect("resolve");
+            assert!(
+                matches!(
+                    store
+                        .staff_action(first, "alice", &resolve, T0 + MINUTE)
+                        .await,
+                    Err(StaffError::Refused(Refusal::NotOpen { .. }))
+                ),
+                "{backend}"
+            );
+            // The fix worked: a's disk recovers.
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 90_000,
+            )
+            .await;
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 2 * MINUTE,
+            )
+            .await;
+            let second = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(second.len(), 1, "{backend}");
+            let detail = store
+                .ticket_detail(second[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(
+                detail.suggested_fixes,
+                [KnownFix {
+                    solution: "Emptied the recycle bin".to_owned(),
+                    worked_count: 1
+                }],
+                "{backend}"
+            );
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.kind == "known_fix" && e.text.contains("Emptied the recycle bin")),
+                "{backend}"
+            );
+            // A staff-owned ticket is not auto-resolved when the condition clears.
+            store
+                .staff_action(
+                    second[0].id,
+                    "bob",
+                    &StaffAction::Assign {
+                        to: "bob".to_owned(),
+                    },
+                    T0 + 3 * MINUTE,
+                )
+                .await
+                .expect("assign");
+            store_one(
+                store,
+                "b",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 4 * MINUTE,
+            )
+            .await;
+            let detail = store
+                .ticket_detail(second[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.state, TicketState::Assigned, "{backend}");
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.text.starts_with("Auto-resolve held")),
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_marks_silent_devices_stale_and_escalates_breached_tickets() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            store_one(store, "a", finding(1, "dns.resolve", Severity::Warning), T0).await;
+            let ticket = store.tickets(&open_filter()).await.expect("tickets")[0].clone();
+            // P3 (low impact, high urgency): response due in 2 h.
+            assert_eq!(ticket.priority.number(), 3, "{backend}");
+            let later = T0 + 3 * 60 * MINUTE;
+            let report = store.sweep(later).await.expect("sweep");
+            assert_eq!(
+                (report.devices_stale, report.sla_breaches),
+                (1, 1),
+                "{backend}"
+            );
+            let detail = store
+                .ticket_detail(ticket.id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(
+                (detail.ticket.state, detail.ticket.tier),
+                (TicketState::New, 2),
+                "{backend}: stale is not resolved"
+            );
+            assert!(
+                detail.timeline.iter().any(|e| e.kind == "stale"),
+                "{backend}"
+            );
+            assert!(
+                detail.timeline.iter().any(|e| e.kind == "escalation"),
+                "{backend}"
+            );
+            // A second sweep finds nothing new to do.
+            assert_eq!(
+                store.sweep(later).await.expect("sweep"),
+                SweepReport::default(),
+                "{backend}"
+            );
+            // The device reports again.
+            store.touch_device("a", later + 1).await.expect("touch");
+            let report = store.sweep(later + 2).await.expect("sweep");
+            assert_eq!(report.devices_back, 1, "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_condition_gets_its_own_ticket_when_no_incident_forms() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            enroll(store, "b", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 1,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(
+                open.iter()
+                    .map(|t| t.device_id.as_deref())
+                    .collect::<Vec<_>>(),
+                [Some("a")],
+                "{backend}: b waits for an incident that may form"
+            );
+            let report = store.sweep(T0 + 30_000).await.expect("sweep");
+            assert_eq!(report.holds_released, 0, "{backend}: still within the hold");
+            let report = store.sweep(T0 + 2 * MINUTE).await.expect("sweep");
+            assert_eq!(report.holds_released, 1, "{backend}");
+            let mut devices: Vec<_> = store
+                .tickets(&open_filter())
+                .await
+                .expect("tickets")
+                .into_iter()
+                .map(|t| t.device_id)
+                .collect();
+            devices.sort();
+            assert_eq!(
+                devices,
+                [Some("a".to_owned()), Some("b".to_owned())],
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn crashes_of_one_app_version_across_sites_are_one_incident() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            let store = store.clone().with_policy(policy);
+            for (n, site) in ["berlin", "warsaw", "athens"].iter().enumerate() {
+                let id = format!("d{n}");
+                enroll(&store, &id, site).await;
+                let crash = Finding {
+                    check: "crash.new_file".to_owned(),
+                    resource: "outlook.exe".to_owned(),
+                    evidence_json: r#"{"count": 1, "app_version": "16.0.17928"}"#.to_owned(),
+                    ..finding(1, "crash.new_file", Severity::Warning)
+                };
+                store_one(&store, &id, crash, T0 + n as i64).await;
+            }
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(open.len(), 1, "{backend}: {open:#?}");
+            assert_eq!(
+                (open[0].kind, open[0].scope.as_deref(), open[0].device_count),
+                (TicketKind::Incident, Some("app=outlook.exe@16.0.17928"), 3),
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_condition_that_fired_before_is_held_and_then_reopens_its_own_ticket() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            enroll(store, "b", "hq").await;
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            let first = store.tickets(&open_filter()).await.expect("tickets")[0].id;
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 1,
+            )
+            .await;
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 2,
+            )
+            .await;
+            // a fails again while b fails: held, although it had a ticket before.
+            store_one(
+                store,
+                "a",
+                finding(3, "disk.free_low", Severity::Warning),
+                T0 + 3,
+            )
+            .await;
+            let open: Vec<_> = store
+                .tickets(&open_filter())
+                .await
+                .expect("tickets")
+                .into_iter()
+                .map(|t| t.device_id)
+                .collect();
+            assert_eq!(open, [Some("b".to_owned())], "{backend}");
+            let report = store.sweep(T0 + 2 * MINUTE).await.expect("sweep");
+            assert_eq!(report.holds_released, 1, "{backend}");
+            let reopened = store
+                .ticket_detail(first)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(
+                (reopened.ticket.state, reopened.ticket.reopen_count),
+                (TicketState::New, 1),
+                "{backend}"
+            );
+
+            // Staff cannot reopen an older ticket while one for the same key is open.
+            store_one(
+                store,
+                "a",
+                finding(4, "disk.free_low", Severity::Ok),
+                T0 + 3 * MINUTE,
+            )
+            .await;
+            store_one(
+                store,
+                "a",
+                finding(5, "disk.free_low", Severity::Warning),
+                T0 + 3 * 24 * 60 * MINUTE,
+            )
+            .await;
+            let newer = store
+                .tickets(&TicketFilter {
+                    state: Some("open".to_owned()),
+                    device_id: Some("a".to_owned()),
+                    ..TicketFilter::default()
+                })
+                .await
+                .expect("tickets");
+            assert_eq!(newer.len(), 1, "{backend}");
+            assert_ne!(
+                newer[0].id, first,
+                "{backend}: past the reopen window, a new ticket"
+            );
+            let refused = store
+                .staff_action(
+                    first,
+                    "alice",
+                    &StaffAction::Reopen,
+                    T0 + 3 * 24 * 60 * MINUTE + 1,
+                )
+                .await;
+            assert!(
+                matches!(refused, Err(StaffError::Refused(Refusal::AlreadyOpen { open, .. })) if open == newer[0].id),
+                "{backend}: {refused:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flapping_condition_holds_its_ticket_open_until_it_settles() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            // Fire, clear, fire, … a minute apart: six changes within the flap window.
+            for step in 0..8u64 {
+                let severity = if step % 2 == 0 {
+                    Severity::Warning
+                } else {
+                    Severity::Ok
+                };
+                store_one(
+                    store,
+                    "a",
+                    finding(step + 1, "disk.free_low", severity),
+                    T0 + step as i64 * MINUTE,
+                )
+                .await;
+            }
+            let all = store
+                .tickets(&TicketFilter::default())
+                .await
+                .expect("tickets");
+            assert_eq!(all.len(), 1, "{backend}: one ticket for the whole episode");
+            let detail = store
+                .ticket_detail(all[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert!(
+                detail.ticket.state.is_open(),
+                "{backend}: held open while flapping"
+            );
+            let flapping_notes = detail
+                .timeline
+                .iter()
+                .filter(|e| e.kind == "flapping")
+                .count();
+            assert_eq!(flapping_notes, 1, "{backend}: said once");
+            assert_eq!(
+                store.open_conditions("a").await.expect("conditions")[0].state,
+                ConditionState::Flapping,
+                "{backend}"
+            );
+            // The last finding was a clear; an hour of quiet settles it and resolves the ticket.
+            let report = store
+                .sweep(T0 + 7 * MINUTE + 61 * MINUTE)
+                .await
+                .expect("sweep");
+            assert_eq!(report.conditions_settled, 1, "{backend}");
+            let detail = store
+                .ticket_detail(all[0].id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert_eq!(detail.ticket.state, TicketState::Resolved, "{backend}");
+            assert!(
+                store
+                    .open_conditions("a")
+                    .await
+                    .expect("conditions")
+                    .is_empty(),
+                "{backend}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn stats_and_the_knowledge_base_reflect_the_tickets() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "berlin").await;
+            enroll(store, "b", "warsaw").await;
+            // a: fires, cleared by itself after 10 minutes.
+            store_one(
+                store,
+                "a",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            store_one(
+                store,
+                "a",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 10 * MINUTE,
+            )
+            .await;
+            // b: assigned after 5 minutes, resolved by hand with a solution after 60.
+            store_one(
+                store,
+                "b",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 3 * 24 * 60 * MINUTE,
+            )
+            .await;
+            let id = store.tickets(&open_filter()).await.expect("tickets")[0].id;
+            let at = T0 + 3 * 24 * 60 * MINUTE;
+            store
+                .staff_action(
+                    id,
+                    "sam",
+                    &StaffAction::Assign {
+                        to: "tina".to_owned(),
+                    },
+                    at + 5 * MINUTE,
+                )
+                .await
+                .expect("assign");
+            store
+                .staff_action(
+                    id,
+                    "tina",
+                    &StaffAction::Resolve {
+                        solution: "Cleared the Teams cache".to_owned(),
+                    },
+                    at + 60 * MINUTE,
+                )
+                .await
+                .expect("resolve");
+            let stats = store
+                .stats(T0 - MINUTE, T0 + 30 * 24 * 60 * MINUTE)
+                .await
+                .expect("stats");
+            assert_eq!(
+                (
+                    stats.tickets_opened,
+                    stats.findings_received,
+                    stats.resolved
+                ),
+                (2, 3, 2),
+                "{backend}"
+            );
+            assert_eq!(stats.noise_compression, Some(1.5), "{backend}");
+            assert_eq!(stats.auto_resolved_share, Some(0.5), "{backend}");
+            assert_eq!(stats.by_category.get("disk"), Some(&2), "{backend}");
+            assert_eq!(stats.by_site.get("warsaw"), Some(&1), "{backend}");
+            assert_eq!(stats.by_technician.get("tina"), Some(&1), "{backend}");
+            let p4 = &stats.by_priority[0];
+            assert_eq!((p4.priority, p4.opened), (4, 2), "{backend}");
+            assert_eq!(p4.mtta_median_secs, Some(300.0), "{backend}");
+            assert_eq!(p4.mttr_median_secs, Some(600.0), "{backend}");
+            assert_eq!(p4.mttr_p90_secs, Some(3600.0), "{backend}");
+            assert_eq!(p4.resolution_sla_met, Some(1.0), "{backend}");
+            assert_eq!(
+                stats.top_recurring[0].fingerprint, "disk.free_low:/",
+                "{backend}"
+            );
+
+            let found = store.knowledge(Some("teams")).await.expect("knowledge");
+            assert_eq!(found.len(), 1, "{backend}");
+            assert_eq!(found[0].fingerprint, "disk.free_low:/", "{backend}");
+            assert_eq!(
+                found[0].solutions[0].solution, "Cleared the Teams cache",
+                "{backend}"
+            );
+            assert!(
+                store
+                    .knowledge(Some("printer"))
+                    .await
+                    .expect("knowledge")
+                    .is_empty(),
+                "{backend}"
+            );
+        }
+    }
+}
