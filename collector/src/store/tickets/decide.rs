@@ -219,7 +219,11 @@ async fn decide_and_apply<T: TicketSql>(
     apply(tx, &actions, now_ms).await
 }
 
-pub(in crate::store) async fn apply<T: TicketSql>(tx: &mut T, actions: &[Action], now_ms: i64) -> Result<()> {
+pub(in crate::store) async fn apply<T: TicketSql>(
+    tx: &mut T,
+    actions: &[Action],
+    now_ms: i64,
+) -> Result<()> {
     let mut opened = Vec::new();
     for action in actions {
         if let Some(id) = tx.apply_one(action, &opened, now_ms).await? {

@@ -185,7 +185,11 @@ impl<'t, T: GroupSql> Group<'t, T> {
             for key in chunk {
                 group.latest.insert(key.clone(), None);
             }
-            for (ticket, key) in group.tx.load_tickets(TicketsBy::LatestForKeys(chunk)).await? {
+            for (ticket, key) in group
+                .tx
+                .load_tickets(TicketsBy::LatestForKeys(chunk))
+                .await?
+            {
                 group.latest.insert(key.clone(), Some(ticket.id));
                 group.tickets.insert(ticket.id, (ticket, key));
             }
@@ -203,6 +207,12 @@ impl<'t, T: GroupSql> Group<'t, T> {
 
     /// Sends the kept writes: conditions, timeline entries, then ticket rows.
     pub(in crate::store) async fn flush(&mut self) -> Result<()> {
+        self.flush_conditions().await?;
+        self.flush_events().await?;
+        self.flush_tickets().await
+    }
+
+    async fn flush_conditions(&mut self) -> Result<()> {
         if !self.saved.is_empty() {
             let saved: Vec<&SavedCondition> = self.saved.values().collect();
             for chunk in saved.chunks(ROWS_PER_LOAD) {
@@ -210,12 +220,20 @@ impl<'t, T: GroupSql> Group<'t, T> {
             }
             self.saved.clear();
         }
+        Ok(())
+    }
+
+    async fn flush_events(&mut self) -> Result<()> {
         if !self.events.is_empty() {
             for chunk in self.events.chunks(ROWS_PER_LOAD) {
                 self.tx.insert_events(chunk).await?;
             }
             self.events.clear();
         }
+        Ok(())
+    }
+
+    async fn flush_tickets(&mut self) -> Result<()> {
         if !self.patches.is_empty() {
             let mut patches: Vec<(i64, TicketPatch)> = self.patches.drain().collect();
             patches.sort_unstable_by_key(|(id, _)| *id);
@@ -226,9 +244,21 @@ impl<'t, T: GroupSql> Group<'t, T> {
         Ok(())
     }
 
-    /// The transaction, with every kept write sent.
+    /// The transaction, with every kept write sent (before a statement that writes).
     async fn through(&mut self) -> Result<&mut T> {
         self.flush().await?;
+        Ok(&mut *self.tx)
+    }
+
+    /// The transaction, with the kept conditions sent (before a read of conditions).
+    async fn conditions_through(&mut self) -> Result<&mut T> {
+        self.flush_conditions().await?;
+        Ok(&mut *self.tx)
+    }
+
+    /// The transaction, with the kept ticket rows sent (before a read of tickets).
+    async fn tickets_through(&mut self) -> Result<&mut T> {
+        self.flush_tickets().await?;
         Ok(&mut *self.tx)
     }
 
@@ -267,7 +297,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         if let Some(row) = self.devices.get(device_id) {
             return Ok(row.clone());
         }
-        let row = self.through().await?.device_row(device_id).await?;
+        let row = self.tx.device_row(device_id).await?;
         self.devices.insert(device_id.to_owned(), row.clone());
         Ok(row)
     }
@@ -276,7 +306,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         if let Some(scopes) = self.scopes.get(device_id) {
             return Ok(scopes.clone());
         }
-        let scopes = self.through().await?.scopes_of(device_id).await?;
+        let scopes = self.tx.scopes_of(device_id).await?;
         self.scopes.insert(device_id.to_owned(), scopes.clone());
         Ok(scopes)
     }
@@ -292,7 +322,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             return Ok(condition.clone());
         }
         let condition = self
-            .through()
+            .conditions_through()
             .await?
             .condition(device_id, check, resource)
             .await?;
@@ -301,7 +331,10 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
     }
 
     async fn device_conditions(&mut self, device_id: &str) -> Result<Vec<ConditionView>> {
-        self.through().await?.device_conditions(device_id).await
+        self.conditions_through()
+            .await?
+            .device_conditions(device_id)
+            .await
     }
 
     async fn ticket(&mut self, id: i64) -> Result<Option<TicketRecord>> {
@@ -309,7 +342,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             return Ok(Some(ticket.clone()));
         }
         let found = self
-            .through()
+            .tickets_through()
             .await?
             .load_tickets(TicketsBy::Ids(&[id]))
             .await?;
@@ -321,11 +354,13 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
 
     async fn latest_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
         if let Some(id) = self.latest.get(key) {
-            return Ok(id.and_then(|id| self.tickets.get(&id)).map(|(t, _)| t.clone()));
+            return Ok(id
+                .and_then(|id| self.tickets.get(&id))
+                .map(|(t, _)| t.clone()));
         }
         let keys = [key.to_owned()];
         let found = self
-            .through()
+            .tickets_through()
             .await?
             .load_tickets(TicketsBy::LatestForKeys(&keys))
             .await?;
@@ -333,17 +368,20 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             .into_iter()
             .next()
             .map(|(ticket, key)| self.remember(ticket, key));
-        self.latest.insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
+        self.latest
+            .insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
         Ok(ticket)
     }
 
     async fn open_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
         if let Some(id) = self.open.get(key) {
-            return Ok(id.and_then(|id| self.tickets.get(&id)).map(|(t, _)| t.clone()));
+            return Ok(id
+                .and_then(|id| self.tickets.get(&id))
+                .map(|(t, _)| t.clone()));
         }
         let keys = [key.to_owned()];
         let found = self
-            .through()
+            .tickets_through()
             .await?
             .load_tickets(TicketsBy::OpenForKeys(&keys))
             .await?;
@@ -351,25 +389,29 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             .into_iter()
             .next()
             .map(|(ticket, key)| self.remember(ticket, key));
-        self.open.insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
+        self.open
+            .insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
         Ok(ticket)
     }
 
     async fn scope_size(&mut self, scope: &str) -> Result<u32> {
         // An application's scope is counted on conditions, which this group may change.
         if scope.starts_with("app=") {
-            return self.through().await?.scope_size(scope).await;
+            return self.conditions_through().await?.scope_size(scope).await;
         }
         if let Some(size) = self.scope_sizes.get(scope) {
             return Ok(*size);
         }
-        let size = self.through().await?.scope_size(scope).await?;
+        let size = self.tx.scope_size(scope).await?;
         self.scope_sizes.insert(scope.to_owned(), size);
         Ok(size)
     }
 
     async fn open_tickets_of(&mut self, device_id: &str) -> Result<Vec<TicketRecord>> {
-        self.through().await?.open_tickets_of(device_id).await
+        self.tickets_through()
+            .await?
+            .open_tickets_of(device_id)
+            .await
     }
 
     async fn recent_firing(
@@ -380,14 +422,14 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         since_ms: i64,
         min_severity: Severity,
     ) -> Result<Vec<(Peer, Option<i64>)>> {
-        self.through()
+        self.conditions_through()
             .await?
             .recent_firing(check, scope, except_device, since_ms, min_severity)
             .await
     }
 
     async fn still_firing(&mut self, ticket_id: i64, except_device: &str) -> Result<Vec<Peer>> {
-        self.through()
+        self.conditions_through()
             .await?
             .still_firing(ticket_id, except_device)
             .await
@@ -397,17 +439,18 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         if let Some(fixes) = self.known_fixes.get(fingerprint) {
             return Ok(fixes.clone());
         }
-        let fixes = self.through().await?.known_fixes(fingerprint).await?;
+        let fixes = self.tx.known_fixes(fingerprint).await?;
         self.known_fixes
             .insert(fingerprint.to_owned(), fixes.clone());
         Ok(fixes)
     }
 
-    async fn fingerprint_history(&mut self, fingerprint: &str, since_ms: i64) -> Result<(u32, bool)> {
-        self.through()
-            .await?
-            .fingerprint_history(fingerprint, since_ms)
-            .await
+    async fn fingerprint_history(
+        &mut self,
+        fingerprint: &str,
+        since_ms: i64,
+    ) -> Result<(u32, bool)> {
+        self.tx.fingerprint_history(fingerprint, since_ms).await
     }
 
     async fn apply_one(
@@ -498,7 +541,19 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             }
             _ => {}
         }
-        let outcome = self.through().await?.apply_one(action, opened, now_ms).await?;
+        // Send first what the statement could read or overwrite: a condition's own row, a
+        // timeline's order, a ticket's columns.
+        match action {
+            Action::SetConditionState { .. }
+            | Action::ReleaseCondition { .. }
+            | Action::AttachCondition { .. } => self.flush_conditions().await?,
+            Action::Note { .. } => {
+                self.flush_events().await?;
+                self.flush_tickets().await?;
+            }
+            _ => self.flush_tickets().await?,
+        }
+        let outcome = self.tx.apply_one(action, opened, now_ms).await?;
         // Forget what the statement may have changed. Every action is named, so a new one
         // must say what it changes.
         match action {
@@ -552,10 +607,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
     }
 
     async fn report_taken(&mut self, device_id: &str, report_id: &str) -> Result<Option<i64>> {
-        self.through()
-            .await?
-            .report_taken(device_id, report_id)
-            .await
+        self.tx.report_taken(device_id, report_id).await
     }
 
     async fn joinable_report(
@@ -565,13 +617,13 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         group_key: &str,
         since_ms: i64,
     ) -> Result<Option<(TicketRecord, i64)>> {
-        self.through()
+        self.tickets_through()
             .await?
             .joinable_report(device_id, requester, group_key, since_ms)
             .await
     }
 
     async fn outages_for(&mut self, device_id: &str) -> Result<Vec<(TicketRecord, bool)>> {
-        self.through().await?.outages_for(device_id).await
+        self.tickets_through().await?.outages_for(device_id).await
     }
 }

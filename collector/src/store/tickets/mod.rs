@@ -30,8 +30,8 @@ mod decide;
 mod group;
 mod sweep;
 
-pub(super) use decide::{device_facts, lock_checks, observe};
 use decide::apply;
+pub(super) use decide::{device_facts, lock_checks, observe};
 pub(super) use group::Group;
 use group::{GroupSql, NewEvent, SavedCondition, TicketPatch, TicketsBy};
 use sql::TicketSql;

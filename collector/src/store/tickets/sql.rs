@@ -919,7 +919,15 @@ macro_rules! ticket_sql {
                 if !touched.is_empty() {
                     let mut query = sqlx::QueryBuilder::new("UPDATE tickets SET updated_at_ms = CASE id");
                     for (id, at) in &touched {
-                        query.push(" WHEN ").push_bind(*id).push(" THEN CAST(").push_bind(*at).push(" AS BIGINT)");
+                        // Never back in time: a statement sent through may have set it later.
+                        query
+                            .push(" WHEN ")
+                            .push_bind(*id)
+                            .push(" THEN CASE WHEN updated_at_ms > CAST(")
+                            .push_bind(*at)
+                            .push(" AS BIGINT) THEN updated_at_ms ELSE CAST(")
+                            .push_bind(*at)
+                            .push(" AS BIGINT) END");
                     }
                     query.push(" ELSE updated_at_ms END WHERE id IN (");
                     let mut list = query.separated(", ");
