@@ -85,6 +85,13 @@ pub(in crate::store) trait GroupSql: TicketSql {
         &mut self,
         by: TicketsBy<'_>,
     ) -> impl Future<Output = Result<Vec<(TicketRecord, String)>>> + Send;
+    /// When each ticket of the fingerprint opened at or after `since_ms` was opened, and
+    /// whether the fingerprint is flagged as a problem.
+    fn fingerprint_opened(
+        &mut self,
+        fingerprint: &str,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<(Vec<i64>, bool)>> + Send;
     fn save_conditions(
         &mut self,
         saved: &[&SavedCondition],
@@ -108,6 +115,9 @@ pub(in crate::store) struct Group<'t, T> {
     open: HashMap<String, Option<i64>>,
     known_fixes: HashMap<String, Vec<KnownFix>>,
     scope_sizes: HashMap<String, u32>,
+    /// Per fingerprint: since when it was read, its tickets' opening times since then, and
+    /// whether it is flagged as a problem.
+    fingerprints: HashMap<String, (i64, Vec<i64>, bool)>,
     saved: HashMap<ConditionKey, SavedCondition>,
     events: Vec<NewEvent>,
     patches: HashMap<i64, TicketPatch>,
@@ -134,6 +144,7 @@ impl<'t, T: GroupSql> Group<'t, T> {
             open: HashMap::new(),
             known_fixes: HashMap::new(),
             scope_sizes: HashMap::new(),
+            fingerprints: HashMap::new(),
             saved: HashMap::new(),
             events: Vec::new(),
             patches: HashMap::new(),
@@ -450,7 +461,18 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         fingerprint: &str,
         since_ms: i64,
     ) -> Result<(u32, bool)> {
-        self.tx.fingerprint_history(fingerprint, since_ms).await
+        let known = self
+            .fingerprints
+            .get(fingerprint)
+            .is_some_and(|(read_since, _, _)| *read_since <= since_ms);
+        if !known {
+            let (opened, flagged) = self.tx.fingerprint_opened(fingerprint, since_ms).await?;
+            self.fingerprints
+                .insert(fingerprint.to_owned(), (since_ms, opened, flagged));
+        }
+        let (_, opened, flagged) = &self.fingerprints[fingerprint];
+        let tickets = opened.iter().filter(|at| **at >= since_ms).count();
+        Ok((u32::try_from(tickets).unwrap_or(u32::MAX), *flagged))
     }
 
     async fn apply_one(
@@ -582,6 +604,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             Action::OpenTicket(new) => {
                 self.latest.remove(&new.key);
                 self.open.remove(&new.key);
+                self.fingerprints.remove(&new.fingerprint);
             }
             Action::SetState { ticket, .. }
             | Action::Note { ticket, .. }
@@ -597,9 +620,11 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             Action::RecordSolution { fingerprint, .. } => {
                 self.known_fixes.remove(fingerprint);
             }
+            Action::FlagProblem { fingerprint, .. } => {
+                self.fingerprints.remove(fingerprint);
+            }
             Action::DeviceRecovered { .. }
             | Action::Link { .. }
-            | Action::FlagProblem { .. }
             | Action::Notify { .. }
             | Action::RecordReport { .. } => {}
         }

@@ -854,6 +854,21 @@ macro_rules! ticket_sql {
                 Ok(tickets)
             }
 
+            async fn fingerprint_opened(&mut self, fingerprint: &str, since_ms: i64) -> Result<(Vec<i64>, bool)> {
+                let rows = sqlx::query("SELECT opened_at_ms FROM tickets WHERE fingerprint = $1 AND opened_at_ms >= $2")
+                    .bind(fingerprint)
+                    .bind(since_ms)
+                    .fetch_all(&mut **self)
+                    .await?;
+                let opened = rows.iter().map(|row| row.try_get("opened_at_ms")).collect::<Result<Vec<i64>, _>>()?;
+                let flagged = sqlx::query("SELECT fingerprint FROM problems WHERE fingerprint = $1")
+                    .bind(fingerprint)
+                    .fetch_optional(&mut **self)
+                    .await?
+                    .is_some();
+                Ok((opened, flagged))
+            }
+
             async fn save_conditions(&mut self, saved: &[&SavedCondition]) -> Result<()> {
                 if saved.is_empty() {
                     return Ok(());
