@@ -24,6 +24,24 @@ pub const SUMMARY_KIND: &str = "retention";
 /// Tickets the evidence pass reads at a time (a read: no lock is held meanwhile).
 const TICKET_PAGE: usize = 200;
 
+/// Findings received before `$1`, oldest first through `findings_by_received`. A user's
+/// report whose ticket is open stays: the fixes' planner reads its diagnosis.
+const DELETE_FINDINGS: &str = "DELETE FROM findings WHERE (device_id, sequence) IN ( \
+     SELECT f.device_id, f.sequence FROM findings f WHERE f.received_at_ms < $1 \
+     AND NOT (f.check_name = 'user.report' AND EXISTS ( \
+       SELECT 1 FROM report_links l JOIN tickets t ON t.id = l.ticket_id \
+       WHERE l.device_id = f.device_id AND l.report_id = f.resource \
+       AND t.state IN ('new', 'assigned', 'in_progress', 'pending'))) \
+     ORDER BY f.received_at_ms LIMIT $2)";
+/// Requests finished (done, failed, expired) before `$1`: their outcome is on their ticket's
+/// timeline.
+const DELETE_REPRODUCE_REQUESTS: &str = "DELETE FROM reproduce_requests WHERE id IN ( \
+     SELECT id FROM reproduce_requests WHERE done_at_ms < $1 \
+     AND state IN ('done', 'failed', 'expired') ORDER BY done_at_ms LIMIT $2)";
+/// Desktop notices sent before `$1` (one not sent yet waits for its device).
+const DELETE_USER_NOTICES: &str = "DELETE FROM user_notices WHERE id IN ( \
+     SELECT id FROM user_notices WHERE sent_at_ms < $1 ORDER BY sent_at_ms LIMIT $2)";
+
 /// What one pass pruned. `transactions` counts the batches that changed something.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneReport {
@@ -167,11 +185,11 @@ fn count(rows: u64) -> usize {
 
 /// Counts a batch that changed something and says whether another may follow: only after a
 /// full one, and after the pause that lets a waiting group commit take the lock first.
-async fn another_batch(rows: usize, retention: &Retention, report: &mut PruneReport) -> bool {
+async fn another_batch(rows: usize, retention: &Retention, transactions: &mut u64) -> bool {
     if rows == 0 {
         return false;
     }
-    report.transactions += 1;
+    *transactions += 1;
     if rows < retention.batch_rows.max(1) {
         return false;
     }
@@ -190,8 +208,19 @@ impl Store {
     ) -> Result<PruneReport, PruneError> {
         let mut report = PruneReport::default();
         if let Some(keep) = retention.findings {
+            let PruneReport {
+                findings: rows,
+                transactions,
+                ..
+            } = &mut report;
             let outcome = self
-                .prune_findings(cutoff_ms(now_ms, keep), retention, &mut report)
+                .delete_in_batches(
+                    DELETE_FINDINGS,
+                    cutoff_ms(now_ms, keep),
+                    retention,
+                    rows,
+                    transactions,
+                )
                 .await;
             failed("findings", outcome, &report)?;
         }
@@ -214,50 +243,67 @@ impl Store {
             failed("notifications", outcome, &report)?;
         }
         if let Some(keep) = retention.reproduce_requests {
+            let PruneReport {
+                reproduce_requests: rows,
+                transactions,
+                ..
+            } = &mut report;
             let outcome = self
-                .prune_reproduce_requests(cutoff_ms(now_ms, keep), retention, &mut report)
+                .delete_in_batches(
+                    DELETE_REPRODUCE_REQUESTS,
+                    cutoff_ms(now_ms, keep),
+                    retention,
+                    rows,
+                    transactions,
+                )
                 .await;
             failed("reproduce requests", outcome, &report)?;
         }
         if let Some(keep) = retention.user_notices {
+            let PruneReport {
+                user_notices: rows,
+                transactions,
+                ..
+            } = &mut report;
             let outcome = self
-                .prune_user_notices(cutoff_ms(now_ms, keep), retention, &mut report)
+                .delete_in_batches(
+                    DELETE_USER_NOTICES,
+                    cutoff_ms(now_ms, keep),
+                    retention,
+                    rows,
+                    transactions,
+                )
                 .await;
             failed("user notices", outcome, &report)?;
         }
         Ok(report)
     }
 
-    async fn prune_findings(
+    /// Runs `delete` (rows older than `$1`, at most `$2` of them) until a batch deletes less
+    /// than a full one, each in a transaction of its own, counting into `rows` and
+    /// `transactions` as it goes.
+    async fn delete_in_batches(
         &self,
+        delete: &'static str,
         cutoff_ms: i64,
         retention: &Retention,
-        report: &mut PruneReport,
+        rows: &mut u64,
+        transactions: &mut u64,
     ) -> Result<(), StoreError> {
         let limit = i64::try_from(retention.batch_rows.max(1)).unwrap_or(i64::MAX);
         loop {
             let deleted = with_pool!(self, pool => bounded_transaction!(self, pool, Writer::Retention, StoreError, |transaction| {
-                // Oldest first through `findings_by_received`. A user's report whose ticket
-                // is open stays: the fixes' planner reads its diagnosis.
-                let deleted = sqlx::query(
-                    "DELETE FROM findings WHERE (device_id, sequence) IN ( \
-                     SELECT f.device_id, f.sequence FROM findings f WHERE f.received_at_ms < $1 \
-                     AND NOT (f.check_name = 'user.report' AND EXISTS ( \
-                       SELECT 1 FROM report_links l JOIN tickets t ON t.id = l.ticket_id \
-                       WHERE l.device_id = f.device_id AND l.report_id = f.resource \
-                       AND t.state IN ('new', 'assigned', 'in_progress', 'pending'))) \
-                     ORDER BY f.received_at_ms LIMIT $2)",
-                )
-                .bind(cutoff_ms)
-                .bind(limit)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
+                let deleted = sqlx::query(delete)
+                    .bind(cutoff_ms)
+                    .bind(limit)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
                 transaction.commit().await?;
                 Ok(deleted)
             }))?;
-            report.findings += deleted;
-            if !another_batch(count(deleted), retention, report).await {
+            *rows += deleted;
+            if !another_batch(count(deleted), retention, transactions).await {
                 return Ok(());
             }
         }
@@ -290,7 +336,7 @@ impl Store {
                 report.evidence_entries += entries;
                 summarised.extend(touched.keys().copied());
                 report.evidence_tickets = u64::try_from(summarised.len()).unwrap_or(u64::MAX);
-                if !another_batch(count(entries), retention, report).await {
+                if !another_batch(count(entries), retention, &mut report.transactions).await {
                     break;
                 }
             }
@@ -489,66 +535,7 @@ impl Store {
             }))?;
             report.notifications += notifications;
             report.deliveries += deliveries;
-            if !another_batch(count(notifications), retention, report).await {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Requests finished (done, failed, expired) before `cutoff_ms`: their outcome is on
-    /// their ticket's timeline.
-    async fn prune_reproduce_requests(
-        &self,
-        cutoff_ms: i64,
-        retention: &Retention,
-        report: &mut PruneReport,
-    ) -> Result<(), StoreError> {
-        let limit = i64::try_from(retention.batch_rows.max(1)).unwrap_or(i64::MAX);
-        loop {
-            let deleted = with_pool!(self, pool => bounded_transaction!(self, pool, Writer::Retention, StoreError, |transaction| {
-                let deleted = sqlx::query(
-                    "DELETE FROM reproduce_requests WHERE id IN (SELECT id FROM reproduce_requests \
-                     WHERE done_at_ms < $1 AND state IN ('done', 'failed', 'expired') ORDER BY done_at_ms LIMIT $2)",
-                )
-                .bind(cutoff_ms)
-                .bind(limit)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                transaction.commit().await?;
-                Ok(deleted)
-            }))?;
-            report.reproduce_requests += deleted;
-            if !another_batch(count(deleted), retention, report).await {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Desktop notices sent before `cutoff_ms` (one not sent yet waits for its device).
-    async fn prune_user_notices(
-        &self,
-        cutoff_ms: i64,
-        retention: &Retention,
-        report: &mut PruneReport,
-    ) -> Result<(), StoreError> {
-        let limit = i64::try_from(retention.batch_rows.max(1)).unwrap_or(i64::MAX);
-        loop {
-            let deleted = with_pool!(self, pool => bounded_transaction!(self, pool, Writer::Retention, StoreError, |transaction| {
-                let deleted = sqlx::query(
-                    "DELETE FROM user_notices WHERE id IN (SELECT id FROM user_notices \
-                     WHERE sent_at_ms < $1 ORDER BY sent_at_ms LIMIT $2)",
-                )
-                .bind(cutoff_ms)
-                .bind(limit)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-                transaction.commit().await?;
-                Ok(deleted)
-            }))?;
-            report.user_notices += deleted;
-            if !another_batch(count(deleted), retention, report).await {
+            if !another_batch(count(notifications), retention, &mut report.transactions).await {
                 return Ok(());
             }
         }
