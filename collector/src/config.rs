@@ -43,6 +43,7 @@ struct ConfigFile {
     channels: Vec<crate::channels::ChannelFile>,
     limits: crate::limits::LimitsFile,
     fixes: crate::fixes::FixesFile,
+    retention: crate::retention::RetentionFile,
 }
 
 impl Default for ConfigFile {
@@ -62,6 +63,7 @@ impl Default for ConfigFile {
             channels: Vec::new(),
             limits: Default::default(),
             fixes: Default::default(),
+            retention: Default::default(),
         }
     }
 }
@@ -94,6 +96,8 @@ pub struct Settings {
     pub limits: crate::limits::Limits,
     /// Who may start which fix, and how rollouts go (`[fixes]`).
     pub fixes: crate::fixes::FixPolicy,
+    /// How long per-event history is kept before it is pruned (`[retention]`).
+    pub retention: crate::retention::Retention,
     /// Ack findings without storing them: the transport's raw limit, which `cargo xtask bench`
     /// measures beside the real thing. Not in the config file; never set when serving agents.
     pub discard_findings: bool,
@@ -183,7 +187,19 @@ impl Settings {
         let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
         let limits = file.limits.validate().map_err(error)?;
         let fixes = crate::fixes::FixPolicy::from_file(file.fixes).map_err(error)?;
+        let retention = file.retention.validate().map_err(error)?;
+        // A ticket that may still reopen is one people may come back to: it keeps its evidence.
+        if let Some(keep) = retention.ticket_evidence
+            && keep < tickets.reopen_window
+        {
+            return Err(error(format!(
+                "retention.ticket_evidence ({}) must be at least tickets.reopen_window ({}): a ticket that may still reopen keeps its evidence",
+                humantime::format_duration(keep),
+                humantime::format_duration(tickets.reopen_window)
+            )));
+        }
         Ok(Settings {
+            retention,
             limits,
             fixes,
             tickets,
@@ -312,6 +328,19 @@ mod tests {
             (
                 "[tickets]\nreport_join_window = \"soon\"",
                 "report_join_window",
+            ),
+            (
+                "[retention]\nfindings = \"forever\"",
+                "retention.findings = \"forever\" is not a duration",
+            ),
+            ("[retention]\nfinding = \"90d\"", "unknown field `finding`"),
+            (
+                "[retention]\nnotifications = \"0s\"",
+                "retention.notifications",
+            ),
+            (
+                "[tickets]\nreopen_window = \"30d\"\n[retention]\nticket_evidence = \"7d\"",
+                "retention.ticket_evidence (7days) must be at least tickets.reopen_window (30days)",
             ),
         ];
         for (text, expected) in cases {

@@ -22,6 +22,7 @@ pub mod model;
 pub mod net;
 pub mod pki;
 pub mod random;
+pub mod retention;
 pub mod server;
 pub mod store;
 pub mod tickets;

@@ -29,6 +29,7 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::http::HttpState;
 use crate::ingest::Sessions;
 use crate::store::metrics::StoreMetrics;
+use crate::store::retention::PruneReport;
 use crate::store::{Stall, Store, Writer};
 use crate::wire::Problem;
 
@@ -110,6 +111,10 @@ pub struct Metrics {
     connections_refused: Family<[(&'static str, &'static str); 2], Counter>,
     sequence_gaps: Counter,
     sequence_gap_findings: Counter,
+    retention_pruned_rows: Family<[(&'static str, &'static str); 1], Counter>,
+    retention_failures: Counter,
+    retention_last_run: Gauge,
+    retention_last_run_duration: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Configured channels: each gets a backlog series, zero included.
     channel_names: Vec<String>,
     /// When set, a scrape must send `Authorization: Bearer <token>`.
@@ -193,6 +198,35 @@ impl Metrics {
             "Acknowledged findings those agents sent that the database no longer holds",
             sequence_gap_findings.clone(),
         );
+        let retention_pruned_rows = Family::<[(&'static str, &'static str); 1], Counter>::default();
+        for table in PruneReport::TABLES {
+            drop(retention_pruned_rows.get_or_create(&[("table", table)]));
+        }
+        registry.register(
+            "retention_pruned_rows",
+            "Rows the retention pass of this collector pruned ([retention]), by table (ticket_evidence: timeline entries whose evidence was emptied; deliveries go with their notifications)",
+            retention_pruned_rows.clone(),
+        );
+        let retention_failures = Counter::default();
+        registry.register(
+            "retention_failures",
+            "Retention passes that stopped on a database error (what they pruned before is counted; the next pass goes on)",
+            retention_failures.clone(),
+        );
+        let retention_last_run = Gauge::default();
+        registry.register_with_unit(
+            "retention_last_run_timestamp",
+            "When the last retention pass of this collector ended, in seconds since the epoch (0: none yet)",
+            Unit::Seconds,
+            retention_last_run.clone(),
+        );
+        let retention_last_run_duration = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register_with_unit(
+            "retention_last_run_duration",
+            "How long the last retention pass of this collector took, pauses between its batches included",
+            Unit::Seconds,
+            retention_last_run_duration.clone(),
+        );
         let build_info = Family::<[(&'static str, &'static str); 1], Gauge>::default();
         build_info
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
@@ -216,6 +250,10 @@ impl Metrics {
             connections_refused,
             sequence_gaps,
             sequence_gap_findings,
+            retention_pruned_rows,
+            retention_failures,
+            retention_last_run,
+            retention_last_run_duration,
             channel_names,
             scrape_token,
         })
@@ -258,6 +296,27 @@ impl Metrics {
     pub fn sequence_gap(&self, missing_findings: u64) {
         self.sequence_gaps.inc();
         self.sequence_gap_findings.inc_by(missing_findings);
+    }
+
+    /// A retention pass ended at `ended_at_ms` after `took`, having pruned `report` (when
+    /// `failed`, what it pruned before the error).
+    pub fn retention_ran(
+        &self,
+        report: &PruneReport,
+        took: Duration,
+        ended_at_ms: i64,
+        failed: bool,
+    ) {
+        for (table, rows) in report.by_table() {
+            self.retention_pruned_rows
+                .get_or_create(&[("table", table)])
+                .inc_by(rows);
+        }
+        if failed {
+            self.retention_failures.inc();
+        }
+        self.retention_last_run.set(ended_at_ms.div_euclid(1000));
+        self.retention_last_run_duration.set(took.as_secs_f64());
     }
 
     pub fn heartbeat_received(&self) {
@@ -344,7 +403,7 @@ impl Metrics {
         }
         registry.register(
             "store_transactions_abandoned",
-            "Write transactions this collector gave up on PostgreSQL (rolled back, connection closed; the group commit tries its batches again, agents resend what was not acked), by writer (group_commit, sweep, staff_action) and what stalled them: deadline (past the collector's bound), lock_timeout, statement_timeout, session_killed (the database ended the session, e.g. idle in transaction too long while this collector was frozen, or the connection was lost)",
+            "Write transactions this collector gave up on PostgreSQL (rolled back, connection closed; the group commit tries its batches again, agents resend what was not acked), by writer (group_commit, sweep, staff_action, retention) and what stalled them: deadline (past the collector's bound), lock_timeout, statement_timeout, session_killed (the database ended the session, e.g. idle in transaction too long while this collector was frozen, or the connection was lost)",
             transactions_abandoned,
         );
         registry.register(
@@ -501,8 +560,41 @@ mod tests {
         metrics.findings_received(3);
         metrics.findings_refused(RefusalReason::from(Problem::Malformed), 1);
         metrics.commit_took(Duration::from_millis(2));
+        let pruned = PruneReport {
+            findings: 5_000,
+            evidence_entries: 12,
+            ..PruneReport::default()
+        };
+        metrics.retention_ran(
+            &pruned,
+            Duration::from_millis(1_500),
+            1_700_000_000_000,
+            false,
+        );
 
         let text = metrics.render(&store, &sessions).await;
+        assert!(
+            text.contains("firstline_retention_pruned_rows_total{table=\"findings\"} 5000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("firstline_retention_pruned_rows_total{table=\"ticket_evidence\"} 12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("firstline_retention_pruned_rows_total{table=\"notifications\"} 0"),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "firstline_retention_last_run_timestamp_seconds"),
+            Some("1700000000"),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "firstline_retention_last_run_duration_seconds"),
+            Some("1.5"),
+            "{text}"
+        );
         assert_eq!(
             sample(&text, "firstline_findings_received_total"),
             Some("3"),

@@ -30,6 +30,10 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 /// How often automatic fixes start and rollouts take their next step (an answer from a
 /// device advances its rollout at once; this catches the rest).
 const FIX_PLAN_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the retention pass prunes what `[retention]` no longer keeps; the first pass
+/// waits `RETENTION_FIRST_PASS_AFTER`, past the reconnect storm of a start.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(600);
+const RETENTION_FIRST_PASS_AFTER: Duration = Duration::from_secs(60);
 /// After the collector starts (or its store comes back), no device is called silent for this
 /// long: twice the agents' longest reconnect backoff (60 s by default), so every agent that is
 /// up has reconnected.
@@ -335,6 +339,14 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         .map_err(ServeError::Grpc)
     });
 
+    if settings.retention.prunes_anything() {
+        tokio::spawn(prune_history(
+            store.clone(),
+            settings.retention.clone(),
+            metrics.clone(),
+            stop_watch.clone(),
+        ));
+    }
     let app = http::router(HttpState {
         store: store.clone(),
         sessions: sessions.clone(),
@@ -469,6 +481,60 @@ async fn sweep_tickets(store: Store, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "ticket sweep failed; retrying next interval"),
+        }
+    }
+}
+
+/// Runs the retention pass every `RETENTION_INTERVAL` until the collector stops: what
+/// `[retention]` no longer keeps is pruned a batch per short transaction (`store/retention.rs`).
+/// A failed pass is logged and counted, and the next one goes on where it stopped; stopping
+/// the collector abandons a pass between (or inside, rolled back) its transactions.
+async fn prune_history(
+    store: Store,
+    retention: crate::retention::Retention,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval_at(
+        tokio::time::Instant::now() + RETENTION_FIRST_PASS_AFTER,
+        RETENTION_INTERVAL,
+    );
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if !store.health().report().writable {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let outcome = tokio::select! {
+            outcome = store.prune(crate::model::now_ms(), &retention) => outcome,
+            _ = stop.wait_for(|stop| *stop) => return,
+        };
+        let took = started.elapsed();
+        let (report, failed) = match outcome {
+            Ok(report) => (report, false),
+            Err(e) => {
+                tracing::warn!(error = %e, "retention pass failed; retrying next interval");
+                (*e.done, true)
+            }
+        };
+        metrics.retention_ran(&report, took, crate::model::now_ms(), failed);
+        if !report.is_empty() {
+            tracing::info!(
+                findings = report.findings,
+                evidence_entries = report.evidence_entries,
+                evidence_tickets = report.evidence_tickets,
+                notifications = report.notifications,
+                deliveries = report.deliveries,
+                reproduce_requests = report.reproduce_requests,
+                user_notices = report.user_notices,
+                transactions = report.transactions,
+                took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                "retention pass pruned old history"
+            );
         }
     }
 }

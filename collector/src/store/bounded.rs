@@ -79,16 +79,24 @@ pub enum Writer {
     Sweep,
     /// A person's action on a ticket.
     StaffAction,
+    /// A batch of the retention pass (`store/retention.rs`).
+    Retention,
 }
 
 impl Writer {
-    pub const ALL: [Writer; 3] = [Writer::GroupCommit, Writer::Sweep, Writer::StaffAction];
+    pub const ALL: [Writer; 4] = [
+        Writer::GroupCommit,
+        Writer::Sweep,
+        Writer::StaffAction,
+        Writer::Retention,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Writer::GroupCommit => "group_commit",
             Writer::Sweep => "sweep",
             Writer::StaffAction => "staff_action",
+            Writer::Retention => "retention",
         }
     }
 }

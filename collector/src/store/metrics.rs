@@ -27,15 +27,19 @@ impl Store {
     ///
     /// Tickets opened and resolved are counted from `notifications` rather than counted as
     /// they happen: every opening and every resolution writes a notification in the very
-    /// transaction that makes it (whether or not a channel is configured), and notifications
-    /// are never deleted, so the counts only grow and are exact across collectors and
-    /// restarts, without touching the ticket engine's hot path. The count reads the
-    /// `notifications_by_event` index, not the table.
+    /// transaction that makes it (whether or not a channel is configured), and a notification
+    /// retention prunes is added to `notification_tallies` in the transaction that deletes
+    /// it, so the counts only grow and are exact across collectors and restarts, without
+    /// touching the ticket engine's hot path. The count reads the `notifications_by_event`
+    /// index, not the table.
     pub async fn metrics_snapshot(&self) -> Result<StoreMetrics, StoreError> {
         let mut snapshot = StoreMetrics::default();
         with_pool!(self, pool => {
+            // One statement, so one snapshot: a notification pruned meanwhile is counted
+            // either in the table or in its tally, never in both or neither.
             let rows = sqlx::query(
-                "SELECT event, COUNT(*) AS total FROM notifications WHERE event IN ('opened', 'resolved') GROUP BY event",
+                "SELECT event, COUNT(*) AS total FROM notifications WHERE event IN ('opened', 'resolved') GROUP BY event \
+                 UNION ALL SELECT event, pruned AS total FROM notification_tallies WHERE event IN ('opened', 'resolved')",
             )
             .fetch_all(pool)
             .await?;
@@ -43,8 +47,8 @@ impl Store {
                 let event: String = row.try_get("event")?;
                 let total = count(row.try_get("total")?);
                 match event.as_str() {
-                    "opened" => snapshot.tickets_opened = total,
-                    "resolved" => snapshot.tickets_resolved = total,
+                    "opened" => snapshot.tickets_opened += total,
+                    "resolved" => snapshot.tickets_resolved += total,
                     _ => {}
                 }
             }

@@ -283,6 +283,7 @@ pub mod metrics;
 pub mod people;
 pub mod reports;
 pub mod reproduce;
+pub mod retention;
 pub mod staff;
 pub mod stats;
 pub mod tickets;
