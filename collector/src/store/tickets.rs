@@ -1455,18 +1455,21 @@ impl Store {
             for row in &rows {
                 tickets.push(ticket_record!(row));
             }
-            // The users of the listed tickets' devices, in one query over their id range.
+            // The users of the listed tickets' devices, in one query over their ids (a list of
+            // a device's tickets spans the whole year: its id range would be every ticket).
             if let (Some(first), Some(last)) = (
                 tickets.iter().map(|t| t.id).min(),
                 tickets.iter().map(|t| t.id).max(),
             ) {
-                let user_rows = sqlx::query(
+                let ids: Vec<String> = tickets.iter().map(|t| t.id.to_string()).collect();
+                // Integers read from the database, joined with commas.
+                let user_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT td.ticket_id, d.users_json FROM ticket_devices td JOIN devices d ON d.id = td.device_id \
-                     WHERE td.ticket_id >= $1 AND td.ticket_id <= $2 AND d.users_json IS NOT NULL \
+                     WHERE td.ticket_id IN ({}) AND d.users_json IS NOT NULL \
                      ORDER BY td.ticket_id, td.added_at_ms, td.device_id",
-                )
-                .bind(first)
-                .bind(last)
+                    ids.join(",")
+                )))
+                .persistent(false)
                 .fetch_all(pool)
                 .await?;
                 let mut by_ticket: Vec<(i64, String)> = Vec::with_capacity(user_rows.len());
