@@ -82,9 +82,7 @@ impl CollectorBench {
             let mut command = Command::new(&binaries.loadgen);
             command.args(["raw", "--secs", &self.secs.min(10).to_string()]);
             match &self.postgres {
-                Some(url) => {
-                    command.args(["--postgres", &fresh_database(&binaries, url, "raw")?])
-                }
+                Some(url) => command.args(["--postgres", &fresh_database(&binaries, url, "raw")?]),
                 None => command.arg("--sqlite-dir").arg(work.join("raw")),
             };
             json_output(&mut command)?

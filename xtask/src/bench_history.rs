@@ -189,7 +189,12 @@ impl HistoryBench {
         if open.is_empty() || closed.is_empty() || devices.is_empty() {
             bail!("the seed named no tickets or devices to look at: {seeded}");
         }
-        let tickets: Vec<String> = open.iter().chain(&closed).chain(&incidents).cloned().collect();
+        let tickets: Vec<String> = open
+            .iter()
+            .chain(&closed)
+            .chain(&incidents)
+            .cloned()
+            .collect();
         let each = |pattern: &str, ids: &[String]| -> Vec<String> {
             ids.iter().map(|id| pattern.replace("{}", id)).collect()
         };
@@ -197,8 +202,16 @@ impl HistoryBench {
         use Credential::{ApiKey, Session};
         let endpoints: Vec<(&str, Vec<String>, Credential)> = vec![
             ("page  /  (queue)", one("/"), Session),
-            ("page  /tickets/{id}", each("/tickets/{}", &tickets), Session),
-            ("page  /devices/{id}", each("/devices/{}", &devices), Session),
+            (
+                "page  /tickets/{id}",
+                each("/tickets/{}", &tickets),
+                Session,
+            ),
+            (
+                "page  /devices/{id}",
+                each("/devices/{}", &devices),
+                Session,
+            ),
             ("page  /stats  (30 days)", one("/stats"), Session),
             ("page  /stats?days=365", one("/stats?days=365"), Session),
             ("page  /knowledge", one("/knowledge"), Session),
@@ -341,10 +354,7 @@ fn timed_get(address: &str, path: &str, header: &str) -> anyhow::Result<(Duratio
     let took = started.elapsed();
     let head = String::from_utf8_lossy(&response[..response.len().min(200)]).into_owned();
     if !head.starts_with("HTTP/1.1 200") {
-        bail!(
-            "GET {path}: {}",
-            head.lines().next().unwrap_or("no answer")
-        );
+        bail!("GET {path}: {}", head.lines().next().unwrap_or("no answer"));
     }
     Ok((took, response.len()))
 }
@@ -360,7 +370,12 @@ fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|| "?".to_owned())
 }
 
@@ -395,7 +410,11 @@ fn print_report(
         mib(number("database_bytes")),
         number("database_bytes") / findings,
         match seeded["findings_bytes"].as_f64() {
-            Some(bytes) => format!("{:.0} MiB, {:.0} bytes per finding", mib(bytes), bytes / findings),
+            Some(bytes) => format!(
+                "{:.0} MiB, {:.0} bytes per finding",
+                mib(bytes),
+                bytes / findings
+            ),
             None => "not measured".to_owned(),
         }
     );

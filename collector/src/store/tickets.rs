@@ -1407,7 +1407,9 @@ impl Store {
             format!("${placeholder}")
         };
         match filter.state.as_deref() {
-            Some("open") => conditions.push("(CASE WHEN open_key IS NULL THEN 1 ELSE 0 END) = 0".to_owned()),
+            Some("open") => {
+                conditions.push("(CASE WHEN open_key IS NULL THEN 1 ELSE 0 END) = 0".to_owned())
+            }
             Some(_) => conditions.push(format!("state = {}", next())),
             None => {}
         }

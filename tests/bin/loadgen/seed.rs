@@ -64,10 +64,17 @@ impl Plan {
             now_ms: super::now_ms(),
         };
         if plan.devices < SITES {
-            bail!("--devices {} must be at least {SITES} (one per site)", plan.devices);
+            bail!(
+                "--devices {} must be at least {SITES} (one per site)",
+                plan.devices
+            );
         }
         if plan.open > plan.tickets {
-            bail!("--open {} is more than --tickets {}", plan.open, plan.tickets);
+            bail!(
+                "--open {} is more than --tickets {}",
+                plan.open,
+                plan.tickets
+            );
         }
         if plan.open > plan.devices * CONDITIONS.len() / 2 {
             bail!(
@@ -636,9 +643,8 @@ async fn seed_tickets(
         let now = plan.now_ms;
         let response_breached =
             first_response.map_or(open && response_due < now, |at| at > response_due);
-        let resolution_breached = resolved.map_or(open && resolution_due < now, |at| {
-            at > resolution_due
-        });
+        let resolution_breached =
+            resolved.map_or(open && resolution_due < now, |at| at > resolution_due);
         let ticket_devices: Vec<usize> = if kind == "incident" {
             let site = scope
                 .as_deref()
@@ -786,8 +792,7 @@ async fn seed_timeline(
     random: &mut Random,
     writer: &mut Writer,
 ) -> anyhow::Result<()> {
-    const HEAD: &str =
-        "INSERT INTO ticket_events (ticket_id, at_ms, kind, actor, text, data_json)";
+    const HEAD: &str = "INSERT INTO ticket_events (ticket_id, at_ms, kind, actor, text, data_json)";
     let evidence = |value: u64| {
         quote(
             &serde_json::json!({
@@ -861,10 +866,7 @@ async fn seed_timeline(
     }
     if let Some(at) = closed {
         writer
-            .row(
-                HEAD,
-                format!("({id}, {at}, 'state', NULL, 'Closed', NULL)"),
-            )
+            .row(HEAD, format!("({id}, {at}, 'state', NULL, 'Closed', NULL)"))
             .await?;
     }
     Ok(())
@@ -1013,10 +1015,9 @@ async fn sizes(
             let mut total = std::fs::metadata(&file)
                 .with_context(|| format!("reading the size of {}", file.display()))?
                 .len();
-            if let Ok(wal) = std::fs::metadata(dir.join(format!(
-                "{}-wal",
-                firstline_collector::store::DATABASE_FILE
-            ))) {
+            if let Ok(wal) = std::fs::metadata(
+                dir.join(format!("{}-wal", firstline_collector::store::DATABASE_FILE)),
+            ) {
                 total += wal.len();
             }
             let findings = sqlx::query(
