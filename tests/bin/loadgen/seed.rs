@@ -516,7 +516,8 @@ async fn seed_tickets(
     for index in 0..plan.tickets {
         let id = index as i64 + 1;
         let opened = start + (span as f64 * (index as f64 + 0.5) / plan.tickets as f64) as i64;
-        let open = index >= first_open && (index - first_open) % 2 == 0 && open_count < plan.open;
+        let open =
+            index >= first_open && (index - first_open).is_multiple_of(2) && open_count < plan.open;
         let kind = if index % 50 == 7 {
             "incident"
         } else if index % 20 == 3 {
