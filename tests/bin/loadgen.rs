@@ -8,6 +8,11 @@
 //!   firstline-loadgen sink --data-dir DIR --grpc ADDR --http ADDR [--postgres URL]
 //!   firstline-loadgen raw --secs S (--sqlite-dir DIR | --postgres URL)
 //!   firstline-loadgen resetdb --postgres URL --name DATABASE   (drops and creates it)
+//!   firstline-loadgen seed (--sqlite-dir DIR | --postgres URL) [--devices N] [--findings N]
+//!                          [--tickets N] [--open N] [--days D]   (a year of history: seed.rs)
+
+#[path = "loadgen/seed.rs"]
+mod seed;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,7 +46,7 @@ const SITES: usize = 50;
 fn main() -> anyhow::Result<()> {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let Some((mode, rest)) = arguments.split_first() else {
-        bail!("usage: firstline-loadgen agents|sink|raw [flags]");
+        bail!("usage: firstline-loadgen agents|sink|raw|resetdb|seed [flags]");
     };
     let flags = Flags::parse(rest)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -52,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         "sink" => runtime.block_on(sink(&flags)),
         "raw" => runtime.block_on(raw(&flags)),
         "resetdb" => runtime.block_on(reset_database(&flags)),
+        "seed" => runtime.block_on(seed::seed(&flags)),
         other => bail!("unknown mode {other:?}"),
     }
 }

@@ -56,15 +56,7 @@ impl CollectorBench {
                 }
                 "--backend" => match value()?.as_str() {
                     "sqlite" => bench.postgres = None,
-                    "postgres" => {
-                        bench.postgres = Some(
-                            std::env::var("FIRSTLINE_BENCH_POSTGRES_URL")
-                                .or_else(|_| std::env::var("FIRSTLINE_TEST_POSTGRES_URL"))
-                                .unwrap_or_else(|_| {
-                                    "postgres://postgres@127.0.0.1:5432/postgres".to_owned()
-                                }),
-                        );
-                    }
+                    "postgres" => bench.postgres = Some(postgres_admin_url()),
                     other => bail!("--backend {other:?}: sqlite or postgres"),
                 },
                 other => bail!("unknown argument {other:?}"),
@@ -74,35 +66,8 @@ impl CollectorBench {
     }
 
     pub fn run(&self) -> anyhow::Result<()> {
-        let root = crate::workspace_root();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        eprintln!("building release binaries …");
-        let status = Command::new(&cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "-p",
-                "firstline-collector",
-                "-p",
-                "firstline-tests",
-                "--bin",
-                "firstline-collector",
-                "--bin",
-                "firstline-loadgen",
-            ])
-            .status()?;
-        if !status.success() {
-            bail!("cargo build --release failed");
-        }
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let binaries = Binaries {
-            collector: target.join("release").join("firstline-collector"),
-            loadgen: target.join("release").join("firstline-loadgen"),
-        };
+        let binaries = build_release()?;
+        let target = target_dir();
         let backend = if self.postgres.is_some() {
             "postgres"
         } else {
@@ -117,9 +82,7 @@ impl CollectorBench {
             let mut command = Command::new(&binaries.loadgen);
             command.args(["raw", "--secs", &self.secs.min(10).to_string()]);
             match &self.postgres {
-                Some(url) => {
-                    command.args(["--postgres", &self.fresh_database(&binaries, url, "raw")?])
-                }
+                Some(url) => command.args(["--postgres", &fresh_database(&binaries, url, "raw")?]),
                 None => command.arg("--sqlite-dir").arg(work.join("raw")),
             };
             json_output(&mut command)?
@@ -134,27 +97,6 @@ impl CollectorBench {
         Ok(())
     }
 
-    fn fresh_database(
-        &self,
-        binaries: &Binaries,
-        admin_url: &str,
-        run: &str,
-    ) -> anyhow::Result<String> {
-        let name = format!("firstline_bench_{run}");
-        json_or_nothing(Command::new(&binaries.loadgen).args([
-            "resetdb",
-            "--postgres",
-            admin_url,
-            "--name",
-            &name,
-        ]))?;
-        // The same server and credentials, another database.
-        let (server, _) = admin_url
-            .rsplit_once('/')
-            .context("the PostgreSQL URL has no database part")?;
-        Ok(format!("{server}/{name}"))
-    }
-
     /// Runs the simulated fleet against a collector (or the no-store variant) in `dir`.
     fn fleet(&self, binaries: &Binaries, dir: &Path, discard: bool) -> anyhow::Result<Value> {
         std::fs::create_dir_all(dir)?;
@@ -162,7 +104,7 @@ impl CollectorBench {
         let http = crate::bench::free_port()?;
         let config = dir.join("collector.toml");
         let database_url = match &self.postgres {
-            Some(url) => Some(self.fresh_database(
+            Some(url) => Some(fresh_database(
                 binaries,
                 url,
                 if discard { "nostore" } else { "collector" },
@@ -255,13 +197,79 @@ impl CollectorBench {
     }
 }
 
-struct Binaries {
-    collector: PathBuf,
-    loadgen: PathBuf,
+pub(crate) struct Binaries {
+    pub(crate) collector: PathBuf,
+    pub(crate) loadgen: PathBuf,
+}
+
+/// The PostgreSQL server the benches make their databases on: `FIRSTLINE_BENCH_POSTGRES_URL`,
+/// else `FIRSTLINE_TEST_POSTGRES_URL`, else the local server.
+pub(crate) fn postgres_admin_url() -> String {
+    std::env::var("FIRSTLINE_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("FIRSTLINE_TEST_POSTGRES_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"))
+}
+
+/// Builds the release collector and `firstline-loadgen`.
+pub(crate) fn build_release() -> anyhow::Result<Binaries> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("building release binaries …");
+    let status = Command::new(&cargo)
+        .current_dir(crate::workspace_root())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "firstline-collector",
+            "-p",
+            "firstline-tests",
+            "--bin",
+            "firstline-collector",
+            "--bin",
+            "firstline-loadgen",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("cargo build --release failed");
+    }
+    let release = target_dir().join("release");
+    Ok(Binaries {
+        collector: release.join("firstline-collector"),
+        loadgen: release.join("firstline-loadgen"),
+    })
+}
+
+/// Drops and creates the database `firstline_bench_{run}` on the server of `admin_url`;
+/// returns its URL.
+pub(crate) fn fresh_database(
+    binaries: &Binaries,
+    admin_url: &str,
+    run: &str,
+) -> anyhow::Result<String> {
+    let name = format!("firstline_bench_{run}");
+    json_or_nothing(Command::new(&binaries.loadgen).args([
+        "resetdb",
+        "--postgres",
+        admin_url,
+        "--name",
+        &name,
+    ]))?;
+    // The same server and credentials, another database.
+    let (server, _) = admin_url
+        .rsplit_once('/')
+        .context("the PostgreSQL URL has no database part")?;
+    Ok(format!("{server}/{name}"))
 }
 
 /// Runs a loadgen step, showing its progress, and parses the JSON it prints.
-fn json_output(command: &mut Command) -> anyhow::Result<Value> {
+pub(crate) fn json_output(command: &mut Command) -> anyhow::Result<Value> {
     let output = command
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())

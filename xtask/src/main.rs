@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_collector;
+mod bench_history;
 mod dist;
 mod rust_version;
 mod windows;
@@ -36,6 +37,15 @@ const USAGE: &str =
                     20 s windows, sqlite (postgres: FIRSTLINE_BENCH_POSTGRES_URL, else
                     FIRSTLINE_TEST_POSTGRES_URL, else the local server; databases named
                     firstline_bench_* are dropped and created there)
+
+       cargo xtask bench history [--backend sqlite|postgres] [--scale small|medium|year] [--requests N]
+
+  bench history   a year of history seeded straight into a fresh database (firstline-loadgen
+                  seed: year = 5,000 devices, 5 million findings, 100,000 tickets of which
+                  1,000 open; medium 2,000 / 1 million / 40,000; small 500 / 200,000 / 10,000,
+                  the default), then the release collector serving it: p50/p99 of the queue,
+                  ticket, device, stats and knowledge pages and the REST lists and details,
+                  N requests each (default 50), database bytes per finding, load average
 
        cargo xtask bench agent [--secs N]
 
@@ -77,6 +87,9 @@ fn main() -> ExitCode {
         }
         Some("bench") if arguments.get(1).map(String::as_str) == Some("agent") => {
             bench::AgentBench::parse(&arguments[2..]).and_then(|bench| bench.run())
+        }
+        Some("bench") if arguments.get(1).map(String::as_str) == Some("history") => {
+            bench_history::HistoryBench::parse(&arguments[2..]).and_then(|bench| bench.run())
         }
         Some("bench") if arguments.get(1).map(String::as_str) == Some("collector") => {
             bench_collector::CollectorBench::parse(&arguments[2..]).and_then(|bench| bench.run())

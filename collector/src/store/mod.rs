@@ -694,6 +694,18 @@ impl Store {
         })
     }
 
+    /// Every device's id, hostname and site, without its inventory (for lists of tickets).
+    pub async fn device_names(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT id, hostname, site FROM devices").fetch_all(pool).await?;
+            let mut names = Vec::with_capacity(rows.len());
+            for row in &rows {
+                names.push((row.try_get("id")?, row.try_get("hostname")?, row.try_get("site")?));
+            }
+            Ok(names)
+        })
+    }
+
     pub async fn store_inventory(
         &self,
         device_id: &str,

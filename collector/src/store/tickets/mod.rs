@@ -369,39 +369,81 @@ impl Store {
     /// due.
     pub async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketRecord>> {
         let limit = i64::from(filter.limit.unwrap_or(500).clamp(1, 5000));
+        // Only the filters given are in the statement, so each can use its index (with
+        // `$1 IS NULL OR …` both databases scan every ticket); "open" is the range of
+        // `tickets_by_queue_order` whose first column is 0. The text is fixed fragments only.
+        let mut conditions: Vec<String> = Vec::new();
+        let mut placeholder = 0;
+        let mut next = || {
+            placeholder += 1;
+            format!("${placeholder}")
+        };
+        match filter.state.as_deref() {
+            Some("open") => {
+                conditions.push("(CASE WHEN open_key IS NULL THEN 1 ELSE 0 END) = 0".to_owned())
+            }
+            Some(_) => conditions.push(format!("state = {}", next())),
+            None => {}
+        }
+        if filter.priority.is_some() {
+            conditions.push(format!("priority = {}", next()));
+        }
+        if filter.tier.is_some() {
+            conditions.push(format!("tier = {}", next()));
+        }
+        if filter.device_id.is_some() {
+            let device = next();
+            conditions.push(format!(
+                "(device_id = {device} OR id IN (SELECT ticket_id FROM ticket_devices WHERE device_id = {device}))"
+            ));
+        }
+        if filter.kind.is_some() {
+            conditions.push(format!("kind = {}", next()));
+        }
+        let sql = format!(
+            "SELECT * FROM tickets{}{} \
+             ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, priority, resolution_due_ms, id LIMIT {}",
+            if conditions.is_empty() { "" } else { " WHERE " },
+            conditions.join(" AND "),
+            next()
+        );
         with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT * FROM tickets WHERE \
-                 ($1 IS NULL OR state = $1 OR ($1 = 'open' AND open_key IS NOT NULL)) \
-                 AND ($2 IS NULL OR priority = $2) AND ($3 IS NULL OR tier = $3) \
-                 AND ($4 IS NULL OR device_id = $4 OR id IN (SELECT ticket_id FROM ticket_devices WHERE device_id = $4)) \
-                 AND ($5 IS NULL OR kind = $5) \
-                 ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, priority, resolution_due_ms, id LIMIT $6",
-            )
-            .bind(filter.state.as_deref())
-            .bind(filter.priority.map(i64::from))
-            .bind(filter.tier.map(i64::from))
-            .bind(filter.device_id.as_deref())
-            .bind(filter.kind.map(TicketKind::as_str))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            if let Some(state) = filter.state.as_deref().filter(|state| *state != "open") {
+                query = query.bind(state);
+            }
+            if let Some(priority) = filter.priority {
+                query = query.bind(i64::from(priority));
+            }
+            if let Some(tier) = filter.tier {
+                query = query.bind(i64::from(tier));
+            }
+            if let Some(device_id) = filter.device_id.as_deref() {
+                query = query.bind(device_id);
+            }
+            if let Some(kind) = filter.kind {
+                query = query.bind(kind.as_str());
+            }
+            let rows = query.bind(limit).fetch_all(pool).await?;
             let mut tickets = Vec::with_capacity(rows.len());
             for row in &rows {
                 tickets.push(ticket_record!(row));
             }
-            // The users of the listed tickets' devices, in one query over their id range.
+            // The users of the listed tickets' devices, in one query over their ids (a list of
+            // a device's tickets spans the whole year: its id range would be every ticket).
             if let (Some(first), Some(last)) = (
                 tickets.iter().map(|t| t.id).min(),
                 tickets.iter().map(|t| t.id).max(),
             ) {
-                let user_rows = sqlx::query(
+                let ids: Vec<String> = tickets.iter().map(|t| t.id.to_string()).collect();
+                // Integers read from the database, joined with commas.
+                let user_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT td.ticket_id, d.users_json FROM ticket_devices td JOIN devices d ON d.id = td.device_id \
-                     WHERE td.ticket_id >= $1 AND td.ticket_id <= $2 AND d.users_json IS NOT NULL \
+                     WHERE td.ticket_id IN ({}) AND d.users_json IS NOT NULL \
                      ORDER BY td.ticket_id, td.added_at_ms, td.device_id",
-                )
-                .bind(first)
-                .bind(last)
+                    ids.join(",")
+                )))
+                .persistent(false)
                 .fetch_all(pool)
                 .await?;
                 let mut by_ticket: Vec<(i64, String)> = Vec::with_capacity(user_rows.len());
