@@ -103,6 +103,12 @@ pub(in crate::store) trait GroupSql: TicketSql {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
+#[derive(Debug, Clone, Copy)]
+enum ByKey {
+    Latest,
+    Open,
+}
+
 /// See the module's documentation.
 pub(in crate::store) struct Group<'t, T> {
     tx: &'t mut T,
@@ -294,6 +300,40 @@ impl<'t, T: GroupSql> Group<'t, T> {
         }
     }
 
+    /// The key's latest or open ticket: from memory when this group read it (and nothing
+    /// since may have changed the answer), else from the database.
+    async fn ticket_by_key(&mut self, which: ByKey, key: &str) -> Result<Option<TicketRecord>> {
+        let answers = match which {
+            ByKey::Latest => &self.latest,
+            ByKey::Open => &self.open,
+        };
+        match answers.get(key) {
+            Some(None) => return Ok(None),
+            Some(Some(id)) => {
+                if let Some((ticket, _)) = self.tickets.get(id) {
+                    return Ok(Some(ticket.clone()));
+                }
+            }
+            None => {}
+        }
+        let keys = [key.to_owned()];
+        let by = match which {
+            ByKey::Latest => TicketsBy::LatestForKeys(&keys),
+            ByKey::Open => TicketsBy::OpenForKeys(&keys),
+        };
+        let found = self.tickets_through().await?.load_tickets(by).await?;
+        let ticket = found
+            .into_iter()
+            .next()
+            .map(|(ticket, key)| self.remember(ticket, key));
+        let answers = match which {
+            ByKey::Latest => &mut self.latest,
+            ByKey::Open => &mut self.open,
+        };
+        answers.insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
+        Ok(ticket)
+    }
+
     fn patch(&mut self, id: i64) -> &mut TicketPatch {
         self.patches.entry(id).or_default()
     }
@@ -364,45 +404,11 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
     }
 
     async fn latest_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
-        if let Some(id) = self.latest.get(key) {
-            return Ok(id
-                .and_then(|id| self.tickets.get(&id))
-                .map(|(t, _)| t.clone()));
-        }
-        let keys = [key.to_owned()];
-        let found = self
-            .tickets_through()
-            .await?
-            .load_tickets(TicketsBy::LatestForKeys(&keys))
-            .await?;
-        let ticket = found
-            .into_iter()
-            .next()
-            .map(|(ticket, key)| self.remember(ticket, key));
-        self.latest
-            .insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
-        Ok(ticket)
+        self.ticket_by_key(ByKey::Latest, key).await
     }
 
     async fn open_ticket(&mut self, key: &str) -> Result<Option<TicketRecord>> {
-        if let Some(id) = self.open.get(key) {
-            return Ok(id
-                .and_then(|id| self.tickets.get(&id))
-                .map(|(t, _)| t.clone()));
-        }
-        let keys = [key.to_owned()];
-        let found = self
-            .tickets_through()
-            .await?
-            .load_tickets(TicketsBy::OpenForKeys(&keys))
-            .await?;
-        let ticket = found
-            .into_iter()
-            .next()
-            .map(|(ticket, key)| self.remember(ticket, key));
-        self.open
-            .insert(key.to_owned(), ticket.as_ref().map(|t| t.id));
-        Ok(ticket)
+        self.ticket_by_key(ByKey::Open, key).await
     }
 
     async fn scope_size(&mut self, scope: &str) -> Result<u32> {
