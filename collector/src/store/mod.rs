@@ -864,28 +864,11 @@ impl Store {
                         .collect(),
                 );
             }
-            let deciding: Vec<(&str, &Finding)> = batches
-                .iter()
-                .zip(&new_findings)
-                .flat_map(|(batch, findings)| findings.iter().map(|f| (batch.device_id.as_str(), *f)))
-                .collect();
-            if !deciding.is_empty() {
-                let mut group = tickets::Group::load(&mut transaction, &deciding).await?;
-                for (batch, findings) in batches.iter().zip(&new_findings) {
-                    if findings.is_empty() {
-                        continue;
-                    }
-                    if let Some(device) = tickets::device_facts(&mut group, &batch.device_id).await? {
-                        for finding in findings {
-                            tickets::observe(&mut group, &self.policy, &device, finding, batch.received_at_ms, true).await?;
-                        }
-                    }
-                }
-                group.flush().await?;
-            }
-            // Every batch re-checks its device's standing: one revoked through another
-            // collector since its stream opened gets nothing more stored (the transaction
-            // rolls back) and its stream ends.
+            // Every batch re-checks its device's standing, before anything is decided: one
+            // revoked through another collector since its stream opened gets nothing more
+            // stored (the transaction rolls back) and its stream ends. A device with two
+            // batches in the group is answered its highest sequence for both: they commit
+            // together.
             let mut devices: std::collections::BTreeMap<&str, (i64, i64)> = std::collections::BTreeMap::new();
             for batch in batches {
                 let through = sequence_to_sql(batch.acknowledged_through)?;
@@ -921,6 +904,28 @@ impl Store {
                     .get(device_id)
                     .ok_or_else(|| StoreError::DeviceRevoked { device_id: device_id.to_owned() })?;
                 committed.push(sequence_from_sql(sequence));
+            }
+            let deciding: Vec<(&str, &Finding)> = batches
+                .iter()
+                .zip(&new_findings)
+                .flat_map(|(batch, findings)| findings.iter().map(|f| (batch.device_id.as_str(), *f)))
+                .collect();
+            if !deciding.is_empty() {
+                let mut group = tickets::Group::load(&mut transaction, &deciding).await?;
+                for (batch, findings) in batches.iter().zip(&new_findings) {
+                    if findings.is_empty() {
+                        continue;
+                    }
+                    if let Some(device) = tickets::device_facts(&mut group, &batch.device_id).await? {
+                        for finding in findings {
+                            tickets::observe(&mut group, &self.policy, &device, finding, batch.received_at_ms, true).await?;
+                        }
+                    }
+                }
+                group.flush().await?;
+            }
+            for batch in batches {
+                let device_id = batch.device_id.as_str();
                 if let Some(health) = batch.health.as_ref().filter(|health| !health.is_empty()) {
                     let [cycle, memory, outbox] = agent_metrics::health_columns(health);
                     sqlx::query(agent_metrics::UPDATE_HEALTH)

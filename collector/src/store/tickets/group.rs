@@ -9,7 +9,9 @@
 //! statement may change is forgotten and read again when next needed.
 //!
 //! The decisions are the engine's, made in the same order on the same state as one finding at
-//! a time would make them; only the number of round trips changes.
+//! a time would make them; only the number of round trips changes. What no lock covers (known
+//! fixes, scope sizes, a device's scopes, a problem flag) is read once per group: a staff
+//! change committed meanwhile is seen by the next group, as if it had come a moment later.
 
 use std::collections::HashMap;
 
@@ -292,8 +294,9 @@ impl<'t, T: GroupSql> Group<'t, T> {
                 self.open.remove(&key);
             }
             None => {
-                // Not read in this group: whatever key it has, no answer may stand that
-                // could have named or missed it.
+                // Not read in this group (an open ticket found by `open_tickets_of`,
+                // `outages_for` or `joinable_report`, or one opened here): whatever key it
+                // has, no answer may stand that could have named or missed it.
                 self.latest.retain(|_, v| v.is_some_and(|v| v != id));
                 self.open.retain(|_, v| v.is_some_and(|v| v != id));
             }

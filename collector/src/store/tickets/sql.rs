@@ -934,15 +934,13 @@ macro_rules! ticket_sql {
                 if !touched.is_empty() {
                     let mut query = sqlx::QueryBuilder::new("UPDATE tickets SET updated_at_ms = CASE id");
                     for (id, at) in &touched {
-                        // Never back in time: a statement sent through may have set it later.
+                        // As a note sent alone sets it: the time of the ticket's last note.
                         query
                             .push(" WHEN ")
                             .push_bind(*id)
-                            .push(" THEN CASE WHEN updated_at_ms > CAST(")
+                            .push(" THEN CAST(")
                             .push_bind(*at)
-                            .push(" AS BIGINT) THEN updated_at_ms ELSE CAST(")
-                            .push_bind(*at)
-                            .push(" AS BIGINT) END");
+                            .push(" AS BIGINT)");
                     }
                     query.push(" ELSE updated_at_ms END WHERE id IN (");
                     let mut list = query.separated(", ");
