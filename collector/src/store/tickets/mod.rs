@@ -630,6 +630,7 @@ pub(crate) mod tests {
     use super::super::tests::{TestStore, backends};
     use super::*;
     use crate::model::Inventory;
+    use crate::store::FindingBatch;
     use crate::store::NewDevice;
 
     pub(crate) const MINUTE: i64 = 60_000;
@@ -690,6 +691,125 @@ pub(crate) mod tests {
         TicketFilter {
             state: Some("open".to_owned()),
             ..TicketFilter::default()
+        }
+    }
+
+    /// Everything the tickets say, through the store's own reads: every ticket with its
+    /// devices, timeline and links, and every device's open conditions.
+    async fn everything(store: &Store, devices: &[String]) -> String {
+        let tickets = store
+            .tickets(&TicketFilter {
+                limit: Some(10_000),
+                ..TicketFilter::default()
+            })
+            .await
+            .expect("tickets");
+        let mut out = String::new();
+        for ticket in &tickets {
+            let detail = store
+                .ticket_detail(ticket.id)
+                .await
+                .expect("detail")
+                .expect("the ticket");
+            out.push_str(&format!("{detail:?}\n"));
+        }
+        for device in devices {
+            let conditions = store.open_conditions(device).await.expect("conditions");
+            out.push_str(&format!("{device}: {conditions:?}\n"));
+        }
+        out
+    }
+
+    /// A group commit decides as one finding at a time would: nine devices over two sites (an
+    /// incident forms in one), two checks each, conditions firing, changing severity, clearing
+    /// and firing again twice within a group, a batch redelivered and one sent twice in a group, stored once as one
+    /// group per minute and once a finding per group; every ticket, timeline, link and
+    /// condition comes out the same.
+    #[tokio::test]
+    async fn a_group_decides_exactly_as_one_finding_at_a_time() {
+        let grouped = backends().await;
+        let alone = backends().await;
+        for (grouped, alone) in grouped.iter().zip(&alone) {
+            let devices: Vec<String> = (0..9).map(|n| format!("dev{n}")).collect();
+            for (n, device) in devices.iter().enumerate() {
+                let site = if n < 7 { "warsaw" } else { "athens" };
+                enroll(&grouped.store, device, site).await;
+                enroll(&alone.store, device, site).await;
+            }
+            let pattern = [
+                Severity::Warning,
+                Severity::Critical,
+                Severity::Warning,
+                Severity::Ok,
+                Severity::Critical,
+                Severity::Ok,
+                Severity::Warning,
+            ];
+            let mut sequences = vec![0u64; devices.len()];
+            for minute in 0..14i64 {
+                let at_ms = T0 + minute * MINUTE;
+                let mut batches = Vec::new();
+                for (n, device) in devices.iter().enumerate() {
+                    let mut findings = Vec::new();
+                    for (c, check) in ["disk.used_pct", "dns.resolve"].iter().enumerate() {
+                        if (minute as usize + n + c) % 3 == 2 {
+                            continue;
+                        }
+                        // Two findings per condition per group: the second is decided on
+                        // what the first made of it.
+                        for step in 0..2 {
+                            sequences[n] += 1;
+                            let severity =
+                                pattern[(2 * minute as usize + step + n * c) % pattern.len()];
+                            let mut finding = finding(sequences[n], check, severity);
+                            finding.summary =
+                                format!("{check} on {device} at minute {minute}, step {step}");
+                            findings.push(finding);
+                        }
+                    }
+                    if findings.is_empty() {
+                        continue;
+                    }
+                    batches.push(FindingBatch {
+                        device_id: device.clone(),
+                        acknowledged_through: sequences[n],
+                        findings,
+                        received_at_ms: at_ms,
+                        health: None,
+                    });
+                }
+                // A batch sent twice in one group, and the previous minute's first batch again.
+                if let Some(first) = batches.first().cloned() {
+                    batches.push(first);
+                }
+                grouped
+                    .store
+                    .store_finding_batches(&batches)
+                    .await
+                    .expect("one group");
+                for batch in &batches {
+                    for finding in &batch.findings {
+                        alone
+                            .store
+                            .store_finding_batches(&[FindingBatch {
+                                findings: vec![finding.clone()],
+                                acknowledged_through: finding.sequence,
+                                ..batch.clone()
+                            }])
+                            .await
+                            .expect("a finding alone");
+                    }
+                }
+            }
+            let (grouped_says, alone_says) = (
+                everything(&grouped.store, &devices).await,
+                everything(&alone.store, &devices).await,
+            );
+            assert!(
+                grouped_says.contains("Incident"),
+                "an incident formed: {grouped_says}"
+            );
+            assert_eq!(grouped_says, alone_says);
         }
     }
 
