@@ -468,38 +468,19 @@ macro_rules! ticket_sql {
                         .await?;
                     }
                     Action::SaveCondition { condition, ticket, app_scope, summary, evidence_json } => {
-                        let ticket_id = match ticket {
+                        let mut condition = condition.clone();
+                        condition.ticket_id = match ticket {
                             Some(reference) => Some(resolve(*reference, opened)?),
                             None => None,
                         };
-                        let changes = serde_json::to_string(&condition.changes_ms).unwrap_or_else(|_| "[]".to_owned());
-                        sqlx::query(
-                            "INSERT INTO conditions (device_id, check_name, resource, state, observed_firing, severity, \
-                             summary, evidence_json, since_ms, updated_at_ms, changes_json, ticket_id, app_scope, changed_at_ms) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                             ON CONFLICT (device_id, check_name, resource) DO UPDATE SET state = excluded.state, \
-                             observed_firing = excluded.observed_firing, severity = excluded.severity, \
-                             summary = excluded.summary, evidence_json = excluded.evidence_json, \
-                             since_ms = excluded.since_ms, updated_at_ms = excluded.updated_at_ms, \
-                             changes_json = excluded.changes_json, ticket_id = excluded.ticket_id, \
-                             app_scope = excluded.app_scope, changed_at_ms = excluded.changed_at_ms",
-                        )
-                        .bind(&condition.device_id)
-                        .bind(&condition.check)
-                        .bind(&condition.resource)
-                        .bind(condition.state.as_str())
-                        .bind(i64::from(condition.observed_firing))
-                        .bind(condition.severity.as_str())
-                        .bind(summary)
-                        .bind(evidence_json)
-                        .bind(condition.since_ms)
-                        .bind(now_ms)
-                        .bind(changes)
-                        .bind(ticket_id)
-                        .bind(app_scope)
-                        .bind(condition.changes_ms.last().copied().unwrap_or(condition.since_ms))
-                        .execute(&mut **self)
-                        .await?;
+                        let saved = SavedCondition {
+                            condition,
+                            app_scope: app_scope.clone(),
+                            summary: summary.clone(),
+                            evidence_json: evidence_json.clone(),
+                            updated_at_ms: now_ms,
+                        };
+                        GroupSql::save_conditions(self, &[&saved]).await?;
                     }
                     Action::SetConditionState { device_id, check, resource, state, at_ms } => {
                         sqlx::query(
@@ -651,18 +632,17 @@ macro_rules! ticket_sql {
                             .await?;
                     }
                     Action::SetPriority { ticket, impact, urgency, priority, response_due_ms, resolution_due_ms } => {
-                        sqlx::query(
-                            "UPDATE tickets SET impact = $1, urgency = $2, priority = $3, response_due_ms = $4, \
-                             resolution_due_ms = $5 WHERE id = $6",
-                        )
-                        .bind(impact.as_str())
-                        .bind(urgency.as_str())
-                        .bind(i64::from(priority.number()))
-                        .bind(response_due_ms)
-                        .bind(resolution_due_ms)
-                        .bind(resolve(*ticket, opened)?)
-                        .execute(&mut **self)
-                        .await?;
+                        let patch = TicketPatch {
+                            updated_at_ms: None,
+                            priority: Some(PriorityPatch {
+                                impact: *impact,
+                                urgency: *urgency,
+                                priority: *priority,
+                                response_due_ms: *response_due_ms,
+                                resolution_due_ms: *resolution_due_ms,
+                            }),
+                        };
+                        GroupSql::patch_tickets(self, &[(resolve(*ticket, opened)?, patch)]).await?;
                     }
                     Action::SetTier { ticket, tier } => {
                         sqlx::query("UPDATE tickets SET tier = $1 WHERE id = $2")
