@@ -190,8 +190,8 @@ async fn tcp_and_https_endpoints_fire_when_stopped_and_clear_when_back() {
     let mut agent = TestAgent::start_full(setup.identity.clone(), &setup.config_path);
     agent.wait_connected().await;
 
-    tcp.down();
-    https.down();
+    tcp.down().await;
+    https.down().await;
     let tcp_down = setup
         .collector
         .wait_for_finding(&device, "tcp.connect", &tcp_endpoint, firing)

@@ -57,7 +57,7 @@ async fn a_user_report_names_the_first_failing_layer_in_the_ticket() {
     let pki = TestPki::new();
     let healthy = Endpoint::https_site(pki.site(&["ok.intranet.test"], false), 200).await;
     let mut closed = Endpoint::tcp().await;
-    closed.down();
+    closed.down().await;
     let expired = Endpoint::https_site(pki.site(&["expired.intranet.test"], true), 200).await;
     let mismatched = Endpoint::https_site(pki.site(&["other.example.com"], false), 200).await;
     let failing = Endpoint::https_site(pki.site(&["error.intranet.test"], false), 500).await;
@@ -272,7 +272,7 @@ async fn a_technician_reproduces_on_the_users_machine_online_offline_and_too_lat
     let pki = TestPki::new();
     let site = Endpoint::https_site(pki.site(&["ok.intranet.test"], false), 200).await;
     let mut closed = Endpoint::tcp().await;
-    closed.down();
+    closed.down().await;
     let dns =
         DnsServer::start_names(&[("ok.intranet.test", LOCAL), ("closed.intranet.test", LOCAL)])
             .await;

@@ -109,6 +109,9 @@ pub struct Endpoint {
     /// The HTTP status an HTTPS endpoint answers with.
     status: u16,
     task: Option<JoinHandle<()>>,
+    /// While down, the port stays bound (not listening), so connections are refused and no
+    /// other listener of the test run can take it.
+    held: Option<tokio::net::TcpSocket>,
 }
 
 /// A CA and a server certificate for "localhost" signed by it.
@@ -199,6 +202,7 @@ impl Endpoint {
             tls: Some(config),
             status,
             task: None,
+            held: None,
         };
         endpoint.up().await;
         endpoint
@@ -210,6 +214,7 @@ impl Endpoint {
             tls,
             status: 200,
             task: None,
+            held: None,
         };
         endpoint.up().await;
         endpoint
@@ -217,6 +222,7 @@ impl Endpoint {
 
     /// Starts serving (again) on the same address.
     pub async fn up(&mut self) {
+        self.held = None;
         let listener = TcpListener::bind(self.address)
             .await
             .expect("bind endpoint");
@@ -252,16 +258,25 @@ impl Endpoint {
         }));
     }
 
-    /// Stops serving: connections are refused until `up`.
-    pub fn down(&mut self) {
+    /// Stops serving: connections are refused until `up`. The port is kept bound without
+    /// listening, so a listener started later in the run cannot be handed the same port.
+    pub async fn down(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+            // The listener is closed once the aborted task is dropped.
+            let _ = task.await;
         }
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(self.address).expect("hold the closed port");
+        self.held = Some(socket);
     }
 }
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        self.down();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
