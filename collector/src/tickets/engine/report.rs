@@ -4,10 +4,9 @@
 use crate::model::{Finding, Severity};
 use crate::tickets::{NoteKind, ReportHow, TicketKind};
 
-use super::{
-    Action, DeviceFacts, Plan, Policy, State, TicketRef, TicketView, duration_ms, knowledge,
-    one_device_ticket,
-};
+use super::conditions::one_device_ticket;
+use super::knowledge::knowledge;
+use super::{Action, DeviceFacts, Plan, Policy, State, TicketRef, TicketView, duration_ms};
 
 /// A user's report. It joins the requester's open report ticket about the same thing on
 /// this device when that ticket's latest report is within `report_join_window` (their words
@@ -203,7 +202,7 @@ pub(super) fn user_report(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{device, finding, incident, policy, summarise, ticket};
+    use super::super::testing::{device, finding, incident, policy, summarise, ticket};
     use super::super::{Event, JoinableReport, Outage, decide};
     use super::*;
     use crate::tickets::TicketState;
