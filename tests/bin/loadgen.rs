@@ -3,8 +3,9 @@
 //! runs the no-store collector variant for the raw limit, and measures raw database inserts.
 //! It prints one JSON object per run on stdout; xtask turns them into the report.
 //!
-//!   firstline-loadgen agents --url URL --ca FILE --tokens FILE --agents N --secs S
+//!   firstline-loadgen agents --url URL[,URL…] --ca FILE --tokens FILE --agents N --secs S
 //!                            --http ADDR --api-key KEY --collector-pid PID [--rate F/S] [--batch B]
+//!   (several URLs: collectors sharing one database; agent i talks to URL i mod n)
 //!   firstline-loadgen sink --data-dir DIR --grpc ADDR --http ADDR [--postgres URL]
 //!   firstline-loadgen raw --secs S (--sqlite-dir DIR | --postgres URL)
 //!   firstline-loadgen resetdb --postgres URL --name DATABASE   (drops and creates it)
@@ -354,7 +355,7 @@ fn latency_json(mut latencies: Vec<Duration>) -> serde_json::Value {
 
 /// The simulated fleet: enroll, connect, saturate, then a paced phase with ticket probes.
 async fn agents(flags: &Flags) -> anyhow::Result<()> {
-    let url = flags.text("url")?.to_owned();
+    let urls: Vec<String> = flags.text("url")?.split(',').map(str::to_owned).collect();
     let ca_pem = std::fs::read_to_string(flags.text("ca")?).context("reading --ca")?;
     let tokens: Vec<String> = std::fs::read_to_string(flags.text("tokens")?)
         .context("reading --tokens")?
@@ -376,7 +377,8 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut enrolling = tokio::task::JoinSet::new();
     for (index, token) in tokens.into_iter().take(count).enumerate() {
-        let (url, ca_pem, gate) = (url.clone(), ca_pem.clone(), gate.clone());
+        let url = urls[index % urls.len()].clone();
+        let (ca_pem, gate) = (ca_pem.clone(), gate.clone());
         enrolling.spawn(async move {
             let _permit = gate.acquire_owned().await?;
             Ok::<_, anyhow::Error>((index, Device::enroll(&url, &ca_pem, token).await?))
@@ -392,7 +394,8 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut connecting = tokio::task::JoinSet::new();
     for (index, identity) in identities {
-        let (url, ca_pem, gate) = (url.clone(), ca_pem.clone(), gate.clone());
+        let url = urls[index % urls.len()].clone();
+        let (ca_pem, gate) = (ca_pem.clone(), gate.clone());
         connecting.spawn(async move {
             let _permit = gate.acquire_owned().await?;
             Device::connect(&url, &ca_pem, identity, index).await

@@ -3,7 +3,8 @@
 //! against (1) the real collector, (2) the same server acking without storing (the transport's
 //! limit) and (3) raw inserts into the same schema (the database's limit), in one run, on
 //! SQLite or PostgreSQL. Prints findings/s, ack latency, finding → ticket over REST, collector
-//! memory per agent, and the ratios.
+//! memory per agent, and the ratios. On PostgreSQL it also runs two collectors on one database
+//! (half the agents each) and reports the ratio to one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -89,20 +90,26 @@ impl CollectorBench {
         };
 
         eprintln!("no-store collector (acks without storing) …");
-        let limit = self.fleet(&binaries, &work.join("no-store"), true)?;
+        let limit = self.fleet(&binaries, &work.join("no-store"), 0)?;
         eprintln!("the collector …");
-        let real = self.fleet(&binaries, &work.join("collector"), false)?;
+        let real = self.fleet(&binaries, &work.join("collector"), 1)?;
+        let pair = match self.postgres {
+            Some(_) => {
+                eprintln!("two collectors on one database …");
+                Some(self.fleet(&binaries, &work.join("two-collectors"), 2)?)
+            }
+            None => None,
+        };
 
-        print_report(self, backend, &raw, &limit, &real);
+        print_report(self, backend, &raw, &limit, &real, pair.as_ref());
         Ok(())
     }
 
-    /// Runs the simulated fleet against a collector (or the no-store variant) in `dir`.
-    fn fleet(&self, binaries: &Binaries, dir: &Path, discard: bool) -> anyhow::Result<Value> {
+    /// Runs the simulated fleet in `dir` against `collectors` collectors sharing one database
+    /// (the agents spread over them), or against the no-store variant when `collectors` is 0.
+    fn fleet(&self, binaries: &Binaries, dir: &Path, collectors: usize) -> anyhow::Result<Value> {
         std::fs::create_dir_all(dir)?;
-        let grpc = crate::bench::free_port()?;
-        let http = crate::bench::free_port()?;
-        let config = dir.join("collector.toml");
+        let discard = collectors == 0;
         let database_url = match &self.postgres {
             Some(url) => Some(fresh_database(
                 binaries,
@@ -111,73 +118,53 @@ impl CollectorBench {
             )?),
             None => None,
         };
-        std::fs::write(
-            &config,
-            match &database_url {
-                Some(url) => format!("database_url = \"{url}\"\n"),
-                None => String::new(),
-            },
-        )?;
-        let data_dir = dir.join("data");
-        let grpc_address = format!("127.0.0.1:{grpc}");
-        let http_address = format!("127.0.0.1:{http}");
-        let log = std::fs::File::create(dir.join("collector.log"))?;
-        let mut command = if discard {
-            let mut command = Command::new(&binaries.loadgen);
-            command.arg("sink").arg("--data-dir").arg(&data_dir);
-            if let Some(url) = &database_url {
-                command.args(["--postgres", url]);
-            }
-            command.args(["--grpc", &grpc_address, "--http", &http_address]);
-            command
-        } else {
-            let mut command = Command::new(&binaries.collector);
-            command
-                .args(["serve", "--config"])
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(&data_dir)
-                .args(["--grpc", &grpc_address, "--http", &http_address]);
-            command
-        };
-        let collector = Running(
-            command
-                .env(
-                    "RUST_LOG",
-                    std::env::var("FIRSTLINE_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
-                )
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()
-                .context("starting the collector")?,
-        );
-        crate::bench::wait_for_port(http)?;
+        let mut running = Vec::new();
+        for index in 0..collectors.max(1) {
+            let dir = if collectors > 1 {
+                dir.join(format!("collector-{}", index + 1))
+            } else {
+                dir.to_path_buf()
+            };
+            // Collectors on one database share the CA that signs their agents.
+            let ca_from = running.first().map(|first: &Served| first.data_dir.clone());
+            running.push(serve(
+                binaries,
+                &dir,
+                discard,
+                database_url.as_deref(),
+                ca_from,
+            )?);
+        }
+        let first = &running[0];
 
         let tokens = dir.join("tokens.txt");
         let created = crate::capture(
             Command::new(&binaries.collector)
                 .args(["token", "create", "--count", &self.agents.to_string()])
                 .arg("--config")
-                .arg(&config)
+                .arg(&first.config)
                 .arg("--data-dir")
-                .arg(&data_dir),
+                .arg(&first.data_dir),
         )?;
         std::fs::write(&tokens, created)?;
         let api_key = crate::capture(
             Command::new(&binaries.collector)
                 .args(["apikey", "create", "bench", "--role", "technician"])
                 .arg("--config")
-                .arg(&config)
+                .arg(&first.config)
                 .arg("--data-dir")
-                .arg(&data_dir),
+                .arg(&first.data_dir),
         )?;
 
+        let urls: Vec<String> = running
+            .iter()
+            .map(|served| format!("https://{}", served.grpc))
+            .collect();
         let mut command = Command::new(&binaries.loadgen);
         command
-            .args(["agents", "--url", &format!("https://127.0.0.1:{grpc}")])
+            .args(["agents", "--url", &urls.join(",")])
             .arg("--ca")
-            .arg(data_dir.join("ca.pem"))
+            .arg(first.data_dir.join("ca.pem"))
             .arg("--tokens")
             .arg(&tokens)
             .args([
@@ -186,15 +173,93 @@ impl CollectorBench {
                 "--secs",
                 &self.secs.to_string(),
                 "--collector-pid",
-                &collector.0.id().to_string(),
+                &first.process.0.id().to_string(),
             ]);
         if !discard {
-            command.args(["--http", &http_address, "--api-key", api_key.trim()]);
+            command.args(["--http", &first.http, "--api-key", api_key.trim()]);
         }
         let result = json_output(&mut command);
-        drop(collector);
+        drop(running);
         result.with_context(|| format!("the simulated fleet (logs in {})", dir.display()))
     }
+}
+
+/// A collector (or the no-store variant) serving in its own directory.
+struct Served {
+    process: Running,
+    config: PathBuf,
+    data_dir: PathBuf,
+    grpc: String,
+    http: String,
+}
+
+fn serve(
+    binaries: &Binaries,
+    dir: &Path,
+    discard: bool,
+    database_url: Option<&str>,
+    ca_from: Option<PathBuf>,
+) -> anyhow::Result<Served> {
+    std::fs::create_dir_all(dir)?;
+    let grpc = crate::bench::free_port()?;
+    let http = crate::bench::free_port()?;
+    let config = dir.join("collector.toml");
+    std::fs::write(
+        &config,
+        match database_url {
+            Some(url) => format!("database_url = \"{url}\"\n"),
+            None => String::new(),
+        },
+    )?;
+    let data_dir = dir.join("data");
+    if let Some(source) = ca_from {
+        std::fs::create_dir_all(&data_dir)?;
+        for file in ["ca.pem", "ca-key.pem"] {
+            std::fs::copy(source.join(file), data_dir.join(file))
+                .with_context(|| format!("sharing {file} with the second collector"))?;
+        }
+    }
+    let grpc_address = format!("127.0.0.1:{grpc}");
+    let http_address = format!("127.0.0.1:{http}");
+    let log = std::fs::File::create(dir.join("collector.log"))?;
+    let mut command = if discard {
+        let mut command = Command::new(&binaries.loadgen);
+        command.arg("sink").arg("--data-dir").arg(&data_dir);
+        if let Some(url) = database_url {
+            command.args(["--postgres", url]);
+        }
+        command.args(["--grpc", &grpc_address, "--http", &http_address]);
+        command
+    } else {
+        let mut command = Command::new(&binaries.collector);
+        command
+            .args(["serve", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--grpc", &grpc_address, "--http", &http_address]);
+        command
+    };
+    let process = Running(
+        command
+            .env(
+                "RUST_LOG",
+                std::env::var("FIRSTLINE_BENCH_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting the collector")?,
+    );
+    crate::bench::wait_for_port(http)?;
+    Ok(Served {
+        process,
+        config,
+        data_dir,
+        grpc: grpc_address,
+        http: http_address,
+    })
 }
 
 pub(crate) struct Binaries {
@@ -296,7 +361,14 @@ fn number(value: &Value, path: &[&str]) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn print_report(bench: &CollectorBench, backend: &str, raw: &Value, limit: &Value, real: &Value) {
+fn print_report(
+    bench: &CollectorBench,
+    backend: &str,
+    raw: &Value,
+    limit: &Value,
+    real: &Value,
+    pair: Option<&Value>,
+) {
     let stored = number(real, &["saturated_findings_per_sec"]);
     let no_store = number(limit, &["saturated_findings_per_sec"]);
     let raw_inserts = number(raw, &["raw_inserts_per_sec"]);
@@ -349,8 +421,16 @@ fn print_report(bench: &CollectorBench, backend: &str, raw: &Value, limit: &Valu
         number(real, &["collector_rss_per_agent_bytes"]) / 1024.0,
         mib(number(real, &["collector_rss_peak_bytes"]))
     );
+    if let Some(pair) = pair {
+        let both = number(pair, &["saturated_findings_per_sec"]);
+        println!(
+            "  two collectors on one database (saturated)  {both:>6.0}  ({:.2}× one; ack p99 {:.1} ms)",
+            both / stored,
+            number(pair, &["saturated_ack", "p99_ms"])
+        );
+    }
     println!(
         "  raw results: {}",
-        serde_json::json!({"raw": raw, "no_store": limit, "collector": real})
+        serde_json::json!({"raw": raw, "no_store": limit, "collector": real, "two_collectors": pair})
     );
 }
