@@ -94,6 +94,14 @@ pub(in crate::store) trait GroupSql: TicketSql {
         fingerprint: &str,
         since_ms: i64,
     ) -> impl Future<Output = Result<(Vec<i64>, bool)>> + Send;
+    /// The conditions of `check` firing and not resolved on the devices of `scope` (a site,
+    /// subnet or resolver scope, not an application's), with each device's name and VIP
+    /// flag: what `recent_firing` chooses from.
+    fn load_scope_firing(
+        &mut self,
+        check: &str,
+        scope: &str,
+    ) -> impl Future<Output = Result<Vec<(ConditionView, String, bool)>>> + Send;
     fn save_conditions(
         &mut self,
         saved: &[&SavedCondition],
@@ -126,6 +134,10 @@ pub(in crate::store) struct Group<'t, T> {
     /// Per fingerprint: since when it was read, its tickets' opening times since then, and
     /// whether it is flagged as a problem.
     fingerprints: HashMap<String, (i64, Vec<i64>, bool)>,
+    /// Per (check, scope): its firing conditions as read from the database (with device name
+    /// and VIP flag). For a condition this group holds, `conditions` has the answer instead;
+    /// a statement that changes a condition outside the group forgets its check's entries.
+    scope_firing: HashMap<(String, String), Vec<(ConditionView, String, bool)>>,
     saved: HashMap<ConditionKey, SavedCondition>,
     events: Vec<NewEvent>,
     patches: HashMap<i64, TicketPatch>,
@@ -153,6 +165,7 @@ impl<'t, T: GroupSql> Group<'t, T> {
             known_fixes: HashMap::new(),
             scope_sizes: HashMap::new(),
             fingerprints: HashMap::new(),
+            scope_firing: HashMap::new(),
             saved: HashMap::new(),
             events: Vec::new(),
             patches: HashMap::new(),
@@ -442,10 +455,104 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         since_ms: i64,
         min_severity: Severity,
     ) -> Result<Vec<(Peer, Option<i64>)>> {
-        self.conditions_through()
-            .await?
-            .recent_firing(check, scope, except_device, since_ms, min_severity)
-            .await
+        // An application's scope is kept on the conditions themselves: read it through.
+        if scope.starts_with("app=") {
+            return self
+                .conditions_through()
+                .await?
+                .recent_firing(check, scope, except_device, since_ms, min_severity)
+                .await;
+        }
+        let entry = (check.to_owned(), scope.to_owned());
+        if !self.scope_firing.contains_key(&entry) {
+            let rows = self.tx.load_scope_firing(check, scope).await?;
+            self.scope_firing.insert(entry.clone(), rows);
+        }
+        // The group's own conditions of this check, on devices of the scope.
+        let mut held: Vec<ConditionView> = Vec::new();
+        let mut devices: Vec<String> = Vec::new();
+        for ((device, key_check, _), condition) in &self.conditions {
+            if key_check == check
+                && let Some(condition) = condition
+            {
+                held.push(condition.clone());
+                devices.push(device.clone());
+            }
+        }
+        devices.sort();
+        devices.dedup();
+        let mut facts: HashMap<String, (String, bool)> = HashMap::new();
+        for device in devices {
+            if self.scopes_of(&device).await?.iter().any(|s| s == scope)
+                && let Some(row) = self.device_row(&device).await?
+            {
+                facts.insert(device, row);
+            }
+        }
+        let mut candidates: Vec<(ConditionView, String, bool)> = held
+            .into_iter()
+            .filter_map(|condition| {
+                let (hostname, vip) = facts.get(&condition.device_id)?.clone();
+                Some((condition, hostname, vip))
+            })
+            .collect();
+        for (condition, hostname, vip) in &self.scope_firing[&entry] {
+            let key = (
+                condition.device_id.clone(),
+                condition.check.clone(),
+                condition.resource.clone(),
+            );
+            if !self.conditions.contains_key(&key) {
+                candidates.push((condition.clone(), hostname.clone(), *vip));
+            }
+        }
+        let severities = severities_from(min_severity);
+        candidates.retain(|(c, _, _)| {
+            c.device_id != except_device
+                && c.observed_firing
+                && c.state != ConditionState::Resolved
+                && c.since_ms >= since_ms
+                && severities.contains(&c.severity.as_str())
+        });
+        // A condition an open incident holds already is not a recent peer.
+        let mut unread: Vec<i64> = candidates
+            .iter()
+            .filter_map(|(c, _, _)| c.ticket_id)
+            .filter(|id| !self.tickets.contains_key(id))
+            .collect();
+        unread.sort_unstable();
+        unread.dedup();
+        if !unread.is_empty() {
+            self.flush_tickets().await?;
+            for chunk in unread.chunks(ROWS_PER_LOAD) {
+                for (ticket, key) in self.tx.load_tickets(TicketsBy::Ids(chunk)).await? {
+                    self.remember(ticket, key);
+                }
+            }
+        }
+        candidates.retain(|(c, _, _)| {
+            !c.ticket_id
+                .and_then(|id| self.tickets.get(&id))
+                .is_some_and(|(t, _)| t.kind == TicketKind::Incident && t.state.is_open())
+        });
+        candidates.sort_by(|(a, _, _), (b, _, _)| {
+            (a.since_ms, &a.device_id, &a.resource).cmp(&(b.since_ms, &b.device_id, &b.resource))
+        });
+        Ok(candidates
+            .into_iter()
+            .map(|(c, hostname, vip)| {
+                (
+                    Peer {
+                        device_id: c.device_id,
+                        hostname,
+                        resource: c.resource,
+                        vip,
+                        ticket: None,
+                    },
+                    c.ticket_id,
+                )
+            })
+            .collect())
     }
 
     async fn still_firing(&mut self, ticket_id: i64, except_device: &str) -> Result<Vec<Peer>> {
@@ -609,6 +716,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             } => {
                 self.conditions
                     .remove(&(device_id.clone(), check.clone(), resource.clone()));
+                self.scope_firing.retain(|(c, _), _| c != check);
             }
             Action::OpenTicket(new) => {
                 self.latest.remove(&new.key);

@@ -304,7 +304,7 @@ macro_rules! ticket_sql {
                     "{in_scope}c.check_name = $2 AND c.device_id <> $3 AND c.observed_firing = 1 \
                      AND c.state <> 'resolved' AND c.since_ms >= $4 AND c.severity IN ($5, $6, $7) \
                      AND NOT (COALESCE(t.kind, '') = 'incident' AND t.open_key IS NOT NULL) \
-                     ORDER BY c.since_ms, c.device_id LIMIT 100000"
+                     ORDER BY c.since_ms, c.device_id, c.resource LIMIT 100000"
                 );
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(scope)
@@ -832,6 +832,24 @@ macro_rules! ticket_sql {
                     tickets.push((ticket_record!(row), key));
                 }
                 Ok(tickets)
+            }
+
+            async fn load_scope_firing(&mut self, check: &str, scope: &str) -> Result<Vec<(ConditionView, String, bool)>> {
+                let rows = sqlx::query(
+                    "SELECT c.*, d.hostname, d.vip FROM device_scopes s \
+                     JOIN conditions c ON c.device_id = s.device_id AND c.check_name = $2 \
+                     JOIN devices d ON d.id = s.device_id \
+                     WHERE s.scope = $1 AND c.observed_firing = 1 AND c.state <> 'resolved'",
+                )
+                .bind(scope)
+                .bind(check)
+                .fetch_all(&mut **self)
+                .await?;
+                let mut firing = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    firing.push((condition_view!(row), row.try_get("hostname")?, flag(row.try_get("vip")?)));
+                }
+                Ok(firing)
             }
 
             async fn fingerprint_opened(&mut self, fingerprint: &str, since_ms: i64) -> Result<(Vec<i64>, bool)> {
