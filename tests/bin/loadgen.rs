@@ -6,6 +6,8 @@
 //!   firstline-loadgen agents --url URL[,URL…] --ca FILE --tokens FILE --agents N --secs S
 //!                            --http ADDR --api-key KEY --collector-pid PID [--rate F/S] [--batch B]
 //!   (several URLs: collectors sharing one database; agent i talks to URL i mod n)
+//!   firstline-loadgen storm --url URL --ca FILE --tokens FILE --agents N --http ADDR
+//!                           --api-key KEY [--spread SECS]   (a fleet-wide DNS failure and recovery)
 //!   firstline-loadgen sink --data-dir DIR --grpc ADDR --http ADDR [--postgres URL]
 //!   firstline-loadgen raw --secs S (--sqlite-dir DIR | --postgres URL)
 //!   firstline-loadgen resetdb --postgres URL --name DATABASE   (drops and creates it)
@@ -55,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match mode.as_str() {
         "agents" => runtime.block_on(agents(&flags)),
+        "storm" => runtime.block_on(storm(&flags)),
         "sink" => runtime.block_on(sink(&flags)),
         "raw" => runtime.block_on(raw(&flags)),
         "resetdb" => runtime.block_on(reset_database(&flags)),
@@ -372,43 +375,8 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
         bail!("{} tokens for {count} agents", tokens.len());
     }
     let mut report = serde_json::Map::new();
-
-    let started = Instant::now();
-    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut enrolling = tokio::task::JoinSet::new();
-    for (index, token) in tokens.into_iter().take(count).enumerate() {
-        let url = urls[index % urls.len()].clone();
-        let (ca_pem, gate) = (ca_pem.clone(), gate.clone());
-        enrolling.spawn(async move {
-            let _permit = gate.acquire_owned().await?;
-            Ok::<_, anyhow::Error>((index, Device::enroll(&url, &ca_pem, token).await?))
-        });
-    }
-    let mut identities = Vec::with_capacity(count);
-    while let Some(enrolled) = enrolling.join_next().await {
-        identities.push(enrolled??);
-    }
-    report.insert("enroll_secs".into(), started.elapsed().as_secs_f64().into());
-    let (rss_before, _) = collector_memory(pid);
-
-    let started = Instant::now();
-    let mut connecting = tokio::task::JoinSet::new();
-    for (index, identity) in identities {
-        let url = urls[index % urls.len()].clone();
-        let (ca_pem, gate) = (ca_pem.clone(), gate.clone());
-        connecting.spawn(async move {
-            let _permit = gate.acquire_owned().await?;
-            Device::connect(&url, &ca_pem, identity, index).await
-        });
-    }
-    let mut devices = Vec::with_capacity(count);
-    while let Some(connected) = connecting.join_next().await {
-        devices.push(connected??);
-    }
-    report.insert(
-        "connect_secs".into(),
-        started.elapsed().as_secs_f64().into(),
-    );
+    let (mut devices, rss_before) =
+        enroll_and_connect(&urls, &ca_pem, tokens, count, pid, &mut report).await?;
     // Let inventories land and the collector settle before reading its memory.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss_connected, _) = collector_memory(pid);
@@ -545,6 +513,202 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     report.insert("collector_rss_peak_bytes".into(), peak.into());
     println!("{}", serde_json::Value::Object(report));
     Ok(())
+}
+
+/// The name every device of the storm drill fails to resolve.
+const STORM_NAME: &str = "intranet.example.com";
+
+/// The storm drill: every device's resolver fails within `--spread` seconds (default 10), as
+/// when a site-wide DNS server goes down everywhere at once, then every device recovers the
+/// same way. Times until every failure is decided (acked: decisions commit with the finding),
+/// counts what the desk got (incidents, device tickets), and times until nothing is open.
+async fn storm(flags: &Flags) -> anyhow::Result<()> {
+    let urls: Vec<String> = flags.text("url")?.split(',').map(str::to_owned).collect();
+    let ca_pem = std::fs::read_to_string(flags.text("ca")?).context("reading --ca")?;
+    let tokens: Vec<String> = std::fs::read_to_string(flags.text("tokens")?)
+        .context("reading --tokens")?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let count: usize = flags.number("agents", 10_000)?;
+    let spread = Duration::from_secs(flags.number("spread", 10)?);
+    let http: SocketAddr = flags.text("http")?.parse()?;
+    let api_key = flags.text("api-key")?.to_owned();
+    if tokens.len() < count {
+        bail!("{} tokens for {count} agents", tokens.len());
+    }
+    let mut report = serde_json::Map::new();
+    let (devices, _) = enroll_and_connect(&urls, &ca_pem, tokens, count, 0, &mut report).await?;
+    eprintln!("{count} agents connected; all resolving {STORM_NAME} first");
+    // Healthy first, so the failure is a change the collector has to decide on.
+    let (devices, _, _) = wave(devices, pb::Severity::Ok, Duration::ZERO).await?;
+    // Let inventories land (sites and resolvers are the scopes incidents form in).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    eprintln!(
+        "storm: every resolver fails within {} s …",
+        spread.as_secs()
+    );
+    let (devices, decided, latencies) = wave(devices, pb::Severity::Critical, spread).await?;
+    report.insert("failure_decided_secs".into(), decided.as_secs_f64().into());
+    report.insert("failure_ack".into(), latency_json(latencies));
+    let open = open_dns_tickets(http, &api_key).await?;
+    let incidents: Vec<&serde_json::Value> =
+        open.iter().filter(|t| t["kind"] == "incident").collect();
+    let devices_in_incidents: u64 = incidents
+        .iter()
+        .filter_map(|t| t["device_count"].as_u64())
+        .sum();
+    let scopes: std::collections::BTreeSet<&str> = incidents
+        .iter()
+        .filter_map(|t| t["scope"].as_str())
+        .collect();
+    report.insert("incidents".into(), incidents.len().into());
+    report.insert("incident_scopes".into(), scopes.len().into());
+    report.insert("devices_in_incidents".into(), devices_in_incidents.into());
+    report.insert(
+        "device_tickets".into(),
+        open.iter().filter(|t| t["kind"] == "device").count().into(),
+    );
+    eprintln!(
+        "decided in {:.1} s: {} incidents over {} devices, {} device tickets",
+        decided.as_secs_f64(),
+        incidents.len(),
+        devices_in_incidents,
+        report["device_tickets"]
+    );
+
+    eprintln!(
+        "recovery: every resolver answers again within {} s …",
+        spread.as_secs()
+    );
+    let started = Instant::now();
+    let (_devices, decided, latencies) = wave(devices, pb::Severity::Ok, spread).await?;
+    report.insert("recovery_decided_secs".into(), decided.as_secs_f64().into());
+    report.insert("recovery_ack".into(), latency_json(latencies));
+    let resolved = loop {
+        let open = open_dns_tickets(http, &api_key).await?;
+        if open.is_empty() {
+            break Some(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            eprintln!("{} tickets still open after 10 minutes", open.len());
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    report.insert(
+        "all_resolved_secs".into(),
+        resolved.map(|d| d.as_secs_f64()).into(),
+    );
+    println!("{}", serde_json::Value::Object(report));
+    Ok(())
+}
+
+/// Every device sends one `dns.resolve` finding at `severity`, each at its own moment within
+/// `spread`; returns the devices, the time until the last ack and each device's ack latency.
+async fn wave(
+    devices: Vec<Device>,
+    severity: pb::Severity,
+    spread: Duration,
+) -> anyhow::Result<(Vec<Device>, Duration, Vec<Duration>)> {
+    let count = devices.len().max(1);
+    let started = Instant::now();
+    let mut running = tokio::task::JoinSet::new();
+    for (index, mut device) in devices.into_iter().enumerate() {
+        // Spread evenly but not in device order (a stride coprime with the fleet's size).
+        let slot = (index * 7919) % count;
+        let offset = spread.mul_f64(slot as f64 / count as f64);
+        running.spawn(async move {
+            tokio::time::sleep(offset).await;
+            let sequence = device.next_sequence;
+            device.next_sequence += 1;
+            let mut failing = finding(sequence, "dns.resolve", STORM_NAME, severity, now_ms());
+            failing.summary = match severity {
+                pb::Severity::Ok => format!("{STORM_NAME} resolves"),
+                _ => format!("{STORM_NAME} does not resolve: the DNS server does not answer"),
+            };
+            failing.evidence_json = format!(r#"{{"name":"{STORM_NAME}","error":"timed out"}}"#);
+            let latency = device.send_and_wait(vec![failing]).await?;
+            Ok::<_, anyhow::Error>((device, latency))
+        });
+    }
+    let mut devices = Vec::with_capacity(count);
+    let mut latencies = Vec::with_capacity(count);
+    while let Some(done) = running.join_next().await {
+        let (device, latency) = done??;
+        devices.push(device);
+        latencies.push(latency);
+    }
+    Ok((devices, started.elapsed(), latencies))
+}
+
+/// The open tickets about the storm's name, as the REST API lists them.
+async fn open_dns_tickets(
+    http: SocketAddr,
+    api_key: &str,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let text = http_get(http, "/api/v1/tickets?state=open&limit=5000", api_key).await?;
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let tickets: Vec<serde_json::Value> =
+        serde_json::from_str(body).context("the ticket list is not a JSON array")?;
+    if tickets.len() >= 5000 {
+        bail!("5,000 open tickets or more: the list is cut off");
+    }
+    Ok(tickets
+        .into_iter()
+        .filter(|t| t["check"] == "dns.resolve")
+        .collect())
+}
+
+/// Enrolls `count` devices (token i, collector URL i mod n) and connects each on its own mTLS
+/// stream; notes how long each took in `report`. Returns the devices and the collector's
+/// memory before they connected.
+async fn enroll_and_connect(
+    urls: &[String],
+    ca_pem: &str,
+    tokens: Vec<String>,
+    count: usize,
+    pid: u32,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<(Vec<Device>, u64)> {
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut enrolling = tokio::task::JoinSet::new();
+    for (index, token) in tokens.into_iter().take(count).enumerate() {
+        let url = urls[index % urls.len()].clone();
+        let (ca_pem, gate) = (ca_pem.to_owned(), gate.clone());
+        enrolling.spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            Ok::<_, anyhow::Error>((index, Device::enroll(&url, &ca_pem, token).await?))
+        });
+    }
+    let mut identities = Vec::with_capacity(count);
+    while let Some(enrolled) = enrolling.join_next().await {
+        identities.push(enrolled??);
+    }
+    report.insert("enroll_secs".into(), started.elapsed().as_secs_f64().into());
+    let (rss_before, _) = collector_memory(pid);
+
+    let started = Instant::now();
+    let mut connecting = tokio::task::JoinSet::new();
+    for (index, identity) in identities {
+        let url = urls[index % urls.len()].clone();
+        let (ca_pem, gate) = (ca_pem.to_owned(), gate.clone());
+        connecting.spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            Device::connect(&url, &ca_pem, identity, index).await
+        });
+    }
+    let mut devices = Vec::with_capacity(count);
+    while let Some(connected) = connecting.join_next().await {
+        devices.push(connected??);
+    }
+    report.insert(
+        "connect_secs".into(),
+        started.elapsed().as_secs_f64().into(),
+    );
+    Ok((devices, rss_before))
 }
 
 /// Fires a new condition on the probe device every 250 ms and times until the collector's

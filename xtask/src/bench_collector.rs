@@ -19,7 +19,7 @@ pub struct CollectorBench {
 }
 
 /// Stops a child process (SIGTERM, then kill) when dropped.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -185,15 +185,15 @@ impl CollectorBench {
 }
 
 /// A collector (or the no-store variant) serving in its own directory.
-struct Served {
-    process: Running,
-    config: PathBuf,
-    data_dir: PathBuf,
-    grpc: String,
-    http: String,
+pub(crate) struct Served {
+    pub(crate) process: Running,
+    pub(crate) config: PathBuf,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) grpc: String,
+    pub(crate) http: String,
 }
 
-fn serve(
+pub(crate) fn serve(
     binaries: &Binaries,
     dir: &Path,
     discard: bool,

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_collector;
 mod bench_history;
+mod bench_storm;
 mod dist;
 mod rust_version;
 mod windows;
@@ -46,6 +47,13 @@ const USAGE: &str =
                   the default), then the release collector serving it: p50/p99 of the queue,
                   ticket, device, stats and knowledge pages and the REST lists and details,
                   N requests each (default 50), database bytes per finding, load average
+
+       cargo xtask bench storm [--agents N] [--spread S] [--backend sqlite|postgres]
+
+  bench storm   the storm drill: N agents (default 10,000) healthy, then every resolver fails
+                within S seconds (default 10) and later recovers the same way: time until
+                every failure is decided, incidents per scope and device tickets opened, time
+                until every ticket resolved
 
        cargo xtask bench agent [--secs N]
 
@@ -90,6 +98,9 @@ fn main() -> ExitCode {
         }
         Some("bench") if arguments.get(1).map(String::as_str) == Some("history") => {
             bench_history::HistoryBench::parse(&arguments[2..]).and_then(|bench| bench.run())
+        }
+        Some("bench") if arguments.get(1).map(String::as_str) == Some("storm") => {
+            bench_storm::StormBench::parse(&arguments[2..]).and_then(|bench| bench.run())
         }
         Some("bench") if arguments.get(1).map(String::as_str) == Some("collector") => {
             bench_collector::CollectorBench::parse(&arguments[2..]).and_then(|bench| bench.run())

@@ -620,7 +620,8 @@ macro_rules! ticket_sql {
                             .bind(id)
                             .bind(at_ms)
                             .execute(&mut **self)
-                            .await?;                            crate::store::help::outage_notices!(*self, id, Some(device_id.as_str()), true, *at_ms);
+                            .await?;
+                            crate::store::help::outage_notices!(*self, id, Some(device_id.as_str()), true, *at_ms);
                         }
                     }
                     Action::DeviceRecovered { ticket, device_id, at_ms } => {
