@@ -20,6 +20,9 @@ use super::*;
 /// A condition's identity: device, check, resource.
 type ConditionKey = (String, String, String);
 
+/// A condition with its device's name and VIP flag.
+pub(in crate::store) type NamedCondition = (ConditionView, String, bool);
+
 /// A condition to be saved at the next flush.
 #[derive(Debug, Clone)]
 pub(in crate::store) struct SavedCondition {
@@ -101,7 +104,7 @@ pub(in crate::store) trait GroupSql: TicketSql {
         &mut self,
         check: &str,
         scope: &str,
-    ) -> impl Future<Output = Result<Vec<(ConditionView, String, bool)>>> + Send;
+    ) -> impl Future<Output = Result<Vec<NamedCondition>>> + Send;
     fn save_conditions(
         &mut self,
         saved: &[&SavedCondition],
@@ -137,7 +140,7 @@ pub(in crate::store) struct Group<'t, T> {
     /// Per (check, scope): its firing conditions as read from the database (with device name
     /// and VIP flag). For a condition this group holds, `conditions` has the answer instead;
     /// a statement that changes a condition outside the group forgets its check's entries.
-    scope_firing: HashMap<(String, String), Vec<(ConditionView, String, bool)>>,
+    scope_firing: HashMap<(String, String), Vec<NamedCondition>>,
     saved: HashMap<ConditionKey, SavedCondition>,
     events: Vec<NewEvent>,
     patches: HashMap<i64, TicketPatch>,
@@ -489,7 +492,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
                 facts.insert(device, row);
             }
         }
-        let mut candidates: Vec<(ConditionView, String, bool)> = held
+        let mut candidates: Vec<NamedCondition> = held
             .into_iter()
             .filter_map(|condition| {
                 let (hostname, vip) = facts.get(&condition.device_id)?.clone();

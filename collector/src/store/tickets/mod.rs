@@ -33,7 +33,9 @@ mod sweep;
 use decide::apply;
 pub(super) use decide::{device_facts, lock_checks, observe};
 pub(super) use group::Group;
-use group::{GroupSql, NewEvent, PriorityPatch, SavedCondition, TicketPatch, TicketsBy};
+use group::{
+    GroupSql, NamedCondition, NewEvent, PriorityPatch, SavedCondition, TicketPatch, TicketsBy,
+};
 use sql::TicketSql;
 
 /// A ticket as stored, for the REST API.

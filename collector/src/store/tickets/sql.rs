@@ -835,7 +835,7 @@ macro_rules! ticket_sql {
                 Ok(tickets)
             }
 
-            async fn load_scope_firing(&mut self, check: &str, scope: &str) -> Result<Vec<(ConditionView, String, bool)>> {
+            async fn load_scope_firing(&mut self, check: &str, scope: &str) -> Result<Vec<NamedCondition>> {
                 let rows = sqlx::query(
                     "SELECT c.*, d.hostname, d.vip FROM device_scopes s \
                      JOIN conditions c ON c.device_id = s.device_id AND c.check_name = $2 \
