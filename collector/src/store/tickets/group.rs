@@ -105,6 +105,14 @@ pub(in crate::store) trait GroupSql: TicketSql {
         check: &str,
         scope: &str,
     ) -> impl Future<Output = Result<Vec<NamedCondition>>> + Send;
+    /// Adds the device to the incident (or brings it back into it); when it was not in it,
+    /// returns the incident's device count afterwards (its last activity is then `at_ms`).
+    fn add_device(
+        &mut self,
+        id: i64,
+        device_id: &str,
+        at_ms: i64,
+    ) -> impl Future<Output = Result<Option<u32>>> + Send;
     fn save_conditions(
         &mut self,
         saved: &[&SavedCondition],
@@ -680,6 +688,23 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
                 }
                 return Ok(None);
             }
+            Action::AddDevice {
+                ticket,
+                device_id,
+                at_ms,
+            } => {
+                // It writes the ticket's device count and last activity only: the kept
+                // last-activity write takes its time, so the flush leaves the right one.
+                let id = resolve(*ticket, opened)?;
+                if let Some(count) = self.tx.add_device(id, device_id, *at_ms).await? {
+                    self.patch(id).updated_at_ms = Some(*at_ms);
+                    if let Some((ticket, _)) = self.tickets.get_mut(&id) {
+                        ticket.device_count = count;
+                        ticket.updated_at_ms = *at_ms;
+                    }
+                }
+                return Ok(None);
+            }
             _ => {}
         }
         // Send first what the statement could read or overwrite: a condition's own row, a
@@ -698,7 +723,9 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         // Forget what the statement may have changed. Every action is named, so a new one
         // must say what it changes.
         match action {
-            Action::SaveCondition { .. } | Action::SetPriority { .. } => {}
+            Action::SaveCondition { .. }
+            | Action::SetPriority { .. }
+            | Action::AddDevice { .. } => {}
             Action::SetConditionState {
                 device_id,
                 check,
@@ -728,7 +755,6 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             }
             Action::SetState { ticket, .. }
             | Action::Note { ticket, .. }
-            | Action::AddDevice { ticket, .. }
             | Action::SetTier { ticket, .. }
             | Action::Assign { ticket, .. }
             | Action::Touch { ticket, .. }

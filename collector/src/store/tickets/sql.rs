@@ -600,29 +600,7 @@ macro_rules! ticket_sql {
                         }
                     }
                     Action::AddDevice { ticket, device_id, at_ms } => {
-                        let id = resolve(*ticket, opened)?;
-                        let added = sqlx::query(
-                            "INSERT INTO ticket_devices (ticket_id, device_id, added_at_ms) VALUES ($1, $2, $3) \
-                             ON CONFLICT (ticket_id, device_id) DO UPDATE SET recovered_at_ms = NULL \
-                             WHERE ticket_devices.recovered_at_ms IS NOT NULL",
-                        )
-                        .bind(id)
-                        .bind(device_id)
-                        .bind(at_ms)
-                        .execute(&mut **self)
-                        .await?
-                        .rows_affected();
-                        if added > 0 {
-                            sqlx::query(
-                                "UPDATE tickets SET device_count = (SELECT COUNT(*) FROM ticket_devices WHERE ticket_id = $1), \
-                                 updated_at_ms = $2 WHERE id = $1",
-                            )
-                            .bind(id)
-                            .bind(at_ms)
-                            .execute(&mut **self)
-                            .await?;
-                            crate::store::help::outage_notices!(*self, id, Some(device_id.as_str()), true, *at_ms);
-                        }
+                        GroupSql::add_device(self, resolve(*ticket, opened)?, device_id, *at_ms).await?;
                     }
                     Action::DeviceRecovered { ticket, device_id, at_ms } => {
                         sqlx::query("UPDATE ticket_devices SET recovered_at_ms = $1 WHERE ticket_id = $2 AND device_id = $3")
@@ -833,6 +811,33 @@ macro_rules! ticket_sql {
                     tickets.push((ticket_record!(row), key));
                 }
                 Ok(tickets)
+            }
+
+            async fn add_device(&mut self, id: i64, device_id: &str, at_ms: i64) -> Result<Option<u32>> {
+                let added = sqlx::query(
+                    "INSERT INTO ticket_devices (ticket_id, device_id, added_at_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (ticket_id, device_id) DO UPDATE SET recovered_at_ms = NULL \
+                     WHERE ticket_devices.recovered_at_ms IS NOT NULL",
+                )
+                .bind(id)
+                .bind(device_id)
+                .bind(at_ms)
+                .execute(&mut **self)
+                .await?
+                .rows_affected();
+                if added == 0 {
+                    return Ok(None);
+                }
+                let count: Option<i64> = sqlx::query_scalar(
+                    "UPDATE tickets SET device_count = (SELECT COUNT(*) FROM ticket_devices WHERE ticket_id = $1), \
+                     updated_at_ms = $2 WHERE id = $1 RETURNING device_count",
+                )
+                .bind(id)
+                .bind(at_ms)
+                .fetch_optional(&mut **self)
+                .await?;
+                crate::store::help::outage_notices!(*self, id, Some(device_id), true, at_ms);
+                Ok(count.map(|count| u32::try_from(count).unwrap_or(u32::MAX)))
             }
 
             async fn load_scope_firing(&mut self, check: &str, scope: &str) -> Result<Vec<NamedCondition>> {
