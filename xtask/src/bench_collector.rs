@@ -204,13 +204,14 @@ pub(crate) fn serve(
     let grpc = crate::bench::free_port()?;
     let http = crate::bench::free_port()?;
     let config = dir.join("collector.toml");
-    std::fs::write(
-        &config,
-        match database_url {
-            Some(url) => format!("database_url = \"{url}\"\n"),
-            None => String::new(),
-        },
-    )?;
+    // Every simulated agent connects from 127.0.0.1: the per-address cap (which keeps one
+    // host from taking every connection) would refuse a fleet past 1,024.
+    let mut text = match database_url {
+        Some(url) => format!("database_url = \"{url}\"\n"),
+        None => String::new(),
+    };
+    text.push_str("\n[limits]\nconnections_per_address = 20000\n");
+    std::fs::write(&config, text)?;
     let data_dir = dir.join("data");
     if let Some(source) = ca_from {
         std::fs::create_dir_all(&data_dir)?;
