@@ -149,6 +149,9 @@ pub(in crate::store) struct Group<'t, T> {
     /// and VIP flag). For a condition this group holds, `conditions` has the answer instead;
     /// a statement that changes a condition outside the group forgets its check's entries.
     scope_firing: HashMap<(String, String), Vec<NamedCondition>>,
+    /// (incident, device) pairs this group knows to be in the incident and not recovered:
+    /// adding such a device again changes nothing.
+    in_incident: std::collections::HashSet<(i64, String)>,
     saved: HashMap<ConditionKey, SavedCondition>,
     events: Vec<NewEvent>,
     patches: HashMap<i64, TicketPatch>,
@@ -177,6 +180,7 @@ impl<'t, T: GroupSql> Group<'t, T> {
             scope_sizes: HashMap::new(),
             fingerprints: HashMap::new(),
             scope_firing: HashMap::new(),
+            in_incident: std::collections::HashSet::new(),
             saved: HashMap::new(),
             events: Vec::new(),
             patches: HashMap::new(),
@@ -696,6 +700,9 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
                 // It writes the ticket's device count and last activity only: the kept
                 // last-activity write takes its time, so the flush leaves the right one.
                 let id = resolve(*ticket, opened)?;
+                if !self.in_incident.insert((id, device_id.clone())) {
+                    return Ok(None);
+                }
                 if let Some(count) = self.tx.add_device(id, device_id, *at_ms).await? {
                     self.patch(id).updated_at_ms = Some(*at_ms);
                     if let Some((ticket, _)) = self.tickets.get_mut(&id) {
@@ -769,10 +776,13 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             Action::FlagProblem { fingerprint, .. } => {
                 self.fingerprints.remove(fingerprint);
             }
-            Action::DeviceRecovered { .. }
-            | Action::Link { .. }
-            | Action::Notify { .. }
-            | Action::RecordReport { .. } => {}
+            Action::DeviceRecovered {
+                ticket, device_id, ..
+            } => {
+                self.in_incident
+                    .remove(&(resolve(*ticket, opened)?, device_id.clone()));
+            }
+            Action::Link { .. } | Action::Notify { .. } | Action::RecordReport { .. } => {}
         }
         Ok(outcome)
     }

@@ -757,12 +757,13 @@ pub(crate) mod tests {
                         if (minute as usize + n + c) % 3 == 2 {
                             continue;
                         }
-                        // Two findings per condition per group: the second is decided on
-                        // what the first made of it.
-                        for step in 0..2 {
+                        // Three findings per condition per group: each is decided on what
+                        // the ones before made of it (a device can leave an incident and
+                        // join it again within one group).
+                        for step in 0..3 {
                             sequences[n] += 1;
                             let severity =
-                                pattern[(2 * minute as usize + step + n * c) % pattern.len()];
+                                pattern[(3 * minute as usize + step + n * c) % pattern.len()];
                             let mut finding = finding(sequences[n], check, severity);
                             finding.summary =
                                 format!("{check} on {device} at minute {minute}, step {step}");
