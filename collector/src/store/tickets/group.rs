@@ -241,6 +241,33 @@ impl<'t, T: GroupSql> Group<'t, T> {
                 group.tickets.insert(ticket.id, (ticket, key));
             }
         }
+        // The incidents a firing finding looks for: one per check and scope of its device
+        // (an application's scope first, when its evidence names one).
+        let mut incident_keys: Vec<String> = Vec::new();
+        for (device, finding) in findings {
+            if finding.check == crate::tickets::USER_REPORT {
+                continue;
+            }
+            let mut scopes = group.scopes.get(*device).cloned().unwrap_or_default();
+            if scopes.is_empty() {
+                scopes.push("site=default".to_owned());
+            }
+            let scopes = crate::tickets::app_scope(&finding.resource, &finding.evidence_json)
+                .into_iter()
+                .chain(crate::tickets::scopes_for_check(&finding.check, &scopes));
+            incident_keys.extend(scopes.map(|scope| incident_key(&finding.check, &scope)));
+        }
+        incident_keys.sort();
+        incident_keys.dedup();
+        for chunk in incident_keys.chunks(ROWS_PER_LOAD) {
+            for key in chunk {
+                group.open.insert(key.clone(), None);
+            }
+            for (ticket, key) in group.tx.load_tickets(TicketsBy::OpenForKeys(chunk)).await? {
+                group.open.insert(key.clone(), Some(ticket.id));
+                group.tickets.insert(ticket.id, (ticket, key));
+            }
+        }
         fed.sort_unstable();
         fed.dedup();
         fed.retain(|id| !group.tickets.contains_key(id));
