@@ -105,6 +105,12 @@ pub(in crate::store) trait GroupSql: TicketSql {
         check: &str,
         scope: &str,
     ) -> impl Future<Output = Result<Vec<NamedCondition>>> + Send;
+    /// The conditions feeding the ticket that are firing, with each device's name and VIP
+    /// flag: what `still_firing` chooses from.
+    fn load_ticket_firing(
+        &mut self,
+        ticket_id: i64,
+    ) -> impl Future<Output = Result<Vec<NamedCondition>>> + Send;
     /// Adds the device to the incident (or brings it back into it); when it was not in it,
     /// returns the incident's device count afterwards (its last activity is then `at_ms`).
     fn add_device(
@@ -149,6 +155,9 @@ pub(in crate::store) struct Group<'t, T> {
     /// and VIP flag). For a condition this group holds, `conditions` has the answer instead;
     /// a statement that changes a condition outside the group forgets its check's entries.
     scope_firing: HashMap<(String, String), Vec<NamedCondition>>,
+    /// Per ticket: the firing conditions feeding it as read from the database, laid under the
+    /// group's own as `scope_firing` is.
+    ticket_firing: HashMap<i64, Vec<NamedCondition>>,
     /// (incident, device) pairs this group knows to be in the incident and not recovered:
     /// adding such a device again changes nothing.
     in_incident: std::collections::HashSet<(i64, String)>,
@@ -180,6 +189,7 @@ impl<'t, T: GroupSql> Group<'t, T> {
             scope_sizes: HashMap::new(),
             fingerprints: HashMap::new(),
             scope_firing: HashMap::new(),
+            ticket_firing: HashMap::new(),
             in_incident: std::collections::HashSet::new(),
             saved: HashMap::new(),
             events: Vec::new(),
@@ -598,10 +608,47 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
     }
 
     async fn still_firing(&mut self, ticket_id: i64, except_device: &str) -> Result<Vec<Peer>> {
-        self.conditions_through()
-            .await?
-            .still_firing(ticket_id, except_device)
-            .await
+        if !self.ticket_firing.contains_key(&ticket_id) {
+            let rows = self.tx.load_ticket_firing(ticket_id).await?;
+            self.ticket_firing.insert(ticket_id, rows);
+        }
+        let held: Vec<ConditionView> = self
+            .conditions
+            .values()
+            .flatten()
+            .filter(|c| c.ticket_id == Some(ticket_id) && c.observed_firing)
+            .cloned()
+            .collect();
+        let mut firing: Vec<NamedCondition> = Vec::new();
+        for condition in held {
+            if let Some((hostname, vip)) = self.device_row(&condition.device_id).await? {
+                firing.push((condition, hostname, vip));
+            }
+        }
+        for (condition, hostname, vip) in &self.ticket_firing[&ticket_id] {
+            let key = (
+                condition.device_id.clone(),
+                condition.check.clone(),
+                condition.resource.clone(),
+            );
+            if !self.conditions.contains_key(&key) {
+                firing.push((condition.clone(), hostname.clone(), *vip));
+            }
+        }
+        firing.retain(|(c, _, _)| c.device_id != except_device);
+        firing.sort_by(|(a, _, _), (b, _, _)| {
+            (&a.device_id, &a.resource).cmp(&(&b.device_id, &b.resource))
+        });
+        Ok(firing
+            .into_iter()
+            .map(|(c, hostname, vip)| Peer {
+                device_id: c.device_id,
+                hostname,
+                resource: c.resource,
+                vip,
+                ticket: None,
+            })
+            .collect())
     }
 
     async fn known_fixes(&mut self, fingerprint: &str) -> Result<Vec<KnownFix>> {
@@ -751,6 +798,8 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
                 self.flush_events().await?;
                 self.flush_tickets().await?;
             }
+            // It marks the device recovered in the incident's device list and reads nothing.
+            Action::DeviceRecovered { .. } => {}
             _ => self.flush_tickets().await?,
         }
         let outcome = self.tx.apply_one(action, opened, now_ms).await?;
@@ -781,6 +830,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
                 self.conditions
                     .remove(&(device_id.clone(), check.clone(), resource.clone()));
                 self.scope_firing.retain(|(c, _), _| c != check);
+                self.ticket_firing.clear();
             }
             Action::OpenTicket(new) => {
                 self.latest.remove(&new.key);

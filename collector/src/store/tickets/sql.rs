@@ -840,6 +840,21 @@ macro_rules! ticket_sql {
                 Ok(count.map(|count| u32::try_from(count).unwrap_or(u32::MAX)))
             }
 
+            async fn load_ticket_firing(&mut self, ticket_id: i64) -> Result<Vec<NamedCondition>> {
+                let rows = sqlx::query(
+                    "SELECT c.*, d.hostname, d.vip FROM conditions c JOIN devices d ON d.id = c.device_id \
+                     WHERE c.ticket_id = $1 AND c.observed_firing = 1",
+                )
+                .bind(ticket_id)
+                .fetch_all(&mut **self)
+                .await?;
+                let mut firing = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    firing.push((condition_view!(row), row.try_get("hostname")?, flag(row.try_get("vip")?)));
+                }
+                Ok(firing)
+            }
+
             async fn load_scope_firing(&mut self, check: &str, scope: &str) -> Result<Vec<NamedCondition>> {
                 let rows = sqlx::query(
                     "SELECT c.*, d.hostname, d.vip FROM device_scopes s \
