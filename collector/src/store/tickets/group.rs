@@ -766,6 +766,59 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
                 }
                 return Ok(None);
             }
+            // A change to a condition this group is about to save goes into the saved row.
+            Action::SetConditionState {
+                device_id,
+                check,
+                resource,
+                state,
+                at_ms,
+            } if let Some(saved) =
+                self.saved
+                    .get_mut(&(device_id.clone(), check.clone(), resource.clone())) =>
+            {
+                saved.condition.state = *state;
+                saved.updated_at_ms = *at_ms;
+                self.conditions.insert(
+                    (device_id.clone(), check.clone(), resource.clone()),
+                    Some(saved.condition.clone()),
+                );
+                return Ok(None);
+            }
+            Action::ReleaseCondition {
+                device_id,
+                check,
+                resource,
+                at_ms,
+            } if let Some(saved) =
+                self.saved
+                    .get_mut(&(device_id.clone(), check.clone(), resource.clone())) =>
+            {
+                saved.condition.ticket_id = None;
+                saved.updated_at_ms = *at_ms;
+                self.conditions.insert(
+                    (device_id.clone(), check.clone(), resource.clone()),
+                    Some(saved.condition.clone()),
+                );
+                return Ok(None);
+            }
+            Action::AttachCondition {
+                device_id,
+                check,
+                resource,
+                ticket,
+            } if self
+                .saved
+                .contains_key(&(device_id.clone(), check.clone(), resource.clone())) =>
+            {
+                let id = resolve(*ticket, opened)?;
+                let key = (device_id.clone(), check.clone(), resource.clone());
+                if let Some(saved) = self.saved.get_mut(&key) {
+                    saved.condition.ticket_id = Some(id);
+                    self.conditions.insert(key, Some(saved.condition.clone()));
+                }
+                return Ok(None);
+            }
             Action::AddDevice {
                 ticket,
                 device_id,
@@ -791,9 +844,10 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         // Send first what the statement could read or overwrite: a condition's own row, a
         // timeline's order, a ticket's columns.
         match action {
+            // A condition's own row only, and this group holds no change to it.
             Action::SetConditionState { .. }
             | Action::ReleaseCondition { .. }
-            | Action::AttachCondition { .. } => self.flush_conditions().await?,
+            | Action::AttachCondition { .. } => {}
             Action::Note { .. } => {
                 self.flush_events().await?;
                 self.flush_tickets().await?;
