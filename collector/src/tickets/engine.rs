@@ -117,6 +117,8 @@ pub struct ScopeView {
 pub struct AttachedIncident {
     pub ticket: TicketView,
     pub scope: String,
+    /// The conditions still firing that feed it, the event's own condition excepted (the
+    /// device's other resources included).
     pub still_firing: Vec<Peer>,
 }
 

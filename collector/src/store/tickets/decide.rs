@@ -67,7 +67,12 @@ pub(in crate::store) async fn observe<T: TicketSql>(
         let still_firing = if firing || !incident.state.is_open() {
             Vec::new()
         } else {
-            tx.still_firing(id, &device.id).await?
+            // Every device's, this one's other resources too: it recovers with its last.
+            tx.still_firing(id, "")
+                .await?
+                .into_iter()
+                .filter(|p| !(p.device_id == device.id && p.resource == finding.resource))
+                .collect()
         };
         state.attached_incident = Some(AttachedIncident {
             ticket: incident.view(),

@@ -193,7 +193,12 @@ impl Store {
                         && let Some(ticket) = transaction.ticket(id).await?
                     {
                         if ticket.kind == TicketKind::Incident {
-                            let still_firing = transaction.still_firing(id, &device_id).await?;
+                            let still_firing = transaction
+                                .still_firing(id, "")
+                                .await?
+                                .into_iter()
+                                .filter(|p| !(p.device_id == device_id && p.resource == resource))
+                                .collect();
                             state.attached_incident = Some(AttachedIncident {
                                 scope: ticket.scope.clone().unwrap_or_default(),
                                 ticket: ticket.view(),

@@ -410,11 +410,18 @@ pub(super) fn cleared(
             resolve_or_leave(plan, ticket, now, "the condition cleared")
         }
         TicketKind::Incident => {
-            plan.push(Action::DeviceRecovered {
-                ticket: reference,
-                device_id: device_id.to_owned(),
-                at_ms: now,
-            });
+            // A device failing on several resources has recovered once the last one clears.
+            let device_still_failing = state
+                .attached_incident
+                .as_ref()
+                .is_some_and(|a| a.still_firing.iter().any(|p| p.device_id == device_id));
+            if !device_still_failing {
+                plan.push(Action::DeviceRecovered {
+                    ticket: reference,
+                    device_id: device_id.to_owned(),
+                    at_ms: now,
+                });
+            }
             let Some(attached) = &state.attached_incident else {
                 return;
             };

@@ -8,7 +8,7 @@ use super::super::testing::{
     HOUR, NOW, condition, device, finding, incident, peer, policy, summarise, ticket,
 };
 use super::super::{
-    AttachedIncident, ConditionView, DeviceFacts, Event, ScopeView, State, TicketView, decide,
+    AttachedIncident, ConditionView, DeviceFacts, Event, Peer, ScopeView, State, TicketView, decide,
 };
 
 struct Case {
@@ -334,6 +334,60 @@ fn observed_cases() -> Vec<Case> {
                 "condition resolved #9",
                 "note #9 evidence",
                 "recovered a #9",
+            ],
+        },
+        Case {
+            name: "fleet: a device failing on another resource too has not recovered yet",
+            hold: false,
+            finding: clear.clone(),
+            device: a.clone(),
+            state: State {
+                condition: Some(condition("a", true, Some(9))),
+                attached_incident: Some(AttachedIncident {
+                    ticket: incident(9, 10),
+                    scope: "site=hq".to_owned(),
+                    still_firing: vec![
+                        Peer {
+                            resource: "/data".to_owned(),
+                            ..peer("a", None)
+                        },
+                        peer("b", None),
+                        peer("c", None),
+                        peer("d", None),
+                        peer("e", None),
+                    ],
+                }),
+                ..State::default()
+            },
+            expected: &["condition resolved #9", "note #9 evidence"],
+        },
+        Case {
+            name: "fleet: when the incident clears, the device's own other resources still failing are released too",
+            hold: false,
+            finding: clear.clone(),
+            device: a.clone(),
+            state: State {
+                condition: Some(condition("a", true, Some(9))),
+                attached_incident: Some(AttachedIncident {
+                    ticket: incident(9, 10),
+                    scope: "site=hq".to_owned(),
+                    still_firing: vec![
+                        Peer {
+                            resource: "/data".to_owned(),
+                            ..peer("a", None)
+                        },
+                        peer("b", None),
+                    ],
+                }),
+                ..State::default()
+            },
+            expected: &[
+                "condition resolved #9",
+                "note #9 evidence",
+                "state #9 resolved",
+                "note #9 state",
+                "release a",
+                "release b",
             ],
         },
         Case {
