@@ -290,12 +290,12 @@ macro_rules! ticket_sql {
             ) -> Result<Vec<(Peer, Option<i64>)>> {
                 let [first, second, third] = severities_from(min_severity);
                 let in_scope = if scope.starts_with("app=") {
-                    "SELECT c.device_id, c.resource, c.ticket_id, d.hostname, d.vip FROM conditions c \
+                    "SELECT c.device_id, c.resource, c.ticket_id, c.since_ms, d.hostname, d.vip FROM conditions c \
                      JOIN devices d ON d.id = c.device_id \
                      LEFT JOIN tickets t ON t.id = c.ticket_id \
                      WHERE c.app_scope = $1 AND "
                 } else {
-                    "SELECT c.device_id, c.resource, c.ticket_id, d.hostname, d.vip FROM conditions c \
+                    "SELECT c.device_id, c.resource, c.ticket_id, c.since_ms, d.hostname, d.vip FROM conditions c \
                      JOIN device_scopes s ON s.device_id = c.device_id AND s.scope = $1 \
                      JOIN devices d ON d.id = c.device_id \
                      LEFT JOIN tickets t ON t.id = c.ticket_id WHERE "
@@ -316,9 +316,10 @@ macro_rules! ticket_sql {
                 .bind(third)
                 .fetch_all(&mut **self)
                 .await?;
-                rows.iter()
+                let mut peers = rows.iter()
                     .map(|row| {
                         Ok((
+                            row.try_get::<i64, _>("since_ms")?,
                             Peer {
                                 device_id: row.try_get("device_id")?,
                                 hostname: row.try_get("hostname")?,
@@ -329,7 +330,12 @@ macro_rules! ticket_sql {
                             row.try_get("ticket_id")?,
                         ))
                     })
-                    .collect()
+                    .collect::<Result<Vec<_>>>()?;
+                // In byte order, as a group's memory sorts them (a PostgreSQL collation may not).
+                peers.sort_by(|(a_since, a, _), (b_since, b, _)| {
+                    (a_since, &a.device_id, &a.resource).cmp(&(b_since, &b.device_id, &b.resource))
+                });
+                Ok(peers.into_iter().map(|(_, peer, ticket)| (peer, ticket)).collect())
             }
 
             async fn still_firing(&mut self, ticket_id: i64, except_device: &str) -> Result<Vec<Peer>> {
@@ -343,7 +349,7 @@ macro_rules! ticket_sql {
                 .bind(except_device)
                 .fetch_all(&mut **self)
                 .await?;
-                rows.iter()
+                let mut peers = rows.iter()
                     .map(|row| {
                         Ok(Peer {
                             device_id: row.try_get("device_id")?,
@@ -353,7 +359,10 @@ macro_rules! ticket_sql {
                             ticket: None,
                         })
                     })
-                    .collect()
+                    .collect::<Result<Vec<_>>>()?;
+                // In byte order, as a group's memory sorts them (a PostgreSQL collation may not).
+                peers.sort_by(|a, b| (&a.device_id, &a.resource).cmp(&(&b.device_id, &b.resource)));
+                Ok(peers)
             }
 
             async fn known_fixes(&mut self, fingerprint: &str) -> Result<Vec<KnownFix>> {
