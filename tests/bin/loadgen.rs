@@ -115,6 +115,8 @@ async fn sink(flags: &Flags) -> anyhow::Result<()> {
         ..Default::default()
     };
     settings.database_url = flags.optional("postgres").map(str::to_owned);
+    // Every simulated agent connects from 127.0.0.1 (as in the bench's collector config).
+    settings.limits.connections_per_address = 20_000;
     let running = firstline_collector::server::start(&settings).await?;
     eprintln!("sink listening on {}", running.grpc_address);
     tokio::signal::ctrl_c().await?;
