@@ -132,7 +132,7 @@ impl Store {
             fingerprint: String,
             open: bool,
         }
-        let (rows, findings, flagged, mut people) = with_pool!(self, pool => {
+        let (rows, flagged, mut people) = with_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT t.priority, t.check_name, COALESCE(d.site, t.scope, 'default') AS site, t.assignee, \
                  t.opened_at_ms, t.first_response_at_ms, t.resolved_at_ms, t.response_due_ms, t.resolution_due_ms, \
@@ -162,12 +162,6 @@ impl Store {
                     open: open_key.is_some(),
                 });
             }
-            let findings: i64 = sqlx::query("SELECT COUNT(*) AS findings FROM findings WHERE received_at_ms >= $1 AND received_at_ms < $2")
-                .bind(since_ms)
-                .bind(until_ms)
-                .fetch_one(pool)
-                .await?
-                .try_get("findings")?;
             let flagged_rows = sqlx::query("SELECT fingerprint FROM problems").fetch_all(pool).await?;
             let mut flagged = std::collections::HashSet::new();
             for row in &flagged_rows {
@@ -232,8 +226,11 @@ impl Store {
             }
             people.csat_average =
                 (people.csat_ratings > 0).then(|| rating_sum as f64 / people.csat_ratings as f64);
-            (tickets, findings, flagged, people)
+            (tickets, flagged, people)
         });
+        let findings_received = self
+            .findings_received(since_ms, until_ms, crate::model::now_ms())
+            .await?;
         let opened = rows.len() as u64;
         let mut by_category = BTreeMap::new();
         let mut by_site = BTreeMap::new();
@@ -334,7 +331,6 @@ impl Store {
                 .then(a.fingerprint.cmp(&b.fingerprint))
         });
         top_recurring.truncate(10);
-        let findings_received = u64::try_from(findings).unwrap_or(0);
         people.found_before_reported_share =
             share(people.reports_found_by_checks_first, people.reports);
         people.known_outage_share = share(people.reports_known_outage, people.reports);
