@@ -7,7 +7,9 @@ use firstline_agent::identity::{self, Identity};
 use firstline_collector::enrollment::create_token_expiring_at;
 use firstline_proto::v1 as pb;
 
-use crate::support::{TestAgent, TestCollector, channel, enroll_to, enroll_with, wait_for};
+use crate::support::{
+    TestAgent, TestCollector, channel, enroll_to, enroll_with, http_json, wait_for,
+};
 
 #[tokio::test]
 async fn agent_enrolls_connects_with_inventory_and_is_the_same_device_after_restart() {
@@ -371,4 +373,75 @@ fn token_create_refuses_a_ttl_past_a_year_with_a_message_instead_of_panicking() 
         String::from_utf8_lossy(&created.stderr)
     );
     assert!(String::from_utf8_lossy(&created.stdout).starts_with("flt_"));
+}
+
+#[tokio::test]
+async fn paging_through_the_device_list_returns_every_device_exactly_once() {
+    let collector = TestCollector::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut enrolled = std::collections::BTreeSet::new();
+    for n in 0..7 {
+        let token = collector.token().await;
+        let identity = enroll_with(&collector, &token, &dir.path().join(format!("agent-{n}")))
+            .await
+            .expect("enrolls");
+        enrolled.insert(identity.device_id().to_owned());
+    }
+    let http = collector.running().http_address;
+    let key = firstline_collector::http::create_api_key(
+        &collector.running().store,
+        "pager",
+        firstline_collector::model::Role::Technician,
+    )
+    .await
+    .expect("key");
+
+    // Pages of three: 3, 3, 1, the last without a cursor.
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    let mut path = "/api/v1/devices?limit=3".to_owned();
+    loop {
+        let (status, page) = http_json(http, "GET", &path, Some(&key), None).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        let devices = page["devices"].as_array().expect("devices");
+        pages.push(devices.len());
+        seen.extend(
+            devices
+                .iter()
+                .map(|d| d["id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/devices?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, [3, 3, 1]);
+    let unique: std::collections::BTreeSet<String> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "a device came twice: {seen:?}");
+    assert_eq!(unique, enrolled);
+
+    // The default page holds them all; a bad limit or cursor is refused naming it.
+    let (_, page) = http_json(http, "GET", "/api/v1/devices", Some(&key), None).await;
+    assert_eq!(page["devices"].as_array().expect("devices").len(), 7);
+    assert!(page["next_cursor"].is_null(), "{page}");
+    for (query, parameter) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=zz", "cursor"),
+        ("cursor=abc", "cursor"),
+        ("cursor=", "cursor"),
+    ] {
+        let (status, answer) = http_json(
+            http,
+            "GET",
+            &format!("/api/v1/devices?{query}"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {answer}");
+        let message = answer["error"].as_str().expect("error");
+        assert!(message.starts_with(parameter), "{query}: {message}");
+    }
 }

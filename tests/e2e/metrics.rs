@@ -385,7 +385,7 @@ async fn an_agents_own_health_arrives_with_its_heartbeats_and_is_shown_per_devic
 
     // The list shows it too.
     let (_, devices) = http_json(http, "GET", "/api/v1/devices", Some(&key), None).await;
-    let listed = devices
+    let listed = devices["devices"]
         .as_array()
         .and_then(|devices| devices.iter().find(|d| d["id"] == device_id.as_str()))
         .expect("the device is listed");

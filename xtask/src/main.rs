@@ -423,7 +423,11 @@ impl Demo {
             let Ok((200, body)) = http_get(&http, "/api/v1/devices", Some(&api_key)) else {
                 return false;
             };
-            let Ok(serde_json::Value::Array(devices)) = serde_json::from_str(&body) else {
+            let Ok(page) = serde_json::from_str::<serde_json::Value>(&body) else {
+                return false;
+            };
+            // The demo has one agent: the first page holds it.
+            let Some(devices) = page["devices"].as_array() else {
                 return false;
             };
             let connected = devices.iter().find(|device| {

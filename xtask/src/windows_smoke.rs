@@ -434,15 +434,12 @@ fn report_wer() -> Vec<u8> {
 }
 
 fn device_connected(http: &str, api_key: &str, device_id: &str) -> bool {
-    let Ok((200, body)) = http_get(http, "/api/v1/devices", Some(api_key)) else {
+    let Ok((200, body)) = http_get(http, &format!("/api/v1/devices/{device_id}"), Some(api_key))
+    else {
         return false;
     };
-    let Ok(serde_json::Value::Array(devices)) = serde_json::from_str(&body) else {
-        return false;
-    };
-    devices
-        .iter()
-        .any(|device| device["id"] == device_id && device["connected"] == true)
+    serde_json::from_str::<serde_json::Value>(&body)
+        .is_ok_and(|device| device["id"] == device_id && device["connected"] == true)
 }
 
 /// The (check, resource) of every ticket of the device.

@@ -253,29 +253,113 @@ struct DeviceDetail {
     findings: Vec<StoredFinding>,
 }
 
-#[utoipa::path(get, path = "/devices", tag = "devices",
-    responses((status = 200, description = "Every device", body = [DeviceView]), (status = 401, body = ApiError)),
-    security(("api_key" = []), ("session" = [])))]
-async fn list_devices(State(state): State<HttpState>) -> Response {
-    match state.store.devices().await {
-        Ok(devices) => {
-            let views: Vec<DeviceView> = devices
-                .into_iter()
-                .map(|device| DeviceView {
-                    connected: state.sessions.is_connected(&device.id),
-                    device,
-                })
-                .collect();
-            Json(views).into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "listing devices");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the collector's store is unavailable",
-            )
-        }
+/// `GET /api/v1/devices` query: a page of the list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DevicesQuery {
+    /// How many devices at most (default 100, at most 1000).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Where to go on from: the `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of `GET /api/v1/devices`, in id order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct DevicePage {
+    devices: Vec<DeviceView>,
+    /// Send it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+const DEVICE_PAGE_DEFAULT: u32 = 100;
+const DEVICE_PAGE_MAX: u32 = 1000;
+
+/// The opaque cursor after a device: its id in hex, so a client cannot mistake it for an id
+/// or build one by hand.
+fn device_cursor(device_id: &str) -> String {
+    device_id.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The device id a cursor stands for, or `None` when it is not one `device_cursor` made.
+fn parse_device_cursor(cursor: &str) -> Option<String> {
+    if cursor.is_empty() || !cursor.len().is_multiple_of(2) || cursor.len() > 1024 {
+        return None;
     }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(cursor.get(at..at + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+#[utoipa::path(get, path = "/devices", tag = "devices", params(DevicesQuery),
+    responses((status = 200, description = "A page of devices in id order; follow `next_cursor` for the rest", body = DevicePage),
+        (status = 400, body = ApiError), (status = 401, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+async fn list_devices(
+    State(state): State<HttpState>,
+    query: Result<Query<DevicesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    let limit = match query.limit.as_deref() {
+        None => DEVICE_PAGE_DEFAULT,
+        Some(text) => match text.parse::<u32>() {
+            Ok(limit) if (1..=DEVICE_PAGE_MAX).contains(&limit) => limit,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("limit {text:?} must be a number from 1 to {DEVICE_PAGE_MAX}"),
+                );
+            }
+        },
+    };
+    let after_id = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => match parse_device_cursor(cursor) {
+            Some(id) => Some(id),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "cursor {:?} is not one this collector gave out (send the next_cursor of the previous page)",
+                        cursor.chars().take(64).collect::<String>()
+                    ),
+                );
+            }
+        },
+    };
+    // One more than asked tells whether another page follows.
+    let mut devices = match state
+        .store
+        .devices_after(after_id.as_deref(), limit + 1)
+        .await
+    {
+        Ok(devices) => devices,
+        Err(e) => return store_unavailable("listing devices", &e),
+    };
+    let next_cursor = if devices.len() > limit as usize {
+        devices.truncate(limit as usize);
+        devices.last().map(|device| device_cursor(&device.id))
+    } else {
+        None
+    };
+    let devices = devices
+        .into_iter()
+        .map(|device| DeviceView {
+            connected: state.sessions.is_connected(&device.id),
+            device,
+        })
+        .collect();
+    Json(DevicePage {
+        devices,
+        next_cursor,
+    })
+    .into_response()
 }
 
 #[utoipa::path(get, path = "/devices/{id}", tag = "devices",

@@ -276,6 +276,7 @@ pub mod alerts;
 pub mod bounded;
 pub mod budgets;
 pub mod channels;
+pub mod findings_days;
 pub mod fixes;
 pub mod health;
 pub mod help;
@@ -690,6 +691,24 @@ impl Store {
     pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query("SELECT * FROM devices ORDER BY hostname, id").fetch_all(pool).await?;
+            rows.iter().map(StoreRow::device).collect()
+        })
+    }
+
+    /// At most `limit` devices in id order, those after `after_id` (a page of
+    /// `GET /api/v1/devices`): the primary key's order, so a page is a range of it and paging
+    /// sees every device once even while devices enroll.
+    pub async fn devices_after(
+        &self,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Device>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT * FROM devices WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after_id.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
             rows.iter().map(StoreRow::device).collect()
         })
     }

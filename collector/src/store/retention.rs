@@ -293,6 +293,20 @@ impl Store {
         let limit = i64::try_from(retention.batch_rows.max(1)).unwrap_or(i64::MAX);
         loop {
             let deleted = with_pool!(self, pool => bounded_transaction!(self, pool, Writer::Retention, StoreError, |transaction| {
+                if delete == DELETE_FINDINGS {
+                    // The days that lose findings are forgotten by the stats in the same
+                    // transaction, under the lock their counting takes (`findings_days.rs`).
+                    if matches!(self.backend, Backend::Postgres(_)) {
+                        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                            .bind(super::findings_days::FINDINGS_DAYS_LOCK)
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    sqlx::query(super::findings_days::FORGET_PRUNED_DAYS)
+                        .bind(cutoff_ms)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
                 let deleted = sqlx::query(delete)
                     .bind(cutoff_ms)
                     .bind(limit)

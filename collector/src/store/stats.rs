@@ -115,59 +115,63 @@ fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+/// What `Stats` says about the tickets of its window.
+#[derive(Debug, PartialEq)]
+struct TicketFigures {
+    opened: u64,
+    resolved: u64,
+    auto_resolved: u64,
+    by_category: BTreeMap<String, u64>,
+    by_site: BTreeMap<String, u64>,
+    by_technician: BTreeMap<String, u64>,
+    /// Tickets per fingerprint (every one; `top_recurring` picks from them).
+    fingerprints: BTreeMap<String, u64>,
+    backlog_ageing: BTreeMap<&'static str, u64>,
+    by_priority: Vec<PriorityStats>,
+    /// Tickets opened by checks that no user report reached.
+    unreported: u64,
+}
+
+impl TicketFigures {
+    fn new() -> Self {
+        TicketFigures {
+            opened: 0,
+            resolved: 0,
+            auto_resolved: 0,
+            by_category: BTreeMap::new(),
+            by_site: BTreeMap::new(),
+            by_technician: BTreeMap::new(),
+            fingerprints: BTreeMap::new(),
+            backlog_ageing: [
+                ("under_1h", 0),
+                ("under_1d", 0),
+                ("under_1w", 0),
+                ("older", 0),
+            ]
+            .into(),
+            by_priority: Vec::new(),
+            unreported: 0,
+        }
+    }
+}
+
+/// One priority's tickets: counts, and the times to respond and resolve (seconds).
+#[derive(Default)]
+struct PriorityTimes {
+    opened: u64,
+    responded: u64,
+    responded_in_time: u64,
+    resolved: u64,
+    resolved_in_time: u64,
+    respond_secs: Vec<f64>,
+    resolve_secs: Vec<f64>,
+}
+
 impl Store {
     /// Supervisor statistics for tickets opened in `since_ms..until_ms`.
     pub async fn stats(&self, since_ms: i64, until_ms: i64) -> Result<Stats, StoreError> {
-        struct Row_ {
-            priority: u8,
-            check: String,
-            site: String,
-            assignee: Option<String>,
-            opened: i64,
-            first_response: Option<i64>,
-            resolved: Option<i64>,
-            response_due: i64,
-            resolution_due: i64,
-            resolution: Option<String>,
-            fingerprint: String,
-            open: bool,
-        }
-        let (rows, findings, flagged, mut people) = with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT t.priority, t.check_name, COALESCE(d.site, t.scope, 'default') AS site, t.assignee, \
-                 t.opened_at_ms, t.first_response_at_ms, t.resolved_at_ms, t.response_due_ms, t.resolution_due_ms, \
-                 t.resolution, t.fingerprint, t.open_key FROM tickets t LEFT JOIN devices d ON d.id = t.device_id \
-                 WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 AND t.state <> 'cancelled' LIMIT 200000",
-            )
-            .bind(since_ms)
-            .bind(until_ms)
-            .fetch_all(pool)
-            .await?;
-            let mut tickets = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let priority: i64 = row.try_get("priority")?;
-                let open_key: Option<String> = row.try_get("open_key")?;
-                tickets.push(Row_ {
-                    priority: u8::try_from(priority).unwrap_or(5),
-                    check: row.try_get("check_name")?,
-                    site: row.try_get("site")?,
-                    assignee: row.try_get("assignee")?,
-                    opened: row.try_get("opened_at_ms")?,
-                    first_response: row.try_get("first_response_at_ms")?,
-                    resolved: row.try_get("resolved_at_ms")?,
-                    response_due: row.try_get("response_due_ms")?,
-                    resolution_due: row.try_get("resolution_due_ms")?,
-                    resolution: row.try_get("resolution")?,
-                    fingerprint: row.try_get("fingerprint")?,
-                    open: open_key.is_some(),
-                });
-            }
-            let findings: i64 = sqlx::query("SELECT COUNT(*) AS findings FROM findings WHERE received_at_ms >= $1 AND received_at_ms < $2")
-                .bind(since_ms)
-                .bind(until_ms)
-                .fetch_one(pool)
-                .await?
-                .try_get("findings")?;
+        let tickets = self.ticket_figures(since_ms, until_ms).await?;
+        let (flagged, mut people) = with_pool!(self, pool => {
             let flagged_rows = sqlx::query("SELECT fingerprint FROM problems").fetch_all(pool).await?;
             let mut flagged = std::collections::HashSet::new();
             for row in &flagged_rows {
@@ -196,19 +200,6 @@ impl Store {
                     _ => {}
                 }
             }
-            let unreported: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM tickets t WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 \
-                 AND t.state <> 'cancelled' AND t.kind <> 'report' \
-                 AND NOT EXISTS (SELECT 1 FROM report_links rl WHERE rl.ticket_id = t.id) \
-                 AND NOT EXISTS (SELECT 1 FROM ticket_links tl JOIN tickets r ON r.id = tl.ticket_id \
-                                 WHERE tl.linked_id = t.id AND r.kind = 'report')",
-            )
-            .bind(since_ms)
-            .bind(until_ms)
-            .fetch_one(pool)
-            .await?
-            .try_get("n")?;
-            people.tickets_by_checks_without_report = u64::try_from(unreported).unwrap_or(0);
             // Each requester's latest answer per ticket within the period.
             let answer_rows = sqlx::query(
                 "SELECT f.answer, f.rating FROM ticket_feedback f WHERE f.at_ms >= $1 AND f.at_ms < $2 \
@@ -232,93 +223,23 @@ impl Store {
             }
             people.csat_average =
                 (people.csat_ratings > 0).then(|| rating_sum as f64 / people.csat_ratings as f64);
-            (tickets, findings, flagged, people)
+            (flagged, people)
         });
-        let opened = rows.len() as u64;
-        let mut by_category = BTreeMap::new();
-        let mut by_site = BTreeMap::new();
-        let mut by_technician = BTreeMap::new();
-        let mut fingerprints: BTreeMap<String, u64> = BTreeMap::new();
-        let mut backlog_ageing: BTreeMap<&'static str, u64> = [
-            ("under_1h", 0),
-            ("under_1d", 0),
-            ("under_1w", 0),
-            ("older", 0),
-        ]
-        .into();
-        let (mut resolved, mut auto_resolved) = (0u64, 0u64);
-        let mut per_priority: BTreeMap<u8, Vec<&Row_>> = BTreeMap::new();
-        for row in &rows {
-            let category = row.check.split('.').next().unwrap_or(&row.check).to_owned();
-            *by_category.entry(category).or_default() += 1;
-            *by_site.entry(row.site.clone()).or_default() += 1;
-            if let Some(assignee) = &row.assignee {
-                *by_technician.entry(assignee.clone()).or_default() += 1;
-            }
-            *fingerprints.entry(row.fingerprint.clone()).or_default() += 1;
-            if row.resolved.is_some() {
-                resolved += 1;
-                if row
-                    .resolution
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("auto-resolved"))
-                {
-                    auto_resolved += 1;
-                }
-            }
-            if row.open {
-                let age_ms = until_ms - row.opened;
-                let bucket = if age_ms < 3_600_000 {
-                    "under_1h"
-                } else if age_ms < 86_400_000 {
-                    "under_1d"
-                } else if age_ms < 604_800_000 {
-                    "under_1w"
-                } else {
-                    "older"
-                };
-                *backlog_ageing.entry(bucket).or_default() += 1;
-            }
-            per_priority.entry(row.priority).or_default().push(row);
-        }
-        let by_priority = per_priority
-            .into_iter()
-            .map(|(priority, tickets)| {
-                let mut acknowledge: Vec<f64> = tickets
-                    .iter()
-                    .filter_map(|t| t.first_response.map(|at| (at - t.opened) as f64 / 1000.0))
-                    .collect();
-                let mut repair: Vec<f64> = tickets
-                    .iter()
-                    .filter_map(|t| t.resolved.map(|at| (at - t.opened) as f64 / 1000.0))
-                    .collect();
-                acknowledge.sort_by(f64::total_cmp);
-                repair.sort_by(f64::total_cmp);
-                let responded = tickets
-                    .iter()
-                    .filter(|t| t.first_response.is_some())
-                    .count() as u64;
-                let responded_in_time = tickets
-                    .iter()
-                    .filter(|t| t.first_response.is_some_and(|at| at <= t.response_due))
-                    .count() as u64;
-                let closed = tickets.iter().filter(|t| t.resolved.is_some()).count() as u64;
-                let closed_in_time = tickets
-                    .iter()
-                    .filter(|t| t.resolved.is_some_and(|at| at <= t.resolution_due))
-                    .count() as u64;
-                PriorityStats {
-                    priority,
-                    opened: tickets.len() as u64,
-                    mtta_median_secs: percentile(&acknowledge, 0.5),
-                    mtta_p90_secs: percentile(&acknowledge, 0.9),
-                    mttr_median_secs: percentile(&repair, 0.5),
-                    mttr_p90_secs: percentile(&repair, 0.9),
-                    response_sla_met: share(responded_in_time, responded),
-                    resolution_sla_met: share(closed_in_time, closed),
-                }
-            })
-            .collect();
+        let findings_received = self
+            .findings_received(since_ms, until_ms, crate::model::now_ms())
+            .await?;
+        let TicketFigures {
+            opened,
+            resolved,
+            auto_resolved,
+            by_category,
+            by_site,
+            by_technician,
+            fingerprints,
+            backlog_ageing,
+            by_priority,
+            unreported,
+        } = tickets;
         let mut top_recurring: Vec<Recurring> = fingerprints
             .into_iter()
             .filter(|(_, tickets)| *tickets > 1)
@@ -334,7 +255,7 @@ impl Store {
                 .then(a.fingerprint.cmp(&b.fingerprint))
         });
         top_recurring.truncate(10);
-        let findings_received = u64::try_from(findings).unwrap_or(0);
+        people.tickets_by_checks_without_report = unreported;
         people.found_before_reported_share =
             share(people.reports_found_by_checks_first, people.reports);
         people.known_outage_share = share(people.reports_known_outage, people.reports);
@@ -358,6 +279,142 @@ impl Store {
             people,
             fixes: self.fix_stats().await?,
         })
+    }
+
+    /// The figures of the tickets (not cancelled) opened in `since_ms..until_ms`, grouped by
+    /// the database by what the figures are per (priority, check, technician, fingerprint;
+    /// sites in a second pass): a year of tickets comes back as some hundred rows, each
+    /// carrying its tickets' times to respond and to resolve for the percentiles.
+    async fn ticket_figures(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<TicketFigures, StoreError> {
+        let mut figures = TicketFigures::new();
+        let mut times: BTreeMap<u8, PriorityTimes> = BTreeMap::new();
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin().await?;
+            if postgres {
+                // The planner prices the "no report reached it" subqueries high enough to
+                // compile the query (JIT), which takes longer than running it: ~380 ms of
+                // ~470 at medium scale.
+                sqlx::query("SET LOCAL jit = off").execute(&mut *transaction).await?;
+            }
+            let rows = sqlx::query(
+                "SELECT t.priority, t.check_name, t.assignee, t.fingerprint, COUNT(*) AS opened, \
+                 SUM(CASE WHEN t.resolved_at_ms IS NOT NULL THEN 1 ELSE 0 END) AS resolved, \
+                 SUM(CASE WHEN t.resolved_at_ms IS NOT NULL AND substr(t.resolution, 1, 13) = 'auto-resolved' \
+                     THEN 1 ELSE 0 END) AS auto_resolved, \
+                 SUM(CASE WHEN t.first_response_at_ms IS NOT NULL THEN 1 ELSE 0 END) AS responded, \
+                 SUM(CASE WHEN t.first_response_at_ms <= t.response_due_ms THEN 1 ELSE 0 END) AS responded_in_time, \
+                 SUM(CASE WHEN t.resolved_at_ms <= t.resolution_due_ms THEN 1 ELSE 0 END) AS resolved_in_time, \
+                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms < 3600000 THEN 1 ELSE 0 END) AS open_under_1h, \
+                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms >= 3600000 \
+                     AND $3 - t.opened_at_ms < 86400000 THEN 1 ELSE 0 END) AS open_under_1d, \
+                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms >= 86400000 \
+                     AND $3 - t.opened_at_ms < 604800000 THEN 1 ELSE 0 END) AS open_under_1w, \
+                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms >= 604800000 THEN 1 ELSE 0 END) AS open_older, \
+                 SUM(CASE WHEN t.kind <> 'report' \
+                     AND NOT EXISTS (SELECT 1 FROM report_links rl WHERE rl.ticket_id = t.id) \
+                     AND NOT EXISTS (SELECT 1 FROM ticket_links tl JOIN tickets r ON r.id = tl.ticket_id \
+                                     WHERE tl.linked_id = t.id AND r.kind = 'report') \
+                     THEN 1 ELSE 0 END) AS unreported, \
+                 string_agg(CAST(t.first_response_at_ms - t.opened_at_ms AS TEXT), ',') AS respond_ms, \
+                 string_agg(CAST(t.resolved_at_ms - t.opened_at_ms AS TEXT), ',') AS resolve_ms \
+                 FROM tickets t WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 AND t.state <> 'cancelled' \
+                 GROUP BY t.priority, t.check_name, t.assignee, t.fingerprint",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .bind(until_ms)
+            .fetch_all(&mut *transaction)
+            .await?;
+            let count = |row: &_, column: &str| -> Result<u64, StoreError> {
+                let n: i64 = sqlx::Row::try_get(row, column)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            for row in &rows {
+                let opened = count(row, "opened")?;
+                let priority = u8::try_from(row.try_get::<i64, _>("priority")?).unwrap_or(5);
+                let check: String = row.try_get("check_name")?;
+                let category = check.split('.').next().unwrap_or(&check).to_owned();
+                figures.opened += opened;
+                figures.resolved += count(row, "resolved")?;
+                figures.auto_resolved += count(row, "auto_resolved")?;
+                *figures.by_category.entry(category).or_default() += opened;
+                if let Some(assignee) = row.try_get::<Option<String>, _>("assignee")? {
+                    *figures.by_technician.entry(assignee).or_default() += opened;
+                }
+                *figures.fingerprints.entry(row.try_get("fingerprint")?).or_default() += opened;
+                for (bucket, column) in [
+                    ("under_1h", "open_under_1h"),
+                    ("under_1d", "open_under_1d"),
+                    ("under_1w", "open_under_1w"),
+                    ("older", "open_older"),
+                ] {
+                    *figures.backlog_ageing.entry(bucket).or_default() += count(row, column)?;
+                }
+                figures.unreported += count(row, "unreported")?;
+                let priority_times = times.entry(priority).or_default();
+                priority_times.opened += opened;
+                priority_times.responded += count(row, "responded")?;
+                priority_times.responded_in_time += count(row, "responded_in_time")?;
+                priority_times.resolved += count(row, "resolved")?;
+                priority_times.resolved_in_time += count(row, "resolved_in_time")?;
+                for (column, into) in [
+                    ("respond_ms", &mut priority_times.respond_secs),
+                    ("resolve_ms", &mut priority_times.resolve_secs),
+                ] {
+                    let Some(list) = row.try_get::<Option<String>, _>(column)? else {
+                        continue;
+                    };
+                    for value in list.split(',') {
+                        let ms: i64 = value.parse().map_err(|_| StoreError::Corrupt {
+                            what: "ticket times",
+                            detail: format!("{value:?} in {column} is not a number"),
+                        })?;
+                        into.push(ms as f64 / 1000.0);
+                    }
+                }
+            }
+            // Sites apart (grouped with the rest they would multiply the rows by the sites),
+            // and each device's site looked up once, not once per ticket.
+            let rows = sqlx::query(
+                "SELECT COALESCE(d.site, g.scope, 'default') AS site, CAST(SUM(g.opened) AS BIGINT) AS opened \
+                 FROM (SELECT t.device_id, t.scope, COUNT(*) AS opened FROM tickets t \
+                       WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 AND t.state <> 'cancelled' \
+                       GROUP BY t.device_id, t.scope) g \
+                 LEFT JOIN devices d ON d.id = g.device_id \
+                 GROUP BY COALESCE(d.site, g.scope, 'default')",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_all(&mut *transaction)
+            .await?;
+            for row in &rows {
+                figures.by_site.insert(row.try_get("site")?, count(row, "opened")?);
+            }
+            transaction.commit().await?;
+        });
+        figures.by_priority = times
+            .into_iter()
+            .map(|(priority, mut times)| {
+                times.respond_secs.sort_by(f64::total_cmp);
+                times.resolve_secs.sort_by(f64::total_cmp);
+                PriorityStats {
+                    priority,
+                    opened: times.opened,
+                    mtta_median_secs: percentile(&times.respond_secs, 0.5),
+                    mtta_p90_secs: percentile(&times.respond_secs, 0.9),
+                    mttr_median_secs: percentile(&times.resolve_secs, 0.5),
+                    mttr_p90_secs: percentile(&times.resolve_secs, 0.9),
+                    response_sla_met: share(times.responded_in_time, times.responded),
+                    resolution_sla_met: share(times.resolved_in_time, times.resolved),
+                }
+            })
+            .collect();
+        Ok(figures)
     }
 
     /// The knowledge base: fingerprints with their solutions (most often worked first) and
@@ -402,6 +459,264 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::backends;
+    use crate::store::tickets::tests::enroll;
+
+    const HOUR: i64 = 3_600_000;
+    const NOW: i64 = 1_800_000_000_000;
+
+    /// The figures as the stats computed them before the database grouped them: every
+    /// ticket read, and counted here one by one.
+    async fn ticket_figures_one_by_one(
+        store: &Store,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> TicketFigures {
+        let mut figures = TicketFigures::new();
+        let mut times: BTreeMap<u8, PriorityTimes> = BTreeMap::new();
+        with_pool!(store, pool => {
+            let rows = sqlx::query(
+                "SELECT t.priority, t.check_name, COALESCE(d.site, t.scope, 'default') AS site, t.assignee, \
+                 t.opened_at_ms, t.first_response_at_ms, t.resolved_at_ms, t.response_due_ms, t.resolution_due_ms, \
+                 t.resolution, t.fingerprint, t.open_key, t.kind, t.id FROM tickets t LEFT JOIN devices d ON d.id = t.device_id \
+                 WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 AND t.state <> 'cancelled'",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_all(pool)
+            .await
+            .expect("tickets");
+            for row in &rows {
+                let check: String = row.try_get("check_name").expect("check");
+                let opened: i64 = row.try_get("opened_at_ms").expect("opened");
+                let first_response: Option<i64> = row.try_get("first_response_at_ms").expect("response");
+                let resolved: Option<i64> = row.try_get("resolved_at_ms").expect("resolved");
+                let resolution: Option<String> = row.try_get("resolution").expect("resolution");
+                figures.opened += 1;
+                *figures.by_category.entry(check.split('.').next().unwrap_or(&check).to_owned()).or_default() += 1;
+                *figures.by_site.entry(row.try_get("site").expect("site")).or_default() += 1;
+                if let Some(assignee) = row.try_get::<Option<String>, _>("assignee").expect("assignee") {
+                    *figures.by_technician.entry(assignee).or_default() += 1;
+                }
+                *figures.fingerprints.entry(row.try_get("fingerprint").expect("fingerprint")).or_default() += 1;
+                if resolved.is_some() {
+                    figures.resolved += 1;
+                    if resolution.as_deref().is_some_and(|r| r.starts_with("auto-resolved")) {
+                        figures.auto_resolved += 1;
+                    }
+                }
+                if row.try_get::<Option<String>, _>("open_key").expect("open key").is_some() {
+                    let age_ms = until_ms - opened;
+                    let bucket = if age_ms < 3_600_000 {
+                        "under_1h"
+                    } else if age_ms < 86_400_000 {
+                        "under_1d"
+                    } else if age_ms < 604_800_000 {
+                        "under_1w"
+                    } else {
+                        "older"
+                    };
+                    *figures.backlog_ageing.entry(bucket).or_default() += 1;
+                }
+                let kind: String = row.try_get("kind").expect("kind");
+                let id: i64 = row.try_get("id").expect("id");
+                if kind != "report" {
+                    let reached: i64 = sqlx::query(
+                        "SELECT (SELECT COUNT(*) FROM report_links WHERE ticket_id = $1) + \
+                         (SELECT COUNT(*) FROM ticket_links tl JOIN tickets r ON r.id = tl.ticket_id \
+                          WHERE tl.linked_id = $1 AND r.kind = 'report') AS n",
+                    )
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await
+                    .expect("links")
+                    .try_get("n")
+                    .expect("n");
+                    figures.unreported += u64::from(reached == 0);
+                }
+                let priority = u8::try_from(row.try_get::<i64, _>("priority").expect("priority")).unwrap_or(5);
+                let due: i64 = row.try_get("response_due_ms").expect("due");
+                let resolution_due: i64 = row.try_get("resolution_due_ms").expect("due");
+                let entry = times.entry(priority).or_default();
+                entry.opened += 1;
+                if let Some(at) = first_response {
+                    entry.responded += 1;
+                    entry.responded_in_time += u64::from(at <= due);
+                    entry.respond_secs.push((at - opened) as f64 / 1000.0);
+                }
+                if let Some(at) = resolved {
+                    entry.resolved += 1;
+                    entry.resolved_in_time += u64::from(at <= resolution_due);
+                    entry.resolve_secs.push((at - opened) as f64 / 1000.0);
+                }
+            }
+        });
+        figures.by_priority = times
+            .into_iter()
+            .map(|(priority, mut times)| {
+                times.respond_secs.sort_by(f64::total_cmp);
+                times.resolve_secs.sort_by(f64::total_cmp);
+                PriorityStats {
+                    priority,
+                    opened: times.opened,
+                    mtta_median_secs: percentile(&times.respond_secs, 0.5),
+                    mtta_p90_secs: percentile(&times.respond_secs, 0.9),
+                    mttr_median_secs: percentile(&times.resolve_secs, 0.5),
+                    mttr_p90_secs: percentile(&times.resolve_secs, 0.9),
+                    response_sla_met: share(times.responded_in_time, times.responded),
+                    resolution_sla_met: share(times.resolved_in_time, times.resolved),
+                }
+            })
+            .collect();
+        figures
+    }
+
+    /// Tickets of every shape written directly: priorities, checks, sites (a device's, an
+    /// incident's scope, none), technicians, open ones of each age, resolved by hand and by
+    /// themselves, in and out of their targets, cancelled ones, and reports linked to some.
+    async fn seed_tickets(store: &Store) {
+        enroll(store, "pc-a", "warsaw").await;
+        enroll(store, "pc-b", "lisbon").await;
+        let mut state = 7u64;
+        let mut next = |below: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % below
+        };
+        let checks = [
+            "disk.free_low",
+            "dns.resolve",
+            "web.reach",
+            "clock.skew_secs",
+            "nodot",
+        ];
+        let assignees = [None, Some("tess"), Some("sam")];
+        with_pool!(store, pool => {
+            for n in 0..240i64 {
+                let opened = NOW - i64::try_from(next(400)).expect("small") * 2 * HOUR - i64::try_from(next(HOUR as u64)).expect("small");
+                let kind = ["device", "device", "incident", "report"][next(4) as usize];
+                let device = match kind {
+                    "incident" => None,
+                    _ => Some(["pc-a", "pc-b", "pc-gone"][next(3) as usize]),
+                };
+                let device = device.filter(|d| *d != "pc-gone");
+                let state = ["new", "assigned", "resolved", "closed", "cancelled"][next(5) as usize];
+                let open = matches!(state, "new" | "assigned");
+                let first_response = (next(3) > 0).then(|| opened + i64::try_from(next(5 * HOUR as u64)).expect("small"));
+                let resolved = (!open && next(5) > 0).then(|| opened + i64::try_from(next(50 * HOUR as u64)).expect("small"));
+                let resolution = resolved.map(|_| ["auto-resolved: the fault cleared", "replaced the disk", "Auto-resolved by hand"][next(3) as usize]);
+                let check = checks[next(5) as usize];
+                sqlx::query(
+                    "INSERT INTO tickets (kind, ticket_key, open_key, state, title, description, check_name, resource, \
+                     device_id, scope, fingerprint, severity, impact, urgency, priority, assignee, opened_at_ms, \
+                     updated_at_ms, resolved_at_ms, first_response_at_ms, response_due_ms, resolution_due_ms, resolution) \
+                     VALUES ($1, $2, $3, $4, 't', 'd', $5, '/', $6, $7, $8, 'warning', 'medium', 'medium', $9, $10, $11, \
+                     $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(kind)
+                .bind(format!("key-{n}"))
+                .bind(open.then(|| format!("key-{n}")))
+                .bind(state)
+                .bind(check)
+                .bind(device)
+                .bind((kind == "incident" && next(2) == 0).then_some("site:porto"))
+                .bind(format!("{check}:{}", next(4)))
+                .bind(i64::try_from(1 + next(4)).expect("small"))
+                .bind(assignees[next(3) as usize])
+                .bind(opened)
+                .bind(resolved)
+                .bind(first_response)
+                .bind(opened + 2 * HOUR)
+                .bind(opened + 24 * HOUR)
+                .bind(resolution)
+                .execute(pool)
+                .await
+                .expect("ticket");
+            }
+            // Reports reach some tickets: linked to a report ticket, or by a report link.
+            let ids: Vec<(i64, String)> = sqlx::query("SELECT id, kind FROM tickets ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .expect("ids")
+                .iter()
+                .map(|row| (row.try_get("id").expect("id"), row.try_get("kind").expect("kind")))
+                .collect();
+            let reports: Vec<i64> = ids.iter().filter(|(_, kind)| kind == "report").map(|(id, _)| *id).collect();
+            for (n, (id, kind)) in ids.iter().enumerate() {
+                if kind == "report" {
+                    continue;
+                }
+                match n % 5 {
+                    0 => {
+                        sqlx::query("INSERT INTO ticket_links (ticket_id, linked_id) VALUES ($1, $2)")
+                            .bind(reports[n % reports.len()])
+                            .bind(id)
+                            .execute(pool)
+                            .await
+                            .expect("link");
+                    }
+                    1 => {
+                        sqlx::query(
+                            "INSERT INTO report_links (device_id, report_id, ticket_id, how, requester, group_key, check_first, at_ms) \
+                             VALUES ('pc-a', $1, $2, 'joined', 'alice', 'g', 1, $3)",
+                        )
+                        .bind(format!("r-{n}"))
+                        .bind(id)
+                        .bind(NOW - HOUR)
+                        .execute(pool)
+                        .await
+                        .expect("report link");
+                    }
+                    2 => {
+                        // A link from a ticket that is not a report does not count.
+                        sqlx::query("INSERT INTO ticket_links (ticket_id, linked_id) VALUES ($1, $2)")
+                            .bind(ids[0].0)
+                            .bind(id)
+                            .execute(pool)
+                            .await
+                            .ok();
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    /// The grouped figures equal counting ticket by ticket, on both backends, for windows
+    /// of a day, a week, a month and more, one ending mid-hour.
+    #[tokio::test]
+    async fn grouped_ticket_figures_equal_counting_one_by_one() {
+        for test in &backends().await {
+            let store = &test.store;
+            let backend = store.backend_name();
+            seed_tickets(store).await;
+            for (since, until) in [
+                (NOW - 24 * HOUR, NOW),
+                (NOW - 7 * 24 * HOUR, NOW),
+                (NOW - 30 * 24 * HOUR, NOW),
+                (NOW - 400 * 24 * HOUR, NOW + HOUR),
+                (NOW - 20 * 24 * HOUR + 17, NOW - 3 * 24 * HOUR - HOUR / 2),
+                (NOW + HOUR, NOW + 2 * HOUR),
+            ] {
+                let grouped = store.ticket_figures(since, until).await.expect("grouped");
+                let one_by_one = ticket_figures_one_by_one(store, since, until).await;
+                assert_eq!(grouped, one_by_one, "{backend}: {since}..{until}");
+            }
+            let all = store
+                .ticket_figures(NOW - 400 * 24 * HOUR, NOW + HOUR)
+                .await
+                .expect("all");
+            assert!(
+                all.opened > 150 && all.auto_resolved > 0 && all.unreported > 0,
+                "{backend}: {all:?}"
+            );
+            assert!(
+                all.backlog_ageing.values().filter(|n| **n > 0).count() >= 3,
+                "{backend}: {all:?}"
+            );
+        }
+    }
 
     #[test]
     fn percentiles_take_the_nearest_rank() {
