@@ -358,8 +358,12 @@ fn latency_json(mut latencies: Vec<Duration>) -> serde_json::Value {
     })
 }
 
-/// The simulated fleet: enroll, connect, saturate, then a paced phase with ticket probes.
-async fn agents(flags: &Flags) -> anyhow::Result<()> {
+/// The fleet's flags: the collectors' URLs (comma-separated), the CA, the enrollment tokens
+/// (one per line) and how many agents (`default` when not given).
+fn fleet_flags(
+    flags: &Flags,
+    default: usize,
+) -> anyhow::Result<(Vec<String>, String, Vec<String>, usize)> {
     let urls: Vec<String> = flags.text("url")?.split(',').map(str::to_owned).collect();
     let ca_pem = std::fs::read_to_string(flags.text("ca")?).context("reading --ca")?;
     let tokens: Vec<String> = std::fs::read_to_string(flags.text("tokens")?)
@@ -367,15 +371,21 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
         .lines()
         .map(str::to_owned)
         .collect();
-    let count: usize = flags.number("agents", 1000)?;
+    let count: usize = flags.number("agents", default)?;
+    if tokens.len() < count {
+        bail!("{} tokens for {count} agents", tokens.len());
+    }
+    Ok((urls, ca_pem, tokens, count))
+}
+
+/// The simulated fleet: enroll, connect, saturate, then a paced phase with ticket probes.
+async fn agents(flags: &Flags) -> anyhow::Result<()> {
+    let (urls, ca_pem, tokens, count) = fleet_flags(flags, 1000)?;
     let window = Duration::from_secs(flags.number("secs", 20)?);
     let batch: usize = flags.number("batch", 50)?;
     let pid: u32 = flags.number("collector-pid", 0)?;
     let probe_http: Option<SocketAddr> = flags.optional("http").map(str::parse).transpose()?;
     let api_key = flags.optional("api-key").map(str::to_owned);
-    if tokens.len() < count {
-        bail!("{} tokens for {count} agents", tokens.len());
-    }
     let mut report = serde_json::Map::new();
     let (mut devices, rss_before) =
         enroll_and_connect(&urls, &ca_pem, tokens, count, pid, &mut report).await?;
@@ -525,20 +535,10 @@ const STORM_NAME: &str = "intranet.example.com";
 /// same way. Times until every failure is decided (acked: decisions commit with the finding),
 /// counts what the desk got (incidents, device tickets), and times until nothing is open.
 async fn storm(flags: &Flags) -> anyhow::Result<()> {
-    let urls: Vec<String> = flags.text("url")?.split(',').map(str::to_owned).collect();
-    let ca_pem = std::fs::read_to_string(flags.text("ca")?).context("reading --ca")?;
-    let tokens: Vec<String> = std::fs::read_to_string(flags.text("tokens")?)
-        .context("reading --tokens")?
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let count: usize = flags.number("agents", 10_000)?;
+    let (urls, ca_pem, tokens, count) = fleet_flags(flags, 10_000)?;
     let spread = Duration::from_secs(flags.number("spread", 10)?);
     let http: SocketAddr = flags.text("http")?.parse()?;
     let api_key = flags.text("api-key")?.to_owned();
-    if tokens.len() < count {
-        bail!("{} tokens for {count} agents", tokens.len());
-    }
     let mut report = serde_json::Map::new();
     let (devices, _) = enroll_and_connect(&urls, &ca_pem, tokens, count, 0, &mut report).await?;
     eprintln!("{count} agents connected; all resolving {STORM_NAME} first");

@@ -167,6 +167,27 @@ struct PriorityTimes {
     resolve_secs: Vec<f64>,
 }
 
+/// Each priority's counts, percentiles and SLA shares from its tickets' times.
+fn priority_stats(times: BTreeMap<u8, PriorityTimes>) -> Vec<PriorityStats> {
+    times
+        .into_iter()
+        .map(|(priority, mut times)| {
+            times.respond_secs.sort_by(f64::total_cmp);
+            times.resolve_secs.sort_by(f64::total_cmp);
+            PriorityStats {
+                priority,
+                opened: times.opened,
+                mtta_median_secs: percentile(&times.respond_secs, 0.5),
+                mtta_p90_secs: percentile(&times.respond_secs, 0.9),
+                mttr_median_secs: percentile(&times.resolve_secs, 0.5),
+                mttr_p90_secs: percentile(&times.resolve_secs, 0.9),
+                response_sla_met: share(times.responded_in_time, times.responded),
+                resolution_sla_met: share(times.resolved_in_time, times.resolved),
+            }
+        })
+        .collect()
+}
+
 impl Store {
     /// Supervisor statistics for tickets opened in `since_ms..until_ms`.
     pub async fn stats(&self, since_ms: i64, until_ms: i64) -> Result<Stats, StoreError> {
@@ -397,23 +418,7 @@ impl Store {
             }
             transaction.commit().await?;
         });
-        figures.by_priority = times
-            .into_iter()
-            .map(|(priority, mut times)| {
-                times.respond_secs.sort_by(f64::total_cmp);
-                times.resolve_secs.sort_by(f64::total_cmp);
-                PriorityStats {
-                    priority,
-                    opened: times.opened,
-                    mtta_median_secs: percentile(&times.respond_secs, 0.5),
-                    mtta_p90_secs: percentile(&times.respond_secs, 0.9),
-                    mttr_median_secs: percentile(&times.resolve_secs, 0.5),
-                    mttr_p90_secs: percentile(&times.resolve_secs, 0.9),
-                    response_sla_met: share(times.responded_in_time, times.responded),
-                    resolution_sla_met: share(times.resolved_in_time, times.resolved),
-                }
-            })
-            .collect();
+        figures.by_priority = priority_stats(times);
         Ok(figures)
     }
 
@@ -551,23 +556,7 @@ mod tests {
                 }
             }
         });
-        figures.by_priority = times
-            .into_iter()
-            .map(|(priority, mut times)| {
-                times.respond_secs.sort_by(f64::total_cmp);
-                times.resolve_secs.sort_by(f64::total_cmp);
-                PriorityStats {
-                    priority,
-                    opened: times.opened,
-                    mtta_median_secs: percentile(&times.respond_secs, 0.5),
-                    mtta_p90_secs: percentile(&times.respond_secs, 0.9),
-                    mttr_median_secs: percentile(&times.resolve_secs, 0.5),
-                    mttr_p90_secs: percentile(&times.resolve_secs, 0.9),
-                    response_sla_met: share(times.responded_in_time, times.responded),
-                    resolution_sla_met: share(times.resolved_in_time, times.resolved),
-                }
-            })
-            .collect();
+        figures.by_priority = priority_stats(times);
         figures
     }
 
