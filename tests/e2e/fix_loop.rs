@@ -252,6 +252,9 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
                 .type_into("input[name=password]", "tina-password-1")
                 .await;
             browser.click("button[type=submit]").await;
+            // Signed in (the queue shows) before going on: a navigation that overtakes the
+            // sign-in's answer would find the ticket page signed out.
+            browser.find("#queue").await;
             browser.goto(&format!("http://{http}/tickets/{id}")).await;
             let offers = browser.text("#fix-offers").await;
             assert!(
