@@ -55,11 +55,7 @@ impl CollectorBench {
                     let value = value()?;
                     bench.secs = value.parse().with_context(|| format!("--secs {value:?}"))?;
                 }
-                "--backend" => match value()?.as_str() {
-                    "sqlite" => bench.postgres = None,
-                    "postgres" => bench.postgres = Some(postgres_admin_url()),
-                    other => bail!("--backend {other:?}: sqlite or postgres"),
-                },
+                "--backend" => bench.postgres = backend_flag(value()?)?,
                 other => bail!("unknown argument {other:?}"),
             }
         }
@@ -69,11 +65,7 @@ impl CollectorBench {
     pub fn run(&self) -> anyhow::Result<()> {
         let binaries = build_release()?;
         let target = target_dir();
-        let backend = if self.postgres.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        };
+        let backend = backend_name(&self.postgres);
         let work = target.join("bench-collector").join(backend);
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work)?;
@@ -266,6 +258,24 @@ pub(crate) fn serve(
 pub(crate) struct Binaries {
     pub(crate) collector: PathBuf,
     pub(crate) loadgen: PathBuf,
+}
+
+/// `--backend sqlite|postgres`: the PostgreSQL server to use, or none for SQLite.
+pub(crate) fn backend_flag(value: &str) -> anyhow::Result<Option<String>> {
+    match value {
+        "sqlite" => Ok(None),
+        "postgres" => Ok(Some(postgres_admin_url())),
+        other => bail!("--backend {other:?}: sqlite or postgres"),
+    }
+}
+
+/// The backend's name in reports and work directories.
+pub(crate) fn backend_name(postgres: &Option<String>) -> &'static str {
+    if postgres.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
 }
 
 /// The PostgreSQL server the benches make their databases on: `FIRSTLINE_BENCH_POSTGRES_URL`,

@@ -77,13 +77,7 @@ impl HistoryBench {
                     .with_context(|| format!("{argument} needs a value"))
             };
             match argument.as_str() {
-                "--backend" => match value()?.as_str() {
-                    "sqlite" => bench.postgres = None,
-                    "postgres" => {
-                        bench.postgres = Some(crate::bench_collector::postgres_admin_url())
-                    }
-                    other => bail!("--backend {other:?}: sqlite or postgres"),
-                },
+                "--backend" => bench.postgres = crate::bench_collector::backend_flag(value()?)?,
                 "--scale" => {
                     let wanted = value()?;
                     bench.scale = *SCALES
@@ -109,11 +103,7 @@ impl HistoryBench {
 
     pub fn run(&self) -> anyhow::Result<()> {
         let binaries = build_release()?;
-        let backend = if self.postgres.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        };
+        let backend = crate::bench_collector::backend_name(&self.postgres);
         let work = target_dir()
             .join("bench-history")
             .join(format!("{backend}-{}", self.scale.name));

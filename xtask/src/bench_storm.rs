@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::bench_collector::{
-    build_release, fresh_database, json_output, postgres_admin_url, serve, target_dir,
+    backend_flag, backend_name, build_release, fresh_database, json_output, serve, target_dir,
 };
 
 pub struct StormBench {
@@ -50,11 +50,7 @@ impl StormBench {
                         .parse()
                         .with_context(|| format!("--spread {value:?}"))?;
                 }
-                "--backend" => match value()?.as_str() {
-                    "sqlite" => bench.postgres = None,
-                    "postgres" => bench.postgres = Some(postgres_admin_url()),
-                    other => bail!("--backend {other:?}: sqlite or postgres"),
-                },
+                "--backend" => bench.postgres = backend_flag(value()?)?,
                 other => bail!("unknown argument {other:?}"),
             }
         }
@@ -63,11 +59,7 @@ impl StormBench {
 
     pub fn run(&self) -> anyhow::Result<()> {
         let binaries = build_release()?;
-        let backend = if self.postgres.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        };
+        let backend = backend_name(&self.postgres);
         let dir = target_dir().join("bench-storm").join(backend);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
