@@ -1,4 +1,5 @@
-//! What people read, in their language. One Fluent catalog per language (`locales/*.ftl`,
+//! What people read, in their language. One Fluent catalog per language (`locales/*.ftl`, with
+//! the staff workspace's `locales/staff/*.ftl` and the ticket titles' `locales/titles/*.ftl`,
 //! compiled in), the language chosen from what the person's browser or OS says, and
 //! [`Message`]: a message id with its arguments, which travels (in evidence, over the wire)
 //! and is put into words only where someone reads it, in their language.
@@ -231,11 +232,26 @@ macro_rules! msg {
     };
 }
 
+/// Each language's catalog, one Fluent resource: the words for the people Firstline helps
+/// (`locales/LANG.ftl`), then the staff workspace's (`locales/staff/LANG.ftl`), then ticket
+/// titles (`locales/titles/LANG.ftl`).
+macro_rules! catalog {
+    ($lang:literal) => {
+        concat!(
+            include_str!(concat!("../locales/", $lang, ".ftl")),
+            "\n",
+            include_str!(concat!("../locales/staff/", $lang, ".ftl")),
+            "\n",
+            include_str!(concat!("../locales/titles/", $lang, ".ftl"))
+        )
+    };
+}
+
 const CATALOGS: [(Lang, &str); 4] = [
-    (Lang::En, include_str!("../locales/en.ftl")),
-    (Lang::Zh, include_str!("../locales/zh.ftl")),
-    (Lang::Pl, include_str!("../locales/pl.ftl")),
-    (Lang::El, include_str!("../locales/el.ftl")),
+    (Lang::En, catalog!("en")),
+    (Lang::Zh, catalog!("zh")),
+    (Lang::Pl, catalog!("pl")),
+    (Lang::El, catalog!("el")),
 ];
 
 type Bundle = FluentBundle<FluentResource>;

@@ -1,0 +1,5 @@
+# The staff workspace's words (Chinese): the queue, tickets, devices, search and ticket titles,
+# for support technicians. Every message here is in every language (a test says so); ids
+# start with `staff-` (pages) or `title-` (ticket titles made from a finding's evidence).
+
+staff-language = 语言
