@@ -184,6 +184,16 @@ impl Browser {
         .await;
     }
 
+    /// Runs `script` (a function body; `return` gives its value) in the page.
+    pub(crate) async fn execute(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     /// The page as the browser has it now.
     pub(crate) async fn source(&self) -> String {
         self.call("GET", "/source", None)
@@ -278,7 +288,7 @@ async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_nex
     );
     browser.screenshot("queue").await;
 
-    browser.click("#queue a").await;
+    browser.click("#queue td.what a").await;
     let description = browser.text("#description").await;
     assert!(
         description.contains("<script>"),
@@ -302,7 +312,7 @@ async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_nex
         .await;
     browser.click("form:has(#solution) button").await;
     wait_for("the ticket to show resolved", || async {
-        (browser.text("#state").await == "resolved").then_some(())
+        (browser.text("#state").await == "Resolved").then_some(())
     })
     .await;
 
@@ -311,7 +321,7 @@ async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_nex
         .report("disk.free_low", "/", pb::Severity::Warning)
         .await;
     browser.goto(&format!("{base}/")).await;
-    browser.click("#queue a").await;
+    browser.click("#queue td.what a").await;
     let fixes = browser.text("#known-fixes").await;
     assert!(fixes.contains("Emptied the recycle bin"), "{fixes}");
 

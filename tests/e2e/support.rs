@@ -716,6 +716,17 @@ impl SimulatedDevice {
     /// Connects to `url`, says hello, and sends an inventory placing it in `site` with
     /// `dns_server` as its resolver.
     pub async fn connect(url: &str, identity: Identity, site: &str, dns_server: &str) -> Self {
+        Self::connect_as(url, identity, site, dns_server, None).await
+    }
+
+    /// As `connect`, with `account` signed in at the device's display when given.
+    pub async fn connect_as(
+        url: &str,
+        identity: Identity,
+        site: &str,
+        dns_server: &str,
+        account: Option<&str>,
+    ) -> Self {
         let (stream, welcome) = open_stream(url, &identity).await;
         stream
             .send(pb::agent_message::Body::Inventory(pb::Inventory {
@@ -724,6 +735,16 @@ impl SimulatedDevice {
                 agent_version: "test".to_owned(),
                 site: site.to_owned(),
                 dns_servers: vec![dns_server.to_owned()],
+                users: account
+                    .map(|account| pb::DeviceUser {
+                        account: account.to_owned(),
+                        line: ":0".to_owned(),
+                        kind: pb::SessionKind::Graphical as i32,
+                        ..pb::DeviceUser::default()
+                    })
+                    .into_iter()
+                    .collect(),
+                last_user: account.unwrap_or_default().to_owned(),
                 ..pb::Inventory::default()
             }))
             .await;

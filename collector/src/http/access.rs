@@ -542,7 +542,11 @@ pub async fn change_my_password(
 }
 
 /// The signed-in session behind a browser request, if any (no CSRF check: reads only).
-pub(crate) async fn session_of(state: &HttpState, headers: &HeaderMap) -> Option<(Caller, String)> {
+/// With the session's CSRF token and what the person chose to read pages in.
+pub(crate) async fn session_of(
+    state: &HttpState,
+    headers: &HeaderMap,
+) -> Option<(Caller, String, crate::store::staff::Preferences)> {
     let token = session_cookie(headers)?;
     let token_hash = random::sha256(&token);
     let session = state.store.session(&token_hash, now_ms()).await.ok()??;
@@ -553,6 +557,7 @@ pub(crate) async fn session_of(state: &HttpState, headers: &HeaderMap) -> Option
             session: Some(token_hash),
         },
         session.csrf_token,
+        session.preferences,
     ))
 }
 

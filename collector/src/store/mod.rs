@@ -276,6 +276,7 @@ pub mod alerts;
 pub mod bounded;
 pub mod budgets;
 pub mod channels;
+pub mod device_list;
 pub mod findings_days;
 pub mod fixes;
 pub mod health;

@@ -12,6 +12,17 @@ pub struct Session {
     pub user_name: String,
     pub role: Role,
     pub csrf_token: String,
+    /// What they chose to read the workspace in (None: what their browser says).
+    pub preferences: Preferences,
+}
+
+/// A member of staff's choices for the workspace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preferences {
+    /// A language code Firstline speaks (`en`, `zh`, `pl`, `el`), or None for the browser's.
+    pub language: Option<String>,
+    /// An IANA time zone name (`Europe/Warsaw`), or None for the browser's.
+    pub time_zone: Option<String>,
 }
 
 /// Recent sign-in attempts, as the limits see them (see [`Store::login_attempts_since`]).
@@ -271,6 +282,24 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Sets what `name` reads the workspace in. False when there is no such user.
+    pub async fn set_preferences(
+        &self,
+        name: &str,
+        preferences: &Preferences,
+    ) -> Result<bool, StoreError> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query("UPDATE users SET language = $1, time_zone = $2 WHERE name = $3")
+                .bind(preferences.language.as_deref())
+                .bind(preferences.time_zone.as_deref())
+                .bind(name)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed == 1)
+    }
+
     /// Whether a user named `name` exists (enabled or not).
     pub async fn user_exists(&self, name: &str) -> Result<bool, StoreError> {
         let found = with_pool!(self, pool => {
@@ -385,9 +414,10 @@ impl Store {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<Option<Session>, StoreError> {
-        let found: Option<(String, String, String)> = with_pool!(self, pool => {
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let found: Option<Row> = with_pool!(self, pool => {
             let row = sqlx::query(
-                "SELECT s.user_name, s.csrf_token, u.role FROM sessions s JOIN users u ON u.name = s.user_name \
+                "SELECT s.user_name, s.csrf_token, u.role, u.language, u.time_zone FROM sessions s JOIN users u ON u.name = s.user_name \
                  WHERE s.token_hash = $1 AND s.expires_at_ms > $2 AND u.disabled_at_ms IS NULL",
             )
             .bind(token_hash)
@@ -395,15 +425,25 @@ impl Store {
             .fetch_optional(pool)
             .await?;
             match row {
-                Some(row) => Some((row.try_get("user_name")?, row.try_get("csrf_token")?, row.try_get("role")?)),
+                Some(row) => Some((
+                    row.try_get("user_name")?,
+                    row.try_get("csrf_token")?,
+                    row.try_get("role")?,
+                    row.try_get("language")?,
+                    row.try_get("time_zone")?,
+                )),
                 None => None,
             }
         });
         match found {
-            Some((user_name, csrf_token, role)) => Ok(Some(Session {
+            Some((user_name, csrf_token, role, language, time_zone)) => Ok(Some(Session {
                 user_name,
                 role: role_of(role)?,
                 csrf_token,
+                preferences: Preferences {
+                    language,
+                    time_zone,
+                },
             })),
             None => Ok(None),
         }

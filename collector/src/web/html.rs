@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use firstline_i18n::Lang;
+
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -58,13 +60,163 @@ li.red .state { color: var(--bad); font-weight: 600; } li.amber .state { color: 
 form.fixed { border-top: 1px solid var(--line); margin-top: .6em; padding-top: .6em; } fieldset.rating { border: 0; padding: 0; margin: .5em 0; }
 fieldset.rating label { margin-right: .8em; white-space: nowrap; } form.fixed button.yes { background: var(--ok); } form.fixed button.no { background: var(--bad); }
 #advice li { margin: .3em 0; } .said { font-size: 1.05em; }
+header nav.main { display: flex; gap: 1.2em; } header form.search input { width: 16em; padding: .25em .5em; border: 0; border-radius: 3px; }
+nav.views { display: flex; flex-wrap: wrap; gap: .4em; margin: 0 0 .8em; } nav.views a { padding: .25em .7em; border: 1px solid var(--line); border-radius: 14px; background: #fff; text-decoration: none; color: var(--fg); }
+nav.views a.current { background: var(--accent); border-color: var(--accent); color: #fff; }
+form.bulk { display: flex; flex-wrap: wrap; gap: .5em 1em; align-items: center; background: #fff; border: 1px solid var(--line); border-bottom: 0; padding: .5em .6em; }
+form.bulk .group { display: inline-flex; gap: .3em; } #queue tr.current { outline: 2px solid var(--accent); outline-offset: -2px; } #queue td.what { min-width: 18em; }
+.soon { color: var(--warn); font-weight: 600; } .card.ok { border-left: 4px solid var(--ok); } p.keys { font-size: .85em; }
+.health.problems { color: var(--bad); font-weight: 600; } .health.offline, .health.revoked { color: var(--muted); } .health.healthy { color: var(--ok); }
+ul.hits { list-style: none; padding: 0; } ul.hits li { background: #fff; border: 1px solid var(--line); padding: .5em .8em; margin-bottom: .4em; } mark { background: #fff3b0; padding: 0 .1em; }
 @media (max-width: 640px) {
   body.help { font-size: 16px; } header { flex-wrap: wrap; gap: .6em; } main { padding: 0 .7em; }
   body.help button { width: 100%; margin: .35em 0; padding: .65em; } table { display: block; overflow-x: auto; }
+  header nav.main { flex-wrap: wrap; gap: .8em; } header form.search { order: 5; width: 100%; } header form.search input { width: 100%; }
+  #queue, #devices { display: block; border: 0; background: transparent; } #queue thead, #devices thead { display: none; }
+  #queue tbody, #devices tbody { display: block; } #queue tr, #devices tr { display: grid; grid-template-columns: auto 1fr; gap: 0 .6em; background: #fff; border: 1px solid var(--line); margin-bottom: .6em; padding: .4em .2em; }
+  #queue td, #devices td { display: block; border: 0; padding: .1em .4em; } #queue td.what, #devices td:first-child { grid-column: 1 / -1; min-width: 0; font-size: 1.05em; }
+  #queue td:first-child { grid-row: 1; grid-column: 1; } #queue td.what { grid-column: 2; grid-row: 1; }
+  #queue td[data-label]::before, #devices td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); }
+  form.bulk .group { flex: 1 1 100%; } form.bulk .group input, form.bulk .group select { flex: 1; min-width: 0; }
+  .filters label { flex: 1 1 45%; } .filters select, .filters input { width: 100%; }
 }
 "#;
 
-/// A whole page: the navigation (with who is signed in) around `body`.
+/// The staff pages' script, served at /static/firstline.js. Everything works without it; with
+/// it, times show in the reader's time zone, the queue keeps itself current in place (never
+/// while someone is selecting or typing), and the queue has keys: j/k move, x selects, o or
+/// Enter opens, a assigns and r resolves the selected, / searches.
+pub const SCRIPT: &str = r##"(function () {
+  "use strict";
+  var root = document.documentElement;
+  var lang = root.lang || "en";
+  var zone = root.getAttribute("data-time-zone");
+  function formatter() {
+    var options = { dateStyle: "medium", timeStyle: "short" };
+    if (zone) options.timeZone = zone;
+    try { return new Intl.DateTimeFormat(lang, options); } catch (e) {
+      delete options.timeZone;
+      return new Intl.DateTimeFormat(lang, options);
+    }
+  }
+  var format = formatter();
+  function localTimes(scope) {
+    scope.querySelectorAll("time[datetime]").forEach(function (el) {
+      var at = new Date(el.getAttribute("datetime"));
+      if (isNaN(at.getTime())) return;
+      if (el.classList.contains("absolute")) el.textContent = format.format(at);
+      else el.title = format.format(at);
+    });
+  }
+  localTimes(document);
+
+  var zones = document.getElementById("time-zones");
+  if (zones && Intl.supportedValuesOf) {
+    Intl.supportedValuesOf("timeZone").forEach(function (name) {
+      var option = document.createElement("option");
+      option.value = name;
+      zones.appendChild(option);
+    });
+  }
+
+  function typing(el) { return el && /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) && el.type !== "checkbox"; }
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("#queue tbody tr")); }
+  var currentId = null;
+  function mark(row) {
+    rows().forEach(function (r) { r.classList.remove("current"); });
+    if (!row) return;
+    row.classList.add("current");
+    currentId = row.getAttribute("data-id");
+    row.scrollIntoView({ block: "nearest" });
+  }
+  function current() {
+    return rows().filter(function (r) { return r.getAttribute("data-id") === currentId; })[0] || null;
+  }
+  function box(row) { return row && row.querySelector("input[type=checkbox]"); }
+
+  var all = document.getElementById("select-all");
+  if (all) all.addEventListener("change", function () {
+    rows().forEach(function (r) { var b = box(r); if (b) b.checked = all.checked; });
+  });
+
+  var queue = document.getElementById("queue");
+  if (queue && queue.getAttribute("data-live")) {
+    var every = Math.max(5, parseInt(queue.getAttribute("data-live"), 10) || 20) * 1000;
+    setInterval(function () {
+      if (document.hidden || typing(document.activeElement)) return;
+      if (document.querySelector("#queue tbody input[type=checkbox]:checked")) return;
+      fetch(location.href, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok || response.redirected) throw new Error(String(response.status));
+        return response.text();
+      }).then(function (text) {
+        var fresh = new DOMParser().parseFromString(text, "text/html");
+        ["queue", "counts", "empty"].forEach(function (id) {
+          var now = document.getElementById(id), next = fresh.getElementById(id);
+          if (now && next) now.replaceWith(document.importNode(next, true));
+          else if (now) now.remove();
+          else if (next && id === "empty") document.getElementById("queue").after(document.importNode(next, true));
+        });
+        localTimes(document);
+        mark(current());
+      }).catch(function () {});
+    }, every);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    if (event.key === "/") {
+      var search = document.getElementById("search-box");
+      if (search) { search.focus(); event.preventDefault(); }
+      return;
+    }
+    if (!document.getElementById("queue")) return;
+    var list = rows(), row = current(), at = list.indexOf(row);
+    switch (event.key) {
+      case "j": mark(list[Math.min(at + 1, list.length - 1)]); break;
+      case "k": mark(list[Math.max(at - 1, 0)]); break;
+      case "x": if (box(row)) box(row).checked = !box(row).checked; break;
+      case "o": case "Enter":
+        if (!row) return;
+        var link = row.querySelector("td.what a");
+        if (link) location.href = link.href;
+        break;
+      case "a": case "r":
+        if (row && box(row) && !document.querySelector("#queue tbody input[type=checkbox]:checked")) box(row).checked = true;
+        var target = document.getElementById(event.key === "a" ? "bulk-assign" : "bulk-solution");
+        if (target) target.focus();
+        break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+})();
+"##;
+
+/// A page's start, up to `<body>`: its language, title, stylesheet and script, the time
+/// zone the script shows times in (None: the browser's), and a refresh when asked.
+pub fn head(lang: Lang, title: &str, time_zone: Option<&str>, refresh_secs: Option<u32>) -> String {
+    let mut html = String::with_capacity(512);
+    let _ = write!(html, "<!doctype html><html lang=\"{}\"", lang.code());
+    if let Some(zone) = time_zone {
+        let _ = write!(html, " data-time-zone=\"{}\"", esc(zone));
+    }
+    let _ = write!(
+        html,
+        "><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Firstline</title><link rel=\"stylesheet\" href=\"/static/firstline.css\"><script src=\"/static/firstline.js\" defer></script>",
+        esc(title)
+    );
+    if let Some(seconds) = refresh_secs {
+        let _ = write!(html, "<meta http-equiv=\"refresh\" content=\"{seconds}\">");
+    }
+    html.push_str("</head>");
+    html
+}
+
+/// A whole page before anyone signed in (or when who it is for is not known), in English.
 pub fn page(
     title: &str,
     who: Option<(&str, &str)>,
@@ -73,15 +225,8 @@ pub fn page(
     refresh_secs: Option<u32>,
 ) -> String {
     let mut html = String::with_capacity(body.len() + 1024);
-    let _ = write!(
-        html,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Firstline</title><link rel=\"stylesheet\" href=\"/static/firstline.css\">",
-        esc(title)
-    );
-    if let Some(seconds) = refresh_secs {
-        let _ = write!(html, "<meta http-equiv=\"refresh\" content=\"{seconds}\">");
-    }
-    html.push_str("</head><body><header><strong>Firstline</strong>");
+    html.push_str(&head(Lang::En, title, None, refresh_secs));
+    html.push_str("<body><header><strong>Firstline</strong>");
     if let Some((name, role)) = who {
         let _ = write!(
             html,

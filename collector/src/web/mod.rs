@@ -3,9 +3,12 @@
 //! supervisors' stats. Forms carry the session's CSRF token; every page is sent with a
 //! Content-Security-Policy that allows nothing but the collector itself.
 
+mod devices;
+mod frame;
 pub mod help;
 pub mod html;
 mod people_stats;
+mod queue;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -23,12 +26,17 @@ use crate::http::access::{
 use crate::http::{ActionRequest, HttpState, ReproduceBody, perform};
 use crate::model::{Role, now_ms};
 use crate::store::TicketFilter;
+use frame::{Staff, staff_page, tr};
 use html::{bars, esc, page, span, when};
 
 pub fn router() -> Router<HttpState> {
     Router::new()
-        .route("/", get(queue))
+        .route("/", get(queue::page))
         .route("/static/firstline.css", get(stylesheet))
+        .route("/static/firstline.js", get(script))
+        .route("/tickets/bulk", post(queue::bulk))
+        .route("/devices", get(devices::list))
+        .route("/account/preferences", post(preferences_form))
         .route("/login", get(login_page))
         .route("/login/form", post(login_form))
         .route("/logout/form", post(logout_form))
@@ -58,7 +66,7 @@ fn html(status: StatusCode, body: String) -> Response {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -71,25 +79,23 @@ fn html(status: StatusCode, body: String) -> Response {
     response
 }
 
-fn problem(caller: Option<&Caller>, status: StatusCode, message: &str) -> Response {
-    let who = caller.map(|c| (c.name.as_str(), c.role.as_str()));
-    html(
-        status,
-        page(
-            "Problem",
-            who,
-            None,
-            &format!("<p class=\"error\">{}</p>", esc(message)),
-            None,
+fn problem(staff: Option<&Staff>, status: StatusCode, message: &str) -> Response {
+    let body = format!("<p class=\"error\">{}</p>", esc(message));
+    match staff {
+        Some(staff) => html(
+            status,
+            staff_page(staff, &tr(staff.lang, "staff-problem"), &body, None),
         ),
-    )
+        None => html(status, page("Problem", None, None, &body, None)),
+    }
 }
 
 /// The signed-in person, or a redirect to the sign-in page.
-async fn signed_in(state: &HttpState, headers: &HeaderMap) -> Result<(Caller, String), Response> {
-    session_of(state, headers)
+async fn signed_in(state: &HttpState, headers: &HeaderMap) -> Result<Staff, Response> {
+    let (caller, csrf, preferences) = session_of(state, headers)
         .await
-        .ok_or_else(|| Redirect::to("/login").into_response())
+        .ok_or_else(|| Redirect::to("/login").into_response())?;
+    Ok(Staff::new(caller, csrf, &preferences, headers))
 }
 
 /// The signed-in person behind a form that changes something, which must carry the session's
@@ -98,37 +104,22 @@ async fn signed_in_form(
     state: &HttpState,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
-) -> Result<(Caller, String), Response> {
-    let (caller, csrf) = signed_in(state, headers).await?;
-    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
-        tracing::warn!(user = %caller.name, "form without a valid CSRF token refused");
+) -> Result<Staff, Response> {
+    let staff = signed_in(state, headers).await?;
+    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &staff.csrf) {
+        tracing::warn!(user = %staff.caller.name, "form without a valid CSRF token refused");
         return Err(problem(
-            Some(&caller),
+            Some(&staff),
             StatusCode::FORBIDDEN,
             "The form's security token is missing or wrong; reload the page and try again.",
         ));
     }
-    Ok((caller, csrf))
+    Ok(staff)
 }
 
-/// A page for a signed-in person.
-fn signed_page(
-    caller: &Caller,
-    csrf: &str,
-    title: &str,
-    body: &str,
-    refresh_secs: Option<u32>,
-) -> Response {
-    html(
-        StatusCode::OK,
-        page(
-            title,
-            Some((&caller.name, caller.role.as_str())),
-            Some(csrf),
-            body,
-            refresh_secs,
-        ),
-    )
+/// A page for a signed-in person, in their language.
+fn signed_page(staff: &Staff, title: &str, body: &str, refresh_secs: Option<u32>) -> Response {
+    html(StatusCode::OK, staff_page(staff, title, body, refresh_secs))
 }
 
 fn csrf_field(csrf: &str) -> String {
@@ -136,6 +127,15 @@ fn csrf_field(csrf: &str) -> String {
         "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
         esc(csrf)
     )
+}
+
+async fn script() -> Response {
+    let mut response = html::SCRIPT.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    response
 }
 
 async fn stylesheet() -> Response {
@@ -251,13 +251,15 @@ async fn logout_form(
 ) -> Response {
     // Only a form from our own page (with the session's CSRF token) signs out; a forged one
     // changes nothing, not even the cookie.
-    let Some((caller, csrf)) = session_of(&state, &headers).await else {
-        return Redirect::to("/login").into_response();
+    let staff = match signed_in(&state, &headers).await {
+        Ok(staff) => staff,
+        Err(redirect) => return redirect,
     };
-    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &csrf) {
+    let caller = &staff.caller;
+    if !crate::auth::csrf_matches(form.get("csrf_token").map(String::as_str), &staff.csrf) {
         tracing::warn!(user = %caller.name, "sign-out form without a valid CSRF token refused");
         return problem(
-            Some(&caller),
+            Some(&staff),
             StatusCode::FORBIDDEN,
             "The form's security token is missing or wrong; reload the page and try again.",
         );
@@ -270,7 +272,7 @@ async fn logout_form(
     {
         tracing::error!(error = %e, "ending a session");
         return problem(
-            Some(&caller),
+            Some(&staff),
             StatusCode::SERVICE_UNAVAILABLE,
             "Signing out failed; try again.",
         );
@@ -318,12 +320,112 @@ fn password_page(csrf: &str, notice: Option<(&str, bool)>) -> String {
 
 /// `/account`: the signed-in person's own account (changing their password).
 async fn account_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
-        Ok(who) => who,
+    let staff = match signed_in(&state, &headers).await {
+        Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
-    let body = password_page(&csrf, None);
-    signed_page(&caller, &csrf, "Account", &body, None)
+    let csrf = staff.csrf.as_str();
+    let body = preferences_card(&staff, None) + &password_page(csrf, None);
+    signed_page(&staff, &staff.t("staff-nav-account"), &body, None)
+}
+
+/// The language and time zone the workspace is shown in, as a form.
+fn preferences_card(staff: &Staff, notice: Option<&str>) -> String {
+    let t = |id: &str| esc(&staff.t(id));
+    let mut card = String::new();
+    if let Some(notice) = notice {
+        let _ = write!(
+            card,
+            "<p class=\"card ok\" id=\"preferences-saved\">{}</p>",
+            esc(notice)
+        );
+    }
+    let _ = write!(
+        card,
+        "<form class=\"card\" method=\"post\" action=\"/account/preferences\">{}<h2>{}</h2>\
+         <p><label>{}<br><select name=\"language\"><option value=\"\">{}</option>",
+        csrf_field(&staff.csrf),
+        t("staff-preferences-heading"),
+        t("staff-language"),
+        t("staff-language-browser"),
+    );
+    for lang in firstline_i18n::Lang::ALL {
+        let selected = if staff.chosen_lang == Some(lang) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            card,
+            "<option value=\"{}\"{selected}>{}</option>",
+            lang.code(),
+            esc(lang.native_name())
+        );
+    }
+    let zone = staff.time_zone.as_deref().unwrap_or_default();
+    let _ = write!(
+        card,
+        "</select></label></p><p><label>{}<br><input name=\"time_zone\" list=\"time-zones\" value=\"{}\" placeholder=\"{}\" size=\"28\"></label><datalist id=\"time-zones\"></datalist></p>\
+         <button type=\"submit\">{}</button></form>",
+        t("staff-time-zone"),
+        esc(zone),
+        t("staff-time-zone-browser"),
+        t("staff-save"),
+    );
+    card
+}
+
+/// `POST /account/preferences`: the language and time zone of the form on `/account`.
+async fn preferences_form(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut staff = match signed_in_form(&state, &headers, &form).await {
+        Ok(staff) => staff,
+        Err(refused) => return refused,
+    };
+    let language = form.get("language").map(|v| v.trim()).unwrap_or_default();
+    let language = match language {
+        "" => None,
+        code => match firstline_i18n::Lang::parse(code) {
+            Some(lang) if lang.code() == code => Some(lang),
+            _ => {
+                let message = firstline_i18n::msg!("staff-language-unknown", "value" => code);
+                return problem(Some(&staff), StatusCode::BAD_REQUEST, &staff.say(&message));
+            }
+        },
+    };
+    let zone = form.get("time_zone").map(|v| v.trim()).unwrap_or_default();
+    let zone = match zone {
+        "" => None,
+        zone if frame::valid_time_zone(zone) => Some(zone.to_owned()),
+        zone => {
+            let message = firstline_i18n::msg!("staff-time-zone-unknown", "value" => zone);
+            return problem(Some(&staff), StatusCode::BAD_REQUEST, &staff.say(&message));
+        }
+    };
+    let preferences = crate::store::staff::Preferences {
+        language: language.map(|lang| lang.code().to_owned()),
+        time_zone: zone.clone(),
+    };
+    if let Err(e) = state
+        .store
+        .set_preferences(&staff.caller.name, &preferences)
+        .await
+    {
+        tracing::error!(error = %e, "saving preferences");
+        return problem(
+            Some(&staff),
+            StatusCode::SERVICE_UNAVAILABLE,
+            &staff.t("staff-store-unavailable"),
+        );
+    }
+    // The page that answers is already in the new language.
+    staff = Staff::new(staff.caller, staff.csrf, &preferences, &headers);
+    let notice = staff.t("staff-preferences-saved");
+    let body = preferences_card(&staff, Some(&notice)) + &password_page(&staff.csrf, None);
+    signed_page(&staff, &staff.t("staff-nav-account"), &body, None)
 }
 
 /// `POST /account/password`: the form of `/account`, through the same rules as the REST API.
@@ -333,10 +435,12 @@ async fn password_form(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (caller, csrf) = match signed_in_form(&state, &headers, &form).await {
-        Ok(who) => who,
+    let staff = match signed_in_form(&state, &headers, &form).await {
+        Ok(staff) => staff,
         Err(refused) => return refused,
     };
+    let caller = &staff.caller;
+    let csrf = staff.csrf.as_str();
     let field = |key: &str| form.get(key).cloned().unwrap_or_default();
     let new_password = field("new_password");
     if new_password != field("new_password_again") {
@@ -346,13 +450,7 @@ async fn password_form(
         );
         return html(
             StatusCode::BAD_REQUEST,
-            page(
-                "Account",
-                Some((&caller.name, caller.role.as_str())),
-                Some(&csrf),
-                &body,
-                None,
-            ),
+            staff_page(&staff, "Account", &body, None),
         );
     }
     let client = client_address(&state, peer, &headers);
@@ -370,7 +468,7 @@ async fn password_form(
                 &csrf,
                 Some(("Password changed. Your other sessions have ended.", false)),
             );
-            signed_page(&caller, &csrf, "Account", &body, None)
+            signed_page(&staff, "Account", &body, None)
         }
         Err(refusal) => {
             let status = refusal.status();
@@ -381,16 +479,7 @@ async fn password_form(
                 .and_then(|json| json["error"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "Changing the password failed.".to_owned());
             let body = password_page(&csrf, Some((&format!("{message}."), true)));
-            html(
-                status,
-                page(
-                    "Account",
-                    Some((&caller.name, caller.role.as_str())),
-                    Some(&csrf),
-                    &body,
-                    None,
-                ),
-            )
+            html(status, staff_page(&staff, "Account", &body, None))
         }
     }
 }
@@ -461,15 +550,6 @@ fn person_label(
     label
 }
 
-/// The person a queue row is about: who reported it, else its device's user.
-fn queue_user(ticket: &crate::store::tickets::TicketRecord) -> &str {
-    ticket
-        .requester
-        .as_deref()
-        .or(ticket.affected_users.first().map(String::as_str))
-        .unwrap_or("—")
-}
-
 fn priority_class(priority: u8) -> &'static str {
     match priority {
         1 => "p1",
@@ -477,206 +557,6 @@ fn priority_class(priority: u8) -> &'static str {
         3 => "p3",
         _ => "",
     }
-}
-
-/// `/`: open tickets, the riskiest (soonest due) first, with filters and counts.
-async fn queue(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
-        Ok(who) => who,
-        Err(redirect) => return redirect,
-    };
-    let wanted = |key: &str| {
-        query
-            .get(key)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    // A filter value that means nothing is said, not silently ignored.
-    let mut filter_problems: Vec<String> = Vec::new();
-    let state_wanted = match wanted("state") {
-        None => "open".to_owned(),
-        Some(value) if value == "open" || crate::tickets::TicketState::parse(&value).is_some() => {
-            value
-        }
-        Some(value) => {
-            filter_problems.push(format!(
-                "State {value:?} is not one: use open, new, assigned, in_progress, pending, resolved, closed or cancelled. Showing open tickets."
-            ));
-            "open".to_owned()
-        }
-    };
-    let number = |key: &str,
-                  prefix: [char; 2],
-                  range: std::ops::RangeInclusive<u8>,
-                  what: &str,
-                  problems: &mut Vec<String>| {
-        let value = wanted(key)?;
-        match value.trim_start_matches(prefix).parse::<u8>() {
-            Ok(n) if range.contains(&n) => Some(n),
-            _ => {
-                problems.push(format!(
-                    "{what} {value:?} is not one: use {}{} to {}{}. Showing every {}.",
-                    prefix[0],
-                    range.start(),
-                    prefix[0],
-                    range.end(),
-                    what.to_lowercase()
-                ));
-                None
-            }
-        }
-    };
-    let filter = TicketFilter {
-        state: Some(state_wanted),
-        priority: number(
-            "priority",
-            ['p', 'P'],
-            1..=5,
-            "Priority",
-            &mut filter_problems,
-        ),
-        tier: number("tier", ['l', 'L'], 1..=3, "Tier", &mut filter_problems),
-        limit: Some(1000),
-        ..TicketFilter::default()
-    };
-    let mut tickets = match state.store.tickets(&filter).await {
-        Ok(tickets) => tickets,
-        Err(e) => {
-            tracing::error!(error = %e, "queue");
-            return problem(
-                Some(&caller),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The collector's store is unavailable.",
-            );
-        }
-    };
-    // Names and sites only: every device's inventory read for two columns made the queue
-    // the slowest page with a large fleet.
-    let devices: HashMap<String, (String, String)> = state
-        .store
-        .device_names()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(id, hostname, site)| (id, (hostname, site)))
-        .collect();
-    let site_of = |t: &crate::store::TicketRecord| -> String {
-        match (&t.device_id, &t.scope) {
-            (Some(device), _) => devices
-                .get(device)
-                .map(|(_, site)| site.clone())
-                .unwrap_or_default(),
-            (None, Some(scope)) => scope.strip_prefix("site=").unwrap_or(scope).to_owned(),
-            _ => String::new(),
-        }
-    };
-    if let Some(assignee) = wanted("assignee") {
-        tickets.retain(|t| t.assignee.as_deref() == Some(assignee.as_str()));
-    }
-    if let Some(check) = wanted("check") {
-        tickets.retain(|t| t.check.starts_with(&check));
-    }
-    if let Some(site) = wanted("site") {
-        tickets.retain(|t| site_of(t) == site);
-    }
-    let now = now_ms();
-    let due = |t: &crate::store::TicketRecord| {
-        if t.first_response_at_ms.is_none() {
-            t.response_due_ms.min(t.resolution_due_ms)
-        } else {
-            t.resolution_due_ms
-        }
-    };
-    tickets.sort_by_key(|t| (!t.state.is_open(), due(t), t.priority.number()));
-    let mut body = String::new();
-    body.push_str("<h1>Queue</h1>");
-    for problem in &filter_problems {
-        let _ = write!(
-            body,
-            "<p class=\"error filter-problem\">{}</p>",
-            esc(problem)
-        );
-    }
-    body.push_str(&collector_notices(&state, &caller, &csrf).await);
-    body.push_str("<form class=\"filters\" method=\"get\" action=\"/\">");
-    for (key, label, placeholder) in [
-        ("state", "State", "open"),
-        ("priority", "Priority", "p1…p5"),
-        ("tier", "Tier", "l1…l3"),
-        ("assignee", "Assignee", "name"),
-        ("site", "Site", "site"),
-        ("check", "Check", "dns."),
-    ] {
-        let _ = write!(
-            body,
-            "<label>{label}<br><input name=\"{key}\" size=\"10\" placeholder=\"{placeholder}\" value=\"{}\"></label>",
-            esc(query.get(key).map(String::as_str).unwrap_or_default())
-        );
-    }
-    body.push_str("<button type=\"submit\">Filter</button></form>");
-    let mut counts = [0usize; 5];
-    for ticket in &tickets {
-        counts[usize::from(ticket.priority.number().clamp(1, 5)) - 1] += 1;
-    }
-    if tickets.len() >= 1000 {
-        body.push_str("<p class=\"error\">Showing the first 1000 tickets: narrow the filters to see the rest.</p>");
-    }
-    let _ = write!(
-        body,
-        "<p class=\"counts\"><span><strong>{}</strong> tickets</span>",
-        tickets.len()
-    );
-    for (index, count) in counts.iter().enumerate() {
-        let _ = write!(
-            body,
-            "<span class=\"{}\">P{}: {count}</span>",
-            priority_class(index as u8 + 1),
-            index + 1
-        );
-    }
-    let users: Vec<String> = tickets
-        .iter()
-        .map(|t| queue_user(t).to_owned())
-        .filter(|u| u != "—")
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let directory = directory_of(&state, &users).await;
-    body.push_str("</p><table id=\"queue\"><thead><tr><th>#</th><th>Priority</th><th>Ticket</th><th>State</th><th>Tier</th><th>Assignee</th><th>User</th><th>Devices</th><th>Site</th><th>Due</th></tr></thead><tbody>");
-    for ticket in &tickets {
-        let left = due(ticket) - now;
-        let due_text = if !ticket.state.is_open() {
-            "—".to_owned()
-        } else if left < 0 {
-            format!(
-                "<span class=\"late\">{} late</span>",
-                span(-left as f64 / 1000.0)
-            )
-        } else {
-            format!("in {}", span(left as f64 / 1000.0))
-        };
-        let _ = write!(
-            body,
-            "<tr><td>{id}</td><td class=\"{class}\">P{priority}</td><td><a href=\"/tickets/{id}\">{title}</a><br><span class=\"muted\">{check}</span></td><td>{state}</td><td>L{tier}</td><td>{assignee}</td><td class=\"user\">{user}</td><td>{devices}</td><td>{site}</td><td>{due_text}</td></tr>",
-            id = ticket.id,
-            class = priority_class(ticket.priority.number()),
-            priority = ticket.priority.number(),
-            title = esc(&ticket.title),
-            check = esc(&ticket.check),
-            state = esc(ticket.state.as_str()),
-            tier = ticket.tier,
-            assignee = esc(ticket.assignee.as_deref().unwrap_or("—")),
-            user = person_label(queue_user(ticket), &directory, false),
-            devices = ticket.device_count,
-            site = esc(&site_of(ticket)),
-        );
-    }
-    body.push_str("</tbody></table>");
-    signed_page(&caller, &csrf, "Queue", &body, Some(30))
 }
 
 /// What staff must know about the collector itself, above the queue: everyone sees that the
@@ -730,13 +610,14 @@ async fn acknowledge_alert_form(
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (caller, _) = match signed_in_form(&state, &headers, &form).await {
-        Ok(who) => who,
+    let staff = match signed_in_form(&state, &headers, &form).await {
+        Ok(staff) => staff,
         Err(refused) => return refused,
     };
+    let caller = &staff.caller;
     if caller.role != Role::Admin {
         return problem(
-            Some(&caller),
+            Some(&staff),
             StatusCode::FORBIDDEN,
             "Only an admin can acknowledge collector alerts.",
         );
@@ -750,7 +631,7 @@ async fn acknowledge_alert_form(
         Err(e) => {
             tracing::error!(error = %e, "acknowledging an alert");
             problem(
-                Some(&caller),
+                Some(&staff),
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The collector's store is unavailable.",
             )
@@ -787,49 +668,84 @@ async fn ticket_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
-        Ok(who) => who,
+    let staff = match signed_in(&state, &headers).await {
+        Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
+    let (caller, csrf) = (&staff.caller, staff.csrf.as_str());
     let Ok(id) = id.parse::<i64>() else {
-        return problem(Some(&caller), StatusCode::NOT_FOUND, "No such ticket.");
+        return problem(
+            Some(&staff),
+            StatusCode::NOT_FOUND,
+            &staff.t("staff-ticket-missing"),
+        );
     };
     let detail = match state.store.ticket_detail(id).await {
         Ok(Some(detail)) => detail,
-        Ok(None) => return problem(Some(&caller), StatusCode::NOT_FOUND, "No such ticket."),
+        Ok(None) => {
+            return problem(
+                Some(&staff),
+                StatusCode::NOT_FOUND,
+                &staff.t("staff-ticket-missing"),
+            );
+        }
         Err(e) => {
             tracing::error!(error = %e, "ticket page");
             return problem(
-                Some(&caller),
+                Some(&staff),
                 StatusCode::SERVICE_UNAVAILABLE,
-                "The collector's store is unavailable.",
+                &staff.t("staff-store-unavailable"),
             );
         }
     };
     let t = &detail.ticket;
+    let lang = staff.lang;
+    let now = now_ms();
+    let l = |id: &str| esc(&staff.t(id));
+    let title = queue::ticket_title(&staff, t);
     let mut body = String::new();
     let _ = write!(
         body,
         "<h1>#{} {}</h1><div class=\"card\"><dl class=\"kv\" id=\"summary\">\
-         <dt>State</dt><dd id=\"state\">{}</dd><dt>Kind</dt><dd>{}</dd>\
-         <dt>Priority</dt><dd class=\"{}\">P{} (impact {}, urgency {})</dd><dt>Tier</dt><dd>L{}</dd>\
-         <dt>Assignee</dt><dd>{}</dd><dt>Check</dt><dd>{} on {}</dd><dt>Opened</dt><dd>{}</dd>\
-         <dt>Response due</dt><dd>{}</dd><dt>Resolution due</dt><dd>{}</dd>",
+         <dt>{}</dt><dd id=\"state\" data-state=\"{}\">{}</dd><dt>{}</dt><dd>{}</dd>\
+         <dt>{}</dt><dd class=\"{}\">P{} ({})</dd><dt>{}</dt><dd>L{}</dd>\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} · {}</dd><dt>{}</dt><dd>{}</dd>\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>",
         t.id,
-        esc(&t.title),
+        esc(&title),
+        l("staff-col-state"),
         esc(t.state.as_str()),
-        esc(t.kind.as_str()),
+        l(&format!("staff-state-{}", t.state.as_str())),
+        l("staff-filter-kind"),
+        l(&format!("staff-kind-{}", t.kind.as_str())),
+        l("staff-col-priority"),
         priority_class(t.priority.number()),
         t.priority.number(),
-        t.impact.as_str(),
-        t.urgency.as_str(),
+        esc(
+            &staff.say(&firstline_i18n::msg!("staff-ticket-priority-why",
+            "impact" => staff.t(&format!("staff-level-{}", t.impact.as_str())),
+            "urgency" => staff.t(&format!("staff-level-{}", t.urgency.as_str()))))
+        ),
+        l("staff-filter-tier"),
         t.tier,
-        esc(t.assignee.as_deref().unwrap_or("—")),
+        l("staff-col-assignee"),
+        t.assignee
+            .as_deref()
+            .map_or_else(|| l("staff-unassigned"), esc),
+        l("staff-filter-check"),
         esc(&t.check),
         esc(&t.resource),
-        when(t.opened_at_ms),
-        when(t.response_due_ms),
-        when(t.resolution_due_ms),
+        l("staff-ticket-opened"),
+        frame::moment(lang, t.opened_at_ms, now),
+        l("staff-ticket-response-due"),
+        due_words(
+            &staff,
+            t.response_due_ms,
+            t.first_response_at_ms.is_none() && t.state.is_open(),
+            now
+        ),
+        l("staff-ticket-resolution-due"),
+        due_words(&staff, t.resolution_due_ms, t.state.is_open(), now),
     );
     let accounts: Vec<String> = t
         .requester
@@ -840,10 +756,12 @@ async fn ticket_page(
     let directory = directory_of(&state, &accounts).await;
     let _ = write!(
         body,
-        "<dt>Requester</dt><dd id=\"requester\">{}</dd><dt>Affected users</dt><dd id=\"affected-users\">{}</dd>",
+        "<dt>{}</dt><dd id=\"requester\">{}</dd><dt>{}</dt><dd id=\"affected-users\">{}</dd>",
+        l("staff-ticket-requester"),
         t.requester
             .as_deref()
             .map_or_else(|| "—".to_owned(), |r| person_label(r, &directory, true)),
+        l("staff-ticket-affected-users"),
         if t.affected_users.is_empty() {
             "—".to_owned()
         } else {
@@ -855,7 +773,12 @@ async fn ticket_page(
         },
     );
     if let Some(resolution) = &t.resolution {
-        let _ = write!(body, "<dt>Resolution</dt><dd>{}</dd>", esc(resolution));
+        let _ = write!(
+            body,
+            "<dt>{}</dt><dd>{}</dd>",
+            l("staff-ticket-resolution"),
+            esc(resolution)
+        );
     }
     let _ = write!(
         body,
@@ -863,11 +786,19 @@ async fn ticket_page(
         esc(&t.description)
     );
     if detail.problem_candidate {
-        body.push_str("<p class=\"badge\">Recurring: a problem candidate</p>");
+        let _ = write!(
+            body,
+            "<p class=\"badge\">{}</p>",
+            l("staff-ticket-problem-candidate")
+        );
     }
-    body.push_str("<h2>Known fixes</h2>");
+    let _ = write!(body, "<h2>{}</h2>", l("staff-ticket-known-fixes"));
     if detail.suggested_fixes.is_empty() {
-        body.push_str("<p class=\"muted\" id=\"known-fixes\">None yet: the solution you give when resolving will be suggested next time.</p>");
+        let _ = write!(
+            body,
+            "<p class=\"muted\" id=\"known-fixes\">{}</p>",
+            l("staff-ticket-no-known-fixes")
+        );
     } else {
         let _ = write!(
             body,
@@ -894,8 +825,12 @@ async fn ticket_page(
     }
     let _ = write!(
         body,
-        "<h2>Devices ({})</h2><table><tr><th>Device</th><th>Added</th><th>Recovered</th></tr>",
-        detail.devices.len()
+        "<h2 id=\"devices\">{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        esc(&staff
+            .say(&firstline_i18n::msg!("staff-device-count", "count" => detail.devices.len()))),
+        l("staff-col-device"),
+        l("staff-ticket-added"),
+        l("staff-ticket-recovered"),
     );
     for device in detail.devices.iter().take(500) {
         let _ = write!(
@@ -903,14 +838,18 @@ async fn ticket_page(
             "<tr><td><a href=\"/devices/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
             esc(&device.device_id),
             esc(&device.hostname),
-            when(device.added_at_ms),
+            frame::moment(lang, device.added_at_ms, now),
             device
                 .recovered_at_ms
-                .map(when)
+                .map(|at| frame::moment(lang, at, now))
                 .unwrap_or_else(|| "—".to_owned())
         );
     }
-    body.push_str("</table><h2>Actions</h2><div class=\"actions\">");
+    let _ = write!(
+        body,
+        "</table><h2>{}</h2><div class=\"actions\">",
+        l("staff-ticket-actions")
+    );
     let form = |action: &str, fields: &str, button: &str| {
         format!(
             "<form method=\"post\" action=\"/tickets/{}/act\">{}<input type=\"hidden\" name=\"action\" value=\"{action}\">{fields}<button type=\"submit\">{button}</button></form>",
@@ -925,62 +864,100 @@ async fn ticket_page(
         body.push_str(&form(
             "assign",
             &format!(
-                "<label>Assign to<br><input name=\"to\" value=\"{}\"></label> ",
-                esc(&caller.name)
+                "<label>{}<br><select name=\"to\" id=\"assign-to\">{}</select></label> ",
+                l("staff-bulk-assign-to"),
+                assignee_options(&state, &caller.name, t.assignee.as_deref()).await
             ),
-            "Assign",
+            &l("staff-bulk-assign"),
         ));
     }
     if let Some(requester) = t.requester.as_ref().filter(|_| open || resolved) {
         body.push_str(&form(
             "reply",
             &format!(
-                "<label>Reply to {} (they see it on their help page, as a notification and by e-mail)<br><textarea name=\"text\" id=\"reply\" required></textarea></label>",
-                esc(requester)
+                "<label>{}<br><textarea name=\"text\" id=\"reply\" required></textarea></label>",
+                esc(&staff.say(
+                    &firstline_i18n::msg!("staff-ticket-reply-to", "person" => requester.as_str())
+                ))
             ),
-            "Send reply",
+            &l("staff-ticket-send-reply"),
         ));
     }
     body.push_str(&form(
         "comment",
-        "<label>Internal note (staff only)<br><textarea name=\"text\" id=\"comment\" required></textarea></label>",
-        "Add note",
+        &format!(
+            "<label>{}<br><textarea name=\"text\" id=\"comment\" required></textarea></label>",
+            l("staff-ticket-note")
+        ),
+        &l("staff-bulk-note"),
     ));
     if open {
-        body.push_str(&form("resolve", "<label>Solution (what fixed it)<br><textarea name=\"solution\" id=\"solution\" required></textarea></label>", "Resolve"));
+        body.push_str(&form(
+            "resolve",
+            &format!("<label>{}<br><textarea name=\"solution\" id=\"solution\" required></textarea></label>", l("staff-ticket-solution")),
+            &l("staff-bulk-resolve"),
+        ));
         body.push_str(&form(
             "escalate",
-            "<label>Why escalate<br><input name=\"reason\"></label> ",
-            "Escalate",
+            &format!(
+                "<label>{}<br><input name=\"reason\"></label> ",
+                l("staff-ticket-escalate-why")
+            ),
+            &l("staff-ticket-escalate"),
         ));
         if t.state != crate::tickets::TicketState::Pending {
             body.push_str(&form(
                 "pending",
-                "<label>Waiting for<br><input name=\"reason\"></label> ",
-                "Set pending",
+                &format!(
+                    "<label>{}<br><input name=\"reason\"></label> ",
+                    l("staff-ticket-waiting-for")
+                ),
+                &l("staff-ticket-set-pending"),
             ));
         }
         if t.state != crate::tickets::TicketState::InProgress {
-            body.push_str(&form("start", "", "Start work"));
+            body.push_str(&form("start", "", &l("staff-ticket-start")));
         }
-        body.push_str(&form("cancel", "", "Cancel ticket"));
+        body.push_str(&form("cancel", "", &l("staff-ticket-cancel")));
     } else if resolved {
-        body.push_str(&form("reopen", "", "Reopen"));
-        body.push_str(&form("close", "", "Close"));
+        body.push_str(&form("reopen", "", &l("staff-ticket-reopen")));
+        body.push_str(&form("close", "", &l("staff-ticket-close")));
     }
     if open {
+        let (playbook, target) = reproduce_preset(t);
+        let mut choices = String::new();
+        for name in PLAYBOOKS {
+            let selected = if name == playbook { " selected" } else { "" };
+            let _ = write!(
+                choices,
+                "<option value=\"{name}\"{selected}>{}</option>",
+                l(&format!("staff-playbook-{name}"))
+            );
+        }
         body.push_str(&form(
             "reproduce",
-            "<label>Playbook<br><select name=\"playbook\"><option>web</option><option>network</option><option>slow</option><option>disk</option><option>crash</option><option>printing</option><option>email</option><option>clock</option><option>health</option></select></label> <label>Target<br><input name=\"target\" placeholder=\"https://…\"></label> ",
-            "Reproduce now",
+            &format!(
+                "<label>{}<br><select name=\"playbook\" id=\"playbook\">{choices}</select></label> <label>{}<br><input name=\"target\" id=\"target\" value=\"{}\" placeholder=\"https://…\"></label> ",
+                l("staff-ticket-playbook"),
+                l("staff-ticket-target"),
+                esc(&target),
+            ),
+            &l("staff-ticket-reproduce"),
         ));
     }
-    body.push_str("</div><h2>Timeline</h2><table id=\"timeline\"><tr><th>When</th><th>What</th><th>Details</th></tr>");
+    let _ = write!(
+        body,
+        "</div><h2>{}</h2><table id=\"timeline\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        l("staff-ticket-timeline"),
+        l("staff-ticket-when"),
+        l("staff-col-what"),
+        l("staff-ticket-details"),
+    );
     for entry in &detail.timeline {
         let _ = write!(
             body,
             "<tr><td>{}</td><td><span class=\"badge\">{}</span>{}</td><td>{}{}</td></tr>",
-            when(entry.at_ms),
+            frame::moment(lang, entry.at_ms, now),
             esc(&entry.kind),
             entry
                 .actor
@@ -992,13 +969,81 @@ async fn ticket_page(
         );
     }
     body.push_str("</table>");
-    signed_page(
-        &caller,
-        &csrf,
-        &format!("#{} {}", t.id, t.title),
-        &body,
-        None,
+    signed_page(&staff, &format!("#{} {}", t.id, title), &body, None)
+}
+
+/// The playbooks a technician can run on a ticket's device.
+const PLAYBOOKS: [&str; 9] = [
+    "web", "network", "slow", "disk", "crash", "printing", "email", "clock", "health",
+];
+
+/// The playbook and target that match what a ticket is about, for "Reproduce now".
+fn reproduce_preset(ticket: &crate::store::TicketRecord) -> (&'static str, String) {
+    let family = ticket.check.split('.').next().unwrap_or_default();
+    let resource = ticket.resource.as_str();
+    match family {
+        "https" | "tcp" => ("web", resource.to_owned()),
+        "dns" if !resource.is_empty() && !resource.contains(char::is_whitespace) => {
+            ("web", format!("https://{resource}/"))
+        }
+        "network" | "dns" | "gateway" | "ping" => ("network", String::new()),
+        "cpu" | "memory" | "thermal" => ("slow", String::new()),
+        "disk" | "smart" => ("disk", String::new()),
+        "wer" | "crash" | "app" => ("crash", String::new()),
+        "clock" => ("clock", String::new()),
+        "services"
+            if resource.to_ascii_lowercase().contains("spool") || resource.contains("cups") =>
+        {
+            ("printing", String::new())
+        }
+        _ => ("health", String::new()),
+    }
+}
+
+/// When an SLA target falls due, as words: "in 3 h", "2 h late", or the time alone once it
+/// no longer applies.
+fn due_words(staff: &Staff, due_ms: i64, running: bool, now: i64) -> String {
+    if !running {
+        return format!(
+            "<time datetime=\"{}\" class=\"absolute\">{}</time>",
+            frame::iso(due_ms),
+            esc(&when(due_ms))
+        );
+    }
+    let left = due_ms - now;
+    let (class, words) = if left < 0 {
+        (
+            " class=\"late\"",
+            frame::span_message("staff-due-late", -left),
+        )
+    } else {
+        ("", frame::span_message("staff-due-in", left))
+    };
+    format!(
+        "<time datetime=\"{}\"{class} title=\"{}\">{}</time>",
+        frame::iso(due_ms),
+        esc(&when(due_ms)),
+        esc(&staff.say(&words))
     )
+}
+
+/// The enabled users as `<option>`s, `current` (else the reader) chosen.
+async fn assignee_options(state: &HttpState, reader: &str, current: Option<&str>) -> String {
+    let users = state.store.users().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "reading users");
+        Vec::new()
+    });
+    let chosen = current.unwrap_or(reader);
+    let mut options = String::new();
+    for user in users.iter().filter(|u| u.disabled_at_ms.is_none()) {
+        let selected = if user.name == chosen { " selected" } else { "" };
+        let _ = write!(
+            options,
+            "<option value=\"{0}\"{selected}>{0}</option>",
+            esc(&user.name)
+        );
+    }
+    options
 }
 
 /// The ticket's fixes: each fix that answers its fault, with how often it worked for this
@@ -1098,12 +1143,13 @@ async fn act(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (caller, _) = match signed_in_form(&state, &headers, &form).await {
-        Ok(who) => who,
+    let staff = match signed_in_form(&state, &headers, &form).await {
+        Ok(staff) => staff,
         Err(refused) => return refused,
     };
+    let caller = &staff.caller;
     let Ok(id) = id.parse::<i64>() else {
-        return problem(Some(&caller), StatusCode::NOT_FOUND, "No such ticket.");
+        return problem(Some(&staff), StatusCode::NOT_FOUND, "No such ticket.");
     };
     let field = |key: &str| form.get(key).cloned().unwrap_or_default();
     let request = match form.get("action").map(String::as_str) {
@@ -1139,21 +1185,21 @@ async fn act(
                 },
             };
             let outcome = crate::http::fixes::apply(&state, &caller, id, request).await;
-            return form_outcome(&caller, id, outcome).await;
+            return form_outcome(&staff, id, outcome).await;
         }
         Some("reproduce") => ActionRequest::Reproduce(ReproduceBody {
             playbook: field("playbook"),
             target: form.get("target").cloned().filter(|t| !t.trim().is_empty()),
             ttl_secs: None,
         }),
-        _ => return problem(Some(&caller), StatusCode::BAD_REQUEST, "Unknown action."),
+        _ => return problem(Some(&staff), StatusCode::BAD_REQUEST, "Unknown action."),
     };
     let outcome = perform(&state, &caller, id, request).await;
-    form_outcome(&caller, id, outcome).await
+    form_outcome(&staff, id, outcome).await
 }
 
 /// Back to the ticket after a form's action, or the refusal's words on a page.
-async fn form_outcome(caller: &crate::http::Caller, id: i64, outcome: Response) -> Response {
+async fn form_outcome(staff: &Staff, id: i64, outcome: Response) -> Response {
     if outcome.status().is_success() {
         return Redirect::to(&format!("/tickets/{id}")).into_response();
     }
@@ -1164,7 +1210,7 @@ async fn form_outcome(caller: &crate::http::Caller, id: i64, outcome: Response) 
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|json| json["error"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "The action failed.".to_owned());
-    problem(Some(caller), status, &message)
+    problem(Some(staff), status, &message)
 }
 
 /// `/devices/{id}`: inventory, current conditions, health history and tickets.
@@ -1173,18 +1219,24 @@ async fn device_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
-        Ok(who) => who,
+    let staff = match signed_in(&state, &headers).await {
+        Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
     let device = match state.store.device(&id).await {
         Ok(Some(device)) => device,
-        Ok(None) => return problem(Some(&caller), StatusCode::NOT_FOUND, "No such device."),
+        Ok(None) => {
+            return problem(
+                Some(&staff),
+                StatusCode::NOT_FOUND,
+                &staff.t("staff-device-missing"),
+            );
+        }
         Err(_) => {
             return problem(
-                Some(&caller),
+                Some(&staff),
                 StatusCode::SERVICE_UNAVAILABLE,
-                "The collector's store is unavailable.",
+                &staff.t("staff-store-unavailable"),
             );
         }
     };
@@ -1204,45 +1256,72 @@ async fn device_page(
         .await
         .unwrap_or_default();
     let mut body = String::new();
+    let lang = staff.lang;
+    let now = now_ms();
+    let l = |id: &str| esc(&staff.t(id));
     let inventory = device.inventory.clone().unwrap_or_default();
     let _ = write!(
         body,
-        "<h1>{}</h1><div class=\"card\"><dl class=\"kv\"><dt>Site</dt><dd>{}</dd><dt>OS</dt><dd>{} {}</dd><dt>CPU</dt><dd>{} ({} cores)</dd>\
-         <dt>Memory</dt><dd>{:.1} GB</dd><dt>Agent</dt><dd>{}</dd><dt>Last seen</dt><dd>{}</dd><dt>Connected</dt><dd>{}</dd><dt>VIP</dt><dd>{}</dd></dl></div>",
+        "<h1>{}</h1><div class=\"card\"><dl class=\"kv\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} {}</dd><dt>{}</dt><dd>{} ({})</dd>\
+         <dt>{}</dt><dd>{:.1} GB</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>VIP</dt><dd>{}</dd></dl></div>",
         esc(&device.hostname),
+        l("staff-col-site"),
         esc(&device.site),
+        l("staff-device-os"),
         esc(&inventory.os_name),
         esc(&inventory.os_version),
+        l("staff-device-cpu"),
         esc(&inventory.cpu_model),
-        inventory.cpu_logical_cores,
+        esc(&staff.say(
+            &firstline_i18n::msg!("staff-device-cores", "count" => inventory.cpu_logical_cores)
+        )),
+        l("staff-device-memory"),
         inventory.memory_total_bytes as f64 / 1e9,
+        l("staff-col-agent"),
         esc(&device.agent_version),
+        l("staff-col-last-seen"),
         device
             .last_seen_at_ms
-            .map(when)
-            .unwrap_or_else(|| "never".to_owned()),
+            .map(|at| frame::moment(lang, at, now))
+            .unwrap_or_else(|| l("staff-never")),
+        l("staff-device-connected"),
         if state.sessions.is_connected(&device.id) {
-            "yes"
+            l("staff-yes")
         } else {
-            "no"
+            l("staff-no")
         },
-        if device.vip { "yes" } else { "no" },
+        if device.vip {
+            l("staff-yes")
+        } else {
+            l("staff-no")
+        },
     );
-    body.push_str(&users_card(&inventory));
-    body.push_str(&agent_health_card(device.agent_health.as_ref()));
+    body.push_str(&users_card(&staff, &inventory));
+    body.push_str(&agent_health_card(&staff, device.agent_health.as_ref()));
     if let Some(note) = &device.budget_note {
         let _ = write!(
             body,
-            "<h2>Over its budget</h2><p class=\"warning\">This device {} (noted {}). Its agent or \
-             its configuration may be broken, or it is not what it claims to be.</p>",
-            esc(note),
+            "<h2>{}</h2><p class=\"warning\">{} ({})</p>",
+            l("staff-device-over-budget"),
+            esc(&staff.say(
+                &firstline_i18n::msg!("staff-device-over-budget-note", "note" => note.as_str())
+            )),
             device
                 .budget_note_at_ms
-                .map(when)
+                .map(|at| frame::moment(lang, at, now))
                 .unwrap_or_else(|| "?".to_owned())
         );
     }
-    body.push_str("<h2>Current conditions</h2><table><tr><th>Check</th><th>Resource</th><th>State</th><th>Since</th><th>Summary</th></tr>");
+    let _ = write!(
+        body,
+        "<h2>{}</h2><table id=\"conditions\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        l("staff-device-conditions"),
+        l("staff-filter-check"),
+        l("staff-device-resource"),
+        l("staff-col-state"),
+        l("staff-device-since"),
+        l("staff-device-summary"),
+    );
     for condition in &conditions {
         let _ = write!(
             body,
@@ -1251,11 +1330,11 @@ async fn device_page(
             esc(&condition.resource),
             condition.state.as_str(),
             condition.severity.as_str(),
-            when(condition.since_ms),
+            frame::moment(lang, condition.since_ms, now),
             esc(&condition.summary)
         );
     }
-    body.push_str("</table><h2>Health history</h2>");
+    let _ = write!(body, "</table><h2>{}</h2>", l("staff-device-history"));
     let mut per_check: HashMap<String, f64> = HashMap::new();
     for finding in &findings {
         if finding.finding.severity >= crate::model::Severity::Warning {
@@ -1264,23 +1343,29 @@ async fn device_page(
     }
     let mut rows: Vec<(String, f64)> = per_check.into_iter().collect();
     rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    body.push_str(&bars(
-        "Problems raised per check (last 500 findings)",
-        &rows,
-        "",
-    ));
-    body.push_str("<table><tr><th>When</th><th>Severity</th><th>Finding</th></tr>");
+    body.push_str(&bars(&staff.t("staff-device-history-chart"), &rows, ""));
+    let _ = write!(
+        body,
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        l("staff-ticket-when"),
+        l("staff-device-severity"),
+        l("staff-device-finding"),
+    );
     for finding in findings.iter().rev().take(20) {
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            when(finding.received_at_ms),
+            frame::moment(lang, finding.received_at_ms, now),
             finding.finding.severity.as_str(),
             esc(&finding.finding.summary)
         );
     }
-    body.push_str(
-        "</table><h2>Tickets</h2><table><tr><th>#</th><th>Ticket</th><th>State</th></tr>",
+    let _ = write!(
+        body,
+        "</table><h2 id=\"tickets\">{}</h2><table><tr><th>#</th><th>{}</th><th>{}</th></tr>",
+        l("staff-device-tickets"),
+        l("staff-col-what"),
+        l("staff-col-state"),
     );
     for ticket in &tickets {
         let _ = write!(
@@ -1288,28 +1373,40 @@ async fn device_page(
             "<tr><td>{}</td><td><a href=\"/tickets/{}\">{}</a></td><td>{}</td></tr>",
             ticket.id,
             ticket.id,
-            esc(&ticket.title),
-            ticket.state.as_str()
+            esc(&queue::ticket_title(&staff, ticket)),
+            l(&format!("staff-state-{}", ticket.state.as_str()))
         );
     }
     body.push_str("</table>");
-    signed_page(&caller, &csrf, &device.hostname, &body, None)
+    signed_page(&staff, &device.hostname, &body, None)
 }
 
 /// The agent's own health from its heartbeats: how long its checks take, its memory and the
 /// findings it still holds. Numbers only (nothing an agent typed), so nothing to escape.
 /// Who uses the device: its sessions (kind, line, login time) and the last login.
-fn users_card(inventory: &crate::model::Inventory) -> String {
-    let mut card = String::from("<h2>Users</h2>");
+fn users_card(staff: &Staff, inventory: &crate::model::Inventory) -> String {
+    let l = |id: &str| esc(&staff.t(id));
+    let mut card = format!("<h2>{}</h2>", l("staff-device-users"));
     if inventory.users.is_empty() {
-        card.push_str("<p class=\"muted\" id=\"users\">No one has a session on it now.</p>");
+        let _ = write!(
+            card,
+            "<p class=\"muted\" id=\"users\">{}</p>",
+            l("staff-device-no-session")
+        );
     } else {
-        card.push_str("<table id=\"users\"><tr><th>Account</th><th>Session</th><th>Where</th><th>Since</th></tr>");
+        let _ = write!(
+            card,
+            "<table id=\"users\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            l("staff-device-account"),
+            l("staff-device-session"),
+            l("staff-device-where"),
+            l("staff-device-since"),
+        );
         for user in &inventory.users {
             let place = if user.remote_host.is_empty() {
                 esc(&user.line)
             } else {
-                format!("{} from {}", esc(&user.line), esc(&user.remote_host))
+                esc(&staff.say(&firstline_i18n::msg!("staff-device-from", "line" => user.line.as_str(), "host" => user.remote_host.as_str())))
             };
             let _ = write!(
                 card,
@@ -1318,7 +1415,7 @@ fn users_card(inventory: &crate::model::Inventory) -> String {
                 user.kind.as_str(),
                 place,
                 if user.login_at_ms > 0 {
-                    when(user.login_at_ms)
+                    frame::moment(staff.lang, user.login_at_ms, now_ms())
                 } else {
                     "—".to_owned()
                 },
@@ -1328,7 +1425,8 @@ fn users_card(inventory: &crate::model::Inventory) -> String {
     }
     let _ = write!(
         card,
-        "<p>Last login: <span id=\"last-user\">{}</span></p>",
+        "<p>{}: <span id=\"last-user\">{}</span></p>",
+        l("staff-device-last-login"),
         if inventory.last_user.is_empty() {
             "—".to_owned()
         } else {
@@ -1338,27 +1436,39 @@ fn users_card(inventory: &crate::model::Inventory) -> String {
     card
 }
 
-fn agent_health_card(health: Option<&crate::model::AgentHealth>) -> String {
+fn agent_health_card(staff: &Staff, health: Option<&crate::model::AgentHealth>) -> String {
+    let l = |id: &str| esc(&staff.t(id));
     let Some(health) = health else {
-        return "<h2>Agent health</h2><p class=\"muted\">Not reported yet: agents report it with their heartbeats.</p>".to_owned();
+        return format!(
+            "<h2>{}</h2><p class=\"muted\">{}</p>",
+            l("staff-agent-health"),
+            l("staff-agent-health-none")
+        );
     };
-    let unknown = || "unknown".to_owned();
+    let unknown = || l("staff-unknown");
     format!(
-        "<h2>Agent health</h2><div class=\"card\"><dl class=\"kv\"><dt>Check cycle</dt><dd>{}</dd>\
-         <dt>Resident memory</dt><dd>{}</dd><dt>Outbox</dt><dd>{}</dd><dt>Reported</dt><dd>{}</dd></dl></div>",
+        "<h2>{}</h2><div class=\"card\"><dl class=\"kv\"><dt>{}</dt><dd>{}</dd>\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl></div>",
+        l("staff-agent-health"),
+        l("staff-agent-check-cycle"),
         health
             .check_cycle_ms
             .map(|ms| format!("{ms} ms"))
             .unwrap_or_else(unknown),
+        l("staff-agent-memory"),
         health
             .resident_memory_bytes
             .map(|bytes| format!("{:.1} MB", bytes as f64 / 1e6))
             .unwrap_or_else(unknown),
+        l("staff-agent-outbox"),
         health
             .outbox_depth
-            .map(|depth| format!("{depth} findings waiting"))
+            .map(|depth| esc(
+                &staff.say(&firstline_i18n::msg!("staff-agent-outbox-depth", "count" => depth))
+            ))
             .unwrap_or_else(unknown),
-        when(health.reported_at_ms),
+        l("staff-agent-reported"),
+        frame::moment(staff.lang, health.reported_at_ms, now_ms()),
     )
 }
 
@@ -1368,8 +1478,8 @@ async fn knowledge_page(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
-        Ok(who) => who,
+    let staff = match signed_in(&state, &headers).await {
+        Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
     let q = query.get("q").cloned().unwrap_or_default();
@@ -1395,7 +1505,7 @@ async fn knowledge_page(
         body.push_str(&fix_items(&entry.solutions));
         body.push_str("</ol></div>");
     }
-    signed_page(&caller, &csrf, "Knowledge", &body, None)
+    signed_page(&staff, "Knowledge", &body, None)
 }
 
 /// `/stats`: the supervisors' view.
@@ -1404,13 +1514,14 @@ async fn stats_page(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let (caller, csrf) = match signed_in(&state, &headers).await {
-        Ok(who) => who,
+    let staff = match signed_in(&state, &headers).await {
+        Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
+    let caller = &staff.caller;
     if caller.role < Role::Supervisor {
         return problem(
-            Some(&caller),
+            Some(&staff),
             StatusCode::FORBIDDEN,
             "Stats are for supervisors.",
         );
@@ -1425,7 +1536,7 @@ async fn stats_page(
         Ok(stats) => stats,
         Err(_) => {
             return problem(
-                Some(&caller),
+                Some(&staff),
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The collector's store is unavailable.",
             );
@@ -1508,7 +1619,7 @@ async fn stats_page(
         );
     }
     body.push_str("</table>");
-    signed_page(&caller, &csrf, "Stats", &body, Some(60))
+    signed_page(&staff, "Stats", &body, Some(60))
 }
 
 #[cfg(test)]

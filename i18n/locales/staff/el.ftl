@@ -3,3 +3,270 @@
 # start with `staff-` (pages) or `title-` (ticket titles made from a finding's evidence).
 
 staff-language = Γλώσσα
+staff-language-browser = Όπως ο φυλλομετρητής
+staff-language-unknown = Το «{ $value }» δεν είναι γλώσσα που μιλά το Firstline: επιλέξτε English, 中文, Polski ή Ελληνικά.
+staff-time-zone = Ζώνη ώρας
+staff-time-zone-browser = Όπως ο φυλλομετρητής
+staff-time-zone-unknown = Το «{ $value }» δεν είναι όνομα ζώνης ώρας: χρησιμοποιήστε π.χ. Europe/Athens ή αφήστε το κενό για τη ζώνη του φυλλομετρητή.
+staff-preferences-heading = Πώς εμφανίζεται ο χώρος εργασίας
+staff-preferences-saved = Αποθηκεύτηκε: οι σελίδες εμφανίζονται πλέον σε αυτή τη γλώσσα και ζώνη ώρας.
+staff-save = Αποθήκευση
+
+## the frame around every page
+staff-nav-queue = Ουρά
+staff-nav-devices = Συσκευές
+staff-nav-knowledge = Γνωσιακή βάση
+staff-nav-stats = Στατιστικά
+staff-nav-account = Λογαριασμός
+staff-search = Αναζήτηση
+staff-search-placeholder = Αναζήτηση αιτημάτων, συσκευών, ατόμων… (/)
+staff-sign-out = Αποσύνδεση
+staff-role-technician = τεχνικός
+staff-role-supervisor = επόπτης
+staff-role-admin = διαχειριστής
+staff-problem = Πρόβλημα
+staff-store-unavailable = Η αποθήκη δεδομένων του συλλέκτη δεν είναι διαθέσιμη: η σελίδα δεν μπορεί να εμφανιστεί τώρα. Δοκιμάστε ξανά σε ένα λεπτό.
+
+## times
+staff-ago = { $unit ->
+    [s] πριν από { $count } δευτ.
+    [min] πριν από { $count } λεπτ.
+    [h] { $count ->
+        [one] πριν από { $count } ώρα
+       *[other] πριν από { $count } ώρες
+    }
+   *[d] { $count ->
+        [one] πριν από { $count } ημέρα
+       *[other] πριν από { $count } ημέρες
+    }
+}
+staff-due-in = { $unit ->
+    [s] σε { $count } δευτ.
+    [min] σε { $count } λεπτ.
+    [h] { $count ->
+        [one] σε { $count } ώρα
+       *[other] σε { $count } ώρες
+    }
+   *[d] { $count ->
+        [one] σε { $count } ημέρα
+       *[other] σε { $count } ημέρες
+    }
+}
+staff-due-late = { $unit ->
+    [s] καθυστέρηση { $count } δευτ.
+    [min] καθυστέρηση { $count } λεπτ.
+    [h] { $count ->
+        [one] καθυστέρηση { $count } ώρα
+       *[other] καθυστέρηση { $count } ώρες
+    }
+   *[d] { $count ->
+        [one] καθυστέρηση { $count } ημέρα
+       *[other] καθυστέρηση { $count } ημέρες
+    }
+}
+staff-never = ποτέ
+
+## the queue
+staff-queue-heading = Ουρά
+staff-queue-empty = Τίποτα εδώ: κανένα αίτημα δεν ταιριάζει.
+staff-queue-truncated = Εμφανίζονται τα πρώτα { $count } αιτήματα: περιορίστε τα φίλτρα για να δείτε τα υπόλοιπα.
+staff-queue-keys = Πλήκτρα: j/k μετακίνηση · x επιλογή · o άνοιγμα · a ανάθεση · r επίλυση · / αναζήτηση
+staff-ticket-count = { $count ->
+    [one] { $count } αίτημα
+   *[other] { $count } αιτήματα
+}
+staff-view-open = Όλα τα ανοιχτά
+staff-view-mine = Τα αιτήματά μου
+staff-view-unassigned-urgent = Χωρίς ανάθεση P1–P2
+staff-view-breaching = Λήγουν εντός 1 ώρας
+staff-view-reported = Από αναφορές χρηστών
+staff-col-id = #
+staff-col-priority = Προτεραιότητα
+staff-col-what = Τι
+staff-col-who = Συσκευές και χρήστης
+staff-col-site = Τοποθεσία
+staff-col-age = Ηλικία
+staff-col-sla = SLA
+staff-col-updated = Ενημέρωση
+staff-col-assignee = Ανάθεση
+staff-col-state = Κατάσταση
+staff-unassigned = Χωρίς ανάθεση
+staff-device-count = { $count ->
+    [one] { $count } συσκευή
+   *[other] { $count } συσκευές
+}
+staff-select-all = Επιλογή όλων των εμφανιζόμενων αιτημάτων
+staff-state-open = Ανοιχτό
+staff-state-new = Νέο
+staff-state-assigned = Ανατέθηκε
+staff-state-in_progress = Σε εξέλιξη
+staff-state-pending = Σε αναμονή
+staff-state-resolved = Επιλύθηκε
+staff-state-closed = Κλειστό
+staff-state-cancelled = Ακυρώθηκε
+staff-kind-device = Συσκευή
+staff-kind-incident = Συμβάν
+staff-kind-report = Αναφορά χρήστη
+
+## filters
+staff-filter-view = Προβολή
+staff-filter-state = Κατάσταση
+staff-filter-priority = Προτεραιότητα
+staff-filter-tier = Επίπεδο
+staff-filter-kind = Είδος
+staff-filter-assignee = Ανάθεση
+staff-filter-site = Τοποθεσία
+staff-filter-check = Έλεγχος
+staff-filter-sort = Σειρά
+staff-filter-health = Υγεία
+staff-filter-any = Όλα
+staff-filter-apply = Φιλτράρισμα
+staff-filter-clear = Καθαρισμός
+staff-filter-bad = { $field } «{ $value }» δεν υπάρχει: επιλέξτε από { $valid }. Η λίστα εμφανίζεται χωρίς αυτό.
+
+## actions on selected tickets
+staff-bulk-selected = Με τα επιλεγμένα αιτήματα:
+staff-bulk-assign-to = Ανάθεση σε…
+staff-bulk-assign = Ανάθεση
+staff-bulk-note-placeholder = Εσωτερική σημείωση
+staff-bulk-note = Προσθήκη σημείωσης
+staff-bulk-solution-placeholder = Τι το διόρθωσε
+staff-bulk-resolve = Επίλυση
+staff-bulk-done-assign = { $count ->
+    [one] Ανατέθηκε { $count } αίτημα.
+   *[other] Ανατέθηκαν { $count } αιτήματα.
+}
+staff-bulk-done-comment = { $count ->
+    [one] Προστέθηκε σημείωση σε { $count } αίτημα.
+   *[other] Προστέθηκε σημείωση σε { $count } αιτήματα.
+}
+staff-bulk-done-resolve = { $count ->
+    [one] Επιλύθηκε { $count } αίτημα.
+   *[other] Επιλύθηκαν { $count } αιτήματα.
+}
+staff-bulk-none-selected = Δεν επιλέχθηκε αίτημα: επιλέξτε πρώτα τα αιτήματα και μετά την ενέργεια.
+staff-bulk-bad-ticket = Το «{ $value }» δεν είναι αριθμός αιτήματος.
+staff-bulk-bad-action = Το «{ $value }» δεν είναι ενέργεια για επιλεγμένα αιτήματα: ανάθεση, σημείωση ή επίλυση.
+staff-bulk-too-many = Επιλέχθηκαν { $count } αιτήματα· μία ενέργεια δέχεται έως { $limit }.
+staff-bulk-result = Ορισμένα αιτήματα δεν άλλαξαν
+staff-bulk-partly = Άλλαξαν { $done }, απορρίφθηκαν { $refused }:
+staff-back-to-queue = Επιστροφή στην ουρά
+
+## devices
+staff-devices-heading = Συσκευές
+staff-devices-find = Εύρεση
+staff-devices-find-placeholder = Όνομα, χρήστης, τοποθεσία ή λειτουργικό
+staff-devices-count = { $shown } από { $total } συσκευές
+staff-devices-none = Καμία συσκευή δεν ταιριάζει.
+staff-col-device = Συσκευή
+staff-col-health = Υγεία
+staff-col-user = Χρήστης
+staff-col-last-seen = Τελευταία επαφή
+staff-col-agent = Πράκτορας
+staff-col-open-tickets = Ανοιχτά αιτήματα
+staff-health-problems = Προβλήματα
+staff-health-firing = { $count ->
+    [one] { $count } πρόβλημα
+   *[other] { $count } προβλήματα
+}
+staff-health-offline = Εκτός σύνδεσης
+staff-health-healthy = Υγιής
+staff-health-revoked = Ανακλήθηκε
+
+## a ticket
+staff-ticket-missing = Δεν υπάρχει τέτοιο αίτημα.
+staff-ticket-priority-why = επίδραση { $impact }, επείγον { $urgency }
+staff-level-high = υψηλή
+staff-level-medium = μεσαία
+staff-level-low = χαμηλή
+staff-ticket-opened = Άνοιξε
+staff-ticket-response-due = Προθεσμία απόκρισης
+staff-ticket-resolution-due = Προθεσμία επίλυσης
+staff-ticket-requester = Αιτών
+staff-ticket-affected-users = Επηρεαζόμενοι χρήστες
+staff-ticket-resolution = Επίλυση
+staff-ticket-problem-candidate = Επαναλαμβάνεται: υποψήφιο πρόβλημα
+staff-ticket-known-fixes = Γνωστές λύσεις
+staff-ticket-no-known-fixes = Καμία ακόμη: η λύση που θα δώσετε κατά την επίλυση θα προταθεί την επόμενη φορά.
+staff-ticket-added = Προστέθηκε
+staff-ticket-recovered = Αποκαταστάθηκε
+staff-ticket-actions = Ενέργειες
+staff-ticket-reply-to = Απάντηση στον/στην { $person } (τη βλέπει στη σελίδα βοήθειας, ως ειδοποίηση και με e-mail)
+staff-ticket-send-reply = Αποστολή απάντησης
+staff-ticket-note = Εσωτερική σημείωση (μόνο για το προσωπικό)
+staff-ticket-solution = Λύση (τι το διόρθωσε)
+staff-ticket-escalate-why = Γιατί κλιμάκωση
+staff-ticket-escalate = Κλιμάκωση
+staff-ticket-waiting-for = Αναμονή για
+staff-ticket-set-pending = Σε αναμονή
+staff-ticket-start = Έναρξη εργασίας
+staff-ticket-cancel = Ακύρωση αιτήματος
+staff-ticket-reopen = Επανάνοιγμα
+staff-ticket-close = Κλείσιμο
+staff-ticket-playbook = Σενάριο
+staff-ticket-target = Στόχος
+staff-ticket-reproduce = Αναπαραγωγή τώρα
+staff-ticket-timeline = Χρονολόγιο
+staff-ticket-when = Πότε
+staff-ticket-details = Λεπτομέρειες
+staff-playbook-web = Ιστότοπος ή διαδικτυακή εφαρμογή
+staff-playbook-network = Το δίκτυο
+staff-playbook-slow = Αργή λειτουργία
+staff-playbook-disk = Δίσκος και αποθήκευση αρχείων
+staff-playbook-crash = Κατάρρευση προγράμματος
+staff-playbook-printing = Εκτύπωση
+staff-playbook-email = Ηλεκτρονικό ταχυδρομείο
+staff-playbook-clock = Το ρολόι
+staff-playbook-health = Γενική κατάσταση
+
+## a device
+staff-device-missing = Δεν υπάρχει τέτοια συσκευή.
+staff-device-os = Λειτουργικό
+staff-device-cpu = Επεξεργαστής
+staff-device-cores = { $count ->
+    [one] { $count } πυρήνας
+   *[other] { $count } πυρήνες
+}
+staff-device-memory = Μνήμη
+staff-device-connected = Συνδεδεμένη
+staff-yes = ναι
+staff-no = όχι
+staff-unknown = άγνωστο
+staff-device-over-budget = Πάνω από το όριο
+staff-device-over-budget-note = Αυτή η συσκευή: { $note }. Ο πράκτοράς της ή η ρύθμισή της μπορεί να είναι χαλασμένα, ή δεν είναι αυτό που δηλώνει.
+staff-device-conditions = Τρέχουσες καταστάσεις
+staff-device-resource = Πόρος
+staff-device-since = Από
+staff-device-summary = Σύνοψη
+staff-device-history = Ιστορικό υγείας
+staff-device-history-chart = Προβλήματα ανά έλεγχο (τελευταία 500 ευρήματα)
+staff-device-severity = Σοβαρότητα
+staff-device-finding = Εύρημα
+staff-device-tickets = Αιτήματα
+staff-device-users = Χρήστες
+staff-device-no-session = Κανείς δεν είναι συνδεδεμένος σε αυτήν τώρα.
+staff-device-account = Λογαριασμός
+staff-device-session = Συνεδρία
+staff-device-where = Πού
+staff-device-from = { $line } από { $host }
+staff-device-last-login = Τελευταία σύνδεση
+staff-agent-health = Υγεία πράκτορα
+staff-agent-health-none = Δεν έχει αναφερθεί ακόμη: οι πράκτορες την αναφέρουν με τα σήματα ζωής τους.
+staff-agent-check-cycle = Κύκλος ελέγχων
+staff-agent-memory = Μνήμη σε χρήση
+staff-agent-outbox = Εξερχόμενα
+staff-agent-outbox-depth = { $count ->
+    [one] { $count } εύρημα σε αναμονή
+   *[other] { $count } ευρήματα σε αναμονή
+}
+staff-agent-reported = Αναφέρθηκε
+
+## search
+staff-search-words = Λέξεις
+staff-search-kind-tickets = Αιτήματα
+staff-search-kind-devices = Συσκευές
+staff-search-kind-people = Άτομα
+staff-search-kind-knowledge = Γνωσιακή βάση
+staff-search-hint = Πληκτρολογήστε λίγες λέξεις: όνομα ατόμου, όνομα υπολογιστή, σφάλμα, τοποθεσία. Κάθε λέξη πρέπει να ταιριάζει· η τελευταία μπορεί να είναι η αρχή μιας λέξης.
+staff-search-too-long = Το πολύ { $limit } χαρακτήρες.
+staff-search-nothing = Δεν βρέθηκε τίποτα για «{ $words }». Δοκιμάστε λιγότερες λέξεις ή ελέγξτε την ορθογραφία.

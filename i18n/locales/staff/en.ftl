@@ -3,3 +3,252 @@
 # start with `staff-` (pages) or `title-` (ticket titles made from a finding's evidence).
 
 staff-language = Language
+staff-language-browser = As my browser says
+staff-language-unknown = "{ $value }" is not a language Firstline speaks: choose English, 中文, Polski or Ελληνικά.
+staff-time-zone = Time zone
+staff-time-zone-browser = As my browser says
+staff-time-zone-unknown = "{ $value }" is not a time zone name: use one such as Europe/Warsaw, or leave it empty for your browser's.
+staff-preferences-heading = How the workspace reads
+staff-preferences-saved = Saved: pages now show in this language and time zone.
+staff-save = Save
+
+## the frame around every page
+staff-nav-queue = Queue
+staff-nav-devices = Devices
+staff-nav-knowledge = Knowledge
+staff-nav-stats = Stats
+staff-nav-account = Account
+staff-search = Search
+staff-search-placeholder = Search tickets, devices, people… (/)
+staff-sign-out = Sign out
+staff-role-technician = technician
+staff-role-supervisor = supervisor
+staff-role-admin = admin
+staff-problem = Problem
+staff-store-unavailable = The collector's store is unavailable: the page cannot be shown now. Try again in a minute.
+
+## times
+staff-ago = { $unit ->
+    [s] { $count } s ago
+    [min] { $count } min ago
+    [h] { $count } h ago
+   *[d] { $count } d ago
+}
+staff-due-in = { $unit ->
+    [s] in { $count } s
+    [min] in { $count } min
+    [h] in { $count } h
+   *[d] in { $count } d
+}
+staff-due-late = { $unit ->
+    [s] { $count } s late
+    [min] { $count } min late
+    [h] { $count } h late
+   *[d] { $count } d late
+}
+staff-never = never
+
+## the queue
+staff-queue-heading = Queue
+staff-queue-empty = Nothing here: no ticket matches.
+staff-queue-truncated = Showing the first { $count } tickets: narrow the filters to see the rest.
+staff-queue-keys = Keys: j/k move · x select · o open · a assign · r resolve · / search
+staff-ticket-count = { $count ->
+    [one] { $count } ticket
+   *[other] { $count } tickets
+}
+staff-view-open = All open
+staff-view-mine = My tickets
+staff-view-unassigned-urgent = Unassigned P1–P2
+staff-view-breaching = Breaching within 1 h
+staff-view-reported = Reported by users
+staff-col-id = #
+staff-col-priority = Priority
+staff-col-what = What
+staff-col-who = Devices and user
+staff-col-site = Site
+staff-col-age = Age
+staff-col-sla = SLA
+staff-col-updated = Updated
+staff-col-assignee = Assignee
+staff-col-state = State
+staff-unassigned = Unassigned
+staff-device-count = { $count ->
+    [one] { $count } device
+   *[other] { $count } devices
+}
+staff-select-all = Select every ticket shown
+staff-state-open = Open
+staff-state-new = New
+staff-state-assigned = Assigned
+staff-state-in_progress = In progress
+staff-state-pending = Pending
+staff-state-resolved = Resolved
+staff-state-closed = Closed
+staff-state-cancelled = Cancelled
+staff-kind-device = Device
+staff-kind-incident = Incident
+staff-kind-report = User report
+
+## filters
+staff-filter-view = View
+staff-filter-state = State
+staff-filter-priority = Priority
+staff-filter-tier = Tier
+staff-filter-kind = Kind
+staff-filter-assignee = Assignee
+staff-filter-site = Site
+staff-filter-check = Check
+staff-filter-sort = Order
+staff-filter-health = Health
+staff-filter-any = Any
+staff-filter-apply = Filter
+staff-filter-clear = Clear
+staff-filter-bad = { $field } "{ $value }" is not one: choose from { $valid }. Showing the list without it.
+
+## actions on selected tickets
+staff-bulk-selected = With the selected tickets:
+staff-bulk-assign-to = Assign to…
+staff-bulk-assign = Assign
+staff-bulk-note-placeholder = Internal note
+staff-bulk-note = Add note
+staff-bulk-solution-placeholder = What fixed it
+staff-bulk-resolve = Resolve
+staff-bulk-done-assign = { $count ->
+    [one] { $count } ticket assigned.
+   *[other] { $count } tickets assigned.
+}
+staff-bulk-done-comment = { $count ->
+    [one] Note added to { $count } ticket.
+   *[other] Note added to { $count } tickets.
+}
+staff-bulk-done-resolve = { $count ->
+    [one] { $count } ticket resolved.
+   *[other] { $count } tickets resolved.
+}
+staff-bulk-none-selected = No ticket was selected: tick the tickets first, then choose the action.
+staff-bulk-bad-ticket = "{ $value }" is not a ticket number.
+staff-bulk-bad-action = "{ $value }" is not an action for selected tickets: assign, comment or resolve.
+staff-bulk-too-many = { $count } tickets were selected; one action takes at most { $limit }.
+staff-bulk-result = Some tickets were not changed
+staff-bulk-partly = { $done } changed, { $refused } refused:
+staff-back-to-queue = Back to the queue
+
+## devices
+staff-devices-heading = Devices
+staff-devices-find = Find
+staff-devices-find-placeholder = Hostname, user, site or OS
+staff-devices-count = { $shown } of { $total } devices
+staff-devices-none = No device matches.
+staff-col-device = Device
+staff-col-health = Health
+staff-col-user = User
+staff-col-last-seen = Last seen
+staff-col-agent = Agent
+staff-col-open-tickets = Open tickets
+staff-health-problems = Problems
+staff-health-firing = { $count ->
+    [one] { $count } problem
+   *[other] { $count } problems
+}
+staff-health-offline = Offline
+staff-health-healthy = Healthy
+staff-health-revoked = Revoked
+
+## a ticket
+staff-ticket-missing = There is no such ticket.
+staff-ticket-priority-why = impact { $impact }, urgency { $urgency }
+staff-level-high = high
+staff-level-medium = medium
+staff-level-low = low
+staff-ticket-opened = Opened
+staff-ticket-response-due = Response due
+staff-ticket-resolution-due = Resolution due
+staff-ticket-requester = Requester
+staff-ticket-affected-users = Affected users
+staff-ticket-resolution = Resolution
+staff-ticket-problem-candidate = Recurring: a problem candidate
+staff-ticket-known-fixes = Known fixes
+staff-ticket-no-known-fixes = None yet: the solution you give when resolving will be suggested next time.
+staff-ticket-added = Added
+staff-ticket-recovered = Recovered
+staff-ticket-actions = Actions
+staff-ticket-reply-to = Reply to { $person } (they see it on their help page, as a notification and by e-mail)
+staff-ticket-send-reply = Send reply
+staff-ticket-note = Internal note (staff only)
+staff-ticket-solution = Solution (what fixed it)
+staff-ticket-escalate-why = Why escalate
+staff-ticket-escalate = Escalate
+staff-ticket-waiting-for = Waiting for
+staff-ticket-set-pending = Set pending
+staff-ticket-start = Start work
+staff-ticket-cancel = Cancel ticket
+staff-ticket-reopen = Reopen
+staff-ticket-close = Close
+staff-ticket-playbook = Playbook
+staff-ticket-target = Target
+staff-ticket-reproduce = Reproduce now
+staff-ticket-timeline = Timeline
+staff-ticket-when = When
+staff-ticket-details = Details
+staff-playbook-web = A website or web app
+staff-playbook-network = The network
+staff-playbook-slow = Slowness
+staff-playbook-disk = Disk and saving files
+staff-playbook-crash = A program crashing
+staff-playbook-printing = Printing
+staff-playbook-email = E-mail
+staff-playbook-clock = The clock
+staff-playbook-health = Overall health
+
+## a device
+staff-device-missing = There is no such device.
+staff-device-os = OS
+staff-device-cpu = CPU
+staff-device-cores = { $count ->
+    [one] { $count } core
+   *[other] { $count } cores
+}
+staff-device-memory = Memory
+staff-device-connected = Connected
+staff-yes = yes
+staff-no = no
+staff-unknown = unknown
+staff-device-over-budget = Over its budget
+staff-device-over-budget-note = This device { $note }. Its agent or its configuration may be broken, or it is not what it claims to be.
+staff-device-conditions = Current conditions
+staff-device-resource = Resource
+staff-device-since = Since
+staff-device-summary = Summary
+staff-device-history = Health history
+staff-device-history-chart = Problems raised per check (last 500 findings)
+staff-device-severity = Severity
+staff-device-finding = Finding
+staff-device-tickets = Tickets
+staff-device-users = Users
+staff-device-no-session = No one has a session on it now.
+staff-device-account = Account
+staff-device-session = Session
+staff-device-where = Where
+staff-device-from = { $line } from { $host }
+staff-device-last-login = Last login
+staff-agent-health = Agent health
+staff-agent-health-none = Not reported yet: agents report it with their heartbeats.
+staff-agent-check-cycle = Check cycle
+staff-agent-memory = Resident memory
+staff-agent-outbox = Outbox
+staff-agent-outbox-depth = { $count ->
+    [one] { $count } finding waiting
+   *[other] { $count } findings waiting
+}
+staff-agent-reported = Reported
+
+## search
+staff-search-words = Words
+staff-search-kind-tickets = Tickets
+staff-search-kind-devices = Devices
+staff-search-kind-people = People
+staff-search-kind-knowledge = Knowledge
+staff-search-hint = Type a few words: a person's name, a hostname, an error, a site. Every word must match; the last may be the start of a word.
+staff-search-too-long = Use at most { $limit } characters.
+staff-search-nothing = Nothing found for "{ $words }". Try fewer words, or check the spelling.

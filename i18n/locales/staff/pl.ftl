@@ -3,3 +3,268 @@
 # start with `staff-` (pages) or `title-` (ticket titles made from a finding's evidence).
 
 staff-language = Język
+staff-language-browser = Jak w przeglądarce
+staff-language-unknown = „{ $value }” to nie język, którym mówi Firstline: wybierz English, 中文, Polski lub Ελληνικά.
+staff-time-zone = Strefa czasowa
+staff-time-zone-browser = Jak w przeglądarce
+staff-time-zone-unknown = „{ $value }” to nie nazwa strefy czasowej: podaj np. Europe/Warsaw albo zostaw puste, by użyć strefy przeglądarki.
+staff-preferences-heading = Jak wyświetlać panel
+staff-preferences-saved = Zapisano: strony są teraz w tym języku i tej strefie czasowej.
+staff-save = Zapisz
+
+## the frame around every page
+staff-nav-queue = Kolejka
+staff-nav-devices = Urządzenia
+staff-nav-knowledge = Baza wiedzy
+staff-nav-stats = Statystyki
+staff-nav-account = Konto
+staff-search = Szukaj
+staff-search-placeholder = Szukaj zgłoszeń, urządzeń, osób… (/)
+staff-sign-out = Wyloguj
+staff-role-technician = technik
+staff-role-supervisor = kierownik
+staff-role-admin = administrator
+staff-problem = Problem
+staff-store-unavailable = Magazyn danych kolektora jest niedostępny: strony nie da się teraz pokazać. Spróbuj ponownie za minutę.
+
+## times
+staff-ago = { $unit ->
+    [s] { $count } s temu
+    [min] { $count } min temu
+    [h] { $count } godz. temu
+   *[d] { $count ->
+        [one] { $count } dzień temu
+       *[other] { $count } dni temu
+    }
+}
+staff-due-in = { $unit ->
+    [s] za { $count } s
+    [min] za { $count } min
+    [h] za { $count } godz.
+   *[d] { $count ->
+        [one] za { $count } dzień
+       *[other] za { $count } dni
+    }
+}
+staff-due-late = { $unit ->
+    [s] { $count } s po terminie
+    [min] { $count } min po terminie
+    [h] { $count } godz. po terminie
+   *[d] { $count ->
+        [one] { $count } dzień po terminie
+       *[other] { $count } dni po terminie
+    }
+}
+staff-never = nigdy
+
+## the queue
+staff-queue-heading = Kolejka
+staff-queue-empty = Nic tu nie ma: żadne zgłoszenie nie pasuje.
+staff-queue-truncated = Pokazano pierwsze { $count } zgłoszeń: zawęź filtry, by zobaczyć resztę.
+staff-queue-keys = Klawisze: j/k ruch · x zaznacz · o otwórz · a przypisz · r rozwiąż · / szukaj
+staff-ticket-count = { $count ->
+    [one] { $count } zgłoszenie
+    [few] { $count } zgłoszenia
+   *[many] { $count } zgłoszeń
+}
+staff-view-open = Wszystkie otwarte
+staff-view-mine = Moje zgłoszenia
+staff-view-unassigned-urgent = Nieprzypisane P1–P2
+staff-view-breaching = Termin mija w ciągu 1 godz.
+staff-view-reported = Zgłoszone przez użytkowników
+staff-col-id = #
+staff-col-priority = Priorytet
+staff-col-what = Co
+staff-col-who = Urządzenia i użytkownik
+staff-col-site = Lokalizacja
+staff-col-age = Wiek
+staff-col-sla = SLA
+staff-col-updated = Zmiana
+staff-col-assignee = Przypisane do
+staff-col-state = Stan
+staff-unassigned = Nieprzypisane
+staff-device-count = { $count ->
+    [one] { $count } urządzenie
+    [few] { $count } urządzenia
+   *[many] { $count } urządzeń
+}
+staff-select-all = Zaznacz wszystkie widoczne zgłoszenia
+staff-state-open = Otwarte
+staff-state-new = Nowe
+staff-state-assigned = Przypisane
+staff-state-in_progress = W toku
+staff-state-pending = Oczekuje
+staff-state-resolved = Rozwiązane
+staff-state-closed = Zamknięte
+staff-state-cancelled = Anulowane
+staff-kind-device = Urządzenie
+staff-kind-incident = Incydent
+staff-kind-report = Zgłoszenie użytkownika
+
+## filters
+staff-filter-view = Widok
+staff-filter-state = Stan
+staff-filter-priority = Priorytet
+staff-filter-tier = Linia
+staff-filter-kind = Rodzaj
+staff-filter-assignee = Przypisane do
+staff-filter-site = Lokalizacja
+staff-filter-check = Test
+staff-filter-sort = Kolejność
+staff-filter-health = Stan zdrowia
+staff-filter-any = Dowolne
+staff-filter-apply = Filtruj
+staff-filter-clear = Wyczyść
+staff-filter-bad = { $field } „{ $value }” nie istnieje: wybierz z { $valid }. Lista pokazana bez tego filtra.
+
+## actions on selected tickets
+staff-bulk-selected = Z zaznaczonymi zgłoszeniami:
+staff-bulk-assign-to = Przypisz do…
+staff-bulk-assign = Przypisz
+staff-bulk-note-placeholder = Notatka wewnętrzna
+staff-bulk-note = Dodaj notatkę
+staff-bulk-solution-placeholder = Co pomogło
+staff-bulk-resolve = Rozwiąż
+staff-bulk-done-assign = { $count ->
+    [one] Przypisano { $count } zgłoszenie.
+    [few] Przypisano { $count } zgłoszenia.
+   *[many] Przypisano { $count } zgłoszeń.
+}
+staff-bulk-done-comment = { $count ->
+    [one] Dodano notatkę do { $count } zgłoszenia.
+   *[other] Dodano notatkę do { $count } zgłoszeń.
+}
+staff-bulk-done-resolve = { $count ->
+    [one] Rozwiązano { $count } zgłoszenie.
+    [few] Rozwiązano { $count } zgłoszenia.
+   *[many] Rozwiązano { $count } zgłoszeń.
+}
+staff-bulk-none-selected = Nie zaznaczono żadnego zgłoszenia: najpierw zaznacz zgłoszenia, potem wybierz działanie.
+staff-bulk-bad-ticket = „{ $value }” to nie numer zgłoszenia.
+staff-bulk-bad-action = „{ $value }” to nie działanie dla zaznaczonych zgłoszeń: przypisz, notatka lub rozwiąż.
+staff-bulk-too-many = Zaznaczono { $count } zgłoszeń; jedno działanie obejmuje najwyżej { $limit }.
+staff-bulk-result = Niektóre zgłoszenia nie zostały zmienione
+staff-bulk-partly = Zmieniono: { $done }, odrzucono: { $refused }:
+staff-back-to-queue = Wróć do kolejki
+
+## devices
+staff-devices-heading = Urządzenia
+staff-devices-find = Znajdź
+staff-devices-find-placeholder = Nazwa, użytkownik, lokalizacja lub system
+staff-devices-count = { $shown } z { $total } urządzeń
+staff-devices-none = Żadne urządzenie nie pasuje.
+staff-col-device = Urządzenie
+staff-col-health = Stan zdrowia
+staff-col-user = Użytkownik
+staff-col-last-seen = Ostatni kontakt
+staff-col-agent = Agent
+staff-col-open-tickets = Otwarte zgłoszenia
+staff-health-problems = Problemy
+staff-health-firing = { $count ->
+    [one] { $count } problem
+    [few] { $count } problemy
+   *[many] { $count } problemów
+}
+staff-health-offline = Offline
+staff-health-healthy = Sprawne
+staff-health-revoked = Odwołane
+
+## a ticket
+staff-ticket-missing = Nie ma takiego zgłoszenia.
+staff-ticket-priority-why = wpływ { $impact }, pilność { $urgency }
+staff-level-high = wysoki
+staff-level-medium = średni
+staff-level-low = niski
+staff-ticket-opened = Otwarte
+staff-ticket-response-due = Termin odpowiedzi
+staff-ticket-resolution-due = Termin rozwiązania
+staff-ticket-requester = Zgłaszający
+staff-ticket-affected-users = Dotknięci użytkownicy
+staff-ticket-resolution = Rozwiązanie
+staff-ticket-problem-candidate = Powraca: kandydat na problem
+staff-ticket-known-fixes = Znane rozwiązania
+staff-ticket-no-known-fixes = Jeszcze brak: rozwiązanie podane przy zamykaniu zostanie zaproponowane następnym razem.
+staff-ticket-added = Dodane
+staff-ticket-recovered = Przywrócone
+staff-ticket-actions = Działania
+staff-ticket-reply-to = Odpowiedź dla { $person } (zobaczy ją na swojej stronie pomocy, w powiadomieniu i e-mailem)
+staff-ticket-send-reply = Wyślij odpowiedź
+staff-ticket-note = Notatka wewnętrzna (tylko dla zespołu)
+staff-ticket-solution = Rozwiązanie (co pomogło)
+staff-ticket-escalate-why = Powód eskalacji
+staff-ticket-escalate = Eskaluj
+staff-ticket-waiting-for = Na co czekamy
+staff-ticket-set-pending = Ustaw oczekiwanie
+staff-ticket-start = Rozpocznij pracę
+staff-ticket-cancel = Anuluj zgłoszenie
+staff-ticket-reopen = Otwórz ponownie
+staff-ticket-close = Zamknij
+staff-ticket-playbook = Scenariusz
+staff-ticket-target = Cel
+staff-ticket-reproduce = Odtwórz teraz
+staff-ticket-timeline = Historia
+staff-ticket-when = Kiedy
+staff-ticket-details = Szczegóły
+staff-playbook-web = Strona lub aplikacja WWW
+staff-playbook-network = Sieć
+staff-playbook-slow = Spowolnienie
+staff-playbook-disk = Dysk i zapisywanie plików
+staff-playbook-crash = Awaria programu
+staff-playbook-printing = Drukowanie
+staff-playbook-email = Poczta e-mail
+staff-playbook-clock = Zegar
+staff-playbook-health = Ogólny stan
+
+## a device
+staff-device-missing = Nie ma takiego urządzenia.
+staff-device-os = System
+staff-device-cpu = Procesor
+staff-device-cores = { $count ->
+    [one] { $count } rdzeń
+    [few] { $count } rdzenie
+   *[many] { $count } rdzeni
+}
+staff-device-memory = Pamięć
+staff-device-connected = Połączone
+staff-yes = tak
+staff-no = nie
+staff-unknown = nieznane
+staff-device-over-budget = Ponad limit
+staff-device-over-budget-note = To urządzenie: { $note }. Jego agent lub konfiguracja mogą być uszkodzone albo nie jest tym, za co się podaje.
+staff-device-conditions = Bieżące stany
+staff-device-resource = Zasób
+staff-device-since = Od
+staff-device-summary = Opis
+staff-device-history = Historia stanu
+staff-device-history-chart = Problemy według testu (ostatnie 500 wyników)
+staff-device-severity = Waga
+staff-device-finding = Wynik
+staff-device-tickets = Zgłoszenia
+staff-device-users = Użytkownicy
+staff-device-no-session = Nikt nie jest teraz na nim zalogowany.
+staff-device-account = Konto
+staff-device-session = Sesja
+staff-device-where = Gdzie
+staff-device-from = { $line } z { $host }
+staff-device-last-login = Ostatnie logowanie
+staff-agent-health = Stan agenta
+staff-agent-health-none = Jeszcze nie zgłoszono: agenci zgłaszają to razem z sygnałami życia.
+staff-agent-check-cycle = Cykl testów
+staff-agent-memory = Pamięć rezydentna
+staff-agent-outbox = Kolejka wysyłki
+staff-agent-outbox-depth = { $count ->
+    [one] { $count } wynik czeka
+    [few] { $count } wyniki czekają
+   *[many] { $count } wyników czeka
+}
+staff-agent-reported = Zgłoszono
+
+## search
+staff-search-words = Słowa
+staff-search-kind-tickets = Zgłoszenia
+staff-search-kind-devices = Urządzenia
+staff-search-kind-people = Osoby
+staff-search-kind-knowledge = Baza wiedzy
+staff-search-hint = Wpisz kilka słów: imię osoby, nazwę komputera, błąd, lokalizację. Każde słowo musi pasować; ostatnie może być początkiem słowa.
+staff-search-too-long = Najwyżej { $limit } znaków.
+staff-search-nothing = Nic nie znaleziono dla „{ $words }”. Spróbuj mniej słów albo sprawdź pisownię.

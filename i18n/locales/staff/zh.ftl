@@ -3,3 +3,228 @@
 # start with `staff-` (pages) or `title-` (ticket titles made from a finding's evidence).
 
 staff-language = 语言
+staff-language-browser = 跟随浏览器
+staff-language-unknown = “{ $value }”不是 Firstline 支持的语言：请选择 English、中文、Polski 或 Ελληνικά。
+staff-time-zone = 时区
+staff-time-zone-browser = 跟随浏览器
+staff-time-zone-unknown = “{ $value }”不是时区名称：请使用类似 Asia/Shanghai 的名称，或留空以使用浏览器的时区。
+staff-preferences-heading = 工作台显示方式
+staff-preferences-saved = 已保存：页面现在使用此语言和时区显示。
+staff-save = 保存
+
+## the frame around every page
+staff-nav-queue = 队列
+staff-nav-devices = 设备
+staff-nav-knowledge = 知识库
+staff-nav-stats = 统计
+staff-nav-account = 账户
+staff-search = 搜索
+staff-search-placeholder = 搜索工单、设备、人员…（/）
+staff-sign-out = 退出
+staff-role-technician = 技术员
+staff-role-supervisor = 主管
+staff-role-admin = 管理员
+staff-problem = 出现问题
+staff-store-unavailable = 采集器的数据存储暂时不可用，页面现在无法显示。请一分钟后重试。
+
+## times
+staff-ago = { $unit ->
+    [s] { $count } 秒前
+    [min] { $count } 分钟前
+    [h] { $count } 小时前
+   *[d] { $count } 天前
+}
+staff-due-in = { $unit ->
+    [s] 还剩 { $count } 秒
+    [min] 还剩 { $count } 分钟
+    [h] 还剩 { $count } 小时
+   *[d] 还剩 { $count } 天
+}
+staff-due-late = { $unit ->
+    [s] 已超时 { $count } 秒
+    [min] 已超时 { $count } 分钟
+    [h] 已超时 { $count } 小时
+   *[d] 已超时 { $count } 天
+}
+staff-never = 从未
+
+## the queue
+staff-queue-heading = 队列
+staff-queue-empty = 这里没有内容：没有符合条件的工单。
+staff-queue-truncated = 仅显示前 { $count } 个工单：请缩小筛选范围以查看其余工单。
+staff-queue-keys = 快捷键：j/k 移动 · x 选择 · o 打开 · a 分派 · r 解决 · / 搜索
+staff-ticket-count = { $count } 个工单
+staff-view-open = 全部未结
+staff-view-mine = 我的工单
+staff-view-unassigned-urgent = 未分派的 P1–P2
+staff-view-breaching = 1 小时内将超时
+staff-view-reported = 用户报告的
+staff-col-id = #
+staff-col-priority = 优先级
+staff-col-what = 问题
+staff-col-who = 设备和用户
+staff-col-site = 站点
+staff-col-age = 时长
+staff-col-sla = SLA
+staff-col-updated = 更新时间
+staff-col-assignee = 负责人
+staff-col-state = 状态
+staff-unassigned = 未分派
+staff-device-count = { $count } 台设备
+staff-select-all = 选择显示的所有工单
+staff-state-open = 未结
+staff-state-new = 新建
+staff-state-assigned = 已分派
+staff-state-in_progress = 处理中
+staff-state-pending = 等待中
+staff-state-resolved = 已解决
+staff-state-closed = 已关闭
+staff-state-cancelled = 已取消
+staff-kind-device = 设备
+staff-kind-incident = 事件
+staff-kind-report = 用户报告
+
+## filters
+staff-filter-view = 视图
+staff-filter-state = 状态
+staff-filter-priority = 优先级
+staff-filter-tier = 级别
+staff-filter-kind = 类型
+staff-filter-assignee = 负责人
+staff-filter-site = 站点
+staff-filter-check = 检查项
+staff-filter-sort = 排序
+staff-filter-health = 健康状况
+staff-filter-any = 全部
+staff-filter-apply = 筛选
+staff-filter-clear = 清除
+staff-filter-bad = { $field }“{ $value }”无效：请从 { $valid } 中选择。列表已忽略此条件。
+
+## actions on selected tickets
+staff-bulk-selected = 对所选工单：
+staff-bulk-assign-to = 分派给…
+staff-bulk-assign = 分派
+staff-bulk-note-placeholder = 内部备注
+staff-bulk-note = 添加备注
+staff-bulk-solution-placeholder = 解决方法
+staff-bulk-resolve = 解决
+staff-bulk-done-assign = 已分派 { $count } 个工单。
+staff-bulk-done-comment = 已为 { $count } 个工单添加备注。
+staff-bulk-done-resolve = 已解决 { $count } 个工单。
+staff-bulk-none-selected = 未选择工单：请先勾选工单，再选择操作。
+staff-bulk-bad-ticket = “{ $value }”不是工单编号。
+staff-bulk-bad-action = “{ $value }”不是可用于所选工单的操作：分派、备注或解决。
+staff-bulk-too-many = 选择了 { $count } 个工单；一次操作最多 { $limit } 个。
+staff-bulk-result = 部分工单未更改
+staff-bulk-partly = 已更改 { $done } 个，被拒绝 { $refused } 个：
+staff-back-to-queue = 返回队列
+
+## devices
+staff-devices-heading = 设备
+staff-devices-find = 查找
+staff-devices-find-placeholder = 主机名、用户、站点或操作系统
+staff-devices-count = 共 { $total } 台设备，显示 { $shown } 台
+staff-devices-none = 没有符合条件的设备。
+staff-col-device = 设备
+staff-col-health = 健康状况
+staff-col-user = 用户
+staff-col-last-seen = 最后在线
+staff-col-agent = 代理
+staff-col-open-tickets = 未结工单
+staff-health-problems = 有问题
+staff-health-firing = { $count } 个问题
+staff-health-offline = 离线
+staff-health-healthy = 正常
+staff-health-revoked = 已吊销
+
+## a ticket
+staff-ticket-missing = 没有这个工单。
+staff-ticket-priority-why = 影响{ $impact }，紧急度{ $urgency }
+staff-level-high = 高
+staff-level-medium = 中
+staff-level-low = 低
+staff-ticket-opened = 创建时间
+staff-ticket-response-due = 响应期限
+staff-ticket-resolution-due = 解决期限
+staff-ticket-requester = 报告人
+staff-ticket-affected-users = 受影响用户
+staff-ticket-resolution = 解决方法
+staff-ticket-problem-candidate = 反复出现：可能是一个问题
+staff-ticket-known-fixes = 已知解决方法
+staff-ticket-no-known-fixes = 暂无：您解决工单时填写的方法下次会被推荐。
+staff-ticket-added = 加入时间
+staff-ticket-recovered = 恢复时间
+staff-ticket-actions = 操作
+staff-ticket-reply-to = 回复 { $person }（对方会在帮助页面、通知和电子邮件中看到）
+staff-ticket-send-reply = 发送回复
+staff-ticket-note = 内部备注（仅员工可见）
+staff-ticket-solution = 解决方法（是什么修好的）
+staff-ticket-escalate-why = 升级原因
+staff-ticket-escalate = 升级
+staff-ticket-waiting-for = 等待什么
+staff-ticket-set-pending = 设为等待中
+staff-ticket-start = 开始处理
+staff-ticket-cancel = 取消工单
+staff-ticket-reopen = 重新打开
+staff-ticket-close = 关闭
+staff-ticket-playbook = 诊断流程
+staff-ticket-target = 目标
+staff-ticket-reproduce = 立即复现
+staff-ticket-timeline = 时间线
+staff-ticket-when = 时间
+staff-ticket-details = 详情
+staff-playbook-web = 网站或网页应用
+staff-playbook-network = 网络
+staff-playbook-slow = 运行缓慢
+staff-playbook-disk = 磁盘和保存文件
+staff-playbook-crash = 程序崩溃
+staff-playbook-printing = 打印
+staff-playbook-email = 电子邮件
+staff-playbook-clock = 时钟
+staff-playbook-health = 整体健康状况
+
+## a device
+staff-device-missing = 没有这台设备。
+staff-device-os = 操作系统
+staff-device-cpu = 处理器
+staff-device-cores = { $count } 核
+staff-device-memory = 内存
+staff-device-connected = 已连接
+staff-yes = 是
+staff-no = 否
+staff-unknown = 未知
+staff-device-over-budget = 超出限额
+staff-device-over-budget-note = 这台设备{ $note }。它的代理或配置可能有问题，或者它并非其声称的设备。
+staff-device-conditions = 当前状况
+staff-device-resource = 资源
+staff-device-since = 开始时间
+staff-device-summary = 摘要
+staff-device-history = 健康历史
+staff-device-history-chart = 各检查项发现的问题（最近 500 条结果）
+staff-device-severity = 严重程度
+staff-device-finding = 检查结果
+staff-device-tickets = 工单
+staff-device-users = 用户
+staff-device-no-session = 目前没有人登录这台设备。
+staff-device-account = 账户
+staff-device-session = 会话
+staff-device-where = 位置
+staff-device-from = { $line }，来自 { $host }
+staff-device-last-login = 最近登录
+staff-agent-health = 代理健康状况
+staff-agent-health-none = 尚未报告：代理会随心跳一起报告。
+staff-agent-check-cycle = 检查周期
+staff-agent-memory = 常驻内存
+staff-agent-outbox = 待发队列
+staff-agent-outbox-depth = { $count } 条结果等待发送
+staff-agent-reported = 报告时间
+
+## search
+staff-search-words = 关键词
+staff-search-kind-tickets = 工单
+staff-search-kind-devices = 设备
+staff-search-kind-people = 人员
+staff-search-kind-knowledge = 知识库
+staff-search-hint = 输入几个词：人名、主机名、错误、站点。每个词都必须匹配；最后一个词可以只输入开头。
+staff-search-too-long = 最多 { $limit } 个字符。
+staff-search-nothing = 没有找到与“{ $words }”相关的内容。请减少关键词，或检查拼写。
