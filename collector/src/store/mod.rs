@@ -273,6 +273,7 @@ macro_rules! bounded_transaction {
 
 pub mod agent_metrics;
 pub mod alerts;
+pub mod articles;
 pub mod bounded;
 pub mod budgets;
 pub mod channels;

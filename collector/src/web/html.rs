@@ -134,6 +134,13 @@ pub const SCRIPT: &str = r##"(function () {
   }
   function box(row) { return row && row.querySelector("input[type=checkbox]"); }
 
+  document.querySelectorAll("select[data-fills]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var target = document.getElementById(select.getAttribute("data-fills"));
+      if (target && select.value) { target.value = select.value; target.focus(); }
+    });
+  });
+
   var all = document.getElementById("select-all");
   if (all) all.addEventListener("change", function () {
     rows().forEach(function (r) { var b = box(r); if (b) b.checked = all.checked; });

@@ -7,6 +7,8 @@ mod devices;
 mod frame;
 pub mod help;
 pub mod html;
+mod knowledge;
+mod markdown;
 mod people_stats;
 mod queue;
 
@@ -45,7 +47,23 @@ pub fn router() -> Router<HttpState> {
         .route("/tickets/{id}", get(ticket_page))
         .route("/tickets/{id}/act", post(act))
         .route("/devices/{id}", get(device_page))
-        .route("/knowledge", get(knowledge_page))
+        .route("/knowledge", get(knowledge::page))
+        .route("/knowledge/articles", post(knowledge::save_article))
+        .route("/knowledge/articles/new", get(knowledge::new_article))
+        .route("/knowledge/articles/{id}", get(knowledge::article))
+        .route(
+            "/knowledge/articles/{id}/edit",
+            get(knowledge::edit_article),
+        )
+        .route(
+            "/knowledge/articles/{id}/delete",
+            post(knowledge::delete_article),
+        )
+        .route("/knowledge/replies", post(knowledge::save_reply))
+        .route(
+            "/knowledge/replies/{id}/delete",
+            post(knowledge::delete_reply),
+        )
         .route("/stats", get(stats_page))
         .route("/alerts/{id}/acknowledge", post(acknowledge_alert_form))
         .merge(help::router())
@@ -485,14 +503,15 @@ async fn password_form(
 }
 
 /// Known fixes as list items, each with how often it worked.
-fn fix_items(fixes: &[crate::tickets::KnownFix]) -> String {
+fn fix_items(staff: &Staff, fixes: &[crate::tickets::KnownFix]) -> String {
     fixes
         .iter()
         .map(|fix| {
             format!(
-                "<li>{} <span class=\"muted\">(worked {} time(s))</span></li>",
+                "<li>{} <span class=\"muted\">({})</span></li>",
                 esc(&fix.solution),
-                fix.worked_count
+                esc(&staff
+                    .say(&firstline_i18n::msg!("staff-fix-worked", "count" => fix.worked_count)))
             )
         })
         .collect()
@@ -803,9 +822,10 @@ async fn ticket_page(
         let _ = write!(
             body,
             "<ol id=\"known-fixes\">{}</ol>",
-            fix_items(&detail.suggested_fixes)
+            fix_items(&staff, &detail.suggested_fixes)
         );
     }
+    body.push_str(&knowledge::suggested(&state, &staff, &t.check, &t.fingerprint).await);
     match state.store.ticket_fixes(id).await {
         Ok(fixes) => {
             let hostnames: HashMap<&str, &str> = detail
@@ -875,7 +895,8 @@ async fn ticket_page(
         body.push_str(&form(
             "reply",
             &format!(
-                "<label>{}<br><textarea name=\"text\" id=\"reply\" required></textarea></label>",
+                "{}<label>{}<br><textarea name=\"text\" id=\"reply\" required></textarea></label>",
+                canned_choice(&state, &staff).await,
                 esc(&staff.say(
                     &firstline_i18n::msg!("staff-ticket-reply-to", "person" => requester.as_str())
                 ))
@@ -970,6 +991,32 @@ async fn ticket_page(
     }
     body.push_str("</table>");
     signed_page(&staff, &format!("#{} {}", t.id, title), &body, None)
+}
+
+/// The canned replies as a list that fills the reply box (with the page's script), or nothing
+/// when admins keep none.
+async fn canned_choice(state: &HttpState, staff: &Staff) -> String {
+    let replies = state.store.canned_replies().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "reading canned replies");
+        Vec::new()
+    });
+    if replies.is_empty() {
+        return String::new();
+    }
+    let mut choice = format!(
+        "<label>{}<br><select id=\"canned\" data-fills=\"reply\"><option value=\"\">—</option>",
+        esc(&staff.t("staff-replies-heading"))
+    );
+    for reply in &replies {
+        let _ = write!(
+            choice,
+            "<option value=\"{}\">{}</option>",
+            esc(&reply.body),
+            esc(&reply.title)
+        );
+    }
+    choice.push_str("</select></label><br>");
+    choice
 }
 
 /// The playbooks a technician can run on a ticket's device.
@@ -1470,42 +1517,6 @@ fn agent_health_card(staff: &Staff, health: Option<&crate::model::AgentHealth>) 
         l("staff-agent-reported"),
         frame::moment(staff.lang, health.reported_at_ms, now_ms()),
     )
-}
-
-/// `/knowledge?q=…`: what fixed what, searchable.
-async fn knowledge_page(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let staff = match signed_in(&state, &headers).await {
-        Ok(staff) => staff,
-        Err(redirect) => return redirect,
-    };
-    let q = query.get("q").cloned().unwrap_or_default();
-    let entries = state.store.knowledge(Some(&q)).await.unwrap_or_default();
-    let mut body = format!(
-        "<h1>Knowledge base</h1><form class=\"filters\" method=\"get\" action=\"/knowledge\"><input name=\"q\" value=\"{}\" placeholder=\"disk, dns, outlook…\"><button type=\"submit\">Search</button></form>",
-        esc(&q)
-    );
-    if entries.is_empty() {
-        body.push_str("<p class=\"muted\">Nothing found. Solutions appear here when tickets are resolved with one.</p>");
-    }
-    for entry in &entries {
-        let _ = write!(
-            body,
-            "<div class=\"card\"><strong>{}</strong>{}<ol>",
-            esc(&entry.fingerprint),
-            if entry.problem_candidate {
-                " <span class=\"badge\">problem candidate</span>"
-            } else {
-                ""
-            }
-        );
-        body.push_str(&fix_items(&entry.solutions));
-        body.push_str("</ol></div>");
-    }
-    signed_page(&staff, "Knowledge", &body, None)
 }
 
 /// `/stats`: the supervisors' view.

@@ -270,3 +270,43 @@ staff-search-kind-knowledge = Γνωσιακή βάση
 staff-search-hint = Πληκτρολογήστε λίγες λέξεις: όνομα ατόμου, όνομα υπολογιστή, σφάλμα, τοποθεσία. Κάθε λέξη πρέπει να ταιριάζει· η τελευταία μπορεί να είναι η αρχή μιας λέξης.
 staff-search-too-long = Το πολύ { $limit } χαρακτήρες.
 staff-search-nothing = Δεν βρέθηκε τίποτα για «{ $words }». Δοκιμάστε λιγότερες λέξεις ή ελέγξτε την ορθογραφία.
+
+## knowledge
+staff-fix-worked = { $count ->
+    [one] βοήθησε { $count } φορά
+   *[other] βοήθησε { $count } φορές
+}
+staff-knowledge-heading = Γνωσιακή βάση
+staff-knowledge-placeholder = δίσκος, dns, outlook…
+staff-knowledge-write = Γράψτε ένα άρθρο
+staff-knowledge-write-for-ticket = Γράψτε ένα άρθρο για αυτό το σφάλμα
+staff-knowledge-edit = Επεξεργασία άρθρου
+staff-knowledge-articles = Άρθρα
+staff-knowledge-no-articles = Κανένα άρθρο δεν ταιριάζει ακόμη. Γράψτε ένα: θα προτείνεται σε κάθε αίτημα για τους ελέγχους και τα σφάλματα που αναφέρει.
+staff-knowledge-none-for-ticket = Κανένα άρθρο δεν απαντά ακόμη σε αυτό το σφάλμα.
+staff-knowledge-solutions = Τι βοήθησε παλιότερα
+staff-knowledge-no-solutions = Δεν βρέθηκε τίποτα. Οι λύσεις εμφανίζονται εδώ όταν τα αιτήματα επιλύονται με μία.
+staff-knowledge-missing = Δεν υπάρχει τέτοιο άρθρο.
+staff-knowledge-written-by = Συντάκτης: { $author }, τελευταία αλλαγή: { $editor }
+staff-knowledge-checks = Έλεγχοι
+staff-knowledge-fingerprints = Σφάλματα
+staff-knowledge-title = Τίτλος
+staff-knowledge-body = Κείμενο
+staff-knowledge-markdown = Markdown: **έντονα**, *πλάγια*, `κώδικας`, λίστες με -, σύνδεσμοι ως [λέξεις](https://…). Η HTML εμφανίζεται ως κείμενο.
+staff-knowledge-checks-hint = Έλεγχοι στους οποίους απαντά (η αρχή των ονομάτων τους, με κενά: dns. disk.free_low)
+staff-knowledge-fingerprints-hint = Σφάλματα στα οποία απαντά (αποτυπώματα από ένα αίτημα, με κενά)
+staff-knowledge-title-empty = Το άρθρο χρειάζεται τίτλο.
+staff-knowledge-title-long = Ο τίτλος είναι πολύ μεγάλος: το πολύ { $limit } χαρακτήρες.
+staff-knowledge-body-empty = Το άρθρο χρειάζεται κείμενο.
+staff-knowledge-body-long = Το κείμενο είναι πολύ μεγάλο: το πολύ { $limit } byte.
+staff-knowledge-too-many-links = Ένα άρθρο συνδέεται με το πολύ { $limit } ελέγχους και { $limit } σφάλματα.
+staff-knowledge-bad-check = Το «{ $value }» δεν είναι η αρχή ονόματος ελέγχου: χρησιμοποιήστε πεζά λατινικά, ψηφία, τελείες, παύλες και κάτω παύλες, π.χ. dns. ή disk.free_low.
+staff-knowledge-delete-who = Μόνο επόπτης ή διαχειριστής μπορεί να διαγράψει άρθρο.
+staff-delete = Διαγραφή
+staff-replies-heading = Έτοιμες απαντήσεις
+staff-replies-none = Δεν υπάρχουν ακόμη έτοιμες απαντήσεις: οι διαχειριστές τις προσθέτουν εδώ.
+staff-replies-add = Προσθήκη ή αλλαγή έτοιμης απάντησης
+staff-replies-text = Τι λέει
+staff-replies-same-title = Μια απάντηση με τον ίδιο τίτλο αντικαθιστά την παλιά.
+staff-replies-who = Μόνο διαχειριστής μπορεί να αλλάξει τις έτοιμες απαντήσεις.
+staff-replies-bad = Μια έτοιμη απάντηση χρειάζεται τίτλο (έως 200 χαρακτήρες) και κείμενο.

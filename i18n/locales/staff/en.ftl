@@ -252,3 +252,43 @@ staff-search-kind-knowledge = Knowledge
 staff-search-hint = Type a few words: a person's name, a hostname, an error, a site. Every word must match; the last may be the start of a word.
 staff-search-too-long = Use at most { $limit } characters.
 staff-search-nothing = Nothing found for "{ $words }". Try fewer words, or check the spelling.
+
+## knowledge
+staff-fix-worked = { $count ->
+    [one] worked { $count } time
+   *[other] worked { $count } times
+}
+staff-knowledge-heading = Knowledge base
+staff-knowledge-placeholder = disk, dns, outlook…
+staff-knowledge-write = Write an article
+staff-knowledge-write-for-ticket = Write an article for this fault
+staff-knowledge-edit = Edit the article
+staff-knowledge-articles = Articles
+staff-knowledge-no-articles = No article matches yet. Write one: it is suggested on every ticket about the checks and faults it names.
+staff-knowledge-none-for-ticket = No article answers this fault yet.
+staff-knowledge-solutions = What fixed it before
+staff-knowledge-no-solutions = Nothing found. Solutions appear here when tickets are resolved with one.
+staff-knowledge-missing = There is no such article.
+staff-knowledge-written-by = Written by { $author }, last changed by { $editor }
+staff-knowledge-checks = Checks
+staff-knowledge-fingerprints = Faults
+staff-knowledge-title = Title
+staff-knowledge-body = Text
+staff-knowledge-markdown = Markdown: **bold**, *italic*, `code`, lists with -, links as [words](https://…). HTML shows as text.
+staff-knowledge-checks-hint = Checks it answers (the start of their names, separated by spaces: dns. disk.free_low)
+staff-knowledge-fingerprints-hint = Faults it answers (fingerprints from a ticket, separated by spaces)
+staff-knowledge-title-empty = The article needs a title.
+staff-knowledge-title-long = The title is too long: use at most { $limit } characters.
+staff-knowledge-body-empty = The article needs some text.
+staff-knowledge-body-long = The text is too long: at most { $limit } bytes.
+staff-knowledge-too-many-links = An article links to at most { $limit } checks and { $limit } faults.
+staff-knowledge-bad-check = "{ $value }" is not the start of a check's name: use lowercase letters, digits, dots, dashes and underscores, such as dns. or disk.free_low.
+staff-knowledge-delete-who = Only a supervisor or an admin can delete an article.
+staff-delete = Delete
+staff-replies-heading = Canned replies
+staff-replies-none = No canned replies yet: admins add them here.
+staff-replies-add = Add or change a canned reply
+staff-replies-text = What it says
+staff-replies-same-title = A reply with the same title replaces the old one.
+staff-replies-who = Only an admin can change canned replies.
+staff-replies-bad = A canned reply needs a title (at most 200 characters) and some text.

@@ -268,3 +268,43 @@ staff-search-kind-knowledge = Baza wiedzy
 staff-search-hint = Wpisz kilka słów: imię osoby, nazwę komputera, błąd, lokalizację. Każde słowo musi pasować; ostatnie może być początkiem słowa.
 staff-search-too-long = Najwyżej { $limit } znaków.
 staff-search-nothing = Nic nie znaleziono dla „{ $words }”. Spróbuj mniej słów albo sprawdź pisownię.
+
+## knowledge
+staff-fix-worked = { $count ->
+    [one] pomogło { $count } raz
+   *[other] pomogło { $count } razy
+}
+staff-knowledge-heading = Baza wiedzy
+staff-knowledge-placeholder = dysk, dns, outlook…
+staff-knowledge-write = Napisz artykuł
+staff-knowledge-write-for-ticket = Napisz artykuł o tej usterce
+staff-knowledge-edit = Edytuj artykuł
+staff-knowledge-articles = Artykuły
+staff-knowledge-no-articles = Jeszcze żaden artykuł nie pasuje. Napisz go: będzie podpowiadany przy każdym zgłoszeniu dotyczącym wskazanych testów i usterek.
+staff-knowledge-none-for-ticket = Żaden artykuł nie opisuje jeszcze tej usterki.
+staff-knowledge-solutions = Co pomogło wcześniej
+staff-knowledge-no-solutions = Nic nie znaleziono. Rozwiązania pojawiają się tu, gdy zgłoszenia są z nimi zamykane.
+staff-knowledge-missing = Nie ma takiego artykułu.
+staff-knowledge-written-by = Autor: { $author }, ostatnia zmiana: { $editor }
+staff-knowledge-checks = Testy
+staff-knowledge-fingerprints = Usterki
+staff-knowledge-title = Tytuł
+staff-knowledge-body = Treść
+staff-knowledge-markdown = Markdown: **pogrubienie**, *kursywa*, `kod`, listy z -, linki jako [słowa](https://…). HTML jest pokazywany jako tekst.
+staff-knowledge-checks-hint = Testy, których dotyczy (początki nazw, oddzielone spacjami: dns. disk.free_low)
+staff-knowledge-fingerprints-hint = Usterki, których dotyczy (odciski ze zgłoszenia, oddzielone spacjami)
+staff-knowledge-title-empty = Artykuł musi mieć tytuł.
+staff-knowledge-title-long = Tytuł jest za długi: najwyżej { $limit } znaków.
+staff-knowledge-body-empty = Artykuł musi mieć treść.
+staff-knowledge-body-long = Treść jest za długa: najwyżej { $limit } bajtów.
+staff-knowledge-too-many-links = Artykuł może dotyczyć najwyżej { $limit } testów i { $limit } usterek.
+staff-knowledge-bad-check = „{ $value }” to nie początek nazwy testu: użyj małych liter, cyfr, kropek, myślników i podkreśleń, np. dns. lub disk.free_low.
+staff-knowledge-delete-who = Tylko kierownik lub administrator może usunąć artykuł.
+staff-delete = Usuń
+staff-replies-heading = Gotowe odpowiedzi
+staff-replies-none = Brak gotowych odpowiedzi: administratorzy dodają je tutaj.
+staff-replies-add = Dodaj lub zmień gotową odpowiedź
+staff-replies-text = Treść odpowiedzi
+staff-replies-same-title = Odpowiedź o tym samym tytule zastępuje poprzednią.
+staff-replies-who = Tylko administrator może zmieniać gotowe odpowiedzi.
+staff-replies-bad = Gotowa odpowiedź musi mieć tytuł (najwyżej 200 znaków) i treść.
