@@ -480,7 +480,10 @@ fn text<'a>(evidence: &'a Value, key: &str) -> Option<&'a str> {
 
 /// A list field of the evidence (empty when absent).
 fn list<'a>(evidence: &'a Value, key: &str) -> &'a [Value] {
-    evidence[key].as_array().map(Vec::as_slice).unwrap_or_default()
+    evidence[key]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// A finite number of the evidence.
@@ -563,7 +566,8 @@ pub fn app_name(resource: &str) -> String {
     let stem = match file.rsplit_once('.') {
         Some((stem, extension))
             if !stem.is_empty()
-                && ["exe", "app", "bin", "com"].contains(&extension.to_ascii_lowercase().as_str()) =>
+                && ["exe", "app", "bin", "com"]
+                    .contains(&extension.to_ascii_lowercase().as_str()) =>
         {
             stem
         }

@@ -1525,12 +1525,14 @@ pub(crate) mod tests {
                 observed_at_ms: T0,
             };
             store_one(&store, "a", report, T0 + 1).await;
-            let dns = |sequence| Finding {
+            let dns = |sequence| {
+                Finding {
                 check: "dns.resolve".to_owned(),
                 resource: "intranet.example.com".to_owned(),
                 summary: "intranet.example.com does not resolve: failed to lookup address information: Name or service not known".to_owned(),
                 evidence_json: r#"{"name": "intranet.example.com", "server": "192.0.2.53:53", "response_code": "NXDOMAIN"}"#.to_owned(),
                 ..finding(sequence, "dns.resolve", Severity::Warning)
+            }
             };
             for (n, id) in ["b", "c", "d"].iter().enumerate() {
                 store_one(&store, id, dns(3), T0 + 2 + n as i64).await;
@@ -1548,8 +1550,15 @@ pub(crate) mod tests {
                 .find(|t| t.check == "disk.used_pct")
                 .unwrap_or_else(|| panic!("{backend}: no disk ticket in {open:#?}"));
             assert_eq!(device.title, "Disk / is 97% full", "{backend}");
-            assert!(device.description.contains("statvfs /home/alice"), "{backend}: the raw summary stays");
-            assert_eq!(device.title_in(Lang::Pl), "Dysk / jest zapełniony w 97%", "{backend}");
+            assert!(
+                device.description.contains("statvfs /home/alice"),
+                "{backend}: the raw summary stays"
+            );
+            assert_eq!(
+                device.title_in(Lang::Pl),
+                "Dysk / jest zapełniony w 97%",
+                "{backend}"
+            );
             let report = by_kind(&open, TicketKind::Report);
             assert_eq!(
                 report.title_in(Lang::En),

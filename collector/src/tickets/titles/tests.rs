@@ -485,12 +485,9 @@ fn every_title() -> Vec<(String, Message)> {
                 incident_title(check, resource, scope, *count, evidence),
             )
         });
-    let reports = REPORT_CASES.iter().map(|(who, text, layer, _)| {
-        (
-            format!("report {text}"),
-            report_title(who, text, *layer),
-        )
-    });
+    let reports = REPORT_CASES
+        .iter()
+        .map(|(who, text, layer, _)| (format!("report {text}"), report_title(who, text, *layer)));
     devices.chain(incidents).chain(reports).collect()
 }
 
@@ -498,7 +495,11 @@ fn every_title() -> Vec<(String, Message)> {
 fn each_check_is_titled_from_its_evidence() {
     for (check, resource, summary, evidence, expected) in DEVICE_CASES {
         let title = device_title(check, resource, summary, evidence);
-        assert_eq!(title.text(Lang::En), *expected, "{check} {resource}: {title:?}");
+        assert_eq!(
+            title.text(Lang::En),
+            *expected,
+            "{check} {resource}: {title:?}"
+        );
     }
 }
 
@@ -506,7 +507,11 @@ fn each_check_is_titled_from_its_evidence() {
 fn incidents_are_titled_with_their_scope_in_words() {
     for (check, resource, scope, count, evidence, expected) in INCIDENT_CASES {
         let title = incident_title(check, resource, scope, *count, evidence);
-        assert_eq!(title.text(Lang::En), *expected, "{check} {scope}: {title:?}");
+        assert_eq!(
+            title.text(Lang::En),
+            *expected,
+            "{check} {scope}: {title:?}"
+        );
     }
 }
 
@@ -517,7 +522,10 @@ fn reports_are_titled_with_their_words_and_the_failing_layer() {
     }
     let long = "a".repeat(300);
     let title = report_title("alice", &long, None).text(Lang::En);
-    assert!(title.chars().count() < 120 && title.contains('…'), "{title}");
+    assert!(
+        title.chars().count() < 120 && title.contains('…'),
+        "{title}"
+    );
 }
 
 #[test]
@@ -565,9 +573,18 @@ fn no_title_in_any_language_shows_an_os_error_a_path_or_a_placeholder() {
 
 #[test]
 fn the_translations_say_the_numbers_and_names() {
-    let title = incident_title("dns.resolve", "intranet.example.com", "site=Warsaw", 7, "{}");
+    let title = incident_title(
+        "dns.resolve",
+        "intranet.example.com",
+        "site=Warsaw",
+        7,
+        "{}",
+    );
     let cases = [
-        (Lang::Zh, "站点 Warsaw 的 7 台设备无法解析 intranet.example.com"),
+        (
+            Lang::Zh,
+            "站点 Warsaw 的 7 台设备无法解析 intranet.example.com",
+        ),
         (
             Lang::Pl,
             "Nazwa intranet.example.com nie daje się rozwiązać na 7 urządzeniach w lokalizacji Warsaw",
