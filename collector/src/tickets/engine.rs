@@ -246,7 +246,9 @@ pub enum StaffAction {
 pub struct NewTicket {
     pub kind: TicketKind,
     pub key: String,
-    pub title: String,
+    /// The title in words (`tickets::titles`), put into the reader's language where it is
+    /// read; [`NewTicket::title`] is its English, stored for the API, e-mail and search.
+    pub title_words: firstline_i18n::Message,
     pub description: String,
     pub check: String,
     pub resource: String,
@@ -264,6 +266,13 @@ pub struct NewTicket {
     pub vip: bool,
     /// Who reported it (report tickets whose evidence names the account).
     pub requester: Option<crate::tickets::Requester>,
+}
+
+impl NewTicket {
+    /// The title in English, as stored beside its words.
+    pub fn title(&self) -> String {
+        self.title_words.text(firstline_i18n::Lang::En)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,11 @@
 //! Tickets: turning findings into a short, honest queue. `engine` decides (pure: an event and
 //! the state it touches in, actions out), `policy` holds the rules' numbers, and the store
-//! (`store/tickets.rs`) loads state and applies the actions inside one transaction.
+//! (`store/tickets.rs`) loads state and applies the actions inside one transaction; `titles`
+//! words a ticket's title from its finding's evidence.
 
 pub mod engine;
 pub mod policy;
+pub mod titles;
 
 use serde::Serialize;
 

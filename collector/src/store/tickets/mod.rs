@@ -44,7 +44,12 @@ pub struct TicketRecord {
     pub id: i64,
     pub kind: TicketKind,
     pub state: TicketState,
+    /// The title in English, as stored (for the API, e-mail and search).
     pub title: String,
+    /// The title in words, for [`TicketRecord::title_in`]; none for tickets opened before
+    /// titles had words. In the API: `{"id": "title-disk-full", "args": {…}}`.
+    #[schema(value_type = Option<Object>)]
+    pub title_words: Option<firstline_i18n::Message>,
     pub description: String,
     pub check: String,
     pub resource: String,
@@ -82,6 +87,18 @@ pub struct TicketRecord {
 }
 
 impl TicketRecord {
+    /// The title in `lang`: its words in that language (an incident's with its current
+    /// number of devices, which grows after the words were made), else the stored title.
+    pub fn title_in(&self, lang: firstline_i18n::Lang) -> String {
+        let Some(words) = &self.title_words else {
+            return self.title.clone();
+        };
+        match self.kind {
+            TicketKind::Incident => words.clone().arg("count", self.device_count).text(lang),
+            TicketKind::Device | TicketKind::Report => words.text(lang),
+        }
+    }
+
     fn view(&self) -> TicketView {
         TicketView {
             id: self.id,
@@ -1468,6 +1485,117 @@ pub(crate) mod tests {
                     .is_empty(),
                 "{backend}"
             );
+        }
+    }
+
+    /// A device ticket, a user's report and an incident keep their titles in words: read back
+    /// in each language, the English stored beside them, an incident's with the devices it
+    /// has now (not the three it opened with).
+    #[tokio::test]
+    async fn tickets_keep_their_title_in_words_and_say_it_in_each_language() {
+        use firstline_i18n::Lang;
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            let store = store.clone().with_policy(policy);
+            for id in ["a", "b", "c", "d", "e"] {
+                enroll(&store, id, "warsaw").await;
+            }
+            let disk = Finding {
+                check: "disk.used_pct".to_owned(),
+                summary: "statvfs /home/alice: Disk / is 97% full".to_owned(),
+                evidence_json: r#"{"mount_point": "/", "used_pct": 96.8}"#.to_owned(),
+                ..finding(1, "disk.used_pct", Severity::Warning)
+            };
+            store_one(&store, "a", disk, T0).await;
+            let report = Finding {
+                sequence: 2,
+                check: crate::tickets::USER_REPORT.to_owned(),
+                resource: "r1".to_owned(),
+                severity: Severity::Warning,
+                summary: "the intranet is down".to_owned(),
+                evidence_json: serde_json::json!({
+                    "text": "the intranet is down",
+                    "failed_layer": "http",
+                    "reporter": {"uid": 1000, "account": "alice"},
+                    "playbooks": [{"playbook": "web", "target": "https://intranet.example.com"}],
+                })
+                .to_string(),
+                observed_at_ms: T0,
+            };
+            store_one(&store, "a", report, T0 + 1).await;
+            let dns = |sequence| {
+                Finding {
+                check: "dns.resolve".to_owned(),
+                resource: "intranet.example.com".to_owned(),
+                summary: "intranet.example.com does not resolve: failed to lookup address information: Name or service not known".to_owned(),
+                evidence_json: r#"{"name": "intranet.example.com", "server": "192.0.2.53:53", "response_code": "NXDOMAIN"}"#.to_owned(),
+                ..finding(sequence, "dns.resolve", Severity::Warning)
+            }
+            };
+            for (n, id) in ["b", "c", "d"].iter().enumerate() {
+                store_one(&store, id, dns(3), T0 + 2 + n as i64).await;
+            }
+            let by_kind = |tickets: &[TicketRecord], kind| {
+                tickets
+                    .iter()
+                    .find(|t| t.kind == kind)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{backend}: no {kind:?} in {tickets:#?}"))
+            };
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            let device = open
+                .iter()
+                .find(|t| t.check == "disk.used_pct")
+                .unwrap_or_else(|| panic!("{backend}: no disk ticket in {open:#?}"));
+            assert_eq!(device.title, "Disk / is 97% full", "{backend}");
+            assert!(
+                device.description.contains("statvfs /home/alice"),
+                "{backend}: the raw summary stays"
+            );
+            assert_eq!(
+                device.title_in(Lang::Pl),
+                "Dysk / jest zapełniony w 97%",
+                "{backend}"
+            );
+            let report = by_kind(&open, TicketKind::Report);
+            assert_eq!(
+                report.title_in(Lang::En),
+                "alice reports: “the intranet is down” (the website answers with an error)",
+                "{backend}"
+            );
+            let incident = by_kind(&open, TicketKind::Incident);
+            assert_eq!(
+                incident.title,
+                "3 devices using DNS server 192.0.2.53 cannot resolve intranet.example.com",
+                "{backend}"
+            );
+            // A fourth device joins: the words count it, the stored English stays as opened.
+            store_one(&store, "e", dns(3), T0 + 10).await;
+            let incident = store
+                .ticket_detail(incident.id)
+                .await
+                .expect("detail")
+                .expect("the incident")
+                .ticket;
+            assert_eq!(incident.device_count, 4, "{backend}");
+            assert_eq!(
+                incident.title_in(Lang::En),
+                "4 devices using DNS server 192.0.2.53 cannot resolve intranet.example.com",
+                "{backend}"
+            );
+            assert_eq!(
+                incident.title_in(Lang::El),
+                "Το intranet.example.com δεν επιλύεται σε 4 συσκευές με διακομιστή DNS 192.0.2.53",
+                "{backend}"
+            );
+            // A ticket opened before titles had words shows its stored title in every language.
+            let old = TicketRecord {
+                title_words: None,
+                ..incident.clone()
+            };
+            assert_eq!(old.title_in(Lang::Zh), old.title, "{backend}");
         }
     }
 }

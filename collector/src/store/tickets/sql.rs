@@ -101,6 +101,10 @@ macro_rules! ticket_record {
             state: TicketState::parse(&parse_state)
                 .ok_or_else(|| corrupt("ticket state", parse_state.clone()))?,
             title: text("title")?,
+            // Words that do not read (written by a newer version) leave the English title.
+            title_words: row
+                .try_get::<Option<String>, _>("title_words")?
+                .and_then(|json| serde_json::from_str(&json).ok()),
             description: text("description")?,
             check: text("check_name")?,
             resource: text("resource")?,
@@ -1006,13 +1010,13 @@ macro_rules! insert_ticket {
         let inserted = sqlx::query(
             "INSERT INTO tickets (kind, ticket_key, open_key, state, title, description, check_name, resource, \
              device_id, scope, fingerprint, severity, impact, urgency, priority, tier, vip, device_count, \
-             opened_at_ms, updated_at_ms, response_due_ms, resolution_due_ms, requester, requester_uid) \
-             VALUES ($1, $2, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $16, $17, $18, $19, $20) \
+             opened_at_ms, updated_at_ms, response_due_ms, resolution_due_ms, requester, requester_uid, title_words) \
+             VALUES ($1, $2, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $16, $17, $18, $19, $20, $21) \
              ON CONFLICT (open_key) DO NOTHING RETURNING id",
         )
         .bind(new.kind.as_str())
         .bind(&new.key)
-        .bind(&new.title)
+        .bind(new.title())
         .bind(&new.description)
         .bind(&new.check)
         .bind(&new.resource)
@@ -1030,6 +1034,7 @@ macro_rules! insert_ticket {
         .bind(new.resolution_due_ms)
         .bind(new.requester.as_ref().map(|r| r.name.as_str()))
         .bind(new.requester.as_ref().and_then(|r| r.uid))
+        .bind(serde_json::to_string(&new.title_words).ok())
         .fetch_optional(&mut **$tx)
         .await?;
         match inserted {

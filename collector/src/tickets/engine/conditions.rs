@@ -306,7 +306,13 @@ fn firing_path(
     let reference = plan.open(one_device_ticket(
         TicketKind::Device,
         key,
-        format!("{}: {}", device.hostname, finding.summary),
+        crate::tickets::titles::device_title(
+            &finding.check,
+            &finding.resource,
+            &finding.summary,
+            &finding.evidence_json,
+        ),
+        // The agent's own words (an OS error, a path) for technicians: the title has plainer ones.
         finding.summary.clone(),
         device,
         finding,
@@ -346,7 +352,7 @@ fn firing_path(
 pub(super) fn one_device_ticket(
     kind: TicketKind,
     key: String,
-    title: String,
+    title_words: firstline_i18n::Message,
     description: String,
     device: &DeviceFacts,
     finding: &Finding,
@@ -360,7 +366,7 @@ pub(super) fn one_device_ticket(
     NewTicket {
         kind,
         key,
-        title,
+        title_words,
         description,
         check: finding.check.clone(),
         resource: finding.resource.clone(),

@@ -33,9 +33,12 @@ pub(super) fn open_incident(
     let reference = plan.open(NewTicket {
         kind: TicketKind::Incident,
         key: incident_key(&finding.check, &scope.scope),
-        title: format!(
-            "{} failing on many devices in {}",
-            finding.check, scope.scope
+        title_words: crate::tickets::titles::incident_title(
+            &finding.check,
+            &finding.resource,
+            &scope.scope,
+            u32::try_from(devices.len()).unwrap_or(u32::MAX),
+            &finding.evidence_json,
         ),
         description: format!(
             "{affected} devices in {} report {} (latest: {} on {})",

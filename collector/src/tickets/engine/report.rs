@@ -132,14 +132,13 @@ pub(super) fn user_report(
     let impact = policy.impact(false, 1, device.vip);
     let urgency = policy.urgency(like_check, Severity::Warning);
     let fingerprint = crate::tickets::user_report_fingerprint(&finding.evidence_json);
-    let short: String = text.chars().take(80).collect();
     let reference = plan.open(one_device_ticket(
         TicketKind::Report,
         format!("report:{}:{}", device.id, finding.resource),
-        format!(
-            "{}: \"{short}{}\"",
-            device.hostname,
-            if short.len() < text.len() { "…" } else { "" }
+        crate::tickets::titles::report_title(
+            requester.as_deref().unwrap_or(&device.hostname),
+            &text,
+            failed_layer.as_deref(),
         ),
         text.clone(),
         device,
