@@ -498,8 +498,8 @@ pub(super) async fn page(
 }
 
 /// A ticket's title in the reader's words.
-pub(super) fn ticket_title(_staff: &Staff, ticket: &TicketRecord) -> String {
-    ticket.title.clone()
+pub(super) fn ticket_title(staff: &Staff, ticket: &TicketRecord) -> String {
+    ticket.title_in(staff.lang)
 }
 
 /// A check's family: `dns` for `dns.resolve`.
