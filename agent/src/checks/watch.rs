@@ -682,6 +682,8 @@ impl WatchCheck {
                 "watch" => self.name,
                 "path" => self.path.display().to_string(),
                 "count" => events.len(),
+                // The window the count is over: the collector's titles say "in the last hour".
+                "window_secs" => self.window.as_secs(),
                 "latest" => latest,
             };
             // The collector groups crashes of one application version across devices.

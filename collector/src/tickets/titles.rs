@@ -79,7 +79,11 @@ pub fn incident_title(
     } else {
         msg!("title-incident-check", "check" => bounded(check))
     };
-    let (kind, value) = scope_words(scope);
+    let (kind, value) = match scope_words(scope) {
+        // "behind gateway 192.0.2.1" says nothing more of trouble reaching 192.0.2.1.
+        ("gateway", gateway) if gateway == resource.trim() => ("none", String::new()),
+        words => words,
+    };
     what.arg("count", device_count)
         .arg("scope_kind", kind)
         .arg("scope", value)

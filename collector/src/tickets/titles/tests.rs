@@ -410,7 +410,7 @@ const INCIDENT_CASES: &[(&str, &str, &str, u32, &str, &str)] = &[
         "gateway=192.0.2.1",
         6,
         "{}",
-        "6 devices behind gateway 192.0.2.1 have trouble reaching gateway 192.0.2.1",
+        "6 devices have trouble reaching gateway 192.0.2.1",
     ),
     (
         "crash.new_file",
