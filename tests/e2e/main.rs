@@ -32,3 +32,4 @@ mod support;
 mod telemetry;
 mod tickets;
 mod words;
+mod workspace;

@@ -316,23 +316,39 @@ fn retry_after_secs(response: &Response) -> Option<i64> {
         .ok()
 }
 
-fn password_page(csrf: &str, notice: Option<(&str, bool)>) -> String {
+fn password_page(staff: &Staff, notice: Option<(&str, bool)>) -> String {
+    let t = |id: &str| esc(&staff.t(id));
     let notice = match notice {
         Some((text, true)) => format!("<p class=\"error\" id=\"notice\">{}</p>", esc(text)),
         Some((text, false)) => format!("<p class=\"card\" id=\"notice\">{}</p>", esc(text)),
         None => String::new(),
     };
     format!(
-        "<h1>Account</h1>{notice}<form class=\"card\" method=\"post\" action=\"/account/password\">{}\
-         <h2>Change your password</h2>\
-         <p><label>Current password<br><input name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
-         <p><label>New password (at least {} characters)<br><input name=\"new_password\" type=\"password\" autocomplete=\"new-password\" minlength=\"{}\" required></label></p>\
-         <p><label>New password again<br><input name=\"new_password_again\" type=\"password\" autocomplete=\"new-password\" required></label></p>\
-         <p class=\"muted\">Your other sessions end; this one goes on.</p>\
-         <button type=\"submit\">Change password</button></form>",
-        csrf_field(csrf),
+        "{notice}<form class=\"card\" method=\"post\" action=\"/account/password\">{}\
+         <h2>{}</h2>\
+         <p><label>{}<br><input name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <p><label>{}<br><input name=\"new_password\" type=\"password\" autocomplete=\"new-password\" minlength=\"{}\" required></label></p>\
+         <p><label>{}<br><input name=\"new_password_again\" type=\"password\" autocomplete=\"new-password\" required></label></p>\
+         <p class=\"muted\">{}</p>\
+         <button type=\"submit\">{}</button></form>",
+        csrf_field(&staff.csrf),
+        t("staff-password-heading"),
+        t("staff-password-current"),
+        esc(&staff.say(&firstline_i18n::msg!("staff-password-new", "count" => crate::auth::MIN_PASSWORD_CHARS))),
         crate::auth::MIN_PASSWORD_CHARS,
-        crate::auth::MIN_PASSWORD_CHARS,
+        t("staff-password-again"),
+        t("staff-password-sessions"),
+        t("staff-password-change"),
+    )
+}
+
+/// The account page: a heading, then the preferences and password forms.
+fn account_body(staff: &Staff, saved: Option<&str>, password_notice: Option<(&str, bool)>) -> String {
+    format!(
+        "<h1>{}</h1>{}{}",
+        esc(&staff.t("staff-nav-account")),
+        preferences_card(staff, saved),
+        password_page(staff, password_notice)
     )
 }
 
@@ -342,8 +358,7 @@ async fn account_page(State(state): State<HttpState>, headers: HeaderMap) -> Res
         Ok(staff) => staff,
         Err(redirect) => return redirect,
     };
-    let csrf = staff.csrf.as_str();
-    let body = preferences_card(&staff, None) + &password_page(csrf, None);
+    let body = account_body(&staff, None, None);
     signed_page(&staff, &staff.t("staff-nav-account"), &body, None)
 }
 
@@ -442,7 +457,7 @@ async fn preferences_form(
     // The page that answers is already in the new language.
     staff = Staff::new(staff.caller, staff.csrf, &preferences, &headers);
     let notice = staff.t("staff-preferences-saved");
-    let body = preferences_card(&staff, Some(&notice)) + &password_page(&staff.csrf, None);
+    let body = account_body(&staff, Some(&notice), None);
     signed_page(&staff, &staff.t("staff-nav-account"), &body, None)
 }
 
@@ -458,14 +473,11 @@ async fn password_form(
         Err(refused) => return refused,
     };
     let caller = &staff.caller;
-    let csrf = staff.csrf.as_str();
     let field = |key: &str| form.get(key).cloned().unwrap_or_default();
     let new_password = field("new_password");
     if new_password != field("new_password_again") {
-        let body = password_page(
-            &csrf,
-            Some(("The two new passwords differ; nothing changed.", true)),
-        );
+        let differ = staff.t("staff-password-differ");
+        let body = account_body(&staff, None, Some((&differ, true)));
         return html(
             StatusCode::BAD_REQUEST,
             staff_page(&staff, "Account", &body, None),
@@ -482,10 +494,8 @@ async fn password_form(
     .await
     {
         Ok(()) => {
-            let body = password_page(
-                &csrf,
-                Some(("Password changed. Your other sessions have ended.", false)),
-            );
+            let changed = staff.t("staff-password-changed");
+            let body = account_body(&staff, None, Some((&changed, false)));
             signed_page(&staff, "Account", &body, None)
         }
         Err(refusal) => {
@@ -496,7 +506,7 @@ async fn password_form(
                 .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
                 .and_then(|json| json["error"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "Changing the password failed.".to_owned());
-            let body = password_page(&csrf, Some((&format!("{message}."), true)));
+            let body = account_body(&staff, None, Some((&format!("{message}."), true)));
             html(status, staff_page(&staff, "Account", &body, None))
         }
     }

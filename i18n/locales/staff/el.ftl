@@ -310,3 +310,13 @@ staff-replies-text = Τι λέει
 staff-replies-same-title = Μια απάντηση με τον ίδιο τίτλο αντικαθιστά την παλιά.
 staff-replies-who = Μόνο διαχειριστής μπορεί να αλλάξει τις έτοιμες απαντήσεις.
 staff-replies-bad = Μια έτοιμη απάντηση χρειάζεται τίτλο (έως 200 χαρακτήρες) και κείμενο.
+
+## account
+staff-password-heading = Αλλαγή κωδικού
+staff-password-current = Τρέχων κωδικός
+staff-password-new = Νέος κωδικός (τουλάχιστον { $count } χαρακτήρες)
+staff-password-again = Ξανά ο νέος κωδικός
+staff-password-sessions = Οι άλλες συνεδρίες σας τερματίζονται· αυτή συνεχίζεται.
+staff-password-change = Αλλαγή κωδικού
+staff-password-differ = Οι δύο νέοι κωδικοί διαφέρουν· δεν άλλαξε τίποτα.
+staff-password-changed = Ο κωδικός άλλαξε. Οι άλλες συνεδρίες σας τερματίστηκαν.

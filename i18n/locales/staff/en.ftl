@@ -292,3 +292,13 @@ staff-replies-text = What it says
 staff-replies-same-title = A reply with the same title replaces the old one.
 staff-replies-who = Only an admin can change canned replies.
 staff-replies-bad = A canned reply needs a title (at most 200 characters) and some text.
+
+## account
+staff-password-heading = Change your password
+staff-password-current = Current password
+staff-password-new = New password (at least { $count } characters)
+staff-password-again = New password again
+staff-password-sessions = Your other sessions end; this one goes on.
+staff-password-change = Change password
+staff-password-differ = The two new passwords differ; nothing changed.
+staff-password-changed = Password changed. Your other sessions have ended.

@@ -308,3 +308,13 @@ staff-replies-text = Treść odpowiedzi
 staff-replies-same-title = Odpowiedź o tym samym tytule zastępuje poprzednią.
 staff-replies-who = Tylko administrator może zmieniać gotowe odpowiedzi.
 staff-replies-bad = Gotowa odpowiedź musi mieć tytuł (najwyżej 200 znaków) i treść.
+
+## account
+staff-password-heading = Zmień hasło
+staff-password-current = Obecne hasło
+staff-password-new = Nowe hasło (co najmniej { $count } znaków)
+staff-password-again = Powtórz nowe hasło
+staff-password-sessions = Pozostałe sesje zostaną zakończone; ta trwa dalej.
+staff-password-change = Zmień hasło
+staff-password-differ = Nowe hasła się różnią; nic nie zmieniono.
+staff-password-changed = Hasło zmienione. Pozostałe sesje zostały zakończone.

@@ -265,3 +265,13 @@ staff-replies-text = 回复内容
 staff-replies-same-title = 标题相同的回复会替换旧的。
 staff-replies-who = 只有管理员可以修改预设回复。
 staff-replies-bad = 预设回复需要标题（最多 200 个字符）和内容。
+
+## account
+staff-password-heading = 修改密码
+staff-password-current = 当前密码
+staff-password-new = 新密码（至少 { $count } 个字符）
+staff-password-again = 再次输入新密码
+staff-password-sessions = 您的其他会话将结束；当前会话继续有效。
+staff-password-change = 修改密码
+staff-password-differ = 两次输入的新密码不一致；未做任何更改。
+staff-password-changed = 密码已修改。您的其他会话已结束。
