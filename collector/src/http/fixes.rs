@@ -146,7 +146,7 @@ pub(crate) struct CatalogEntry {
 /// The fixes, their modes, what the admin API set, and the numbers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct FixCatalog {
-    /// A page of the fixes, by name.
+    /// A page of the fixes, in the catalog's order.
     fixes: Vec<CatalogEntry>,
     /// Send it as `cursor` for the next page of `fixes`; `null` on the last page.
     next_cursor: Option<String>,
@@ -183,23 +183,30 @@ pub(crate) async fn catalog(
         Err(e) => return store_unavailable("reading the fixes' numbers", &e),
     };
     let policy = state.store.fix_policy();
-    let fixes = fixes::CATALOG
+    let fixes: Vec<(usize, CatalogEntry)> = fixes::CATALOG
         .iter()
-        .map(|fix| {
+        .enumerate()
+        .map(|(position, fix)| {
             // The fleet-wide mode: a site nobody configured.
             let (mode, source) = policy.mode(fix.name, "", &overrides);
-            CatalogEntry {
+            let entry = CatalogEntry {
                 name: fix.name,
                 summary: fix.summary,
                 needs_consent: fix.needs_consent,
                 mode,
                 source,
                 built_in_mode: fix.default_mode,
-            }
+            };
+            (position, entry)
         })
         .collect();
-    let (fixes, next_cursor) =
-        super::paging::page_of(fixes, |entry: &CatalogEntry| entry.name.to_owned(), &paging);
+    // In the catalog's own order: the cursor is a place in the list compiled in.
+    let (fixes, next_cursor) = super::paging::page_of(
+        fixes,
+        |(position, _)| super::paging::number_key(i64::try_from(*position).unwrap_or(i64::MAX)),
+        &paging,
+    );
+    let fixes = fixes.into_iter().map(|(_, entry)| entry).collect();
     Json(FixCatalog {
         fixes,
         next_cursor,

@@ -120,10 +120,19 @@ impl utoipa::Modify for ErrorResponses {
             for operation in operations.into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
                 for (status, description) in [
-                    ("400", "A parameter or the body does not read: `field` names it"),
+                    (
+                        "400",
+                        "A parameter or the body does not read: `field` names it",
+                    ),
                     ("401", "No API key or session, or one that is not valid"),
-                    ("403", "The caller's role is short, or (a session) the CSRF token is"),
-                    ("default", "Any other refusal (404, 405, 409, 422, 429 with Retry-After, 503), in the same shape"),
+                    (
+                        "403",
+                        "The caller's role is short, or (a session) the CSRF token is",
+                    ),
+                    (
+                        "default",
+                        "Any other refusal (404, 405, 409, 422, 429 with Retry-After, 503), in the same shape",
+                    ),
                 ] {
                     responses
                         .entry(status.to_owned())

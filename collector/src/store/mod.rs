@@ -291,7 +291,8 @@ pub mod tickets;
 
 pub use bounded::{Stall, Writer};
 pub use tickets::{
-    AssigneeFilter, SweepReport, TicketDetail, TicketFilter, TicketOrder, TicketRecord, TimelineEntry,
+    AssigneeFilter, SweepReport, TicketDetail, TicketFilter, TicketOrder, TicketRecord,
+    TimelineEntry,
 };
 
 /// Rows per multi-row INSERT: well under both engines' limits on bound parameters.

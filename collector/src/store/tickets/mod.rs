@@ -429,11 +429,16 @@ impl Store {
             Some("open") => {
                 conditions.push("(CASE WHEN open_key IS NULL THEN 1 ELSE 0 END) = 0".to_owned())
             }
-            Some(state) => conditions.push(format!("state = {}", bind(Bind::Text(state.to_owned())))),
+            Some(state) => {
+                conditions.push(format!("state = {}", bind(Bind::Text(state.to_owned()))))
+            }
             None => {}
         }
         if let Some(priority) = filter.priority {
-            conditions.push(format!("priority = {}", bind(Bind::Int(i64::from(priority)))));
+            conditions.push(format!(
+                "priority = {}",
+                bind(Bind::Int(i64::from(priority)))
+            ));
         }
         if let Some(tier) = filter.tier {
             conditions.push(format!("tier = {}", bind(Bind::Int(i64::from(tier)))));
@@ -445,7 +450,10 @@ impl Store {
             ));
         }
         if let Some(kind) = filter.kind {
-            conditions.push(format!("kind = {}", bind(Bind::Text(kind.as_str().to_owned()))));
+            conditions.push(format!(
+                "kind = {}",
+                bind(Bind::Text(kind.as_str().to_owned()))
+            ));
         }
         match &filter.assignee {
             Some(AssigneeFilter::Unassigned) => conditions.push("assignee IS NULL".to_owned()),
@@ -465,14 +473,19 @@ impl Store {
         if let Some(prefix) = &filter.check_prefix {
             // substr counts characters on both databases; LIKE would need its wildcards
             // escaped and ignores case on SQLite.
-            let length = bind(Bind::Int(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX)));
+            let length = bind(Bind::Int(
+                i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
+            ));
             let text = bind(Bind::Text(prefix.clone()));
             conditions.push(format!(
                 "substr(check_name, 1, CAST({length} AS INTEGER)) = {text}"
             ));
         }
         if let Some(requester) = &filter.requester {
-            conditions.push(format!("requester = {}", bind(Bind::Text(requester.clone()))));
+            conditions.push(format!(
+                "requester = {}",
+                bind(Bind::Text(requester.clone()))
+            ));
         }
         if let Some(since) = filter.changed_since_ms {
             conditions.push(format!("updated_at_ms >= {}", bind(Bind::Int(since))));
@@ -1466,15 +1479,39 @@ pub(crate) mod tests {
             let mut policy = Policy::default();
             policy.correlation.min_devices = 3;
             let store = store.clone().with_policy(policy);
-            for (id, site) in [("h1", "hq"), ("h2", "hq"), ("h3", "hq"), ("h4", "hq"), ("l1", "lab")] {
+            for (id, site) in [
+                ("h1", "hq"),
+                ("h2", "hq"),
+                ("h3", "hq"),
+                ("h4", "hq"),
+                ("l1", "lab"),
+            ] {
                 enroll(&store, id, site).await;
             }
             // Three devices at hq: one incident scoped site=hq.
             for id in ["h1", "h2", "h3"] {
-                store_one(&store, id, finding(1, "memory.pressure", Severity::Warning), T0).await;
+                store_one(
+                    &store,
+                    id,
+                    finding(1, "memory.pressure", Severity::Warning),
+                    T0,
+                )
+                .await;
             }
-            store_one(&store, "h4", finding(1, "disk.free_low", Severity::Warning), T0 + MINUTE).await;
-            store_one(&store, "l1", finding(1, "disk.free_low", Severity::Warning), T0 + 2 * MINUTE).await;
+            store_one(
+                &store,
+                "h4",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + MINUTE,
+            )
+            .await;
+            store_one(
+                &store,
+                "l1",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 2 * MINUTE,
+            )
+            .await;
             let select = |filter: TicketFilter| {
                 let store = store.clone();
                 async move {
@@ -1486,60 +1523,131 @@ pub(crate) mod tests {
                         .await
                         .expect("tickets")
                         .into_iter()
-                        .map(|t| (t.kind.as_str().to_owned(), t.device_id.unwrap_or_else(|| t.scope.unwrap_or_default())))
+                        .map(|t| {
+                            (
+                                t.kind.as_str().to_owned(),
+                                t.device_id.unwrap_or_else(|| t.scope.unwrap_or_default()),
+                            )
+                        })
                         .collect();
                     tickets.sort();
                     tickets
                 }
             };
             let named = |list: &[(&str, &str)]| {
-                list.iter().map(|(kind, on)| ((*kind).to_owned(), (*on).to_owned())).collect::<Vec<_>>()
+                list.iter()
+                    .map(|(kind, on)| ((*kind).to_owned(), (*on).to_owned()))
+                    .collect::<Vec<_>>()
             };
             assert_eq!(
                 select(TicketFilter::default()).await,
                 named(&[("device", "h4"), ("device", "l1"), ("incident", "site=hq")]),
                 "{backend}"
             );
-            let by_site = |site: &str| TicketFilter { site: Some(site.to_owned()), ..TicketFilter::default() };
-            assert_eq!(select(by_site("hq")).await, named(&[("device", "h4"), ("incident", "site=hq")]), "{backend}");
-            assert_eq!(select(by_site("lab")).await, named(&[("device", "l1")]), "{backend}");
-            assert_eq!(select(by_site("nowhere")).await, named(&[]), "{backend}");
-            let by_check = |prefix: &str| TicketFilter { check_prefix: Some(prefix.to_owned()), ..TicketFilter::default() };
-            assert_eq!(select(by_check("disk.")).await, named(&[("device", "h4"), ("device", "l1")]), "{backend}");
-            assert_eq!(select(by_check("mem")).await, named(&[("incident", "site=hq")]), "{backend}");
-            assert_eq!(select(by_check("%")).await, named(&[]), "{backend}: no wildcards");
+            let by_site = |site: &str| TicketFilter {
+                site: Some(site.to_owned()),
+                ..TicketFilter::default()
+            };
             assert_eq!(
-                select(TicketFilter { kind: Some(TicketKind::Incident), ..TicketFilter::default() }).await,
+                select(by_site("hq")).await,
+                named(&[("device", "h4"), ("incident", "site=hq")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_site("lab")).await,
+                named(&[("device", "l1")]),
+                "{backend}"
+            );
+            assert_eq!(select(by_site("nowhere")).await, named(&[]), "{backend}");
+            let by_check = |prefix: &str| TicketFilter {
+                check_prefix: Some(prefix.to_owned()),
+                ..TicketFilter::default()
+            };
+            assert_eq!(
+                select(by_check("disk.")).await,
+                named(&[("device", "h4"), ("device", "l1")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_check("mem")).await,
+                named(&[("incident", "site=hq")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_check("%")).await,
+                named(&[]),
+                "{backend}: no wildcards"
+            );
+            assert_eq!(
+                select(TicketFilter {
+                    kind: Some(TicketKind::Incident),
+                    ..TicketFilter::default()
+                })
+                .await,
                 named(&[("incident", "site=hq")]),
                 "{backend}"
             );
 
             let all = store.tickets(&open_filter()).await.expect("tickets");
-            let lab = all.iter().find(|t| t.device_id.as_deref() == Some("l1")).expect("l1's ticket").id;
+            let lab = all
+                .iter()
+                .find(|t| t.device_id.as_deref() == Some("l1"))
+                .expect("l1's ticket")
+                .id;
             let assigned_at = T0 + 60 * MINUTE;
             store
-                .staff_action(lab, "sam", &StaffAction::Assign { to: "tina".to_owned() }, assigned_at)
+                .staff_action(
+                    lab,
+                    "sam",
+                    &StaffAction::Assign {
+                        to: "tina".to_owned(),
+                    },
+                    assigned_at,
+                )
                 .await
                 .expect("assign");
-            let by_assignee = |assignee: AssigneeFilter| TicketFilter { assignee: Some(assignee), ..TicketFilter::default() };
-            assert_eq!(select(by_assignee(AssigneeFilter::User("tina".to_owned()))).await, named(&[("device", "l1")]), "{backend}");
-            assert_eq!(select(by_assignee(AssigneeFilter::User("tim".to_owned()))).await, named(&[]), "{backend}");
+            let by_assignee = |assignee: AssigneeFilter| TicketFilter {
+                assignee: Some(assignee),
+                ..TicketFilter::default()
+            };
+            assert_eq!(
+                select(by_assignee(AssigneeFilter::User("tina".to_owned()))).await,
+                named(&[("device", "l1")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_assignee(AssigneeFilter::User("tim".to_owned()))).await,
+                named(&[]),
+                "{backend}"
+            );
             assert_eq!(
                 select(by_assignee(AssigneeFilter::Unassigned)).await,
                 named(&[("device", "h4"), ("incident", "site=hq")]),
                 "{backend}"
             );
             assert_eq!(
-                select(TicketFilter { changed_since_ms: Some(assigned_at), ..TicketFilter::default() }).await,
+                select(TicketFilter {
+                    changed_since_ms: Some(assigned_at),
+                    ..TicketFilter::default()
+                })
+                .await,
                 named(&[("device", "l1")]),
                 "{backend}: the assignment bumped updated_at_ms"
             );
             assert_eq!(
-                select(TicketFilter { changed_since_ms: Some(assigned_at + 1), ..TicketFilter::default() }).await,
+                select(TicketFilter {
+                    changed_since_ms: Some(assigned_at + 1),
+                    ..TicketFilter::default()
+                })
+                .await,
                 named(&[]),
                 "{backend}"
             );
-            let h4 = all.iter().find(|t| t.device_id.as_deref() == Some("h4")).expect("h4's ticket").id;
+            let h4 = all
+                .iter()
+                .find(|t| t.device_id.as_deref() == Some("h4"))
+                .expect("h4's ticket")
+                .id;
             with_pool!(store, pool => {
                 sqlx::query("UPDATE tickets SET requester = 'alice' WHERE id = $1")
                     .bind(h4)
@@ -1548,50 +1656,83 @@ pub(crate) mod tests {
                     .expect("set a requester");
             });
             assert_eq!(
-                select(TicketFilter { requester: Some("alice".to_owned()), ..TicketFilter::default() }).await,
+                select(TicketFilter {
+                    requester: Some("alice".to_owned()),
+                    ..TicketFilter::default()
+                })
+                .await,
                 named(&[("device", "h4")]),
                 "{backend}"
             );
             // Filters combine.
             assert_eq!(
-                select(TicketFilter { site: Some("hq".to_owned()), check_prefix: Some("disk.".to_owned()), ..TicketFilter::default() }).await,
+                select(TicketFilter {
+                    site: Some("hq".to_owned()),
+                    check_prefix: Some("disk.".to_owned()),
+                    ..TicketFilter::default()
+                })
+                .await,
                 named(&[("device", "h4")]),
                 "{backend}"
             );
 
             // Paging one at a time, by id and by (updated, id): every ticket once, in order.
             let everything = store
-                .tickets(&TicketFilter { order: TicketOrder::Id { after: None }, limit: Some(5000), ..TicketFilter::default() })
+                .tickets(&TicketFilter {
+                    order: TicketOrder::Id { after: None },
+                    limit: Some(5000),
+                    ..TicketFilter::default()
+                })
                 .await
                 .expect("tickets");
-            assert!(everything.windows(2).all(|w| w[0].id < w[1].id), "{backend}");
+            assert!(
+                everything.windows(2).all(|w| w[0].id < w[1].id),
+                "{backend}"
+            );
             let mut by_id = Vec::new();
             let mut after = None;
             loop {
                 let page = store
-                    .tickets(&TicketFilter { order: TicketOrder::Id { after }, limit: Some(1), ..TicketFilter::default() })
+                    .tickets(&TicketFilter {
+                        order: TicketOrder::Id { after },
+                        limit: Some(1),
+                        ..TicketFilter::default()
+                    })
                     .await
                     .expect("page");
                 let Some(last) = page.last() else { break };
                 after = Some(last.id);
                 by_id.extend(page.iter().map(|t| t.id));
             }
-            assert_eq!(by_id, everything.iter().map(|t| t.id).collect::<Vec<_>>(), "{backend}");
+            assert_eq!(
+                by_id,
+                everything.iter().map(|t| t.id).collect::<Vec<_>>(),
+                "{backend}"
+            );
             let mut by_update = Vec::new();
             let mut after = None;
             loop {
                 let page = store
-                    .tickets(&TicketFilter { order: TicketOrder::Updated { after }, limit: Some(1), ..TicketFilter::default() })
+                    .tickets(&TicketFilter {
+                        order: TicketOrder::Updated { after },
+                        limit: Some(1),
+                        ..TicketFilter::default()
+                    })
                     .await
                     .expect("page");
                 let Some(last) = page.last() else { break };
                 after = Some((last.updated_at_ms, last.id));
                 by_update.push((last.updated_at_ms, last.id));
             }
-            let mut expected: Vec<(i64, i64)> = everything.iter().map(|t| (t.updated_at_ms, t.id)).collect();
+            let mut expected: Vec<(i64, i64)> =
+                everything.iter().map(|t| (t.updated_at_ms, t.id)).collect();
             expected.sort();
             assert_eq!(by_update, expected, "{backend}");
-            assert_eq!(by_update.last().map(|(_, id)| *id), Some(lab), "{backend}: the last one changed is last");
+            assert_eq!(
+                by_update.last().map(|(_, id)| *id),
+                Some(lab),
+                "{backend}: the last one changed is last"
+            );
         }
     }
 
