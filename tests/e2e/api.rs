@@ -381,7 +381,7 @@ async fn every_refusal_answers_the_same_json_shape() {
     let http = collector.running().http_address;
     let bearer = format!("Bearer {technician}");
     let with_key: &[(&str, &str)] = &[("Authorization", &bearer)];
-    let cases: Vec<(&str, &str, &[(&str, &str)], Option<Value>, u16, &str)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             "GET",
             "/api/v1/nothing-here",
@@ -534,6 +534,16 @@ async fn every_list_pages_with_limit_and_cursor() {
         assert!(page.get("next_cursor").is_some(), "{path}: {page}");
     }
 }
+
+/// A request (method, path, headers, body) and the refusal it gets (status, code).
+type Refusal<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    Option<Value>,
+    u16,
+    &'a str,
+);
 
 fn is_json(head: &str) -> bool {
     head.to_ascii_lowercase()
