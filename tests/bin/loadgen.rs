@@ -650,16 +650,26 @@ async fn open_dns_tickets(
     http: SocketAddr,
     api_key: &str,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
-    let text = http_get(http, "/api/v1/tickets?state=open&limit=5000", api_key).await?;
+    // The check is filtered in the database: a page of 1000 is every storm ticket there is.
+    let text = http_get(
+        http,
+        "/api/v1/tickets?state=open&check=dns.resolve&limit=1000",
+        api_key,
+    )
+    .await?;
     let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    let tickets: Vec<serde_json::Value> =
-        serde_json::from_str(body).context("the ticket list is not a JSON array")?;
-    if tickets.len() >= 5000 {
-        bail!("5,000 open tickets or more: the list is cut off");
+    let page: serde_json::Value =
+        serde_json::from_str(body).context("the ticket list is not JSON")?;
+    if !page["next_cursor"].is_null() {
+        bail!("1,000 open DNS tickets or more: the list is cut off");
     }
+    let tickets = page["tickets"]
+        .as_array()
+        .context("the ticket page has no tickets list")?;
     Ok(tickets
-        .into_iter()
+        .iter()
         .filter(|t| t["check"] == "dns.resolve")
+        .cloned()
         .collect())
 }
 

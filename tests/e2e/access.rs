@@ -253,7 +253,7 @@ async fn only_a_supervisor_moves_a_ticket_from_one_technician_to_another() {
         None,
     )
     .await;
-    let id = tickets[0]["id"].as_i64().expect("ticket");
+    let id = tickets["tickets"][0]["id"].as_i64().expect("ticket");
     let path = format!("/api/v1/tickets/{id}/actions");
     let assign = |to: &str| json!({"action": "assign", "to": to});
     // Only to someone who can work it.
@@ -466,6 +466,82 @@ async fn the_openapi_document_describes_every_api_route() {
         );
     }
     assert!(document["components"]["securitySchemes"]["api_key"].is_object());
+    // One error shape, documented on every operation…
+    let error = &schemas["ApiError"]["properties"];
+    for property in ["error", "code", "field"] {
+        assert!(
+            error[property].is_object(),
+            "ApiError lacks {property}: {error}"
+        );
+    }
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let responses = operation["responses"].as_object().expect("responses");
+            for status in ["400", "401", "403", "default"] {
+                assert_eq!(
+                    responses
+                        .get(status)
+                        .map(|r| r["content"]["application/json"]["schema"]["$ref"].clone()),
+                    Some(json!("#/components/schemas/ApiError")),
+                    "{method} {path}: {status} is not the error schema: {responses:?}"
+                );
+            }
+        }
+    }
+    // …and every list takes `limit` and `cursor` and answers `next_cursor`.
+    for list in [
+        "/devices",
+        "/tickets",
+        "/users",
+        "/tokens",
+        "/alerts",
+        "/people",
+        "/knowledge",
+        "/fixes",
+    ] {
+        let parameters: Vec<&str> = paths[list]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("GET {list} has no parameters"))
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for name in ["limit", "cursor"] {
+            assert!(
+                parameters.contains(&name),
+                "GET {list} lacks {name}: {parameters:?}"
+            );
+        }
+        let page = paths[list]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("GET {list}'s 200 names no schema"));
+        let page = page.trim_start_matches("#/components/schemas/");
+        assert!(
+            schemas[page]["properties"]["next_cursor"].is_object(),
+            "GET {list}: {page} has no next_cursor"
+        );
+    }
+    for parameter in [
+        "state",
+        "priority",
+        "tier",
+        "device",
+        "kind",
+        "assignee",
+        "unassigned",
+        "site",
+        "check",
+        "requester",
+        "changed_since",
+        "order",
+    ] {
+        assert!(
+            paths["/tickets"]["get"]["parameters"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|p| p["name"] == parameter)),
+            "GET /tickets does not document {parameter}"
+        );
+    }
 }
 
 /// Runs `firstline-collector ARGS --data-dir DIR` (the real command line) with `stdin`.
@@ -608,7 +684,7 @@ async fn a_disabled_user_is_signed_out_at_once_and_cannot_sign_in() {
     assert_eq!(me(phone.clone()).await, 401);
     assert_eq!(sign_in(http, "tina", "tina-password-1").await.0, 401);
     let (_, users) = http_json(http, "GET", "/api/v1/users", Some(&admin), None).await;
-    let tina = users
+    let tina = users["users"]
         .as_array()
         .and_then(|users| users.iter().find(|u| u["name"] == "tina"))
         .expect("tina listed");
@@ -843,7 +919,11 @@ async fn unused_enrollment_tokens_can_be_revoked() {
         .await
         .expect("a used token enrolls");
     let (_, unused) = http_json(http, "GET", "/api/v1/tokens", Some(&admin), None).await;
-    assert_eq!(unused.as_array().map(Vec::len), Some(3), "{unused}");
+    assert_eq!(
+        unused["tokens"].as_array().map(Vec::len),
+        Some(3),
+        "{unused}"
+    );
     assert!(unused.to_string().contains(&tokens[1].1), "{unused}");
 
     // One, by the start of its id, through REST.

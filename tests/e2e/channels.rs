@@ -450,7 +450,7 @@ async fn a_public_reply_mails_the_requester_in_their_language_and_a_note_does_no
     let ticket = wait_for("the report's ticket", || async {
         let (_, tickets) =
             crate::support::http_json(http, "GET", "/api/v1/tickets", Some(&key), None).await;
-        tickets.as_array()?.first()?.get("id")?.as_i64()
+        tickets["tickets"].as_array()?.first()?.get("id")?.as_i64()
     })
     .await;
     let act = |body: serde_json::Value| {

@@ -93,7 +93,7 @@ async fn a_full_disk_is_cleaned_automatically_and_resolves_as_fixed_and_then_wai
             &format!("/api/v1/tickets?device={device}"),
         )
         .await;
-        tickets.as_array().and_then(|tickets| {
+        tickets["tickets"].as_array().and_then(|tickets| {
             tickets
                 .iter()
                 .find(|t| t["check"] == "disk.used_pct" && t["resource"] == mount_text.as_str())
@@ -350,7 +350,9 @@ async fn stuck_print_jobs_a_user_reports_are_cleared_by_the_fix_a_technician_app
             &format!("/api/v1/tickets?device={device}&kind=report"),
         )
         .await;
-        tickets.as_array().and_then(|t| t.first().cloned())
+        tickets["tickets"]
+            .as_array()
+            .and_then(|t| t.first().cloned())
     })
     .await;
     let id = ticket["id"].as_i64().expect("id");

@@ -3,6 +3,7 @@
 
 mod access;
 mod agent_disk;
+mod api;
 mod browser;
 mod channels;
 mod checks;

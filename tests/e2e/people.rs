@@ -183,7 +183,7 @@ async fn a_real_agent_reports_the_users_utmp_lists_and_a_report_names_who_made_i
             None,
         )
         .await;
-        tickets.as_array().and_then(|tickets| {
+        tickets["tickets"].as_array().and_then(|tickets| {
             tickets
                 .iter()
                 .find(|t| t["resource"] == report_id.as_str())
@@ -283,7 +283,9 @@ async fn device_users_reach_the_device_page_and_its_tickets_and_bad_ones_are_ref
             None,
         )
         .await;
-        tickets.as_array().and_then(|t| t.first().cloned())
+        tickets["tickets"]
+            .as_array()
+            .and_then(|t| t.first().cloned())
     })
     .await;
     assert_eq!(ticket["requester"], Value::Null, "no one reported it");
@@ -396,6 +398,7 @@ async fn the_directory_is_imported_from_csv_edited_by_admins_and_names_the_peopl
     assert!(stderr.contains("2 people imported"), "{stderr}");
     let (status, people) = http_json(http, "GET", "/api/v1/people", Some(&technician), None).await;
     assert_eq!(status, 200);
+    let people = &people["people"];
     assert_eq!(people[0]["display_name"], "Alice Kowalska");
     assert_eq!(people[0]["language"], "pl");
     assert_eq!(people[1]["display_name"], "Ελένη Παπαδοπούλου");

@@ -283,7 +283,7 @@ async fn two_collector_processes_on_one_postgresql_open_one_incident_per_fault()
             )
             .await;
             assert_eq!(status, 200, "{open}");
-            let open = open.as_array().cloned().expect("tickets");
+            let open = open["tickets"].as_array().cloned().expect("tickets");
             assert_eq!(open.len(), 1, "round {round}: one open ticket: {open:#?}");
             assert_eq!(open[0]["kind"], "incident", "round {round}");
             assert_eq!(open[0]["device_count"], DEVICES, "round {round}");

@@ -430,7 +430,11 @@ async fn an_agent_acked_beyond_a_restored_database_raises_one_alert_naming_the_g
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(alerts.as_array().map(Vec::len), Some(1), "{alerts}");
+    assert_eq!(
+        alerts["alerts"].as_array().map(Vec::len),
+        Some(1),
+        "{alerts}"
+    );
     assert_eq!(
         metric(
             collector.running().http_address,

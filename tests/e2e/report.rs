@@ -169,7 +169,7 @@ async fn a_user_report_names_the_first_failing_layer_in_the_ticket() {
                 None,
             )
             .await;
-            tickets.as_array().and_then(|tickets| {
+            tickets["tickets"].as_array().and_then(|tickets| {
                 tickets
                     .iter()
                     .find(|t| t["resource"] == report_id.as_str())
@@ -314,7 +314,7 @@ async fn a_technician_reproduces_on_the_users_machine_online_offline_and_too_lat
     let ticket = wait_for("a crash ticket", || async {
         let (_, tickets) =
             http_json(http, "GET", "/api/v1/tickets?state=open", Some(&key), None).await;
-        tickets
+        tickets["tickets"]
             .as_array()
             .and_then(|t| t.first())
             .and_then(|t| t["id"].as_i64())

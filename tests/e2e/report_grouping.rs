@@ -111,7 +111,7 @@ async fn twenty_reports_from_one_user_are_one_ticket_and_reports_during_a_dns_in
         .await;
     }
     let reports = get(http, &key, "/api/v1/tickets?state=open&kind=report").await;
-    let reports = reports.as_array().expect("tickets");
+    let reports = reports["tickets"].as_array().expect("tickets");
     assert_eq!(
         reports.len(),
         1,
@@ -154,7 +154,7 @@ async fn twenty_reports_from_one_user_are_one_ticket_and_reports_during_a_dns_in
             .await;
     }
     let open = get(http, &key, "/api/v1/tickets?state=open&kind=incident").await;
-    let open = open.as_array().expect("tickets");
+    let open = open["tickets"].as_array().expect("tickets");
     assert_eq!(open.len(), 1, "{open:#?}");
     let incident = open[0]["id"].as_i64().expect("id");
 
@@ -179,7 +179,11 @@ async fn twenty_reports_from_one_user_are_one_ticket_and_reports_during_a_dns_in
         );
     }
     let reports = get(http, &key, "/api/v1/tickets?state=open&kind=report").await;
-    assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports:#}");
+    assert_eq!(
+        reports["tickets"].as_array().map(Vec::len),
+        Some(1),
+        "{reports:#}"
+    );
     let detail = get(http, &key, &format!("/api/v1/tickets/{incident}")).await;
     let attached = detail["timeline"]
         .as_array()

@@ -149,7 +149,7 @@ async fn a_fault_on_200_devices_is_one_incident_and_a_fault_on_one_is_one_ticket
     .await;
     assert_eq!(detail["state"], "resolved");
 
-    let all = tickets(http, &key, "limit=5000").await;
+    let all = tickets(http, &key, "order=id").await;
     let findings = 2 * FLEET + 2;
     let merged = all
         .iter()
@@ -180,16 +180,30 @@ async fn report_all(
 }
 
 async fn tickets(http: std::net::SocketAddr, key: &str, query: &str) -> Vec<Value> {
-    let (status, body) = http_json(
-        http,
-        "GET",
-        &format!("/api/v1/tickets?{query}"),
-        Some(key),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().cloned().expect("a list of tickets")
+    // Every page: a list is at most 1000 tickets.
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, body) = http_json(
+            http,
+            "GET",
+            &format!("/api/v1/tickets?{query}&limit=1000{cursor}"),
+            Some(key),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        all.extend(
+            body["tickets"]
+                .as_array()
+                .cloned()
+                .expect("a list of tickets"),
+        );
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return all,
+        }
+    }
 }
 
 #[tokio::test]

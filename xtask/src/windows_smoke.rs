@@ -452,8 +452,11 @@ fn tickets_of(http: &str, api_key: &str, device_id: &str) -> anyhow::Result<Vec<
     if status != 200 {
         bail!("GET /api/v1/tickets: {status} {body}");
     }
-    let tickets: Vec<serde_json::Value> =
+    let page: serde_json::Value =
         serde_json::from_str(&body).with_context(|| format!("tickets are not JSON: {body}"))?;
+    let tickets = page["tickets"]
+        .as_array()
+        .with_context(|| format!("no tickets list: {body}"))?;
     Ok(tickets
         .iter()
         .map(|ticket| {

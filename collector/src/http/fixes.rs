@@ -146,7 +146,10 @@ pub(crate) struct CatalogEntry {
 /// The fixes, their modes, what the admin API set, and the numbers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct FixCatalog {
+    /// A page of the fixes, in the catalog's order.
     fixes: Vec<CatalogEntry>,
+    /// Send it as `cursor` for the next page of `fixes`; `null` on the last page.
+    next_cursor: Option<String>,
     /// Modes set through `PUT /api/v1/fixes/policy` (site "" is every site); a site's
     /// mode beats the fleet's, and at one level these beat the config file's `[fixes]`.
     overrides: Vec<PolicyOverride>,
@@ -154,10 +157,23 @@ pub(crate) struct FixCatalog {
 }
 
 /// `GET /api/v1/fixes`: the fixes agents know and who may start each.
-#[utoipa::path(get, path = "/fixes", tag = "fixes",
-    responses((status = 200, body = FixCatalog)),
+#[utoipa::path(get, path = "/fixes", tag = "fixes", params(super::paging::PageQuery),
+    responses((status = 200, body = FixCatalog), (status = 400, body = ApiError), (status = 401, body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
-pub(crate) async fn catalog(State(state): State<HttpState>) -> Response {
+pub(crate) async fn catalog(
+    State(state): State<HttpState>,
+    query: Result<
+        axum::extract::Query<super::paging::PageQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    let paging = match query {
+        Ok(axum::extract::Query(query)) => match super::paging::paging(&query) {
+            Ok(paging) => paging,
+            Err(refusal) => return refusal,
+        },
+        Err(rejection) => return super::query_refused(&rejection),
+    };
     let overrides = match state.store.fix_overrides().await {
         Ok(overrides) => overrides,
         Err(e) => return store_unavailable("reading the fixes' policy", &e),
@@ -167,23 +183,33 @@ pub(crate) async fn catalog(State(state): State<HttpState>) -> Response {
         Err(e) => return store_unavailable("reading the fixes' numbers", &e),
     };
     let policy = state.store.fix_policy();
-    let fixes = fixes::CATALOG
+    let fixes: Vec<(usize, CatalogEntry)> = fixes::CATALOG
         .iter()
-        .map(|fix| {
+        .enumerate()
+        .map(|(position, fix)| {
             // The fleet-wide mode: a site nobody configured.
             let (mode, source) = policy.mode(fix.name, "", &overrides);
-            CatalogEntry {
+            let entry = CatalogEntry {
                 name: fix.name,
                 summary: fix.summary,
                 needs_consent: fix.needs_consent,
                 mode,
                 source,
                 built_in_mode: fix.default_mode,
-            }
+            };
+            (position, entry)
         })
         .collect();
+    // In the catalog's own order: the cursor is a place in the list compiled in.
+    let (fixes, next_cursor) = super::paging::page_of(
+        fixes,
+        |(position, _)| super::paging::number_key(i64::try_from(*position).unwrap_or(i64::MAX)),
+        &paging,
+    );
+    let fixes = fixes.into_iter().map(|(_, entry)| entry).collect();
     Json(FixCatalog {
         fixes,
+        next_cursor,
         overrides,
         stats,
     })
@@ -270,5 +296,10 @@ pub(crate) async fn set_mode(
         return store_unavailable("setting a fix's mode", &e);
     }
     tracing::info!(fix = fix.name, site, mode = mode.map_or("(file)", Mode::as_str), by = %caller.name, "fix mode set");
-    catalog(State(state)).await
+    // The catalog's first page: every fix there is (fewer than a page).
+    catalog(
+        State(state),
+        Ok(axum::extract::Query(super::paging::PageQuery::default())),
+    )
+    .await
 }

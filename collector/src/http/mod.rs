@@ -17,7 +17,7 @@ use crate::ingest::Sessions;
 use crate::model::{Device, Role, StoredFinding};
 use crate::random;
 use crate::store::tickets::StaffError;
-use crate::store::{Store, TicketFilter};
+use crate::store::{AssigneeFilter, Store, TicketFilter, TicketOrder};
 use crate::tickets::TicketKind;
 use crate::tickets::engine::StaffAction;
 
@@ -26,6 +26,7 @@ pub const API_KEY_PREFIX: &str = "flk_";
 
 pub mod access;
 pub mod fixes;
+pub(crate) mod paging;
 pub mod staff;
 
 pub use access::Caller;
@@ -87,6 +88,61 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+/// Every operation answers refusals with `ApiError`: a query or body that does not read
+/// (400), no or a wrong credential (401), a role or CSRF token short (403), and any other
+/// refusal (`default`: 404, 405, 409, 422, 429, 503); a route's own descriptions of these win.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let refusal = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ApiError")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                for (status, description) in [
+                    (
+                        "400",
+                        "A parameter or the body does not read: `field` names it",
+                    ),
+                    ("401", "No API key or session, or one that is not valid"),
+                    (
+                        "403",
+                        "The caller's role is short, or (a session) the CSRF token is",
+                    ),
+                    (
+                        "default",
+                        "Any other refusal (404, 405, 409, 422, 429 with Retry-After, 503), in the same shape",
+                    ),
+                ] {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| refusal(description));
+                }
+            }
+        }
+    }
+}
+
 /// The REST API's routes, with the OpenAPI document they describe.
 pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
@@ -132,7 +188,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(technician)
         .merge(supervisor)
         .merge(admin)
@@ -140,7 +196,10 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
             state.clone(),
             access::authenticate,
         ))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes: the frame's modifiers run before there are any paths.
+    utoipa::Modify::modify(&ErrorResponses, &mut openapi);
+    (router, openapi)
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -151,8 +210,13 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(healthz))
         .route("/livez", get(livez))
         .route("/metrics", get(crate::metrics::serve))
-        .route("/login", post(access::login))
-        .route("/logout", post(access::logout))
+        .merge(
+            Router::new()
+                .route("/login", post(access::login))
+                .route("/logout", post(access::logout))
+                .nest("/api/v1", api)
+                .layer(middleware::map_response(json_refusals)),
+        )
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -160,7 +224,6 @@ pub fn router(state: HttpState) -> Router {
                 async move { Json(document.as_ref().clone()) }
             }),
         )
-        .nest("/api/v1", api)
         .merge(crate::web::router())
         .fallback(not_found)
         .with_state(state)
@@ -179,20 +242,148 @@ pub async fn create_api_key(
     Ok(key)
 }
 
-/// JSON error body: `{"error": "..."}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// The one JSON body of every refusal under `/api/v1`, `/login` and `/logout`, whatever
+/// refused: a handler, authentication, a role check, a limit, the store, axum's extractors
+/// (a body or a query that does not read), an unknown route or method.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ApiError {
-    error: String,
+    /// What went wrong and what to send instead, for a person.
+    pub(crate) error: String,
+    /// A stable word for programs: `bad_parameter`, `bad_body`, `bad_request`,
+    /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`,
+    /// `payload_too_large`, `unsupported_media_type`, `unprocessable`, `rate_limited`
+    /// (with a `Retry-After` header), `unavailable` or `internal`.
+    pub(crate) code: String,
+    /// The query parameter or body field at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) field: Option<String>,
 }
 
-pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// The `code` of a refusal with this status and no more particular word.
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "internal",
+    }
+}
+
+fn refusal(status: StatusCode, code: &str, field: Option<&str>, message: String) -> Response {
     (
         status,
         Json(ApiError {
-            error: message.into(),
+            error: message,
+            code: code.to_owned(),
+            field: field.map(str::to_owned),
         }),
     )
         .into_response()
+}
+
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    refusal(status, code_for(status), None, message.into())
+}
+
+/// 400 for a query parameter that is unknown or has a value that means nothing; the message
+/// names it and the values it takes.
+pub(crate) fn bad_parameter(name: &str, message: impl Into<String>) -> Response {
+    refusal(
+        StatusCode::BAD_REQUEST,
+        "bad_parameter",
+        Some(name),
+        message.into(),
+    )
+}
+
+/// 400 for a query string that does not read (an unknown parameter, most often), naming the
+/// parameter serde names.
+pub(crate) fn query_refused(rejection: &axum::extract::rejection::QueryRejection) -> Response {
+    let text = rejection.body_text();
+    let field = text
+        .split_once("field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned());
+    refusal(
+        StatusCode::BAD_REQUEST,
+        "bad_parameter",
+        field.as_deref(),
+        text,
+    )
+}
+
+/// The longest plain-text refusal rewritten as JSON (axum's are a line).
+const MAX_REFUSAL_TEXT_BYTES: usize = 16 * 1024;
+
+/// Turns every refusal that is not JSON yet (axum's extractor rejections answer plain text,
+/// a wrong method answers an empty 405) into an `ApiError`, keeping its status and headers.
+/// Layered over the API, `/login` and `/logout`, not over the HTML pages.
+pub(crate) async fn json_refusals(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REFUSAL_TEXT_BYTES)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    // serde names the field at fault as "unknown field `x`" or "missing field `x`".
+    let field = text
+        .split_once("field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned());
+    let (code, message) = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allowed = parts
+            .headers
+            .get(axum::http::header::ALLOW)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            "method_not_allowed",
+            format!("this route does not take that method; it takes {allowed}"),
+        )
+    } else if text.contains("query string") {
+        ("bad_parameter", text)
+    } else if text.contains("JSON") || text.contains("Form") || text.contains("form") {
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            ("unsupported_media_type", text)
+        } else {
+            ("bad_body", text)
+        }
+    } else if text.is_empty() {
+        (
+            code_for(status),
+            status
+                .canonical_reason()
+                .unwrap_or("refused")
+                .to_lowercase(),
+        )
+    } else {
+        (code_for(status), text)
+    };
+    let json = refusal(status, code, field.as_deref(), message);
+    let (_, json_body) = json.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, json_body)
 }
 
 /// `/healthz` and `/readyz` (for load balancers): 200 only while the store answers a read
@@ -273,27 +464,6 @@ struct DevicePage {
     next_cursor: Option<String>,
 }
 
-const DEVICE_PAGE_DEFAULT: u32 = 100;
-const DEVICE_PAGE_MAX: u32 = 1000;
-
-/// The opaque cursor after a device: its id in hex, so a client cannot mistake it for an id
-/// or build one by hand.
-fn device_cursor(device_id: &str) -> String {
-    device_id.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The device id a cursor stands for, or `None` when it is not one `device_cursor` made.
-fn parse_device_cursor(cursor: &str) -> Option<String> {
-    if cursor.is_empty() || !cursor.len().is_multiple_of(2) || cursor.len() > 1024 {
-        return None;
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(cursor.get(at..at + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
-}
-
 #[utoipa::path(get, path = "/devices", tag = "devices", params(DevicesQuery),
     responses((status = 200, description = "A page of devices in id order; follow `next_cursor` for the rest", body = DevicePage),
         (status = 400, body = ApiError), (status = 401, body = ApiError)),
@@ -304,35 +474,13 @@ async fn list_devices(
 ) -> Response {
     let Query(query) = match query {
         Ok(query) => query,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+        Err(rejection) => return query_refused(&rejection),
     };
-    let limit = match query.limit.as_deref() {
-        None => DEVICE_PAGE_DEFAULT,
-        Some(text) => match text.parse::<u32>() {
-            Ok(limit) if (1..=DEVICE_PAGE_MAX).contains(&limit) => limit,
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("limit {text:?} must be a number from 1 to {DEVICE_PAGE_MAX}"),
-                );
-            }
-        },
+    let paging = match paging::Paging::parse(query.limit.as_deref(), query.cursor.as_deref()) {
+        Ok(paging) => paging,
+        Err(refusal) => return refusal,
     };
-    let after_id = match query.cursor.as_deref() {
-        None => None,
-        Some(cursor) => match parse_device_cursor(cursor) {
-            Some(id) => Some(id),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "cursor {:?} is not one this collector gave out (send the next_cursor of the previous page)",
-                        cursor.chars().take(64).collect::<String>()
-                    ),
-                );
-            }
-        },
-    };
+    let (limit, after_id) = (paging.limit, paging.after);
     // One more than asked tells whether another page follows.
     let mut devices = match state
         .store
@@ -344,7 +492,7 @@ async fn list_devices(
     };
     let next_cursor = if devices.len() > limit as usize {
         devices.truncate(limit as usize);
-        devices.last().map(|device| device_cursor(&device.id))
+        devices.last().map(|device| paging::cursor(&device.id))
     } else {
         None
     };
@@ -409,22 +557,251 @@ pub(crate) fn store_unavailable(what: &str, e: &dyn std::fmt::Display) -> Respon
     )
 }
 
-/// `GET /api/v1/tickets` query: every filter optional.
+/// `GET /api/v1/tickets` query: every filter optional, each applied in the database before
+/// the page is cut.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct TicketQuery {
     /// A state (new, assigned, in_progress, pending, resolved, closed, cancelled) or "open".
     state: Option<String>,
-    priority: Option<u8>,
-    tier: Option<u8>,
+    /// 1 (highest) to 5.
+    #[param(value_type = Option<u8>)]
+    priority: Option<String>,
+    /// The support tier, 1 to 3.
+    #[param(value_type = Option<u8>)]
+    tier: Option<String>,
+    /// A device id: its own tickets and the incidents it is part of.
     device: Option<String>,
+    /// device, incident or report.
     kind: Option<String>,
-    limit: Option<u32>,
+    /// A user's name: the tickets assigned to them.
+    assignee: Option<String>,
+    /// `true`: only tickets assigned to no one (not with `assignee`).
+    #[param(value_type = Option<bool>)]
+    unassigned: Option<String>,
+    /// A site: tickets of devices at that site, and incidents scoped to it (`site=NAME`).
+    site: Option<String>,
+    /// A check name or its start: `dns.` for every DNS check.
+    check: Option<String>,
+    /// The local account that reported it (report tickets).
+    requester: Option<String>,
+    /// Only tickets changed (`updated_at_ms`) at or after this: milliseconds since 1970 or
+    /// an RFC 3339 time. Orders the list by `(updated_at_ms, id)` unless `order` says otherwise.
+    #[param(value_type = Option<String>)]
+    changed_since: Option<String>,
+    /// `id` (the default without `changed_since`): each ticket once, tickets opened while
+    /// paging come last. `updated`: by `(updated_at_ms, id)`, for synchronising: a ticket
+    /// updated while paging is returned again on a later page.
+    order: Option<String>,
+    /// How many tickets at most (default 100, at most 1000).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Where to go on from: the `next_cursor` of the previous page (with the same order).
+    cursor: Option<String>,
 }
 
+/// A page of `GET /api/v1/tickets`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct TicketPage {
+    tickets: Vec<crate::store::TicketRecord>,
+    /// Send it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// A small number parameter in `range`, or the 400 naming it.
+#[allow(clippy::result_large_err)]
+fn number_parameter(
+    name: &str,
+    text: Option<&str>,
+    range: std::ops::RangeInclusive<u8>,
+) -> Result<Option<u8>, Response> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    match text.parse::<u8>() {
+        Ok(number) if range.contains(&number) => Ok(Some(number)),
+        _ => Err(bad_parameter(
+            name,
+            format!(
+                "{name} {text:?} is not one: use a number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// The ticket list's order and where its cursor says to go on from.
+#[allow(clippy::result_large_err)]
+fn ticket_order(
+    order: Option<&str>,
+    changed_since: bool,
+    cursor: Option<&str>,
+) -> Result<TicketOrder, Response> {
+    let updated = match order {
+        None => changed_since,
+        Some("id") => false,
+        Some("updated") => true,
+        Some(other) => {
+            return Err(bad_parameter(
+                "order",
+                format!("order {other:?} is not one: use id or updated"),
+            ));
+        }
+    };
+    let after = cursor.map(paging::parse_cursor).transpose()?;
+    let wrong_cursor = |cursor: &str| {
+        bad_parameter(
+            "cursor",
+            format!(
+                "cursor {:?} is not one this listing gave out (send the next_cursor of the previous page, with the same order and changed_since)",
+                cursor.chars().take(64).collect::<String>()
+            ),
+        )
+    };
+    match (updated, after.as_deref()) {
+        (false, None) => Ok(TicketOrder::Id { after: None }),
+        (true, None) => Ok(TicketOrder::Updated { after: None }),
+        (false, Some(key)) => match key.strip_prefix("id:").map(str::parse::<i64>) {
+            Some(Ok(id)) => Ok(TicketOrder::Id { after: Some(id) }),
+            _ => Err(wrong_cursor(cursor.unwrap_or_default())),
+        },
+        (true, Some(key)) => {
+            let parsed = key
+                .strip_prefix("updated:")
+                .and_then(|rest| rest.split_once(':'))
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<i64>().ok()?)));
+            match parsed {
+                Some(after) => Ok(TicketOrder::Updated { after: Some(after) }),
+                None => Err(wrong_cursor(cursor.unwrap_or_default())),
+            }
+        }
+    }
+}
+
+/// The cursor after `ticket` in `order`.
+fn ticket_cursor(order: TicketOrder, ticket: &crate::store::TicketRecord) -> String {
+    match order {
+        TicketOrder::Updated { .. } => {
+            paging::cursor(&format!("updated:{}:{}", ticket.updated_at_ms, ticket.id))
+        }
+        TicketOrder::Id { .. } | TicketOrder::Queue => paging::cursor(&format!("id:{}", ticket.id)),
+    }
+}
+
+/// `changed_since`: milliseconds since 1970, or an RFC 3339 time.
+#[allow(clippy::result_large_err)]
+fn parse_changed_since(text: &str) -> Result<i64, Response> {
+    if let Ok(ms) = text.parse::<i64>()
+        && ms >= 0
+    {
+        return Ok(ms);
+    }
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|since| i64::try_from(since.as_millis()).ok())
+        .ok_or_else(|| {
+            bad_parameter(
+                "changed_since",
+                format!(
+                    "changed_since {text:?} is not a time: send milliseconds since 1970 or an RFC 3339 time (2026-01-31T09:00:00Z)"
+                ),
+            )
+        })
+}
+
+/// The store's filter for a ticket query, or the 400 naming the parameter that is wrong.
+#[allow(clippy::result_large_err)]
+fn ticket_filter(query: TicketQuery) -> Result<(TicketFilter, u32), Response> {
+    if let Some(wanted) = &query.state
+        && wanted != "open"
+        && crate::tickets::TicketState::parse(wanted).is_none()
+    {
+        return Err(bad_parameter(
+            "state",
+            format!(
+                "state {wanted:?} is not one: use open, new, assigned, in_progress, pending, resolved, closed or cancelled"
+            ),
+        ));
+    }
+    let priority = number_parameter("priority", query.priority.as_deref(), 1..=5)?;
+    let tier = number_parameter("tier", query.tier.as_deref(), 1..=3)?;
+    let kind = match query.kind.as_deref() {
+        None => None,
+        Some(text) => Some(TicketKind::parse(text).ok_or_else(|| {
+            bad_parameter(
+                "kind",
+                format!("kind {text:?} is not one: use device, incident or report"),
+            )
+        })?),
+    };
+    let unassigned = match query.unassigned.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(bad_parameter(
+                "unassigned",
+                format!("unassigned {other:?} is not one: use true or false"),
+            ));
+        }
+    };
+    let assignee = match (query.assignee, unassigned) {
+        (Some(_), true) => {
+            return Err(bad_parameter(
+                "unassigned",
+                "send assignee=NAME or unassigned=true, not both",
+            ));
+        }
+        (Some(name), false) if name.trim().is_empty() => {
+            return Err(bad_parameter(
+                "assignee",
+                "assignee must name a user (unassigned=true lists tickets assigned to no one)",
+            ));
+        }
+        (Some(name), false) => Some(AssigneeFilter::User(name.trim().to_owned())),
+        (None, true) => Some(AssigneeFilter::Unassigned),
+        (None, false) => None,
+    };
+    let changed_since_ms = query
+        .changed_since
+        .as_deref()
+        .map(parse_changed_since)
+        .transpose()?;
+    let limit = paging::parse_limit(query.limit.as_deref())?;
+    let order = ticket_order(
+        query.order.as_deref(),
+        changed_since_ms.is_some(),
+        query.cursor.as_deref(),
+    )?;
+    let nonempty = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let filter = TicketFilter {
+        state: query.state,
+        priority,
+        tier,
+        device_id: nonempty(query.device),
+        kind,
+        assignee,
+        site: nonempty(query.site),
+        check_prefix: nonempty(query.check),
+        requester: nonempty(query.requester),
+        changed_since_ms,
+        order,
+        // One more than asked tells whether another page follows.
+        limit: Some(limit + 1),
+    };
+    Ok((filter, limit))
+}
+
+/// `GET /api/v1/tickets`: a page of tickets with the queue's filters. By id by default; by
+/// `(updated_at_ms, id)` with `changed_since` or `order=updated`, where a ticket changed
+/// while a client pages moves behind the cursor and comes again on a later page: a sync
+/// client keeps the last `updated_at_ms` it saw and starts its next run from there.
 #[utoipa::path(get, path = "/tickets", tag = "tickets", params(TicketQuery),
-    responses((status = 200, description = "Open tickets first, by priority and due time", body = [crate::store::TicketRecord]), (status = 400, body = ApiError)),
+    responses((status = 200, description = "A page of tickets; follow `next_cursor` for the rest", body = TicketPage),
+        (status = 400, description = "A parameter is unknown or has a value that means nothing: `field` names it", body = ApiError),
+        (status = 401, body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
 async fn list_tickets(
     State(state): State<HttpState>,
@@ -432,41 +809,29 @@ async fn list_tickets(
 ) -> Response {
     let Query(query) = match query {
         Ok(query) => query,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+        Err(rejection) => return query_refused(&rejection),
     };
-    if let Some(wanted) = &query.state
-        && wanted != "open"
-        && crate::tickets::TicketState::parse(wanted).is_none()
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "state {wanted:?} is not open, new, assigned, in_progress, pending, resolved, closed or cancelled"
-            ),
-        );
-    }
-    let kind = match query.kind.as_deref().map(TicketKind::parse) {
-        None => None,
-        Some(Some(kind)) => Some(kind),
-        Some(None) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "kind must be device, incident or report",
-            );
-        }
+    let (filter, limit) = match ticket_filter(query) {
+        Ok(filter) => filter,
+        Err(refusal) => return refusal,
     };
-    let filter = TicketFilter {
-        state: query.state,
-        priority: query.priority,
-        tier: query.tier,
-        device_id: query.device,
-        kind,
-        limit: query.limit,
+    let mut tickets = match state.store.tickets(&filter).await {
+        Ok(tickets) => tickets,
+        Err(e) => return store_unavailable("listing tickets", &e),
     };
-    match state.store.tickets(&filter).await {
-        Ok(tickets) => Json(tickets).into_response(),
-        Err(e) => store_unavailable("listing tickets", &e),
-    }
+    let next_cursor = if tickets.len() > limit as usize {
+        tickets.truncate(limit as usize);
+        tickets
+            .last()
+            .map(|ticket| ticket_cursor(filter.order, ticket))
+    } else {
+        None
+    };
+    Json(TicketPage {
+        tickets,
+        next_cursor,
+    })
+    .into_response()
 }
 
 #[utoipa::path(get, path = "/tickets/{id}", tag = "tickets",
@@ -886,22 +1251,50 @@ async fn create_token(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct KnowledgeQuery {
+    /// Words the check or a solution contains.
     q: Option<String>,
+    /// How many entries at most (default 100, at most 1000).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Where to go on from: the `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
-/// `GET /api/v1/knowledge?q=…`: problems and the solutions that worked, searchable.
+/// A page of `GET /api/v1/knowledge`, by fingerprint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct KnowledgePage {
+    entries: Vec<crate::store::stats::KnowledgeEntry>,
+    /// Send it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/knowledge?q=…`: problems and the solutions that worked, searchable, by
+/// fingerprint.
 #[utoipa::path(get, path = "/knowledge", tag = "knowledge", params(KnowledgeQuery),
-    responses((status = 200, body = [crate::store::stats::KnowledgeEntry])),
+    responses((status = 200, body = KnowledgePage), (status = 400, body = ApiError), (status = 401, body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
 async fn knowledge(
     State(state): State<HttpState>,
     query: Result<Query<KnowledgeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Ok(Query(query)) = query else {
-        return error(StatusCode::BAD_REQUEST, "the only filter is q=TEXT");
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return query_refused(&rejection),
+    };
+    let paging = match paging::Paging::parse(query.limit.as_deref(), query.cursor.as_deref()) {
+        Ok(paging) => paging,
+        Err(refusal) => return refusal,
     };
     match state.store.knowledge(query.q.as_deref()).await {
-        Ok(entries) => Json(entries).into_response(),
+        Ok(entries) => {
+            let (entries, next_cursor) =
+                paging::page_of(entries, |entry| entry.fingerprint.clone(), &paging);
+            Json(KnowledgePage {
+                entries,
+                next_cursor,
+            })
+            .into_response()
+        }
         Err(e) => store_unavailable("reading the knowledge base", &e),
     }
 }
@@ -924,7 +1317,7 @@ async fn stats(
 ) -> Response {
     let days = match query {
         Ok(Query(query)) => query.days.unwrap_or(30),
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+        Err(rejection) => return query_refused(&rejection),
     };
     if !(1..=366).contains(&days) {
         return error(StatusCode::BAD_REQUEST, "days must be between 1 and 366");

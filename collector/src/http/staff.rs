@@ -3,22 +3,52 @@
 //! logged with who made it.
 
 use axum::Json;
-use axum::extract::{Extension, Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Caller, HttpState, error, store_unavailable};
+use super::paging::{self, PageQuery, Paging};
+use super::{ApiError, Caller, HttpState, error, query_refused, store_unavailable};
 use crate::enrollment::{RevokeTokensError, TokenSelection};
 use crate::model::now_ms;
 
-/// `GET /api/v1/users` (admin): everyone who may sign in, with whether they are disabled.
-#[utoipa::path(get, path = "/users", tag = "admin",
-    responses((status = 200, body = [crate::store::staff::UserRecord]), (status = 403, body = ApiError)),
+/// Checked `limit` and `cursor` of a list that takes nothing else.
+#[allow(clippy::result_large_err)]
+fn page_query(query: Result<Query<PageQuery>, QueryRejection>) -> Result<Paging, Response> {
+    match query {
+        Ok(Query(query)) => paging::paging(&query),
+        Err(rejection) => Err(query_refused(&rejection)),
+    }
+}
+
+/// A page of `GET /api/v1/users`, by name.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserPage {
+    users: Vec<crate::store::staff::UserRecord>,
+    /// Send it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/users` (admin): everyone who may sign in, with whether they are disabled, by
+/// name.
+#[utoipa::path(get, path = "/users", tag = "admin", params(PageQuery),
+    responses((status = 200, body = UserPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
-pub async fn list_users(State(state): State<HttpState>) -> Response {
+pub async fn list_users(
+    State(state): State<HttpState>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    let paging = match page_query(query) {
+        Ok(paging) => paging,
+        Err(refusal) => return refusal,
+    };
     match state.store.users().await {
-        Ok(users) => Json(users).into_response(),
+        Ok(users) => {
+            let (users, next_cursor) = paging::page_of(users, |user| user.name.clone(), &paging);
+            Json(UserPage { users, next_cursor }).into_response()
+        }
         Err(e) => store_unavailable("listing users", &e),
     }
 }
@@ -142,13 +172,35 @@ pub async fn revoke_api_key(
     }
 }
 
+/// A page of `GET /api/v1/tokens`, by id.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPage {
+    tokens: Vec<crate::store::staff::UnusedToken>,
+    /// Send it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
 /// `GET /api/v1/tokens` (admin): enrollment tokens not used yet, by id.
-#[utoipa::path(get, path = "/tokens", tag = "admin",
-    responses((status = 200, body = [crate::store::staff::UnusedToken]), (status = 403, body = ApiError)),
+#[utoipa::path(get, path = "/tokens", tag = "admin", params(PageQuery),
+    responses((status = 200, body = TokenPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
-pub async fn list_tokens(State(state): State<HttpState>) -> Response {
+pub async fn list_tokens(
+    State(state): State<HttpState>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    let paging = match page_query(query) {
+        Ok(paging) => paging,
+        Err(refusal) => return refusal,
+    };
     match state.store.unused_tokens().await {
-        Ok(tokens) => Json(tokens).into_response(),
+        Ok(tokens) => {
+            let (tokens, next_cursor) = paging::page_of(tokens, |token| token.id.clone(), &paging);
+            Json(TokenPage {
+                tokens,
+                next_cursor,
+            })
+            .into_response()
+        }
         Err(e) => store_unavailable("listing tokens", &e),
     }
 }
@@ -202,32 +254,66 @@ pub async fn revoke_tokens(
     }
 }
 
+/// A page of `GET /api/v1/alerts`, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AlertPage {
+    alerts: Vec<crate::store::alerts::CollectorAlert>,
+    /// Send it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
 /// `GET /api/v1/alerts` (admin): alerts about the collector itself (a database that lost
 /// findings it had acknowledged), newest first; `?all=true` includes acknowledged ones.
-#[utoipa::path(get, path = "/alerts", tag = "admin",
-    params(("all" = Option<bool>, Query, description = "Include acknowledged alerts")),
-    responses((status = 200, body = [crate::store::alerts::CollectorAlert]), (status = 403, body = ApiError)),
+#[utoipa::path(get, path = "/alerts", tag = "admin", params(AlertsQuery),
+    responses((status = 200, body = AlertPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
 pub async fn list_alerts(
     State(state): State<HttpState>,
-    axum::extract::Query(query): axum::extract::Query<AlertsQuery>,
+    query: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return query_refused(&rejection),
+    };
+    let paging = match Paging::parse(query.limit.as_deref(), query.cursor.as_deref()) {
+        Ok(paging) => paging,
+        Err(refusal) => return refusal,
+    };
     let alerts = if query.all {
         state.store.recent_alerts().await
     } else {
         state.store.open_alerts().await
     };
     match alerts {
-        Ok(alerts) => Json(alerts).into_response(),
+        Ok(alerts) => {
+            // Newest first: the key counts down as ids go up.
+            let (alerts, next_cursor) = paging::page_of(
+                alerts,
+                |alert| paging::number_key(i64::MAX - alert.id),
+                &paging,
+            );
+            Json(AlertPage {
+                alerts,
+                next_cursor,
+            })
+            .into_response()
+        }
         Err(e) => store_unavailable("listing alerts", &e),
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AlertsQuery {
+    /// Include acknowledged alerts.
     #[serde(default)]
     all: bool,
+    /// How many alerts at most (default 100, at most 1000).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Where to go on from: the `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// `POST /api/v1/alerts/{id}/acknowledge` (admin): the alert has been seen and leaves the
@@ -256,13 +342,36 @@ pub async fn acknowledge_alert(
     }
 }
 
+/// A page of `GET /api/v1/people`, by account.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PeoplePage {
+    people: Vec<crate::directory::Person>,
+    /// Send it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
 /// `GET /api/v1/people` (technician): the contact directory, by account (at most 10,000).
-#[utoipa::path(get, path = "/people", tag = "people",
-    responses((status = 200, body = [crate::directory::Person]), (status = 401, body = ApiError)),
+#[utoipa::path(get, path = "/people", tag = "people", params(PageQuery),
+    responses((status = 200, body = PeoplePage), (status = 400, body = ApiError), (status = 401, body = ApiError)),
     security(("api_key" = []), ("session" = [])))]
-pub async fn list_people(State(state): State<HttpState>) -> Response {
+pub async fn list_people(
+    State(state): State<HttpState>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    let paging = match page_query(query) {
+        Ok(paging) => paging,
+        Err(refusal) => return refusal,
+    };
     match state.store.people(10_000).await {
-        Ok(people) => Json(people).into_response(),
+        Ok(people) => {
+            let (people, next_cursor) =
+                paging::page_of(people, |person| person.account.clone(), &paging);
+            Json(PeoplePage {
+                people,
+                next_cursor,
+            })
+            .into_response()
+        }
         Err(e) => store_unavailable("listing the directory", &e),
     }
 }

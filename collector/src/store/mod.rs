@@ -292,7 +292,10 @@ pub mod stats;
 pub mod tickets;
 
 pub use bounded::{Stall, Writer};
-pub use tickets::{SweepReport, TicketDetail, TicketFilter, TicketRecord, TimelineEntry};
+pub use tickets::{
+    AssigneeFilter, SweepReport, TicketDetail, TicketFilter, TicketOrder, TicketRecord,
+    TimelineEntry,
+};
 
 /// Rows per multi-row INSERT: well under both engines' limits on bound parameters.
 const INSERT_ROWS_PER_STATEMENT: usize = 200;

@@ -174,16 +174,61 @@ pub struct ConditionRecord {
     pub ticket_id: Option<i64>,
 }
 
-/// Which tickets to list.
+/// Which tickets to list, and in which order. Only the filters given are applied, each in
+/// SQL, before the limit.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketFilter {
     /// A state, or "open" for every open state.
     pub state: Option<String>,
     pub priority: Option<u8>,
     pub tier: Option<u8>,
+    /// Tickets listing this device (its own tickets and the incidents it is part of).
     pub device_id: Option<String>,
     pub kind: Option<TicketKind>,
+    /// Tickets assigned to one user, or to no one.
+    pub assignee: Option<AssigneeFilter>,
+    /// A site: device and report tickets whose device is at that site, and incidents whose
+    /// scope is `site=…` that site.
+    pub site: Option<String>,
+    /// Tickets whose check's name starts with this (`dns.` for every DNS check).
+    pub check_prefix: Option<String>,
+    /// Report tickets made by this local account.
+    pub requester: Option<String>,
+    /// Tickets whose `updated_at_ms` is at least this.
+    pub changed_since_ms: Option<i64>,
+    pub order: TicketOrder,
+    /// At most this many (default 500, at most 5000).
     pub limit: Option<u32>,
+}
+
+/// Whose tickets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    User(String),
+}
+
+/// The order of a ticket list, and for the orders a client pages through, where the previous
+/// page ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketOrder {
+    /// The staff queue's: open tickets first, then by priority, due time and id. Not for
+    /// paging: a ticket whose priority changes moves.
+    #[default]
+    Queue,
+    /// By id, after `after`: a ticket never moves, so paging returns each ticket that
+    /// existed when it began exactly once; tickets opened meanwhile come at the end.
+    Id { after: Option<i64> },
+    /// By `(updated_at_ms, id)`, after `after`: for synchronising changes. A ticket updated
+    /// while a client pages moves behind the cursor and is returned again on a later page,
+    /// with its new state.
+    Updated { after: Option<(i64, i64)> },
+}
+
+/// A value bound to a placeholder of a built statement.
+enum Bind {
+    Text(String),
+    Int(i64),
 }
 
 /// What one sweep did.
@@ -384,66 +429,120 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Tickets matching `filter`: open ones first, by priority and then by how soon they fall
-    /// due.
+    /// Tickets matching `filter`, in its order (by default the queue's: open ones first, by
+    /// priority and then by how soon they fall due).
     pub async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketRecord>> {
         let limit = i64::from(filter.limit.unwrap_or(500).clamp(1, 5000));
         // Only the filters given are in the statement, so each can use its index (with
         // `$1 IS NULL OR …` both databases scan every ticket); "open" is the range of
         // `tickets_by_queue_order` whose first column is 0. The text is fixed fragments only.
         let mut conditions: Vec<String> = Vec::new();
-        let mut placeholder = 0;
-        let mut next = || {
-            placeholder += 1;
-            format!("${placeholder}")
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut bind = |value: Bind| {
+            binds.push(value);
+            format!("${}", binds.len())
         };
         match filter.state.as_deref() {
             Some("open") => {
                 conditions.push("(CASE WHEN open_key IS NULL THEN 1 ELSE 0 END) = 0".to_owned())
             }
-            Some(_) => conditions.push(format!("state = {}", next())),
+            Some(state) => {
+                conditions.push(format!("state = {}", bind(Bind::Text(state.to_owned()))))
+            }
             None => {}
         }
-        if filter.priority.is_some() {
-            conditions.push(format!("priority = {}", next()));
+        if let Some(priority) = filter.priority {
+            conditions.push(format!(
+                "priority = {}",
+                bind(Bind::Int(i64::from(priority)))
+            ));
         }
-        if filter.tier.is_some() {
-            conditions.push(format!("tier = {}", next()));
+        if let Some(tier) = filter.tier {
+            conditions.push(format!("tier = {}", bind(Bind::Int(i64::from(tier)))));
         }
-        if filter.device_id.is_some() {
-            let device = next();
+        if let Some(device_id) = &filter.device_id {
+            let device = bind(Bind::Text(device_id.clone()));
             conditions.push(format!(
                 "(device_id = {device} OR id IN (SELECT ticket_id FROM ticket_devices WHERE device_id = {device}))"
             ));
         }
-        if filter.kind.is_some() {
-            conditions.push(format!("kind = {}", next()));
+        if let Some(kind) = filter.kind {
+            conditions.push(format!(
+                "kind = {}",
+                bind(Bind::Text(kind.as_str().to_owned()))
+            ));
         }
+        match &filter.assignee {
+            Some(AssigneeFilter::Unassigned) => conditions.push("assignee IS NULL".to_owned()),
+            Some(AssigneeFilter::User(name)) => {
+                conditions.push(format!("assignee = {}", bind(Bind::Text(name.clone()))))
+            }
+            None => {}
+        }
+        if let Some(site) = &filter.site {
+            let site_name = bind(Bind::Text(site.clone()));
+            let scope = bind(Bind::Text(format!("site={site}")));
+            conditions.push(format!(
+                "((device_id IS NOT NULL AND device_id IN (SELECT id FROM devices WHERE site = {site_name})) \
+                 OR (device_id IS NULL AND scope = {scope}))"
+            ));
+        }
+        if let Some(prefix) = &filter.check_prefix {
+            // substr counts characters on both databases; LIKE would need its wildcards
+            // escaped and ignores case on SQLite.
+            let length = bind(Bind::Int(
+                i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
+            ));
+            let text = bind(Bind::Text(prefix.clone()));
+            conditions.push(format!(
+                "substr(check_name, 1, CAST({length} AS INTEGER)) = {text}"
+            ));
+        }
+        if let Some(requester) = &filter.requester {
+            conditions.push(format!(
+                "requester = {}",
+                bind(Bind::Text(requester.clone()))
+            ));
+        }
+        if let Some(since) = filter.changed_since_ms {
+            conditions.push(format!("updated_at_ms >= {}", bind(Bind::Int(since))));
+        }
+        let order = match filter.order {
+            TicketOrder::Queue => {
+                "CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, priority, resolution_due_ms, id"
+            }
+            TicketOrder::Id { after } => {
+                if let Some(after) = after {
+                    conditions.push(format!("id > {}", bind(Bind::Int(after))));
+                }
+                "id"
+            }
+            TicketOrder::Updated { after } => {
+                if let Some((updated_at_ms, id)) = after {
+                    let at = bind(Bind::Int(updated_at_ms));
+                    let id = bind(Bind::Int(id));
+                    conditions.push(format!(
+                        "(updated_at_ms > {at} OR (updated_at_ms = {at} AND id > {id}))"
+                    ));
+                }
+                "updated_at_ms, id"
+            }
+        };
+        let limit_placeholder = bind(Bind::Int(limit));
         let sql = format!(
-            "SELECT * FROM tickets{}{} \
-             ORDER BY CASE WHEN open_key IS NULL THEN 1 ELSE 0 END, priority, resolution_due_ms, id LIMIT {}",
+            "SELECT * FROM tickets{}{} ORDER BY {order} LIMIT {limit_placeholder}",
             if conditions.is_empty() { "" } else { " WHERE " },
             conditions.join(" AND "),
-            next()
         );
         with_pool!(self, pool => {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            if let Some(state) = filter.state.as_deref().filter(|state| *state != "open") {
-                query = query.bind(state);
+            for value in &binds {
+                query = match value {
+                    Bind::Text(text) => query.bind(text.as_str()),
+                    Bind::Int(number) => query.bind(*number),
+                };
             }
-            if let Some(priority) = filter.priority {
-                query = query.bind(i64::from(priority));
-            }
-            if let Some(tier) = filter.tier {
-                query = query.bind(i64::from(tier));
-            }
-            if let Some(device_id) = filter.device_id.as_deref() {
-                query = query.bind(device_id);
-            }
-            if let Some(kind) = filter.kind {
-                query = query.bind(kind.as_str());
-            }
-            let rows = query.bind(limit).fetch_all(pool).await?;
+            let rows = query.fetch_all(pool).await?;
             let mut tickets = Vec::with_capacity(rows.len());
             for row in &rows {
                 tickets.push(ticket_record!(row));
@@ -1384,6 +1483,272 @@ pub(crate) mod tests {
                     .expect("conditions")
                     .is_empty(),
                 "{backend}"
+            );
+        }
+    }
+
+    /// Every filter of the API and the queue is applied in SQL, before the limit; the id and
+    /// (updated, id) orders page from a cursor without repeating or skipping a ticket.
+    #[tokio::test]
+    async fn each_ticket_filter_and_cursor_selects_in_sql() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            let store = store.clone().with_policy(policy);
+            for (id, site) in [
+                ("h1", "hq"),
+                ("h2", "hq"),
+                ("h3", "hq"),
+                ("h4", "hq"),
+                ("l1", "lab"),
+            ] {
+                enroll(&store, id, site).await;
+            }
+            // Three devices at hq: one incident scoped site=hq.
+            for id in ["h1", "h2", "h3"] {
+                store_one(
+                    &store,
+                    id,
+                    finding(1, "memory.pressure", Severity::Warning),
+                    T0,
+                )
+                .await;
+            }
+            store_one(
+                &store,
+                "h4",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + MINUTE,
+            )
+            .await;
+            store_one(
+                &store,
+                "l1",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0 + 2 * MINUTE,
+            )
+            .await;
+            let select = |filter: TicketFilter| {
+                let store = store.clone();
+                async move {
+                    let mut tickets: Vec<(String, String)> = store
+                        .tickets(&TicketFilter {
+                            state: Some("open".to_owned()),
+                            ..filter
+                        })
+                        .await
+                        .expect("tickets")
+                        .into_iter()
+                        .map(|t| {
+                            (
+                                t.kind.as_str().to_owned(),
+                                t.device_id.unwrap_or_else(|| t.scope.unwrap_or_default()),
+                            )
+                        })
+                        .collect();
+                    tickets.sort();
+                    tickets
+                }
+            };
+            let named = |list: &[(&str, &str)]| {
+                list.iter()
+                    .map(|(kind, on)| ((*kind).to_owned(), (*on).to_owned()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                select(TicketFilter::default()).await,
+                named(&[("device", "h4"), ("device", "l1"), ("incident", "site=hq")]),
+                "{backend}"
+            );
+            let by_site = |site: &str| TicketFilter {
+                site: Some(site.to_owned()),
+                ..TicketFilter::default()
+            };
+            assert_eq!(
+                select(by_site("hq")).await,
+                named(&[("device", "h4"), ("incident", "site=hq")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_site("lab")).await,
+                named(&[("device", "l1")]),
+                "{backend}"
+            );
+            assert_eq!(select(by_site("nowhere")).await, named(&[]), "{backend}");
+            let by_check = |prefix: &str| TicketFilter {
+                check_prefix: Some(prefix.to_owned()),
+                ..TicketFilter::default()
+            };
+            assert_eq!(
+                select(by_check("disk.")).await,
+                named(&[("device", "h4"), ("device", "l1")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_check("mem")).await,
+                named(&[("incident", "site=hq")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_check("%")).await,
+                named(&[]),
+                "{backend}: no wildcards"
+            );
+            assert_eq!(
+                select(TicketFilter {
+                    kind: Some(TicketKind::Incident),
+                    ..TicketFilter::default()
+                })
+                .await,
+                named(&[("incident", "site=hq")]),
+                "{backend}"
+            );
+
+            let all = store.tickets(&open_filter()).await.expect("tickets");
+            let lab = all
+                .iter()
+                .find(|t| t.device_id.as_deref() == Some("l1"))
+                .expect("l1's ticket")
+                .id;
+            let assigned_at = T0 + 60 * MINUTE;
+            store
+                .staff_action(
+                    lab,
+                    "sam",
+                    &StaffAction::Assign {
+                        to: "tina".to_owned(),
+                    },
+                    assigned_at,
+                )
+                .await
+                .expect("assign");
+            let by_assignee = |assignee: AssigneeFilter| TicketFilter {
+                assignee: Some(assignee),
+                ..TicketFilter::default()
+            };
+            assert_eq!(
+                select(by_assignee(AssigneeFilter::User("tina".to_owned()))).await,
+                named(&[("device", "l1")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_assignee(AssigneeFilter::User("tim".to_owned()))).await,
+                named(&[]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(by_assignee(AssigneeFilter::Unassigned)).await,
+                named(&[("device", "h4"), ("incident", "site=hq")]),
+                "{backend}"
+            );
+            assert_eq!(
+                select(TicketFilter {
+                    changed_since_ms: Some(assigned_at),
+                    ..TicketFilter::default()
+                })
+                .await,
+                named(&[("device", "l1")]),
+                "{backend}: the assignment bumped updated_at_ms"
+            );
+            assert_eq!(
+                select(TicketFilter {
+                    changed_since_ms: Some(assigned_at + 1),
+                    ..TicketFilter::default()
+                })
+                .await,
+                named(&[]),
+                "{backend}"
+            );
+            let h4 = all
+                .iter()
+                .find(|t| t.device_id.as_deref() == Some("h4"))
+                .expect("h4's ticket")
+                .id;
+            with_pool!(store, pool => {
+                sqlx::query("UPDATE tickets SET requester = 'alice' WHERE id = $1")
+                    .bind(h4)
+                    .execute(pool)
+                    .await
+                    .expect("set a requester");
+            });
+            assert_eq!(
+                select(TicketFilter {
+                    requester: Some("alice".to_owned()),
+                    ..TicketFilter::default()
+                })
+                .await,
+                named(&[("device", "h4")]),
+                "{backend}"
+            );
+            // Filters combine.
+            assert_eq!(
+                select(TicketFilter {
+                    site: Some("hq".to_owned()),
+                    check_prefix: Some("disk.".to_owned()),
+                    ..TicketFilter::default()
+                })
+                .await,
+                named(&[("device", "h4")]),
+                "{backend}"
+            );
+
+            // Paging one at a time, by id and by (updated, id): every ticket once, in order.
+            let everything = store
+                .tickets(&TicketFilter {
+                    order: TicketOrder::Id { after: None },
+                    limit: Some(5000),
+                    ..TicketFilter::default()
+                })
+                .await
+                .expect("tickets");
+            assert!(
+                everything.windows(2).all(|w| w[0].id < w[1].id),
+                "{backend}"
+            );
+            let mut by_id = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .tickets(&TicketFilter {
+                        order: TicketOrder::Id { after },
+                        limit: Some(1),
+                        ..TicketFilter::default()
+                    })
+                    .await
+                    .expect("page");
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                by_id.extend(page.iter().map(|t| t.id));
+            }
+            assert_eq!(
+                by_id,
+                everything.iter().map(|t| t.id).collect::<Vec<_>>(),
+                "{backend}"
+            );
+            let mut by_update = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .tickets(&TicketFilter {
+                        order: TicketOrder::Updated { after },
+                        limit: Some(1),
+                        ..TicketFilter::default()
+                    })
+                    .await
+                    .expect("page");
+                let Some(last) = page.last() else { break };
+                after = Some((last.updated_at_ms, last.id));
+                by_update.push((last.updated_at_ms, last.id));
+            }
+            let mut expected: Vec<(i64, i64)> =
+                everything.iter().map(|t| (t.updated_at_ms, t.id)).collect();
+            expected.sort();
+            assert_eq!(by_update, expected, "{backend}");
+            assert_eq!(
+                by_update.last().map(|(_, id)| *id),
+                Some(lab),
+                "{backend}: the last one changed is last"
             );
         }
     }
