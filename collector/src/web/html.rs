@@ -223,34 +223,12 @@ pub fn head(lang: Lang, title: &str, time_zone: Option<&str>, refresh_secs: Opti
     html
 }
 
-/// A whole page before anyone signed in (or when who it is for is not known), in English.
-pub fn page(
-    title: &str,
-    who: Option<(&str, &str)>,
-    csrf: Option<&str>,
-    body: &str,
-    refresh_secs: Option<u32>,
-) -> String {
-    let mut html = String::with_capacity(body.len() + 1024);
-    html.push_str(&head(Lang::En, title, None, refresh_secs));
-    html.push_str("<body><header><strong>Firstline</strong>");
-    if let Some((name, role)) = who {
-        let _ = write!(
-            html,
-            "<a href=\"/\">Queue</a><a href=\"/knowledge\">Knowledge</a><a href=\"/stats\">Stats</a><a href=\"/account\">Account</a><span class=\"who\">{} ({})</span>",
-            esc(name),
-            esc(role)
-        );
-        if let Some(csrf) = csrf {
-            let _ = write!(
-                html,
-                "<form class=\"inline\" method=\"post\" action=\"/logout/form\"><input type=\"hidden\" name=\"csrf_token\" value=\"{}\"><button type=\"submit\">Sign out</button></form>",
-                esc(csrf)
-            );
-        }
-    }
-    let _ = write!(html, "</header><main>{body}</main></body></html>");
-    html
+/// A page for someone not signed in, in `lang`: the frame without navigation.
+pub fn anonymous_page(lang: Lang, title: &str, body: &str) -> String {
+    format!(
+        "{}<body><header><strong>Firstline</strong></header><main>{body}</main></body></html>",
+        head(lang, title, None, None)
+    )
 }
 
 /// A horizontal bar chart of `(label, value)` as inline SVG.
@@ -342,7 +320,7 @@ mod tests {
         );
         let chart = bars("t<", &[("<b>".to_owned(), 2.0)], "x");
         assert!(!chart.contains("<b>"), "{chart}");
-        assert!(page("<i>", Some(("<u>", "admin")), None, "", None).contains("&lt;u&gt;"));
+        assert!(anonymous_page(Lang::En, "<i>", "").contains("&lt;i&gt;"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::http::{ActionRequest, HttpState, ReproduceBody, perform};
 use crate::model::{Role, now_ms};
 use crate::store::TicketFilter;
 use frame::{Staff, staff_page, tr};
-use html::{bars, esc, page, span, when};
+use html::{bars, esc, span, when};
 
 pub fn router() -> Router<HttpState> {
     Router::new()
@@ -104,8 +104,17 @@ fn problem(staff: Option<&Staff>, status: StatusCode, message: &str) -> Response
             status,
             staff_page(staff, &tr(staff.lang, "staff-problem"), &body, None),
         ),
-        None => html(status, page("Problem", None, None, &body, None)),
+        None => html(status, html::anonymous_page(firstline_i18n::Lang::En, "Problem", &body)),
     }
+}
+
+/// The language a browser asks for, for pages shown before anyone signs in.
+fn browser_lang(headers: &HeaderMap) -> firstline_i18n::Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(firstline_i18n::Lang::from_accept_language)
+        .unwrap_or_default()
 }
 
 /// The signed-in person, or a redirect to the sign-in page.
@@ -175,27 +184,24 @@ async fn login_page(State(state): State<HttpState>, headers: HeaderMap) -> Respo
     let host_name = host.rsplit_once(':').map_or(host, |(name, _)| name);
     let loopback =
         matches!(host_name, "localhost" | "127.0.0.1" | "[::1]") || host_name.starts_with("127.");
+    let lang = browser_lang(&headers);
+    let t = |id: &str| esc(&tr(lang, id));
     let warning = if state.public_url.starts_with("https://") || loopback {
         String::new()
     } else {
-        "<p class=\"error\" id=\"plain-http\">This page came over plain HTTP: your password would cross the network unencrypted. \
-         Ask your administrator to serve the collector over HTTPS (a TLS reverse proxy) and set <code>public_url</code> to its https:// address.</p>"
-            .to_owned()
+        format!("<p class=\"error\" id=\"plain-http\">{}</p>", t("staff-sign-in-plain-http"))
     };
-    html(
-        StatusCode::OK,
-        page(
-            "Sign in",
-            None,
-            None,
-            &(warning
-                + "<h1>Sign in</h1><form class=\"card\" method=\"post\" action=\"/login/form\">\
-             <p><label>Name<br><input name=\"name\" autocomplete=\"username\" required autofocus></label></p>\
-             <p><label>Password<br><input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
-             <button type=\"submit\">Sign in</button></form>"),
-            None,
-        ),
-    )
+    let body = format!(
+        "{warning}<h1>{}</h1><form class=\"card\" method=\"post\" action=\"/login/form\">\
+         <p><label>{}<br><input name=\"name\" autocomplete=\"username\" required autofocus></label></p>\
+         <p><label>{}<br><input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <button type=\"submit\">{}</button></form>",
+        t("staff-sign-in"),
+        t("staff-sign-in-name"),
+        t("staff-sign-in-password"),
+        t("staff-sign-in"),
+    );
+    html(StatusCode::OK, html::anonymous_page(lang, &tr(lang, "staff-sign-in"), &body))
 }
 
 async fn login_form(
@@ -238,26 +244,21 @@ async fn login_form(
             response
         }
         Err(refusal) => {
+            let lang = browser_lang(&headers);
             let status = refusal.status();
             let message = if status == StatusCode::TOO_MANY_REQUESTS {
-                let wait = retry_after_secs(&refusal)
-                    .map_or_else(|| "a while".to_owned(), crate::http::access::wait_text);
-                format!("Too many failed sign-ins; try again in {wait}.")
+                let wait = retry_after_secs(&refusal).unwrap_or(60).max(1);
+                let minutes = (wait + 59) / 60;
+                firstline_i18n::msg!("staff-sign-in-too-many", "minutes" => minutes).text(lang)
             } else {
-                "Wrong name or password.".to_owned()
+                tr(lang, "staff-sign-in-wrong")
             };
-            html(
-                status,
-                page(
-                    "Sign in",
-                    None,
-                    None,
-                    &format!(
-                        "<p class=\"error\">{message}</p><p><a href=\"/login\">Try again</a></p>"
-                    ),
-                    None,
-                ),
-            )
+            let body = format!(
+                "<p class=\"error\">{}</p><p><a href=\"/login\">{}</a></p>",
+                esc(&message),
+                esc(&tr(lang, "staff-sign-in-again"))
+            );
+            html(status, html::anonymous_page(lang, &tr(lang, "staff-sign-in"), &body))
         }
     }
 }

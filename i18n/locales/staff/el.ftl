@@ -320,3 +320,15 @@ staff-password-sessions = Οι άλλες συνεδρίες σας τερματ
 staff-password-change = Αλλαγή κωδικού
 staff-password-differ = Οι δύο νέοι κωδικοί διαφέρουν· δεν άλλαξε τίποτα.
 staff-password-changed = Ο κωδικός άλλαξε. Οι άλλες συνεδρίες σας τερματίστηκαν.
+
+## sign-in
+staff-sign-in = Σύνδεση
+staff-sign-in-name = Όνομα
+staff-sign-in-password = Κωδικός
+staff-sign-in-again = Δοκιμάστε ξανά
+staff-sign-in-wrong = Λάθος όνομα ή κωδικός.
+staff-sign-in-too-many = { $minutes ->
+    [one] Πάρα πολλές αποτυχημένες συνδέσεις· δοκιμάστε ξανά σε ένα λεπτό.
+   *[other] Πάρα πολλές αποτυχημένες συνδέσεις· δοκιμάστε ξανά σε { $minutes } λεπτά.
+}
+staff-sign-in-plain-http = Αυτή η σελίδα ήρθε μέσω απλού HTTP: ο κωδικός σας θα διέσχιζε το δίκτυο χωρίς κρυπτογράφηση. Ζητήστε από τον διαχειριστή να σερβίρει τον συλλέκτη μέσω HTTPS (αντίστροφος διακομιστής μεσολάβησης TLS) και να ορίσει το public_url στη διεύθυνση https:// του.

@@ -302,3 +302,15 @@ staff-password-sessions = Your other sessions end; this one goes on.
 staff-password-change = Change password
 staff-password-differ = The two new passwords differ; nothing changed.
 staff-password-changed = Password changed. Your other sessions have ended.
+
+## sign-in
+staff-sign-in = Sign in
+staff-sign-in-name = Name
+staff-sign-in-password = Password
+staff-sign-in-again = Try again
+staff-sign-in-wrong = Wrong name or password.
+staff-sign-in-too-many = { $minutes ->
+    [one] Too many failed sign-ins; try again in a minute.
+   *[other] Too many failed sign-ins; try again in { $minutes } minutes.
+}
+staff-sign-in-plain-http = This page came over plain HTTP: your password would cross the network unencrypted. Ask your administrator to serve the collector over HTTPS (a TLS reverse proxy) and set public_url to its https:// address.

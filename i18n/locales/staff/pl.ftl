@@ -318,3 +318,15 @@ staff-password-sessions = Pozostałe sesje zostaną zakończone; ta trwa dalej.
 staff-password-change = Zmień hasło
 staff-password-differ = Nowe hasła się różnią; nic nie zmieniono.
 staff-password-changed = Hasło zmienione. Pozostałe sesje zostały zakończone.
+
+## sign-in
+staff-sign-in = Zaloguj się
+staff-sign-in-name = Nazwa
+staff-sign-in-password = Hasło
+staff-sign-in-again = Spróbuj ponownie
+staff-sign-in-wrong = Zła nazwa lub hasło.
+staff-sign-in-too-many = { $minutes ->
+    [one] Zbyt wiele nieudanych logowań; spróbuj ponownie za minutę.
+   *[other] Zbyt wiele nieudanych logowań; spróbuj ponownie za { $minutes } min.
+}
+staff-sign-in-plain-http = Ta strona przyszła zwykłym HTTP: hasło przeszłoby przez sieć niezaszyfrowane. Poproś administratora o udostępnienie kolektora przez HTTPS (odwrotne proxy TLS) i ustawienie public_url na jego adres https://.

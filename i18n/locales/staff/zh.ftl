@@ -275,3 +275,12 @@ staff-password-sessions = 您的其他会话将结束；当前会话继续有效
 staff-password-change = 修改密码
 staff-password-differ = 两次输入的新密码不一致；未做任何更改。
 staff-password-changed = 密码已修改。您的其他会话已结束。
+
+## sign-in
+staff-sign-in = 登录
+staff-sign-in-name = 用户名
+staff-sign-in-password = 密码
+staff-sign-in-again = 重试
+staff-sign-in-wrong = 用户名或密码错误。
+staff-sign-in-too-many = 登录失败次数过多；请 { $minutes } 分钟后再试。
+staff-sign-in-plain-http = 此页面通过未加密的 HTTP 传输：您的密码会以明文经过网络。请让管理员通过 HTTPS（TLS 反向代理）提供采集器，并将 public_url 设为其 https:// 地址。
