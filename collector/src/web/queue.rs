@@ -19,6 +19,7 @@ use super::{csrf_field, directory_of, person_label, priority_class, problem, sig
 use crate::http::{ActionRequest, HttpState, perform};
 use crate::model::now_ms;
 use crate::store::TicketFilter;
+use crate::store::tickets::AssigneeFilter;
 use crate::store::tickets::TicketRecord;
 use crate::tickets::{TicketKind, TicketState};
 
@@ -265,11 +266,23 @@ pub(super) async fn page(
             "reported" => (None, None, None, true),
             _ => (None, None, None, false),
         };
+    // The view's assignee, else the one chosen, goes to the database; the other narrows
+    // in memory below (both can be given: "My tickets" and assignee=someone else is empty).
+    let assignee_filter = |who: &str| match who {
+        "none" => AssigneeFilter::Unassigned,
+        name => AssigneeFilter::User(name.to_owned()),
+    };
     let filter = TicketFilter {
         state: Some(asked.state.clone()),
         priority: asked.priority,
         tier: asked.tier,
         kind: asked.kind,
+        assignee: view_assignee
+            .as_deref()
+            .or(asked.assignee.as_deref())
+            .map(assignee_filter),
+        site: asked.site.clone(),
+        check_prefix: asked.check.clone(),
         limit: Some(PAGE_LIMIT),
         ..TicketFilter::default()
     };
