@@ -17,11 +17,14 @@ CREATE INDEX search_documents_terms ON search_documents USING GIN (terms);
 
 -- What changed since it was indexed: triggers mark it here (one small row, so ingest stays
 -- fast), and the next search (or `Store::refresh_search_index`) rebuilds its document first.
+-- Not unique: a mark never waits for another transaction's mark of the same thing (a unique
+-- key would make two writers touching the same tickets wait on each other, even deadlock).
 CREATE TABLE search_stale (
+    id         BIGSERIAL PRIMARY KEY,
     kind       TEXT NOT NULL,
-    entity_id  TEXT NOT NULL,
-    PRIMARY KEY (kind, entity_id)
+    entity_id  TEXT NOT NULL
 );
+CREATE INDEX search_stale_by_entity ON search_stale (kind, entity_id);
 
 -- TG_ARGV[0]: the kind; the entity is the row's `id`, `ticket_id`, `account` or `fingerprint`.
 CREATE FUNCTION search_mark_stale() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -35,7 +38,7 @@ BEGIN
     ELSIF TG_TABLE_NAME = 'people' THEN entity := changed.account;
     ELSE entity := changed.fingerprint;
     END IF;
-    INSERT INTO search_stale (kind, entity_id) VALUES (TG_ARGV[0], entity) ON CONFLICT DO NOTHING;
+    INSERT INTO search_stale (kind, entity_id) VALUES (TG_ARGV[0], entity);
     RETURN NULL;
 END;
 $$;

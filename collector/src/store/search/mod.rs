@@ -35,6 +35,8 @@ const BODY_BYTES: usize = 16_000;
 const INDEXED_BYTES: usize = 256_000;
 /// Accounts of a ticket or device whose display names go into its document.
 const PEOPLE_PER_DOCUMENT: usize = 100;
+/// PostgreSQL's advisory lock key for rebuilding documents ("search" in ASCII).
+const SEARCH_REFRESH_LOCK: i64 = 0x7365_6172_6368;
 /// Timeline entries of a ticket read into its document, newest last.
 const TIMELINE_ENTRIES: i64 = 1_000;
 
@@ -511,12 +513,9 @@ impl Store {
     pub async fn refresh_search_index(&self, max: usize) -> Result<usize, StoreError> {
         let postgres = matches!(self.backend, Backend::Postgres(_));
         let begin = self.backend.begin_statement();
-        let pick = if postgres {
-            "SELECT kind, entity_id FROM search_stale ORDER BY kind, entity_id LIMIT $1 \
-             FOR UPDATE SKIP LOCKED"
-        } else {
-            "SELECT kind, entity_id FROM search_stale ORDER BY kind, entity_id LIMIT $1"
-        };
+        // Each thing once, however often it was marked (PostgreSQL's marks are not unique).
+        let pick = "SELECT kind, entity_id FROM search_stale GROUP BY kind, entity_id \
+                    ORDER BY kind, entity_id LIMIT $1";
         let mut refreshed = 0;
         while refreshed < max {
             let batch = REFRESH_BATCH.min(max - refreshed);
@@ -532,6 +531,14 @@ impl Store {
             }
             let done = with_pool!(self, pool => {
                 let mut transaction = pool.begin_with(begin).await?;
+                if postgres {
+                    // One rebuilder at a time across collectors: two would delete each
+                    // other's marks in different orders. (SQLite's BEGIN IMMEDIATE is one.)
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(SEARCH_REFRESH_LOCK)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
                 let stale: Vec<(String, String)> = sqlx::query(pick)
                     .bind(i64::try_from(batch).unwrap_or(100))
                     .fetch_all(&mut *transaction)
