@@ -14,7 +14,8 @@ use super::{Backend, Store, StoreError};
 
 pub mod words;
 
-use words::{QueryTerm, Snippet};
+use words::QueryTerm;
+pub use words::{Mark, Snippet};
 
 /// At most this many characters of query: longer is refused, not cut.
 pub const MAX_QUERY_CHARS: usize = 500;

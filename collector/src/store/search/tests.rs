@@ -164,7 +164,7 @@ async fn a_users_display_name_and_an_evidence_word_find_exactly_that_ticket() {
         add_person(store, "ckowalska", "Karolina Kowalska").await;
         assert_eq!(
             ids(store, "karolina krakow", SearchKind::Tickets).await,
-            [carols.clone()],
+            vec![carols.clone()],
             "{backend}"
         );
         assert_eq!(
@@ -223,7 +223,7 @@ async fn polish_and_greek_match_whatever_their_case_and_accents() {
         {
             assert_eq!(
                 ids(store, typed, SearchKind::Tickets).await,
-                [ticket.clone()],
+                vec![ticket.clone()],
                 "{backend}: {typed:?}"
             );
         }
@@ -322,7 +322,7 @@ async fn hostile_queries_search_literally_or_are_refused_plainly() {
         for typed in ["\"vpn", "(vpn) \"drops", "vpn'", "vpn 🙂 drops"] {
             assert_eq!(
                 ids(store, typed, SearchKind::Tickets).await,
-                [ticket.clone()],
+                vec![ticket.clone()],
                 "{backend}: {typed:?}"
             );
         }
@@ -480,7 +480,7 @@ async fn pruned_evidence_is_no_longer_found() {
         let ticket = ticket_on(store, "a").await;
         assert_eq!(
             ids(store, "zebrafish", SearchKind::Tickets).await,
-            [ticket.clone()],
+            vec![ticket.clone()],
             "{backend}: evidence values are indexed"
         );
         assert!(
@@ -496,6 +496,17 @@ async fn pruned_evidence_is_no_longer_found() {
             .await
             .expect("prune");
         assert!(report.evidence_entries > 0, "{backend}: {report:?}");
+        // Gone from the stored document already, before anyone searches.
+        let bodies: Vec<String> = with_pool!(store, pool => {
+            sqlx::query_scalar("SELECT body FROM search_documents WHERE kind = 'ticket'")
+                .fetch_all(pool)
+                .await
+                .expect("bodies")
+        });
+        assert!(
+            bodies.iter().all(|body| !body.contains("zebrafish")),
+            "{backend}: {bodies:?}"
+        );
         assert!(
             ids(store, "zebrafish", SearchKind::Tickets)
                 .await
@@ -506,6 +517,40 @@ async fn pruned_evidence_is_no_longer_found() {
             ids(store, "pc-a", SearchKind::Tickets).await,
             [ticket],
             "{backend}: the ticket itself is still found"
+        );
+    }
+}
+
+/// An UPSERT imposes its conflict policy on the triggers it fires: a second directory import
+/// before any search failed on the mark the first had left ("UNIQUE constraint failed:
+/// search_stale").
+#[tokio::test]
+async fn things_changed_twice_before_a_search_are_marked_once_without_a_conflict() {
+    for TestStore { store, .. } in &backends().await {
+        let backend = store.backend_name();
+        add_person(store, "erin", "Erin Example").await;
+        add_person(store, "erin", "Erin Renamed").await;
+        with_pool!(store, pool => {
+            for _ in 0..2 {
+                sqlx::query(
+                    "INSERT INTO solutions (fingerprint, solution, check_name, worked_count, \
+                     first_at_ms, last_at_ms) VALUES ('f', 'rebooted the router', 'c', 1, 0, 0) \
+                     ON CONFLICT (fingerprint, solution) DO UPDATE SET worked_count = solutions.worked_count + 1",
+                )
+                .execute(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{backend}: upsert a solution: {e}"));
+            }
+        });
+        assert_eq!(
+            ids(store, "renamed", SearchKind::People).await,
+            ["erin"],
+            "{backend}"
+        );
+        assert_eq!(
+            ids(store, "router", SearchKind::Knowledge).await,
+            ["f"],
+            "{backend}"
         );
     }
 }
