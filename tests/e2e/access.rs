@@ -57,6 +57,7 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Role::Admin,
         ),
         ("GET", "/api/v1/knowledge?q=disk", None, Role::Technician),
+        ("GET", "/api/v1/search?q=disk", None, Role::Technician),
         ("GET", "/api/v1/stats?days=7", None, Role::Supervisor),
         (
             "POST",

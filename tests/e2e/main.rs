@@ -27,6 +27,7 @@ mod postgres;
 mod recovery;
 mod report;
 mod report_grouping;
+mod search;
 mod servers;
 mod service;
 mod support;

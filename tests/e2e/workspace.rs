@@ -69,13 +69,30 @@ async fn queue_ids(browser: &Browser) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_technician_finds_takes_and_resolves_tickets_at_desk_and_phone_width() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
-    // On the heap: the whole walk-through is one large future.
-    Box::pin(walk_through(browser)).await;
+#[test]
+fn a_technician_finds_takes_and_resolves_tickets_at_desk_and_phone_width() {
+    // One long walk-through: a debug build polls it with more than a test thread's 2 MiB
+    // of stack, so it runs on a thread of its own with room.
+    let walk = std::thread::Builder::new()
+        .name("workspace".to_owned())
+        .stack_size(64 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(async {
+                    let Some(browser) = Browser::start().await else {
+                        return;
+                    };
+                    walk_through(browser).await;
+                });
+        })
+        .expect("thread");
+    if let Err(panic) = walk.join() {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 async fn walk_through(browser: Browser) {

@@ -27,6 +27,7 @@ pub const API_KEY_PREFIX: &str = "flk_";
 pub mod access;
 pub mod fixes;
 pub(crate) mod paging;
+pub mod search;
 pub mod staff;
 
 pub use access::Caller;
@@ -162,6 +163,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(fixes::apply_fix, fixes::ticket_fixes))
         .routes(routes!(fixes::catalog))
         .routes(routes!(knowledge))
+        .routes(routes!(search::search))
         .routes(routes!(staff::list_people))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Technician, request, next)

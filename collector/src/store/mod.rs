@@ -287,6 +287,7 @@ pub mod people;
 pub mod reports;
 pub mod reproduce;
 pub mod retention;
+pub mod search;
 pub mod staff;
 pub mod stats;
 pub mod tickets;

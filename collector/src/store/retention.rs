@@ -276,6 +276,13 @@ impl Store {
                 .await;
             failed("user notices", outcome, &report)?;
         }
+        // The tickets whose evidence went are marked stale in the search index: their
+        // documents lose it now, not at the next search.
+        if report.evidence_entries > 0
+            && let Err(error) = self.refresh_search_index(usize::MAX).await
+        {
+            tracing::warn!(error = %error, "retention: bringing the search index up to date failed");
+        }
         Ok(report)
     }
 

@@ -11,6 +11,7 @@ mod knowledge;
 mod markdown;
 mod people_stats;
 mod queue;
+mod search;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -38,6 +39,7 @@ pub fn router() -> Router<HttpState> {
         .route("/static/firstline.js", get(script))
         .route("/tickets/bulk", post(queue::bulk))
         .route("/devices", get(devices::list))
+        .route("/search", get(search::page))
         .route("/account/preferences", post(preferences_form))
         .route("/login", get(login_page))
         .route("/login/form", post(login_form))

@@ -83,6 +83,15 @@ pub(super) async fn page(
     search.kinds = kind.into_iter().collect();
     let results = match state.store.search(&search).await {
         Ok(results) => results,
+        // Only punctuation, or too many words: said, with what to do.
+        Err(crate::store::StoreError::Invalid { .. }) => {
+            let _ = write!(
+                body,
+                "<p class=\"error\" id=\"unreadable\">{}</p>",
+                esc(&msg!("staff-search-unreadable", "limit" => crate::store::search::MAX_QUERY_TERMS).text(lang))
+            );
+            return signed_page(&staff, &staff.t("staff-search"), &body, None);
+        }
         Err(e) => {
             tracing::error!(error = %e, "search");
             return problem(

@@ -314,3 +314,4 @@ staff-sign-in-too-many = { $minutes ->
    *[other] Too many failed sign-ins; try again in { $minutes } minutes.
 }
 staff-sign-in-plain-http = This page came over plain HTTP: your password would cross the network unencrypted. Ask your administrator to serve the collector over HTTPS (a TLS reverse proxy) and set public_url to its https:// address.
+staff-search-unreadable = Search needs letters or digits, and at most { $limit } words.

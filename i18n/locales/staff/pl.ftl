@@ -330,3 +330,4 @@ staff-sign-in-too-many = { $minutes ->
    *[other] Zbyt wiele nieudanych logowań; spróbuj ponownie za { $minutes } min.
 }
 staff-sign-in-plain-http = Ta strona przyszła zwykłym HTTP: hasło przeszłoby przez sieć niezaszyfrowane. Poproś administratora o udostępnienie kolektora przez HTTPS (odwrotne proxy TLS) i ustawienie public_url na jego adres https://.
+staff-search-unreadable = Wyszukiwanie wymaga liter lub cyfr i najwyżej { $limit } słów.

@@ -284,3 +284,4 @@ staff-sign-in-again = 重试
 staff-sign-in-wrong = 用户名或密码错误。
 staff-sign-in-too-many = 登录失败次数过多；请 { $minutes } 分钟后再试。
 staff-sign-in-plain-http = 此页面通过未加密的 HTTP 传输：您的密码会以明文经过网络。请让管理员通过 HTTPS（TLS 反向代理）提供采集器，并将 public_url 设为其 https:// 地址。
+staff-search-unreadable = 搜索需要包含字母或数字，且最多 { $limit } 个词。
