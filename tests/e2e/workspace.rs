@@ -239,6 +239,35 @@ async fn walk_through(browser: Browser) {
     );
     assert_ne!(state_of(ticket_of["fotis"]).await, "resolved");
 
+    // She writes down what to do about Fotis's fault; it is suggested on his ticket, and the
+    // Markdown renders while the HTML in it shows as text.
+    browser
+        .goto(&format!("{base}/tickets/{}", ticket_of["fotis"]))
+        .await;
+    browser.click("a[href^='/knowledge/articles/new']").await;
+    browser
+        .type_into("#article-title-input", "Memory runs out on Fotis's PC")
+        .await;
+    browser
+        .type_into(
+            "#article-body-input",
+            "Close the **browser tabs** first. <script>document.title='pwned'</script>",
+        )
+        .await;
+    browser.click("form[action='/knowledge/articles'] button").await;
+    let article = browser.text("#article-body").await;
+    assert!(article.contains("<script>"), "shown as text: {article}");
+    let bold = browser
+        .execute("return document.querySelector('#article-body strong').textContent;")
+        .await;
+    assert_eq!(bold, "browser tabs");
+    assert_ne!(browser.title().await, "pwned");
+    browser
+        .goto(&format!("{base}/tickets/{}", ticket_of["fotis"]))
+        .await;
+    let suggested = browser.text("#suggested-articles").await;
+    assert!(suggested.contains("Memory runs out"), "{suggested}");
+
     // A filter value that means nothing is said.
     browser.goto(&format!("{base}/?priority=p9")).await;
     let said = browser.text(".filter-problem").await;
