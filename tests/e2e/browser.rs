@@ -296,7 +296,10 @@ async fn a_technician_works_a_ticket_in_the_browser_and_the_fix_is_suggested_nex
     );
     // Had the script run, the title would be just "pwned"; it is the ticket's instead.
     let title = browser.title().await;
-    assert!(title.starts_with('#') && title != "pwned", "never run: {title}");
+    assert!(
+        title.starts_with('#') && title != "pwned",
+        "never run: {title}"
+    );
     let timeline = browser.text("#timeline").await;
     assert!(
         timeline.contains("resource"),

@@ -70,7 +70,7 @@ async fn a_technician_finds_a_ticket_by_a_users_name_and_a_word_of_its_evidence(
                 None,
             )
             .await;
-            tickets
+            tickets["tickets"]
                 .as_array()
                 .and_then(|t| t.first())
                 .map(|t| t["id"].to_string())

@@ -69,30 +69,12 @@ async fn queue_ids(browser: &Browser) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-#[test]
-fn a_technician_finds_takes_and_resolves_tickets_at_desk_and_phone_width() {
-    // One long walk-through: a debug build polls it with more than a test thread's 2 MiB
-    // of stack, so it runs on a thread of its own with room.
-    let walk = std::thread::Builder::new()
-        .name("workspace".to_owned())
-        .stack_size(64 << 20)
-        .spawn(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(async {
-                    let Some(browser) = Browser::start().await else {
-                        return;
-                    };
-                    walk_through(browser).await;
-                });
-        })
-        .expect("thread");
-    if let Err(panic) = walk.join() {
-        std::panic::resume_unwind(panic);
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_finds_takes_and_resolves_tickets_at_desk_and_phone_width() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    walk_through(browser).await;
 }
 
 async fn walk_through(browser: Browser) {
@@ -254,7 +236,9 @@ async fn walk_through(browser: Browser) {
             "Close the **browser tabs** first. <script>document.title='pwned'</script>",
         )
         .await;
-    browser.click("form[action='/knowledge/articles'] button").await;
+    browser
+        .click("form[action='/knowledge/articles'] button")
+        .await;
     let article = browser.text("#article-body").await;
     assert!(article.contains("<script>"), "shown as text: {article}");
     let bold = browser

@@ -177,7 +177,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT_LANGUAGE,
-            "pl-PL,pl;q=0.9,en;q=0.5".parse().unwrap(),
+            "pl-PL,pl;q=0.9,en;q=0.5".parse().expect("header"),
         );
         let none = Preferences::default();
         assert_eq!(

@@ -74,7 +74,7 @@ ul.hits { list-style: none; padding: 0; } ul.hits li { background: #fff; border:
   header nav.main { flex-wrap: wrap; gap: .8em; } header form.search { order: 5; width: 100%; } header form.search input { width: 100%; }
   #queue, #devices { display: block; border: 0; background: transparent; } #queue thead, #devices thead { display: none; }
   #queue tbody, #devices tbody { display: block; } #queue tr, #devices tr { display: grid; grid-template-columns: auto 1fr; gap: 0 .6em; background: #fff; border: 1px solid var(--line); margin-bottom: .6em; padding: .4em .2em; }
-  #queue td, #devices td { display: block; border: 0; padding: .1em .4em; } #queue td.what, #devices td:first-child { grid-column: 1 / -1; min-width: 0; font-size: 1.05em; }
+  #queue td, #devices td { display: block; border: 0; padding: .1em .4em; overflow-wrap: anywhere; min-width: 0; } #queue td.what, #devices td:first-child { grid-column: 1 / -1; min-width: 0; font-size: 1.05em; }
   #queue td:first-child { grid-row: 1; grid-column: 1; } #queue td.what { grid-column: 2; grid-row: 1; }
   #queue td[data-label]::before, #devices td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); }
   form.bulk .group { flex: 1 1 100%; } form.bulk .group input, form.bulk .group select { flex: 1; min-width: 0; }

@@ -106,7 +106,10 @@ fn problem(staff: Option<&Staff>, status: StatusCode, message: &str) -> Response
             status,
             staff_page(staff, &tr(staff.lang, "staff-problem"), &body, None),
         ),
-        None => html(status, html::anonymous_page(firstline_i18n::Lang::En, "Problem", &body)),
+        None => html(
+            status,
+            html::anonymous_page(firstline_i18n::Lang::En, "Problem", &body),
+        ),
     }
 }
 
@@ -191,7 +194,10 @@ async fn login_page(State(state): State<HttpState>, headers: HeaderMap) -> Respo
     let warning = if state.public_url.starts_with("https://") || loopback {
         String::new()
     } else {
-        format!("<p class=\"error\" id=\"plain-http\">{}</p>", t("staff-sign-in-plain-http"))
+        format!(
+            "<p class=\"error\" id=\"plain-http\">{}</p>",
+            t("staff-sign-in-plain-http")
+        )
     };
     let body = format!(
         "{warning}<h1>{}</h1><form class=\"card\" method=\"post\" action=\"/login/form\">\
@@ -203,7 +209,10 @@ async fn login_page(State(state): State<HttpState>, headers: HeaderMap) -> Respo
         t("staff-sign-in-password"),
         t("staff-sign-in"),
     );
-    html(StatusCode::OK, html::anonymous_page(lang, &tr(lang, "staff-sign-in"), &body))
+    html(
+        StatusCode::OK,
+        html::anonymous_page(lang, &tr(lang, "staff-sign-in"), &body),
+    )
 }
 
 async fn login_form(
@@ -260,7 +269,10 @@ async fn login_form(
                 esc(&message),
                 esc(&tr(lang, "staff-sign-in-again"))
             );
-            html(status, html::anonymous_page(lang, &tr(lang, "staff-sign-in"), &body))
+            html(
+                status,
+                html::anonymous_page(lang, &tr(lang, "staff-sign-in"), &body),
+            )
         }
     }
 }
@@ -337,7 +349,9 @@ fn password_page(staff: &Staff, notice: Option<(&str, bool)>) -> String {
         csrf_field(&staff.csrf),
         t("staff-password-heading"),
         t("staff-password-current"),
-        esc(&staff.say(&firstline_i18n::msg!("staff-password-new", "count" => crate::auth::MIN_PASSWORD_CHARS))),
+        esc(&staff.say(
+            &firstline_i18n::msg!("staff-password-new", "count" => crate::auth::MIN_PASSWORD_CHARS)
+        )),
         crate::auth::MIN_PASSWORD_CHARS,
         t("staff-password-again"),
         t("staff-password-sessions"),
@@ -346,7 +360,11 @@ fn password_page(staff: &Staff, notice: Option<(&str, bool)>) -> String {
 }
 
 /// The account page: a heading, then the preferences and password forms.
-fn account_body(staff: &Staff, saved: Option<&str>, password_notice: Option<(&str, bool)>) -> String {
+fn account_body(
+    staff: &Staff,
+    saved: Option<&str>,
+    password_notice: Option<(&str, bool)>,
+) -> String {
     format!(
         "<h1>{}</h1>{}{}",
         esc(&staff.t("staff-nav-account")),
@@ -489,7 +507,7 @@ async fn password_form(
     let client = client_address(&state, peer, &headers);
     match change_own_password(
         &state,
-        &caller,
+        caller,
         client,
         field("current_password"),
         new_password,
@@ -851,7 +869,7 @@ async fn ticket_page(
                 t.state.is_open(),
                 &fixes,
                 &hostnames,
-                &csrf,
+                csrf,
             ));
         }
         Err(e) => tracing::error!(error = %e, "ticket page: the ticket's fixes"),
@@ -887,7 +905,7 @@ async fn ticket_page(
         format!(
             "<form method=\"post\" action=\"/tickets/{}/act\">{}<input type=\"hidden\" name=\"action\" value=\"{action}\">{fields}<button type=\"submit\">{button}</button></form>",
             t.id,
-            csrf_field(&csrf)
+            csrf_field(csrf)
         )
     };
     // Only what fits the ticket's state is offered (the API refuses the rest anyway).
@@ -1244,7 +1262,7 @@ async fn act(
                     [("interface".to_owned(), interface.trim().to_owned())].into()
                 },
             };
-            let outcome = crate::http::fixes::apply(&state, &caller, id, request).await;
+            let outcome = crate::http::fixes::apply(&state, caller, id, request).await;
             return form_outcome(&staff, id, outcome).await;
         }
         Some("reproduce") => ActionRequest::Reproduce(ReproduceBody {
@@ -1254,7 +1272,7 @@ async fn act(
         }),
         _ => return problem(Some(&staff), StatusCode::BAD_REQUEST, "Unknown action."),
     };
-    let outcome = perform(&state, &caller, id, request).await;
+    let outcome = perform(&state, caller, id, request).await;
     form_outcome(&staff, id, outcome).await
 }
 

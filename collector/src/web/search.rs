@@ -33,7 +33,11 @@ pub(super) async fn page(
     let t = |id: &str| esc(&staff.t(id));
     let text = query.get("q").map(|q| q.trim()).unwrap_or_default();
     let mut body = format!("<h1>{}</h1>", t("staff-search"));
-    let kind = match query.get("kind").map(|k| k.trim()).filter(|k| !k.is_empty()) {
+    let kind = match query
+        .get("kind")
+        .map(|k| k.trim())
+        .filter(|k| !k.is_empty())
+    {
         None => None,
         Some(name) => match SearchKind::parse(name) {
             Some(kind) => Some(kind),
@@ -58,7 +62,11 @@ pub(super) async fn page(
         t("staff-filter-any"),
     );
     for option in SearchKind::ALL {
-        let selected = if kind == Some(option) { " selected" } else { "" };
+        let selected = if kind == Some(option) {
+            " selected"
+        } else {
+            ""
+        };
         let _ = write!(
             body,
             "<option value=\"{}\"{selected}>{}</option>",
@@ -66,7 +74,11 @@ pub(super) async fn page(
             t(&format!("staff-search-kind-{}", option.as_str()))
         );
     }
-    let _ = write!(body, "</select></label><button type=\"submit\">{}</button></form>", t("staff-search"));
+    let _ = write!(
+        body,
+        "</select></label><button type=\"submit\">{}</button></form>",
+        t("staff-search")
+    );
     if text.is_empty() {
         let _ = write!(body, "<p class=\"muted\">{}</p>", t("staff-search-hint"));
         return signed_page(&staff, &staff.t("staff-search"), &body, None);
