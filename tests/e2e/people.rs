@@ -219,7 +219,7 @@ async fn a_real_agent_reports_the_users_utmp_lists_and_a_report_names_who_made_i
     );
     let queue = page(http, &cookie, "/").await;
     assert!(
-        queue.contains(&format!("<td class=\"user\">{account}</td>")),
+        queue.contains(&format!("<span class=\"user\">{account}</span>")),
         "{queue}"
     );
     let device_page = page(http, &cookie, &format!("/devices/{device}")).await;
@@ -319,7 +319,10 @@ async fn device_users_reach_the_device_page_and_its_tickets_and_bad_ones_are_ref
     assert!(!device_page.contains("<b>bob</b>"), "{device_page}");
     assert!(device_page.contains("<span id=\"last-user\">alice</span>"));
     let queue = page(http, &cookie, "/").await;
-    assert!(queue.contains("<td class=\"user\">alice</td>"), "{queue}");
+    assert!(
+        queue.contains("<span class=\"user\">alice</span>"),
+        "{queue}"
+    );
 
     // A user name with a control character is refused, and the refusal names the field.
     device

@@ -5,14 +5,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use firstline_i18n::msg;
 
 use super::frame::{ago, iso};
 use super::html::esc;
 use super::queue::url_encode;
-use super::{directory_of, person_label, problem, signed_in, signed_page};
+use super::{directory_of, person_label, signed_in, signed_page, unavailable};
 use crate::http::HttpState;
 use crate::model::now_ms;
 use crate::store::device_list::DeviceListing;
@@ -70,12 +70,7 @@ pub(super) async fn list(
     let devices = match state.store.device_list().await {
         Ok(devices) => devices,
         Err(e) => {
-            tracing::error!(error = %e, "devices page");
-            return problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            );
+            return unavailable(&staff, "devices page", &e);
         }
     };
     let wanted = |key: &str| {

@@ -14,7 +14,9 @@ use firstline_i18n::msg;
 use super::frame::{Staff, moment};
 use super::html::esc;
 use super::queue::url_encode;
-use super::{csrf_field, fix_items, markdown, problem, signed_in, signed_in_form, signed_page};
+use super::{
+    csrf_field, fix_items, markdown, problem, signed_in, signed_in_form, signed_page, unavailable,
+};
 use crate::http::HttpState;
 use crate::model::{Role, now_ms};
 use crate::store::articles::{
@@ -41,12 +43,7 @@ pub(super) async fn page(
     ) {
         (Ok(a), Ok(e), Ok(r)) => (a, e, r),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            tracing::error!(error = %e, "knowledge page");
-            return problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            );
+            return unavailable(&staff, "knowledge page", &e);
         }
     };
     let now = now_ms();
@@ -230,14 +227,7 @@ async fn load(state: &HttpState, staff: &Staff, id: &str) -> Result<Article, Res
     match state.store.article(id).await {
         Ok(Some(article)) => Ok(article),
         Ok(None) => Err(missing()),
-        Err(e) => {
-            tracing::error!(error = %e, "reading an article");
-            Err(problem(
-                Some(staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            ))
-        }
+        Err(e) => Err(unavailable(staff, "reading an article", &e)),
     }
 }
 
@@ -413,14 +403,7 @@ pub(super) async fn save_article(
             StatusCode::NOT_FOUND,
             &staff.t("staff-knowledge-missing"),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "saving an article");
-            problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            )
-        }
+        Err(e) => unavailable(&staff, "saving an article", &e),
     }
 }
 
@@ -452,14 +435,7 @@ pub(super) async fn delete_article(
             StatusCode::NOT_FOUND,
             &staff.t("staff-knowledge-missing"),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "deleting an article");
-            problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            )
-        }
+        Err(e) => unavailable(&staff, "deleting an article", &e),
     }
 }
 
@@ -502,14 +478,7 @@ pub(super) async fn save_reply(
             tracing::info!(user = %staff.caller.name, reply = %title, "canned reply saved");
             Redirect::to("/knowledge#replies").into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "saving a canned reply");
-            problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            )
-        }
+        Err(e) => unavailable(&staff, "saving a canned reply", &e),
     }
 }
 
@@ -533,14 +502,7 @@ pub(super) async fn delete_reply(
     }
     match state.store.delete_canned_reply(id).await {
         Ok(_) => Redirect::to("/knowledge#replies").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "deleting a canned reply");
-            problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            )
-        }
+        Err(e) => unavailable(&staff, "deleting a canned reply", &e),
     }
 }
 

@@ -113,6 +113,16 @@ fn problem(staff: Option<&Staff>, status: StatusCode, message: &str) -> Response
     }
 }
 
+/// The page for a store that did not answer: logged with `what`, said in the reader's words.
+fn unavailable(staff: &Staff, what: &str, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "{what}");
+    problem(
+        Some(staff),
+        StatusCode::SERVICE_UNAVAILABLE,
+        &staff.t("staff-store-unavailable"),
+    )
+}
+
 /// The language a browser asks for, for pages shown before anyone signs in.
 fn browser_lang(headers: &HeaderMap) -> firstline_i18n::Lang {
     headers
@@ -468,12 +478,7 @@ async fn preferences_form(
         .set_preferences(&staff.caller.name, &preferences)
         .await
     {
-        tracing::error!(error = %e, "saving preferences");
-        return problem(
-            Some(&staff),
-            StatusCode::SERVICE_UNAVAILABLE,
-            &staff.t("staff-store-unavailable"),
-        );
+        return unavailable(&staff, "saving preferences", &e);
     }
     // The page that answers is already in the new language.
     staff = Staff::new(staff.caller, staff.csrf, &preferences, &headers);
@@ -740,12 +745,7 @@ async fn ticket_page(
             );
         }
         Err(e) => {
-            tracing::error!(error = %e, "ticket page");
-            return problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            );
+            return unavailable(&staff, "ticket page", &e);
         }
     };
     let t = &detail.ticket;
@@ -1310,13 +1310,7 @@ async fn device_page(
                 &staff.t("staff-device-missing"),
             );
         }
-        Err(_) => {
-            return problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            );
-        }
+        Err(e) => return unavailable(&staff, "device page", &e),
     };
     let conditions = state.store.open_conditions(&id).await.unwrap_or_default();
     let findings = state

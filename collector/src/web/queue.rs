@@ -15,7 +15,9 @@ use firstline_i18n::{Lang, msg};
 
 use super::frame::{Staff, ago, span_message};
 use super::html::esc;
-use super::{csrf_field, directory_of, person_label, priority_class, problem, signed_in};
+use super::{
+    csrf_field, directory_of, person_label, priority_class, problem, signed_in, unavailable,
+};
 use crate::http::{ActionRequest, HttpState, perform};
 use crate::model::now_ms;
 use crate::store::TicketFilter;
@@ -289,12 +291,7 @@ pub(super) async fn page(
     let mut tickets = match state.store.tickets(&filter).await {
         Ok(tickets) => tickets,
         Err(e) => {
-            tracing::error!(error = %e, "queue");
-            return problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            );
+            return unavailable(&staff, "queue", &e);
         }
     };
     let site_of = |t: &TicketRecord| -> String {
@@ -597,11 +594,17 @@ fn filters_form(
     };
     let mut select = |key: &str, choices: Vec<(String, String)>| {
         let chosen = current(key);
+        // No state chosen means the open ones: the queue is about what is still to do.
+        let none_chosen = if key == "state" {
+            "staff-state-open"
+        } else {
+            "staff-filter-any"
+        };
         let _ = write!(
             form,
             "<label>{}<br><select name=\"{key}\"><option value=\"\">{}</option>",
             esc(&firstline_i18n::tr(lang, &format!("staff-filter-{key}"))),
-            esc(&firstline_i18n::tr(lang, "staff-filter-any"))
+            esc(&firstline_i18n::tr(lang, none_chosen))
         );
         for (value, words) in choices {
             let selected = if value.eq_ignore_ascii_case(&chosen) {
@@ -628,7 +631,6 @@ fn filters_form(
             firstline_i18n::tr(lang, &format!("staff-state-{}", s.as_str())),
         )
     }));
-    // "Any" state means open: the queue is about what is still to do.
     select("state", states.into_iter().skip(1).collect());
     select(
         "priority",

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use firstline_i18n::msg;
 
 use super::html::esc;
 use super::queue::url_encode;
-use super::{problem, signed_in, signed_page};
+use super::{signed_in, signed_page, unavailable};
 use crate::http::HttpState;
 use crate::store::search::{SearchHit, SearchKind, SearchQuery, Snippet};
 
@@ -105,12 +105,7 @@ pub(super) async fn page(
             return signed_page(&staff, &staff.t("staff-search"), &body, None);
         }
         Err(e) => {
-            tracing::error!(error = %e, "search");
-            return problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                &staff.t("staff-store-unavailable"),
-            );
+            return unavailable(&staff, "search", &e);
         }
     };
     let total: usize = SearchKind::ALL.iter().map(|k| results.of(*k).len()).sum();
