@@ -405,6 +405,25 @@ impl RawStream {
         }
     }
 
+    /// As `next_answer`, waiting up to `wait` in all (None when nothing answered by then).
+    pub async fn next_answer_within(
+        &mut self,
+        wait: Duration,
+    ) -> Option<Result<pb::collector_message::Body, tonic::Status>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await? {
+                Ok(
+                    pb::collector_message::Body::Fix(_)
+                    | pb::collector_message::Body::Notice(_)
+                    | pb::collector_message::Body::Reproduce(_),
+                ) => continue,
+                other => return Some(other),
+            }
+        }
+    }
+
     /// The next message if one comes within `wait`, else None.
     pub async fn next_within(
         &mut self,
