@@ -121,17 +121,33 @@ async fn paging_through_1000_tickets_returns_each_exactly_once_while_tickets_arr
     // existing ones (which changes their state and their place in the queue).
     let stop = Arc::new(AtomicBool::new(false));
     let (opened, changed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut second = device(&collector, dir.path(), "branch").await;
+    // Each device may hold 1,000 conditions ([limits] device_conditions): on a slow machine
+    // paging outlasts one device's budget, so the opener moves on to the next device at 900.
+    let mut openers = Vec::new();
+    for site in [
+        "branch-a",
+        "branch-bb",
+        "branch-ccc",
+        "branch-dddd",
+        "branch-eeeee",
+    ] {
+        openers.push(device(&collector, dir.path(), site).await);
+    }
     let opener = tokio::spawn({
         let (stop, opened) = (stop.clone(), opened.clone());
         async move {
             let mut batch = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let resources: Vec<String> =
-                    (0..10).map(|n| format!("/new/{batch:03}/{n}")).collect();
-                fire(&mut second, &resources).await;
-                opened.fetch_add(resources.len(), Ordering::SeqCst);
-                batch += 1;
+            'devices: for mut second in openers {
+                for _ in 0..90 {
+                    if stop.load(Ordering::SeqCst) {
+                        break 'devices;
+                    }
+                    let resources: Vec<String> =
+                        (0..10).map(|n| format!("/new/{batch:03}/{n}")).collect();
+                    fire(&mut second, &resources).await;
+                    opened.fetch_add(resources.len(), Ordering::SeqCst);
+                    batch += 1;
+                }
             }
         }
     });
