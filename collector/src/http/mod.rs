@@ -883,7 +883,14 @@ pub(crate) enum ActionRequest {
     Reopen,
     Close,
     Cancel,
-    /// Run a playbook on the ticket's device now; the result lands on the timeline.
+    /// Fold this ticket into ticket `into` (a duplicate, or a device's ticket into the
+    /// incident it is part of): its conditions, devices and the requester's reports move
+    /// there, and it is cancelled as merged. An incident merges only into an incident.
+    Merge {
+        into: i64,
+    },
+    /// Run a playbook on the ticket's device now (on an incident, on the one of its
+    /// devices named by `device`); the result lands on the timeline.
     Reproduce(ReproduceBody),
 }
 
@@ -894,6 +901,10 @@ pub(crate) struct ReproduceBody {
     pub(crate) playbook: String,
     #[serde(default)]
     pub(crate) target: Option<String>,
+    /// On an incident: which of its devices runs it (one request per device). Not needed
+    /// on a device's ticket; must be its device if given.
+    #[serde(default)]
+    pub(crate) device: Option<String>,
     /// Default 10 minutes, at most a day.
     #[serde(default)]
     pub(crate) ttl_secs: Option<u64>,
@@ -913,6 +924,7 @@ impl ActionRequest {
             ActionRequest::Reopen => StaffAction::Reopen,
             ActionRequest::Close => StaffAction::Close,
             ActionRequest::Cancel => StaffAction::Cancel,
+            ActionRequest::Merge { into } => StaffAction::Merge { into },
             ActionRequest::Reproduce(body) => return Err(body),
         })
     }
@@ -1039,6 +1051,15 @@ pub(crate) async fn perform(
         Err(StaffError::Refused(crate::tickets::Refusal::NoTicket)) => {
             error(StatusCode::NOT_FOUND, format!("no ticket with id {id}"))
         }
+        Err(StaffError::Refused(
+            refused @ (crate::tickets::Refusal::NoMergeTarget(_)
+            | crate::tickets::Refusal::SameTicket(_)),
+        )) => refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+            Some("into"),
+            refused.to_string(),
+        ),
         Err(StaffError::Refused(refusal)) => error(StatusCode::CONFLICT, refusal.to_string()),
         Err(StaffError::Store(e)) => store_unavailable("acting on ticket", &e),
     }
@@ -1073,6 +1094,17 @@ async fn reproduce(
             "target must be at most 2048 characters, without control characters",
         );
     }
+    // The device is the path's (`/devices/{id}/reproduce`) or, on a ticket, the body's.
+    let device_id = match (device_id, body.device.as_deref().map(str::trim)) {
+        (Some(path), Some(named)) if path != named => {
+            return bad_parameter(
+                "device",
+                format!("the body names device {named:?} but the address is device {path:?}"),
+            );
+        }
+        (Some(path), _) => Some(path),
+        (None, named) => named.filter(|d| !d.is_empty()),
+    };
     let request = NewReproduce {
         ticket_id,
         device_id,
@@ -1096,9 +1128,10 @@ async fn reproduce(
         }
         Err(ReproduceError::NoTicket) => error(StatusCode::NOT_FOUND, "no such ticket"),
         Err(ReproduceError::NoDevice) => error(StatusCode::NOT_FOUND, "no such device"),
-        Err(e @ (ReproduceError::NotOneDevice(_) | ReproduceError::UnknownPlaybook(_))) => {
-            error(StatusCode::BAD_REQUEST, e.to_string())
+        Err(e @ (ReproduceError::NotOneDevice(_) | ReproduceError::NotOnTicket { .. })) => {
+            bad_parameter("device", e.to_string())
         }
+        Err(e @ ReproduceError::UnknownPlaybook(_)) => bad_parameter("playbook", e.to_string()),
         Err(e @ ReproduceError::TooMany { .. }) => {
             error(StatusCode::TOO_MANY_REQUESTS, e.to_string())
         }

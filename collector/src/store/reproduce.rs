@@ -42,10 +42,10 @@ pub enum ReproduceError {
     NoTicket,
     #[error("no such device")]
     NoDevice,
-    #[error(
-        "ticket {0} is about many devices; ask one device (POST /api/v1/devices/{{id}}/reproduce)"
-    )]
+    #[error("ticket {0} is about many devices; name the one to run it on in \"device\"")]
     NotOneDevice(i64),
+    #[error("device {device_id:?} is not one of ticket {ticket_id}'s devices")]
+    NotOnTicket { ticket_id: i64, device_id: String },
     #[error(
         "{0:?} is not a playbook (web, network, slow, disk, crash, printing, email, clock, health)"
     )]
@@ -161,9 +161,26 @@ impl Store {
                         transaction.rollback().await?;
                         return Err(ReproduceError::NoTicket);
                     };
-                    match row.try_get::<Option<String>, _>("device_id")? {
-                        Some(device) => device,
-                        None => {
+                    match (row.try_get::<Option<String>, _>("device_id")?, request.device_id) {
+                        (Some(own), Some(asked)) if own != asked => {
+                            transaction.rollback().await?;
+                            return Err(ReproduceError::NotOnTicket { ticket_id, device_id: asked.to_owned() });
+                        }
+                        (Some(own), _) => own,
+                        // An incident: one of its devices, chosen.
+                        (None, Some(asked)) => {
+                            let listed = sqlx::query("SELECT device_id FROM ticket_devices WHERE ticket_id = $1 AND device_id = $2")
+                                .bind(ticket_id)
+                                .bind(asked)
+                                .fetch_optional(&mut *transaction)
+                                .await?;
+                            if listed.is_none() {
+                                transaction.rollback().await?;
+                                return Err(ReproduceError::NotOnTicket { ticket_id, device_id: asked.to_owned() });
+                            }
+                            asked.to_owned()
+                        }
+                        (None, None) => {
                             transaction.rollback().await?;
                             return Err(ReproduceError::NotOneDevice(ticket_id));
                         }

@@ -145,6 +145,9 @@ pub struct State {
     pub joinable_report: Option<JoinableReport>,
     /// UserReport: open incidents that list the device or are of one of its scopes.
     pub outages: Vec<Outage>,
+    /// Staff Merge: the ticket merged into, and the conditions feeding the merged ticket.
+    pub merge_into: Option<TicketView>,
+    pub feeding: Vec<ConditionView>,
 }
 
 /// A report ticket a new report of the same requester and thing may join.
@@ -239,6 +242,12 @@ pub enum StaffAction {
     Reopen,
     Close,
     Cancel,
+    /// Fold this ticket into ticket `into` (another device's ticket about the same trouble, or
+    /// an incident): its conditions, devices and reports move there, it is cancelled as
+    /// merged, and both record the link.
+    Merge {
+        into: i64,
+    },
 }
 
 /// A ticket about to be opened.
@@ -374,6 +383,12 @@ pub enum Action {
         ticket: TicketRef,
         linked: TicketRef,
     },
+    /// The user reports a ticket took (and its requester, where `to` has none) move to `to`:
+    /// the requester's help page follows the merge.
+    MoveReports {
+        from: TicketRef,
+        to: TicketRef,
+    },
     /// A device ticket became part of an incident.
     LinkIncident {
         ticket: TicketRef,
@@ -472,6 +487,14 @@ pub enum Refusal {
     TopTier(i64),
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    #[error("there is no ticket {0} to merge into")]
+    NoMergeTarget(i64),
+    #[error("ticket {0} cannot be merged into itself")]
+    SameTicket(i64),
+    #[error(
+        "incident {id} cannot be merged into ticket {into}, which is not an incident; merge ticket {into} into the incident instead"
+    )]
+    IncidentIntoDevice { id: i64, into: i64 },
 }
 
 /// The actions that follow from `event` in `state`.

@@ -722,6 +722,7 @@ async fn ticket_page(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let staff = match signed_in(&state, &headers).await {
         Ok(staff) => staff,
@@ -754,6 +755,15 @@ async fn ticket_page(
     let l = |id: &str| esc(&staff.t(id));
     let title = queue::ticket_title(&staff, t);
     let mut body = String::new();
+    // After "Reproduce now": how many devices were asked.
+    if let Some(count) = query.get("asked").and_then(|n| n.parse::<u32>().ok()) {
+        let _ = write!(
+            body,
+            "<p class=\"card ok\" id=\"done\">{}</p>",
+            esc(&staff
+                .say(&firstline_i18n::msg!("staff-ticket-reproduce-queued", "count" => count)))
+        );
+    }
     let _ = write!(
         body,
         "<h1>#{} {}</h1><div class=\"card\"><dl class=\"kv\" id=\"summary\">\
@@ -976,6 +986,16 @@ async fn ticket_page(
         body.push_str(&form("close", "", &l("staff-ticket-close")));
     }
     if open {
+        body.push_str(&form(
+            "merge",
+            &format!(
+                "<label>{}<br><input name=\"into\" id=\"merge-into\" list=\"merge-targets\" inputmode=\"numeric\" autocomplete=\"off\" required></label>{}<p class=\"muted\">{}</p>",
+                l("staff-ticket-merge-into"),
+                merge_targets(&state, t.id).await,
+                l("staff-ticket-merge-explain"),
+            ),
+            &l("staff-ticket-merge"),
+        ));
         let (playbook, target) = reproduce_preset(t);
         let mut choices = String::new();
         for name in PLAYBOOKS {
@@ -986,10 +1006,36 @@ async fn ticket_page(
                 l(&format!("staff-playbook-{name}"))
             );
         }
+        // An incident runs it on the devices chosen among those still failing.
+        let mut devices = String::new();
+        if t.device_id.is_none() {
+            let failing: Vec<_> = detail
+                .devices
+                .iter()
+                .filter(|device| device.recovered_at_ms.is_none())
+                .take(REPRODUCE_CHOICES)
+                .collect();
+            if !failing.is_empty() {
+                let _ = write!(
+                    devices,
+                    "<fieldset id=\"reproduce-devices\"><legend>{}</legend>",
+                    l("staff-ticket-reproduce-on")
+                );
+                for device in failing {
+                    let _ = write!(
+                        devices,
+                        "<label class=\"choice\"><input type=\"checkbox\" name=\"device\" value=\"{}\"> {}</label> ",
+                        esc(&device.device_id),
+                        esc(&device.hostname)
+                    );
+                }
+                devices.push_str("</fieldset>");
+            }
+        }
         body.push_str(&form(
             "reproduce",
             &format!(
-                "<label>{}<br><select name=\"playbook\" id=\"playbook\">{choices}</select></label> <label>{}<br><input name=\"target\" id=\"target\" value=\"{}\" placeholder=\"https://…\"></label> ",
+                "<label>{}<br><select name=\"playbook\" id=\"playbook\">{choices}</select></label> <label>{}<br><input name=\"target\" id=\"target\" value=\"{}\" placeholder=\"https://…\"></label> {devices}",
                 l("staff-ticket-playbook"),
                 l("staff-ticket-target"),
                 esc(&target),
@@ -1022,6 +1068,39 @@ async fn ticket_page(
     }
     body.push_str("</table>");
     signed_page(&staff, &format!("#{} {}", t.id, title), &body, None)
+}
+
+/// Devices of an incident offered for "Reproduce now" (each chosen one is one request).
+const REPRODUCE_CHOICES: usize = 50;
+
+/// Open incidents to merge ticket `except` into, as a `<datalist>` the number box offers
+/// (any ticket number may still be typed).
+async fn merge_targets(state: &HttpState, except: i64) -> String {
+    let incidents = state
+        .store
+        .tickets(&TicketFilter {
+            state: Some("open".to_owned()),
+            kind: Some(crate::tickets::TicketKind::Incident),
+            limit: Some(50),
+            ..TicketFilter::default()
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading open incidents");
+            Vec::new()
+        });
+    let mut list = String::from("<datalist id=\"merge-targets\">");
+    for incident in incidents.iter().filter(|i| i.id != except) {
+        let _ = write!(
+            list,
+            "<option value=\"{}\">#{} {}</option>",
+            incident.id,
+            incident.id,
+            esc(&incident.title)
+        );
+    }
+    list.push_str("</datalist>");
+    list
 }
 
 /// The canned replies as a list that fills the reply box (with the page's script), or nothing
@@ -1219,8 +1298,21 @@ async fn act(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    // Repeated fields (the devices chosen to reproduce on) are kept apart; of the rest the
+    // first counts.
+    let mut form: HashMap<String, String> = HashMap::new();
+    let mut devices: Vec<String> = Vec::new();
+    for (key, value) in pairs {
+        if key == "device" {
+            if !devices.contains(&value) {
+                devices.push(value);
+            }
+        } else {
+            form.entry(key).or_insert(value);
+        }
+    }
     let staff = match signed_in_form(&state, &headers, &form).await {
         Ok(staff) => staff,
         Err(refused) => return refused,
@@ -1265,15 +1357,76 @@ async fn act(
             let outcome = crate::http::fixes::apply(&state, caller, id, request).await;
             return form_outcome(&staff, id, outcome).await;
         }
-        Some("reproduce") => ActionRequest::Reproduce(ReproduceBody {
-            playbook: field("playbook"),
-            target: form.get("target").cloned().filter(|t| !t.trim().is_empty()),
-            ttl_secs: None,
-        }),
+        Some("merge") => {
+            let into = field("into");
+            match into.trim().trim_start_matches('#').parse::<i64>() {
+                Ok(into) => ActionRequest::Merge { into },
+                Err(_) => {
+                    return problem(
+                        Some(&staff),
+                        StatusCode::BAD_REQUEST,
+                        &staff.say(&firstline_i18n::msg!("staff-bulk-bad-ticket", "value" => into.as_str())),
+                    );
+                }
+            }
+        }
+        Some("reproduce") => {
+            let body = |device: Option<String>| {
+                ActionRequest::Reproduce(ReproduceBody {
+                    playbook: field("playbook"),
+                    target: form.get("target").cloned().filter(|t| !t.trim().is_empty()),
+                    device,
+                    ttl_secs: None,
+                })
+            };
+            if devices.is_empty() {
+                let outcome = perform(&state, caller, id, body(None)).await;
+                return match outcome.status() {
+                    status if status.is_success() => {
+                        Redirect::to(&format!("/tickets/{id}?asked=1")).into_response()
+                    }
+                    // An incident's form without a device ticked.
+                    StatusCode::BAD_REQUEST
+                        if devices.is_empty() && is_incident(&state, id).await =>
+                    {
+                        problem(
+                            Some(&staff),
+                            StatusCode::BAD_REQUEST,
+                            &staff.t("staff-ticket-reproduce-choose"),
+                        )
+                    }
+                    _ => form_outcome(&staff, id, outcome).await,
+                };
+            }
+            if devices.len() > REPRODUCE_CHOICES {
+                return problem(
+                    Some(&staff),
+                    StatusCode::BAD_REQUEST,
+                    &staff.t("staff-ticket-reproduce-choose"),
+                );
+            }
+            let mut asked = 0u32;
+            for device in devices {
+                let outcome = perform(&state, caller, id, body(Some(device))).await;
+                if !outcome.status().is_success() {
+                    return form_outcome(&staff, id, outcome).await;
+                }
+                asked += 1;
+            }
+            return Redirect::to(&format!("/tickets/{id}?asked={asked}")).into_response();
+        }
         _ => return problem(Some(&staff), StatusCode::BAD_REQUEST, "Unknown action."),
     };
     let outcome = perform(&state, caller, id, request).await;
     form_outcome(&staff, id, outcome).await
+}
+
+/// Whether ticket `id` is an incident (false when it cannot be read).
+async fn is_incident(state: &HttpState, id: i64) -> bool {
+    matches!(
+        state.store.ticket_detail(id).await,
+        Ok(Some(detail)) if detail.ticket.kind == crate::tickets::TicketKind::Incident
+    )
 }
 
 /// Back to the ticket after a form's action, or the refusal's words on a page.

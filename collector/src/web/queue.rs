@@ -714,7 +714,8 @@ fn bulk_form(staff: &Staff, query: &HashMap<String, String>, users: &[String]) -
         form,
         "</select><button type=\"submit\" name=\"action\" value=\"assign\">{}</button></span>\
          <span class=\"group\"><input name=\"text\" id=\"bulk-note\" placeholder=\"{}\" aria-label=\"{}\"><button type=\"submit\" name=\"action\" value=\"comment\">{}</button></span>\
-         <span class=\"group\"><input name=\"solution\" id=\"bulk-solution\" placeholder=\"{}\" aria-label=\"{}\"><button type=\"submit\" name=\"action\" value=\"resolve\">{}</button></span></form>",
+         <span class=\"group\"><input name=\"solution\" id=\"bulk-solution\" placeholder=\"{}\" aria-label=\"{}\"><button type=\"submit\" name=\"action\" value=\"resolve\">{}</button></span>\
+         <span class=\"group\"><input name=\"into\" id=\"bulk-merge\" inputmode=\"numeric\" autocomplete=\"off\" placeholder=\"{}\" aria-label=\"{}\"><button type=\"submit\" name=\"action\" value=\"merge\">{}</button></span></form>",
         t("staff-bulk-assign"),
         t("staff-bulk-note-placeholder"),
         t("staff-bulk-note-placeholder"),
@@ -722,6 +723,9 @@ fn bulk_form(staff: &Staff, query: &HashMap<String, String>, users: &[String]) -
         t("staff-bulk-solution-placeholder"),
         t("staff-bulk-solution-placeholder"),
         t("staff-bulk-resolve"),
+        t("staff-bulk-merge-placeholder"),
+        t("staff-bulk-merge-placeholder"),
+        t("staff-bulk-merge"),
     );
     form
 }
@@ -734,6 +738,7 @@ fn done_notice(staff: &Staff, query: &HashMap<String, String>) -> Option<String>
         "assign" => "staff-bulk-done-assign",
         "comment" => "staff-bulk-done-comment",
         "resolve" => "staff-bulk-done-resolve",
+        "merge" => "staff-bulk-done-merge",
         _ => return None,
     };
     Some(msg!(id, "count" => count).text(staff.lang))
@@ -794,7 +799,35 @@ pub(super) async fn bulk(
             .unwrap_or_default()
     };
     let action = field("action");
+    // Merging: the ticket merged into is not merged into itself when it is among those
+    // selected.
+    let into = field("into");
+    let into = into.trim_start_matches('#');
+    let into = match action.as_str() {
+        "merge" => match into.parse::<i64>() {
+            Ok(into) => {
+                ids.retain(|&id| id != into);
+                Some(into)
+            }
+            Err(_) => {
+                return problem(
+                    Some(&staff),
+                    StatusCode::BAD_REQUEST,
+                    &msg!("staff-bulk-bad-ticket", "value" => into).text(lang),
+                );
+            }
+        },
+        _ => None,
+    };
+    if ids.is_empty() {
+        return problem(
+            Some(&staff),
+            StatusCode::BAD_REQUEST,
+            &staff.t("staff-bulk-none-selected"),
+        );
+    }
     let request = || match action.as_str() {
+        "merge" => into.map(|into| ActionRequest::Merge { into }),
         "assign" => Some(ActionRequest::Assign { to: field("to") }),
         "comment" => Some(ActionRequest::Comment {
             text: field("text"),

@@ -144,9 +144,15 @@ staff-bulk-done-resolve = { $count ->
     [one] Επιλύθηκε { $count } αίτημα.
    *[other] Επιλύθηκαν { $count } αιτήματα.
 }
+staff-bulk-merge-placeholder = Στο αίτημα #
+staff-bulk-merge = Συγχώνευση
+staff-bulk-done-merge = { $count ->
+    [one] Συγχωνεύτηκε { $count } αίτημα.
+   *[other] Συγχωνεύτηκαν { $count } αιτήματα.
+}
 staff-bulk-none-selected = Δεν επιλέχθηκε αίτημα: επιλέξτε πρώτα τα αιτήματα και μετά την ενέργεια.
 staff-bulk-bad-ticket = Το «{ $value }» δεν είναι αριθμός αιτήματος.
-staff-bulk-bad-action = Το «{ $value }» δεν είναι ενέργεια για επιλεγμένα αιτήματα: ανάθεση, σημείωση ή επίλυση.
+staff-bulk-bad-action = Το «{ $value }» δεν είναι ενέργεια για επιλεγμένα αιτήματα: ανάθεση, σημείωση, επίλυση ή συγχώνευση.
 staff-bulk-too-many = Επιλέχθηκαν { $count } αιτήματα· μία ενέργεια δέχεται έως { $limit }.
 staff-bulk-result = Ορισμένα αιτήματα δεν άλλαξαν
 staff-bulk-partly = Άλλαξαν { $done }, απορρίφθηκαν { $refused }:
@@ -206,6 +212,15 @@ staff-ticket-close = Κλείσιμο
 staff-ticket-playbook = Σενάριο
 staff-ticket-target = Στόχος
 staff-ticket-reproduce = Αναπαραγωγή τώρα
+staff-ticket-merge = Συγχώνευση σε αίτημα
+staff-ticket-merge-into = Αριθμός αιτήματος ή ανοιχτό περιστατικό
+staff-ticket-merge-explain = Οι συσκευές, οι καταστάσεις και οι αναφέροντες μεταφέρονται σε εκείνο το αίτημα· αυτό ακυρώνεται ως συγχωνευμένο.
+staff-ticket-reproduce-on = Σε ποιες από τις συσκευές του
+staff-ticket-reproduce-choose = Επιλέξτε τουλάχιστον μία συσκευή του περιστατικού για να εκτελεστεί.
+staff-ticket-reproduce-queued = { $count ->
+    [one] Ζητήθηκε από { $count } συσκευή να το αναπαραγάγει: το αποτέλεσμα εμφανίζεται στο χρονολόγιο.
+   *[other] Ζητήθηκε από { $count } συσκευές να το αναπαραγάγουν: τα αποτελέσματα εμφανίζονται στο χρονολόγιο.
+}
 staff-ticket-timeline = Χρονολόγιο
 staff-ticket-when = Πότε
 staff-ticket-details = Λεπτομέρειες

@@ -126,9 +126,15 @@ staff-bulk-done-resolve = { $count ->
     [one] { $count } ticket resolved.
    *[other] { $count } tickets resolved.
 }
+staff-bulk-merge-placeholder = Into ticket #
+staff-bulk-merge = Merge
+staff-bulk-done-merge = { $count ->
+    [one] { $count } ticket merged.
+   *[other] { $count } tickets merged.
+}
 staff-bulk-none-selected = No ticket was selected: tick the tickets first, then choose the action.
 staff-bulk-bad-ticket = "{ $value }" is not a ticket number.
-staff-bulk-bad-action = "{ $value }" is not an action for selected tickets: assign, comment or resolve.
+staff-bulk-bad-action = "{ $value }" is not an action for selected tickets: assign, comment, resolve or merge.
 staff-bulk-too-many = { $count } tickets were selected; one action takes at most { $limit }.
 staff-bulk-result = Some tickets were not changed
 staff-bulk-partly = { $done } changed, { $refused } refused:
@@ -188,6 +194,15 @@ staff-ticket-close = Close
 staff-ticket-playbook = Playbook
 staff-ticket-target = Target
 staff-ticket-reproduce = Reproduce now
+staff-ticket-merge = Merge into ticket
+staff-ticket-merge-into = Ticket number, or an open incident
+staff-ticket-merge-explain = Its devices, conditions and reporters move to that ticket; this one is cancelled as merged.
+staff-ticket-reproduce-on = On which of its devices
+staff-ticket-reproduce-choose = Choose at least one of the incident's devices to run it on.
+staff-ticket-reproduce-queued = { $count ->
+    [one] Asked { $count } device to reproduce it: the result appears on the timeline.
+   *[other] Asked { $count } devices to reproduce it: the results appear on the timeline.
+}
 staff-ticket-timeline = Timeline
 staff-ticket-when = When
 staff-ticket-details = Details

@@ -139,9 +139,16 @@ staff-bulk-done-resolve = { $count ->
     [few] Rozwiązano { $count } zgłoszenia.
    *[many] Rozwiązano { $count } zgłoszeń.
 }
+staff-bulk-merge-placeholder = Do zgłoszenia nr
+staff-bulk-merge = Scal
+staff-bulk-done-merge = { $count ->
+    [one] Scalono { $count } zgłoszenie.
+    [few] Scalono { $count } zgłoszenia.
+   *[many] Scalono { $count } zgłoszeń.
+}
 staff-bulk-none-selected = Nie zaznaczono żadnego zgłoszenia: najpierw zaznacz zgłoszenia, potem wybierz działanie.
 staff-bulk-bad-ticket = „{ $value }” to nie numer zgłoszenia.
-staff-bulk-bad-action = „{ $value }” to nie działanie dla zaznaczonych zgłoszeń: przypisz, notatka lub rozwiąż.
+staff-bulk-bad-action = „{ $value }” to nie działanie dla zaznaczonych zgłoszeń: przypisz, notatka, rozwiąż lub scal.
 staff-bulk-too-many = Zaznaczono { $count } zgłoszeń; jedno działanie obejmuje najwyżej { $limit }.
 staff-bulk-result = Niektóre zgłoszenia nie zostały zmienione
 staff-bulk-partly = Zmieniono: { $done }, odrzucono: { $refused }:
@@ -202,6 +209,16 @@ staff-ticket-close = Zamknij
 staff-ticket-playbook = Scenariusz
 staff-ticket-target = Cel
 staff-ticket-reproduce = Odtwórz teraz
+staff-ticket-merge = Scal ze zgłoszeniem
+staff-ticket-merge-into = Numer zgłoszenia albo otwarty incydent
+staff-ticket-merge-explain = Jego urządzenia, stany i zgłaszający przejdą do tamtego zgłoszenia; to zostanie anulowane jako scalone.
+staff-ticket-reproduce-on = Na których urządzeniach
+staff-ticket-reproduce-choose = Wybierz co najmniej jedno urządzenie incydentu, na którym ma to zostać uruchomione.
+staff-ticket-reproduce-queued = { $count ->
+    [one] Poproszono { $count } urządzenie o odtworzenie: wynik pojawi się na osi czasu.
+    [few] Poproszono { $count } urządzenia o odtworzenie: wyniki pojawią się na osi czasu.
+   *[many] Poproszono { $count } urządzeń o odtworzenie: wyniki pojawią się na osi czasu.
+}
 staff-ticket-timeline = Historia
 staff-ticket-when = Kiedy
 staff-ticket-details = Szczegóły

@@ -59,10 +59,20 @@ pub(in crate::store) async fn observe<T: TicketSql>(
         ..State::default()
     };
     let fed = state.condition.as_ref().and_then(|c| c.ticket_id);
+    let fed_elsewhere = match fed {
+        Some(id) if ticket.as_ref().map(|t| t.id) != Some(id) => tx.ticket(id).await?,
+        _ => None,
+    };
+    // A person merged the condition's ticket into another device's open one: that one is
+    // the ticket it feeds now.
+    if let Some(merged) = fed_elsewhere
+        .as_ref()
+        .filter(|t| t.kind != TicketKind::Incident && t.state.is_open())
+    {
+        state.ticket = Some(merged.view());
+    }
     if let Some(id) = fed
-        && ticket.as_ref().map(|t| t.id) != Some(id)
-        && let Some(incident) = tx.ticket(id).await?
-        && incident.kind == TicketKind::Incident
+        && let Some(incident) = fed_elsewhere.filter(|t| t.kind == TicketKind::Incident)
     {
         let still_firing = if firing || !incident.state.is_open() {
             Vec::new()

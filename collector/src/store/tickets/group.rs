@@ -456,6 +456,13 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             .await
     }
 
+    async fn conditions_feeding(&mut self, ticket_id: i64) -> Result<Vec<ConditionView>> {
+        self.conditions_through()
+            .await?
+            .conditions_feeding(ticket_id)
+            .await
+    }
+
     async fn ticket(&mut self, id: i64) -> Result<Option<TicketRecord>> {
         if let Some((ticket, _)) = self.tickets.get(&id) {
             return Ok(Some(ticket.clone()));
@@ -900,6 +907,10 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
             | Action::Pending { ticket, .. }
             | Action::LinkIncident { ticket, .. } => {
                 self.forget_ticket(resolve(*ticket, opened)?);
+            }
+            Action::MoveReports { from, to } => {
+                self.forget_ticket(resolve(*from, opened)?);
+                self.forget_ticket(resolve(*to, opened)?);
             }
             Action::RecordSolution { fingerprint, .. } => {
                 self.known_fixes.remove(fingerprint);

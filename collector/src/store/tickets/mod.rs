@@ -703,7 +703,23 @@ impl Store {
     ) -> std::result::Result<(), StaffError> {
         let policy = self.policy.clone();
         with_pool!(self, pool => bounded_transaction!(self, pool, Writer::StaffAction, StaffError, |transaction| {
+            // A merge locks both tickets, the lower id first, so two merges never wait on
+            // each other crosswise.
+            let merge_into = match action {
+                StaffAction::Merge { into } if *into < ticket_id => transaction.ticket(*into).await?,
+                _ => None,
+            };
             let ticket = transaction.ticket(ticket_id).await?;
+            let merge_into = match action {
+                StaffAction::Merge { into } if *into > ticket_id => transaction.ticket(*into).await?,
+                _ => merge_into,
+            };
+            let feeding = match action {
+                StaffAction::Merge { .. } if ticket.is_some() && merge_into.is_some() => {
+                    transaction.conditions_feeding(ticket_id).await?
+                }
+                _ => Vec::new(),
+            };
             if matches!(action, StaffAction::Reopen | StaffAction::RequesterAnswer { fixed: false, .. }) {
                 // One open ticket per key: a newer one may have opened since this resolved.
                 let open = sqlx::query(
@@ -718,9 +734,17 @@ impl Store {
                     return Err(Refusal::AlreadyOpen { id: ticket_id, open }.into());
                 }
             }
-            let mut state = State { ticket: ticket.as_ref().map(TicketRecord::view), ..State::default() };
-            // Resolving or cancelling an incident by hand releases its devices still failing.
-            if let Some(incident) = ticket.as_ref().filter(|t| t.kind == TicketKind::Incident && t.state.is_open()) {
+            let mut state = State {
+                ticket: ticket.as_ref().map(TicketRecord::view),
+                merge_into: merge_into.as_ref().map(TicketRecord::view),
+                feeding,
+                ..State::default()
+            };
+            // Resolving or cancelling an incident by hand releases its devices still failing
+            // (merging one moves them instead).
+            if let Some(incident) = ticket.as_ref().filter(|t| {
+                t.kind == TicketKind::Incident && t.state.is_open() && !matches!(action, StaffAction::Merge { .. })
+            }) {
                 let still_firing = transaction.still_firing(incident.id, "").await?;
                 state.attached_incident = Some(AttachedIncident {
                     ticket: incident.view(),
@@ -1002,6 +1026,192 @@ pub(crate) mod tests {
                 "{backend}: reopened, not new"
             );
             assert_eq!(open[0].reopen_count, 1, "{backend}");
+        }
+    }
+
+    /// A ticket merged into another feeds it from then on: its device's later findings
+    /// add to the ticket merged into (no new ticket), a device ticket made of two no longer
+    /// resolves itself, and an incident merged into tracks the device's recovery.
+    #[tokio::test]
+    async fn a_merged_ticket_feeds_the_ticket_it_was_merged_into() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let mut policy = Policy::default();
+            policy.correlation.min_devices = 3;
+            policy.correlation.hold = std::time::Duration::ZERO;
+            let store = store.clone().with_policy(policy);
+            for id in ["d1", "d2", "d3", "d4", "d5"] {
+                enroll(&store, id, "hq").await;
+            }
+            store_one(
+                &store,
+                "d1",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            store_one(
+                &store,
+                "d2",
+                finding(1, "disk.free_low", Severity::Warning),
+                T0,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(open.len(), 2, "{backend}: {open:?}");
+            let of = |device: &str| {
+                open.iter()
+                    .find(|t| t.device_id.as_deref() == Some(device))
+                    .map(|t| t.id)
+                    .expect("a ticket")
+            };
+            let (a, b) = (of("d1"), of("d2"));
+
+            let refused = |outcome: std::result::Result<(), StaffError>| match outcome {
+                Err(StaffError::Refused(refusal)) => refusal,
+                other => panic!("{backend}: expected a refusal, got {other:?}"),
+            };
+            let merge = |ticket: i64, into: i64| {
+                let store = store.clone();
+                async move {
+                    store
+                        .staff_action(ticket, "alice", &StaffAction::Merge { into }, T0 + MINUTE)
+                        .await
+                }
+            };
+            assert_eq!(
+                refused(merge(b, 9999).await),
+                Refusal::NoMergeTarget(9999),
+                "{backend}"
+            );
+            assert_eq!(
+                refused(merge(b, b).await),
+                Refusal::SameTicket(b),
+                "{backend}"
+            );
+            merge(b, a).await.expect("merge");
+            let merged = store.ticket_detail(b).await.expect("detail").expect("b");
+            assert_eq!(merged.ticket.state, TicketState::Cancelled, "{backend}");
+            assert_eq!(
+                merged.ticket.resolution.as_deref(),
+                Some(format!("merged into #{a}").as_str()),
+                "{backend}"
+            );
+            assert_eq!(merged.linked_tickets, vec![a], "{backend}");
+            let kept = store.ticket_detail(a).await.expect("detail").expect("a");
+            let devices: Vec<&str> = kept.devices.iter().map(|d| d.device_id.as_str()).collect();
+            assert_eq!(devices, ["d1", "d2"], "{backend}");
+            assert!(kept.ticket.staff_owned, "{backend}");
+            assert!(
+                kept.timeline.iter().any(|e| e.kind == "merge"
+                    && e.text.contains(&format!("#{b} merged into this ticket"))),
+                "{backend}: {:?}",
+                kept.timeline
+            );
+            // A cancelled ticket cannot be merged into.
+            assert!(
+                matches!(refused(merge(a, b).await), Refusal::NotOpen { id, .. } if id == b),
+                "{backend}"
+            );
+
+            // d2 keeps failing, worse: its finding goes to the merged ticket, no new one opens.
+            store_one(
+                &store,
+                "d2",
+                finding(2, "disk.free_low", Severity::Critical),
+                T0 + 2 * MINUTE,
+            )
+            .await;
+            let open = store.tickets(&open_filter()).await.expect("tickets");
+            assert_eq!(
+                open.iter().map(|t| t.id).collect::<Vec<_>>(),
+                [a],
+                "{backend}"
+            );
+            let kept = store.ticket_detail(a).await.expect("detail").expect("a");
+            assert!(
+                kept.timeline
+                    .iter()
+                    .any(|e| e.text.starts_with("pc-d2: severity warning → critical")),
+                "{backend}: {:?}",
+                kept.timeline
+            );
+            // d2 recovers while d1 still fails: the ticket a person shaped stays open.
+            store_one(
+                &store,
+                "d2",
+                finding(3, "disk.free_low", Severity::Ok),
+                T0 + 3 * MINUTE,
+            )
+            .await;
+            let kept = store.ticket_detail(a).await.expect("detail").expect("a");
+            assert!(
+                kept.ticket.state.is_open(),
+                "{backend}: {:?}",
+                kept.ticket.state
+            );
+
+            // An incident forms on three other devices; the device ticket is attached to it.
+            for id in ["d3", "d4", "d5"] {
+                store_one(
+                    &store,
+                    id,
+                    finding(1, "dns.resolve", Severity::Warning),
+                    T0 + 4 * MINUTE,
+                )
+                .await;
+            }
+            let incident = store
+                .tickets(&open_filter())
+                .await
+                .expect("tickets")
+                .into_iter()
+                .find(|t| t.kind == TicketKind::Incident)
+                .expect("an incident")
+                .id;
+            assert_eq!(
+                refused(merge(incident, a).await),
+                Refusal::IncidentIntoDevice {
+                    id: incident,
+                    into: a
+                },
+                "{backend}"
+            );
+            merge(a, incident).await.expect("merge into the incident");
+            let detail = store
+                .ticket_detail(incident)
+                .await
+                .expect("detail")
+                .expect("incident");
+            let devices: Vec<&str> = detail
+                .devices
+                .iter()
+                .map(|d| d.device_id.as_str())
+                .collect();
+            // d2 had recovered: it is not listed as failing in the incident.
+            assert_eq!(devices, ["d1", "d3", "d4", "d5"], "{backend}");
+            let attached = store.ticket_detail(a).await.expect("detail").expect("a");
+            assert_eq!(attached.ticket.incident_id, Some(incident), "{backend}");
+            // d1 recovers: the incident marks it so and stays open for the others.
+            store_one(
+                &store,
+                "d1",
+                finding(2, "disk.free_low", Severity::Ok),
+                T0 + 5 * MINUTE,
+            )
+            .await;
+            let detail = store
+                .ticket_detail(incident)
+                .await
+                .expect("detail")
+                .expect("incident");
+            assert!(detail.ticket.state.is_open(), "{backend}");
+            let d1 = detail
+                .devices
+                .iter()
+                .find(|d| d.device_id == "d1")
+                .expect("d1");
+            assert_eq!(d1.recovered_at_ms, Some(T0 + 5 * MINUTE), "{backend}");
         }
     }
 

@@ -20,6 +20,11 @@ pub(in crate::store) trait TicketSql: Send {
         &mut self,
         device_id: &str,
     ) -> impl Future<Output = Result<Vec<ConditionView>>> + Send;
+    /// The conditions feeding ticket `ticket_id` (its device's, or an incident's devices').
+    fn conditions_feeding(
+        &mut self,
+        ticket_id: i64,
+    ) -> impl Future<Output = Result<Vec<ConditionView>>> + Send;
     fn ticket(&mut self, id: i64) -> impl Future<Output = Result<Option<TicketRecord>>> + Send;
     fn latest_ticket(
         &mut self,
@@ -234,6 +239,16 @@ macro_rules! ticket_sql {
             async fn device_conditions(&mut self, device_id: &str) -> Result<Vec<ConditionView>> {
                 let sql = concat!("SELECT * FROM conditions WHERE device_id = $1 ORDER BY check_name, resource", $for_update);
                 let rows = sqlx::query(sql).bind(device_id).fetch_all(&mut **self).await?;
+                let mut conditions = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    conditions.push(condition_view!(row));
+                }
+                Ok(conditions)
+            }
+
+            async fn conditions_feeding(&mut self, ticket_id: i64) -> Result<Vec<ConditionView>> {
+                let sql = concat!("SELECT * FROM conditions WHERE ticket_id = $1 ORDER BY device_id, check_name, resource", $for_update);
+                let rows = sqlx::query(sql).bind(ticket_id).fetch_all(&mut **self).await?;
                 let mut conditions = Vec::with_capacity(rows.len());
                 for row in &rows {
                     conditions.push(condition_view!(row));
@@ -692,6 +707,24 @@ macro_rules! ticket_sql {
                             .execute(&mut **self)
                             .await?;
                         }
+                    }
+                    Action::MoveReports { from, to } => {
+                        let (from, to) = (resolve(*from, opened)?, resolve(*to, opened)?);
+                        sqlx::query("UPDATE report_links SET ticket_id = $1 WHERE ticket_id = $2")
+                            .bind(to)
+                            .bind(from)
+                            .execute(&mut **self)
+                            .await?;
+                        // The requester follows, where the ticket merged into has none.
+                        sqlx::query(
+                            "UPDATE tickets SET requester = (SELECT requester FROM tickets WHERE id = $1), \
+                             requester_uid = (SELECT requester_uid FROM tickets WHERE id = $1) \
+                             WHERE id = $2 AND requester IS NULL",
+                        )
+                        .bind(from)
+                        .bind(to)
+                        .execute(&mut **self)
+                        .await?;
                     }
                     Action::LinkIncident { ticket, incident } => {
                         sqlx::query("UPDATE tickets SET incident_id = $1 WHERE id = $2")

@@ -1,12 +1,12 @@
 //! Staff actions on a ticket: assign, comment, reply, the requester's answer, start work,
 //! pending, escalate, resolve, reopen, close and cancel; refused when the ticket's state forbids.
 
-use crate::tickets::policy::Policy;
-use crate::tickets::{NoteKind, TicketState};
+use crate::tickets::policy::{Level, Policy};
+use crate::tickets::{NoteKind, TicketKind, TicketState};
 
 use super::incidents::release_incident_devices;
-use super::sla::restart_sla;
-use super::{Action, NotifyEvent, Plan, Refusal, StaffAction, State, TicketRef};
+use super::sla::{reprioritise, restart_sla};
+use super::{Action, NotifyEvent, Plan, Refusal, StaffAction, State, TicketRef, TicketView};
 
 pub(super) fn staff(
     plan: &mut Plan,
@@ -310,7 +310,131 @@ pub(super) fn staff(
             release_incident_devices(plan, ticket, state, now);
             note(plan, NoteKind::State, format!("Cancelled by {actor}"));
         }
+        StaffAction::Merge { into } => {
+            open("merging")?;
+            merge(plan, actor, ticket, *into, now, state, policy)?;
+        }
     }
+    Ok(())
+}
+
+/// Folds `ticket` into ticket `into`: what fed it (conditions, devices, the requester's
+/// reports) now feeds the other, which takes the more urgent priority of the two; `ticket`
+/// is cancelled as merged (it never counts as fixed) and both name each other.
+fn merge(
+    plan: &mut Plan,
+    actor: &str,
+    ticket: &TicketView,
+    into: i64,
+    now: i64,
+    state: &State,
+    policy: &Policy,
+) -> Result<(), Refusal> {
+    if into == ticket.id {
+        return Err(Refusal::SameTicket(into));
+    }
+    let target = state
+        .merge_into
+        .as_ref()
+        .filter(|target| target.id == into)
+        .ok_or(Refusal::NoMergeTarget(into))?;
+    if !target.state.is_open() {
+        return Err(Refusal::NotOpen {
+            id: target.id,
+            state: target.state.as_str(),
+            action: "merging into it",
+        });
+    }
+    if ticket.kind == TicketKind::Incident && target.kind != TicketKind::Incident {
+        return Err(Refusal::IncidentIntoDevice {
+            id: ticket.id,
+            into,
+        });
+    }
+    let source = TicketRef::Existing(ticket.id);
+    let reference = TicketRef::Existing(target.id);
+    let mut devices: Vec<&str> = Vec::new();
+    for condition in &state.feeding {
+        plan.push(Action::AttachCondition {
+            device_id: condition.device_id.clone(),
+            check: condition.check.clone(),
+            resource: condition.resource.clone(),
+            ticket: reference,
+        });
+        // A device joins the ticket's list while it still fails.
+        if condition.observed_firing && !devices.contains(&condition.device_id.as_str()) {
+            devices.push(&condition.device_id);
+        }
+    }
+    for device_id in &devices {
+        plan.push(Action::AddDevice {
+            ticket: reference,
+            device_id: (*device_id).to_owned(),
+            at_ms: now,
+        });
+    }
+    plan.push(Action::MoveReports {
+        from: source,
+        to: reference,
+    });
+    plan.push(Action::Link {
+        ticket: source,
+        linked: reference,
+    });
+    if target.kind == TicketKind::Incident {
+        plan.push(Action::LinkIncident {
+            ticket: source,
+            incident: reference,
+        });
+    }
+    if ticket.priority < target.priority {
+        let impact = Level::from_rank(ticket.impact.rank().min(target.impact.rank()));
+        let urgency = Level::from_rank(ticket.urgency.rank().min(target.urgency.rank()));
+        reprioritise(plan, reference, target, impact, urgency, now, policy);
+    }
+    // A device ticket now fed by several conditions would resolve itself when the first
+    // clears: a person shaped it, so a person resolves it. An incident still resolves
+    // itself once its devices recover.
+    plan.push(Action::Touch {
+        ticket: reference,
+        at_ms: now,
+        take_over: target.kind != TicketKind::Incident,
+    });
+    if let Some(since) = ticket.pending_since_ms {
+        plan.push(Action::Pending {
+            ticket: source,
+            since_ms: None,
+            shift_ms: (now - since).max(0),
+        });
+    }
+    plan.push(Action::SetState {
+        ticket: source,
+        state: TicketState::Cancelled,
+        resolution: Some(format!("merged into #{into}")),
+        at_ms: now,
+    });
+    plan.push(Action::Note {
+        ticket: source,
+        kind: NoteKind::Merge,
+        actor: Some(actor.to_owned()),
+        text: format!("Merged into #{into} by {actor}"),
+        data_json: Some(serde_json::json!({ "merged_into": into }).to_string()),
+        at_ms: now,
+    });
+    plan.push(Action::Note {
+        ticket: reference,
+        kind: NoteKind::Merge,
+        actor: Some(actor.to_owned()),
+        text: format!(
+            "#{} merged into this ticket by {actor} ({} condition(s) of {} device(s) moved here)",
+            ticket.id,
+            state.feeding.len(),
+            devices.len()
+        ),
+        data_json: Some(serde_json::json!({ "merged_from": ticket.id }).to_string()),
+        at_ms: now,
+    });
+    plan.notify(reference, NotifyEvent::Updated);
     Ok(())
 }
 
@@ -490,6 +614,133 @@ mod tests {
             let outcome = outcome.map(|actions| summarise(&actions));
             let expected = expected.map(|words| words.iter().map(|w| (*w).to_owned()).collect());
             assert_eq!(outcome, expected, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn merging_moves_what_fed_a_ticket_and_cancels_it() {
+        use super::super::testing::{condition, incident};
+        use crate::tickets::policy::{Level, Priority};
+        let policy = policy();
+        let urgent = TicketView {
+            urgency: Level::High,
+            priority: Priority::from_matrix(Level::Low, Level::High),
+            ..ticket(7, TicketState::Pending)
+        };
+        let pending_urgent = TicketView {
+            pending_since_ms: Some(NOW - HOUR),
+            ..urgent
+        };
+        let two_conditions = vec![
+            condition("a", true, Some(7)),
+            condition("b", true, Some(7)),
+            condition("b", false, Some(7)),
+        ];
+        type Expected = Result<&'static [&'static str], Refusal>;
+        let cases: Vec<(TicketView, Option<TicketView>, i64, Expected)> = vec![
+            // A device ticket into an incident: its conditions and devices move, the incident
+            // keeps resolving itself, the merged ticket is cancelled.
+            (
+                ticket(7, TicketState::New),
+                Some(incident(9, 4)),
+                9,
+                Ok(&[
+                    "attach a #9",
+                    "attach b #9",
+                    "attach b #9",
+                    "add a #9",
+                    "add b #9",
+                    "reports #7 #9",
+                    "related #7 #9",
+                    "link #7 #9",
+                    "touch #9 false",
+                    "state #7 cancelled",
+                    "note #7 merge",
+                    "note #9 merge",
+                ]),
+            ),
+            // Into another device ticket: the more urgent priority wins, a person owns it,
+            // pending stops on the merged one.
+            (
+                pending_urgent,
+                Some(ticket(9, TicketState::Assigned)),
+                9,
+                Ok(&[
+                    "attach a #9",
+                    "attach b #9",
+                    "attach b #9",
+                    "add a #9",
+                    "add b #9",
+                    "reports #7 #9",
+                    "related #7 #9",
+                    "priority #9 P3",
+                    "note #9 priority",
+                    "touch #9 true",
+                    "pending #7 false",
+                    "state #7 cancelled",
+                    "note #7 merge",
+                    "note #9 merge",
+                ]),
+            ),
+            (
+                ticket(7, TicketState::New),
+                Some(ticket(7, TicketState::New)),
+                7,
+                Err(Refusal::SameTicket(7)),
+            ),
+            (
+                ticket(7, TicketState::New),
+                None,
+                9,
+                Err(Refusal::NoMergeTarget(9)),
+            ),
+            (
+                ticket(7, TicketState::New),
+                Some(ticket(9, TicketState::Resolved)),
+                9,
+                Err(Refusal::NotOpen {
+                    id: 9,
+                    state: "resolved",
+                    action: "merging into it",
+                }),
+            ),
+            (
+                ticket(7, TicketState::Closed),
+                Some(ticket(9, TicketState::New)),
+                9,
+                Err(Refusal::NotOpen {
+                    id: 7,
+                    state: "closed",
+                    action: "merging",
+                }),
+            ),
+            (
+                incident(7, 5),
+                Some(ticket(9, TicketState::New)),
+                9,
+                Err(Refusal::IncidentIntoDevice { id: 7, into: 9 }),
+            ),
+        ];
+        for (ticket, target, into, expected) in cases {
+            let state = State {
+                ticket: Some(ticket),
+                merge_into: target,
+                feeding: two_conditions.clone(),
+                ..State::default()
+            };
+            let action = StaffAction::Merge { into };
+            let outcome = decide(
+                &Event::Staff {
+                    actor: "bob",
+                    action: &action,
+                    at_ms: NOW,
+                },
+                &state,
+                &policy,
+            )
+            .map(|actions| summarise(&actions));
+            let expected = expected.map(|words| words.iter().map(|w| (*w).to_owned()).collect());
+            assert_eq!(outcome, expected, "into {into}");
         }
     }
 }

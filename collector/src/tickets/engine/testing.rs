@@ -169,6 +169,9 @@ pub(super) fn summarise(actions: &[Action]) -> Vec<String> {
             Action::Pending {
                 ticket, since_ms, ..
             } => format!("pending {} {}", reference(ticket), since_ms.is_some()),
+            Action::MoveReports { from, to } => {
+                format!("reports {} {}", reference(from), reference(to))
+            }
             Action::LinkIncident { ticket, incident } => {
                 format!("link {} {}", reference(ticket), reference(incident))
             }
