@@ -337,3 +337,156 @@ async fn walk_through(browser: Browser) {
     }
     drop(devices);
 }
+
+/// Duplicates and parts of an outage, folded together by a technician: two tickets about
+/// one trouble become one with a bulk merge; a device's ticket is attached to the incident
+/// it belongs to from its page (and its device's findings follow); the incident reproduces
+/// on the devices she ticks, and says so when she ticks none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_merges_a_duplicate_and_attaches_a_ticket_to_an_incident() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let collector = TestCollector::start_with(|settings| {
+        settings.tickets.correlation.min_devices = 3;
+        settings.tickets.correlation.hold = std::time::Duration::ZERO;
+    })
+    .await;
+    let base = format!("http://{}", collector.running().http_address);
+    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Three devices in Łódź lose the intranet's name; in Kraków one cannot reach the CRM
+    // and its neighbour's disk is full (the same person's two PCs, as it turns out).
+    let fleet = [
+        ("lodz", "192.0.2.9", "dns.resolve", "intranet.example.com"),
+        ("lodz", "192.0.2.9", "dns.resolve", "intranet.example.com"),
+        ("lodz", "192.0.2.9", "dns.resolve", "intranet.example.com"),
+        ("krakow", "198.51.100.1", "https.status", "https://crm.example.com/"),
+        ("krakow", "198.51.100.1", "disk.free_low", "/"),
+    ];
+    let mut devices = Vec::new();
+    for (n, (site, resolver, check, resource)) in fleet.iter().enumerate() {
+        let identity = SimulatedDevice::enroll(
+            &collector.url(),
+            collector.token().await,
+            &dir.path().join(format!("d{n}")),
+        )
+        .await;
+        let mut device = SimulatedDevice::connect(&collector.url(), identity, site, resolver).await;
+        device.report(check, resource, pb::Severity::Warning).await;
+        devices.push(device);
+    }
+    let store = collector.running().store.clone();
+    let open = wait_for("an incident and two device tickets", || async {
+        let open = store
+            .tickets(&TicketFilter {
+                state: Some("open".to_owned()),
+                ..TicketFilter::default()
+            })
+            .await
+            .ok()?;
+        (open.len() == 3).then_some(open)
+    })
+    .await;
+    let id_of = |check: &str| {
+        open.iter()
+            .find(|t| t.check == check)
+            .map(|t| t.id)
+            .expect("a ticket")
+    };
+    let (incident, crm, disk) = (
+        id_of("dns.resolve"),
+        id_of("https.status"),
+        id_of("disk.free_low"),
+    );
+    let detail = |id: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .ticket_detail(id)
+                .await
+                .expect("read")
+                .expect("ticket")
+        }
+    };
+
+    browser.resize(1400, 1000).await;
+    sign_in(&browser, &base, "tina", "tina-password-1").await;
+    // The disk ticket merged into the CRM one, both ticked, the one kept named.
+    for id in [crm, disk] {
+        browser
+            .click(&format!("input[name=ticket][value='{id}']"))
+            .await;
+    }
+    browser.type_into("#bulk-merge", &crm.to_string()).await;
+    browser.click("form#bulk button[value=merge]").await;
+    let done = browser.text("#done").await;
+    assert!(done.contains("1 ticket merged"), "{done}");
+    let merged = detail(disk).await;
+    assert_eq!(merged.ticket.state.as_str(), "cancelled");
+    assert_eq!(merged.linked_tickets, vec![crm]);
+    assert_eq!(detail(crm).await.devices.len(), 2, "both PCs on one ticket");
+
+    // A number that is no ticket is said, naming it.
+    browser.goto(&format!("{base}/tickets/{crm}")).await;
+    browser.type_into("#merge-into", "999999").await;
+    browser
+        .click("form[action$='/act'] input[value=merge] ~ button")
+        .await;
+    let said = browser.text("main").await;
+    assert!(said.contains("999999"), "{said}");
+
+    // From the ticket's page, attached to the incident the list offers.
+    browser.goto(&format!("{base}/tickets/{crm}")).await;
+    let offered = browser
+        .execute("return Array.from(document.querySelectorAll('#merge-targets option')).map(o => o.value);")
+        .await;
+    assert_eq!(offered, serde_json::json!([incident.to_string()]));
+    browser.type_into("#merge-into", &incident.to_string()).await;
+    browser
+        .click("form[action$='/act'] input[value=merge] ~ button")
+        .await;
+    assert_eq!(browser.text("#state").await, "Cancelled");
+    let outage = detail(incident).await;
+    assert_eq!(outage.devices.len(), 5, "{:?}", outage.devices);
+    assert!(outage.ticket.state.is_open());
+    // The CRM device recovers: the incident marks it so and stays open for the others.
+    devices[3]
+        .report("https.status", "https://crm.example.com/", pb::Severity::Ok)
+        .await;
+    let crm_device = devices[3].identity.device_id().to_owned();
+    wait_for("the CRM device recovered in the incident", || async {
+        let outage = detail(incident).await;
+        outage
+            .devices
+            .iter()
+            .any(|d| d.device_id == crm_device && d.recovered_at_ms.is_some())
+            .then_some(())
+    })
+    .await;
+
+    // The incident reproduces on the devices ticked, and says so when none is.
+    browser.goto(&format!("{base}/tickets/{incident}")).await;
+    browser
+        .click("form[action$='/act'] input[value=reproduce] ~ button")
+        .await;
+    let said = browser.text("main").await;
+    assert!(said.contains("Choose at least one"), "{said}");
+    browser.goto(&format!("{base}/tickets/{incident}")).await;
+    let first = devices[0].identity.device_id().to_owned();
+    browser
+        .click(&format!("#reproduce-devices input[value='{first}']"))
+        .await;
+    browser
+        .click("form[action$='/act'] input[value=reproduce] ~ button")
+        .await;
+    let done = browser.text("#done").await;
+    assert!(done.contains("Asked 1 device"), "{done}");
+    let asked = detail(incident).await;
+    assert!(
+        asked.timeline.iter().any(|e| e.kind == "reproduce"),
+        "{:?}",
+        asked.timeline
+    );
+    drop(devices);
+}
