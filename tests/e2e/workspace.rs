@@ -361,7 +361,12 @@ async fn a_technician_merges_a_duplicate_and_attaches_a_ticket_to_an_incident() 
         ("lodz", "192.0.2.9", "dns.resolve", "intranet.example.com"),
         ("lodz", "192.0.2.9", "dns.resolve", "intranet.example.com"),
         ("lodz", "192.0.2.9", "dns.resolve", "intranet.example.com"),
-        ("krakow", "198.51.100.1", "https.status", "https://crm.example.com/"),
+        (
+            "krakow",
+            "198.51.100.1",
+            "https.status",
+            "https://crm.example.com/",
+        ),
         ("krakow", "198.51.100.1", "disk.free_low", "/"),
     ];
     let mut devices = Vec::new();
@@ -442,7 +447,9 @@ async fn a_technician_merges_a_duplicate_and_attaches_a_ticket_to_an_incident() 
         .execute("return Array.from(document.querySelectorAll('#merge-targets option')).map(o => o.value);")
         .await;
     assert_eq!(offered, serde_json::json!([incident.to_string()]));
-    browser.type_into("#merge-into", &incident.to_string()).await;
+    browser
+        .type_into("#merge-into", &incident.to_string())
+        .await;
     browser
         .click("form[action$='/act'] input[value=merge] ~ button")
         .await;

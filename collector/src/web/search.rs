@@ -154,7 +154,10 @@ fn link(kind: SearchKind, hit: &SearchHit) -> String {
         SearchKind::Devices => format!("/devices/{}", url_encode(&hit.id)),
         // A person's devices.
         SearchKind::People => format!("/devices?q={}", url_encode(&hit.id)),
-        SearchKind::Knowledge => format!("/knowledge?q={}", url_encode(&hit.label)),
+        SearchKind::Knowledge => match hit.id.strip_prefix(crate::store::search::ARTICLE_PREFIX) {
+            Some(article) => format!("/knowledge/articles/{}", url_encode(article)),
+            None => format!("/knowledge?q={}", url_encode(&hit.label)),
+        },
     }
 }
 

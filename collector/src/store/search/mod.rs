@@ -17,6 +17,9 @@ pub mod words;
 use words::QueryTerm;
 pub use words::{Mark, Snippet};
 
+/// How an article's knowledge document is named: `article/` and its id. No fingerprint can
+/// be named so: one is a check's name (letters, digits, `._-`), a colon and a resource.
+pub const ARTICLE_PREFIX: &str = "article/";
 /// At most this many characters of query: longer is refused, not cut.
 pub const MAX_QUERY_CHARS: usize = 500;
 /// At most this many words in a query.
@@ -316,8 +319,51 @@ macro_rules! person_document {
     }};
 }
 
-/// A knowledge entry's document: the fingerprint, its check and the solutions that worked.
+/// An article's document (`article/ID`): its title, its Markdown and the checks and
+/// fingerprints it answers.
+macro_rules! article_document {
+    ($transaction:ident, $id:expr) => {{
+        let article = match $id.parse::<i64>() {
+            Ok(id) => {
+                sqlx::query("SELECT title, body, checks, fingerprints FROM articles WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *$transaction)
+                    .await?
+            }
+            Err(_) => None,
+        };
+        match article {
+            None => None,
+            Some(row) => {
+                let title: String = row.try_get("title")?;
+                let mut text = words::Text::new(INDEXED_BYTES);
+                text.push(&title);
+                text.push(&row.try_get::<String, _>("body")?);
+                text.push(&row.try_get::<String, _>("checks")?);
+                text.push(&row.try_get::<String, _>("fingerprints")?);
+                Some(Document {
+                    label: title,
+                    text: text.into_string(),
+                })
+            }
+        }
+    }};
+}
+
+/// A knowledge entry's document: an article's (`article/ID`), or a fingerprint's: the
+/// fingerprint, its check and the solutions that worked.
 macro_rules! knowledge_document {
+    ($transaction:ident, $entity_id:expr) => {{
+        if let Some(id) = $entity_id.strip_prefix(ARTICLE_PREFIX) {
+            article_document!($transaction, id)
+        } else {
+            solutions_document!($transaction, $entity_id)
+        }
+    }};
+}
+
+/// The solutions log's document of one fingerprint.
+macro_rules! solutions_document {
     ($transaction:ident, $entity_id:expr) => {{
         let solutions = sqlx::query(
             "SELECT check_name, solution FROM solutions WHERE fingerprint = $1 \

@@ -554,3 +554,73 @@ async fn things_changed_twice_before_a_search_are_marked_once_without_a_conflict
         );
     }
 }
+
+/// Articles staff write are knowledge hits of their own, found by the words of their
+/// title and body; an edit and a deletion show at the next search.
+#[tokio::test]
+async fn articles_are_found_by_their_words_and_follow_edits() {
+    use crate::store::articles::ArticleDraft;
+    for TestStore { store, .. } in &backends().await {
+        let backend = store.backend_name();
+        let draft = |title: &str, body: &str| ArticleDraft {
+            title: title.to_owned(),
+            body: body.to_owned(),
+            checks: vec!["dns.".to_owned()],
+            fingerprints: Vec::new(),
+        };
+        let id = store
+            .save_article(
+                None,
+                &draft(
+                    "Intranet does not resolve",
+                    "Flush the **resolver cache** first.",
+                ),
+                "tina",
+                T0,
+            )
+            .await
+            .expect("save")
+            .expect("an id");
+        let name = format!("{ARTICLE_PREFIX}{id}");
+        assert_eq!(
+            ids(store, "resolver cache", SearchKind::Knowledge).await,
+            [name.clone()],
+            "{backend}"
+        );
+        assert!(
+            ids(store, "resolver cache", SearchKind::Tickets)
+                .await
+                .is_empty(),
+            "{backend}"
+        );
+        store
+            .save_article(
+                Some(id),
+                &draft(
+                    "Intranet does not resolve",
+                    "Ask the network team about the forwarder.",
+                ),
+                "tina",
+                T0 + MINUTE,
+            )
+            .await
+            .expect("save")
+            .expect("the same id");
+        assert!(
+            ids(store, "resolver cache", SearchKind::Knowledge)
+                .await
+                .is_empty(),
+            "{backend}: the old words are gone"
+        );
+        let hits = search(store, "forwarder", SearchKind::Knowledge).await;
+        assert_eq!(hits.len(), 1, "{backend}: {hits:?}");
+        assert_eq!(hits[0].label, "Intranet does not resolve", "{backend}");
+        assert!(store.delete_article(id).await.expect("delete"), "{backend}");
+        assert!(
+            ids(store, "forwarder", SearchKind::Knowledge)
+                .await
+                .is_empty(),
+            "{backend}"
+        );
+    }
+}
