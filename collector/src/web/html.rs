@@ -297,17 +297,6 @@ pub fn when(ms: i64) -> String {
     }
 }
 
-/// A duration in seconds as "3d 4h", "2h 5m", "45s".
-pub fn span(seconds: f64) -> String {
-    let seconds = seconds.max(0.0) as u64;
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        60..3600 => format!("{}m", seconds / 60),
-        3600..86400 => format!("{}h {}m", seconds / 3600, seconds % 3600 / 60),
-        _ => format!("{}d {}h", seconds / 86400, seconds % 86400 / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,13 +310,5 @@ mod tests {
         let chart = bars("t<", &[("<b>".to_owned(), 2.0)], "x");
         assert!(!chart.contains("<b>"), "{chart}");
         assert!(anonymous_page(Lang::En, "<i>", "").contains("&lt;i&gt;"));
-    }
-
-    #[test]
-    fn durations_read_like_a_person_wrote_them() {
-        assert_eq!(span(45.0), "45s");
-        assert_eq!(span(125.0), "2m");
-        assert_eq!(span(7500.0), "2h 5m");
-        assert_eq!(span(3.0 * 86400.0 + 7200.0), "3d 2h");
     }
 }

@@ -30,7 +30,7 @@ use crate::http::{ActionRequest, HttpState, ReproduceBody, perform};
 use crate::model::{Role, now_ms};
 use crate::store::TicketFilter;
 use frame::{Staff, staff_page, tr};
-use html::{bars, esc, span, when};
+use html::{bars, esc, when};
 
 pub fn router() -> Router<HttpState> {
     Router::new()
@@ -875,11 +875,11 @@ async fn ticket_page(
                 .map(|d| (d.device_id.as_str(), d.hostname.as_str()))
                 .collect();
             body.push_str(&fixes_section(
+                &staff,
                 t.id,
                 t.state.is_open(),
                 &fixes,
                 &hostnames,
-                csrf,
             ));
         }
         Err(e) => tracing::error!(error = %e, "ticket page: the ticket's fixes"),
@@ -1206,76 +1206,104 @@ async fn assignee_options(state: &HttpState, reader: &str, current: Option<&str>
 /// The ticket's fixes: each fix that answers its fault, with how often it worked for this
 /// fault before and an "Apply" button where a technician may start it; then every run.
 fn fixes_section(
+    staff: &Staff,
     ticket_id: i64,
     open: bool,
     fixes: &crate::store::fixes::TicketFixes,
     hostnames: &HashMap<&str, &str>,
-    csrf: &str,
 ) -> String {
     use crate::fixes::Mode;
-    let mut out = String::from("<h2>Fixes</h2>");
+    use firstline_i18n::msg;
+    let l = |id: &str| esc(&staff.t(id));
+    let say = |message: firstline_i18n::Message| esc(&staff.say(&message));
+    let mut out = format!("<h2>{}</h2>", l("staff-fixes"));
     if fixes.offers.is_empty() && fixes.runs.is_empty() {
-        out.push_str("<p class=\"muted\" id=\"fixes\">No fix compiled into the agent answers this fault.</p>");
+        let _ = write!(
+            out,
+            "<p class=\"muted\" id=\"fixes\">{}</p>",
+            l("staff-fixes-none")
+        );
         return out;
     }
     out.push_str("<ul id=\"fix-offers\">");
     for offer in &fixes.offers {
+        let fix = offer.fix.as_str();
         let record = if offer.tried > 0 {
-            format!(" (worked {} of {} times)", offer.worked, offer.tried)
+            format!(
+                " {}",
+                say(msg!("staff-fixes-record", "worked" => offer.worked, "tried" => offer.tried))
+            )
         } else {
             String::new()
         };
         let devices = if offer.devices > 1 {
-            format!(" on {} devices, a few first", offer.devices)
+            format!(
+                " {}",
+                say(msg!("staff-fixes-devices", "count" => offer.devices))
+            )
         } else {
             String::new()
         };
         let control = match offer.mode {
-            _ if offer.running => {
-                format!("<span class=\"badge\">{} running</span>", esc(&offer.fix))
-            }
+            _ if offer.running => format!(
+                "<span class=\"badge\">{}</span>",
+                say(msg!("staff-fixes-running", "fix" => fix))
+            ),
             Mode::Auto | Mode::Approve if open => format!(
-                "<form method=\"post\" action=\"/tickets/{ticket_id}/act\" class=\"inline\">{}<input type=\"hidden\" name=\"action\" value=\"fix\"><input type=\"hidden\" name=\"fix\" value=\"{}\">{}<button type=\"submit\" id=\"apply-{}\">Apply {}{devices}{record}</button></form>",
-                csrf_field(csrf),
-                esc(&offer.fix),
+                "<form method=\"post\" action=\"/tickets/{ticket_id}/act\" class=\"inline\">{}<input type=\"hidden\" name=\"action\" value=\"fix\"><input type=\"hidden\" name=\"fix\" value=\"{}\">{}<button type=\"submit\" id=\"apply-{}\">{}{devices}{record}</button></form>",
+                csrf_field(&staff.csrf),
+                esc(fix),
                 // The one fix whose target the fault does not name.
-                if offer.fix == "network.renew" {
-                    "<label>Network link <input name=\"interface\" required placeholder=\"eth0\" maxlength=\"15\"></label> "
+                if fix == "network.renew" {
+                    format!(
+                        "<label>{} <input name=\"interface\" required placeholder=\"eth0\" maxlength=\"15\"></label> ",
+                        l("staff-fixes-interface")
+                    )
                 } else {
-                    ""
+                    String::new()
                 },
-                esc(&offer.fix.replace('.', "-")),
-                esc(&offer.fix),
+                esc(&fix.replace('.', "-")),
+                say(msg!("staff-fixes-apply", "fix" => fix)),
             ),
             Mode::AskUser => format!(
-                "<span class=\"muted\">{} needs the user's consent on their help page{record}</span>",
-                esc(&offer.fix)
+                "<span class=\"muted\">{}{record}</span>",
+                say(msg!("staff-fixes-ask-user", "fix" => fix))
             ),
             Mode::Off => format!(
-                "<span class=\"muted\">{} is off by policy{record}</span>",
-                esc(&offer.fix)
+                "<span class=\"muted\">{}{record}</span>",
+                say(msg!("staff-fixes-off", "fix" => fix))
             ),
-            _ => format!("<span class=\"muted\">{}{record}</span>", esc(&offer.fix)),
+            _ => format!("<span class=\"muted\">{}{record}</span>", esc(fix)),
         };
         let _ = write!(
             out,
             "<li>{control} <span class=\"muted\">({}: {})</span></li>",
-            esc(offer.mode.as_str()),
+            l(&format!("staff-fixes-mode-{}", offer.mode.as_str())),
             esc(&offer.summary)
         );
     }
     out.push_str("</ul>");
     if !fixes.runs.is_empty() {
-        out.push_str("<table id=\"fix-runs\"><tr><th>Fix</th><th>Device</th><th>Allowed by</th><th>State</th><th>Asked</th><th>Answered</th></tr>");
+        let _ = write!(
+            out,
+            "<table id=\"fix-runs\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            l("staff-fixes-col-fix"),
+            l("staff-fixes-col-device"),
+            l("staff-fixes-col-allowed-by"),
+            l("staff-fixes-col-state"),
+            l("staff-fixes-col-asked"),
+            l("staff-fixes-col-answered"),
+        );
+        let now = now_ms();
         for run in &fixes.runs {
             let _ = write!(
                 out,
-                "<tr><td>{}{}</td><td><a href=\"/devices/{}\">{}</a></td><td>{}</td><td class=\"fix-state\">{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}{}</td><td><a href=\"/devices/{}\">{}</a></td><td>{}</td><td class=\"fix-state\" data-state=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&run.fix),
                 if run.canary {
-                    " <span class=\"badge\">canary</span>"
+                    format!(" <span class=\"badge\">{}</span>", l("staff-fixes-canary"))
                 } else {
-                    ""
+                    String::new()
                 },
                 esc(&run.device_id),
                 esc(hostnames
@@ -1284,8 +1312,11 @@ fn fixes_section(
                     .unwrap_or(&run.device_id)),
                 esc(&run.allowed_by),
                 esc(&run.state),
-                when(run.created_at_ms),
-                run.done_at_ms.map(when).unwrap_or_else(|| "—".to_owned()),
+                l(&format!("staff-fix-state-{}", run.state)),
+                frame::moment(staff.lang, run.created_at_ms, now),
+                run.done_at_ms
+                    .map(|at| frame::moment(staff.lang, at, now))
+                    .unwrap_or_else(|| "—".to_owned()),
             );
         }
         out.push_str("</table>");
@@ -1708,11 +1739,13 @@ async fn stats_page(
         Err(redirect) => return redirect,
     };
     let caller = &staff.caller;
+    let lang = staff.lang;
+    let l = |id: &str| esc(&staff.t(id));
     if caller.role < Role::Supervisor {
         return problem(
             Some(&staff),
             StatusCode::FORBIDDEN,
-            "Stats are for supervisors.",
+            &staff.t("staff-stats-supervisors-only"),
         );
     }
     let days: i64 = query
@@ -1723,33 +1756,52 @@ async fn stats_page(
     let until = now_ms();
     let stats = match state.store.stats(until - days * 86_400_000, until).await {
         Ok(stats) => stats,
-        Err(_) => {
-            return problem(
-                Some(&staff),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The collector's store is unavailable.",
-            );
-        }
+        Err(e) => return unavailable(&staff, "stats page", &e),
     };
     let percent = |share: Option<f64>| {
         share
             .map(|s| format!("{:.0}%", s * 100.0))
             .unwrap_or_else(|| "—".to_owned())
     };
+    let heading = staff.say(&firstline_i18n::msg!("staff-stats-heading", "days" => days));
     let mut body = format!(
-        "<h1>Stats, last {days} days</h1><div class=\"card\"><dl class=\"kv\"><dt>Tickets opened</dt><dd>{}</dd><dt>Findings received</dt><dd>{}</dd>\
-         <dt>Noise compression</dt><dd>{} findings per ticket</dd><dt>Resolved</dt><dd>{}</dd><dt>Resolved by themselves</dt><dd>{}</dd></dl></div>",
+        "<h1>{}</h1><p class=\"muted\">{}: {}</p><div class=\"card\"><dl class=\"kv\" id=\"ticket-stats\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl></div>",
+        esc(&heading),
+        l("staff-stats-period"),
+        [7, 30, 90, 365]
+            .iter()
+            .map(|d| {
+                let label = staff.say(&firstline_i18n::msg!("staff-stats-heading", "days" => *d));
+                if *d == days {
+                    format!("<strong>{d}</strong>")
+                } else {
+                    format!(
+                        "<a href=\"/stats?days={d}\" title=\"{}\">{d}</a>",
+                        esc(&label)
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        l("staff-stats-opened"),
         stats.tickets_opened,
+        l("staff-stats-findings"),
         stats.findings_received,
+        l("staff-stats-compression"),
         stats
             .noise_compression
-            .map(|n| format!("{n:.1}"))
+            .map(|n| esc(&staff.say(
+                &firstline_i18n::msg!("staff-stats-compression-value", "ratio" => format!("{n:.1}"))
+            )))
             .unwrap_or_else(|| "—".to_owned()),
+        l("staff-stats-resolved"),
         stats.resolved,
+        l("staff-stats-auto-resolved"),
         percent(stats.auto_resolved_share),
     );
-    body.push_str(&people_stats::people_card(&stats.people));
-    body.push_str(&people_stats::fixes_card(&stats.fixes));
+    body.push_str(&people_stats::people_card(&stats.people, lang));
+    body.push_str(&people_stats::fixes_card(&stats.fixes, lang));
     let to_rows = |map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, f64)> {
         let mut rows: Vec<(String, f64)> =
             map.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();
@@ -1758,26 +1810,45 @@ async fn stats_page(
         rows
     };
     body.push_str(&bars(
-        "Tickets per category",
+        &staff.t("staff-stats-per-category"),
         &to_rows(&stats.by_category),
         "",
     ));
-    body.push_str(&bars("Tickets per site", &to_rows(&stats.by_site), ""));
     body.push_str(&bars(
-        "Tickets per technician",
+        &staff.t("staff-stats-per-site"),
+        &to_rows(&stats.by_site),
+        "",
+    ));
+    body.push_str(&bars(
+        &staff.t("staff-stats-per-technician"),
         &to_rows(&stats.by_technician),
         "",
     ));
     let ageing: Vec<(String, f64)> = ["under_1h", "under_1d", "under_1w", "older"]
         .iter()
         .map(|bucket| {
-            let count = stats.backlog_ageing.get(bucket).copied().unwrap_or(0);
-            (bucket.replace('_', " "), count as f64)
+            let count = stats.backlog_ageing.get(*bucket).copied().unwrap_or(0);
+            (staff.t(&format!("staff-stats-age-{bucket}")), count as f64)
         })
         .collect();
-    body.push_str(&bars("Open tickets by age", &ageing, ""));
-    body.push_str("<h2>Response and repair times</h2><table><tr><th>Priority</th><th>Opened</th><th>MTTA median</th><th>MTTA p90</th><th>MTTR median</th><th>MTTR p90</th><th>Response SLA met</th><th>Resolution SLA met</th></tr>");
-    let time = |secs: Option<f64>| secs.map(span).unwrap_or_else(|| "—".to_owned());
+    body.push_str(&bars(&staff.t("staff-stats-by-age"), &ageing, ""));
+    let _ = write!(
+        body,
+        "<h2>{}</h2><table id=\"times\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        l("staff-stats-times"),
+        l("staff-col-priority"),
+        l("staff-stats-col-opened"),
+        l("staff-stats-mtta-median"),
+        l("staff-stats-mtta-p90"),
+        l("staff-stats-mttr-median"),
+        l("staff-stats-mttr-p90"),
+        l("staff-stats-response-met"),
+        l("staff-stats-resolution-met"),
+    );
+    let time = |secs: Option<f64>| {
+        secs.map(|secs| esc(&staff.say(&frame::span_message("staff-span", (secs * 1000.0) as i64))))
+            .unwrap_or_else(|| "—".to_owned())
+    };
     for row in &stats.by_priority {
         let _ = write!(
             body,
@@ -1793,7 +1864,13 @@ async fn stats_page(
             percent(row.resolution_sla_met)
         );
     }
-    body.push_str("</table><h2>Top recurring problems</h2><table><tr><th>Fingerprint</th><th>Tickets</th><th></th></tr>");
+    let _ = write!(
+        body,
+        "</table><h2>{}</h2><table id=\"recurring\"><tr><th>{}</th><th>{}</th><th></th></tr>",
+        l("staff-stats-recurring"),
+        l("staff-stats-fingerprint"),
+        l("staff-stats-tickets"),
+    );
     for recurring in &stats.top_recurring {
         let _ = write!(
             body,
@@ -1801,14 +1878,14 @@ async fn stats_page(
             esc(&recurring.fingerprint),
             recurring.tickets,
             if recurring.problem_candidate {
-                "problem candidate"
+                l("staff-stats-problem-candidate")
             } else {
-                ""
+                String::new()
             }
         );
     }
     body.push_str("</table>");
-    signed_page(&staff, "Stats", &body, Some(60))
+    signed_page(&staff, &heading, &body, Some(60))
 }
 
 #[cfg(test)]

@@ -1,74 +1,121 @@
 //! The stats page's "People in the loop" and "Fixes" cards: what only Firstline can count,
 //! each number with the definition it is counted by (`store::stats::PeopleStats`, `FixStats`).
 
+use firstline_i18n::{Lang, Message, msg};
+
+use super::frame::{span_message, tr};
+use super::html::esc;
 use crate::store::stats::PeopleStats;
 
-/// The card: each number with its share and what it counts.
-pub fn people_card(people: &PeopleStats) -> String {
-    let percent = |share: Option<f64>| {
-        share
-            .map(|s| format!("{:.0}%", s * 100.0))
-            .unwrap_or_else(|| "—".to_owned())
-    };
-    let csat = people
-        .csat_average
-        .map(|average| format!("{average:.1} of 5 ({} ratings)", people.csat_ratings))
-        .unwrap_or_else(|| "— (no ratings)".to_owned());
+/// A share as a whole percentage, or a dash when there is nothing to share.
+fn percent(share: Option<f64>) -> String {
+    share
+        .map(|s| format!("{:.0}%", s * 100.0))
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+/// One `<dt>`/`<dd>` pair: the label's words and the value's, escaped.
+fn pair(lang: Lang, label: &str, value: &Message) -> String {
     format!(
-        "<h2>People in the loop</h2><div class=\"card\"><dl class=\"kv\">\
-         <dt>User reports</dt><dd>{reports} ({joined} joined the requester's open ticket)</dd>\
-         <dt>Found before anyone reported</dt><dd>{found} ({found_n} of {reports} reports: a check had a ticket open \
-         for that device and area, or an incident explained it, when the report came)</dd>\
-         <dt>Opened by checks, never reported</dt><dd>{unreported} ({unreported_n} of the tickets opened: no user \
-         report was linked to them or explained by them)</dd>\
-         <dt>Answered by a known outage</dt><dd>{outage_n} ({outage} of reports: an open incident explained \
-         them, the user was told)</dd>\
-         <dt>Requesters who confirmed \"fixed\"</dt><dd>{fixed} ({fixed_n} of {answers} who answered, latest \
-         answer per ticket)</dd>\
-         <dt>CSAT</dt><dd>{csat}</dd></dl></div>",
-        reports = people.reports,
-        joined = people.reports_joined,
-        found = percent(people.found_before_reported_share),
-        found_n = people.reports_found_by_checks_first,
-        unreported = percent(people.opened_by_checks_without_report_share),
-        unreported_n = people.tickets_by_checks_without_report,
-        outage_n = people.reports_known_outage,
-        outage = percent(people.known_outage_share),
-        fixed = percent(people.fixed_confirmed_share),
-        fixed_n = people.fixed_confirmed,
-        answers = people.fixed_answers,
+        "<dt>{}</dt><dd>{}</dd>",
+        esc(&tr(lang, label)),
+        esc(&value.text(lang))
+    )
+}
+
+/// The card: each number with its share and what it counts.
+pub fn people_card(people: &PeopleStats, lang: Lang) -> String {
+    let csat = match people.csat_average {
+        Some(average) => msg!("staff-stats-csat-value",
+            "average" => format!("{average:.1}"), "ratings" => people.csat_ratings),
+        None => msg!("staff-stats-csat-none"),
+    };
+    let rows = [
+        pair(
+            lang,
+            "staff-stats-reports",
+            &msg!("staff-stats-reports-value",
+                "reports" => people.reports, "joined" => people.reports_joined),
+        ),
+        pair(
+            lang,
+            "staff-stats-found-first",
+            &msg!("staff-stats-found-first-value",
+                "share" => percent(people.found_before_reported_share),
+                "found" => people.reports_found_by_checks_first,
+                "reports" => people.reports),
+        ),
+        pair(
+            lang,
+            "staff-stats-unreported",
+            &msg!("staff-stats-unreported-value",
+                "share" => percent(people.opened_by_checks_without_report_share),
+                "count" => people.tickets_by_checks_without_report),
+        ),
+        pair(
+            lang,
+            "staff-stats-outage",
+            &msg!("staff-stats-outage-value",
+                "count" => people.reports_known_outage,
+                "share" => percent(people.known_outage_share)),
+        ),
+        pair(
+            lang,
+            "staff-stats-fixed",
+            &msg!("staff-stats-fixed-value",
+                "share" => percent(people.fixed_confirmed_share),
+                "fixed" => people.fixed_confirmed,
+                "answers" => people.fixed_answers),
+        ),
+        pair(lang, "staff-stats-csat", &csat),
+    ];
+    format!(
+        "<h2>{}</h2><div class=\"card\"><dl class=\"kv\" id=\"people-stats\">{}</dl></div>",
+        esc(&tr(lang, "staff-stats-people")),
+        rows.concat()
     )
 }
 
 /// The card of fixes: what ran, what verified, what healed itself, and how fast.
-pub fn fixes_card(fixes: &crate::store::fixes::FixStats) -> String {
-    let percent = |share: Option<f64>| {
-        share
-            .map(|s| format!("{:.0}%", s * 100.0))
-            .unwrap_or_else(|| "—".to_owned())
-    };
+pub fn fixes_card(fixes: &crate::store::fixes::FixStats, lang: Lang) -> String {
     let duration = |ms: Option<i64>| match ms {
         None => "—".to_owned(),
-        Some(ms) if ms < 120_000 => format!("{} s", ms / 1000),
-        Some(ms) if ms < 7_200_000 => format!("{} min", ms / 60_000),
-        Some(ms) => format!("{:.1} h", ms as f64 / 3_600_000.0),
+        Some(ms) => span_message("staff-span", ms).text(lang),
     };
     let count = |state: &str| fixes.runs.get(state).copied().unwrap_or(0);
+    let rows = [
+        pair(
+            lang,
+            "staff-stats-runs",
+            &msg!("staff-stats-runs-value",
+                "verified" => count("verified"),
+                "not_verified" => count("not_verified"),
+                "failed" => count("failed"),
+                "refused" => count("refused"),
+                "waiting" => count("waiting")),
+        ),
+        pair(
+            lang,
+            "staff-stats-verified-rate",
+            &msg!("staff-stats-verified-rate-value", "rate" => percent(fixes.verified_rate)),
+        ),
+        pair(
+            lang,
+            "staff-stats-self-healed",
+            &msg!("staff-stats-self-healed-value", "share" => percent(fixes.self_healed_share)),
+        ),
+        pair(
+            lang,
+            "staff-stats-time-to-fix",
+            &msg!("staff-stats-time-to-fix-value",
+                "auto" => duration(fixes.time_to_fix_auto_p50_ms),
+                "person" => duration(fixes.time_to_fix_staff_p50_ms)),
+        ),
+    ];
     format!(
-        "<h2>Fixes</h2><div class=\"card\"><dl class=\"kv\" id=\"fix-stats\">\
-         <dt>Runs</dt><dd>{verified} verified, {not_verified} not verified, {failed} failed, {refused} refused by the device, {waiting} waiting</dd>\
-         <dt>Verified-fix rate</dt><dd>{rate} (of the runs that ran: the probe that found the fault no longer finds it)</dd>\
-         <dt>Self-healed</dt><dd>{healed} (of resolved tickets: an automatic fix resolved them, verified)</dd>\
-         <dt>Time to fix</dt><dd>automatic {auto}, by a person {person} (median, from the ticket opening to the fix verified)</dd></dl></div>",
-        verified = count("verified"),
-        not_verified = count("not_verified"),
-        failed = count("failed"),
-        refused = count("refused"),
-        waiting = count("waiting"),
-        rate = percent(fixes.verified_rate),
-        healed = percent(fixes.self_healed_share),
-        auto = duration(fixes.time_to_fix_auto_p50_ms),
-        person = duration(fixes.time_to_fix_staff_p50_ms),
+        "<h2>{}</h2><div class=\"card\"><dl class=\"kv\" id=\"fix-stats\">{}</dl></div>",
+        esc(&tr(lang, "staff-stats-fixes")),
+        rows.concat()
     )
 }
 
@@ -91,7 +138,7 @@ mod tests {
             csat_ratings: 2,
             ..PeopleStats::default()
         };
-        let card = people_card(&people);
+        let card = people_card(&people, Lang::En);
         for expected in [
             "<dd>75% (3 of 4 reports",
             "<dd>1 (25% of reports",
@@ -100,7 +147,7 @@ mod tests {
         ] {
             assert!(card.contains(expected), "{expected} in {card}");
         }
-        let empty = people_card(&PeopleStats::default());
+        let empty = people_card(&PeopleStats::default(), Lang::En);
         assert!(empty.contains("<dd>— (no ratings)</dd>"), "{empty}");
         assert!(empty.contains("<dd>— (0 of 0 reports"), "{empty}");
     }

@@ -959,10 +959,64 @@ mod tests {
             ]
             .map(|l| format!("staff-level-{}", l.as_str())),
         );
+        ids.extend(crate::fixes::Mode::ALL.map(|m| format!("staff-fixes-mode-{}", m.as_str())));
+        ids.extend(
+            [
+                "queued",
+                "sent",
+                "verified",
+                "not_verified",
+                "failed",
+                "refused",
+                "expired",
+                "cancelled",
+            ]
+            .map(|s| format!("staff-fix-state-{s}")),
+        );
+        ids.extend(
+            ["under_1h", "under_1d", "under_1w", "older"].map(|a| format!("staff-stats-age-{a}")),
+        );
         let missing: Vec<&String> = ids
             .iter()
             .filter(|id| !firstline_i18n::exists(id))
             .collect();
+        assert!(missing.is_empty(), "not in the catalogs: {missing:?}");
+    }
+
+    /// Every staff message id written out in the web UI's source is in the catalogs.
+    #[test]
+    fn every_message_id_in_the_source_exists() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("queue.rs"),
+            include_str!("devices.rs"),
+            include_str!("knowledge.rs"),
+            include_str!("search.rs"),
+            include_str!("frame.rs"),
+            include_str!("html.rs"),
+            include_str!("people_stats.rs"),
+        ];
+        let mut missing: Vec<&str> = Vec::new();
+        let mut seen = 0;
+        for source in sources {
+            for (at, _) in source.match_indices("\"staff-") {
+                let rest = &source[at + 1..];
+                let end = rest
+                    .find(|c: char| {
+                        !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                    })
+                    .unwrap_or(rest.len());
+                // An id completed at run time (`"staff-state-{}"`) is checked above.
+                if !rest[end..].starts_with('"') || rest[..end].ends_with('-') {
+                    continue;
+                }
+                seen += 1;
+                if !firstline_i18n::exists(&rest[..end]) {
+                    missing.push(&rest[..end]);
+                }
+            }
+        }
+        assert!(seen > 100, "the scan found only {seen} ids");
         assert!(missing.is_empty(), "not in the catalogs: {missing:?}");
     }
 }

@@ -348,3 +348,99 @@ staff-sign-in-too-many = { $minutes ->
 }
 staff-sign-in-plain-http = Αυτή η σελίδα ήρθε μέσω απλού HTTP: ο κωδικός σας θα διέσχιζε το δίκτυο χωρίς κρυπτογράφηση. Ζητήστε από τον διαχειριστή να σερβίρει τον συλλέκτη μέσω HTTPS (αντίστροφος διακομιστής μεσολάβησης TLS) και να ορίσει το public_url στη διεύθυνση https:// του.
 staff-search-unreadable = Η αναζήτηση χρειάζεται γράμματα ή ψηφία και το πολύ { $limit } λέξεις.
+
+## the stats page (supervisors)
+staff-span = { $unit ->
+    [s] { $count } δευτ.
+    [min] { $count } λεπτ.
+    [h] { $count ->
+        [one] { $count } ώρα
+       *[other] { $count } ώρες
+    }
+   *[d] { $count ->
+        [one] { $count } ημέρα
+       *[other] { $count } ημέρες
+    }
+}
+staff-stats-supervisors-only = Τα στατιστικά είναι για επόπτες: ζητήστε από έναν διαχειριστή τον ρόλο του επόπτη.
+staff-stats-heading = Στατιστικά, τελευταίες { $days } ημέρες
+staff-stats-period = Περίοδος
+staff-stats-opened = Αιτήματα που άνοιξαν
+staff-stats-findings = Ευρήματα που ελήφθησαν
+staff-stats-compression = Συμπίεση θορύβου
+staff-stats-compression-value = { $ratio } ευρήματα ανά αίτημα
+staff-stats-resolved = Επιλύθηκαν
+staff-stats-auto-resolved = Επιλύθηκαν από μόνα τους
+staff-stats-per-category = Αιτήματα ανά κατηγορία
+staff-stats-per-site = Αιτήματα ανά τοποθεσία
+staff-stats-per-technician = Αιτήματα ανά τεχνικό
+staff-stats-by-age = Ανοιχτά αιτήματα ανά ηλικία
+staff-stats-age-under_1h = κάτω από 1 ώρα
+staff-stats-age-under_1d = κάτω από 1 ημέρα
+staff-stats-age-under_1w = κάτω από 1 εβδομάδα
+staff-stats-age-older = παλαιότερα
+staff-stats-times = Χρόνοι απόκρισης και επισκευής
+staff-stats-col-opened = Άνοιξαν
+staff-stats-mtta-median = Χρόνος ανάληψης, διάμεσος
+staff-stats-mtta-p90 = Χρόνος ανάληψης, 90ό εκατοστημόριο
+staff-stats-mttr-median = Χρόνος επίλυσης, διάμεσος
+staff-stats-mttr-p90 = Χρόνος επίλυσης, 90ό εκατοστημόριο
+staff-stats-response-met = Τήρηση SLA απόκρισης
+staff-stats-resolution-met = Τήρηση SLA επίλυσης
+staff-stats-recurring = Τα συχνότερα επαναλαμβανόμενα προβλήματα
+staff-stats-fingerprint = Βλάβη
+staff-stats-tickets = Αιτήματα
+staff-stats-problem-candidate = υποψήφιο πρόβλημα
+staff-stats-people = Οι άνθρωποι στη διαδικασία
+staff-stats-reports = Αναφορές χρηστών
+staff-stats-reports-value = { $reports } ({ $joined } προστέθηκαν στο ανοιχτό αίτημα του αιτούντος)
+staff-stats-found-first = Εντοπίστηκαν πριν αναφερθούν
+staff-stats-found-first-value = { $share } ({ $found } από { $reports } αναφορές: όταν ήρθε η αναφορά, ένας έλεγχος είχε ήδη ανοιχτό αίτημα για τη συσκευή και τον τομέα ή την εξηγούσε ένα περιστατικό)
+staff-stats-unreported = Άνοιξαν από ελέγχους, δεν αναφέρθηκαν ποτέ
+staff-stats-unreported-value = { $share } ({ $count } από τα αιτήματα που άνοιξαν: καμία αναφορά χρήστη δεν συνδέθηκε με αυτά ούτε εξηγήθηκε από αυτά)
+staff-stats-outage = Απαντήθηκαν από γνωστή διακοπή
+staff-stats-outage-value = { $count } ({ $share } των αναφορών: τις εξήγησε ένα ανοιχτό περιστατικό, ο χρήστης ενημερώθηκε)
+staff-stats-fixed = Αιτούντες που επιβεβαίωσαν «διορθώθηκε»
+staff-stats-fixed-value = { $share } ({ $fixed } από { $answers } που απάντησαν, τελευταία απάντηση ανά αίτημα)
+staff-stats-csat = Ικανοποίηση (CSAT)
+staff-stats-csat-value = { $average } στα 5 ({ $ratings } βαθμολογίες)
+staff-stats-csat-none = — (καμία βαθμολογία)
+staff-stats-fixes = Διορθώσεις
+staff-stats-runs = Εκτελέσεις
+staff-stats-runs-value = επαληθευμένες { $verified }, μη επαληθευμένες { $not_verified }, αποτυχημένες { $failed }, απορρίφθηκαν από τη συσκευή { $refused }, σε αναμονή { $waiting }
+staff-stats-verified-rate = Ποσοστό επαληθευμένων διορθώσεων
+staff-stats-verified-rate-value = { $rate } (από όσες εκτελέστηκαν: ο έλεγχος που βρήκε τη βλάβη δεν τη βρίσκει πια)
+staff-stats-self-healed = Αυτοΐάσεις
+staff-stats-self-healed-value = { $share } (των επιλυμένων αιτημάτων: τα επέλυσε αυτόματη διόρθωση, επαληθευμένη)
+staff-stats-time-to-fix = Χρόνος διόρθωσης
+staff-stats-time-to-fix-value = αυτόματα { $auto }, από άνθρωπο { $person } (διάμεσος, από το άνοιγμα του αιτήματος ως την επαληθευμένη διόρθωση)
+
+## the ticket's fixes
+staff-fixes = Διορθώσεις
+staff-fixes-none = Καμία διόρθωση του πράκτορα δεν αντιστοιχεί σε αυτή τη βλάβη.
+staff-fixes-record = (πέτυχε { $worked } από { $tried } φορές)
+staff-fixes-devices = σε { $count } συσκευές, πρώτα σε λίγες
+staff-fixes-running = { $fix } εκτελείται
+staff-fixes-apply = Εφαρμογή { $fix }
+staff-fixes-interface = Σύνδεση δικτύου
+staff-fixes-ask-user = Η { $fix } χρειάζεται τη συγκατάθεση του χρήστη στη σελίδα βοήθειάς του
+staff-fixes-off = Η { $fix } είναι απενεργοποιημένη από την πολιτική
+staff-fixes-mode-auto = αυτόματα
+staff-fixes-mode-approve = με έγκριση τεχνικού
+staff-fixes-mode-ask-user = με συγκατάθεση του χρήστη
+staff-fixes-mode-off = ανενεργή
+staff-fixes-col-fix = Διόρθωση
+staff-fixes-col-device = Συσκευή
+staff-fixes-col-allowed-by = Εγκρίθηκε από
+staff-fixes-col-state = Κατάσταση
+staff-fixes-col-asked = Ζητήθηκε
+staff-fixes-col-answered = Απαντήθηκε
+staff-fixes-canary = πιλοτική
+staff-fix-state-queued = σε αναμονή
+staff-fix-state-sent = στάλθηκε στη συσκευή
+staff-fix-state-verified = επαληθεύτηκε
+staff-fix-state-not_verified = δεν επαληθεύτηκε
+staff-fix-state-failed = απέτυχε
+staff-fix-state-refused = απορρίφθηκε από τη συσκευή
+staff-fix-state-expired = έληξε
+staff-fix-state-cancelled = ακυρώθηκε

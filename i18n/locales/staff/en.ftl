@@ -330,3 +330,93 @@ staff-sign-in-too-many = { $minutes ->
 }
 staff-sign-in-plain-http = This page came over plain HTTP: your password would cross the network unencrypted. Ask your administrator to serve the collector over HTTPS (a TLS reverse proxy) and set public_url to its https:// address.
 staff-search-unreadable = Search needs letters or digits, and at most { $limit } words.
+
+## the stats page (supervisors)
+staff-span = { $unit ->
+    [s] { $count } s
+    [min] { $count } min
+    [h] { $count } h
+   *[d] { $count } d
+}
+staff-stats-supervisors-only = The stats are for supervisors: ask an admin for the supervisor role.
+staff-stats-heading = Stats, last { $days } days
+staff-stats-period = Period
+staff-stats-opened = Tickets opened
+staff-stats-findings = Findings received
+staff-stats-compression = Noise compression
+staff-stats-compression-value = { $ratio } findings per ticket
+staff-stats-resolved = Resolved
+staff-stats-auto-resolved = Resolved by themselves
+staff-stats-per-category = Tickets per category
+staff-stats-per-site = Tickets per site
+staff-stats-per-technician = Tickets per technician
+staff-stats-by-age = Open tickets by age
+staff-stats-age-under_1h = under 1 h
+staff-stats-age-under_1d = under 1 day
+staff-stats-age-under_1w = under 1 week
+staff-stats-age-older = older
+staff-stats-times = Response and repair times
+staff-stats-col-opened = Opened
+staff-stats-mtta-median = Time to acknowledge, median
+staff-stats-mtta-p90 = Time to acknowledge, 90th percentile
+staff-stats-mttr-median = Time to resolve, median
+staff-stats-mttr-p90 = Time to resolve, 90th percentile
+staff-stats-response-met = Response SLA met
+staff-stats-resolution-met = Resolution SLA met
+staff-stats-recurring = Top recurring problems
+staff-stats-fingerprint = Fault
+staff-stats-tickets = Tickets
+staff-stats-problem-candidate = problem candidate
+staff-stats-people = People in the loop
+staff-stats-reports = User reports
+staff-stats-reports-value = { $reports } ({ $joined } joined the requester's open ticket)
+staff-stats-found-first = Found before anyone reported
+staff-stats-found-first-value = { $share } ({ $found } of { $reports } reports: a check had a ticket open for that device and area, or an incident explained it, when the report came)
+staff-stats-unreported = Opened by checks, never reported
+staff-stats-unreported-value = { $share } ({ $count } of the tickets opened: no user report was linked to them or explained by them)
+staff-stats-outage = Answered by a known outage
+staff-stats-outage-value = { $count } ({ $share } of reports: an open incident explained them, the user was told)
+staff-stats-fixed = Requesters who confirmed "fixed"
+staff-stats-fixed-value = { $share } ({ $fixed } of { $answers } who answered, latest answer per ticket)
+staff-stats-csat = Satisfaction (CSAT)
+staff-stats-csat-value = { $average } of 5 ({ $ratings } ratings)
+staff-stats-csat-none = — (no ratings)
+staff-stats-fixes = Fixes
+staff-stats-runs = Runs
+staff-stats-runs-value = { $verified } verified, { $not_verified } not verified, { $failed } failed, { $refused } refused by the device, { $waiting } waiting
+staff-stats-verified-rate = Verified-fix rate
+staff-stats-verified-rate-value = { $rate } (of the runs that ran: the probe that found the fault no longer finds it)
+staff-stats-self-healed = Self-healed
+staff-stats-self-healed-value = { $share } (of resolved tickets: an automatic fix resolved them, verified)
+staff-stats-time-to-fix = Time to fix
+staff-stats-time-to-fix-value = automatic { $auto }, by a person { $person } (median, from the ticket opening to the fix verified)
+
+## the ticket's fixes
+staff-fixes = Fixes
+staff-fixes-none = No fix compiled into the agent answers this fault.
+staff-fixes-record = (worked { $worked } of { $tried } times)
+staff-fixes-devices = on { $count } devices, a few first
+staff-fixes-running = { $fix } running
+staff-fixes-apply = Apply { $fix }
+staff-fixes-interface = Network link
+staff-fixes-ask-user = { $fix } needs the user's consent on their help page
+staff-fixes-off = { $fix } is off by policy
+staff-fixes-mode-auto = automatic
+staff-fixes-mode-approve = on a technician's approval
+staff-fixes-mode-ask-user = with the user's consent
+staff-fixes-mode-off = off
+staff-fixes-col-fix = Fix
+staff-fixes-col-device = Device
+staff-fixes-col-allowed-by = Allowed by
+staff-fixes-col-state = State
+staff-fixes-col-asked = Asked
+staff-fixes-col-answered = Answered
+staff-fixes-canary = canary
+staff-fix-state-queued = queued
+staff-fix-state-sent = sent to the device
+staff-fix-state-verified = verified
+staff-fix-state-not_verified = not verified
+staff-fix-state-failed = failed
+staff-fix-state-refused = refused by the device
+staff-fix-state-expired = expired
+staff-fix-state-cancelled = cancelled

@@ -348,3 +348,96 @@ staff-sign-in-too-many = { $minutes ->
 }
 staff-sign-in-plain-http = Ta strona przyszła zwykłym HTTP: hasło przeszłoby przez sieć niezaszyfrowane. Poproś administratora o udostępnienie kolektora przez HTTPS (odwrotne proxy TLS) i ustawienie public_url na jego adres https://.
 staff-search-unreadable = Wyszukiwanie wymaga liter lub cyfr i najwyżej { $limit } słów.
+
+## the stats page (supervisors)
+staff-span = { $unit ->
+    [s] { $count } s
+    [min] { $count } min
+    [h] { $count } godz.
+   *[d] { $count ->
+        [one] { $count } dzień
+       *[other] { $count } dni
+    }
+}
+staff-stats-supervisors-only = Statystyki są dla kierowników zespołu: poproś administratora o rolę kierownika.
+staff-stats-heading = Statystyki z ostatnich { $days } dni
+staff-stats-period = Okres
+staff-stats-opened = Otwarte zgłoszenia
+staff-stats-findings = Otrzymane wyniki testów
+staff-stats-compression = Redukcja szumu
+staff-stats-compression-value = { $ratio } wyników na zgłoszenie
+staff-stats-resolved = Rozwiązane
+staff-stats-auto-resolved = Rozwiązane samoczynnie
+staff-stats-per-category = Zgłoszenia według kategorii
+staff-stats-per-site = Zgłoszenia według lokalizacji
+staff-stats-per-technician = Zgłoszenia według technika
+staff-stats-by-age = Otwarte zgłoszenia według wieku
+staff-stats-age-under_1h = poniżej 1 godz.
+staff-stats-age-under_1d = poniżej 1 dnia
+staff-stats-age-under_1w = poniżej tygodnia
+staff-stats-age-older = starsze
+staff-stats-times = Czasy reakcji i naprawy
+staff-stats-col-opened = Otwarte
+staff-stats-mtta-median = Czas do podjęcia, mediana
+staff-stats-mtta-p90 = Czas do podjęcia, 90. percentyl
+staff-stats-mttr-median = Czas do rozwiązania, mediana
+staff-stats-mttr-p90 = Czas do rozwiązania, 90. percentyl
+staff-stats-response-met = SLA reakcji dotrzymane
+staff-stats-resolution-met = SLA rozwiązania dotrzymane
+staff-stats-recurring = Najczęściej powracające problemy
+staff-stats-fingerprint = Usterka
+staff-stats-tickets = Zgłoszenia
+staff-stats-problem-candidate = kandydat na problem
+staff-stats-people = Ludzie w obiegu
+staff-stats-reports = Zgłoszenia użytkowników
+staff-stats-reports-value = { $reports } ({ $joined } dołączono do otwartego zgłoszenia tej samej osoby)
+staff-stats-found-first = Wykryte, zanim ktoś zgłosił
+staff-stats-found-first-value = { $share } ({ $found } z { $reports } zgłoszeń: gdy przyszło zgłoszenie, test miał już otwarte zgłoszenie dla tego urządzenia i obszaru albo wyjaśniał je incydent)
+staff-stats-unreported = Otwarte przez testy, nigdy niezgłoszone
+staff-stats-unreported-value = { $share } ({ $count } z otwartych zgłoszeń: żadne zgłoszenie użytkownika nie zostało z nimi powiązane ani przez nie wyjaśnione)
+staff-stats-outage = Wyjaśnione znaną awarią
+staff-stats-outage-value = { $count } ({ $share } zgłoszeń: wyjaśnił je otwarty incydent, użytkownik został poinformowany)
+staff-stats-fixed = Zgłaszający, którzy potwierdzili „naprawione”
+staff-stats-fixed-value = { $share } ({ $fixed } z { $answers } odpowiadających, ostatnia odpowiedź na zgłoszenie)
+staff-stats-csat = Zadowolenie (CSAT)
+staff-stats-csat-value = { $average } z 5 (ocen: { $ratings })
+staff-stats-csat-none = — (brak ocen)
+staff-stats-fixes = Naprawy
+staff-stats-runs = Uruchomienia
+staff-stats-runs-value = zweryfikowane: { $verified }, niezweryfikowane: { $not_verified }, nieudane: { $failed }, odrzucone przez urządzenie: { $refused }, oczekujące: { $waiting }
+staff-stats-verified-rate = Odsetek zweryfikowanych napraw
+staff-stats-verified-rate-value = { $rate } (z uruchomionych: test, który wykrył usterkę, już jej nie wykrywa)
+staff-stats-self-healed = Samonaprawione
+staff-stats-self-healed-value = { $share } (z rozwiązanych zgłoszeń: rozwiązała je zweryfikowana naprawa automatyczna)
+staff-stats-time-to-fix = Czas naprawy
+staff-stats-time-to-fix-value = automatycznie { $auto }, przez człowieka { $person } (mediana, od otwarcia zgłoszenia do zweryfikowanej naprawy)
+
+## the ticket's fixes
+staff-fixes = Naprawy
+staff-fixes-none = Żadna naprawa wbudowana w agenta nie dotyczy tej usterki.
+staff-fixes-record = (pomogła { $worked } z { $tried } razy)
+staff-fixes-devices = na { $count } urządzeniach, najpierw na kilku
+staff-fixes-running = { $fix } w toku
+staff-fixes-apply = Zastosuj { $fix }
+staff-fixes-interface = Połączenie sieciowe
+staff-fixes-ask-user = { $fix } wymaga zgody użytkownika na jego stronie pomocy
+staff-fixes-off = { $fix } jest wyłączona przez zasady
+staff-fixes-mode-auto = automatycznie
+staff-fixes-mode-approve = po zatwierdzeniu przez technika
+staff-fixes-mode-ask-user = za zgodą użytkownika
+staff-fixes-mode-off = wyłączona
+staff-fixes-col-fix = Naprawa
+staff-fixes-col-device = Urządzenie
+staff-fixes-col-allowed-by = Zezwolił
+staff-fixes-col-state = Stan
+staff-fixes-col-asked = Zlecono
+staff-fixes-col-answered = Odpowiedź
+staff-fixes-canary = pilotaż
+staff-fix-state-queued = w kolejce
+staff-fix-state-sent = wysłana do urządzenia
+staff-fix-state-verified = zweryfikowana
+staff-fix-state-not_verified = niezweryfikowana
+staff-fix-state-failed = nieudana
+staff-fix-state-refused = odrzucona przez urządzenie
+staff-fix-state-expired = wygasła
+staff-fix-state-cancelled = anulowana

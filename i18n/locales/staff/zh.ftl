@@ -294,3 +294,93 @@ staff-sign-in-wrong = 用户名或密码错误。
 staff-sign-in-too-many = 登录失败次数过多；请 { $minutes } 分钟后再试。
 staff-sign-in-plain-http = 此页面通过未加密的 HTTP 传输：您的密码会以明文经过网络。请让管理员通过 HTTPS（TLS 反向代理）提供采集器，并将 public_url 设为其 https:// 地址。
 staff-search-unreadable = 搜索需要包含字母或数字，且最多 { $limit } 个词。
+
+## the stats page (supervisors)
+staff-span = { $unit ->
+    [s] { $count } 秒
+    [min] { $count } 分钟
+    [h] { $count } 小时
+   *[d] { $count } 天
+}
+staff-stats-supervisors-only = 统计仅供主管查看：请向管理员申请主管角色。
+staff-stats-heading = 统计：最近 { $days } 天
+staff-stats-period = 时间段
+staff-stats-opened = 新建工单
+staff-stats-findings = 收到的发现
+staff-stats-compression = 噪声压缩
+staff-stats-compression-value = 每个工单 { $ratio } 条发现
+staff-stats-resolved = 已解决
+staff-stats-auto-resolved = 自行解决
+staff-stats-per-category = 按类别的工单
+staff-stats-per-site = 按地点的工单
+staff-stats-per-technician = 按技术人员的工单
+staff-stats-by-age = 按时长的未结工单
+staff-stats-age-under_1h = 1 小时内
+staff-stats-age-under_1d = 1 天内
+staff-stats-age-under_1w = 1 周内
+staff-stats-age-older = 更久
+staff-stats-times = 响应与修复时间
+staff-stats-col-opened = 新建
+staff-stats-mtta-median = 确认时间（中位数）
+staff-stats-mtta-p90 = 确认时间（第 90 百分位）
+staff-stats-mttr-median = 解决时间（中位数）
+staff-stats-mttr-p90 = 解决时间（第 90 百分位）
+staff-stats-response-met = 响应 SLA 达成
+staff-stats-resolution-met = 解决 SLA 达成
+staff-stats-recurring = 最常复发的问题
+staff-stats-fingerprint = 故障
+staff-stats-tickets = 工单
+staff-stats-problem-candidate = 候选问题
+staff-stats-people = 用户参与
+staff-stats-reports = 用户报告
+staff-stats-reports-value = { $reports }（其中 { $joined } 条并入报告人未结的工单）
+staff-stats-found-first = 在有人报告前已发现
+staff-stats-found-first-value = { $share }（{ $reports } 条报告中的 { $found } 条：报告到达时，已有检查为该设备和该方面开了工单，或有事件可以解释）
+staff-stats-unreported = 由检查创建、无人报告
+staff-stats-unreported-value = { $share }（新建工单中的 { $count } 个：没有用户报告与之关联或由其解释）
+staff-stats-outage = 由已知故障答复
+staff-stats-outage-value = { $count }（占报告的 { $share }：一个未结事件解释了它们，并已告知用户）
+staff-stats-fixed = 确认“已修复”的报告人
+staff-stats-fixed-value = { $share }（{ $answers } 位答复者中的 { $fixed } 位，每个工单取最新答复）
+staff-stats-csat = 满意度（CSAT）
+staff-stats-csat-value = { $average } / 5（{ $ratings } 个评分）
+staff-stats-csat-none = —（暂无评分）
+staff-stats-fixes = 修复
+staff-stats-runs = 运行
+staff-stats-runs-value = 已验证 { $verified }，未验证 { $not_verified }，失败 { $failed }，被设备拒绝 { $refused }，等待中 { $waiting }
+staff-stats-verified-rate = 修复验证率
+staff-stats-verified-rate-value = { $rate }（在已运行的修复中：发现故障的探测不再发现它）
+staff-stats-self-healed = 自愈
+staff-stats-self-healed-value = { $share }（在已解决的工单中：由自动修复解决并经验证）
+staff-stats-time-to-fix = 修复用时
+staff-stats-time-to-fix-value = 自动 { $auto }，人工 { $person }（中位数，从工单创建到修复验证）
+
+## the ticket's fixes
+staff-fixes = 修复
+staff-fixes-none = 代理中没有能处理此故障的修复。
+staff-fixes-record = （成功 { $worked } 次，共 { $tried } 次）
+staff-fixes-devices = 在 { $count } 台设备上，先试几台
+staff-fixes-running = { $fix } 正在运行
+staff-fixes-apply = 应用 { $fix }
+staff-fixes-interface = 网络连接
+staff-fixes-ask-user = { $fix } 需要用户在其帮助页面上同意
+staff-fixes-off = { $fix } 已被策略关闭
+staff-fixes-mode-auto = 自动
+staff-fixes-mode-approve = 经技术人员批准
+staff-fixes-mode-ask-user = 经用户同意
+staff-fixes-mode-off = 关闭
+staff-fixes-col-fix = 修复
+staff-fixes-col-device = 设备
+staff-fixes-col-allowed-by = 批准人
+staff-fixes-col-state = 状态
+staff-fixes-col-asked = 请求时间
+staff-fixes-col-answered = 答复时间
+staff-fixes-canary = 金丝雀
+staff-fix-state-queued = 排队中
+staff-fix-state-sent = 已发送到设备
+staff-fix-state-verified = 已验证
+staff-fix-state-not_verified = 未验证
+staff-fix-state-failed = 失败
+staff-fix-state-refused = 被设备拒绝
+staff-fix-state-expired = 已过期
+staff-fix-state-cancelled = 已取消
