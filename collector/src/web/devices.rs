@@ -56,6 +56,59 @@ impl Health {
     ];
 }
 
+/// Devices on one page of the list.
+const PAGE: usize = 200;
+
+/// "Page 2 of 25" with links to the pages before and after, keeping the filters; nothing
+/// when all fits on one page.
+fn pager(
+    staff: &super::frame::Staff,
+    query: &HashMap<String, String>,
+    page: usize,
+    pages: usize,
+) -> String {
+    if pages <= 1 {
+        return String::new();
+    }
+    let link = |to: usize| {
+        let mut pairs: Vec<(&String, &String)> = query
+            .iter()
+            .filter(|(key, _)| key.as_str() != "page")
+            .collect();
+        pairs.sort();
+        let mut href = String::from("/devices?");
+        for (key, value) in pairs {
+            let _ = write!(href, "{}={}&", url_encode(key), url_encode(value));
+        }
+        let _ = write!(href, "page={to}");
+        href
+    };
+    let mut nav = String::from("<nav class=\"pager\">");
+    if page > 1 {
+        let _ = write!(
+            nav,
+            "<a href=\"{}\" rel=\"prev\">{}</a> ",
+            esc(&link(page - 1)),
+            esc(&staff.t("staff-page-previous"))
+        );
+    }
+    let _ = write!(
+        nav,
+        "<span class=\"muted\">{}</span>",
+        esc(&staff.say(&msg!("staff-page-of", "page" => page, "pages" => pages)))
+    );
+    if page < pages {
+        let _ = write!(
+            nav,
+            " <a href=\"{}\" rel=\"next\">{}</a>",
+            esc(&link(page + 1)),
+            esc(&staff.t("staff-page-next"))
+        );
+    }
+    nav.push_str("</nav>");
+    nav
+}
+
 /// `/devices`.
 pub(super) async fn list(
     State(state): State<HttpState>,
@@ -131,6 +184,28 @@ pub(super) async fn list(
                 })
         })
         .collect();
+    // One page of the devices that match, in hostname order.
+    let pages = shown.len().div_ceil(PAGE).max(1);
+    let page = match wanted("page") {
+        None => 1,
+        Some(value) => match value.parse::<usize>() {
+            Ok(page) if (1..=pages).contains(&page) => page,
+            _ => {
+                problems.push(
+                    msg!("staff-filter-bad", "field" => staff.t("staff-filter-page"), "value" => value.as_str(),
+                         "valid" => format!("1–{pages}"))
+                    .text(lang),
+                );
+                1
+            }
+        },
+    };
+    let matching = shown.len();
+    let shown: Vec<(&DeviceListing, Health)> = shown
+        .into_iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .collect();
     let accounts: Vec<String> = shown
         .iter()
         .flat_map(|(d, _)| d.users.iter().cloned())
@@ -201,8 +276,10 @@ pub(super) async fn list(
     let _ = write!(
         body,
         "<p class=\"counts\">{}</p>",
-        esc(&msg!("staff-devices-count", "shown" => shown.len(), "total" => total).text(lang))
+        esc(&msg!("staff-devices-count", "shown" => matching, "total" => total).text(lang))
     );
+    let pager = pager(&staff, &query, page, pages);
+    body.push_str(&pager);
     let _ = write!(
         body,
         "<table id=\"devices\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
@@ -270,6 +347,7 @@ pub(super) async fn list(
         );
     }
     body.push_str("</tbody></table>");
+    body.push_str(&pager);
     if shown.is_empty() {
         let _ = write!(
             body,
@@ -278,4 +356,43 @@ pub(super) async fn list(
         );
     }
     signed_page(&staff, &staff.t("staff-devices-heading"), &body, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::access::Caller;
+    use crate::store::staff::Preferences;
+
+    #[test]
+    fn the_pager_keeps_the_filters_and_links_the_pages_around() {
+        let staff = super::super::frame::Staff::new(
+            Caller {
+                name: "ana".into(),
+                role: crate::model::Role::Technician,
+                session: None,
+            },
+            String::new(),
+            &Preferences::default(),
+            &HeaderMap::new(),
+        );
+        let query: HashMap<String, String> = [
+            ("site".to_owned(), "Łódź & Kraków".to_owned()),
+            ("page".to_owned(), "2".to_owned()),
+        ]
+        .into();
+        let nav = pager(&staff, &query, 2, 3);
+        assert!(nav.contains("Page 2 of 3"), "{nav}");
+        let site = "site=%C5%81%C3%B3d%C5%BA%20%26%20Krak%C3%B3w";
+        assert!(
+            nav.contains(&format!("href=\"/devices?{site}&amp;page=1\" rel=\"prev\"")),
+            "{nav}"
+        );
+        assert!(
+            nav.contains(&format!("href=\"/devices?{site}&amp;page=3\" rel=\"next\"")),
+            "{nav}"
+        );
+        assert!(!pager(&staff, &query, 3, 3).contains("rel=\"next\""));
+        assert_eq!(pager(&staff, &HashMap::new(), 1, 1), "");
+    }
 }

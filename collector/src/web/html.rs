@@ -44,7 +44,7 @@ form.inline { display: inline; } .card { background: #fff; border: 1px solid var
 input, select, textarea, button { font: inherit; } textarea { width: 100%; min-height: 3.2em; }
 button { background: var(--accent); color: #fff; border: 0; padding: .35em .9em; border-radius: 3px; cursor: pointer; }
 .filters { display: flex; flex-wrap: wrap; gap: .6em; align-items: end; margin-bottom: .8em; }
-.counts span { margin-right: 1em; } pre { white-space: pre-wrap; word-break: break-word; background: #f3f5f8; padding: .6em; }
+.counts span { margin-right: 1em; } nav.pager { margin: .6em 0; } nav.pager a { margin: 0 .4em; } fieldset label.choice { display: inline-block; margin-right: 1em; } pre { white-space: pre-wrap; word-break: break-word; background: #f3f5f8; padding: .6em; }
 .error { background: #fde7e6; border: 1px solid #f3b7b3; padding: .6em 1em; }
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; margin: .3em 0; } dl.kv dt { color: var(--muted); }
 body.help { font-size: 15px; } body.help main { max-width: 760px; }
