@@ -256,7 +256,7 @@ async fn a_greek_user_reports_reads_the_answer_hears_the_reply_and_says_whether_
     assert!(requester.contains("root"), "{requester}");
     let timeline = browser.text("#timeline").await;
     assert!(
-        timeline.contains("reply") && timeline.contains("Ελέγχουμε τον DNS"),
+        timeline.contains("Reply") && timeline.contains("Ελέγχουμε τον DNS"),
         "{timeline}"
     );
     // A closed ticket offers only a note: nothing to assign, resolve or reply to.

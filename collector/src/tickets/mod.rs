@@ -165,6 +165,30 @@ pub enum NoteKind {
 }
 
 impl NoteKind {
+    pub const ALL: [NoteKind; 21] = [
+        NoteKind::Opened,
+        NoteKind::State,
+        NoteKind::Evidence,
+        NoteKind::Device,
+        NoteKind::Priority,
+        NoteKind::Escalation,
+        NoteKind::Sla,
+        NoteKind::Comment,
+        NoteKind::Assignment,
+        NoteKind::Flapping,
+        NoteKind::Stale,
+        NoteKind::KnownFix,
+        NoteKind::Problem,
+        NoteKind::Merge,
+        NoteKind::Related,
+        NoteKind::Report,
+        NoteKind::Reproduce,
+        NoteKind::Notification,
+        NoteKind::Reply,
+        NoteKind::RequesterAnswer,
+        NoteKind::Fix,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             NoteKind::Opened => "opened",

@@ -1054,9 +1054,10 @@ async fn ticket_page(
     for entry in &detail.timeline {
         let _ = write!(
             body,
-            "<tr><td>{}</td><td><span class=\"badge\">{}</span>{}</td><td>{}{}</td></tr>",
-            frame::moment(lang, entry.at_ms, now),
+            "<tr data-kind=\"{}\"><td>{}</td><td><span class=\"badge\">{}</span>{}</td><td>{}{}</td></tr>",
             esc(&entry.kind),
+            frame::moment(lang, entry.at_ms, now),
+            esc(&event_kind(&staff, &entry.kind)),
             entry
                 .actor
                 .as_deref()
@@ -1068,6 +1069,17 @@ async fn ticket_page(
     }
     body.push_str("</table>");
     signed_page(&staff, &format!("#{} {}", t.id, title), &body, None)
+}
+
+/// A timeline entry's kind in the reader's words (a kind the catalogs do not know, as
+/// stored).
+fn event_kind(staff: &Staff, kind: &str) -> String {
+    let id = format!("staff-event-{}", kind.replace('_', "-"));
+    if firstline_i18n::exists(&id) {
+        staff.t(&id)
+    } else {
+        kind.to_owned()
+    }
 }
 
 /// Devices of an incident offered for "Reproduce now" (each chosen one is one request).

@@ -959,6 +959,10 @@ mod tests {
             ]
             .map(|l| format!("staff-level-{}", l.as_str())),
         );
+        ids.extend(
+            crate::tickets::NoteKind::ALL
+                .map(|k| format!("staff-event-{}", k.as_str().replace('_', "-"))),
+        );
         ids.extend(crate::fixes::Mode::ALL.map(|m| format!("staff-fixes-mode-{}", m.as_str())));
         ids.extend(
             [

@@ -448,3 +448,26 @@ staff-fix-state-failed = απέτυχε
 staff-fix-state-refused = απορρίφθηκε από τη συσκευή
 staff-fix-state-expired = έληξε
 staff-fix-state-cancelled = ακυρώθηκε
+
+## timeline entry kinds
+staff-event-opened = Άνοιγμα
+staff-event-state = Κατάσταση
+staff-event-evidence = Στοιχεία
+staff-event-device = Συσκευή
+staff-event-priority = Προτεραιότητα
+staff-event-escalation = Κλιμάκωση
+staff-event-sla = SLA
+staff-event-comment = Σημείωση
+staff-event-assignment = Ανάθεση
+staff-event-flapping = Αστάθεια
+staff-event-stale = Σιωπηλή συσκευή
+staff-event-known-fix = Γνωστή λύση
+staff-event-problem = Πρόβλημα
+staff-event-merge = Συγχώνευση
+staff-event-related = Σχετικό
+staff-event-report = Αναφορά χρήστη
+staff-event-reproduce = Αναπαραγωγή
+staff-event-notification = Ειδοποίηση
+staff-event-reply = Απάντηση
+staff-event-requester-answer = Απάντηση αιτούντος
+staff-event-fix = Διόρθωση

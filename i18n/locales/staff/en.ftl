@@ -424,3 +424,26 @@ staff-fix-state-failed = failed
 staff-fix-state-refused = refused by the device
 staff-fix-state-expired = expired
 staff-fix-state-cancelled = cancelled
+
+## timeline entry kinds
+staff-event-opened = Opened
+staff-event-state = State
+staff-event-evidence = Evidence
+staff-event-device = Device
+staff-event-priority = Priority
+staff-event-escalation = Escalation
+staff-event-sla = SLA
+staff-event-comment = Note
+staff-event-assignment = Assignment
+staff-event-flapping = Flapping
+staff-event-stale = Silent device
+staff-event-known-fix = Known fix
+staff-event-problem = Problem
+staff-event-merge = Merge
+staff-event-related = Related
+staff-event-report = User report
+staff-event-reproduce = Reproduce
+staff-event-notification = Notification
+staff-event-reply = Reply
+staff-event-requester-answer = Requester's answer
+staff-event-fix = Fix

@@ -445,3 +445,26 @@ staff-fix-state-failed = nieudana
 staff-fix-state-refused = odrzucona przez urządzenie
 staff-fix-state-expired = wygasła
 staff-fix-state-cancelled = anulowana
+
+## timeline entry kinds
+staff-event-opened = Otwarcie
+staff-event-state = Stan
+staff-event-evidence = Dowody
+staff-event-device = Urządzenie
+staff-event-priority = Priorytet
+staff-event-escalation = Eskalacja
+staff-event-sla = SLA
+staff-event-comment = Notatka
+staff-event-assignment = Przypisanie
+staff-event-flapping = Niestabilność
+staff-event-stale = Urządzenie milczy
+staff-event-known-fix = Znana naprawa
+staff-event-problem = Problem
+staff-event-merge = Scalenie
+staff-event-related = Powiązane
+staff-event-report = Zgłoszenie użytkownika
+staff-event-reproduce = Odtworzenie
+staff-event-notification = Powiadomienie
+staff-event-reply = Odpowiedź
+staff-event-requester-answer = Odpowiedź zgłaszającego
+staff-event-fix = Naprawa

@@ -388,3 +388,26 @@ staff-fix-state-failed = 失败
 staff-fix-state-refused = 被设备拒绝
 staff-fix-state-expired = 已过期
 staff-fix-state-cancelled = 已取消
+
+## timeline entry kinds
+staff-event-opened = 新建
+staff-event-state = 状态
+staff-event-evidence = 证据
+staff-event-device = 设备
+staff-event-priority = 优先级
+staff-event-escalation = 升级
+staff-event-sla = SLA
+staff-event-comment = 备注
+staff-event-assignment = 分派
+staff-event-flapping = 抖动
+staff-event-stale = 设备失联
+staff-event-known-fix = 已知修复
+staff-event-problem = 问题
+staff-event-merge = 合并
+staff-event-related = 相关
+staff-event-report = 用户报告
+staff-event-reproduce = 复现
+staff-event-notification = 通知
+staff-event-reply = 回复
+staff-event-requester-answer = 报告人答复
+staff-event-fix = 修复
