@@ -166,6 +166,16 @@ impl Browser {
         .await
     }
 
+    /// The text of `css` once it contains `words`: after a click whose answer replaces a
+    /// page that has the same element (a form posting back to its own page).
+    pub(crate) async fn text_with(&self, css: &str, words: &str) -> String {
+        wait_for(&format!("{css} saying {words:?}"), || async {
+            let text = self.text(css).await;
+            text.contains(words).then_some(text)
+        })
+        .await
+    }
+
     pub(crate) async fn title(&self) -> String {
         self.call("GET", "/title", None)
             .await

@@ -80,7 +80,7 @@ async fn a_technician_finds_takes_and_resolves_tickets_at_desk_and_phone_width()
 async fn walk_through(browser: Browser) {
     let collector = TestCollector::start().await;
     let base = format!("http://{}", collector.running().http_address);
-    add_user(&collector, "tina", Role::Technician, "tina-password-1").await;
+    add_user(&collector, "tina", Role::Supervisor, "tina-password-1").await;
     add_user(&collector, "omar", Role::Technician, "omar-password-1").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut devices = Vec::new();
@@ -334,6 +334,9 @@ async fn walk_through(browser: Browser) {
         browser.goto(&format!("{base}/search?q=fotis")).await;
         browser.find("#ticket-hits").await;
         browser.screenshot(&format!("search-{code}")).await;
+        browser.goto(&format!("{base}/stats")).await;
+        browser.find("#people-stats").await;
+        browser.screenshot(&format!("stats-{code}")).await;
     }
     drop(devices);
 }
@@ -438,8 +441,7 @@ async fn a_technician_merges_a_duplicate_and_attaches_a_ticket_to_an_incident() 
     browser
         .click("form[action$='/act'] input[value=merge] ~ button")
         .await;
-    let said = browser.text("main").await;
-    assert!(said.contains("999999"), "{said}");
+    browser.text_with("main", "999999").await;
 
     // From the ticket's page, attached to the incident the list offers.
     browser.goto(&format!("{base}/tickets/{crm}")).await;
@@ -453,7 +455,7 @@ async fn a_technician_merges_a_duplicate_and_attaches_a_ticket_to_an_incident() 
     browser
         .click("form[action$='/act'] input[value=merge] ~ button")
         .await;
-    assert_eq!(browser.text("#state").await, "Cancelled");
+    assert_eq!(browser.text_with("#state", "Cancelled").await, "Cancelled");
     let outage = detail(incident).await;
     assert_eq!(outage.devices.len(), 5, "{:?}", outage.devices);
     assert!(outage.ticket.state.is_open());
@@ -477,8 +479,7 @@ async fn a_technician_merges_a_duplicate_and_attaches_a_ticket_to_an_incident() 
     browser
         .click("form[action$='/act'] input[value=reproduce] ~ button")
         .await;
-    let said = browser.text("main").await;
-    assert!(said.contains("Choose at least one"), "{said}");
+    browser.text_with("main", "Choose at least one").await;
     browser.goto(&format!("{base}/tickets/{incident}")).await;
     let first = devices[0].identity.device_id().to_owned();
     browser
