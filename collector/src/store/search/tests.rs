@@ -584,7 +584,7 @@ async fn articles_are_found_by_their_words_and_follow_edits() {
         let name = format!("{ARTICLE_PREFIX}{id}");
         assert_eq!(
             ids(store, "resolver cache", SearchKind::Knowledge).await,
-            [name.clone()],
+            [name],
             "{backend}"
         );
         assert!(

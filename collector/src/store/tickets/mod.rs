@@ -703,8 +703,24 @@ impl Store {
     ) -> std::result::Result<(), StaffError> {
         let policy = self.policy.clone();
         with_pool!(self, pool => bounded_transaction!(self, pool, Writer::StaffAction, StaffError, |transaction| {
-            // A merge locks both tickets, the lower id first, so two merges never wait on
-            // each other crosswise.
+            // A merge moves conditions: it takes their checks' locks first, in name order, as
+            // a group commit does, then both tickets, the lower id first, so neither a group
+            // commit nor another merge waits on it crosswise.
+            if let StaffAction::Merge { into } = action {
+                let rows = sqlx::query(
+                    "SELECT DISTINCT check_name FROM conditions WHERE ticket_id IN ($1, $2) ORDER BY check_name",
+                )
+                .bind(ticket_id)
+                .bind(*into)
+                .fetch_all(&mut *transaction)
+                .await?;
+                let mut checks = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    checks.push(row.try_get::<String, _>("check_name")?);
+                }
+                checks.sort();
+                transaction.lock_check_names(&checks).await?;
+            }
             let merge_into = match action {
                 StaffAction::Merge { into } if *into < ticket_id => transaction.ticket(*into).await?,
                 _ => None,
