@@ -433,7 +433,46 @@ async fn a_technician_merges_a_duplicate_and_attaches_a_ticket_to_an_incident() 
     let merged = detail(disk).await;
     assert_eq!(merged.ticket.state.as_str(), "cancelled");
     assert_eq!(merged.linked_tickets, vec![crm]);
-    assert_eq!(detail(crm).await.devices.len(), 2, "both PCs on one ticket");
+    let kept = detail(crm).await;
+    assert_eq!(kept.devices.len(), 2, "both PCs on one ticket");
+    assert_eq!(
+        kept.ticket.assignee.as_deref(),
+        Some("tina"),
+        "who merged owns it"
+    );
+
+    // Another technician may not fold Tina's ticket away; the API says why.
+    let key = firstline_collector::http::create_api_key(&store, "omar", Role::Technician)
+        .await
+        .expect("api key");
+    let (status, refused) = crate::support::http_json(
+        collector.running().http_address,
+        "POST",
+        &format!("/api/v1/tickets/{crm}/actions"),
+        Some(&key),
+        Some(&serde_json::json!({"action": "merge", "into": incident})),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("supervisor")),
+        "{refused}"
+    );
+    let (status, refused) = crate::support::http_json(
+        collector.running().http_address,
+        "POST",
+        &format!("/api/v1/tickets/{incident}/actions"),
+        Some(&key),
+        Some(&serde_json::json!({"action": "merge", "into": 424242})),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["field"].as_str()),
+        (422, Some("into")),
+        "{refused}"
+    );
 
     // A number that is no ticket is said, naming it.
     browser.goto(&format!("{base}/tickets/{crm}")).await;

@@ -1018,6 +1018,34 @@ pub(crate) async fn perform(
             Err(e) => return store_unavailable("reading a ticket", &e),
         }
     }
+    // Merging cancels one ticket and reshapes another: when someone else works either, it
+    // is a supervisor's call, as reassigning is.
+    if let StaffAction::Merge { into } = &action
+        && caller.role < Role::Supervisor
+    {
+        for ticket in [id, *into] {
+            match state.store.ticket_detail(ticket).await {
+                Ok(Some(detail)) => {
+                    if let Some(owner) = detail
+                        .ticket
+                        .assignee
+                        .as_deref()
+                        .filter(|owner| *owner != caller.name)
+                    {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            format!(
+                                "ticket {ticket} is assigned to {owner}: merging it needs the supervisor role"
+                            ),
+                        );
+                    }
+                }
+                // The engine says which ticket is missing.
+                Ok(None) => {}
+                Err(e) => return store_unavailable("reading a ticket", &e),
+            }
+        }
+    }
     let text_len = match &action {
         StaffAction::Assign { to } => to.len(),
         StaffAction::Comment { text } | StaffAction::Reply { text } => text.len(),

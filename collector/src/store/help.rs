@@ -338,7 +338,9 @@ impl Store {
                 "SELECT t.id, t.title, t.state, t.opened_at_ms, t.updated_at_ms, t.awaiting_requester_since_ms, \
                  COALESCE((SELECT c.summary FROM conditions c WHERE c.ticket_id = t.id AND c.check_name = 'user.report' \
                   ORDER BY c.since_ms LIMIT 1), CASE WHEN t.kind = 'report' THEN t.description END) AS words \
-                 FROM tickets t WHERE t.device_id = $1 AND t.requester = $2 ORDER BY t.id DESC LIMIT $3",
+                 FROM tickets t WHERE (t.device_id = $1 AND t.requester = $2) \
+                 OR t.id IN (SELECT l.ticket_id FROM report_links l WHERE l.device_id = $1 AND l.requester = $2) \
+                 ORDER BY t.id DESC LIMIT $3",
             )
             .bind(&session.device_id)
             .bind(&session.account)
@@ -410,7 +412,8 @@ impl Store {
     ) -> Result<Option<bool>, StoreError> {
         with_pool!(self, pool => {
             let row = sqlx::query(
-                "SELECT state, awaiting_requester_since_ms FROM tickets WHERE id = $1 AND device_id = $2 AND requester = $3",
+                "SELECT state, awaiting_requester_since_ms FROM tickets WHERE id = $1 AND ((device_id = $2 AND requester = $3) \
+                 OR id IN (SELECT l.ticket_id FROM report_links l WHERE l.device_id = $2 AND l.requester = $3))",
             )
             .bind(ticket_id)
             .bind(&session.device_id)

@@ -93,6 +93,8 @@ pub struct DeviceFacts {
 pub struct Peer {
     pub device_id: String,
     pub hostname: String,
+    /// Its check: the event's, or, among an incident's conditions, whatever a merge brought.
+    pub check: String,
     pub resource: String,
     pub vip: bool,
     /// Its own open device ticket, if it has one.
@@ -383,8 +385,9 @@ pub enum Action {
         ticket: TicketRef,
         linked: TicketRef,
     },
-    /// The user reports a ticket took (and its requester, where `to` has none) move to `to`:
-    /// the requester's help page follows the merge.
+    /// What hangs off a merged ticket moves to `to`: the user reports it took (the
+    /// requester's help page follows them; the requester too, to a ticket of the same device
+    /// that has none) and, for an incident, the device tickets it took.
     MoveReports {
         from: TicketRef,
         to: TicketRef,

@@ -232,9 +232,12 @@ pub fn anonymous_page(lang: Lang, title: &str, body: &str) -> String {
 }
 
 /// A horizontal bar chart of `(label, value)` as inline SVG.
-pub fn bars(title: &str, rows: &[(String, f64)], unit: &str) -> String {
+pub fn bars(lang: Lang, title: &str, rows: &[(String, f64)], unit: &str) -> String {
     if rows.is_empty() {
-        return format!("<p class=\"muted\">{}: nothing yet.</p>", esc(title));
+        return format!(
+            "<p class=\"muted\">{}</p>",
+            esc(&firstline_i18n::msg!("staff-chart-empty", "title" => title).text(lang))
+        );
     }
     let max = rows
         .iter()
@@ -307,7 +310,7 @@ mod tests {
             esc("<script>alert('x')</script> & \"y\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
         );
-        let chart = bars("t<", &[("<b>".to_owned(), 2.0)], "x");
+        let chart = bars(Lang::En, "t<", &[("<b>".to_owned(), 2.0)], "x");
         assert!(!chart.contains("<b>"), "{chart}");
         assert!(anonymous_page(Lang::En, "<i>", "").contains("&lt;i&gt;"));
     }

@@ -1402,7 +1402,7 @@ async fn act(
         }
         Some("merge") => {
             let into = field("into");
-            match into.trim().trim_start_matches('#').parse::<i64>() {
+            match into.trim().trim_start_matches('#').trim().parse::<i64>() {
                 Ok(into) => ActionRequest::Merge { into },
                 Err(_) => {
                     return problem(
@@ -1429,15 +1429,11 @@ async fn act(
                         Redirect::to(&format!("/tickets/{id}?asked=1")).into_response()
                     }
                     // An incident's form without a device ticked.
-                    StatusCode::BAD_REQUEST
-                        if devices.is_empty() && is_incident(&state, id).await =>
-                    {
-                        problem(
-                            Some(&staff),
-                            StatusCode::BAD_REQUEST,
-                            &staff.t("staff-ticket-reproduce-choose"),
-                        )
-                    }
+                    StatusCode::BAD_REQUEST if is_incident(&state, id).await => problem(
+                        Some(&staff),
+                        StatusCode::BAD_REQUEST,
+                        &staff.t("staff-ticket-reproduce-choose"),
+                    ),
                     _ => form_outcome(&staff, id, outcome).await,
                 };
             }
@@ -1452,7 +1448,18 @@ async fn act(
             for device in devices {
                 let outcome = perform(&state, caller, id, body(Some(device))).await;
                 if !outcome.status().is_success() {
-                    return form_outcome(&staff, id, outcome).await;
+                    // Those already asked stay asked: say how many, then why the next was not.
+                    let status = outcome.status();
+                    let why = refusal_words(outcome).await;
+                    let message = if asked == 0 {
+                        why
+                    } else {
+                        format!(
+                            "{} {why}",
+                            staff.say(&firstline_i18n::msg!("staff-ticket-reproduce-queued", "count" => asked))
+                        )
+                    };
+                    return problem(Some(&staff), status, &message);
                 }
                 asked += 1;
             }
@@ -1478,13 +1485,19 @@ async fn form_outcome(staff: &Staff, id: i64, outcome: Response) -> Response {
         return Redirect::to(&format!("/tickets/{id}")).into_response();
     }
     let status = outcome.status();
-    let message = axum::body::to_bytes(outcome.into_body(), 64 * 1024)
+    let message = refusal_words(outcome).await;
+    problem(Some(staff), status, &message)
+}
+
+/// What a refused action's answer says (its JSON `error`).
+async fn refusal_words(outcome: Response) -> String {
+    let status = outcome.status();
+    axum::body::to_bytes(outcome.into_body(), 64 * 1024)
         .await
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|json| json["error"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "The action failed.".to_owned());
-    problem(Some(staff), status, &message)
+        .unwrap_or_else(|| status.to_string())
 }
 
 /// `/devices/{id}`: inventory, current conditions, health history and tickets.
@@ -1611,7 +1624,12 @@ async fn device_page(
     }
     let mut rows: Vec<(String, f64)> = per_check.into_iter().collect();
     rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    body.push_str(&bars(&staff.t("staff-device-history-chart"), &rows, ""));
+    body.push_str(&bars(
+        staff.lang,
+        &staff.t("staff-device-history-chart"),
+        &rows,
+        "",
+    ));
     let _ = write!(
         body,
         "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
@@ -1822,16 +1840,19 @@ async fn stats_page(
         rows
     };
     body.push_str(&bars(
+        lang,
         &staff.t("staff-stats-per-category"),
         &to_rows(&stats.by_category),
         "",
     ));
     body.push_str(&bars(
+        lang,
         &staff.t("staff-stats-per-site"),
         &to_rows(&stats.by_site),
         "",
     ));
     body.push_str(&bars(
+        lang,
         &staff.t("staff-stats-per-technician"),
         &to_rows(&stats.by_technician),
         "",
@@ -1843,7 +1864,7 @@ async fn stats_page(
             (staff.t(&format!("staff-stats-age-{bucket}")), count as f64)
         })
         .collect();
-    body.push_str(&bars(&staff.t("staff-stats-by-age"), &ageing, ""));
+    body.push_str(&bars(lang, &staff.t("staff-stats-by-age"), &ageing, ""));
     let _ = write!(
         body,
         "<h2>{}</h2><table id=\"times\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",

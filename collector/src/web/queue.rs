@@ -802,7 +802,7 @@ pub(super) async fn bulk(
     // Merging: the ticket merged into is not merged into itself when it is among those
     // selected.
     let into = field("into");
-    let into = into.trim_start_matches('#');
+    let into = into.trim_start_matches('#').trim();
     let into = match action.as_str() {
         "merge" => match into.parse::<i64>() {
             Ok(into) => {
@@ -850,13 +850,7 @@ pub(super) async fn bulk(
         let outcome = perform(&state, &staff.caller, id, request).await;
         if !outcome.status().is_success() {
             let status = outcome.status();
-            let message = axum::body::to_bytes(outcome.into_body(), 64 * 1024)
-                .await
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-                .and_then(|json| json["error"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| status.to_string());
-            refused.push((id, status, message));
+            refused.push((id, status, super::refusal_words(outcome).await));
         }
     }
     let done = ids.len() - refused.len();

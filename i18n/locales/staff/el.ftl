@@ -366,6 +366,7 @@ staff-span = { $unit ->
        *[other] { $count } ημέρες
     }
 }
+staff-chart-empty = { $title }: τίποτα ακόμη.
 staff-stats-supervisors-only = Τα στατιστικά είναι για επόπτες: ζητήστε από έναν διαχειριστή τον ρόλο του επόπτη.
 staff-stats-heading = Στατιστικά, τελευταίες { $days } ημέρες
 staff-stats-period = Περίοδος

@@ -342,6 +342,7 @@ staff-span = { $unit ->
     [h] { $count } h
    *[d] { $count } d
 }
+staff-chart-empty = { $title }: nothing yet.
 staff-stats-supervisors-only = The stats are for supervisors: ask an admin for the supervisor role.
 staff-stats-heading = Stats, last { $days } days
 staff-stats-period = Period

@@ -363,6 +363,7 @@ staff-span = { $unit ->
        *[other] { $count } dni
     }
 }
+staff-chart-empty = { $title }: na razie brak danych.
 staff-stats-supervisors-only = Statystyki są dla kierowników zespołu: poproś administratora o rolę kierownika.
 staff-stats-heading = Statystyki z ostatnich { $days } dni
 staff-stats-period = Okres

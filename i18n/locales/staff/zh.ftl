@@ -306,6 +306,7 @@ staff-span = { $unit ->
     [h] { $count } 小时
    *[d] { $count } 天
 }
+staff-chart-empty = { $title }：暂无数据。
 staff-stats-supervisors-only = 统计仅供主管查看：请向管理员申请主管角色。
 staff-stats-heading = 统计：最近 { $days } 天
 staff-stats-period = 时间段

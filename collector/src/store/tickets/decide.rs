@@ -81,7 +81,11 @@ pub(in crate::store) async fn observe<T: TicketSql>(
             tx.still_firing(id, "")
                 .await?
                 .into_iter()
-                .filter(|p| !(p.device_id == device.id && p.resource == finding.resource))
+                .filter(|p| {
+                    !(p.device_id == device.id
+                        && p.check == finding.check
+                        && p.resource == finding.resource)
+                })
                 .collect()
         };
         state.attached_incident = Some(AttachedIncident {

@@ -604,6 +604,7 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
                     Peer {
                         device_id: c.device_id,
                         hostname,
+                        check: c.check,
                         resource: c.resource,
                         vip,
                         ticket: None,
@@ -644,13 +645,14 @@ impl<T: GroupSql> TicketSql for Group<'_, T> {
         }
         firing.retain(|(c, _, _)| c.device_id != except_device);
         firing.sort_by(|(a, _, _), (b, _, _)| {
-            (&a.device_id, &a.resource).cmp(&(&b.device_id, &b.resource))
+            (&a.device_id, &a.resource, &a.check).cmp(&(&b.device_id, &b.resource, &b.check))
         });
         Ok(firing
             .into_iter()
             .map(|(c, hostname, vip)| Peer {
                 device_id: c.device_id,
                 hostname,
+                check: c.check,
                 resource: c.resource,
                 vip,
                 ticket: None,

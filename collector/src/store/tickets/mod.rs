@@ -693,6 +693,23 @@ impl Store {
         })
     }
 
+    /// The checks of the conditions feeding `tickets`, in name order.
+    async fn checks_feeding(&self, tickets: &[i64]) -> Result<Vec<String>> {
+        let mut checks: Vec<String> = Vec::new();
+        for &id in tickets {
+            let rows: Vec<String> = with_pool!(self, pool => {
+                sqlx::query_scalar("SELECT DISTINCT check_name FROM conditions WHERE ticket_id = $1")
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await
+            })?;
+            checks.extend(rows);
+        }
+        checks.sort();
+        checks.dedup();
+        Ok(checks)
+    }
+
     /// A person acts on a ticket: decided by the engine, applied in one transaction.
     pub async fn staff_action(
         &self,
@@ -702,24 +719,24 @@ impl Store {
         now_ms: i64,
     ) -> std::result::Result<(), StaffError> {
         let policy = self.policy.clone();
+        // A merge moves conditions: it takes their checks' turns and locks first, in name
+        // order, as a group commit does, then both tickets, the lower id first, so neither a
+        // group commit nor another merge waits on it crosswise.
+        let merge_checks = match action {
+            StaffAction::Merge { into } => self.checks_feeding(&[ticket_id, *into]).await?,
+            _ => Vec::new(),
+        };
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let _turns = if postgres {
+            self.check_turns
+                .take(merge_checks.iter().map(String::as_str))
+                .await
+        } else {
+            Vec::new()
+        };
         with_pool!(self, pool => bounded_transaction!(self, pool, Writer::StaffAction, StaffError, |transaction| {
-            // A merge moves conditions: it takes their checks' locks first, in name order, as
-            // a group commit does, then both tickets, the lower id first, so neither a group
-            // commit nor another merge waits on it crosswise.
-            if let StaffAction::Merge { into } = action {
-                let rows = sqlx::query(
-                    "SELECT DISTINCT check_name FROM conditions WHERE ticket_id IN ($1, $2) ORDER BY check_name",
-                )
-                .bind(ticket_id)
-                .bind(*into)
-                .fetch_all(&mut *transaction)
-                .await?;
-                let mut checks = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    checks.push(row.try_get::<String, _>("check_name")?);
-                }
-                checks.sort();
-                transaction.lock_check_names(&checks).await?;
+            if !merge_checks.is_empty() {
+                transaction.lock_check_names(&merge_checks).await?;
             }
             let merge_into = match action {
                 StaffAction::Merge { into } if *into < ticket_id => transaction.ticket(*into).await?,
@@ -1118,6 +1135,11 @@ pub(crate) mod tests {
             let devices: Vec<&str> = kept.devices.iter().map(|d| d.device_id.as_str()).collect();
             assert_eq!(devices, ["d1", "d2"], "{backend}");
             assert!(kept.ticket.staff_owned, "{backend}");
+            assert_eq!(
+                kept.ticket.assignee.as_deref(),
+                Some("alice"),
+                "{backend}: who merged owns it"
+            );
             assert!(
                 kept.timeline.iter().any(|e| e.kind == "merge"
                     && e.text.contains(&format!("#{b} merged into this ticket"))),
@@ -1228,6 +1250,37 @@ pub(crate) mod tests {
                 .find(|d| d.device_id == "d1")
                 .expect("d1");
             assert_eq!(d1.recovered_at_ms, Some(T0 + 5 * MINUTE), "{backend}");
+            // d2's disk fills again: it joins the incident it was merged into. The incident is
+            // cancelled by hand: d2's disk condition, another check than the incident's, is let
+            // go (back to the hold), not left on a closed ticket.
+            store_one(
+                &store,
+                "d2",
+                finding(4, "disk.free_low", Severity::Warning),
+                T0 + 6 * MINUTE,
+            )
+            .await;
+            let detail = store
+                .ticket_detail(incident)
+                .await
+                .expect("detail")
+                .expect("incident");
+            let d2 = detail
+                .devices
+                .iter()
+                .find(|d| d.device_id == "d2")
+                .expect("d2 joined");
+            assert_eq!(d2.recovered_at_ms, None, "{backend}");
+            store
+                .staff_action(incident, "alice", &StaffAction::Cancel, T0 + 7 * MINUTE)
+                .await
+                .expect("cancel");
+            let conditions = store.open_conditions("d2").await.expect("conditions");
+            let disk = conditions
+                .iter()
+                .find(|c| c.check == "disk.free_low")
+                .expect("d2's disk");
+            assert_eq!(disk.ticket_id, None, "{backend}: {conditions:?}");
         }
     }
 

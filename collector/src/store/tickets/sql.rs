@@ -342,6 +342,7 @@ macro_rules! ticket_sql {
                             Peer {
                                 device_id: row.try_get("device_id")?,
                                 hostname: row.try_get("hostname")?,
+                                check: check.to_owned(),
                                 resource: row.try_get("resource")?,
                                 vip: flag(row.try_get("vip")?),
                                 ticket: None,
@@ -359,10 +360,10 @@ macro_rules! ticket_sql {
 
             async fn still_firing(&mut self, ticket_id: i64, except_device: &str) -> Result<Vec<Peer>> {
                 let rows = sqlx::query(
-                    "SELECT c.device_id, c.resource, d.hostname, d.vip FROM conditions c \
+                    "SELECT c.device_id, c.check_name, c.resource, d.hostname, d.vip FROM conditions c \
                      JOIN devices d ON d.id = c.device_id \
                      WHERE c.ticket_id = $1 AND c.device_id <> $2 AND c.observed_firing = 1 \
-                     ORDER BY c.device_id, c.resource",
+                     ORDER BY c.device_id, c.resource, c.check_name",
                 )
                 .bind(ticket_id)
                 .bind(except_device)
@@ -373,6 +374,7 @@ macro_rules! ticket_sql {
                         Ok(Peer {
                             device_id: row.try_get("device_id")?,
                             hostname: row.try_get("hostname")?,
+                            check: row.try_get("check_name")?,
                             resource: row.try_get("resource")?,
                             vip: flag(row.try_get("vip")?),
                             ticket: None,
@@ -380,7 +382,9 @@ macro_rules! ticket_sql {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 // In byte order, as a group's memory sorts them (a PostgreSQL collation may not).
-                peers.sort_by(|a, b| (&a.device_id, &a.resource).cmp(&(&b.device_id, &b.resource)));
+                peers.sort_by(|a, b| {
+                    (&a.device_id, &a.resource, &a.check).cmp(&(&b.device_id, &b.resource, &b.check))
+                });
                 Ok(peers)
             }
 
@@ -715,16 +719,30 @@ macro_rules! ticket_sql {
                             .bind(from)
                             .execute(&mut **self)
                             .await?;
-                        // The requester follows, where the ticket merged into has none.
+                        // The requester follows to a ticket of the same device that has none
+                        // (their help page finds other tickets by the moved report links).
                         sqlx::query(
                             "UPDATE tickets SET requester = (SELECT requester FROM tickets WHERE id = $1), \
                              requester_uid = (SELECT requester_uid FROM tickets WHERE id = $1) \
-                             WHERE id = $2 AND requester IS NULL",
+                             WHERE id = $2 AND requester IS NULL AND device_id IS NOT NULL \
+                             AND device_id = (SELECT device_id FROM tickets WHERE id = $1)",
                         )
                         .bind(from)
                         .bind(to)
                         .execute(&mut **self)
                         .await?;
+                        // An incident merged into another hands over the device tickets it took.
+                        let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM tickets WHERE id = $1")
+                            .bind(from)
+                            .fetch_optional(&mut **self)
+                            .await?;
+                        if kind.as_deref() == Some(TicketKind::Incident.as_str()) {
+                            sqlx::query("UPDATE tickets SET incident_id = $1 WHERE incident_id = $2")
+                                .bind(to)
+                                .bind(from)
+                                .execute(&mut **self)
+                                .await?;
+                        }
                     }
                     Action::LinkIncident { ticket, incident } => {
                         sqlx::query("UPDATE tickets SET incident_id = $1 WHERE id = $2")

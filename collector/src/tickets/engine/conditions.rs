@@ -177,7 +177,13 @@ fn join(
             now,
         );
         let urgency = policy.urgency(&finding.check, finding.severity);
-        if kind == TicketKind::Device && urgency != ticket.urgency {
+        // A ticket a person took over is theirs to calm down: a finding only raises it (a
+        // merged ticket has other conditions still as bad).
+        let lowers = urgency.rank() > ticket.urgency.rank();
+        if kind == TicketKind::Device
+            && urgency != ticket.urgency
+            && !(ticket.staff_owned && lowers)
+        {
             reprioritise(plan, reference, ticket, ticket.impact, urgency, now, policy);
         }
     }
@@ -457,7 +463,7 @@ pub(super) fn cleared(
             for peer in &attached.still_firing {
                 plan.push(Action::ReleaseCondition {
                     device_id: peer.device_id.clone(),
-                    check: ticket.check.clone(),
+                    check: peer.check.clone(),
                     resource: peer.resource.clone(),
                     at_ms: now,
                 });

@@ -177,7 +177,7 @@ pub(super) fn release_incident_devices(
     for peer in &incident.still_firing {
         plan.push(Action::ReleaseCondition {
             device_id: peer.device_id.clone(),
-            check: ticket.check.clone(),
+            check: peer.check.clone(),
             resource: peer.resource.clone(),
             at_ms: now,
         });

@@ -393,13 +393,29 @@ fn merge(
         reprioritise(plan, reference, target, impact, urgency, now, policy);
     }
     // A device ticket now fed by several conditions would resolve itself when the first
-    // clears: a person shaped it, so a person resolves it. An incident still resolves
-    // itself once its devices recover.
+    // clears: a person shaped it, so a person resolves it — the one who merged, unless it
+    // has someone (an assignee keeps it owned through a resolve and reopen). An incident
+    // still resolves itself once its devices recover.
+    let device_ticket = target.kind != TicketKind::Incident;
     plan.push(Action::Touch {
         ticket: reference,
         at_ms: now,
-        take_over: target.kind != TicketKind::Incident,
+        take_over: device_ticket,
     });
+    if device_ticket && target.assignee.is_none() {
+        plan.push(Action::Assign {
+            ticket: reference,
+            assignee: actor.to_owned(),
+        });
+        if target.state == TicketState::New {
+            plan.push(Action::SetState {
+                ticket: reference,
+                state: TicketState::Assigned,
+                resolution: None,
+                at_ms: now,
+            });
+        }
+    }
     if let Some(since) = ticket.pending_since_ms {
         plan.push(Action::Pending {
             ticket: source,
@@ -676,6 +692,7 @@ mod tests {
                     "priority #9 P3",
                     "note #9 priority",
                     "touch #9 true",
+                    "assign #9 bob",
                     "pending #7 false",
                     "state #7 cancelled",
                     "note #7 merge",

@@ -102,6 +102,7 @@ pub(super) fn peer(id: &str, ticket: Option<TicketView>) -> Peer {
     Peer {
         device_id: id.to_owned(),
         hostname: format!("pc-{id}"),
+        check: "disk.free_low".to_owned(),
         resource: "/".to_owned(),
         vip: false,
         ticket,
