@@ -301,3 +301,64 @@ async fn a_busy_process_fires_sustained_high_cpu_naming_it() {
     assert!(top.contains(&format!("\"pid\":{}", busy.id())), "{top}");
     agent.stop().await;
 }
+
+/// A check switched off in the config takes its ticket along as "no longer monitored":
+/// cancelled, so it never reads as recovered nor counts as fixed.
+#[tokio::test]
+async fn a_check_removed_from_the_config_retires_its_ticket_not_recovers_it() {
+    let root = firstline_agent::probes::disk::mounts()
+        .expect("mounts")
+        .into_iter()
+        .find(|mount| mount.mount_point == "/")
+        .expect("a root mount");
+    let used_pct =
+        (root.total_bytes - root.available_bytes) as f64 * 100.0 / root.total_bytes as f64;
+    let low = (used_pct - 5.0).max(0.5);
+    let disk = format!(
+        "interval = \"200ms\"\nignore_mounts = []\nused_pct = {{ raise = {low:.1}, clear = {:.1}, critical = 100.0, for = \"0s\", clear_for = \"0s\" }}",
+        low - 0.4
+    );
+    let setup = setup(&agent_config(&[("checks.disk", &disk)])).await;
+    let device = setup.identity.device_id().to_owned();
+    let agent = TestAgent::start_full(setup.identity.clone(), &setup.config_path);
+    setup
+        .collector
+        .wait_for_finding(&device, "disk.used_pct", "/", firing)
+        .await;
+    let store = setup.collector.running().store.clone();
+    let ticket = crate::support::wait_for("the disk ticket", || async {
+        let tickets = store
+            .tickets(&firstline_collector::store::TicketFilter {
+                device_id: Some(device.clone()),
+                ..Default::default()
+            })
+            .await
+            .ok()?;
+        tickets.into_iter().find(|t| t.check == "disk.used_pct")
+    })
+    .await;
+    assert!(ticket.state.is_open(), "{:?}", ticket.state);
+
+    // The disk check is switched off (`enabled = false`, as agent_config writes it).
+    write_config(&setup.config_path, &agent_config(&[]));
+    let retired = crate::support::wait_for("the ticket retired", || async {
+        let detail = store.ticket_detail(ticket.id).await.ok()??;
+        (!detail.ticket.state.is_open()).then_some(detail)
+    })
+    .await;
+    assert_eq!(retired.ticket.state.as_str(), "cancelled");
+    assert_eq!(
+        retired.ticket.resolution.as_deref(),
+        Some("no longer monitored")
+    );
+    assert_eq!(retired.ticket.resolved_at_ms, None, "never resolved");
+    assert!(
+        retired
+            .timeline
+            .iter()
+            .all(|entry| !entry.text.contains("recovered")),
+        "{:?}",
+        retired.timeline
+    );
+    agent.stop().await;
+}

@@ -283,6 +283,8 @@ impl Tracker {
             if phase.is_some_and(|phase| phase.is_open()) {
                 let mut evidence = Evidence::new();
                 evidence.insert("reason".to_owned(), "no longer checked".into());
+                // The collector closes its tickets as "no longer monitored", not recovered.
+                evidence.insert("retired".to_owned(), true.into());
                 findings.push(Finding {
                     summary: format!("Cleared: {} on {} is no longer checked", key.0, key.1),
                     check: key.0,

@@ -216,6 +216,20 @@ impl NoteKind {
     }
 }
 
+/// A retired ticket's resolution: its check or resource left the device's config.
+pub const NO_LONGER_MONITORED: &str = "no longer monitored";
+
+/// Whether a clearing finding's evidence says its check or resource is no longer checked
+/// (the config dropped it) rather than that it recovered: `"retired": true`, or the reason
+/// agents before it wrote.
+pub fn is_retirement(evidence_json: &str) -> bool {
+    let Ok(evidence) = serde_json::from_str::<serde_json::Value>(evidence_json) else {
+        return false;
+    };
+    evidence.get("retired").and_then(serde_json::Value::as_bool) == Some(true)
+        || evidence.get("reason").and_then(serde_json::Value::as_str) == Some("no longer checked")
+}
+
 /// The fingerprint a problem is recognised by across devices and time: the check and the
 /// resource, without the device. `disk.free_low` on `/` is one problem wherever it happens.
 pub fn fingerprint(check: &str, resource: &str) -> String {

@@ -410,7 +410,14 @@ pub(super) fn cleared(
     policy: &Policy,
 ) {
     let reference = TicketRef::Existing(ticket.id);
-    let recovery = format!("{hostname} recovered: {summary}");
+    // A check or resource the config no longer has: nothing was fixed, and nothing is
+    // watched any more.
+    let retired = evidence_json.is_some_and(crate::tickets::is_retirement);
+    let recovery = if retired {
+        format!("{hostname}: no longer monitored: {summary}")
+    } else {
+        format!("{hostname} recovered: {summary}")
+    };
     match evidence_json {
         Some(evidence) => {
             plan.note_with_data(reference, NoteKind::Evidence, recovery, evidence, now)
@@ -419,7 +426,11 @@ pub(super) fn cleared(
     }
     match kind {
         TicketKind::Device | TicketKind::Report => {
-            resolve_or_leave(plan, ticket, now, "the condition cleared")
+            if retired {
+                retire_or_leave(plan, ticket, now);
+            } else {
+                resolve_or_leave(plan, ticket, now, "the condition cleared");
+            }
         }
         TicketKind::Incident => {
             // A device failing on several resources has recovered once the last one clears.
@@ -449,6 +460,10 @@ pub(super) fn cleared(
             if still >= policy.correlation.min_devices {
                 return;
             }
+            if still == 0 && retired {
+                retire_or_leave(plan, ticket, now);
+                return;
+            }
             let why = if still == 0 {
                 "every device recovered".to_owned()
             } else {
@@ -470,6 +485,35 @@ pub(super) fn cleared(
             }
         }
     }
+}
+
+/// Close a ticket whose check or resource is no longer monitored — cancelled, so it never
+/// counts as recovered or fixed — unless someone took it over: then a note for its owner.
+fn retire_or_leave(plan: &mut Plan, ticket: &TicketView, now: i64) {
+    let reference = TicketRef::Existing(ticket.id);
+    if ticket.staff_owned {
+        let owner = ticket.assignee.as_deref().unwrap_or("staff");
+        plan.note(
+            reference,
+            NoteKind::State,
+            format!("No longer monitored (the config no longer checks it), but the ticket is being worked by {owner}"),
+            now,
+        );
+        return;
+    }
+    plan.push(Action::SetState {
+        ticket: reference,
+        state: TicketState::Cancelled,
+        resolution: Some(crate::tickets::NO_LONGER_MONITORED.to_owned()),
+        at_ms: now,
+    });
+    plan.note(
+        reference,
+        NoteKind::State,
+        "Closed: no longer monitored (the config no longer checks it; nothing was fixed)"
+            .to_owned(),
+        now,
+    );
 }
 
 /// Auto-resolve a ticket nobody took over; otherwise leave a note for its owner.

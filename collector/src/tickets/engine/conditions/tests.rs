@@ -25,6 +25,11 @@ fn observed_cases() -> Vec<Case> {
     let warning = finding("disk.free_low", Severity::Warning);
     let critical = finding("disk.free_low", Severity::Critical);
     let clear = finding("disk.free_low", Severity::Ok);
+    let retired = Finding {
+        summary: "Cleared: disk.free_low on / is no longer checked".to_owned(),
+        evidence_json: r#"{"reason":"no longer checked","retired":true}"#.to_owned(),
+        ..finding("disk.free_low", Severity::Ok)
+    };
     let staff_owned = TicketView {
         staff_owned: true,
         assignee: Some("alice".to_owned()),
@@ -167,6 +172,57 @@ fn observed_cases() -> Vec<Case> {
                 "note #7 evidence",
                 "state #7 resolved",
                 "note #7 state",
+            ],
+        },
+        Case {
+            name: "retired: a check the config dropped cancels its ticket as no longer monitored, never resolved",
+            hold: false,
+            finding: retired.clone(),
+            device: a.clone(),
+            state: State {
+                condition: Some(condition("a", true, Some(7))),
+                ticket: Some(ticket(7, TicketState::New)),
+                ..State::default()
+            },
+            expected: &[
+                "condition resolved #7",
+                "note #7 evidence",
+                "state #7 cancelled",
+                "note #7 state",
+            ],
+        },
+        Case {
+            name: "retired: a ticket someone works only gets a note",
+            hold: false,
+            finding: retired.clone(),
+            device: a.clone(),
+            state: State {
+                condition: Some(condition("a", true, Some(7))),
+                ticket: Some(staff_owned.clone()),
+                ..State::default()
+            },
+            expected: &["condition resolved #7", "note #7 evidence", "note #7 state"],
+        },
+        Case {
+            name: "retired: the last device of an incident leaving by config closes it as no longer monitored",
+            hold: false,
+            finding: retired.clone(),
+            device: a.clone(),
+            state: State {
+                condition: Some(condition("a", true, Some(9))),
+                attached_incident: Some(AttachedIncident {
+                    ticket: incident(9, 3),
+                    scope: "site=hq".to_owned(),
+                    still_firing: Vec::new(),
+                }),
+                ..State::default()
+            },
+            expected: &[
+                "condition resolved #9",
+                "note #9 evidence",
+                "recovered a #9",
+                "state #9 cancelled",
+                "note #9 state",
             ],
         },
         Case {
