@@ -141,6 +141,15 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::E
     })
 }
 
+/// Settings as they are now: a running agent's change with its config (a local edit, a fleet
+/// push); readers take a copy when they start a piece of work.
+pub type Live = tokio::sync::watch::Receiver<Settings>;
+
+/// `settings` for a reader that never sees them change.
+pub fn fixed(settings: Settings) -> Live {
+    tokio::sync::watch::channel(settings).1
+}
+
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod enroll;
 pub mod eventlog;
 pub mod finding;
+pub mod fleet;
 pub mod fixes;
 pub mod help;
 pub mod identity;

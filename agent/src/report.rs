@@ -464,7 +464,7 @@ pub async fn submit_help(_socket: &Path, _locale: &str) -> std::io::Result<HelpL
 /// reports (reproduce requests "report"): one rate limit per local user and one set of turns
 /// for both ways in.
 pub struct Reports {
-    settings: Settings,
+    settings: crate::config::Live,
     shared: Arc<Shared>,
     outbox: Arc<Outbox>,
     queued: Arc<Notify>,
@@ -479,6 +479,13 @@ impl std::fmt::Debug for Reports {
 }
 
 impl Reports {
+    /// Diagnoses with `settings` as they change from then on.
+    #[must_use]
+    pub fn following(mut self, settings: crate::config::Live) -> Self {
+        self.settings = settings;
+        self
+    }
+
     pub fn new(
         settings: Settings,
         shared: Arc<Shared>,
@@ -490,7 +497,7 @@ impl Reports {
             settings.playbooks.report_window,
         );
         Reports {
-            settings,
+            settings: crate::config::fixed(settings),
             shared,
             outbox,
             queued,
@@ -536,7 +543,8 @@ impl Reports {
     /// Diagnoses `text` and queues the report, made by `reporter` when known.
     pub async fn report(&self, text: &str, reporter: Option<&Reporter>, via: Via) -> ReportOutcome {
         let clock_skew_ms = self.shared.facts().clock_skew_ms;
-        let context = match Context::from_settings(&self.settings, clock_skew_ms) {
+        let settings = self.settings.borrow().clone();
+        let context = match Context::from_settings(&settings, clock_skew_ms) {
             Ok(context) => context,
             Err(e) => {
                 return ReportOutcome {
@@ -554,7 +562,7 @@ impl Reports {
             }
         };
         let report_id = uuid::Uuid::new_v4().to_string();
-        let results = diagnose(text, &context, &self.settings.playbooks.report_targets).await;
+        let results = diagnose(text, &context, &settings.playbooks.report_targets).await;
         let mut reply = outcome(report_id.clone(), text, &results);
         let mut finding = user_report_finding(&report_id, text, &results, reporter);
         if let Via::HelpPage { lang } = via {

@@ -64,6 +64,29 @@ pub async fn run(
 ) -> Result<(), RunError> {
     // The identity's folder is where this agent lives (its report socket too).
     settings.state_dir.clone_from(&identity.state_dir);
+    // The fleet config kept from the collector's last push runs from the start, offline too.
+    let mut pushed = crate::fleet::load(&identity.state_dir);
+    let mut fleet_status = crate::fleet::Status::default();
+    if let Some(kept) = &pushed {
+        match crate::fleet::effective(config_path.as_deref(), Some(kept)) {
+            Ok(mut layered) => {
+                layered.state_dir.clone_from(&identity.state_dir);
+                settings = layered;
+                fleet_status.version.clone_from(&kept.version);
+                tracing::info!(version = %kept.version, "running the kept fleet config");
+            }
+            Err(e) => {
+                tracing::warn!(version = %kept.version, error = %e, "the kept fleet config does not apply; running the local config alone");
+                fleet_status.refused_version.clone_from(&kept.version);
+                fleet_status.error = e;
+                pushed = None;
+            }
+        }
+    }
+    let (fleet_status_sender, fleet_status_receiver) = watch::channel(fleet_status);
+    let (site_sender, site_receiver) = watch::channel(settings.uplink.site.clone());
+    let (live_sender, live) = watch::channel(settings.clone());
+    let (fleet_pushes, mut pushes) = mpsc::channel::<crate::fleet::Pushed>(4);
     // A damaged outbox is salvaged by this very program, run as a child process: see
     // `outbox::salvage`.
     let outbox = Arc::new(Outbox::open_salvaging(
@@ -86,12 +109,15 @@ pub async fn run(
 
     // `firstline-agent report` and `help` reach this agent over a local socket; reports from
     // the help page (through the collector) are diagnosed and counted the same way.
-    let user_reports = Arc::new(crate::report::Reports::new(
-        settings.clone(),
-        shared.clone(),
-        outbox.clone(),
-        queued.clone(),
-    ));
+    let user_reports = Arc::new(
+        crate::report::Reports::new(
+            settings.clone(),
+            shared.clone(),
+            outbox.clone(),
+            queued.clone(),
+        )
+        .following(live.clone()),
+    );
     let help_links = crate::help::HelpLinks::default();
     let reports = tokio::spawn(
         crate::report::Listener {
@@ -105,17 +131,26 @@ pub async fn run(
         outbox: outbox.clone(),
         queued: queued.clone(),
         shared: shared.clone(),
-        fixer: Some(Arc::new(crate::uplink::fix::Fixer::new(settings.clone()))),
+        fixer: Some(Arc::new(
+            crate::uplink::fix::Fixer::new(settings.clone()).following(live.clone()),
+        )),
         reproducer: Some(Arc::new(
             crate::uplink::reproduce::Reproducer::new(settings.clone(), shared.clone())
-                .with_reports(user_reports),
+                .with_reports(user_reports)
+                .following(live.clone()),
         )),
         help_links: Some(help_links),
         notifier: crate::notify::NotifierSettings::for_this_program()
             .inspect_err(|e| tracing::warn!(error = %e, "finding this program's path: notices will not be shown"))
             .ok()
             .map(crate::notify::Notifier::new),
+        fleet: Some(uplink::FleetLink {
+            pushes: fleet_pushes,
+            status: fleet_status_receiver,
+            site: site_receiver,
+        }),
     };
+    let identity_state_dir = identity.state_dir.clone();
     let mut uplink_done = false;
     let mut uplink = tokio::spawn(uplink::run(
         identity,
@@ -198,24 +233,59 @@ pub async fn run(
                 let Some(path) = config_path.as_deref() else { continue };
                 config_stamp = file_stamp(path);
                 // Build the new checks before stopping the old ones: if anything about the new
-                // config fails, the old checks keep running.
-                let rebuilt = Settings::load(Some(path))
-                    .map_err(|e| e.to_string())
-                    .and_then(|new| checks::build_all(&new.checks).map_err(|e| format!("reading config {}: {e}", path.display())));
+                // config fails, the old checks keep running. The fleet config stays laid over
+                // the edited file.
+                let rebuilt = crate::fleet::effective(Some(path), pushed.as_ref())
+                    .and_then(|new| checks::build_all(&new.checks).map(|checks| (new, checks)).map_err(|e| format!("reading config {}: {e}", path.display())));
                 match rebuilt {
-                    Ok(checks) => {
-                        scheduled.abort_all();
-                        shared.forget_check_runs();
-                        generation += 1;
-                        let retired = retire_removed(&mut tracker, &checks);
-                        commit(&outbox, &shared, &queued, retired)?;
-                        scheduled = schedule(checks, generation, &runs, &shared, &tracker);
+                    Ok((new, checks)) => {
+                        scheduled = swap_checks(checks, &mut scheduled, &mut generation, &mut tracker, &runs, &Loop { outbox: &outbox, shared: &shared, queued: &queued })?;
+                        go_live(new, &identity_state_dir, &live_sender, &site_sender);
                         shared.update(|facts| facts.config_error = None);
                         tracing::info!(path = %path.display(), "config reloaded");
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "config edit refused; keeping the previous config");
                         shared.update(|facts| facts.config_error = Some(e));
+                    }
+                }
+            }
+            Some(push) = pushes.recv() => {
+                let running = fleet_status_sender.borrow().version.clone();
+                if push.version == running && pushed.as_ref().map(|p| &p.toml) == Some(&push.toml).filter(|_| !running.is_empty()) {
+                    continue;
+                }
+                if push.version.is_empty() && pushed.is_none() {
+                    continue;
+                }
+                // An empty push: no fleet config any more, the local file alone.
+                let candidate = (!push.version.is_empty()).then_some(push.clone());
+                let applied = crate::fleet::effective(config_path.as_deref(), candidate.as_ref())
+                    .and_then(|new| crate::fleet::preflight(&new).map(|()| new))
+                    .and_then(|new| checks::build_all(&new.checks).map(|checks| (new, checks)));
+                match applied {
+                    Ok((new, checks)) => {
+                        if let Err(e) = crate::fleet::save(&identity_state_dir, candidate.as_ref()) {
+                            // It runs now; after a restart the previous one would, until the
+                            // collector pushes again at connect.
+                            tracing::warn!(error = %e, "keeping the fleet config in the state folder");
+                        }
+                        scheduled = swap_checks(checks, &mut scheduled, &mut generation, &mut tracker, &runs, &Loop { outbox: &outbox, shared: &shared, queued: &queued })?;
+                        go_live(new, &identity_state_dir, &live_sender, &site_sender);
+                        pushed = candidate;
+                        tracing::info!(version = %push.version, "fleet config applied");
+                        fleet_status_sender.send_replace(crate::fleet::Status {
+                            version: push.version,
+                            ..Default::default()
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(version = %push.version, error = %e, "fleet config refused; keeping the config that runs");
+                        fleet_status_sender.send_replace(crate::fleet::Status {
+                            version: running,
+                            refused_version: push.version,
+                            error: e,
+                        });
                     }
                 }
             }
@@ -228,6 +298,50 @@ pub async fn run(
         let _ = uplink.await;
     }
     Ok(())
+}
+
+/// Where the loop writes what it decides.
+struct Loop<'a> {
+    outbox: &'a Outbox,
+    shared: &'a Arc<Shared>,
+    queued: &'a Notify,
+}
+
+/// Stops the running checks and starts `checks` as the next generation; the conditions of
+/// checks gone are retired.
+fn swap_checks(
+    checks: Vec<Box<dyn Check>>,
+    scheduled: &mut JoinSet<()>,
+    generation: &mut u64,
+    tracker: &mut Tracker,
+    runs: &mpsc::Sender<CheckRun>,
+    to: &Loop<'_>,
+) -> Result<JoinSet<()>, OutboxError> {
+    scheduled.abort_all();
+    to.shared.forget_check_runs();
+    *generation += 1;
+    let retired = retire_removed(tracker, &checks);
+    commit(to.outbox, to.shared, to.queued, retired)?;
+    Ok(schedule(checks, *generation, runs, to.shared, tracker))
+}
+
+/// New settings for everything that reads them as they change (playbooks, fixes, reports)
+/// and the site the inventory says.
+fn go_live(
+    mut settings: Settings,
+    state_dir: &Path,
+    live: &watch::Sender<Settings>,
+    site: &watch::Sender<String>,
+) {
+    settings.state_dir = state_dir.to_owned();
+    site.send_if_modified(|now| {
+        let changed = *now != settings.uplink.site;
+        if changed {
+            now.clone_from(&settings.uplink.site);
+        }
+        changed
+    });
+    live.send_replace(settings);
 }
 
 /// Writes the tracker's decisions to the outbox in one transaction and wakes the uplink.

@@ -144,12 +144,22 @@ fn clean_text(text: &str, max_bytes: usize) -> String {
     clean
 }
 
-pub fn hello(last_sequence: u64, acked_sequence: u64) -> pb::AgentMessage {
+pub fn hello(last_sequence: u64, acked_sequence: u64, config_version: &str) -> pb::AgentMessage {
     message(pb::agent_message::Body::Hello(pb::Hello {
         protocol_version: firstline_proto::PROTOCOL_VERSION,
         agent_version: crate::AGENT_VERSION.to_owned(),
         last_sequence,
         acked_sequence,
+        config_version: config_version.to_owned(),
+    }))
+}
+
+/// The fleet config this agent runs, or the push it refused and why.
+pub fn config_status(status: &crate::fleet::Status) -> pb::AgentMessage {
+    message(pb::agent_message::Body::ConfigStatus(pb::ConfigStatus {
+        version: status.version.clone(),
+        refused_version: status.refused_version.clone(),
+        error: clean_text(&status.error, 4096),
     }))
 }
 
@@ -234,6 +244,8 @@ pub enum FromCollector {
     },
     /// A request this agent version does not act on yet; named for the log.
     Unsupported(&'static str),
+    /// The device's fleet config (an empty version: none, the local file alone).
+    Config(crate::fleet::Pushed),
     /// A desktop notification for one user of this device, within the limits below.
     Notice(crate::notify::Notice),
     /// A notice refused as it arrived (empty or over-long text, a bad id or account): logged.
@@ -614,7 +626,10 @@ impl TryFrom<pb::CollectorMessage> for FromCollector {
                     server_time_unix_ms: ack.server_time_unix_ms.filter(|ms| *ms > 0),
                 },
                 Body::Reproduce(request) => reproduce_request(request),
-                Body::Config(_) => FromCollector::Unsupported("config push"),
+                Body::Config(push) => FromCollector::Config(crate::fleet::Pushed {
+                    version: clean_text(&push.version, 128),
+                    toml: push.agent_toml,
+                }),
                 Body::HelpLink(link) => help_link(link),
                 Body::Notice(notice) => user_notice(notice),
                 Body::Fix(request) => fix_request(request),

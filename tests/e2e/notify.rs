@@ -586,6 +586,7 @@ async fn a_notice_on_the_agents_stream_is_shown_by_the_uplink() {
         reproducer: None,
         help_links: None,
         notifier: Some(bus.notifier(&bus.dir.path().join("help-opened"))),
+        fleet: None,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (state, _) = tokio::sync::watch::channel(firstline_agent::uplink::UplinkState::Starting);

@@ -281,6 +281,7 @@ impl TestAgent {
             reproducer: None,
             help_links: None,
             notifier: None,
+            fleet: None,
         };
         let task = tokio::spawn(uplink::run(
             identity,

@@ -20,7 +20,7 @@ const REMEMBERED: usize = 32;
 pub const MAX_PENDING: usize = 4;
 
 pub struct Fixer {
-    settings: Settings,
+    settings: crate::config::Live,
     runs: Arc<DailyRuns>,
     /// One fix at a time: two changes at once could not be told apart in their verification.
     turn: Arc<Semaphore>,
@@ -75,9 +75,16 @@ impl Fixer {
         Self::with_runs(settings, runs)
     }
 
+    /// Runs with `settings` as they change from then on.
+    #[must_use]
+    pub fn following(mut self, settings: crate::config::Live) -> Self {
+        self.settings = settings;
+        self
+    }
+
     pub fn with_runs(settings: Settings, runs: DailyRuns) -> Self {
         Self {
-            settings,
+            settings: crate::config::fixed(settings),
             runs: Arc::new(runs),
             turn: Arc::new(Semaphore::new(1)),
             pending: Arc::new(Semaphore::new(MAX_PENDING)),
@@ -158,7 +165,7 @@ impl Fixer {
         let Ok(turn) = self.turn.clone().acquire_owned().await else {
             return FixReport::refused(&ask.fix, "the agent is stopping".to_owned());
         };
-        let settings = self.settings.clone();
+        let settings = self.settings.borrow().clone();
         let runs = self.runs.clone();
         let limit = settings.fixes.run_limit;
         let task_ask = ask.clone();

@@ -67,6 +67,32 @@ pub struct UplinkContext {
     pub help_links: Option<HelpLinks>,
     /// Shows the collector's notices to this device's users; without one, they are logged.
     pub notifier: Option<crate::notify::Notifier>,
+    /// Where fleet config pushes go and what the agent runs; without it, pushes are logged.
+    pub fleet: Option<FleetLink>,
+}
+
+/// Between the uplink and the part of the agent that applies fleet config.
+#[derive(Debug, Clone)]
+pub struct FleetLink {
+    /// Pushes from the collector.
+    pub pushes: mpsc::Sender<crate::fleet::Pushed>,
+    /// The version run, or the push refused and why: sent after each Welcome and on change.
+    pub status: watch::Receiver<crate::fleet::Status>,
+    /// Where this device is, as its config now says (sent with the inventory, at once when
+    /// it changes).
+    pub site: watch::Receiver<String>,
+}
+
+/// Resolves when `receiver` (if any) sees a new value; never without one or once its sender
+/// is gone.
+async fn changed<T>(receiver: &mut Option<watch::Receiver<T>>) {
+    if let Some(receiver) = receiver
+        && receiver.changed().await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
+
 }
 
 /// Findings per message.
@@ -228,10 +254,17 @@ async fn session(
     let mut client = pb::telemetry_client::TelemetryClient::new(channel);
     let (outbound, outbound_stream) = mpsc::channel::<pb::AgentMessage>(64);
     // Hello is queued before the call so the collector finds it first on the stream.
+    let mut fleet_status = context.fleet.as_ref().map(|fleet| fleet.status.clone());
+    let mut fleet_site = context.fleet.as_ref().map(|fleet| fleet.site.clone());
+    let running_version = fleet_status
+        .as_mut()
+        .map(|status| status.borrow_and_update().version.clone())
+        .unwrap_or_default();
     outbound
         .send(wire::hello(
             context.outbox.last_sequence()?,
             context.outbox.acked_through()?,
+            &running_version,
         ))
         .await
         .map_err(|_| SessionError::Protocol("outbound queue closed".to_owned()))?;
@@ -305,6 +338,14 @@ async fn session(
     let mut inventory_timer = tokio::time::interval(settings.inventory_interval);
     inventory_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let closed = || SessionError::Protocol("the stream closed while sending".to_owned());
+    // The collector learns what this agent runs (or refused) on every new stream.
+    if let Some(status) = fleet_status.as_mut() {
+        let now = status.borrow_and_update().clone();
+        outbound.send(wire::config_status(&now)).await.map_err(|_| closed())?;
+    }
+    if let Some(site) = fleet_site.as_mut() {
+        site.borrow_and_update();
+    }
     // Reproduce answers come back here from their tasks, to go out on this stream.
     let (answers, mut answered) = tokio::sync::mpsc::channel::<pb::AgentMessage>(8);
     loop {
@@ -344,11 +385,20 @@ async fn session(
                     outbound.send(wire::help_link_request(&request_id, &ask)).await.map_err(|_| closed())?;
                 }
             }
+            () = changed(&mut fleet_status) => {
+                let now = fleet_status.as_mut().map(|status| status.borrow_and_update().clone()).unwrap_or_default();
+                outbound.send(wire::config_status(&now)).await.map_err(|_| closed())?;
+            }
+            // A new site goes out with a fresh inventory now, not at the next tick.
+            () = changed(&mut fleet_site) => inventory_timer.reset_immediately(),
             _ = inventory_timer.tick() => {
                 let mut gathered = tokio::task::spawn_blocking(inventory::gather)
                     .await
                     .map_err(|e| SessionError::Protocol(format!("gathering inventory: {e}")))?;
-                gathered.site.clone_from(&settings.site);
+                match fleet_site.as_mut() {
+                    Some(site) => gathered.site.clone_from(&site.borrow_and_update()),
+                    None => gathered.site.clone_from(&settings.site),
+                }
                 outbound.send(wire::inventory(gathered)).await.map_err(|_| closed())?;
             }
             _ = heartbeat.tick() => {
@@ -459,6 +509,14 @@ async fn session(
                     Ok(FromCollector::NoticeRefused { id, reason }) => {
                         tracing::warn!(notice = %id, %reason, "notice refused");
                     }
+                    Ok(FromCollector::Config(pushed)) => match &context.fleet {
+                        Some(fleet) => {
+                            tracing::info!(version = %pushed.version, "the collector pushed a fleet config");
+                            // Applied by the runtime, which answers through the status.
+                            fleet.pushes.send(pushed).await.map_err(|_| SessionError::Protocol("the agent is stopping".to_owned()))?;
+                        }
+                        None => tracing::info!(version = %pushed.version, "this agent does not take fleet config"),
+                    },
                     Ok(FromCollector::Unsupported(what)) => {
                         tracing::warn!(request = what, "the collector asked for something this agent version does not do");
                     }
@@ -647,6 +705,7 @@ mod tests {
             reproducer: None,
             help_links: None,
             notifier: None,
+            fleet: None,
         };
         let before = self_report(&context);
         assert_eq!(before.check_cycle_ms, None, "no check has run yet");

@@ -33,7 +33,7 @@ const RUNNING: usize = 2;
 pub const MAX_PENDING: usize = 8;
 
 pub struct Reproducer {
-    settings: Settings,
+    settings: crate::config::Live,
     shared: Arc<Shared>,
     /// Where help-page reports go; without it they are declined.
     reports: Option<Arc<Reports>>,
@@ -81,9 +81,16 @@ impl std::fmt::Debug for Reproducer {
 }
 
 impl Reproducer {
+    /// Runs with `settings` as they change from then on.
+    #[must_use]
+    pub fn following(mut self, settings: crate::config::Live) -> Self {
+        self.settings = settings;
+        self
+    }
+
     pub fn new(settings: Settings, shared: Arc<Shared>) -> Self {
         Self {
-            settings,
+            settings: crate::config::fixed(settings),
             shared,
             reports: None,
             turns: Semaphore::new(RUNNING),
@@ -177,7 +184,8 @@ impl Reproducer {
             .acquire()
             .await
             .map_err(|_| "the agent is stopping".to_owned())?;
-        let context = Context::from_settings(&self.settings, self.shared.facts().clock_skew_ms)?;
+        let settings = self.settings.borrow().clone();
+        let context = Context::from_settings(&settings, self.shared.facts().clock_skew_ms)?;
         tracing::info!(playbook = playbook.name(), target, "reproducing on request");
         let result = tokio::time::timeout(RUN_LIMIT, playbooks::run(playbook, target, &context))
             .await
