@@ -22,8 +22,14 @@ pub const FILE: &str = "fleet-config.json";
 
 /// Keys a push may not set, with why.
 const LOCAL_ONLY: [(&str, &str); 3] = [
-    ("state_dir", "where the agent keeps its state is the device's own"),
-    ("collector_url", "whom the agent reports to is set at enrollment"),
+    (
+        "state_dir",
+        "where the agent keeps its state is the device's own",
+    ),
+    (
+        "collector_url",
+        "whom the agent reports to is set at enrollment",
+    ),
     ("playbooks.report_socket", "a local path, the device's own"),
 ];
 
@@ -121,7 +127,10 @@ pub fn preflight(settings: &Settings) -> Result<(), String> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 match path.parent().map(std::fs::metadata) {
                     Some(Ok(parent)) if parent.is_dir() => None,
-                    Some(Ok(_)) => Some(format!("{} is not a folder", path.parent().unwrap_or(path).display())),
+                    Some(Ok(_)) => Some(format!(
+                        "{} is not a folder",
+                        path.parent().unwrap_or(path).display()
+                    )),
                     Some(Err(e)) => Some(e.to_string()),
                     None => None,
                 }
@@ -227,8 +236,14 @@ mod tests {
     fn a_push_may_not_move_the_agent_or_its_collector_and_says_which_key() {
         for (pushed, key) in [
             ("state_dir = \"/tmp/x\"", "state_dir"),
-            ("collector_url = \"https://evil.example:50051\"", "collector_url"),
-            ("[playbooks]\nreport_socket = \"/tmp/s\"", "playbooks.report_socket"),
+            (
+                "collector_url = \"https://evil.example:50051\"",
+                "collector_url",
+            ),
+            (
+                "[playbooks]\nreport_socket = \"/tmp/s\"",
+                "playbooks.report_socket",
+            ),
         ] {
             let error = layered("", pushed).expect_err(pushed);
             assert!(error.starts_with(key), "{error}");
@@ -238,10 +253,16 @@ mod tests {
 
     #[test]
     fn the_collector_validates_with_the_agents_own_rules() {
-        assert_eq!(validate("[checks.dns]\nnames = [\"intranet.example.com\"]\n"), Ok(()));
+        assert_eq!(
+            validate("[checks.dns]\nnames = [\"intranet.example.com\"]\n"),
+            Ok(())
+        );
         let error = validate("[checks.disk]\nused_pct = { raise = 50.0, clear = 70.0 }\n")
             .expect_err("clear above raise");
-        assert!(error.contains("clear (70) must not be above raise (50)"), "{error}");
+        assert!(
+            error.contains("clear (70) must not be above raise (50)"),
+            "{error}"
+        );
         let error = validate("[checks.dnss]\n").expect_err("unknown key");
         assert!(error.contains("dnss"), "{error}");
     }
@@ -259,9 +280,13 @@ mod tests {
         };
         let ok = Settings::parse(&watch(&dir.path().join("later")), Path::new("t")).expect("reads");
         assert_eq!(preflight(&ok), Ok(()), "a folder that will appear is fine");
-        let under_a_file = Settings::parse(&watch(&file.join("crashes")), Path::new("t")).expect("reads");
+        let under_a_file =
+            Settings::parse(&watch(&file.join("crashes")), Path::new("t")).expect("reads");
         let error = preflight(&under_a_file).expect_err("under a file");
-        assert!(error.starts_with("checks.watch[0] (crashes): cannot watch"), "{error}");
+        assert!(
+            error.starts_with("checks.watch[0] (crashes): cannot watch"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -132,6 +132,13 @@ impl Sessions {
         }
     }
 
+    /// Tells every session connected here to look again (groups or policies changed).
+    pub fn nudge_all(&self) {
+        for session in self.lock().values() {
+            session.nudge.notify_one();
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveSession>> {
         lock(&self.live)
     }
@@ -266,6 +273,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             budget: Mutex::new(DeviceBudget::new(&self.limits)),
             pace: self.sessions.pace(&device_id, &self.limits),
             sessions: self.sessions.clone(),
+            config: Mutex::new(ConfigSent::default()),
             paced: AtomicBool::new(false),
             report_tickets_per_hour: self.limits.device_report_tickets_per_hour,
             help_base: self.help_base.clone(),
@@ -340,6 +348,19 @@ struct Session {
     help_base: Arc<str>,
     /// To nudge other devices a fix's next step asks (an incident's devices after its canary).
     sessions: Arc<Sessions>,
+    /// The fleet config the agent runs and what this stream pushed.
+    config: Mutex<ConfigSent>,
+}
+
+/// Where a stream stands with the device's fleet config.
+#[derive(Debug, Default)]
+struct ConfigSent {
+    /// The version the agent says it runs.
+    running: String,
+    /// The version last pushed on this stream (not pushed again until something changes).
+    pushed: Option<String>,
+    /// The groups' and policies' generation the push was worked out at.
+    generation: Option<i64>,
 }
 
 impl Session {
@@ -386,6 +407,7 @@ impl Session {
                     )));
                 }
                 tracing::debug!(device = %self.device_id, agent_version = %hello.agent_version, "hello");
+                self.config_sent().running.clone_from(&hello.config_version);
                 // While the store cannot commit, an agent would only send what cannot be
                 // stored: ask it to come back later (it keeps its findings), without a word in
                 // the log per device — the store's health says it once.
@@ -420,12 +442,14 @@ impl Session {
         self.send(wire::welcome(&self.device_id, committed, heartbeat_secs))
             .await?;
         // Requests that waited while the device was away, or were sent on a stream that broke
-        // before the answer came.
+        // before the answer came; the fleet config, when the agent runs another.
+        self.deliver_config(true).await?;
         self.deliver_reproduce(true).await?;
 
         while let Some(incoming) = next().await? {
             let body = match incoming {
                 Incoming::Nudge => {
+                    self.deliver_config(false).await?;
                     self.deliver_reproduce(false).await?;
                     continue;
                 }
@@ -454,6 +478,8 @@ impl Session {
                         .await;
                     }
                     tracing::debug!(device = %self.device_id, hostname = %inventory.hostname, "inventory stored");
+                    // A new site or hostname may put the device in other groups.
+                    self.deliver_config(true).await?;
                 }
                 Body::Findings(batch) => self.ingest_findings(batch).await?,
                 Body::Heartbeat(heartbeat) => {
@@ -475,10 +501,25 @@ impl Session {
                     // our clock, so the agent measures its skew every heartbeat, not only when
                     // it connects: a clock stepped mid-session is a finding within a beat.
                     self.send(wire::ack(committed, Vec::new())).await?;
-                    // Another collector may have queued a request for this device.
+                    // Another collector may have queued a request for this device, or changed
+                    // a policy.
+                    self.deliver_config(false).await?;
                     self.deliver_reproduce(false).await?;
                 }
                 Body::HelpLinkRequest(request) => self.answer_help_link(request).await?,
+                Body::ConfigStatus(status) => {
+                    let report = wire::config_report(status).map_err(|e| {
+                        Status::invalid_argument(format!("config status refused: {e}"))
+                    })?;
+                    if let Some(error) = &report.error {
+                        tracing::warn!(device = %self.device_id, refused = ?report.refused_version, %error, "the agent refused its fleet config");
+                    }
+                    self.config_sent().running = report.version.clone().unwrap_or_default();
+                    self.store
+                        .record_config_report(&self.device_id, &report, now_ms())
+                        .await
+                        .map_err(|e| store_unavailable(&self.device_id, e))?;
+                }
                 Body::FixResult(result) => self.record_fix_result(result).await?,
                 Body::ReproduceResult(result) => {
                     let result = wire::ReproduceAnswer::try_from(result).map_err(|e| {
@@ -502,6 +543,49 @@ impl Session {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn config_sent(&self) -> std::sync::MutexGuard<'_, ConfigSent> {
+        self.config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Pushes the device its fleet config when it runs another and this stream has not
+    /// pushed it yet. Worked out again when `fresh` or when groups or policies changed (any
+    /// collector's change: the generation is the database's).
+    async fn deliver_config(&self, fresh: bool) -> Result<(), Status> {
+        let generation = self
+            .store
+            .fleet_generation()
+            .await
+            .map_err(|e| store_unavailable(&self.device_id, e))?;
+        if !fresh && self.config_sent().generation == Some(generation) {
+            return Ok(());
+        }
+        let Some(config) = self
+            .store
+            .effective_config(&self.device_id)
+            .await
+            .map_err(|e| store_unavailable(&self.device_id, e))?
+        else {
+            return Ok(());
+        };
+        let push = {
+            let mut sent = self.config_sent();
+            sent.generation = Some(generation);
+            let due = config.version != sent.running
+                && sent.pushed.as_deref() != Some(config.version.as_str());
+            if due {
+                sent.pushed = Some(config.version.clone());
+            }
+            due
+        };
+        if push {
+            tracing::info!(device = %self.device_id, version = %config.version, policies = ?config.policies, "pushing the fleet config");
+            self.send(wire::config_push(&config)).await?;
         }
         Ok(())
     }

@@ -440,6 +440,52 @@ pub fn help_link_refused(request_id: &str, why: &str) -> pb::CollectorMessage {
     }
 }
 
+/// The device's fleet config (an empty one: none, its local file alone).
+pub fn config_push(config: &crate::store::fleet::EffectiveConfig) -> pb::CollectorMessage {
+    pb::CollectorMessage {
+        body: Some(pb::collector_message::Body::Config(pb::ConfigPush {
+            agent_toml: config.toml.clone(),
+            version: config.version.clone(),
+        })),
+    }
+}
+
+/// A version an agent names: short, printable.
+fn config_version(field: &str, text: String) -> Result<String, String> {
+    if text.len() > 128 || text.chars().any(char::is_control) {
+        return Err(format!(
+            "{field} must be at most 128 bytes without control characters"
+        ));
+    }
+    Ok(text)
+}
+
+/// What an agent says about its fleet config, checked; its error is cut to 4 KiB.
+pub fn config_report(
+    status: pb::ConfigStatus,
+) -> Result<crate::store::fleet::ConfigReport, String> {
+    let version = config_version("version", status.version)?;
+    let refused = config_version("refused_version", status.refused_version)?;
+    let mut error: String = status
+        .error
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    if error.len() > 4096 {
+        let mut end = 4096;
+        while !error.is_char_boundary(end) {
+            end -= 1;
+        }
+        error.truncate(end);
+    }
+    Ok(crate::store::fleet::ConfigReport {
+        version: Some(version),
+        refused_version: (!refused.is_empty()).then_some(refused),
+        error: (!error.is_empty()).then_some(error),
+        reported_at_ms: None,
+    })
+}
+
 pub fn notice(notice: &crate::store::help::UserNotice) -> pb::CollectorMessage {
     pb::CollectorMessage {
         body: Some(pb::collector_message::Body::Notice(pb::UserNotice {

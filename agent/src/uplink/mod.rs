@@ -92,7 +92,6 @@ async fn changed<T>(receiver: &mut Option<watch::Receiver<T>>) {
         return;
     }
     std::future::pending().await
-
 }
 
 /// Findings per message.
@@ -341,7 +340,10 @@ async fn session(
     // The collector learns what this agent runs (or refused) on every new stream.
     if let Some(status) = fleet_status.as_mut() {
         let now = status.borrow_and_update().clone();
-        outbound.send(wire::config_status(&now)).await.map_err(|_| closed())?;
+        outbound
+            .send(wire::config_status(&now))
+            .await
+            .map_err(|_| closed())?;
     }
     if let Some(site) = fleet_site.as_mut() {
         site.borrow_and_update();

@@ -26,6 +26,7 @@ pub const API_KEY_PREFIX: &str = "flk_";
 
 pub mod access;
 pub mod fixes;
+pub(crate) mod fleet;
 pub(crate) mod paging;
 pub mod search;
 pub mod staff;
@@ -165,6 +166,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(knowledge))
         .routes(routes!(search::search))
         .routes(routes!(staff::list_people))
+        .routes(routes!(fleet::device_config))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Technician, request, next)
         }));
@@ -187,6 +189,11 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::acknowledge_alert))
         .routes(routes!(staff::put_person, staff::delete_person))
         .routes(routes!(fixes::set_mode))
+        .routes(routes!(fleet::fleet))
+        .routes(routes!(fleet::add_group))
+        .routes(routes!(fleet::add_policy))
+        .routes(routes!(fleet::change_policy, fleet::show_policy))
+        .routes(routes!(fleet::roll_back))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));

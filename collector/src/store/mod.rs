@@ -280,6 +280,7 @@ pub mod channels;
 pub mod device_list;
 pub mod findings_days;
 pub mod fixes;
+pub mod fleet;
 pub mod health;
 pub mod help;
 pub mod metrics;
