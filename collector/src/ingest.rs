@@ -361,6 +361,8 @@ struct ConfigSent {
     pushed: Option<String>,
     /// The groups' and policies' generation the push was worked out at.
     generation: Option<i64>,
+    /// The version the agent last said it refused.
+    refused: Option<String>,
 }
 
 impl Session {
@@ -514,7 +516,11 @@ impl Session {
                     if let Some(error) = &report.error {
                         tracing::warn!(device = %self.device_id, refused = ?report.refused_version, %error, "the agent refused its fleet config");
                     }
-                    self.config_sent().running = report.version.clone().unwrap_or_default();
+                    {
+                        let mut sent = self.config_sent();
+                        sent.running = report.version.clone().unwrap_or_default();
+                        sent.refused.clone_from(&report.refused_version);
+                    }
                     self.store
                         .record_config_report(&self.device_id, &report, now_ms())
                         .await
@@ -573,7 +579,7 @@ impl Session {
         else {
             return Ok(());
         };
-        let push = {
+        let (push, stale_refusal) = {
             let mut sent = self.config_sent();
             sent.generation = Some(generation);
             let due = config.version != sent.running
@@ -581,8 +587,27 @@ impl Session {
             if due {
                 sent.pushed = Some(config.version.clone());
             }
-            due
+            // A refusal of a version no longer wanted (rolled back) says nothing any more.
+            let stale = config.version == sent.running
+                && sent
+                    .refused
+                    .as_ref()
+                    .is_some_and(|refused| *refused != config.version);
+            if stale {
+                sent.refused = None;
+            }
+            (due, stale.then(|| sent.running.clone()))
         };
+        if let Some(running) = stale_refusal {
+            let report = crate::store::fleet::ConfigReport {
+                version: Some(running),
+                ..Default::default()
+            };
+            self.store
+                .record_config_report(&self.device_id, &report, now_ms())
+                .await
+                .map_err(|e| store_unavailable(&self.device_id, e))?;
+        }
         if push {
             tracing::info!(device = %self.device_id, version = %config.version, policies = ?config.policies, "pushing the fleet config");
             self.send(wire::config_push(&config)).await?;

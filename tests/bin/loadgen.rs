@@ -179,6 +179,7 @@ impl Device {
                 agent_version: "bench".to_owned(),
                 last_sequence: 0,
                 acked_sequence: 0,
+                config_version: String::new(),
             })))
             .await?;
         let mut inbound = pb::telemetry_client::TelemetryClient::new(channel)

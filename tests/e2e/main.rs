@@ -13,6 +13,7 @@ mod enrollment;
 mod fix_loop;
 mod fix_network;
 mod fixes;
+mod fleet;
 mod guard;
 mod hardening;
 mod help;

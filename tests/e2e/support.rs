@@ -475,6 +475,7 @@ pub fn hello() -> pb::AgentMessage {
             agent_version: "test".to_owned(),
             last_sequence: 0,
             acked_sequence: 0,
+            config_version: String::new(),
         })),
     }
 }

@@ -297,6 +297,7 @@ async fn protocol_violations_end_the_stream_with_a_clear_status() {
                     agent_version: "x".to_owned(),
                     last_sequence: 0,
                     acked_sequence: 0,
+                    config_version: String::new(),
                 })),
             }],
             tonic::Code::FailedPrecondition,

@@ -13,9 +13,8 @@ use crate::store::fleet::{
     ConfigReport, EffectiveConfig, FleetError, Group, GroupRule, Policy, PolicyVersion,
 };
 
-/// A group to add.
+/// A group to add (unknown fields are refused by the rule, which takes all but `name`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct NewGroup {
     name: String,
     #[serde(flatten)]

@@ -1,0 +1,280 @@
+//! Fleet configuration end to end, with real agents: a policy for the group "warsaw" reaches
+//! only the Warsaw agents, which start checking what it names; a policy an agent cannot run
+//! is refused by the agent, said with its reason, and the last good config keeps running; a
+//! rollback restores the earlier version everywhere; an agent restarted while the collector
+//! is away runs the config it was pushed.
+
+use std::time::{Duration, Instant};
+
+use firstline_collector::model::{Role, Severity, StoredFinding};
+use serde_json::{Value, json};
+
+use crate::servers::SilentResolver;
+use crate::support::{
+    TestAgent, TestCollector, agent_config, enroll_with, http_json, wait_for, write_config,
+};
+
+fn firing(finding: &StoredFinding) -> bool {
+    finding.finding.severity >= Severity::Warning
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_reaches_its_group_a_refused_one_keeps_the_last_good_and_rollback_restores() {
+    let silent = SilentResolver::start().await;
+    let mut collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    let key =
+        firstline_collector::http::create_api_key(&collector.running().store, "ada", Role::Admin)
+            .await
+            .expect("api key");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crashes = tempfile::tempdir().expect("crash folder");
+
+    // Two PCs in Warsaw, one in Kraków, each with its own local file saying where it is.
+    let mut agents = Vec::new();
+    for (n, site) in ["warsaw", "warsaw", "krakow"].into_iter().enumerate() {
+        let identity = enroll_with(
+            &collector,
+            &collector.token().await,
+            &dir.path().join(format!("agent-{n}")),
+        )
+        .await
+        .expect("enrolls");
+        let config = dir.path().join(format!("agent-{n}.toml"));
+        write_config(
+            &config,
+            &format!("site = \"{site}\"\n{}", agent_config(&[])),
+        );
+        let mut agent = TestAgent::start_full(identity.clone(), &config);
+        agent.wait_connected().await;
+        agents.push((identity, config, Some(agent)));
+    }
+    let ids: Vec<String> = agents
+        .iter()
+        .map(|(identity, ..)| identity.device_id().to_owned())
+        .collect();
+    let device = |n: usize| ids[n].clone();
+    let store = collector.running().store.clone();
+    for n in 0..3 {
+        let id = device(n);
+        wait_for("the inventory with the site", || async {
+            let device = store.device(&id).await.ok()??;
+            (!device.site.is_empty()).then_some(())
+        })
+        .await;
+    }
+    let api = |method: &'static str, path: String, body: Option<Value>| {
+        let key = key.clone();
+        async move { http_json(http, method, &path, Some(&key), body.as_ref()).await }
+    };
+
+    let (status, group) = api(
+        "POST",
+        "/api/v1/fleet/groups".to_owned(),
+        Some(json!({"name": "warsaw", "kind": "site", "site": "warsaw"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{group}");
+
+    // A policy the agents' own rules refuse is refused at the API, naming the key.
+    let (status, refused) = api(
+        "POST",
+        "/api/v1/fleet/policies".to_owned(),
+        Some(json!({"name": "broken", "group": "warsaw",
+            "toml": "[checks.disk]\nused_pct = { raise = 50.0, clear = 70.0 }\n"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["field"], "toml");
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("checks.disk")
+                && e.contains("clear (70) must not be above raise (50)")),
+        "{refused}"
+    );
+
+    // The intranet's name, checked against the office resolver, for Warsaw only.
+    let dns = |names: &str| {
+        format!(
+            "[checks.dns]\nnames = [{names}]\nservers = [\"{}\"]\ninterval = \"200ms\"\ntimeout = \"300ms\"\nfor = \"0s\"\n\n[[checks.watch]]\nname = \"app-crashes\"\npath = \"{}\"\npattern = \"*.crash\"\n",
+            silent.address,
+            crashes.path().display()
+        )
+    };
+    let asked = Instant::now();
+    let (status, policy) = api(
+        "POST",
+        "/api/v1/fleet/policies".to_owned(),
+        Some(json!({"name": "warsaw intranet", "group": "warsaw",
+            "toml": dns("\"intranet.example.com\""), "note": "the intranet, from the office resolver"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{policy}");
+    let policy_id = policy["id"].as_i64().expect("id");
+    for n in [0, 1] {
+        collector
+            .wait_for_finding(&device(n), "dns.resolve", "intranet.example.com", firing)
+            .await;
+    }
+    eprintln!(
+        "policy saved to both Warsaw agents' findings: {:?}",
+        asked.elapsed()
+    );
+    let config_of = |n: usize| {
+        let id = device(n);
+        let api = &api;
+        async move {
+            api("GET", format!("/api/v1/devices/{id}/config"), None)
+                .await
+                .1
+        }
+    };
+    let v1 = wait_for("Warsaw runs the policy", || async {
+        let config = config_of(0).await;
+        (config["reported"]["version"] == config["effective"]["version"]
+            && config["effective"]["version"] != "")
+            .then(|| {
+                config["effective"]["version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+    })
+    .await;
+    let krakow = config_of(2).await;
+    assert_eq!(krakow["effective"]["version"], "", "{krakow}");
+    assert!(
+        collector
+            .findings(&device(2))
+            .await
+            .iter()
+            .all(|f| f.finding.check != "dns.resolve"),
+        "Kraków never checks the intranet"
+    );
+
+    // Version 2 adds the mail server's name; then it is rolled back to version 1.
+    let (status, changed) = api(
+        "PUT",
+        format!("/api/v1/fleet/policies/{policy_id}"),
+        Some(json!({"toml": dns("\"intranet.example.com\", \"mail.example.com\""), "note": "mail too"})),
+    )
+    .await;
+    assert_eq!(
+        (status, changed["version"].as_i64()),
+        (200, Some(2)),
+        "{changed}"
+    );
+    collector
+        .wait_for_finding(&device(0), "dns.resolve", "mail.example.com", firing)
+        .await;
+    let (status, rolled) = api(
+        "POST",
+        format!("/api/v1/fleet/policies/{policy_id}/rollback"),
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(
+        (status, rolled["version"].as_i64()),
+        (200, Some(3)),
+        "{rolled}"
+    );
+    for n in [0, 1] {
+        wait_for("the rollback on every Warsaw device", || async {
+            (config_of(n).await["reported"]["version"] == v1.as_str()).then_some(())
+        })
+        .await;
+    }
+    let (_, detail) = api("GET", format!("/api/v1/fleet/policies/{policy_id}"), None).await;
+    let trail: Vec<(i64, String)> = detail["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_i64().unwrap_or(0),
+                v["author"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            (3, "ada".to_owned()),
+            (2, "ada".to_owned()),
+            (1, "ada".to_owned())
+        ]
+    );
+    assert!(
+        detail["versions"][1]["diff"].as_str().is_some_and(
+            |d| d.contains("+ names = [\"intranet.example.com\", \"mail.example.com\"]")
+        ),
+        "{detail}"
+    );
+
+    // A watch under a file cannot start on the device: the agents refuse version 4, say
+    // why, and keep running version 1's config.
+    let blocker = crashes.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").expect("write");
+    let (status, _) = api(
+        "PUT",
+        format!("/api/v1/fleet/policies/{policy_id}"),
+        Some(json!({"toml": format!("[[checks.watch]]\nname = \"more-crashes\"\npath = \"{}\"\n", blocker.join("crashes").display())})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let refusal = wait_for("the agent's refusal", || async {
+        let config = config_of(0).await;
+        config["reported"]["error"]
+            .as_str()
+            .map(str::to_owned)
+            .map(|e| (e, config))
+    })
+    .await;
+    assert!(refusal.0.contains("cannot watch"), "{}", refusal.0);
+    assert_eq!(
+        refusal.1["reported"]["version"],
+        v1.as_str(),
+        "the last good config runs"
+    );
+    let (_, fleet) = api("GET", "/api/v1/fleet".to_owned(), None).await;
+    let refused_version = refusal.1["reported"]["refused_version"].clone();
+    assert!(
+        fleet["versions"].as_array().is_some_and(|versions| versions
+            .iter()
+            .any(|v| v["version"] == refused_version && v["refused"].as_i64() >= Some(1))),
+        "{fleet}"
+    );
+    // Back to version 1, so the restart below runs it.
+    let (status, _) = api(
+        "POST",
+        format!("/api/v1/fleet/policies/{policy_id}/rollback"),
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for("version 1 again", || async {
+        let config = config_of(0).await;
+        (config["reported"]["version"] == v1.as_str() && config["reported"]["error"].is_null())
+            .then_some(())
+    })
+    .await;
+
+    // Warsaw's first PC restarts while the collector is away: it runs the pushed config it
+    // kept (its local file watches nothing), so a crash meanwhile is caught and delivered.
+    for agent in agents.iter_mut().map(|(_, _, agent)| agent.take()) {
+        if let Some(agent) = agent {
+            agent.stop().await;
+        }
+    }
+    collector.stop().await;
+    let offline = TestAgent::start_full(agents[0].0.clone(), &agents[0].1);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    crate::support::drop_crash(crashes.path(), "outlook.exe");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    collector.restart().await;
+    collector
+        .wait_for_finding(&device(0), "crash.new_file", "outlook.exe", firing)
+        .await;
+    offline.stop().await;
+}
