@@ -53,3 +53,14 @@ ALTER TABLE devices ADD COLUMN config_version TEXT;
 ALTER TABLE devices ADD COLUMN config_refused_version TEXT;
 ALTER TABLE devices ADD COLUMN config_error TEXT;
 ALTER TABLE devices ADD COLUMN config_reported_at_ms BIGINT;
+
+-- Safe rollout: a new version goes first to its canaries (a share of the group's devices,
+-- picked when the rollout starts, and/or a canary group); the others run `stable_version`
+-- until it is promoted (or rolled back).
+ALTER TABLE policies ADD COLUMN stable_version BIGINT;
+ALTER TABLE policies ADD COLUMN canary_group_id BIGINT REFERENCES device_groups (id);
+CREATE TABLE policy_canaries (
+    policy_id  BIGINT NOT NULL REFERENCES policies (id) ON DELETE CASCADE,
+    device_id  TEXT NOT NULL,
+    PRIMARY KEY (policy_id, device_id)
+);

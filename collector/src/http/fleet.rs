@@ -54,6 +54,10 @@ pub(crate) struct PolicyBody {
     /// Why, for the audit trail.
     #[serde(default)]
     note: String,
+    /// A change rolled out to canaries first (not for a new policy): the rest keep the
+    /// version before until `POST …/promote`.
+    #[serde(default)]
+    canary: Option<crate::store::fleet::Rollout>,
 }
 
 /// A policy with its versions, newest first, each with what changed from the one before.
@@ -218,6 +222,7 @@ pub(crate) async fn add_policy(
             request.precedence.unwrap_or(0),
             &request.toml,
             &request.note,
+            request.canary.as_ref(),
             &caller.name,
             crate::model::now_ms(),
         )
@@ -272,6 +277,7 @@ pub(crate) async fn change_policy(
             request.precedence.unwrap_or(current.precedence),
             &request.toml,
             &request.note,
+            request.canary.as_ref(),
             &caller.name,
             crate::model::now_ms(),
         )
@@ -282,6 +288,25 @@ pub(crate) async fn change_policy(
             Json(policy).into_response()
         }
         Err(e) => refused(e, "changing a policy"),
+    }
+}
+
+/// `POST /api/v1/fleet/policies/{id}/promote`: the version rolling out to its canaries goes
+/// to every device of the group.
+#[utoipa::path(post, path = "/fleet/policies/{id}/promote", tag = "fleet",
+    params(("id" = i64, Path, description = "Policy id")),
+    responses((status = 200, body = Policy), (status = 404, body = ApiError), (status = 422, body = ApiError)),
+    security(("api_key" = []), ("session" = [])))]
+pub(crate) async fn promote(State(state): State<HttpState>, Path(id): Path<i64>) -> Response {
+    if let Err(response) = find_policy(&state, id).await {
+        return response;
+    }
+    match state.store.promote_policy(id, crate::model::now_ms()).await {
+        Ok(policy) => {
+            state.sessions.nudge_all();
+            Json(policy).into_response()
+        }
+        Err(e) => refused(e, "promoting a policy"),
     }
 }
 

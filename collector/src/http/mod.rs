@@ -194,6 +194,7 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .routes(routes!(fleet::add_policy))
         .routes(routes!(fleet::change_policy, fleet::show_policy))
         .routes(routes!(fleet::roll_back))
+        .routes(routes!(fleet::promote))
         .route_layer(middleware::from_fn(|request, next| {
             access::require(Role::Admin, request, next)
         }));

@@ -115,6 +115,25 @@ pub struct Policy {
     /// The settings, in `agent.toml`'s schema.
     pub toml: String,
     pub updated_at_ms: i64,
+    /// While a new version rolls out: the version every device but the canaries runs.
+    pub stable_version: Option<i64>,
+    #[serde(skip)]
+    pub stable_toml: Option<String>,
+    /// The canaries: devices picked when the rollout started, and a canary group's.
+    pub canaries: Vec<String>,
+    pub canary_group: Option<String>,
+}
+
+/// How a new version goes out: first to `percent` of the group's devices (picked now,
+/// at least one) and to the devices of `group`, the rest staying on the version before
+/// until it is promoted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    #[serde(default)]
+    pub percent: u8,
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 /// One version of a policy: the audit trail.
@@ -408,18 +427,29 @@ impl Store {
     pub async fn policies(&self) -> Result<Vec<Policy>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT p.id, p.name, p.group_id, g.name AS group_name, p.precedence, p.version, v.toml, p.updated_at_ms \
+                "SELECT p.id, p.name, p.group_id, g.name AS group_name, p.precedence, p.version, v.toml, p.updated_at_ms, \
+                 p.stable_version, s.toml AS stable_toml, c.name AS canary_group \
                  FROM policies p JOIN device_groups g ON g.id = p.group_id \
                  JOIN policy_versions v ON v.policy_id = p.id AND v.version = p.version \
+                 LEFT JOIN policy_versions s ON s.policy_id = p.id AND s.version = p.stable_version \
+                 LEFT JOIN device_groups c ON c.id = p.canary_group_id \
                  ORDER BY p.precedence, p.id LIMIT $1",
             )
             .bind(MAX_GROUPS)
             .fetch_all(pool)
             .await?;
+            let canary_rows = sqlx::query("SELECT policy_id, device_id FROM policy_canaries ORDER BY policy_id, device_id")
+                .fetch_all(pool)
+                .await?;
+            let mut canaries: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+            for row in &canary_rows {
+                canaries.entry(row.try_get("policy_id")?).or_default().push(row.try_get("device_id")?);
+            }
             let mut policies = Vec::with_capacity(rows.len());
             for row in &rows {
+                let id: i64 = row.try_get("id")?;
                 policies.push(Policy {
-                    id: row.try_get("id")?,
+                    id,
                     name: row.try_get("name")?,
                     group_id: row.try_get("group_id")?,
                     group: row.try_get("group_name")?,
@@ -427,6 +457,10 @@ impl Store {
                     version: row.try_get("version")?,
                     toml: row.try_get("toml")?,
                     updated_at_ms: row.try_get("updated_at_ms")?,
+                    stable_version: row.try_get("stable_version")?,
+                    stable_toml: row.try_get("stable_toml")?,
+                    canaries: canaries.remove(&id).unwrap_or_default(),
+                    canary_group: row.try_get("canary_group")?,
                 });
             }
             Ok(policies)
@@ -465,11 +499,33 @@ impl Store {
         precedence: i64,
         toml: &str,
         note: &str,
+        rollout: Option<&Rollout>,
         by: &str,
         now_ms: i64,
     ) -> Result<Policy, FleetError> {
         let name = check_name("name", name)?;
         check_policy_toml(toml)?;
+        // The canaries are picked before the change, among the group's devices now.
+        let canaries = match (id, rollout) {
+            (None, Some(_)) => {
+                return Err(refuse(
+                    "canary",
+                    "a new policy has no version before it to keep on the other devices: add it, then roll changes out",
+                ));
+            }
+            (Some(id), Some(rollout)) => {
+                if rollout.percent > 100 || (rollout.percent == 0 && rollout.group.is_none()) {
+                    return Err(refuse(
+                        "canary",
+                        "a rollout needs a percent (1 to 100), a canary group, or both",
+                    ));
+                }
+                self.pick_canaries(id, group.trim(), rollout.percent)
+                    .await?
+            }
+            (_, None) => Vec::new(),
+        };
+        let canary_group = rollout.and_then(|r| r.group.as_deref()).map(str::trim);
         if note.len() > 2000 {
             return Err(refuse("note", "at most 2000 bytes"));
         }
@@ -539,12 +595,117 @@ impl Store {
                         .bind(id)
                         .execute(&mut *transaction)
                         .await?;
+                    sqlx::query("DELETE FROM policy_canaries WHERE policy_id = $1").bind(id).execute(&mut *transaction).await?;
+                    if rollout.is_some() {
+                        let canary_group_id: Option<i64> = match canary_group {
+                            Some(canary) => {
+                                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM device_groups WHERE name = $1")
+                                    .bind(canary)
+                                    .fetch_optional(&mut *transaction)
+                                    .await?;
+                                if found.is_none() {
+                                    return Err(refuse("canary", format!("no group named {canary:?}")));
+                                }
+                                found
+                            }
+                            None => None,
+                        };
+                        // A rollout already under way keeps the version the others run.
+                        sqlx::query("UPDATE policies SET stable_version = COALESCE(stable_version, $1), canary_group_id = $2 WHERE id = $3")
+                            .bind(latest)
+                            .bind(canary_group_id)
+                            .bind(id)
+                            .execute(&mut *transaction)
+                            .await?;
+                        for device in &canaries {
+                            sqlx::query("INSERT INTO policy_canaries (policy_id, device_id) VALUES ($1, $2)")
+                                .bind(id)
+                                .bind(device)
+                                .execute(&mut *transaction)
+                                .await?;
+                        }
+                    } else {
+                        sqlx::query("UPDATE policies SET stable_version = NULL, canary_group_id = NULL WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
                     id
                 }
             };
             sqlx::query("UPDATE fleet_generation SET value = value + 1 WHERE id = 1").execute(&mut *transaction).await?;
             transaction.commit().await?;
             id
+        });
+        self.policies()
+            .await?
+            .into_iter()
+            .find(|policy| policy.id == id)
+            .ok_or_else(|| refuse("id", format!("no policy {id}")))
+    }
+
+    /// `percent` of the devices of group `group` (at least one when there are any), picked
+    /// by a digest of the policy and the device, so the pick does not depend on order.
+    async fn pick_canaries(
+        &self,
+        policy_id: i64,
+        group: &str,
+        percent: u8,
+    ) -> Result<Vec<String>, FleetError> {
+        if percent == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(group) = self.groups().await?.into_iter().find(|g| g.name == group) else {
+            return Err(refuse("group", format!("no group named {group:?}")));
+        };
+        let devices: Vec<DeviceTraits> = with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT id, hostname, site, os_name FROM devices WHERE revoked_at_ms IS NULL")
+                .fetch_all(pool)
+                .await?;
+            let mut devices = Vec::with_capacity(rows.len());
+            for row in &rows {
+                devices.push(DeviceTraits {
+                    id: row.try_get("id")?,
+                    hostname: row.try_get("hostname")?,
+                    site: row.try_get::<Option<String>, _>("site")?.unwrap_or_default(),
+                    os_name: row.try_get::<Option<String>, _>("os_name")?.unwrap_or_default(),
+                });
+            }
+            devices
+        });
+        let mut members: Vec<(Vec<u8>, String)> = devices
+            .into_iter()
+            .filter(|device| group.contains(device))
+            .map(|device| {
+                let digest = ring::digest::digest(
+                    &ring::digest::SHA256,
+                    format!("{policy_id}:{}", device.id).as_bytes(),
+                );
+                (digest.as_ref().to_vec(), device.id)
+            })
+            .collect();
+        members.sort();
+        let count = (members.len() * usize::from(percent))
+            .div_ceil(100)
+            .max(1)
+            .min(members.len());
+        Ok(members.into_iter().take(count).map(|(_, id)| id).collect())
+    }
+
+    /// Ends a rollout: every device of the group runs the version in force.
+    pub async fn promote_policy(&self, id: i64, now_ms: i64) -> Result<Policy, FleetError> {
+        with_pool!(self, pool => {
+            let changed = sqlx::query("UPDATE policies SET stable_version = NULL, canary_group_id = NULL, updated_at_ms = $1 WHERE id = $2")
+                .bind(now_ms)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(refuse("id", format!("no policy {id}")));
+            }
+            sqlx::query("DELETE FROM policy_canaries WHERE policy_id = $1").bind(id).execute(pool).await?;
+            sqlx::query("UPDATE fleet_generation SET value = value + 1 WHERE id = 1").execute(pool).await?;
         });
         self.policies()
             .await?
@@ -582,6 +743,7 @@ impl Store {
             policy.precedence,
             &earlier.toml,
             &format!("rolled back to version {to_version}"),
+            None,
             by,
             now_ms,
         )
@@ -625,11 +787,27 @@ impl Store {
             .filter(|group| group.contains(&device))
             .map(|group| group.id)
             .collect();
-        let applying: Vec<&Policy> = policies
-            .iter()
+        // While a version rolls out, a device that is not a canary runs the version before.
+        let applying: Vec<Policy> = policies
+            .into_iter()
             .filter(|policy| member_of.contains(&policy.group_id))
+            .map(|mut policy| {
+                let canary = policy.canaries.contains(&device.id)
+                    || policy.canary_group.as_deref().is_some_and(|canary| {
+                        groups
+                            .iter()
+                            .any(|g| g.name == canary && g.contains(&device))
+                    });
+                if let (Some(stable), Some(toml), false) =
+                    (policy.stable_version, policy.stable_toml.take(), canary)
+                {
+                    policy.version = stable;
+                    policy.toml = toml;
+                }
+                policy
+            })
             .collect();
-        Ok(Some(effective(&applying)))
+        Ok(Some(effective(&applying.iter().collect::<Vec<_>>())))
     }
 
     /// What the device said about its fleet config.
@@ -764,7 +942,7 @@ mod tests {
             let dns = "[checks.dns]\nnames = [\"intranet.example.com\"]\n";
             let bad = "[checks.disk]\nused_pct = { raise = 50.0, clear = 70.0 }\n";
             let refused = store
-                .save_policy(None, "warsaw dns", "warsaw", 10, bad, "", "ada", T0)
+                .save_policy(None, "warsaw dns", "warsaw", 10, bad, "", None, "ada", T0)
                 .await;
             match refused {
                 Err(FleetError::Refused(FleetRefusal {
@@ -786,6 +964,7 @@ mod tests {
                     10,
                     dns,
                     "the intranet",
+                    None,
                     "ada",
                     T0,
                 )
@@ -799,6 +978,7 @@ mod tests {
                     0,
                     "[checks.dns]\ninterval = \"30s\"\n",
                     "",
+                    None,
                     "ada",
                     T0,
                 )
@@ -831,6 +1011,7 @@ mod tests {
                     10,
                     "[checks.dns]\nnames = [\"mail.example.com\"]\n",
                     "mail too",
+                    None,
                     "bob",
                     T0 + 1,
                 )
@@ -927,6 +1108,130 @@ mod tests {
         }
     }
 
+    /// A change rolled out to 20% of ten devices reaches exactly two first; the others keep
+    /// the version before until it is promoted; a canary group's devices come along.
+    #[tokio::test]
+    async fn a_canary_rollout_reaches_its_share_first_and_promotion_the_rest() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            let ids: Vec<String> = (0..10).map(|n| format!("d{n}")).collect();
+            for id in &ids {
+                enroll(store, id, "hq").await;
+            }
+            let rule = GroupRule::Rule {
+                hostname_pattern: Some("pc-d*".to_owned()),
+                os_contains: None,
+            };
+            store
+                .add_group("all", &rule, "ada", T0)
+                .await
+                .expect("group");
+            let lab = GroupRule::Manual {
+                devices: vec!["d9".to_owned()],
+            };
+            store
+                .add_group("it lab", &lab, "ada", T0)
+                .await
+                .expect("group");
+            let v1 = "[checks.dns]\nnames = [\"intranet.example.com\"]\n";
+            let v2 = "[checks.dns]\nnames = [\"intranet.example.com\", \"mail.example.com\"]\n";
+            let policy = store
+                .save_policy(None, "dns", "all", 0, v1, "", None, "ada", T0)
+                .await
+                .expect("v1");
+            let first = store
+                .effective_config("d0")
+                .await
+                .expect("config")
+                .expect("d0")
+                .version;
+            let refused = store
+                .save_policy(
+                    None,
+                    "other",
+                    "all",
+                    0,
+                    v1,
+                    "",
+                    Some(&Rollout {
+                        percent: 20,
+                        group: None,
+                    }),
+                    "ada",
+                    T0,
+                )
+                .await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(FleetError::Refused(FleetRefusal {
+                        field: "canary",
+                        ..
+                    }))
+                ),
+                "{backend}"
+            );
+
+            let canary = Rollout {
+                percent: 20,
+                group: Some("it lab".to_owned()),
+            };
+            let rolling = store
+                .save_policy(
+                    Some(policy.id),
+                    "dns",
+                    "all",
+                    0,
+                    v2,
+                    "mail too",
+                    Some(&canary),
+                    "bob",
+                    T0 + 1,
+                )
+                .await
+                .expect("v2 to canaries");
+            assert_eq!(
+                (rolling.version, rolling.stable_version),
+                (2, Some(1)),
+                "{backend}"
+            );
+            assert_eq!(rolling.canaries.len(), 2, "{backend}: 20% of 10");
+            let mut on_new = Vec::new();
+            for id in &ids {
+                let config = store
+                    .effective_config(id)
+                    .await
+                    .expect("config")
+                    .expect("device");
+                if config.version != first {
+                    on_new.push(id.clone());
+                }
+            }
+            let mut expected = rolling.canaries.clone();
+            if !expected.contains(&"d9".to_owned()) {
+                expected.push("d9".to_owned());
+            }
+            expected.sort();
+            assert_eq!(
+                on_new, expected,
+                "{backend}: the canaries and the lab's device, no one else"
+            );
+
+            store
+                .promote_policy(policy.id, T0 + 2)
+                .await
+                .expect("promote");
+            for id in &ids {
+                let config = store
+                    .effective_config(id)
+                    .await
+                    .expect("config")
+                    .expect("device");
+                assert!(config.toml.contains("mail.example.com"), "{backend}: {id}");
+            }
+        }
+    }
+
     #[test]
     fn wildcards_match_whole_hostnames_whatever_the_case() {
         for (pattern, text, matches) in [
@@ -963,6 +1268,10 @@ mod tests {
             version: 1,
             toml: toml.to_owned(),
             updated_at_ms: 0,
+            stable_version: None,
+            stable_toml: None,
+            canaries: Vec::new(),
+            canary_group: None,
         };
         let base = policy(
             "base",
