@@ -278,3 +278,154 @@ async fn a_policy_reaches_its_group_a_refused_one_keeps_the_last_good_and_rollba
         .await;
     offline.stop().await;
 }
+
+/// The next fleet config pushed to `device` within `wait`, answered as an agent that applies
+/// it would answer; None when none comes.
+async fn next_push(device: &mut crate::support::SimulatedDevice, wait: Duration) -> Option<String> {
+    use firstline_proto::v1 as pb;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match device.stream.next_within(left).await? {
+            Ok(pb::collector_message::Body::Config(push)) => {
+                device
+                    .stream
+                    .send(pb::agent_message::Body::ConfigStatus(pb::ConfigStatus {
+                        version: push.version.clone(),
+                        ..pb::ConfigStatus::default()
+                    }))
+                    .await;
+                return Some(push.version);
+            }
+            Ok(_) => continue,
+            Err(status) => panic!("the stream ended: {status}"),
+        }
+    }
+}
+
+/// Ten devices in one group; a change rolled out to 20% reaches two of them first, the other
+/// eight only once it is promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_rollout_reaches_a_fifth_of_ten_devices_first() {
+    use crate::support::SimulatedDevice;
+    let collector = TestCollector::start().await;
+    let http = collector.running().http_address;
+    let key =
+        firstline_collector::http::create_api_key(&collector.running().store, "ada", Role::Admin)
+            .await
+            .expect("api key");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut devices = Vec::new();
+    for n in 0..10 {
+        let identity = SimulatedDevice::enroll(
+            &collector.url(),
+            collector.token().await,
+            &dir.path().join(format!("d{n}")),
+        )
+        .await;
+        devices.push(
+            SimulatedDevice::connect(&collector.url(), identity, "gdansk", "192.0.2.53").await,
+        );
+    }
+    let store = collector.running().store.clone();
+    for device in &devices {
+        let id = device.identity.device_id().to_owned();
+        wait_for("the inventory", || async {
+            (store.device(&id).await.ok()??.site == "gdansk").then_some(())
+        })
+        .await;
+    }
+    let api = |method: &'static str, path: String, body: Value| {
+        let key = key.clone();
+        async move { http_json(http, method, &path, Some(&key), Some(&body)).await }
+    };
+    let (status, _) = api(
+        "POST",
+        "/api/v1/fleet/groups".to_owned(),
+        json!({"name": "gdansk", "kind": "site", "site": "gdansk"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, policy) = api(
+        "POST",
+        "/api/v1/fleet/policies".to_owned(),
+        json!({"name": "gdansk", "group": "gdansk", "toml": "[checks.disk]\ninterval = \"60s\"\n"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{policy}");
+    let id = policy["id"].as_i64().expect("id");
+    let mut first = Vec::new();
+    for device in &mut devices {
+        first.push(
+            next_push(device, Duration::from_secs(20))
+                .await
+                .expect("version 1 for every device"),
+        );
+    }
+    assert!(first.windows(2).all(|w| w[0] == w[1]), "{first:?}");
+
+    let (status, rolling) = api(
+        "PUT",
+        format!("/api/v1/fleet/policies/{id}"),
+        json!({"toml": "[checks.disk]\ninterval = \"30s\"\n", "canary": {"percent": 20}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{rolling}");
+    let canaries: Vec<String> = rolling["canaries"]
+        .as_array()
+        .expect("canaries")
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(canaries.len(), 2, "{rolling}");
+    let mut second = None;
+    for device in &mut devices {
+        let canary = canaries.contains(&device.identity.device_id().to_owned());
+        let wait = if canary {
+            Duration::from_secs(20)
+        } else {
+            Duration::from_millis(300)
+        };
+        let pushed = next_push(device, wait).await;
+        assert_eq!(
+            pushed.is_some(),
+            canary,
+            "{}: only the canaries",
+            device.identity.device_id()
+        );
+        if let Some(version) = pushed {
+            assert_ne!(version, first[0]);
+            second = Some(version);
+        }
+    }
+    let second = second.expect("the canaries' version");
+    // Per version, how many devices run it: two the new one, eight the one before.
+    wait_for("the canaries counted", || async {
+        let (_, fleet) = http_json(http, "GET", "/api/v1/fleet", Some(&key), None).await;
+        let running = |version: &str| {
+            fleet["versions"]
+                .as_array()
+                .and_then(|versions| versions.iter().find(|v| v["version"] == version))
+                .and_then(|v| v["running"].as_i64())
+        };
+        (running(&second) == Some(2) && running(&first[0]) == Some(8)).then_some(())
+    })
+    .await;
+
+    let (status, _) = api(
+        "POST",
+        format!("/api/v1/fleet/policies/{id}/promote"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for device in &mut devices {
+        if canaries.contains(&device.identity.device_id().to_owned()) {
+            continue;
+        }
+        assert_eq!(
+            next_push(device, Duration::from_secs(20)).await.as_deref(),
+            Some(second.as_str())
+        );
+    }
+}
