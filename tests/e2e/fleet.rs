@@ -429,3 +429,108 @@ async fn a_canary_rollout_reaches_a_fifth_of_ten_devices_first() {
         );
     }
 }
+
+/// An admin keeps the fleet's configuration on its pages in Chromium: a group by site, a
+/// policy the agents' rules refuse (said, with the key), one they accept, a change rolled
+/// out to canaries first and promoted, and a rollback from the version history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_edits_rolls_out_and_rolls_back_a_policy_in_the_browser() {
+    let Some(browser) = crate::browser::Browser::start().await else {
+        return;
+    };
+    let collector = TestCollector::start().await;
+    let base = format!("http://{}", collector.running().http_address);
+    crate::support::add_user(&collector, "ada", Role::Admin, "ada-password-1").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = crate::support::SimulatedDevice::enroll(
+        &collector.url(),
+        collector.token().await,
+        &dir.path().join("d"),
+    )
+    .await;
+    let _device = crate::support::SimulatedDevice::connect(
+        &collector.url(),
+        identity,
+        "warsaw",
+        "192.0.2.53",
+    )
+    .await;
+
+    browser.resize(1400, 1000).await;
+    browser.goto(&format!("{base}/login")).await;
+    browser.type_into("input[name=name]", "ada").await;
+    browser
+        .type_into("input[name=password]", "ada-password-1")
+        .await;
+    browser.click("button[type=submit]").await;
+    browser.find("#queue").await;
+    browser.click("a[href='/fleet']").await;
+    browser.type_into("#group-name", "warsaw").await;
+    browser.type_into("#group-value", "warsaw").await;
+    browser.click("form[action='/fleet/groups'] button").await;
+    browser.text_with("#groups", "at site warsaw").await;
+
+    // The agents' own rules refuse this, and the page says which key and why.
+    browser.type_into("#policy-name", "disk").await;
+    browser
+        .type_into(
+            "#policy-toml",
+            "[checks.disk]\nused_pct = { raise = 50.0, clear = 70.0 }\n",
+        )
+        .await;
+    browser.click("form[action='/fleet/policies'] button").await;
+    browser
+        .text_with("main", "clear (70) must not be above raise (50)")
+        .await;
+
+    browser.goto(&format!("{base}/fleet")).await;
+    browser.type_into("#policy-name", "intranet").await;
+    browser
+        .type_into(
+            "#policy-toml",
+            "[checks.dns]\nnames = [\"intranet.example.com\"]\n",
+        )
+        .await;
+    browser.type_into("#policy-note", "the intranet").await;
+    browser.click("form[action='/fleet/policies'] button").await;
+    browser.find("#versions").await;
+    // Version 2, to half the group first: the page says it rolls out; promoted, it does not.
+    browser
+        .execute("document.querySelector('#policy-toml').value = '[checks.dns]\\nnames = [\"intranet.example.com\", \"mail.example.com\"]\\n'; return null;")
+        .await;
+    browser.type_into("#policy-note", "mail too").await;
+    browser.type_into("#canary-percent", "50").await;
+    browser.click("#save-policy").await;
+    browser
+        .text_with("#rollout", "Version 2 runs on 1 canary")
+        .await;
+    browser.click("#promote").await;
+    browser.text_with("#versions", "mail too").await;
+    assert!(
+        browser.source().await.contains("id=\"rollout\"") == false,
+        "promoted: no rollout under way"
+    );
+    let versions = browser.text("#versions").await;
+    assert!(
+        versions.contains("+ names = [\"intranet.example.com\", \"mail.example.com\"]"),
+        "{versions}"
+    );
+    // Back to version 1 from the history.
+    browser
+        .click("#versions form[action$='/rollback'] button")
+        .await;
+    browser
+        .text_with("#versions", "rolled back to version 1")
+        .await;
+    browser.screenshot("fleet-policy").await;
+    let policies = collector
+        .running()
+        .store
+        .policies()
+        .await
+        .expect("policies");
+    assert_eq!(
+        (policies[0].version, policies[0].toml.as_str()),
+        (3, "[checks.dns]\nnames = [\"intranet.example.com\"]\n")
+    );
+}

@@ -504,6 +504,8 @@ impl Store {
         now_ms: i64,
     ) -> Result<Policy, FleetError> {
         let name = check_name("name", name)?;
+        // A browser's form sends CRLF: one text, one version, whatever sent it.
+        let toml = &toml.replace("\r\n", "\n");
         check_policy_toml(toml)?;
         // The canaries are picked before the change, among the group's devices now.
         let canaries = match (id, rollout) {

@@ -93,8 +93,13 @@ pub(crate) fn staff_page(
         ("/devices", "staff-nav-devices"),
         ("/knowledge", "staff-nav-knowledge"),
         ("/stats", "staff-nav-stats"),
+        ("/fleet", "staff-nav-fleet"),
         ("/account", "staff-nav-account"),
     ] {
+        // The fleet's configuration is the admins'.
+        if href == "/fleet" && staff.caller.role != crate::model::Role::Admin {
+            continue;
+        }
         let _ = write!(html, "<a href=\"{href}\">{}</a>", esc(&tr(lang, id)));
     }
     let _ = write!(

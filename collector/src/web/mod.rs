@@ -4,6 +4,7 @@
 //! Content-Security-Policy that allows nothing but the collector itself.
 
 mod devices;
+mod fleet;
 mod frame;
 pub mod help;
 pub mod html;
@@ -67,6 +68,15 @@ pub fn router() -> Router<HttpState> {
             post(knowledge::delete_reply),
         )
         .route("/stats", get(stats_page))
+        .route("/fleet", get(fleet::page))
+        .route("/fleet/groups", post(fleet::add_group))
+        .route("/fleet/policies", post(fleet::add_policy))
+        .route(
+            "/fleet/policies/{id}",
+            get(fleet::policy_page).post(fleet::change_policy),
+        )
+        .route("/fleet/policies/{id}/promote", post(fleet::promote))
+        .route("/fleet/policies/{id}/rollback", post(fleet::roll_back))
         .route("/alerts/{id}/acknowledge", post(acknowledge_alert_form))
         .merge(help::router())
 }
@@ -1082,6 +1092,60 @@ fn event_kind(staff: &Staff, kind: &str) -> String {
     }
 }
 
+/// The device's fleet config: the version it should run and the policies that make it, the
+/// version it says it runs, and the last it refused with the agent's reason.
+async fn config_card(state: &HttpState, staff: &Staff, device_id: &str) -> String {
+    let l = |id: &str| esc(&staff.t(id));
+    let (effective, reported) = match (
+        state.store.effective_config(device_id).await,
+        state.store.config_report(device_id).await,
+    ) {
+        (Ok(Some(effective)), Ok(reported)) => (effective, reported),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "device page: its fleet config");
+            return String::new();
+        }
+        (Ok(None), _) => return String::new(),
+    };
+    let version = |v: &str| {
+        if v.is_empty() {
+            l("staff-config-local")
+        } else {
+            format!("<code>{}</code>", esc(v))
+        }
+    };
+    let mut card = format!(
+        "<h2>{}</h2><div class=\"card\"><dl class=\"kv\" id=\"device-config\"><dt>{}</dt><dd>{}{}</dd><dt>{}</dt><dd id=\"config-running\">{}</dd>",
+        l("staff-config"),
+        l("staff-config-should-run"),
+        version(&effective.version),
+        if effective.policies.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " <span class=\"muted\">({})</span>",
+                esc(&effective.policies.join(", "))
+            )
+        },
+        l("staff-config-runs"),
+        match &reported.version {
+            Some(v) => version(v),
+            None => l("staff-config-not-said"),
+        },
+    );
+    if let (Some(refused), Some(error)) = (&reported.refused_version, &reported.error) {
+        let _ = write!(
+            card,
+            "<dt>{}</dt><dd class=\"warning\" id=\"config-refused\"><code>{}</code>: {}</dd>",
+            l("staff-config-refused"),
+            esc(refused),
+            esc(error)
+        );
+    }
+    card.push_str("</dl></div>");
+    card
+}
+
 /// Devices of an incident offered for "Reproduce now" (each chosen one is one request).
 const REPRODUCE_CHOICES: usize = 50;
 
@@ -1579,6 +1643,7 @@ async fn device_page(
     );
     body.push_str(&users_card(&staff, &inventory));
     body.push_str(&agent_health_card(&staff, device.agent_health.as_ref()));
+    body.push_str(&config_card(&state, &staff, &device.id).await);
     if let Some(note) = &device.budget_note {
         let _ = write!(
             body,

@@ -993,6 +993,7 @@ mod tests {
             include_str!("frame.rs"),
             include_str!("html.rs"),
             include_str!("people_stats.rs"),
+            include_str!("fleet.rs"),
         ];
         let mut missing: Vec<&str> = Vec::new();
         let mut seen = 0;

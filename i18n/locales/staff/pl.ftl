@@ -252,6 +252,12 @@ staff-no = nie
 staff-unknown = nieznane
 staff-device-over-budget = Ponad limit
 staff-device-over-budget-note = To urządzenie: { $note }. Jego agent lub konfiguracja mogą być uszkodzone albo nie jest tym, za co się podaje.
+staff-config = Konfiguracja
+staff-config-should-run = Konfiguracja floty
+staff-config-runs = Działa
+staff-config-local = tylko plik lokalny
+staff-config-not-said = jeszcze nie zgłoszono
+staff-config-refused = Odrzucona
 staff-device-conditions = Bieżące stany
 staff-device-resource = Zasób
 staff-device-since = Od
@@ -469,3 +475,53 @@ staff-event-notification = Powiadomienie
 staff-event-reply = Odpowiedź
 staff-event-requester-answer = Odpowiedź zgłaszającego
 staff-event-fix = Naprawa
+
+## fleet configuration (admins)
+staff-nav-fleet = Flota
+staff-fleet-admins-only = Konfiguracja floty jest dla administratorów.
+staff-fleet-heading = Konfiguracja floty
+staff-fleet-explain = Zasady ustawiają konfigurację agentów (klucze z agent.toml) dla grup urządzeń; gdy dwie ustawiają ten sam klucz, wygrywa wyższy priorytet. Każda zmiana to nowa wersja; agenci stosują ją w kilka sekund i mówią, którą wersję uruchamiają lub dlaczego ją odrzucili.
+staff-fleet-policies = Zasady
+staff-fleet-name = Nazwa
+staff-fleet-group = Grupa
+staff-fleet-precedence = Priorytet
+staff-fleet-version = Wersja
+staff-fleet-updated = Zmieniono
+staff-fleet-rolling = wdrażanie: { $canaries } urządzeń pilotażowych, reszta na v{ $stable }
+staff-fleet-rolling-long = Wersja { $version } działa tylko na { $canaries } urządzeniach pilotażowych; pozostałe zostają na wersji { $stable }, dopóki nie zostanie wdrożona wszędzie.
+staff-fleet-versions = Wersje na urządzeniach
+staff-fleet-running = Działa
+staff-fleet-refusing = Odrzucona
+staff-fleet-groups = Grupy
+staff-fleet-members = Urządzenia
+staff-fleet-created-by = Utworzył
+staff-fleet-rule-site = w lokalizacji { $site }
+staff-fleet-rule-rule = nazwa hosta { $pattern }, system { $os }
+staff-fleet-rule-manual = { $count ->
+    [one] { $count } urządzenie wybrane ręcznie
+    [few] { $count } urządzenia wybrane ręcznie
+   *[many] { $count } urządzeń wybranych ręcznie
+}
+staff-fleet-new-group = Nowa grupa
+staff-fleet-kind = Rodzaj
+staff-fleet-kind-site = Według lokalizacji
+staff-fleet-kind-rule = Według nazwy hosta i systemu
+staff-fleet-kind-manual = Ręcznie
+staff-fleet-group-value = Lokalizacja, wzorzec nazwy hosta lub identyfikatory urządzeń
+staff-fleet-group-os = System zawiera
+staff-fleet-add = Dodaj
+staff-fleet-new-policy = Nowa zasada
+staff-fleet-settings = Ustawienia (agent.toml)
+staff-fleet-note = Powód
+staff-fleet-no-policy = Nie ma takiej zasady.
+staff-fleet-refused = Nie zapisano
+staff-fleet-change = Zmiana
+staff-fleet-canary = Najpierw na urządzeniach pilotażowych
+staff-fleet-canary-percent = Odsetek urządzeń grupy (%)
+staff-fleet-canary-group = Grupa pilotażowa
+staff-fleet-save = Zapisz jako nową wersję
+staff-fleet-promote = Wdróż na wszystkie urządzenia
+staff-fleet-history = Wersje
+staff-fleet-by = Kto
+staff-fleet-changes = Co się zmieniło
+staff-fleet-roll-back = Przywróć tę wersję
