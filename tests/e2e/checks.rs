@@ -362,3 +362,30 @@ async fn a_check_removed_from_the_config_retires_its_ticket_not_recovers_it() {
     );
     agent.stop().await;
 }
+
+/// Where a PC is (`site`) is read again when the file changes: the collector hears the new
+/// site within seconds, without a restart.
+#[tokio::test]
+async fn a_site_edited_in_the_local_file_applies_without_a_restart() {
+    let setup = setup(&format!("site = \"warsaw\"\n{}", agent_config(&[]))).await;
+    let device = setup.identity.device_id().to_owned();
+    let mut agent = TestAgent::start_full(setup.identity.clone(), &setup.config_path);
+    agent.wait_connected().await;
+    let store = setup.collector.running().store.clone();
+    let site_is = |site: &'static str| {
+        let (store, device) = (store.clone(), device.clone());
+        async move {
+            crate::support::wait_for(&format!("the site {site}"), || async {
+                (store.device(&device).await.ok()??.site == site).then_some(())
+            })
+            .await;
+        }
+    };
+    site_is("warsaw").await;
+    write_config(
+        &setup.config_path,
+        &format!("site = \"krakow\"\n{}", agent_config(&[])),
+    );
+    site_is("krakow").await;
+    agent.stop().await;
+}

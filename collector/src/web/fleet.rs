@@ -325,7 +325,7 @@ pub(super) async fn policy_page(
             l("staff-fleet-promote"),
         );
     }
-    let mut canary_groups = format!("<option value=\"\">{}</option>", l("staff-filter-any"));
+    let mut canary_groups = String::from("<option value=\"\">—</option>");
     for group in &groups {
         let _ = write!(
             canary_groups,
