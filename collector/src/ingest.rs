@@ -409,7 +409,10 @@ impl Session {
                     )));
                 }
                 tracing::debug!(device = %self.device_id, agent_version = %hello.agent_version, "hello");
-                self.config_sent().running.clone_from(&hello.config_version);
+                // A version is a short digest; anything else is no version the collector made.
+                if hello.config_version.len() <= 128 {
+                    self.config_sent().running.clone_from(&hello.config_version);
+                }
                 // While the store cannot commit, an agent would only send what cannot be
                 // stored: ask it to come back later (it keeps its findings), without a word in
                 // the log per device — the store's health says it once.

@@ -209,6 +209,7 @@ mod tests {
                 agent_version: "1.0".to_owned(),
                 last_sequence: u64::MAX,
                 acked_sequence: u64::MAX,
+                config_version: "0123456789ab".to_owned(),
             })),
         }
         .encode_to_vec();

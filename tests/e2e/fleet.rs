@@ -262,10 +262,8 @@ async fn a_policy_reaches_its_group_a_refused_one_keeps_the_last_good_and_rollba
 
     // Warsaw's first PC restarts while the collector is away: it runs the pushed config it
     // kept (its local file watches nothing), so a crash meanwhile is caught and delivered.
-    for agent in agents.iter_mut().map(|(_, _, agent)| agent.take()) {
-        if let Some(agent) = agent {
-            agent.stop().await;
-        }
+    for agent in agents.iter_mut().filter_map(|(_, _, agent)| agent.take()) {
+        agent.stop().await;
     }
     collector.stop().await;
     let offline = TestAgent::start_full(agents[0].0.clone(), &agents[0].1);
@@ -507,7 +505,7 @@ async fn an_admin_edits_rolls_out_and_rolls_back_a_policy_in_the_browser() {
     browser.click("#promote").await;
     browser.text_with("#versions", "mail too").await;
     assert!(
-        browser.source().await.contains("id=\"rollout\"") == false,
+        !browser.source().await.contains("id=\"rollout\""),
         "promoted: no rollout under way"
     );
     let versions = browser.text("#versions").await;

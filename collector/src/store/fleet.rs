@@ -71,7 +71,7 @@ impl Group {
                         .as_deref()
                         .is_none_or(|os| device.os_name.to_lowercase().contains(&os.to_lowercase()))
             }
-            GroupRule::Manual { devices } => devices.iter().any(|id| *id == device.id),
+            GroupRule::Manual { devices } => devices.contains(&device.id),
         }
     }
 }
