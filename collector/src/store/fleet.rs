@@ -280,6 +280,21 @@ pub fn diff(before: &str, after: &str) -> String {
     out
 }
 
+/// The device ids of `(owner, device_id)` rows, by owner (a group's members, a policy's
+/// canaries).
+macro_rules! devices_by {
+    ($pool:expr, $sql:expr) => {{
+        let rows = sqlx::query($sql).fetch_all($pool).await?;
+        let mut by: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        for row in &rows {
+            by.entry(row.try_get("owner")?)
+                .or_default()
+                .push(row.try_get("device_id")?);
+        }
+        by
+    }};
+}
+
 macro_rules! group_from_row {
     ($row:expr, $members:expr) => {{
         let row = $row;
@@ -314,13 +329,7 @@ impl Store {
                 .bind(MAX_GROUPS)
                 .fetch_all(pool)
                 .await?;
-            let members = sqlx::query("SELECT group_id, device_id FROM device_group_members ORDER BY group_id, device_id")
-                .fetch_all(pool)
-                .await?;
-            let mut by_group: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-            for row in &members {
-                by_group.entry(row.try_get("group_id")?).or_default().push(row.try_get("device_id")?);
-            }
+            let mut by_group = devices_by!(pool, "SELECT group_id AS owner, device_id FROM device_group_members ORDER BY group_id, device_id");
             let mut groups = Vec::with_capacity(rows.len());
             for row in &rows {
                 let id: i64 = row.try_get("id")?;
@@ -438,13 +447,7 @@ impl Store {
             .bind(MAX_GROUPS)
             .fetch_all(pool)
             .await?;
-            let canary_rows = sqlx::query("SELECT policy_id, device_id FROM policy_canaries ORDER BY policy_id, device_id")
-                .fetch_all(pool)
-                .await?;
-            let mut canaries: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-            for row in &canary_rows {
-                canaries.entry(row.try_get("policy_id")?).or_default().push(row.try_get("device_id")?);
-            }
+            let mut canaries = devices_by!(pool, "SELECT policy_id AS owner, device_id FROM policy_canaries ORDER BY policy_id, device_id");
             let mut policies = Vec::with_capacity(rows.len());
             for row in &rows {
                 let id: i64 = row.try_get("id")?;
