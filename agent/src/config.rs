@@ -205,9 +205,9 @@ impl Settings {
                 uplink.replay_per_second
             )));
         }
-        if file.outbox.max_bytes < 64 * 1024 {
+        if !(64 * 1024..=4 * 1024 * 1024 * 1024).contains(&file.outbox.max_bytes) {
             return Err(error(format!(
-                "outbox.max_bytes = {} must be at least 65536",
+                "outbox.max_bytes = {} must be between 65536 and 4294967296 (4 GiB)",
                 file.outbox.max_bytes
             )));
         }
@@ -223,9 +223,19 @@ impl Settings {
                 uplink.reconnect_min, uplink.reconnect_max
             )));
         }
-        if uplink.inventory_interval < Duration::from_secs(60) {
+        // Upper bounds too: a value pushed by mistake must not cut an agent off for a year
+        // (a push cannot reach an agent that is waiting to reconnect).
+        if uplink.reconnect_max > Duration::from_secs(3600) {
+            return Err(error(format!(
+                "uplink.reconnect_max ({:?}) must be at most 1h",
+                uplink.reconnect_max
+            )));
+        }
+        if uplink.inventory_interval < Duration::from_secs(60)
+            || uplink.inventory_interval > Duration::from_secs(24 * 3600)
+        {
             return Err(error(
-                "uplink.inventory_interval must be at least 1m".to_owned(),
+                "uplink.inventory_interval must be between 1m and 24h".to_owned(),
             ));
         }
         let collector_url = match file.collector_url {

@@ -20,8 +20,9 @@ use crate::config::Settings;
 /// Where the pushed config is kept, in the state folder.
 pub const FILE: &str = "fleet-config.json";
 
-/// Keys a push may not set, with why.
-const LOCAL_ONLY: [(&str, &str); 3] = [
+/// Keys a push may not set, with why: where the agent lives and whom it answers, and what
+/// the device allows — fixes it consents to, where a user's report may make it connect.
+const LOCAL_ONLY: [(&str, &str); 7] = [
     (
         "state_dir",
         "where the agent keeps its state is the device's own",
@@ -31,6 +32,22 @@ const LOCAL_ONLY: [(&str, &str); 3] = [
         "whom the agent reports to is set at enrollment",
     ),
     ("playbooks.report_socket", "a local path, the device's own"),
+    (
+        "fixes",
+        "what a device lets the collector fix is its own file's consent",
+    ),
+    (
+        "playbooks.report_hosts",
+        "where a user's report may make the agent connect is the device's own",
+    ),
+    (
+        "playbooks.report_ports",
+        "where a user's report may make the agent connect is the device's own",
+    ),
+    (
+        "playbooks.probe_url",
+        "an address the agent contacts on its own is the device's own",
+    ),
 ];
 
 /// Keys a push may set that take effect at the agent's next start.
@@ -74,6 +91,17 @@ pub fn layered(local: &str, pushed: &str) -> Result<String, String> {
     for (key, why) in LOCAL_ONLY {
         if lookup(&over, key).is_some() {
             return Err(format!("{key} cannot be set by a fleet config: {why}"));
+        }
+    }
+    // A watch that reads a file's lines sends what it matches to the collector: only the
+    // device's own file may ask for that (new-file watches report names only).
+    if let Some(watches) = lookup(&over, "checks.watch").and_then(toml::Value::as_array) {
+        for (index, watch) in watches.iter().enumerate() {
+            if watch.get("lines").is_some() {
+                return Err(format!(
+                    "checks.watch[{index}].lines cannot be set by a fleet config: reading a file's lines sends its contents, which only the device's own file may allow"
+                ));
+            }
         }
     }
     merge(&mut base, over);
@@ -176,7 +204,13 @@ pub fn save(state_dir: &Path, pushed: Option<&Pushed>) -> std::io::Result<()> {
         Some(pushed) => {
             let aside: PathBuf = state_dir.join(format!("{FILE}.new"));
             let bytes = serde_json::to_vec_pretty(pushed).map_err(std::io::Error::other)?;
-            std::fs::write(&aside, bytes)?;
+            {
+                use std::io::Write;
+                let mut file = std::fs::File::create(&aside)?;
+                file.write_all(&bytes)?;
+                // On disk before it takes the old one's name: a crash leaves one or the other.
+                file.sync_all()?;
+            }
             std::fs::rename(&aside, &path)
         }
         None => match std::fs::remove_file(&path) {
@@ -243,6 +277,19 @@ mod tests {
             (
                 "[playbooks]\nreport_socket = \"/tmp/s\"",
                 "playbooks.report_socket",
+            ),
+            ("[fixes]\nenabled = true", "fixes"),
+            (
+                "[playbooks]\nreport_hosts = [\"*\"]",
+                "playbooks.report_hosts",
+            ),
+            (
+                "[playbooks]\nprobe_url = \"https://example.com/\"",
+                "playbooks.probe_url",
+            ),
+            (
+                "[[checks.watch]]\nname = \"auth\"\npath = \"/var/log/auth.log\"\nlines = \".\"",
+                "checks.watch[0].lines",
             ),
         ] {
             let error = layered("", pushed).expect_err(pushed);

@@ -169,14 +169,19 @@ impl ChecksFile {
 
     /// Validates every section; the error names the section.
     pub fn validate(&self) -> Result<(), String> {
-        // Building does all the validation and has no side effects beyond file watches, which
-        // are dropped right away.
-        build_all(self).map(drop)
+        // Building does all the validation; file watches are checked without starting (the
+        // collector validates fleet policies with this, on its own machine).
+        build(self, false).map(drop)
     }
 }
 
 /// Every enabled check, configured. Fails on the first invalid section.
 pub fn build_all(config: &ChecksFile) -> Result<Vec<Box<dyn Check>>, String> {
+    build(config, true)
+}
+
+/// Every enabled check; file watches start only when `start_watches`.
+fn build(config: &ChecksFile, start_watches: bool) -> Result<Vec<Box<dyn Check>>, String> {
     let mut checks: Vec<Box<dyn Check>> = Vec::new();
     let mut add = |section: &str, built: Result<Option<Box<dyn Check>>, String>| match built {
         Ok(Some(check)) => {
@@ -203,7 +208,11 @@ pub fn build_all(config: &ChecksFile) -> Result<Vec<Box<dyn Check>>, String> {
     for (index, watch) in watches.iter().enumerate() {
         add(
             &format!("watch[{index}] ({})", watch.name),
-            watch::build(watch),
+            if start_watches {
+                watch::build(watch)
+            } else {
+                watch::check_config(watch).map(|()| None)
+            },
         )?;
     }
     add("self", self_health::build())?;

@@ -181,11 +181,24 @@ pub fn build(config: &WatchConfig) -> Result<Option<Box<dyn Check>>, String> {
     Ok(Some(Box::new(watch_check(config)?)))
 }
 
-/// The watch `config` describes, its OS watch started if the path exists.
-fn watch_check(config: &WatchConfig) -> Result<WatchCheck, String> {
+/// Checks what `build` would refuse, without starting anything.
+pub fn check_config(config: &WatchConfig) -> Result<(), String> {
     if config.name.trim().is_empty() {
         return Err("name must not be empty".to_owned());
     }
+    match &config.lines {
+        Some(lines) => regex_lite::Regex::new(lines)
+            .map(drop)
+            .map_err(|e| format!("lines: {e}")),
+        None => glob::Pattern::new(config.pattern.as_deref().unwrap_or("*"))
+            .map(drop)
+            .map_err(|e| format!("pattern: {e}")),
+    }
+}
+
+/// The watch `config` describes, its OS watch started if the path exists.
+fn watch_check(config: &WatchConfig) -> Result<WatchCheck, String> {
+    check_config(config)?;
     let mode = match &config.lines {
         Some(lines) => Mode::Lines {
             regex: regex_lite::Regex::new(lines).map_err(|e| format!("lines: {e}"))?,

@@ -13,6 +13,8 @@ use super::{Backend, Store, StoreError};
 pub const MAX_NAME_CHARS: usize = 100;
 /// Most groups and policies kept (each is read whenever a device's config is worked out).
 pub const MAX_GROUPS: i64 = 1000;
+/// The longest policy (an agent takes at most 256 KiB of fleet config in all).
+pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 
 /// How a group finds its devices.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -252,6 +254,17 @@ pub fn effective(policies: &[&Policy]) -> EffectiveConfig {
 pub fn diff(before: &str, after: &str) -> String {
     let old: Vec<&str> = before.lines().collect();
     let new: Vec<&str> = after.lines().collect();
+    // The table is old × new lines: past a million cells, the whole text is shown replaced.
+    if old.len().saturating_mul(new.len()) > 1_000_000 {
+        let mut out = String::new();
+        for line in &old {
+            out.push_str(&format!("- {line}\n"));
+        }
+        for line in &new {
+            out.push_str(&format!("+ {line}\n"));
+        }
+        return out;
+    }
     // Longest common subsequence over lines: policies are short.
     let mut lcs = vec![vec![0u32; new.len() + 1]; old.len() + 1];
     for i in (0..old.len()).rev() {
@@ -509,7 +522,18 @@ impl Store {
         let name = check_name("name", name)?;
         // A browser's form sends CRLF: one text, one version, whatever sent it.
         let toml = &toml.replace("\r\n", "\n");
+        if toml.len() > MAX_POLICY_BYTES {
+            return Err(refuse(
+                "toml",
+                format!(
+                    "{} bytes; a policy is at most {MAX_POLICY_BYTES}",
+                    toml.len()
+                ),
+            ));
+        }
         check_policy_toml(toml)?;
+        self.check_with_the_others(id, group.trim(), precedence, toml)
+            .await?;
         // The canaries are picked before the change, among the group's devices now.
         let canaries = match (id, rollout) {
             (None, Some(_)) => {
@@ -574,6 +598,14 @@ impl Store {
                     id
                 }
                 Some(id) => {
+                    let taken = sqlx::query("SELECT id FROM policies WHERE name = $1 AND id <> $2")
+                        .bind(&name)
+                        .bind(id)
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                    if taken.is_some() {
+                        return Err(refuse("name", format!("a policy named {name:?} exists")));
+                    }
                     let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM policy_versions WHERE policy_id = $1")
                         .bind(id)
                         .fetch_one(&mut *transaction)
@@ -600,8 +632,10 @@ impl Store {
                         .bind(id)
                         .execute(&mut *transaction)
                         .await?;
-                    sqlx::query("DELETE FROM policy_canaries WHERE policy_id = $1").bind(id).execute(&mut *transaction).await?;
+                    // A new rollout picks its canaries afresh; a change without one during a
+                    // rollout goes to the same canaries (only a promotion ends it).
                     if rollout.is_some() {
+                        sqlx::query("DELETE FROM policy_canaries WHERE policy_id = $1").bind(id).execute(&mut *transaction).await?;
                         let canary_group_id: Option<i64> = match canary_group {
                             Some(canary) => {
                                 let found: Option<i64> = sqlx::query_scalar("SELECT id FROM device_groups WHERE name = $1")
@@ -629,11 +663,6 @@ impl Store {
                                 .execute(&mut *transaction)
                                 .await?;
                         }
-                    } else {
-                        sqlx::query("UPDATE policies SET stable_version = NULL, canary_group_id = NULL WHERE id = $1")
-                            .bind(id)
-                            .execute(&mut *transaction)
-                            .await?;
                     }
                     id
                 }
@@ -647,6 +676,115 @@ impl Store {
             .into_iter()
             .find(|policy| policy.id == id)
             .ok_or_else(|| refuse("id", format!("no policy {id}")))
+    }
+
+    /// Refuses a policy that would break devices together with the others: one that sets
+    /// `site` on a group by site (the devices would leave the group that set it, and come
+    /// back, for ever), and one whose merge with the other policies of some device is a
+    /// config the agents refuse (each device's policies laid together and checked by the
+    /// agent's rules, once per distinct set of policies).
+    async fn check_with_the_others(
+        &self,
+        id: Option<i64>,
+        group: &str,
+        precedence: i64,
+        toml: &str,
+    ) -> Result<(), FleetError> {
+        let groups = self.groups().await?;
+        let Some(target) = groups.iter().find(|g| g.name == group) else {
+            return Err(refuse("group", format!("no group named {group:?}")));
+        };
+        let sets_site = toml
+            .parse::<toml::Table>()
+            .is_ok_and(|table| table.contains_key("site"));
+        if sets_site && matches!(target.rule, GroupRule::Site { .. }) {
+            return Err(refuse(
+                "toml",
+                "site cannot be set by a policy of a group by site: its devices would leave the group that set it, and come back, over and over",
+            ));
+        }
+        let mut policies = self.policies().await?;
+        if id.is_none() && i64::try_from(policies.len()).unwrap_or(i64::MAX) >= MAX_GROUPS {
+            return Err(refuse(
+                "name",
+                format!(
+                    "there are {} policies already, the most kept",
+                    policies.len()
+                ),
+            ));
+        }
+        let candidate = Policy {
+            id: id.unwrap_or(i64::MAX),
+            name: String::new(),
+            group_id: target.id,
+            group: target.name.clone(),
+            precedence,
+            version: 0,
+            toml: toml.to_owned(),
+            updated_at_ms: 0,
+            stable_version: None,
+            stable_toml: None,
+            canaries: Vec::new(),
+            canary_group: None,
+        };
+        policies.retain(|p| Some(p.id) != id);
+        policies.push(candidate);
+        policies.sort_by_key(|p| (p.precedence, p.id));
+        let devices = self.device_traits().await?;
+        let mut seen: std::collections::HashSet<Vec<i64>> = std::collections::HashSet::new();
+        for device in &devices {
+            let member_of: Vec<i64> = groups
+                .iter()
+                .filter(|g| g.contains(device))
+                .map(|g| g.id)
+                .collect();
+            let applying: Vec<&Policy> = policies
+                .iter()
+                .filter(|p| member_of.contains(&p.group_id))
+                .collect();
+            let ids: Vec<i64> = applying.iter().map(|p| p.id).collect();
+            if applying.len() < 2 || !seen.insert(ids) {
+                continue;
+            }
+            let mut text = String::new();
+            for policy in &applying {
+                text = firstline_agent::fleet::layered(&text, &policy.toml).map_err(|e| {
+                    refuse(
+                        "toml",
+                        format!("with the other policies of {}: {e}", device.hostname),
+                    )
+                })?;
+            }
+            firstline_agent::fleet::validate(&text).map_err(|e| {
+                refuse(
+                    "toml",
+                    format!(
+                        "with the other policies of {} the agents would refuse it: {e}",
+                        device.hostname
+                    ),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every device not revoked, as groups see it.
+    async fn device_traits(&self) -> Result<Vec<DeviceTraits>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT id, hostname, site, os_name FROM devices WHERE revoked_at_ms IS NULL")
+                .fetch_all(pool)
+                .await?;
+            let mut devices = Vec::with_capacity(rows.len());
+            for row in &rows {
+                devices.push(DeviceTraits {
+                    id: row.try_get("id")?,
+                    hostname: row.try_get("hostname")?,
+                    site: row.try_get::<Option<String>, _>("site")?.unwrap_or_default(),
+                    os_name: row.try_get::<Option<String>, _>("os_name")?.unwrap_or_default(),
+                });
+            }
+            Ok(devices)
+        })
     }
 
     /// `percent` of the devices of group `group` (at least one when there are any), picked
@@ -663,21 +801,7 @@ impl Store {
         let Some(group) = self.groups().await?.into_iter().find(|g| g.name == group) else {
             return Err(refuse("group", format!("no group named {group:?}")));
         };
-        let devices: Vec<DeviceTraits> = with_pool!(self, pool => {
-            let rows = sqlx::query("SELECT id, hostname, site, os_name FROM devices WHERE revoked_at_ms IS NULL")
-                .fetch_all(pool)
-                .await?;
-            let mut devices = Vec::with_capacity(rows.len());
-            for row in &rows {
-                devices.push(DeviceTraits {
-                    id: row.try_get("id")?,
-                    hostname: row.try_get("hostname")?,
-                    site: row.try_get::<Option<String>, _>("site")?.unwrap_or_default(),
-                    os_name: row.try_get::<Option<String>, _>("os_name")?.unwrap_or_default(),
-                });
-            }
-            devices
-        });
+        let devices = self.device_traits().await?;
         let mut members: Vec<(Vec<u8>, String)> = devices
             .into_iter()
             .filter(|device| group.contains(device))
@@ -752,7 +876,9 @@ impl Store {
             by,
             now_ms,
         )
-        .await
+        .await?;
+        // A rollback is for every device at once.
+        self.promote_policy(id, now_ms).await
     }
 
     /// The generation of groups and policies: it moves with every change.
@@ -1222,6 +1348,27 @@ mod tests {
                 "{backend}: the canaries and the lab's device, no one else"
             );
 
+            // A change without a rollout while one is under way goes to the same canaries.
+            let v3 = "[checks.dns]\nnames = [\"intranet.example.com\", \"mail.example.com\", \"crm.example.com\"]\n";
+            let still = store
+                .save_policy(
+                    Some(policy.id),
+                    "dns",
+                    "all",
+                    0,
+                    v3,
+                    "crm too",
+                    None,
+                    "bob",
+                    T0 + 2,
+                )
+                .await
+                .expect("v3");
+            assert_eq!(
+                (still.stable_version, still.canaries.clone()),
+                (Some(1), rolling.canaries.clone()),
+                "{backend}"
+            );
             store
                 .promote_policy(policy.id, T0 + 2)
                 .await
@@ -1232,8 +1379,114 @@ mod tests {
                     .await
                     .expect("config")
                     .expect("device");
-                assert!(config.toml.contains("mail.example.com"), "{backend}: {id}");
+                assert!(config.toml.contains("crm.example.com"), "{backend}: {id}");
             }
+        }
+    }
+
+    /// Two policies each fine alone but refused together by the agents' rules are refused
+    /// when the second is saved, naming a device; a site set by a group by site is refused.
+    #[tokio::test]
+    async fn a_policy_that_breaks_devices_with_the_others_is_refused() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "w1", "warsaw").await;
+            store
+                .add_group(
+                    "warsaw",
+                    &GroupRule::Site {
+                        site: "warsaw".to_owned(),
+                    },
+                    "ada",
+                    T0,
+                )
+                .await
+                .expect("group");
+            store
+                .add_group(
+                    "pcs",
+                    &GroupRule::Rule {
+                        hostname_pattern: Some("pc-*".to_owned()),
+                        os_contains: None,
+                    },
+                    "ada",
+                    T0,
+                )
+                .await
+                .expect("group");
+            store
+                .save_policy(
+                    None,
+                    "slow reconnect",
+                    "warsaw",
+                    0,
+                    "[uplink]\nreconnect_min = \"30s\"\n",
+                    "",
+                    None,
+                    "ada",
+                    T0,
+                )
+                .await
+                .expect("fine alone");
+            let refused = store
+                .save_policy(
+                    None,
+                    "fast reconnect",
+                    "pcs",
+                    5,
+                    "[uplink]\nreconnect_max = \"10s\"\n",
+                    "",
+                    None,
+                    "ada",
+                    T0,
+                )
+                .await;
+            match refused {
+                Err(FleetError::Refused(FleetRefusal {
+                    field: "toml",
+                    message,
+                })) => {
+                    assert!(
+                        message.contains("pc-w1") && message.contains("reconnect_min"),
+                        "{backend}: {message}"
+                    );
+                }
+                other => panic!("{backend}: {other:?}"),
+            }
+            let looping = store
+                .save_policy(
+                    None,
+                    "rename",
+                    "warsaw",
+                    0,
+                    "site = \"berlin\"\n",
+                    "",
+                    None,
+                    "ada",
+                    T0,
+                )
+                .await;
+            assert!(
+                matches!(
+                    looping,
+                    Err(FleetError::Refused(FleetRefusal { field: "toml", .. }))
+                ),
+                "{backend}"
+            );
+            store
+                .save_policy(
+                    None,
+                    "rename",
+                    "pcs",
+                    0,
+                    "site = \"berlin\"\n",
+                    "",
+                    None,
+                    "ada",
+                    T0,
+                )
+                .await
+                .expect("a rule group may set the site");
         }
     }
 

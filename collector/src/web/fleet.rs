@@ -412,7 +412,21 @@ pub(super) async fn change_policy(
             &staff.t("staff-fleet-no-policy"),
         );
     };
-    let percent = field("canary_percent").trim().parse::<u8>().unwrap_or(0);
+    let percent_text = field("canary_percent");
+    let percent = match percent_text.trim() {
+        "" => 0,
+        text => match text.trim_end_matches('%').trim().parse::<u8>() {
+            Ok(percent) if percent <= 100 => percent,
+            _ => {
+                // Never a rollout to everyone by a typo.
+                return problem(
+                    Some(&staff),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &staff.say(&firstline_i18n::msg!("staff-fleet-bad-percent", "value" => text)),
+                );
+            }
+        },
+    };
     let canary_group = Some(field("canary_group").trim().to_owned()).filter(|g| !g.is_empty());
     let rollout = (percent > 0 || canary_group.is_some()).then_some(Rollout {
         percent,

@@ -521,6 +521,7 @@ staff-fleet-change = Αλλαγή
 staff-fleet-canary = Πρώτα στις πιλοτικές συσκευές
 staff-fleet-canary-percent = Ποσοστό των συσκευών της ομάδας (%)
 staff-fleet-canary-group = Πιλοτική ομάδα
+staff-fleet-bad-percent = Το «{ $value }» δεν είναι ποσοστό από 0 έως 100: δεν αποθηκεύτηκε τίποτα.
 staff-fleet-save = Αποθήκευση ως νέα έκδοση
 staff-fleet-promote = Προώθηση σε όλες τις συσκευές
 staff-fleet-history = Εκδόσεις

@@ -497,6 +497,7 @@ staff-fleet-change = Change
 staff-fleet-canary = Roll out to canaries first
 staff-fleet-canary-percent = Share of the group's devices (%)
 staff-fleet-canary-group = Canary group
+staff-fleet-bad-percent = "{ $value }" is not a share from 0 to 100: nothing was saved.
 staff-fleet-save = Save as a new version
 staff-fleet-promote = Promote to every device
 staff-fleet-history = Versions

@@ -519,6 +519,7 @@ staff-fleet-change = Zmiana
 staff-fleet-canary = Najpierw na urządzeniach pilotażowych
 staff-fleet-canary-percent = Odsetek urządzeń grupy (%)
 staff-fleet-canary-group = Grupa pilotażowa
+staff-fleet-bad-percent = „{ $value }” to nie odsetek od 0 do 100: nic nie zapisano.
 staff-fleet-save = Zapisz jako nową wersję
 staff-fleet-promote = Wdróż na wszystkie urządzenia
 staff-fleet-history = Wersje

@@ -458,6 +458,7 @@ staff-fleet-change = 修改
 staff-fleet-canary = 先发布到金丝雀设备
 staff-fleet-canary-percent = 组内设备比例（%）
 staff-fleet-canary-group = 金丝雀组
+staff-fleet-bad-percent = “{ $value }”不是 0 到 100 之间的比例：未保存任何内容。
 staff-fleet-save = 保存为新版本
 staff-fleet-promote = 推广到所有设备
 staff-fleet-history = 版本
