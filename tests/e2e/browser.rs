@@ -4,6 +4,7 @@
 //! next ticket with the same fingerprint. An agent's `<script>` shows as text. Screenshots of
 //! the queue, a ticket and the stats page are written to target/screenshots/.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use firstline_collector::model::Role;
@@ -40,10 +41,14 @@ impl Browser {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
+        // A process group of its own: dropping the browser ends chromedriver and every
+        // Chromium it started, even when a test panics (killed alone, chromedriver would
+        // leave its browsers running, burning CPU).
         let driver = std::process::Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromedriver");
         let address: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
@@ -230,6 +235,10 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
