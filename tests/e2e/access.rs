@@ -56,6 +56,39 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Role)> {
             Some(json!({"fix": "dns.flush", "mode": null})),
             Role::Admin,
         ),
+        ("GET", "/api/v1/devices/none/config", None, Role::Technician),
+        ("GET", "/api/v1/fleet", None, Role::Admin),
+        (
+            "POST",
+            "/api/v1/fleet/groups",
+            Some(json!({"name": "access-group", "kind": "site", "site": "hq"})),
+            Role::Admin,
+        ),
+        (
+            "POST",
+            "/api/v1/fleet/policies",
+            Some(json!({"name": "access-policy", "group": "none", "toml": ""})),
+            Role::Admin,
+        ),
+        (
+            "PUT",
+            "/api/v1/fleet/policies/999999",
+            Some(json!({"toml": ""})),
+            Role::Admin,
+        ),
+        ("GET", "/api/v1/fleet/policies/999999", None, Role::Admin),
+        (
+            "POST",
+            "/api/v1/fleet/policies/999999/rollback",
+            Some(json!({"version": 1})),
+            Role::Admin,
+        ),
+        (
+            "POST",
+            "/api/v1/fleet/policies/999999/promote",
+            Some(json!({})),
+            Role::Admin,
+        ),
         ("GET", "/api/v1/knowledge?q=disk", None, Role::Technician),
         ("GET", "/api/v1/search?q=disk", None, Role::Technician),
         ("GET", "/api/v1/stats?days=7", None, Role::Supervisor),
@@ -395,6 +428,7 @@ fn template(path: &str) -> String {
         .replace("/apikeys/nobody", "/apikeys/{name}")
         .replace("/alerts/1/", "/alerts/{id}/")
         .replace("/people/nobody", "/people/{account}")
+        .replace("/fleet/policies/999999", "/fleet/policies/{id}")
 }
 
 #[tokio::test]
