@@ -105,6 +105,23 @@ fn refused(e: FleetError, doing: &str) -> Response {
     }
 }
 
+/// After a change to groups or policies: every session here looks again (their devices may
+/// run another config now), and the caller gets what changed with `status`; or the refusal.
+fn changed<T: Serialize>(
+    state: &HttpState,
+    outcome: Result<T, FleetError>,
+    status: StatusCode,
+    doing: &str,
+) -> Response {
+    match outcome {
+        Ok(value) => {
+            state.sessions.nudge_all();
+            (status, Json(value)).into_response()
+        }
+        Err(e) => refused(e, doing),
+    }
+}
+
 fn unreadable(rejection: &axum::extract::rejection::JsonRejection, example: &str) -> Response {
     error(
         StatusCode::BAD_REQUEST,
@@ -163,7 +180,7 @@ pub(crate) async fn add_group(
             );
         }
     };
-    match state
+    let outcome = state
         .store
         .add_group(
             &request.name,
@@ -171,14 +188,8 @@ pub(crate) async fn add_group(
             &caller.name,
             crate::model::now_ms(),
         )
-        .await
-    {
-        Ok(group) => {
-            state.sessions.nudge_all();
-            (StatusCode::CREATED, Json(group)).into_response()
-        }
-        Err(e) => refused(e, "adding a group"),
-    }
+        .await;
+    changed(&state, outcome, StatusCode::CREATED, "adding a group")
 }
 
 /// `POST /api/v1/fleet/policies`: a policy for a group; refused with the key and the reason
@@ -227,13 +238,7 @@ pub(crate) async fn add_policy(
             crate::model::now_ms(),
         )
         .await;
-    match saved {
-        Ok(policy) => {
-            state.sessions.nudge_all();
-            (StatusCode::CREATED, Json(policy)).into_response()
-        }
-        Err(e) => refused(e, "adding a policy"),
-    }
+    changed(&state, saved, StatusCode::CREATED, "adding a policy")
 }
 
 async fn find_policy(state: &HttpState, id: i64) -> Result<Policy, Response> {
@@ -282,13 +287,7 @@ pub(crate) async fn change_policy(
             crate::model::now_ms(),
         )
         .await;
-    match saved {
-        Ok(policy) => {
-            state.sessions.nudge_all();
-            Json(policy).into_response()
-        }
-        Err(e) => refused(e, "changing a policy"),
-    }
+    changed(&state, saved, StatusCode::OK, "changing a policy")
 }
 
 /// `POST /api/v1/fleet/policies/{id}/promote`: the version rolling out to its canaries goes
@@ -301,13 +300,8 @@ pub(crate) async fn promote(State(state): State<HttpState>, Path(id): Path<i64>)
     if let Err(response) = find_policy(&state, id).await {
         return response;
     }
-    match state.store.promote_policy(id, crate::model::now_ms()).await {
-        Ok(policy) => {
-            state.sessions.nudge_all();
-            Json(policy).into_response()
-        }
-        Err(e) => refused(e, "promoting a policy"),
-    }
+    let promoted = state.store.promote_policy(id, crate::model::now_ms()).await;
+    changed(&state, promoted, StatusCode::OK, "promoting a policy")
 }
 
 /// `GET /api/v1/fleet/policies/{id}`: a policy and its versions, each with its diff.
@@ -359,17 +353,11 @@ pub(crate) async fn roll_back(
     if let Err(response) = find_policy(&state, id).await {
         return response;
     }
-    match state
+    let outcome = state
         .store
         .roll_back_policy(id, request.version, &caller.name, crate::model::now_ms())
-        .await
-    {
-        Ok(policy) => {
-            state.sessions.nudge_all();
-            Json(policy).into_response()
-        }
-        Err(e) => refused(e, "rolling back a policy"),
-    }
+        .await;
+    changed(&state, outcome, StatusCode::OK, "rolling back a policy")
 }
 
 /// `GET /api/v1/devices/{id}/config`: the fleet config a device should run (its policies,

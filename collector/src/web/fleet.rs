@@ -28,6 +28,38 @@ fn admin_only(staff: &Staff) -> Option<Response> {
     })
 }
 
+/// The admin who sent a form, or the answer for anyone else (signed out, no CSRF token,
+/// not an admin).
+async fn admin_form(
+    state: &HttpState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Staff, Response> {
+    let staff = signed_in_form(state, headers, form).await?;
+    match admin_only(&staff) {
+        Some(refusal) => Err(refusal),
+        None => Ok(staff),
+    }
+}
+
+/// After a change to groups or policies: every session here looks again, and the admin goes
+/// back to the page `to` names; or the refusal.
+fn changed<T>(
+    state: &HttpState,
+    staff: &Staff,
+    outcome: Result<T, FleetError>,
+    to: impl FnOnce(&T) -> String,
+    doing: &str,
+) -> Response {
+    match outcome {
+        Ok(value) => {
+            state.sessions.nudge_all();
+            Redirect::to(&to(&value)).into_response()
+        }
+        Err(e) => refused(staff, e, doing),
+    }
+}
+
 /// A refusal in the reader's words where they are the store's (the field and the reason
 /// the agent's own rules give are technical and stay as they are).
 fn refused(staff: &Staff, e: FleetError, doing: &str) -> Response {
@@ -199,13 +231,10 @@ pub(super) async fn add_group(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staff = match signed_in_form(&state, &headers, &form).await {
+    let staff = match admin_form(&state, &headers, &form).await {
         Ok(staff) => staff,
         Err(refused) => return refused,
     };
-    if let Some(refusal) = admin_only(&staff) {
-        return refusal;
-    }
     let field = |key: &str| {
         form.get(key)
             .map(|v| v.trim().to_owned())
@@ -222,17 +251,17 @@ pub(super) async fn add_group(
             devices: value.split_whitespace().map(str::to_owned).collect(),
         },
     };
-    match state
+    let outcome = state
         .store
         .add_group(&field("name"), &rule, &staff.caller.name, now_ms())
-        .await
-    {
-        Ok(_) => {
-            state.sessions.nudge_all();
-            Redirect::to("/fleet").into_response()
-        }
-        Err(e) => refused(&staff, e, "adding a group"),
-    }
+        .await;
+    changed(
+        &state,
+        &staff,
+        outcome,
+        |_| "/fleet".to_owned(),
+        "adding a group",
+    )
 }
 
 /// `POST /fleet/policies`: a new policy.
@@ -241,16 +270,13 @@ pub(super) async fn add_policy(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staff = match signed_in_form(&state, &headers, &form).await {
+    let staff = match admin_form(&state, &headers, &form).await {
         Ok(staff) => staff,
         Err(refused) => return refused,
     };
-    if let Some(refusal) = admin_only(&staff) {
-        return refusal;
-    }
     let field = |key: &str| form.get(key).cloned().unwrap_or_default();
     let precedence = field("precedence").trim().parse::<i64>().unwrap_or(0);
-    match state
+    let outcome = state
         .store
         .save_policy(
             None,
@@ -263,14 +289,14 @@ pub(super) async fn add_policy(
             &staff.caller.name,
             now_ms(),
         )
-        .await
-    {
-        Ok(policy) => {
-            state.sessions.nudge_all();
-            Redirect::to(&format!("/fleet/policies/{}", policy.id)).into_response()
-        }
-        Err(e) => refused(&staff, e, "adding a policy"),
-    }
+        .await;
+    changed(
+        &state,
+        &staff,
+        outcome,
+        |policy| format!("/fleet/policies/{}", policy.id),
+        "adding a policy",
+    )
 }
 
 /// `GET /fleet/policies/{id}`.
@@ -391,13 +417,10 @@ pub(super) async fn change_policy(
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staff = match signed_in_form(&state, &headers, &form).await {
+    let staff = match admin_form(&state, &headers, &form).await {
         Ok(staff) => staff,
         Err(refused) => return refused,
     };
-    if let Some(refusal) = admin_only(&staff) {
-        return refusal;
-    }
     let field = |key: &str| form.get(key).cloned().unwrap_or_default();
     let Some(policy) = state
         .store
@@ -432,7 +455,7 @@ pub(super) async fn change_policy(
         percent,
         group: canary_group,
     });
-    match state
+    let outcome = state
         .store
         .save_policy(
             Some(id),
@@ -445,14 +468,14 @@ pub(super) async fn change_policy(
             &staff.caller.name,
             now_ms(),
         )
-        .await
-    {
-        Ok(_) => {
-            state.sessions.nudge_all();
-            Redirect::to(&format!("/fleet/policies/{id}")).into_response()
-        }
-        Err(e) => refused(&staff, e, "changing a policy"),
-    }
+        .await;
+    changed(
+        &state,
+        &staff,
+        outcome,
+        |_| format!("/fleet/policies/{id}"),
+        "changing a policy",
+    )
 }
 
 /// `POST /fleet/policies/{id}/promote`.
@@ -462,20 +485,18 @@ pub(super) async fn promote(
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staff = match signed_in_form(&state, &headers, &form).await {
+    let staff = match admin_form(&state, &headers, &form).await {
         Ok(staff) => staff,
         Err(refused) => return refused,
     };
-    if let Some(refusal) = admin_only(&staff) {
-        return refusal;
-    }
-    match state.store.promote_policy(id, now_ms()).await {
-        Ok(_) => {
-            state.sessions.nudge_all();
-            Redirect::to(&format!("/fleet/policies/{id}")).into_response()
-        }
-        Err(e) => refused(&staff, e, "promoting a policy"),
-    }
+    let outcome = state.store.promote_policy(id, now_ms()).await;
+    changed(
+        &state,
+        &staff,
+        outcome,
+        |_| format!("/fleet/policies/{id}"),
+        "promoting a policy",
+    )
 }
 
 /// `POST /fleet/policies/{id}/rollback`.
@@ -485,26 +506,23 @@ pub(super) async fn roll_back(
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let staff = match signed_in_form(&state, &headers, &form).await {
+    let staff = match admin_form(&state, &headers, &form).await {
         Ok(staff) => staff,
         Err(refused) => return refused,
     };
-    if let Some(refusal) = admin_only(&staff) {
-        return refusal;
-    }
     let version = form
         .get("version")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(0);
-    match state
+    let outcome = state
         .store
         .roll_back_policy(id, version, &staff.caller.name, now_ms())
-        .await
-    {
-        Ok(_) => {
-            state.sessions.nudge_all();
-            Redirect::to(&format!("/fleet/policies/{id}")).into_response()
-        }
-        Err(e) => refused(&staff, e, "rolling back a policy"),
-    }
+        .await;
+    changed(
+        &state,
+        &staff,
+        outcome,
+        |_| format!("/fleet/policies/{id}"),
+        "rolling back a policy",
+    )
 }
