@@ -41,6 +41,7 @@ struct ConfigFile {
     public_url: Option<String>,
     tickets: crate::tickets::policy::TicketsFile,
     channels: Vec<crate::channels::ChannelFile>,
+    ticket_systems: Vec<crate::sync::TicketSystemFile>,
     limits: crate::limits::LimitsFile,
     fixes: crate::fixes::FixesFile,
     retention: crate::retention::RetentionFile,
@@ -61,6 +62,7 @@ impl Default for ConfigFile {
             public_url: None,
             tickets: Default::default(),
             channels: Vec::new(),
+            ticket_systems: Vec::new(),
             limits: Default::default(),
             fixes: Default::default(),
             retention: Default::default(),
@@ -92,6 +94,8 @@ pub struct Settings {
     pub tickets: crate::tickets::Policy,
     /// Where ticket news goes (`[[channels]]`).
     pub channels: Vec<crate::channels::Channel>,
+    /// The ticket systems kept in step (`[[ticket_systems]]`).
+    pub ticket_systems: Vec<crate::sync::TicketSystem>,
     /// What one connection, address or device may take (`[limits]`).
     pub limits: crate::limits::Limits,
     /// Who may start which fix, and how rollouts go (`[fixes]`).
@@ -110,6 +114,35 @@ impl Default for Settings {
     }
 }
 
+/// A config holding ticket systems' credentials must not be readable by everyone (0640,
+/// as the packages install it).
+fn secrets_kept_private(settings: &Settings, path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    if !settings.ticket_systems.is_empty() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o007 != 0 {
+            return Err(ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!(
+                    "holds ticket systems' credentials but everyone may read it (mode {:o}); run `chmod 640 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (settings, path);
+    Ok(())
+}
+
 impl Settings {
     /// Loads `path`; when `path` is None the default location is used if it exists.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
@@ -118,7 +151,11 @@ impl Settings {
             None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path),
+            Ok(text) => {
+                let settings = Self::parse(&text, &path)?;
+                secrets_kept_private(&settings, &path)?;
+                Ok(settings)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Self::default()),
             Err(source) => Err(ConfigError::Read { path, source }),
         }
@@ -185,6 +222,8 @@ impl Settings {
             .map_err(error)?;
         let tickets = crate::tickets::Policy::from_file(file.tickets).map_err(error)?;
         let channels = crate::channels::Channel::from_files(file.channels).map_err(error)?;
+        let ticket_systems =
+            crate::sync::TicketSystem::from_files(file.ticket_systems).map_err(error)?;
         let limits = file.limits.validate().map_err(error)?;
         let fixes = crate::fixes::FixPolicy::from_file(file.fixes).map_err(error)?;
         let retention = file.retention.validate().map_err(error)?;
@@ -204,6 +243,7 @@ impl Settings {
             fixes,
             tickets,
             channels,
+            ticket_systems,
             discard_findings: false,
             data_dir: file.data_dir,
             database_url: file.database_url,

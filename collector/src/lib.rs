@@ -25,6 +25,7 @@ pub mod random;
 pub mod retention;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod tickets;
 pub mod web;
 pub mod wire;

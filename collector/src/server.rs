@@ -371,6 +371,13 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
     tokio::spawn(crate::channels::dispatch(
         store.clone(),
         settings.channels.clone(),
+        crate::sync::filters(&settings.ticket_systems),
+        stop_watch.clone(),
+    ));
+    tokio::spawn(crate::sync::run(
+        store.clone(),
+        settings.ticket_systems.clone(),
+        settings.public_url.clone(),
         stop_watch.clone(),
     ));
     let mut http_stop = stop_watch;

@@ -269,7 +269,12 @@ impl Channel {
 }
 
 /// Expands notifications and sends deliveries until `stop`.
-pub async fn dispatch(store: Store, channels: Vec<Channel>, mut stop: watch::Receiver<bool>) {
+pub async fn dispatch(
+    store: Store,
+    channels: Vec<Channel>,
+    systems: Vec<crate::store::sync::SyncFilter>,
+    mut stop: watch::Receiver<bool>,
+) {
     let routes: Vec<Route> = channels.iter().map(|c| c.route.clone()).collect();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -278,7 +283,7 @@ pub async fn dispatch(store: Store, channels: Vec<Channel>, mut stop: watch::Rec
             _ = tick.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        if let Err(e) = store.expand_notifications(&routes, now_ms(), 200).await {
+        if let Err(e) = store.expand_notifications(&routes, &systems, now_ms(), 200).await {
             tracing::warn!(error = %e, "expanding notifications; retrying");
             continue;
         }

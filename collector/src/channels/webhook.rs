@@ -170,7 +170,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         .ok_or_else(|| "the receiver did not answer with an HTTP status".to_owned())
 }
 
-fn roots() -> rustls::RootCertStore {
+pub(crate) fn roots() -> rustls::RootCertStore {
     static SYSTEM: std::sync::OnceLock<Vec<rustls::pki_types::CertificateDer<'static>>> =
         std::sync::OnceLock::new();
     let system = SYSTEM.get_or_init(|| rustls_native_certs::load_native_certs().certs);

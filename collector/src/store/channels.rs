@@ -42,6 +42,7 @@ impl Store {
     pub async fn expand_notifications(
         &self,
         routes: &[Route],
+        systems: &[super::sync::SyncFilter],
         now_ms: i64,
         limit: u32,
     ) -> Result<u32, StoreError> {
@@ -56,8 +57,8 @@ impl Store {
             }
             pending
         });
-        if routes.is_empty() {
-            // No channel wants anything: one statement marks the lot, instead of a write
+        if routes.is_empty() && systems.is_empty() {
+            // No channel or ticket system wants anything: one statement marks the lot, instead of a write
             // (and, on SQLite, a turn at the write lock) per notification.
             if let Some(last) = pending.last() {
                 with_pool!(self, pool => {
@@ -73,6 +74,7 @@ impl Store {
         for (notification, ticket_id, event) in &pending {
             let detail = self.ticket_detail_with(*ticket_id, false).await?;
             if let Some(detail) = detail {
+                self.queue_for_systems(systems, &detail, *notification, event, now_ms).await?;
                 let ticket = &detail.ticket;
                 for route in routes {
                     if !route.priorities.contains(&ticket.priority.number())

@@ -291,6 +291,7 @@ pub mod retention;
 pub mod search;
 pub mod staff;
 pub mod stats;
+pub mod sync;
 pub mod tickets;
 
 pub use bounded::{Stall, Writer};

@@ -841,7 +841,7 @@ mod tests {
             )
             .await;
             store
-                .expand_notifications(&[], T0 + 2 * MINUTE, 100)
+                .expand_notifications(&[], &[], T0 + 2 * MINUTE, 100)
                 .await
                 .expect("expand");
             // The opening's delivery is done; the resolution's is still being retried.

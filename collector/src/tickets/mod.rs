@@ -162,10 +162,13 @@ pub enum NoteKind {
     /// A fix: started (by policy or by whom), sent, answered (what changed, verified or
     /// not), stopped.
     Fix,
+    /// A ticket system (`[[ticket_systems]]`): linked, told, refused, or what a person
+    /// wrote or did there.
+    Sync,
 }
 
 impl NoteKind {
-    pub const ALL: [NoteKind; 21] = [
+    pub const ALL: [NoteKind; 22] = [
         NoteKind::Opened,
         NoteKind::State,
         NoteKind::Evidence,
@@ -187,6 +190,7 @@ impl NoteKind {
         NoteKind::Reply,
         NoteKind::RequesterAnswer,
         NoteKind::Fix,
+        NoteKind::Sync,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -212,6 +216,7 @@ impl NoteKind {
             NoteKind::Reply => "reply",
             NoteKind::RequesterAnswer => "requester_answer",
             NoteKind::Fix => "fix",
+            NoteKind::Sync => "sync",
         }
     }
 }

@@ -475,6 +475,7 @@ staff-event-related = Σχετικό
 staff-event-report = Αναφορά χρήστη
 staff-event-reproduce = Αναπαραγωγή
 staff-event-notification = Ειδοποίηση
+staff-event-sync = Σύστημα αιτημάτων
 staff-event-reply = Απάντηση
 staff-event-requester-answer = Απάντηση αιτούντος
 staff-event-fix = Διόρθωση

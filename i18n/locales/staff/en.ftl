@@ -451,6 +451,7 @@ staff-event-related = Related
 staff-event-report = User report
 staff-event-reproduce = Reproduce
 staff-event-notification = Notification
+staff-event-sync = Ticket system
 staff-event-reply = Reply
 staff-event-requester-answer = Requester's answer
 staff-event-fix = Fix

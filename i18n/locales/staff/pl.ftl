@@ -472,6 +472,7 @@ staff-event-related = Powiązane
 staff-event-report = Zgłoszenie użytkownika
 staff-event-reproduce = Odtworzenie
 staff-event-notification = Powiadomienie
+staff-event-sync = System zgłoszeń
 staff-event-reply = Odpowiedź
 staff-event-requester-answer = Odpowiedź zgłaszającego
 staff-event-fix = Naprawa

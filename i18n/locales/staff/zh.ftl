@@ -415,6 +415,7 @@ staff-event-related = 相关
 staff-event-report = 用户报告
 staff-event-reproduce = 复现
 staff-event-notification = 通知
+staff-event-sync = 工单系统
 staff-event-reply = 回复
 staff-event-requester-answer = 报告人答复
 staff-event-fix = 修复

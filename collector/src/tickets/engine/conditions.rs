@@ -341,6 +341,25 @@ fn firing_path(
         &finding.evidence_json,
         now,
     );
+    // Closed by a person (here or in a synced ticket system) within the reopen window: it
+    // stays closed, and this new ticket says which one it follows.
+    if let Some(previous) = &state.ticket
+        && previous.state == TicketState::Closed
+        && previous
+            .resolved_at_ms
+            .is_some_and(|at| now - at <= duration_ms(policy.reopen_window))
+    {
+        plan.push(Action::Link {
+            ticket: reference,
+            linked: TicketRef::Existing(previous.id),
+        });
+        plan.note(
+            reference,
+            NoteKind::Related,
+            format!("Happened again after ticket {} was closed", previous.id),
+            now,
+        );
+    }
     knowledge(
         plan,
         reference,

@@ -1,0 +1,615 @@
+//! Ticket-system sync in the store (migration 0025): the outbox of what each system is to be
+//! told, in order per ticket; the link from a Firstline ticket to its remote ticket; the
+//! back-sync cursor; and the remote events already taken in.
+//!
+//! The outbox is filled where channels' deliveries are (`expand_notifications`), so a
+//! notification becomes at most one entry per system. Entries of one ticket go out strictly
+//! in order: only the oldest unfinished entry of a ticket is ever claimed, and a claim is a
+//! lease (an optimistic update of its due time), so several collectors on one PostgreSQL
+//! never work one ticket's entries at once.
+
+use sqlx::Row;
+
+/// A `sync` entry on a ticket's timeline, inside `$transaction`.
+macro_rules! sync_note {
+    ($transaction:expr, $ticket:expr, $now:expr, $text:expr) => {
+        sqlx::query("INSERT INTO ticket_events (ticket_id, at_ms, kind, text) VALUES ($1, $2, $3, $4)")
+            .bind($ticket)
+            .bind($now)
+            .bind(NoteKind::Sync.as_str())
+            .bind($text)
+            .execute(&mut *$transaction)
+            .await?
+    };
+}
+
+use super::{Backend, Store, StoreError};
+use crate::tickets::NoteKind;
+
+/// Which tickets a system takes (an empty list takes every value).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncFilter {
+    pub system: String,
+    pub priorities: Vec<u8>,
+    /// Ticket kinds: "device", "incident", "report".
+    pub kinds: Vec<String>,
+    /// Device sites.
+    pub sites: Vec<String>,
+}
+
+/// An outbox entry claimed for sending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncItem {
+    pub id: i64,
+    pub system: String,
+    pub ticket_id: i64,
+    /// create, update, comment, resolve, reopen.
+    pub op: String,
+    pub text: Option<String>,
+    pub attempts: u32,
+    pub lease_until_ms: i64,
+}
+
+/// A Firstline ticket's remote twin.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncLink {
+    pub system: String,
+    pub remote_id: String,
+    pub remote_url: String,
+    /// Resolved or closed by a person in the remote system.
+    pub closed_remotely: bool,
+    pub synced_at_ms: i64,
+    /// Entries not yet delivered.
+    pub waiting: u64,
+    /// The last attempt's error, while an entry is waiting.
+    pub last_error: Option<String>,
+}
+
+/// What the outbox holds for a system.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncBacklog {
+    pub system: String,
+    pub waiting: u64,
+    pub failed: u64,
+}
+
+/// The op a notification event becomes.
+pub fn op_for(event: &str) -> Option<&'static str> {
+    match event {
+        "opened" => Some("create"),
+        "updated" => Some("update"),
+        "replied" => Some("comment"),
+        "resolved" => Some("resolve"),
+        "reopened" => Some("reopen"),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Inside `expand_notifications`: queues `event` of `ticket_id` for every system whose
+    /// filter takes the ticket, or that already has it (a linked ticket is followed whatever
+    /// it becomes).
+    pub(super) async fn queue_for_systems(
+        &self,
+        systems: &[SyncFilter],
+        detail: &super::tickets::TicketDetail,
+        notification_id: i64,
+        event: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let Some(op) = op_for(event) else {
+            return Ok(());
+        };
+        let ticket = &detail.ticket;
+        let text = match op {
+            "comment" => detail
+                .timeline
+                .iter()
+                .rev()
+                .find(|entry| entry.kind == "reply")
+                .map(|entry| entry.text.clone()),
+            "resolve" => Some(resolve_text(detail)),
+            "reopen" => detail
+                .timeline
+                .iter()
+                .rev()
+                .find(|entry| entry.kind == "state")
+                .map(|entry| entry.text.clone()),
+            _ => None,
+        };
+        let sites = if systems.iter().any(|s| !s.sites.is_empty()) {
+            self.ticket_sites(ticket.id).await?
+        } else {
+            Vec::new()
+        };
+        for system in systems {
+            let wanted = (system.priorities.is_empty()
+                || system.priorities.contains(&ticket.priority.number()))
+                && (system.kinds.is_empty()
+                    || system.kinds.iter().any(|k| k == ticket.kind.as_str()))
+                && (system.sites.is_empty() || sites.iter().any(|s| system.sites.contains(s)));
+            let known = with_pool!(self, pool => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT 1 FROM sync_outbox WHERE system = $1 AND ticket_id = $2 LIMIT 1",
+                )
+                .bind(&system.system)
+                .bind(ticket.id)
+                .fetch_optional(pool)
+                .await?
+            })
+            .is_some();
+            if !wanted && !known {
+                continue;
+            }
+            with_pool!(self, pool => {
+                sqlx::query(
+                    "INSERT INTO sync_outbox (system, ticket_id, op, text, created_at_ms, next_attempt_at_ms, notification_id) \
+                     VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (system, notification_id) DO NOTHING",
+                )
+                .bind(&system.system)
+                .bind(ticket.id)
+                .bind(op)
+                .bind(&text)
+                .bind(now_ms)
+                .bind(notification_id)
+                .execute(pool)
+                .await?;
+            });
+        }
+        Ok(())
+    }
+
+    async fn ticket_sites(&self, ticket_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT d.site FROM devices d WHERE d.id IN \
+                 (SELECT device_id FROM ticket_devices WHERE ticket_id = $1 \
+                  UNION SELECT device_id FROM tickets WHERE id = $1 AND device_id IS NOT NULL)",
+            )
+            .bind(ticket_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Claims up to `limit` of `system`'s due entries, each the oldest unfinished one of its
+    /// ticket, leasing each for `lease_ms`.
+    pub async fn claim_sync(
+        &self,
+        system: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SyncItem>, StoreError> {
+        let mut claimed = Vec::new();
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT o.id, o.ticket_id, o.op, o.text, o.attempts, o.next_attempt_at_ms FROM sync_outbox o \
+                 WHERE o.system = $1 AND o.done_at_ms IS NULL AND o.next_attempt_at_ms <= $2 \
+                 AND o.id = (SELECT MIN(h.id) FROM sync_outbox h WHERE h.system = o.system AND h.ticket_id = o.ticket_id AND h.done_at_ms IS NULL) \
+                 ORDER BY o.id LIMIT $3",
+            )
+            .bind(system)
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                let due: i64 = row.try_get("next_attempt_at_ms")?;
+                let won = sqlx::query(
+                    "UPDATE sync_outbox SET next_attempt_at_ms = $1 WHERE id = $2 AND done_at_ms IS NULL AND next_attempt_at_ms = $3",
+                )
+                .bind(now_ms + lease_ms)
+                .bind(id)
+                .bind(due)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                if won == 1 {
+                    claimed.push(SyncItem {
+                        id,
+                        system: system.to_owned(),
+                        ticket_id: row.try_get("ticket_id")?,
+                        op: row.try_get("op")?,
+                        text: row.try_get("text")?,
+                        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                        lease_until_ms: now_ms + lease_ms,
+                    });
+                }
+            }
+        });
+        Ok(claimed)
+    }
+
+    /// The entry went out (or, `refused`, was refused for good: the ticket's timeline says
+    /// why). A lease that ran out was someone else's to record.
+    pub async fn finish_sync(
+        &self,
+        item: &SyncItem,
+        refused: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let recorded = sqlx::query(
+                "UPDATE sync_outbox SET done_at_ms = $1, attempts = attempts + 1, failed = $2, last_error = $3 \
+                 WHERE id = $4 AND done_at_ms IS NULL AND next_attempt_at_ms = $5",
+            )
+            .bind(now_ms)
+            .bind(i64::from(refused.is_some()))
+            .bind(refused)
+            .bind(item.id)
+            .bind(item.lease_until_ms)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if recorded == 1 {
+                if let Some(error) = refused {
+                    sync_note!(transaction, item.ticket_id, now_ms,
+                        format!("{} refused this ticket's {}: {error}", item.system, item.op));
+                }
+            }
+            transaction.commit().await?;
+            Ok(recorded == 1)
+        })
+    }
+
+    /// The entry failed for now: tried again at `retry_at_ms`.
+    pub async fn retry_sync(
+        &self,
+        item: &SyncItem,
+        error: &str,
+        retry_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE sync_outbox SET attempts = attempts + 1, next_attempt_at_ms = $1, last_error = $2 \
+                 WHERE id = $3 AND done_at_ms IS NULL AND next_attempt_at_ms = $4",
+            )
+            .bind(retry_at_ms)
+            .bind(error)
+            .bind(item.id)
+            .bind(item.lease_until_ms)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The remote ticket `ticket_id` is linked to in `system`, with the fields last sent.
+    pub async fn sync_link(
+        &self,
+        system: &str,
+        ticket_id: i64,
+    ) -> Result<Option<(SyncLink, String)>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT remote_id, remote_url, pushed_json, closed_remotely, synced_at_ms FROM sync_links WHERE system = $1 AND ticket_id = $2",
+            )
+            .bind(system)
+            .bind(ticket_id)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                None => Ok(None),
+                Some(row) => Ok(Some((
+                    SyncLink {
+                        system: system.to_owned(),
+                        remote_id: row.try_get("remote_id")?,
+                        remote_url: row.try_get("remote_url")?,
+                        closed_remotely: row.try_get::<i64, _>("closed_remotely")? != 0,
+                        synced_at_ms: row.try_get("synced_at_ms")?,
+                        waiting: 0,
+                        last_error: None,
+                    },
+                    row.try_get("pushed_json")?,
+                ))),
+            }
+        })
+    }
+
+    /// Records the link once the remote ticket exists (created, or found by the Firstline
+    /// id after a crash between creating and recording it), with a timeline entry.
+    pub async fn record_sync_link(
+        &self,
+        system: &str,
+        ticket_id: i64,
+        remote_id: &str,
+        remote_url: &str,
+        pushed_json: &str,
+        found: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let added = sqlx::query(
+                "INSERT INTO sync_links (system, ticket_id, remote_id, remote_url, pushed_json, linked_at_ms, synced_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (system, ticket_id) DO NOTHING",
+            )
+            .bind(system)
+            .bind(ticket_id)
+            .bind(remote_id)
+            .bind(remote_url)
+            .bind(pushed_json)
+            .bind(now_ms)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if added == 1 {
+                let how = if found { "found again" } else { "opened" };
+                sync_note!(transaction, ticket_id, now_ms,
+                    format!("{system} ticket {remote_id} {how}: {remote_url}"));
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The fields last sent, after an update went out.
+    pub async fn record_sync_push(
+        &self,
+        system: &str,
+        ticket_id: i64,
+        pushed_json: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sync_links SET pushed_json = $1, synced_at_ms = $2 WHERE system = $3 AND ticket_id = $4")
+                .bind(pushed_json)
+                .bind(now_ms)
+                .bind(system)
+                .bind(ticket_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The Firstline ticket linked to `remote_id` in `system`.
+    pub async fn ticket_for_remote(
+        &self,
+        system: &str,
+        remote_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT ticket_id FROM sync_links WHERE system = $1 AND remote_id = $2")
+                .bind(system)
+                .bind(remote_id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Takes in a comment a person wrote in `system` (once: `event` is its remote id).
+    /// Returns whether it was new.
+    pub async fn take_remote_comment(
+        &self,
+        system: &str,
+        event: &str,
+        ticket_id: i64,
+        author: &str,
+        text: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let begin = self.backend.begin_statement();
+        with_pool!(self, pool => {
+            let mut transaction = pool.begin_with(begin).await?;
+            let new = sqlx::query("INSERT INTO sync_seen (system, remote_event, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(system)
+                .bind(event)
+                .bind(now_ms)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected() == 1;
+            if new {
+                let actor = format!("{author} ({system})");
+                sqlx::query("INSERT INTO ticket_events (ticket_id, at_ms, kind, actor, text) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(ticket_id)
+                    .bind(now_ms)
+                    .bind(NoteKind::Comment.as_str())
+                    .bind(&actor)
+                    .bind(text)
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query("UPDATE tickets SET updated_at_ms = $1 WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(ticket_id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok(new)
+        })
+    }
+
+    /// Whether a remote event was taken in already.
+    pub async fn remote_event_seen(&self, system: &str, event: &str) -> Result<bool, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT 1 FROM sync_seen WHERE system = $1 AND remote_event = $2")
+                .bind(system)
+                .bind(event)
+                .fetch_optional(pool)
+                .await?
+        })
+        .is_some())
+    }
+
+    /// Marks a remote event taken in.
+    pub async fn mark_remote_event(&self, system: &str, event: &str, now_ms: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO sync_seen (system, remote_event, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(system)
+                .bind(event)
+                .bind(now_ms)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Whether a person closed the remote ticket (it then wins over auto-reopen, and
+    /// Firstline's own resolve is not sent back).
+    pub async fn set_closed_remotely(
+        &self,
+        system: &str,
+        ticket_id: i64,
+        closed: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sync_links SET closed_remotely = $1, synced_at_ms = $2 WHERE system = $3 AND ticket_id = $4")
+                .bind(i64::from(closed))
+                .bind(now_ms)
+                .bind(system)
+                .bind(ticket_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Takes the back-sync turn for `system` until `lease_until_ms` if no other collector
+    /// has it: its cursor if so.
+    pub async fn take_sync_cursor(
+        &self,
+        system: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO sync_cursors (system, cursor, lease_until_ms) VALUES ($1, '', 0) ON CONFLICT (system) DO NOTHING")
+                .bind(system)
+                .execute(pool)
+                .await?;
+            let won = sqlx::query("UPDATE sync_cursors SET lease_until_ms = $1 WHERE system = $2 AND lease_until_ms <= $3")
+                .bind(lease_until_ms)
+                .bind(system)
+                .bind(now_ms)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            if won == 0 {
+                return Ok(None);
+            }
+            Ok(Some(sqlx::query_scalar("SELECT cursor FROM sync_cursors WHERE system = $1")
+                .bind(system)
+                .fetch_one(pool)
+                .await?))
+        })
+    }
+
+    /// Saves the cursor and hands the turn back (`error`: what the poll ran into).
+    pub async fn save_sync_cursor(
+        &self,
+        system: &str,
+        cursor: &str,
+        error: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sync_cursors SET cursor = $1, lease_until_ms = 0, polled_at_ms = $2, last_error = $3 WHERE system = $4")
+                .bind(cursor)
+                .bind(now_ms)
+                .bind(error)
+                .bind(system)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Open tickets linked to `system` that changed since they were last sent, with no
+    /// entry waiting: each gets an `update` entry (devices joining, priority, title).
+    pub async fn queue_changed_links(&self, system: &str, now_ms: i64) -> Result<u64, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO sync_outbox (system, ticket_id, op, created_at_ms, next_attempt_at_ms) \
+                 SELECT l.system, l.ticket_id, 'update', $2, $2 FROM sync_links l JOIN tickets t ON t.id = l.ticket_id \
+                 WHERE l.system = $1 AND l.closed_remotely = 0 AND t.updated_at_ms > l.synced_at_ms \
+                 AND t.state IN ('new', 'assigned', 'in_progress', 'pending') \
+                 AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.system = l.system AND o.ticket_id = l.ticket_id AND o.done_at_ms IS NULL)",
+            )
+            .bind(system)
+            .bind(now_ms)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
+    }
+
+    /// Each system's outbox: entries waiting and refused for good.
+    pub async fn sync_backlog(&self) -> Result<Vec<SyncBacklog>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT system, SUM(CASE WHEN done_at_ms IS NULL THEN 1 ELSE 0 END) AS waiting, SUM(failed) AS failed \
+                 FROM sync_outbox GROUP BY system ORDER BY system",
+            )
+            .fetch_all(pool)
+            .await?;
+            let mut backlog = Vec::with_capacity(rows.len());
+            for row in &rows {
+                backlog.push(SyncBacklog {
+                    system: row.try_get("system")?,
+                    waiting: u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0),
+                    failed: u64::try_from(row.try_get::<i64, _>("failed")?).unwrap_or(0),
+                });
+            }
+            Ok(backlog)
+        })
+    }
+
+    /// A ticket's remote twins, with what is still waiting to go out: for its page and API.
+    pub async fn ticket_sync(&self, ticket_id: i64) -> Result<Vec<SyncLink>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT s.system, l.remote_id, l.remote_url, l.closed_remotely, l.synced_at_ms, \
+                 (SELECT COUNT(*) FROM sync_outbox o WHERE o.system = s.system AND o.ticket_id = $1 AND o.done_at_ms IS NULL) AS waiting, \
+                 (SELECT o.last_error FROM sync_outbox o WHERE o.system = s.system AND o.ticket_id = $1 AND o.done_at_ms IS NULL ORDER BY o.id LIMIT 1) AS last_error \
+                 FROM (SELECT DISTINCT system FROM sync_outbox WHERE ticket_id = $1) s \
+                 LEFT JOIN sync_links l ON l.system = s.system AND l.ticket_id = $1 ORDER BY s.system",
+            )
+            .bind(ticket_id)
+            .fetch_all(pool)
+            .await?;
+            let mut links = Vec::with_capacity(rows.len());
+            for row in &rows {
+                links.push(SyncLink {
+                    system: row.try_get("system")?,
+                    remote_id: row.try_get::<Option<String>, _>("remote_id")?.unwrap_or_default(),
+                    remote_url: row.try_get::<Option<String>, _>("remote_url")?.unwrap_or_default(),
+                    closed_remotely: row.try_get::<Option<i64>, _>("closed_remotely")?.unwrap_or(0) != 0,
+                    synced_at_ms: row.try_get::<Option<i64>, _>("synced_at_ms")?.unwrap_or(0),
+                    waiting: u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0),
+                    last_error: row.try_get("last_error")?,
+                });
+            }
+            Ok(links)
+        })
+    }
+}
+
+/// What a resolve says in the remote system: the resolution and the last recovery evidence.
+fn resolve_text(detail: &super::tickets::TicketDetail) -> String {
+    let mut text = detail
+        .ticket
+        .resolution
+        .clone()
+        .unwrap_or_else(|| "resolved".to_owned());
+    let recovered: Vec<&str> = detail
+        .timeline
+        .iter()
+        .rev()
+        .filter(|entry| matches!(entry.kind.as_str(), "state" | "device" | "evidence"))
+        .take(3)
+        .map(|entry| entry.text.as_str())
+        .collect();
+    for line in recovered.iter().rev() {
+        text.push_str("\n- ");
+        text.push_str(line);
+    }
+    text
+}
+
