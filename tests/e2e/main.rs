@@ -33,6 +33,7 @@ mod servers;
 mod service;
 mod support;
 mod telemetry;
+mod ticket_sync;
 mod tickets;
 mod words;
 mod workspace;

@@ -283,7 +283,10 @@ pub async fn dispatch(
             _ = tick.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        if let Err(e) = store.expand_notifications(&routes, &systems, now_ms(), 200).await {
+        if let Err(e) = store
+            .expand_notifications(&routes, &systems, now_ms(), 200)
+            .await
+        {
             tracing::warn!(error = %e, "expanding notifications; retrying");
             continue;
         }

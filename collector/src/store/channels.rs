@@ -74,7 +74,8 @@ impl Store {
         for (notification, ticket_id, event) in &pending {
             let detail = self.ticket_detail_with(*ticket_id, false).await?;
             if let Some(detail) = detail {
-                self.queue_for_systems(systems, &detail, *notification, event, now_ms).await?;
+                self.queue_for_systems(systems, &detail, *notification, event, now_ms)
+                    .await?;
                 let ticket = &detail.ticket;
                 for route in routes {
                     if !route.priorities.contains(&ticket.priority.number())

@@ -13,13 +13,15 @@ use sqlx::Row;
 /// A `sync` entry on a ticket's timeline, inside `$transaction`.
 macro_rules! sync_note {
     ($transaction:expr, $ticket:expr, $now:expr, $text:expr) => {
-        sqlx::query("INSERT INTO ticket_events (ticket_id, at_ms, kind, text) VALUES ($1, $2, $3, $4)")
-            .bind($ticket)
-            .bind($now)
-            .bind(NoteKind::Sync.as_str())
-            .bind($text)
-            .execute(&mut *$transaction)
-            .await?
+        sqlx::query(
+            "INSERT INTO ticket_events (ticket_id, at_ms, kind, text) VALUES ($1, $2, $3, $4)",
+        )
+        .bind($ticket)
+        .bind($now)
+        .bind(NoteKind::Sync.as_str())
+        .bind($text)
+        .execute(&mut *$transaction)
+        .await?
     };
 }
 
@@ -101,20 +103,27 @@ impl Store {
             return Ok(());
         };
         let ticket = &detail.ticket;
+        let newest = |kinds: &'static [&'static str], limit: i64| {
+            self.newest_events(ticket.id, kinds, limit)
+        };
         let text = match op {
-            "comment" => detail
-                .timeline
-                .iter()
-                .rev()
-                .find(|entry| entry.kind == "reply")
-                .map(|entry| entry.text.clone()),
-            "resolve" => Some(resolve_text(detail)),
-            "reopen" => detail
-                .timeline
-                .iter()
-                .rev()
-                .find(|entry| entry.kind == "state")
-                .map(|entry| entry.text.clone()),
+            "comment" => newest(&["reply"], 1).await?.into_iter().next(),
+            "resolve" => {
+                let mut text = ticket
+                    .resolution
+                    .clone()
+                    .unwrap_or_else(|| "resolved".to_owned());
+                for line in newest(&["state", "device", "evidence"], 3)
+                    .await?
+                    .iter()
+                    .rev()
+                {
+                    text.push_str("\n- ");
+                    text.push_str(line);
+                }
+                Some(text)
+            }
+            "reopen" => newest(&["state"], 1).await?.into_iter().next(),
             _ => None,
         };
         let sites = if systems.iter().any(|s| !s.sites.is_empty()) {
@@ -157,6 +166,30 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// The texts of a ticket's newest timeline entries of `kinds`, newest first.
+    async fn newest_events(
+        &self,
+        ticket_id: i64,
+        kinds: &[&str],
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let list = kinds
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT text FROM ticket_events WHERE ticket_id = $1 AND kind IN ({list}) ORDER BY id DESC LIMIT $2"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(ticket_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     async fn ticket_sites(&self, ticket_id: i64) -> Result<Vec<String>, StoreError> {
@@ -438,7 +471,12 @@ impl Store {
     }
 
     /// Marks a remote event taken in.
-    pub async fn mark_remote_event(&self, system: &str, event: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn mark_remote_event(
+        &self,
+        system: &str,
+        event: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query("INSERT INTO sync_seen (system, remote_event, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(system)
@@ -590,26 +628,3 @@ impl Store {
         })
     }
 }
-
-/// What a resolve says in the remote system: the resolution and the last recovery evidence.
-fn resolve_text(detail: &super::tickets::TicketDetail) -> String {
-    let mut text = detail
-        .ticket
-        .resolution
-        .clone()
-        .unwrap_or_else(|| "resolved".to_owned());
-    let recovered: Vec<&str> = detail
-        .timeline
-        .iter()
-        .rev()
-        .filter(|entry| matches!(entry.kind.as_str(), "state" | "device" | "evidence"))
-        .take(3)
-        .map(|entry| entry.text.as_str())
-        .collect();
-    for line in recovered.iter().rev() {
-        text.push_str("\n- ");
-        text.push_str(line);
-    }
-    text
-}
-

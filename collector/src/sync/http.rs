@@ -109,7 +109,9 @@ impl<'a> Call<'a> {
                 http::header::USER_AGENT,
                 concat!("firstline-collector/", env!("CARGO_PKG_VERSION")),
             )
-            .header(http::header::ACCEPT, "application/json");
+            .header(http::header::ACCEPT, "application/json")
+            // One request per connection: nothing is left half-read for the next.
+            .header(http::header::CONNECTION, "close");
         if self.json.is_some() {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
         }
@@ -191,10 +193,7 @@ fn classify(
     if (200..300).contains(&status) {
         return Ok(Reply { status, body });
     }
-    let message = format!(
-        "{what}: {url} answered HTTP {status}: {}",
-        snippet(&body)
-    );
+    let message = format!("{what}: {url} answered HTTP {status}: {}", snippet(&body));
     if matches!(status, 401 | 403 | 408 | 429) || status >= 500 {
         Err(SyncError::Later {
             message,
@@ -225,7 +224,11 @@ mod tests {
             classify(
                 "x",
                 "http://h",
-                (status, retry.map(Duration::from_secs), Bytes::from_static(b"{}")),
+                (
+                    status,
+                    retry.map(Duration::from_secs),
+                    Bytes::from_static(b"{}"),
+                ),
             )
         };
         assert!(sort(201, None).is_ok());

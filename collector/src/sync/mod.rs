@@ -234,13 +234,23 @@ pub trait Connector {
         note: &str,
     ) -> impl Future<Output = Result<(), SyncError>> + Send;
     /// A public comment (Firstline's reply to the requester).
-    fn comment(&self, remote: &str, text: &str)
-    -> impl Future<Output = Result<(), SyncError>> + Send;
+    fn comment(
+        &self,
+        remote: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<(), SyncError>> + Send;
     /// An internal note.
     fn note(&self, remote: &str, text: &str) -> impl Future<Output = Result<(), SyncError>> + Send;
-    fn resolve(&self, remote: &str, text: &str)
-    -> impl Future<Output = Result<(), SyncError>> + Send;
-    fn reopen(&self, remote: &str, text: &str) -> impl Future<Output = Result<(), SyncError>> + Send;
+    fn resolve(
+        &self,
+        remote: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<(), SyncError>> + Send;
+    fn reopen(
+        &self,
+        remote: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<(), SyncError>> + Send;
     /// What people did since `cursor` (empty at first: start from now), and the next cursor.
     fn changes(
         &self,
@@ -307,12 +317,16 @@ impl TicketSystem {
                     "ticket_systems: every system needs a unique name of letters, digits, - and _ ({name:?})"
                 ));
             }
-            crate::channels::webhook::parse_url(&file.url).map_err(|e| format!("{}: {e}", at("url")))?;
+            crate::channels::webhook::parse_url(&file.url)
+                .map_err(|e| format!("{}: {e}", at("url")))?;
             let priorities = match &file.priorities {
                 None => Vec::new(),
                 Some(names) => names
                     .iter()
-                    .map(|p| parse_priority(p).ok_or_else(|| format!("{}: {p:?} is not p1 to p5", at("priorities"))))
+                    .map(|p| {
+                        parse_priority(p)
+                            .ok_or_else(|| format!("{}: {p:?} is not p1 to p5", at("priorities")))
+                    })
                     .collect::<Result<_, _>>()?,
             };
             for kind in &file.kinds {
@@ -325,25 +339,42 @@ impl TicketSystem {
                     return Err(format!("{}: {key:?} is not p1 to p5", at("priority_map")));
                 }
             }
-            let duration = |key: &str, text: &Option<String>, default: Duration| -> Result<Duration, String> {
-                match text {
-                    None => Ok(default),
-                    Some(text) => humantime::parse_duration(text)
-                        .ok()
-                        .filter(|d| !d.is_zero())
-                        .ok_or_else(|| format!("{}: {text:?} is not a duration like \"30s\"", at(key))),
-                }
-            };
-            let poll_interval = duration("poll_interval", &file.poll_interval, Duration::from_secs(60))?;
-            let retry_initial = duration("retry_initial", &file.retry_initial, Duration::from_secs(10))?;
+            let duration =
+                |key: &str, text: &Option<String>, default: Duration| -> Result<Duration, String> {
+                    match text {
+                        None => Ok(default),
+                        Some(text) => humantime::parse_duration(text)
+                            .ok()
+                            .filter(|d| !d.is_zero())
+                            .ok_or_else(|| {
+                                format!("{}: {text:?} is not a duration like \"30s\"", at(key))
+                            }),
+                    }
+                };
+            let poll_interval = duration(
+                "poll_interval",
+                &file.poll_interval,
+                Duration::from_secs(60),
+            )?;
+            let retry_initial = duration(
+                "retry_initial",
+                &file.retry_initial,
+                Duration::from_secs(10),
+            )?;
             let retry_max = duration("retry_max", &file.retry_max, Duration::from_secs(600))?;
             if retry_max < retry_initial {
-                return Err(format!("{}: must be at least retry_initial", at("retry_max")));
+                return Err(format!(
+                    "{}: must be at least retry_initial",
+                    at("retry_max")
+                ));
             }
             if let Some(token) = &file.webhook_token
                 && token.len() < 16
             {
-                return Err(format!("{} must be at least 16 characters", at("webhook_token")));
+                return Err(format!(
+                    "{} must be at least 16 characters",
+                    at("webhook_token")
+                ));
             }
             let credentials = match (&file.username, &file.password, &file.token) {
                 (Some(user), Some(password), None) => Credentials::Basic {
@@ -457,7 +488,12 @@ impl Common {
     }
 }
 
-fn outgoing(detail: &TicketDetail, public_url: Option<&str>, common: &Common, default_priority: fn(u8) -> String) -> Outgoing {
+fn outgoing(
+    detail: &TicketDetail,
+    public_url: Option<&str>,
+    common: &Common,
+    default_priority: fn(u8) -> String,
+) -> Outgoing {
     let ticket = &detail.ticket;
     let priority = common.priority(ticket.priority.number(), default_priority);
     let mut description = format!(
@@ -531,7 +567,12 @@ pub async fn run(
     }
 }
 
-async fn serve(store: Store, system: TicketSystem, public_url: Option<String>, mut stop: watch::Receiver<bool>) {
+async fn serve(
+    store: Store,
+    system: TicketSystem,
+    public_url: Option<String>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut next_poll = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -547,7 +588,10 @@ async fn serve(store: Store, system: TicketSystem, public_url: Option<String>, m
             }
         }
         let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        let items = match store.claim_sync(&system.name, now_ms(), lease_ms, BATCH).await {
+        let items = match store
+            .claim_sync(&system.name, now_ms(), lease_ms, BATCH)
+            .await
+        {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(system = %system.name, error = %e, "claiming sync entries; retrying");
@@ -560,13 +604,25 @@ async fn serve(store: Store, system: TicketSystem, public_url: Option<String>, m
                 Ok(()) => store.finish_sync(&item, None, now_ms()).await.map(|_| ()),
                 Err(SyncError::Permanent(error)) => {
                     tracing::warn!(system = %system.name, ticket = item.ticket_id, op = %item.op, %error, "ticket system refused an entry");
-                    store.finish_sync(&item, Some(&error), now_ms()).await.map(|_| ())
+                    store
+                        .finish_sync(&item, Some(&error), now_ms())
+                        .await
+                        .map(|_| ())
                 }
-                Err(SyncError::Later { message, retry_after }) => {
-                    let wait = retry_after.unwrap_or_else(|| system.backoff(item.attempts)).min(Duration::from_secs(3600));
+                Err(SyncError::Later {
+                    message,
+                    retry_after,
+                }) => {
+                    let wait = retry_after
+                        .unwrap_or_else(|| system.backoff(item.attempts))
+                        .min(Duration::from_secs(3600));
                     tracing::warn!(system = %system.name, ticket = item.ticket_id, op = %item.op, attempt = item.attempts + 1, error = %message, retry_in = ?wait, "ticket system not reached; retrying");
                     store
-                        .retry_sync(&item, &message, now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+                        .retry_sync(
+                            &item,
+                            &message,
+                            now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+                        )
                         .await
                 }
             };
@@ -578,18 +634,34 @@ async fn serve(store: Store, system: TicketSystem, public_url: Option<String>, m
 }
 
 /// Sends one entry: the remote ticket first if there is none yet.
-async fn send(store: &Store, system: &TicketSystem, public_url: Option<&str>, item: &SyncItem) -> Result<(), SyncError> {
+async fn send(
+    store: &Store,
+    system: &TicketSystem,
+    public_url: Option<&str>,
+    item: &SyncItem,
+) -> Result<(), SyncError> {
     let store_error = |e: crate::store::StoreError| SyncError::Later {
         message: format!("the store: {e}"),
         retry_after: None,
     };
-    let Some(detail) = store.ticket_detail(item.ticket_id).await.map_err(store_error)? else {
-        return Err(SyncError::Permanent(format!("ticket {} is gone", item.ticket_id)));
+    let Some(detail) = store
+        .ticket_detail(item.ticket_id)
+        .await
+        .map_err(store_error)?
+    else {
+        return Err(SyncError::Permanent(format!(
+            "ticket {} is gone",
+            item.ticket_id
+        )));
     };
-    let (common, default_priority) = each!(&system.connector, c => (c.common(), c.default_priority()));
+    let (common, default_priority) =
+        each!(&system.connector, c => (c.common(), c.default_priority()));
     let ticket = outgoing(&detail, public_url, common, default_priority);
     let pushed_now = serde_json::to_string(&ticket.fields).unwrap_or_default();
-    let link = store.sync_link(&system.name, item.ticket_id).await.map_err(store_error)?;
+    let link = store
+        .sync_link(&system.name, item.ticket_id)
+        .await
+        .map_err(store_error)?;
     let (link, pushed) = match link {
         Some(link) => link,
         None => {
@@ -598,16 +670,33 @@ async fn send(store: &Store, system: &TicketSystem, public_url: Option<&str>, it
                 None => (system.connector.create(&ticket).await?, false),
             };
             store
-                .record_sync_link(&system.name, item.ticket_id, &remote.id, &remote.url, &pushed_now, found, now_ms())
+                .record_sync_link(
+                    &system.name,
+                    item.ticket_id,
+                    &remote.id,
+                    &remote.url,
+                    &pushed_now,
+                    found,
+                    now_ms(),
+                )
                 .await
                 .map_err(store_error)?;
             tracing::info!(system = %system.name, ticket = item.ticket_id, remote = %remote.id, found, "ticket linked");
             if matches!(item.op.as_str(), "create" | "update") {
                 return Ok(());
             }
-            match store.sync_link(&system.name, item.ticket_id).await.map_err(store_error)? {
+            match store
+                .sync_link(&system.name, item.ticket_id)
+                .await
+                .map_err(store_error)?
+            {
                 Some(link) => link,
-                None => return Err(SyncError::Later { message: "the link was not recorded".to_owned(), retry_after: None }),
+                None => {
+                    return Err(SyncError::Later {
+                        message: "the link was not recorded".to_owned(),
+                        retry_after: None,
+                    });
+                }
             }
         }
     };
@@ -620,8 +709,14 @@ async fn send(store: &Store, system: &TicketSystem, public_url: Option<&str>, it
             if before == ticket.fields {
                 return Ok(());
             }
-            system.connector.update(remote, &ticket, &ticket.fields.changes_since(&before)).await?;
-            store.record_sync_push(&system.name, item.ticket_id, &pushed_now, now_ms()).await.map_err(store_error)
+            system
+                .connector
+                .update(remote, &ticket, &ticket.fields.changes_since(&before))
+                .await?;
+            store
+                .record_sync_push(&system.name, item.ticket_id, &pushed_now, now_ms())
+                .await
+                .map_err(store_error)
         }
         "comment" => system.connector.comment(remote, text).await,
         "resolve" if link.closed_remotely => Ok(()),
@@ -635,19 +730,32 @@ async fn send(store: &Store, system: &TicketSystem, public_url: Option<&str>, it
             if system.resolve_on_clear || by_a_person {
                 system.connector.resolve(remote, text).await
             } else {
-                system.connector.note(remote, &format!("Firstline saw this recover; resolve it when you agree.\n{text}")).await
+                system
+                    .connector
+                    .note(
+                        remote,
+                        &format!("Firstline saw this recover; resolve it when you agree.\n{text}"),
+                    )
+                    .await
             }
         }
         "reopen" if link.closed_remotely => Ok(()),
         "reopen" => system.connector.reopen(remote, text).await,
-        other => Err(SyncError::Permanent(format!("unknown entry kind {other:?}"))),
+        other => Err(SyncError::Permanent(format!(
+            "unknown entry kind {other:?}"
+        ))),
     }
 }
 
 /// Takes in what people did in the system since the last poll (one collector at a time).
 async fn poll(store: &Store, system: &TicketSystem) {
     let now = now_ms();
-    let lease = i64::try_from((system.poll_interval * 4).max(Duration::from_secs(60)).as_millis()).unwrap_or(i64::MAX);
+    let lease = i64::try_from(
+        (system.poll_interval * 4)
+            .max(Duration::from_secs(60))
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX);
     let cursor = match store.take_sync_cursor(&system.name, now, now + lease).await {
         Ok(Some(cursor)) => cursor,
         Ok(None) => return,
@@ -660,7 +768,9 @@ async fn poll(store: &Store, system: &TicketSystem) {
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(system = %system.name, error = %e, "polling the ticket system; retrying at the next poll");
-            let _ = store.save_sync_cursor(&system.name, &cursor, Some(&e.to_string()), now_ms()).await;
+            let _ = store
+                .save_sync_cursor(&system.name, &cursor, Some(&e.to_string()), now_ms())
+                .await;
             return;
         }
     };
@@ -668,26 +778,48 @@ async fn poll(store: &Store, system: &TicketSystem) {
     for change in &changes {
         if let Err(e) = take_in(store, system, change).await {
             tracing::warn!(system = %system.name, event = %change.event, error = %e, "taking in a remote change; retrying at the next poll");
-            let _ = store.save_sync_cursor(&system.name, &saved, Some(&e.to_string()), now_ms()).await;
+            let _ = store
+                .save_sync_cursor(&system.name, &saved, Some(&e.to_string()), now_ms())
+                .await;
             return;
         }
         saved = change.event.clone();
     }
     let _ = saved;
-    if let Err(e) = store.save_sync_cursor(&system.name, &next, None, now_ms()).await {
+    if let Err(e) = store
+        .save_sync_cursor(&system.name, &next, None, now_ms())
+        .await
+    {
         tracing::warn!(system = %system.name, error = %e, "saving the back-sync cursor");
     }
 }
 
-async fn take_in(store: &Store, system: &TicketSystem, change: &Change) -> Result<(), crate::store::StoreError> {
-    let Some(ticket) = store.ticket_for_remote(&system.name, &change.remote_id).await? else {
+async fn take_in(
+    store: &Store,
+    system: &TicketSystem,
+    change: &Change,
+) -> Result<(), crate::store::StoreError> {
+    let Some(ticket) = store
+        .ticket_for_remote(&system.name, &change.remote_id)
+        .await?
+    else {
         return Ok(());
     };
     let now = now_ms();
     let actor = format!("{} ({})", change.author, system.name);
     match &change.what {
         ChangeKind::Comment(text) => {
-            if store.take_remote_comment(&system.name, &change.event, ticket, &change.author, text, now).await? {
+            if store
+                .take_remote_comment(
+                    &system.name,
+                    &change.event,
+                    ticket,
+                    &change.author,
+                    text,
+                    now,
+                )
+                .await?
+            {
                 tracing::info!(system = %system.name, ticket, "remote comment taken in");
             }
         }
@@ -696,29 +828,54 @@ async fn take_in(store: &Store, system: &TicketSystem, change: &Change) -> Resul
                 return Ok(());
             }
             // Marked first, so the resolve this causes is not sent back.
-            store.set_closed_remotely(&system.name, ticket, true, now).await?;
-            let solution = format!("{} in {} ticket {} by {}", capitalised(status), system.name, change.remote_id, change.author);
+            store
+                .set_closed_remotely(&system.name, ticket, true, now)
+                .await?;
+            let solution = format!(
+                "{} in {} ticket {} by {}",
+                capitalised(status),
+                system.name,
+                change.remote_id,
+                change.author
+            );
             for action in [StaffAction::Resolve { solution }, StaffAction::Close] {
                 match store.staff_action(ticket, &actor, &action, now_ms()).await {
                     Ok(()) | Err(StaffError::Refused(_)) => {}
                     Err(StaffError::Store(e)) => return Err(e),
                 }
             }
-            store.mark_remote_event(&system.name, &change.event, now_ms()).await?;
+            store
+                .mark_remote_event(&system.name, &change.event, now_ms())
+                .await?;
         }
         ChangeKind::Reopened(status) => {
             if store.remote_event_seen(&system.name, &change.event).await? {
                 return Ok(());
             }
-            store.set_closed_remotely(&system.name, ticket, false, now).await?;
+            store
+                .set_closed_remotely(&system.name, ticket, false, now)
+                .await?;
             // A resolved ticket reopens; a closed one stays closed (its next occurrence
             // opens a new ticket), and the timeline says what happened there.
-            match store.staff_action(ticket, &actor, &StaffAction::Reopen, now).await {
+            match store
+                .staff_action(ticket, &actor, &StaffAction::Reopen, now)
+                .await
+            {
                 Ok(()) | Err(StaffError::Refused(_)) => {}
                 Err(StaffError::Store(e)) => return Err(e),
             }
             store
-                .take_remote_comment(&system.name, &change.event, ticket, &change.author, &format!("Set the {} ticket {} to {status}", system.name, change.remote_id), now_ms())
+                .take_remote_comment(
+                    &system.name,
+                    &change.event,
+                    ticket,
+                    &change.author,
+                    &format!(
+                        "Set the {} ticket {} to {status}",
+                        system.name, change.remote_id
+                    ),
+                    now_ms(),
+                )
                 .await?;
         }
     }

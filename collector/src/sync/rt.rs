@@ -65,7 +65,13 @@ impl Rt {
         Ok(())
     }
 
-    async fn write(&self, remote: &str, kind: &str, text: &str, what: &str) -> Result<(), SyncError> {
+    async fn write(
+        &self,
+        remote: &str,
+        kind: &str,
+        text: &str,
+        what: &str,
+    ) -> Result<(), SyncError> {
         if text.trim().is_empty() {
             return Ok(());
         }
@@ -94,42 +100,59 @@ impl Rt {
             .unwrap_or_else(|| "0".to_owned()))
     }
 
-    /// The text of a comment or correspondence transaction.
+    /// The text of a comment or correspondence transaction: its plain-text attachments
+    /// (RT 5.0 lists them as the transaction's `attachment` hyperlinks).
     async fn content(&self, transaction: &str) -> Result<String, SyncError> {
         let what = "reading a comment in RT";
-        let reply = self
+        let answer = self
             .call(
                 http::Method::GET,
-                &format!("transaction/{transaction}/attachments?fields=Content,ContentType"),
+                &format!("transaction/{transaction}"),
                 what,
             )
             .send()
-            .await?;
-        let answer = reply.json(what)?;
+            .await?
+            .json(what)?;
         let empty = Vec::new();
-        for item in answer["items"].as_array().unwrap_or(&empty) {
-            if !item["ContentType"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("text/plain"))
-            {
+        let mut texts = Vec::new();
+        for link in answer["_hyperlinks"].as_array().unwrap_or(&empty) {
+            if link["ref"].as_str() != Some("attachment") {
                 continue;
             }
-            let encoded: String = item["Content"]
-                .as_str()
-                .unwrap_or_default()
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+            let Some(id) = link["_url"].as_str().and_then(|url| url.rsplit('/').next()) else {
                 continue;
             };
-            let content = String::from_utf8_lossy(&bytes).trim().to_owned();
-            if !content.is_empty() {
-                return Ok(content);
+            let attachment = self
+                .call(http::Method::GET, &format!("attachment/{id}"), what)
+                .send()
+                .await?
+                .json(what)?;
+            if let Some(text) = plain_text(&attachment) {
+                texts.push(text);
             }
         }
-        Ok(String::new())
+        Ok(texts.join("\n\n"))
     }
+}
+
+/// An attachment's content when it is non-empty plain text.
+pub fn plain_text(attachment: &serde_json::Value) -> Option<String> {
+    if !attachment["ContentType"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("text/plain"))
+    {
+        return None;
+    }
+    let encoded: String = attachment["Content"]
+        .as_str()?
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    (!text.is_empty()).then_some(text)
 }
 
 /// RT writes ids both as numbers and as strings.
@@ -173,10 +196,13 @@ impl Connector for Rt {
             .send()
             .await?;
         let answer = reply.json(what)?;
-        Ok(answer["items"].get(0).and_then(|item| text(&item["id"])).map(|id| Remote {
-            url: self.display_url(&id),
-            id,
-        }))
+        Ok(answer["items"]
+            .get(0)
+            .and_then(|item| text(&item["id"]))
+            .map(|id| Remote {
+                url: self.display_url(&id),
+                id,
+            }))
     }
 
     async fn create(&self, ticket: &Outgoing) -> Result<Remote, SyncError> {
@@ -204,31 +230,42 @@ impl Connector for Rt {
     }
 
     async fn update(&self, remote: &str, ticket: &Outgoing, note: &str) -> Result<(), SyncError> {
-        self.call(http::Method::PUT, &format!("ticket/{remote}"), "updating the RT ticket")
-            .json(serde_json::json!({ "Subject": ticket.title, "Priority": ticket.priority }))
-            .send()
-            .await?;
-        self.write(remote, "comment", note, "noting the change in RT").await
+        self.call(
+            http::Method::PUT,
+            &format!("ticket/{remote}"),
+            "updating the RT ticket",
+        )
+        .json(serde_json::json!({ "Subject": ticket.title, "Priority": ticket.priority }))
+        .send()
+        .await?;
+        self.write(remote, "comment", note, "noting the change in RT")
+            .await
     }
 
     async fn comment(&self, remote: &str, text: &str) -> Result<(), SyncError> {
-        self.write(remote, "correspond", text, "replying in RT").await
+        self.write(remote, "correspond", text, "replying in RT")
+            .await
     }
 
     async fn note(&self, remote: &str, text: &str) -> Result<(), SyncError> {
-        self.write(remote, "comment", text, "commenting in RT").await
+        self.write(remote, "comment", text, "commenting in RT")
+            .await
     }
 
     async fn resolve(&self, remote: &str, text: &str) -> Result<(), SyncError> {
-        self.write(remote, "comment", text, "saying why in RT").await?;
+        self.write(remote, "comment", text, "saying why in RT")
+            .await?;
         let status = self.common.resolved_status.as_deref().unwrap_or("resolved");
-        self.set_status(remote, status, "resolving the RT ticket").await
+        self.set_status(remote, status, "resolving the RT ticket")
+            .await
     }
 
     async fn reopen(&self, remote: &str, text: &str) -> Result<(), SyncError> {
         let status = self.common.open_status.as_deref().unwrap_or("open");
-        self.set_status(remote, status, "reopening the RT ticket").await?;
-        self.write(remote, "comment", text, "saying why in RT").await
+        self.set_status(remote, status, "reopening the RT ticket")
+            .await?;
+        self.write(remote, "comment", text, "saying why in RT")
+            .await
     }
 
     async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
@@ -260,7 +297,10 @@ impl Connector for Rt {
                 continue;
             };
             next = id.clone();
-            let author = item["Creator"]["id"].as_str().unwrap_or_default().to_owned();
+            let author = item["Creator"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if Some(author.as_str()) == ours || author == "RT_System" {
                 continue;
             }
@@ -279,7 +319,9 @@ impl Connector for Rt {
                     ChangeKind::Comment(content)
                 }
                 "Status" if CLOSED.contains(&new_value) => ChangeKind::Closed(new_value.to_owned()),
-                "Status" if CLOSED.contains(&old_value) => ChangeKind::Reopened(new_value.to_owned()),
+                "Status" if CLOSED.contains(&old_value) => {
+                    ChangeKind::Reopened(new_value.to_owned())
+                }
                 _ => continue,
             };
             changes.push(Change {
