@@ -117,6 +117,8 @@ pub struct Metrics {
     retention_last_run_duration: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Configured channels: each gets a backlog series, zero included.
     channel_names: Vec<String>,
+    /// Configured ticket systems: each gets an outbox series, zero included.
+    system_names: std::sync::OnceLock<Vec<String>>,
     /// When set, a scrape must send `Authorization: Bearer <token>`.
     scrape_token: Option<String>,
 }
@@ -255,8 +257,14 @@ impl Metrics {
             retention_last_run,
             retention_last_run_duration,
             channel_names,
+            system_names: std::sync::OnceLock::new(),
             scrape_token,
         })
+    }
+
+    /// Names the configured ticket systems (once, at start).
+    pub fn set_ticket_systems(&self, names: Vec<String>) {
+        let _ = self.system_names.set(names);
     }
 
     pub fn findings_received(&self, count: usize) {
@@ -465,6 +473,31 @@ impl Metrics {
             "database_fix_runs",
             "Fix requests agents answered, by outcome (verified: the fault is gone; not_verified: it ran and the fault is still there; failed; refused by the agent) and who allowed them (policy: auto; technician: approve; user: ask-user, the affected user) (database-wide: use max, not sum)",
             fix_runs,
+        );
+        let waiting = Family::<[(&'static str, String); 1], Gauge>::default();
+        let refused = Family::<[(&'static str, String); 1], Gauge>::default();
+        for system in self.system_names.get().into_iter().flatten() {
+            drop(waiting.get_or_create(&[("system", system.clone())]));
+            drop(refused.get_or_create(&[("system", system.clone())]));
+        }
+        for backlog in &store.sync_backlog {
+            let label = [("system", backlog.system.clone())];
+            waiting
+                .get_or_create(&label)
+                .set(i64::try_from(backlog.waiting).unwrap_or(i64::MAX));
+            refused
+                .get_or_create(&label)
+                .set(i64::try_from(backlog.failed).unwrap_or(i64::MAX));
+        }
+        registry.register(
+            "ticket_sync_waiting",
+            "Entries waiting in each ticket system's outbox: to be sent, or retried while the system is down (database-wide)",
+            waiting,
+        );
+        registry.register(
+            "ticket_sync_refused",
+            "Entries a ticket system refused for good, each noted on its ticket (database-wide)",
+            refused,
         );
         registry.register(
             "deliveries_pending",

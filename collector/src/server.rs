@@ -235,6 +235,13 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
             .collect(),
         settings.metrics_token.clone(),
     );
+    metrics.set_ticket_systems(
+        settings
+            .ticket_systems
+            .iter()
+            .map(|system| system.name.clone())
+            .collect(),
+    );
 
     // The chain includes the CA: an agent holding only a token checks it against the pin.
     // One TLS port: enrollment needs only server authentication (the agent has no certificate

@@ -557,3 +557,98 @@ async fn a_create_cut_off_before_it_was_recorded_is_found_not_repeated() {
     );
     drop(device);
 }
+
+/// Two collectors on one PostgreSQL, both configured for the same RT, both trying while RT
+/// is down and again when it is back: one RT ticket, and an RT comment taken in once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_collectors_on_one_postgresql_make_one_request_tracker_ticket() {
+    let Some((_schema, url)) = crate::postgres::Schema::create().await else {
+        return;
+    };
+    let Some(mut rt) = RequestTracker::start().await else {
+        return;
+    };
+    let systems = rt_settings(&rt).ticket_systems;
+    let first = TestCollector::start_with(|settings| {
+        settings.database_url = Some(url.clone());
+        settings.ticket_systems = systems.clone();
+    })
+    .await;
+    let ca = first.settings.data_dir.clone();
+    let second = TestCollector::start_with(|settings| {
+        settings.database_url = Some(url.clone());
+        settings.ticket_systems = systems;
+        std::fs::create_dir_all(&settings.data_dir).expect("data dir");
+        for file in ["ca.pem", "ca-key.pem"] {
+            std::fs::copy(ca.join(file), settings.data_dir.join(file)).expect("copy the shared CA");
+        }
+    })
+    .await;
+    rt.down();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = SimulatedDevice::enroll(&first.url(), first.token().await, dir.path()).await;
+    let mut device =
+        SimulatedDevice::connect(&second.url(), identity.clone(), "hq", "192.0.2.53").await;
+    device
+        .report("disk.free_low", "/", pb::Severity::Warning)
+        .await;
+    let ticket = open_ticket(&first, identity.device_id(), "disk.free_low").await;
+    let store = first.running().store.clone();
+    wait_for("attempts while RT is down", || async {
+        store
+            .ticket_sync(ticket)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|l| l.last_error.is_some())
+    })
+    .await;
+    rt.up().await;
+    let remote = wait_for("the RT ticket", || async {
+        rt.tickets_for(ticket).await.into_iter().next()
+    })
+    .await;
+    rt.api(
+        "POST",
+        &format!("ticket/{}/comment", remote.0),
+        Some(serde_json::json!({ "Content": "Seen from RT, once.", "ContentType": "text/plain" })),
+    )
+    .await
+    .expect("comment in RT");
+    wait_for("the RT comment on the timeline", || async {
+        let detail = store.ticket_detail(ticket).await.ok()??;
+        detail
+            .timeline
+            .iter()
+            .any(|e| e.text.contains("Seen from RT, once."))
+            .then_some(())
+    })
+    .await;
+    // Both collectors keep polling and sending for a while.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rt.tickets_for(ticket).await.len(), 1, "one RT ticket");
+    let detail = store
+        .ticket_detail(ticket)
+        .await
+        .expect("detail")
+        .expect("ticket");
+    assert_eq!(
+        detail
+            .timeline
+            .iter()
+            .filter(|e| e.text.contains("Seen from RT, once."))
+            .count(),
+        1,
+        "{:#?}",
+        detail.timeline
+    );
+    assert_eq!(
+        detail
+            .timeline
+            .iter()
+            .filter(|e| e.kind == "sync" && e.text.contains("opened"))
+            .count(),
+        1
+    );
+    drop(device);
+}

@@ -20,6 +20,8 @@ pub struct StoreMetrics {
     /// Fix requests answered, per outcome (verified, not_verified, failed, refused) and who
     /// allowed them (policy or technician).
     pub fix_runs: Vec<(String, String, u64)>,
+    /// Each ticket system's outbox.
+    pub sync_backlog: Vec<super::sync::SyncBacklog>,
 }
 
 impl Store {
@@ -69,6 +71,7 @@ impl Store {
             }
         });
         snapshot.deliveries_pending = self.delivery_backlog().await?;
+        snapshot.sync_backlog = self.sync_backlog().await?;
         Ok(snapshot)
     }
 }

@@ -68,7 +68,7 @@ pub struct SyncLink {
 }
 
 /// What the outbox holds for a system.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SyncBacklog {
     pub system: String,
     pub waiting: u64,
@@ -582,7 +582,7 @@ impl Store {
     pub async fn sync_backlog(&self) -> Result<Vec<SyncBacklog>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT system, SUM(CASE WHEN done_at_ms IS NULL THEN 1 ELSE 0 END) AS waiting, SUM(failed) AS failed \
+                "SELECT system, CAST(SUM(CASE WHEN done_at_ms IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS waiting, CAST(SUM(failed) AS BIGINT) AS failed \
                  FROM sync_outbox GROUP BY system ORDER BY system",
             )
             .fetch_all(pool)

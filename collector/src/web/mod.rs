@@ -850,6 +850,48 @@ async fn ticket_page(
             esc(resolution)
         );
     }
+    if !detail.ticket_systems.is_empty() {
+        let rows: Vec<String> = detail
+            .ticket_systems
+            .iter()
+            .map(|link| {
+                let remote = if link.remote_id.is_empty() {
+                    esc(&staff.t("staff-sync-not-yet"))
+                } else {
+                    format!(
+                        "<a href=\"{}\" rel=\"noopener noreferrer\">#{}</a>",
+                        esc(&link.remote_url),
+                        esc(&link.remote_id)
+                    )
+                };
+                let standing = if link.waiting > 0 {
+                    let waiting = staff.say(
+                        &firstline_i18n::Message::new("staff-sync-waiting")
+                            .arg("count", i64::try_from(link.waiting).unwrap_or(i64::MAX)),
+                    );
+                    match &link.last_error {
+                        Some(error) => format!(
+                            "{} <span class=\"muted\">{}</span>",
+                            esc(&waiting),
+                            esc(error)
+                        ),
+                        None => esc(&waiting),
+                    }
+                } else if link.closed_remotely {
+                    esc(&staff.t("staff-sync-closed-there"))
+                } else {
+                    esc(&staff.t("staff-sync-in-step"))
+                };
+                format!("{}: {remote} ({standing})", esc(&link.system))
+            })
+            .collect();
+        let _ = write!(
+            body,
+            "<dt>{}</dt><dd id=\"ticket-systems\">{}</dd>",
+            l("staff-ticket-systems"),
+            rows.join("<br>")
+        );
+    }
     let _ = write!(
         body,
         "</dl><p id=\"description\">{}</p></div>",

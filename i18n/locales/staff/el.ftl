@@ -195,6 +195,13 @@ staff-ticket-resolution-due = Προθεσμία επίλυσης
 staff-ticket-requester = Αιτών
 staff-ticket-affected-users = Επηρεαζόμενοι χρήστες
 staff-ticket-resolution = Επίλυση
+staff-ticket-systems = Συστήματα αιτημάτων
+staff-sync-not-yet = δεν δημιουργήθηκε ακόμη
+staff-sync-waiting = { $count -> [one] 1 αλλαγή σε αναμονή
+   *[other] { $count } αλλαγές σε αναμονή
+}
+staff-sync-closed-there = έκλεισε εκεί
+staff-sync-in-step = συγχρονισμένο
 staff-ticket-problem-candidate = Επαναλαμβάνεται: υποψήφιο πρόβλημα
 staff-ticket-known-fixes = Γνωστές λύσεις
 staff-ticket-no-known-fixes = Καμία ακόμη: η λύση που θα δώσετε κατά την επίλυση θα προταθεί την επόμενη φορά.

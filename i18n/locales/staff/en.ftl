@@ -177,6 +177,13 @@ staff-ticket-resolution-due = Resolution due
 staff-ticket-requester = Requester
 staff-ticket-affected-users = Affected users
 staff-ticket-resolution = Resolution
+staff-ticket-systems = Ticket systems
+staff-sync-not-yet = not created yet
+staff-sync-waiting = { $count -> [one] 1 change waiting
+   *[other] { $count } changes waiting
+}
+staff-sync-closed-there = closed there
+staff-sync-in-step = in step
 staff-ticket-problem-candidate = Recurring: a problem candidate
 staff-ticket-known-fixes = Known fixes
 staff-ticket-no-known-fixes = None yet: the solution you give when resolving will be suggested next time.

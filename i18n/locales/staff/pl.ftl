@@ -192,6 +192,14 @@ staff-ticket-resolution-due = Termin rozwiązania
 staff-ticket-requester = Zgłaszający
 staff-ticket-affected-users = Dotknięci użytkownicy
 staff-ticket-resolution = Rozwiązanie
+staff-ticket-systems = Systemy zgłoszeń
+staff-sync-not-yet = jeszcze nie utworzone
+staff-sync-waiting = { $count -> [one] 1 zmiana czeka
+    [few] { $count } zmiany czekają
+   *[other] { $count } zmian czeka
+}
+staff-sync-closed-there = zamknięte tam
+staff-sync-in-step = zsynchronizowane
 staff-ticket-problem-candidate = Powraca: kandydat na problem
 staff-ticket-known-fixes = Znane rozwiązania
 staff-ticket-no-known-fixes = Jeszcze brak: rozwiązanie podane przy zamykaniu zostanie zaproponowane następnym razem.

@@ -158,6 +158,9 @@ pub struct TicketDetail {
     pub problem_candidate: bool,
     /// Tickets about the same trouble (a user's report and the device's tickets).
     pub linked_tickets: Vec<i64>,
+    /// Its twins in the ticket systems kept in step (`[[ticket_systems]]`), with what is
+    /// still waiting to go out.
+    pub ticket_systems: Vec<crate::store::sync::SyncLink>,
 }
 
 /// A condition as the REST API shows it.
@@ -596,7 +599,11 @@ impl Store {
 
     /// A ticket with its devices, timeline and known fixes.
     pub async fn ticket_detail(&self, id: i64) -> Result<Option<TicketDetail>> {
-        self.ticket_detail_with(id, true).await
+        let Some(mut detail) = self.ticket_detail_with(id, true).await? else {
+            return Ok(None);
+        };
+        detail.ticket_systems = self.ticket_sync(id).await?;
+        Ok(Some(detail))
     }
 
     /// As [`Store::ticket_detail`]; without `timeline` the (possibly long) timeline is left
@@ -689,7 +696,7 @@ impl Store {
             for row in &link_rows {
                 linked_tickets.push(row.try_get::<i64, _>("linked_id")?);
             }
-            Ok(Some(TicketDetail { ticket, devices, timeline, suggested_fixes, problem_candidate, linked_tickets }))
+            Ok(Some(TicketDetail { ticket, devices, timeline, suggested_fixes, problem_candidate, linked_tickets, ticket_systems: Vec::new() }))
         })
     }
 
