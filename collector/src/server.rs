@@ -355,6 +355,14 @@ pub async fn start(settings: &Settings) -> Result<RunningCollector, ServeError> 
         ));
     }
     let app = http::router(HttpState {
+        sync_hooks: settings
+            .ticket_systems
+            .iter()
+            .filter_map(|system| {
+                let token = system.webhook_token.clone()?;
+                Some((system.name.clone(), token, system.poll_now.clone()))
+            })
+            .collect(),
         store: store.clone(),
         sessions: sessions.clone(),
         metrics,

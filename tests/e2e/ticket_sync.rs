@@ -245,10 +245,16 @@ impl Drop for RequestTracker {
     }
 }
 
+const HOOK_TOKEN: &str = "rt-webhook-token-0123456789";
+
 fn rt_settings(rt: &RequestTracker) -> Settings {
+    rt_settings_polling(rt, "300ms")
+}
+
+fn rt_settings_polling(rt: &RequestTracker, poll_interval: &str) -> Settings {
     Settings::parse(
         &format!(
-            "[[ticket_systems]]\nname = \"rt\"\nkind = \"rt\"\nurl = \"{}\"\nusername = \"firstline\"\npassword = \"{SYNC_PASSWORD}\"\npoll_interval = \"300ms\"\nretry_initial = \"200ms\"\nretry_max = \"1s\"\n",
+            "[[ticket_systems]]\nname = \"rt\"\nkind = \"rt\"\nurl = \"{}\"\nusername = \"firstline\"\npassword = \"{SYNC_PASSWORD}\"\npoll_interval = \"{poll_interval}\"\nretry_initial = \"200ms\"\nretry_max = \"1s\"\nwebhook_token = \"{HOOK_TOKEN}\"\n",
             rt.url()
         ),
         std::path::Path::new("collector.toml"),
@@ -514,7 +520,7 @@ async fn a_create_cut_off_before_it_was_recorded_is_found_not_repeated() {
         )
         .await
         .expect("create in RT");
-    let systems = rt_settings(&rt).ticket_systems;
+    let systems = rt_settings_polling(&rt, "1h").ticket_systems;
     let collector = TestCollector::start_with(|settings| settings.ticket_systems = systems).await;
     let store = collector.running().store.clone();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -555,6 +561,54 @@ async fn a_create_cut_off_before_it_was_recorded_is_found_not_repeated() {
         "{:#?}",
         detail.timeline
     );
+
+    // Polled hourly here: RT's webhook asks for a poll now. A wrong token changes nothing.
+    rt.api(
+        "POST",
+        &format!("ticket/{}/comment", link.remote_id),
+        Some(serde_json::json!({ "Content": "Rang the bell.", "ContentType": "text/plain" })),
+    )
+    .await
+    .expect("comment in RT");
+    let http = collector.running().http_address;
+    let hook = "/hooks/ticket-systems/rt";
+    let (status, _, _) = crate::support::http_call(
+        http,
+        "POST",
+        hook,
+        &[("X-Firstline-Token", "wrong-token-0123456789")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, _) =
+        crate::support::http_call(http, "POST", "/hooks/ticket-systems/nope", &[], None).await;
+    assert_eq!(status, 404);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let taken = |detail: &firstline_collector::store::tickets::TicketDetail| {
+        detail.timeline.iter().any(|e| e.text == "Rang the bell.")
+    };
+    assert!(!taken(
+        &store
+            .ticket_detail(ticket)
+            .await
+            .expect("detail")
+            .expect("ticket")
+    ));
+    let (status, _, _) = crate::support::http_call(
+        http,
+        "POST",
+        hook,
+        &[("X-Firstline-Token", HOOK_TOKEN)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    wait_for("the comment the webhook rang for", || async {
+        let detail = store.ticket_detail(ticket).await.ok()??;
+        taken(&detail).then_some(())
+    })
+    .await;
     drop(device);
 }
 

@@ -49,6 +49,8 @@ pub struct HttpState {
     /// Where browsers reach this collector (`public_url`, else the listener's address): the
     /// help page answers only requests for this host.
     pub public_url: Arc<str>,
+    /// Ticket systems whose webhook may ask for an early poll: name, token, the poll's bell.
+    pub sync_hooks: Arc<[(String, String, Arc<tokio::sync::Notify>)]>,
 }
 
 /// The OpenAPI document's frame; the paths come from the routes themselves.
@@ -212,6 +214,38 @@ pub fn api(state: &HttpState) -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     (router, openapi)
 }
 
+/// `POST /hooks/ticket-systems/{name}`: a ticket system's webhook says something changed
+/// there; the system is polled now instead of at its next interval. The body is not read:
+/// what changed is always fetched from the system itself, so a forged call costs one poll.
+async fn sync_hook(
+    State(state): State<HttpState>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let token = headers
+        .get("x-firstline-token")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let Some((_, expected, bell)) = state
+        .sync_hooks
+        .iter()
+        .find(|(system, _, _)| *system == name)
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no ticket system named {name:?} takes webhooks here (set its webhook_token)"),
+        );
+    };
+    if !crate::auth::csrf_matches(Some(token), expected) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "the X-Firstline-Token header is missing or wrong",
+        );
+    }
+    bell.notify_one();
+    StatusCode::ACCEPTED.into_response()
+}
+
 pub fn router(state: HttpState) -> Router {
     let (api, openapi) = api(&state);
     let document = Arc::new(openapi);
@@ -220,6 +254,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(healthz))
         .route("/livez", get(livez))
         .route("/metrics", get(crate::metrics::serve))
+        .route("/hooks/ticket-systems/{name}", post(sync_hook))
         .merge(
             Router::new()
                 .route("/login", post(access::login))
