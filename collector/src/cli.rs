@@ -536,7 +536,7 @@ fn cli_actor() -> String {
     format!("command line ({user})")
 }
 
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     let time = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     humantime::format_rfc3339_seconds(time).to_string()
 }

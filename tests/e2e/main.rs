@@ -8,6 +8,7 @@ mod browser;
 mod channels;
 mod checks;
 mod clock;
+mod contract;
 mod delivery;
 mod enrollment;
 mod fix_loop;

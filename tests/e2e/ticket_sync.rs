@@ -306,7 +306,7 @@ async fn a_real_request_tracker_gets_one_ticket_talks_back_and_catches_up_after_
     device
         .report("disk.free_low", "/", pb::Severity::Warning)
         .await;
-    let first = open_ticket(&collector, &identity.device_id(), "disk.free_low").await;
+    let first = open_ticket(&collector, identity.device_id(), "disk.free_low").await;
     let remote = wait_for("the RT ticket", || async {
         rt.tickets_for(first).await.into_iter().next()
     })
@@ -392,7 +392,7 @@ async fn a_real_request_tracker_gets_one_ticket_talks_back_and_catches_up_after_
     device
         .report("memory.available_low", "ram", pb::Severity::Warning)
         .await;
-    let second = open_ticket(&collector, &identity.device_id(), "memory.available_low").await;
+    let second = open_ticket(&collector, identity.device_id(), "memory.available_low").await;
     let remote_second = wait_for("the second RT ticket", || async {
         rt.tickets_for(second).await.into_iter().next()
     })
@@ -453,7 +453,7 @@ async fn a_real_request_tracker_gets_one_ticket_talks_back_and_catches_up_after_
     device
         .report("cpu.sustained_high", "total", pb::Severity::Warning)
         .await;
-    let fourth = open_ticket(&collector, &identity.device_id(), "cpu.sustained_high").await;
+    let fourth = open_ticket(&collector, identity.device_id(), "cpu.sustained_high").await;
     store
         .staff_action(
             fourth,
@@ -531,7 +531,7 @@ async fn a_create_cut_off_before_it_was_recorded_is_found_not_repeated() {
     device
         .report("disk.free_low", "/", pb::Severity::Warning)
         .await;
-    let ticket = open_ticket(&collector, &identity.device_id(), "disk.free_low").await;
+    let ticket = open_ticket(&collector, identity.device_id(), "disk.free_low").await;
     assert_eq!(ticket, 1);
     let link = wait_for("the link", || async {
         store

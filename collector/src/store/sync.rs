@@ -278,11 +278,11 @@ impl Store {
             .execute(&mut *transaction)
             .await?
             .rows_affected();
-            if recorded == 1 {
-                if let Some(error) = refused {
-                    sync_note!(transaction, item.ticket_id, now_ms,
-                        format!("{} refused this ticket's {}: {error}", item.system, item.op));
-                }
+            if recorded == 1
+                && let Some(error) = refused
+            {
+                sync_note!(transaction, item.ticket_id, now_ms,
+                    format!("{} refused this ticket's {}: {error}", item.system, item.op));
             }
             transaction.commit().await?;
             Ok(recorded == 1)
@@ -349,8 +349,7 @@ impl Store {
         &self,
         system: &str,
         ticket_id: i64,
-        remote_id: &str,
-        remote_url: &str,
+        (remote_id, remote_url): (&str, &str),
         pushed_json: &str,
         found: bool,
         now_ms: i64,

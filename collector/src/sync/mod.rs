@@ -19,6 +19,8 @@
 
 pub mod http;
 pub mod rt;
+pub mod servicenow;
+pub mod zendesk;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -262,12 +264,16 @@ pub trait Connector {
 #[derive(Debug, Clone)]
 pub enum System {
     Rt(rt::Rt),
+    ServiceNow(servicenow::ServiceNow),
+    Zendesk(zendesk::Zendesk),
 }
 
 macro_rules! each {
     ($system:expr, $connector:ident => $body:expr) => {
         match $system {
             System::Rt($connector) => $body,
+            System::ServiceNow($connector) => $body,
+            System::Zendesk($connector) => $body,
         }
     };
 }
@@ -382,9 +388,13 @@ impl TicketSystem {
                     password: password.clone(),
                 },
                 (None, None, Some(token)) => Credentials::Token(token.clone()),
+                (Some(user), None, Some(token)) => Credentials::UserToken {
+                    user: user.clone(),
+                    token: token.clone(),
+                },
                 _ => {
                     return Err(format!(
-                        "{}: give username and password, or token",
+                        "{}: give username and password, username and token, or token alone",
                         at("username")
                     ));
                 }
@@ -401,9 +411,11 @@ impl TicketSystem {
                     settings,
                     file.queue.clone().unwrap_or_else(|| "General".to_owned()),
                 )),
+                "servicenow" => System::ServiceNow(servicenow::ServiceNow::new(settings)),
+                "zendesk" => System::Zendesk(zendesk::Zendesk::new(settings)),
                 other => {
                     return Err(format!(
-                        "{}: {other:?} is not a ticket system this collector knows (rt)",
+                        "{}: {other:?} is not a ticket system this collector knows (rt, servicenow, zendesk)",
                         at("kind")
                     ));
                 }
@@ -445,7 +457,15 @@ fn parse_priority(text: &str) -> Option<u8> {
 /// How a connector signs in.
 #[derive(Clone)]
 pub enum Credentials {
-    Basic { user: String, password: String },
+    Basic {
+        user: String,
+        password: String,
+    },
+    /// An account and its API token (Zendesk's `email/token`, Jira's `email:token`).
+    UserToken {
+        user: String,
+        token: String,
+    },
     Token(String),
 }
 
@@ -453,16 +473,26 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Credentials::Basic { user, .. } => write!(f, "Basic({user}, …)"),
+            Credentials::UserToken { user, .. } => write!(f, "UserToken({user}, …)"),
             Credentials::Token(_) => write!(f, "Token(…)"),
         }
     }
 }
 
 impl Credentials {
+    /// An `Authorization: Basic` value for `user` and `secret`.
+    pub fn basic(user: &str, secret: &str) -> String {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+        )
+    }
+
     /// The account the connector acts as: its own events are not taken back in.
     pub fn user(&self) -> Option<&str> {
         match self {
-            Credentials::Basic { user, .. } => Some(user),
+            Credentials::Basic { user, .. } | Credentials::UserToken { user, .. } => Some(user),
             Credentials::Token(_) => None,
         }
     }
@@ -673,8 +703,7 @@ async fn send(
                 .record_sync_link(
                     &system.name,
                     item.ticket_id,
-                    &remote.id,
-                    &remote.url,
+                    (&remote.id, &remote.url),
                     &pushed_now,
                     found,
                     now_ms(),
@@ -888,6 +917,21 @@ fn capitalised(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// `ms` as "YYYY-MM-DD HH:MM:SS" in UTC, as ServiceNow and GLPI write times.
+pub fn utc_text(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(time)
+        .to_string()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned()
+}
+
+/// The text of the comment or note a connector writes for a Firstline `text` (never empty).
+pub fn or_dash(text: &str) -> &str {
+    if text.trim().is_empty() { "-" } else { text }
 }
 
 /// The filters, for the notification expander.

@@ -44,11 +44,10 @@ impl Rt {
 
     fn call<'a>(&self, method: http::Method, path: &str, what: &'a str) -> Call<'a> {
         let authorization = match &self.common.credentials {
-            Credentials::Basic { user, password } => format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-            ),
-            Credentials::Token(token) => format!("token {token}"),
+            Credentials::Basic { user, password } => Credentials::basic(user, password),
+            Credentials::UserToken { token, .. } | Credentials::Token(token) => {
+                format!("token {token}")
+            }
         };
         Call::new(method, self.api(path), what).header("Authorization", authorization)
     }
@@ -170,7 +169,7 @@ fn quoted(value: &str) -> String {
 }
 
 /// Percent-encoding for a query parameter.
-fn encoded(value: &str) -> String {
+pub(crate) fn encoded(value: &str) -> String {
     let mut out = String::new();
     for byte in value.bytes() {
         match byte {

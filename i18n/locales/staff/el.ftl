@@ -197,7 +197,8 @@ staff-ticket-affected-users = Επηρεαζόμενοι χρήστες
 staff-ticket-resolution = Επίλυση
 staff-ticket-systems = Συστήματα αιτημάτων
 staff-sync-not-yet = δεν δημιουργήθηκε ακόμη
-staff-sync-waiting = { $count -> [one] 1 αλλαγή σε αναμονή
+staff-sync-waiting = { $count ->
+    [one] 1 αλλαγή σε αναμονή
    *[other] { $count } αλλαγές σε αναμονή
 }
 staff-sync-closed-there = έκλεισε εκεί

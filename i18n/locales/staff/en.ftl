@@ -179,7 +179,8 @@ staff-ticket-affected-users = Affected users
 staff-ticket-resolution = Resolution
 staff-ticket-systems = Ticket systems
 staff-sync-not-yet = not created yet
-staff-sync-waiting = { $count -> [one] 1 change waiting
+staff-sync-waiting = { $count ->
+    [one] 1 change waiting
    *[other] { $count } changes waiting
 }
 staff-sync-closed-there = closed there

@@ -194,7 +194,8 @@ staff-ticket-affected-users = Dotknięci użytkownicy
 staff-ticket-resolution = Rozwiązanie
 staff-ticket-systems = Systemy zgłoszeń
 staff-sync-not-yet = jeszcze nie utworzone
-staff-sync-waiting = { $count -> [one] 1 zmiana czeka
+staff-sync-waiting = { $count ->
+    [one] 1 zmiana czeka
     [few] { $count } zmiany czekają
    *[other] { $count } zmian czeka
 }

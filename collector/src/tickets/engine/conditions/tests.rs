@@ -142,13 +142,34 @@ fn observed_cases() -> Vec<Case> {
             ],
         },
         Case {
-            name: "closed tickets are never reopened",
+            name: "closed tickets are never reopened: the new one follows a recently closed one",
             hold: false,
             finding: warning.clone(),
             device: a.clone(),
             state: State {
                 condition: Some(condition("a", false, Some(7))),
                 ticket: Some(ticket(7, TicketState::Closed)),
+                ..State::default()
+            },
+            expected: &[
+                "open device P4 device:a:disk.free_low:/ devices=1",
+                "note new0 opened",
+                "related new0 #7",
+                "note new0 related",
+                "condition firing new0",
+            ],
+        },
+        Case {
+            name: "a ticket closed before the reopen window is not linked",
+            hold: false,
+            finding: warning.clone(),
+            device: a.clone(),
+            state: State {
+                condition: Some(condition("a", false, Some(7))),
+                ticket: Some(TicketView {
+                    resolved_at_ms: Some(NOW - 30 * 24 * HOUR),
+                    ..ticket(7, TicketState::Closed)
+                }),
                 ..State::default()
             },
             expected: &[
