@@ -601,11 +601,731 @@ fn servicenow(desk: Shared) -> Router {
         .with_state(desk)
 }
 
+// --- Jira Service Management -----------------------------------------------------------
+// Follows developer.atlassian.com/cloud/jira/platform/rest/v3: Issues (create with
+// `properties`, edit, get transitions, transition issue, get changelogs), Issue search
+// (`POST /rest/api/3/search/jql`), Issue comments (add with the `sd.public.comment`
+// property, get), Myself; text in Atlassian Document Format.
+
+fn jira_key(id: u64) -> String {
+    format!("FL-{id}")
+}
+
+fn jira_done(status: &str) -> bool {
+    matches!(status, "Resolved" | "Closed" | "Done")
+}
+
+fn jira_account(id: i64) -> Value {
+    if id == PERSON.0 {
+        json!({ "accountId": "acc-alice", "displayName": PERSON.1 })
+    } else {
+        json!({ "accountId": "acc-firstline", "displayName": "Firstline" })
+    }
+}
+
+fn jira_issue(t: &DeskTicket) -> Value {
+    json!({
+        "id": t.id.to_string(),
+        "key": jira_key(t.id),
+        "fields": {
+            "summary": t.subject,
+            "status": { "name": t.status, "statusCategory": { "key": if jira_done(&t.status) { "done" } else { "new" } } },
+            "updated": firstline_collector::cli::rfc3339(t.updated_s * 1000),
+        },
+    })
+}
+
+fn jira_id(key: &str) -> Option<u64> {
+    key.strip_prefix("FL-")?.parse().ok()
+}
+
+fn jira(desk: Shared) -> Router {
+    let auth: &'static str = Box::leak(basic(CONNECTOR.1, SECRET).into_boxed_str());
+    let ok = move |headers: &HeaderMap| signed_in(headers, auth);
+    macro_rules! guarded {
+        ($headers:expr) => {
+            if !ok(&$headers) {
+                return (StatusCode::UNAUTHORIZED, Json(json!({ "errorMessages": ["Client must be authenticated"] }))).into_response();
+            }
+        };
+    }
+    let myself = get(move |headers: HeaderMap| async move {
+        guarded!(headers);
+        Json(jira_account(CONNECTOR.0)).into_response()
+    });
+    let search = axum::routing::post(
+        move |State(desk): State<Shared>, headers: HeaderMap, Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let jql = body["jql"].as_str().unwrap_or_default().to_owned();
+            let desk = desk.lock().expect("desk");
+            let issues: Vec<Value> = if let Some(rest) =
+                jql.strip_prefix("issue.property[firstline].id = \"")
+            {
+                let id = rest.trim_end_matches('"');
+                desk.tickets
+                    .iter()
+                    .filter(|t| t.external == id)
+                    .map(jira_issue)
+                    .collect()
+            } else if let Some(rest) =
+                jql.strip_prefix("issue.property[firstline].id IS NOT EMPTY AND updated >= \"")
+            {
+                let since = &rest[..16];
+                let mut found: Vec<&DeskTicket> = desk
+                    .tickets
+                    .iter()
+                    .filter(|t| {
+                        firstline_collector::sync::utc_text(t.updated_s * 1000)[..16] >= *since
+                    })
+                    .collect();
+                found.sort_by_key(|t| t.updated_s);
+                found.into_iter().map(jira_issue).collect()
+            } else {
+                return (StatusCode::BAD_REQUEST, Json(json!({ "errorMessages": [format!("the contract server does not know the JQL {jql:?}")] }))).into_response();
+            };
+            Json(json!({ "issues": issues, "isLast": true })).into_response()
+        },
+    );
+    let create = axum::routing::post(
+        move |State(desk): State<Shared>, headers: HeaderMap, Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            desk.create_calls += 1;
+            let fields = &body["fields"];
+            if fields["project"]["key"].as_str().is_none()
+                || fields["issuetype"]["name"].as_str().is_none()
+            {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "errors": { "project": "project is required" } })),
+                )
+                    .into_response();
+            }
+            let external = body["properties"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["key"] == "firstline")
+                .and_then(|p| p["value"]["id"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let description = firstline_collector::sync::jira::adf_text(&fields["description"]);
+            let id = desk.create(
+                &external,
+                fields["summary"].as_str().unwrap_or_default(),
+                &description,
+                fields["priority"]["name"].as_str().unwrap_or("Medium"),
+                "Open",
+            );
+            if desk.lose_create_answers > 0 {
+                desk.lose_create_answers -= 1;
+                return (StatusCode::INTERNAL_SERVER_ERROR, "lost").into_response();
+            }
+            (StatusCode::CREATED, Json(json!({ "id": id.to_string(), "key": jira_key(id), "self": format!("https://example.atlassian.net/rest/api/3/issue/{id}") }))).into_response()
+        },
+    );
+    let edit = axum::routing::put(
+        move |State(desk): State<Shared>,
+              headers: HeaderMap,
+              Path(key): Path<String>,
+              Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            if desk.throttle() {
+                return too_many();
+            }
+            let Some(ticket) = jira_id(&key).and_then(|id| desk.ticket(id)) else {
+                return (StatusCode::NOT_FOUND, Json(json!({ "errorMessages": ["Issue does not exist or you do not have permission to see it."] }))).into_response();
+            };
+            if let Some(summary) = body["fields"]["summary"].as_str() {
+                ticket.subject = summary.to_owned();
+            }
+            if let Some(priority) = body["fields"]["priority"]["name"].as_str() {
+                ticket.priority = priority.to_owned();
+            }
+            StatusCode::NO_CONTENT.into_response()
+        },
+    );
+    let comments = get(move |State(desk): State<Shared>, headers: HeaderMap, Path(key): Path<String>| async move {
+        guarded!(headers);
+        let mut desk = desk.lock().expect("desk");
+        let Some(ticket) = jira_id(&key).and_then(|id| desk.ticket(id)) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let comments: Vec<Value> = ticket
+            .events
+            .iter()
+            .filter_map(|e| match &e.what {
+                Happened::Comment { body, .. } => Some(json!({ "id": e.id.to_string(), "author": jira_account(e.author), "body": firstline_collector::sync::jira::adf(body), "created": firstline_collector::cli::rfc3339(e.at_s * 1000) })),
+                Happened::Status { .. } => None,
+            })
+            .collect();
+        Json(json!({ "comments": comments, "total": comments.len(), "startAt": 0, "maxResults": 100 })).into_response()
+    })
+    .post({
+        move |State(desk): State<Shared>, headers: HeaderMap, Path(key): Path<String>, Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            let Some(id) = jira_id(&key).filter(|id| desk.tickets.iter().any(|t| t.id == *id)) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let internal = body["properties"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["key"] == "sd.public.comment" && p["value"]["internal"] == true);
+            desk.comment(id, CONNECTOR.0, &firstline_collector::sync::jira::adf_text(&body["body"]), !internal);
+            (StatusCode::CREATED, Json(json!({ "id": desk.next_id.to_string() }))).into_response()
+        }
+    });
+    let transitions_list = json!({ "transitions": [
+        { "id": "11", "name": "Start progress", "to": { "name": "In Progress", "statusCategory": { "key": "indeterminate" } } },
+        { "id": "31", "name": "Resolve", "to": { "name": "Resolved", "statusCategory": { "key": "done" } } },
+        { "id": "41", "name": "Close", "to": { "name": "Closed", "statusCategory": { "key": "done" } } },
+    ]});
+    let listed = transitions_list.clone();
+    let transitions = get(move |headers: HeaderMap| async move {
+        guarded!(headers);
+        Json(listed).into_response()
+    })
+    .post({
+        move |State(desk): State<Shared>,
+              headers: HeaderMap,
+              Path(key): Path<String>,
+              Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let wanted = body["transition"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let Some(to) = transitions_list["transitions"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .find(|t| t["id"] == wanted.as_str())
+                .and_then(|t| t["to"]["name"].as_str())
+            else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(
+                        json!({ "errorMessages": ["Transition id is not valid for this issue."] }),
+                    ),
+                )
+                    .into_response();
+            };
+            let mut desk = desk.lock().expect("desk");
+            let Some(id) = jira_id(&key) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            desk.set_status(id, CONNECTOR.0, to);
+            StatusCode::NO_CONTENT.into_response()
+        }
+    });
+    let changelog = get(
+        move |State(desk): State<Shared>, headers: HeaderMap, Path(key): Path<String>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            let Some(ticket) = jira_id(&key).and_then(|id| desk.ticket(id)) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let values: Vec<Value> = ticket
+            .events
+            .iter()
+            .filter_map(|e| match &e.what {
+                Happened::Status { from, to } => Some(json!({ "id": e.id.to_string(), "author": jira_account(e.author), "created": firstline_collector::cli::rfc3339(e.at_s * 1000), "items": [{ "field": "status", "fromString": from, "toString": to }] })),
+                Happened::Comment { .. } => None,
+            })
+            .collect();
+            Json(json!({ "values": values, "isLast": true })).into_response()
+        },
+    );
+    Router::new()
+        .route("/rest/api/3/myself", myself)
+        .route("/rest/api/3/search/jql", search)
+        .route("/rest/api/3/issue", create)
+        .route("/rest/api/3/issue/{key}", edit)
+        .route("/rest/api/3/issue/{key}/comment", comments)
+        .route("/rest/api/3/issue/{key}/transitions", transitions)
+        .route("/rest/api/3/issue/{key}/changelog", changelog)
+        .with_state(desk)
+}
+
+// --- Freshservice ---------------------------------------------------------------------
+// Follows api.freshservice.com (v2): Tickets (create — `email` or `requester_id` required —,
+// update, filter with `query="field:'value'"`, list with `updated_since`, reply, create a
+// note, list conversations, activities) and Agents (view, me); Basic auth with the API key.
+
+fn freshservice_status(status: &str) -> &'static str {
+    match status {
+        "2" => "Open",
+        "3" => "Pending",
+        "4" => "Resolved",
+        "5" => "Closed",
+        _ => "Unknown",
+    }
+}
+
+fn freshservice_ticket(t: &DeskTicket) -> Value {
+    json!({
+        "id": t.id,
+        "subject": t.subject,
+        "description": t.description,
+        "priority": t.priority.parse::<i64>().unwrap_or(1),
+        "status": t.status.parse::<i64>().unwrap_or(2),
+        "updated_at": firstline_collector::cli::rfc3339(t.updated_s * 1000),
+        "custom_fields": { "firstline_id": t.external },
+    })
+}
+
+fn freshservice(desk: Shared) -> Router {
+    let auth: &'static str = Box::leak(basic(SECRET, "X").into_boxed_str());
+    let ok = move |headers: &HeaderMap| signed_in(headers, auth);
+    macro_rules! guarded {
+        ($headers:expr) => {
+            if !ok(&$headers) {
+                return (StatusCode::UNAUTHORIZED, Json(json!({ "code": "access_denied", "message": "You are not authorized to perform this action." }))).into_response();
+            }
+        };
+    }
+    let me = get(move |headers: HeaderMap| async move {
+        guarded!(headers);
+        Json(json!({ "agent": { "id": CONNECTOR.0, "first_name": "Firstline", "last_name": "" } }))
+            .into_response()
+    });
+    let agent = get(move |headers: HeaderMap, Path(id): Path<i64>| async move {
+        guarded!(headers);
+        let (first, last) = if id == PERSON.0 {
+            ("Alice", "Agent")
+        } else {
+            ("Firstline", "")
+        };
+        Json(json!({ "agent": { "id": id, "first_name": first, "last_name": last } }))
+            .into_response()
+    });
+    let filter = get(
+        move |State(desk): State<Shared>,
+              headers: HeaderMap,
+              Query(query): Query<HashMap<String, String>>| async move {
+            guarded!(headers);
+            let wanted = query.get("query").cloned().unwrap_or_default();
+            let Some(id) = wanted
+                .strip_prefix("\"firstline_id:'")
+                .and_then(|r| r.strip_suffix("'\""))
+            else {
+                return (StatusCode::BAD_REQUEST, Json(json!({ "description": "Validation failed", "errors": [{ "field": "query", "message": "invalid query", "code": "invalid_value" }] }))).into_response();
+            };
+            let desk = desk.lock().expect("desk");
+            let found: Vec<Value> = desk
+                .tickets
+                .iter()
+                .filter(|t| t.external == id)
+                .map(freshservice_ticket)
+                .collect();
+            Json(json!({ "tickets": found, "total": found.len() })).into_response()
+        },
+    );
+    let tickets = get(move |State(desk): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>| async move {
+        guarded!(headers);
+        let since = query.get("updated_since").cloned().unwrap_or_default();
+        let desk = desk.lock().expect("desk");
+        let found: Vec<Value> = desk
+            .tickets
+            .iter()
+            .filter(|t| firstline_collector::cli::rfc3339(t.updated_s * 1000) >= since)
+            .map(freshservice_ticket)
+            .collect();
+        Json(json!({ "tickets": found })).into_response()
+    })
+    .post({
+        move |State(desk): State<Shared>, headers: HeaderMap, Json(body): Json<Value>| async move {
+            guarded!(headers);
+            if body["email"].as_str().is_none() && body["requester_id"].as_i64().is_none() {
+                return (StatusCode::BAD_REQUEST, Json(json!({ "description": "Validation failed", "errors": [{ "field": "requester_id", "message": "Please fill at least 1 of email, phone, requester_id fields", "code": "missing_field" }] }))).into_response();
+            }
+            let mut desk = desk.lock().expect("desk");
+            desk.create_calls += 1;
+            let id = desk.create(
+                body["custom_fields"]["firstline_id"].as_str().unwrap_or_default(),
+                body["subject"].as_str().unwrap_or_default(),
+                body["description"].as_str().unwrap_or_default(),
+                &body["priority"].as_i64().unwrap_or(1).to_string(),
+                &body["status"].as_i64().unwrap_or(2).to_string(),
+            );
+            if desk.lose_create_answers > 0 {
+                desk.lose_create_answers -= 1;
+                return (StatusCode::INTERNAL_SERVER_ERROR, "lost").into_response();
+            }
+            let ticket = desk.ticket(id).map(|t| freshservice_ticket(t)).unwrap_or_default();
+            (StatusCode::CREATED, Json(json!({ "ticket": ticket }))).into_response()
+        }
+    });
+    let update = axum::routing::put(
+        move |State(desk): State<Shared>,
+              headers: HeaderMap,
+              Path(id): Path<u64>,
+              Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            if desk.throttle() {
+                return too_many();
+            }
+            let Some(ticket) = desk.ticket(id) else {
+                return (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({ "code": "access_denied" })),
+                )
+                    .into_response();
+            };
+            if let Some(subject) = body["subject"].as_str() {
+                ticket.subject = subject.to_owned();
+            }
+            if let Some(priority) = body["priority"].as_i64() {
+                ticket.priority = priority.to_string();
+            }
+            if let Some(status) = body["status"].as_i64() {
+                desk.set_status(id, CONNECTOR.0, &status.to_string());
+            }
+            let ticket = desk
+                .ticket(id)
+                .map(|t| freshservice_ticket(t))
+                .unwrap_or_default();
+            Json(json!({ "ticket": ticket })).into_response()
+        },
+    );
+    let add = |public: bool| {
+        axum::routing::post(
+            move |State(desk): State<Shared>,
+                  headers: HeaderMap,
+                  Path(id): Path<u64>,
+                  Json(body): Json<Value>| async move {
+                guarded!(headers);
+                let mut desk = desk.lock().expect("desk");
+                if !desk.tickets.iter().any(|t| t.id == id) {
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+                let private = body["private"].as_bool().unwrap_or(!public);
+                let text = body["body"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace("<br>", "\n");
+                desk.comment(id, CONNECTOR.0, &text, public && !private);
+                (StatusCode::CREATED, Json(json!({ "conversation": { "id": desk.next_id, "body": text, "private": private } }))).into_response()
+            },
+        )
+    };
+    let conversations = get(
+        move |State(desk): State<Shared>, headers: HeaderMap, Path(id): Path<u64>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            let Some(ticket) = desk.ticket(id) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let conversations: Vec<Value> = ticket
+            .events
+            .iter()
+            .filter_map(|e| match &e.what {
+                Happened::Comment { body, public } => Some(json!({ "id": e.id, "user_id": e.author, "body_text": body, "body": body, "private": !public, "created_at": firstline_collector::cli::rfc3339(e.at_s * 1000) })),
+                Happened::Status { .. } => None,
+            })
+            .collect();
+            Json(json!({ "conversations": conversations })).into_response()
+        },
+    );
+    let activities = get(
+        move |State(desk): State<Shared>, headers: HeaderMap, Path(id): Path<u64>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            let Some(ticket) = desk.ticket(id) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let activities: Vec<Value> = ticket
+            .events
+            .iter()
+            .filter_map(|e| match &e.what {
+                Happened::Status { to, .. } => Some(json!({
+                    "actor": { "id": e.author, "name": if e.author == PERSON.0 { PERSON.1 } else { "Firstline" } },
+                    "content": format!(" set Status as {}", freshservice_status(to)),
+                    "sub_contents": [],
+                    "created_at": firstline_collector::cli::rfc3339(e.at_s * 1000),
+                })),
+                Happened::Comment { .. } => None,
+            })
+            .collect();
+            Json(json!({ "activities": activities })).into_response()
+        },
+    );
+    Router::new()
+        .route("/api/v2/agents/me", me)
+        .route("/api/v2/agents/{id}", agent)
+        .route("/api/v2/tickets/filter", filter)
+        .route("/api/v2/tickets", tickets)
+        .route("/api/v2/tickets/{id}", update)
+        .route("/api/v2/tickets/{id}/reply", add(true))
+        .route("/api/v2/tickets/{id}/notes", add(false))
+        .route("/api/v2/tickets/{id}/conversations", conversations)
+        .route("/api/v2/tickets/{id}/activities", activities)
+        .with_state(desk)
+}
+
+// --- GLPI -------------------------------------------------------------------------------
+// Follows GLPI's apirest.md: initSession (`Authorization: user_token …`), getFullSession,
+// getItems (`searchText[field]`, `range`), getItem, addItems / updateItems (`{"input": …}`),
+// sub-items (`Ticket/{id}/ITILFollowup`, `Ticket/{id}/ITILSolution`), search (`criteria`,
+// `forcedisplay`; option 2 is the id, 19 `date_mod`), User; every call after sign-in carries
+// `Session-Token`.
+
+const GLPI_SESSION: &str = "glpi-session-token-1";
+
+fn glpi_ticket(t: &DeskTicket) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.subject,
+        "content": t.description,
+        "externalid": t.external,
+        "status": t.status.parse::<i64>().unwrap_or(1),
+        "priority": t.priority.parse::<i64>().unwrap_or(3),
+        "date_mod": firstline_collector::sync::utc_text(t.updated_s * 1000),
+    })
+}
+
+fn glpi(desk: Shared) -> Router {
+    let session = |headers: &HeaderMap| {
+        headers.get("session-token").and_then(|v| v.to_str().ok()) == Some(GLPI_SESSION)
+    };
+    macro_rules! guarded {
+        ($headers:expr) => {
+            if !session(&$headers) {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!([
+                        "ERROR_SESSION_TOKEN_INVALID",
+                        "session_token seems invalid"
+                    ])),
+                )
+                    .into_response();
+            }
+        };
+    }
+    let init = get(|headers: HeaderMap| async move {
+        let expected = format!("user_token {SECRET}");
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!([
+                    "ERROR_GLPI_LOGIN_USER_TOKEN",
+                    "parameter user_token seems invalid"
+                ])),
+            )
+                .into_response();
+        }
+        Json(json!({ "session_token": GLPI_SESSION })).into_response()
+    });
+    let full = get(move |headers: HeaderMap| async move {
+        guarded!(headers);
+        Json(json!({ "session": { "glpiID": CONNECTOR.0, "glpiname": "firstline" } }))
+            .into_response()
+    });
+    let user = get(move |headers: HeaderMap, Path(id): Path<i64>| async move {
+        guarded!(headers);
+        let (login, first, real) = if id == PERSON.0 {
+            ("alice", "Alice", "Agent")
+        } else {
+            ("firstline", "", "")
+        };
+        Json(json!({ "id": id, "name": login, "firstname": first, "realname": real }))
+            .into_response()
+    });
+    let tickets = get(
+        move |State(desk): State<Shared>,
+              headers: HeaderMap,
+              Query(query): Query<HashMap<String, String>>| async move {
+            guarded!(headers);
+            let like = query
+                .get("searchText[externalid]")
+                .cloned()
+                .unwrap_or_default();
+            let desk = desk.lock().expect("desk");
+            let found: Vec<Value> = desk
+                .tickets
+                .iter()
+                .filter(|t| t.external.contains(&like))
+                .map(glpi_ticket)
+                .collect();
+            Json(json!(found)).into_response()
+        },
+    )
+    .post(
+        move |State(desk): State<Shared>, headers: HeaderMap, Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let input = &body["input"];
+            let mut desk = desk.lock().expect("desk");
+            desk.create_calls += 1;
+            let id = desk.create(
+                input["externalid"].as_str().unwrap_or_default(),
+                input["name"].as_str().unwrap_or_default(),
+                input["content"].as_str().unwrap_or_default(),
+                &input["priority"].as_i64().unwrap_or(3).to_string(),
+                "1",
+            );
+            if desk.lose_create_answers > 0 {
+                desk.lose_create_answers -= 1;
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!(["ERROR", "lost"])),
+                )
+                    .into_response();
+            }
+            (
+                StatusCode::CREATED,
+                Json(json!({ "id": id, "message": "" })),
+            )
+                .into_response()
+        },
+    );
+    let ticket = get(
+        move |State(desk): State<Shared>, headers: HeaderMap, Path(id): Path<u64>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            match desk.ticket(id) {
+                Some(t) => Json(glpi_ticket(t)).into_response(),
+                None => (
+                    StatusCode::NOT_FOUND,
+                    Json(json!(["ERROR_ITEM_NOT_FOUND", "Item not found"])),
+                )
+                    .into_response(),
+            }
+        },
+    )
+    .put(
+        move |State(desk): State<Shared>,
+              headers: HeaderMap,
+              Path(id): Path<u64>,
+              Json(body): Json<Value>| async move {
+            guarded!(headers);
+            let mut desk = desk.lock().expect("desk");
+            if desk.throttle() {
+                return too_many();
+            }
+            let input = &body["input"];
+            let Some(ticket) = desk.ticket(id) else {
+                return (
+                    StatusCode::NOT_FOUND,
+                    Json(json!(["ERROR_ITEM_NOT_FOUND", "Item not found"])),
+                )
+                    .into_response();
+            };
+            if let Some(name) = input["name"].as_str() {
+                ticket.subject = name.to_owned();
+            }
+            if let Some(priority) = input["priority"].as_i64() {
+                ticket.priority = priority.to_string();
+            }
+            if let Some(status) = input["status"].as_i64() {
+                desk.set_status(id, CONNECTOR.0, &status.to_string());
+            }
+            Json(json!([{ id.to_string(): true, "message": "" }])).into_response()
+        },
+    );
+    let followups = get(move |State(desk): State<Shared>, headers: HeaderMap, Path(id): Path<u64>| async move {
+        guarded!(headers);
+        let mut desk = desk.lock().expect("desk");
+        let Some(ticket) = desk.ticket(id) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let list: Vec<Value> = ticket
+            .events
+            .iter()
+            .filter_map(|e| match &e.what {
+                // GLPI keeps text as escaped HTML.
+                Happened::Comment { body, public } => Some(json!({ "id": e.id, "users_id": e.author, "content": format!("&lt;p&gt;{}&lt;/p&gt;", body.replace('&', "&amp;")), "is_private": i64::from(!public), "date": firstline_collector::sync::utc_text(e.at_s * 1000) })),
+                Happened::Status { .. } => None,
+            })
+            .collect();
+        Json(json!(list)).into_response()
+    })
+    .post(move |State(desk): State<Shared>, headers: HeaderMap, Path(id): Path<u64>, Json(body): Json<Value>| async move {
+        guarded!(headers);
+        let input = &body["input"];
+        if input["itemtype"] != "Ticket" || input["items_id"].as_u64() != Some(id) {
+            return (StatusCode::BAD_REQUEST, Json(json!(["ERROR_BAD_ARRAY", "itemtype and items_id are required"]))).into_response();
+        }
+        let mut desk = desk.lock().expect("desk");
+        desk.comment(id, CONNECTOR.0, input["content"].as_str().unwrap_or_default(), input["is_private"].as_i64() == Some(0));
+        (StatusCode::CREATED, Json(json!({ "id": desk.next_id, "message": "" }))).into_response()
+    });
+    let solutions = get(move |State(desk): State<Shared>, headers: HeaderMap, Path(id): Path<u64>| async move {
+        guarded!(headers);
+        let mut desk = desk.lock().expect("desk");
+        let Some(ticket) = desk.ticket(id) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let list: Vec<Value> = ticket
+            .events
+            .iter()
+            .filter_map(|e| match &e.what {
+                Happened::Status { to, .. } if to == "5" => Some(json!({ "id": e.id, "users_id": e.author, "content": "solved", "status": 2 })),
+                _ => None,
+            })
+            .collect();
+        Json(json!(list)).into_response()
+    })
+    .post(move |State(desk): State<Shared>, headers: HeaderMap, Path(id): Path<u64>, Json(body): Json<Value>| async move {
+        guarded!(headers);
+        let input = &body["input"];
+        let mut desk = desk.lock().expect("desk");
+        desk.comment(id, CONNECTOR.0, input["content"].as_str().unwrap_or_default(), false);
+        desk.set_status(id, CONNECTOR.0, "5");
+        (StatusCode::CREATED, Json(json!({ "id": desk.next_id, "message": "" }))).into_response()
+    });
+    let search = get(
+        move |State(desk): State<Shared>,
+              headers: HeaderMap,
+              Query(query): Query<HashMap<String, String>>| async move {
+            guarded!(headers);
+            if query.get("criteria[0][field]").map(String::as_str) != Some("19")
+                || query.get("criteria[0][searchtype]").map(String::as_str) != Some("morethan")
+            {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!([
+                        "ERROR",
+                        "the contract server knows date_mod morethan only"
+                    ])),
+                )
+                    .into_response();
+            }
+            let since = query.get("criteria[0][value]").cloned().unwrap_or_default();
+            let desk = desk.lock().expect("desk");
+            let data: Vec<Value> = desk
+            .tickets
+            .iter()
+            .filter(|t| firstline_collector::sync::utc_text(t.updated_s * 1000) > since)
+            .map(|t| json!({ "2": t.id, "19": firstline_collector::sync::utc_text(t.updated_s * 1000) }))
+            .collect();
+            Json(json!({ "totalcount": data.len(), "count": data.len(), "data": data }))
+                .into_response()
+        },
+    );
+    Router::new()
+        .route("/apirest.php/initSession", init)
+        .route("/apirest.php/getFullSession", full)
+        .route("/apirest.php/User/{id}", user)
+        .route("/apirest.php/Ticket", tickets)
+        .route("/apirest.php/Ticket/{id}", ticket)
+        .route("/apirest.php/Ticket/{id}/ITILFollowup", followups)
+        .route("/apirest.php/Ticket/{id}/ITILSolution", solutions)
+        .route("/apirest.php/search/Ticket", search)
+        .with_state(desk)
+}
+
 // --- The flow every connector passes ---------------------------------------------------
 
 struct Vendor {
     kind: &'static str,
     router: fn(Shared) -> Router,
+    /// After the server's address in `url`.
+    path: &'static str,
+    /// Sign-in and the keys this kind requires.
     credentials: &'static str,
     /// The remote statuses of "solved by Firstline" and of "a person resolved it".
     resolved: &'static str,
@@ -627,8 +1347,8 @@ async fn contract(vendor: Vendor) {
     });
     let systems = Settings::parse(
         &format!(
-            "[[ticket_systems]]\nname = \"desk\"\nkind = \"{}\"\nurl = \"http://{address}\"\n{}\npoll_interval = \"300ms\"\nretry_initial = \"200ms\"\nretry_max = \"1s\"\n",
-            vendor.kind, vendor.credentials
+            "[[ticket_systems]]\nname = \"desk\"\nkind = \"{}\"\nurl = \"http://{address}{}\"\n{}\npoll_interval = \"300ms\"\nretry_initial = \"200ms\"\nretry_max = \"1s\"\n",
+            vendor.kind, vendor.path, vendor.credentials
         ),
         std::path::Path::new("collector.toml"),
     )
@@ -861,6 +1581,7 @@ async fn contract(vendor: Vendor) {
 fn remote_second_id(ticket: &DeskTicket, kind: &str) -> String {
     match kind {
         "servicenow" => sys_id(ticket.id),
+        "jira" => jira_key(ticket.id),
         _ => ticket.id.to_string(),
     }
 }
@@ -870,6 +1591,7 @@ async fn zendesk_contract() {
     contract(Vendor {
         kind: "zendesk",
         router: zendesk,
+        path: "",
         credentials: "username = \"firstline@example.com\"\ntoken = \"contract-secret-0123456789\"",
         resolved: "solved",
         person_resolves: "solved",
@@ -882,9 +1604,49 @@ async fn servicenow_contract() {
     contract(Vendor {
         kind: "servicenow",
         router: servicenow,
+        path: "",
         credentials: "username = \"firstline\"\npassword = \"contract-secret-0123456789\"",
         resolved: "6",
         person_resolves: "7",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_service_management_contract() {
+    contract(Vendor {
+        kind: "jira",
+        router: jira,
+        path: "",
+        credentials: "username = \"firstline@example.com\"\ntoken = \"contract-secret-0123456789\"\nproject = \"FL\"",
+        resolved: "Resolved",
+        person_resolves: "Closed",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freshservice_contract() {
+    contract(Vendor {
+        kind: "freshservice",
+        router: freshservice,
+        path: "",
+        credentials: "token = \"contract-secret-0123456789\"\nrequester_email = \"it@example.com\"",
+        resolved: "4",
+        person_resolves: "5",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glpi_contract() {
+    contract(Vendor {
+        kind: "glpi",
+        router: glpi,
+        path: "/apirest.php",
+        credentials: "token = \"contract-secret-0123456789\"",
+        resolved: "5",
+        person_resolves: "5",
     })
     .await;
 }

@@ -17,7 +17,10 @@
 //!
 //! One file per system, each implementing [`Connector`].
 
+pub mod freshservice;
+pub mod glpi;
 pub mod http;
+pub mod jira;
 pub mod rt;
 pub mod servicenow;
 pub mod zendesk;
@@ -67,6 +70,15 @@ pub struct TicketSystemFile {
     token: Option<String>,
     /// Request Tracker: the queue new tickets go to.
     queue: Option<String>,
+    /// Jira Service Management: the project key and issue type new issues get.
+    project: Option<String>,
+    issue_type: Option<String>,
+    /// Freshservice: the requester new tickets are raised for, and the custom field that
+    /// carries the Firstline id.
+    requester_email: Option<String>,
+    id_field: Option<String>,
+    /// GLPI: the API client's App-Token, when the GLPI API asks for one.
+    app_token: Option<String>,
     #[serde(default)]
     priorities: Option<Vec<String>>,
     #[serde(default)]
@@ -263,6 +275,9 @@ pub trait Connector {
 /// The configured systems, one variant per connector file.
 #[derive(Debug, Clone)]
 pub enum System {
+    Freshservice(freshservice::Freshservice),
+    Glpi(glpi::Glpi),
+    Jira(jira::Jira),
     Rt(rt::Rt),
     ServiceNow(servicenow::ServiceNow),
     Zendesk(zendesk::Zendesk),
@@ -271,6 +286,9 @@ pub enum System {
 macro_rules! each {
     ($system:expr, $connector:ident => $body:expr) => {
         match $system {
+            System::Freshservice($connector) => $body,
+            System::Glpi($connector) => $body,
+            System::Jira($connector) => $body,
             System::Rt($connector) => $body,
             System::ServiceNow($connector) => $body,
             System::Zendesk($connector) => $body,
@@ -413,9 +431,31 @@ impl TicketSystem {
                 )),
                 "servicenow" => System::ServiceNow(servicenow::ServiceNow::new(settings)),
                 "zendesk" => System::Zendesk(zendesk::Zendesk::new(settings)),
+                "jira" => System::Jira(jira::Jira::new(
+                    settings,
+                    file.project.clone().ok_or_else(|| {
+                        format!("{} is required for jira (the project key)", at("project"))
+                    })?,
+                    file.issue_type
+                        .clone()
+                        .unwrap_or_else(|| "[System] Incident".to_owned()),
+                )),
+                "freshservice" => System::Freshservice(freshservice::Freshservice::new(
+                    settings,
+                    file.requester_email.clone().ok_or_else(|| {
+                        format!(
+                            "{} is required for freshservice (tickets need a requester)",
+                            at("requester_email")
+                        )
+                    })?,
+                    file.id_field
+                        .clone()
+                        .unwrap_or_else(|| "firstline_id".to_owned()),
+                )),
+                "glpi" => System::Glpi(glpi::Glpi::new(settings, file.app_token.clone())),
                 other => {
                     return Err(format!(
-                        "{}: {other:?} is not a ticket system this collector knows (rt, servicenow, zendesk)",
+                        "{}: {other:?} is not a ticket system this collector knows (rt, servicenow, jira, zendesk, freshservice, glpi)",
                         at("kind")
                     ));
                 }
