@@ -473,6 +473,14 @@ async fn a_real_request_tracker_gets_one_ticket_talks_back_and_catches_up_after_
             .map(|_| ())
     })
     .await;
+    let http = collector.running().http_address;
+    let (_, _, metrics) = crate::support::http_form(http, "GET", "/metrics", &[], None).await;
+    let waiting = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("firstline_ticket_sync_waiting{system=\"rt\"} "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .expect("the outbox gauge");
+    assert!(waiting >= 1.0, "{metrics}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     rt.up().await;
     let remote_fourth = wait_for("the held ticket in RT", || async {
@@ -499,6 +507,52 @@ async fn a_real_request_tracker_gets_one_ticket_talks_back_and_catches_up_after_
         links.iter().all(|l| l.waiting == 0).then_some(())
     })
     .await;
+
+    // The ticket page and the API show the RT ticket and that it is in step.
+    crate::support::add_user(
+        &collector,
+        "tina",
+        firstline_collector::model::Role::Technician,
+        "tina-password-1",
+    )
+    .await;
+    let (_, session) = crate::support::sign_in(http, "tina", "tina-password-1").await;
+    let (cookie, _) = session.expect("signed in");
+    let (status, _, page) = crate::support::http_form(
+        http,
+        "GET",
+        &format!("/tickets/{fourth}"),
+        &[("Cookie", cookie.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let systems = page
+        .split("id=\"ticket-systems\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</dd>").next())
+        .expect("the ticket systems on the page");
+    assert!(
+        systems.contains(&format!("Ticket/Display.html?id={}", remote_fourth.0))
+            && systems.contains("in step"),
+        "{systems}"
+    );
+    let (status, _, detail) = crate::support::http_call(
+        http,
+        "GET",
+        &format!("/api/v1/tickets/{fourth}"),
+        &[("Cookie", cookie.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["ticket_systems"][0]["system"], "rt", "{detail}");
+    assert_eq!(
+        detail["ticket_systems"][0]["remote_id"],
+        remote_fourth.0.as_str(),
+        "{detail}"
+    );
+    assert_eq!(detail["ticket_systems"][0]["waiting"], 0, "{detail}");
     drop(device);
 }
 
@@ -676,6 +730,16 @@ async fn two_collectors_on_one_postgresql_make_one_request_tracker_ticket() {
             .iter()
             .any(|e| e.text.contains("Seen from RT, once."))
             .then_some(())
+    })
+    .await;
+    // The fault clears: the RT ticket resolves (later entries of a known ticket, on PostgreSQL).
+    device.report("disk.free_low", "/", pb::Severity::Ok).await;
+    wait_for("the RT ticket resolved", || async {
+        rt.tickets_for(ticket)
+            .await
+            .into_iter()
+            .find(|t| t.2 == "resolved")
+            .map(|_| ())
     })
     .await;
     // Both collectors keep polling and sending for a while.

@@ -139,7 +139,7 @@ impl Store {
                 && (system.sites.is_empty() || sites.iter().any(|s| system.sites.contains(s)));
             let known = with_pool!(self, pool => {
                 sqlx::query_scalar::<_, i64>(
-                    "SELECT 1 FROM sync_outbox WHERE system = $1 AND ticket_id = $2 LIMIT 1",
+                    "SELECT CAST(1 AS BIGINT) FROM sync_outbox WHERE system = $1 AND ticket_id = $2 LIMIT 1",
                 )
                 .bind(&system.system)
                 .bind(ticket.id)
@@ -460,7 +460,7 @@ impl Store {
     /// Whether a remote event was taken in already.
     pub async fn remote_event_seen(&self, system: &str, event: &str) -> Result<bool, StoreError> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT 1 FROM sync_seen WHERE system = $1 AND remote_event = $2")
+            sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT) FROM sync_seen WHERE system = $1 AND remote_event = $2")
                 .bind(system)
                 .bind(event)
                 .fetch_optional(pool)
@@ -625,5 +625,159 @@ impl Store {
             }
             Ok(links)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Finding, Severity};
+    use crate::store::tests::{TestStore, backends};
+    use crate::store::tickets::tests::{MINUTE, T0, enroll, store_one};
+
+    fn disk(sequence: u64, severity: Severity) -> Finding {
+        Finding {
+            sequence,
+            check: "disk.free_low".to_owned(),
+            resource: "/".to_owned(),
+            severity,
+            summary: format!("disk {}", severity.as_str()),
+            evidence_json: "{\"used_pct\":97}".to_owned(),
+            observed_at_ms: T0,
+        }
+    }
+
+    fn filter(system: &str, sites: &[&str]) -> SyncFilter {
+        SyncFilter {
+            system: system.to_owned(),
+            sites: sites.iter().map(|s| (*s).to_owned()).collect(),
+            ..SyncFilter::default()
+        }
+    }
+
+    /// Each system takes what its filter takes, once per notification; one ticket's entries
+    /// are claimed one at a time, in order, and a lease keeps a second claimer off.
+    #[tokio::test]
+    async fn the_outbox_keeps_order_per_ticket_and_filters_by_site() {
+        for TestStore { store, .. } in &backends().await {
+            let backend = store.backend_name();
+            enroll(store, "a", "hq").await;
+            store_one(store, "a", disk(1, Severity::Warning), T0).await;
+            store_one(store, "a", disk(2, Severity::Ok), T0 + MINUTE).await;
+            let systems = [filter("here", &["hq"]), filter("elsewhere", &["warsaw"])];
+            store
+                .expand_notifications(&[], &systems, T0 + 2 * MINUTE, 100)
+                .await
+                .expect("expand");
+            // Expanding again (a crash before the mark) adds nothing.
+            with_pool!(store, pool => {
+                sqlx::query("UPDATE notifications SET expanded_at_ms = NULL").execute(pool).await.expect("unmark");
+            });
+            store
+                .expand_notifications(&[], &systems, T0 + 2 * MINUTE, 100)
+                .await
+                .expect("expand again");
+            let backlog = store.sync_backlog().await.expect("backlog");
+            assert_eq!(
+                backlog,
+                [SyncBacklog {
+                    system: "here".to_owned(),
+                    waiting: 2,
+                    failed: 0
+                }],
+                "{backend}"
+            );
+            let now = T0 + 3 * MINUTE;
+            let first = store
+                .claim_sync("here", now, 60_000, 10)
+                .await
+                .expect("claim");
+            assert_eq!(
+                first.iter().map(|i| i.op.as_str()).collect::<Vec<_>>(),
+                ["create"],
+                "{backend}: only the head"
+            );
+            assert!(
+                store
+                    .claim_sync("here", now, 60_000, 10)
+                    .await
+                    .expect("claim")
+                    .is_empty(),
+                "{backend}: leased"
+            );
+            store
+                .retry_sync(&first[0], "down", now + 1_000)
+                .await
+                .expect("retry");
+            assert!(
+                store
+                    .claim_sync("here", now + 500, 60_000, 10)
+                    .await
+                    .expect("claim")
+                    .is_empty(),
+                "{backend}: backing off"
+            );
+            let again = store
+                .claim_sync("here", now + 1_000, 60_000, 10)
+                .await
+                .expect("claim");
+            assert_eq!(again.len(), 1, "{backend}");
+            assert_eq!(again[0].attempts, 1, "{backend}");
+            assert!(
+                store
+                    .finish_sync(&again[0], None, now + 1_100)
+                    .await
+                    .expect("finish"),
+                "{backend}"
+            );
+            // A stale claim (the first, whose lease was replaced) records nothing.
+            assert!(
+                !store
+                    .finish_sync(&first[0], None, now + 1_200)
+                    .await
+                    .expect("stale"),
+                "{backend}"
+            );
+            let next = store
+                .claim_sync("here", now + 1_300, 60_000, 10)
+                .await
+                .expect("claim");
+            assert_eq!(
+                next.iter().map(|i| i.op.as_str()).collect::<Vec<_>>(),
+                ["resolve"],
+                "{backend}"
+            );
+            assert!(
+                next[0].text.as_deref().is_some_and(|t| t.contains("disk")),
+                "{backend}: {:?}",
+                next[0].text
+            );
+            store
+                .finish_sync(&next[0], Some("HTTP 422: no"), now + 1_400)
+                .await
+                .expect("refuse");
+            assert_eq!(
+                store.sync_backlog().await.expect("backlog"),
+                [SyncBacklog {
+                    system: "here".to_owned(),
+                    waiting: 0,
+                    failed: 1
+                }],
+                "{backend}"
+            );
+            let detail = store
+                .ticket_detail(next[0].ticket_id)
+                .await
+                .expect("detail")
+                .expect("ticket");
+            assert!(
+                detail
+                    .timeline
+                    .iter()
+                    .any(|e| e.kind == "sync" && e.text.contains("HTTP 422")),
+                "{backend}: {:#?}",
+                detail.timeline
+            );
+        }
     }
 }
