@@ -139,7 +139,8 @@ impl Store {
                 && (system.sites.is_empty() || sites.iter().any(|s| system.sites.contains(s)));
             let known = with_pool!(self, pool => {
                 sqlx::query_scalar::<_, i64>(
-                    "SELECT CAST(1 AS BIGINT) FROM sync_outbox WHERE system = $1 AND ticket_id = $2 LIMIT 1",
+                    "SELECT CAST(1 AS BIGINT) FROM sync_links WHERE system = $1 AND ticket_id = $2 \
+                     UNION ALL SELECT CAST(1 AS BIGINT) FROM sync_outbox WHERE system = $1 AND ticket_id = $2 LIMIT 1",
                 )
                 .bind(&system.system)
                 .bind(ticket.id)
@@ -206,7 +207,8 @@ impl Store {
     }
 
     /// Claims up to `limit` of `system`'s due entries, each the oldest unfinished one of its
-    /// ticket, leasing each for `lease_ms`.
+    /// ticket, the longest due first (so while a system is down every ticket takes its turn
+    /// at the next try), leasing each for `lease_ms`.
     pub async fn claim_sync(
         &self,
         system: &str,
@@ -220,7 +222,7 @@ impl Store {
                 "SELECT o.id, o.ticket_id, o.op, o.text, o.attempts, o.next_attempt_at_ms FROM sync_outbox o \
                  WHERE o.system = $1 AND o.done_at_ms IS NULL AND o.next_attempt_at_ms <= $2 \
                  AND o.id = (SELECT MIN(h.id) FROM sync_outbox h WHERE h.system = o.system AND h.ticket_id = o.ticket_id AND h.done_at_ms IS NULL) \
-                 ORDER BY o.id LIMIT $3",
+                 ORDER BY o.next_attempt_at_ms, o.id LIMIT $3",
             )
             .bind(system)
             .bind(now_ms)
@@ -415,6 +417,43 @@ impl Store {
         }))
     }
 
+    /// The remote ids of `system`'s links whose ticket is open or changed since `since_ms`:
+    /// the remote tickets back-sync reads.
+    pub async fn linked_remote_ids(
+        &self,
+        system: &str,
+        since_ms: i64,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let ids: Vec<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT l.remote_id FROM sync_links l JOIN tickets t ON t.id = l.ticket_id \
+                 WHERE l.system = $1 AND (t.state NOT IN ('closed', 'cancelled') OR t.updated_at_ms >= $2)",
+            )
+            .bind(system)
+            .bind(since_ms)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Drops `system`'s delivered entries and taken-in events older than `before_ms`.
+    pub async fn prune_sync(&self, system: &str, before_ms: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sync_outbox WHERE system = $1 AND done_at_ms IS NOT NULL AND done_at_ms < $2")
+                .bind(system)
+                .bind(before_ms)
+                .execute(pool)
+                .await?;
+            sqlx::query("DELETE FROM sync_seen WHERE system = $1 AND at_ms < $2")
+                .bind(system)
+                .bind(before_ms)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Takes in a comment a person wrote in `system` (once: `event` is its remote id).
     /// Returns whether it was new.
     pub async fn take_remote_comment(
@@ -605,7 +644,7 @@ impl Store {
                 "SELECT s.system, l.remote_id, l.remote_url, l.closed_remotely, l.synced_at_ms, \
                  (SELECT COUNT(*) FROM sync_outbox o WHERE o.system = s.system AND o.ticket_id = $1 AND o.done_at_ms IS NULL) AS waiting, \
                  (SELECT o.last_error FROM sync_outbox o WHERE o.system = s.system AND o.ticket_id = $1 AND o.done_at_ms IS NULL ORDER BY o.id LIMIT 1) AS last_error \
-                 FROM (SELECT DISTINCT system FROM sync_outbox WHERE ticket_id = $1) s \
+                 FROM (SELECT system FROM sync_outbox WHERE ticket_id = $1 UNION SELECT system FROM sync_links WHERE ticket_id = $1) s \
                  LEFT JOIN sync_links l ON l.system = s.system AND l.ticket_id = $1 ORDER BY s.system",
             )
             .bind(ticket_id)

@@ -14,6 +14,9 @@
 use super::http::Call;
 use super::{Change, ChangeKind, Common, Connector, Credentials, Outgoing, Remote, SyncError};
 
+/// Tickets one list reads.
+const PAGE: usize = 100;
+
 #[derive(Debug, Clone)]
 pub struct Freshservice {
     common: Common,
@@ -237,7 +240,11 @@ impl Connector for Freshservice {
         self.note(remote, text).await
     }
 
-    async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
+    async fn changes(
+        &self,
+        cursor: &str,
+        ours: &std::collections::HashSet<String>,
+    ) -> Result<(Vec<Change>, String), SyncError> {
         let now = crate::model::now_ms();
         let iso = |ms: i64| crate::cli::rfc3339(ms);
         if cursor.is_empty() {
@@ -260,13 +267,10 @@ impl Connector for Freshservice {
         let mut changes = Vec::new();
         let empty = Vec::new();
         for ticket in answer["tickets"].as_array().unwrap_or(&empty) {
-            let ours = ticket["custom_fields"][&self.id_field]
-                .as_str()
-                .is_some_and(|id| id.starts_with("firstline-"));
             let Some(remote) = ticket["id"]
                 .as_i64()
                 .map(|id| id.to_string())
-                .filter(|_| ours)
+                .filter(|id| ours.contains(id))
             else {
                 continue;
             };
@@ -333,7 +337,15 @@ impl Connector for Freshservice {
                 });
             }
         }
-        // A minute back: `updated_since` is to the second, and events are taken in once.
-        Ok((changes, iso(now - 60_000)))
+        // A full page: go on from the last ticket read. Else a minute back: `updated_since` is
+        // to the second, and events are taken in once.
+        let tickets = answer["tickets"].as_array().unwrap_or(&empty);
+        let next = match tickets.last() {
+            Some(last) if tickets.len() >= PAGE => last["updated_at"]
+                .as_str()
+                .map_or_else(|| iso(now - 60_000), str::to_owned),
+            _ => iso(now - 60_000),
+        };
+        Ok((changes, next))
     }
 }

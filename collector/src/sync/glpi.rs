@@ -14,6 +14,9 @@
 use super::http::Call;
 use super::{Change, ChangeKind, Common, Connector, Credentials, Outgoing, Remote, SyncError};
 
+/// Tickets one search reads.
+const PAGE: usize = 100;
+
 #[derive(Debug, Clone)]
 pub struct Glpi {
     common: Common,
@@ -291,15 +294,20 @@ impl Connector for Glpi {
             .await
     }
 
-    async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
+    async fn changes(
+        &self,
+        cursor: &str,
+        ours: &std::collections::HashSet<String>,
+    ) -> Result<(Vec<Change>, String), SyncError> {
         let now = crate::model::now_ms();
         if cursor.is_empty() {
             return Ok((Vec::new(), super::utc_text(now)));
         }
         let (_, me) = self.session().await?;
         let path = format!(
-            "search/Ticket?criteria%5B0%5D%5Bfield%5D=19&criteria%5B0%5D%5Bsearchtype%5D=morethan&criteria%5B0%5D%5Bvalue%5D={}&forcedisplay%5B0%5D=2&range=0-100",
-            super::rt::encoded(cursor)
+            "search/Ticket?criteria%5B0%5D%5Bfield%5D=19&criteria%5B0%5D%5Bsearchtype%5D=morethan&criteria%5B0%5D%5Bvalue%5D={}&forcedisplay%5B0%5D=2&forcedisplay%5B1%5D=19&sort=19&order=ASC&range=0-{}",
+            super::rt::encoded(cursor),
+            PAGE - 1
         );
         let found = self
             .send(
@@ -318,6 +326,9 @@ impl Connector for Glpi {
             else {
                 continue;
             };
+            if !ours.contains(&id.to_string()) {
+                continue;
+            }
             let ticket = self
                 .send(
                     http::Method::GET,
@@ -381,8 +392,16 @@ impl Connector for Glpi {
                 });
             }
         }
-        // A minute back: `date_mod` is to the second, and events are taken in once.
-        Ok((changes, super::utc_text(now - 60_000)))
+        // A full page: go on from the last ticket read. Else a minute back: `date_mod` is to
+        // the second, and events are taken in once.
+        let rows = found["data"].as_array().unwrap_or(&empty);
+        let next = match rows.last() {
+            Some(last) if rows.len() >= PAGE => last["19"]
+                .as_str()
+                .map_or_else(|| super::utc_text(now - 60_000), str::to_owned),
+            _ => super::utc_text(now - 60_000),
+        };
+        Ok((changes, next))
     }
 }
 

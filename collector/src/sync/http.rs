@@ -28,11 +28,13 @@ pub struct Reply {
 impl Reply {
     /// The body as JSON (`what` names the call in the error).
     pub fn json(&self, what: &str) -> Result<serde_json::Value, SyncError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            SyncError::Permanent(format!(
+        // A 2xx that is not JSON is a proxy's or a maintenance page, not the system's answer.
+        serde_json::from_slice(&self.body).map_err(|e| SyncError::Later {
+            retry_after: None,
+            message: (format!(
                 "{what}: the answer is not JSON ({e}): {}",
                 snippet(&self.body)
-            ))
+            )),
         })
     }
 }
@@ -120,7 +122,8 @@ impl<'a> Call<'a> {
         }
         let request = request
             .body(Full::new(body))
-            .map_err(|e| SyncError::Permanent(format!("{what}: {e}")))?;
+            // A credential that cannot be a header value: fixed in the config, then sent.
+            .map_err(|e| later(format!("{what}: {e}")))?;
         if target.tls {
             let config = rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
@@ -182,9 +185,9 @@ where
     result
 }
 
-/// 2xx is an answer. 429 and 503 (with their `Retry-After`), 408, other 5xx, 401 and 403
-/// (credentials or rights an admin fixes) are "later"; any other 4xx is this request refused
-/// for good.
+/// 2xx is an answer. 429 and 503 (with their `Retry-After`), 408, 409, other 5xx, 3xx, 401
+/// and 403 (credentials or rights an admin fixes) are "later"; any other 4xx is this request
+/// refused for good.
 fn classify(
     what: &str,
     url: &str,
@@ -194,7 +197,9 @@ fn classify(
         return Ok(Reply { status, body });
     }
     let message = format!("{what}: {url} answered HTTP {status}: {}", snippet(&body));
-    if matches!(status, 401 | 403 | 408 | 429) || status >= 500 {
+    // Redirects (a sign-in page, http → https) and conflicts are for a person to sort out or
+    // pass; nothing is dropped for them.
+    if matches!(status, 300..=399 | 401 | 403 | 408 | 409 | 429) || status >= 500 {
         Err(SyncError::Later {
             message,
             retry_after,
@@ -232,7 +237,7 @@ mod tests {
             )
         };
         assert!(sort(201, None).is_ok());
-        for status in [401, 403, 408, 429, 500, 502, 503] {
+        for status in [301, 302, 401, 403, 408, 409, 429, 500, 502, 503] {
             assert!(
                 matches!(sort(status, None), Err(SyncError::Later { .. })),
                 "{status}"
@@ -242,7 +247,7 @@ mod tests {
             sort(429, Some(7)),
             Err(SyncError::Later { retry_after: Some(wait), .. }) if wait == Duration::from_secs(7)
         ));
-        for status in [400, 404, 409, 422] {
+        for status in [400, 404, 422] {
             assert!(
                 matches!(sort(status, None), Err(SyncError::Permanent(_))),
                 "{status}"

@@ -16,6 +16,9 @@
 use super::http::Call;
 use super::{Change, ChangeKind, Common, Connector, Credentials, Outgoing, Remote, SyncError};
 
+/// Issues one search reads.
+const SEARCH_PAGE: usize = 100;
+
 #[derive(Debug, Clone)]
 pub struct Jira {
     common: Common,
@@ -110,7 +113,7 @@ impl Jira {
     async fn search(&self, jql: &str, what: &str) -> Result<Vec<serde_json::Value>, SyncError> {
         let answer = self
             .call(http::Method::POST, "search/jql", what)
-            .json(serde_json::json!({ "jql": jql, "fields": ["status", "updated"], "maxResults": 100 }))
+            .json(serde_json::json!({ "jql": jql, "fields": ["status", "updated"], "maxResults": SEARCH_PAGE }))
             .send()
             .await?
             .json(what)?;
@@ -271,8 +274,13 @@ impl Connector for Jira {
         self.write(remote, text, true, "saying why in Jira").await
     }
 
-    async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
-        // JQL compares to the minute: start a minute back; events are taken in once anyway.
+    async fn changes(
+        &self,
+        cursor: &str,
+        ours: &std::collections::HashSet<String>,
+    ) -> Result<(Vec<Change>, String), SyncError> {
+        // JQL compares to the minute, and Jira's search catches up with edits after a while:
+        // the next poll starts five minutes back; events are taken in once anyway.
         let minute = |ms: i64| super::utc_text(ms)[..16].to_owned();
         let now = crate::model::now_ms();
         if cursor.is_empty() {
@@ -286,7 +294,7 @@ impl Connector for Jira {
         let mut changes = Vec::new();
         let empty = Vec::new();
         for issue in &issues {
-            let Some(key) = issue["key"].as_str() else {
+            let Some(key) = issue["key"].as_str().filter(|key| ours.contains(*key)) else {
                 continue;
             };
             let what = "reading a Jira issue's comments";
@@ -354,7 +362,16 @@ impl Connector for Jira {
                 }
             }
         }
-        Ok((changes, minute(now - 60_000)))
+        // A full page: the next poll goes on from the last issue read.
+        let next = match issues.last() {
+            Some(last) if issues.len() >= SEARCH_PAGE => last["fields"]["updated"]
+                .as_str()
+                .filter(|updated| updated.len() >= 16)
+                .map(|updated| updated[..16].replace('T', " "))
+                .unwrap_or_else(|| minute(now - 300_000)),
+            _ => minute(now - 300_000),
+        };
+        Ok((changes, next))
     }
 }
 

@@ -25,7 +25,7 @@ pub mod rt;
 pub mod servicenow;
 pub mod zendesk;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -41,8 +41,13 @@ use crate::tickets::engine::StaffAction;
 const TICK: Duration = Duration::from_millis(500);
 /// How long a claimed entry is this collector's before another may try it.
 const LEASE: Duration = Duration::from_secs(300);
-/// Entries claimed at once per system.
-const BATCH: u32 = 20;
+/// How often delivered entries and taken-in events older than `KEEP_DONE` are dropped.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const KEEP_DONE: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Linked tickets closed longer ago than this are no longer read back.
+const RECENT_MS: i64 = 30 * 24 * 3600 * 1000;
+/// The longest `poll_interval`, `retry_initial` and `retry_max` may be.
+const LONGEST: Duration = Duration::from_secs(24 * 3600);
 
 /// Why a call to a system did not work.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -265,10 +270,12 @@ pub trait Connector {
         remote: &str,
         text: &str,
     ) -> impl Future<Output = Result<(), SyncError>> + Send;
-    /// What people did since `cursor` (empty at first: start from now), and the next cursor.
+    /// What people did since `cursor` (empty at first: start from now) to the remote
+    /// tickets in `ours` (others are not read), and the next cursor.
     fn changes(
         &self,
         cursor: &str,
+        ours: &HashSet<String>,
     ) -> impl Future<Output = Result<(Vec<Change>, String), SyncError>> + Send;
 }
 
@@ -318,8 +325,12 @@ impl System {
     async fn reopen(&self, remote: &str, text: &str) -> Result<(), SyncError> {
         each!(self, c => c.reopen(remote, text).await)
     }
-    async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
-        each!(self, c => c.changes(cursor).await)
+    async fn changes(
+        &self,
+        cursor: &str,
+        ours: &HashSet<String>,
+    ) -> Result<(Vec<Change>, String), SyncError> {
+        each!(self, c => c.changes(cursor, ours).await)
     }
 }
 
@@ -369,9 +380,12 @@ impl TicketSystem {
                         None => Ok(default),
                         Some(text) => humantime::parse_duration(text)
                             .ok()
-                            .filter(|d| !d.is_zero())
+                            .filter(|d| !d.is_zero() && *d <= LONGEST)
                             .ok_or_else(|| {
-                                format!("{}: {text:?} is not a duration like \"30s\"", at(key))
+                                format!(
+                                    "{}: {text:?} is not a duration from \"1s\" to \"24h\"",
+                                    at(key)
+                                )
                             }),
                     }
                 };
@@ -417,6 +431,15 @@ impl TicketSystem {
                     ));
                 }
             };
+            // RT and ServiceNow say who made a change by account name: the connector must know
+            // its own to leave its own changes out.
+            if matches!(file.kind.as_str(), "rt" | "servicenow") && credentials.user().is_none() {
+                return Err(format!(
+                    "{}: {} needs the account name too (username = the account the token belongs to), so its own changes are not taken back",
+                    at("username"),
+                    file.kind
+                ));
+            }
             let settings = Common {
                 url: file.url.trim_end_matches('/').to_owned(),
                 credentials,
@@ -644,31 +667,51 @@ async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut next_poll = tokio::time::Instant::now();
+    let mut next_prune = tokio::time::Instant::now();
+    // A system that throttled (429 with Retry-After) or is down is left alone until then:
+    // every entry waits, not only the one that was answered.
+    let mut paused_until = tokio::time::Instant::now();
     loop {
         tokio::select! {
             () = tokio::time::sleep(TICK) => {}
             () = system.poll_now.notified() => next_poll = tokio::time::Instant::now(),
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        if tokio::time::Instant::now() >= next_poll {
-            next_poll = tokio::time::Instant::now() + system.poll_interval;
+        let now = tokio::time::Instant::now();
+        if now >= next_prune {
+            next_prune = now + PRUNE_EVERY;
+            let before = now_ms() - i64::try_from(KEEP_DONE.as_millis()).unwrap_or(i64::MAX);
+            if let Err(e) = store.prune_sync(&system.name, before).await {
+                tracing::warn!(system = %system.name, error = %e, "pruning the sync history; retrying later");
+            }
+        }
+        if now < paused_until {
+            continue;
+        }
+        if now >= next_poll {
+            next_poll = now + system.poll_interval;
             poll(&store, &system).await;
             if let Err(e) = store.queue_changed_links(&system.name, now_ms()).await {
                 tracing::warn!(system = %system.name, error = %e, "looking for changed tickets; retrying");
             }
         }
+        // One entry per claim: its lease (minutes) always outlasts its calls (seconds each),
+        // so no other collector takes it over while it is being sent.
         let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        let items = match store
-            .claim_sync(&system.name, now_ms(), lease_ms, BATCH)
-            .await
-        {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(system = %system.name, error = %e, "claiming sync entries; retrying");
-                continue;
+        loop {
+            if *stop.borrow() {
+                return;
             }
-        };
-        for item in items {
+            let item = match store.claim_sync(&system.name, now_ms(), lease_ms, 1).await {
+                Ok(mut items) => match items.pop() {
+                    Some(item) => item,
+                    None => break,
+                },
+                Err(e) => {
+                    tracing::warn!(system = %system.name, error = %e, "claiming sync entries; retrying");
+                    break;
+                }
+            };
             let outcome = send(&store, &system, public_url.as_deref(), &item).await;
             let recorded = match outcome {
                 Ok(()) => store.finish_sync(&item, None, now_ms()).await.map(|_| ()),
@@ -683,10 +726,12 @@ async fn serve(
                     message,
                     retry_after,
                 }) => {
-                    let wait = retry_after
-                        .unwrap_or_else(|| system.backoff(item.attempts))
-                        .min(Duration::from_secs(3600));
+                    let backoff = system.backoff(item.attempts);
+                    let wait =
+                        retry_after.map_or(backoff, |asked| asked.max(Duration::from_secs(1)));
+                    let wait = wait.min(Duration::from_secs(3600));
                     tracing::warn!(system = %system.name, ticket = item.ticket_id, op = %item.op, attempt = item.attempts + 1, error = %message, retry_in = ?wait, "ticket system not reached; retrying");
+                    paused_until = tokio::time::Instant::now() + wait;
                     store
                         .retry_sync(
                             &item,
@@ -698,6 +743,9 @@ async fn serve(
             };
             if let Err(e) = recorded {
                 tracing::error!(system = %system.name, error = %e, "recording a sync entry; it is tried again when its lease ends");
+            }
+            if tokio::time::Instant::now() < paused_until {
+                break;
             }
         }
     }
@@ -739,6 +787,19 @@ async fn send(
                 Some(remote) => (remote, true),
                 None => (system.connector.create(&ticket).await?, false),
             };
+            // Ids go into later paths and queries: only plain ones are kept.
+            if remote.id.is_empty()
+                || remote.id.len() > 128
+                || !remote
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(SyncError::Permanent(format!(
+                    "{} answered a ticket id Firstline cannot use: {:?}",
+                    system.name, remote.id
+                )));
+            }
             store
                 .record_sync_link(
                     &system.name,
@@ -776,7 +837,12 @@ async fn send(
         "update" => {
             let before: Fields = serde_json::from_str(&pushed).unwrap_or_default();
             if before == ticket.fields {
-                return Ok(());
+                // Nothing the system shows changed (a comment or evidence moved the ticket's
+                // time): remember it was looked at, so it is not queued again.
+                return store
+                    .record_sync_push(&system.name, item.ticket_id, &pushed_now, now_ms())
+                    .await
+                    .map_err(store_error);
             }
             system
                 .connector
@@ -821,7 +887,7 @@ async fn poll(store: &Store, system: &TicketSystem) {
     let now = now_ms();
     let lease = i64::try_from(
         (system.poll_interval * 4)
-            .max(Duration::from_secs(60))
+            .max(Duration::from_secs(600))
             .as_millis(),
     )
     .unwrap_or(i64::MAX);
@@ -833,7 +899,17 @@ async fn poll(store: &Store, system: &TicketSystem) {
             return;
         }
     };
-    let (changes, next) = match system.connector.changes(&cursor).await {
+    // Only the remote tickets Firstline has (and may still hear about) are read further.
+    let ours = match store.linked_remote_ids(&system.name, now - RECENT_MS).await {
+        Ok(ours) => ours,
+        Err(e) => {
+            let _ = store
+                .save_sync_cursor(&system.name, &cursor, Some(&e.to_string()), now_ms())
+                .await;
+            return;
+        }
+    };
+    let (changes, next) = match system.connector.changes(&cursor, &ours).await {
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(system = %system.name, error = %e, "polling the ticket system; retrying at the next poll");
@@ -843,18 +919,17 @@ async fn poll(store: &Store, system: &TicketSystem) {
             return;
         }
     };
-    let mut saved = cursor.clone();
     for change in &changes {
         if let Err(e) = take_in(store, system, change).await {
+            // The cursor stays: the next poll reads the same window again, and what was
+            // taken in already is skipped by its event id.
             tracing::warn!(system = %system.name, event = %change.event, error = %e, "taking in a remote change; retrying at the next poll");
             let _ = store
-                .save_sync_cursor(&system.name, &saved, Some(&e.to_string()), now_ms())
+                .save_sync_cursor(&system.name, &cursor, Some(&e.to_string()), now_ms())
                 .await;
             return;
         }
-        saved = change.event.clone();
     }
-    let _ = saved;
     if let Err(e) = store
         .save_sync_cursor(&system.name, &next, None, now_ms())
         .await

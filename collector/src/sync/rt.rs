@@ -267,7 +267,11 @@ impl Connector for Rt {
             .await
     }
 
-    async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
+    async fn changes(
+        &self,
+        cursor: &str,
+        ours: &std::collections::HashSet<String>,
+    ) -> Result<(Vec<Change>, String), SyncError> {
         if cursor.is_empty() {
             return Ok((Vec::new(), self.newest_transaction().await?));
         }
@@ -289,7 +293,7 @@ impl Connector for Rt {
         let answer = reply.json(what)?;
         let mut next = cursor.to_owned();
         let mut changes = Vec::new();
-        let ours = self.common.credentials.user();
+        let me = self.common.credentials.user();
         let empty = Vec::new();
         for item in answer["items"].as_array().unwrap_or(&empty) {
             let Some(id) = text(&item["id"]) else {
@@ -300,10 +304,10 @@ impl Connector for Rt {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            if Some(author.as_str()) == ours || author == "RT_System" {
+            if Some(author.as_str()) == me || author == "RT_System" {
                 continue;
             }
-            let Some(remote_id) = text(&item["ObjectId"]) else {
+            let Some(remote_id) = text(&item["ObjectId"]).filter(|id| ours.contains(id)) else {
                 continue;
             };
             let kind = item["Type"].as_str().unwrap_or_default();

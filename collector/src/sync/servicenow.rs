@@ -9,13 +9,16 @@
 //! - Replies are `comments` (customer-visible), notes `work_notes`; resolve sets `state` 6
 //!   with `close_code` and `close_notes`, reopen `state` 2.
 //! - Back-sync: incidents of Firstline (`correlation_idSTARTSWITHfirstline-`) updated since the
-//!   cursor (`sys_updated_on`, UTC), their journal entries since then, and a state of resolved
-//!   (6), closed (7) or canceled (8) that someone other than the connector's account set.
+//!   cursor (`sys_updated_on`, UTC), their journal entries since then, and their state
+//!   changes from `sys_audit` (who, from what, to what): into resolved (6), closed (7) or
+//!   canceled (8) by someone other than the connector's account closes, out of them reopens.
 
 use super::http::Call;
 use super::{Change, ChangeKind, Common, Connector, Credentials, Outgoing, Remote, SyncError};
 
 const CLOSED: [&str; 3] = ["6", "7", "8"];
+/// Incidents read per poll (the cursor moves to the last one read).
+const PAGE: u32 = 100;
 
 #[derive(Debug, Clone)]
 pub struct ServiceNow {
@@ -189,9 +192,14 @@ impl Connector for ServiceNow {
         .await
     }
 
-    async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
+    async fn changes(
+        &self,
+        cursor: &str,
+        ours: &std::collections::HashSet<String>,
+    ) -> Result<(Vec<Change>, String), SyncError> {
+        let now = super::utc_text(crate::model::now_ms());
         if cursor.is_empty() {
-            return Ok((Vec::new(), super::utc_text(crate::model::now_ms())));
+            return Ok((Vec::new(), now));
         }
         let me = self
             .common
@@ -204,20 +212,21 @@ impl Connector for ServiceNow {
         ));
         let incidents = self
             .list(
-                &format!("incident?sysparm_query={query}&sysparm_fields=sys_id,state,sys_updated_on,sys_updated_by&sysparm_limit=100"),
+                &format!("incident?sysparm_query={query}&sysparm_fields=sys_id,state,sys_updated_on&sysparm_limit={PAGE}"),
                 "reading ServiceNow's changed incidents",
             )
             .await?;
         let mut next = cursor.to_owned();
         let mut changes = Vec::new();
         for incident in &incidents {
-            let Some(remote) = incident["sys_id"].as_str() else {
-                continue;
-            };
             let updated = incident["sys_updated_on"].as_str().unwrap_or_default();
-            if updated > next.as_str() {
+            // Ordered by it; a clock ahead of ours must not move the cursor past now.
+            if updated > next.as_str() && updated <= now.as_str() {
                 next = updated.to_owned();
             }
+            let Some(remote) = incident["sys_id"].as_str().filter(|id| ours.contains(*id)) else {
+                continue;
+            };
             let query = super::rt::encoded(&format!(
                 "element_id={remote}^elementINcomments,work_notes^sys_created_on>={cursor}^ORDERBYsys_created_on"
             ));
@@ -243,21 +252,45 @@ impl Connector for ServiceNow {
                     what: ChangeKind::Comment(value.trim().to_owned()),
                 });
             }
-            let state = incident["state"].as_str().unwrap_or_default();
-            let by = incident["sys_updated_by"].as_str().unwrap_or_default();
-            if CLOSED.contains(&state) && by != me {
-                changes.push(Change {
-                    event: format!("state/{remote}/{state}/{updated}"),
-                    remote_id: remote.to_owned(),
-                    author: by.to_owned(),
-                    what: ChangeKind::Closed(
-                        match state {
+            // Who moved the state, from what, is in the audit table.
+            let query = super::rt::encoded(&format!(
+                "documentkey={remote}^tablename=incident^fieldname=state^sys_created_on>={cursor}^ORDERBYsys_created_on"
+            ));
+            let audit = self
+                .list(
+                    &format!("sys_audit?sysparm_query={query}&sysparm_fields=sys_id,user,oldvalue,newvalue"),
+                    "reading a ServiceNow incident's state changes",
+                )
+                .await?;
+            for entry in &audit {
+                let by = entry["user"].as_str().unwrap_or_default();
+                let Some(id) = entry["sys_id"].as_str() else {
+                    continue;
+                };
+                if by == me || by == "system" {
+                    continue;
+                }
+                let new = entry["newvalue"].as_str().unwrap_or_default();
+                let old = entry["oldvalue"].as_str().unwrap_or_default();
+                let what = if CLOSED.contains(&new) {
+                    ChangeKind::Closed(
+                        match new {
                             "6" => "resolved",
                             "7" => "closed",
                             _ => "canceled",
                         }
                         .to_owned(),
-                    ),
+                    )
+                } else if CLOSED.contains(&old) {
+                    ChangeKind::Reopened(new.to_owned())
+                } else {
+                    continue;
+                };
+                changes.push(Change {
+                    event: format!("audit/{id}"),
+                    remote_id: remote.to_owned(),
+                    author: by.to_owned(),
+                    what,
                 });
             }
         }

@@ -206,7 +206,11 @@ impl Connector for Zendesk {
         .await
     }
 
-    async fn changes(&self, cursor: &str) -> Result<(Vec<Change>, String), SyncError> {
+    async fn changes(
+        &self,
+        cursor: &str,
+        ours: &std::collections::HashSet<String>,
+    ) -> Result<(Vec<Change>, String), SyncError> {
         let now = crate::model::now_ms() / 1000;
         let Ok(start) = cursor.parse::<i64>() else {
             return Ok((Vec::new(), now.to_string()));
@@ -222,32 +226,40 @@ impl Connector for Zendesk {
             .send()
             .await?
             .json(what)?;
-        let next = answer["end_time"].as_i64().unwrap_or(start).max(start);
+        // A clock ahead of ours must not move the cursor past now.
+        let next = answer["end_time"]
+            .as_i64()
+            .unwrap_or(start)
+            .clamp(start, now.max(start));
         let mut changes = Vec::new();
         let empty = Vec::new();
         for ticket in answer["tickets"].as_array().unwrap_or(&empty) {
-            if !ticket["external_id"]
-                .as_str()
-                .is_some_and(|id| id.starts_with("firstline-"))
-            {
-                continue;
-            }
-            let Some(remote) = ticket["id"].as_i64().map(|id| id.to_string()) else {
+            let Some(remote) = ticket["id"]
+                .as_i64()
+                .map(|id| id.to_string())
+                .filter(|id| ours.contains(id))
+            else {
                 continue;
             };
             let what = "reading a Zendesk ticket's audits";
-            let audits = self
+            let audits = match self
                 .call(
                     http::Method::GET,
                     &format!("tickets/{remote}/audits.json"),
                     what,
                 )
                 .send()
-                .await?
-                .json(what)?;
+                .await
+            {
+                Ok(reply) => reply.json(what)?,
+                // Deleted or merged away there: nothing more comes from it.
+                Err(SyncError::Permanent(_)) => continue,
+                Err(e) => return Err(e),
+            };
             for audit in audits["audits"].as_array().unwrap_or(&empty) {
                 let author = audit["author_id"].as_i64().unwrap_or_default();
-                if author == me {
+                // The connector itself, or Zendesk's own automations (-1).
+                if author == me || author <= 0 {
                     continue;
                 }
                 for event in audit["events"].as_array().unwrap_or(&empty) {
