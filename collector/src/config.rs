@@ -394,4 +394,52 @@ mod tests {
             assert!(error.contains(expected), "{text}: {error}");
         }
     }
+
+    /// Ticket systems' credentials live in the file: one everyone may read is refused, with
+    /// the command that fixes it; a bad system is refused naming it and the key.
+    #[cfg(unix)]
+    #[test]
+    fn a_config_with_ticket_system_credentials_must_not_be_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("collector.toml");
+        let system = "[[ticket_systems]]\nname = \"rt\"\nkind = \"rt\"\nurl = \"https://rt.example.com\"\nusername = \"firstline\"\npassword = \"secret\"\n";
+        std::fs::write(&path, system).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = Settings::load(Some(&path))
+            .expect_err("world-readable")
+            .to_string();
+        assert!(error.contains("chmod 640"), "{error}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let settings = Settings::load(Some(&path)).expect("0640 loads");
+        assert_eq!(settings.ticket_systems.len(), 1);
+
+        for (text, expected) in [
+            (
+                system.replace("kind = \"rt\"", "kind = \"remedy\""),
+                "ticket_systems[\"rt\"].kind",
+            ),
+            (
+                system.replace(
+                    "username = \"firstline\"\npassword = \"secret\"",
+                    "token = \"t\"",
+                ),
+                "ticket_systems[\"rt\"].username",
+            ),
+            (
+                format!("{system}priorities = [\"p7\"]\n"),
+                "ticket_systems[\"rt\"].priorities",
+            ),
+            (
+                format!("{system}poll_interval = \"400d\"\n"),
+                "ticket_systems[\"rt\"].poll_interval",
+            ),
+            (format!("{system}{system}"), "unique name"),
+        ] {
+            let error = Settings::parse(&text, Path::new("collector.toml"))
+                .expect_err(&text)
+                .to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
 }
