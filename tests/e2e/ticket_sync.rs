@@ -170,13 +170,7 @@ impl RequestTracker {
     /// RT tickets that refer to Firstline ticket `id`, as (id, subject, status).
     pub async fn tickets_for(&self, id: i64) -> Vec<(String, String, String)> {
         let query = format!("RefersTo = 'urn:firstline:ticket:{id}'");
-        let encoded: String = query
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect();
+        let encoded = firstline_collector::net::url_encode(&query);
         let found = self
             .api(
                 "GET",

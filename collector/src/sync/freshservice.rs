@@ -146,7 +146,7 @@ impl Connector for Freshservice {
         let answer = self
             .call(
                 http::Method::GET,
-                &format!("tickets/filter?query={}", super::rt::encoded(&query)),
+                &format!("tickets/filter?query={}", crate::net::url_encode(&query)),
                 what,
             )
             .send()
@@ -257,7 +257,7 @@ impl Connector for Freshservice {
                 http::Method::GET,
                 &format!(
                     "tickets?updated_since={}&per_page=100",
-                    super::rt::encoded(cursor)
+                    crate::net::url_encode(cursor)
                 ),
                 what,
             )

@@ -202,7 +202,7 @@ impl Connector for Glpi {
                 http::Method::GET,
                 &format!(
                     "Ticket?searchText%5Bexternalid%5D={}&range=0-50",
-                    super::rt::encoded(&ticket.key)
+                    crate::net::url_encode(&ticket.key)
                 ),
                 None,
                 "looking for an earlier GLPI ticket",
@@ -306,7 +306,7 @@ impl Connector for Glpi {
         let (_, me) = self.session().await?;
         let path = format!(
             "search/Ticket?criteria%5B0%5D%5Bfield%5D=19&criteria%5B0%5D%5Bsearchtype%5D=morethan&criteria%5B0%5D%5Bvalue%5D={}&forcedisplay%5B0%5D=2&forcedisplay%5B1%5D=19&sort=19&order=ASC&range=0-{}",
-            super::rt::encoded(cursor),
+            crate::net::url_encode(cursor),
             PAGE - 1
         );
         let found = self

@@ -168,20 +168,6 @@ fn quoted(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// Percent-encoding for a query parameter.
-pub(crate) fn encoded(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
-}
-
 impl Connector for Rt {
     async fn find(&self, ticket: &Outgoing) -> Result<Option<Remote>, SyncError> {
         let what = "looking for an earlier RT ticket";
@@ -189,7 +175,10 @@ impl Connector for Rt {
         let reply = self
             .call(
                 http::Method::GET,
-                &format!("tickets?query={}&orderby=id&order=ASC", encoded(&query)),
+                &format!(
+                    "tickets?query={}&orderby=id&order=ASC",
+                    crate::net::url_encode(&query)
+                ),
                 what,
             )
             .send()
@@ -345,7 +334,10 @@ mod tests {
     #[test]
     fn ticketsql_strings_are_quoted_and_queries_encoded() {
         assert_eq!(quoted("a'b\\c"), "'a\\'b\\\\c'");
-        assert_eq!(encoded("RefersTo = 'x'"), "RefersTo%20%3D%20%27x%27");
+        assert_eq!(
+            crate::net::url_encode("RefersTo = 'x'"),
+            "RefersTo%20%3D%20%27x%27"
+        );
     }
 
     #[test]

@@ -103,7 +103,7 @@ fn impact_urgency(priority: &str) -> (String, String) {
 
 impl Connector for ServiceNow {
     async fn find(&self, ticket: &Outgoing) -> Result<Option<Remote>, SyncError> {
-        let query = super::rt::encoded(&format!("correlation_id={}", ticket.key));
+        let query = crate::net::url_encode(&format!("correlation_id={}", ticket.key));
         let found = self
             .list(
                 &format!(
@@ -207,7 +207,7 @@ impl Connector for ServiceNow {
             .user()
             .unwrap_or_default()
             .to_owned();
-        let query = super::rt::encoded(&format!(
+        let query = crate::net::url_encode(&format!(
             "correlation_idSTARTSWITHfirstline-^sys_updated_on>={cursor}^ORDERBYsys_updated_on"
         ));
         let incidents = self
@@ -227,7 +227,7 @@ impl Connector for ServiceNow {
             let Some(remote) = incident["sys_id"].as_str().filter(|id| ours.contains(*id)) else {
                 continue;
             };
-            let query = super::rt::encoded(&format!(
+            let query = crate::net::url_encode(&format!(
                 "element_id={remote}^elementINcomments,work_notes^sys_created_on>={cursor}^ORDERBYsys_created_on"
             ));
             let journal = self
@@ -253,7 +253,7 @@ impl Connector for ServiceNow {
                 });
             }
             // Who moved the state, from what, is in the audit table.
-            let query = super::rt::encoded(&format!(
+            let query = crate::net::url_encode(&format!(
                 "documentkey={remote}^tablename=incident^fieldname=state^sys_created_on>={cursor}^ORDERBYsys_created_on"
             ));
             let audit = self

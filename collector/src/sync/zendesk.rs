@@ -126,7 +126,7 @@ impl Connector for Zendesk {
                 http::Method::GET,
                 &format!(
                     "tickets.json?external_id={}",
-                    super::rt::encoded(&ticket.key)
+                    crate::net::url_encode(&ticket.key)
                 ),
                 what,
             )

@@ -11,10 +11,10 @@ use firstline_i18n::msg;
 
 use super::frame::{ago, iso};
 use super::html::esc;
-use super::queue::url_encode;
 use super::{directory_of, person_label, signed_in, signed_page, unavailable};
 use crate::http::HttpState;
 use crate::model::now_ms;
+use crate::net::url_encode;
 use crate::store::device_list::DeviceListing;
 
 /// A device's health as the list shows it.

@@ -13,12 +13,12 @@ use firstline_i18n::msg;
 
 use super::frame::{Staff, moment};
 use super::html::esc;
-use super::queue::url_encode;
 use super::{
     csrf_field, fix_items, markdown, problem, signed_in, signed_in_form, signed_page, unavailable,
 };
 use crate::http::HttpState;
 use crate::model::{Role, now_ms};
+use crate::net::url_encode;
 use crate::store::articles::{
     Article, ArticleDraft, DraftProblem, MAX_BODY_BYTES, MAX_LINKS, MAX_TITLE_CHARS,
 };

@@ -5,6 +5,7 @@
 //! selected tickets at once (`POST /tickets/bulk`). The page's script keeps it current in
 //! place and gives it keys (j/k, x, o, a, r, /); without the script it is a plain page.
 
+use crate::net::url_encode;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
@@ -178,22 +179,6 @@ fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
 fn asked_problem(lang: Lang, field: &str, value: &str, valid: &str) -> String {
     let field_words = firstline_i18n::tr(lang, &format!("staff-filter-{field}"));
     msg!("staff-filter-bad", "field" => field_words, "value" => value, "valid" => valid).text(lang)
-}
-
-/// Percent-encodes a query component.
-pub(super) fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => {
-                let _ = write!(out, "%{byte:02X}");
-            }
-        }
-    }
-    out
 }
 
 /// When a ticket's SLA next runs out: its first response until someone answered, then its

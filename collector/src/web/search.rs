@@ -11,9 +11,9 @@ use axum::response::Response;
 use firstline_i18n::msg;
 
 use super::html::esc;
-use super::queue::url_encode;
 use super::{signed_in, signed_page, unavailable};
 use crate::http::HttpState;
+use crate::net::url_encode;
 use crate::store::search::{SearchHit, SearchKind, SearchQuery, Snippet};
 
 /// The longest query the box takes, in characters.
