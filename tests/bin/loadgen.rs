@@ -6,6 +6,8 @@
 //!   firstline-loadgen agents --url URL[,URL…] --ca FILE --tokens FILE --agents N --secs S
 //!                            --http ADDR --api-key KEY --collector-pid PID [--rate F/S] [--batch B]
 //!   (several URLs: collectors sharing one database; agent i talks to URL i mod n)
+//!   firstline-loadgen paced --url URL --ca FILE --tokens FILE --agents N --secs S [--rate F/S]
+//!   (only the paced phase, every ack's send time and round trip: the pruning bench)
 //!   firstline-loadgen storm --url URL --ca FILE --tokens FILE --agents N --http ADDR
 //!                           --api-key KEY [--spread SECS]   (a fleet-wide DNS failure and recovery)
 //!   firstline-loadgen sink --data-dir DIR --grpc ADDR --http ADDR [--postgres URL]
@@ -49,7 +51,7 @@ const SITES: usize = 50;
 fn main() -> anyhow::Result<()> {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let Some((mode, rest)) = arguments.split_first() else {
-        bail!("usage: firstline-loadgen agents|sink|raw|resetdb|seed [flags]");
+        bail!("usage: firstline-loadgen agents|paced|storm|sink|raw|resetdb|seed [flags]");
     };
     let flags = Flags::parse(rest)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match mode.as_str() {
         "agents" => runtime.block_on(agents(&flags)),
+        "paced" => runtime.block_on(paced_only(&flags)),
         "storm" => runtime.block_on(storm(&flags)),
         "sink" => runtime.block_on(sink(&flags)),
         "raw" => runtime.block_on(raw(&flags)),
@@ -472,24 +475,7 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
         window.as_secs()
     );
     let stop = Arc::new(AtomicBool::new(false));
-    let mut running = tokio::task::JoinSet::new();
-    for (index, mut device) in devices.into_iter().enumerate() {
-        let stop = stop.clone();
-        running.spawn(async move {
-            // Spread the devices over the interval instead of firing them all at once.
-            let offset = per_device_interval.mul_f64(index as f64 / count as f64);
-            tokio::time::sleep(offset).await;
-            let mut ticks = tokio::time::interval(per_device_interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut latencies = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                ticks.tick().await;
-                let findings = device.next_findings(1);
-                latencies.push(device.send_and_wait(findings).await?);
-            }
-            Ok::<_, anyhow::Error>(latencies)
-        });
-    }
+    let running = pace(devices, rate, stop.clone());
     let probes = match (probe_http, &api_key) {
         (Some(http), Some(api_key)) => {
             Some(probe_tickets(probe, http, api_key, window, stop.clone()).await?)
@@ -500,14 +486,8 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
         }
     };
     stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    let mut failed = Vec::new();
-    while let Some(finished) = running.join_next().await {
-        match finished? {
-            Ok(mut device_latencies) => latencies.append(&mut device_latencies),
-            Err(error) => failed.push(error.to_string()),
-        }
-    }
+    let (samples, failed) = paced_samples(running).await?;
+    let latencies: Vec<Duration> = samples.into_iter().map(|(_, latency)| latency).collect();
     report.insert("paced_streams_failed".into(), failed.len().into());
     if let Some(first) = failed.first() {
         eprintln!("{} streams failed while paced, e.g.: {first}", failed.len());
@@ -524,6 +504,90 @@ async fn agents(flags: &Flags) -> anyhow::Result<()> {
     }
     let (_, peak) = collector_memory(pid);
     report.insert("collector_rss_peak_bytes".into(), peak.into());
+    println!("{}", serde_json::Value::Object(report));
+    Ok(())
+}
+
+/// Each paced device's task: (when it sent, ms since 1970; the round trip to its ack).
+type PacedTasks = tokio::task::JoinSet<anyhow::Result<Vec<(i64, Duration)>>>;
+
+/// Starts `devices` sending single findings at `rate` findings/s in total, spread over the
+/// interval, until `stop`.
+fn pace(devices: Vec<Device>, rate: f64, stop: Arc<AtomicBool>) -> PacedTasks {
+    let count = devices.len().max(1);
+    let per_device_interval = Duration::from_secs_f64(count as f64 / rate);
+    let mut running = tokio::task::JoinSet::new();
+    for (index, mut device) in devices.into_iter().enumerate() {
+        let stop = stop.clone();
+        running.spawn(async move {
+            // Spread the devices over the interval instead of firing them all at once.
+            let offset = per_device_interval.mul_f64(index as f64 / count as f64);
+            tokio::time::sleep(offset).await;
+            let mut ticks = tokio::time::interval(per_device_interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                ticks.tick().await;
+                let findings = device.next_findings(1);
+                let sent = now_ms();
+                samples.push((sent, device.send_and_wait(findings).await?));
+            }
+            Ok::<_, anyhow::Error>(samples)
+        });
+    }
+    running
+}
+
+/// Waits for the paced devices (stopped by the caller): every sample, and the errors of the
+/// streams that failed.
+async fn paced_samples(
+    mut running: PacedTasks,
+) -> anyhow::Result<(Vec<(i64, Duration)>, Vec<String>)> {
+    let mut samples = Vec::new();
+    let mut failed = Vec::new();
+    while let Some(finished) = running.join_next().await {
+        match finished? {
+            Ok(mut device_samples) => samples.append(&mut device_samples),
+            Err(error) => failed.push(error.to_string()),
+        }
+    }
+    samples.sort_unstable_by_key(|(sent, _)| *sent);
+    Ok((samples, failed))
+}
+
+/// Only the paced phase, for `--secs` after the fleet connected, reporting every sample (when
+/// it was sent, its ack's round trip) so `cargo xtask bench prune` can tell the acks given
+/// while the collector pruned from the others.
+async fn paced_only(flags: &Flags) -> anyhow::Result<()> {
+    let (urls, ca_pem, tokens, count) = fleet_flags(flags, 1000)?;
+    let window = Duration::from_secs(flags.number("secs", 60)?);
+    let rate: f64 = flags.number("rate", 2000.0)?;
+    if !(rate.is_finite() && rate > 0.0) {
+        bail!("--rate {rate}: findings per second, above 0");
+    }
+    let mut report = serde_json::Map::new();
+    let (devices, _) = enroll_and_connect(&urls, &ca_pem, tokens, count, 0, &mut report).await?;
+    eprintln!(
+        "{count} agents connected; paced at {rate:.0} findings/s for {}s",
+        window.as_secs()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = pace(devices, rate, stop.clone());
+    tokio::time::sleep(window).await;
+    stop.store(true, Ordering::Relaxed);
+    let (samples, failed) = paced_samples(running).await?;
+    report.insert("paced_streams_failed".into(), failed.len().into());
+    if let Some(first) = failed.first() {
+        eprintln!("{} streams failed while paced, e.g.: {first}", failed.len());
+    }
+    report.insert("paced_findings_per_sec_offered".into(), rate.into());
+    report.insert(
+        "samples".into(),
+        samples
+            .iter()
+            .map(|(sent, latency)| serde_json::json!([sent, latency.as_secs_f64() * 1000.0]))
+            .collect(),
+    );
     println!("{}", serde_json::Value::Object(report));
     Ok(())
 }

@@ -125,6 +125,7 @@ impl CollectorBench {
                 discard,
                 database_url.as_deref(),
                 ca_from,
+                "",
             )?);
         }
         let first = &running[0];
@@ -191,6 +192,7 @@ pub(crate) fn serve(
     discard: bool,
     database_url: Option<&str>,
     ca_from: Option<PathBuf>,
+    extra_config: &str,
 ) -> anyhow::Result<Served> {
     std::fs::create_dir_all(dir)?;
     let grpc = crate::bench::free_port()?;
@@ -203,6 +205,7 @@ pub(crate) fn serve(
         None => String::new(),
     };
     text.push_str("\n[limits]\nconnections_per_address = 20000\n");
+    text.push_str(extra_config);
     std::fs::write(&config, text)?;
     let data_dir = dir.join("data");
     if let Some(source) = ca_from {

@@ -286,12 +286,16 @@ fn serve(
     database_url: Option<&str>,
 ) -> anyhow::Result<Serving> {
     let config = work.join("collector.toml");
-    std::fs::write(
-        &config,
-        database_url
-            .map(|url| format!("database_url = \"{url}\"\n"))
-            .unwrap_or_default(),
-    )?;
+    // The year stays whole while it is measured: the default retention (90 days of findings)
+    // would start pruning most of it a minute in, under the pages being timed.
+    let mut text = database_url
+        .map(|url| format!("database_url = \"{url}\"\n"))
+        .unwrap_or_default();
+    text.push_str(
+        "\n[retention]\nfindings = \"off\"\nticket_evidence = \"off\"\nnotifications = \"off\"\n\
+         reproduce_requests = \"off\"\nuser_notices = \"off\"\n",
+    );
+    std::fs::write(&config, text)?;
     let log = work.join("collector.log");
     let http = format!("127.0.0.1:{}", crate::bench::free_port()?);
     let grpc = format!("127.0.0.1:{}", crate::bench::free_port()?);

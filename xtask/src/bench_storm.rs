@@ -67,7 +67,7 @@ impl StormBench {
             Some(url) => Some(fresh_database(&binaries, url, "storm")?),
             None => None,
         };
-        let served = serve(&binaries, &dir, false, database_url.as_deref(), None)?;
+        let served = serve(&binaries, &dir, false, database_url.as_deref(), None, "")?;
         let collector = |arguments: &[&str]| -> anyhow::Result<String> {
             crate::capture(
                 Command::new(&binaries.collector)

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_collector;
 mod bench_history;
+mod bench_prune;
 mod bench_storm;
 mod dist;
 mod rust_version;
@@ -55,6 +56,13 @@ const USAGE: &str =
                 every failure is decided, incidents per scope and device tickets opened, time
                 until every ticket resolved
 
+       cargo xtask bench prune [--agents N] [--rate F] [--findings N] [--backend sqlite|postgres]
+
+  bench prune   does pruning slow ingest? N agents (default 1000) send single findings at F/s
+                (default 2000) while the collector's first retention pass prunes a seeded day
+                (--findings spread over 3 days, default 900,000, retention 2 days): ack p50/p99
+                while the pass ran against the same run's acks before and after it
+
        cargo xtask bench agent [--secs N]
 
   bench agent   the agent's memory (PSS) and CPU at default intervals, side by side with
@@ -98,6 +106,9 @@ fn main() -> ExitCode {
         }
         Some("bench") if arguments.get(1).map(String::as_str) == Some("history") => {
             bench_history::HistoryBench::parse(&arguments[2..]).and_then(|bench| bench.run())
+        }
+        Some("bench") if arguments.get(1).map(String::as_str) == Some("prune") => {
+            bench_prune::PruneBench::parse(&arguments[2..]).and_then(|bench| bench.run())
         }
         Some("bench") if arguments.get(1).map(String::as_str) == Some("storm") => {
             bench_storm::StormBench::parse(&arguments[2..]).and_then(|bench| bench.run())

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::findings_days::DAY_MS;
 use super::{Backend, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -132,6 +133,7 @@ struct TicketFigures {
     unreported: u64,
 }
 
+#[cfg(test)]
 impl TicketFigures {
     fn new() -> Self {
         TicketFigures {
@@ -155,32 +157,48 @@ impl TicketFigures {
     }
 }
 
-/// One priority's tickets: counts, and the times to respond and resolve (seconds).
-#[derive(Default)]
+/// One priority's tickets: counts, and the times to respond and resolve (ms).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, serde::Deserialize)]
 struct PriorityTimes {
     opened: u64,
     responded: u64,
     responded_in_time: u64,
     resolved: u64,
     resolved_in_time: u64,
-    respond_secs: Vec<f64>,
-    resolve_secs: Vec<f64>,
+    respond_ms: Vec<i64>,
+    resolve_ms: Vec<i64>,
+}
+
+impl PriorityTimes {
+    fn add(&mut self, other: PriorityTimes) {
+        self.opened += other.opened;
+        self.responded += other.responded;
+        self.responded_in_time += other.responded_in_time;
+        self.resolved += other.resolved;
+        self.resolved_in_time += other.resolved_in_time;
+        self.respond_ms.extend(other.respond_ms);
+        self.resolve_ms.extend(other.resolve_ms);
+    }
 }
 
 /// Each priority's counts, percentiles and SLA shares from its tickets' times.
 fn priority_stats(times: BTreeMap<u8, PriorityTimes>) -> Vec<PriorityStats> {
+    let seconds = |mut ms: Vec<i64>| -> Vec<f64> {
+        ms.sort_unstable();
+        ms.into_iter().map(|ms| ms as f64 / 1000.0).collect()
+    };
     times
         .into_iter()
-        .map(|(priority, mut times)| {
-            times.respond_secs.sort_by(f64::total_cmp);
-            times.resolve_secs.sort_by(f64::total_cmp);
+        .map(|(priority, times)| {
+            let respond = seconds(times.respond_ms);
+            let resolve = seconds(times.resolve_ms);
             PriorityStats {
                 priority,
                 opened: times.opened,
-                mtta_median_secs: percentile(&times.respond_secs, 0.5),
-                mtta_p90_secs: percentile(&times.respond_secs, 0.9),
-                mttr_median_secs: percentile(&times.resolve_secs, 0.5),
-                mttr_p90_secs: percentile(&times.resolve_secs, 0.9),
+                mtta_median_secs: percentile(&respond, 0.5),
+                mtta_p90_secs: percentile(&respond, 0.9),
+                mttr_median_secs: percentile(&resolve, 0.5),
+                mttr_p90_secs: percentile(&resolve, 0.9),
                 response_sla_met: share(times.responded_in_time, times.responded),
                 resolution_sla_met: share(times.resolved_in_time, times.resolved),
             }
@@ -188,10 +206,76 @@ fn priority_stats(times: BTreeMap<u8, PriorityTimes>) -> Vec<PriorityStats> {
         .collect()
 }
 
+/// The tickets (not cancelled) opened in some span, before percentiles and the backlog (which
+/// depends on when it is asked): what a settled day's summary in `stats_ticket_days` keeps,
+/// and what adds up over days.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, serde::Deserialize)]
+struct Tally {
+    opened: u64,
+    resolved: u64,
+    auto_resolved: u64,
+    /// Tickets opened by checks that no user report reached.
+    unreported: u64,
+    by_category: BTreeMap<String, u64>,
+    by_site: BTreeMap<String, u64>,
+    by_technician: BTreeMap<String, u64>,
+    fingerprints: BTreeMap<String, u64>,
+    priorities: BTreeMap<u8, PriorityTimes>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        fn merge(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
+            for (key, n) in from {
+                *into.entry(key).or_default() += n;
+            }
+        }
+        self.opened += other.opened;
+        self.resolved += other.resolved;
+        self.auto_resolved += other.auto_resolved;
+        self.unreported += other.unreported;
+        merge(&mut self.by_category, other.by_category);
+        merge(&mut self.by_site, other.by_site);
+        merge(&mut self.by_technician, other.by_technician);
+        merge(&mut self.fingerprints, other.fingerprints);
+        for (priority, times) in other.priorities {
+            self.priorities.entry(priority).or_default().add(times);
+        }
+    }
+
+    fn into_figures(self, backlog_ageing: BTreeMap<&'static str, u64>) -> TicketFigures {
+        TicketFigures {
+            opened: self.opened,
+            resolved: self.resolved,
+            auto_resolved: self.auto_resolved,
+            by_category: self.by_category,
+            by_site: self.by_site,
+            by_technician: self.by_technician,
+            fingerprints: self.fingerprints,
+            backlog_ageing,
+            by_priority: priority_stats(self.priorities),
+            unreported: self.unreported,
+        }
+    }
+}
+
+/// Days of tickets one transaction sums up and keeps (SQLite holds the write lock meanwhile,
+/// which ingest's group commit waits for).
+const TICKET_DAYS_PER_TRANSACTION: i64 = 14;
+
+/// The whole UTC days in `since_ms..until_ms` whose tickets may be summed up at `now_ms`:
+/// days ended two days ago. The database marks a change to a ticket opened over a day ago (by
+/// its own clock), so a day can be kept while collectors' clocks disagree by under a day.
+fn settled_ticket_days(since_ms: i64, until_ms: i64, now_ms: i64) -> (i64, i64) {
+    super::findings_days::settled_days(since_ms, until_ms, now_ms - DAY_MS)
+}
+
 impl Store {
     /// Supervisor statistics for tickets opened in `since_ms..until_ms`.
     pub async fn stats(&self, since_ms: i64, until_ms: i64) -> Result<Stats, StoreError> {
-        let tickets = self.ticket_figures(since_ms, until_ms).await?;
+        let tickets = self
+            .ticket_figures(since_ms, until_ms, crate::model::now_ms())
+            .await?;
         let (flagged, mut people) = with_pool!(self, pool => {
             let flagged_rows = sqlx::query("SELECT fingerprint FROM problems").fetch_all(pool).await?;
             let mut flagged = std::collections::HashSet::new();
@@ -302,40 +386,179 @@ impl Store {
         })
     }
 
-    /// The figures of the tickets (not cancelled) opened in `since_ms..until_ms`, grouped by
-    /// the database by what the figures are per (priority, check, technician, fingerprint;
-    /// sites in a second pass): a year of tickets comes back as some hundred rows, each
-    /// carrying its tickets' times to respond and to resolve for the percentiles.
+    /// The figures of the tickets (not cancelled) opened in `since_ms..until_ms`, asked at
+    /// `now_ms`: settled whole days from their summaries in `stats_ticket_days` (summing up and
+    /// keeping the days missing or changed since), the rest grouped live, and the backlog (open
+    /// tickets by age at `until_ms`) read apart.
     async fn ticket_figures(
         &self,
         since_ms: i64,
         until_ms: i64,
+        now_ms: i64,
     ) -> Result<TicketFigures, StoreError> {
-        let mut figures = TicketFigures::new();
-        let mut times: BTreeMap<u8, PriorityTimes> = BTreeMap::new();
-        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let (first, end) = settled_ticket_days(since_ms, until_ms, now_ms);
+        let mut tally = Tally::default();
+        if first >= end {
+            tally.add(self.tally_tickets(since_ms, until_ms, false).await?);
+        } else {
+            tally.add(self.tally_tickets(since_ms, first, false).await?);
+            tally.add(self.tally_days(first, end).await?);
+            tally.add(self.tally_tickets(end, until_ms, false).await?);
+        }
+        let backlog = self.backlog_ageing(since_ms, until_ms).await?;
+        Ok(tally.into_figures(backlog))
+    }
+
+    /// The open tickets (not cancelled) opened in `since_ms..until_ms`, by their age at
+    /// `until_ms`: under an hour, a day, a week, and older.
+    async fn backlog_ageing(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<BTreeMap<&'static str, u64>, StoreError> {
+        let mut ageing: BTreeMap<&'static str, u64> = [
+            ("under_1h", 0),
+            ("under_1d", 0),
+            ("under_1w", 0),
+            ("older", 0),
+        ]
+        .into();
         with_pool!(self, pool => {
-            let mut transaction = pool.begin().await?;
+            let rows = sqlx::query(
+                "SELECT opened_at_ms FROM tickets WHERE open_key IS NOT NULL \
+                 AND opened_at_ms >= $1 AND opened_at_ms < $2 AND state <> 'cancelled'",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                let age_ms = until_ms - row.try_get::<i64, _>("opened_at_ms")?;
+                let bucket = if age_ms < 3_600_000 {
+                    "under_1h"
+                } else if age_ms < 86_400_000 {
+                    "under_1d"
+                } else if age_ms < 604_800_000 {
+                    "under_1w"
+                } else {
+                    "older"
+                };
+                *ageing.entry(bucket).or_default() += 1;
+            }
+        });
+        Ok(ageing)
+    }
+
+    /// The settled days `first..end` from their kept summaries, summing up (and keeping) the
+    /// days with none or with one older than their last change.
+    async fn tally_days(&self, first: i64, end: i64) -> Result<Tally, StoreError> {
+        let kept: Vec<(i64, String)> = with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT day_start_ms, figures FROM stats_ticket_days \
+                 WHERE day_start_ms >= $1 AND day_start_ms < $2 \
+                 AND figures IS NOT NULL AND figures_generation = generation",
+            )
+            .bind(first)
+            .bind(end)
+            .fetch_all(pool)
+            .await?;
+            let mut kept = Vec::with_capacity(rows.len());
+            for row in &rows {
+                kept.push((row.try_get("day_start_ms")?, row.try_get("figures")?));
+            }
+            kept
+        });
+        let mut tally = Tally::default();
+        let mut kept_days = std::collections::HashSet::new();
+        for (day, figures) in kept {
+            let day_tally: Tally =
+                serde_json::from_str(&figures).map_err(|e| StoreError::Corrupt {
+                    what: "a day's ticket figures",
+                    detail: format!("stats_ticket_days {day}: {e}"),
+                })?;
+            tally.add(day_tally);
+            kept_days.insert(day);
+        }
+        // The runs of days not kept, at most `TICKET_DAYS_PER_TRANSACTION` days each.
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for day in (first..end).step_by(DAY_MS as usize) {
+            if kept_days.contains(&day) {
+                continue;
+            }
+            match runs.last_mut() {
+                Some((run_first, run_end))
+                    if *run_end == day
+                        && (day - *run_first) / DAY_MS < TICKET_DAYS_PER_TRANSACTION =>
+                {
+                    *run_end = day + DAY_MS;
+                }
+                _ => runs.push((day, day + DAY_MS)),
+            }
+        }
+        for (run_first, run_end) in runs {
+            tally.add(self.tally_tickets(run_first, run_end, true).await?);
+        }
+        Ok(tally)
+    }
+
+    /// The tickets (not cancelled) opened in `since_ms..until_ms`, grouped by the database by
+    /// day and what the figures are per (priority, check, technician, fingerprint; sites in a
+    /// second pass): a day of tickets comes back as some hundred rows, each carrying its
+    /// tickets' times to respond and to resolve for the percentiles. With `keep` (whole days
+    /// only) each day's summary is kept in `stats_ticket_days`, marked with the generation the
+    /// day had before its tickets were read: a change committed meanwhile bumps it past that.
+    async fn tally_tickets(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        keep: bool,
+    ) -> Result<Tally, StoreError> {
+        if since_ms >= until_ms {
+            return Ok(Tally::default());
+        }
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let days: Vec<i64> = (since_ms..until_ms).step_by(DAY_MS as usize).collect();
+        with_pool!(self, pool => {
+            if keep {
+                // Every day has its row before its generation is read, so a change that
+                // commits after the read bumps a row this summary will be compared with.
+                let mut insert = sqlx::QueryBuilder::new("INSERT INTO stats_ticket_days (day_start_ms, generation) ");
+                insert.push_values(&days, |mut row, day| {
+                    row.push_bind(*day).push_bind(0i64);
+                });
+                insert.push(" ON CONFLICT (day_start_ms) DO NOTHING");
+                insert.build().execute(pool).await?;
+            }
+            let mut transaction = pool.begin_with(self.backend.begin_statement()).await?;
             if postgres {
                 // The planner prices the "no report reached it" subqueries high enough to
                 // compile the query (JIT), which takes longer than running it: ~380 ms of
                 // ~470 at medium scale.
                 sqlx::query("SET LOCAL jit = off").execute(&mut *transaction).await?;
             }
+            let mut generations: BTreeMap<i64, i64> = BTreeMap::new();
+            if keep {
+                let rows = sqlx::query(
+                    "SELECT day_start_ms, generation FROM stats_ticket_days \
+                     WHERE day_start_ms >= $1 AND day_start_ms < $2",
+                )
+                .bind(since_ms)
+                .bind(until_ms)
+                .fetch_all(&mut *transaction)
+                .await?;
+                for row in &rows {
+                    generations.insert(row.try_get("day_start_ms")?, row.try_get("generation")?);
+                }
+            }
             let rows = sqlx::query(
-                "SELECT t.priority, t.check_name, t.assignee, t.fingerprint, COUNT(*) AS opened, \
+                "SELECT t.opened_at_ms / 86400000 AS day, t.priority, t.check_name, t.assignee, t.fingerprint, \
+                 COUNT(*) AS opened, \
                  SUM(CASE WHEN t.resolved_at_ms IS NOT NULL THEN 1 ELSE 0 END) AS resolved, \
                  SUM(CASE WHEN t.resolved_at_ms IS NOT NULL AND substr(t.resolution, 1, 13) = 'auto-resolved' \
                      THEN 1 ELSE 0 END) AS auto_resolved, \
                  SUM(CASE WHEN t.first_response_at_ms IS NOT NULL THEN 1 ELSE 0 END) AS responded, \
                  SUM(CASE WHEN t.first_response_at_ms <= t.response_due_ms THEN 1 ELSE 0 END) AS responded_in_time, \
                  SUM(CASE WHEN t.resolved_at_ms <= t.resolution_due_ms THEN 1 ELSE 0 END) AS resolved_in_time, \
-                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms < 3600000 THEN 1 ELSE 0 END) AS open_under_1h, \
-                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms >= 3600000 \
-                     AND $3 - t.opened_at_ms < 86400000 THEN 1 ELSE 0 END) AS open_under_1d, \
-                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms >= 86400000 \
-                     AND $3 - t.opened_at_ms < 604800000 THEN 1 ELSE 0 END) AS open_under_1w, \
-                 SUM(CASE WHEN t.open_key IS NOT NULL AND $3 - t.opened_at_ms >= 604800000 THEN 1 ELSE 0 END) AS open_older, \
                  SUM(CASE WHEN t.kind <> 'report' \
                      AND NOT EXISTS (SELECT 1 FROM report_links rl WHERE rl.ticket_id = t.id) \
                      AND NOT EXISTS (SELECT 1 FROM ticket_links tl JOIN tickets r ON r.id = tl.ticket_id \
@@ -344,10 +567,9 @@ impl Store {
                  string_agg(CAST(t.first_response_at_ms - t.opened_at_ms AS TEXT), ',') AS respond_ms, \
                  string_agg(CAST(t.resolved_at_ms - t.opened_at_ms AS TEXT), ',') AS resolve_ms \
                  FROM tickets t WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 AND t.state <> 'cancelled' \
-                 GROUP BY t.priority, t.check_name, t.assignee, t.fingerprint",
+                 GROUP BY t.opened_at_ms / 86400000, t.priority, t.check_name, t.assignee, t.fingerprint",
             )
             .bind(since_ms)
-            .bind(until_ms)
             .bind(until_ms)
             .fetch_all(&mut *transaction)
             .await?;
@@ -355,71 +577,95 @@ impl Store {
                 let n: i64 = sqlx::Row::try_get(row, column)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             };
+            let mut by_day: BTreeMap<i64, Tally> = BTreeMap::new();
             for row in &rows {
+                let tally = by_day.entry(row.try_get::<i64, _>("day")? * DAY_MS).or_default();
                 let opened = count(row, "opened")?;
                 let priority = u8::try_from(row.try_get::<i64, _>("priority")?).unwrap_or(5);
                 let check: String = row.try_get("check_name")?;
                 let category = check.split('.').next().unwrap_or(&check).to_owned();
-                figures.opened += opened;
-                figures.resolved += count(row, "resolved")?;
-                figures.auto_resolved += count(row, "auto_resolved")?;
-                *figures.by_category.entry(category).or_default() += opened;
+                tally.opened += opened;
+                tally.resolved += count(row, "resolved")?;
+                tally.auto_resolved += count(row, "auto_resolved")?;
+                *tally.by_category.entry(category).or_default() += opened;
                 if let Some(assignee) = row.try_get::<Option<String>, _>("assignee")? {
-                    *figures.by_technician.entry(assignee).or_default() += opened;
+                    *tally.by_technician.entry(assignee).or_default() += opened;
                 }
-                *figures.fingerprints.entry(row.try_get("fingerprint")?).or_default() += opened;
-                for (bucket, column) in [
-                    ("under_1h", "open_under_1h"),
-                    ("under_1d", "open_under_1d"),
-                    ("under_1w", "open_under_1w"),
-                    ("older", "open_older"),
-                ] {
-                    *figures.backlog_ageing.entry(bucket).or_default() += count(row, column)?;
-                }
-                figures.unreported += count(row, "unreported")?;
-                let priority_times = times.entry(priority).or_default();
-                priority_times.opened += opened;
-                priority_times.responded += count(row, "responded")?;
-                priority_times.responded_in_time += count(row, "responded_in_time")?;
-                priority_times.resolved += count(row, "resolved")?;
-                priority_times.resolved_in_time += count(row, "resolved_in_time")?;
+                *tally.fingerprints.entry(row.try_get("fingerprint")?).or_default() += opened;
+                tally.unreported += count(row, "unreported")?;
+                let times = tally.priorities.entry(priority).or_default();
+                times.opened += opened;
+                times.responded += count(row, "responded")?;
+                times.responded_in_time += count(row, "responded_in_time")?;
+                times.resolved += count(row, "resolved")?;
+                times.resolved_in_time += count(row, "resolved_in_time")?;
                 for (column, into) in [
-                    ("respond_ms", &mut priority_times.respond_secs),
-                    ("resolve_ms", &mut priority_times.resolve_secs),
+                    ("respond_ms", &mut times.respond_ms),
+                    ("resolve_ms", &mut times.resolve_ms),
                 ] {
                     let Some(list) = row.try_get::<Option<String>, _>(column)? else {
                         continue;
                     };
                     for value in list.split(',') {
-                        let ms: i64 = value.parse().map_err(|_| StoreError::Corrupt {
+                        into.push(value.parse().map_err(|_| StoreError::Corrupt {
                             what: "ticket times",
                             detail: format!("{value:?} in {column} is not a number"),
-                        })?;
-                        into.push(ms as f64 / 1000.0);
+                        })?);
                     }
                 }
             }
             // Sites apart (grouped with the rest they would multiply the rows by the sites),
             // and each device's site looked up once, not once per ticket.
             let rows = sqlx::query(
-                "SELECT COALESCE(d.site, g.scope, 'default') AS site, CAST(SUM(g.opened) AS BIGINT) AS opened \
-                 FROM (SELECT t.device_id, t.scope, COUNT(*) AS opened FROM tickets t \
+                "SELECT g.day, COALESCE(d.site, g.scope, 'default') AS site, CAST(SUM(g.opened) AS BIGINT) AS opened \
+                 FROM (SELECT t.opened_at_ms / 86400000 AS day, t.device_id, t.scope, COUNT(*) AS opened FROM tickets t \
                        WHERE t.opened_at_ms >= $1 AND t.opened_at_ms < $2 AND t.state <> 'cancelled' \
-                       GROUP BY t.device_id, t.scope) g \
+                       GROUP BY t.opened_at_ms / 86400000, t.device_id, t.scope) g \
                  LEFT JOIN devices d ON d.id = g.device_id \
-                 GROUP BY COALESCE(d.site, g.scope, 'default')",
+                 GROUP BY g.day, COALESCE(d.site, g.scope, 'default')",
             )
             .bind(since_ms)
             .bind(until_ms)
             .fetch_all(&mut *transaction)
             .await?;
             for row in &rows {
-                figures.by_site.insert(row.try_get("site")?, count(row, "opened")?);
+                let tally = by_day.entry(row.try_get::<i64, _>("day")? * DAY_MS).or_default();
+                tally.by_site.insert(row.try_get("site")?, count(row, "opened")?);
+            }
+            if keep {
+                let summaries = days
+                    .iter()
+                    .map(|day| {
+                        let figures = serde_json::to_string(by_day.get(day).unwrap_or(&Tally::default()))
+                            .map_err(|e| StoreError::Corrupt {
+                                what: "a day's ticket figures",
+                                detail: e.to_string(),
+                            })?;
+                        Ok((*day, generations.get(day).copied().unwrap_or(0), figures))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let mut upsert = sqlx::QueryBuilder::new(
+                    "INSERT INTO stats_ticket_days (day_start_ms, generation, figures_generation, figures) ",
+                );
+                upsert.push_values(&summaries, |mut row, (day, generation, figures)| {
+                    row.push_bind(*day)
+                        .push_bind(*generation)
+                        .push_bind(*generation)
+                        .push_bind(figures.as_str());
+                });
+                upsert.push(
+                    " ON CONFLICT (day_start_ms) DO UPDATE SET figures_generation = excluded.figures_generation, \
+                     figures = excluded.figures",
+                );
+                upsert.build().execute(&mut *transaction).await?;
             }
             transaction.commit().await?;
-        });
-        figures.by_priority = priority_stats(times);
-        Ok(figures)
+            let mut tally = Tally::default();
+            for (_, day) in by_day {
+                tally.add(day);
+            }
+            Ok(tally)
+        })
     }
 
     /// The knowledge base: fingerprints with their solutions (most often worked first) and
@@ -547,12 +793,12 @@ mod tests {
                 if let Some(at) = first_response {
                     entry.responded += 1;
                     entry.responded_in_time += u64::from(at <= due);
-                    entry.respond_secs.push((at - opened) as f64 / 1000.0);
+                    entry.respond_ms.push(at - opened);
                 }
                 if let Some(at) = resolved {
                     entry.resolved += 1;
                     entry.resolved_in_time += u64::from(at <= resolution_due);
-                    entry.resolve_secs.push((at - opened) as f64 / 1000.0);
+                    entry.resolve_ms.push(at - opened);
                 }
             }
         });
@@ -688,12 +934,15 @@ mod tests {
                 (NOW - 20 * 24 * HOUR + 17, NOW - 3 * 24 * HOUR - HOUR / 2),
                 (NOW + HOUR, NOW + 2 * HOUR),
             ] {
-                let grouped = store.ticket_figures(since, until).await.expect("grouped");
+                let grouped = store
+                    .ticket_figures(since, until, NOW)
+                    .await
+                    .expect("grouped");
                 let one_by_one = ticket_figures_one_by_one(store, since, until).await;
                 assert_eq!(grouped, one_by_one, "{backend}: {since}..{until}");
             }
             let all = store
-                .ticket_figures(NOW - 400 * 24 * HOUR, NOW + HOUR)
+                .ticket_figures(NOW - 400 * 24 * HOUR, NOW + HOUR, NOW)
                 .await
                 .expect("all");
             assert!(
@@ -704,6 +953,156 @@ mod tests {
                 all.backlog_ageing.values().filter(|n| **n > 0).count() >= 3,
                 "{backend}: {all:?}"
             );
+        }
+    }
+
+    /// How many settled days have a summary the stats may use.
+    async fn usable_summaries(store: &Store) -> i64 {
+        with_pool!(store, pool => {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM stats_ticket_days \
+                 WHERE figures IS NOT NULL AND figures_generation = generation",
+            )
+            .fetch_one(pool)
+            .await
+            .expect("summaries")
+            .try_get::<i64, _>("n")
+            .expect("n")
+        })
+    }
+
+    /// A settled day's summary is kept and used while its tickets stay as they are, and every
+    /// kind of change the figures depend on — a ticket resolved, assigned or opened late, a
+    /// report reaching one, a ticket linked from a report, its device moving site — is counted
+    /// at once, on both backends (each change committed after the summary was made).
+    #[tokio::test]
+    async fn a_settled_days_summary_is_used_until_one_of_its_tickets_changes() {
+        for test in &backends().await {
+            let store = &test.store;
+            let backend = store.backend_name();
+            enroll(store, "pc-a", "warsaw").await;
+            enroll(store, "pc-b", "lisbon").await;
+            let now = crate::model::now_ms();
+            let day = (now / DAY_MS - 5) * DAY_MS;
+            let insert = |n: i64, kind: &'static str, opened: i64, device: &'static str| async move {
+                with_pool!(store, pool => {
+                    sqlx::query(
+                        "INSERT INTO tickets (kind, ticket_key, open_key, state, title, description, check_name, resource, \
+                         device_id, fingerprint, severity, impact, urgency, priority, opened_at_ms, updated_at_ms, \
+                         response_due_ms, resolution_due_ms) \
+                         VALUES ($1, $2, $2, 'new', 't', 'd', 'disk.free_low', '/', $3, $4, 'warning', 'medium', 'medium', \
+                         3, $5, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(kind)
+                    .bind(format!("key-{n}"))
+                    .bind(device)
+                    .bind(format!("disk.free_low:{n}"))
+                    .bind(opened)
+                    .bind(opened + 2 * HOUR)
+                    .bind(opened + 24 * HOUR)
+                    .fetch_one(pool)
+                    .await
+                    .expect("ticket")
+                    .try_get::<i64, _>("id")
+                    .expect("id")
+                })
+            };
+            let first = insert(1, "device", day + HOUR, "pc-a").await;
+            let second = insert(2, "device", day + 3 * HOUR, "pc-a").await;
+            let report = insert(3, "report", day + 4 * HOUR, "pc-b").await;
+            let (since, until) = (day - 10 * 24 * HOUR, now);
+            let figures = || async {
+                store
+                    .ticket_figures(since, until, now)
+                    .await
+                    .expect("figures")
+            };
+            let expect_counted = |what: &'static str| async move {
+                let figures = store
+                    .ticket_figures(since, until, now)
+                    .await
+                    .expect("figures");
+                let counted = ticket_figures_one_by_one(store, since, until).await;
+                assert_eq!(figures, counted, "{backend}: after {what}");
+                assert!(
+                    usable_summaries(store).await >= 1,
+                    "{backend}: {what}: the day is summed up again"
+                );
+            };
+            expect_counted("the first read").await;
+            assert!(
+                usable_summaries(store).await >= 1,
+                "{backend}: the day is kept"
+            );
+
+            // The kept summary is what the stats read: one made up shows through.
+            with_pool!(store, pool => {
+                let made_up = serde_json::to_string(&Tally { opened: 999, ..Tally::default() }).expect("json");
+                sqlx::query("UPDATE stats_ticket_days SET figures = $1 WHERE day_start_ms = $2")
+                    .bind(made_up)
+                    .bind(day)
+                    .execute(pool)
+                    .await
+                    .expect("made up");
+            });
+            assert_eq!(
+                figures().await.opened,
+                999,
+                "{backend}: the summary is used"
+            );
+
+            let change = |what: &'static str, sql: String| async move {
+                with_pool!(store, pool => {
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+                });
+                expect_counted(what).await;
+            };
+            change(
+                "a ticket resolved",
+                format!(
+                    "UPDATE tickets SET state = 'resolved', open_key = NULL, resolved_at_ms = {}, \
+                     first_response_at_ms = {}, resolution = 'replaced the disk' WHERE id = {first}",
+                    day + 9 * HOUR,
+                    day + 2 * HOUR
+                ),
+            )
+            .await;
+            change(
+                "a ticket assigned",
+                format!("UPDATE tickets SET assignee = 'sam' WHERE id = {second}"),
+            )
+            .await;
+            change(
+                "a report linked",
+                format!(
+                    "INSERT INTO report_links (device_id, report_id, ticket_id, how, requester, group_key, check_first, at_ms) \
+                     VALUES ('pc-a', 'r-1', {second}, 'joined', 'alice', 'g', 1, {})",
+                    day + 5 * HOUR
+                ),
+            )
+            .await;
+            change(
+                "a ticket linked from a report ticket",
+                format!(
+                    "INSERT INTO ticket_links (ticket_id, linked_id) VALUES ({report}, {first})"
+                ),
+            )
+            .await;
+            change(
+                "the device moved",
+                "UPDATE devices SET site = 'porto' WHERE id = 'pc-a'".to_owned(),
+            )
+            .await;
+            insert(4, "device", day + 20 * HOUR, "pc-b").await;
+            expect_counted("a ticket opened late on that day").await;
+            change(
+                "a ticket cancelled",
+                format!("UPDATE tickets SET state = 'cancelled' WHERE id = {report}"),
+            )
+            .await;
+            let last = figures().await;
+            assert_eq!(last.by_site.get("porto"), Some(&2), "{backend}: {last:?}");
+            assert_eq!(last.opened, 3, "{backend}: {last:?}");
         }
     }
 
