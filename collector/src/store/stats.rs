@@ -425,7 +425,9 @@ impl Store {
         .into();
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT opened_at_ms FROM tickets WHERE open_key IS NOT NULL \
+                // Through the queue's index (open tickets first), not the opening times': a
+                // year's range of those is every ticket (38 ms against 2 at year scale).
+                "SELECT opened_at_ms FROM tickets WHERE (CASE WHEN open_key IS NULL THEN 1 ELSE 0 END) = 0 \
                  AND opened_at_ms >= $1 AND opened_at_ms < $2 AND state <> 'cancelled'",
             )
             .bind(since_ms)
