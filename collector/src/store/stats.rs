@@ -159,6 +159,7 @@ impl TicketFigures {
 
 /// One priority's tickets: counts, and the times to respond and resolve (ms).
 #[derive(Debug, Default, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 struct PriorityTimes {
     opened: u64,
     responded: u64,
@@ -210,6 +211,7 @@ fn priority_stats(times: BTreeMap<u8, PriorityTimes>) -> Vec<PriorityStats> {
 /// depends on when it is asked): what a settled day's summary in `stats_ticket_days` keeps,
 /// and what adds up over days.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 struct Tally {
     opened: u64,
     resolved: u64,
@@ -473,13 +475,16 @@ impl Store {
         let mut tally = Tally::default();
         let mut kept_days = std::collections::HashSet::new();
         for (day, figures) in kept {
-            let day_tally: Tally =
-                serde_json::from_str(&figures).map_err(|e| StoreError::Corrupt {
-                    what: "a day's ticket figures",
-                    detail: format!("stats_ticket_days {day}: {e}"),
-                })?;
-            tally.add(day_tally);
-            kept_days.insert(day);
+            // A summary this version cannot read (written by another one) is made again.
+            match serde_json::from_str::<Tally>(&figures) {
+                Ok(day_tally) => {
+                    tally.add(day_tally);
+                    kept_days.insert(day);
+                }
+                Err(e) => {
+                    tracing::debug!(day, error = %e, "a day's ticket figures are summed up again")
+                }
+            }
         }
         // The runs of days not kept, at most `TICKET_DAYS_PER_TRANSACTION` days each.
         let mut runs: Vec<(i64, i64)> = Vec::new();
@@ -1052,6 +1057,15 @@ mod tests {
                 999,
                 "{backend}: the summary is used"
             );
+            // One this version cannot read is made again.
+            with_pool!(store, pool => {
+                sqlx::query("UPDATE stats_ticket_days SET figures = 'not a summary' WHERE day_start_ms = $1")
+                    .bind(day)
+                    .execute(pool)
+                    .await
+                    .expect("unreadable");
+            });
+            expect_counted("an unreadable summary").await;
 
             let change = |what: &'static str, sql: String| async move {
                 with_pool!(store, pool => {
