@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Rows one pruning transaction deletes (or empties) at most. The write lock it holds is
-/// shared with ingest's group commit: findings' batches shrink from this while one holds it
-/// longer than 40 ms (`store/retention.rs`).
+/// shared with ingest's group commit; on SQLite the acks sent while a pass runs wait far longer
+/// than without one (`cargo xtask bench prune`, figures in the issue 14 notes).
 pub const DEFAULT_BATCH_ROWS: usize = 2_000;
 /// Pause between two pruning transactions, so a waiting group commit takes the lock first.
 pub const DEFAULT_PAUSE_BETWEEN_BATCHES: Duration = Duration::from_millis(50);

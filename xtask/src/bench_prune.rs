@@ -24,6 +24,9 @@ const RETENTION: &str = "\n[retention]\nfindings = \"2d\"\nticket_evidence = \"2
 const SEEDED_DAYS: &str = "3";
 /// The collector's first retention pass starts this long after it does (`server.rs`).
 const FIRST_PASS_AFTER: Duration = Duration::from_secs(60);
+/// What the window allows the pass to prune per second (it paces itself to the lock: 40 ms
+/// batches, 50 ms apart).
+const PRUNED_PER_SEC_AT_LEAST: u64 = 2_000;
 /// Acks this close to either end of the pass count in neither sample.
 const EDGE_MS: i64 = 1_000;
 
@@ -39,7 +42,7 @@ impl PruneBench {
         let mut bench = PruneBench {
             agents: 1000,
             rate: 2000.0,
-            findings: 900_000,
+            findings: 300_000,
             postgres: None,
         };
         let mut arguments = arguments.iter();
@@ -143,9 +146,12 @@ impl PruneBench {
         )?;
         // The paced window runs from when the fleet is connected until well after the pass
         // started: a pass that outlasts it is said, not cut short silently.
-        let secs = (FIRST_PASS_AFTER.saturating_sub(started.elapsed()) + Duration::from_secs(60))
-            .as_secs()
-            .to_string();
+        let pruned_estimate = Duration::from_secs(self.findings / 3 / PRUNED_PER_SEC_AT_LEAST);
+        let secs = (FIRST_PASS_AFTER.saturating_sub(started.elapsed())
+            + pruned_estimate
+            + Duration::from_secs(60))
+        .as_secs()
+        .to_string();
         eprintln!(
             "{} agents at {:.0} findings/s on {backend}; the retention pass starts a minute after the collector (logs in {}) …",
             self.agents,

@@ -60,7 +60,7 @@ const USAGE: &str =
 
   bench prune   does pruning slow ingest? N agents (default 1000) send single findings at F/s
                 (default 2000) while the collector's first retention pass prunes a seeded day
-                (--findings spread over 3 days, default 900,000, retention 2 days): ack p50/p99
+                (--findings spread over 3 days, default 300,000, retention 2 days): ack p50/p99
                 while the pass ran against the same run's acks before and after it
 
        cargo xtask bench agent [--secs N]

@@ -184,44 +184,17 @@ fn count(rows: u64) -> usize {
 }
 
 /// Counts a batch that changed something and says whether another may follow: only after a
-/// full one (`limit` rows), and after the pause that lets a waiting group commit take the lock
-/// first.
-async fn another_batch(
-    rows: usize,
-    limit: usize,
-    retention: &Retention,
-    transactions: &mut u64,
-) -> bool {
+/// full one, and after the pause that lets a waiting group commit take the lock first.
+async fn another_batch(rows: usize, retention: &Retention, transactions: &mut u64) -> bool {
     if rows == 0 {
         return false;
     }
     *transactions += 1;
-    if rows < limit.max(1) {
+    if rows < retention.batch_rows.max(1) {
         return false;
     }
     tokio::time::sleep(retention.pause_between_batches).await;
     true
-}
-
-/// How long one batch of findings should hold the write lock: what a group commit waiting
-/// behind it adds to its agents' acks (`cargo xtask bench prune`).
-const BATCH_TARGET: Duration = Duration::from_millis(40);
-/// The fewest rows a shrunk batch still deletes.
-const MIN_BATCH_ROWS: usize = 100;
-
-/// The next batch's size after one of `rows` took `took`: halved while batches hold the lock
-/// longer than `BATCH_TARGET` (a slow disk, wide rows, big indexes), doubled back while they
-/// take under a quarter of it, never above `most` nor below `MIN_BATCH_ROWS` (or `most`).
-fn next_batch_rows(rows: usize, took: Duration, most: usize) -> usize {
-    let most = most.max(1);
-    let sized = if took > BATCH_TARGET {
-        rows / 2
-    } else if took < BATCH_TARGET / 4 {
-        rows.saturating_mul(2)
-    } else {
-        rows
-    };
-    sized.clamp(MIN_BATCH_ROWS.min(most), most)
 }
 
 impl Store {
@@ -324,10 +297,8 @@ impl Store {
         rows: &mut u64,
         transactions: &mut u64,
     ) -> Result<(), StoreError> {
-        let mut batch_rows = retention.batch_rows.max(1);
+        let limit = i64::try_from(retention.batch_rows.max(1)).unwrap_or(i64::MAX);
         loop {
-            let limit = i64::try_from(batch_rows).unwrap_or(i64::MAX);
-            let started = std::time::Instant::now();
             let deleted = with_pool!(self, pool => bounded_transaction!(self, pool, Writer::Retention, StoreError, |transaction| {
                 if delete == DELETE_FINDINGS {
                     // The days that lose findings are forgotten by the stats in the same
@@ -353,9 +324,7 @@ impl Store {
                 Ok(deleted)
             }))?;
             *rows += deleted;
-            let limit = batch_rows;
-            batch_rows = next_batch_rows(batch_rows, started.elapsed(), retention.batch_rows);
-            if !another_batch(count(deleted), limit, retention, transactions).await {
+            if !another_batch(count(deleted), retention, transactions).await {
                 return Ok(());
             }
         }
@@ -388,14 +357,7 @@ impl Store {
                 report.evidence_entries += entries;
                 summarised.extend(touched.keys().copied());
                 report.evidence_tickets = u64::try_from(summarised.len()).unwrap_or(u64::MAX);
-                if !another_batch(
-                    count(entries),
-                    retention.batch_rows,
-                    retention,
-                    &mut report.transactions,
-                )
-                .await
-                {
+                if !another_batch(count(entries), retention, &mut report.transactions).await {
                     break;
                 }
             }
@@ -594,14 +556,7 @@ impl Store {
             }))?;
             report.notifications += notifications;
             report.deliveries += deliveries;
-            if !another_batch(
-                count(notifications),
-                retention.batch_rows,
-                retention,
-                &mut report.transactions,
-            )
-            .await
-            {
+            if !another_batch(count(notifications), retention, &mut report.transactions).await {
                 return Ok(());
             }
         }
@@ -618,21 +573,6 @@ mod tests {
     use crate::tickets::TicketState;
 
     const DAY: i64 = 24 * 3600 * 1000;
-
-    /// A batch that held the lock too long halves the next, a quick one doubles it, within
-    /// the configured size and a floor.
-    #[test]
-    fn batches_shrink_when_slow_and_grow_back_when_quick() {
-        let ms = Duration::from_millis;
-        assert_eq!(next_batch_rows(2_000, ms(200), 2_000), 1_000);
-        assert_eq!(next_batch_rows(1_000, ms(41), 2_000), 500);
-        assert_eq!(next_batch_rows(150, ms(500), 2_000), MIN_BATCH_ROWS);
-        assert_eq!(next_batch_rows(500, ms(20), 2_000), 500);
-        assert_eq!(next_batch_rows(500, ms(5), 2_000), 1_000);
-        assert_eq!(next_batch_rows(1_500, ms(1), 2_000), 2_000);
-        // A configured size under the floor stays as configured.
-        assert_eq!(next_batch_rows(3, ms(900), 3), 3);
-    }
 
     /// Only `which` prunes, `days` of it kept, `batch_rows` a transaction, no pause.
     fn only(which: &str, days: u64, batch_rows: usize) -> Retention {
