@@ -37,6 +37,31 @@ pub fn settled_days(since_ms: i64, until_ms: i64, now_ms: i64) -> (i64, i64) {
     (first, end)
 }
 
+/// The days of `first..end` not in `kept`, as runs of consecutive days (`first..end` ms) of at
+/// most `days_per_run` days each: what one transaction counts and keeps.
+pub(crate) fn missing_runs(
+    first: i64,
+    end: i64,
+    kept: &std::collections::HashSet<i64>,
+    days_per_run: i64,
+) -> Vec<(i64, i64)> {
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for day in (first..end).step_by(DAY_MS as usize) {
+        if kept.contains(&day) {
+            continue;
+        }
+        match runs.last_mut() {
+            Some((run_first, run_end))
+                if *run_end == day && (day - *run_first) / DAY_MS < days_per_run =>
+            {
+                *run_end = day + DAY_MS;
+            }
+            _ => runs.push((day, day + DAY_MS)),
+        }
+    }
+    runs
+}
+
 impl Store {
     /// Findings received in `since_ms..until_ms`, as `SELECT COUNT(*)` over them would say:
     /// the settled whole days from `stats_findings_days` (counting and keeping those missing),
@@ -91,23 +116,8 @@ impl Store {
             kept
         });
         let mut total: i64 = kept.iter().map(|(_, findings)| findings).sum();
-        // The runs of days not kept, at most `DAYS_PER_TRANSACTION` days each.
         let kept_days: std::collections::HashSet<i64> = kept.iter().map(|(day, _)| *day).collect();
-        let mut runs: Vec<(i64, i64)> = Vec::new();
-        for day in (first..end).step_by(DAY_MS as usize) {
-            if kept_days.contains(&day) {
-                continue;
-            }
-            match runs.last_mut() {
-                Some((run_first, run_end))
-                    if *run_end == day && (day - *run_first) / DAY_MS < DAYS_PER_TRANSACTION =>
-                {
-                    *run_end = day + DAY_MS;
-                }
-                _ => runs.push((day, day + DAY_MS)),
-            }
-        }
-        for (run_first, run_end) in runs {
+        for (run_first, run_end) in missing_runs(first, end, &kept_days, DAYS_PER_TRANSACTION) {
             total += self.keep_findings_days(run_first, run_end).await?;
         }
         Ok(u64::try_from(total).unwrap_or(0))

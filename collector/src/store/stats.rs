@@ -486,23 +486,9 @@ impl Store {
                 }
             }
         }
-        // The runs of days not kept, at most `TICKET_DAYS_PER_TRANSACTION` days each.
-        let mut runs: Vec<(i64, i64)> = Vec::new();
-        for day in (first..end).step_by(DAY_MS as usize) {
-            if kept_days.contains(&day) {
-                continue;
-            }
-            match runs.last_mut() {
-                Some((run_first, run_end))
-                    if *run_end == day
-                        && (day - *run_first) / DAY_MS < TICKET_DAYS_PER_TRANSACTION =>
-                {
-                    *run_end = day + DAY_MS;
-                }
-                _ => runs.push((day, day + DAY_MS)),
-            }
-        }
-        for (run_first, run_end) in runs {
+        for (run_first, run_end) in
+            super::findings_days::missing_runs(first, end, &kept_days, TICKET_DAYS_PER_TRANSACTION)
+        {
             tally.add(self.tally_tickets(run_first, run_end, true).await?);
         }
         Ok(tally)
