@@ -131,22 +131,14 @@ impl CollectorBench {
         let first = &running[0];
 
         let tokens = dir.join("tokens.txt");
-        let created = crate::capture(
-            Command::new(&binaries.collector)
-                .args(["token", "create", "--count", &self.agents.to_string()])
-                .arg("--config")
-                .arg(&first.config)
-                .arg("--data-dir")
-                .arg(&first.data_dir),
+        let created = first.command(
+            binaries,
+            &["token", "create", "--count", &self.agents.to_string()],
         )?;
         std::fs::write(&tokens, created)?;
-        let api_key = crate::capture(
-            Command::new(&binaries.collector)
-                .args(["apikey", "create", "bench", "--role", "technician"])
-                .arg("--config")
-                .arg(&first.config)
-                .arg("--data-dir")
-                .arg(&first.data_dir),
+        let api_key = first.command(
+            binaries,
+            &["apikey", "create", "bench", "--role", "technician"],
         )?;
 
         let urls: Vec<String> = running
@@ -184,6 +176,25 @@ pub(crate) struct Served {
     pub(crate) data_dir: PathBuf,
     pub(crate) grpc: String,
     pub(crate) http: String,
+}
+
+impl Served {
+    /// Runs the collector's command line (`token create`, `apikey create`, …) on this
+    /// collector's config and data; what it printed.
+    pub(crate) fn command(
+        &self,
+        binaries: &Binaries,
+        arguments: &[&str],
+    ) -> anyhow::Result<String> {
+        crate::capture(
+            Command::new(&binaries.collector)
+                .args(arguments)
+                .arg("--config")
+                .arg(&self.config)
+                .arg("--data-dir")
+                .arg(&self.data_dir),
+        )
+    }
 }
 
 pub(crate) fn serve(

@@ -129,16 +129,7 @@ impl PruneBench {
             RETENTION,
         )?;
         let started = std::time::Instant::now();
-        let collector = |arguments: &[&str]| -> anyhow::Result<String> {
-            crate::capture(
-                Command::new(&binaries.collector)
-                    .args(arguments)
-                    .arg("--config")
-                    .arg(&served.config)
-                    .arg("--data-dir")
-                    .arg(&served.data_dir),
-            )
-        };
+        let collector = |arguments: &[&str]| served.command(&binaries, arguments);
         let tokens = dir.join("tokens.txt");
         std::fs::write(
             &tokens,

@@ -68,16 +68,7 @@ impl StormBench {
             None => None,
         };
         let served = serve(&binaries, &dir, false, database_url.as_deref(), None, "")?;
-        let collector = |arguments: &[&str]| -> anyhow::Result<String> {
-            crate::capture(
-                Command::new(&binaries.collector)
-                    .args(arguments)
-                    .arg("--config")
-                    .arg(&served.config)
-                    .arg("--data-dir")
-                    .arg(&served.data_dir),
-            )
-        };
+        let collector = |arguments: &[&str]| served.command(&binaries, arguments);
         let tokens = dir.join("tokens.txt");
         std::fs::write(
             &tokens,
