@@ -3,7 +3,8 @@
 -- `figures` (JSON) was made when the day's `generation` was `figures_generation`; every write
 -- that changes what the stats say about a ticket of a day more than a day old bumps that
 -- day's generation, so a summary older than the day's last change is never used. Days
--- younger than that are never summed up (the stats count them live).
+-- younger than that are never summed up (the stats count them live). A day without a row has
+-- no summary to outdate: the stats make its row before summing it up, under the write lock.
 CREATE TABLE stats_ticket_days (
     day_start_ms        BIGINT PRIMARY KEY,
     generation          BIGINT NOT NULL DEFAULT 0,
@@ -18,10 +19,6 @@ WHEN NEW.opened_at_ms < (CAST(strftime('%s', 'now') AS INTEGER) - 86400) * 1000
 BEGIN
     UPDATE stats_ticket_days SET generation = generation + 1
     WHERE day_start_ms = NEW.opened_at_ms - NEW.opened_at_ms % 86400000;
-    INSERT INTO stats_ticket_days (day_start_ms, generation)
-    SELECT NEW.opened_at_ms - NEW.opened_at_ms % 86400000, 1
-    WHERE NOT EXISTS (SELECT 1 FROM stats_ticket_days
-                      WHERE day_start_ms = NEW.opened_at_ms - NEW.opened_at_ms % 86400000);
 END;
 
 CREATE TRIGGER stats_ticket_updated AFTER UPDATE ON tickets
@@ -38,10 +35,6 @@ BEGIN
     UPDATE stats_ticket_days SET generation = generation + 1
     WHERE day_start_ms IN (OLD.opened_at_ms - OLD.opened_at_ms % 86400000,
                            NEW.opened_at_ms - NEW.opened_at_ms % 86400000);
-    INSERT INTO stats_ticket_days (day_start_ms, generation)
-    SELECT NEW.opened_at_ms - NEW.opened_at_ms % 86400000, 1
-    WHERE NOT EXISTS (SELECT 1 FROM stats_ticket_days
-                      WHERE day_start_ms = NEW.opened_at_ms - NEW.opened_at_ms % 86400000);
 END;
 
 CREATE TRIGGER stats_ticket_deleted AFTER DELETE ON tickets BEGIN
