@@ -240,6 +240,55 @@ impl CheckTurns {
     }
 }
 
+/// How long a writer waits for its turn on SQLite's write lock (`WriteTurns`) before it goes
+/// on without one and waits in SQLite's busy handler as before: the connection's
+/// `busy_timeout`, so a turn held by a writer that never ends delays the others, never
+/// stops them.
+const WRITE_TURN_WAIT: Duration = Duration::from_secs(10);
+
+/// SQLite has one write lock, and a writer that finds it taken waits in SQLite's busy handler,
+/// which sleeps and tries again rather than queueing: a writer that comes back often (a
+/// retention pass's next batch, 50 ms after the last) keeps winning it, while the group
+/// commit, whose agents wait for its answer, sleeps seconds in between. So this process's
+/// writers take turns in memory, first come first served (tokio's mutex is fair), before they
+/// begin a write transaction; the busy handler is left for other processes (the sqlite3
+/// shell, a backup). PostgreSQL writers need none: its lock waits queue.
+#[derive(Debug, Default)]
+pub(super) struct WriteTurns {
+    queue: tokio::sync::Mutex<()>,
+    /// Turns not had within `WRITE_TURN_WAIT`, for the log and tests.
+    waited_out: AtomicU64,
+}
+
+impl Store {
+    /// This writer's turn on SQLite's write lock (see `WriteTurns`), held until the guard
+    /// drops: taken right before a write transaction begins and dropped with it, never held
+    /// across another's. None on PostgreSQL, and when the turn did not come within
+    /// `WRITE_TURN_WAIT` (logged).
+    pub(super) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if !matches!(self.backend, Backend::Sqlite(_)) {
+            return None;
+        }
+        match tokio::time::timeout(WRITE_TURN_WAIT, self.write_turns.queue.lock()).await {
+            Ok(turn) => Some(turn),
+            Err(_) => {
+                self.write_turns.waited_out.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    waited_ms = millis(WRITE_TURN_WAIT),
+                    "a write transaction did not get its turn in time; it goes on to wait for SQLite's lock itself"
+                );
+                None
+            }
+        }
+    }
+
+    /// How many writers went on without their turn (`write_turn`).
+    #[cfg(test)]
+    pub(crate) fn write_turns_waited_out(&self) -> u64 {
+        self.write_turns.waited_out.load(Ordering::Relaxed)
+    }
+}
+
 /// Abandoned transactions by writer and stall, since this process started.
 #[derive(Debug, Default)]
 pub(super) struct AbandonedCounts {
@@ -452,6 +501,61 @@ mod tests {
         .await
         .expect("free once the first writer is done");
         assert!(!again.is_empty());
+    }
+
+    /// Regression: SQLite's busy handler sleeps and polls, so a retention pass's batches kept
+    /// winning the write lock while the group commit slept seconds (`cargo xtask bench prune`).
+    /// Every writer of the process queues for its turn first, and gets it in the order it came.
+    #[tokio::test]
+    async fn sqlite_writers_queue_for_the_write_lock_in_the_order_they_came() {
+        for crate::store::tests::TestStore { store, .. } in &backends().await {
+            if !matches!(store.backend, Backend::Sqlite(_)) {
+                continue;
+            }
+            store.insert_token(b"t", 0, i64::MAX).await.expect("token");
+            store
+                .enroll_device(
+                    b"t",
+                    1,
+                    &NewDevice {
+                        id: "a".to_owned(),
+                        hostname: "pc-a".to_owned(),
+                        agent_version: "test".to_owned(),
+                        certificate_serial: "01".to_owned(),
+                        certificate_not_after_ms: i64::MAX,
+                    },
+                )
+                .await
+                .expect("enroll");
+            let done = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let held = store.write_turn().await.expect("SQLite's writers take turns");
+            // A group commit (a bounded transaction), then the health probe (a plain one).
+            let commit = tokio::spawn({
+                let (store, done) = (store.clone(), done.clone());
+                async move {
+                    let outcome = store.store_finding_batches(&[batch("a")]).await;
+                    done.lock().expect("order").push("commit");
+                    outcome
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let probe = tokio::spawn({
+                let (store, done) = (store.clone(), done.clone());
+                async move {
+                    let outcome = store.probe_write(2).await;
+                    done.lock().expect("order").push("probe");
+                    outcome
+                }
+            });
+            // Nobody holds SQLite's lock: only the turn keeps them waiting.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(done.lock().expect("order").is_empty(), "wrote out of turn");
+            drop(held);
+            assert_eq!(commit.await.expect("commit task").expect("commits"), vec![1]);
+            probe.await.expect("probe task").expect("probe writes");
+            assert_eq!(*done.lock().expect("order"), ["commit", "probe"]);
+            assert_eq!(store.write_turns_waited_out(), 0);
+        }
     }
 
     #[tokio::test]

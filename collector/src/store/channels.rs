@@ -200,6 +200,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let note = match (outcome, retry_at_ms) {
                 (Ok(()), _) => {

@@ -128,6 +128,7 @@ impl Store {
     async fn keep_findings_days(&self, first: i64, end: i64) -> Result<i64, StoreError> {
         let postgres = matches!(self.backend, Backend::Postgres(_));
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(self.backend.begin_statement()).await?;
             if postgres {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")

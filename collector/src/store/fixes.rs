@@ -437,6 +437,7 @@ impl Store {
         }
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let row = sqlx::query("SELECT state FROM tickets WHERE id = $1")
                 .bind(ticket_id)
@@ -582,6 +583,7 @@ impl Store {
         let mut ending = None;
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let rollout = sqlx::query(
                 "SELECT r.allowed_by, r.attempt, r.only_device, r.extra_json, t.state AS ticket_state, t.fingerprint \
@@ -999,6 +1001,7 @@ impl Store {
             if known.is_none() {
                 return Ok(None);
             }
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let row = sqlx::query(
                 "SELECT ticket_id, fix, state FROM fix_runs WHERE id = $1 AND device_id = $2",

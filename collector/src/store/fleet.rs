@@ -398,6 +398,7 @@ impl Store {
         };
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_groups").fetch_one(&mut *transaction).await?;
             if count >= MAX_GROUPS {
@@ -563,6 +564,7 @@ impl Store {
         }
         let begin = self.backend.begin_statement();
         let id = with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let group_id: Option<i64> = sqlx::query_scalar("SELECT id FROM device_groups WHERE name = $1")
                 .bind(group.trim())

@@ -122,6 +122,7 @@ impl Store {
         }
         let begin = self.backend.begin_statement();
         let created = with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             // Links and sessions long past their time go as new ones come.
             sqlx::query("DELETE FROM help_links WHERE expires_at_ms < $1")
@@ -175,6 +176,7 @@ impl Store {
         let csrf_token = random::token_text(32);
         let begin = self.backend.begin_statement();
         let session = with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             // One statement decides who spends it: a link raced from two tabs opens one.
             let row = sqlx::query(

@@ -250,6 +250,7 @@ macro_rules! with_pool {
 /// connection in an unknown state, or already dead: it is closed, never returned to the pool.
 macro_rules! bounded_transaction {
     ($store:expr, $pool:expr, $writer:expr, $error:ty, |$transaction:ident| $body:expr) => {{
+        let _turn = $store.write_turn().await;
         let mut connection = $pool.acquire().await?;
         let outcome = $store
             .bounded::<_, $error>($writer, async {
@@ -349,6 +350,8 @@ pub struct Store {
     write_deadline: Duration,
     /// This process's writers' turns per check on PostgreSQL (`bounded.rs`).
     check_turns: std::sync::Arc<bounded::CheckTurns>,
+    /// This process's writers' turns on SQLite's one write lock (`bounded.rs`).
+    write_turns: std::sync::Arc<bounded::WriteTurns>,
 }
 
 impl Store {
@@ -410,6 +413,7 @@ impl Store {
             abandoned: Default::default(),
             write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
             check_turns: Default::default(),
+            write_turns: Default::default(),
         };
         store.migrate(&path.display().to_string()).await?;
         Ok(store)
@@ -471,6 +475,7 @@ impl Store {
             abandoned: Default::default(),
             write_deadline: bounded::WRITE_TRANSACTION_DEADLINE,
             check_turns: Default::default(),
+            write_turns: Default::default(),
         }
     }
 
@@ -546,6 +551,7 @@ impl Store {
         let postgres = matches!(self.backend, Backend::Postgres(_));
         let outcome: Result<(), StoreError> = async {
             with_pool!(self, pool => {
+                let _turn = self.write_turn().await;
                 let mut transaction = pool.begin_with(begin).await?;
                 if postgres {
                     // Every collector rewrites the one row: a peer frozen while holding it is
@@ -654,6 +660,7 @@ impl Store {
         };
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let row = sqlx::query(lock).bind(token_hash).fetch_optional(&mut *transaction).await?;
             let state = match row {

@@ -18,6 +18,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let begin = self.backend.begin_statement();
         let added = with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let mut added = 0;
             for person in people {

@@ -150,6 +150,7 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let device_id: String = match (request.ticket_id, request.device_id) {
                 (Some(ticket_id), _) => {
@@ -307,6 +308,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let row = sqlx::query(
                 "SELECT ticket_id, playbook, state FROM reproduce_requests WHERE id = $1 AND device_id = $2",
@@ -363,6 +365,7 @@ impl Store {
         let begin = self.backend.begin_statement();
         let mut expired = 0;
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let rows = sqlx::query(
                 "UPDATE reproduce_requests SET state = 'expired', done_at_ms = $1 \

@@ -217,6 +217,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let begin = self.backend.begin_statement();
         let changed = with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let changed = if disabled {
                 sqlx::query("UPDATE users SET disabled_at_ms = COALESCE(disabled_at_ms, $1) WHERE name = $2")
@@ -254,6 +255,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let begin = self.backend.begin_statement();
         let changed = with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
                 .bind(password_hash)

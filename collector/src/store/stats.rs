@@ -528,6 +528,7 @@ impl Store {
                 insert.push(" ON CONFLICT (day_start_ms) DO NOTHING");
                 insert.build().execute(pool).await?;
             }
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(self.backend.begin_statement()).await?;
             if postgres {
                 // The planner prices the "no report reached it" subqueries high enough to

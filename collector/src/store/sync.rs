@@ -267,6 +267,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let recorded = sqlx::query(
                 "UPDATE sync_outbox SET done_at_ms = $1, attempts = attempts + 1, failed = $2, last_error = $3 \
@@ -358,6 +359,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let added = sqlx::query(
                 "INSERT INTO sync_links (system, ticket_id, remote_id, remote_url, pushed_json, linked_at_ms, synced_at_ms) \
@@ -467,6 +469,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             let new = sqlx::query("INSERT INTO sync_seen (system, remote_event, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(system)

@@ -577,6 +577,7 @@ impl Store {
                 break;
             }
             let done = with_pool!(self, pool => {
+                let _turn = self.write_turn().await;
                 let mut transaction = pool.begin_with(begin).await?;
                 if postgres {
                     // One rebuilder at a time across collectors: two would delete each

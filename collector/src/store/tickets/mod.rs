@@ -367,6 +367,7 @@ impl Store {
             .to_owned();
         let begin = self.backend.begin_statement();
         with_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut transaction = pool.begin_with(begin).await?;
             sqlx::query("UPDATE devices SET site = $1 WHERE id = $2")
                 .bind(&site)
