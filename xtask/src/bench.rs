@@ -63,7 +63,7 @@ impl AgentBench {
     pub fn run(&self) -> anyhow::Result<()> {
         let root = crate::workspace_root();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        eprintln!("building release binaries …");
+        eprintln!("building release binaries (cargo's progress follows) …");
         // The agent as shipped: the `agent` profile (size-optimised); the collector as release.
         for (profile, package) in [
             ("release", "firstline-collector"),
@@ -71,7 +71,7 @@ impl AgentBench {
         ] {
             let status = Command::new(&cargo)
                 .current_dir(&root)
-                .args(["build", "--quiet", "--profile", profile, "-p", package])
+                .args(["build", "--profile", profile, "-p", package])
                 .status()?;
             if !status.success() {
                 bail!("cargo build --profile {profile} -p {package} failed");

@@ -309,12 +309,12 @@ pub(crate) fn target_dir() -> PathBuf {
 /// Builds the release collector and `firstline-loadgen`.
 pub(crate) fn build_release() -> anyhow::Result<Binaries> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    eprintln!("building release binaries …");
+    // Cargo's own progress shows: a first release build takes many minutes on two cores.
+    eprintln!("building release binaries (cargo's progress follows) …");
     let status = Command::new(&cargo)
         .current_dir(crate::workspace_root())
         .args([
             "build",
-            "--quiet",
             "--release",
             "-p",
             "firstline-collector",

@@ -160,7 +160,7 @@ fn build(root: &Path, target: &Path, package: &Package, profile: &str) -> anyhow
     eprintln!("building {} ({profile} profile) …", package.binary);
     let status = Command::new(&cargo)
         .current_dir(root)
-        .args(["build", "--quiet", "--locked", "-p", package.binary])
+        .args(["build", "--locked", "-p", package.binary])
         .args(["--profile", profile])
         .status()
         .context("running cargo build")?;
