@@ -528,7 +528,10 @@ mod tests {
                 .await
                 .expect("enroll");
             let done = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let held = store.write_turn().await.expect("SQLite's writers take turns");
+            let held = store
+                .write_turn()
+                .await
+                .expect("SQLite's writers take turns");
             // A group commit (a bounded transaction), then the health probe (a plain one).
             let commit = tokio::spawn({
                 let (store, done) = (store.clone(), done.clone());
@@ -551,7 +554,10 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(300)).await;
             assert!(done.lock().expect("order").is_empty(), "wrote out of turn");
             drop(held);
-            assert_eq!(commit.await.expect("commit task").expect("commits"), vec![1]);
+            assert_eq!(
+                commit.await.expect("commit task").expect("commits"),
+                vec![1]
+            );
             probe.await.expect("probe task").expect("probe writes");
             assert_eq!(*done.lock().expect("order"), ["commit", "probe"]);
             assert_eq!(store.write_turns_waited_out(), 0);
