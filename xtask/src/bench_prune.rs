@@ -24,8 +24,8 @@ const RETENTION: &str = "\n[retention]\nfindings = \"2d\"\nticket_evidence = \"2
 const SEEDED_DAYS: &str = "3";
 /// The collector's first retention pass starts this long after it does (`server.rs`).
 const FIRST_PASS_AFTER: Duration = Duration::from_secs(60);
-/// What the window allows the pass to prune per second (it paces itself to the lock: 40 ms
-/// batches, 50 ms apart).
+/// What the window allows the pass to prune per second (batches of `batch_rows`, 50 ms apart,
+/// each waiting its turn for the write lock behind the group commit).
 const PRUNED_PER_SEC_AT_LEAST: u64 = 2_000;
 /// Acks this close to either end of the pass count in neither sample.
 const EDGE_MS: i64 = 1_000;

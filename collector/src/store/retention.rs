@@ -277,11 +277,17 @@ impl Store {
             failed("user notices", outcome, &report)?;
         }
         // The tickets whose evidence went are marked stale in the search index: their
-        // documents lose it now, not at the next search.
-        if report.evidence_entries > 0
-            && let Err(error) = self.refresh_search_index(usize::MAX).await
-        {
-            tracing::warn!(error = %error, "retention: bringing the search index up to date failed");
+        // documents lose it now, not at the next search. As many as are marked now, not until
+        // none are: under load, ingest marks tickets as fast as a fair share of the write lock
+        // rebuilds them, and the pass would never end.
+        if report.evidence_entries > 0 {
+            let refreshed = match self.search_marks().await {
+                Ok(marked) => self.refresh_search_index(marked).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = refreshed {
+                tracing::warn!(error = %error, "retention: bringing the search index up to date failed");
+            }
         }
         Ok(report)
     }

@@ -554,6 +554,17 @@ impl Store {
         Ok(results)
     }
 
+    /// How many marks wait in the index's queue (`search_stale`; on PostgreSQL a thing may be
+    /// marked more than once, so this is at least how many things).
+    pub async fn search_marks(&self) -> Result<usize, StoreError> {
+        let marks: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM search_stale")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(usize::try_from(marks).unwrap_or(0))
+    }
+
     /// Rebuilds the documents of what changed since it was last indexed (at most `max`, in
     /// small transactions); returns how many. Searches do this first; a quiet collector can
     /// call it to keep searches quick (after an upgrade, the whole backfill is waiting).
